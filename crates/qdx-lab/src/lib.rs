@@ -1,0 +1,20 @@
+//! The lab as the runtime sees it: device traits, the clock, and the errors devices raise.
+//!
+//! Two families implement these traits as siblings: the simulated lab (`qdx-sim`) and the serial
+//! drivers for real instruments (`drivers`, tested against `emulators`). The runtime and its
+//! tests see only the traits.
+//!
+//! Units at this boundary are SI, always: volumes in m³, flow rates in m³/s, temperatures in
+//! kelvin, pressures in pascal, times as [`std::time::Duration`] or seconds. Spectra keep their
+//! wavelength grid in nanometres, as every spectrometer reports it.
+
+pub mod clock;
+pub mod device;
+pub mod error;
+
+pub use clock::Clock;
+pub use device::{
+    AcquireRequest, Heater, HeaterStatus, Identity, Illumination, PressureSensor, Pump,
+    PumpDirection, PumpStatus, Spectrometer, Valve,
+};
+pub use error::{DeviceError, DeviceErrorKind, DeviceResult};

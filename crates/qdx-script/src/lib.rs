@@ -1,0 +1,1 @@
+//! The sandboxed rhai engine for qdx user proxies and simulation scripts.

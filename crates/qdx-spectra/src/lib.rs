@@ -1,0 +1,97 @@
+//! Spectra as qdx stores them, and the spectral proxies computed from them.
+//!
+//! Invariant: a [`Spectrum`] has as many values as wavelengths, and its wavelength grid is
+//! strictly increasing (nm). Constructors check this; nothing downstream re-checks it.
+
+use serde::{Deserialize, Serialize};
+
+/// What the values of a spectrum mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpectrumQuantity {
+    /// Raw detector counts (after averaging), 0 ..= 65535 for a 16-bit detector.
+    Counts,
+    /// Decadic absorbance, `-log10((S - D) / (R - D))`.
+    Absorbance,
+    /// Dark-corrected emission intensity (counts minus dark), as used for PL.
+    Intensity,
+}
+
+/// One spectrum on a wavelength grid in nanometres.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spectrum {
+    wavelength_nm: Vec<f64>,
+    values: Vec<f64>,
+    quantity: SpectrumQuantity,
+    /// Integration time of one scan, in seconds.
+    pub integration_time_s: f64,
+    /// Number of scans averaged.
+    pub averages: u32,
+    /// True when any pixel of any averaged scan hit the detector's full scale.
+    pub saturated: bool,
+}
+
+/// Why a spectrum could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpectrumError {
+    #[error("a spectrum has {wavelengths} wavelengths but {values} values")]
+    LengthMismatch { wavelengths: usize, values: usize },
+    #[error("the wavelength grid must be strictly increasing and finite (at index {index})")]
+    GridNotIncreasing { index: usize },
+    #[error("a spectrum needs at least 3 points, got {0}")]
+    TooShort(usize),
+}
+
+impl Spectrum {
+    /// Builds a spectrum, checking the invariant of the module.
+    pub fn new(
+        wavelength_nm: Vec<f64>,
+        values: Vec<f64>,
+        quantity: SpectrumQuantity,
+    ) -> Result<Self, SpectrumError> {
+        if wavelength_nm.len() != values.len() {
+            return Err(SpectrumError::LengthMismatch {
+                wavelengths: wavelength_nm.len(),
+                values: values.len(),
+            });
+        }
+        if wavelength_nm.len() < 3 {
+            return Err(SpectrumError::TooShort(wavelength_nm.len()));
+        }
+        for (index, pair) in wavelength_nm.windows(2).enumerate() {
+            if let [a, b] = pair
+                && !(a.is_finite() && b.is_finite() && b > a)
+            {
+                return Err(SpectrumError::GridNotIncreasing { index: index + 1 });
+            }
+        }
+        Ok(Self {
+            wavelength_nm,
+            values,
+            quantity,
+            integration_time_s: 0.0,
+            averages: 1,
+            saturated: false,
+        })
+    }
+
+    pub fn wavelength_nm(&self) -> &[f64] {
+        &self.wavelength_nm
+    }
+
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    pub fn quantity(&self) -> SpectrumQuantity {
+        self.quantity
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}

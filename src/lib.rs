@@ -1,0 +1,1 @@
+//! qdx: an experiment language for self-driving quantum-dot flow labs.
