@@ -12,7 +12,7 @@ pub mod clock;
 pub mod device;
 pub mod error;
 
-pub use clock::Clock;
+pub use clock::{Clock, RealClock, Sleep, VirtualClock};
 pub use device::{
     AcquireRequest, Heater, HeaterStatus, Identity, Illumination, PressureSensor, Pump,
     PumpDirection, PumpStatus, Spectrometer, Valve,
