@@ -2,8 +2,35 @@
 //!
 //! Invariant: a [`Spectrum`] has as many values as wavelengths, and its wavelength grid is
 //! strictly increasing (nm). Constructors check this; nothing downstream re-checks it.
+//!
+//! Modules: [`process`] (dark subtraction, absorbance, baseline, noise), [`smooth`]
+//! (Savitzky–Golay), [`peak`] (peak wavelength, FWHM, area), [`absorbance`] (absorbance at a
+//! wavelength, first excitonic peak), [`plqy`] (relative quantum yield), [`shapes`] (line
+//! shapes for synthetic spectra). Every proxy returns a [`Measured`] value with its unit or a
+//! typed [`ProxyError`], never NaN.
 
 use serde::{Deserialize, Serialize};
+
+pub mod absorbance;
+pub mod error;
+pub mod measured;
+pub mod peak;
+pub mod plqy;
+pub mod process;
+pub mod shapes;
+pub mod smooth;
+
+pub use absorbance::{
+    ExcitonOptions, absorbance_at, first_excitonic_peak, first_excitonic_peak_with,
+};
+pub use error::{ProxyError, ProxyResult};
+pub use measured::{Measured, ProxyUnit};
+pub use peak::{
+    PeakShape, ProxyOptions, Smoothing, analyze_peak, fwhm, fwhm_with, integrated_area,
+    integrated_area_with, peak_wavelength, peak_wavelength_with,
+};
+pub use plqy::{DyeCalibration, ReferenceDye, absorptance, pl_per_absorbed, relative_plqy};
+pub use process::{AbsorbanceOptions, Baseline, absorbance as absorbance_spectrum, subtract_dark};
 
 /// What the values of a spectrum mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,5 +120,29 @@ impl Spectrum {
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// Sets the acquisition settings (integration time per scan in s, scans averaged,
+    /// saturation flag).
+    pub fn with_acquisition(
+        mut self,
+        integration_time_s: f64,
+        averages: u32,
+        saturated: bool,
+    ) -> Self {
+        self.integration_time_s = integration_time_s;
+        self.averages = averages;
+        self.saturated = saturated;
+        self
+    }
+
+    /// Builds a spectrum by evaluating `f` on every wavelength of `grid`.
+    pub fn from_fn(
+        grid: Vec<f64>,
+        quantity: SpectrumQuantity,
+        f: impl Fn(f64) -> f64,
+    ) -> Result<Self, SpectrumError> {
+        let values = grid.iter().map(|x| f(*x)).collect();
+        Self::new(grid, values, quantity)
     }
 }

@@ -1,0 +1,188 @@
+//! Relative photoluminescence quantum yield against a reference dye (physics.md B4).
+//!
+//! `Φ = Φ_ref · (I / I_ref) · (f_ref / f) · (n² / n_ref²)`, with `I` the integrated,
+//! baseline-corrected PL (per second of integration, so different integration times compare),
+//! `f = 1 − 10^(−A(λ_ex))` the absorptance at the excitation wavelength and `n` the solvents'
+//! refractive indices. The absorptance rather than the absorbance keeps the formula right for
+//! optically dense samples. Below an absorptance of 1e-4 a yield per absorbed photon is
+//! meaningless and [`ProxyError::NoAbsorption`] is returned. Dilute samples give noisy yields
+//! biased low (van Dam et al.); nothing here corrects that.
+//!
+//! Invariant: a [`ReferenceDye`] used for an absolute figure carries a [`DyeCalibration`]
+//! measured in the same cell and instrument; without one only [`pl_per_absorbed`] is defined.
+
+use serde::{Deserialize, Serialize};
+
+use crate::absorbance::absorbance_at;
+use crate::error::{ProxyError, ProxyResult};
+use crate::measured::{Measured, ProxyUnit};
+use crate::peak::integrated_area;
+use crate::{Spectrum, SpectrumQuantity};
+
+/// The reference dye's own measurement in the instrument: what `I_ref` and `A_ref` were.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DyeCalibration {
+    /// Integrated, baseline-corrected PL of the dye, counts·nm.
+    pub integrated_pl: f64,
+    /// Integration time of that PL spectrum, s.
+    pub integration_time_s: f64,
+    /// Absorbance of the dye at the excitation wavelength in the same cell, AU.
+    pub absorbance: f64,
+}
+
+/// A fluorescence standard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceDye {
+    pub name: String,
+    /// The dye's quantum yield in its solvent (0..=1).
+    pub quantum_yield: f64,
+    /// Refractive index of the dye's solvent.
+    pub refractive_index: f64,
+    pub calibration: Option<DyeCalibration>,
+}
+
+impl ReferenceDye {
+    /// Builds an uncalibrated dye; see [`ReferenceDye::with_calibration`].
+    pub fn new(name: impl Into<String>, quantum_yield: f64, refractive_index: f64) -> Self {
+        Self {
+            name: name.into(),
+            quantum_yield,
+            refractive_index,
+            calibration: None,
+        }
+    }
+
+    pub fn with_calibration(mut self, calibration: DyeCalibration) -> Self {
+        self.calibration = Some(calibration);
+        self
+    }
+
+    /// Coumarin 153 in ethanol: Φ 0.53, n 1.361 (literature values, unverified: calibrate).
+    pub fn coumarin153() -> Self {
+        Self::new("coumarin153", 0.53, 1.361)
+    }
+
+    /// Rhodamine 6G in ethanol: Φ 0.94, n 1.361 (unverified: calibrate).
+    pub fn rhodamine6g() -> Self {
+        Self::new("rhodamine6g", 0.94, 1.361)
+    }
+
+    /// Quinine sulfate in 0.5 M H2SO4: Φ 0.546, n 1.338 (unverified: calibrate).
+    pub fn quinine_sulfate() -> Self {
+        Self::new("quinine_sulfate", 0.546, 1.338)
+    }
+
+    /// Fluorescein in 0.1 M NaOH: Φ 0.925, n 1.335 (unverified: calibrate).
+    pub fn fluorescein() -> Self {
+        Self::new("fluorescein", 0.925, 1.335)
+    }
+
+    /// The built-in dyes by name (`std.reference.<name>` in a campaign).
+    pub fn builtin(name: &str) -> Option<Self> {
+        match name {
+            "coumarin153" => Some(Self::coumarin153()),
+            "rhodamine6g" => Some(Self::rhodamine6g()),
+            "quinine_sulfate" => Some(Self::quinine_sulfate()),
+            "fluorescein" => Some(Self::fluorescein()),
+            _ => None,
+        }
+    }
+
+    /// Names accepted by [`ReferenceDye::builtin`], sorted.
+    pub const BUILTIN: [&'static str; 4] = [
+        "coumarin153",
+        "fluorescein",
+        "quinine_sulfate",
+        "rhodamine6g",
+    ];
+}
+
+/// Absorptance `1 − 10^(−A)`.
+pub fn absorptance(absorbance: f64) -> f64 {
+    1.0 - 10f64.powf(-absorbance)
+}
+
+fn check_pl(pl: &Spectrum) -> ProxyResult<()> {
+    match pl.quantity() {
+        SpectrumQuantity::Intensity | SpectrumQuantity::Counts => Ok(()),
+        found => Err(ProxyError::WrongQuantity {
+            expected: SpectrumQuantity::Intensity,
+            found,
+        }),
+    }
+}
+
+fn absorbed_fraction(absorbance: &Spectrum, excitation_nm: f64) -> ProxyResult<f64> {
+    let a = absorbance_at(absorbance, excitation_nm)?.value;
+    let f = absorptance(a);
+    if f.is_nan() || f <= 1e-4 {
+        return Err(ProxyError::NoAbsorption {
+            wavelength: excitation_nm,
+            absorptance: f,
+        });
+    }
+    Ok(f)
+}
+
+/// Integrated PL per absorbed fraction, `I / f` (counts·nm): the uncalibrated relative yield
+/// that SDLs often report. Comparable between experiments of one campaign only.
+pub fn pl_per_absorbed(
+    pl: &Spectrum,
+    absorbance: &Spectrum,
+    excitation_nm: f64,
+) -> ProxyResult<Measured> {
+    check_pl(pl)?;
+    let area = integrated_area(pl, None)?.value;
+    let f = absorbed_fraction(absorbance, excitation_nm)?;
+    Measured::new(area / f, ProxyUnit::CountsNanometre)
+}
+
+/// Relative PLQY against a calibrated reference dye (a pure number; see the module doc).
+pub fn relative_plqy(
+    pl: &Spectrum,
+    absorbance: &Spectrum,
+    excitation_nm: f64,
+    reference: &ReferenceDye,
+    sample_refractive_index: f64,
+) -> ProxyResult<Measured> {
+    check_pl(pl)?;
+    let calibration = reference.calibration.ok_or_else(|| {
+        ProxyError::InvalidArgument(format!(
+            "reference dye {} has no calibration measured in this instrument",
+            reference.name
+        ))
+    })?;
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if !(positive(reference.quantum_yield)
+        && reference.quantum_yield <= 1.0
+        && positive(reference.refractive_index)
+        && positive(sample_refractive_index)
+        && positive(calibration.integrated_pl))
+    {
+        return Err(ProxyError::InvalidArgument(format!(
+            "reference dye {}: yield must be in (0, 1], refractive indices and integrated PL positive",
+            reference.name
+        )));
+    }
+    let f_ref = absorptance(calibration.absorbance);
+    if f_ref.is_nan() || f_ref <= 1e-4 {
+        return Err(ProxyError::NoAbsorption {
+            wavelength: excitation_nm,
+            absorptance: f_ref,
+        });
+    }
+    let area = integrated_area(pl, None)?.value;
+    let f = absorbed_fraction(absorbance, excitation_nm)?;
+    // Per second of integration when both times are known; otherwise same settings assumed.
+    let time_ratio = if pl.integration_time_s > 0.0 && calibration.integration_time_s > 0.0 {
+        calibration.integration_time_s / pl.integration_time_s
+    } else {
+        1.0
+    };
+    let n_ratio = (sample_refractive_index / reference.refractive_index).powi(2);
+    let phi = reference.quantum_yield
+        * (area * time_ratio / calibration.integrated_pl)
+        * (f_ref / f)
+        * n_ratio;
+    Measured::new(phi, ProxyUnit::Dimensionless)
+}
