@@ -1,1 +1,30 @@
-//! Experiment design and optimisation strategies for qdx (GP Bayesian optimisation, designs, local and evolutionary search, objectives).
+//! Experiment design and optimisation strategies for qdx: designs (random, grid, Latin
+//! hypercube, scrambled Sobol), objectives (targets, desirability, Pareto and hypervolume) and the
+//! ask/tell [`Strategy`] interface the runtime drives.
+//!
+//! Invariants shared by every module: values are in campaign units; every suggestion is feasible;
+//! all randomness comes from the seed given to [`build`]; nothing panics on any input.
+
+mod design;
+mod domain;
+mod error;
+mod objective;
+mod observation;
+pub mod pareto;
+mod prior;
+mod sobol;
+mod spec;
+mod strategy;
+
+pub use design::{Design, DesignKind};
+pub use domain::{
+    CompositionGroup, ConstraintFn, Domain, LinearConstraint, NonlinearConstraint, Point, Relation,
+    Value, Variable,
+};
+pub use error::{OptimizeError, Result};
+pub use objective::{Combine, Condition, Goal, Objective, Objectives, Score};
+pub use observation::{Explanation, Observation, Outcome, Suggestion};
+pub use prior::read_prior_csv;
+pub use sobol::Sobol;
+pub use spec::{StrategySpec, build, check_support};
+pub use strategy::Strategy;

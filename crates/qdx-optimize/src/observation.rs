@@ -1,0 +1,67 @@
+//! Observations told to a strategy and suggestions returned by it.
+//!
+//! Invariant: an [`Outcome::Measured`] maps objective (or proxy) names to finite or non-finite
+//! values; non-finite values are treated as a failure of that experiment by the scoring code, so
+//! a NaN never reaches a surrogate model.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Point;
+
+/// The result of one experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Measured objective and proxy values, by name.
+    Measured(BTreeMap<String, f64>),
+    /// The experiment failed outright (no product, no emission, instrument fault…).
+    Failed {
+        /// Why, for the bundle.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// A measured outcome with a single named value.
+    pub fn single(name: &str, value: f64) -> Self {
+        Outcome::Measured(BTreeMap::from([(name.to_string(), value)]))
+    }
+}
+
+/// A point and what was observed there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Where.
+    pub point: Point,
+    /// What.
+    pub outcome: Outcome,
+}
+
+/// Why a strategy proposed a point, for the bundle's `optimizer/` folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Explanation {
+    /// Strategy name (`random`, `sobol`, `bayesian`, …).
+    pub strategy: String,
+    /// Phase inside the strategy (`initial design`, `model`, `simplex reflect`, …).
+    pub phase: String,
+    /// Predicted utility (the scalar being maximised) at the point, if a model exists.
+    pub predicted_mean: Option<f64>,
+    /// Predicted standard deviation of the utility.
+    pub predicted_sd: Option<f64>,
+    /// Acquisition value (log EI, UCB, …) at the point.
+    pub acquisition: Option<f64>,
+    /// Predicted probability that the experiment succeeds (feasibility model).
+    pub feasibility: Option<f64>,
+    /// Free-form numeric details (model hyperparameters, scalarisation weights, …), sorted.
+    pub details: BTreeMap<String, f64>,
+}
+
+/// A proposed experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The point to run.
+    pub point: Point,
+    /// Why.
+    pub explain: Explanation,
+}

@@ -1,0 +1,124 @@
+//! Plain-data strategy specifications (serde) and the factory that builds strategies from them.
+//!
+//! Invariant: [`check_support`] and [`build`] agree: `build` fails with
+//! [`OptimizeError::Unsupported`] exactly when `check_support` returns a reason.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::design::{Design, DesignKind};
+use crate::domain::{Domain, Variable};
+use crate::error::{OptimizeError, Result};
+use crate::objective::Objectives;
+use crate::strategy::Strategy;
+
+/// Which strategy, with its options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StrategySpec {
+    /// Uniform random feasible points.
+    Random,
+    /// Full factorial grid; `levels[i]` levels for variable `i` (ignored for categorical ones).
+    Grid {
+        /// Levels per variable.
+        levels: Vec<usize>,
+    },
+    /// Latin hypercube in stratified batches of `n`.
+    LatinHypercube {
+        /// Batch size.
+        n: usize,
+    },
+    /// Scrambled Sobol sequence (`n` is the intended design size; asking more continues it).
+    Sobol {
+        /// Intended design size.
+        n: usize,
+    },
+}
+
+impl StrategySpec {
+    /// Short name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StrategySpec::Random => "random",
+            StrategySpec::Grid { .. } => "grid",
+            StrategySpec::LatinHypercube { .. } => "latin_hypercube",
+            StrategySpec::Sobol { .. } => "sobol",
+        }
+    }
+}
+
+/// Why `spec` cannot run on `domain` with `objectives`, in words a campaign author understands;
+/// `Ok(())` when it can.
+pub fn check_support(
+    spec: &StrategySpec,
+    domain: &Domain,
+    objectives: &Objectives,
+) -> std::result::Result<(), String> {
+    let _ = objectives;
+    match spec {
+        StrategySpec::Random | StrategySpec::Sobol { .. } => Ok(()),
+        StrategySpec::LatinHypercube { n } => {
+            if *n == 0 {
+                Err("a Latin hypercube needs a batch size of at least 1".into())
+            } else {
+                Ok(())
+            }
+        }
+        StrategySpec::Grid { levels } => {
+            if levels.len() != domain.dim() {
+                return Err(format!(
+                    "a grid needs a number of levels for each of the {} variables (got {})",
+                    domain.dim(),
+                    levels.len()
+                ));
+            }
+            if !domain.compositions().is_empty() {
+                return Err("a grid cannot satisfy a composition (sum-to-total) group; use sobol or latin_hypercube".into());
+            }
+            for (v, &k) in domain.variables().iter().zip(levels) {
+                if k == 0 && !matches!(v, Variable::Categorical { .. }) {
+                    return Err(format!(
+                        "variable `{}` needs at least one grid level",
+                        v.name()
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Builds the strategy described by `spec`; all its randomness comes from `seed`.
+pub fn build(
+    spec: &StrategySpec,
+    domain: Arc<Domain>,
+    objectives: Objectives,
+    seed: u64,
+) -> Result<Box<dyn Strategy>> {
+    check_support(spec, &domain, &objectives).map_err(|reason| OptimizeError::Unsupported {
+        strategy: spec.name(),
+        reason,
+    })?;
+    Ok(match spec {
+        StrategySpec::Random => {
+            Box::new(Design::new(DesignKind::Random, domain, objectives, seed)?)
+        }
+        StrategySpec::Grid { levels } => Box::new(Design::new(
+            DesignKind::Grid {
+                levels: levels.clone(),
+            },
+            domain,
+            objectives,
+            seed,
+        )?),
+        StrategySpec::LatinHypercube { n } => Box::new(Design::new(
+            DesignKind::LatinHypercube { n: *n },
+            domain,
+            objectives,
+            seed,
+        )?),
+        StrategySpec::Sobol { .. } => {
+            Box::new(Design::new(DesignKind::Sobol, domain, objectives, seed)?)
+        }
+    })
+}
