@@ -8,9 +8,14 @@
 //! kelvin, pressures in pascal, times as [`std::time::Duration`] or seconds. Spectra keep their
 //! wavelength grid in nanometres, as every spectrometer reports it.
 
+pub mod capability;
 pub mod clock;
 pub mod device;
+pub mod drivers;
+pub mod emulators;
 pub mod error;
+pub mod protocol;
+pub mod transport;
 
 pub use clock::{Clock, RealClock, Sleep, VirtualClock};
 pub use device::{

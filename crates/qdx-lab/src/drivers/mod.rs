@@ -1,0 +1,4 @@
+//! Serial drivers for real instruments, each generic over a [`crate::transport::ByteStream`]
+//! and tested against its emulator in [`crate::emulators`].
+
+pub mod new_era;

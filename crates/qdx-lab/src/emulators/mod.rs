@@ -1,0 +1,203 @@
+//! Byte-level device emulators: the other end of a driver's stream, for tests and demos.
+//!
+//! Each emulator is a [`Protocol`] (a device's state machine: request bytes in, reply bytes out,
+//! physical state advanced on the run's [`crate::Clock`]) served by one generic loop,
+//! [`Emulator::serve`], over any [`ByteStream`]: a `tokio::io::duplex` half in unit tests, a
+//! pseudo-terminal master in end-to-end tests.
+//!
+//! Invariants:
+//! - The protocol state machine knows nothing of the transport; faults that concern the wire
+//!   (delays, silence, garbage, error replies, split replies, disconnects) are applied by the
+//!   serve loop from [`Faults`], so every emulator supports every wire fault the same way.
+//! - Every request the emulator took off the wire is logged ([`Emulator::received`]), so a
+//!   test can prove a command was never written.
+//! - Reply delays use tokio's timer (the same timer as the drivers' deadlines); physical state
+//!   uses the [`crate::Clock`] the protocol was built with.
+
+pub mod new_era;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::transport::ByteStream;
+
+/// A device's protocol and state, independent of the transport.
+pub trait Protocol: Send + 'static {
+    /// Takes one complete request off the front of `input`, if there is one. Bytes that can
+    /// never start a request are dropped here, as a device's receiver would.
+    fn take_request(&mut self, input: &mut Vec<u8>) -> Option<Vec<u8>>;
+    /// The reply to one request; empty when the device stays silent (e.g. another address).
+    fn respond(&mut self, request: &[u8]) -> Vec<u8>;
+    /// The device's error / NAK reply to `request`, used when [`Faults::error_replies`] is set.
+    fn error_reply(&mut self, request: &[u8]) -> Vec<u8>;
+}
+
+/// Wire faults to inject. Counters count down as they are used; flags stay until cleared.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Wait this long (tokio time) before each reply.
+    pub reply_delay: Duration,
+    /// Never reply (requests are still taken and logged).
+    pub silent: bool,
+    /// Replace the next `n` replies with garbage bytes.
+    pub garbage_replies: u32,
+    /// Replace the next `n` replies with the protocol's error / NAK reply.
+    pub error_replies: u32,
+    /// Write every reply in single bytes with a short pause between them.
+    pub split_replies: bool,
+    /// Close the stream after taking this many requests in total (the last one unanswered).
+    pub disconnect_after: Option<u64>,
+}
+
+/// Bytes that no protocol here can take for a reply: no STX, ACK, NAK, `{`, LF or prompt.
+pub const GARBAGE: &[u8] = b"\xfe\xfd#~\xa5\x7f";
+
+/// An emulated device: its protocol state, fault knobs and request log, shared with the test.
+#[derive(Debug)]
+pub struct Emulator<P> {
+    shared: Arc<Shared<P>>,
+}
+
+#[derive(Debug)]
+struct Shared<P> {
+    protocol: Mutex<P>,
+    faults: Mutex<Faults>,
+    received: Mutex<Vec<Vec<u8>>>,
+}
+
+impl<P> Clone for Emulator<P> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave this plain data half-written in a way that matters here.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<P: Protocol> Emulator<P> {
+    pub fn new(protocol: P) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                protocol: Mutex::new(protocol),
+                faults: Mutex::new(Faults::default()),
+                received: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs `f` on the device's state (to inject a stall, read its volume, ...).
+    pub fn with_device<R>(&self, f: impl FnOnce(&mut P) -> R) -> R {
+        f(&mut lock(&self.shared.protocol))
+    }
+
+    /// Changes the fault knobs.
+    pub fn set_faults(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut lock(&self.shared.faults));
+    }
+
+    /// Every request taken off the wire so far, in order.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        lock(&self.shared.received).clone()
+    }
+
+    /// Serves `stream` on a new task.
+    pub fn spawn(&self, stream: impl ByteStream) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move { this.serve(stream).await })
+    }
+
+    /// Serves one end of a new in-memory pipe on a new task and returns the other end.
+    pub fn connect(&self) -> tokio::io::DuplexStream {
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        drop(self.spawn(far));
+        near
+    }
+
+    /// Answers requests on `stream` until it closes or a disconnect fault fires.
+    pub async fn serve(&self, mut stream: impl ByteStream) {
+        let mut input = Vec::new();
+        let mut taken: u64 = 0;
+        let mut chunk = [0u8; 1024];
+        loop {
+            let n = match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            input.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+            loop {
+                let Some(request) = lock(&self.shared.protocol).take_request(&mut input) else {
+                    break;
+                };
+                taken += 1;
+                lock(&self.shared.received).push(request.clone());
+                let faults = lock(&self.shared.faults).clone();
+                if faults.disconnect_after.is_some_and(|limit| taken >= limit) {
+                    return;
+                }
+                let reply = self.reply_to(&request);
+                if faults.silent || reply.is_empty() {
+                    continue;
+                }
+                if !faults.reply_delay.is_zero() {
+                    tokio::time::sleep(faults.reply_delay).await;
+                }
+                let written = if faults.split_replies {
+                    write_split(&mut stream, &reply).await
+                } else {
+                    write_whole(&mut stream, &reply).await
+                };
+                if written.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The reply after the counting faults had their say.
+    fn reply_to(&self, request: &[u8]) -> Vec<u8> {
+        let mut faults = lock(&self.shared.faults);
+        if faults.garbage_replies > 0 {
+            faults.garbage_replies -= 1;
+            return GARBAGE.to_vec();
+        }
+        let error = faults.error_replies > 0;
+        if error {
+            faults.error_replies -= 1;
+        }
+        drop(faults);
+        let mut protocol = lock(&self.shared.protocol);
+        if error {
+            protocol.error_reply(request)
+        } else {
+            protocol.respond(request)
+        }
+    }
+}
+
+async fn write_whole(stream: &mut impl ByteStream, reply: &[u8]) -> std::io::Result<()> {
+    stream.write_all(reply).await?;
+    stream.flush().await
+}
+
+async fn write_split(stream: &mut impl ByteStream, reply: &[u8]) -> std::io::Result<()> {
+    for byte in reply {
+        stream.write_all(std::slice::from_ref(byte)).await?;
+        stream.flush().await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok(())
+}
+
+/// Takes a `\r`-terminated line off `input` (without the terminator).
+pub(crate) fn take_line(input: &mut Vec<u8>, terminator: u8) -> Option<Vec<u8>> {
+    let end = input.iter().position(|&b| b == terminator)?;
+    let mut line: Vec<u8> = input.drain(..=end).collect();
+    line.pop();
+    Some(line)
+}

@@ -1,0 +1,4 @@
+//! Wire formats, one module per instrument family: pure functions from values to bytes and
+//! back, shared by the drivers and the emulators so both sides agree byte for byte.
+
+pub mod new_era;
