@@ -1,4 +1,6 @@
 //! Serial drivers for real instruments, each generic over a [`crate::transport::ByteStream`]
 //! and tested against its emulator in [`crate::emulators`].
 
+pub mod chemyx;
+pub mod harvard;
 pub mod new_era;

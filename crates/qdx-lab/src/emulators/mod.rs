@@ -14,6 +14,8 @@
 //! - Reply delays use tokio's timer (the same timer as the drivers' deadlines); physical state
 //!   uses the [`crate::Clock`] the protocol was built with.
 
+pub mod chemyx;
+pub mod harvard;
 pub mod new_era;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

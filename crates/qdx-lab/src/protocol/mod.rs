@@ -1,4 +1,6 @@
 //! Wire formats, one module per instrument family: pure functions from values to bytes and
 //! back, shared by the drivers and the emulators so both sides agree byte for byte.
 
+pub mod chemyx;
+pub mod harvard;
 pub mod new_era;
