@@ -428,7 +428,7 @@ mod tests {
             decode(1, b"\n01:100 ul/min\r\n01:"),
             Decoded::FrameUnlessMore {
                 value: reply(&["100 ul/min"], Prompt::Idle),
-                consumed: 20
+                consumed: 19
             }
         );
         assert!(matches!(decode(1, b"\n02:x\r\n02:"), Decoded::Invalid(_)));
@@ -442,16 +442,17 @@ mod tests {
         assert_eq!(format_number(0.123_456).as_deref(), Some("0.1234"));
         assert_eq!(format_number(14.57).as_deref(), Some("14.57"));
         let ul_min = 1e-9 / 60.0;
-        assert_eq!(
-            encode_rate(100.0 * ul_min),
-            Some((
-                "100".into(),
-                RateUnit {
-                    volume: 'u',
-                    time: 'm'
-                }
-            ))
-        );
+        // 100 µL/min is 6 mL/h: the first unit that gives a value of at least 1.
+        let mh = RateUnit {
+            volume: 'm',
+            time: 'h',
+        };
+        let uh = RateUnit {
+            volume: 'u',
+            time: 'h',
+        };
+        assert_eq!(encode_rate(100.0 * ul_min), Some(("6".into(), mh)));
+        assert_eq!(encode_rate(0.1 * ul_min), Some(("6".into(), uh)));
         let rate = parse_rate("100 ul/min").expect("rate");
         assert!((rate / ul_min - 100.0).abs() < 1e-9);
         assert_eq!(RateUnit::parse("u/m"), RateUnit::parse("ul/min"));
