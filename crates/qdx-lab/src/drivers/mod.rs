@@ -3,4 +3,5 @@
 
 pub mod chemyx;
 pub mod harvard;
+pub mod huber;
 pub mod new_era;

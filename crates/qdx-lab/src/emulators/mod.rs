@@ -16,6 +16,7 @@
 
 pub mod chemyx;
 pub mod harvard;
+pub mod huber;
 pub mod new_era;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
