@@ -2,6 +2,7 @@
 //! and tested against its emulator in [`crate::emulators`].
 
 pub mod chemyx;
+pub mod eurotherm;
 pub mod harvard;
 pub mod huber;
 pub mod new_era;

@@ -15,6 +15,7 @@
 //!   uses the [`crate::Clock`] the protocol was built with.
 
 pub mod chemyx;
+pub mod eurotherm;
 pub mod harvard;
 pub mod huber;
 pub mod new_era;

@@ -4,4 +4,5 @@
 pub mod chemyx;
 pub mod harvard;
 pub mod huber;
+pub mod modbus;
 pub mod new_era;

@@ -1,0 +1,126 @@
+//! Eurotherm over Modbus RTU: raw frames, driver, faults.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::exchange;
+use qdx_lab::drivers::eurotherm::{DEFAULT_TIMEOUT, EurothermConfig, EurothermHeater};
+use qdx_lab::emulators::Emulator;
+use qdx_lab::emulators::eurotherm::EurothermEmulator;
+use qdx_lab::protocol::modbus::with_crc;
+use qdx_lab::{DeviceErrorKind, Heater, VirtualClock};
+
+fn emulator() -> (Arc<VirtualClock>, Emulator<EurothermEmulator>) {
+    let clock = Arc::new(VirtualClock::new());
+    (
+        clock.clone(),
+        Emulator::new(EurothermEmulator::new(clock, 1)),
+    )
+}
+
+fn heater(emulator: &Emulator<EurothermEmulator>, alarm_register: Option<u16>) -> EurothermHeater {
+    let config = EurothermConfig {
+        slave: 1,
+        decimals: 1,
+        alarm_register,
+    };
+    EurothermHeater::new("h1", emulator.connect(), config, DEFAULT_TIMEOUT)
+}
+
+#[tokio::test(start_paused = true)]
+async fn raw_frames_scale_with_one_decimal() {
+    let (_clock, emulator) = emulator();
+    let mut s = emulator.connect();
+    // Write 77.2 °C (772 = 0x0304) to the target setpoint with function 6.
+    let write = with_crc(vec![0x01, 0x06, 0x00, 0x02, 0x03, 0x04]);
+    assert_eq!(exchange(&mut s, &write, 8).await, write);
+    let read = with_crc(vec![0x01, 0x03, 0x00, 0x02, 0x00, 0x01]);
+    assert_eq!(
+        exchange(&mut s, &read, 7).await,
+        with_crc(vec![0x01, 0x03, 0x02, 0x03, 0x04])
+    );
+    // Unknown register: exception 2.
+    let unknown = with_crc(vec![0x01, 0x03, 0x12, 0x34, 0x00, 0x01]);
+    assert_eq!(
+        exchange(&mut s, &unknown, 5).await,
+        with_crc(vec![0x01, 0x83, 0x02])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn driver_sets_and_reads_temperatures() {
+    let (clock, emulator) = emulator();
+    let mut h = heater(&emulator, Some(10213));
+    assert_eq!(h.identify().await.expect("identify").vendor, "Eurotherm");
+    h.set_setpoint(273.15 + 77.2).await.expect("setpoint");
+    assert!((emulator.with_device(|e| e.setpoint) - 77.2).abs() < 1e-9);
+    clock.advance_to(Duration::from_secs(600));
+    let status = h.status().await.expect("status");
+    assert!(
+        (status.setpoint - 350.35).abs() < 1e-9,
+        "{}",
+        status.setpoint
+    );
+    assert!(
+        (status.temperature - 350.35).abs() < 0.051,
+        "{}",
+        status.temperature
+    );
+    assert_eq!(status.alarm, None);
+    // Negative temperatures are two's complement.
+    emulator.with_device(|e| e.limits = (-50.0, 400.0));
+    h.set_setpoint(273.15 - 12.5).await.expect("below zero");
+    assert!((h.status().await.expect("status").setpoint - 260.65).abs() < 1e-9);
+}
+
+#[tokio::test(start_paused = true)]
+async fn faults_map_to_kinds() {
+    let (_clock, emulator) = emulator();
+    let mut h = heater(&emulator, Some(10213));
+    emulator.with_device(|e| e.alarm = 0x0001);
+    assert_eq!(
+        h.status().await.expect("status").alarm.as_deref(),
+        Some("alarm summary 0x0001")
+    );
+    let error = h
+        .set_setpoint(273.15 + 500.0)
+        .await
+        .expect_err("above the limit");
+    assert!(matches!(error.kind, DeviceErrorKind::Refused(_)), "{error}");
+    let error = h
+        .set_setpoint(273.15 + 5000.0)
+        .await
+        .expect_err("does not fit");
+    assert!(
+        matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+        "{error}"
+    );
+
+    emulator.set_faults(|f| f.silent = true);
+    assert_eq!(
+        h.status().await.expect_err("timeout").kind,
+        DeviceErrorKind::Timeout(DEFAULT_TIMEOUT)
+    );
+    emulator.set_faults(|f| {
+        f.silent = false;
+        f.garbage_replies = 1;
+    });
+    assert!(matches!(
+        h.status().await.expect_err("garbage").kind,
+        DeviceErrorKind::Garbage(_)
+    ));
+    emulator.set_faults(|f| f.error_replies = 1);
+    assert!(matches!(
+        h.status().await.expect_err("exception").kind,
+        DeviceErrorKind::Refused(_)
+    ));
+    emulator.set_faults(|f| f.split_replies = true);
+    h.status().await.expect("split replies reassemble");
+    emulator.set_faults(|f| f.disconnect_after = Some(emulator.received().len() as u64 + 1));
+    assert!(matches!(
+        h.status().await.expect_err("gone").kind,
+        DeviceErrorKind::Disconnected(_)
+    ));
+}
