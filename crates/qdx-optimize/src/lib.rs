@@ -5,17 +5,25 @@
 //! Invariants shared by every module: values are in campaign units; every suggestion is feasible;
 //! all randomness comes from the seed given to [`build`]; nothing panics on any input.
 
+mod acquisition;
+mod bayes;
 mod design;
 mod domain;
 mod error;
+mod gp;
+mod lbfgs;
+mod linalg;
 mod objective;
 mod observation;
 pub mod pareto;
 mod prior;
+pub mod problems;
 mod sobol;
 mod spec;
 mod strategy;
 
+pub use acquisition::Acquisition;
+pub use bayes::{BayesOptions, Bayesian, FailureHandling, InitialDesign, InitialKind, Kernel};
 pub use design::{Design, DesignKind};
 pub use domain::{
     CompositionGroup, ConstraintFn, Domain, LinearConstraint, NonlinearConstraint, Point, Relation,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bayes::{BayesOptions, Bayesian};
 use crate::design::{Design, DesignKind};
 use crate::domain::{Domain, Variable};
 use crate::error::{OptimizeError, Result};
@@ -33,6 +34,8 @@ pub enum StrategySpec {
         /// Intended design size.
         n: usize,
     },
+    /// GP Bayesian optimisation.
+    Bayesian(BayesOptions),
 }
 
 impl StrategySpec {
@@ -43,6 +46,7 @@ impl StrategySpec {
             StrategySpec::Grid { .. } => "grid",
             StrategySpec::LatinHypercube { .. } => "latin_hypercube",
             StrategySpec::Sobol { .. } => "sobol",
+            StrategySpec::Bayesian(_) => "bayesian",
         }
     }
 }
@@ -57,6 +61,17 @@ pub fn check_support(
     let _ = objectives;
     match spec {
         StrategySpec::Random | StrategySpec::Sobol { .. } => Ok(()),
+        StrategySpec::Bayesian(o) => {
+            if o.initial.n == 0 {
+                return Err("the initial design needs at least one point".into());
+            }
+            if let crate::acquisition::Acquisition::Ucb { beta } = o.acquisition
+                && !(beta.is_finite() && beta > 0.0)
+            {
+                return Err("UCB needs a positive, finite beta".into());
+            }
+            Ok(())
+        }
         StrategySpec::LatinHypercube { n } => {
             if *n == 0 {
                 Err("a Latin hypercube needs a batch size of at least 1".into())
@@ -120,5 +135,6 @@ pub fn build(
         StrategySpec::Sobol { .. } => {
             Box::new(Design::new(DesignKind::Sobol, domain, objectives, seed)?)
         }
+        StrategySpec::Bayesian(o) => Box::new(Bayesian::new(o.clone(), domain, objectives, seed)?),
     })
 }

@@ -32,7 +32,6 @@ pub trait Strategy: Send + fmt::Debug {
 #[derive(Debug, Clone)]
 pub(crate) struct History {
     pub domain: Arc<Domain>,
-    #[allow(dead_code)] // read by model-based strategies
     pub objectives: Objectives,
     pub observations: Vec<Observation>,
 }
@@ -53,6 +52,12 @@ impl History {
         }
         self.observations.extend_from_slice(observations);
         Ok(())
+    }
+
+    /// Scalar utilities (higher is better; `None` = failed), aligned with the observations.
+    pub fn utilities(&self, pareto_weights: Option<&[f64]>) -> Vec<Option<f64>> {
+        self.objectives
+            .scalarize(&self.observations, pareto_weights)
     }
 
     /// Keys of observed and pending points.

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use qdx_optimize::{
-    Combine, Domain, Goal, LinearConstraint, Objective, Objectives, Observation, Outcome, Point,
-    Relation, StrategySpec, Variable, build, check_support,
+    Acquisition, BayesOptions, Combine, Domain, FailureHandling, Goal, InitialDesign, InitialKind,
+    LinearConstraint, Objective, Objectives, Observation, Outcome, Point, Relation, StrategySpec,
+    Variable, build, check_support,
 };
 
 /// A random mixed domain: `nc` continuous (optionally a composition over the first three),
@@ -60,6 +61,30 @@ fn specs(d: &Domain) -> Vec<StrategySpec> {
         StrategySpec::Grid {
             levels: vec![3; d.dim()],
         },
+        StrategySpec::Bayesian(BayesOptions {
+            initial: InitialDesign {
+                kind: InitialKind::Sobol,
+                n: 3,
+            },
+            ..BayesOptions::for_domain(d)
+        }),
+        StrategySpec::Bayesian(BayesOptions {
+            initial: InitialDesign {
+                kind: InitialKind::LatinHypercube,
+                n: 4,
+            },
+            acquisition: Acquisition::NoisyEi,
+            failures: FailureHandling::ImputeWorst,
+            ..BayesOptions::for_domain(d)
+        }),
+        StrategySpec::Bayesian(BayesOptions {
+            acquisition: Acquisition::Ucb { beta: 2.0 },
+            initial: InitialDesign {
+                kind: InitialKind::Random,
+                n: 2,
+            },
+            ..BayesOptions::for_domain(d)
+        }),
     ];
     s.retain(|spec| check_support(spec, d, &objectives()).is_ok());
     s

@@ -1,0 +1,604 @@
+//! Gaussian-process Bayesian optimisation.
+//!
+//! Each `ask`: (1) while fewer than `initial.n` experiments are known (observed + pending), points
+//! come from the initial design; (2) otherwise the scalar utilities of the successful experiments
+//! are standardised and a Matérn-5/2 ARD GP is fitted by MAP (warm-started from the previous fit);
+//! (3) if any experiment failed, a second GP regressed on ±1 success labels gives `P(success)`,
+//! whose log is added to the log acquisition (failed points are never given made-up values unless
+//! `FailureHandling::ImputeWorst` is chosen); (4) the acquisition is maximised by projected L-BFGS
+//! from the best of scrambled-Sobol and local (around the best observations) candidates, categorical
+//! coordinates held fixed during the gradient steps; in pool mode every free pool point is scored
+//! instead; (5) batches and pending experiments use the kriging believer: each chosen point is added
+//! to the GP at its predicted mean before the next one is chosen.
+//!
+//! Invariants: suggestions are feasible and distinct from observed and pending points; all
+//! randomness derives from the seed, the number of observations and the number of asks, so replaying
+//! the same tells gives the same suggestions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::acquisition::{self, Acquisition};
+use crate::design::{Design, DesignKind};
+use crate::domain::{Domain, Point, Variable, point_key};
+use crate::error::{OptimizeError, Result};
+use crate::gp::{FitEffort, Gp, Prior, normal};
+use crate::lbfgs;
+use crate::objective::{Combine, Objectives};
+use crate::observation::{Explanation, Observation, Suggestion};
+use crate::sobol::Sobol;
+use crate::strategy::{History, Strategy};
+
+/// Initial design of a model-based strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InitialKind {
+    /// Scrambled Sobol.
+    Sobol,
+    /// Latin hypercube.
+    LatinHypercube,
+    /// Uniform random.
+    Random,
+}
+
+/// Initial design and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitialDesign {
+    /// Which design.
+    pub kind: InitialKind,
+    /// Number of design experiments (prior observations count toward it).
+    pub n: usize,
+}
+
+/// Covariance kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Kernel {
+    /// Matérn-5/2 with one lengthscale per variable (ARD).
+    #[default]
+    Matern52,
+}
+
+/// How failed experiments enter the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum FailureHandling {
+    /// A GP classifier on success labels weights the acquisition by `P(success)`.
+    #[default]
+    FeasibilityModel,
+    /// Failed experiments get the worst observed utility (the usual penalty workaround; kept for
+    /// comparison in benchmarks).
+    ImputeWorst,
+}
+
+/// Options of [`Bayesian`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BayesOptions {
+    /// Initial design.
+    pub initial: InitialDesign,
+    /// Kernel.
+    pub kernel: Kernel,
+    /// Acquisition function.
+    pub acquisition: Acquisition,
+    /// Preferred batch size (the runtime passes it to `ask`).
+    pub batch: usize,
+    /// Failed experiments.
+    pub failures: FailureHandling,
+}
+
+impl BayesOptions {
+    /// Defaults for a domain: a Sobol design of `max(5, min(2d, 10))` points, log EI, batch 1.
+    pub fn for_domain(domain: &Domain) -> Self {
+        BayesOptions {
+            initial: InitialDesign {
+                kind: InitialKind::Sobol,
+                n: (2 * domain.dim()).clamp(5, 10),
+            },
+            kernel: Kernel::Matern52,
+            acquisition: Acquisition::LogEi,
+            batch: 1,
+            failures: FailureHandling::FeasibilityModel,
+        }
+    }
+}
+
+/// Raw candidates scored before the gradient search.
+const RAW_CANDIDATES: usize = 512;
+/// Gradient searches per suggestion.
+const STARTS: usize = 5;
+
+/// GP Bayesian optimisation.
+#[derive(Debug)]
+pub struct Bayesian {
+    options: BayesOptions,
+    history: History,
+    design: Design,
+    seed: u64,
+    asks: u64,
+    theta: Option<Vec<f64>>,
+    feas_theta: Option<Vec<f64>>,
+}
+
+/// What the acquisition needs for one suggestion.
+struct Model<'a> {
+    gp: Gp,
+    feasibility: Option<&'a Gp>,
+    acquisition: Acquisition,
+    best: f64,
+    bests: Vec<f64>,
+}
+
+impl Model<'_> {
+    fn value(&self, x: &[f64], grad: bool) -> (f64, Vec<f64>) {
+        let p = self.gp.predict(x, grad);
+        let (mut v, mut g) = match self.acquisition {
+            Acquisition::LogEi => acquisition::log_ei(&p, self.best, grad),
+            Acquisition::NoisyEi => acquisition::log_noisy_ei(&p, &self.bests, grad),
+            Acquisition::Ucb { beta } => acquisition::ucb(&p, beta, grad),
+        };
+        if let Some(f) = self.feasibility {
+            let (lp, gp) = acquisition::log_feasibility(f, x, grad);
+            v += lp;
+            for (a, b) in g.iter_mut().zip(gp) {
+                *a += b;
+            }
+        }
+        (v, g)
+    }
+}
+
+impl Bayesian {
+    /// A Bayesian optimiser over `domain`.
+    pub fn new(
+        options: BayesOptions,
+        domain: Arc<Domain>,
+        objectives: Objectives,
+        seed: u64,
+    ) -> Result<Self> {
+        if options.initial.n == 0 {
+            return Err(OptimizeError::InvalidOption {
+                strategy: "bayesian",
+                reason: "the initial design needs at least one point".into(),
+            });
+        }
+        if let Acquisition::Ucb { beta } = options.acquisition
+            && !(beta.is_finite() && beta > 0.0)
+        {
+            return Err(OptimizeError::InvalidOption {
+                strategy: "bayesian",
+                reason: "UCB needs β > 0".into(),
+            });
+        }
+        let kind = match options.initial.kind {
+            InitialKind::Sobol => DesignKind::Sobol,
+            InitialKind::LatinHypercube => DesignKind::LatinHypercube {
+                n: options.initial.n,
+            },
+            InitialKind::Random => DesignKind::Random,
+        };
+        let design = Design::new(kind, Arc::clone(&domain), objectives.clone(), seed)?;
+        Ok(Bayesian {
+            options,
+            history: History::new(domain, objectives),
+            design,
+            seed,
+            asks: 0,
+            theta: None,
+            feas_theta: None,
+        })
+    }
+
+    fn rng(&self) -> ChaCha8Rng {
+        let n = self.history.observations.len() as u64;
+        let mut r = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5eed_0fb0_u64.wrapping_mul(n + 1));
+        r.set_stream(self.asks);
+        r
+    }
+
+    fn explain(&self, phase: &str) -> Explanation {
+        Explanation {
+            strategy: "bayesian".into(),
+            phase: phase.into(),
+            ..Explanation::default()
+        }
+    }
+
+    fn fit_effort(&self, n: usize, warm: bool) -> FitEffort {
+        if warm && n > 20 {
+            FitEffort {
+                prior_draws: 4,
+                starts: 2,
+                max_iter: 20,
+            }
+        } else {
+            FitEffort {
+                prior_draws: 16,
+                starts: 3,
+                max_iter: 60,
+            }
+        }
+    }
+
+    /// Model-based suggestions.
+    fn ask_model(
+        &mut self,
+        n: usize,
+        pending: &[Point],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<Suggestion>> {
+        let domain = Arc::clone(&self.history.domain);
+        let objectives = &self.history.objectives;
+        let weights: Option<Vec<f64>> = (objectives.combine == Combine::Pareto).then(|| {
+            let e: Vec<f64> = (0..objectives.len())
+                .map(|_| -(1.0 - rng.random::<f64>()).ln())
+                .collect();
+            let s: f64 = e.iter().sum::<f64>().max(1e-300);
+            e.iter().map(|v| v / s).collect()
+        });
+        let utilities = self.history.utilities(weights.as_deref());
+        let categorical: Vec<bool> = domain
+            .variables()
+            .iter()
+            .map(Variable::is_categorical)
+            .collect();
+        let impute = self.options.failures == FailureHandling::ImputeWorst;
+        let worst = utilities
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for (o, u) in self.history.observations.iter().zip(&utilities) {
+            match u {
+                Some(u) => {
+                    xs.push(domain.to_model(&o.point));
+                    ys.push(*u);
+                }
+                None if impute && worst.is_finite() => {
+                    xs.push(domain.to_model(&o.point));
+                    ys.push(worst);
+                }
+                None => {}
+            }
+        }
+        let failures = utilities.iter().filter(|u| u.is_none()).count();
+        let (ymean, ysd) = standardisation(&ys);
+        let ystd: Vec<f64> = ys.iter().map(|y| (y - ymean) / ysd).collect();
+        let prior = Prior::for_dim(domain.dim());
+        let effort = self.fit_effort(xs.len(), self.theta.is_some());
+        let gp = Gp::fit(
+            &xs,
+            &ystd,
+            &categorical,
+            &prior,
+            self.theta.as_deref(),
+            effort,
+            rng,
+        )?;
+        self.theta = Some(gp.theta.clone());
+        let feasibility = if failures > 0 && !impute {
+            let fx: Vec<Vec<f64>> = self
+                .history
+                .observations
+                .iter()
+                .map(|o| domain.to_model(&o.point))
+                .collect();
+            let fy: Vec<f64> = utilities
+                .iter()
+                .map(|u| if u.is_some() { 1.0 } else { -1.0 })
+                .collect();
+            let mut fprior = Prior::for_dim(domain.dim());
+            fprior.noise_mean = -3.0;
+            let effort = self.fit_effort(fx.len(), self.feas_theta.is_some());
+            let f = Gp::fit(
+                &fx,
+                &fy,
+                &categorical,
+                &fprior,
+                self.feas_theta.as_deref(),
+                effort,
+                rng,
+            )?;
+            self.feas_theta = Some(f.theta.clone());
+            Some(f)
+        } else {
+            None
+        };
+        let mut taken = self.history.taken(pending);
+        let mut model = Model {
+            best: incumbent(&gp),
+            bests: Vec::new(),
+            gp,
+            feasibility: feasibility.as_ref(),
+            acquisition: self.options.acquisition,
+        };
+        if self.options.acquisition == Acquisition::NoisyEi {
+            model.bests = noisy_incumbents(&model.gp, &ystd, 32, rng);
+        }
+        // Pending experiments enter as fantasies at their predicted mean.
+        for p in pending {
+            let x = domain.to_model(p);
+            let mu = model.gp.predict(&x, false).mean;
+            model.gp = model.gp.with_point(&x, mu)?;
+        }
+        let top: Vec<(usize, f64)> = {
+            let mut idx: Vec<(usize, f64)> = ystd.iter().copied().enumerate().collect();
+            idx.sort_by(|a, b| b.1.total_cmp(&a.1));
+            idx.truncate(5);
+            idx
+        };
+        let anchors: Vec<Vec<f64>> = top
+            .iter()
+            .filter_map(|(i, _)| xs.get(*i).cloned())
+            .collect();
+        let (lens, sf2, noise, _) = model.gp.summary();
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let chosen = match domain.pool() {
+                Some(_) => choose_from_pool(&domain, &model, &taken),
+                None => choose_continuous(&domain, &model, &anchors, &taken, rng),
+            };
+            let Some((point, acq)) = chosen else { break };
+            let x = domain.to_model(&point);
+            let pred = model.gp.predict(&x, false);
+            let feas = model
+                .feasibility
+                .map(|f| acquisition::log_feasibility(f, &x, false).0.exp());
+            let mut explain = self.explain("model");
+            explain.predicted_mean = Some(ymean + ysd * pred.mean);
+            explain.predicted_sd = Some(ysd * pred.var.sqrt());
+            explain.acquisition = Some(acq);
+            explain.feasibility = feas;
+            let mut details = BTreeMap::new();
+            for (v, l) in domain.variables().iter().zip(&lens) {
+                details.insert(format!("lengthscale.{}", v.name()), *l);
+            }
+            details.insert("signal_variance".into(), sf2);
+            details.insert("noise_variance".into(), noise);
+            details.insert("training_points".into(), xs.len() as f64);
+            if let Some(w) = &weights {
+                for (o, wi) in objectives.objectives.iter().zip(w) {
+                    details.insert(format!("weight.{}", o.name), *wi);
+                }
+            }
+            explain.details = details;
+            taken.insert(point_key(&point));
+            // Kriging believer for the rest of the batch.
+            model.gp = model.gp.with_point(&x, pred.mean)?;
+            out.push(Suggestion { point, explain });
+        }
+        Ok(out)
+    }
+}
+
+/// Mean and standard deviation used to standardise utilities (sd 1 when degenerate).
+fn standardisation(y: &[f64]) -> (f64, f64) {
+    if y.is_empty() {
+        return (0.0, 1.0);
+    }
+    let m = y.iter().sum::<f64>() / y.len() as f64;
+    let v = y.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / y.len() as f64;
+    let sd = v.sqrt();
+    (
+        m,
+        if sd > 1e-12 * m.abs().max(1.0) {
+            sd
+        } else {
+            1.0
+        },
+    )
+}
+
+/// Best posterior mean at the training points (robust to noise; equals the best observation
+/// when the fit interpolates).
+fn incumbent(gp: &Gp) -> f64 {
+    gp.inputs()
+        .iter()
+        .map(|x| gp.predict(x, false).mean)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Samples of the incumbent value `max_i f(x_i)` from the posterior at the training points.
+fn noisy_incumbents(gp: &Gp, y: &[f64], samples: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let inputs = gp.inputs();
+    let preds: Vec<(f64, f64)> = inputs
+        .iter()
+        .map(|x| {
+            let p = gp.predict(x, false);
+            (p.mean, p.var)
+        })
+        .collect();
+    if preds.is_empty() {
+        return vec![y.iter().copied().fold(f64::NEG_INFINITY, f64::max)];
+    }
+    // Independent marginals: cheaper than the joint and close enough for picking the incumbent.
+    (0..samples)
+        .map(|_| {
+            preds
+                .iter()
+                .map(|(m, v)| m + v.sqrt() * normal(rng))
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .collect()
+}
+
+fn choose_from_pool(
+    domain: &Domain,
+    model: &Model<'_>,
+    taken: &BTreeSet<Vec<u64>>,
+) -> Option<(Point, f64)> {
+    domain
+        .pool()?
+        .iter()
+        .filter(|p| !taken.contains(&point_key(p)))
+        .map(|p| (p, model.value(&domain.to_model(p), false).0))
+        .filter(|(_, v)| v.is_finite())
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(p, v)| (p.clone(), v))
+}
+
+/// Feasible model-space version of `x`: continuous coordinates projected onto the constraints,
+/// integer coordinates left relaxed (rounded only for the feasibility check).
+fn feasible_model(domain: &Domain, x: &[f64]) -> Option<Vec<f64>> {
+    let p = domain.repair(&domain.from_model(x))?;
+    let u = domain.to_model(&p);
+    Some(
+        domain
+            .variables()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Variable::Continuous { .. } | Variable::Categorical { .. } => u[i],
+                Variable::Integer { .. } => x.get(i).copied().unwrap_or(u[i]).clamp(0.0, 1.0),
+            })
+            .collect(),
+    )
+}
+
+fn choose_continuous(
+    domain: &Domain,
+    model: &Model<'_>,
+    anchors: &[Vec<f64>],
+    taken: &BTreeSet<Vec<u64>>,
+    rng: &mut ChaCha8Rng,
+) -> Option<(Point, f64)> {
+    let d = domain.dim();
+    let mut candidates: Vec<Vec<f64>> = Vec::with_capacity(RAW_CANDIDATES + 200);
+    let mut sobol = Sobol::new(d, rng);
+    let mut tries = 0;
+    while candidates.len() < RAW_CANDIDATES && tries < RAW_CANDIDATES * 20 {
+        tries += 1;
+        let u = if domain.compositions().is_empty() {
+            sobol.next_point()
+        } else {
+            domain.draw_cube(rng)
+        };
+        if let Some(p) = domain.repair(&domain.from_cube(&u)) {
+            candidates.push(domain.to_model(&p));
+        }
+    }
+    // Local candidates around the best observations, at two scales.
+    for a in anchors {
+        for k in 0..40 {
+            let scale = if k % 2 == 0 { 0.02 } else { 0.1 };
+            let mut x = a.clone();
+            for (i, xi) in x.iter_mut().enumerate() {
+                match domain.levels_of(i) {
+                    Some(levels) => {
+                        if rng.random::<f64>() < 0.15 {
+                            *xi = rng.random_range(0..levels) as f64;
+                        }
+                    }
+                    None => *xi = (*xi + scale * normal(rng)).clamp(0.0, 1.0),
+                }
+            }
+            if let Some(u) = feasible_model(domain, &x) {
+                candidates.push(u);
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return None;
+    }
+    let mut scored: Vec<(f64, usize)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (model.value(x, false).0, i))
+        .filter(|(v, _)| v.is_finite())
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut results: Vec<(f64, Vec<f64>)> = Vec::new();
+    for &(v0, i) in scored.iter().take(STARTS) {
+        let x0 = &candidates[i];
+        let (lo, hi): (Vec<f64>, Vec<f64>) = (0..d)
+            .map(|j| {
+                if domain.levels_of(j).is_some() {
+                    (x0[j], x0[j])
+                } else {
+                    (0.0, 1.0)
+                }
+            })
+            .unzip();
+        let constrained = domain.is_constrained();
+        let f = |x: &[f64]| -> Option<(f64, Vec<f64>)> {
+            let u = if constrained {
+                feasible_model(domain, x)?
+            } else {
+                x.to_vec()
+            };
+            let (v, g) = model.value(&u, true);
+            v.is_finite()
+                .then(|| (-v, g.into_iter().map(|gi| -gi).collect()))
+        };
+        match lbfgs::minimize(f, x0, &lo, &hi, 60, 6) {
+            Some(m) if -m.value >= v0 => {
+                let u = if constrained {
+                    feasible_model(domain, &m.x).unwrap_or_else(|| x0.clone())
+                } else {
+                    m.x
+                };
+                results.push((-m.value, u));
+            }
+            _ => results.push((v0, x0.clone())),
+        }
+    }
+    // Remaining raw candidates are fallbacks if the optimised ones collide with known points.
+    for &(v, i) in scored.iter().skip(STARTS) {
+        results.push((v, candidates[i].clone()));
+    }
+    results.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (v, u) in results {
+        if let Some(p) = domain.repair(&domain.from_model(&u))
+            && !taken.contains(&point_key(&p))
+        {
+            return Some((p, v));
+        }
+    }
+    None
+}
+
+impl Strategy for Bayesian {
+    fn name(&self) -> &'static str {
+        "bayesian"
+    }
+
+    fn ask(&mut self, n: usize, pending: &[Point]) -> Result<Vec<Suggestion>> {
+        let mut rng = self.rng();
+        self.asks += 1;
+        let known = self.history.observations.len() + pending.len();
+        let successes = self
+            .history
+            .utilities(None)
+            .iter()
+            .filter(|u| u.is_some())
+            .count();
+        let from_design = if successes < 2 {
+            n
+        } else {
+            self.options.initial.n.saturating_sub(known).min(n)
+        };
+        let mut taken = self.history.taken(pending);
+        let mut out: Vec<Suggestion> = self
+            .design
+            .draw(from_design, &mut taken)?
+            .into_iter()
+            .map(|point| Suggestion {
+                point,
+                explain: self.explain("initial design"),
+            })
+            .collect();
+        if out.len() < n && successes >= 2 {
+            let mut pend: Vec<Point> = pending.to_vec();
+            pend.extend(out.iter().map(|s| s.point.clone()));
+            let more = self.ask_model(n - out.len(), &pend, &mut rng)?;
+            out.extend(more);
+        }
+        Ok(out)
+    }
+
+    fn tell(&mut self, observations: &[Observation]) -> Result<()> {
+        self.history.tell(observations)
+    }
+}
