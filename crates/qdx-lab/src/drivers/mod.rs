@@ -6,3 +6,4 @@ pub mod eurotherm;
 pub mod harvard;
 pub mod huber;
 pub mod new_era;
+pub mod ocean;

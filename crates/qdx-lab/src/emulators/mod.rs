@@ -19,6 +19,7 @@ pub mod eurotherm;
 pub mod harvard;
 pub mod huber;
 pub mod new_era;
+pub mod ocean;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -36,6 +37,10 @@ pub trait Protocol: Send + 'static {
     fn respond(&mut self, request: &[u8]) -> Vec<u8>;
     /// The device's error / NAK reply to `request`, used when [`Faults::error_replies`] is set.
     fn error_reply(&mut self, request: &[u8]) -> Vec<u8>;
+    /// How long the device works before it answers `request` (an acquisition, ...).
+    fn work_time(&self, _request: &[u8]) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Wire faults to inject. Counters count down as they are used; flags stay until cleared.
@@ -144,12 +149,14 @@ impl<P: Protocol> Emulator<P> {
                 if faults.disconnect_after.is_some_and(|limit| taken >= limit) {
                     return;
                 }
+                let work = lock(&self.shared.protocol).work_time(&request);
                 let reply = self.reply_to(&request);
                 if faults.silent || reply.is_empty() {
                     continue;
                 }
-                if !faults.reply_delay.is_zero() {
-                    tokio::time::sleep(faults.reply_delay).await;
+                let delay = faults.reply_delay + work;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
                 }
                 let written = if faults.split_replies {
                     write_split(&mut stream, &reply).await

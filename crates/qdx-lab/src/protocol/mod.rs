@@ -6,3 +6,4 @@ pub mod harvard;
 pub mod huber;
 pub mod modbus;
 pub mod new_era;
+pub mod ocean;
