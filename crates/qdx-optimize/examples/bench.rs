@@ -22,8 +22,9 @@ use std::time::Instant;
 
 use qdx_optimize::problems::{self, PoolProblem};
 use qdx_optimize::{
-    Acquisition, BayesOptions, Domain, FailureHandling, Goal, InitialDesign, InitialKind,
-    Objective, Objectives, Observation, Outcome, Point, StrategySpec, Variable, build,
+    Acquisition, BayesOptions, Domain, EvolutionOptions, FailureHandling, Goal, InitialDesign,
+    InitialKind, NelderMeadOptions, Objective, Objectives, Observation, Outcome, Point,
+    SnobfitOptions, StrategySpec, Variable, build,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -262,9 +263,11 @@ fn spec(a: &Args, domain: &Domain) -> StrategySpec {
     }
 }
 
-#[allow(clippy::match_single_binding)]
 fn extra_spec(name: &str, _domain: &Domain) -> StrategySpec {
     match name {
+        "nelder_mead" => StrategySpec::NelderMead(NelderMeadOptions::default()),
+        "snobfit" => StrategySpec::Snobfit(SnobfitOptions::default()),
+        "cmaes" => StrategySpec::Evolutionary(EvolutionOptions::default()),
         other => panic!("unknown strategy {other}"),
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod gp;
 mod lbfgs;
 mod linalg;
+mod local;
 mod objective;
 mod observation;
 pub mod pareto;
@@ -30,6 +31,7 @@ pub use domain::{
     Value, Variable,
 };
 pub use error::{OptimizeError, Result};
+pub use local::{Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions};
 pub use objective::{Combine, Condition, Goal, Objective, Objectives, Score};
 pub use observation::{Explanation, Observation, Outcome, Suggestion};
 pub use prior::read_prior_csv;

@@ -11,6 +11,9 @@ use crate::bayes::{BayesOptions, Bayesian};
 use crate::design::{Design, DesignKind};
 use crate::domain::{Domain, Variable};
 use crate::error::{OptimizeError, Result};
+use crate::local::{
+    Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions,
+};
 use crate::objective::Objectives;
 use crate::strategy::Strategy;
 
@@ -36,6 +39,12 @@ pub enum StrategySpec {
     },
     /// GP Bayesian optimisation.
     Bayesian(BayesOptions),
+    /// Nelder–Mead simplex (no categorical variables, no pool).
+    NelderMead(NelderMeadOptions),
+    /// SNOBFIT-like local model + exploration (no pool).
+    Snobfit(SnobfitOptions),
+    /// CMA-ES (no categorical variables, no pool).
+    Evolutionary(EvolutionOptions),
 }
 
 impl StrategySpec {
@@ -47,6 +56,9 @@ impl StrategySpec {
             StrategySpec::LatinHypercube { .. } => "latin_hypercube",
             StrategySpec::Sobol { .. } => "sobol",
             StrategySpec::Bayesian(_) => "bayesian",
+            StrategySpec::NelderMead(_) => "nelder_mead",
+            StrategySpec::Snobfit(_) => "snobfit",
+            StrategySpec::Evolutionary(_) => "evolutionary",
         }
     }
 }
@@ -61,6 +73,23 @@ pub fn check_support(
     let _ = objectives;
     match spec {
         StrategySpec::Random | StrategySpec::Sobol { .. } => Ok(()),
+        StrategySpec::NelderMead(_) | StrategySpec::Evolutionary(_) | StrategySpec::Snobfit(_) => {
+            let name = spec.name();
+            if domain.pool().is_some() {
+                return Err(format!(
+                    "{name} proposes new points and cannot be restricted to a candidate pool; use bayesian or a design"
+                ));
+            }
+            if !matches!(spec, StrategySpec::Snobfit(_))
+                && let Some(v) = domain.variables().iter().find(|v| v.is_categorical())
+            {
+                return Err(format!(
+                    "{name} cannot handle the categorical variable `{}`; use bayesian, snobfit or a design",
+                    v.name()
+                ));
+            }
+            Ok(())
+        }
         StrategySpec::Bayesian(o) => {
             if o.initial.n == 0 {
                 return Err("the initial design needs at least one point".into());
@@ -136,5 +165,10 @@ pub fn build(
             Box::new(Design::new(DesignKind::Sobol, domain, objectives, seed)?)
         }
         StrategySpec::Bayesian(o) => Box::new(Bayesian::new(o.clone(), domain, objectives, seed)?),
+        StrategySpec::NelderMead(o) => {
+            Box::new(NelderMead::new(o.clone(), domain, objectives, seed)?)
+        }
+        StrategySpec::Snobfit(o) => Box::new(Snobfit::new(o.clone(), domain, objectives, seed)?),
+        StrategySpec::Evolutionary(o) => Box::new(Cmaes::new(o.clone(), domain, objectives, seed)?),
     })
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use qdx_optimize::{
-    Acquisition, BayesOptions, Combine, Domain, FailureHandling, Goal, InitialDesign, InitialKind,
-    LinearConstraint, Objective, Objectives, Observation, Outcome, Point, Relation, StrategySpec,
-    Variable, build, check_support,
+    Acquisition, BayesOptions, Combine, Domain, EvolutionOptions, FailureHandling, Goal,
+    InitialDesign, InitialKind, LinearConstraint, NelderMeadOptions, Objective, Objectives,
+    Observation, Outcome, Point, Relation, SnobfitOptions, StrategySpec, Variable, build,
+    check_support,
 };
 
 /// A random mixed domain: `nc` continuous (optionally a composition over the first three),
@@ -85,6 +86,9 @@ fn specs(d: &Domain) -> Vec<StrategySpec> {
             },
             ..BayesOptions::for_domain(d)
         }),
+        StrategySpec::NelderMead(NelderMeadOptions::default()),
+        StrategySpec::Snobfit(SnobfitOptions::default()),
+        StrategySpec::Evolutionary(EvolutionOptions::default()),
     ];
     s.retain(|spec| check_support(spec, d, &objectives()).is_ok());
     s
