@@ -14,8 +14,12 @@ pub mod device;
 pub mod drivers;
 pub mod emulators;
 pub mod error;
+pub mod guard;
 pub mod protocol;
+pub mod retry;
+pub mod safe_state;
 pub mod transport;
+pub mod watchdog;
 
 pub use clock::{Clock, RealClock, Sleep, VirtualClock};
 pub use device::{
