@@ -1,0 +1,112 @@
+//! Named inputs a script sees as constants (a change a script makes to its copy stays within
+//! that one evaluation).
+//!
+//! Invariant: names are unique and kept in sorted order (a `BTreeMap`), so what a script sees
+//! never depends on insertion order or hashing; values are already rhai values, so a set of
+//! inputs built once can be passed to many evaluations.
+
+use std::collections::BTreeMap;
+
+use rhai::{Array, Dynamic, FLOAT, Map};
+
+/// The variables a script is evaluated with.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    values: BTreeMap<String, Dynamic>,
+}
+
+fn float_array(values: &[f64]) -> Array {
+    values.iter().map(|&v| Dynamic::from_float(v)).collect()
+}
+
+impl Inputs {
+    /// No inputs.
+    #[must_use]
+    pub fn new() -> Inputs {
+        Inputs::default()
+    }
+
+    /// Adds a number (a proxy value, a variable value). The unit is whatever the caller
+    /// documents for that name; scripts see a float.
+    #[must_use]
+    pub fn number(mut self, name: &str, value: f64) -> Inputs {
+        self.set_number(name, value);
+        self
+    }
+
+    /// Adds a string (a categorical variable's level).
+    #[must_use]
+    pub fn text(mut self, name: &str, value: &str) -> Inputs {
+        self.set_text(name, value);
+        self
+    }
+
+    /// Adds a spectrum as an object map `#{ wavelength: [...], values: [...] }`, so the script
+    /// reads `pl.wavelength` and `pl.values`.
+    #[must_use]
+    pub fn spectrum(mut self, name: &str, wavelength: &[f64], values: &[f64]) -> Inputs {
+        self.set_spectrum(name, wavelength, values);
+        self
+    }
+
+    /// Adds an object map of named numbers (`fit.center`, `fit.width`).
+    #[must_use]
+    pub fn numbers(mut self, name: &str, values: &BTreeMap<String, f64>) -> Inputs {
+        self.set_numbers(name, values);
+        self
+    }
+
+    /// Adds an array of numbers.
+    #[must_use]
+    pub fn array(mut self, name: &str, values: &[f64]) -> Inputs {
+        self.set_array(name, values);
+        self
+    }
+
+    /// In-place form of [`Inputs::number`]; replaces an input of the same name.
+    pub fn set_number(&mut self, name: &str, value: f64) {
+        self.values
+            .insert(name.to_owned(), Dynamic::from_float(value as FLOAT));
+    }
+
+    /// In-place form of [`Inputs::text`].
+    pub fn set_text(&mut self, name: &str, value: &str) {
+        self.values
+            .insert(name.to_owned(), Dynamic::from(value.to_owned()));
+    }
+
+    /// In-place form of [`Inputs::spectrum`].
+    pub fn set_spectrum(&mut self, name: &str, wavelength: &[f64], values: &[f64]) {
+        let mut map = Map::new();
+        map.insert(
+            "wavelength".into(),
+            Dynamic::from_array(float_array(wavelength)),
+        );
+        map.insert("values".into(), Dynamic::from_array(float_array(values)));
+        self.values.insert(name.to_owned(), Dynamic::from_map(map));
+    }
+
+    /// In-place form of [`Inputs::numbers`].
+    pub fn set_numbers(&mut self, name: &str, values: &BTreeMap<String, f64>) {
+        let map: Map = values
+            .iter()
+            .map(|(k, &v)| (k.as_str().into(), Dynamic::from_float(v)))
+            .collect();
+        self.values.insert(name.to_owned(), Dynamic::from_map(map));
+    }
+
+    /// In-place form of [`Inputs::array`].
+    pub fn set_array(&mut self, name: &str, values: &[f64]) {
+        self.values
+            .insert(name.to_owned(), Dynamic::from_array(float_array(values)));
+    }
+
+    /// The input names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Dynamic)> {
+        self.values.iter()
+    }
+}
