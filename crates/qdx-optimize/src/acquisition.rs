@@ -130,8 +130,8 @@ pub(crate) fn ucb(p: &Prediction, beta: f64, grad: bool) -> (f64, Vec<f64>) {
 }
 
 /// Softness of the feasibility link: a confidently failed region (label mean −1, no variance)
-/// keeps a probability of Φ(−2) ≈ 2 % rather than zero, so the model can be corrected.
-const LINK_VAR: f64 = 0.25;
+/// keeps a small but non-zero probability (Φ(−10)), so the model can still be corrected.
+const LINK_VAR: f64 = 0.01;
 
 /// `ln P(success)` at `x` from a GP regressed on ±1 success labels, with gradient.
 pub(crate) fn log_feasibility(model: &Gp, x: &[f64], grad: bool) -> (f64, Vec<f64>) {
