@@ -16,6 +16,7 @@ pub mod emulators;
 pub mod error;
 pub mod guard;
 pub mod protocol;
+pub mod registry;
 pub mod retry;
 pub mod safe_state;
 pub mod transport;

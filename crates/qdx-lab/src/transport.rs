@@ -138,6 +138,10 @@ impl<S: ByteStream> Link<S> {
         self
     }
 
+    pub fn set_settle(&mut self, settle: Duration) {
+        self.settle = settle;
+    }
+
     pub fn timeout(&self) -> Duration {
         self.timeout
     }

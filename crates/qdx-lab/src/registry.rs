@@ -1,0 +1,929 @@
+//! The driver kinds a lab binding file can name, their settings, capabilities, and a factory.
+//!
+//! `bind p_seed = new_era.ne1000 { port "/dev/ttyUSB0", address 0, syringe_diameter 14.57 mm }`
+//! names a [`DriverKind`] (`new_era.ne1000`) and [`Settings`] in SI units. The lead's validator
+//! checks the settings with [`check_settings`] and the campaign's needs against
+//! [`capability`]; the runtime opens devices through a [`Connector`].
+//!
+//! Invariants:
+//! - Every kind lists every setting it reads; [`check_settings`] rejects unknown names, wrong
+//!   types and missing required settings, and fills in defaults, so a connector never sees
+//!   an incomplete binding.
+//! - Pumps of the daisy-chain families (New Era, Harvard) bound to the same port share one
+//!   serial line through one [`crate::transport::SharedLink`]; any other second use of a port
+//!   is an error, as are two bindings of one port with different baud rates or families.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_serial::SerialStream;
+
+use crate::capability::{
+    CHEMYX_FUSION_SPEED, LinearSpeed, NE1000_SPEED, PHD_ULTRA_SPEED, PUMP11_ELITE_SPEED, RateRange,
+    TemperatureRange, syringe_rate_range,
+};
+use crate::clock::Clock;
+use crate::device::{Heater, Illumination, Pump, Spectrometer};
+use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean};
+use crate::error::DeviceErrorKind;
+use crate::transport::{Link, SerialSettings, SharedLink, open_serial, share};
+
+/// Which device trait a kind serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Pump,
+    Heater,
+    Spectrometer,
+}
+
+/// The type of a setting, with its SI unit where it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingType {
+    String,
+    Integer,
+    /// m
+    Length,
+    /// m³
+    Volume,
+    /// K
+    Temperature,
+    /// A list of plain numbers.
+    NumberList,
+}
+
+/// A setting's value, SI for quantities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SettingValue {
+    String(String),
+    Integer(i64),
+    Number(f64),
+    NumberList(Vec<f64>),
+}
+
+/// Settings by name.
+pub type Settings = BTreeMap<String, SettingValue>;
+
+/// One setting a kind reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingSpec {
+    pub name: &'static str,
+    pub ty: SettingType,
+    pub required: bool,
+    pub default: Option<SettingValue>,
+    pub doc: &'static str,
+}
+
+/// One driver kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriverKind {
+    pub name: &'static str,
+    pub device: DeviceKind,
+    pub settings: Vec<SettingSpec>,
+}
+
+/// What a bound device can do, for validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Pump {
+        rate: RateRange,
+        withdraw: bool,
+    },
+    /// `None` when the binding does not state the setpoint range.
+    Heater {
+        setpoint: Option<TemperatureRange>,
+    },
+    Spectrometer {
+        integration_s: (f64, f64),
+        max_averages: u32,
+        pixels: usize,
+    },
+}
+
+/// Why a binding cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RegistryError {
+    #[error("unknown driver kind `{0}`")]
+    UnknownKind(String),
+    #[error("`{kind}` is a {actual:?} driver, not a {wanted:?}")]
+    WrongDevice {
+        kind: String,
+        actual: DeviceKind,
+        wanted: DeviceKind,
+    },
+    #[error("`{kind}` has no setting `{setting}`")]
+    UnknownSetting { kind: String, setting: String },
+    #[error("`{kind}` needs the setting `{setting}`")]
+    MissingSetting { kind: String, setting: String },
+    #[error("setting `{setting}` of `{kind}`: {why}")]
+    BadSetting {
+        kind: String,
+        setting: String,
+        why: String,
+    },
+    #[error("port {port}: {why}")]
+    PortConflict { port: String, why: String },
+    #[error("{device}: cannot connect: {kind}")]
+    Connect {
+        device: String,
+        kind: DeviceErrorKind,
+    },
+}
+
+fn spec(
+    name: &'static str,
+    ty: SettingType,
+    default: Option<SettingValue>,
+    doc: &'static str,
+) -> SettingSpec {
+    SettingSpec {
+        name,
+        ty,
+        required: false,
+        default,
+        doc,
+    }
+}
+
+fn required(name: &'static str, ty: SettingType, doc: &'static str) -> SettingSpec {
+    SettingSpec {
+        name,
+        ty,
+        required: true,
+        default: None,
+        doc,
+    }
+}
+
+fn serial(baud: u32) -> Vec<SettingSpec> {
+    vec![
+        required(
+            "port",
+            SettingType::String,
+            "serial port path, e.g. /dev/ttyUSB0",
+        ),
+        spec(
+            "baud",
+            SettingType::Integer,
+            Some(SettingValue::Integer(i64::from(baud))),
+            "baud rate",
+        ),
+        spec(
+            "timeout_ms",
+            SettingType::Integer,
+            None,
+            "reply timeout, ms (driver default if absent)",
+        ),
+    ]
+}
+
+fn optional(name: &'static str, ty: SettingType, doc: &'static str) -> SettingSpec {
+    spec(name, ty, None, doc)
+}
+
+/// Every driver kind, sorted by name.
+pub fn kinds() -> Vec<DriverKind> {
+    use SettingType as T;
+    let diameter = || required("syringe_diameter", T::Length, "syringe inside diameter");
+    let address = || {
+        spec(
+            "address",
+            T::Integer,
+            Some(SettingValue::Integer(0)),
+            "daisy-chain address 0-99",
+        )
+    };
+    let heater_range = || {
+        vec![
+            optional(
+                "setpoint_min",
+                T::Temperature,
+                "lowest setpoint the unit accepts",
+            ),
+            optional(
+                "setpoint_max",
+                T::Temperature,
+                "highest setpoint the unit accepts",
+            ),
+        ]
+    };
+    let ocean = |name| DriverKind {
+        name,
+        device: DeviceKind::Spectrometer,
+        settings: [
+            serial(ocean::DEFAULT_BAUD),
+            vec![
+                required(
+                    "wavelength_coefficients",
+                    T::NumberList,
+                    "c0..c3 of λ(i) = c0 + c1 i + c2 i² + c3 i³, nm",
+                ),
+                spec(
+                    "lamp",
+                    T::String,
+                    Some(SettingValue::String("none".into())),
+                    "source on the lamp output: broadband, excitation or none",
+                ),
+                spec(
+                    "pixels",
+                    T::Integer,
+                    Some(SettingValue::Integer(ocean::PIXELS as i64)),
+                    "detector pixels",
+                ),
+            ],
+        ]
+        .concat(),
+    };
+    let harvard = |name| DriverKind {
+        name,
+        device: DeviceKind::Pump,
+        settings: [serial(harvard::DEFAULT_BAUD), vec![address(), diameter()]].concat(),
+    };
+    let eurotherm = |name| DriverKind {
+        name,
+        device: DeviceKind::Heater,
+        settings: [
+            serial(eurotherm::DEFAULT_BAUD),
+            vec![
+                spec(
+                    "modbus_address",
+                    T::Integer,
+                    Some(SettingValue::Integer(1)),
+                    "Modbus slave address",
+                ),
+                spec(
+                    "decimals",
+                    T::Integer,
+                    Some(SettingValue::Integer(1)),
+                    "decimal places of temperature registers",
+                ),
+                optional(
+                    "alarm_register",
+                    T::Integer,
+                    "register whose non-zero value is an alarm",
+                ),
+            ],
+            heater_range(),
+        ]
+        .concat(),
+    };
+    let mut all = vec![
+        DriverKind {
+            name: "new_era.ne1000",
+            device: DeviceKind::Pump,
+            settings: [
+                serial(new_era::DEFAULT_BAUD),
+                vec![
+                    address(),
+                    diameter(),
+                    optional(
+                        "safe_mode_timeout",
+                        T::Integer,
+                        "enter safe mode with this comms timeout, s",
+                    ),
+                ],
+            ]
+            .concat(),
+        },
+        harvard("harvard.pump11_elite"),
+        harvard("harvard.phd_ultra"),
+        DriverKind {
+            name: "chemyx.fusion",
+            device: DeviceKind::Pump,
+            settings: [
+                serial(chemyx::DEFAULT_BAUD),
+                vec![
+                    diameter(),
+                    required("syringe_volume", T::Volume, "syringe capacity"),
+                ],
+            ]
+            .concat(),
+        },
+        eurotherm("eurotherm.e3200"),
+        eurotherm("eurotherm.modbus"),
+        DriverKind {
+            name: "huber.pilot_one",
+            device: DeviceKind::Heater,
+            settings: [
+                serial(huber::DEFAULT_BAUD),
+                vec![spec(
+                    "sensor",
+                    T::String,
+                    Some(SettingValue::String("internal".into())),
+                    "process value: internal or process",
+                )],
+                heater_range(),
+            ]
+            .concat(),
+        },
+        ocean("ocean.usb2000"),
+        ocean("ocean.flame"),
+    ];
+    all.sort_by_key(|k| k.name);
+    all
+}
+
+/// The kind called `name`.
+pub fn kind(name: &str) -> Result<DriverKind, RegistryError> {
+    kinds()
+        .into_iter()
+        .find(|k| k.name == name)
+        .ok_or_else(|| RegistryError::UnknownKind(name.to_string()))
+}
+
+/// Checks `settings` against the kind and returns them with defaults filled in.
+pub fn check_settings(kind_name: &str, settings: &Settings) -> Result<Settings, RegistryError> {
+    let kind = kind(kind_name)?;
+    let bad = |setting: &str, why: String| RegistryError::BadSetting {
+        kind: kind_name.to_string(),
+        setting: setting.to_string(),
+        why,
+    };
+    for name in settings.keys() {
+        if !kind.settings.iter().any(|s| s.name == name) {
+            return Err(RegistryError::UnknownSetting {
+                kind: kind_name.into(),
+                setting: name.clone(),
+            });
+        }
+    }
+    let mut checked = Settings::new();
+    for spec in &kind.settings {
+        let value = match (settings.get(spec.name), &spec.default) {
+            (Some(value), _) => value.clone(),
+            (None, Some(default)) => default.clone(),
+            (None, None) if spec.required => {
+                return Err(RegistryError::MissingSetting {
+                    kind: kind_name.into(),
+                    setting: spec.name.into(),
+                });
+            }
+            (None, None) => continue,
+        };
+        let ok = match (spec.ty, &value) {
+            (SettingType::String, SettingValue::String(_)) => true,
+            (SettingType::Integer, SettingValue::Integer(_)) => true,
+            (
+                SettingType::Length | SettingType::Volume | SettingType::Temperature,
+                SettingValue::Number(x),
+            ) => x.is_finite() && (*x > 0.0 || spec.ty == SettingType::Temperature && *x >= 0.0),
+            (SettingType::NumberList, SettingValue::NumberList(xs)) => {
+                xs.iter().all(|x| x.is_finite())
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(bad(
+                spec.name,
+                format!("expected a {:?}, got {value:?}", spec.ty),
+            ));
+        }
+        checked.insert(spec.name.to_string(), value);
+    }
+    Ok(checked)
+}
+
+fn text<'a>(settings: &'a Settings, name: &str) -> Option<&'a str> {
+    match settings.get(name) {
+        Some(SettingValue::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn integer(settings: &Settings, name: &str) -> Option<i64> {
+    match settings.get(name) {
+        Some(SettingValue::Integer(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+fn number(settings: &Settings, name: &str) -> Option<f64> {
+    match settings.get(name) {
+        Some(SettingValue::Number(x)) => Some(*x),
+        _ => None,
+    }
+}
+
+fn ranged<T: TryFrom<i64>>(
+    kind: &str,
+    settings: &Settings,
+    name: &str,
+    default: T,
+) -> Result<T, RegistryError> {
+    match integer(settings, name) {
+        None => Ok(default),
+        Some(i) => T::try_from(i).map_err(|_| RegistryError::BadSetting {
+            kind: kind.into(),
+            setting: name.into(),
+            why: format!("{i} is out of range"),
+        }),
+    }
+}
+
+/// What the device bound as `kind` with `settings` can do.
+pub fn capability(kind_name: &str, settings: &Settings) -> Result<Capability, RegistryError> {
+    let settings = check_settings(kind_name, settings)?;
+    let kind = kind(kind_name)?;
+    let pump = |speed: LinearSpeed, format: Option<RateRange>| {
+        let diameter = number(&settings, "syringe_diameter").unwrap_or(0.0);
+        let range = syringe_rate_range(speed, diameter)
+            .and_then(|r| match format {
+                Some(f) => r.intersect(&f),
+                None => Some(r),
+            })
+            .ok_or_else(|| RegistryError::BadSetting {
+                kind: kind_name.into(),
+                setting: "syringe_diameter".into(),
+                why: "gives no achievable rate".into(),
+            })?;
+        Ok(Capability::Pump {
+            rate: range,
+            withdraw: true,
+        })
+    };
+    match kind.name {
+        // The 4-digit format spans 0.001 µL/h to 9999 mL/min.
+        "new_era.ne1000" => pump(
+            NE1000_SPEED,
+            Some(RateRange {
+                min: 1e-12 / 3600.0,
+                max: 9999e-6 / 60.0,
+            }),
+        ),
+        "harvard.pump11_elite" => pump(PUMP11_ELITE_SPEED, None),
+        "harvard.phd_ultra" => pump(PHD_ULTRA_SPEED, None),
+        // The driver's 3 decimals of µL/min.
+        "chemyx.fusion" => pump(
+            CHEMYX_FUSION_SPEED,
+            Some(RateRange {
+                min: 1e-12 / 60.0,
+                max: f64::INFINITY,
+            }),
+        ),
+        _ => match kind.device {
+            DeviceKind::Heater => Ok(Capability::Heater {
+                setpoint: match (
+                    number(&settings, "setpoint_min"),
+                    number(&settings, "setpoint_max"),
+                ) {
+                    (Some(min), Some(max)) if min <= max => Some(TemperatureRange { min, max }),
+                    _ => None,
+                },
+            }),
+            DeviceKind::Spectrometer => Ok(Capability::Spectrometer {
+                integration_s: (
+                    f64::from(*ocean::INTEGRATION_MS.start()) / 1000.0,
+                    f64::from(*ocean::INTEGRATION_MS.end()) / 1000.0,
+                ),
+                max_averages: u32::from(*ocean::SCANS.end()),
+                pixels: ranged(kind_name, &settings, "pixels", ocean::PIXELS)?,
+            }),
+            DeviceKind::Pump => Err(RegistryError::UnknownKind(kind_name.into())),
+        },
+    }
+}
+
+/// A port opened for a daisy chain, shared by the pumps bound to it.
+#[derive(Debug)]
+struct OpenPort {
+    family: &'static str,
+    baud: u32,
+    link: Option<SharedLink<SerialStream>>,
+}
+
+/// Opens bound devices on real serial ports, sharing daisy-chain lines.
+#[derive(Debug)]
+pub struct Connector {
+    clock: Arc<dyn Clock>,
+    ports: BTreeMap<String, OpenPort>,
+}
+
+impl Connector {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            ports: BTreeMap::new(),
+        }
+    }
+
+    /// The run's clock (for heartbeats and polling done on top of the devices).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn port_of(
+        kind: &str,
+        settings: &Settings,
+    ) -> Result<(String, u32, Option<Duration>), RegistryError> {
+        let port = text(settings, "port").unwrap_or_default().to_string();
+        let baud = ranged(kind, settings, "baud", 9600u32)?;
+        let timeout = integer(settings, "timeout_ms")
+            .map(|ms| u64::try_from(ms).map(Duration::from_millis))
+            .transpose()
+            .map_err(|_| RegistryError::BadSetting {
+                kind: kind.into(),
+                setting: "timeout_ms".into(),
+                why: "must not be negative".into(),
+            })?;
+        Ok((port, baud, timeout))
+    }
+
+    /// Opens (or reuses, for a daisy chain) the serial port of a binding.
+    fn link(
+        &mut self,
+        device: &str,
+        family: &'static str,
+        shareable: bool,
+        port: &str,
+        serial: SerialSettings,
+        timeout: Duration,
+    ) -> Result<SharedLink<SerialStream>, RegistryError> {
+        if let Some(open) = self.ports.get(port) {
+            let conflict = |why: String| RegistryError::PortConflict {
+                port: port.into(),
+                why,
+            };
+            if !shareable || open.family != family {
+                return Err(conflict(format!(
+                    "already used by a {} device",
+                    open.family
+                )));
+            }
+            if open.baud != serial.baud {
+                return Err(conflict(format!(
+                    "bound at {} and {} baud",
+                    open.baud, serial.baud
+                )));
+            }
+            if let Some(link) = &open.link {
+                return Ok(Arc::clone(link));
+            }
+        }
+        let stream = open_serial(port, &serial).map_err(|kind| RegistryError::Connect {
+            device: device.into(),
+            kind,
+        })?;
+        let link = share(Link::new(stream, timeout));
+        self.ports.insert(
+            port.into(),
+            OpenPort {
+                family,
+                baud: serial.baud,
+                link: shareable.then(|| Arc::clone(&link)),
+            },
+        );
+        Ok(link)
+    }
+
+    /// Opens a port that only one device may use.
+    fn exclusive(
+        &mut self,
+        device: &str,
+        family: &'static str,
+        port: &str,
+        serial: SerialSettings,
+    ) -> Result<SerialStream, RegistryError> {
+        if let Some(open) = self.ports.get(port) {
+            return Err(RegistryError::PortConflict {
+                port: port.into(),
+                why: format!("already used by a {} device", open.family),
+            });
+        }
+        let stream = open_serial(port, &serial).map_err(|kind| RegistryError::Connect {
+            device: device.into(),
+            kind,
+        })?;
+        self.ports.insert(
+            port.into(),
+            OpenPort {
+                family,
+                baud: serial.baud,
+                link: None,
+            },
+        );
+        Ok(stream)
+    }
+
+    fn expect_device(kind: &str, wanted: DeviceKind) -> Result<(), RegistryError> {
+        let actual = self::kind(kind)?.device;
+        if actual == wanted {
+            Ok(())
+        } else {
+            Err(RegistryError::WrongDevice {
+                kind: kind.into(),
+                actual,
+                wanted,
+            })
+        }
+    }
+
+    /// Opens the heater bound as `name`.
+    pub async fn heater(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Heater>, RegistryError> {
+        let settings = check_settings(kind, settings)?;
+        Self::expect_device(kind, DeviceKind::Heater)?;
+        let (port, baud, timeout) = Self::port_of(kind, &settings)?;
+        match kind {
+            "eurotherm.e3200" | "eurotherm.modbus" => {
+                let stream =
+                    self.exclusive(name, "eurotherm", &port, eurotherm::serial_settings(baud))?;
+                let config = eurotherm::EurothermConfig {
+                    slave: ranged(kind, &settings, "modbus_address", 1u8)?,
+                    decimals: ranged(kind, &settings, "decimals", 1u8)?,
+                    alarm_register: match integer(&settings, "alarm_register") {
+                        Some(_) => Some(ranged(kind, &settings, "alarm_register", 0u16)?),
+                        None => None,
+                    },
+                };
+                Ok(Box::new(eurotherm::EurothermHeater::new(
+                    name,
+                    stream,
+                    config,
+                    timeout.unwrap_or(eurotherm::DEFAULT_TIMEOUT),
+                )))
+            }
+            "huber.pilot_one" => {
+                let sensor = match text(&settings, "sensor") {
+                    Some("process") => huber::HuberSensor::Process,
+                    Some("internal") | None => huber::HuberSensor::Internal,
+                    Some(other) => {
+                        return Err(RegistryError::BadSetting {
+                            kind: kind.into(),
+                            setting: "sensor".into(),
+                            why: format!("`{other}` is neither internal nor process"),
+                        });
+                    }
+                };
+                let stream = self.exclusive(name, "huber", &port, huber::serial_settings(baud))?;
+                let link = Link::new(stream, timeout.unwrap_or(huber::DEFAULT_TIMEOUT));
+                Ok(Box::new(huber::HuberHeater::new(name, link, sensor)))
+            }
+            other => Err(RegistryError::UnknownKind(other.into())),
+        }
+    }
+
+    /// Opens the spectrometer bound as `name`.
+    pub async fn spectrometer(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Spectrometer>, RegistryError> {
+        let settings = check_settings(kind, settings)?;
+        Self::expect_device(kind, DeviceKind::Spectrometer)?;
+        let (port, baud, timeout) = Self::port_of(kind, &settings)?;
+        let bad = |setting: &str, why: String| RegistryError::BadSetting {
+            kind: kind.into(),
+            setting: setting.into(),
+            why,
+        };
+        let coefficients: [f64; 4] = match settings.get("wavelength_coefficients") {
+            Some(SettingValue::NumberList(c)) => {
+                let mut padded = [0.0; 4];
+                if c.is_empty() || c.len() > 4 {
+                    return Err(bad(
+                        "wavelength_coefficients",
+                        format!("needs 1 to 4 numbers, got {}", c.len()),
+                    ));
+                }
+                for (slot, value) in padded.iter_mut().zip(c) {
+                    *slot = *value;
+                }
+                padded
+            }
+            _ => return Err(bad("wavelength_coefficients", "missing".into())),
+        };
+        let lamp = match text(&settings, "lamp") {
+            Some("broadband") => Some(Illumination::Broadband),
+            Some("excitation") => Some(Illumination::Excitation),
+            Some("none") | None => None,
+            Some(other) => {
+                return Err(bad(
+                    "lamp",
+                    format!("`{other}` is not broadband, excitation or none"),
+                ));
+            }
+        };
+        let pixels: usize = ranged(kind, &settings, "pixels", ocean::PIXELS)?;
+        let model = if kind == "ocean.flame" {
+            "Flame-S"
+        } else {
+            "USB2000"
+        };
+        let stream = self.exclusive(name, "ocean", &port, ocean::serial_settings(baud))?;
+        let backend = ocean::Rs232Backend::new(
+            name,
+            Link::new(stream, timeout.unwrap_or(ocean::DEFAULT_TIMEOUT)),
+            pixels,
+        );
+        let spectrometer = ocean::OceanSpectrometer::new(name, model, backend, coefficients, lamp)
+            .map_err(|e| RegistryError::Connect {
+                device: name.into(),
+                kind: e.kind,
+            })?;
+        Ok(Box::new(spectrometer))
+    }
+
+    /// Opens and configures the pump bound as `name`.
+    pub async fn pump(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Pump>, RegistryError> {
+        let settings = check_settings(kind, settings)?;
+        let driver = self::kind(kind)?;
+        if driver.device != DeviceKind::Pump {
+            return Err(RegistryError::WrongDevice {
+                kind: kind.into(),
+                actual: driver.device,
+                wanted: DeviceKind::Pump,
+            });
+        }
+        let (port, baud, timeout) = Self::port_of(kind, &settings)?;
+        let diameter_mm = number(&settings, "syringe_diameter").unwrap_or(0.0) * 1e3;
+        let connect = |kind: DeviceErrorKind| RegistryError::Connect {
+            device: name.into(),
+            kind,
+        };
+        let connect_err = |e: crate::DeviceError| connect(e.kind);
+        match kind {
+            "new_era.ne1000" => {
+                let address = ranged(kind, &settings, "address", 0u8)?;
+                let link = self.link(
+                    name,
+                    "new_era",
+                    true,
+                    &port,
+                    new_era::serial_settings(baud),
+                    timeout.unwrap_or(new_era::DEFAULT_TIMEOUT),
+                )?;
+                let mut pump = new_era::NewEraPump::new(
+                    name,
+                    link,
+                    address,
+                    crate::protocol::new_era::Mode::Basic,
+                );
+                if let Some(seconds) = integer(&settings, "safe_mode_timeout") {
+                    let seconds = u8::try_from(seconds).map_err(|_| RegistryError::BadSetting {
+                        kind: kind.into(),
+                        setting: "safe_mode_timeout".into(),
+                        why: "must be 0-255 s".into(),
+                    })?;
+                    pump.enter_safe_mode(seconds).await.map_err(connect_err)?;
+                }
+                pump.configure(diameter_mm).await.map_err(connect_err)?;
+                Ok(Box::new(pump))
+            }
+            "harvard.pump11_elite" | "harvard.phd_ultra" => {
+                let address = ranged(kind, &settings, "address", 0u8)?;
+                let link = self.link(
+                    name,
+                    "harvard",
+                    true,
+                    &port,
+                    harvard::serial_settings(baud),
+                    timeout.unwrap_or(harvard::DEFAULT_TIMEOUT),
+                )?;
+                let mut pump = harvard::HarvardPump::new(name, link, address);
+                pump.configure(diameter_mm).await.map_err(connect_err)?;
+                Ok(Box::new(pump))
+            }
+            "chemyx.fusion" => {
+                let link = self.link(
+                    name,
+                    "chemyx",
+                    false,
+                    &port,
+                    chemyx::serial_settings(baud),
+                    timeout.unwrap_or(chemyx::DEFAULT_TIMEOUT),
+                )?;
+                link.lock().await.set_settle(chemyx::SETTLE);
+                let volume = number(&settings, "syringe_volume").unwrap_or(0.0);
+                let mut pump = chemyx::ChemyxPump::new(name, link, volume);
+                pump.configure(diameter_mm).await.map_err(connect_err)?;
+                Ok(Box::new(pump))
+            }
+            other => Err(RegistryError::UnknownKind(other.into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, SettingValue)]) -> Settings {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_14_57_mm_syringe_on_an_ne1000_cannot_reach_10_ml_per_min_but_an_elite_can() {
+        let binding = settings(&[
+            ("port", SettingValue::String("/dev/ttyUSB0".into())),
+            ("syringe_diameter", SettingValue::Number(14.57e-3)),
+        ]);
+        let ten_ml_min = 10e-6 / 60.0;
+        let Ok(Capability::Pump { rate, .. }) = capability("new_era.ne1000", &binding) else {
+            panic!("pump capability");
+        };
+        // 0.85 mm/s over a 14.57 mm bore is about 8.5 mL/min.
+        assert!(rate.max < ten_ml_min, "{}", rate.max * 60e6);
+        assert!((rate.max * 60e6 - 8.5).abs() < 0.1, "{}", rate.max * 60e6);
+        let Ok(Capability::Pump { rate, .. }) = capability("harvard.pump11_elite", &binding) else {
+            panic!("pump capability");
+        };
+        assert!(rate.contains(ten_ml_min));
+    }
+
+    #[test]
+    fn settings_are_checked_and_defaulted() {
+        let port = ("port", SettingValue::String("/dev/ttyUSB1".into()));
+        let checked = check_settings("eurotherm.e3200", &settings(std::slice::from_ref(&port)))
+            .expect("valid");
+        assert_eq!(
+            checked.get("modbus_address"),
+            Some(&SettingValue::Integer(1))
+        );
+        assert_eq!(checked.get("baud"), Some(&SettingValue::Integer(19_200)));
+        assert!(matches!(
+            check_settings("new_era.ne1000", &settings(std::slice::from_ref(&port))),
+            Err(RegistryError::MissingSetting { .. })
+        ));
+        assert!(matches!(
+            check_settings(
+                "huber.pilot_one",
+                &settings(&[port.clone(), ("colour", SettingValue::Integer(1))])
+            ),
+            Err(RegistryError::UnknownSetting { .. })
+        ));
+        assert!(matches!(
+            check_settings(
+                "huber.pilot_one",
+                &settings(&[port.clone(), ("baud", SettingValue::String("fast".into()))])
+            ),
+            Err(RegistryError::BadSetting { .. })
+        ));
+        assert!(matches!(
+            kind("acme.pump"),
+            Err(RegistryError::UnknownKind(_))
+        ));
+        let range = capability(
+            "huber.pilot_one",
+            &settings(&[
+                port,
+                ("setpoint_min", SettingValue::Number(233.15)),
+                ("setpoint_max", SettingValue::Number(473.15)),
+            ]),
+        );
+        assert_eq!(
+            range,
+            Ok(Capability::Heater {
+                setpoint: Some(TemperatureRange {
+                    min: 233.15,
+                    max: 473.15
+                })
+            })
+        );
+        let names: Vec<&str> = kinds().iter().map(|k| k.name).collect();
+        assert_eq!(names.len(), 9);
+        assert!(names.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[tokio::test]
+    async fn wrong_device_kinds_and_port_conflicts_are_errors() {
+        let mut lab = Connector::new(Arc::new(crate::clock::VirtualClock::new()));
+        let binding = settings(&[
+            ("port", SettingValue::String("/dev/ttyUSB9".into())),
+            ("syringe_diameter", SettingValue::Number(14.57e-3)),
+        ]);
+        assert!(matches!(
+            lab.heater("new_era.ne1000", "p", &binding).await,
+            Err(RegistryError::WrongDevice { .. })
+        ));
+        lab.ports.insert(
+            "/dev/ttyUSB9".into(),
+            OpenPort {
+                family: "huber",
+                baud: 9600,
+                link: None,
+            },
+        );
+        assert!(matches!(
+            lab.pump("new_era.ne1000", "p", &binding).await,
+            Err(RegistryError::PortConflict { .. })
+        ));
+    }
+}
