@@ -10,7 +10,7 @@
 //! runs in that one engine with a fresh scope, so nothing leaks from one call to the next; every
 //! failure is a [`ScriptError`] with a position when rhai or the result check can give one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, ParseErrorType, Position, Scope};
@@ -40,6 +40,18 @@ pub struct Script {
     ast: AST,
     source: Arc<str>,
     origin: ScriptOrigin,
+    /// Every identifier-like word of the source. An input whose name is not among them cannot
+    /// be referenced (no `eval`, no lookup by string), so it is not copied into the scope:
+    /// copying a spectrum costs tens of microseconds.
+    words: Arc<BTreeSet<String>>,
+}
+
+fn identifier_words(source: &str) -> BTreeSet<String> {
+    source
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Keywords whose use is a sandbox violation rather than a typo.
@@ -67,6 +79,7 @@ impl Script {
                 ast,
                 source: Arc::from(source),
                 origin,
+                words: Arc::new(identifier_words(source)),
             }),
             Err(e) => Err(parse_error(&e, source, origin)),
         }
@@ -82,6 +95,14 @@ impl Script {
     #[must_use]
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether the script may read the input `name`: false means it certainly does not (the
+    /// word appears nowhere in the source), so a planner can order proxies by dependency.
+    /// True is an over-approximation (the word may be in a comment or a string).
+    #[must_use]
+    pub fn mentions(&self, name: &str) -> bool {
+        self.words.contains(name)
     }
 
     /// Evaluates a proxy script: the result must be a finite number (integers accepted).
@@ -126,7 +147,9 @@ impl Script {
     fn eval(&self, inputs: &Inputs) -> Result<Dynamic, ScriptError> {
         let mut scope = Scope::new();
         for (name, value) in inputs.iter() {
-            scope.push_constant_dynamic(name.as_str(), value.clone());
+            if self.words.contains(name) {
+                scope.push_constant_dynamic(name.as_str(), value.clone());
+            }
         }
         engine()
             .eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast)
@@ -408,6 +431,16 @@ fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_of_a_script() {
+        let w = identifier_words("let a_1 = pl.values[0] + µ;// note\n\"text\"");
+        let expected: BTreeSet<String> = ["let", "a_1", "pl", "values", "0", "µ", "note", "text"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(w, expected);
+    }
 
     #[test]
     fn thousands() {

@@ -206,6 +206,15 @@ fn syntax_errors_are_located_for_inline_scripts() {
 }
 
 #[test]
+fn scripts_say_which_inputs_they_may_read() {
+    let s = compile("// uses plqy\nlet p = pl.values;\nsum(p)");
+    assert!(s.mentions("pl"));
+    assert!(s.mentions("plqy"));
+    assert!(!s.mentions("peak"));
+    assert!(!s.mentions("pl.values"));
+}
+
+#[test]
 fn evaluation_is_deterministic() {
     let script = compile(
         "let m = #{ b: 2.0, a: 1.0, c: 3.0 };\nlet t = \"\";\nfor k in m.keys() { t += k; }\nif t == \"abc\" { 1 } else { 0 }",
