@@ -82,6 +82,10 @@ impl Unit {
                 message: "the unit's size is out of range",
             });
         }
+        // A bare `1` is the plain-number unit, whose canonical spelling is empty.
+        if term.symbol == "1" {
+            return Ok(Unit::dimensionless());
+        }
         Ok(Unit {
             symbol: term.symbol,
             dimension: term.dimension,
@@ -600,6 +604,8 @@ mod tests {
         assert_eq!(si("", 0.5), 0.5);
         assert_eq!(Unit::parse("").unwrap(), Unit::dimensionless());
         assert_eq!(Unit::parse("  ").unwrap(), Unit::dimensionless());
+        assert_eq!(Unit::parse("1").unwrap(), Unit::dimensionless());
+        assert_eq!(Unit::parse("(1)").unwrap().symbol(), "(1)");
         assert_eq!(si("Hz", 10.0), 10.0);
         assert_eq!(si("kHz", 1.0), 1000.0);
         assert_eq!(si("g", 5.0), 5e-3);
