@@ -12,6 +12,10 @@
 //! "Significant" means: the smoothed absorbance there exceeds both `min_absorbance` and five
 //! times the noise of `A`, and the second-derivative minimum is deeper than five times the noise
 //! that the derivative filter passes. Points within half a window of the grid's ends are ignored.
+//! Noise can split one feature's concave stretch into several local minima, so the position
+//! reported is the vertex of a least-squares parabola fitted to `d²A/dλ²` over the whole
+//! concave stretch (`d²A/dλ² < 0`) around the longest-wavelength significant minimum: that
+//! averages the derivative's noise over the feature.
 
 use crate::error::{ProxyError, ProxyResult};
 use crate::measured::{Measured, ProxyUnit};
@@ -120,29 +124,97 @@ pub fn first_excitonic_peak_with(
             best = Some(i);
         }
     }
-    let i = best.ok_or_else(|| {
+    let found = best.ok_or_else(|| {
         ProxyError::no_peak("no excitonic feature stands out where the sample absorbs")
     })?;
-    let xs = [
-        x.get(i - 1).copied().unwrap_or(0.0),
-        x.get(i).copied().unwrap_or(0.0),
-        x.get(i + 1).copied().unwrap_or(0.0),
-    ];
-    let ys = [
-        -d2.get(i - 1).copied().unwrap_or(0.0),
-        -d2.get(i).copied().unwrap_or(0.0),
-        -d2.get(i + 1).copied().unwrap_or(0.0),
-    ];
-    let den = ys[0] - 2.0 * ys[1] + ys[2];
-    let offset = if den < 0.0 {
-        (0.5 * (ys[0] - ys[2]) / den).clamp(-0.5, 0.5)
-    } else {
-        0.0
+    // Noise makes several local minima inside one concave feature; the feature's centre is
+    // the deepest point of the whole concave stretch (d²A/dλ² < 0) around the one found.
+    let concave = |j: usize| d2.get(j).is_some_and(|v| *v < 0.0);
+    let (mut lo, mut hi) = (found, found);
+    while lo > margin.max(1) && concave(lo - 1) {
+        lo -= 1;
+    }
+    while hi + 1 < n.saturating_sub(margin.max(1)) && concave(hi + 1) {
+        hi += 1;
+    }
+    let deepest = (lo..=hi)
+        .min_by(|&a, &b| {
+            let va = d2.get(a).copied().unwrap_or(0.0);
+            let vb = d2.get(b).copied().unwrap_or(0.0);
+            va.total_cmp(&vb)
+        })
+        .unwrap_or(found);
+    // A least-squares parabola through the whole stretch averages the noise of the second
+    // derivative over the feature (its centre is the vertex for a symmetric feature); with too
+    // few points or a fit that is not a minimum inside the stretch, a three-point parabola
+    // around the deepest point is used instead.
+    let stretch: Vec<(f64, f64)> = (lo..=hi)
+        .filter_map(|j| Some((*x.get(j)?, *d2.get(j)?)))
+        .collect();
+    let (x_lo, x_hi) = (
+        x.get(lo).copied().unwrap_or(0.0),
+        x.get(hi).copied().unwrap_or(0.0),
+    );
+    let fitted = (stretch.len() >= 5)
+        .then(|| parabola_minimum(&stretch))
+        .flatten()
+        .filter(|v| *v >= x_lo && *v <= x_hi);
+    let value = match fitted {
+        Some(v) => v,
+        None => three_point(x, &d2, deepest),
     };
-    let step = if offset >= 0.0 {
-        xs[2] - xs[1]
-    } else {
-        xs[1] - xs[0]
+    Measured::new(value, ProxyUnit::Nanometre)
+}
+
+/// Vertex of the three-point parabola through `y` around index `i` (a minimum), or `x[i]`.
+fn three_point(x: &[f64], y: &[f64], i: usize) -> f64 {
+    let xi = x.get(i).copied().unwrap_or(0.0);
+    let (Some(&y0), Some(&y1), Some(&y2), Some(&x0), Some(&x2)) = (
+        i.checked_sub(1).and_then(|j| y.get(j)),
+        y.get(i),
+        y.get(i + 1),
+        i.checked_sub(1).and_then(|j| x.get(j)),
+        x.get(i + 1),
+    ) else {
+        return xi;
     };
-    Measured::new(xs[1] + offset * step, ProxyUnit::Nanometre)
+    let den = y0 - 2.0 * y1 + y2;
+    if den <= 0.0 {
+        return xi;
+    }
+    let offset = (0.5 * (y0 - y2) / den).clamp(-0.5, 0.5);
+    let step = if offset >= 0.0 { x2 - xi } else { xi - x0 };
+    xi + offset * step
+}
+
+/// Vertex of the least-squares parabola through `points`, if it opens upward.
+fn parabola_minimum(points: &[(f64, f64)]) -> Option<f64> {
+    let n = points.len() as f64;
+    let mean = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let (mut s, mut t) = ([0.0_f64; 5], [0.0_f64; 3]);
+    for &(x, y) in points {
+        let u = x - mean;
+        let mut p = 1.0;
+        for k in s.iter_mut() {
+            *k += p;
+            p *= u;
+        }
+        let mut p = y;
+        for k in t.iter_mut() {
+            *k += p;
+            p *= u;
+        }
+    }
+    let det3 = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let det = det3([[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]]);
+    if det.abs() < 1e-300 || !det.is_finite() {
+        return None;
+    }
+    let b = det3([[s[0], t[0], s[2]], [s[1], t[1], s[3]], [s[2], t[2], s[4]]]) / det;
+    let a = det3([[s[0], s[1], t[0]], [s[1], s[2], t[1]], [s[2], s[3], t[2]]]) / det;
+    (a > 0.0 && a.is_finite() && b.is_finite()).then(|| mean - b / (2.0 * a))
 }
