@@ -1,0 +1,346 @@
+//! The simulated lab's configuration: plain data the lead fills from a validated campaign.
+//!
+//! Units are SI throughout (m³, m³/s, K, s, m), except wavelengths (nm) as everywhere in qdx.
+//! Invariant after [`SimConfig::check`]: names are unique per kind and across path segments,
+//! every heater and spectrometer referenced by the flow path exists, volumes and rate limits are
+//! positive and finite, and the path has at least one flow cell.
+
+use serde::{Deserialize, Serialize};
+
+use crate::chemistry::ChemistryConfig;
+use crate::error::{SimError, SimResult};
+
+fn default_ambient() -> f64 {
+    298.15
+}
+
+/// The whole simulated lab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// The campaign seed; every noise source draws from its own named stream under it.
+    pub seed: u64,
+    /// Ambient temperature, K: where heaters start and what unheated coils are at.
+    #[serde(default = "default_ambient")]
+    pub ambient_k: f64,
+    #[serde(default)]
+    pub pumps: Vec<PumpConfig>,
+    #[serde(default)]
+    pub heaters: Vec<HeaterConfig>,
+    /// The flow path from the mixer to the outlet, in order.
+    #[serde(default)]
+    pub flow_path: Vec<PathSegment>,
+    #[serde(default)]
+    pub spectrometers: Vec<SpectrometerConfig>,
+    /// Valves and collectors (a collector is a valve: collect/waste positions).
+    #[serde(default)]
+    pub valves: Vec<ValveConfig>,
+    #[serde(default)]
+    pub pressure_sensors: Vec<PressureSensorConfig>,
+    pub chemistry: ChemistryConfig,
+}
+
+/// A stock solution in a pump's syringe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stock {
+    /// The stock's name in the campaign (`seeds`, `iodide`, ...); chemistry roles refer to it.
+    pub name: String,
+    /// Concentration of the stock's active species, mol/m³ (0.01 mol/L = 10 mol/m³).
+    #[serde(default)]
+    pub concentration: f64,
+}
+
+/// A syringe pump.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PumpConfig {
+    pub name: String,
+    pub stock: Option<Stock>,
+    /// Syringe capacity, m³.
+    pub syringe_volume: f64,
+    /// Volume in the syringe at the start, m³ (a full syringe when absent).
+    #[serde(default)]
+    pub initial_volume: Option<f64>,
+    /// Smallest non-zero rate the pump accepts, m³/s.
+    #[serde(default)]
+    pub min_rate: f64,
+    /// Largest rate the pump accepts, m³/s.
+    pub max_rate: f64,
+}
+
+/// A temperature controller with a first-order response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeaterConfig {
+    pub name: String,
+    /// Accepted setpoints, K.
+    pub min_k: f64,
+    pub max_k: f64,
+    /// Time constant of the first-order response, s.
+    #[serde(default = "default_heater_tau")]
+    pub time_constant_s: f64,
+}
+
+fn default_heater_tau() -> f64 {
+    60.0
+}
+
+/// What a stretch of the flow path is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SegmentKind {
+    /// Where the streams meet. No reaction is modelled in it.
+    Mixer,
+    /// A reactor coil: the reaction happens here, at the heater's actual temperature (ambient
+    /// when unheated).
+    Coil { heater: Option<String> },
+    /// Connecting tubing: adds delay, no reaction.
+    Tubing,
+    /// A flow cell watched by spectrometers (by name).
+    FlowCell { spectrometers: Vec<String> },
+}
+
+/// One stretch of the flow path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathSegment {
+    pub name: String,
+    /// Internal volume, m³.
+    pub volume: f64,
+    #[serde(flatten)]
+    pub kind: SegmentKind,
+}
+
+/// An inline spectrometer with its lamp and excitation source. Defaults model an Ocean
+/// Flame-S-like detector (physics.md B4): 16-bit ADC, well depth 160 000 e⁻, read noise set
+/// so the single-scan SNR at full scale is about 275:1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SpectrometerConfig {
+    pub name: String,
+    pub min_nm: f64,
+    pub max_nm: f64,
+    pub pixels: usize,
+    /// Excitation wavelength of the PL source, nm.
+    pub excitation_nm: f64,
+    /// Optical path length of the flow cell, m.
+    pub path_length_m: f64,
+    /// Electrons per count.
+    pub gain_e_per_count: f64,
+    /// Read noise, electrons RMS per pixel per scan.
+    pub read_noise_e: f64,
+    /// Dark current, electrons per second per pixel (±10 % fixed pattern across pixels).
+    pub dark_e_per_s: f64,
+    /// Electronic offset, counts.
+    pub offset_counts: f64,
+    /// Lamp signal at its brightest pixel with solvent in the cell, electrons per second.
+    pub lamp_e_per_s: f64,
+    /// PL signal, electrons per second summed over the emission band, for a sample that
+    /// absorbs all excitation light with a quantum yield of 1.
+    pub excitation_e_per_s: f64,
+}
+
+impl Default for SpectrometerConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            min_nm: 350.0,
+            max_nm: 800.0,
+            pixels: 1024,
+            excitation_nm: 365.0,
+            path_length_m: 1e-3,
+            gain_e_per_count: 160_000.0 / 65_535.0,
+            read_noise_e: 422.0,
+            dark_e_per_s: 1_000.0,
+            offset_counts: 1_000.0,
+            lamp_e_per_s: 2.4e6,
+            excitation_e_per_s: 5e7,
+        }
+    }
+}
+
+impl SpectrometerConfig {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A valve or collector with `positions` positions (1-based, as valve controllers number them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValveConfig {
+    pub name: String,
+    pub positions: u16,
+    #[serde(default = "default_position")]
+    pub initial_position: u16,
+}
+
+fn default_position() -> u16 {
+    1
+}
+
+/// A pressure sensor: gauge pressure = back-pressure regulator setting + line resistance × flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PressureSensorConfig {
+    pub name: String,
+    /// Back-pressure regulator setting, Pa.
+    #[serde(default)]
+    pub back_pressure_pa: f64,
+    /// Hydraulic resistance of the line, Pa per (m³/s).
+    #[serde(default)]
+    pub resistance_pa_s_per_m3: f64,
+}
+
+fn positive(what: &str, v: f64) -> SimResult<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(SimError::InvalidConfig(format!(
+            "{what} must be positive and finite, got {v}"
+        )))
+    }
+}
+
+impl SimConfig {
+    /// Checks the invariant stated in the module doc.
+    pub fn check(&self) -> SimResult<()> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut unique = |kind: &str, name: &str| {
+            if names.insert(format!("{kind}/{name}")) {
+                Ok(())
+            } else {
+                Err(SimError::DuplicateName(name.to_string()))
+            }
+        };
+        for p in &self.pumps {
+            unique("pump", &p.name)?;
+            positive(&format!("pump {} syringe volume", p.name), p.syringe_volume)?;
+            positive(&format!("pump {} max rate", p.name), p.max_rate)?;
+            if !(p.min_rate.is_finite() && p.min_rate >= 0.0 && p.min_rate <= p.max_rate) {
+                return Err(SimError::InvalidConfig(format!(
+                    "pump {} min rate must lie in 0 ..= max rate",
+                    p.name
+                )));
+            }
+            if let Some(v) = p.initial_volume
+                && !(v.is_finite() && v >= 0.0 && v <= p.syringe_volume)
+            {
+                return Err(SimError::InvalidConfig(format!(
+                    "pump {} initial volume must lie in 0 ..= syringe volume",
+                    p.name
+                )));
+            }
+            if let Some(s) = &p.stock
+                && !(s.concentration.is_finite() && s.concentration >= 0.0)
+            {
+                return Err(SimError::InvalidConfig(format!(
+                    "stock {} concentration must be finite and non-negative",
+                    s.name
+                )));
+            }
+        }
+        for h in &self.heaters {
+            unique("heater", &h.name)?;
+            positive(
+                &format!("heater {} time constant", h.name),
+                h.time_constant_s,
+            )?;
+            positive(&format!("heater {} minimum", h.name), h.min_k)?;
+            if !(h.max_k.is_finite() && h.max_k >= h.min_k) {
+                return Err(SimError::InvalidConfig(format!(
+                    "heater {} range is empty",
+                    h.name
+                )));
+            }
+        }
+        for s in &self.spectrometers {
+            unique("spectrometer", &s.name)?;
+            if !(s.min_nm.is_finite() && s.max_nm.is_finite() && s.max_nm > s.min_nm) {
+                return Err(SimError::InvalidConfig(format!(
+                    "spectrometer {} wavelength range is empty",
+                    s.name
+                )));
+            }
+            if !(3..=16_384).contains(&s.pixels) {
+                return Err(SimError::InvalidConfig(format!(
+                    "spectrometer {} needs 3 ..= 16384 pixels",
+                    s.name
+                )));
+            }
+            for (what, v) in [
+                ("path length", s.path_length_m),
+                ("gain", s.gain_e_per_count),
+                ("excitation wavelength", s.excitation_nm),
+            ] {
+                positive(&format!("spectrometer {} {what}", s.name), v)?;
+            }
+            for (what, v) in [
+                ("read noise", s.read_noise_e),
+                ("dark current", s.dark_e_per_s),
+                ("offset", s.offset_counts),
+                ("lamp", s.lamp_e_per_s),
+                ("excitation", s.excitation_e_per_s),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(SimError::InvalidConfig(format!(
+                        "spectrometer {} {what} must be finite and non-negative",
+                        s.name
+                    )));
+                }
+            }
+        }
+        for v in &self.valves {
+            unique("valve", &v.name)?;
+            if v.positions == 0 || v.initial_position == 0 || v.initial_position > v.positions {
+                return Err(SimError::InvalidConfig(format!(
+                    "valve {} needs positions >= 1 and an initial position among them",
+                    v.name
+                )));
+            }
+        }
+        for p in &self.pressure_sensors {
+            unique("pressure sensor", &p.name)?;
+        }
+        let mut cells = 0;
+        for seg in &self.flow_path {
+            unique("segment", &seg.name)?;
+            if !(seg.volume.is_finite() && seg.volume >= 0.0) {
+                return Err(SimError::InvalidConfig(format!(
+                    "path segment {} volume must be finite and non-negative",
+                    seg.name
+                )));
+            }
+            match &seg.kind {
+                SegmentKind::Coil {
+                    heater: Some(heater),
+                } if !self.heaters.iter().any(|h| &h.name == heater) => {
+                    return Err(SimError::UnknownDevice {
+                        kind: "heater",
+                        name: heater.clone(),
+                    });
+                }
+                SegmentKind::FlowCell { spectrometers } => {
+                    cells += 1;
+                    for s in spectrometers {
+                        if !self.spectrometers.iter().any(|c| &c.name == s) {
+                            return Err(SimError::UnknownDevice {
+                                kind: "spectrometer",
+                                name: s.clone(),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if cells == 0 && !self.spectrometers.is_empty() {
+            return Err(SimError::InvalidConfig(
+                "the flow path has spectrometers but no flow cell".into(),
+            ));
+        }
+        if !(self.ambient_k.is_finite() && self.ambient_k > 0.0) {
+            return Err(SimError::InvalidConfig(
+                "ambient temperature must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,370 @@
+//! The simulated devices: `qdx_lab` trait implementations over the shared [`World`].
+//!
+//! Invariants: every command first brings the world up to the clock's `now`; commands outside
+//! a device's limits are refused (`DeviceErrorKind::Refused`) and change nothing; the world's
+//! lock is never held across an `await`.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use qdx_lab::{
+    AcquireRequest, Clock, DeviceError, DeviceErrorKind, DeviceResult, Heater, HeaterStatus,
+    Identity, Illumination, PressureSensor, Pump, PumpDirection, PumpStatus, Spectrometer, Valve,
+};
+use qdx_spectra::{Spectrum, SpectrumQuantity};
+
+use crate::optics::render;
+use crate::world::World;
+
+/// Longest single-scan integration a simulated spectrometer accepts, s (Flame-S: 65 s).
+pub const MAX_INTEGRATION_S: f64 = 65.535;
+/// Most scans a simulated spectrometer averages.
+pub const MAX_AVERAGES: u32 = 10_000;
+
+fn identity(model: &str, name: &str) -> Identity {
+    Identity {
+        vendor: "qdx".into(),
+        model: format!("simulated {model}"),
+        firmware: Some(env!("CARGO_PKG_VERSION").into()),
+        serial_number: Some(name.into()),
+    }
+}
+
+/// Locks the world at the clock's `now`.
+fn lock<'a>(
+    world: &'a Mutex<World>,
+    clock: &dyn Clock,
+    device: &str,
+) -> DeviceResult<MutexGuard<'a, World>> {
+    let mut w = world.lock().map_err(|_| {
+        DeviceError::new(
+            device,
+            DeviceErrorKind::Io("simulator state poisoned".into()),
+        )
+    })?;
+    w.advance(clock.now().as_secs_f64());
+    Ok(w)
+}
+
+fn refused(device: &str, why: String) -> DeviceError {
+    DeviceError::new(device, DeviceErrorKind::Refused(why))
+}
+
+/// A simulated syringe pump.
+#[derive(Debug)]
+pub struct SimPump {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl SimPump {
+    fn with<T>(&self, f: impl FnOnce(&mut World, usize) -> DeviceResult<T>) -> DeviceResult<T> {
+        let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        f(&mut w, self.index)
+    }
+}
+
+#[async_trait]
+impl Pump for SimPump {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        Ok(identity("syringe pump", &self.name))
+    }
+
+    async fn set_rate(&mut self, rate: f64) -> DeviceResult<()> {
+        let name = self.name.clone();
+        self.with(|w, i| {
+            let p = w
+                .pumps
+                .get_mut(i)
+                .ok_or_else(|| refused(&name, "no such pump".into()))?;
+            let (min, max) = (p.config.min_rate, p.config.max_rate);
+            // Zero is accepted and means "deliver nothing" (a derived rate may be 0).
+            if !(rate.is_finite() && (rate == 0.0 || (rate >= min && rate <= max))) {
+                return Err(refused(
+                    &name,
+                    format!("rate {rate:e} m³/s outside 0 or {min:e} ..= {max:e} m³/s"),
+                ));
+            }
+            p.rate = rate;
+            w.flows_changed();
+            Ok(())
+        })
+    }
+
+    async fn set_direction(&mut self, direction: PumpDirection) -> DeviceResult<()> {
+        self.with(|w, i| {
+            if let Some(p) = w.pumps.get_mut(i) {
+                p.direction = direction;
+            }
+            w.flows_changed();
+            Ok(())
+        })
+    }
+
+    async fn start(&mut self) -> DeviceResult<()> {
+        let name = self.name.clone();
+        self.with(|w, i| {
+            let p = w
+                .pumps
+                .get_mut(i)
+                .ok_or_else(|| refused(&name, "no such pump".into()))?;
+            let empty = p.direction == PumpDirection::Infuse && p.volume <= 0.0 && p.rate > 0.0;
+            if empty {
+                p.alarm = Some("syringe empty".into());
+                return Err(DeviceError::new(
+                    &name,
+                    DeviceErrorKind::Empty("syringe empty".into()),
+                ));
+            }
+            p.alarm = None;
+            p.running = true;
+            w.flows_changed();
+            Ok(())
+        })
+    }
+
+    async fn stop(&mut self) -> DeviceResult<()> {
+        self.with(|w, i| {
+            if let Some(p) = w.pumps.get_mut(i) {
+                p.running = false;
+            }
+            w.flows_changed();
+            Ok(())
+        })
+    }
+
+    async fn status(&mut self) -> DeviceResult<PumpStatus> {
+        let name = self.name.clone();
+        self.with(|w, i| {
+            let p = w
+                .pumps
+                .get(i)
+                .ok_or_else(|| refused(&name, "no such pump".into()))?;
+            Ok(PumpStatus {
+                running: p.running,
+                direction: p.direction,
+                rate: p.rate,
+                infused: p.infused,
+                withdrawn: p.withdrawn,
+                alarm: p.alarm.clone(),
+            })
+        })
+    }
+}
+
+/// A simulated heater with a first-order response.
+#[derive(Debug)]
+pub struct SimHeater {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Heater for SimHeater {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        Ok(identity("heater", &self.name))
+    }
+
+    async fn set_setpoint(&mut self, kelvin: f64) -> DeviceResult<()> {
+        let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        let now = w.last_update;
+        let h = w
+            .heaters
+            .get_mut(self.index)
+            .ok_or_else(|| refused(&self.name, "no such heater".into()))?;
+        if !(kelvin.is_finite() && kelvin >= h.config.min_k && kelvin <= h.config.max_k) {
+            return Err(refused(
+                &self.name,
+                format!(
+                    "setpoint {kelvin} K outside {} ..= {} K",
+                    h.config.min_k, h.config.max_k
+                ),
+            ));
+        }
+        h.trace.set(now, kelvin);
+        Ok(())
+    }
+
+    async fn status(&mut self) -> DeviceResult<HeaterStatus> {
+        let w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        let now = w.last_update;
+        let h = w
+            .heaters
+            .get(self.index)
+            .ok_or_else(|| refused(&self.name, "no such heater".into()))?;
+        Ok(HeaterStatus {
+            temperature: h.trace.temperature(now),
+            setpoint: h.trace.setpoint(now),
+            alarm: None,
+        })
+    }
+}
+
+/// A simulated inline spectrometer with lamp and excitation source.
+#[derive(Debug)]
+pub struct SimSpectrometer {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl SimSpectrometer {
+    /// The acquisition itself, at virtual time `t_mid` (s), on a world already advanced.
+    pub(crate) fn acquire_at(
+        w: &mut World,
+        index: usize,
+        request: &AcquireRequest,
+        t_mid: f64,
+        name: &str,
+    ) -> DeviceResult<Spectrum> {
+        let populations = match request.illumination {
+            Illumination::Dark => Vec::new(),
+            Illumination::Broadband | Illumination::Excitation => w.cell_populations(index, t_mid),
+        };
+        let spec = w
+            .spectrometers
+            .get_mut(index)
+            .ok_or_else(|| refused(name, "no such spectrometer".into()))?;
+        let cfg = &spec.config;
+        let signal: Vec<f64> = match request.illumination {
+            Illumination::Dark => vec![0.0; spec.grid.len()],
+            Illumination::Broadband => {
+                let optics = render(
+                    &populations,
+                    &spec.grid,
+                    cfg.path_length_m,
+                    cfg.excitation_nm,
+                );
+                spec.lamp
+                    .iter()
+                    .zip(&optics.absorbance)
+                    .map(|(l, a)| cfg.lamp_e_per_s * l * 10f64.powf(-a))
+                    .collect()
+            }
+            Illumination::Excitation => {
+                let optics = render(
+                    &populations,
+                    &spec.grid,
+                    cfg.path_length_m,
+                    cfg.excitation_nm,
+                );
+                optics
+                    .emission
+                    .iter()
+                    .map(|e| cfg.excitation_e_per_s * e)
+                    .collect()
+            }
+        };
+        let (counts, saturated) = spec.detector.acquire(
+            &signal,
+            request.integration_time_s,
+            request.averages,
+            &mut spec.noise,
+        );
+        Spectrum::new(spec.grid.clone(), counts, SpectrumQuantity::Counts)
+            .map(|s| s.with_acquisition(request.integration_time_s, request.averages, saturated))
+            .map_err(|e| DeviceError::new(name, DeviceErrorKind::Io(e.to_string())))
+    }
+}
+
+#[async_trait]
+impl Spectrometer for SimSpectrometer {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        Ok(identity("spectrometer", &self.name))
+    }
+
+    /// Takes `averages` scans of `integration_time_s`: the virtual clock advances by their total,
+    /// and the sample is what the cell held at the middle of that time.
+    async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum> {
+        let t = request.integration_time_s;
+        if !(t.is_finite() && t > 0.0 && t <= MAX_INTEGRATION_S) {
+            return Err(refused(
+                &self.name,
+                format!("integration time {t} s outside (0, {MAX_INTEGRATION_S}] s"),
+            ));
+        }
+        if request.averages == 0 || request.averages > MAX_AVERAGES {
+            return Err(refused(
+                &self.name,
+                format!("averages {} outside 1 ..= {MAX_AVERAGES}", request.averages),
+            ));
+        }
+        let total = t * f64::from(request.averages);
+        let start = self.clock.now().as_secs_f64();
+        self.clock
+            .sleep(std::time::Duration::from_secs_f64(total))
+            .await;
+        let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        Self::acquire_at(&mut w, self.index, request, start + 0.5 * total, &self.name)
+    }
+}
+
+/// A simulated valve or collector.
+#[derive(Debug)]
+pub struct SimValve {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Valve for SimValve {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        Ok(identity("valve", &self.name))
+    }
+
+    async fn set_position(&mut self, position: u16) -> DeviceResult<()> {
+        let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        let (config, current) = w
+            .valves
+            .get_mut(self.index)
+            .ok_or_else(|| refused(&self.name, "no such valve".into()))?;
+        if position == 0 || position > config.positions {
+            return Err(refused(
+                &self.name,
+                format!("position {position} outside 1 ..= {}", config.positions),
+            ));
+        }
+        *current = position;
+        Ok(())
+    }
+
+    async fn position(&mut self) -> DeviceResult<u16> {
+        let w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        w.valves
+            .get(self.index)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| refused(&self.name, "no such valve".into()))
+    }
+}
+
+/// A simulated pressure sensor: back pressure plus line resistance times the current flow.
+#[derive(Debug)]
+pub struct SimPressureSensor {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl PressureSensor for SimPressureSensor {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        Ok(identity("pressure sensor", &self.name))
+    }
+
+    async fn pressure(&mut self) -> DeviceResult<f64> {
+        let w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        let c = w
+            .pressure_sensors
+            .get(self.index)
+            .ok_or_else(|| refused(&self.name, "no such sensor".into()))?;
+        Ok(c.back_pressure_pa + c.resistance_pa_s_per_m3 * w.flow.current_total())
+    }
+}

@@ -1,0 +1,457 @@
+//! `simulate table "file.csv" { … }`: a CSV file as a virtual lab.
+//!
+//! Columns are named by the campaign: some are inputs (numeric, or categorical when any value
+//! of the column is not a number), some are outputs (numeric). Two modes:
+//!
+//! - **Pool**: only the file's rows can be measured. A point that is not a row (numbers equal
+//!   to within 1e-9 relative, levels equal) is refused with [`SimError::NotInPool`]. Rows with
+//!   identical inputs (replicates) report the mean of their outputs. [`TableModel::candidates`]
+//!   lists the distinct rows so the optimizer can be given them as its candidate set.
+//! - **Emulator**: inverse-distance weighting over the `k` nearest rows (power `p`).
+//!   Distances are taken on inputs normalised to the table's range (each numeric column
+//!   scaled to 0..1) with categorical inputs counting 0 when equal and 1 (a full range) when
+//!   different (a Gower-like distance), root-mean-square over the inputs. An exact match
+//!   returns that row's (mean) outputs.
+//!   Limits: the emulator never extrapolates (outputs stay within the range of the rows used),
+//!   it is flat near each row (for p > 1) and piecewise in categorical levels, and it knows
+//!   nothing between levels it has not seen: an unknown level is an error. Far from the data
+//!   (outside the table's range) it returns an average of the nearest rows.
+//!
+//! Invariant: the model holds at least one row, every output is finite, and evaluation is
+//! deterministic (ties in distance are broken by row order).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{SimError, SimResult};
+use crate::reading::{InputValue, Inputs, Readings};
+
+/// How the table is queried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum TableMode {
+    Pool,
+    Emulator {
+        #[serde(default = "default_k")]
+        neighbours: usize,
+        #[serde(default = "default_power")]
+        power: f64,
+    },
+}
+
+fn default_k() -> usize {
+    8
+}
+
+fn default_power() -> f64 {
+    2.0
+}
+
+/// The table model's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableConfig {
+    /// The CSV file (with a header row), already resolved by the caller (inside the campaign's
+    /// folder tree).
+    pub path: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    #[serde(flatten)]
+    pub mode: TableMode,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum InputColumn {
+    Numeric { min: f64, max: f64 },
+    Categorical { levels: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Number(f64),
+    Level(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    inputs: Vec<Cell>,
+    outputs: Vec<f64>,
+    /// Rows merged into this one (replicates).
+    count: usize,
+}
+
+/// A loaded table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableModel {
+    config: TableConfig,
+    columns: Vec<InputColumn>,
+    rows: Vec<Row>,
+}
+
+fn same_number(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+impl TableModel {
+    /// Loads the file named by the configuration.
+    pub fn load(config: &TableConfig) -> SimResult<Self> {
+        let text = std::fs::read_to_string(&config.path)
+            .map_err(|e| SimError::Table(format!("cannot read {}: {e}", config.path)))?;
+        Self::from_csv(&text, config)
+    }
+
+    /// Builds the model from CSV text.
+    pub fn from_csv(text: &str, config: &TableConfig) -> SimResult<Self> {
+        if let TableMode::Emulator { neighbours, power } = config.mode
+            && (neighbours == 0 || !(power.is_finite() && power > 0.0))
+        {
+            return Err(SimError::Table(
+                "the emulator needs at least one neighbour and a positive power".into(),
+            ));
+        }
+        if config.inputs.is_empty() || config.outputs.is_empty() {
+            return Err(SimError::Table(
+                "name at least one input and one output column".into(),
+            ));
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| SimError::Table(e.to_string()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let column = |name: &String| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                SimError::Table(format!(
+                    "no column {name:?} (columns: {})",
+                    header.join(", ")
+                ))
+            })
+        };
+        let input_idx: Vec<usize> = config.inputs.iter().map(column).collect::<SimResult<_>>()?;
+        let output_idx: Vec<usize> = config
+            .outputs
+            .iter()
+            .map(column)
+            .collect::<SimResult<_>>()?;
+        let mut raw: Vec<Vec<String>> = Vec::new();
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| SimError::Table(format!("row {}: {e}", line + 1)))?;
+            raw.push(record.iter().map(str::to_string).collect());
+        }
+        if raw.is_empty() {
+            return Err(SimError::Table("the table has no rows".into()));
+        }
+        let cell = |row: &[String], i: usize| row.get(i).cloned().unwrap_or_default();
+        let mut columns = Vec::new();
+        for &i in &input_idx {
+            let values: Vec<String> = raw.iter().map(|r| cell(r, i)).collect();
+            let numbers: Option<Vec<f64>> = values
+                .iter()
+                .map(|v| v.parse::<f64>().ok().filter(|x| x.is_finite()))
+                .collect();
+            columns.push(match numbers {
+                Some(ns) => InputColumn::Numeric {
+                    min: ns.iter().copied().fold(f64::INFINITY, f64::min),
+                    max: ns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                },
+                None => {
+                    let mut levels = values;
+                    levels.sort();
+                    levels.dedup();
+                    InputColumn::Categorical { levels }
+                }
+            });
+        }
+        let mut rows: Vec<Row> = Vec::new();
+        for (line, r) in raw.iter().enumerate() {
+            let inputs: Vec<Cell> = input_idx
+                .iter()
+                .zip(&columns)
+                .map(|(&i, col)| match col {
+                    InputColumn::Numeric { .. } => Cell::Number(cell(r, i).parse().unwrap_or(0.0)),
+                    InputColumn::Categorical { levels } => {
+                        Cell::Level(levels.binary_search(&cell(r, i)).unwrap_or(0))
+                    }
+                })
+                .collect();
+            let outputs: Vec<f64> = output_idx
+                .iter()
+                .zip(&config.outputs)
+                .map(|(&i, name)| {
+                    cell(r, i)
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| {
+                            SimError::Table(format!(
+                                "row {}: output {name:?} is not a number",
+                                line + 1
+                            ))
+                        })
+                })
+                .collect::<SimResult<_>>()?;
+            match rows
+                .iter_mut()
+                .find(|row| same_inputs(&row.inputs, &inputs))
+            {
+                Some(row) => {
+                    // Running mean of replicates.
+                    row.count += 1;
+                    let n = row.count as f64;
+                    for (m, v) in row.outputs.iter_mut().zip(&outputs) {
+                        *m += (v - *m) / n;
+                    }
+                }
+                None => rows.push(Row {
+                    inputs,
+                    outputs,
+                    count: 1,
+                }),
+            }
+        }
+        Ok(Self {
+            config: config.clone(),
+            columns,
+            rows,
+        })
+    }
+
+    pub fn outputs(&self) -> &[String] {
+        &self.config.outputs
+    }
+
+    pub fn inputs(&self) -> &[String] {
+        &self.config.inputs
+    }
+
+    pub fn mode(&self) -> &TableMode {
+        &self.config.mode
+    }
+
+    /// The distinct rows' inputs, in file order: the candidate set for pool mode.
+    pub fn candidates(&self) -> Vec<Inputs> {
+        self.rows
+            .iter()
+            .map(|row| {
+                self.config
+                    .inputs
+                    .iter()
+                    .zip(&row.inputs)
+                    .zip(&self.columns)
+                    .map(|((name, c), col)| (name.clone(), self.value(c, col)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The levels of a categorical input, sorted; `None` for numeric or unknown inputs.
+    pub fn levels(&self, input: &str) -> Option<&[String]> {
+        let i = self.config.inputs.iter().position(|n| n == input)?;
+        match self.columns.get(i)? {
+            InputColumn::Categorical { levels } => Some(levels),
+            InputColumn::Numeric { .. } => None,
+        }
+    }
+
+    fn value(&self, c: &Cell, col: &InputColumn) -> InputValue {
+        match (c, col) {
+            (Cell::Number(v), _) => InputValue::Number(*v),
+            (Cell::Level(l), InputColumn::Categorical { levels }) => {
+                InputValue::Text(levels.get(*l).cloned().unwrap_or_default())
+            }
+            (Cell::Level(_), InputColumn::Numeric { .. }) => InputValue::Number(0.0),
+        }
+    }
+
+    fn query(&self, inputs: &Inputs) -> SimResult<Vec<Cell>> {
+        self.config
+            .inputs
+            .iter()
+            .zip(&self.columns)
+            .map(|(name, col)| {
+                let v = inputs
+                    .get(name)
+                    .ok_or_else(|| SimError::MissingInput(name.clone()))?;
+                match (col, v) {
+                    (InputColumn::Numeric { .. }, InputValue::Number(x)) if x.is_finite() => {
+                        Ok(Cell::Number(*x))
+                    }
+                    (InputColumn::Categorical { levels }, InputValue::Text(s)) => {
+                        levels.binary_search(s).map(Cell::Level).map_err(|_| {
+                            SimError::Table(format!(
+                                "{name} = {s:?} is not a level of the table ({})",
+                                levels.join(", ")
+                            ))
+                        })
+                    }
+                    _ => Err(SimError::Table(format!(
+                        "{name} = {v} does not fit the column's type"
+                    ))),
+                }
+            })
+            .collect()
+    }
+
+    /// The table's readings at `inputs` (see the module doc for each mode).
+    pub fn evaluate(&self, inputs: &Inputs) -> SimResult<Readings> {
+        let q = self.query(inputs)?;
+        let name = |outputs: &[f64]| -> Readings {
+            self.config
+                .outputs
+                .iter()
+                .cloned()
+                .zip(outputs.iter().copied())
+                .collect()
+        };
+        if let Some(row) = self.rows.iter().find(|r| same_inputs(&r.inputs, &q)) {
+            return Ok(name(&row.outputs));
+        }
+        let (neighbours, power) = match self.config.mode {
+            TableMode::Pool => {
+                let shown: Vec<String> = inputs.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                return Err(SimError::NotInPool(shown.join(", ")));
+            }
+            TableMode::Emulator { neighbours, power } => (neighbours, power),
+        };
+        let mut by_distance: Vec<(f64, usize)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (self.distance(&r.inputs, &q), i))
+            .collect();
+        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut sums = vec![0.0; self.config.outputs.len()];
+        let mut total = 0.0;
+        for &(d, i) in by_distance.iter().take(neighbours) {
+            let Some(row) = self.rows.get(i) else {
+                continue;
+            };
+            let w = 1.0 / d.max(1e-12).powf(power);
+            total += w;
+            for (s, v) in sums.iter_mut().zip(&row.outputs) {
+                *s += w * v;
+            }
+        }
+        if !(total > 0.0 && total.is_finite()) {
+            return Err(SimError::Table(
+                "the emulator found no usable neighbours".into(),
+            ));
+        }
+        let values: Vec<f64> = sums.iter().map(|s| s / total).collect();
+        Ok(name(&values))
+    }
+
+    fn distance(&self, a: &[Cell], b: &[Cell]) -> f64 {
+        let n = self.columns.len().max(1) as f64;
+        let sum: f64 = a
+            .iter()
+            .zip(b)
+            .zip(&self.columns)
+            .map(|((x, y), col)| match (x, y, col) {
+                (Cell::Number(x), Cell::Number(y), InputColumn::Numeric { min, max }) => {
+                    let range = max - min;
+                    let d = if range > 0.0 { (x - y) / range } else { 0.0 };
+                    d * d
+                }
+                (Cell::Level(x), Cell::Level(y), _) if x == y => 0.0,
+                _ => 1.0,
+            })
+            .sum();
+        (sum / n).sqrt()
+    }
+}
+
+fn same_inputs(a: &[Cell], b: &[Cell]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Cell::Number(x), Cell::Number(y)) => same_number(*x, *y),
+            (Cell::Level(x), Cell::Level(y)) => x == y,
+            _ => false,
+        })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "ligand,res_time,temperature,yield\n\
+L0,60,30,0.1\n\
+L0,600,30,0.5\n\
+L1,60,110,0.3\n\
+L1,600,110,0.9\n\
+L1,600,110,0.7\n";
+
+    fn config(mode: TableMode) -> TableConfig {
+        TableConfig {
+            path: "t.csv".into(),
+            inputs: vec!["ligand".into(), "res_time".into(), "temperature".into()],
+            outputs: vec!["yield".into()],
+            mode,
+        }
+    }
+
+    fn point(l: &str, r: f64, t: f64) -> Inputs {
+        [
+            ("ligand".to_string(), InputValue::Text(l.into())),
+            ("res_time".to_string(), InputValue::Number(r)),
+            ("temperature".to_string(), InputValue::Number(t)),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn pool_mode_only_offers_rows() {
+        let m = TableModel::from_csv(CSV, &config(TableMode::Pool)).unwrap();
+        assert_eq!(m.candidates().len(), 4, "replicates merge");
+        assert_eq!(m.evaluate(&point("L0", 600.0, 30.0)).unwrap()["yield"], 0.5);
+        // Replicates report their mean.
+        assert!((m.evaluate(&point("L1", 600.0, 110.0)).unwrap()["yield"] - 0.8).abs() < 1e-12);
+        assert!(matches!(
+            m.evaluate(&point("L0", 300.0, 30.0)),
+            Err(SimError::NotInPool(_))
+        ));
+        assert!(matches!(
+            m.evaluate(&point("L7", 60.0, 30.0)),
+            Err(SimError::Table(_))
+        ));
+        assert_eq!(m.levels("ligand").unwrap(), ["L0", "L1"]);
+    }
+
+    #[test]
+    fn emulator_interpolates_between_rows() {
+        let m = TableModel::from_csv(
+            CSV,
+            &config(TableMode::Emulator {
+                neighbours: 2,
+                power: 2.0,
+            }),
+        )
+        .unwrap();
+        let y = m.evaluate(&point("L0", 330.0, 30.0)).unwrap()["yield"];
+        assert!((y - 0.3).abs() < 1e-9, "midway between 0.1 and 0.5: {y}");
+        let near = m.evaluate(&point("L0", 590.0, 30.0)).unwrap()["yield"];
+        assert!(near > 0.45 && near <= 0.5, "{near}");
+        assert_eq!(m.evaluate(&point("L0", 60.0, 30.0)).unwrap()["yield"], 0.1);
+    }
+
+    #[test]
+    fn missing_columns_and_inputs_are_errors() {
+        let mut c = config(TableMode::Pool);
+        c.outputs = vec!["turnover".into()];
+        assert!(matches!(
+            TableModel::from_csv(CSV, &c),
+            Err(SimError::Table(_))
+        ));
+        let m = TableModel::from_csv(CSV, &config(TableMode::Pool)).unwrap();
+        let mut p = point("L0", 60.0, 30.0);
+        p.remove("temperature");
+        assert_eq!(
+            m.evaluate(&p),
+            Err(SimError::MissingInput("temperature".into()))
+        );
+    }
+}
