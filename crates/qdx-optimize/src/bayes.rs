@@ -602,3 +602,116 @@ impl Strategy for Bayesian {
         self.history.tell(observations)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Value, Variable};
+    use crate::objective::{Goal, Objective};
+    use crate::observation::Outcome;
+
+    fn objectives() -> Objectives {
+        Objectives::single(Objective::new("y", Goal::Maximize))
+    }
+
+    #[test]
+    fn pool_mode_suggests_unused_pool_points_and_finds_the_peak() {
+        let pool: Vec<Point> = (0..40)
+            .map(|i| Point(vec![Value::Real(i as f64 / 39.0), Value::Category(i % 3)]))
+            .collect();
+        let f = |p: &Point| {
+            -(p.0[0].as_f64() - 0.7).powi(2)
+                + if p.0[1] == Value::Category(1) {
+                    0.5
+                } else {
+                    0.0
+                }
+        };
+        let d = Arc::new(
+            Domain::new(vec![
+                Variable::continuous("x", 0.0, 1.0),
+                Variable::categorical("c", &["a", "b", "c"]),
+            ])
+            .unwrap()
+            .with_pool(pool.clone())
+            .unwrap(),
+        );
+        let mut s = Bayesian::new(BayesOptions::for_domain(&d), d, objectives(), 4).unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..15 {
+            let sug = s.ask(1, &[]).unwrap();
+            let p = sug[0].point.clone();
+            assert!(pool.contains(&p) && !seen.contains(&p));
+            seen.push(p.clone());
+            s.tell(&[Observation {
+                point: p.clone(),
+                outcome: Outcome::single("y", f(&p)),
+            }])
+            .unwrap();
+        }
+        let best = seen.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        let optimum = pool.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        assert!(optimum - best < 0.01, "best {best} vs {optimum}");
+    }
+
+    #[test]
+    fn warm_start_skips_the_design_and_explains_the_model() {
+        let d = Arc::new(Domain::new(vec![Variable::continuous("x", 0.0, 1.0)]).unwrap());
+        let mut s = Bayesian::new(
+            BayesOptions::for_domain(&d),
+            Arc::clone(&d),
+            objectives(),
+            1,
+        )
+        .unwrap();
+        let prior: Vec<Observation> = (0..6)
+            .map(|i| {
+                let x = i as f64 / 5.0;
+                Observation {
+                    point: Point(vec![Value::Real(x)]),
+                    outcome: Outcome::single("y", -(x - 0.3).powi(2)),
+                }
+            })
+            .collect();
+        s.tell(&prior).unwrap();
+        let sug = s.ask(1, &[]).unwrap();
+        assert_eq!(sug[0].explain.phase, "model");
+        assert!(sug[0].explain.predicted_mean.is_some() && sug[0].explain.acquisition.is_some());
+        assert!((sug[0].point.0[0].as_f64() - 0.3).abs() < 0.2);
+    }
+
+    #[test]
+    fn failures_lower_the_predicted_success_probability() {
+        let d = Arc::new(Domain::new(vec![Variable::continuous("x", 0.0, 1.0)]).unwrap());
+        let mut s = Bayesian::new(
+            BayesOptions::for_domain(&d),
+            Arc::clone(&d),
+            objectives(),
+            2,
+        )
+        .unwrap();
+        // Everything above 0.5 fails; the value would be best near 0.6.
+        let obs: Vec<Observation> = (0..10)
+            .map(|i| {
+                let x = i as f64 / 9.0;
+                let outcome = if x > 0.5 {
+                    Outcome::Failed {
+                        reason: "no product".into(),
+                    }
+                } else {
+                    Outcome::single("y", -(x - 0.6).powi(2))
+                };
+                Observation {
+                    point: Point(vec![Value::Real(x)]),
+                    outcome,
+                }
+            })
+            .collect();
+        s.tell(&obs).unwrap();
+        let sug = s.ask(3, &[]).unwrap();
+        for g in &sug {
+            assert!(g.point.0[0].as_f64() < 0.62, "{:?}", g.point);
+            assert!(g.explain.feasibility.is_some());
+        }
+    }
+}
