@@ -337,13 +337,14 @@ impl World {
     }
 }
 
-/// Conditions rounded to what matters physically (1e-9 in fractions, 1e-6 relative in residence
-/// and flow, 1e-4 K), so streamlines that saw the same conditions share one chemistry
-/// evaluation.
+/// Conditions rounded to well below what the chemistry can resolve (1e-6 in fractions, 1e-4
+/// relative in residence and flow, 0.01 K), so streamlines that saw practically the same
+/// conditions share one chemistry evaluation and one rendering (the dominant cost of an
+/// acquisition while a heater is still settling).
 fn condition_key(c: &Conditions) -> Vec<i64> {
     let rel = |v: f64| {
         if v > 0.0 {
-            (v.ln() * 1e6).round() as i64
+            (v.ln() * 1e4).round() as i64
         } else {
             i64::MIN
         }
@@ -355,6 +356,6 @@ fn condition_key(c: &Conditions) -> Vec<i64> {
         .collect();
     key.push(rel(c.residence_s));
     key.push(rel(c.total_flow));
-    key.push((c.temperature_k * 1e4).round() as i64);
+    key.push((c.temperature_k * 1e2).round() as i64);
     key
 }

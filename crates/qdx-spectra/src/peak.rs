@@ -7,7 +7,8 @@
 //!    is at most half the peak's width in pixels: that keeps the position and, to first order,
 //!    the width of a symmetric peak.
 //! 3. The highest point must not sit on the first or last pixel (a peak cut by the grid has no
-//!    defined maximum) and must stand at least `min_snr`·σ above the baseline.
+//!    defined maximum) and must stand at least `min_snr` times the noise of the smoothed values
+//!    (σ times the filter's noise gain) above the baseline.
 //! 4. Peak position: weighted least-squares parabola through the logarithm of the points above
 //!    `fit_fraction` of the maximum (weights y², so low points count less). This is exact for a
 //!    Gaussian on any grid and within a few thousandths of a pixel for a Lorentzian.
@@ -69,7 +70,7 @@ pub struct PeakShape {
     /// Half-height crossings, nm (blue side, red side).
     pub half_left_nm: f64,
     pub half_right_nm: f64,
-    /// Noise deviation of the baseline-corrected spectrum.
+    /// Noise deviation of the baseline-corrected spectrum after smoothing.
     pub noise_sigma: f64,
 }
 
@@ -105,9 +106,13 @@ pub(crate) fn prepare(spectrum: &Spectrum, options: &ProxyOptions) -> ProxyResul
         Smoothing::SavitzkyGolay { window } => Some(window),
         Smoothing::Auto => auto_window(&y, sigma),
     };
-    let values = match window {
-        Some(w) if w >= 5 => SavitzkyGolay::new(w, 2, 0)?.apply(&y, 1.0),
-        _ => y,
+    let (values, sigma) = match window {
+        Some(w) if w >= 5 => {
+            let filter = SavitzkyGolay::new(w, 2, 0)?;
+            // The smoothed values carry less noise: what the peak must stand out of.
+            (filter.apply(&y, 1.0), sigma * filter.noise_gain(1.0))
+        }
+        _ => (y, sigma),
     };
     Ok(Prepared { values, sigma })
 }
