@@ -1,4 +1,5 @@
 //! Random command sequences never panic and keep the world's invariants.
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
 use std::sync::Arc;
 use std::time::Duration;
