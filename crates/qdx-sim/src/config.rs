@@ -2,8 +2,8 @@
 //!
 //! Units are SI throughout (m³, m³/s, K, s, m), except wavelengths (nm) as everywhere in qdx.
 //! Invariant after [`SimConfig::check`]: names are unique per kind and across path segments,
-//! every heater and spectrometer referenced by the flow path exists, volumes and rate limits are
-//! positive and finite, and the path has at least one flow cell.
+//! every heater and spectrometer referenced by the flow path exists, every spectrometer watches
+//! exactly one flow cell, and volumes and rate limits are positive and finite.
 
 use serde::{Deserialize, Serialize};
 
@@ -299,7 +299,6 @@ impl SimConfig {
         for p in &self.pressure_sensors {
             unique("pressure sensor", &p.name)?;
         }
-        let mut cells = 0;
         for seg in &self.flow_path {
             unique("segment", &seg.name)?;
             if !(seg.volume.is_finite() && seg.volume >= 0.0) {
@@ -318,7 +317,6 @@ impl SimConfig {
                     });
                 }
                 SegmentKind::FlowCell { spectrometers } => {
-                    cells += 1;
                     for s in spectrometers {
                         if !self.spectrometers.iter().any(|c| &c.name == s) {
                             return Err(SimError::UnknownDevice {
@@ -331,10 +329,18 @@ impl SimConfig {
                 _ => {}
             }
         }
-        if cells == 0 && !self.spectrometers.is_empty() {
-            return Err(SimError::InvalidConfig(
-                "the flow path has spectrometers but no flow cell".into(),
-            ));
+        for s in &self.spectrometers {
+            let watching = self
+                .flow_path
+                .iter()
+                .filter(|seg| matches!(&seg.kind, SegmentKind::FlowCell { spectrometers } if spectrometers.contains(&s.name)))
+                .count();
+            if watching != 1 {
+                return Err(SimError::InvalidConfig(format!(
+                    "spectrometer {} must watch exactly one flow cell of the path (it watches {watching})",
+                    s.name
+                )));
+            }
         }
         if !(self.ambient_k.is_finite() && self.ambient_k > 0.0) {
             return Err(SimError::InvalidConfig(

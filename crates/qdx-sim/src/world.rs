@@ -274,12 +274,11 @@ impl World {
             residence += dt;
             weighted += dt * self.coil_temperature(coil, a, b);
         }
+        // No coil before the cell (or no time in it): the stream stayed at ambient.
         let temperature_k = if residence > 0.0 {
             weighted / residence
         } else {
-            self.coils
-                .first()
-                .map_or(self.ambient_k, |c| self.coil_temperature(c, 0.0, 0.0))
+            self.ambient_k
         };
         Some(Conditions {
             fractions,

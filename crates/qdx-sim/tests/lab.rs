@@ -466,6 +466,12 @@ fn configuration_is_plain_data() {
         Err(SimError::UnknownDevice { .. })
     ));
     let mut bad = presets::cspbx3(1);
+    bad.flow_path.pop();
+    assert!(matches!(
+        SimLab::new(bad, Arc::new(VirtualClock::new())),
+        Err(SimError::InvalidConfig(_))
+    ));
+    let mut bad = presets::cspbx3(1);
     bad.pumps[0].stock = None;
     assert!(matches!(
         SimLab::new(bad, Arc::new(VirtualClock::new())),
