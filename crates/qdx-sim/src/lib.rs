@@ -32,7 +32,7 @@ mod world;
 
 pub use chemistry::{
     CdSeGrowth, CdSeRoles, ChemistryConfig, CsPbX3HalideExchange, CsPbX3Roles, Halide,
-    HalideSource, ParamSpec, params_schema,
+    HalideSource, ParamSpec, SPECTRAL_MODELS, params_schema,
 };
 pub use config::{
     HeaterConfig, PathSegment, PressureSensorConfig, PumpConfig, SegmentKind, SimConfig,

@@ -491,6 +491,7 @@ fn parameter_schemas_are_published() {
             .any(|p| p.name == "d_nuc" && p.unit == "m")
     );
     assert!(params_schema("nope").is_none());
+    assert!(SPECTRAL_MODELS.iter().all(|m| params_schema(m).is_some()));
 }
 
 #[tokio::test]

@@ -81,6 +81,9 @@ pub(crate) fn resolve_params(
         .collect()
 }
 
+/// Campaign names of the spectral models (`simulate <name> { … }`).
+pub const SPECTRAL_MODELS: [&str; 2] = [CsPbX3HalideExchange::NAME, CdSeGrowth::NAME];
+
 /// The parameter schema of a spectral model by its campaign name
 /// (`cspbx3_halide_exchange`, `cdse_growth`); `None` for other names.
 pub fn params_schema(model: &str) -> Option<&'static [ParamSpec]> {
