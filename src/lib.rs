@@ -3,6 +3,10 @@
 //! The pipeline, one module per stage, each with one output type:
 //! `source text ──parse──▶ Ast ──validate──▶ Campaign ──plan──▶ Plan ──run──▶ Journal ──▶ Bundle`.
 
+pub mod cli;
 pub mod diagnostic;
+pub mod load;
 pub mod source;
 pub mod syntax;
+pub mod validate;
+pub mod world;

@@ -1,0 +1,78 @@
+//! `qdx check FILE…`
+
+use std::io::Write as _;
+use std::path::Path;
+
+use super::Format;
+use crate::diagnostic::{Style, render_all, to_json};
+use crate::validate::{self, summary::summary};
+use crate::world::DiskWorld;
+
+/// Checks one file; returns the checked campaign and its diagnostics.
+pub fn check_file(path: &Path) -> validate::Checked {
+    let display = path.to_string_lossy().replace('\\', "/");
+    let loaded = crate::load::load(&DiskWorld, path, &display);
+    validate::validate(&loaded, &DiskWorld)
+}
+
+pub fn run(files: &[std::path::PathBuf], format: Format, with_summary: bool, style: Style) -> u8 {
+    let mut errors = 0;
+    let mut warnings = 0;
+    let mut json = Vec::new();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    for path in files {
+        let checked = check_file(path);
+        errors += checked.diagnostics.error_count();
+        warnings += checked.diagnostics.warning_count();
+        match format {
+            Format::Human => {
+                let text = render_all(&checked.diagnostics, &checked.sources, style);
+                let mut err = stderr.lock();
+                let _ = write!(err, "{text}");
+                if let Some(c) = &checked.campaign {
+                    let mut out = stdout.lock();
+                    let _ = writeln!(out, "ok: {} (campaign {:?})", path.display(), c.name);
+                    if with_summary {
+                        let _ = write!(out, "{}", summary(c));
+                    }
+                }
+            }
+            Format::Json => {
+                for d in checked.diagnostics.iter() {
+                    json.push(to_json(d, &checked.sources));
+                }
+            }
+        }
+    }
+    match format {
+        Format::Json => {
+            let report = serde_json::json!({
+                "files": files.iter().map(|f| f.to_string_lossy().replace('\\', "/")).collect::<Vec<_>>(),
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": json,
+            });
+            let _ = writeln!(
+                stdout.lock(),
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+        }
+        Format::Human => {
+            if errors > 0 || warnings > 0 {
+                let _ = writeln!(
+                    stderr.lock(),
+                    "{} error{}, {} warning{} in {} file{}",
+                    errors,
+                    if errors == 1 { "" } else { "s" },
+                    warnings,
+                    if warnings == 1 { "" } else { "s" },
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+    u8::from(errors > 0)
+}

@@ -1,0 +1,812 @@
+//! The validated campaign: the typed IR the planner consumes.
+//!
+//! Invariants (what validation guarantees, so later stages never re-check):
+//! - every name is resolved to an index into the vectors below;
+//! - every physical value is in SI units, with the unit the user wrote kept for printing;
+//! - the reactor is a connected acyclic graph in which every pump reaches the measuring cell and
+//!   every path ends in an outlet; volumes are known from the mixing point to the cell;
+//! - every device setting derived from the variables stays within the device's limits and the
+//!   safety envelope over the whole feasible variable box (proved, not sampled);
+//! - objectives name declared proxies; the optimizer handles the variable kinds.
+
+use std::collections::BTreeMap;
+
+use qdx_units::{Dimension, Interpretation, Unit};
+use serde::Serialize;
+
+use super::expr::TExpr;
+use crate::source::Span;
+
+pub type DeviceId = usize;
+pub type VarId = usize;
+pub type DerivedId = usize;
+pub type ProxyId = usize;
+pub type StockId = usize;
+
+/// A unit as the user wrote it, for printing values back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisplayUnit {
+    #[serde(serialize_with = "ser_unit")]
+    pub unit: Unit,
+    #[serde(skip)]
+    pub interpretation: Interpretation,
+}
+
+fn ser_unit<S: serde::Serializer>(u: &Unit, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(u.symbol())
+}
+
+impl DisplayUnit {
+    pub fn new(unit: Unit, interpretation: Interpretation) -> Self {
+        Self {
+            unit,
+            interpretation,
+        }
+    }
+
+    pub fn plain() -> Self {
+        Self::new(Unit::dimensionless(), Interpretation::Difference)
+    }
+
+    pub fn symbol(&self) -> &str {
+        self.unit.symbol()
+    }
+
+    /// `250 uL`, `25 degC`, `0.5`.
+    pub fn format(&self, si: f64) -> String {
+        qdx_units::format_quantity(si, &self.unit, self.interpretation)
+    }
+
+    /// The number alone, in this unit (for CSV cells).
+    pub fn number(&self, si: f64) -> String {
+        qdx_units::format_in_unit(si, &self.unit, self.interpretation)
+    }
+
+    pub fn from_si(&self, si: f64) -> f64 {
+        self.unit.from_si(si, self.interpretation)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Campaign {
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub language_version: u32,
+    pub budget: Budget,
+    pub stocks: Vec<Stock>,
+    pub devices: Vec<Device>,
+    pub topology: Topology,
+    pub variables: Vec<Variable>,
+    pub compositions: Vec<Composition>,
+    /// Named intermediates and device settings, in evaluation order (dependencies first).
+    pub derived: Vec<Derived>,
+    pub constraints: Vec<Constraint>,
+    pub measurement: Option<Measurement>,
+    pub proxies: Vec<Proxy>,
+    pub objectives: Objectives,
+    pub optimizer: OptimizerConfig,
+    pub priors: Vec<PriorSource>,
+    pub safety: Safety,
+    pub simulation: Option<Simulation>,
+    /// Every file the campaign is made of, as read (for the bundle).
+    pub files: Vec<CampaignFile>,
+}
+
+/// One file of the campaign as run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignFile {
+    /// Path relative to the campaign's folder (`campaign.qdx`, `proxies/score.rhai`).
+    pub name: String,
+    pub role: FileRole,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    Campaign,
+    Import,
+    Script,
+    Table,
+    Prior,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Budget {
+    pub experiments: Option<u64>,
+    /// Total reagent volume over all stocks, m³.
+    pub reagent_total: Option<f64>,
+    /// Per-stock reagent volume, m³.
+    pub reagent_per_stock: BTreeMap<String, f64>,
+    /// Wall time (lab time), s.
+    pub time: Option<f64>,
+    #[serde(skip)]
+    pub spans: BudgetSpans,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BudgetSpans {
+    pub experiments: Option<Span>,
+    pub reagent_total: Option<Span>,
+    pub time: Option<Span>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stock {
+    pub name: String,
+    pub description: Option<String>,
+    pub pump: DeviceId,
+    /// mol/m³ (SI), if given.
+    pub concentration: Option<f64>,
+    /// Other properties as written (`halide "I"`): name → text.
+    pub properties: BTreeMap<String, PropertyValue>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// The role a device plays in the reactor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Pump,
+    Mixer,
+    Coil,
+    Tube,
+    Heater,
+    Cell,
+    Spectrometer,
+    Valve,
+    Sensor,
+    Regulator,
+    Outlet,
+}
+
+impl Role {
+    pub const ALL: [Role; 11] = [
+        Role::Pump,
+        Role::Mixer,
+        Role::Coil,
+        Role::Tube,
+        Role::Heater,
+        Role::Cell,
+        Role::Spectrometer,
+        Role::Valve,
+        Role::Sensor,
+        Role::Regulator,
+        Role::Outlet,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Pump => "pump",
+            Role::Mixer => "mixer",
+            Role::Coil => "coil",
+            Role::Tube => "tube",
+            Role::Heater => "heater",
+            Role::Cell => "cell",
+            Role::Spectrometer => "spectrometer",
+            Role::Valve => "valve",
+            Role::Sensor => "sensor",
+            Role::Regulator => "regulator",
+            Role::Outlet => "outlet",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Devices that liquid flows through (and so must be connected).
+    pub fn in_flow_path(self) -> bool {
+        !matches!(self, Role::Heater | Role::Spectrometer)
+    }
+}
+
+/// A property value, typed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PropertyValue {
+    /// A physical quantity in SI, with the unit to print it in.
+    Quantity {
+        si: f64,
+        unit: DisplayUnit,
+    },
+    /// A range of quantities in SI.
+    Range {
+        lo: f64,
+        hi: f64,
+        unit: DisplayUnit,
+    },
+    Integer(i64),
+    Text(String),
+    Device(DeviceId),
+    Names(Vec<String>),
+    Bool(bool),
+}
+
+impl PropertyValue {
+    pub fn si(&self) -> Option<f64> {
+        match self {
+            PropertyValue::Quantity { si, .. } => Some(*si),
+            PropertyValue::Integer(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self, devices: &[Device]) -> String {
+        match self {
+            PropertyValue::Quantity { si, unit } => unit.format(*si),
+            PropertyValue::Range { lo, hi, unit } => {
+                format!("{} .. {}", unit.format(*lo), unit.format(*hi))
+            }
+            PropertyValue::Integer(i) => i.to_string(),
+            PropertyValue::Text(t) => format!("{t:?}"),
+            PropertyValue::Device(d) => devices
+                .get(*d)
+                .map_or_else(|| "?".to_owned(), |d| d.name.clone()),
+            PropertyValue::Names(n) => format!("[{}]", n.join(", ")),
+            PropertyValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub name: String,
+    pub role: Role,
+    /// The kind's name (`syringe_pump`).
+    pub kind: String,
+    pub properties: BTreeMap<String, PropertyValue>,
+    /// Settings the runtime drives, with their limits (SI).
+    pub settings: Vec<SettingSpec>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Device {
+    pub fn property(&self, name: &str) -> Option<&PropertyValue> {
+        self.properties.get(name)
+    }
+
+    pub fn quantity(&self, name: &str) -> Option<f64> {
+        match self.properties.get(name)? {
+            PropertyValue::Quantity { si, .. } => Some(*si),
+            _ => None,
+        }
+    }
+
+    pub fn device_ref(&self, name: &str) -> Option<DeviceId> {
+        match self.properties.get(name)? {
+            PropertyValue::Device(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    pub fn setting(&self, name: &str) -> Option<&SettingSpec> {
+        self.settings.iter().find(|s| s.name == name)
+    }
+}
+
+/// A setting of a device (`rate`, `setpoint`, `position`) and its allowed range.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingSpec {
+    pub name: String,
+    pub dimension: Dimension,
+    pub lo: f64,
+    pub hi: f64,
+    pub unit: DisplayUnit,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Topology {
+    /// Flow edges `from → to` between devices.
+    pub edges: Vec<(DeviceId, DeviceId)>,
+    /// For each pump, the ordered devices from the pump to its outlet.
+    pub paths: Vec<FlowPath>,
+    /// The volume from the point where all streams have joined to the measuring cell, m³
+    /// (what one "reactor volume" of steady-state wait means).
+    pub reactor_volume: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowPath {
+    pub pump: DeviceId,
+    pub devices: Vec<DeviceId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum Domain {
+    Continuous {
+        lo: f64,
+        hi: f64,
+        log: bool,
+    },
+    Integer {
+        lo: i64,
+        hi: i64,
+    },
+    Choice {
+        levels: Vec<String>,
+    },
+    /// A component of a composition (its fraction, within `lo ..= hi`).
+    Component {
+        composition: usize,
+        lo: f64,
+        hi: f64,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Variable {
+    pub name: String,
+    pub dimension: Dimension,
+    pub unit: DisplayUnit,
+    pub domain: Domain,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Variable {
+    /// Bounds in SI for continuous, integer and component variables.
+    pub fn bounds(&self) -> Option<(f64, f64)> {
+        match &self.domain {
+            Domain::Continuous { lo, hi, .. } | Domain::Component { lo, hi, .. } => {
+                Some((*lo, *hi))
+            }
+            Domain::Integer { lo, hi } => Some((*lo as f64, *hi as f64)),
+            Domain::Choice { .. } => None,
+        }
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        !matches!(self.domain, Domain::Choice { .. })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Composition {
+    pub name: String,
+    pub components: Vec<VarId>,
+    pub total: f64,
+}
+
+/// What a derived value sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DerivedTarget {
+    /// A named intermediate (`total_flow`).
+    Named(String),
+    /// A device setting (`p_seed.rate`, `h1.setpoint`).
+    Setting { device: DeviceId, setting: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Derived {
+    pub target: DerivedTarget,
+    /// Display name: `total_flow` or `p_seed.rate`.
+    pub name: String,
+    pub expr: TExpr,
+    pub dimension: Dimension,
+    pub unit: DisplayUnit,
+    /// Proven enclosure of the value over the feasible variable box (SI).
+    pub range: (f64, f64),
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Le,
+    Lt,
+    Ge,
+    Gt,
+    Eq,
+}
+
+impl Comparison {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Le => "<=",
+            Comparison::Lt => "<",
+            Comparison::Ge => ">=",
+            Comparison::Gt => ">",
+            Comparison::Eq => "==",
+        }
+    }
+
+    pub fn holds(self, lhs: f64, rhs: f64) -> bool {
+        match self {
+            Comparison::Le => lhs <= rhs,
+            Comparison::Lt => lhs < rhs,
+            Comparison::Ge => lhs >= rhs,
+            Comparison::Gt => lhs > rhs,
+            Comparison::Eq => (lhs - rhs).abs() <= 1e-9 * lhs.abs().max(rhs.abs()).max(1e-300),
+        }
+    }
+}
+
+/// `lhs op rhs` over variables, both sides in SI.
+#[derive(Debug, Clone, Serialize)]
+pub struct Constraint {
+    pub lhs: TExpr,
+    pub op: Comparison,
+    pub rhs: TExpr,
+    /// As written, for messages.
+    pub text: String,
+    /// `Some(coefficients, constant)` when `lhs - rhs` is linear in the variables:
+    /// `Σ cᵢ·xᵢ + constant op 0`.
+    pub linear: Option<(Vec<f64>, f64)>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A spectral channel of the measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Absorbance,
+    Photoluminescence,
+}
+
+impl ChannelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelKind::Absorbance => "absorbance",
+            ChannelKind::Photoluminescence => "photoluminescence",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Channel {
+    pub kind: ChannelKind,
+    /// Integration time of one scan, s.
+    pub integration: f64,
+    pub averages: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Measurement {
+    pub cell: DeviceId,
+    pub spectrometer: Option<DeviceId>,
+    /// Wait this many reactor volumes through the cell after a change…
+    pub steady_state_volumes: f64,
+    /// …plus this long, s.
+    pub steady_state_extra: f64,
+    /// Thermal settling: within this many kelvin of the setpoint…
+    pub settle_within: Option<f64>,
+    /// …for this long, s.
+    pub settle_hold: f64,
+    pub replicates: u32,
+    pub channels: Vec<Channel>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A value computed from each measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proxy {
+    pub name: String,
+    pub definition: ProxyDefinition,
+    pub dimension: Dimension,
+    pub unit: DisplayUnit,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyDefinition {
+    /// A built-in spectral function, its channel arguments and its other arguments in SI.
+    Builtin {
+        function: String,
+        channels: Vec<ChannelKind>,
+        arguments: BTreeMap<String, ProxyArgument>,
+    },
+    /// A reading of a virtual lab (a table column, a script model's output).
+    Reading { name: String },
+    /// An arithmetic expression over earlier proxies and the variables.
+    Formula { expr: TExpr },
+    /// A sandboxed rhai script.
+    Script {
+        /// The file name, or `None` when inline.
+        file: Option<String>,
+        source: String,
+        /// Where the script text starts in its file (for error positions).
+        #[serde(skip)]
+        origin: Span,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ProxyArgument {
+    Number(f64),
+    Reference(ReferenceDye),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferenceDye {
+    pub name: String,
+    pub quantum_yield: f64,
+    pub refractive_index: f64,
+    pub solvent: Option<String>,
+    /// m (SI), if the reference declares it.
+    pub excitation: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Goal {
+    Maximize,
+    Minimize,
+    Target { value: f64, tolerance: f64 },
+    AtLeast { value: f64 },
+    AtMost { value: f64 },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Objective {
+    pub proxy: ProxyId,
+    pub name: String,
+    pub goal: Goal,
+    pub weight: f64,
+    pub unit: DisplayUnit,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// One objective: nothing to combine.
+    Single,
+    WeightedSum,
+    Desirability,
+    Pareto,
+}
+
+/// A condition over proxies (stop conditions and requirements).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    Compare {
+        proxy: ProxyId,
+        op: Comparison,
+        value: f64,
+    },
+    /// `|proxy - target| <= tolerance`
+    Within {
+        proxy: ProxyId,
+        target: f64,
+        tolerance: f64,
+    },
+    And(Box<Condition>, Box<Condition>),
+    Or(Box<Condition>, Box<Condition>),
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    /// Evaluates with proxy values (SI); a missing proxy makes the condition false.
+    pub fn holds(&self, value: &dyn Fn(ProxyId) -> Option<f64>) -> bool {
+        match self {
+            Condition::Compare {
+                proxy,
+                op,
+                value: v,
+            } => value(*proxy).is_some_and(|x| op.holds(x, *v)),
+            Condition::Within {
+                proxy,
+                target,
+                tolerance,
+            } => value(*proxy).is_some_and(|x| (x - target).abs() <= *tolerance),
+            Condition::And(a, b) => a.holds(value) && b.holds(value),
+            Condition::Or(a, b) => a.holds(value) || b.holds(value),
+            Condition::Not(a) => !a.holds(value),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Objectives {
+    pub list: Vec<Objective>,
+    pub combine: Combine,
+    /// Reference point for the hypervolume (Pareto), per objective, SI.
+    pub reference_point: Option<Vec<f64>>,
+    pub requirements: Vec<Condition>,
+    pub stop: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Random,
+    Grid,
+    LatinHypercube,
+    Sobol,
+    Bayesian,
+    NelderMead,
+    Snobfit,
+    Evolutionary,
+}
+
+impl Strategy {
+    pub const ALL: [(&'static str, Strategy); 8] = [
+        ("random", Strategy::Random),
+        ("grid", Strategy::Grid),
+        ("latin_hypercube", Strategy::LatinHypercube),
+        ("sobol", Strategy::Sobol),
+        ("bayesian", Strategy::Bayesian),
+        ("nelder_mead", Strategy::NelderMead),
+        ("snobfit", Strategy::Snobfit),
+        ("evolutionary", Strategy::Evolutionary),
+    ];
+
+    pub fn name(&self) -> &'static str {
+        Strategy::ALL
+            .iter()
+            .find(|(_, s)| s == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OptimizerConfig {
+    pub strategy: Strategy,
+    /// `initial sobol 10`
+    pub initial: Option<(Strategy, u64)>,
+    pub batch: u64,
+    /// Grid levels per variable (SI values, or level indices for choices).
+    pub levels: BTreeMap<VarId, Vec<f64>>,
+    /// Further options as written (`acquisition ucb`, `beta 2`, `surrogate gp { kernel matern52 }`).
+    pub options: BTreeMap<String, OptionValue>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    Number(f64),
+    Name(String),
+    Block(BTreeMap<String, OptionValue>),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PriorSource {
+    pub format: PriorFormat,
+    /// Path relative to the campaign folder.
+    pub path: String,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorFormat {
+    Csv,
+    Bundle,
+}
+
+/// What a fault policy does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultAction {
+    Retry { times: u32, backoff: f64 },
+    SkipExperiment,
+    Pause,
+    Abort,
+    StopAll,
+    Continue,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultPolicy {
+    pub fault: String,
+    pub actions: Vec<FaultAction>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A limit of the safety envelope: `what op value`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Limit {
+    pub subject: LimitSubject,
+    pub op: Comparison,
+    pub value: f64,
+    pub unit: DisplayUnit,
+    pub text: String,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitSubject {
+    /// Every heater setpoint.
+    Temperature,
+    /// The sum of all pump rates.
+    TotalFlow,
+    /// Every pressure reading.
+    Pressure,
+    /// One derived value or device setting.
+    Derived(DerivedId),
+    /// One variable.
+    Variable(VarId),
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Safety {
+    pub limits: Vec<Limit>,
+    pub policies: Vec<FaultPolicy>,
+    /// Heater → safe setpoint (K).
+    pub safe_setpoints: BTreeMap<DeviceId, f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Simulation {
+    pub model: SimulationModel,
+    /// Parameters in SI, by name.
+    pub parameters: BTreeMap<String, f64>,
+    /// Role → stock (for chemistry models).
+    pub roles: BTreeMap<String, StockId>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimulationModel {
+    CsPbX3HalideExchange,
+    CdSeGrowth,
+    Table {
+        path: String,
+        text: String,
+        pool: bool,
+        /// Variable → (column, unit the column is in).
+        inputs: Vec<(VarId, String, DisplayUnit)>,
+        outputs: Vec<String>,
+    },
+    Script {
+        path: String,
+        source: String,
+        outputs: Vec<String>,
+    },
+}
+
+impl Campaign {
+    pub fn device_id(&self, name: &str) -> Option<DeviceId> {
+        self.devices.iter().position(|d| d.name == name)
+    }
+
+    pub fn variable_id(&self, name: &str) -> Option<VarId> {
+        self.variables.iter().position(|v| v.name == name)
+    }
+
+    pub fn proxy_id(&self, name: &str) -> Option<ProxyId> {
+        self.proxies.iter().position(|p| p.name == name)
+    }
+
+    pub fn pumps(&self) -> impl Iterator<Item = (DeviceId, &Device)> {
+        self.devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.role == Role::Pump)
+    }
+
+    pub fn heaters(&self) -> impl Iterator<Item = (DeviceId, &Device)> {
+        self.devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.role == Role::Heater)
+    }
+
+    /// The derived value that sets `device.setting`, if any.
+    pub fn setting_source(&self, device: DeviceId, setting: &str) -> Option<DerivedId> {
+        self.derived.iter().position(|d| {
+            matches!(&d.target, DerivedTarget::Setting { device: dv, setting: s } if *dv == device && s == setting)
+        })
+    }
+}

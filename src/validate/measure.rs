@@ -1,0 +1,988 @@
+//! The measurement (cell, steady-state rule, channels) and the proxies computed from it.
+
+use std::collections::BTreeMap;
+
+use qdx_units::{Dimension, Interpretation, Unit};
+
+use super::Validator;
+use super::campaign::*;
+use super::expr::{Scope, TExpr, Temp, Ty, Typed, Typer, missing_unit};
+use super::kinds::{constant, quantity_of};
+use super::names::closest;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+use crate::syntax::ast::{self, ExprKind, Item, MeasureEntry, ProxyDef};
+
+/// Default steady-state rule when none is given: three reactor volumes (physics.md B5: 97 % of
+/// the new product at the detector for laminar flow).
+pub const DEFAULT_STEADY_STATE_VOLUMES: f64 = 3.0;
+
+fn channel_kind(name: &str) -> Option<ChannelKind> {
+    match name {
+        "absorbance" => Some(ChannelKind::Absorbance),
+        "photoluminescence" => Some(ChannelKind::Photoluminescence),
+        _ => None,
+    }
+}
+
+/// The dimension a builtin's declared return type stands for, and the unit to print it in.
+fn return_type(name: &str) -> Option<(Dimension, Unit)> {
+    match name {
+        "wavelength" | "length" => Some((Dimension::LENGTH, Unit::parse("nm").ok()?)),
+        "number" | "ratio" => Some((Dimension::DIMENSIONLESS, Unit::dimensionless())),
+        _ => Dimension::from_name(name).ok().map(|d| {
+            (
+                d,
+                qdx_units::display_unit(d, Interpretation::Difference, 1.0),
+            )
+        }),
+    }
+}
+
+/// Names visible in proxy formulas: earlier proxies, variables, readings.
+struct ProxyScope<'v, 'a> {
+    v: &'v Validator<'a>,
+    proxies: &'v [Proxy],
+    later: &'v [String],
+}
+
+impl Scope for ProxyScope<'_, '_> {
+    fn path(&self, path: &ast::Path) -> Result<Typed, Diagnostic> {
+        let name = path.dotted();
+        let span = path.span;
+        if self.v.is_poisoned(&format!("proxy:{name}")) {
+            return Err(super::follow_on());
+        }
+        if let Some(id) = self.proxies.iter().position(|p| p.name == name) {
+            let p = self.proxies.get(id).ok_or_else(|| {
+                Diagnostic::error("qdx::validate::internal", "proxy index").at(span)
+            })?;
+            return Ok(Typed::new(TExpr::Proxy(id), Ty::of(p.dimension), span));
+        }
+        if let Some(id) = self
+            .v
+            .variables
+            .iter()
+            .position(|x| x.name == name && x.is_numeric())
+        {
+            let var = self.v.variables.get(id).ok_or_else(|| {
+                Diagnostic::error("qdx::validate::internal", "variable index").at(span)
+            })?;
+            let temp = if var.dimension == Dimension::TEMPERATURE {
+                Temp::Absolute
+            } else {
+                Temp::No
+            };
+            return Ok(Typed::new(
+                TExpr::Var(id),
+                Ty {
+                    dim: var.dimension,
+                    temp,
+                    bare: false,
+                },
+                span,
+            ));
+        }
+        if self.later.contains(&name) {
+            return Err(Diagnostic::error(
+                "qdx::validate::used_before_defined",
+                format!("proxy `{name}` is used before it is defined"),
+            )
+            .at(span)
+            .help("define proxies in the order they depend on each other"));
+        }
+        if channel_kind(&name).is_some() {
+            return Err(Diagnostic::error(
+                "qdx::validate::spectrum_as_value",
+                format!("`{name}` is a spectrum, not a number"),
+            )
+            .at(span)
+            .help(format!(
+                "apply a spectral function to it, e.g. `{name}.peak_wavelength()`"
+            )));
+        }
+        let mut known: Vec<&str> = self.proxies.iter().map(|p| p.name.as_str()).collect();
+        known.extend(self.v.variables.iter().map(|v| v.name.as_str()));
+        let d = Diagnostic::error(
+            "qdx::validate::unknown_name",
+            format!("unknown name `{name}`"),
+        )
+        .label(span, "not a proxy or variable");
+        Err(match closest(&name, known.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d,
+        })
+    }
+
+    fn call(
+        &self,
+        callee: &ast::Path,
+        args: &[ast::Argument],
+        span: Span,
+        typer: &Typer<'_>,
+    ) -> Result<Typed, Diagnostic> {
+        let last = callee
+            .segments
+            .last()
+            .map(|s| s.name.as_str())
+            .unwrap_or("");
+        if self.v.builtins.contains_key(last) {
+            return Err(Diagnostic::error(
+                "qdx::validate::nested_builtin",
+                format!("`{last}` must be a proxy of its own"),
+            )
+            .at(span)
+            .help(format!(
+                "define `x = …{last}(…)` as a proxy, then use `x` in this formula"
+            )));
+        }
+        typer.math_call(callee, args, span)
+    }
+}
+
+impl<'a> Validator<'a> {
+    pub(super) fn measurement(&mut self) {
+        let measures = self.items.of(|i| match i {
+            Item::Measure(m) => Some(m),
+            _ => None,
+        });
+        let Some(m) = measures.first().copied() else {
+            let has_cell = self.devices.iter().any(|d| d.role == Role::Cell);
+            let virtual_lab = matches!(
+                self.simulation.as_ref().map(|s| &s.model),
+                Some(SimulationModel::Table { .. } | SimulationModel::Script { .. })
+            );
+            if has_cell && !virtual_lab {
+                self.poison("measurement");
+                let span = self
+                    .devices
+                    .iter()
+                    .find(|d| d.role == Role::Cell)
+                    .map(|d| d.span);
+                let mut d = Diagnostic::error("qdx::validate::no_measurement", "nothing is measured: the campaign has no `measure` block")
+                    .help("add `measure at <cell> { steady_state after 3 reactor_volumes  photoluminescence { integration 100 ms, average 5 } }`");
+                if let Some(span) = span {
+                    d = d.label(span, "this cell is never read");
+                }
+                self.error(d);
+            }
+            return;
+        };
+        let cell = match self.find_device(&m.cell, Some(Role::Cell)) {
+            Ok(c) => c,
+            Err(d) => {
+                self.error(d);
+                return;
+            }
+        };
+        let spectrometer = self
+            .devices
+            .get(cell)
+            .and_then(|d| d.device_ref("spectrometer"));
+        let supported: Vec<String> = spectrometer
+            .and_then(|s| self.devices.get(s))
+            .and_then(|s| match s.property("channels") {
+                Some(PropertyValue::Names(n)) => Some(n.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let mut measurement = Measurement {
+            cell,
+            spectrometer,
+            steady_state_volumes: DEFAULT_STEADY_STATE_VOLUMES,
+            steady_state_extra: 0.0,
+            settle_within: None,
+            settle_hold: 0.0,
+            replicates: 1,
+            channels: Vec::new(),
+            span: m.span,
+        };
+        let mut errors = Vec::new();
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for e in &m.entries {
+            let key = match e {
+                MeasureEntry::SteadyState { .. } => "steady_state",
+                MeasureEntry::Settle { .. } => "settle",
+                MeasureEntry::Replicates { .. } => "replicates",
+                MeasureEntry::Channel { name, .. } => name.name.as_str(),
+            };
+            if let Some(first) = seen.insert(key, e.span()) {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::duplicate_entry",
+                        format!("`{key}` is given twice"),
+                    )
+                    .label(e.span(), "given again")
+                    .label(first, "first given here"),
+                );
+                continue;
+            }
+            match e {
+                MeasureEntry::SteadyState { after, .. } => match steady_state(after) {
+                    Ok((volumes, extra)) => {
+                        measurement.steady_state_volumes = volumes;
+                        measurement.steady_state_extra = extra;
+                    }
+                    Err(d) => errors.push(d),
+                },
+                MeasureEntry::Settle { within, hold, .. } => {
+                    match constant(within).map(Typed::as_difference) {
+                        Ok(t) if t.ty.dim == Dimension::TEMPERATURE => {
+                            let k = t.expr.eval(&super::kinds::NoEnv);
+                            if k > 0.0 {
+                                measurement.settle_within = Some(k);
+                            } else {
+                                errors.push(
+                                    Diagnostic::error(
+                                        "qdx::validate::settle",
+                                        "the settling band must be above zero",
+                                    )
+                                    .at(within.span),
+                                );
+                            }
+                        }
+                        Ok(t) if t.ty.bare => {
+                            errors.push(missing_unit(within.span, Dimension::TEMPERATURE))
+                        }
+                        Ok(t) => errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::unit_mismatch",
+                                format!(
+                                    "expected a temperature difference, found {}",
+                                    t.ty.describe()
+                                ),
+                            )
+                            .at(within.span),
+                        ),
+                        Err(d) => errors.push(d),
+                    }
+                    match quantity_of(Dimension::TIME, hold) {
+                        Ok((s, _)) if s >= 0.0 => measurement.settle_hold = s,
+                        Ok(_) => errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::negative",
+                                "a time cannot be negative",
+                            )
+                            .at(hold.span),
+                        ),
+                        Err(d) => errors.push(d),
+                    }
+                }
+                MeasureEntry::Replicates { count, .. } => match u32::try_from(count.value) {
+                    Ok(n) if (1..=1000).contains(&n) => measurement.replicates = n,
+                    _ => errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::replicates",
+                            "replicates must be between 1 and 1000",
+                        )
+                        .at(count.span),
+                    ),
+                },
+                MeasureEntry::Channel { name, props, span } => {
+                    let Some(kind) = channel_kind(&name.name) else {
+                        self.poison(format!("channel:{}", name.name));
+                        let d = Diagnostic::error(
+                            "qdx::validate::unknown_channel",
+                            format!("unknown measurement `{}`", name.name),
+                        )
+                        .at(name.span);
+                        errors.push(
+                            match closest(
+                                &name.name,
+                                [
+                                    "absorbance",
+                                    "photoluminescence",
+                                    "steady_state",
+                                    "settle",
+                                    "replicates",
+                                ],
+                            ) {
+                                Some(s) => d.help(format!("did you mean `{s}`?")),
+                                None => d.help(
+                                    "a flow cell measures `absorbance` and `photoluminescence`",
+                                ),
+                            },
+                        );
+                        continue;
+                    };
+                    if spectrometer.is_some() && !supported.iter().any(|s| s == &name.name) {
+                        let spec_name = spectrometer
+                            .and_then(|s| self.devices.get(s))
+                            .map_or("the spectrometer", |d| d.name.as_str());
+                        self.poison(format!("channel:{}", name.name));
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::channel_unsupported",
+                                format!("`{spec_name}` does not measure {}", name.name),
+                            )
+                            .at(*span)
+                            .help(format!(
+                                "it measures: {}",
+                                if supported.is_empty() {
+                                    "nothing".to_owned()
+                                } else {
+                                    supported.join(", ")
+                                }
+                            )),
+                        );
+                        continue;
+                    }
+                    match channel(kind, props.as_ref()) {
+                        Ok(c) => measurement.channels.push(c),
+                        Err(mut ds) => errors.append(&mut ds),
+                    }
+                }
+            }
+        }
+        if spectrometer.is_none() && !self.is_poisoned(&format!("device:{}", m.cell.name)) {
+            errors.push(
+                Diagnostic::error(
+                    "qdx::validate::cell_without_spectrometer",
+                    format!("cell `{}` has no spectrometer", m.cell.name),
+                )
+                .at(m.cell.span)
+                .help("attach one: `cell s1 : flow_cell { spectrometer spec1 }`"),
+            );
+        }
+        let channel_failed = self
+            .poisoned
+            .borrow()
+            .iter()
+            .any(|k| k.starts_with("channel:"));
+        if measurement.channels.is_empty() && spectrometer.is_some() && !channel_failed {
+            errors.push(
+                Diagnostic::error("qdx::validate::no_channels", "the measurement reads no spectrum")
+                    .at(m.span)
+                    .help("add `absorbance { integration 50 ms, average 5 }` or `photoluminescence { integration 100 ms, average 5 }`"),
+            );
+        }
+        let broken = self.is_poisoned("topology")
+            || self
+                .poisoned
+                .borrow()
+                .iter()
+                .any(|k| k.starts_with("device:"));
+        match self.reactor_volume_to(cell) {
+            Ok(v) => self.topology.reactor_volume = Some(v),
+            Err(_) if broken => {}
+            Err(why) => errors.push(
+                Diagnostic::error("qdx::validate::unknown_reactor_volume", format!("the reactor volume up to `{}` is unknown: {why}", m.cell.name))
+                    .at(m.span)
+                    .help("the steady-state wait counts reactor volumes, so every device between the mixer and the cell needs a `volume`"),
+            ),
+        }
+        for d in errors {
+            self.error(d);
+        }
+        self.measurement = Some(measurement);
+    }
+
+    pub(super) fn proxies(&mut self) {
+        let decls: Vec<&'a ast::Proxy> = self
+            .items
+            .of(|i| match i {
+                Item::Proxies(b) => Some(b),
+                _ => None,
+            })
+            .into_iter()
+            .flat_map(|b| b.entries.iter())
+            .collect();
+        let names: Vec<String> = decls.iter().map(|p| p.name.name.clone()).collect();
+        let mut proxies: Vec<Proxy> = Vec::new();
+        for (i, p) in decls.iter().enumerate() {
+            if proxies.iter().any(|x| x.name == p.name.name) {
+                self.error(
+                    Diagnostic::error(
+                        "qdx::validate::duplicate_proxy",
+                        format!("proxy `{}` is defined twice", p.name.name),
+                    )
+                    .at(p.name.span),
+                );
+                continue;
+            }
+            let later: Vec<String> = names
+                .get(i + 1..)
+                .map(<[String]>::to_vec)
+                .unwrap_or_default();
+            match self.proxy(p, &proxies, &later) {
+                Ok(x) => proxies.push(x),
+                Err(d) => {
+                    self.error(d);
+                    self.poison(format!("proxy:{}", p.name.name));
+                }
+            }
+        }
+        self.proxies = proxies;
+    }
+
+    fn proxy(
+        &mut self,
+        p: &ast::Proxy,
+        earlier: &[Proxy],
+        later: &[String],
+    ) -> Result<Proxy, Diagnostic> {
+        let name = p.name.name.clone();
+        match &p.definition {
+            ProxyDef::Expr(e) => {
+                if let ExprKind::Call { callee, args } = &e.kind
+                    && let Some(proxy) = self.builtin_proxy(&name, callee, args, e.span, p.span)?
+                {
+                    return Ok(proxy);
+                }
+                if let ExprKind::Path(path) = &e.kind
+                    && path.segments.first().is_some_and(|s| s.name == "readings")
+                {
+                    return self.reading_proxy(&name, path, p.span);
+                }
+                let scope = ProxyScope {
+                    v: self,
+                    proxies: earlier,
+                    later,
+                };
+                let t = Typer { scope: &scope }.expr(e)?.as_point();
+                let unit = super::kinds::display_unit(
+                    super::kinds::written_unit(e),
+                    t.ty.dim,
+                    Interpretation::Difference,
+                    1.0,
+                );
+                let unit = earlier
+                    .iter()
+                    .find(|x| x.dimension == t.ty.dim)
+                    .map_or(unit, |x| x.unit.clone());
+                Ok(Proxy {
+                    name,
+                    definition: ProxyDefinition::Formula { expr: t.expr },
+                    dimension: t.ty.dim,
+                    unit,
+                    span: p.span,
+                })
+            }
+            ProxyDef::ScriptFile(path) => {
+                let (file, source) =
+                    self.loaded
+                        .read_relative(self.world, path.span, &path.value, "script")?;
+                let id = self.add_source(&file, &source);
+                self.compile_script(&source, qdx_script::ScriptOrigin::File(file.clone()), id, 0)?;
+                self.files.push(CampaignFile {
+                    name: file.clone(),
+                    role: FileRole::Script,
+                    text: source.clone(),
+                });
+                Ok(Proxy {
+                    name,
+                    definition: ProxyDefinition::Script {
+                        file: Some(file),
+                        source,
+                        origin: Span::new(id, 0, 0),
+                    },
+                    dimension: Dimension::DIMENSIONLESS,
+                    unit: DisplayUnit::plain(),
+                    span: p.span,
+                })
+            }
+            ProxyDef::ScriptInline { source, span } => {
+                let (file, start) = match span.file().zip(span.range()) {
+                    Some((f, r)) => (f, r.start),
+                    None => {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::internal",
+                            "inline script without position",
+                        )
+                        .at(p.span));
+                    }
+                };
+                self.compile_script(
+                    source,
+                    qdx_script::ScriptOrigin::Inline { offset: start },
+                    file,
+                    0,
+                )?;
+                Ok(Proxy {
+                    name,
+                    definition: ProxyDefinition::Script {
+                        file: None,
+                        source: source.clone(),
+                        origin: *span,
+                    },
+                    dimension: Dimension::DIMENSIONLESS,
+                    unit: DisplayUnit::plain(),
+                    span: p.span,
+                })
+            }
+        }
+    }
+
+    /// Compiles a script to report its syntax errors at their place in the campaign.
+    fn compile_script(
+        &self,
+        source: &str,
+        origin: qdx_script::ScriptOrigin,
+        file: crate::source::FileId,
+        base: usize,
+    ) -> Result<(), Diagnostic> {
+        match qdx_script::Script::compile(source, origin) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let at = e.source_offset().unwrap_or(base);
+                Err(Diagnostic::error(
+                    "qdx::validate::script",
+                    format!("script error: {}", e.message),
+                )
+                .label(Span::new(file, at, at + 1), "here")
+                .help("scripts are rhai; see `qdx-script`'s README for what a script may use"))
+            }
+        }
+    }
+
+    /// `name = photoluminescence.fwhm()` or `name = relative_plqy(pl, abs, …)`.
+    fn builtin_proxy(
+        &self,
+        name: &str,
+        callee: &ast::Path,
+        args: &[ast::Argument],
+        call_span: Span,
+        span: Span,
+    ) -> Result<Option<Proxy>, Diagnostic> {
+        let segs: Vec<&ast::Ident> = callee.segments.iter().collect();
+        let (function, receiver) = match segs.as_slice() {
+            [f] => (*f, None),
+            [recv, f] if channel_kind(&recv.name).is_some() => (*f, Some(*recv)),
+            _ => return Ok(None),
+        };
+        let Some(decl) = self.builtins.get(&function.name).copied() else {
+            if self
+                .loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "qdx::load::unknown_module")
+            {
+                return Err(super::follow_on());
+            }
+            if receiver.is_some()
+                || !self.imported_std.iter().any(|m| m == "std.spectra")
+                    && crate::load::STDLIB
+                        .iter()
+                        .any(|(_, t)| t.contains(&format!("builtin {}(", function.name)))
+            {
+                let d = Diagnostic::error(
+                    "qdx::validate::unknown_function",
+                    format!("unknown spectral function `{}`", function.name),
+                )
+                .at(function.span);
+                let known: Vec<&str> = self.builtins.keys().map(String::as_str).collect();
+                return Err(if !self.imported_std.iter().any(|m| m == "std.spectra") {
+                    d.help("spectral functions come from `use std.spectra`")
+                } else {
+                    match closest(&function.name, known.iter().copied()) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(format!("spectral functions: {}", known.join(", "))),
+                    }
+                });
+            }
+            return Ok(None);
+        };
+        // Line up arguments with parameters: the receiver first, then positional, then named.
+        let mut given: BTreeMap<String, (&ast::Expr, Span)> = BTreeMap::new();
+        let mut positional = decl.params.iter();
+        let receiver_expr;
+        if let Some(r) = receiver {
+            receiver_expr = ast::Expr {
+                kind: ExprKind::Path(ast::Path {
+                    segments: vec![r.clone()],
+                    span: r.span,
+                }),
+                span: r.span,
+            };
+            if let Some(first) = positional.next() {
+                given.insert(first.name.name.clone(), (&receiver_expr, r.span));
+            }
+        }
+        let mut named_seen = false;
+        for a in args {
+            match &a.name {
+                Some(n) => {
+                    named_seen = true;
+                    if !decl.params.iter().any(|p| p.name.name == n.name) {
+                        let known: Vec<&str> =
+                            decl.params.iter().map(|p| p.name.name.as_str()).collect();
+                        let d = Diagnostic::error(
+                            "qdx::validate::unknown_argument",
+                            format!("`{}` has no argument `{}`", function.name, n.name),
+                        )
+                        .at(n.span);
+                        return Err(match closest(&n.name, known.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help(format!("its arguments are: {}", known.join(", "))),
+                        });
+                    }
+                    if given.insert(n.name.clone(), (&a.value, a.span)).is_some() {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::duplicate_argument",
+                            format!("argument `{}` is given twice", n.name),
+                        )
+                        .at(a.span));
+                    }
+                }
+                None => {
+                    if named_seen {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::positional_after_named",
+                            "positional arguments come before named ones",
+                        )
+                        .at(a.span));
+                    }
+                    let Some(p) = positional.next() else {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::too_many_arguments",
+                            format!("`{}` takes {} arguments", function.name, decl.params.len()),
+                        )
+                        .at(a.span));
+                    };
+                    given.insert(p.name.name.clone(), (&a.value, a.span));
+                }
+            }
+        }
+        let mut channels = Vec::new();
+        let mut arguments = BTreeMap::new();
+        for p in &decl.params {
+            let Some((value, vspan)) = given.get(&p.name.name).copied() else {
+                match &p.default {
+                    Some(d) => {
+                        if let Ok(t) = constant(d) {
+                            arguments.insert(
+                                p.name.name.clone(),
+                                ProxyArgument::Number(t.as_point().expr.eval(&super::kinds::NoEnv)),
+                            );
+                        }
+                        continue;
+                    }
+                    None => {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::missing_argument",
+                            format!(
+                                "`{}` needs the argument `{}` ({})",
+                                function.name, p.name.name, p.ty.name
+                            ),
+                        )
+                        .label(call_span, "missing an argument")
+                        .label(p.span, "declared here"));
+                    }
+                }
+            };
+            match p.ty.name.as_str() {
+                "spectrum" => {
+                    let ExprKind::Path(path) = &value.kind else {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::argument_type",
+                            "expected a measured spectrum (`absorbance` or `photoluminescence`)",
+                        )
+                        .at(vspan));
+                    };
+                    let Some(kind) = channel_kind(&path.dotted()) else {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::argument_type",
+                            format!("`{}` is not a measured spectrum", path.dotted()),
+                        )
+                        .at(vspan)
+                        .help("spectra are `absorbance` and `photoluminescence`"));
+                    };
+                    let measured = self
+                        .measurement
+                        .as_ref()
+                        .is_none_or(|m| m.channels.iter().any(|c| c.kind == kind));
+                    if !measured {
+                        if self.is_poisoned(&format!("channel:{}", path.dotted())) {
+                            return Err(super::follow_on());
+                        }
+                        return Err(Diagnostic::error(
+                            "qdx::validate::channel_not_measured",
+                            format!("`{}` is not measured", path.dotted()),
+                        )
+                        .at(vspan)
+                        .help(format!(
+                            "add `{} {{ integration 100 ms, average 5 }}` to the `measure` block",
+                            path.dotted()
+                        )));
+                    }
+                    channels.push(kind);
+                }
+                "reference" => {
+                    let ExprKind::Path(path) = &value.kind else {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::argument_type",
+                            "expected a reference dye, e.g. `std.reference.coumarin153`",
+                        )
+                        .at(vspan));
+                    };
+                    arguments.insert(
+                        p.name.name.clone(),
+                        ProxyArgument::Reference(self.reference(path)?),
+                    );
+                }
+                ty => {
+                    let dim = return_type(ty).map_or(Dimension::DIMENSIONLESS, |(d, _)| d);
+                    let (si, _) = quantity_of(dim, value)?;
+                    arguments.insert(p.name.name.clone(), ProxyArgument::Number(si));
+                }
+            }
+        }
+        let Some((dimension, unit)) = return_type(&decl.returns.name) else {
+            return Err(Diagnostic::error(
+                "qdx::validate::unknown_type",
+                format!("unknown return type `{}`", decl.returns.name),
+            )
+            .at(decl.returns.span));
+        };
+        if self.measurement.is_none() {
+            if self.is_poisoned("measurement") {
+                return Err(super::follow_on());
+            }
+            return Err(Diagnostic::error(
+                "qdx::validate::no_measurement",
+                format!(
+                    "`{}` needs a measured spectrum, but nothing is measured",
+                    function.name
+                ),
+            )
+            .at(call_span)
+            .help("add a `measure at <cell> { … }` block"));
+        }
+        Ok(Some(Proxy {
+            name: name.to_owned(),
+            definition: ProxyDefinition::Builtin {
+                function: function.name.clone(),
+                channels,
+                arguments,
+            },
+            dimension,
+            unit: DisplayUnit::new(unit, Interpretation::Difference),
+            span,
+        }))
+    }
+
+    fn reference(&self, path: &ast::Path) -> Result<ReferenceDye, Diagnostic> {
+        let dotted = path.dotted();
+        let found = self.references.get(&dotted).or_else(|| {
+            // A bare name works when the reference module is imported, or when declared locally.
+            self.references
+                .iter()
+                .find(|(k, (_, short))| {
+                    *short == dotted
+                        && (!k.contains('.')
+                            || self.imported_std.iter().any(|m| k.starts_with(m.as_str())))
+                })
+                .map(|(_, v)| v)
+        });
+        let Some((decl, short)) = found else {
+            let known: Vec<&str> = self.references.keys().map(String::as_str).collect();
+            let d = Diagnostic::error(
+                "qdx::validate::unknown_reference",
+                format!("unknown reference dye `{dotted}`"),
+            )
+            .at(path.span);
+            return Err(match closest(&dotted, known.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None if known.is_empty() => d.help(
+                    "reference dyes come from `use std.reference` or a `reference` declaration",
+                ),
+                None => d.help(format!("known references: {}", known.join(", "))),
+            });
+        };
+        let number = |key: &str| -> Result<Option<f64>, Diagnostic> {
+            match decl.props.get(key) {
+                Some(ast::Prop {
+                    value: ast::PropValue::Expr(e),
+                    ..
+                }) => Ok(Some(quantity_of(Dimension::DIMENSIONLESS, e)?.0)),
+                Some(p) => Err(Diagnostic::error(
+                    "qdx::validate::property_type",
+                    format!("`{key}` is a number"),
+                )
+                .at(p.span)),
+                None => Ok(None),
+            }
+        };
+        let quantum_yield = number("quantum_yield")?.ok_or_else(|| {
+            Diagnostic::error(
+                "qdx::validate::reference_incomplete",
+                format!("reference `{short}` has no `quantum_yield`"),
+            )
+            .at(decl.span)
+        })?;
+        if !(0.0..=1.0).contains(&quantum_yield) {
+            return Err(Diagnostic::error(
+                "qdx::validate::reference_qy",
+                "a quantum yield lies between 0 and 1",
+            )
+            .at(decl.span));
+        }
+        let refractive_index = number("refractive_index")?.unwrap_or(1.0);
+        let solvent = match decl.props.get("solvent") {
+            Some(ast::Prop {
+                value:
+                    ast::PropValue::Expr(ast::Expr {
+                        kind: ExprKind::String(s),
+                        ..
+                    }),
+                ..
+            }) => Some(s.clone()),
+            _ => None,
+        };
+        let excitation = match decl.props.get("excitation") {
+            Some(ast::Prop {
+                value: ast::PropValue::Expr(e),
+                ..
+            }) => Some(quantity_of(Dimension::LENGTH, e)?.0),
+            _ => None,
+        };
+        Ok(ReferenceDye {
+            name: short.clone(),
+            quantum_yield,
+            refractive_index,
+            solvent,
+            excitation,
+        })
+    }
+
+    /// `name = readings.yield`: a value a virtual lab (table or script model) reports.
+    fn reading_proxy(&self, name: &str, path: &ast::Path, span: Span) -> Result<Proxy, Diagnostic> {
+        let reading = path.segments.get(1).map(|s| s.name.clone());
+        let outputs: Vec<String> = match self.simulation.as_ref().map(|s| &s.model) {
+            Some(
+                SimulationModel::Table { outputs, .. } | SimulationModel::Script { outputs, .. },
+            ) => outputs.clone(),
+            _ => {
+                return Err(Diagnostic::error("qdx::validate::no_readings", "`readings` come from a virtual lab (`simulate table` or `simulate script`)")
+                    .at(path.span)
+                    .help("with a reactor, compute proxies from spectra, e.g. `photoluminescence.peak_wavelength()`"));
+            }
+        };
+        let Some(reading) = reading.filter(|_| path.segments.len() == 2) else {
+            return Err(Diagnostic::error(
+                "qdx::validate::reading_name",
+                "name one reading: `readings.<name>`",
+            )
+            .at(path.span));
+        };
+        if !outputs.contains(&reading) {
+            let d = Diagnostic::error(
+                "qdx::validate::unknown_reading",
+                format!("the virtual lab does not report `{reading}`"),
+            )
+            .at(path.span);
+            return Err(
+                match closest(&reading, outputs.iter().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `readings.{s}`?")),
+                    None => d.help(format!("it reports: {}", outputs.join(", "))),
+                },
+            );
+        }
+        Ok(Proxy {
+            name: name.to_owned(),
+            definition: ProxyDefinition::Reading { name: reading },
+            dimension: Dimension::DIMENSIONLESS,
+            unit: DisplayUnit::plain(),
+            span,
+        })
+    }
+}
+
+/// `3 reactor_volumes`, `90 s`, `2 reactor_volumes + 30 s`.
+fn steady_state(e: &ast::Expr) -> Result<(f64, f64), Diagnostic> {
+    let mut volumes = 0.0;
+    let mut extra = 0.0;
+    let mut terms = vec![e];
+    while let Some(t) = terms.pop() {
+        match &t.kind {
+            ExprKind::Binary {
+                op: ast::BinaryOp::Add,
+                left,
+                right,
+            } => {
+                terms.push(left);
+                terms.push(right);
+            }
+            ExprKind::Quantity { number, unit, .. }
+                if matches!(
+                    unit.as_str(),
+                    "reactor_volumes" | "reactor_volume" | "volumes"
+                ) =>
+            {
+                volumes += number.value;
+            }
+            ExprKind::Number(_) => {
+                return Err(Diagnostic::error("qdx::validate::missing_unit", "this number has no unit")
+                    .label(t.span, "reactor volumes or a time?")
+                    .help("write `3 reactor_volumes` (volumes of the reactor flushed through the cell) or a time such as `90 s`"));
+            }
+            _ => {
+                let (s, _) = quantity_of(Dimension::TIME, t)
+                    .map_err(|d| d.help("write `3 reactor_volumes` or a time such as `90 s`"))?;
+                extra += s;
+            }
+        }
+    }
+    if volumes < 0.0 || extra < 0.0 || (volumes == 0.0 && extra == 0.0) {
+        return Err(Diagnostic::error(
+            "qdx::validate::steady_state",
+            "the steady-state wait must be longer than zero",
+        )
+        .at(e.span));
+    }
+    Ok((volumes, extra))
+}
+
+fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec<Diagnostic>> {
+    let mut c = Channel {
+        kind,
+        integration: 0.1,
+        averages: 1,
+    };
+    let mut errors = Vec::new();
+    for p in props.iter().flat_map(|p| p.entries.iter()) {
+        match (p.name.name.as_str(), &p.value) {
+            ("integration", ast::PropValue::Expr(e)) => match quantity_of(Dimension::TIME, e) {
+                Ok((s, _)) if (1e-4..=60.0).contains(&s) => c.integration = s,
+                Ok(_) => errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::integration",
+                        "the integration time must lie within 0.1 ms .. 60 s",
+                    )
+                    .at(e.span),
+                ),
+                Err(d) => errors.push(d),
+            },
+            ("average" | "averages", ast::PropValue::Expr(e)) => match &e.kind {
+                ExprKind::Number(n)
+                    if n.value.fract() == 0.0 && (1.0..=10_000.0).contains(&n.value) =>
+                {
+                    c.averages = n.value as u32
+                }
+                _ => errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::average",
+                        "`average` is a whole number of scans between 1 and 10000",
+                    )
+                    .at(e.span),
+                ),
+            },
+            (other, _) => {
+                let d = Diagnostic::error(
+                    "qdx::validate::unknown_property",
+                    format!("a measurement has no property `{other}`"),
+                )
+                .at(p.name.span);
+                errors.push(match closest(other, ["integration", "average"]) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help("a measurement takes `integration` (a time) and `average` (a number of scans)"),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(c)
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,1197 @@
+//! Objectives, stop conditions, the optimizer, prior data and budgets.
+
+use std::collections::BTreeMap;
+
+use qdx_units::Dimension;
+
+use super::Validator;
+use super::campaign::*;
+use super::expr::{Typed, describe_dimension, missing_unit};
+use super::kinds::{NoEnv, constant, quantity_of};
+use super::names::closest;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, ObjectiveEntry, OptimizerEntry, UnaryOp};
+
+/// Options each strategy accepts, with what they take.
+const OPTIONS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "bayesian",
+        &[
+            ("surrogate", "gp { kernel matern52 }"),
+            (
+                "acquisition",
+                "log_expected_improvement, noisy_expected_improvement or upper_confidence_bound",
+            ),
+            ("beta", "a number (UCB exploration)"),
+            ("failures", "feasibility_model or impute_worst"),
+        ],
+    ),
+    (
+        "nelder_mead",
+        &[("initial_step", "a fraction of each range, e.g. 0.2")],
+    ),
+    (
+        "snobfit",
+        &[
+            ("initial_radius", "a fraction of each range, e.g. 0.2"),
+            ("exploration", "a share of each batch, e.g. 0.3"),
+        ],
+    ),
+    (
+        "evolutionary",
+        &[
+            ("population", "a whole number"),
+            ("sigma", "a fraction of each range, e.g. 0.3"),
+        ],
+    ),
+    ("grid", &[]),
+    (
+        "latin_hypercube",
+        &[("points", "a whole number of design points")],
+    ),
+    ("sobol", &[("points", "a whole number of design points")]),
+    ("random", &[]),
+];
+
+impl<'a> Validator<'a> {
+    fn find_proxy(&self, ident: &ast::Ident) -> Result<ProxyId, Diagnostic> {
+        if self.is_poisoned(&format!("proxy:{}", ident.name)) {
+            return Err(super::follow_on());
+        }
+        match self.proxies.iter().position(|p| p.name == ident.name) {
+            Some(id) => {
+                self.mark_used(&format!("proxy:{}", ident.name));
+                Ok(id)
+            }
+            None => {
+                let known: Vec<&str> = self.proxies.iter().map(|p| p.name.as_str()).collect();
+                let d = Diagnostic::error(
+                    "qdx::validate::unknown_proxy",
+                    format!("no proxy named `{}`", ident.name),
+                )
+                .label(ident.span, "not a declared proxy");
+                Err(match closest(&ident.name, known.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None if known.is_empty() => d.help("declare what you measure in a `proxies` block, e.g. `peak = photoluminescence.peak_wavelength()`"),
+                    None => d.help(format!("the proxies are: {}", known.join(", "))),
+                })
+            }
+        }
+    }
+
+    /// A constant compared with a proxy: same dimension, with a hint for a missing unit.
+    fn proxy_value(
+        &self,
+        proxy: ProxyId,
+        e: &ast::Expr,
+        difference: bool,
+    ) -> Result<f64, Diagnostic> {
+        let Some(p) = self.proxies.get(proxy) else {
+            return Err(Diagnostic::error("qdx::validate::internal", "proxy index").at(e.span));
+        };
+        let t = constant(e)?;
+        let t: Typed = if difference {
+            t.as_difference()
+        } else {
+            t.as_point()
+        };
+        if t.ty.dim != p.dimension {
+            if t.ty.bare {
+                return Err(missing_unit(e.span, p.dimension));
+            }
+            return Err(Diagnostic::error(
+                "qdx::validate::unit_mismatch",
+                format!(
+                    "`{}` is {}, but this is {}",
+                    p.name,
+                    describe_dimension(p.dimension),
+                    t.ty.describe()
+                ),
+            )
+            .at(e.span));
+        }
+        Ok(t.expr.eval(&NoEnv))
+    }
+
+    pub(super) fn objectives(&mut self) {
+        let entries: Vec<&'a ObjectiveEntry> = self
+            .items
+            .of(|i| match i {
+                Item::Objectives(b) => Some(b),
+                _ => None,
+            })
+            .into_iter()
+            .flat_map(|b| b.entries.iter())
+            .collect();
+        let mut list: Vec<Objective> = Vec::new();
+        let mut combine: Option<(Combine, Span, Option<&ast::Props>)> = None;
+        let mut stop_exprs = Vec::new();
+        let mut require_exprs = Vec::new();
+        let mut errors = Vec::new();
+        for e in &entries {
+            let (proxy, goal, weight, span) = match e {
+                ObjectiveEntry::Maximize {
+                    proxy,
+                    weight,
+                    span,
+                } => (proxy, Ok(Goal::Maximize), weight, *span),
+                ObjectiveEntry::Minimize {
+                    proxy,
+                    weight,
+                    span,
+                } => (proxy, Ok(Goal::Minimize), weight, *span),
+                ObjectiveEntry::Target {
+                    proxy,
+                    op,
+                    value,
+                    within,
+                    weight,
+                    span,
+                } => {
+                    let goal = self.find_proxy(proxy).and_then(|id| {
+                        let v = self.proxy_value(id, value, false)?;
+                        let tol = match within {
+                            Some(w) => {
+                                let t = self.proxy_value(id, w, true)?;
+                                if t < 0.0 {
+                                    return Err(Diagnostic::error("qdx::validate::tolerance", "a tolerance cannot be negative").at(w.span));
+                                }
+                                t
+                            }
+                            None => 0.0,
+                        };
+                        match op {
+                            ast::TargetOp::Equal => Ok(Goal::Target { value: v, tolerance: tol }),
+                            ast::TargetOp::AtLeast if within.is_none() => Ok(Goal::AtLeast { value: v }),
+                            ast::TargetOp::AtMost if within.is_none() => Ok(Goal::AtMost { value: v }),
+                            _ => Err(Diagnostic::error("qdx::validate::one_sided_tolerance", "a one-sided target takes no tolerance")
+                                .at(*span)
+                                .help("`target plqy >= 0.5` is met at 0.5 and above; use `=` with `within` for a band")),
+                        }
+                    });
+                    (proxy, goal, weight, *span)
+                }
+                ObjectiveEntry::Require { condition, .. } => {
+                    require_exprs.push(condition);
+                    continue;
+                }
+                ObjectiveEntry::Stop { condition, .. } => {
+                    stop_exprs.push(condition);
+                    continue;
+                }
+                ObjectiveEntry::Combine {
+                    method,
+                    props,
+                    span,
+                } => {
+                    let c = match method.name.as_str() {
+                        "desirability" => Combine::Desirability,
+                        "weighted_sum" => Combine::WeightedSum,
+                        "pareto" => Combine::Pareto,
+                        other => {
+                            let d = Diagnostic::error(
+                                "qdx::validate::unknown_combine",
+                                format!("unknown way to combine objectives `{other}`"),
+                            )
+                            .at(method.span);
+                            errors.push(
+                                match closest(other, ["desirability", "weighted_sum", "pareto"]) {
+                                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                                    None => d.help(
+                                        "combine with `desirability`, `weighted_sum` or `pareto`",
+                                    ),
+                                },
+                            );
+                            continue;
+                        }
+                    };
+                    if let Some((_, first, _)) = combine {
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::duplicate_combine",
+                                "objectives are combined twice",
+                            )
+                            .label(*span, "second")
+                            .label(first, "first"),
+                        );
+                        continue;
+                    }
+                    combine = Some((c, *span, props.as_ref()));
+                    continue;
+                }
+            };
+            let id = match self.find_proxy(proxy) {
+                Ok(id) => id,
+                Err(d) => {
+                    errors.push(d);
+                    self.poison(format!("objective:{}", proxy.name));
+                    continue;
+                }
+            };
+            let goal = match goal {
+                Ok(g) => g,
+                Err(d) => {
+                    errors.push(d);
+                    self.poison(format!("objective:{}", proxy.name));
+                    continue;
+                }
+            };
+            if let Some(first) = list.iter().find(|o| o.proxy == id) {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::duplicate_objective",
+                        format!("`{}` has two objectives", proxy.name),
+                    )
+                    .label(span, "second objective")
+                    .label(first.span, "first objective"),
+                );
+                continue;
+            }
+            let w = weight.as_ref().map_or(1.0, |w| w.value);
+            if w <= 0.0 {
+                errors.push(
+                    Diagnostic::error("qdx::validate::weight", "a weight must be above zero")
+                        .at(weight.as_ref().map_or(span, |w| w.span)),
+                );
+                continue;
+            }
+            let unit = self
+                .proxies
+                .get(id)
+                .map_or_else(DisplayUnit::plain, |p| p.unit.clone());
+            list.push(Objective {
+                proxy: id,
+                name: proxy.name.clone(),
+                goal,
+                weight: w,
+                unit,
+                span,
+            });
+        }
+        // Weights and reference points given in the combine block.
+        let mut reference_point = None;
+        let method = match combine {
+            Some((c, span, props)) => {
+                let failed = self
+                    .poisoned
+                    .borrow()
+                    .iter()
+                    .any(|k| k.starts_with("objective:"));
+                if list.len() < 2 && c != Combine::Pareto && !failed {
+                    errors.push(
+                        Diagnostic::warning(
+                            "qdx::validate::combine_single",
+                            "there is only one objective; nothing to combine",
+                        )
+                        .at(span),
+                    );
+                }
+                for p in props.iter().flat_map(|p| p.entries.iter()) {
+                    if c == Combine::Pareto && p.name.name == "reference" {
+                        match &p.value {
+                            ast::PropValue::Props(inner) => {
+                                let mut point = vec![f64::NAN; list.len()];
+                                for q in &inner.entries {
+                                    let Some(k) = list.iter().position(|o| o.name == q.name.name) else {
+                                        errors.push(Diagnostic::error("qdx::validate::unknown_objective", format!("`{}` is not an objective", q.name.name)).at(q.name.span));
+                                        continue;
+                                    };
+                                    let (Some(o), ast::PropValue::Expr(e)) = (list.get(k), &q.value) else { continue };
+                                    match self.proxy_value(o.proxy, e, false) {
+                                        Ok(v) => {
+                                            if let Some(slot) = point.get_mut(k) {
+                                                *slot = v;
+                                            }
+                                        }
+                                        Err(d) => errors.push(d),
+                                    }
+                                }
+                                if point.iter().any(|x| x.is_nan()) {
+                                    errors.push(Diagnostic::error("qdx::validate::reference_point", "the reference point needs a value for every objective").at(p.span));
+                                } else {
+                                    reference_point = Some(point);
+                                }
+                            }
+                            _ => errors.push(Diagnostic::error("qdx::validate::reference_point", "write the reference point as `reference { peak 620 nm, plqy 0 }`").at(p.span)),
+                        }
+                        continue;
+                    }
+                    let Some(o) = list.iter_mut().find(|o| o.name == p.name.name) else {
+                        if self
+                            .poisoned
+                            .borrow()
+                            .iter()
+                            .any(|k| k.starts_with("objective:"))
+                        {
+                            continue;
+                        }
+                        let known: Vec<&str> = Vec::new();
+                        let d = Diagnostic::error(
+                            "qdx::validate::unknown_objective",
+                            format!("`{}` is not an objective", p.name.name),
+                        )
+                        .at(p.name.span);
+                        errors.push(match closest(&p.name.name, known.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help("give a weight to each objective by its proxy's name: `{ peak 2, plqy 1 }`"),
+                        });
+                        continue;
+                    };
+                    match &p.value {
+                        ast::PropValue::Expr(ast::Expr {
+                            kind: ExprKind::Number(n),
+                            ..
+                        }) if n.value > 0.0 => o.weight = n.value,
+                        _ => errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::weight",
+                                "a weight is a number above zero",
+                            )
+                            .at(p.value.span()),
+                        ),
+                    }
+                }
+                c
+            }
+            None if list.len() > 1 => {
+                let names: Vec<String> = list.iter().map(|o| o.name.clone()).collect();
+                let spans: Vec<Span> = list.iter().map(|o| o.span).collect();
+                let mut d = Diagnostic::error("qdx::validate::uncombined_objectives", format!("{} objectives, but no rule to combine them", list.len()))
+                    .help(format!("add `combine desirability {{ {} }}` (weights), `combine weighted_sum`, or `combine pareto` for a Pareto front", names.iter().map(|n| format!("{n} 1")).collect::<Vec<_>>().join(", ")));
+                for s in spans {
+                    d = d.at(s);
+                }
+                errors.push(d);
+                Combine::Single
+            }
+            None => Combine::Single,
+        };
+        let conditions = |exprs: Vec<&ast::Expr>, errors: &mut Vec<Diagnostic>| -> Vec<Condition> {
+            exprs
+                .into_iter()
+                .filter_map(|e| match self.condition(e, &list) {
+                    Ok(c) => Some(c),
+                    Err(d) => {
+                        errors.push(d);
+                        None
+                    }
+                })
+                .collect()
+        };
+        let requirements = conditions(require_exprs, &mut errors);
+        let stops = conditions(stop_exprs, &mut errors);
+        let stop = stops
+            .into_iter()
+            .reduce(|a, b| Condition::Or(Box::new(a), Box::new(b)));
+        for d in errors {
+            self.error(d);
+        }
+        self.objectives = Some(Objectives {
+            list,
+            combine: method,
+            reference_point,
+            requirements,
+            stop,
+        });
+    }
+
+    /// `peak within 2 nm and plqy >= 0.6` over proxies.
+    fn condition(&self, e: &ast::Expr, objectives: &[Objective]) -> Result<Condition, Diagnostic> {
+        match &e.kind {
+            ExprKind::Paren(inner) => self.condition(inner, objectives),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                operand,
+            } => Ok(Condition::Not(Box::new(
+                self.condition(operand, objectives)?,
+            ))),
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => Ok(Condition::And(
+                Box::new(self.condition(left, objectives)?),
+                Box::new(self.condition(right, objectives)?),
+            )),
+            ExprKind::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => Ok(Condition::Or(
+                Box::new(self.condition(left, objectives)?),
+                Box::new(self.condition(right, objectives)?),
+            )),
+            ExprKind::Binary {
+                op: BinaryOp::Within,
+                left,
+                right,
+            } => {
+                let ident = proxy_ident(left)?;
+                let proxy = self.find_proxy(&ident)?;
+                let tolerance = self.proxy_value(proxy, right, true)?;
+                let target = objectives.iter().find_map(|o| match o.goal {
+                    Goal::Target { value, .. } if o.proxy == proxy => Some(value),
+                    _ => None,
+                });
+                let Some(target) = target else {
+                    return Err(Diagnostic::error(
+                        "qdx::validate::within_without_target",
+                        format!(
+                            "`{} within …` needs a target for `{}`",
+                            ident.name, ident.name
+                        ),
+                    )
+                    .at(e.span)
+                    .help(format!(
+                        "add `target {} = <value> within <tolerance>` to the objectives",
+                        ident.name
+                    )));
+                };
+                Ok(Condition::Within {
+                    proxy,
+                    target,
+                    tolerance,
+                })
+            }
+            ExprKind::Binary { op, left, right } if op.is_comparison() => {
+                let cmp = match op {
+                    BinaryOp::Le => Comparison::Le,
+                    BinaryOp::Lt => Comparison::Lt,
+                    BinaryOp::Ge => Comparison::Ge,
+                    BinaryOp::Gt => Comparison::Gt,
+                    _ => Comparison::Eq,
+                };
+                let ident = proxy_ident(left)?;
+                let proxy = self.find_proxy(&ident)?;
+                let value = self.proxy_value(proxy, right, false)?;
+                Ok(Condition::Compare {
+                    proxy,
+                    op: cmp,
+                    value,
+                })
+            }
+            _ => Err(Diagnostic::error(
+                "qdx::validate::not_a_condition",
+                "expected a condition on proxies",
+            )
+            .at(e.span)
+            .help("e.g. `peak within 2 nm and plqy >= 0.6`")),
+        }
+    }
+
+    pub(super) fn optimizer(&mut self) {
+        let blocks = self.items.of(|i| match i {
+            Item::Optimizer(o) => Some(o),
+            _ => None,
+        });
+        let Some(o) = blocks.first().copied() else {
+            let span = self
+                .items
+                .of(|i| match i {
+                    Item::Campaign(c) => Some(c),
+                    _ => None,
+                })
+                .first()
+                .map_or(Span::synthetic(crate::source::Synthetic::Default), |c| {
+                    c.name.span
+                });
+            self.error(
+                Diagnostic::error("qdx::validate::no_optimizer", "the campaign has no `optimizer` block")
+                    .label(span, "which experiments should this campaign run?")
+                    .help("add e.g. `optimizer bayesian { initial sobol 10 }`, or a design: `optimizer grid { levels { … } }`"),
+            );
+            return;
+        };
+        let name = o.strategy.name.as_str();
+        let aliases = [
+            ("lhs", "latin_hypercube"),
+            ("bo", "bayesian"),
+            ("cmaes", "evolutionary"),
+            ("cma_es", "evolutionary"),
+            ("simplex", "nelder_mead"),
+        ];
+        let canonical = aliases
+            .iter()
+            .find(|(a, _)| *a == name)
+            .map_or(name, |(_, c)| *c);
+        let Some(strategy) = Strategy::ALL
+            .iter()
+            .find(|(n, _)| *n == canonical)
+            .map(|(_, s)| s.clone())
+        else {
+            let known: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
+            let d = Diagnostic::error(
+                "qdx::validate::unknown_strategy",
+                format!("unknown optimizer `{name}`"),
+            )
+            .at(o.strategy.span);
+            self.error(match closest(name, known.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("optimizers: {}", known.join(", "))),
+            });
+            return;
+        };
+        let mut config = OptimizerConfig {
+            strategy,
+            initial: None,
+            batch: 1,
+            levels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            span: o.span,
+        };
+        let allowed = OPTIONS
+            .iter()
+            .find(|(n, _)| *n == canonical)
+            .map_or(&[][..], |(_, o)| *o);
+        let mut errors = Vec::new();
+        for e in &o.entries {
+            match e {
+                OptimizerEntry::Initial {
+                    design,
+                    count,
+                    span,
+                } => {
+                    let kind = match design.name.as_str() {
+                        "sobol" => Strategy::Sobol,
+                        "latin_hypercube" | "lhs" => Strategy::LatinHypercube,
+                        "random" => Strategy::Random,
+                        other => {
+                            let d = Diagnostic::error(
+                                "qdx::validate::initial_design",
+                                format!("unknown initial design `{other}`"),
+                            )
+                            .at(design.span);
+                            errors.push(match closest(other, ["sobol", "latin_hypercube", "random"]) {
+                                Some(s) => d.help(format!("did you mean `{s}`?")),
+                                None => d.help("an initial design is `sobol`, `latin_hypercube` or `random`"),
+                            });
+                            continue;
+                        }
+                    };
+                    if !matches!(
+                        config.strategy,
+                        Strategy::Bayesian
+                            | Strategy::Snobfit
+                            | Strategy::NelderMead
+                            | Strategy::Evolutionary
+                    ) {
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::initial_design",
+                                format!(
+                                    "`{canonical}` has no initial design: it is a design itself"
+                                ),
+                            )
+                            .at(*span),
+                        );
+                        continue;
+                    }
+                    if count.value == 0 {
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::initial_design",
+                                "the initial design needs at least one experiment",
+                            )
+                            .at(count.span),
+                        );
+                        continue;
+                    }
+                    config.initial = Some((kind, count.value));
+                }
+                OptimizerEntry::Batch { size, .. } => {
+                    if size.value == 0 || size.value > 1000 {
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::batch",
+                                "a batch is between 1 and 1000 experiments",
+                            )
+                            .at(size.span),
+                        );
+                    } else {
+                        config.batch = size.value;
+                    }
+                }
+                OptimizerEntry::Levels { levels, span } => {
+                    if config.strategy != Strategy::Grid {
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::levels_without_grid",
+                                "`levels` belong to a grid",
+                            )
+                            .at(*span)
+                            .help("write `optimizer grid { levels { … } }`"),
+                        );
+                        continue;
+                    }
+                    for l in levels {
+                        match self.levels(l) {
+                            Ok((id, values)) => {
+                                if config.levels.insert(id, values).is_some() {
+                                    errors.push(
+                                        Diagnostic::error(
+                                            "qdx::validate::duplicate_levels",
+                                            format!(
+                                                "levels of `{}` are given twice",
+                                                l.variable.name
+                                            ),
+                                        )
+                                        .at(l.span),
+                                    );
+                                }
+                            }
+                            Err(d) => errors.push(d),
+                        }
+                    }
+                }
+                OptimizerEntry::Option {
+                    name: opt,
+                    value,
+                    props,
+                    span,
+                } => {
+                    if !allowed.iter().any(|(n, _)| *n == opt.name) {
+                        let known: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                        let d = Diagnostic::error(
+                            "qdx::validate::unknown_option",
+                            format!("`{canonical}` has no option `{}`", opt.name),
+                        )
+                        .at(opt.span);
+                        errors.push(match closest(&opt.name, known.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None if known.is_empty() => {
+                                d.help(format!("`{canonical}` takes no options"))
+                            }
+                            None => d.help(format!(
+                                "its options: {}",
+                                allowed
+                                    .iter()
+                                    .map(|(n, w)| format!("`{n}` ({w})"))
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            )),
+                        });
+                        continue;
+                    }
+                    match option_value(opt, value.as_ref(), props.as_ref()) {
+                        Ok(v) => match check_option(&opt.name, &v) {
+                            Ok(()) => {
+                                config.options.insert(opt.name.clone(), v);
+                            }
+                            Err(msg) => errors.push(
+                                Diagnostic::error("qdx::validate::option_value", msg).at(*span),
+                            ),
+                        },
+                        Err(d) => errors.push(d),
+                    }
+                }
+            }
+        }
+        // Strategy against the variables.
+        let choice_vars: Vec<&Variable> = self
+            .variables
+            .iter()
+            .filter(|v| matches!(v.domain, Domain::Choice { .. }))
+            .collect();
+        match config.strategy {
+            Strategy::NelderMead | Strategy::Evolutionary => {
+                if let Some(v) = choice_vars.first() {
+                    errors.push(
+                        Diagnostic::error("qdx::validate::strategy_categorical", format!("`{canonical}` cannot handle the choice variable `{}`", v.name))
+                            .label(o.strategy.span, "moves through continuous space only")
+                            .label(v.span, "a choice variable")
+                            .help("use `bayesian`, `snobfit`, `random` or a design (`sobol`, `latin_hypercube`, `grid`)"),
+                    );
+                }
+            }
+            Strategy::Grid => {
+                if !self.compositions.is_empty() {
+                    errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::grid_composition",
+                            "a grid cannot keep a composition summing to its total",
+                        )
+                        .at(o.span)
+                        .help("use `sobol` or `latin_hypercube` for compositions"),
+                    );
+                }
+                let missing: Vec<&Variable> = self
+                    .variables
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, v)| {
+                        !matches!(v.domain, Domain::Choice { .. }) && !config.levels.contains_key(i)
+                    })
+                    .map(|(_, v)| v)
+                    .collect();
+                if !missing.is_empty() {
+                    let names: Vec<&str> = missing.iter().map(|v| v.name.as_str()).collect();
+                    let example = missing
+                        .first()
+                        .map_or_else(String::new, |v| format!("{} 3", v.name));
+                    let mut d = Diagnostic::error(
+                        "qdx::validate::grid_without_levels",
+                        format!(
+                            "a grid needs levels for {}",
+                            names
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                    .label(o.strategy.span, "a grid over these variables");
+                    for v in &missing {
+                        d = d.label(v.span, "no levels");
+                    }
+                    errors.push(d.help(format!("add `levels {{ {example} }}` (a number of evenly spaced levels) or a list such as `temperature [240 degC, 260 degC]`")));
+                }
+            }
+            _ => {}
+        }
+        let objective_errors =
+            self.poisoned.borrow().iter().any(|k| {
+                k.starts_with("objective:") || k.starts_with("proxy:") || k == "measurement"
+            });
+        if self.objectives.as_ref().is_some_and(|o| o.list.is_empty())
+            && !objective_errors
+            && matches!(
+                config.strategy,
+                Strategy::Bayesian
+                    | Strategy::NelderMead
+                    | Strategy::Snobfit
+                    | Strategy::Evolutionary
+            )
+        {
+            errors.push(
+                Diagnostic::error("qdx::validate::no_objective", format!("`{canonical}` optimizes an objective, but the campaign has none"))
+                    .at(o.strategy.span)
+                    .help("add an `objectives` block (`maximize plqy`), or use a design (`sobol`, `grid`) to explore without one"),
+            );
+        }
+        for d in errors {
+            self.error(d);
+        }
+        self.optimizer = Some(config);
+    }
+
+    /// `temperature [240 degC, 260 degC]` or `residence 5`.
+    fn levels(&self, l: &ast::Level) -> Result<(VarId, Vec<f64>), Diagnostic> {
+        let Some(id) = self
+            .variables
+            .iter()
+            .position(|v| v.name == l.variable.name)
+        else {
+            let known: Vec<&str> = self.variables.iter().map(|v| v.name.as_str()).collect();
+            let d = Diagnostic::error(
+                "qdx::validate::unknown_variable",
+                format!("no variable named `{}`", l.variable.name),
+            )
+            .at(l.variable.span);
+            return Err(match closest(&l.variable.name, known.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d,
+            });
+        };
+        let Some(v) = self.variables.get(id) else {
+            return Err(Diagnostic::error("qdx::validate::internal", "variable index").at(l.span));
+        };
+        let (lo, hi) = match &v.domain {
+            Domain::Choice { .. } => {
+                return Err(Diagnostic::error(
+                    "qdx::validate::levels_of_choice",
+                    format!("`{}` is a choice: a grid uses all its options", v.name),
+                )
+                .at(l.span));
+            }
+            other => match other {
+                Domain::Continuous { lo, hi, .. } | Domain::Component { lo, hi, .. } => (*lo, *hi),
+                Domain::Integer { lo, hi } => (*lo as f64, *hi as f64),
+                Domain::Choice { .. } => (0.0, 0.0),
+            },
+        };
+        let values = match &l.values {
+            ast::LevelValues::Count(n) => {
+                if n.value < 2 || n.value > 10_000 {
+                    return Err(Diagnostic::error(
+                        "qdx::validate::level_count",
+                        "a grid needs 2 to 10000 levels per variable",
+                    )
+                    .at(n.span));
+                }
+                let k = n.value as usize;
+                let mut out: Vec<f64> = (0..k)
+                    .map(|i| lo + (hi - lo) * i as f64 / (k - 1) as f64)
+                    .collect();
+                if matches!(v.domain, Domain::Integer { .. }) {
+                    out = out.into_iter().map(f64::round).collect();
+                    out.dedup();
+                }
+                out
+            }
+            ast::LevelValues::List(items, span) => {
+                if items.is_empty() {
+                    return Err(Diagnostic::error(
+                        "qdx::validate::level_count",
+                        "an empty list of levels",
+                    )
+                    .at(*span));
+                }
+                let mut out = Vec::new();
+                for e in items {
+                    let (x, _) = quantity_of(v.dimension, e)?;
+                    if x < lo - 1e-12 * lo.abs().max(1.0) || x > hi + 1e-12 * hi.abs().max(1.0) {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::level_outside",
+                            format!(
+                                "{} is outside the range of `{}` ({} .. {})",
+                                v.unit.format(x),
+                                v.name,
+                                v.unit.format(lo),
+                                v.unit.format(hi)
+                            ),
+                        )
+                        .at(e.span));
+                    }
+                    if out.contains(&x) {
+                        return Err(Diagnostic::error(
+                            "qdx::validate::duplicate_level",
+                            "this level is listed twice",
+                        )
+                        .at(e.span));
+                    }
+                    out.push(x);
+                }
+                out
+            }
+        };
+        self.mark_used(&v.name);
+        Ok((id, values))
+    }
+
+    pub(super) fn priors(&mut self) {
+        let priors: Vec<&'a ast::Prior> = self.items.of(|i| match i {
+            Item::Prior(p) => Some(p),
+            _ => None,
+        });
+        for p in priors {
+            let format = match p.format.name.as_str() {
+                "csv" => PriorFormat::Csv,
+                "bundle" => PriorFormat::Bundle,
+                other => {
+                    self.error(
+                        Diagnostic::error("qdx::validate::prior_format", format!("unknown prior data format `{other}`"))
+                            .at(p.format.span)
+                            .help("prior data is `prior csv \"earlier.csv\"` or `prior bundle \"runs/earlier-run\"`"),
+                    );
+                    continue;
+                }
+            };
+            let file = match format {
+                PriorFormat::Csv => p.path.value.clone(),
+                PriorFormat::Bundle => {
+                    format!("{}/observations.csv", p.path.value.trim_end_matches('/'))
+                }
+            };
+            match self
+                .loaded
+                .read_relative(self.world, p.path.span, &file, "prior data file")
+            {
+                Ok((name, text)) => {
+                    let header: Vec<String> = text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .split(',')
+                        .map(|h| h.trim().trim_matches('"').to_owned())
+                        .collect();
+                    let missing: Vec<&str> = self
+                        .variables
+                        .iter()
+                        .filter(|v| {
+                            !header
+                                .iter()
+                                .any(|h| h == &v.name || h.starts_with(&format!("{} [", v.name)))
+                        })
+                        .map(|v| v.name.as_str())
+                        .collect();
+                    if !missing.is_empty() {
+                        self.error(
+                            Diagnostic::error("qdx::validate::prior_columns", format!("`{}` has no column for {}", name, missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")))
+                                .at(p.path.span)
+                                .help("prior data needs one column per variable, named like the variable (optionally with its unit: `residence [s]`)"),
+                        );
+                        continue;
+                    }
+                    self.files.push(CampaignFile {
+                        name: name.clone(),
+                        role: FileRole::Prior,
+                        text,
+                    });
+                    self.priors.push(PriorSource {
+                        format,
+                        path: p.path.value.clone(),
+                        span: p.span,
+                    });
+                }
+                Err(d) => self.error(d),
+            }
+        }
+    }
+
+    /// The `budget { … }` block.
+    pub(super) fn budget(&mut self, b: Option<&ast::Budget>) -> Budget {
+        let mut budget = Budget::default();
+        let Some(b) = b else { return budget };
+        for e in &b.entries {
+            match e {
+                ast::BudgetEntry::Experiments(n) => {
+                    if n.value == 0 {
+                        self.error(
+                            Diagnostic::error(
+                                "qdx::validate::budget",
+                                "a budget of zero experiments runs nothing",
+                            )
+                            .at(n.span),
+                        );
+                    }
+                    budget.experiments = Some(n.value);
+                    budget.spans.experiments = Some(n.span);
+                }
+                ast::BudgetEntry::Reagent { stock, amount } => {
+                    match quantity_of(Dimension::VOLUME, amount) {
+                        Ok((v, _)) if v > 0.0 => {
+                            if stock.name == "total" {
+                                budget.reagent_total = Some(v);
+                                budget.spans.reagent_total = Some(amount.span);
+                            } else {
+                                budget.reagent_per_stock.insert(stock.name.clone(), v);
+                            }
+                        }
+                        Ok(_) => self.error(
+                            Diagnostic::error(
+                                "qdx::validate::budget",
+                                "a reagent budget must be above zero",
+                            )
+                            .at(amount.span),
+                        ),
+                        Err(d) => self.error(d),
+                    }
+                }
+                ast::BudgetEntry::Time(t) => match quantity_of(Dimension::TIME, t) {
+                    Ok((s, _)) if s > 0.0 => {
+                        budget.time = Some(s);
+                        budget.spans.time = Some(t.span);
+                    }
+                    Ok(_) => self.error(
+                        Diagnostic::error(
+                            "qdx::validate::budget",
+                            "a time budget must be above zero",
+                        )
+                        .at(t.span),
+                    ),
+                    Err(d) => self.error(d),
+                },
+            }
+        }
+        budget
+    }
+
+    /// Budgets against the optimizer and the stocks.
+    pub(super) fn budget_checks(
+        &mut self,
+        header: &Option<(String, Option<String>, u64, u32, Budget)>,
+    ) {
+        let Some((_, _, _, _, budget)) = header else {
+            return;
+        };
+        let mut errors = Vec::new();
+        for stock in budget.reagent_per_stock.keys() {
+            if !self.stocks.iter().any(|s| &s.name == stock) {
+                let known: Vec<&str> = self.stocks.iter().map(|s| s.name.as_str()).collect();
+                let d = Diagnostic::error(
+                    "qdx::validate::unknown_stock",
+                    format!("the budget names no stock `{stock}`"),
+                );
+                errors.push(match closest(stock, known.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help("`reagent total 25 mL` bounds all stocks together; `reagent <stock> 10 mL` one stock"),
+                });
+            }
+        }
+        if let (Some(n), Some(config)) = (budget.experiments, &self.optimizer) {
+            let span = budget.spans.experiments.unwrap_or(config.span);
+            if let Some((_, initial)) = config.initial
+                && initial > n
+            {
+                errors.push(
+                    Diagnostic::error("qdx::validate::budget_initial", format!("the initial design has {initial} experiments, more than the budget of {n}"))
+                        .label(span, "budget")
+                        .label(config.span, "initial design")
+                        .help("lower the initial design or raise the budget"),
+                );
+            }
+            if config.batch > n {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::budget_batch",
+                        format!(
+                            "a batch of {} is larger than the budget of {n} experiments",
+                            config.batch
+                        ),
+                    )
+                    .label(span, "budget"),
+                );
+            }
+            if config.strategy == Strategy::Grid && !config.levels.is_empty() {
+                let size: u64 = self
+                    .variables
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| match &v.domain {
+                        Domain::Choice { levels } => levels.len() as u64,
+                        _ => config.levels.get(&i).map_or(1, |l| l.len() as u64),
+                    })
+                    .fold(1_u64, u64::saturating_mul);
+                if size > n {
+                    errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::budget_grid",
+                            format!(
+                                "the grid has {size} points, but the budget allows {n} experiments"
+                            ),
+                        )
+                        .label(span, "budget")
+                        .label(config.span, format!("{size} grid points"))
+                        .help("raise the budget or use fewer levels"),
+                    );
+                }
+            }
+        }
+        if budget.experiments.is_none()
+            && budget.time.is_none()
+            && budget.reagent_total.is_none()
+            && !matches!(
+                self.optimizer.as_ref().map(|o| &o.strategy),
+                Some(Strategy::Grid)
+            )
+        {
+            let has_stop = self.objectives.as_ref().is_some_and(|o| o.stop.is_some());
+            if !has_stop && self.optimizer.is_some() {
+                errors.push(
+                    Diagnostic::error("qdx::validate::unbounded", "nothing ends this campaign: no budget and no stop condition")
+                        .help("add `budget { experiments 50 }` to the campaign block, or a `stop when …` objective"),
+                );
+            }
+        }
+        for d in errors {
+            self.error(d);
+        }
+    }
+}
+
+fn proxy_ident(e: &ast::Expr) -> Result<ast::Ident, Diagnostic> {
+    match &e.kind {
+        ExprKind::Path(p) if p.segments.len() == 1 => {
+            p.segments.first().cloned().ok_or_else(|| {
+                Diagnostic::error("qdx::validate::not_a_condition", "expected a proxy").at(e.span)
+            })
+        }
+        _ => Err(Diagnostic::error(
+            "qdx::validate::not_a_condition",
+            "a condition starts with a proxy's name",
+        )
+        .at(e.span)
+        .help("e.g. `plqy >= 0.6` or `peak within 2 nm`")),
+    }
+}
+
+fn option_value(
+    name: &ast::Ident,
+    value: Option<&ast::Expr>,
+    props: Option<&ast::Props>,
+) -> Result<OptionValue, Diagnostic> {
+    let mut block = BTreeMap::new();
+    for p in props.iter().flat_map(|p| p.entries.iter()) {
+        let v = match &p.value {
+            ast::PropValue::Expr(e) => option_value(&p.name, Some(e), None)?,
+            ast::PropValue::Props(inner) => option_value(&p.name, None, Some(inner))?,
+            ast::PropValue::Range(r) => {
+                return Err(Diagnostic::error(
+                    "qdx::validate::option_value",
+                    "an option is a name or a number",
+                )
+                .at(r.span));
+            }
+        };
+        block.insert(p.name.name.clone(), v);
+    }
+    let head = match value.map(|v| &v.kind) {
+        None => None,
+        Some(ExprKind::Number(n)) => Some(OptionValue::Number(n.value)),
+        Some(ExprKind::Path(p)) => Some(OptionValue::Name(p.dotted())),
+        Some(_) => {
+            return Err(Diagnostic::error(
+                "qdx::validate::option_value",
+                format!("`{}` takes a name or a number", name.name),
+            )
+            .at(value.map_or(name.span, |v| v.span)));
+        }
+    };
+    Ok(match (head, block.is_empty()) {
+        (Some(h), true) => h,
+        (Some(OptionValue::Name(n)), false) => {
+            let mut b = BTreeMap::new();
+            b.insert(n, OptionValue::Block(block));
+            OptionValue::Block(b)
+        }
+        (None, _) => OptionValue::Block(block),
+        (Some(_), false) => {
+            return Err(Diagnostic::error(
+                "qdx::validate::option_value",
+                "a number cannot have a block",
+            )
+            .at(name.span));
+        }
+    })
+}
+
+fn check_option(name: &str, v: &OptionValue) -> Result<(), String> {
+    let num = |lo: f64, hi: f64, what: &str| match v {
+        OptionValue::Number(x) if (lo..=hi).contains(x) => Ok(()),
+        _ => Err(format!("`{name}` is {what}")),
+    };
+    match name {
+        "acquisition" => match v {
+            OptionValue::Name(n) if matches!(n.as_str(), "log_expected_improvement" | "log_ei" | "noisy_expected_improvement" | "noisy_ei" | "upper_confidence_bound" | "ucb") => Ok(()),
+            _ => Err("`acquisition` is `log_expected_improvement`, `noisy_expected_improvement` or `upper_confidence_bound`".into()),
+        },
+        "surrogate" => match v {
+            OptionValue::Name(n) if n == "gp" => Ok(()),
+            OptionValue::Block(b) if b.len() == 1 => match b.get("gp") {
+                Some(OptionValue::Block(inner)) => match inner.get("kernel") {
+                    None | Some(OptionValue::Name(_)) if inner.keys().all(|k| k == "kernel") => match inner.get("kernel") {
+                        None => Ok(()),
+                        Some(OptionValue::Name(k)) if k == "matern52" => Ok(()),
+                        _ => Err("the GP kernel is `matern52` (Matérn-5/2 with one lengthscale per variable)".into()),
+                    },
+                    _ => Err("a `gp` block takes `kernel matern52`".into()),
+                },
+                _ => Err("the surrogate is `gp { kernel matern52 }`".into()),
+            },
+            _ => Err("the surrogate is `gp { kernel matern52 }`".into()),
+        },
+        "failures" => match v {
+            OptionValue::Name(n) if matches!(n.as_str(), "feasibility_model" | "impute_worst") => Ok(()),
+            _ => Err("`failures` is `feasibility_model` or `impute_worst`".into()),
+        },
+        "beta" => num(1e-6, 1e6, "a positive number"),
+        "initial_step" | "initial_radius" | "sigma" => num(1e-6, 1.0, "a fraction of each range, above 0 and at most 1"),
+        "exploration" => num(0.0, 0.99, "a share between 0 and 0.99"),
+        "population" | "points" => match v {
+            OptionValue::Number(x) if x.fract() == 0.0 && (2.0..=100_000.0).contains(x) => Ok(()),
+            _ => Err(format!("`{name}` is a whole number of at least 2")),
+        },
+        _ => Ok(()),
+    }
+}

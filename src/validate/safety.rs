@@ -1,0 +1,655 @@
+//! The safety envelope (limits, fault policies, safe setpoints) and the proof that every
+//! derived setting stays within device limits and the envelope.
+
+use std::collections::BTreeMap;
+
+use qdx_units::{Dimension, Interpretation, Interval};
+
+use super::Validator;
+use super::bounds::{Proof, Region};
+use super::campaign::*;
+use super::expr::TExpr;
+use super::kinds::{NoEnv, display_unit, quantity_of, written_unit};
+use super::names::closest;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+use crate::syntax::ast::{self, Action, ExprKind, Item, SafetyEntry};
+
+/// The fault kinds a policy can name, and what raises them.
+pub const FAULTS: &[(&str, &str)] = &[
+    ("pump_stall", "a pump reports a stall or occlusion"),
+    ("pump_empty", "a syringe runs out"),
+    ("pump_timeout", "a pump does not answer"),
+    ("heater_timeout", "a heater does not answer"),
+    ("heater_alarm", "a heater reports an alarm"),
+    (
+        "temperature_not_settled",
+        "the temperature does not settle in time",
+    ),
+    ("spectrometer_timeout", "the spectrometer does not answer"),
+    (
+        "spectrometer_saturated",
+        "a spectrum saturates the detector",
+    ),
+    ("no_signal", "a spectrum has no usable signal"),
+    ("pressure_high", "a pressure reading exceeds its limit"),
+    ("device_disconnected", "a device's connection is lost"),
+    (
+        "garbage_reply",
+        "a device answers with bytes that make no sense",
+    ),
+    ("any", "any fault without its own policy"),
+];
+
+const ACTIONS: &[&str] = &["skip_experiment", "pause", "abort", "stop_all", "continue"];
+
+impl<'a> Validator<'a> {
+    pub(super) fn safety(&mut self) {
+        let entries: Vec<&'a SafetyEntry> = self
+            .items
+            .of(|i| match i {
+                Item::Safety(b) => Some(b),
+                _ => None,
+            })
+            .into_iter()
+            .flat_map(|b| b.entries.iter())
+            .collect();
+        let mut policies: BTreeMap<String, Span> = BTreeMap::new();
+        for e in entries {
+            match e {
+                SafetyEntry::Limit(expr) => match self.limit(expr) {
+                    Ok(l) => self.safety.limits.push(l),
+                    Err(d) => self.error(d),
+                },
+                SafetyEntry::OnFault {
+                    fault,
+                    actions,
+                    span,
+                } => {
+                    if !FAULTS.iter().any(|(f, _)| *f == fault.name) {
+                        let names: Vec<&str> = FAULTS.iter().map(|(f, _)| *f).collect();
+                        let d = Diagnostic::error(
+                            "qdx::validate::unknown_fault",
+                            format!("unknown fault `{}`", fault.name),
+                        )
+                        .label(fault.span, "not a fault qdx raises");
+                        self.error(match closest(&fault.name, names.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help(format!("faults are: {}", names.join(", "))),
+                        });
+                        continue;
+                    }
+                    if let Some(first) = policies.insert(fault.name.clone(), fault.span) {
+                        self.error(
+                            Diagnostic::error(
+                                "qdx::validate::duplicate_policy",
+                                format!("`{}` has two policies", fault.name),
+                            )
+                            .label(fault.span, "second policy")
+                            .label(first, "first policy"),
+                        );
+                        continue;
+                    }
+                    match fault_actions(actions) {
+                        Ok(list) => self.safety.policies.push(FaultPolicy {
+                            fault: fault.name.clone(),
+                            actions: list,
+                            span: *span,
+                        }),
+                        Err(d) => self.error(d),
+                    }
+                }
+                SafetyEntry::SafeSetpoint {
+                    device,
+                    value,
+                    span,
+                } => {
+                    let id = match self.find_device(device, Some(Role::Heater)) {
+                        Ok(id) => id,
+                        Err(d) => {
+                            self.error(d);
+                            continue;
+                        }
+                    };
+                    match quantity_of(Dimension::TEMPERATURE, value) {
+                        Ok((k, _)) => {
+                            let range = self
+                                .devices
+                                .get(id)
+                                .and_then(|d| d.setting("setpoint"))
+                                .map(|s| (s.lo, s.hi, s.unit.clone()));
+                            if let Some((lo, hi, unit)) = range
+                                && (k < lo || k > hi)
+                            {
+                                self.error(
+                                    Diagnostic::error("qdx::validate::safe_setpoint", format!("the safe setpoint of `{}` is outside its range {} .. {}", device.name, unit.format(lo), unit.format(hi)))
+                                        .at(*span),
+                                );
+                                continue;
+                            }
+                            self.safety.safe_setpoints.insert(id, k);
+                        }
+                        Err(d) => self.error(d),
+                    }
+                }
+            }
+        }
+        // Heaters without a declared safe setpoint go to room temperature, clamped to their range.
+        for (id, d) in self.devices.iter().enumerate() {
+            if d.role == Role::Heater && !self.safety.safe_setpoints.contains_key(&id) {
+                let (lo, hi) = d
+                    .setting("setpoint")
+                    .map_or((298.15, 298.15), |s| (s.lo, s.hi));
+                self.safety
+                    .safe_setpoints
+                    .insert(id, 298.15_f64.clamp(lo.min(hi), hi.max(lo)));
+            }
+        }
+    }
+
+    /// `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `pressure <= 5 bar`,
+    /// `p1.rate <= 1 mL/min`, `x >= …`.
+    fn limit(&mut self, e: &ast::Expr) -> Result<Limit, Diagnostic> {
+        let ExprKind::Binary { op, left, right } = &e.kind else {
+            return Err(not_a_limit(e.span));
+        };
+        let cmp = match op {
+            ast::BinaryOp::Le => Comparison::Le,
+            ast::BinaryOp::Lt => Comparison::Lt,
+            ast::BinaryOp::Ge => Comparison::Ge,
+            ast::BinaryOp::Gt => Comparison::Gt,
+            _ => return Err(not_a_limit(e.span)),
+        };
+        // The subject is the side that is not a constant.
+        let (subject, value, cmp) = if super::kinds::constant(right).is_ok() {
+            (left.as_ref(), right.as_ref(), cmp)
+        } else if super::kinds::constant(left).is_ok() {
+            let flipped = match cmp {
+                Comparison::Le => Comparison::Ge,
+                Comparison::Lt => Comparison::Gt,
+                Comparison::Ge => Comparison::Le,
+                Comparison::Gt => Comparison::Lt,
+                Comparison::Eq => Comparison::Eq,
+            };
+            (right.as_ref(), left.as_ref(), flipped)
+        } else {
+            return Err(Diagnostic::error(
+                "qdx::validate::limit_not_constant",
+                "a safety limit compares something with a constant value",
+            )
+            .at(e.span)
+            .help("e.g. `temperature <= 90 degC` or `total_flow <= 1.5 mL/min`"));
+        };
+        let text = self.loaded.sources.snippet(e.span).unwrap_or("").to_owned();
+        let builtin = match &subject.kind {
+            ExprKind::Path(p) if p.segments.len() == 1 => match p.dotted().as_str() {
+                "temperature" => Some((LimitSubject::Temperature, Dimension::TEMPERATURE)),
+                "total_flow" => Some((LimitSubject::TotalFlow, Dimension::FLOW_RATE)),
+                "pressure" => Some((LimitSubject::Pressure, Dimension::PRESSURE)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((subject, dim)) = builtin {
+            let (si, t) = quantity_of(dim, value)?;
+            let interp = if t.ty.temp == super::expr::Temp::Absolute {
+                Interpretation::Absolute
+            } else {
+                Interpretation::Difference
+            };
+            if matches!(subject, LimitSubject::Temperature) {
+                self.mark_used("temperature");
+            }
+            if matches!(subject, LimitSubject::TotalFlow) {
+                self.mark_used("total_flow");
+            }
+            return Ok(Limit {
+                subject,
+                op: cmp,
+                value: si,
+                unit: display_unit(written_unit(value), dim, interp, si),
+                text,
+                span: e.span,
+            });
+        }
+        let (st, vt) = self.typed_comparison(subject, value)?;
+        let subject_id = match &st.expr {
+            TExpr::Derived(id) => LimitSubject::Derived(*id),
+            TExpr::Var(id) => LimitSubject::Variable(*id),
+            _ => {
+                return Err(Diagnostic::error("qdx::validate::limit_subject", "a safety limit names one value: a variable, a derived value or a device setting")
+                    .at(subject.span)
+                    .help("or one of `temperature`, `total_flow`, `pressure`"));
+            }
+        };
+        let si = vt.expr.eval(&NoEnv);
+        let interp = if vt.ty.temp == super::expr::Temp::Absolute {
+            Interpretation::Absolute
+        } else {
+            Interpretation::Difference
+        };
+        Ok(Limit {
+            subject: subject_id,
+            op: cmp,
+            value: si,
+            unit: display_unit(written_unit(value), vt.ty.dim, interp, si),
+            text,
+            span: e.span,
+        })
+    }
+
+    fn region(&self) -> (Vec<TExpr>, Region<'static>) {
+        let derived: Vec<TExpr> = self.derived.iter().map(|d| d.expr.clone()).collect();
+        let root = self
+            .variables
+            .iter()
+            .map(|v| {
+                let (lo, hi) = v.bounds().unwrap_or((0.0, 0.0));
+                Interval::new(lo, hi).unwrap_or_else(|_| Interval::entire())
+            })
+            .collect();
+        let constraints = self
+            .constraints
+            .iter()
+            .map(|c| {
+                (
+                    TExpr::Sub(Box::new(c.lhs.clone()), Box::new(c.rhs.clone())),
+                    c.op,
+                )
+            })
+            .collect();
+        let compositions = self
+            .compositions
+            .iter()
+            .map(|c| (c.components.clone(), c.total))
+            .collect();
+        let integers = self
+            .variables
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| matches!(v.domain, Domain::Integer { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        // Constraints of the form `derived op constant` bound that value on the feasible region.
+        let mut known = Vec::new();
+        for c in &self.constraints {
+            let (id, op, k) = match (&c.lhs, &c.rhs) {
+                (TExpr::Derived(id), TExpr::Const(k)) => (*id, c.op, *k),
+                (TExpr::Const(k), TExpr::Derived(id)) => (
+                    *id,
+                    match c.op {
+                        Comparison::Le => Comparison::Ge,
+                        Comparison::Lt => Comparison::Gt,
+                        Comparison::Ge => Comparison::Le,
+                        Comparison::Gt => Comparison::Lt,
+                        Comparison::Eq => Comparison::Eq,
+                    },
+                    *k,
+                ),
+                _ => continue,
+            };
+            let bound = match op {
+                Comparison::Le | Comparison::Lt => Interval::new(f64::NEG_INFINITY, k),
+                Comparison::Ge | Comparison::Gt => Interval::new(k, f64::INFINITY),
+                Comparison::Eq => Interval::point(k),
+            };
+            if let Ok(b) = bound {
+                known.push((id, b));
+            }
+        }
+        (
+            derived.clone(),
+            Region {
+                root,
+                derived: &[],
+                constraints,
+                compositions,
+                integers,
+                known,
+            },
+        )
+    }
+
+    /// Proves every device setting and limited value stays within its limits.
+    pub(super) fn prove_bounds(&mut self) {
+        if self.diags.has_errors() {
+            // Bounds over a half-resolved campaign would only add noise.
+            return;
+        }
+        let (derived, region) = self.region();
+        let region = Region {
+            derived: &derived,
+            ..region
+        };
+        let mut found = Vec::new();
+        // The feasible region must not be empty.
+        if !self.constraints.is_empty()
+            && region.prove_within(&TExpr::Const(0.0), Interval::entire()) == Proof::Infeasible
+        {
+            let mut d = Diagnostic::error("qdx::validate::infeasible", "no experiment satisfies the constraints within the variables' ranges")
+                .help("check the constraints against the variable ranges: together they exclude every point");
+            for c in &self.constraints {
+                d = d.label(c.span, "constraint");
+            }
+            self.error(d);
+            return;
+        }
+        let mut ranges = Vec::new();
+        for (id, d) in self.derived.iter().enumerate() {
+            let mut allowed = Interval::entire();
+            let mut sources: Vec<(String, Span)> = Vec::new();
+            if let DerivedTarget::Setting { device, setting } = &d.target
+                && let Some(dev) = self.devices.get(*device)
+                && let Some(spec) = dev.setting(setting)
+            {
+                // A pump's rate may also be zero (stopped); the planner rounds rates between zero
+                // and the pump's smallest rate to whichever is nearer, and records what it sent.
+                let lo = if dev.role == Role::Pump && setting == "rate" {
+                    spec.lo.min(0.0)
+                } else {
+                    spec.lo
+                };
+                if let Ok(lim) = Interval::new(lo, spec.hi) {
+                    allowed = lim;
+                    sources.push((
+                        format!(
+                            "the limits of `{}` ({} .. {})",
+                            dev.name,
+                            spec.unit.format(lo),
+                            spec.unit.format(spec.hi)
+                        ),
+                        dev.span,
+                    ));
+                }
+                for l in &self.safety.limits {
+                    let applies = matches!(l.subject, LimitSubject::Temperature)
+                        && dev.role == Role::Heater
+                        && setting == "setpoint";
+                    if applies
+                        && let Some(cut) = limit_interval(l).and_then(|i| allowed.intersection(&i))
+                    {
+                        allowed = cut;
+                        sources.push((format!("the safety limit `{}`", l.text), l.span));
+                    }
+                }
+            }
+            for l in &self.safety.limits {
+                if l.subject == LimitSubject::Derived(id)
+                    && let Some(cut) = limit_interval(l).and_then(|i| allowed.intersection(&i))
+                {
+                    allowed = cut;
+                    sources.push((format!("the safety limit `{}`", l.text), l.span));
+                }
+            }
+            let target = TExpr::Derived(id);
+            if sources.is_empty() {
+                ranges.push(region.enclose_value(&target, 64));
+                continue;
+            }
+            match region.prove_within(&target, allowed) {
+                Proof::Holds { enclosure } => ranges.push(Some(enclosure)),
+                Proof::Violated { witness, value } => {
+                    ranges.push(None);
+                    let at = self.describe_point(&witness, &target);
+                    let (what, source) = if allowed.hi() < value {
+                        ("above", sources.last())
+                    } else {
+                        ("below", sources.first())
+                    };
+                    let bound = if allowed.hi() < value {
+                        allowed.hi()
+                    } else {
+                        allowed.lo()
+                    };
+                    let mut diag = Diagnostic::error(
+                        "qdx::validate::out_of_limits",
+                        format!(
+                            "`{}` can reach {}, {what} {}",
+                            d.name,
+                            approx(&d.unit, value),
+                            d.unit.format(bound)
+                        ),
+                    )
+                    .label(
+                        d.span,
+                        format!("reaches {} at {at}", approx(&d.unit, value)),
+                    );
+                    if let Some((text, span)) = source {
+                        diag = diag.label(*span, format!("limit from {text}"));
+                    }
+                    found.push(diag.help(format!(
+                        "narrow the variables' ranges, or add a constraint such as `{} {} {}`",
+                        d.name,
+                        if what == "above" { "<=" } else { ">=" },
+                        d.unit.format(bound)
+                    )));
+                }
+                Proof::Infeasible => ranges.push(None),
+                Proof::Unknown { enclosure } => {
+                    ranges.push(enclosure);
+                    found.push(
+                        Diagnostic::error(
+                            "qdx::validate::unproven_limits",
+                            format!(
+                                "cannot prove that `{}` stays within {} .. {}",
+                                d.name,
+                                d.unit.format(allowed.lo()),
+                                d.unit.format(allowed.hi())
+                            ),
+                        )
+                        .label(d.span, "its bounds could not be established")
+                        .help(format!(
+                            "add a constraint that bounds it, e.g. `{} <= {}`",
+                            d.name,
+                            d.unit.format(allowed.hi())
+                        )),
+                    );
+                }
+            }
+        }
+        for (d, r) in self.derived.iter_mut().zip(ranges) {
+            if let Some(r) = r {
+                d.range = (r.lo(), r.hi());
+            }
+        }
+        // Limits on the total flow and on variables themselves.
+        let pump_rates: Vec<TExpr> = self
+            .derived
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| matches!(&d.target, DerivedTarget::Setting { device, setting } if setting == "rate" && self.devices.get(*device).is_some_and(|x| x.role == Role::Pump)))
+            .map(|(i, _)| TExpr::Derived(i))
+            .collect();
+        for l in &self.safety.limits {
+            let target = match &l.subject {
+                LimitSubject::TotalFlow => {
+                    let Some(sum) = pump_rates
+                        .iter()
+                        .cloned()
+                        .reduce(|a, b| TExpr::Add(Box::new(a), Box::new(b)))
+                    else {
+                        continue;
+                    };
+                    sum
+                }
+                LimitSubject::Variable(v) => TExpr::Var(*v),
+                _ => continue,
+            };
+            let Some(allowed) = limit_interval(l) else {
+                continue;
+            };
+            if let Proof::Violated { witness, value } = region.prove_within(&target, allowed) {
+                let at = self.describe_point(&witness, &target);
+                let name = match &l.subject {
+                    LimitSubject::TotalFlow => "the total flow".to_owned(),
+                    LimitSubject::Variable(v) => format!(
+                        "`{}`",
+                        self.variables.get(*v).map_or("?", |x| x.name.as_str())
+                    ),
+                    _ => String::new(),
+                };
+                found.push(
+                    Diagnostic::error(
+                        "qdx::validate::out_of_limits",
+                        format!(
+                            "{name} can reach {}, outside the safety limit `{}`",
+                            approx(&l.unit, value),
+                            l.text
+                        ),
+                    )
+                    .label(l.span, format!("reached at {at}"))
+                    .help("narrow the variables' ranges or add a constraint"),
+                );
+            }
+        }
+        // A constraint that nothing can satisfy on its own.
+        for c in &self.constraints {
+            let g = TExpr::Sub(Box::new(c.lhs.clone()), Box::new(c.rhs.clone()));
+            let single = Region {
+                constraints: vec![(g, c.op)],
+                ..region.clone()
+            };
+            if single.prove_within(&TExpr::Const(0.0), Interval::entire()) == Proof::Infeasible {
+                found.push(
+                    Diagnostic::error(
+                        "qdx::validate::infeasible",
+                        "no experiment within the variables' ranges satisfies this constraint",
+                    )
+                    .at(c.span),
+                );
+            }
+        }
+        for d in found {
+            self.error(d);
+        }
+    }
+
+    /// `residence = 10 s, iodide_frac = 0.6` for a witness point, naming the variables `e`
+    /// depends on.
+    fn describe_point(&self, p: &[f64], e: &TExpr) -> String {
+        let mut vars = Vec::new();
+        e.collect_vars(&|d| self.derived.get(d).map(|x| x.expr.clone()), &mut vars);
+        self.variables
+            .iter()
+            .zip(p)
+            .enumerate()
+            .filter(|(i, (v, _))| v.is_numeric() && vars.contains(i))
+            .map(|(_, x)| x)
+            .map(|(v, x)| format!("{} = {}", v.name, approx(&v.unit, *x)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A computed value to four significant digits, in the unit: `1.667 mL/min`.
+pub(super) fn approx(unit: &DisplayUnit, si: f64) -> String {
+    let x = unit.from_si(si);
+    let rounded = if x == 0.0 || !x.is_finite() {
+        x
+    } else {
+        let digits = 4 - 1 - x.abs().log10().floor() as i32;
+        let scale = 10_f64.powi(digits.clamp(-300, 300));
+        (x * scale).round() / scale
+    };
+    let text = qdx_units::format_number(rounded);
+    if unit.symbol().is_empty() {
+        text
+    } else {
+        format!("{text} {}", unit.symbol())
+    }
+}
+
+/// The allowed interval of a limit (`<= v` → `(-∞, v]`).
+pub(super) fn limit_interval(l: &Limit) -> Option<Interval> {
+    match l.op {
+        Comparison::Le | Comparison::Lt => Interval::new(f64::NEG_INFINITY, l.value).ok(),
+        Comparison::Ge | Comparison::Gt => Interval::new(l.value, f64::INFINITY).ok(),
+        Comparison::Eq => Interval::point(l.value).ok(),
+    }
+}
+
+fn not_a_limit(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "qdx::validate::not_a_limit",
+        "a safety limit compares a value with a constant",
+    )
+    .at(span)
+    .help("e.g. `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `pressure <= 5 bar`")
+}
+
+fn fault_actions(actions: &[Action]) -> Result<Vec<FaultAction>, Diagnostic> {
+    let mut out = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        match a {
+            Action::Retry {
+                times,
+                backoff,
+                span,
+            } => {
+                if i != 0 {
+                    return Err(Diagnostic::error(
+                        "qdx::validate::retry_position",
+                        "`retry` comes first in a policy",
+                    )
+                    .at(*span)
+                    .help("e.g. `retry 3, then skip_experiment`"));
+                }
+                let backoff = match backoff {
+                    Some(b) => quantity_of(Dimension::TIME, b)?.0,
+                    None => 1.0,
+                };
+                let times = u32::try_from(times.value)
+                    .ok()
+                    .filter(|t| (1..=100).contains(t))
+                    .ok_or_else(|| {
+                        Diagnostic::error(
+                            "qdx::validate::retry_count",
+                            "retry between 1 and 100 times",
+                        )
+                        .at(times.span)
+                    })?;
+                out.push(FaultAction::Retry { times, backoff });
+            }
+            Action::Then(ident) => {
+                if !matches!(out.last(), Some(FaultAction::Retry { .. })) {
+                    return Err(Diagnostic::error(
+                        "qdx::validate::then_without_retry",
+                        "`then` follows a `retry`",
+                    )
+                    .at(ident.span));
+                }
+                out.push(plain_action(ident)?);
+            }
+            Action::Plain(ident) => out.push(plain_action(ident)?),
+        }
+    }
+    Ok(out)
+}
+
+fn plain_action(ident: &ast::Ident) -> Result<FaultAction, Diagnostic> {
+    Ok(match ident.name.as_str() {
+        "skip_experiment" => FaultAction::SkipExperiment,
+        "pause" => FaultAction::Pause,
+        "abort" => FaultAction::Abort,
+        "stop_all" => FaultAction::StopAll,
+        "continue" => FaultAction::Continue,
+        other => {
+            let d = Diagnostic::error(
+                "qdx::validate::unknown_action",
+                format!("unknown action `{other}`"),
+            )
+            .at(ident.span);
+            return Err(match closest(other, ACTIONS.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!(
+                    "actions are `retry N`, {}",
+                    ACTIONS
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            });
+        }
+    })
+}

@@ -1,0 +1,559 @@
+//! `simulate` blocks: which model the simulated lab runs, checked against the model's schema.
+
+use std::collections::BTreeMap;
+
+use qdx_units::{Interpretation, Unit};
+
+use super::Validator;
+use super::campaign::*;
+use super::kinds::constant;
+use super::names::closest;
+use crate::diagnostic::Diagnostic;
+use crate::syntax::ast::{self, ExprKind, Item, SimModel};
+
+/// Chemistry models and the roles each needs (role, required).
+const MODELS: &[(&str, &[(&str, bool)])] = &[
+    (
+        "cspbx3_halide_exchange",
+        &[("seeds", true), ("halide", true), ("ligand", false)],
+    ),
+    ("cdse_growth", &[("cadmium", true), ("selenium", true)]),
+];
+
+impl<'a> Validator<'a> {
+    pub(super) fn simulate(&mut self) {
+        let blocks: Vec<&'a ast::Simulate> = self.items.of(|i| match i {
+            Item::Simulate(s) => Some(s),
+            _ => None,
+        });
+        let Some(s) = blocks.first().copied() else {
+            return;
+        };
+        let result = match &s.model {
+            SimModel::Named(name) => self.chemistry_model(name, s),
+            SimModel::Table(path) => self.table_model(path, s),
+            SimModel::Script(path) => self.script_model(path, s),
+        };
+        match result {
+            Ok(sim) => self.simulation = Some(sim),
+            Err(ds) => {
+                for d in ds {
+                    self.error(d);
+                }
+            }
+        }
+    }
+
+    fn chemistry_model(
+        &self,
+        name: &ast::Ident,
+        s: &ast::Simulate,
+    ) -> Result<Simulation, Vec<Diagnostic>> {
+        let Some((model_name, roles)) = MODELS.iter().find(|(n, _)| *n == name.name) else {
+            let mut known: Vec<&str> = MODELS.iter().map(|(n, _)| *n).collect();
+            known.extend(["table", "script"]);
+            let d = Diagnostic::error(
+                "qdx::validate::unknown_model",
+                format!("unknown simulation model `{}`", name.name),
+            )
+            .at(name.span);
+            return Err(vec![match closest(&name.name, known.iter().copied()) {
+                Some(k) => d.help(format!("did you mean `{k}`?")),
+                None => d.help("models: `cspbx3_halide_exchange`, `cdse_growth`, `table \"data.csv\"`, `script \"model.rhai\"`"),
+            }]);
+        };
+        let schema = qdx_sim::params_schema(model_name).unwrap_or(&[]);
+        let mut errors = Vec::new();
+        let mut role_map = BTreeMap::new();
+        let mut parameters = BTreeMap::new();
+        for p in s.props.iter().flat_map(|p| p.entries.iter()) {
+            let key = p.name.name.as_str();
+            if roles.iter().any(|(r, _)| *r == key) {
+                let stock = match &p.value {
+                    ast::PropValue::Expr(ast::Expr {
+                        kind: ExprKind::Path(path),
+                        ..
+                    }) if path.segments.len() == 1 => path.dotted(),
+                    _ => {
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::role",
+                                format!("`{key}` names a stock"),
+                            )
+                            .at(p.value.span()),
+                        );
+                        continue;
+                    }
+                };
+                match self.stocks.iter().position(|st| st.name == stock) {
+                    Some(id) => {
+                        if key == "halide" {
+                            let halide = self.stocks.get(id).and_then(|st| {
+                                match st.properties.get("halide") {
+                                    Some(PropertyValue::Text(t)) => Some(t.clone()),
+                                    _ => None,
+                                }
+                            });
+                            if !matches!(halide.as_deref(), Some("I" | "Cl" | "Br")) {
+                                errors.push(
+                                    Diagnostic::error("qdx::validate::halide", format!("stock `{stock}` must say which halide it delivers"))
+                                        .at(p.value.span())
+                                        .help(format!("add `halide \"I\"` (or \"Cl\") to the properties of `{stock}` in `stocks`")),
+                                );
+                            }
+                        }
+                        role_map.insert(key.to_owned(), id);
+                    }
+                    None => {
+                        let known: Vec<&str> =
+                            self.stocks.iter().map(|x| x.name.as_str()).collect();
+                        let d = Diagnostic::error(
+                            "qdx::validate::unknown_stock",
+                            format!("no stock named `{stock}`"),
+                        )
+                        .at(p.value.span());
+                        errors.push(match closest(&stock, known.iter().copied()) {
+                            Some(k) => d.help(format!("did you mean `{k}`?")),
+                            None => d.help(format!("the `{key}` role names one of the stocks")),
+                        });
+                    }
+                }
+                continue;
+            }
+            let Some(spec) = schema.iter().find(|x| x.name == key) else {
+                let mut known: Vec<&str> = roles.iter().map(|(r, _)| *r).collect();
+                known.extend(schema.iter().map(|x| x.name));
+                let d = Diagnostic::error(
+                    "qdx::validate::unknown_parameter",
+                    format!("`{model_name}` has no parameter `{key}`"),
+                )
+                .at(p.name.span);
+                errors.push(match closest(key, known.iter().copied()) {
+                    Some(k) => d.help(format!("did you mean `{k}`?")),
+                    None => d.help(format!("its roles and parameters: {}", known.join(", "))),
+                });
+                continue;
+            };
+            let ast::PropValue::Expr(e) = &p.value else {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::parameter_value",
+                        format!("`{key}` is a single value"),
+                    )
+                    .at(p.value.span()),
+                );
+                continue;
+            };
+            match param_value(spec, e) {
+                Ok(v) if v.is_finite() && v >= spec.min && v <= spec.max => {
+                    parameters.insert(key.to_owned(), v);
+                }
+                Ok(v) => errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::parameter_range",
+                        format!(
+                            "`{key}` = {} {} is outside the model's range {} .. {}",
+                            fmt(v),
+                            spec.unit,
+                            fmt(spec.min),
+                            fmt(spec.max)
+                        ),
+                    )
+                    .at(e.span)
+                    .help(spec.doc.to_owned()),
+                ),
+                Err(d) => errors.push(d),
+            }
+        }
+        for (role, required) in *roles {
+            if *required && !role_map.contains_key(*role) {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::missing_role",
+                        format!("`{model_name}` needs to know which stock is the `{role}`"),
+                    )
+                    .at(s.span)
+                    .help(format!("add `{role} <stock name>` to the simulate block")),
+                );
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let model = if *model_name == "cdse_growth" {
+            SimulationModel::CdSeGrowth
+        } else {
+            SimulationModel::CsPbX3HalideExchange
+        };
+        Ok(Simulation {
+            model,
+            parameters,
+            roles: role_map,
+            span: s.span,
+        })
+    }
+
+    fn names_prop(&self, s: &ast::Simulate, key: &str) -> Result<Option<Vec<String>>, Diagnostic> {
+        let Some(p) = s.props.as_ref().and_then(|p| p.get(key)) else {
+            return Ok(None);
+        };
+        match &p.value {
+            ast::PropValue::Expr(ast::Expr {
+                kind: ExprKind::List(items),
+                ..
+            }) => items
+                .iter()
+                .map(|i| match &i.kind {
+                    ExprKind::Path(path) => Ok(path.dotted()),
+                    ExprKind::String(s) => Ok(s.clone()),
+                    _ => Err(
+                        Diagnostic::error("qdx::validate::column_name", "a column name").at(i.span),
+                    ),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            _ => Err(Diagnostic::error(
+                "qdx::validate::column_list",
+                format!("`{key}` is a list of names, e.g. `{key} [yield, turnover]`"),
+            )
+            .at(p.value.span())),
+        }
+    }
+
+    fn table_model(
+        &mut self,
+        path: &ast::StringLit,
+        s: &ast::Simulate,
+    ) -> Result<Simulation, Vec<Diagnostic>> {
+        let (file, text) = self
+            .loaded
+            .read_relative(self.world, path.span, &path.value, "table")
+            .map_err(|d| vec![d])?;
+        let mut errors = Vec::new();
+        for p in s.props.iter().flat_map(|p| p.entries.iter()) {
+            if !matches!(
+                p.name.name.as_str(),
+                "mode" | "inputs" | "outputs" | "units"
+            ) {
+                let d = Diagnostic::error(
+                    "qdx::validate::unknown_property",
+                    format!("`simulate table` has no property `{}`", p.name.name),
+                )
+                .at(p.name.span);
+                errors.push(
+                    match closest(&p.name.name, ["mode", "inputs", "outputs", "units"]) {
+                        Some(k) => d.help(format!("did you mean `{k}`?")),
+                        None => d.help("a table takes `mode`, `inputs`, `outputs` and `units`"),
+                    },
+                );
+            }
+        }
+        let pool = match s
+            .props
+            .as_ref()
+            .and_then(|p| p.get("mode"))
+            .map(|p| &p.value)
+        {
+            None => true,
+            Some(ast::PropValue::Expr(ast::Expr {
+                kind: ExprKind::Path(m),
+                ..
+            })) if m.dotted() == "pool" => true,
+            Some(ast::PropValue::Expr(ast::Expr {
+                kind: ExprKind::Path(m),
+                ..
+            })) if m.dotted() == "emulator" => false,
+            Some(v) => {
+                errors.push(
+                    Diagnostic::error("qdx::validate::table_mode", "a table's mode is `pool` (only its rows can be run) or `emulator` (interpolated)").at(v.span()),
+                );
+                true
+            }
+        };
+        let header: Vec<String> = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|h| h.trim().trim_matches('"').to_owned())
+            .collect();
+        let inputs = match self.names_prop(s, "inputs") {
+            Ok(v) => v.unwrap_or_else(|| self.variables.iter().map(|v| v.name.clone()).collect()),
+            Err(d) => {
+                errors.push(d);
+                Vec::new()
+            }
+        };
+        let outputs = match self.names_prop(s, "outputs") {
+            Ok(Some(v)) => v,
+            Ok(None) => header
+                .iter()
+                .filter(|h| !inputs.contains(h))
+                .cloned()
+                .collect(),
+            Err(d) => {
+                errors.push(d);
+                Vec::new()
+            }
+        };
+        let mut units: BTreeMap<String, (Unit, ast::Prop)> = BTreeMap::new();
+        if let Some(ast::Prop {
+            value: ast::PropValue::Props(u),
+            ..
+        }) = s.props.as_ref().and_then(|p| p.get("units"))
+        {
+            for p in &u.entries {
+                let text = match &p.value {
+                    ast::PropValue::Expr(ast::Expr {
+                        kind: ExprKind::Path(x),
+                        ..
+                    }) => x.dotted(),
+                    ast::PropValue::Expr(ast::Expr {
+                        kind: ExprKind::String(x),
+                        ..
+                    }) => x.clone(),
+                    _ => {
+                        errors.push(Diagnostic::error("qdx::validate::column_unit", "write a column's unit as a name or a string: `units { temperature degC }`").at(p.value.span()));
+                        continue;
+                    }
+                };
+                match super::expr::parse_unit(&text, p.value.span()) {
+                    Ok(unit) => {
+                        units.insert(p.name.name.clone(), (unit, p.clone()));
+                    }
+                    Err(d) => errors.push(d),
+                }
+            }
+        }
+        let mut mapped = Vec::new();
+        for name in &inputs {
+            if !header.contains(name) {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::table_column",
+                        format!("`{file}` has no column `{name}`"),
+                    )
+                    .at(path.span)
+                    .help(format!("its columns: {}", header.join(", "))),
+                );
+                continue;
+            }
+            let Some(id) = self.variables.iter().position(|v| &v.name == name) else {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::table_input",
+                        format!("input column `{name}` is not a variable of the campaign"),
+                    )
+                    .at(s.span)
+                    .help("each input column feeds the variable of the same name"),
+                );
+                continue;
+            };
+            self.mark_used(name);
+            let var_unit = self
+                .variables
+                .get(id)
+                .map_or_else(DisplayUnit::plain, |v| v.unit.clone());
+            let unit = match units.get(name) {
+                Some((u, prop)) => {
+                    if u.dimension() != var_unit.unit.dimension() {
+                        errors.push(Diagnostic::error("qdx::validate::unit_mismatch", format!("column `{name}` is given in `{}`, which does not fit the variable's unit `{}`", u.symbol(), var_unit.symbol())).at(prop.span));
+                        continue;
+                    }
+                    DisplayUnit::new(u.clone(), var_unit.interpretation)
+                }
+                None => var_unit,
+            };
+            mapped.push((id, name.clone(), unit));
+        }
+        for v in &self.variables {
+            if !inputs.contains(&v.name) {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::table_unfed",
+                        format!("variable `{}` is not an input of the table", v.name),
+                    )
+                    .at(v.span)
+                    .help(
+                        "a table is a virtual lab: every variable must be one of its input columns",
+                    ),
+                );
+            }
+        }
+        for o in &outputs {
+            if !header.contains(o) {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::table_column",
+                        format!("`{file}` has no column `{o}`"),
+                    )
+                    .at(path.span)
+                    .help(format!("its columns: {}", header.join(", "))),
+                );
+            }
+        }
+        if outputs.is_empty() {
+            errors.push(
+                Diagnostic::error(
+                    "qdx::validate::table_outputs",
+                    "the table has no output column",
+                )
+                .at(s.span),
+            );
+        }
+        // The file itself must load as a model (numbers where numbers belong, and so on).
+        if errors.is_empty() {
+            let config = qdx_sim::TableConfig {
+                path: file.clone(),
+                inputs: inputs.clone(),
+                outputs: outputs.clone(),
+                mode: if pool {
+                    qdx_sim::TableMode::Pool
+                } else {
+                    qdx_sim::TableMode::Emulator {
+                        neighbours: 8,
+                        power: 2.0,
+                    }
+                },
+            };
+            if let Err(e) = qdx_sim::TableModel::from_csv(&text, &config) {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::table_file",
+                        format!("`{file}` cannot be used as a table: {e}"),
+                    )
+                    .at(path.span),
+                );
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.files.push(CampaignFile {
+            name: file.clone(),
+            role: FileRole::Table,
+            text: text.clone(),
+        });
+        Ok(Simulation {
+            model: SimulationModel::Table {
+                path: file,
+                text,
+                pool,
+                inputs: mapped,
+                outputs,
+            },
+            parameters: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            span: s.span,
+        })
+    }
+
+    fn script_model(
+        &mut self,
+        path: &ast::StringLit,
+        s: &ast::Simulate,
+    ) -> Result<Simulation, Vec<Diagnostic>> {
+        let (file, source) = self
+            .loaded
+            .read_relative(self.world, path.span, &path.value, "model script")
+            .map_err(|d| vec![d])?;
+        let id = self.add_source(&file, &source);
+        if let Err(e) =
+            qdx_script::Script::compile(&source, qdx_script::ScriptOrigin::File(file.clone()))
+        {
+            let at = e.source_offset().unwrap_or(0);
+            return Err(vec![
+                Diagnostic::error(
+                    "qdx::validate::script",
+                    format!("script error: {}", e.message),
+                )
+                .label(crate::source::Span::new(id, at, at + 1), "here"),
+            ]);
+        }
+        let outputs = match self.names_prop(s, "outputs") {
+            Ok(Some(o)) if !o.is_empty() => o,
+            Ok(_) => {
+                return Err(vec![
+                    Diagnostic::error(
+                        "qdx::validate::script_outputs",
+                        "say what the model reports: `outputs [y]`",
+                    )
+                    .at(s.span)
+                    .help("the names become `readings.<name>` in proxies"),
+                ]);
+            }
+            Err(d) => return Err(vec![d]),
+        };
+        for v in &self.variables {
+            self.mark_used(&v.name);
+        }
+        self.files.push(CampaignFile {
+            name: file.clone(),
+            role: FileRole::Script,
+            text: source.clone(),
+        });
+        Ok(Simulation {
+            model: SimulationModel::Script {
+                path: file,
+                source,
+                outputs,
+            },
+            parameters: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            span: s.span,
+        })
+    }
+}
+
+/// A parameter value in the schema's SI unit; plain numbers are read in that unit.
+fn param_value(spec: &qdx_sim::ParamSpec, e: &ast::Expr) -> Result<f64, Diagnostic> {
+    if let ExprKind::Quantity { number, unit, .. } = &e.kind
+        && unit == spec.unit
+    {
+        return Ok(number.value);
+    }
+    let t = constant(e)?.as_point();
+    let value = t.expr.eval(&super::kinds::NoEnv);
+    match Unit::parse(spec.unit) {
+        Ok(schema_unit) if !schema_unit.dimension().is_dimensionless() => {
+            if t.ty.bare {
+                return Err(Diagnostic::error(
+                    "qdx::validate::missing_unit",
+                    "this number has no unit",
+                )
+                .at(e.span)
+                .help(format!(
+                    "`{}` is in {} ({})",
+                    spec.name, spec.unit, spec.doc
+                )));
+            }
+            if t.ty.dim != schema_unit.dimension() {
+                return Err(Diagnostic::error(
+                    "qdx::validate::unit_mismatch",
+                    format!(
+                        "`{}` is in {}, but this is {}",
+                        spec.name,
+                        spec.unit,
+                        t.ty.describe()
+                    ),
+                )
+                .at(e.span));
+            }
+            Ok(schema_unit.from_si(value, Interpretation::Absolute))
+        }
+        _ => {
+            if !t.ty.dim.is_dimensionless() {
+                return Err(Diagnostic::error(
+                    "qdx::validate::unit_mismatch",
+                    format!("`{}` is a plain number in {}", spec.name, spec.unit),
+                )
+                .at(e.span));
+            }
+            Ok(value)
+        }
+    }
+}
+
+fn fmt(v: f64) -> String {
+    qdx_units::format_number(v)
+}

@@ -1,0 +1,161 @@
+//! The world outside the compiler: reading files.
+//!
+//! Validation never touches the file system directly; it asks a [`World`]. The disk world
+//! reads real files; the in-memory world serves tests and fuzzing, so they run without files.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Access to the files of a campaign's folder tree.
+pub trait World {
+    /// Reads a whole text file.
+    fn read(&self, path: &Path) -> io::Result<String>;
+
+    /// The path with symbolic links resolved, for the folder-tree check.
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DiskWorld;
+
+impl World for DiskWorld {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+}
+
+/// Files held in memory, by path.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryWorld {
+    files: BTreeMap<PathBuf, String>,
+}
+
+impl MemoryWorld {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        self.files.insert(normalize(&path.into()), text.into());
+        self
+    }
+
+    pub fn insert(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) {
+        self.files.insert(normalize(&path.into()), text.into());
+    }
+}
+
+impl World for MemoryWorld {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.files
+            .get(&normalize(path))
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
+        let p = normalize(path);
+        if self.files.contains_key(&p) {
+            Ok(p)
+        } else {
+            Err(io::Error::new(io::ErrorKind::NotFound, "no such file"))
+        }
+    }
+}
+
+/// Removes `.` and resolves `..` lexically; a `..` above the start is kept.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
+}
+
+/// Why a referenced path is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathProblem {
+    Absolute,
+    OutsideFolder,
+    Empty,
+}
+
+/// Resolves `relative` (as written in a file in `from_dir`) inside the campaign folder `root`.
+///
+/// Campaign files travel between labs, so they may only reach files inside their own folder
+/// tree: absolute paths and paths that climb out of the folder are refused.
+pub fn resolve_inside(
+    root: &Path,
+    from_dir: &Path,
+    relative: &str,
+) -> Result<PathBuf, PathProblem> {
+    if relative.trim().is_empty() {
+        return Err(PathProblem::Empty);
+    }
+    let rel = Path::new(relative);
+    if rel.is_absolute() || rel.has_root() || relative.starts_with('~') {
+        return Err(PathProblem::Absolute);
+    }
+    let joined = normalize(&from_dir.join(rel));
+    let root = normalize(root);
+    if joined.starts_with(&root) && !joined.components().any(|c| c == Component::ParentDir) {
+        Ok(joined)
+    } else {
+        Err(PathProblem::OutsideFolder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_campaign_folder() {
+        let root = Path::new("lab/campaign");
+        assert_eq!(
+            resolve_inside(root, root, "rig/common.qdx"),
+            Ok(PathBuf::from("lab/campaign/rig/common.qdx"))
+        );
+        assert_eq!(
+            resolve_inside(root, Path::new("lab/campaign/rig"), "../x.qdx"),
+            Ok(PathBuf::from("lab/campaign/x.qdx"))
+        );
+        assert_eq!(
+            resolve_inside(root, root, "../other.qdx"),
+            Err(PathProblem::OutsideFolder)
+        );
+        assert_eq!(
+            resolve_inside(root, root, "a/../../b.qdx"),
+            Err(PathProblem::OutsideFolder)
+        );
+        assert_eq!(
+            resolve_inside(root, root, "/etc/passwd"),
+            Err(PathProblem::Absolute)
+        );
+        assert_eq!(resolve_inside(root, root, ""), Err(PathProblem::Empty));
+        // A root given as "." works too.
+        assert_eq!(
+            resolve_inside(Path::new(""), Path::new(""), "x.rhai"),
+            Ok(PathBuf::from("x.rhai"))
+        );
+        assert_eq!(
+            resolve_inside(Path::new(""), Path::new(""), "../x.rhai"),
+            Err(PathProblem::OutsideFolder)
+        );
+    }
+}
