@@ -220,15 +220,29 @@ fn named_source(sources: &SourceMap, span: Span) -> Option<NamedSource<String>> 
     Some(NamedSource::new(file.name.clone(), file.text.clone()).with_language("qdx"))
 }
 
+/// Secondary labels further than this many lines from the primary one are drawn as separate
+/// notes, so a report does not reprint the whole file between them.
+const NEARBY_LINES: usize = 6;
+
+fn line_of(sources: &SourceMap, span: Span) -> Option<usize> {
+    let file = sources.get(span.file()?)?;
+    Some(file.line_col(span.range()?.start).0)
+}
+
 fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
     let primary_file = d.primary_span().and_then(|s| s.file());
+    let primary_line = d.primary_span().and_then(|s| line_of(sources, s));
     let mut labels = Vec::new();
     let mut related = Vec::new();
     for (i, label) in d.labels.iter().enumerate() {
         let Some(span) = to_source_span(label.span) else {
             continue;
         };
-        if label.span.file() == primary_file {
+        let near = match (primary_line, line_of(sources, label.span)) {
+            (Some(p), Some(l)) => p.abs_diff(l) <= NEARBY_LINES,
+            _ => true,
+        };
+        if label.span.file() == primary_file && (i == 0 || near) {
             let labeled = if i == 0 {
                 LabeledSpan::new_primary_with_span(label.message.clone(), span)
             } else {

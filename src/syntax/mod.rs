@@ -25,8 +25,22 @@ pub fn parse(sources: &SourceMap, file: FileId) -> ParseResult<Ast> {
         .get(file)
         .map(|f| f.text.as_str())
         .unwrap_or_default();
-    let mut pairs = parser::parse_pairs(text).map_err(|e| syntax_error(&e, file, text))?;
-    let lower = Lower { file };
+    let mut pairs = match parser::parse_pairs(text) {
+        Ok(p) => p,
+        Err(first) => {
+            // Parse again with pest's detailed tracking, which also records the literal tokens
+            // (`,`, `}`, `in`) expected at the furthest point; it costs time, so only on errors.
+            pest::set_error_detail(true);
+            let detailed = parser::parse_pairs(text).err();
+            pest::set_error_detail(false);
+            return Err(syntax_error(
+                detailed.as_deref().unwrap_or(&first),
+                file,
+                text,
+            ));
+        }
+    };
+    let lower = Lower { file, text };
     match pairs.next() {
         Some(root) => lower.file(root),
         None => Err(Diagnostic::error("qdx::syntax::empty", "empty parse")),
@@ -142,7 +156,7 @@ fn found_at(text: &str, pos: usize) -> String {
         .take(24)
         .collect();
     if rest.is_empty() {
-        "the end of the file".to_owned()
+        "end of file".to_owned()
     } else if token.is_empty() {
         "a line break".to_owned()
     } else {
@@ -150,11 +164,243 @@ fn found_at(text: &str, pos: usize) -> String {
     }
 }
 
+/// Makes an expected-list readable: no identifier characters, operators collapsed into "an
+/// operator", tokens that only start a value dropped when a value is expected anyway.
+fn tidy(names: Vec<String>) -> Vec<String> {
+    const OPERATORS: &[&str] = &[
+        "!=", "*", "+", "-", "/", "<", "<=", "==", ">", ">=", "^", "and", "or", "within",
+    ];
+    const VALUE_START: &[&str] = &["(", "[", "-", "\"", "not", "true", "false"];
+    let wants_value = names
+        .iter()
+        .any(|n| n == "an expression" || n.starts_with("a value"));
+    let names_have_props = names.iter().any(|n| n.starts_with("a property list"));
+    let mut out: Vec<String> = Vec::new();
+    let mut operator = false;
+    for n in names {
+        let token = n.strip_prefix('`').and_then(|t| t.strip_suffix('`'));
+        if let Some(t) = token {
+            if t == "_"
+                || t == "."
+                || (t.chars().count() == 1 && t.chars().all(char::is_alphanumeric))
+            {
+                continue;
+            }
+            if OPERATORS.contains(&t) {
+                operator = true;
+                continue;
+            }
+            if wants_value && VALUE_START.contains(&t) {
+                continue;
+            }
+            if t == "\"" || (t == "{" && names_have_props) {
+                continue;
+            }
+        }
+        if n == "an operator" {
+            operator = true;
+            continue;
+        }
+        let n = if n == "an expression" {
+            "a value".to_owned()
+        } else {
+            n
+        };
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    if operator {
+        out.push("an operator".to_owned());
+    }
+    out
+}
+
+/// The last `{`, `(` or `[` left open, outside strings and comments.
+fn unclosed_delimiter(text: &str) -> Option<(usize, char)> {
+    let mut stack: Vec<(usize, char)> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let rest = text.get(i..).unwrap_or("");
+        if rest.starts_with("//") {
+            i += rest.find('\n').unwrap_or(rest.len());
+            continue;
+        }
+        if rest.starts_with("/*") {
+            i += rest
+                .get(2..)
+                .and_then(|r| r.find("*/"))
+                .map_or(rest.len(), |k| k + 4);
+            continue;
+        }
+        if rest.starts_with("\"\"\"") {
+            i += rest
+                .get(3..)
+                .and_then(|r| r.find("\"\"\""))
+                .map_or(rest.len(), |k| k + 6);
+            continue;
+        }
+        match b {
+            b'"' => {
+                let mut j = i + 1;
+                while let Some(&c) = bytes.get(j) {
+                    if c == b'\\' {
+                        j += 2;
+                        continue;
+                    }
+                    if c == b'"' || c == b'\n' {
+                        break;
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+                continue;
+            }
+            b'{' | b'(' | b'[' => stack.push((i, b as char)),
+            b'}' | b')' | b']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    stack.pop()
+}
+
+/// The first string literal left open on its line, outside comments.
+fn unclosed_string(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.split("//").next().unwrap_or("");
+        let mut open: Option<usize> = None;
+        let mut escaped = false;
+        for (k, c) in code.char_indices() {
+            match (c, open) {
+                ('\\', Some(_)) if !escaped => {
+                    escaped = true;
+                    continue;
+                }
+                ('"', None) => open = Some(k),
+                ('"', Some(_)) if !escaped => open = None,
+                _ => {}
+            }
+            escaped = false;
+        }
+        if let Some(k) = open
+            && !code.contains("\"\"\"")
+        {
+            return Some(offset + k);
+        }
+        offset += line.len();
+    }
+    None
+}
+
 fn syntax_error(err: &pest::error::Error<Rule>, file: FileId, text: &str) -> Diagnostic {
-    let (start, end) = match err.location {
+    if let Some(at) = unclosed_string(text) {
+        let line_end = text
+            .get(at..)
+            .and_then(|r| r.find('\n'))
+            .map_or(text.len(), |k| at + k);
+        return Diagnostic::error("qdx::syntax::unclosed_string", "this string is not closed")
+            .label(
+                Span::new(file, at, line_end),
+                "the string starts here and runs to the end of the line",
+            )
+            .help("add the closing `\"`; a string stays on one line (use `\\n` for a line break)");
+    }
+    let (pest_start, pest_end) = match err.location {
         InputLocation::Pos(p) => (p, p),
         InputLocation::Span((s, e)) => (s, e),
     };
+    let positives: Vec<Rule> = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    let mut start = pest_start;
+    let mut end = pest_end;
+    let mut names: Vec<String> = expected_names(&positives)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(attempts) = err.parse_attempts()
+        && attempts.max_position >= pest_start
+    {
+        if attempts.max_position > pest_start {
+            // The detailed tracking got further: report what was expected there.
+            start = attempts.max_position;
+            end = start;
+            let rules: Vec<Rule> = attempts
+                .call_stacks()
+                .iter()
+                .filter_map(|c| c.deepest.get_rule().copied())
+                .filter(|r| !matches!(r, Rule::WHITESPACE | Rule::COMMENT | Rule::EOI))
+                .collect();
+            names = expected_names(&rules)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+        }
+        // Literal tokens (`,`, `}`, `in`); pest does not export their type, so go by their text.
+        for token in attempts.expected_tokens() {
+            let shown = token.to_string();
+            let t = shown.trim();
+            if t.is_empty()
+                || t.contains("..")
+                || t == "BUILTIN_RULE"
+                || matches!(t, "//" | "/*" | "*/")
+            {
+                continue;
+            }
+            let shown = format!("`{t}`");
+            if !names.contains(&shown) {
+                names.push(shown);
+            }
+        }
+    }
+    let names = tidy(names);
+    let list: Vec<&str> = names.iter().map(String::as_str).collect();
+    // Skip whitespace so the report points at the next token.
+    let skipped = text
+        .get(start..)
+        .map_or(0, |r| r.len() - r.trim_start().len());
+    start += skipped;
+    end = end.max(start);
+    if text.get(start..).is_none_or(str::is_empty) {
+        let trimmed = text.trim_end().len();
+        let last = trimmed.saturating_sub(
+            text.get(..trimmed)
+                .and_then(|t| t.chars().last())
+                .map_or(0, char::len_utf8),
+        );
+        let mut d = Diagnostic::error("qdx::syntax::unexpected_end", "the file ends too early");
+        if let Some((at, open)) = unclosed_delimiter(text) {
+            let close = match open {
+                '{' => '}',
+                '(' => ')',
+                _ => ']',
+            };
+            d = d
+                .label(
+                    Span::new(file, at, at + 1),
+                    format!("this `{open}` is never closed"),
+                )
+                .label(
+                    Span::new(file, last, trimmed),
+                    format!("expected `{close}` after this"),
+                )
+                .help(format!("add the missing `{close}`"));
+        } else {
+            d = d
+                .label(
+                    Span::new(file, last, trimmed),
+                    format!("expected {} after this", join_or(&list)),
+                )
+                .help("a line is not finished");
+        }
+        return d;
+    }
     // Point at the whole unexpected token, not just its first byte.
     let token_len = text
         .get(start..)
@@ -167,17 +413,13 @@ fn syntax_error(err: &pest::error::Error<Rule>, file: FileId, text: &str) -> Dia
         .unwrap_or(0);
     let span = Span::new(file, start, end.max(start + token_len.min(24)));
     let found = found_at(text, start);
-    match &err.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            let names = expected_names(positives);
-            let expected = join_or(&names);
-            let diag = Diagnostic::error("qdx::syntax::unexpected", format!("unexpected {found}"))
-                .label(span, format!("expected {expected}"));
-            with_hint(diag, positives, text, start)
-        }
-        ErrorVariant::CustomError { message } => {
-            Diagnostic::error("qdx::syntax::invalid", message.clone()).at(span)
-        }
+    let diag = Diagnostic::error("qdx::syntax::unexpected", format!("unexpected {found}"))
+        .label(span, format!("expected {}", join_or(&list)));
+    let hinted = with_hint(diag.clone(), &positives, text, pest_start);
+    if hinted.help.is_some() {
+        hinted
+    } else {
+        with_hint(diag, &positives, text, start)
     }
 }
 

@@ -54,7 +54,7 @@ struct Cursor<'i> {
 }
 
 impl<'i> Cursor<'i> {
-    fn new(pair: Pair<'i, Rule>, lower: &Lower) -> Self {
+    fn new(pair: Pair<'i, Rule>, lower: &Lower<'_>) -> Self {
         let parent = lower.span(&pair);
         let pairs: Vec<_> = pair
             .into_inner()
@@ -109,14 +109,49 @@ fn internal(span: Span, what: &str) -> Diagnostic {
 }
 
 /// Lowers pest pairs of one file to AST nodes.
-pub(crate) struct Lower {
+pub(crate) struct Lower<'t> {
     pub file: FileId,
+    pub text: &'t str,
 }
 
-impl Lower {
+/// True when `s` holds only whitespace and comments.
+fn only_trivia(s: &str) -> bool {
+    let mut rest = s.trim_start();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("//") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            match after.split_once("*/") {
+                Some((_, r)) => rest = r.trim_start(),
+                None => return false,
+            }
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+impl Lower<'_> {
+    /// The pair's span, ending at its last token: pest counts the whitespace and comments a
+    /// trailing repetition skipped over as part of the rule, which spans must not.
     pub fn span(&self, pair: &Pair<'_, Rule>) -> Span {
-        let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let start = pair.as_span().start();
+        let mut last = pair.clone();
+        while let Some(child) = last.clone().into_inner().last() {
+            last = child;
+        }
+        let last_token_end = last.as_span().end().max(start);
+        let end = pair.as_span().end();
+        // Between the last token and the rule's end lie either skipped whitespace and comments
+        // (cut them off) or closing literals such as `}` (keep them).
+        let tail = self.text.get(last_token_end..end).unwrap_or("");
+        let end = if only_trivia(tail) {
+            last_token_end
+        } else {
+            end
+        };
+        Span::new(self.file, start, end)
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {

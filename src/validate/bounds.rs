@@ -133,7 +133,7 @@ impl Region<'_> {
         })
     }
 
-    fn enclose(&self, e: &TExpr, b: &[Interval]) -> Option<Interval> {
+    fn natural(&self, e: &TExpr, b: &[Interval]) -> Option<Interval> {
         e.interval(&BoxEnv {
             vars: b,
             derived: self.derived,
@@ -141,6 +141,51 @@ impl Region<'_> {
             depth: std::cell::Cell::new(0),
         })
         .ok()
+    }
+
+    /// An enclosure of `e` over the box: the natural interval extension, tightened by
+    /// monotonicity. Where the interval gradient shows `e` monotone in a variable over the
+    /// whole box, its lower (upper) bound is reached at one end of that variable's range, so
+    /// evaluating there removes the overestimation caused by repeated variables
+    /// (`t − t·f − t·g`).
+    fn enclose(&self, e: &TExpr, b: &[Interval]) -> Option<Interval> {
+        let natural = self.natural(e, b)?;
+        let grad = gradient(e, b, self.derived, 0).1;
+        let mut low_box = b.to_vec();
+        let mut high_box = b.to_vec();
+        let mut monotone = false;
+        for (k, g) in grad.iter().enumerate() {
+            let (Some(x), Some(lo_slot), Some(hi_slot)) =
+                (b.get(k), low_box.get_mut(k), high_box.get_mut(k))
+            else {
+                continue;
+            };
+            let (Ok(at_lo), Ok(at_hi)) = (Interval::point(x.lo()), Interval::point(x.hi())) else {
+                continue;
+            };
+            if x.width() == 0.0 {
+                continue;
+            }
+            if g.lo() >= 0.0 {
+                *lo_slot = at_lo;
+                *hi_slot = at_hi;
+                monotone = true;
+            } else if g.hi() <= 0.0 {
+                *lo_slot = at_hi;
+                *hi_slot = at_lo;
+                monotone = true;
+            }
+        }
+        if !monotone {
+            return Some(natural);
+        }
+        let lo = self
+            .natural(e, &low_box)
+            .map_or(natural.lo(), |i| i.lo().max(natural.lo()));
+        let hi = self
+            .natural(e, &high_box)
+            .map_or(natural.hi(), |i| i.hi().min(natural.hi()));
+        Interval::new(lo, hi).ok().or(Some(natural))
     }
 
     /// True when no point of the box can be feasible.
@@ -246,11 +291,12 @@ impl Region<'_> {
                 continue;
             }
             let enclosure = self.enclose(e, &b);
-            if let Some(f) = enclosure {
+            if let Some(f) = enclosure
+                && f.is_subset_of(&allowed)
+            {
+                // Only proven leaves count toward the enclosure reported for the value.
                 hull = Some(hull.map_or(f, |h| h.hull(&f)));
-                if f.is_subset_of(&allowed) {
-                    continue;
-                }
+                continue;
             }
             if let Some(p) = self.candidate(&b)
                 && self.feasible(&p)
@@ -411,6 +457,102 @@ impl Region<'_> {
             .iter()
             .filter_map(|b| self.enclose(e, b))
             .reduce(|a, b| a.hull(&b))
+    }
+}
+
+/// Interval value and interval gradient (with respect to every variable) of `e` over a box,
+/// by forward-mode differentiation. Where a derivative cannot be bounded it is the whole line,
+/// which only makes the monotonicity test give up: never unsound.
+fn gradient(
+    e: &TExpr,
+    b: &[Interval],
+    derived: &[TExpr],
+    depth: usize,
+) -> (Interval, Vec<Interval>) {
+    let n = b.len();
+    let zero = || vec![Interval::point(0.0).unwrap_or_else(|_| Interval::entire()); n];
+    let unknown = || (Interval::entire(), vec![Interval::entire(); n]);
+    if depth > derived.len() + 2 {
+        return unknown();
+    }
+    let scale =
+        |g: &[Interval], k: Interval| -> Vec<Interval> { g.iter().map(|x| *x * k).collect() };
+    let add = |a: &[Interval], c: &[Interval]| -> Vec<Interval> {
+        a.iter().zip(c).map(|(x, y)| *x + *y).collect()
+    };
+    match e {
+        TExpr::Const(c) => (
+            Interval::point(*c).unwrap_or_else(|_| Interval::entire()),
+            zero(),
+        ),
+        TExpr::Var(v) => {
+            let mut g = zero();
+            if let Some(slot) = g.get_mut(*v) {
+                *slot = Interval::point(1.0).unwrap_or_else(|_| Interval::entire());
+            }
+            (b.get(*v).copied().unwrap_or_else(Interval::entire), g)
+        }
+        TExpr::Derived(d) => match derived.get(*d) {
+            Some(x) => gradient(x, b, derived, depth + 1),
+            None => unknown(),
+        },
+        TExpr::Proxy(_) => unknown(),
+        TExpr::Neg(a) => {
+            let (v, g) = gradient(a, b, derived, depth);
+            (-v, g.into_iter().map(|x| -x).collect())
+        }
+        TExpr::Add(a, c) | TExpr::Sub(a, c) => {
+            let (va, ga) = gradient(a, b, derived, depth);
+            let (vc, gc) = gradient(c, b, derived, depth);
+            if matches!(e, TExpr::Add(..)) {
+                (va + vc, add(&ga, &gc))
+            } else {
+                (
+                    va - vc,
+                    add(&ga, &gc.into_iter().map(|x| -x).collect::<Vec<_>>()),
+                )
+            }
+        }
+        TExpr::Mul(a, c) => {
+            let (va, ga) = gradient(a, b, derived, depth);
+            let (vc, gc) = gradient(c, b, derived, depth);
+            (va * vc, add(&scale(&ga, vc), &scale(&gc, va)))
+        }
+        TExpr::Div(a, c) => {
+            let (va, ga) = gradient(a, b, derived, depth);
+            let (vc, gc) = gradient(c, b, derived, depth);
+            let (Ok(q), Ok(inv)) = (va.div(&vc), vc.recip()) else {
+                return unknown();
+            };
+            // d(a/c) = (da − q·dc) / c
+            let g = ga
+                .iter()
+                .zip(&gc)
+                .map(|(x, y)| (*x - q * *y) * inv)
+                .collect();
+            (q, g)
+        }
+        TExpr::Powi(a, k) => {
+            let (va, ga) = gradient(a, b, derived, depth);
+            let (Ok(v), Ok(d)) = (va.powi(*k), va.powi(*k - 1)) else {
+                return unknown();
+            };
+            let factor = d * Interval::point(f64::from(*k)).unwrap_or_else(|_| Interval::entire());
+            (v, scale(&ga, factor))
+        }
+        TExpr::Pow(..) | TExpr::Call(..) => {
+            // Bounded value, unknown slope: monotonicity is not used through these.
+            let env = BoxEnv {
+                vars: b,
+                derived,
+                known: &[],
+                depth: std::cell::Cell::new(0),
+            };
+            (
+                e.interval(&env).unwrap_or_else(|_| Interval::entire()),
+                vec![Interval::entire(); n],
+            )
+        }
     }
 }
 

@@ -128,6 +128,7 @@ pub struct Budget {
 #[derive(Debug, Clone, Default)]
 pub struct BudgetSpans {
     pub experiments: Option<Span>,
+    pub per_stock: BTreeMap<String, Span>,
     pub reagent_total: Option<Span>,
     pub time: Option<Span>,
 }

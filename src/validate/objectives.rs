@@ -966,6 +966,10 @@ impl<'a> Validator<'a> {
                                 budget.spans.reagent_total = Some(amount.span);
                             } else {
                                 budget.reagent_per_stock.insert(stock.name.clone(), v);
+                                budget
+                                    .spans
+                                    .per_stock
+                                    .insert(stock.name.clone(), stock.span);
                             }
                         }
                         Ok(_) => self.error(
@@ -1009,10 +1013,17 @@ impl<'a> Validator<'a> {
         for stock in budget.reagent_per_stock.keys() {
             if !self.stocks.iter().any(|s| &s.name == stock) {
                 let known: Vec<&str> = self.stocks.iter().map(|s| s.name.as_str()).collect();
+                let span = budget
+                    .spans
+                    .per_stock
+                    .get(stock)
+                    .copied()
+                    .unwrap_or(Span::synthetic(crate::source::Synthetic::Default));
                 let d = Diagnostic::error(
                     "qdx::validate::unknown_stock",
                     format!("the budget names no stock `{stock}`"),
-                );
+                )
+                .label(span, "not a stock");
                 errors.push(match closest(stock, known.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help("`reagent total 25 mL` bounds all stocks together; `reagent <stock> 10 mL` one stock"),

@@ -1,0 +1,6 @@
+//! One integration-test binary (style guide, habit 11): a module per concern.
+
+mod cli;
+mod corpus;
+mod robustness;
+mod support;
