@@ -87,14 +87,26 @@ fn no_stale_snapshots() {
     let dirs = [
         ("main__corpus__examples_check_clean@", "examples"),
         ("main__corpus__valid_files_check_clean@", "tests/data/valid"),
-        ("main__corpus__invalid_files_report_located_errors@", "tests/data/invalid"),
+        (
+            "main__corpus__invalid_files_report_located_errors@",
+            "tests/data/invalid",
+        ),
     ];
     for entry in std::fs::read_dir(root.join("tests/snapshots")).expect("snapshots folder") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".snap") else { continue };
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let Some(stem) = name.strip_suffix(".snap") else {
+            continue;
+        };
         if let Some((prefix, dir)) = dirs.iter().find(|(p, _)| stem.starts_with(p)) {
             let input = &stem[prefix.len()..];
-            assert!(root.join(dir).join(input).exists(), "stale snapshot {name}: {dir}/{input} is gone");
+            assert!(
+                root.join(dir).join(input).exists(),
+                "stale snapshot {name}: {dir}/{input} is gone"
+            );
         }
     }
 }
