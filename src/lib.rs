@@ -3,10 +3,17 @@
 //! The pipeline, one module per stage, each with one output type:
 //! `source text ──parse──▶ Ast ──validate──▶ Campaign ──plan──▶ Plan ──run──▶ Journal ──▶ Bundle`.
 
+pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
+pub mod journal;
 pub mod load;
+pub mod plan;
+pub mod report;
+pub mod runtime;
+pub mod sim_config;
 pub mod source;
+pub mod strategy;
 pub mod syntax;
 pub mod validate;
 pub mod world;

@@ -5,6 +5,8 @@
 
 mod check;
 mod new;
+mod plan;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,13 @@ pub enum Format {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check campaign files and report every error at once.
@@ -44,6 +53,47 @@ pub enum Command {
         #[arg(long)]
         summary: bool,
     },
+    /// Show what a campaign will do: operations, waits, reagent, refills, time.
+    Plan {
+        /// The campaign file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+    },
+    /// Run a campaign (on the simulated lab unless --lab names a hardware binding).
+    Run {
+        /// The campaign file.
+        file: PathBuf,
+        /// A lab binding file (`lab "…" { bind … }`) for real instruments.
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// Where to write the bundle (default: runs/<campaign>-<n>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Use this seed instead of the campaign's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Crash tests: stop after this journal record and wait to be killed.
+        #[arg(long, hide = true)]
+        halt_after: Option<u64>,
+    },
+    /// Continue an interrupted run from its bundle: no experiment repeated, none lost.
+    Resume {
+        bundle: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+        /// Crash tests: stop after this journal record and wait to be killed.
+        #[arg(long, hide = true)]
+        halt_after: Option<u64>,
+    },
+    /// Check every file of a bundle against its manifest.
+    Verify { bundle: PathBuf },
+    /// Re-run a bundle's campaign with its seed on the simulated lab and report any difference.
+    Replay { bundle: PathBuf },
     /// Create a new campaign folder with a campaign and a lab file that check clean.
     New {
         /// Name of the campaign (and of its folder).
@@ -78,6 +128,22 @@ pub fn run(cli: Cli) -> ExitCode {
             summary,
         } => check::run(&files, format, summary, style),
         Command::New { name, dir } => new::run(&name, &dir),
+        Command::Plan { file, format } => plan::run(&file, format, style),
+        Command::Run {
+            file,
+            lab,
+            out,
+            seed,
+            quiet,
+            halt_after,
+        } => run::run(&file, out, seed, lab, quiet, halt_after, style),
+        Command::Resume {
+            bundle,
+            quiet,
+            halt_after,
+        } => run::resume(&bundle, quiet, halt_after, style),
+        Command::Verify { bundle } => run::verify(&bundle),
+        Command::Replay { bundle } => run::replay(&bundle, style),
     };
     ExitCode::from(code)
 }

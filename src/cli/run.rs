@@ -1,0 +1,249 @@
+//! `qdx run`, `qdx resume`, `qdx verify`, `qdx replay`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Style, render_all};
+use crate::runtime::{RunOptions, RunSummary};
+
+/// `runs/<campaign>-<n>` with the first unused `n`.
+pub fn default_out(name: &str) -> PathBuf {
+    let mut n = 1;
+    loop {
+        let p = Path::new("runs").join(format!("{name}-{n}"));
+        if !p.exists() {
+            return p;
+        }
+        n += 1;
+    }
+}
+
+fn summary(s: &RunSummary) -> String {
+    let mut t = String::new();
+    t.push_str(&format!(
+        "{} experiments ({} failed or skipped) in {} of lab time; stopped: {}\n",
+        s.experiments,
+        s.failed,
+        crate::plan::hours(s.lab_time),
+        s.stop_reason
+    ));
+    t.push_str(&format!("bundle: {}\n", s.bundle.display()));
+    t.push_str("  observations.csv   one row per experiment (pandas: pd.read_csv(\"…/observations.csv\"))\n");
+    t.push_str("  report.html        plots of the campaign\n");
+    t.push_str("  journal.jsonl      every event, in order\n");
+    t.push_str("  spectra/           raw spectra, CSV with a wavelength column\n");
+    t.push_str("  optimizer/         every suggestion with the model's explanation\n");
+    t.push_str("  manifest.json      SHA-256 of every file (check with `qdx verify`)\n");
+    t
+}
+
+pub fn run(
+    file: &Path,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    lab: Option<PathBuf>,
+    quiet: bool,
+    halt_after: Option<u64>,
+    style: Style,
+) -> u8 {
+    let checked = super::check::check_file(file);
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "{}",
+        render_all(&checked.diagnostics, &checked.sources, style)
+    );
+    let Some(mut campaign) = checked.campaign else {
+        return 1;
+    };
+    if let Some(s) = seed {
+        campaign.seed = s;
+    }
+    if let Some(lab) = lab {
+        let _ = writeln!(
+            err,
+            "error: running on hardware (--lab {}) is not available in this build; run on the simulated lab without --lab",
+            lab.display()
+        );
+        return 2;
+    }
+    if let Err(diags) = crate::plan::plan(&campaign) {
+        let _ = write!(err, "{}", render_all(&diags, &checked.sources, style));
+        return 1;
+    }
+    let dir = out.unwrap_or_else(|| default_out(&campaign.name));
+    use std::io::IsTerminal;
+    let options = RunOptions {
+        progress: !quiet && std::io::stderr().is_terminal(),
+        sync_each: false,
+        halt_after,
+    };
+    drop(err);
+    match crate::runtime::run_simulated(&campaign, &dir, &options) {
+        Ok(s) => {
+            let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            2
+        }
+    }
+}
+
+/// Validates the campaign stored in a bundle.
+fn bundle_campaign(dir: &Path, style: Style) -> Result<crate::validate::Campaign, u8> {
+    let manifest_text = std::fs::read_to_string(dir.join("manifest.json")).ok();
+    let entry = manifest_text
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("entry").and_then(|e| e.as_str()).map(str::to_owned))
+        .or_else(|| {
+            std::fs::read_dir(dir.join("campaign"))
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "qdx"))
+                .map(|p| {
+                    format!(
+                        "campaign/{}",
+                        p.file_name().unwrap_or_default().to_string_lossy()
+                    )
+                })
+        });
+    let Some(entry) = entry else {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "error: {} holds no campaign (is it a qdx bundle?)",
+            dir.display()
+        );
+        return Err(1);
+    };
+    let checked = super::check::check_file(&dir.join(entry));
+    let _ = write!(
+        std::io::stderr().lock(),
+        "{}",
+        render_all(&checked.diagnostics, &checked.sources, style)
+    );
+    checked.campaign.ok_or(1)
+}
+
+pub fn resume(dir: &Path, quiet: bool, halt_after: Option<u64>, style: Style) -> u8 {
+    let campaign = match bundle_campaign(dir, style) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut campaign = campaign;
+    if let Ok(records) = crate::journal::read(&dir.join("journal.jsonl"))
+        && let Some(crate::journal::Event::Started { seed, .. }) = records.first().map(|r| &r.event)
+    {
+        campaign.seed = *seed;
+    }
+    use std::io::IsTerminal;
+    let options = RunOptions {
+        progress: !quiet && std::io::stderr().is_terminal(),
+        sync_each: false,
+        halt_after,
+    };
+    match crate::runtime::resume_simulated(&campaign, dir, &options) {
+        Ok(s) => {
+            let _ = write!(std::io::stdout().lock(), "resumed.\n{}", summary(&s));
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            2
+        }
+    }
+}
+
+pub fn verify(dir: &Path) -> u8 {
+    match crate::bundle::verify(dir) {
+        Ok((manifest, problems)) if problems.is_empty() => {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "ok: {} files match the manifest of {} (bundle {})",
+                manifest.files.len() + manifest.wall_clock.files.len(),
+                dir.display(),
+                manifest.bundle_id
+            );
+            0
+        }
+        Ok((_, problems)) => {
+            let mut err = std::io::stderr().lock();
+            for p in &problems {
+                let _ = writeln!(err, "error: {p}");
+            }
+            let _ = writeln!(
+                err,
+                "{} problem{} in {}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                dir.display()
+            );
+            1
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            1
+        }
+    }
+}
+
+/// Re-runs the bundle's campaign with its recorded seed on the simulated lab, in a temporary
+/// folder, and compares every reproducible file.
+pub fn replay(dir: &Path, style: Style) -> u8 {
+    let mut campaign = match bundle_campaign(dir, style) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let records = match crate::journal::read(&dir.join("journal.jsonl")) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            return 1;
+        }
+    };
+    if let Some(crate::journal::Event::Started { seed, lab, .. }) =
+        records.first().map(|r| &r.event)
+    {
+        campaign.seed = *seed;
+        if lab != "simulated" {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "note: the run was on `{lab}`; the replay re-derives every decision on the simulated lab, so measurements will differ"
+            );
+        }
+    }
+    let scratch = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: no temporary folder: {e}");
+            return 2;
+        }
+    };
+    let out = scratch.path().join("replay");
+    let options = RunOptions {
+        progress: false,
+        sync_each: false,
+        halt_after: None,
+    };
+    if let Err(e) = crate::runtime::run_simulated(&campaign, &out, &options) {
+        let _ = writeln!(std::io::stderr().lock(), "error: the replay failed: {e}");
+        return 2;
+    }
+    let differences = crate::bundle::compare(dir, &out);
+    let mut stdout = std::io::stdout().lock();
+    if differences.is_empty() {
+        let _ = writeln!(
+            stdout,
+            "ok: the replay reproduces every decision and measurement of {}",
+            dir.display()
+        );
+        0
+    } else {
+        for d in &differences {
+            let _ = writeln!(stdout, "differs: {d}");
+        }
+        1
+    }
+}

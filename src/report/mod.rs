@@ -1,0 +1,310 @@
+//! `report.html`: a self-contained page with SVG plots, written into the bundle from the
+//! journal (no scripts, no external files, so it opens anywhere and archives well).
+//!
+//! Invariant: the page is a function of the campaign and the journal only (no wall-clock
+//! times), so it is part of the reproducible bundle.
+
+mod svg;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::journal::{Event, Record};
+use crate::validate::campaign::*;
+
+/// One finished experiment, as the report shows it.
+#[derive(Debug, Clone)]
+struct Row {
+    id: u64,
+    values: Vec<f64>,
+    status: String,
+    proxies: BTreeMap<String, Option<f64>>,
+}
+
+fn rows(records: &[Record]) -> Vec<Row> {
+    let mut out: BTreeMap<u64, Row> = BTreeMap::new();
+    for r in records {
+        match &r.event {
+            Event::Suggested {
+                experiment, values, ..
+            } => {
+                out.insert(
+                    *experiment,
+                    Row {
+                        id: *experiment,
+                        values: values.clone(),
+                        status: "unfinished".into(),
+                        proxies: BTreeMap::new(),
+                    },
+                );
+            }
+            Event::Measured {
+                experiment,
+                status,
+                proxies,
+                ..
+            } => {
+                if let Some(row) = out.get_mut(experiment) {
+                    row.status.clone_from(status);
+                    row.proxies.clone_from(proxies);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.into_values()
+        .filter(|r| r.status != "unfinished")
+        .collect()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Writes `report.html` into the bundle.
+pub fn write(dir: &Path, c: &Campaign, records: &[Record]) -> std::io::Result<()> {
+    std::fs::write(dir.join("report.html"), html(c, records))
+}
+
+/// The report page.
+pub fn html(c: &Campaign, records: &[Record]) -> String {
+    let rows = rows(records);
+    let scores = scores(c, &rows);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}th{{background:#f4f4f4}}h2{{margin-top:1.5em}}</style></head><body>\n",
+        escape(&c.name)
+    );
+    let _ = writeln!(s, "<h1>{}</h1>", escape(&c.name));
+    if let Some(d) = &c.description {
+        let _ = writeln!(s, "<p>{}</p>", escape(d));
+    }
+    let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let _ = writeln!(
+        s,
+        "<p>{} experiments ({} succeeded, {} failed or skipped) · optimizer <code>{}</code> · seed {}</p>",
+        rows.len(),
+        ok,
+        rows.len() - ok,
+        c.optimizer.strategy.name(),
+        c.seed
+    );
+    for r in records {
+        if let Event::Stopped { reason } = &r.event {
+            let _ = writeln!(s, "<p>Stopped: {}</p>", escape(reason));
+        }
+    }
+    // Objective (best so far) against experiment number.
+    if !scores.is_empty() {
+        let mut best = f64::NEG_INFINITY;
+        let series: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| {
+                let v = scores.get(&r.id).copied().flatten()?;
+                best = best.max(v);
+                Some((r.id as f64, best))
+            })
+            .collect();
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| Some((r.id as f64, scores.get(&r.id).copied().flatten()?)))
+            .collect();
+        let _ = writeln!(s, "<h2>Objective</h2>");
+        s.push_str(&svg::plot(&svg::Plot {
+            title: "score per experiment (dots) and best so far (line)".into(),
+            x_label: "experiment".into(),
+            y_label: "score".into(),
+            lines: vec![series],
+            dots: vec![points],
+        }));
+    }
+    // Each proxy against experiment number.
+    for p in &c.proxies {
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.id as f64,
+                    p.unit.from_si(r.proxies.get(&p.name).copied().flatten()?),
+                ))
+            })
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let unit = if p.unit.symbol().is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", p.unit.symbol())
+        };
+        let _ = writeln!(s, "<h2>{}{}</h2>", escape(&p.name), escape(&unit));
+        s.push_str(&svg::plot(&svg::Plot {
+            title: format!("{} per experiment", p.name),
+            x_label: "experiment".into(),
+            y_label: format!("{}{unit}", p.name),
+            lines: Vec::new(),
+            dots: vec![points],
+        }));
+    }
+    // Parameter map: the first two numeric variables, coloured by score.
+    let numeric: Vec<(usize, &Variable)> = c
+        .variables
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_numeric())
+        .collect();
+    if let [(i, vx), (j, vy), ..] = numeric.as_slice() {
+        let pts: Vec<(f64, f64, Option<f64>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    vx.unit
+                        .from_si(r.values.get(*i).copied().unwrap_or(f64::NAN)),
+                    vy.unit
+                        .from_si(r.values.get(*j).copied().unwrap_or(f64::NAN)),
+                    scores.get(&r.id).copied().flatten(),
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "<h2>Where the experiments went</h2>");
+        s.push_str(&svg::scatter(
+            &format!("{} [{}]", vx.name, vx.unit.symbol()),
+            &format!("{} [{}]", vy.name, vy.unit.symbol()),
+            &pts,
+        ));
+    }
+    // Pareto front of the first two objectives.
+    if c.objectives.combine == Combine::Pareto
+        && let (Some(a), Some(b)) = (c.objectives.list.first(), c.objectives.list.get(1))
+        && let (Some(pa), Some(pb)) = (c.proxies.get(a.proxy), c.proxies.get(b.proxy))
+    {
+        let pts: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.status == "ok")
+            .filter_map(|r| {
+                Some((
+                    pa.unit.from_si(r.proxies.get(&pa.name).copied().flatten()?),
+                    pb.unit.from_si(r.proxies.get(&pb.name).copied().flatten()?),
+                ))
+            })
+            .collect();
+        let _ = writeln!(s, "<h2>Pareto front</h2>");
+        s.push_str(&svg::plot(&svg::Plot {
+            title: format!("{} against {}", pb.name, pa.name),
+            x_label: pa.name.clone(),
+            y_label: pb.name.clone(),
+            lines: Vec::new(),
+            dots: vec![pts],
+        }));
+    }
+    // The best experiments.
+    let mut ranked: Vec<&Row> = rows
+        .iter()
+        .filter(|r| scores.get(&r.id).copied().flatten().is_some())
+        .collect();
+    ranked.sort_by(|a, b| {
+        scores
+            .get(&b.id)
+            .copied()
+            .flatten()
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(
+                &scores
+                    .get(&a.id)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(f64::NEG_INFINITY),
+            )
+            .then(a.id.cmp(&b.id))
+    });
+    if !ranked.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h2>Best experiments</h2>\n<table><tr><th>experiment</th><th>score</th>"
+        );
+        for v in &c.variables {
+            let _ = write!(
+                s,
+                "<th>{} [{}]</th>",
+                escape(&v.name),
+                escape(v.unit.symbol())
+            );
+        }
+        for p in &c.proxies {
+            let _ = write!(
+                s,
+                "<th>{} [{}]</th>",
+                escape(&p.name),
+                escape(p.unit.symbol())
+            );
+        }
+        s.push_str("</tr>\n");
+        for r in ranked.iter().take(10) {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{:.4}</td>",
+                r.id,
+                scores.get(&r.id).copied().flatten().unwrap_or(f64::NAN)
+            );
+            for (v, x) in c.variables.iter().zip(&r.values) {
+                let cell = match &v.domain {
+                    Domain::Choice { levels } => levels
+                        .get(x.round().max(0.0) as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => v.unit.number(*x),
+                };
+                let _ = write!(s, "<td>{}</td>", escape(&cell));
+            }
+            for p in &c.proxies {
+                let cell = r
+                    .proxies
+                    .get(&p.name)
+                    .copied()
+                    .flatten()
+                    .map_or_else(String::new, |x| p.unit.number(x));
+                let _ = write!(s, "<td>{}</td>", escape(&cell));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
+    s.push_str("<p>Spectra of every experiment are in <code>spectra/</code>; all values in <code>observations.csv</code>.</p>\n</body></html>\n");
+    s
+}
+
+fn scores(c: &Campaign, rows: &[Row]) -> BTreeMap<u64, Option<f64>> {
+    if c.objectives.list.is_empty() {
+        return BTreeMap::new();
+    }
+    let Ok(objectives) = crate::strategy::objectives(c) else {
+        return BTreeMap::new();
+    };
+    let obs: Vec<qdx_optimize::Observation> = rows
+        .iter()
+        .map(|r| {
+            let o = crate::runtime::Outcome {
+                experiment: r.id,
+                values: r.values.clone(),
+                proxies: c
+                    .proxies
+                    .iter()
+                    .map(|p| r.proxies.get(&p.name).copied().flatten())
+                    .collect(),
+                status: r.status.clone(),
+                reason: None,
+                readings: BTreeMap::new(),
+            };
+            crate::runtime::observation(c, &o)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| r.id)
+        .zip(objectives.score(&obs).into_iter().map(|s| s.combined))
+        .collect()
+}

@@ -1,0 +1,655 @@
+//! The closed loop: ask → plan → run → measure → tell, until a budget, a stop condition or a
+//! fault ends it; and resuming a run from its journal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use qdx_lab::{Clock, VirtualClock};
+use qdx_optimize as opt;
+
+use super::{Lab, Outcome, Replayed, Run, RunError, RunOptions, RunSummary, io_error};
+use crate::journal::{Event, Journal, Record};
+use crate::plan::{LabState, plan_experiment};
+use crate::validate::campaign::*;
+
+/// Creates the bundle folder with the campaign's files and the plan, and starts the journal.
+fn prepare(c: &Campaign, dir: &Path, sync_each: bool) -> Result<Journal, RunError> {
+    if dir.exists() {
+        return Err(RunError::Setup(format!(
+            "{} already exists; a run never overwrites a bundle",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir.join("campaign")).map_err(io_error(dir))?;
+    for f in &c.files {
+        let path = dir.join("campaign").join(&f.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        std::fs::write(&path, &f.text).map_err(io_error(&path))?;
+    }
+    let plan = crate::plan::plan(c).map_err(|d| {
+        RunError::Setup(
+            d.iter()
+                .map(|x| x.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let plan_json =
+        serde_json::to_string_pretty(&plan).map_err(|e| RunError::Setup(e.to_string()))? + "\n";
+    std::fs::write(dir.join("plan.json"), plan_json).map_err(io_error(dir))?;
+    Ok(Journal::create(&dir.join("journal.jsonl"), sync_each)?)
+}
+
+fn progress_bar(c: &Campaign, total: u64, show: bool) -> Option<indicatif::ProgressBar> {
+    if !show {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} experiments · {msg}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(c.name.clone());
+    Some(bar)
+}
+
+impl<'c> Run<'c> {
+    fn new(
+        c: &'c Campaign,
+        lab: Lab,
+        journal: Journal,
+        dir: PathBuf,
+        options: &RunOptions,
+        total: u64,
+    ) -> Run<'c> {
+        Run {
+            c,
+            lab,
+            journal,
+            wall: super::wall::WallLog::new(&dir),
+            dir,
+            state: LabState::initial(c),
+            calibration: super::measure::Calibration::default(),
+            progress: progress_bar(c, total, options.progress),
+            offset: 0.0,
+            replay: Vec::new(),
+            replaying: false,
+            outcomes: Vec::new(),
+            reagent_used: 0.0,
+            stock_used: BTreeMap::new(),
+            next_experiment: 0,
+            batch: 0,
+            resume_marker: None,
+            halt_after: options.halt_after,
+        }
+    }
+
+    /// The best combined score so far, for the progress bar.
+    fn best(&self) -> Option<f64> {
+        let objectives = crate::strategy::objectives(self.c).ok()?;
+        let obs: Vec<opt::Observation> = self
+            .outcomes
+            .iter()
+            .map(|o| observation(self.c, o))
+            .collect();
+        objectives
+            .score(&obs)
+            .iter()
+            .filter_map(|s| s.combined)
+            .reduce(f64::max)
+    }
+
+    fn tick(&self, estimate_left: f64) {
+        if let Some(bar) = &self.progress {
+            bar.set_position(self.outcomes.len() as u64);
+            let best = self
+                .best()
+                .map_or_else(|| "best —".to_owned(), |b| format!("best score {b:.3}"));
+            bar.set_message(format!(
+                "{best} · lab time left ~{}",
+                crate::plan::hours(estimate_left.max(0.0))
+            ));
+        }
+    }
+
+    /// The loop. Returns why it stopped.
+    async fn drive(&mut self) -> Result<String, RunError> {
+        let c = self.c;
+        let plan = crate::plan::plan(c).map_err(|d| {
+            RunError::Setup(
+                d.iter()
+                    .map(|x| x.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let design: Option<Vec<Vec<f64>>> = plan.design.as_ref().map(|d| d.points.clone());
+        let mut strategy = match design {
+            Some(_) => None,
+            None => Some(super::optimizer(c, &self.lab)?),
+        };
+        if let Some(s) = strategy.as_mut() {
+            let prior = self.prior_observations()?;
+            if !prior.is_empty() {
+                s.tell(&prior)
+                    .map_err(|e| RunError::Setup(format!("prior data: {e}")))?;
+            }
+        }
+        self.calibrate().await?;
+        let budget = c.budget.experiments.unwrap_or(u64::MAX);
+        let per_experiment = plan.duration.median.max(1.0);
+        loop {
+            let done = self.outcomes.len() as u64;
+            if done >= budget {
+                return Ok(format!("the experiment budget ({budget}) is spent"));
+            }
+            let left = budget
+                .saturating_sub(done)
+                .min(plan.experiments.saturating_sub(done).max(1));
+            let batch_size = (c.optimizer.batch.max(1)).min(left.max(1)) as usize;
+            let points: Vec<(Vec<f64>, serde_json::Value)> = match (&design, strategy.as_mut()) {
+                (Some(points), _) => {
+                    let start = self.next_experiment as usize;
+                    if start >= points.len() {
+                        return Ok("the design is complete".into());
+                    }
+                    points
+                        .iter()
+                        .skip(start)
+                        .take(batch_size)
+                        .map(|p| (p.clone(), serde_json::json!({ "strategy": c.optimizer.strategy.name(), "phase": "planned design" })))
+                        .collect()
+                }
+                (None, Some(s)) => {
+                    let suggestions = s
+                        .ask(batch_size, &[])
+                        .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+                    if suggestions.is_empty() {
+                        return Ok("the optimizer has nothing left to suggest".into());
+                    }
+                    suggestions
+                        .into_iter()
+                        .map(|s| {
+                            (
+                                crate::strategy::values(&s.point),
+                                serde_json::to_value(&s.explain).unwrap_or(serde_json::Value::Null),
+                            )
+                        })
+                        .collect()
+                }
+                (None, None) => return Ok("no strategy".into()),
+            };
+            let batch = self.batch;
+            self.batch += 1;
+            let mut told = Vec::new();
+            for (values, explain) in points {
+                let id = self.next_experiment;
+                self.next_experiment += 1;
+                // A resumed run first replays what the journal says happened.
+                let replayed = if self.replay.first().is_some_and(|r| r.experiment == id) {
+                    Some(self.replay.remove(0))
+                } else {
+                    None
+                };
+                if let Some(r) = &replayed {
+                    if r.values != values {
+                        return Err(RunError::Diverged {
+                            experiment: id,
+                            what: "the optimizer suggested different values".into(),
+                        });
+                    }
+                    self.replaying = true;
+                } else {
+                    self.go_live()?;
+                }
+                let wall_start = super::wall::now_utc();
+                // Plan on a copy of the lab state: a budget may end the campaign before it runs.
+                let mut trial = self.state.clone();
+                let planned = match plan_experiment(c, &mut trial, id, &values) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.log(Event::Suggested {
+                            experiment: id,
+                            batch,
+                            values: values.clone(),
+                            explain,
+                        })?;
+                        // Validation proved the limits; this only happens on numeric edge cases.
+                        let o = Outcome {
+                            experiment: id,
+                            values: values.clone(),
+                            proxies: vec![None; c.proxies.len()],
+                            status: "refused".into(),
+                            reason: Some(e.to_string()),
+                            readings: BTreeMap::new(),
+                        };
+                        self.record(&o)?;
+                        told.push(observation(c, &o));
+                        self.outcomes.push(o);
+                        continue;
+                    }
+                };
+                // Budgets are checked before the experiment starts.
+                let needed: f64 = planned.reagent.values().sum();
+                if let Some(limit) = c.budget.reagent_total
+                    && self.reagent_used + needed > limit
+                {
+                    return Ok(format!(
+                        "the reagent budget ({}) would be exceeded",
+                        crate::plan::ml(limit)
+                    ));
+                }
+                for s in &c.stocks {
+                    if let Some(limit) = c.budget.reagent_per_stock.get(&s.name) {
+                        let used = self.stock_used.get(&s.name).copied().unwrap_or(0.0)
+                            + planned.reagent.get(&s.pump).copied().unwrap_or(0.0);
+                        if used > *limit {
+                            return Ok(format!(
+                                "the `{}` budget ({}) would be exceeded",
+                                s.name,
+                                crate::plan::ml(*limit)
+                            ));
+                        }
+                    }
+                }
+                if let Some(limit) = c.budget.time
+                    && self.now() + planned.estimated_duration > limit
+                {
+                    return Ok(format!(
+                        "the time budget ({}) would be exceeded",
+                        crate::plan::hours(limit)
+                    ));
+                }
+                self.state = trial;
+                self.log(Event::Suggested {
+                    experiment: id,
+                    batch,
+                    values: values.clone(),
+                    explain,
+                })?;
+                self.log(Event::Planned {
+                    experiment: id,
+                    estimated_duration: planned.estimated_duration,
+                    notes: planned.notes.clone(),
+                })?;
+                let outcome = match self.experiment(&planned).await? {
+                    Ok(o) => o,
+                    Err(stop) => return Ok(stop),
+                };
+                self.reagent_used += needed;
+                for s in &c.stocks {
+                    *self.stock_used.entry(s.name.clone()).or_insert(0.0) +=
+                        planned.reagent.get(&s.pump).copied().unwrap_or(0.0);
+                }
+                if let Some(r) = replayed {
+                    let journaled = measured_outcome(c, r.measured.as_ref(), id, &values);
+                    if journaled.as_ref() != Some(&outcome) {
+                        return Err(RunError::Diverged {
+                            experiment: id,
+                            what: format!(
+                                "the replayed measurement differs from the journal ({:?} now, {:?} then)",
+                                outcome.proxies,
+                                journaled.map(|j| j.proxies)
+                            ),
+                        });
+                    }
+                } else {
+                    self.wall.record("experiment", Some(id), &wall_start);
+                }
+                self.record(&outcome)?;
+                told.push(observation(c, &outcome));
+                self.outcomes.push(outcome);
+                let remaining = budget
+                    .min(plan.experiments)
+                    .saturating_sub(self.outcomes.len() as u64);
+                self.tick(remaining as f64 * per_experiment);
+                if let Some(stop) = &c.objectives.stop
+                    && let Some(last) = self.outcomes.last()
+                    && last.status == "ok"
+                    && stop.holds(&|p| last.proxies.get(p).copied().flatten())
+                {
+                    if let Some(s) = strategy.as_mut() {
+                        s.tell(&told)
+                            .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+                    }
+                    return Ok(format!("the stop condition was met by experiment {id}"));
+                }
+            }
+            if let Some(s) = strategy.as_mut() {
+                s.tell(&told)
+                    .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+            }
+        }
+    }
+
+    fn record(&mut self, o: &Outcome) -> Result<(), RunError> {
+        let mut proxies = BTreeMap::new();
+        for (p, v) in self.c.proxies.iter().zip(&o.proxies) {
+            proxies.insert(p.name.clone(), *v);
+        }
+        self.log(Event::Measured {
+            experiment: o.experiment,
+            status: o.status.clone(),
+            reason: o.reason.clone(),
+            proxies,
+            readings: o.readings.clone(),
+        })?;
+        self.journal_sync()
+    }
+
+    fn journal_sync(&mut self) -> Result<(), RunError> {
+        if !self.replaying {
+            self.journal.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Ends the replay of a resumed run: the journal's records after the last completed
+    /// experiment are void, and everything from here is new.
+    fn go_live(&mut self) -> Result<(), RunError> {
+        self.replaying = false;
+        if let Some((void_from, void_to)) = self.resume_marker.take() {
+            self.log(Event::Resumed { void_from, void_to })?;
+        }
+        Ok(())
+    }
+
+    /// Prior observations from `prior` sources (CSV files or earlier bundles).
+    fn prior_observations(&self) -> Result<Vec<opt::Observation>, RunError> {
+        let mut out = Vec::new();
+        for p in &self.c.priors {
+            let file = match p.format {
+                PriorFormat::Csv => p.path.clone(),
+                PriorFormat::Bundle => format!("{}/observations.csv", p.path.trim_end_matches('/')),
+            };
+            let Some(f) = self.c.files.iter().find(|f| {
+                f.role == FileRole::Prior && f.name.ends_with(file.trim_start_matches("./"))
+            }) else {
+                continue;
+            };
+            out.extend(
+                prior_from_csv(self.c, &f.text)
+                    .map_err(|e| RunError::Setup(format!("prior data {}: {e}", p.path)))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Observations from a CSV of earlier results: one column per variable (named like it, with
+/// or without ` [unit]`, values in that unit or the variable's), one per objective proxy, an
+/// optional `status` column (`ok`/`failed`).
+pub fn prior_from_csv(c: &Campaign, text: &str) -> Result<Vec<opt::Observation>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let column = |name: &str| -> Option<(usize, Option<String>)> {
+        headers
+            .iter()
+            .position(|h| h == name || h.starts_with(&format!("{name} [")))
+            .map(|i| {
+                let unit = headers
+                    .get(i)
+                    .and_then(|h| h.split_once('['))
+                    .map(|(_, u)| u.trim_end_matches(']').trim().to_owned());
+                (i, unit)
+            })
+    };
+    let mut out = Vec::new();
+    for (row_no, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| e.to_string())?;
+        let mut values = Vec::new();
+        for v in &c.variables {
+            let (i, unit) = column(&v.name).ok_or_else(|| format!("no column for `{}`", v.name))?;
+            let cell = row.get(i).unwrap_or("");
+            let x = match &v.domain {
+                Domain::Choice { levels } => {
+                    levels.iter().position(|l| l == cell).ok_or_else(|| {
+                        format!(
+                            "row {}: `{cell}` is not an option of `{}`",
+                            row_no + 1,
+                            v.name
+                        )
+                    })? as f64
+                }
+                _ => {
+                    let n: f64 = cell
+                        .parse()
+                        .map_err(|_| format!("row {}: `{cell}` is not a number", row_no + 1))?;
+                    match unit.as_deref().map(qdx_units::Unit::parse) {
+                        Some(Ok(u)) => u.to_si(n, v.unit.interpretation),
+                        _ => v.unit.unit.to_si(n, v.unit.interpretation),
+                    }
+                }
+            };
+            values.push(x);
+        }
+        let failed = column("status")
+            .and_then(|(i, _)| row.get(i))
+            .is_some_and(|s| s != "ok");
+        let point = crate::strategy::point(c, &values);
+        let outcome = if failed {
+            opt::Outcome::Failed {
+                reason: "failed in the prior data".into(),
+            }
+        } else {
+            let mut measured = BTreeMap::new();
+            for o in &c.objectives.list {
+                let Some(p) = c.proxies.get(o.proxy) else {
+                    continue;
+                };
+                if let Some((i, unit)) = column(&p.name)
+                    && let Some(Ok(n)) = row.get(i).map(str::parse::<f64>)
+                {
+                    let si = match unit.as_deref().map(qdx_units::Unit::parse) {
+                        Some(Ok(u)) => u.to_si(n, qdx_units::Interpretation::Difference),
+                        _ => p.unit.unit.to_si(n, qdx_units::Interpretation::Difference),
+                    };
+                    measured.insert(p.name.clone(), si);
+                }
+            }
+            opt::Outcome::Measured(measured)
+        };
+        out.push(opt::Observation { point, outcome });
+    }
+    Ok(out)
+}
+
+/// An outcome as the optimizer receives it.
+pub fn observation(c: &Campaign, o: &Outcome) -> opt::Observation {
+    let point = crate::strategy::point(c, &o.values);
+    let outcome = if o.status == "ok" {
+        let mut measured = BTreeMap::new();
+        for (p, v) in c.proxies.iter().zip(&o.proxies) {
+            if let Some(v) = v {
+                measured.insert(p.name.clone(), *v);
+            }
+        }
+        opt::Outcome::Measured(measured)
+    } else {
+        opt::Outcome::Failed {
+            reason: o.reason.clone().unwrap_or_else(|| o.status.clone()),
+        }
+    };
+    opt::Observation { point, outcome }
+}
+
+/// The outcome a journal's `measured` record holds.
+fn measured_outcome(
+    c: &Campaign,
+    record: Option<&Record>,
+    id: u64,
+    values: &[f64],
+) -> Option<Outcome> {
+    match &record?.event {
+        Event::Measured {
+            status,
+            reason,
+            proxies,
+            readings,
+            ..
+        } => Some(Outcome {
+            experiment: id,
+            values: values.to_vec(),
+            proxies: c
+                .proxies
+                .iter()
+                .map(|p| proxies.get(&p.name).copied().flatten())
+                .collect(),
+            status: status.clone(),
+            reason: reason.clone(),
+            readings: readings.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn current_thread() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .enable_io()
+        .build()
+        .map_err(|e| RunError::Setup(format!("cannot start the runtime: {e}")))
+}
+
+/// Runs a campaign on the simulated lab, writing the bundle to `dir`.
+pub fn run_simulated(
+    c: &Campaign,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let journal = prepare(c, dir, options.sync_each)?;
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
+    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
+    let started = super::wall::now_utc();
+    let rt = current_thread()?;
+    let reason = rt.block_on(async {
+        run.log(Event::Started {
+            qdx_version: env!("CARGO_PKG_VERSION").into(),
+            language_version: c.language_version,
+            campaign: c.name.clone(),
+            seed: c.seed,
+            lab: "simulated".into(),
+            strategy: c.optimizer.strategy.name().into(),
+        })?;
+        let reason = tokio::select! {
+            r = run.drive() => r?,
+            _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)".to_owned(),
+        };
+        run.safe_state("end of run").await?;
+        Ok::<String, RunError>(reason)
+    })?;
+    finish(run, &reason, &started)
+}
+
+/// Closes the journal and writes the bundle.
+fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, RunError> {
+    run.replaying = false;
+    run.log(Event::Stopped {
+        reason: reason.to_owned(),
+    })?;
+    let experiments = run.outcomes.len() as u64;
+    run.log(Event::Finished { experiments })?;
+    run.journal.sync()?;
+    if let Some(bar) = &run.progress {
+        bar.finish_and_clear();
+    }
+    let lab_time = run.now();
+    let failed = run.outcomes.iter().filter(|o| o.status != "ok").count() as u64;
+    crate::bundle::write(&run.dir, run.c, started).map_err(|e| RunError::Setup(e.to_string()))?;
+    Ok(RunSummary {
+        bundle: run.dir.clone(),
+        experiments,
+        failed,
+        stop_reason: reason.to_owned(),
+        lab_time,
+    })
+}
+
+/// Continues a run from its bundle: replays the completed experiments against a fresh
+/// simulated lab (so the lab is exactly where the run left it), then goes on.
+pub fn resume_simulated(
+    c: &Campaign,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let path = dir.join("journal.jsonl");
+    let (journal, records) = Journal::reopen(&path, options.sync_each)?;
+    if records
+        .iter()
+        .any(|r| matches!(r.event, Event::Finished { .. }))
+    {
+        return Err(RunError::Setup(format!(
+            "the run in {} is already finished; `qdx verify` checks it",
+            dir.display()
+        )));
+    }
+    let mut replay = Vec::new();
+    let mut last_complete = 0;
+    for (k, r) in records.iter().enumerate() {
+        match &r.event {
+            Event::Suggested {
+                experiment, values, ..
+            } => replay.push(Replayed {
+                experiment: *experiment,
+                values: values.clone(),
+                measured: None,
+            }),
+            Event::Measured { experiment, .. } => {
+                if let Some(x) = replay.iter_mut().find(|x| x.experiment == *experiment) {
+                    x.measured = Some(r.clone());
+                }
+                last_complete = k;
+            }
+            Event::Calibrated { .. } if last_complete == 0 => last_complete = k,
+            _ => {}
+        }
+    }
+    replay.retain(|r| r.measured.is_some());
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
+    let void_from = records
+        .get(last_complete + 1)
+        .map_or(journal.next_seq(), |r| r.seq);
+    let void_to = journal.next_seq();
+    let calibrated = records
+        .iter()
+        .any(|r| matches!(r.event, Event::Calibrated { .. }));
+    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
+    run.replay = replay;
+    run.resume_marker = Some((void_from, void_to));
+    if calibrated {
+        // Calibration and completed experiments replay silently against the fresh lab.
+        run.replaying = true;
+    } else {
+        run.go_live()?;
+    }
+    let started = super::wall::now_utc();
+    let rt = current_thread()?;
+    let reason = rt.block_on(async {
+        let reason = tokio::select! {
+            r = run.drive() => r?,
+            _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)".to_owned(),
+        };
+        run.safe_state("end of run").await?;
+        Ok::<String, RunError>(reason)
+    })?;
+    finish(run, &reason, &started)
+}

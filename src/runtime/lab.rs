@@ -1,0 +1,206 @@
+//! The lab a run drives: device handles behind the `qdx_lab` traits, keyed by the campaign's
+//! device ids, plus the virtual labs (tables, script models) that answer with readings.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use qdx_lab::{Clock, Heater, Pump, Spectrometer, Valve};
+use qdx_sim as sim;
+
+use crate::validate::campaign::*;
+
+/// A virtual lab: a table of results or a script model, answering at the variables.
+#[derive(Debug)]
+pub enum VirtualLab {
+    Table {
+        model: sim::TableModel,
+        /// Variable → (column, unit the column is in).
+        inputs: Vec<(VarId, String, DisplayUnit)>,
+    },
+    Script(sim::ScriptModel),
+}
+
+/// Every device of the campaign, driven through its trait.
+pub struct Lab {
+    pub name: String,
+    pub clock: Arc<dyn Clock>,
+    pub pumps: BTreeMap<DeviceId, Box<dyn Pump>>,
+    pub heaters: BTreeMap<DeviceId, Box<dyn Heater>>,
+    pub spectrometers: BTreeMap<DeviceId, Box<dyn Spectrometer>>,
+    pub valves: BTreeMap<DeviceId, Box<dyn Valve>>,
+    pub virtual_lab: Option<VirtualLab>,
+    /// The simulated reactor, when simulated (for reference-dye calibration).
+    pub sim: Option<sim::SimLab>,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lab {
+    /// The simulated twin of the campaign's lab.
+    pub fn simulated(c: &Campaign, clock: Arc<dyn Clock>) -> Result<Lab, String> {
+        let mut lab = Lab {
+            name: "simulated".to_owned(),
+            clock: clock.clone(),
+            pumps: BTreeMap::new(),
+            heaters: BTreeMap::new(),
+            spectrometers: BTreeMap::new(),
+            valves: BTreeMap::new(),
+            virtual_lab: None,
+            sim: None,
+        };
+        match c.simulation.as_ref().map(|s| &s.model) {
+            Some(SimulationModel::Table {
+                path,
+                text,
+                pool,
+                inputs,
+                outputs,
+            }) => {
+                let config = sim::TableConfig {
+                    path: path.clone(),
+                    inputs: inputs.iter().map(|(_, col, _)| col.clone()).collect(),
+                    outputs: outputs.clone(),
+                    mode: if *pool {
+                        sim::TableMode::Pool
+                    } else {
+                        sim::TableMode::Emulator {
+                            neighbours: 8,
+                            power: 2.0,
+                        }
+                    },
+                };
+                let model = sim::TableModel::from_csv(text, &config).map_err(|e| e.to_string())?;
+                lab.virtual_lab = Some(VirtualLab::Table {
+                    model,
+                    inputs: inputs.clone(),
+                });
+                return Ok(lab);
+            }
+            Some(SimulationModel::Script {
+                path,
+                source,
+                outputs,
+            }) => {
+                let config = sim::ScriptConfig {
+                    path: path.clone(),
+                    outputs: outputs.clone(),
+                };
+                let model =
+                    sim::ScriptModel::from_source(source, &config).map_err(|e| e.to_string())?;
+                lab.virtual_lab = Some(VirtualLab::Script(model));
+                return Ok(lab);
+            }
+            _ => {}
+        }
+        let config = crate::sim_config::sim_config(c)?;
+        let world = sim::SimLab::new(config, clock).map_err(|e| e.to_string())?;
+        for (id, d) in c.devices.iter().enumerate() {
+            match d.role {
+                Role::Pump => {
+                    lab.pumps
+                        .insert(id, world.pump(&d.name).map_err(|e| e.to_string())?);
+                }
+                Role::Heater => {
+                    lab.heaters
+                        .insert(id, world.heater(&d.name).map_err(|e| e.to_string())?);
+                }
+                Role::Spectrometer => {
+                    lab.spectrometers
+                        .insert(id, world.spectrometer(&d.name).map_err(|e| e.to_string())?);
+                }
+                Role::Valve => {
+                    lab.valves
+                        .insert(id, world.valve(&d.name).map_err(|e| e.to_string())?);
+                }
+                _ => {}
+            }
+        }
+        lab.sim = Some(world);
+        Ok(lab)
+    }
+
+    /// The inputs a virtual lab receives for a point (SI values of the variables).
+    pub fn virtual_inputs(&self, c: &Campaign, values: &[f64]) -> sim::Inputs {
+        let mut inputs = sim::Inputs::new();
+        let value_of = |id: VarId, unit: &DisplayUnit| -> sim::InputValue {
+            let x = values.get(id).copied().unwrap_or(f64::NAN);
+            match c.variables.get(id).map(|v| &v.domain) {
+                Some(Domain::Choice { levels }) => sim::InputValue::Text(
+                    levels
+                        .get(x.round().max(0.0) as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
+                _ => sim::InputValue::Number(unit.from_si(x)),
+            }
+        };
+        match &self.virtual_lab {
+            Some(VirtualLab::Table { inputs: map, .. }) => {
+                for (id, column, unit) in map {
+                    inputs.insert(column.clone(), value_of(*id, unit));
+                }
+            }
+            Some(VirtualLab::Script(_)) => {
+                // Scripts see the variables in the units their ranges were written in.
+                for (id, v) in c.variables.iter().enumerate() {
+                    inputs.insert(v.name.clone(), value_of(id, &v.unit));
+                }
+            }
+            None => {}
+        }
+        inputs
+    }
+
+    /// A pool-mode table's rows as points (SI values of the variables), if there is a pool.
+    pub fn candidates(&self, c: &Campaign) -> Option<Vec<Vec<f64>>> {
+        let Some(VirtualLab::Table { model, inputs }) = &self.virtual_lab else {
+            return None;
+        };
+        if !matches!(model.mode(), sim::TableMode::Pool) {
+            return None;
+        }
+        let rows = model.candidates();
+        let mut points = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut p = vec![0.0; c.variables.len()];
+            let mut ok = true;
+            for (id, column, unit) in inputs {
+                let (Some(slot), Some(value)) = (p.get_mut(*id), row.get(column)) else {
+                    ok = false;
+                    break;
+                };
+                *slot = match (value, c.variables.get(*id).map(|v| &v.domain)) {
+                    (sim::InputValue::Text(t), Some(Domain::Choice { levels })) => {
+                        match levels.iter().position(|l| l == t) {
+                            Some(k) => k as f64,
+                            None => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                    }
+                    (sim::InputValue::Number(x), _) => unit.unit.to_si(*x, unit.interpretation),
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                };
+            }
+            // Rows outside the variables' ranges cannot be run.
+            let inside = c.variables.iter().zip(&p).all(|(v, x)| {
+                v.bounds()
+                    .is_none_or(|(lo, hi)| *x >= lo - 1e-9 * lo.abs() && *x <= hi + 1e-9 * hi.abs())
+            });
+            if ok && inside {
+                points.push(p);
+            }
+        }
+        Some(points)
+    }
+}

@@ -1,0 +1,271 @@
+//! From raw spectra (or a virtual lab's readings) to proxy values.
+//!
+//! Invariant: proxy values are SI (wavelengths in metres) like every other value in the run;
+//! a proxy that cannot be computed is `None` with a reason, never NaN.
+
+use std::collections::BTreeMap;
+
+use qdx_spectra::{self as spectra, Spectrum};
+
+use crate::validate::campaign::*;
+use crate::validate::expr::Env;
+
+/// Sample refractive index for relative PLQY (toluene / octadecene-like solvents).
+pub const SAMPLE_REFRACTIVE_INDEX: f64 = 1.496;
+
+/// Spectra taken with solvent in the cell before the first experiment.
+#[derive(Debug, Clone, Default)]
+pub struct Calibration {
+    /// Dark spectrum per channel (taken with that channel's integration and averages).
+    pub dark: BTreeMap<ChannelKind, Spectrum>,
+    /// Broadband lamp through solvent: the absorbance reference.
+    pub reference: Option<Spectrum>,
+    /// Reference-dye calibrations by dye name.
+    pub dyes: BTreeMap<String, spectra::DyeCalibration>,
+}
+
+/// Turns one raw acquisition into the channel's spectrum: absorbance, or dark-subtracted
+/// emission.
+pub fn process(kind: ChannelKind, raw: &Spectrum, cal: &Calibration) -> Result<Spectrum, String> {
+    let dark = cal
+        .dark
+        .get(&kind)
+        .ok_or("no dark spectrum was taken for this channel")?;
+    match kind {
+        ChannelKind::Absorbance => {
+            let reference = cal
+                .reference
+                .as_ref()
+                .ok_or("no reference spectrum was taken")?;
+            spectra::absorbance_spectrum(
+                raw,
+                reference,
+                dark,
+                spectra::AbsorbanceOptions::default(),
+            )
+            .map_err(|e| e.to_string())
+        }
+        ChannelKind::Photoluminescence => {
+            spectra::subtract_dark(raw, dark).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The mean of replicate spectra on one grid.
+pub fn average(list: &[Spectrum]) -> Option<Spectrum> {
+    let first = list.first()?;
+    let n = list.len() as f64;
+    let mut values = vec![0.0; first.len()];
+    for s in list {
+        for (acc, v) in values.iter_mut().zip(s.values()) {
+            *acc += v / n;
+        }
+    }
+    let mut out = Spectrum::new(first.wavelength_nm().to_vec(), values, first.quantity()).ok()?;
+    out.integration_time_s = first.integration_time_s;
+    out.averages = list.iter().map(|s| s.averages).sum();
+    out.saturated = list.iter().any(|s| s.saturated);
+    Some(out)
+}
+
+struct ProxyEnv<'a> {
+    vars: &'a [f64],
+    derived: &'a [f64],
+    proxies: &'a [Option<f64>],
+}
+
+impl Env for ProxyEnv<'_> {
+    fn var(&self, id: VarId) -> f64 {
+        self.vars.get(id).copied().unwrap_or(f64::NAN)
+    }
+    fn derived(&self, id: DerivedId) -> f64 {
+        self.derived.get(id).copied().unwrap_or(f64::NAN)
+    }
+    fn proxy(&self, id: ProxyId) -> f64 {
+        self.proxies.get(id).copied().flatten().unwrap_or(f64::NAN)
+    }
+}
+
+fn nm(m: f64) -> f64 {
+    m * 1e9
+}
+
+fn builtin(
+    function: &str,
+    channels: &[&Spectrum],
+    args: &BTreeMap<String, ProxyArgument>,
+    cal: &Calibration,
+) -> Result<f64, String> {
+    let number = |k: &str| match args.get(k) {
+        Some(ProxyArgument::Number(x)) => Some(*x),
+        _ => None,
+    };
+    let first = channels.first().copied().ok_or("no spectrum")?;
+    let e = |e: spectra::ProxyError| e.to_string();
+    Ok(match function {
+        "peak_wavelength" => spectra::peak_wavelength(first).map_err(e)?.value * 1e-9,
+        "fwhm" => spectra::fwhm(first).map_err(e)?.value * 1e-9,
+        "peak_intensity" => {
+            spectra::analyze_peak(first, &spectra::ProxyOptions::default())
+                .map_err(e)?
+                .height
+        }
+        "integrated_area" => {
+            let grid = first.wavelength_nm();
+            let (lo, hi) = (
+                grid.first().copied().unwrap_or(0.0),
+                grid.last().copied().unwrap_or(0.0),
+            );
+            let from = number("from").map_or(lo, nm).max(lo);
+            let to = number("to").map_or(hi, nm).min(hi);
+            if from >= to {
+                return Err(format!(
+                    "the range {from} nm .. {to} nm lies outside the spectrum ({lo} .. {hi} nm)"
+                ));
+            }
+            spectra::integrated_area(first, Some((from, to)))
+                .map_err(e)?
+                .value
+        }
+        "absorbance_at" => {
+            spectra::absorbance_at(first, nm(number("wavelength").unwrap_or(f64::NAN)))
+                .map_err(e)?
+                .value
+        }
+        "first_excitonic_peak" => spectra::first_excitonic_peak(first).map_err(e)?.value * 1e-9,
+        "relative_plqy" => {
+            let abs = channels
+                .get(1)
+                .copied()
+                .ok_or("relative PLQY needs an absorbance spectrum")?;
+            let Some(ProxyArgument::Reference(dye)) = args.get("reference") else {
+                return Err("no reference dye".into());
+            };
+            let calibration = cal.dyes.get(&dye.name).copied().ok_or_else(|| {
+                format!(
+                    "the reference dye {} was not measured in this instrument",
+                    dye.name
+                )
+            })?;
+            let reference = spectra::ReferenceDye::new(
+                dye.name.clone(),
+                dye.quantum_yield,
+                dye.refractive_index,
+            )
+            .with_calibration(calibration);
+            spectra::relative_plqy(
+                first,
+                abs,
+                nm(number("excitation").unwrap_or(f64::NAN)),
+                &reference,
+                SAMPLE_REFRACTIVE_INDEX,
+            )
+            .map_err(e)?
+            .value
+        }
+        other => return Err(format!("unknown spectral function {other}")),
+    })
+}
+
+/// Computes every proxy of the campaign for one experiment. Returns the values (SI) and, for
+/// each proxy that could not be computed, why.
+pub fn proxies(
+    c: &Campaign,
+    vars: &[f64],
+    derived: &[f64],
+    channels: &BTreeMap<ChannelKind, Spectrum>,
+    readings: &BTreeMap<String, f64>,
+    cal: &Calibration,
+) -> (Vec<Option<f64>>, Vec<(String, String)>) {
+    let mut values: Vec<Option<f64>> = Vec::with_capacity(c.proxies.len());
+    let mut failures = Vec::new();
+    for p in &c.proxies {
+        let result: Result<f64, String> = match &p.definition {
+            ProxyDefinition::Builtin {
+                function,
+                channels: wanted,
+                arguments,
+            } => {
+                let specs: Option<Vec<&Spectrum>> =
+                    wanted.iter().map(|k| channels.get(k)).collect();
+                match specs {
+                    Some(s) => builtin(function, &s, arguments, cal),
+                    None => Err("a spectrum it needs was not measured".into()),
+                }
+            }
+            ProxyDefinition::Reading { name } => readings
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("the virtual lab reported no `{name}`")),
+            ProxyDefinition::Formula { expr } => {
+                let v = expr.eval(&ProxyEnv {
+                    vars,
+                    derived,
+                    proxies: &values,
+                });
+                if v.is_finite() {
+                    Ok(v)
+                } else {
+                    Err("the formula has no finite value (a proxy it uses is missing?)".into())
+                }
+            }
+            ProxyDefinition::Script {
+                source,
+                file,
+                origin,
+            } => script(c, source, file.as_deref(), *origin, vars, &values, channels),
+        };
+        match result {
+            Ok(v) if v.is_finite() => values.push(Some(v)),
+            Ok(_) => {
+                values.push(None);
+                failures.push((p.name.clone(), "not a finite number".into()));
+            }
+            Err(why) => {
+                values.push(None);
+                failures.push((p.name.clone(), why));
+            }
+        }
+    }
+    (values, failures)
+}
+
+fn script(
+    c: &Campaign,
+    source: &str,
+    file: Option<&str>,
+    origin: crate::source::Span,
+    vars: &[f64],
+    proxies: &[Option<f64>],
+    channels: &BTreeMap<ChannelKind, Spectrum>,
+) -> Result<f64, String> {
+    let origin = match file {
+        Some(f) => qdx_script::ScriptOrigin::File(f.to_owned()),
+        None => qdx_script::ScriptOrigin::Inline {
+            offset: origin.range().map_or(0, |r| r.start),
+        },
+    };
+    let compiled = qdx_script::Script::compile(source, origin).map_err(|e| e.located())?;
+    let mut inputs = qdx_script::Inputs::new();
+    for (v, x) in c.variables.iter().zip(vars) {
+        match &v.domain {
+            Domain::Choice { levels } => inputs.set_text(
+                &v.name,
+                levels
+                    .get(x.round().max(0.0) as usize)
+                    .map_or("", String::as_str),
+            ),
+            _ => inputs.set_number(&v.name, v.unit.from_si(*x)),
+        }
+    }
+    // Proxies in their own units (nm for wavelengths), as the chemist reads them.
+    for (p, x) in c.proxies.iter().zip(proxies) {
+        if let Some(x) = x {
+            inputs.set_number(&p.name, p.unit.from_si(*x));
+        }
+    }
+    for (k, s) in channels {
+        inputs.set_spectrum(k.name(), s.wavelength_nm(), s.values());
+    }
+    compiled.eval_proxy(&inputs).map_err(|e| e.located())
+}

@@ -1,0 +1,1047 @@
+//! Stage 4, run: drives the plan against a [`Lab`] with a `Clock`, closes the loop with the
+//! optimizer, and journals everything; the bundle is written from the journal.
+//!
+//! Invariants: every command is journaled (and the journal synced) before it is sent; every
+//! setting sent was planned (and so checked against limits and the safety envelope); the lab is
+//! brought to its safe state (pumps stopped, heaters to their safe setpoints) whenever a run
+//! stops early: an abort, a fault policy that says so, an interruption. A resumed run replays
+//! the journal's completed experiments against the simulated lab (or only into the optimizer,
+//! for hardware) and continues where the run stopped: no experiment is repeated or lost.
+
+mod drive;
+pub mod lab;
+pub mod measure;
+pub mod wall;
+
+pub use drive::{observation, prior_from_csv, resume_simulated, run_simulated};
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use qdx_lab::{AcquireRequest, Clock, DeviceError, DeviceErrorKind, Illumination, PumpDirection};
+use qdx_optimize as opt;
+use qdx_spectra::Spectrum;
+
+pub use lab::Lab;
+
+use crate::journal::{Command, Event, Journal, Record};
+use crate::plan::{ExperimentPlan, LabState, Operation};
+use crate::validate::campaign::*;
+use measure::Calibration;
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the replay diverged from the journal at experiment {experiment}: {what}")]
+    Diverged { experiment: u64, what: String },
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// How a run is set up.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Sync the journal on every record (hardware) rather than before each actuation step.
+    pub sync_each: bool,
+    /// For crash tests: after writing this journal record, stop and wait to be killed.
+    pub halt_after: Option<u64>,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub bundle: PathBuf,
+    pub experiments: u64,
+    pub failed: u64,
+    pub stop_reason: String,
+    /// Lab time the run took (virtual for the simulated lab), s.
+    pub lab_time: f64,
+}
+
+/// One experiment's outcome, as the loop keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub experiment: u64,
+    pub values: Vec<f64>,
+    pub proxies: Vec<Option<f64>>,
+    /// `ok`, `failed` or `skipped`.
+    pub status: String,
+    pub reason: Option<String>,
+    /// What a virtual lab reported.
+    pub readings: BTreeMap<String, f64>,
+}
+
+/// A journaled experiment a resumed run replays.
+#[derive(Debug, Clone)]
+struct Replayed {
+    experiment: u64,
+    values: Vec<f64>,
+    measured: Option<Record>,
+}
+
+/// An operation a fault policy may try again.
+#[derive(Debug, Clone)]
+enum RetryOp {
+    Setting(Operation),
+    Acquire {
+        device: DeviceId,
+        request: AcquireRequest,
+    },
+    HeaterStatus(DeviceId),
+    Nothing,
+}
+
+/// What a device fault leads to.
+#[derive(Debug, Clone, PartialEq)]
+enum FaultOutcome {
+    /// The operation eventually succeeded.
+    Recovered,
+    /// Skip the experiment; the run goes on.
+    Skip(String),
+    /// Stop the run (after the safe state); resumable.
+    Stop(String),
+}
+
+/// The state of a run in progress.
+pub struct Run<'c> {
+    c: &'c Campaign,
+    lab: Lab,
+    journal: Journal,
+    dir: PathBuf,
+    state: LabState,
+    calibration: Calibration,
+    wall: wall::WallLog,
+    progress: Option<indicatif::ProgressBar>,
+    /// Clock time when this process started, relative to the journal's time line.
+    offset: f64,
+    /// Experiments to replay before going live (resume).
+    replay: Vec<Replayed>,
+    replaying: bool,
+    outcomes: Vec<Outcome>,
+    reagent_used: f64,
+    stock_used: BTreeMap<String, f64>,
+    next_experiment: u64,
+    batch: u64,
+    /// For a resumed run: the journal records made void by the interruption, to note once
+    /// the replay ends.
+    resume_marker: Option<(u64, u64)>,
+    halt_after: Option<u64>,
+}
+
+impl std::fmt::Debug for Run<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("dir", &self.dir)
+            .field("experiments", &self.outcomes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The fault kind a policy names, for a device error on a device of a role.
+pub fn fault_kind(role: Role, e: &DeviceErrorKind) -> &'static str {
+    match (role, e) {
+        (Role::Pump, DeviceErrorKind::Alarm(_)) => "pump_stall",
+        (Role::Pump, DeviceErrorKind::Empty(_)) => "pump_empty",
+        (Role::Pump, DeviceErrorKind::Timeout(_)) => "pump_timeout",
+        (Role::Heater, DeviceErrorKind::Timeout(_)) => "heater_timeout",
+        (Role::Heater, DeviceErrorKind::Alarm(_)) => "heater_alarm",
+        (Role::Spectrometer, DeviceErrorKind::Timeout(_)) => "spectrometer_timeout",
+        (_, DeviceErrorKind::Disconnected(_)) => "device_disconnected",
+        (_, DeviceErrorKind::Garbage(_)) => "garbage_reply",
+        _ => "any",
+    }
+}
+
+impl<'c> Run<'c> {
+    fn now(&self) -> f64 {
+        self.offset + self.lab.clock.now().as_secs_f64()
+    }
+
+    fn log(&mut self, event: Event) -> Result<(), RunError> {
+        if self.replaying {
+            return Ok(());
+        }
+        let t = self.now();
+        let record = self.journal.append(t, event)?;
+        self.halt_point(record.seq)?;
+        Ok(())
+    }
+
+    /// Crash tests stop here after a given record and wait for SIGKILL.
+    fn halt_point(&mut self, seq: u64) -> Result<(), RunError> {
+        if self.halt_after == Some(seq) {
+            self.journal.sync()?;
+            let _ = writeln!(
+                std::io::stderr(),
+                "qdx: halted after journal record {seq}, waiting to be killed"
+            );
+            loop {
+                std::thread::park();
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals commands and makes them durable before they are sent.
+    fn log_commands(
+        &mut self,
+        experiment: Option<u64>,
+        commands: Vec<(String, Command)>,
+    ) -> Result<(), RunError> {
+        if self.replaying {
+            return Ok(());
+        }
+        let mut last = None;
+        for (device, command) in commands {
+            let t = self.now();
+            last = Some(
+                self.journal
+                    .append(
+                        t,
+                        Event::Command {
+                            experiment,
+                            device,
+                            command,
+                        },
+                    )?
+                    .seq,
+            );
+        }
+        self.journal.sync()?;
+        if let Some(seq) = last {
+            self.halt_point(seq)?;
+        }
+        Ok(())
+    }
+
+    fn device_name(&self, id: DeviceId) -> String {
+        self.c
+            .devices
+            .get(id)
+            .map_or_else(|| format!("#{id}"), |d| d.name.clone())
+    }
+
+    fn policy(&self, fault: &str) -> Vec<FaultAction> {
+        self.c
+            .safety
+            .policies
+            .iter()
+            .find(|p| p.fault == fault)
+            .or_else(|| self.c.safety.policies.iter().find(|p| p.fault == "any"))
+            .map(|p| p.actions.clone())
+            // Without a policy, a fault stops everything safely and ends the run (resumable).
+            .unwrap_or_else(|| vec![FaultAction::StopAll, FaultAction::Abort])
+    }
+
+    /// Brings the lab to its safe state, best effort: every device is tried.
+    pub async fn safe_state(&mut self, reason: &str) -> Result<(), RunError> {
+        let mut failures = Vec::new();
+        let pumps: Vec<DeviceId> = self.lab.pumps.keys().copied().collect();
+        let heaters: Vec<DeviceId> = self.lab.heaters.keys().copied().collect();
+        let mut commands: Vec<(String, Command)> = pumps
+            .iter()
+            .map(|p| (self.device_name(*p), Command::Stop))
+            .collect();
+        for h in &heaters {
+            let k = self
+                .c
+                .safety
+                .safe_setpoints
+                .get(h)
+                .copied()
+                .unwrap_or(crate::plan::experiment::AMBIENT_K);
+            commands.push((self.device_name(*h), Command::SetSetpoint { kelvin: k }));
+        }
+        self.log_commands(None, commands)?;
+        for p in pumps {
+            if let Some(pump) = self.lab.pumps.get_mut(&p)
+                && let Err(e) = pump.stop().await
+            {
+                failures.push(e.to_string());
+            }
+            self.state.rates.insert(p, 0.0);
+        }
+        for h in heaters {
+            let k = self
+                .c
+                .safety
+                .safe_setpoints
+                .get(&h)
+                .copied()
+                .unwrap_or(crate::plan::experiment::AMBIENT_K);
+            if let Some(heater) = self.lab.heaters.get_mut(&h)
+                && let Err(e) = heater.set_setpoint(k).await
+            {
+                failures.push(e.to_string());
+            }
+            self.state.setpoints.insert(h, k);
+        }
+        self.log(Event::SafeState {
+            reason: reason.to_owned(),
+            failures,
+        })
+    }
+
+    /// Applies the fault policy to a failed device call; `attempt` retries the call.
+    async fn on_fault(
+        &mut self,
+        experiment: Option<u64>,
+        device: DeviceId,
+        error: &DeviceError,
+        attempt: &RetryOp,
+    ) -> Result<FaultOutcome, RunError> {
+        let role = self.c.devices.get(device).map_or(Role::Pump, |d| d.role);
+        let fault = if matches!(
+            error.kind,
+            DeviceErrorKind::OutOfEnvelope(_) | DeviceErrorKind::Refused(_)
+        ) {
+            "any"
+        } else {
+            fault_kind(role, &error.kind)
+        };
+        let actions = self.policy(fault);
+        let mut last = error.clone();
+        for action in actions {
+            match action {
+                FaultAction::Retry { times, backoff } => {
+                    for k in 0..times {
+                        self.log(Event::Fault {
+                            experiment,
+                            device: self.device_name(device),
+                            fault: fault.to_owned(),
+                            message: last.to_string(),
+                            action: format!("retry {} of {times}", k + 1),
+                        })?;
+                        self.lab
+                            .clock
+                            .sleep(Duration::from_secs_f64(
+                                backoff * f64::from(1_u32 << k.min(10)),
+                            ))
+                            .await;
+                        match self.retry_op(attempt).await {
+                            Ok(()) => return Ok(FaultOutcome::Recovered),
+                            Err(e) => last = e,
+                        }
+                    }
+                }
+                FaultAction::Continue => {
+                    self.log(Event::Fault {
+                        experiment,
+                        device: self.device_name(device),
+                        fault: fault.to_owned(),
+                        message: last.to_string(),
+                        action: "continue".into(),
+                    })?;
+                    return Ok(FaultOutcome::Recovered);
+                }
+                FaultAction::StopAll => {
+                    self.log(Event::Fault {
+                        experiment,
+                        device: self.device_name(device),
+                        fault: fault.to_owned(),
+                        message: last.to_string(),
+                        action: "stop_all".into(),
+                    })?;
+                    self.safe_state(&format!("{fault} on {}", self.device_name(device)))
+                        .await?;
+                }
+                FaultAction::SkipExperiment => {
+                    self.log(Event::Fault {
+                        experiment,
+                        device: self.device_name(device),
+                        fault: fault.to_owned(),
+                        message: last.to_string(),
+                        action: "skip_experiment".into(),
+                    })?;
+                    return Ok(FaultOutcome::Skip(format!("{fault}: {last}")));
+                }
+                FaultAction::Pause | FaultAction::Abort => {
+                    let what = if action == FaultAction::Pause {
+                        "pause"
+                    } else {
+                        "abort"
+                    };
+                    self.log(Event::Fault {
+                        experiment,
+                        device: self.device_name(device),
+                        fault: fault.to_owned(),
+                        message: last.to_string(),
+                        action: what.into(),
+                    })?;
+                    self.safe_state(&format!("{fault} on {}", self.device_name(device)))
+                        .await?;
+                    return Ok(FaultOutcome::Stop(format!(
+                        "{what} after {fault} on {}: {last}",
+                        self.device_name(device)
+                    )));
+                }
+            }
+        }
+        // Retries exhausted without a following action: stop safely.
+        self.safe_state(&format!("{fault} on {}", self.device_name(device)))
+            .await?;
+        Ok(FaultOutcome::Stop(format!(
+            "{fault} on {}: {last}",
+            self.device_name(device)
+        )))
+    }
+
+    /// Tries an operation again (for retry policies).
+    async fn retry_op(&mut self, op: &RetryOp) -> Result<(), DeviceError> {
+        let clock = self.lab.clock.clone();
+        match op {
+            RetryOp::Setting(Operation::SetRate { device, rate }) => {
+                match self.lab.pumps.get_mut(device) {
+                    Some(p) => {
+                        p.set_rate(*rate).await?;
+                        p.start().await
+                    }
+                    None => Ok(()),
+                }
+            }
+            RetryOp::Setting(Operation::Stop { device }) => match self.lab.pumps.get_mut(device) {
+                Some(p) => p.stop().await,
+                None => Ok(()),
+            },
+            RetryOp::Setting(Operation::Refill {
+                device,
+                volume,
+                rate,
+            }) => match self.lab.pumps.get_mut(device) {
+                Some(p) => refill(p.as_mut(), clock.as_ref(), *volume, *rate).await,
+                None => Ok(()),
+            },
+            RetryOp::Setting(Operation::SetSetpoint { device, kelvin }) => {
+                match self.lab.heaters.get_mut(device) {
+                    Some(h) => h.set_setpoint(*kelvin).await,
+                    None => Ok(()),
+                }
+            }
+            RetryOp::Setting(Operation::SetPosition { device, position }) => {
+                match self.lab.valves.get_mut(device) {
+                    Some(v) => v.set_position(*position).await,
+                    None => Ok(()),
+                }
+            }
+            RetryOp::Acquire { device, request } => match self.lab.spectrometers.get_mut(device) {
+                Some(s) => s.acquire(request).await.map(|_| ()),
+                None => Ok(()),
+            },
+            RetryOp::HeaterStatus(device) => match self.lab.heaters.get_mut(device) {
+                Some(h) => h.status().await.map(|_| ()),
+                None => Ok(()),
+            },
+            RetryOp::Setting(_) | RetryOp::Nothing => Ok(()),
+        }
+    }
+
+    /// Dark and reference spectra with solvent in the cell, before any product reaches it.
+    async fn calibrate(&mut self) -> Result<(), RunError> {
+        let Some(m) = self.c.measurement.clone() else {
+            return Ok(());
+        };
+        let Some(spec) = m.spectrometer else {
+            return Ok(());
+        };
+        let mut files = Vec::new();
+        let spec_name = self.device_name(spec);
+        for ch in &m.channels {
+            let mut takes = vec![(Illumination::Dark, "dark")];
+            if ch.kind == ChannelKind::Absorbance {
+                takes.push((Illumination::Broadband, "reference"));
+            }
+            for (illumination, what) in takes {
+                let request = AcquireRequest {
+                    illumination,
+                    integration_time_s: ch.integration,
+                    averages: ch.averages,
+                };
+                self.log_commands(None, vec![(spec_name.clone(), acquire_command(&request))])?;
+                let Some(device) = self.lab.spectrometers.get_mut(&spec) else {
+                    continue;
+                };
+                let s = device
+                    .acquire(&request)
+                    .await
+                    .map_err(|e| RunError::Setup(format!("calibration failed: {e}")))?;
+                let file = format!("spectra/calibration-{}-{what}.csv", ch.kind.name());
+                self.write_spectrum(&file, &s)?;
+                files.push(file);
+                match illumination {
+                    Illumination::Dark => {
+                        self.calibration.dark.insert(ch.kind, s);
+                    }
+                    _ => self.calibration.reference = Some(s),
+                }
+            }
+        }
+        // Reference dyes for relative PLQY: the simulated lab computes what the dye gives.
+        for p in &self.c.proxies {
+            if let ProxyDefinition::Builtin { arguments, .. } = &p.definition
+                && let Some(ProxyArgument::Reference(dye)) = arguments.get("reference")
+                && let Some(sim) = &self.lab.sim
+            {
+                let pl = m
+                    .channels
+                    .iter()
+                    .find(|c| c.kind == ChannelKind::Photoluminescence)
+                    .map_or(0.1, |c| c.integration);
+                let reference = qdx_spectra::ReferenceDye::new(
+                    dye.name.clone(),
+                    dye.quantum_yield,
+                    dye.refractive_index,
+                );
+                if let Ok(cal) = sim.reference_calibration(
+                    &spec_name,
+                    &reference,
+                    0.05,
+                    measure::SAMPLE_REFRACTIVE_INDEX,
+                    pl,
+                ) {
+                    self.calibration.dyes.insert(dye.name.clone(), cal);
+                }
+            }
+        }
+        self.log(Event::Calibrated { files })
+    }
+
+    fn write_spectrum(&self, file: &str, s: &Spectrum) -> Result<(), RunError> {
+        if self.replaying {
+            return Ok(());
+        }
+        let path = self.dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        let header = match s.quantity() {
+            qdx_spectra::SpectrumQuantity::Counts => "counts",
+            qdx_spectra::SpectrumQuantity::Absorbance => "absorbance",
+            qdx_spectra::SpectrumQuantity::Intensity => "intensity",
+        };
+        let mut text = format!("wavelength_nm,{header}\n");
+        for (w, v) in s.wavelength_nm().iter().zip(s.values()) {
+            text.push_str(&format!("{w},{v}\n"));
+        }
+        std::fs::write(&path, text).map_err(io_error(&path))
+    }
+
+    /// Runs one planned step's operations: commands to independent devices in parallel.
+    async fn run_settings(
+        &mut self,
+        experiment: u64,
+        ops: &[Operation],
+    ) -> Result<Option<FaultOutcome>, RunError> {
+        let mut commands = Vec::new();
+        for op in ops {
+            match op {
+                Operation::Stop { device } => {
+                    commands.push((self.device_name(*device), Command::Stop))
+                }
+                Operation::SetRate { device, rate } => {
+                    commands.push((self.device_name(*device), Command::SetRate { rate: *rate }))
+                }
+                Operation::SetSetpoint { device, kelvin } => commands.push((
+                    self.device_name(*device),
+                    Command::SetSetpoint { kelvin: *kelvin },
+                )),
+                Operation::SetPosition { device, position } => commands.push((
+                    self.device_name(*device),
+                    Command::SetPosition {
+                        position: *position,
+                    },
+                )),
+                Operation::Refill {
+                    device,
+                    volume,
+                    rate,
+                } => commands.push((
+                    self.device_name(*device),
+                    Command::Refill {
+                        volume: *volume,
+                        rate: *rate,
+                    },
+                )),
+                _ => {}
+            }
+        }
+        self.log_commands(Some(experiment), commands)?;
+        // Each device gets its own future; they run concurrently.
+        let mut results: Vec<(DeviceId, Result<(), DeviceError>)> = Vec::new();
+        {
+            let clock = self.lab.clock.clone();
+            let mut futures: Vec<
+                futures::future::BoxFuture<'_, (DeviceId, Result<(), DeviceError>)>,
+            > = Vec::new();
+            let pump_ops: BTreeMap<DeviceId, &Operation> = ops
+                .iter()
+                .filter_map(|o| match o {
+                    Operation::Stop { device }
+                    | Operation::SetRate { device, .. }
+                    | Operation::Refill { device, .. } => Some((*device, o)),
+                    _ => None,
+                })
+                .collect();
+            let heater_ops: BTreeMap<DeviceId, f64> = ops
+                .iter()
+                .filter_map(|o| match o {
+                    Operation::SetSetpoint { device, kelvin } => Some((*device, *kelvin)),
+                    _ => None,
+                })
+                .collect();
+            let valve_ops: BTreeMap<DeviceId, u16> = ops
+                .iter()
+                .filter_map(|o| match o {
+                    Operation::SetPosition { device, position } => Some((*device, *position)),
+                    _ => None,
+                })
+                .collect();
+            for (id, pump) in self.lab.pumps.iter_mut() {
+                let Some(op) = pump_ops.get(id).copied().cloned() else {
+                    continue;
+                };
+                let id = *id;
+                let clock = clock.clone();
+                futures.push(Box::pin(async move {
+                    let r = match op {
+                        Operation::Stop { .. } => pump.stop().await,
+                        Operation::SetRate { rate, .. } => {
+                            if rate > 0.0 {
+                                match pump.set_rate(rate).await {
+                                    Ok(()) => pump.start().await,
+                                    Err(e) => Err(e),
+                                }
+                            } else {
+                                pump.stop().await
+                            }
+                        }
+                        Operation::Refill { volume, rate, .. } => {
+                            refill(pump.as_mut(), clock.as_ref(), volume, rate).await
+                        }
+                        _ => Ok(()),
+                    };
+                    (id, r)
+                }));
+            }
+            for (id, heater) in self.lab.heaters.iter_mut() {
+                let Some(k) = heater_ops.get(id).copied() else {
+                    continue;
+                };
+                let id = *id;
+                futures.push(Box::pin(async move { (id, heater.set_setpoint(k).await) }));
+            }
+            for (id, valve) in self.lab.valves.iter_mut() {
+                let Some(p) = valve_ops.get(id).copied() else {
+                    continue;
+                };
+                let id = *id;
+                futures.push(Box::pin(async move { (id, valve.set_position(p).await) }));
+            }
+            for r in futures::future::join_all(futures).await {
+                results.push(r);
+            }
+        }
+        for (device, result) in results {
+            if let Err(e) = result {
+                let op = ops.iter().find(|o| matches!(o, Operation::Stop { device: d } | Operation::SetRate { device: d, .. } | Operation::SetSetpoint { device: d, .. } | Operation::SetPosition { device: d, .. } | Operation::Refill { device: d, .. } if *d == device)).cloned();
+                let retry = match op {
+                    Some(o) => RetryOp::Setting(o),
+                    None => RetryOp::Nothing,
+                };
+                match self.on_fault(Some(experiment), device, &e, &retry).await? {
+                    FaultOutcome::Recovered => {}
+                    other => return Ok(Some(other)),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Waits until a heater is within the band of its setpoint for the hold time.
+    async fn wait_thermal(
+        &mut self,
+        experiment: u64,
+        heater: DeviceId,
+        within: f64,
+        hold: f64,
+    ) -> Result<Option<FaultOutcome>, RunError> {
+        let setpoint = self.state.setpoints.get(&heater).copied();
+        let tau = self
+            .c
+            .devices
+            .get(heater)
+            .and_then(|d| d.quantity("time_constant"))
+            .unwrap_or(60.0);
+        let poll = (tau / 20.0).clamp(1.0, 10.0);
+        // Give up after the settling a first-order system needs from the far end of its range.
+        let deadline = self.lab.clock.now() + Duration::from_secs_f64(tau * 12.0 + hold + 60.0);
+        let started = self.now();
+        let mut within_since: Option<Duration> = None;
+        loop {
+            let status = match self.lab.heaters.get_mut(&heater) {
+                Some(h) => h.status().await,
+                None => return Ok(None),
+            };
+            let status = match status {
+                Ok(s) => s,
+                Err(e) => {
+                    match self
+                        .on_fault(Some(experiment), heater, &e, &RetryOp::HeaterStatus(heater))
+                        .await?
+                    {
+                        FaultOutcome::Recovered => continue,
+                        other => return Ok(Some(other)),
+                    }
+                }
+            };
+            let target = setpoint.unwrap_or(status.setpoint);
+            let now = self.lab.clock.now();
+            if (status.temperature - target).abs() <= within {
+                let since = *within_since.get_or_insert(now);
+                if (now - since).as_secs_f64() >= hold {
+                    break;
+                }
+            } else {
+                within_since = None;
+            }
+            if now > deadline {
+                let e = DeviceError::new(
+                    self.device_name(heater),
+                    DeviceErrorKind::Alarm("the temperature did not settle".into()),
+                );
+                return match self
+                    .on_fault(Some(experiment), heater, &e, &RetryOp::Nothing)
+                    .await?
+                {
+                    FaultOutcome::Recovered => Ok(None),
+                    other => Ok(Some(other)),
+                };
+            }
+            self.lab.clock.sleep(Duration::from_secs_f64(poll)).await;
+        }
+        let waited = self.now() - started;
+        self.log(Event::Waited {
+            experiment,
+            why: format!(
+                "{} settled within {} K for {} s",
+                self.device_name(heater),
+                qdx_units::format_number(within),
+                qdx_units::format_number(hold)
+            ),
+            seconds: waited,
+        })?;
+        self.state.temperatures.insert(
+            heater,
+            setpoint.unwrap_or(crate::plan::experiment::AMBIENT_K),
+        );
+        Ok(None)
+    }
+
+    /// Runs one experiment: its steps, then the measurement and the proxies.
+    async fn experiment(
+        &mut self,
+        plan: &ExperimentPlan,
+    ) -> Result<Result<Outcome, String>, RunError> {
+        let id = plan.id;
+        let mut spectra: BTreeMap<ChannelKind, Vec<Spectrum>> = BTreeMap::new();
+        let mut readings = BTreeMap::new();
+        let n_proxies = self.c.proxies.len();
+        let fail = |status: &str, reason: String| Outcome {
+            experiment: id,
+            values: plan.variables.clone(),
+            proxies: vec![None; n_proxies],
+            status: status.into(),
+            reason: Some(reason),
+            readings: BTreeMap::new(),
+        };
+        for step in &plan.steps {
+            let settings: Vec<Operation> = step
+                .ops
+                .iter()
+                .filter(|o| {
+                    matches!(
+                        o,
+                        Operation::Stop { .. }
+                            | Operation::SetRate { .. }
+                            | Operation::SetSetpoint { .. }
+                            | Operation::SetPosition { .. }
+                            | Operation::Refill { .. }
+                    )
+                })
+                .cloned()
+                .collect();
+            if !settings.is_empty() {
+                match self.run_settings(id, &settings).await? {
+                    None => {}
+                    Some(FaultOutcome::Skip(why)) => return Ok(Ok(fail("skipped", why))),
+                    Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
+                    Some(FaultOutcome::Recovered) => {}
+                }
+                for op in &settings {
+                    match op {
+                        Operation::SetRate { device, rate } => {
+                            self.state.rates.insert(*device, *rate);
+                        }
+                        Operation::Stop { device } => {
+                            self.state.rates.insert(*device, 0.0);
+                        }
+                        Operation::SetSetpoint { device, kelvin } => {
+                            self.state.setpoints.insert(*device, *kelvin);
+                        }
+                        Operation::Refill { device, .. } => {
+                            if let Some(cap) = self
+                                .c
+                                .devices
+                                .get(*device)
+                                .and_then(|d| d.quantity("syringe"))
+                            {
+                                self.state.syringe_left.insert(*device, cap);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for op in &step.ops {
+                match op {
+                    Operation::WaitThermal {
+                        device,
+                        within,
+                        hold,
+                    } => match self.wait_thermal(id, *device, *within, *hold).await? {
+                        None | Some(FaultOutcome::Recovered) => {}
+                        Some(FaultOutcome::Skip(why)) => return Ok(Ok(fail("skipped", why))),
+                        Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
+                    },
+                    Operation::WaitSteadyState {
+                        volumes,
+                        total_flow,
+                        extra,
+                    } => {
+                        let seconds = crate::plan::experiment::steady_state_time(
+                            self.c,
+                            *volumes,
+                            *total_flow,
+                        ) + extra;
+                        self.lab.clock.sleep(Duration::from_secs_f64(seconds)).await;
+                        self.log(Event::Waited {
+                            experiment: id,
+                            why: step.why.clone(),
+                            seconds,
+                        })?;
+                    }
+                    Operation::Acquire {
+                        device,
+                        channel,
+                        integration,
+                        averages,
+                        replicate,
+                    } => {
+                        let illumination = match channel {
+                            ChannelKind::Absorbance => Illumination::Broadband,
+                            ChannelKind::Photoluminescence => Illumination::Excitation,
+                        };
+                        let request = AcquireRequest {
+                            illumination,
+                            integration_time_s: *integration,
+                            averages: *averages,
+                        };
+                        let name = self.device_name(*device);
+                        self.log_commands(Some(id), vec![(name, acquire_command(&request))])?;
+                        let result = match self.lab.spectrometers.get_mut(device) {
+                            Some(s) => s.acquire(&request).await,
+                            None => continue,
+                        };
+                        let raw = match result {
+                            Ok(s) => s,
+                            Err(e) => {
+                                let again = RetryOp::Acquire {
+                                    device: *device,
+                                    request,
+                                };
+                                match self.on_fault(Some(id), *device, &e, &again).await? {
+                                    // The retry's spectrum is not kept: take a fresh one.
+                                    FaultOutcome::Recovered => {
+                                        match self.lab.spectrometers.get_mut(device) {
+                                            Some(s) => match s.acquire(&request).await {
+                                                Ok(s) => s,
+                                                Err(e) => {
+                                                    return Ok(Ok(fail("skipped", e.to_string())));
+                                                }
+                                            },
+                                            None => continue,
+                                        }
+                                    }
+                                    FaultOutcome::Skip(why) => return Ok(Ok(fail("skipped", why))),
+                                    FaultOutcome::Stop(why) => return Ok(Err(why)),
+                                }
+                            }
+                        };
+                        let file =
+                            format!("spectra/e{id:04}-{}-r{}.csv", channel.name(), replicate + 1);
+                        self.write_spectrum(&file, &raw)?;
+                        self.log(Event::Acquired {
+                            experiment: id,
+                            channel: channel.name().into(),
+                            replicate: *replicate,
+                            file,
+                        })?;
+                        match measure::process(*channel, &raw, &self.calibration) {
+                            Ok(s) => spectra.entry(*channel).or_default().push(s),
+                            Err(why) => {
+                                return Ok(Ok(fail(
+                                    "failed",
+                                    format!("{}: {why}", channel.name()),
+                                )));
+                            }
+                        }
+                    }
+                    Operation::Read => {
+                        let inputs = self.lab.virtual_inputs(self.c, &plan.variables);
+                        let result = match &self.lab.virtual_lab {
+                            Some(lab::VirtualLab::Table { model, .. }) => model.evaluate(&inputs),
+                            Some(lab::VirtualLab::Script(model)) => model.evaluate(&inputs),
+                            None => Ok(BTreeMap::new()),
+                        };
+                        match result {
+                            Ok(r) => readings = r,
+                            Err(e) => return Ok(Ok(fail("failed", e.to_string()))),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let channels: BTreeMap<ChannelKind, Spectrum> = spectra
+            .iter()
+            .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
+            .collect();
+        let (proxies, failures) = measure::proxies(
+            self.c,
+            &plan.variables,
+            &plan.derived,
+            &channels,
+            &readings,
+            &self.calibration,
+        );
+        // An experiment fails when a proxy an objective needs could not be computed.
+        let needed: Vec<ProxyId> = self.c.objectives.list.iter().map(|o| o.proxy).collect();
+        let missing: Vec<String> = failures
+            .iter()
+            .filter(|(name, _)| {
+                self.c
+                    .proxy_id(name)
+                    .is_some_and(|p| needed.contains(&p) || needed.is_empty())
+            })
+            .map(|(n, why)| format!("{n}: {why}"))
+            .collect();
+        let (status, reason) = if missing.is_empty() {
+            (
+                "ok".to_owned(),
+                if failures.is_empty() {
+                    None
+                } else {
+                    Some(
+                        failures
+                            .iter()
+                            .map(|(n, w)| format!("{n}: {w}"))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                },
+            )
+        } else {
+            ("failed".to_owned(), Some(missing.join("; ")))
+        };
+        Ok(Ok(Outcome {
+            experiment: id,
+            values: plan.variables.clone(),
+            proxies,
+            status,
+            reason,
+            readings,
+        }))
+    }
+}
+
+fn acquire_command(r: &AcquireRequest) -> Command {
+    Command::Acquire {
+        illumination: match r.illumination {
+            Illumination::Dark => "dark",
+            Illumination::Broadband => "broadband",
+            Illumination::Excitation => "excitation",
+        }
+        .into(),
+        integration: r.integration_time_s,
+        averages: r.averages,
+    }
+}
+
+/// Refills a syringe: withdraw `volume` at `rate`, then infuse again.
+async fn refill(
+    pump: &mut dyn qdx_lab::Pump,
+    clock: &dyn Clock,
+    volume: f64,
+    rate: f64,
+) -> Result<(), DeviceError> {
+    pump.stop().await?;
+    pump.set_direction(PumpDirection::Withdraw).await?;
+    pump.set_rate(rate).await?;
+    pump.start().await?;
+    clock
+        .sleep(Duration::from_secs_f64(
+            volume / rate.max(f64::MIN_POSITIVE),
+        ))
+        .await;
+    pump.stop().await?;
+    pump.set_direction(PumpDirection::Infuse).await
+}
+
+/// Builds the optimizer for a campaign and a lab (pool mode when the lab is a table pool).
+pub fn optimizer(c: &Campaign, lab: &Lab) -> Result<Box<dyn opt::Strategy>, RunError> {
+    let mut domain =
+        crate::strategy::domain(c).map_err(|e| RunError::Setup(format!("search space: {e}")))?;
+    if let Some(points) = lab.candidates(c) {
+        if points.is_empty() {
+            return Err(RunError::Setup(
+                "no row of the table lies inside the variables' ranges".into(),
+            ));
+        }
+        domain = domain
+            .with_pool(
+                points
+                    .iter()
+                    .map(|p| crate::strategy::point(c, p))
+                    .collect(),
+            )
+            .map_err(|e| RunError::Setup(format!("pool: {e}")))?;
+    }
+    let spec = crate::strategy::spec(c, &domain);
+    let objectives =
+        crate::strategy::objectives(c).map_err(|e| RunError::Setup(format!("objectives: {e}")))?;
+    opt::build(
+        &spec,
+        Arc::new(domain),
+        objectives,
+        crate::strategy::optimizer_seed(c.seed),
+    )
+    .map_err(|e| RunError::Setup(e.to_string()))
+}

@@ -1,0 +1,174 @@
+//! The simulated twin of a campaign's reactor: `Campaign` → `qdx_sim::SimConfig`.
+//!
+//! Every device of the campaign gets a simulated sibling with the same name and limits; the
+//! chemistry comes from the campaign's `simulate` block (a blank reactor without one).
+
+use qdx_sim as sim;
+
+use crate::validate::campaign::*;
+
+/// Simulated segments need a positive volume; a device declared with none (a mixer's default)
+/// becomes one nanolitre, far below anything that changes a residence time.
+const MIN_SEGMENT_M3: f64 = 1e-12;
+
+/// The simulated lab for a campaign with a reactor.
+pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
+    let stock_of = |pump: DeviceId| c.stocks.iter().find(|s| s.pump == pump);
+    let mut pumps = Vec::new();
+    for (id, d) in c.pumps() {
+        let rate = d.setting("rate");
+        pumps.push(sim::PumpConfig {
+            name: d.name.clone(),
+            stock: stock_of(id).map(|s| sim::Stock {
+                name: s.name.clone(),
+                concentration: s.concentration.unwrap_or(0.0),
+            }),
+            // A pump fed from a reservoir never runs dry in the simulation.
+            syringe_volume: d.quantity("syringe").unwrap_or(1.0),
+            initial_volume: None,
+            min_rate: rate.map_or(0.0, |r| r.lo.max(0.0)),
+            max_rate: rate.map_or(1e-3, |r| r.hi),
+        });
+    }
+    let mut heaters = Vec::new();
+    for (_, d) in c.heaters() {
+        let sp = d.setting("setpoint");
+        heaters.push(sim::HeaterConfig {
+            name: d.name.clone(),
+            min_k: sp.map_or(273.15, |s| s.lo),
+            max_k: sp.map_or(573.15, |s| s.hi),
+            time_constant_s: d.quantity("time_constant").unwrap_or(60.0),
+        });
+    }
+    // The flow path: from the first device every pump reaches, downstream to the outlet.
+    let first = c.topology.paths.first().ok_or("the reactor has no pump")?;
+    let mut flow_path = Vec::new();
+    let mut spectrometers = Vec::new();
+    let mut valves = Vec::new();
+    for &id in &first.devices {
+        let Some(d) = c.devices.get(id) else { continue };
+        let volume = d.quantity("volume").unwrap_or(0.0).max(MIN_SEGMENT_M3);
+        let kind = match d.role {
+            Role::Pump | Role::Outlet | Role::Heater | Role::Spectrometer => continue,
+            Role::Mixer => sim::SegmentKind::Mixer,
+            Role::Coil => sim::SegmentKind::Coil {
+                heater: d
+                    .device_ref("heater")
+                    .and_then(|h| c.devices.get(h))
+                    .map(|h| h.name.clone()),
+            },
+            Role::Cell => {
+                let spec: Vec<String> = d
+                    .device_ref("spectrometer")
+                    .and_then(|s| c.devices.get(s))
+                    .map(|s| s.name.clone())
+                    .into_iter()
+                    .collect();
+                sim::SegmentKind::FlowCell {
+                    spectrometers: spec,
+                }
+            }
+            Role::Tube | Role::Sensor | Role::Regulator => sim::SegmentKind::Tubing,
+            Role::Valve => {
+                let positions = match d.property("positions") {
+                    Some(PropertyValue::Integer(n)) => u16::try_from(*n).unwrap_or(2),
+                    _ => 2,
+                };
+                valves.push(sim::ValveConfig {
+                    name: d.name.clone(),
+                    positions,
+                    initial_position: 1,
+                });
+                sim::SegmentKind::Tubing
+            }
+        };
+        flow_path.push(sim::PathSegment {
+            name: d.name.clone(),
+            volume,
+            kind,
+        });
+    }
+    for (id, d) in c.devices.iter().enumerate() {
+        if d.role != Role::Spectrometer {
+            continue;
+        }
+        let (lo, hi) = match d.property("range") {
+            Some(PropertyValue::Range { lo, hi, .. }) => (lo * 1e9, hi * 1e9),
+            _ => (350.0, 800.0),
+        };
+        let cell = c
+            .devices
+            .iter()
+            .find(|x| x.device_ref("spectrometer") == Some(id));
+        let mut s = sim::SpectrometerConfig::named(d.name.clone());
+        s.min_nm = lo;
+        s.max_nm = hi;
+        if let Some(PropertyValue::Integer(p)) = d.property("pixels") {
+            s.pixels = usize::try_from(*p).unwrap_or(1024).clamp(16, 65_536);
+        }
+        if let Some(x) = d.quantity("excitation") {
+            s.excitation_nm = x * 1e9;
+        }
+        if let Some(l) = cell.and_then(|c| c.quantity("path_length")) {
+            s.path_length_m = l;
+        }
+        spectrometers.push(s);
+    }
+    let chemistry = match c.simulation.as_ref() {
+        None => sim::ChemistryConfig::Blank,
+        Some(s) => {
+            let stock = |role: &str| {
+                s.roles
+                    .get(role)
+                    .and_then(|id| c.stocks.get(*id))
+                    .map(|st| st.name.clone())
+            };
+            match &s.model {
+                SimulationModel::CsPbX3HalideExchange => {
+                    let seeds = stock("seeds").ok_or("the model needs the seeds stock")?;
+                    let halide_stock = s
+                        .roles
+                        .get("halide")
+                        .and_then(|id| c.stocks.get(*id))
+                        .ok_or("the model needs the halide stock")?;
+                    let halide = match halide_stock.properties.get("halide") {
+                        Some(PropertyValue::Text(t)) if t == "Cl" => sim::Halide::Cl,
+                        _ => sim::Halide::I,
+                    };
+                    sim::ChemistryConfig::Cspbx3HalideExchange {
+                        roles: sim::CsPbX3Roles {
+                            seeds,
+                            halides: vec![sim::HalideSource {
+                                stock: halide_stock.name.clone(),
+                                halide,
+                            }],
+                            ligand: stock("ligand"),
+                        },
+                        params: s.parameters.clone(),
+                    }
+                }
+                SimulationModel::CdSeGrowth => sim::ChemistryConfig::CdseGrowth {
+                    roles: sim::CdSeRoles {
+                        cadmium: stock("cadmium").ok_or("the model needs the cadmium stock")?,
+                        selenium: stock("selenium").ok_or("the model needs the selenium stock")?,
+                    },
+                    params: s.parameters.clone(),
+                },
+                SimulationModel::Table { .. } | SimulationModel::Script { .. } => {
+                    sim::ChemistryConfig::Blank
+                }
+            }
+        }
+    };
+    Ok(sim::SimConfig {
+        seed: c.seed,
+        ambient_k: crate::plan::experiment::AMBIENT_K,
+        pumps,
+        heaters,
+        flow_path,
+        spectrometers,
+        valves,
+        pressure_sensors: Vec::new(),
+        chemistry,
+    })
+}
