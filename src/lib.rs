@@ -4,5 +4,6 @@
 //! `source text ──parse──▶ Ast ──validate──▶ Campaign ──plan──▶ Plan ──run──▶ Journal ──▶ Bundle`.
 
 pub mod diagnostic;
+pub mod format;
 pub mod source;
 pub mod syntax;

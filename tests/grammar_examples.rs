@@ -1,0 +1,88 @@
+//! grammar/README.md promises that every example parses: checked here, with the file named in
+//! the failure, so an example that drifts from the grammar is caught.
+
+use std::path::PathBuf;
+
+use qdx::source::{Origin, SourceMap};
+use qdx::syntax;
+
+fn qdx_files(dir: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("folder entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "qdx"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn parses(path: &PathBuf) -> syntax::Ast {
+    let text = std::fs::read_to_string(path).expect("readable file");
+    let mut sources = SourceMap::new();
+    let file = sources.add(path.display().to_string(), Origin::User(path.clone()), text);
+    match syntax::parse(&sources, file) {
+        Ok(ast) => ast,
+        Err(d) => panic!(
+            "{} does not parse:\n{}",
+            path.display(),
+            qdx::diagnostic::render(&d, &sources, qdx::diagnostic::Style::Plain)
+        ),
+    }
+}
+
+#[test]
+fn every_example_parses() {
+    let files = qdx_files("examples");
+    assert!(!files.is_empty());
+    for path in &files {
+        let ast = parses(path);
+        assert!(!ast.items.is_empty(), "{} has no items", path.display());
+        assert!(
+            ast.header.is_some(),
+            "{} has no `qdx 1` header",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_valid_corpus_file_parses() {
+    for path in &qdx_files("tests/data/valid") {
+        parses(path);
+    }
+}
+
+#[test]
+fn all_constructs_uses_every_top_level_block() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/valid/all_constructs.qdx");
+    let ast = parses(&path);
+    let mut keywords: Vec<&str> = ast.items.iter().map(|i| i.keyword()).collect();
+    keywords.sort_unstable();
+    keywords.dedup();
+    assert_eq!(
+        keywords,
+        [
+            "builtin",
+            "campaign",
+            "constraints",
+            "derive",
+            "kind",
+            "lab",
+            "measure",
+            "objectives",
+            "optimizer",
+            "parameters",
+            "prior",
+            "proxies",
+            "reactor",
+            "reference",
+            "safety",
+            "simulate",
+            "stocks",
+            "use",
+            "variables"
+        ]
+    );
+}
