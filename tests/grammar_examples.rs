@@ -86,3 +86,34 @@ fn all_constructs_uses_every_top_level_block() {
         ]
     );
 }
+
+/// The `qdx` code blocks of grammar/README.md: each parses, and is already in the canonical
+/// layout `qdx fmt` prints, so the documentation shows the style it describes.
+#[test]
+fn grammar_readme_examples_parse_and_are_canonical() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("grammar/README.md");
+    let readme = std::fs::read_to_string(&path).expect("grammar/README.md");
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line) {
+            (None, "```qdx") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), l) => {
+                block.push_str(l);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(blocks.len() >= 20, "found only {} blocks", blocks.len());
+    for block in blocks {
+        match qdx::format::format_source(&block, "README.md") {
+            Ok(formatted) => assert_eq!(formatted, block, "not canonical"),
+            Err(d) => panic!("does not parse: {}\n{block}", d.message),
+        }
+    }
+}

@@ -15,7 +15,7 @@ pub struct Printer<'a> {
     pub layout: Layout<'a>,
 }
 
-/// A child entry of a block, printed by `print` given where the next sibling starts.
+/// A child entry of a block, with the source offset where it starts.
 struct Child<'n> {
     start: usize,
     node: Node<'n>,
@@ -120,47 +120,47 @@ impl<'a> Printer<'a> {
                 b.span,
                 "stocks",
                 &b.entries,
-                |s| Child::of(s.span, Node::Stock(s)),
+                |s| (s.span, Node::Stock(s)),
                 next,
             ),
             Item::Reactor(b) => self.block(
                 b.span,
                 "reactor",
                 &b.entries,
-                |e| Child::of(e.span(), Node::Reactor(e)),
+                |e| (e.span(), Node::Reactor(e)),
                 next,
             ),
             Item::Variables(b) => self.block(
                 b.span,
                 "variables",
                 &b.entries,
-                |v| Child::of(v.span, Node::Variable(v)),
+                |v| (v.span, Node::Variable(v)),
                 next,
             ),
             Item::Parameters(b) => self.block(
                 b.span,
                 "parameters",
                 &b.entries,
-                |p| Child::of(p.span, Node::Parameter(p)),
+                |p| (p.span, Node::Parameter(p)),
                 next,
             ),
             Item::Derive(b) => self.block(
                 b.span,
                 "derive",
                 &b.entries,
-                |a| Child::of(a.span, Node::Assignment(a)),
+                |a| (a.span, Node::Assignment(a)),
                 next,
             ),
             Item::Constraints(b) => self.block(
                 b.span,
                 "constraints",
                 &b.entries,
-                |e| Child::of(e.span, Node::Constraint(e)),
+                |e| (e.span, Node::Constraint(e)),
                 next,
             ),
             Item::Measure(m) => {
                 let head = format!("measure at {}", m.cell.name);
-                let children = self.children(&m.entries, |e| Child::of(e.span(), Node::Measure(e)));
+                let children = self.children(&m.entries, |e| (e.span(), Node::Measure(e)));
                 let head_end = self.layout.end(m.cell.span);
                 self.block_of(m.span, head_end, &head, children, next);
             }
@@ -168,14 +168,14 @@ impl<'a> Printer<'a> {
                 b.span,
                 "proxies",
                 &b.entries,
-                |p| Child::of(p.span, Node::Proxy(p)),
+                |p| (p.span, Node::Proxy(p)),
                 next,
             ),
             Item::Objectives(b) => self.block(
                 b.span,
                 "objectives",
                 &b.entries,
-                |o| Child::of(o.span(), Node::Objective(o)),
+                |o| (o.span(), Node::Objective(o)),
                 next,
             ),
             Item::Optimizer(o) => self.optimizer(o, next),
@@ -187,7 +187,7 @@ impl<'a> Printer<'a> {
                 b.span,
                 "safety",
                 &b.entries,
-                |e| Child::of(e.span(), Node::Safety(e)),
+                |e| (e.span(), Node::Safety(e)),
                 next,
             ),
             Item::Simulate(s) => self.simulate(s, next),
@@ -235,19 +235,13 @@ impl<'a> Printer<'a> {
         children: Vec<Child<'_>>,
         next: usize,
     ) {
-        let (start, end) = (self.layout.start(span), self.layout.end(span));
-        let close = end.saturating_sub(1).max(head_end);
+        let close = self.layout.end(span).saturating_sub(1).max(head_end);
         if children.is_empty() && self.layout.no_comment_before(close) {
             self.layout.line_entry(span, &format!("{head} {{}}"), next);
             return;
         }
-        let first = children.first().map_or(close, |c| c.start);
-        self.layout.open_block(start, head_end, head, first);
-        for (i, child) in children.iter().enumerate() {
-            let next_child = children.get(i + 1).map_or(close, |c| c.start);
-            self.node(&child.node, next_child);
-        }
-        self.layout.close_block(close, end, next);
+        let start = self.layout.start(span);
+        self.multiline_block(start, head_end, span, head, children, next);
     }
 
     fn node(&mut self, node: &Node<'_>, next: usize) {
@@ -413,14 +407,15 @@ impl<'a> Printer<'a> {
                 return;
             }
         }
-        let children = self.children(&props.entries, |p| Child::of(p.span, Node::Prop(p)));
+        let children = self.children(&props.entries, |p| (p.span, Node::Prop(p)));
         let start = self.layout.start(span);
         let head_end = self.layout.start(props.span);
-        self.block_of_at(start, head_end, props.span, &head, children, next);
+        self.multiline_block(start, head_end, props.span, &head, children, next);
     }
 
-    /// Like [`Printer::block_of`] for a block that ends its entry but does not start it.
-    fn block_of_at(
+    /// `head {`, the children, `}`, always on several lines; `block` is the span that ends with
+    /// the `}` (the entry's own for a keyword block, the property list's otherwise).
+    fn multiline_block(
         &mut self,
         start: usize,
         head_end: usize,
@@ -523,7 +518,7 @@ impl<'a> Printer<'a> {
             })
             .collect();
         let start = self.layout.start(b.span);
-        self.block_of_at(start, start, b.span, "budget", children, next);
+        self.multiline_block(start, start, b.span, "budget", children, next);
     }
 
     fn kind(&mut self, k: &KindDecl, next: usize) {
@@ -648,7 +643,7 @@ impl<'a> Printer<'a> {
             self.layout.line_entry(o.span, &head, next);
             return;
         }
-        let children = self.children(&o.entries, |e| Child::of(e.span(), Node::Optimizer(e)));
+        let children = self.children(&o.entries, |e| (e.span(), Node::Optimizer(e)));
         let head_end = self.layout.end(o.strategy.span);
         self.block_of(o.span, head_end, &head, children, next);
     }
@@ -668,7 +663,7 @@ impl<'a> Printer<'a> {
                 self.layout.line_entry(*span, &text, next);
             }
             OptimizerEntry::Levels { levels, span } => {
-                let children = self.children(levels, |l| Child::of(l.span, Node::Level(l)));
+                let children = self.children(levels, |l| (l.span, Node::Level(l)));
                 let head_end = self.layout.start(*span);
                 self.block_of(*span, head_end, "levels", children, next);
             }
@@ -750,10 +745,6 @@ impl<'a> Printer<'a> {
 }
 
 impl<'n> Child<'n> {
-    fn of(span: Span, node: Node<'n>) -> (Span, Node<'n>) {
-        (span, node)
-    }
-
     fn at(start: usize, node: Node<'n>) -> Self {
         Self { start, node }
     }
