@@ -1,6 +1,7 @@
 //! `qdx fmt`: the canonical form of a `.qdx` file.
 //!
-//! [`format_source`] parses a file and prints it back in the one layout every qdx file shares;
+//! [`format_source`] parses a file and prints it back in the one layout every qdx file shares
+//! ([`format_file`] does the same for a file of a [`SourceMap`], so diagnostics point into it);
 //! [`format_ast`] prints an AST given the text it was parsed from (for its comments).
 //!
 //! # The canonical style
@@ -43,7 +44,7 @@ mod layout;
 use std::collections::BTreeSet;
 
 use crate::diagnostic::Diagnostic;
-use crate::source::{Origin, SourceMap};
+use crate::source::{FileId, Origin, SourceMap};
 use crate::syntax::ast::{Item, ProxyDef};
 use crate::syntax::{self, Ast};
 use comments::Comment;
@@ -56,19 +57,33 @@ use comments::Comment;
 /// error (`qdx::format::internal`).
 pub fn format_source(text: &str, name: &str) -> Result<String, Diagnostic> {
     let ast = parse(text, name)?;
-    let formatted = format_ast(&ast, text);
+    checked(&ast, text, name)
+}
+
+/// `ast` with its file id replaced by `like`'s (ASTs of one text in two maps compare equal).
+fn ast_with_file(ast: &Ast, like: &Ast) -> Ast {
+    Ast {
+        file: like.file,
+        ..ast.clone()
+    }
+}
+
+/// Formats `ast` (parsed from `text`) and checks the output before returning it.
+fn checked(ast: &Ast, text: &str, name: &str) -> Result<String, Diagnostic> {
+    let formatted = format_ast(ast, text);
     let again = parse(&formatted, name).map_err(|d| {
         internal(&format!(
             "the formatted text does not parse ({}: {})",
             d.code, d.message
         ))
     })?;
-    if again != ast {
+    // The output is parsed in a map of its own: compare everything but the file id.
+    if ast_with_file(ast, &again) != again {
         return Err(internal(
             "the formatted text parses to a different syntax tree",
         ));
     }
-    let before: Vec<String> = comments_of(&ast, text)
+    let before: Vec<String> = comments_of(ast, text)
         .iter()
         .map(Comment::printed)
         .collect();
@@ -80,6 +95,17 @@ pub fn format_source(text: &str, name: &str) -> Result<String, Diagnostic> {
         return Err(internal("the formatted text lost or reordered a comment"));
     }
     Ok(formatted)
+}
+
+/// Formats file `file` of `sources`, like [`format_source`], but a syntax error's diagnostic
+/// points into the caller's source map (what `qdx fmt` wants to render it).
+pub fn format_file(sources: &SourceMap, file: FileId) -> Result<String, Diagnostic> {
+    let ast = syntax::parse(sources, file)?;
+    let (text, name) = match sources.get(file) {
+        Some(f) => (f.text.as_str(), f.name.as_str()),
+        None => ("", ""),
+    };
+    checked(&ast, text, name)
 }
 
 /// Prints `ast` in canonical form. `source` is the text it was parsed from, where the comments

@@ -284,3 +284,17 @@ fn bench_format_10k_lines() {
     );
     assert!(out.lines().count() > 9_000);
 }
+
+#[test]
+fn format_file_uses_the_callers_source_map() {
+    let mut sources = qdx::source::SourceMap::new();
+    sources.add("other.qdx", qdx::source::Origin::Memory, "stocks {}");
+    let good = sources.add("good.qdx", qdx::source::Origin::Memory, "derive{a=1}// c");
+    let bad = sources.add("bad.qdx", qdx::source::Origin::Memory, "derive { a = }");
+    assert_eq!(
+        qdx::format::format_file(&sources, good).unwrap(),
+        "derive {\n  a = 1\n} // c\n"
+    );
+    let err = qdx::format::format_file(&sources, bad).unwrap_err();
+    assert_eq!(err.primary_span().and_then(|s| s.file()), Some(bad));
+}
