@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
+pub mod format;
 pub mod journal;
 pub mod load;
 pub mod plan;

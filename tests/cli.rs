@@ -145,3 +145,43 @@ fn new_scaffolds_a_campaign_that_checks_clean_and_never_overwrites() {
         .expect("qdx runs");
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[test]
+fn fmt_check_passes_on_examples_and_never_touches_a_broken_file() {
+    let mut args = vec!["fmt".to_owned(), "--check".to_owned()];
+    args.extend(files("examples"));
+    args.extend(files("examples/labs"));
+    let out = qdx().args(&args).output().expect("qdx runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let messy = dir.path().join("messy.qdx");
+    std::fs::write(&messy, "qdx 1\ncampaign   \"x\"{seed 1}  // keep me\n").expect("write");
+    let check = qdx()
+        .args(["fmt", "--check"])
+        .arg(&messy)
+        .output()
+        .expect("qdx runs");
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("would reformat"));
+    let fix = qdx().arg("fmt").arg(&messy).output().expect("qdx runs");
+    assert_eq!(fix.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&messy).expect("read"),
+        "qdx 1\n\ncampaign \"x\" {\n  seed 1\n} // keep me\n"
+    );
+    let broken = dir.path().join("broken.qdx");
+    std::fs::write(&broken, "qdx 1\nstocks {\n").expect("write");
+    let out = qdx().arg("fmt").arg(&broken).output().expect("qdx runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&broken).expect("read"),
+        "qdx 1\nstocks {\n",
+        "a file with a syntax error is left as it was"
+    );
+}

@@ -2,5 +2,7 @@
 
 mod cli;
 mod corpus;
+mod format;
+mod grammar_examples;
 mod robustness;
 mod support;

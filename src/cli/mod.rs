@@ -4,6 +4,7 @@
 //! 1 when the input has errors, 2 when qdx itself could not do its job (I/O, internal).
 
 mod check;
+mod fmt;
 mod new;
 mod plan;
 mod run;
@@ -52,6 +53,14 @@ pub enum Command {
         /// Print what validation resolved (devices, derived ranges, proxies, …).
         #[arg(long)]
         summary: bool,
+    },
+    /// Format files in the canonical style (comments kept), or check that they are.
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 if a file is not formatted.
+        #[arg(long)]
+        check: bool,
     },
     /// Show what a campaign will do: operations, waits, reagent, refills, time.
     Plan {
@@ -128,6 +137,7 @@ pub fn run(cli: Cli) -> ExitCode {
             summary,
         } => check::run(&files, format, summary, style),
         Command::New { name, dir } => new::run(&name, &dir),
+        Command::Fmt { files, check } => fmt::run(&files, check, style),
         Command::Plan { file, format } => plan::run(&file, format, style),
         Command::Run {
             file,
