@@ -71,9 +71,15 @@ impl Loaded {
 
 /// Loads `path` (shown in messages as `display`) and everything it imports.
 pub fn load(world: &dyn World, path: &Path, display: &str) -> Loaded {
+    load_after(world, path, display, SourceMap::new())
+}
+
+/// Like [`load`], adding the files to `sources` (a lab file loaded after its campaign, so that
+/// one source map holds both and a diagnostic can point into either).
+pub fn load_after(world: &dyn World, path: &Path, display: &str, sources: SourceMap) -> Loaded {
     let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loaded = Loaded {
-        sources: SourceMap::new(),
+        sources,
         root,
         entry: None,
         modules: Vec::new(),

@@ -4,5 +4,6 @@ mod cli;
 mod corpus;
 mod format;
 mod grammar_examples;
+mod hardware;
 mod robustness;
 mod support;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Format;
 use crate::diagnostic::{Style, render_all, to_json};
+use crate::validate::lab::CheckedLab;
 use crate::validate::{self, summary::summary};
 use crate::world::DiskWorld;
 
@@ -15,7 +16,26 @@ pub fn check_file(path: &Path) -> validate::Checked {
     validate::validate(&loaded, &DiskWorld)
 }
 
-pub fn run(files: &[std::path::PathBuf], format: Format, with_summary: bool, style: Style) -> u8 {
+/// Checks a lab binding file against a checked campaign (or alone, when the campaign has
+/// errors); its diagnostics may point into the campaign too.
+pub fn check_lab_file(lab: &Path, campaign: &validate::Checked) -> CheckedLab {
+    let display = lab.to_string_lossy().replace('\\', "/");
+    validate::lab::check_lab(
+        &DiskWorld,
+        lab,
+        &display,
+        campaign.sources.clone(),
+        campaign.campaign.as_ref(),
+    )
+}
+
+pub fn run(
+    files: &[std::path::PathBuf],
+    format: Format,
+    with_summary: bool,
+    lab: Option<&Path>,
+    style: Style,
+) -> u8 {
     let mut errors = 0;
     let mut warnings = 0;
     let mut json = Vec::new();
@@ -25,6 +45,11 @@ pub fn run(files: &[std::path::PathBuf], format: Format, with_summary: bool, sty
         let checked = check_file(path);
         errors += checked.diagnostics.error_count();
         warnings += checked.diagnostics.warning_count();
+        let lab_checked = lab.map(|l| (l, check_lab_file(l, &checked)));
+        if let Some((_, l)) = &lab_checked {
+            errors += l.diagnostics.error_count();
+            warnings += l.diagnostics.warning_count();
+        }
         match format {
             Format::Human => {
                 let text = render_all(&checked.diagnostics, &checked.sources, style);
@@ -37,10 +62,31 @@ pub fn run(files: &[std::path::PathBuf], format: Format, with_summary: bool, sty
                         let _ = write!(out, "{}", summary(c));
                     }
                 }
+                if let Some((lab_path, l)) = &lab_checked {
+                    let _ = write!(
+                        stderr.lock(),
+                        "{}",
+                        render_all(&l.diagnostics, &l.sources, style)
+                    );
+                    if let Some(b) = &l.binding {
+                        let _ = writeln!(
+                            stdout.lock(),
+                            "ok: {} (lab {:?}) binds every device of {}",
+                            lab_path.display(),
+                            b.name,
+                            path.display()
+                        );
+                    }
+                }
             }
             Format::Json => {
                 for d in checked.diagnostics.iter() {
                     json.push(to_json(d, &checked.sources));
+                }
+                if let Some((_, l)) = &lab_checked {
+                    for d in l.diagnostics.iter() {
+                        json.push(to_json(d, &l.sources));
+                    }
                 }
             }
         }

@@ -5,6 +5,7 @@
 
 mod check;
 mod fmt;
+mod lab;
 mod new;
 mod plan;
 mod run;
@@ -53,6 +54,9 @@ pub enum Command {
         /// Print what validation resolved (devices, derived ranges, proxies, …).
         #[arg(long)]
         summary: bool,
+        /// Also check this lab binding file against each campaign.
+        #[arg(long)]
+        lab: Option<PathBuf>,
     },
     /// Format files in the canonical style (comments kept), or check that they are.
     Fmt {
@@ -93,6 +97,9 @@ pub enum Command {
     /// Continue an interrupted run from its bundle: no experiment repeated, none lost.
     Resume {
         bundle: PathBuf,
+        /// For a run on hardware: the lab binding (default: the copy in the bundle).
+        #[arg(long)]
+        lab: Option<PathBuf>,
         #[arg(long, short)]
         quiet: bool,
         /// Crash tests: stop after this journal record and wait to be killed.
@@ -103,6 +110,11 @@ pub enum Command {
     Verify { bundle: PathBuf },
     /// Re-run a bundle's campaign with its seed on the simulated lab and report any difference.
     Replay { bundle: PathBuf },
+    /// Work with lab binding files.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
     /// Create a new campaign folder with a campaign and a lab file that check clean.
     New {
         /// Name of the campaign (and of its folder).
@@ -110,6 +122,19 @@ pub enum Command {
         /// Where to create the folder.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Connect to every bound device, read its identity and status, and report (exit 1 if any
+    /// device fails). Nothing is started or heated.
+    Probe {
+        /// The lab binding file.
+        lab: PathBuf,
+        /// Also check the binding against this campaign.
+        #[arg(long)]
+        campaign: Option<PathBuf>,
     },
 }
 
@@ -135,7 +160,8 @@ pub fn run(cli: Cli) -> ExitCode {
             files,
             format,
             summary,
-        } => check::run(&files, format, summary, style),
+            lab,
+        } => check::run(&files, format, summary, lab.as_deref(), style),
         Command::New { name, dir } => new::run(&name, &dir),
         Command::Fmt { files, check } => fmt::run(&files, check, style),
         Command::Plan { file, format } => plan::run(&file, format, style),
@@ -149,9 +175,13 @@ pub fn run(cli: Cli) -> ExitCode {
         } => run::run(&file, out, seed, lab, quiet, halt_after, style),
         Command::Resume {
             bundle,
+            lab,
             quiet,
             halt_after,
-        } => run::resume(&bundle, quiet, halt_after, style),
+        } => run::resume(&bundle, lab, quiet, halt_after, style),
+        Command::Lab {
+            command: LabCommand::Probe { lab, campaign },
+        } => lab::probe(&lab, campaign.as_deref(), style),
         Command::Verify { bundle } => run::verify(&bundle),
         Command::Replay { bundle } => run::replay(&bundle, style),
     };

@@ -28,6 +28,12 @@ fn summary(s: &RunSummary) -> String {
         s.stop_reason
     ));
     t.push_str(&format!("bundle: {}\n", s.bundle.display()));
+    if !s.finished {
+        t.push_str(&format!(
+            "the campaign is not finished: `qdx resume {}` goes on from here\n",
+            s.bundle.display()
+        ));
+    }
     t.push_str("  observations.csv   one row per experiment (pandas: pd.read_csv(\"…/observations.csv\"))\n");
     t.push_str("  report.html        plots of the campaign\n");
     t.push_str("  journal.jsonl      every event, in order\n");
@@ -53,21 +59,28 @@ pub fn run(
         "{}",
         render_all(&checked.diagnostics, &checked.sources, style)
     );
-    let Some(mut campaign) = checked.campaign else {
+    let Some(mut campaign) = checked.campaign.clone() else {
         return 1;
     };
     if let Some(s) = seed {
         campaign.seed = s;
     }
-    if let Some(lab) = lab {
-        let _ = writeln!(
-            err,
-            "error: running on hardware (--lab {}) is not available in this build; run on the simulated lab without --lab",
-            lab.display()
-        );
-        return 2;
-    }
-    if let Err(diags) = crate::plan::plan(&campaign) {
+    let binding = match lab {
+        Some(lab) => {
+            let l = super::check::check_lab_file(&lab, &checked);
+            let _ = write!(err, "{}", render_all(&l.diagnostics, &l.sources, style));
+            match l.binding {
+                Some(b) => Some(b),
+                None => return 1,
+            }
+        }
+        None => None,
+    };
+    // On hardware the planner works with the limits the binding adds (`LabBinding::apply`).
+    let planned = binding
+        .as_ref()
+        .map_or_else(|| campaign.clone(), |b| b.apply(&campaign));
+    if let Err(diags) = crate::plan::plan(&planned) {
         let _ = write!(err, "{}", render_all(&diags, &checked.sources, style));
         return 1;
     }
@@ -75,11 +88,16 @@ pub fn run(
     use std::io::IsTerminal;
     let options = RunOptions {
         progress: !quiet && std::io::stderr().is_terminal(),
-        sync_each: false,
+        // On hardware every record is made durable at once: a crash must not lose a command.
+        sync_each: binding.is_some(),
         halt_after,
     };
     drop(err);
-    match crate::runtime::run_simulated(&campaign, &dir, &options) {
+    let result = match &binding {
+        Some(b) => crate::runtime::run_hardware(&campaign, b, &dir, &options),
+        None => crate::runtime::run_simulated(&campaign, &dir, &options),
+    };
+    match result {
         Ok(s) => {
             let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
             0
@@ -93,6 +111,12 @@ pub fn run(
 
 /// Validates the campaign stored in a bundle.
 fn bundle_campaign(dir: &Path, style: Style) -> Result<crate::validate::Campaign, u8> {
+    bundle_checked(dir, style)?.campaign.ok_or(1)
+}
+
+/// Validates the campaign stored in a bundle, keeping its sources (for a lab file's
+/// diagnostics).
+fn bundle_checked(dir: &Path, style: Style) -> Result<crate::validate::Checked, u8> {
     let manifest_text = std::fs::read_to_string(dir.join("manifest.json")).ok();
     let entry = manifest_text
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -124,27 +148,95 @@ fn bundle_campaign(dir: &Path, style: Style) -> Result<crate::validate::Campaign
         "{}",
         render_all(&checked.diagnostics, &checked.sources, style)
     );
-    checked.campaign.ok_or(1)
+    if checked.campaign.is_none() {
+        return Err(1);
+    }
+    Ok(checked)
 }
 
-pub fn resume(dir: &Path, quiet: bool, halt_after: Option<u64>, style: Style) -> u8 {
-    let campaign = match bundle_campaign(dir, style) {
+/// The lab file a hardware run copied into its bundle.
+fn bundle_lab_file(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir.join("lab"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "qdx"))
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+pub fn resume(
+    dir: &Path,
+    lab: Option<PathBuf>,
+    quiet: bool,
+    halt_after: Option<u64>,
+    style: Style,
+) -> u8 {
+    let checked = match bundle_checked(dir, style) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut campaign = campaign;
+    let Some(mut campaign) = checked.campaign.clone() else {
+        return 1;
+    };
+    let mut run_lab = "simulated".to_owned();
     if let Ok(records) = crate::journal::read(&dir.join("journal.jsonl"))
-        && let Some(crate::journal::Event::Started { seed, .. }) = records.first().map(|r| &r.event)
+        && let Some(crate::journal::Event::Started { seed, lab, .. }) =
+            records.first().map(|r| &r.event)
     {
         campaign.seed = *seed;
+        run_lab.clone_from(lab);
     }
+    let mut err = std::io::stderr().lock();
+    let binding = if run_lab == "simulated" {
+        if let Some(lab) = &lab {
+            let _ = writeln!(
+                err,
+                "error: the run in {} was on the simulated lab; resume it without --lab {}",
+                dir.display(),
+                lab.display()
+            );
+            return 1;
+        }
+        None
+    } else {
+        let Some(lab_path) = lab.or_else(|| bundle_lab_file(dir)) else {
+            let _ = writeln!(
+                err,
+                "error: the run in {} was on the lab `{run_lab}`; name its binding with --lab",
+                dir.display()
+            );
+            return 1;
+        };
+        let l = super::check::check_lab_file(&lab_path, &checked);
+        let _ = write!(err, "{}", render_all(&l.diagnostics, &l.sources, style));
+        let Some(b) = l.binding else {
+            return 1;
+        };
+        if b.name != run_lab {
+            let _ = writeln!(
+                err,
+                "error: the run was on the lab `{run_lab}`, but {} binds `{}`",
+                lab_path.display(),
+                b.name
+            );
+            return 1;
+        }
+        Some(b)
+    };
+    drop(err);
     use std::io::IsTerminal;
     let options = RunOptions {
         progress: !quiet && std::io::stderr().is_terminal(),
-        sync_each: false,
+        sync_each: binding.is_some(),
         halt_after,
     };
-    match crate::runtime::resume_simulated(&campaign, dir, &options) {
+    let result = match &binding {
+        Some(b) => crate::runtime::resume_hardware(&campaign, b, dir, &options),
+        None => crate::runtime::resume_simulated(&campaign, dir, &options),
+    };
+    match result {
         Ok(s) => {
             let _ = write!(std::io::stdout().lock(), "resumed.\n{}", summary(&s));
             0

@@ -5,16 +5,24 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use qdx_lab::{Clock, VirtualClock};
+use qdx_lab::{Clock, RealClock, VirtualClock};
 use qdx_optimize as opt;
 
+use super::lab::LabKind;
 use super::{Lab, Outcome, Replayed, Run, RunError, RunOptions, RunSummary, io_error};
 use crate::journal::{Event, Journal, Record};
 use crate::plan::{LabState, plan_experiment};
 use crate::validate::campaign::*;
+use crate::validate::lab::{LabBinding, LabFile};
 
-/// Creates the bundle folder with the campaign's files and the plan, and starts the journal.
-fn prepare(c: &Campaign, dir: &Path, sync_each: bool) -> Result<Journal, RunError> {
+/// Creates the bundle folder with the campaign's files, the lab file and the plan, and starts
+/// the journal.
+fn prepare(
+    c: &Campaign,
+    lab_file: Option<&LabFile>,
+    dir: &Path,
+    sync_each: bool,
+) -> Result<Journal, RunError> {
     if dir.exists() {
         return Err(RunError::Setup(format!(
             "{} already exists; a run never overwrites a bundle",
@@ -28,6 +36,11 @@ fn prepare(c: &Campaign, dir: &Path, sync_each: bool) -> Result<Journal, RunErro
             std::fs::create_dir_all(parent).map_err(io_error(parent))?;
         }
         std::fs::write(&path, &f.text).map_err(io_error(&path))?;
+    }
+    if let Some(lab) = lab_file {
+        let path = dir.join("lab").join(&lab.name);
+        std::fs::create_dir_all(dir.join("lab")).map_err(io_error(dir))?;
+        std::fs::write(&path, &lab.text).map_err(io_error(&path))?;
     }
     let plan = crate::plan::plan(c).map_err(|d| {
         RunError::Setup(
@@ -89,6 +102,8 @@ impl<'c> Run<'c> {
             batch: 0,
             resume_marker: None,
             halt_after: options.halt_after,
+            calibrated: false,
+            halted: false,
         }
     }
 
@@ -137,13 +152,20 @@ impl<'c> Run<'c> {
             None => Some(super::optimizer(c, &self.lab)?),
         };
         if let Some(s) = strategy.as_mut() {
-            let prior = self.prior_observations()?;
+            let mut prior = self.prior_observations()?;
+            // A hardware run resumed from its journal starts with its completed experiments.
+            prior.extend(self.outcomes.iter().map(|o| observation(c, o)));
             if !prior.is_empty() {
                 s.tell(&prior)
                     .map_err(|e| RunError::Setup(format!("prior data: {e}")))?;
             }
         }
-        self.calibrate().await?;
+        if !self.calibrated
+            && let Some(stop) = self.calibrate().await?
+        {
+            self.halted = true;
+            return Ok(stop);
+        }
         let budget = c.budget.experiments.unwrap_or(u64::MAX);
         let per_experiment = plan.duration.median.max(1.0);
         loop {
@@ -282,7 +304,11 @@ impl<'c> Run<'c> {
                 })?;
                 let outcome = match self.experiment(&planned).await? {
                     Ok(o) => o,
-                    Err(stop) => return Ok(stop),
+                    Err(stop) => {
+                        // A fault policy stopped the run early: it can be resumed.
+                        self.halted = true;
+                        return Ok(stop);
+                    }
                 };
                 self.reagent_used += needed;
                 for s in &c.stocks {
@@ -526,46 +552,115 @@ fn current_thread() -> Result<tokio::runtime::Runtime, RunError> {
         .map_err(|e| RunError::Setup(format!("cannot start the runtime: {e}")))
 }
 
+/// Runs a campaign on a lab, writing the bundle to `dir`. The lab is brought to its safe state
+/// however the run ends: finished, stopped by a fault policy, interrupted, or failed.
+///
+/// A hardware lab runs the campaign as its binding applies it (`LabBinding::apply`).
+pub async fn run(
+    c: &Campaign,
+    lab: Lab,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let journal = prepare(c, lab.lab_file.as_ref(), dir, options.sync_each)?;
+    let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
+    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
+    let started = super::wall::now_utc();
+    run.log(Event::Started {
+        qdx_version: env!("CARGO_PKG_VERSION").into(),
+        language_version: c.language_version,
+        campaign: c.name.clone(),
+        seed: c.seed,
+        lab: run.lab.name.clone(),
+        strategy: c.optimizer.strategy.name().into(),
+    })?;
+    let reason = run.drive_safely().await?;
+    finish(run, &reason, &started)
+}
+
 /// Runs a campaign on the simulated lab, writing the bundle to `dir`.
 pub fn run_simulated(
     c: &Campaign,
     dir: &Path,
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
-    let journal = prepare(c, dir, options.sync_each)?;
     let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
     let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
-    let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
-    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
-    let started = super::wall::now_utc();
-    let rt = current_thread()?;
-    let reason = rt.block_on(async {
-        run.log(Event::Started {
-            qdx_version: env!("CARGO_PKG_VERSION").into(),
-            language_version: c.language_version,
-            campaign: c.name.clone(),
-            seed: c.seed,
-            lab: "simulated".into(),
-            strategy: c.optimizer.strategy.name().into(),
-        })?;
-        let reason = tokio::select! {
-            r = run.drive() => r?,
-            _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)".to_owned(),
-        };
-        run.safe_state("end of run").await?;
-        Ok::<String, RunError>(reason)
-    })?;
-    finish(run, &reason, &started)
+    current_thread()?.block_on(run(c, lab, dir, options))
 }
 
-/// Closes the journal and writes the bundle.
+/// Runs a campaign on the instruments of a lab binding (real serial ports, the real clock).
+pub fn run_hardware(
+    c: &Campaign,
+    binding: &LabBinding,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let applied = binding.apply(c);
+    current_thread()?.block_on(async {
+        let lab = connect(&applied, binding).await?;
+        run(&applied, lab, dir, options).await
+    })
+}
+
+/// Opens the instruments of a binding on the real clock.
+async fn connect(c: &Campaign, binding: &LabBinding) -> Result<Lab, RunError> {
+    let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
+    Lab::hardware(c, binding, clock)
+        .await
+        .map_err(|e| RunError::Setup(format!("cannot connect the lab `{}`: {e}", binding.name)))
+}
+
+/// Continues a run on the instruments of a lab binding.
+pub fn resume_hardware(
+    c: &Campaign,
+    binding: &LabBinding,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let applied = binding.apply(c);
+    current_thread()?.block_on(async {
+        // Refuse a finished bundle before touching any instrument.
+        refuse_finished(dir)?;
+        let lab = connect(&applied, binding).await?;
+        resume(&applied, lab, dir, options).await
+    })
+}
+
+impl Run<'_> {
+    /// Drives the run to its end and brings the lab to its safe state, whatever happened.
+    async fn drive_safely(&mut self) -> Result<String, RunError> {
+        let result = tokio::select! {
+            r = self.drive() => r,
+            _ = tokio::signal::ctrl_c() => {
+                self.halted = true;
+                Ok("interrupted (Ctrl-C)".to_owned())
+            }
+        };
+        let why = match &result {
+            Ok(_) => "end of run".to_owned(),
+            Err(e) => format!("the run failed: {e}"),
+        };
+        self.replaying = false;
+        let safe = self.safe_state(&why).await;
+        let reason = result?;
+        safe?;
+        Ok(reason)
+    }
+}
+
+/// Closes the journal and writes the bundle. A run halted early (a fault policy that stops,
+/// an interruption) is not marked finished, so `qdx resume` can take it further; its bundle
+/// is written all the same and verifies.
 fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, RunError> {
     run.replaying = false;
     run.log(Event::Stopped {
         reason: reason.to_owned(),
     })?;
     let experiments = run.outcomes.len() as u64;
-    run.log(Event::Finished { experiments })?;
+    if !run.halted {
+        run.log(Event::Finished { experiments })?;
+    }
     run.journal.sync()?;
     if let Some(bar) = &run.progress {
         bar.finish_and_clear();
@@ -579,18 +674,12 @@ fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, R
         failed,
         stop_reason: reason.to_owned(),
         lab_time,
+        finished: !run.halted,
     })
 }
 
-/// Continues a run from its bundle: replays the completed experiments against a fresh
-/// simulated lab (so the lab is exactly where the run left it), then goes on.
-pub fn resume_simulated(
-    c: &Campaign,
-    dir: &Path,
-    options: &RunOptions,
-) -> Result<RunSummary, RunError> {
-    let path = dir.join("journal.jsonl");
-    let (journal, records) = Journal::reopen(&path, options.sync_each)?;
+fn refuse_finished(dir: &Path) -> Result<(), RunError> {
+    let records = crate::journal::read(&dir.join("journal.jsonl"))?;
     if records
         .iter()
         .any(|r| matches!(r.event, Event::Finished { .. }))
@@ -600,17 +689,51 @@ pub fn resume_simulated(
             dir.display()
         )));
     }
+    Ok(())
+}
+
+/// Continues a run from its bundle on the simulated lab: replays the completed experiments
+/// against a fresh simulated lab (so the lab is exactly where the run left it), then goes on.
+pub fn resume_simulated(
+    c: &Campaign,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    current_thread()?.block_on(resume(c, lab, dir, options))
+}
+
+/// Continues a run from its bundle: no completed experiment is repeated, none is lost.
+///
+/// On the simulated lab the completed experiments replay silently against the fresh lab. On
+/// hardware nothing old is sent again: the journal's completed observations go to the
+/// optimizer, the planner's view of the lab is rebuilt from the journal, and the run goes on
+/// with the next experiment (the one the interruption cut short runs again).
+pub async fn resume(
+    c: &Campaign,
+    lab: Lab,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    refuse_finished(dir)?;
+    let path = dir.join("journal.jsonl");
+    let (journal, records) = Journal::reopen(&path, options.sync_each)?;
     let mut replay = Vec::new();
     let mut last_complete = 0;
     for (k, r) in records.iter().enumerate() {
         match &r.event {
             Event::Suggested {
                 experiment, values, ..
-            } => replay.push(Replayed {
-                experiment: *experiment,
-                values: values.clone(),
-                measured: None,
-            }),
+            } => {
+                // A later suggestion for the same experiment (after an earlier resume) wins.
+                replay.retain(|x: &Replayed| x.experiment != *experiment);
+                replay.push(Replayed {
+                    experiment: *experiment,
+                    values: values.clone(),
+                    measured: None,
+                });
+            }
             Event::Measured { experiment, .. } => {
                 if let Some(x) = replay.iter_mut().find(|x| x.experiment == *experiment) {
                     x.measured = Some(r.clone());
@@ -621,35 +744,163 @@ pub fn resume_simulated(
             _ => {}
         }
     }
-    replay.retain(|r| r.measured.is_some());
-    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
-    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
     let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
     let void_from = records
         .get(last_complete + 1)
         .map_or(journal.next_seq(), |r| r.seq);
     let void_to = journal.next_seq();
-    let calibrated = records
-        .iter()
-        .any(|r| matches!(r.event, Event::Calibrated { .. }));
+    let calibrated = records.iter().find_map(|r| match &r.event {
+        Event::Calibrated { files } => Some(files.clone()),
+        _ => None,
+    });
+    let hardware = lab.kind == LabKind::Hardware;
     let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
-    run.replay = replay;
     run.resume_marker = Some((void_from, void_to));
-    if calibrated {
-        // Calibration and completed experiments replay silently against the fresh lab.
-        run.replaying = true;
-    } else {
+    if hardware {
+        run.restore(&records, replay, calibrated.as_deref())?;
         run.go_live()?;
+    } else {
+        replay.retain(|r| r.measured.is_some());
+        run.replay = replay;
+        if calibrated.is_some() {
+            // Calibration and completed experiments replay silently against the fresh lab.
+            run.replaying = true;
+        } else {
+            run.go_live()?;
+        }
     }
     let started = super::wall::now_utc();
-    let rt = current_thread()?;
-    let reason = rt.block_on(async {
-        let reason = tokio::select! {
-            r = run.drive() => r?,
-            _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)".to_owned(),
-        };
-        run.safe_state("end of run").await?;
-        Ok::<String, RunError>(reason)
-    })?;
+    let reason = run.drive_safely().await?;
     finish(run, &reason, &started)
+}
+
+impl Run<'_> {
+    /// Rebuilds a hardware run's state from its journal, sending nothing to the lab.
+    fn restore(
+        &mut self,
+        records: &[Record],
+        suggested: Vec<Replayed>,
+        calibration: Option<&[String]>,
+    ) -> Result<(), RunError> {
+        let c = self.c;
+        // The planner's view of the lab: every journaled suggestion planned again, in order.
+        // The cut-short experiment counts too: its refills and flow may have happened, and
+        // assuming more reagent used only makes the next refill come sooner.
+        let mut state = LabState::initial(c);
+        for r in records {
+            let Event::Suggested {
+                experiment, values, ..
+            } = &r.event
+            else {
+                continue;
+            };
+            if let Ok(planned) = plan_experiment(c, &mut state, *experiment, values)
+                && suggested
+                    .iter()
+                    .any(|s| s.experiment == *experiment && s.measured.is_some())
+            {
+                let needed: f64 = planned.reagent.values().sum();
+                self.reagent_used += needed;
+                for s in &c.stocks {
+                    *self.stock_used.entry(s.name.clone()).or_insert(0.0) +=
+                        planned.reagent.get(&s.pump).copied().unwrap_or(0.0);
+                }
+            }
+        }
+        // The interrupted run ended in the safe state: pumps stopped, heaters at their safe
+        // setpoints.
+        for rate in state.rates.values_mut() {
+            *rate = 0.0;
+        }
+        for (h, sp) in state.setpoints.iter_mut() {
+            *sp = c
+                .safety
+                .safe_setpoints
+                .get(h)
+                .copied()
+                .unwrap_or(crate::plan::experiment::AMBIENT_K);
+        }
+        state.temperatures = state.setpoints.clone();
+        self.state = state;
+        for s in suggested.iter().filter(|s| s.measured.is_some()) {
+            if let Some(o) = measured_outcome(c, s.measured.as_ref(), s.experiment, &s.values) {
+                self.outcomes.push(o);
+            }
+        }
+        self.next_experiment = self
+            .outcomes
+            .iter()
+            .map(|o| o.experiment + 1)
+            .max()
+            .unwrap_or(0);
+        self.batch = records
+            .iter()
+            .filter_map(|r| match &r.event {
+                Event::Suggested { batch, .. } => Some(batch + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        // The run clock goes on from the journal's last record.
+        self.offset = records.last().map_or(0.0, |r| r.t);
+        if let Some(files) = calibration {
+            self.load_calibration(files)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the calibration spectra a run saved, instead of taking them again: the cell no
+    /// longer holds clean solvent.
+    fn load_calibration(&mut self, files: &[String]) -> Result<(), RunError> {
+        for file in files {
+            let path = self.dir.join(file);
+            let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+            let spectrum = read_spectrum(&text).map_err(|why| {
+                RunError::Setup(format!("cannot read the calibration {file}: {why}"))
+            })?;
+            let Some(stem) = file
+                .strip_prefix("spectra/calibration-")
+                .and_then(|f| f.strip_suffix(".csv"))
+            else {
+                continue;
+            };
+            match stem.rsplit_once('-') {
+                Some((channel, "dark")) => {
+                    let kind = match channel {
+                        "absorbance" => ChannelKind::Absorbance,
+                        _ => ChannelKind::Photoluminescence,
+                    };
+                    self.calibration.dark.insert(kind, spectrum);
+                }
+                Some((_, "reference")) => self.calibration.reference = Some(spectrum),
+                _ => {}
+            }
+        }
+        self.calibrated = true;
+        Ok(())
+    }
+}
+
+/// A spectrum as `write_spectrum` saves it: a `wavelength_nm,<quantity>` header, then rows.
+fn read_spectrum(text: &str) -> Result<qdx_spectra::Spectrum, String> {
+    let mut lines = text.lines();
+    let quantity = match lines.next().and_then(|h| h.split_once(',')).map(|(_, q)| q) {
+        Some("counts") => qdx_spectra::SpectrumQuantity::Counts,
+        Some("absorbance") => qdx_spectra::SpectrumQuantity::Absorbance,
+        Some("intensity") => qdx_spectra::SpectrumQuantity::Intensity,
+        other => return Err(format!("unexpected header {other:?}")),
+    };
+    let mut wavelengths = Vec::new();
+    let mut values = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let parsed = line
+            .split_once(',')
+            .and_then(|(w, v)| Some((w.parse::<f64>().ok()?, v.parse::<f64>().ok()?)));
+        let Some((w, v)) = parsed else {
+            return Err(format!("line {} is not two numbers", n + 2));
+        };
+        wavelengths.push(w);
+        values.push(v);
+    }
+    qdx_spectra::Spectrum::new(wavelengths, values, quantity).map_err(|e| e.to_string())
 }

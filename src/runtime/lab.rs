@@ -1,13 +1,33 @@
 //! The lab a run drives: device handles behind the `qdx_lab` traits, keyed by the campaign's
 //! device ids, plus the virtual labs (tables, script models) that answer with readings.
+//!
+//! Two constructors: [`Lab::simulated`] (the default: a simulated twin of every device, on a
+//! virtual clock) and [`Lab::hardware`] (the instruments of a validated lab binding, each
+//! behind its safety envelope and a watchdog; see [`super::hardware`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use qdx_lab::{Clock, Heater, Pump, Spectrometer, Valve};
+use qdx_lab::guard::{GuardedHeater, GuardedPump};
+use qdx_lab::registry::{self, DeviceKind, RegistryError};
+use qdx_lab::{Clock, DeviceErrorKind, Heater, Pump, PumpDirection, Spectrometer, Valve};
 use qdx_sim as sim;
 
+use super::hardware::{
+    CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector, DynHeater, DynPump, DynSpectrometer,
+    InfuseLimit, Watched,
+};
 use crate::validate::campaign::*;
+use crate::validate::lab::{LabBinding, LabFile, Limits};
+
+/// Which family of devices a lab is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabKind {
+    /// Simulated twins on a virtual clock: a run can be replayed against a fresh one.
+    Simulated,
+    /// Real instruments: commands are never sent twice, not even on resume.
+    Hardware,
+}
 
 /// A virtual lab: a table of results or a script model, answering at the variables.
 #[derive(Debug)]
@@ -22,7 +42,11 @@ pub enum VirtualLab {
 
 /// Every device of the campaign, driven through its trait.
 pub struct Lab {
+    /// `simulated`, or the lab binding's name.
     pub name: String,
+    pub kind: LabKind,
+    /// The lab binding file, copied into the bundle.
+    pub lab_file: Option<LabFile>,
     pub clock: Arc<dyn Clock>,
     pub pumps: BTreeMap<DeviceId, Box<dyn Pump>>,
     pub heaters: BTreeMap<DeviceId, Box<dyn Heater>>,
@@ -46,6 +70,8 @@ impl Lab {
     pub fn simulated(c: &Campaign, clock: Arc<dyn Clock>) -> Result<Lab, String> {
         let mut lab = Lab {
             name: "simulated".to_owned(),
+            kind: LabKind::Simulated,
+            lab_file: None,
             clock: clock.clone(),
             pumps: BTreeMap::new(),
             heaters: BTreeMap::new(),
@@ -122,6 +148,113 @@ impl Lab {
             }
         }
         lab.sim = Some(world);
+        Ok(lab)
+    }
+
+    /// The instruments of a validated lab binding, opened on their serial ports. Run with the
+    /// campaign as the binding applies it ([`LabBinding::apply`]).
+    pub async fn hardware(
+        c: &Campaign,
+        binding: &LabBinding,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Lab, RegistryError> {
+        let mut connector = registry::Connector::new(clock.clone());
+        Lab::hardware_with(c, binding, clock, &mut connector).await
+    }
+
+    /// [`Lab::hardware`] with devices opened by `connector` (tests open drivers on in-memory
+    /// streams to emulators). Each pump is stopped and set to infuse once opened, so a run
+    /// never starts from whatever state a previous session left it in.
+    #[doc(hidden)]
+    pub async fn hardware_with(
+        c: &Campaign,
+        binding: &LabBinding,
+        clock: Arc<dyn Clock>,
+        connector: &mut dyn DeviceConnector,
+    ) -> Result<Lab, RegistryError> {
+        let mut lab = Lab {
+            name: binding.name.clone(),
+            kind: LabKind::Hardware,
+            lab_file: Some(binding.file.clone()),
+            clock,
+            pumps: BTreeMap::new(),
+            heaters: BTreeMap::new(),
+            spectrometers: BTreeMap::new(),
+            valves: BTreeMap::new(),
+            virtual_lab: None,
+            sim: None,
+        };
+        let timed_out = |device: &str| RegistryError::Connect {
+            device: device.to_owned(),
+            kind: DeviceErrorKind::Timeout(CONNECT_DEADLINE),
+        };
+        for b in &binding.devices {
+            let name = b.name.as_str();
+            if c.devices.get(b.device).is_none_or(|d| d.name != b.name) {
+                return Err(RegistryError::Connect {
+                    device: b.name.clone(),
+                    kind: DeviceErrorKind::Refused(
+                        "the binding was made for another campaign".into(),
+                    ),
+                });
+            }
+            match (b.kind, &b.limits) {
+                (DeviceKind::Pump, Limits::Pump(limits)) => {
+                    let raw = tokio::time::timeout(
+                        CONNECT_DEADLINE,
+                        connector.pump(&b.driver, name, &b.settings),
+                    )
+                    .await
+                    .map_err(|_| timed_out(name))??;
+                    let guarded = GuardedPump::new(name, DynPump(raw), limits.envelope);
+                    let limited = InfuseLimit::new(name, guarded, limits.infuse_max);
+                    let mut pump: Box<dyn Pump> =
+                        Box::new(Watched::new(name, limited, CALL_DEADLINE));
+                    let connect = |e: qdx_lab::DeviceError| RegistryError::Connect {
+                        device: name.to_owned(),
+                        kind: e.kind,
+                    };
+                    pump.stop().await.map_err(connect)?;
+                    pump.set_direction(PumpDirection::Infuse)
+                        .await
+                        .map_err(connect)?;
+                    lab.pumps.insert(b.device, pump);
+                }
+                (DeviceKind::Heater, Limits::Heater(limits)) => {
+                    let raw = tokio::time::timeout(
+                        CONNECT_DEADLINE,
+                        connector.heater(&b.driver, name, &b.settings),
+                    )
+                    .await
+                    .map_err(|_| timed_out(name))??;
+                    let guarded = GuardedHeater::new(name, DynHeater(raw), limits.envelope);
+                    lab.heaters.insert(
+                        b.device,
+                        Box::new(Watched::new(name, guarded, CALL_DEADLINE)),
+                    );
+                }
+                (DeviceKind::Spectrometer, _) => {
+                    let raw = tokio::time::timeout(
+                        CONNECT_DEADLINE,
+                        connector.spectrometer(&b.driver, name, &b.settings),
+                    )
+                    .await
+                    .map_err(|_| timed_out(name))??;
+                    lab.spectrometers.insert(
+                        b.device,
+                        Box::new(Watched::new(name, DynSpectrometer(raw), CALL_DEADLINE)),
+                    );
+                }
+                _ => {
+                    return Err(RegistryError::Connect {
+                        device: b.name.clone(),
+                        kind: DeviceErrorKind::Refused(
+                            "the binding's limits do not fit its device kind".into(),
+                        ),
+                    });
+                }
+            }
+        }
         Ok(lab)
     }
 

@@ -9,11 +9,15 @@
 //! for hardware) and continues where the run stopped: no experiment is repeated or lost.
 
 mod drive;
+pub mod hardware;
 pub mod lab;
 pub mod measure;
 pub mod wall;
 
-pub use drive::{observation, prior_from_csv, resume_simulated, run_simulated};
+pub use drive::{
+    observation, prior_from_csv, resume, resume_hardware, resume_simulated, run, run_hardware,
+    run_simulated,
+};
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -25,7 +29,7 @@ use qdx_lab::{AcquireRequest, Clock, DeviceError, DeviceErrorKind, Illumination,
 use qdx_optimize as opt;
 use qdx_spectra::Spectrum;
 
-pub use lab::Lab;
+pub use lab::{Lab, LabKind};
 
 use crate::journal::{Command, Event, Journal, Record};
 use crate::plan::{ExperimentPlan, LabState, Operation};
@@ -75,6 +79,8 @@ pub struct RunSummary {
     pub stop_reason: String,
     /// Lab time the run took (virtual for the simulated lab), s.
     pub lab_time: f64,
+    /// False when the run halted early (a fault policy, an interruption): `qdx resume` goes on.
+    pub finished: bool,
 }
 
 /// One experiment's outcome, as the loop keeps it.
@@ -145,6 +151,10 @@ pub struct Run<'c> {
     /// the replay ends.
     resume_marker: Option<(u64, u64)>,
     halt_after: Option<u64>,
+    /// The dark and reference spectra are in `calibration` (taken, or read back on resume).
+    calibrated: bool,
+    /// The run stopped early and stays resumable.
+    halted: bool,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -455,12 +465,15 @@ impl<'c> Run<'c> {
     }
 
     /// Dark and reference spectra with solvent in the cell, before any product reaches it.
-    async fn calibrate(&mut self) -> Result<(), RunError> {
+    /// A device fault follows the fault policies (a retry takes the spectrum again); returns
+    /// why the run stops when a policy stops it (skipping is stopping: nothing can be measured
+    /// without a calibration).
+    async fn calibrate(&mut self) -> Result<Option<String>, RunError> {
         let Some(m) = self.c.measurement.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(spec) = m.spectrometer else {
-            return Ok(());
+            return Ok(None);
         };
         let mut files = Vec::new();
         let spec_name = self.device_name(spec);
@@ -479,10 +492,29 @@ impl<'c> Run<'c> {
                 let Some(device) = self.lab.spectrometers.get_mut(&spec) else {
                     continue;
                 };
-                let s = device
-                    .acquire(&request)
-                    .await
-                    .map_err(|e| RunError::Setup(format!("calibration failed: {e}")))?;
+                let s = match device.acquire(&request).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let again = RetryOp::Acquire {
+                            device: spec,
+                            request,
+                        };
+                        match self.on_fault(None, spec, &e, &again).await? {
+                            // The retry's spectrum is not kept: take a fresh one.
+                            FaultOutcome::Recovered => {
+                                match self.lab.spectrometers.get_mut(&spec) {
+                                    Some(d) => d.acquire(&request).await.map_err(|e| {
+                                        RunError::Setup(format!("calibration failed: {e}"))
+                                    })?,
+                                    None => continue,
+                                }
+                            }
+                            FaultOutcome::Skip(why) | FaultOutcome::Stop(why) => {
+                                return Ok(Some(format!("calibration failed: {why}")));
+                            }
+                        }
+                    }
+                };
                 let file = format!("spectra/calibration-{}-{what}.csv", ch.kind.name());
                 self.write_spectrum(&file, &s)?;
                 files.push(file);
@@ -521,7 +553,9 @@ impl<'c> Run<'c> {
                 }
             }
         }
-        self.log(Event::Calibrated { files })
+        self.calibrated = true;
+        self.log(Event::Calibrated { files })?;
+        Ok(None)
     }
 
     fn write_spectrum(&self, file: &str, s: &Spectrum) -> Result<(), RunError> {
@@ -675,6 +709,42 @@ impl<'c> Run<'c> {
         Ok(None)
     }
 
+    /// Asks every pump that should be running whether it is, without an alarm; a fault
+    /// follows the policies (a retry sets the rate and starts the pump again).
+    async fn check_pumps(&mut self, experiment: u64) -> Result<Option<FaultOutcome>, RunError> {
+        let running: Vec<(DeviceId, f64)> = self
+            .state
+            .rates
+            .iter()
+            .filter(|(_, r)| **r > 0.0)
+            .map(|(d, r)| (*d, *r))
+            .collect();
+        for (device, rate) in running {
+            let Some(pump) = self.lab.pumps.get_mut(&device) else {
+                continue;
+            };
+            let problem = match pump.status().await {
+                Ok(s) => match s.alarm {
+                    Some(alarm) => Some(DeviceErrorKind::Alarm(alarm)),
+                    None if !s.running => Some(DeviceErrorKind::Alarm(
+                        "the pump stopped while it should run".into(),
+                    )),
+                    None => None,
+                },
+                Err(e) => Some(e.kind),
+            };
+            if let Some(kind) = problem {
+                let e = DeviceError::new(self.device_name(device), kind);
+                let again = RetryOp::Setting(Operation::SetRate { device, rate });
+                match self.on_fault(Some(experiment), device, &e, &again).await? {
+                    FaultOutcome::Recovered => {}
+                    other => return Ok(Some(other)),
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Waits until a heater is within the band of its setpoint for the hold time.
     async fn wait_thermal(
         &mut self,
@@ -772,6 +842,9 @@ impl<'c> Run<'c> {
             reason: Some(reason),
             readings: BTreeMap::new(),
         };
+        // On hardware the pumps are asked, once per experiment before its spectra, whether
+        // they still run: a stall during the steady-state wait would spoil the measurement.
+        let mut pumps_checked = false;
         for step in &plan.steps {
             let settings: Vec<Operation> = step
                 .ops
@@ -855,6 +928,16 @@ impl<'c> Run<'c> {
                         averages,
                         replicate,
                     } => {
+                        if !pumps_checked && self.lab.kind == LabKind::Hardware {
+                            pumps_checked = true;
+                            match self.check_pumps(id).await? {
+                                None | Some(FaultOutcome::Recovered) => {}
+                                Some(FaultOutcome::Skip(why)) => {
+                                    return Ok(Ok(fail("skipped", why)));
+                                }
+                                Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
+                            }
+                        }
                         let illumination = match channel {
                             ChannelKind::Absorbance => Illumination::Broadband,
                             ChannelKind::Photoluminescence => Illumination::Excitation,

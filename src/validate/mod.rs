@@ -11,6 +11,7 @@ pub mod bounds;
 pub mod campaign;
 pub mod expr;
 mod kinds;
+pub mod lab;
 mod measure;
 pub mod names;
 mod objectives;

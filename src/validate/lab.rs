@@ -1,0 +1,1335 @@
+//! Lab binding files: which real instrument plays each device of a campaign, checked against
+//! the campaign before anything is connected.
+//!
+//! ```text
+//! qdx 1
+//! lab "our-flow-rig-1" {
+//!   bind p_seed = new_era.ne1000 { port "/dev/ttyUSB0", address 0, syringe_diameter 14.57 mm }
+//!   bind h1 = eurotherm.e3200 { port "/dev/ttyUSB1", modbus_address 1 }
+//! }
+//! ```
+//!
+//! Two passes. [`parse_lab`] reads the file alone: one `lab` block, known driver kinds
+//! (`qdx_lab::registry`), settings typed and converted to SI with the campaign language's unit
+//! machinery, then [`registry::check_settings`] and [`registry::capability`], and serial ports
+//! shared only by daisy chains. [`bind`] then checks the bindings against a validated
+//! [`Campaign`] and builds the [`LabBinding`] the runtime connects.
+//!
+//! Invariants of a [`LabBinding`] (what the runtime relies on):
+//! - every pump, heater and spectrometer of the campaign is bound exactly once, to a driver
+//!   kind that serves its role; nothing else is bound;
+//! - every binding's settings passed `check_settings` (defaults filled in, SI units);
+//! - every rate the planner can send to a pump (the proven range of its derived rate, its
+//!   refill rate) is one the driver can run with that syringe, or zero (stopped); every
+//!   setpoint the planner can send to a heater, and its safe setpoint, lies within the
+//!   driver's stated range; a spectrometer's light output serves the campaign's channels;
+//! - each pump's and heater's envelope is the campaign's device limits ∩ the driver's
+//!   capability ∩ the safety limits, and holds the heater's safe setpoint. The runtime checks
+//!   every command against it just before the command is written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use qdx_lab::capability::TemperatureRange;
+use qdx_lab::guard::Envelope;
+use qdx_lab::registry::{
+    self, Capability, DeviceKind, DriverKind, RegistryError, SettingType, SettingValue, Settings,
+};
+use qdx_units::Dimension;
+use serde::Serialize;
+
+use super::campaign::*;
+use super::kinds::{constant, quantity_of};
+use super::names::closest;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::load::Loaded;
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast::{self, ExprKind, Item};
+use crate::world::World;
+
+/// The lab file as read, for the bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabFile {
+    /// The file name (`our-rig.qdx`).
+    pub name: String,
+    pub text: String,
+}
+
+/// One `bind` of a lab file, checked on its own.
+#[derive(Debug, Clone)]
+pub struct Bind {
+    /// The campaign device it names.
+    pub device: String,
+    pub device_span: Span,
+    /// The driver kind (`new_era.ne1000`).
+    pub driver: String,
+    pub driver_span: Span,
+    pub kind: DeviceKind,
+    /// Checked settings, defaults filled in, SI units.
+    pub settings: Settings,
+    pub capability: Capability,
+    /// Where each setting was written.
+    pub setting_spans: BTreeMap<String, Span>,
+    pub span: Span,
+}
+
+impl Bind {
+    /// The serial port it uses.
+    pub fn port(&self) -> &str {
+        match self.settings.get("port") {
+            Some(SettingValue::String(p)) => p,
+            _ => "",
+        }
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        match self.settings.get(name) {
+            Some(SettingValue::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn span_of(&self, setting: &str) -> Span {
+        self.setting_spans
+            .get(setting)
+            .copied()
+            .unwrap_or(self.driver_span)
+    }
+}
+
+/// A lab file checked on its own (what `qdx lab probe` needs without a campaign).
+#[derive(Debug, Clone)]
+pub struct ParsedLab {
+    pub name: String,
+    /// The binds that passed their own checks.
+    pub binds: Vec<Bind>,
+    /// Every device name a `bind` names, checked or not (an unbound-device error would only
+    /// repeat a bind's own error).
+    pub written: Vec<String>,
+    pub file: LabFile,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+/// What the runtime may tell a pump: the guard's envelope (the campaign's limits of the pump
+/// ∩ what the driver and syringe can do, both directions) and, for infusion only, the safety
+/// limits on flow through the reactor (a refill withdraws from the reservoir, not through it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PumpLimits {
+    pub envelope: Envelope,
+    /// Largest infusion rate, m³/s.
+    pub infuse_max: f64,
+}
+
+/// What the runtime may tell a heater, and where it goes when the lab is made safe.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HeaterLimits {
+    pub envelope: Envelope,
+    /// K; inside the envelope.
+    pub safe_setpoint: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limits {
+    Pump(PumpLimits),
+    Heater(HeaterLimits),
+    Spectrometer,
+}
+
+/// One campaign device and the instrument that plays it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundDevice {
+    pub device: DeviceId,
+    pub name: String,
+    pub driver: String,
+    pub kind: DeviceKind,
+    pub settings: Settings,
+    pub capability: Capability,
+    pub limits: Limits,
+}
+
+/// A lab file validated against a campaign.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabBinding {
+    pub name: String,
+    pub file: LabFile,
+    /// Sorted by device id.
+    pub devices: Vec<BoundDevice>,
+}
+
+impl LabBinding {
+    pub fn device(&self, id: DeviceId) -> Option<&BoundDevice> {
+        self.devices.iter().find(|d| d.device == id)
+    }
+
+    /// The campaign as this lab runs it: each pump's smallest rate raised to the smallest its
+    /// driver can run, so the planner rounds rates below it to zero or to it (and notes it),
+    /// exactly as it does for the campaign's own `min_rate`.
+    pub fn apply(&self, c: &Campaign) -> Campaign {
+        let mut out = c.clone();
+        for b in &self.devices {
+            if let Limits::Pump(p) = &b.limits
+                && let Some(dev) = out.devices.get_mut(b.device)
+                && let Some(rate) = dev.settings.iter_mut().find(|s| s.name == "rate")
+            {
+                rate.lo = rate.lo.max(p.envelope.min_rate);
+            }
+        }
+        out
+    }
+}
+
+/// A lab file checked (against a campaign when one is given).
+#[derive(Debug)]
+pub struct CheckedLab {
+    pub parsed: Option<ParsedLab>,
+    pub binding: Option<LabBinding>,
+    pub diagnostics: Diagnostics,
+    /// The campaign's sources followed by the lab file, so diagnostics can point into both.
+    pub sources: SourceMap,
+}
+
+/// Loads `path` after the campaign's `sources` and checks it, against `campaign` if given.
+pub fn check_lab(
+    world: &dyn World,
+    path: &Path,
+    display: &str,
+    sources: SourceMap,
+    campaign: Option<&Campaign>,
+) -> CheckedLab {
+    let loaded = crate::load::load_after(world, path, display, sources);
+    let (parsed, mut diagnostics) = parse_lab(&loaded);
+    let mut binding = None;
+    if let (Some(p), Some(c)) = (&parsed, campaign) {
+        let (b, d) = bind(p, c);
+        diagnostics.extend(d);
+        if !diagnostics.has_errors() {
+            binding = b;
+        }
+    }
+    diagnostics.sort();
+    CheckedLab {
+        parsed: if diagnostics.has_errors() {
+            None
+        } else {
+            parsed
+        },
+        binding,
+        diagnostics,
+        sources: loaded.sources,
+    }
+}
+
+fn kind_names() -> Vec<&'static str> {
+    registry::kinds().iter().map(|k| k.name).collect()
+}
+
+fn drivers_for(kind: DeviceKind) -> String {
+    registry::kinds()
+        .iter()
+        .filter(|k| k.device == kind)
+        .map(|k| format!("`{}`", k.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn device_kind_name(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::Pump => "pump",
+        DeviceKind::Heater => "heater",
+        DeviceKind::Spectrometer => "spectrometer",
+    }
+}
+
+/// Reads the lab file on its own: its block, driver kinds, settings, ports.
+pub fn parse_lab(loaded: &Loaded) -> (Option<ParsedLab>, Diagnostics) {
+    let mut diags = loaded.diagnostics.clone();
+    let Some(ast) = loaded.entry_ast() else {
+        return (None, diags);
+    };
+    let file = loaded
+        .entry
+        .and_then(|id| loaded.sources.get(id))
+        .map(|f| LabFile {
+            name: f.name.rsplit('/').next().unwrap_or(&f.name).to_owned(),
+            text: f.text.clone(),
+        })
+        .unwrap_or(LabFile {
+            name: "lab.qdx".into(),
+            text: String::new(),
+        });
+    let mut labs = Vec::new();
+    for item in &ast.items {
+        match item {
+            Item::Lab(l) => labs.push(l),
+            other => diags.push(
+                Diagnostic::error(
+                    "qdx::lab::not_a_lab_item",
+                    format!("a lab file holds only its `lab` block, not `{}`", other.keyword()),
+                )
+                .label(other.span(), "not part of a lab binding")
+                .help("the campaign and its libraries belong in the campaign file; the lab file only says which instrument plays each device"),
+            ),
+        }
+    }
+    let Some(lab) = labs.first().copied() else {
+        let start = ast.header.as_ref().map_or(ast.span, |h| h.span);
+        diags.push(
+            Diagnostic::error("qdx::lab::no_lab_block", "this file has no `lab` block")
+                .label(start, "a lab file needs `lab \"name\" { bind … }`")
+                .help("write `lab \"our-rig\" { bind p1 = new_era.ne1000 { port \"/dev/ttyUSB0\", syringe_diameter 14.57 mm } }`"),
+        );
+        return (None, diags);
+    };
+    for extra in labs.iter().skip(1) {
+        diags.push(
+            Diagnostic::error(
+                "qdx::lab::duplicate_block",
+                "a lab file has one `lab` block, this is a second one",
+            )
+            .label(extra.span, "second block")
+            .label(lab.span, "first block"),
+        );
+    }
+    if lab.name.value.trim().is_empty() {
+        diags.push(
+            Diagnostic::error("qdx::lab::empty_name", "the lab needs a name")
+                .label(lab.name.span, "empty name"),
+        );
+    }
+    for s in &lab.simulate {
+        diags.push(
+            Diagnostic::error(
+                "qdx::lab::simulate_in_lab",
+                "a hardware binding cannot also simulate",
+            )
+            .label(s.span, "a `simulate` block")
+            .help("put the `simulate` block in the campaign (it is used when `qdx run` has no `--lab`); a lab file binds real instruments"),
+        );
+    }
+    let mut binds: Vec<Bind> = Vec::new();
+    for b in &lab.binds {
+        let Some(bound) = parse_bind(b, &mut diags) else {
+            continue;
+        };
+        if let Some(first) = binds.iter().find(|x| x.device == bound.device) {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::bound_twice",
+                    format!("`{}` is bound twice", bound.device),
+                )
+                .label(bound.device_span, "bound again here")
+                .label(first.device_span, "first bound here")
+                .help("each device of the campaign is played by exactly one instrument"),
+            );
+            continue;
+        }
+        binds.push(bound);
+    }
+    check_ports(&binds, &mut diags);
+    let parsed = ParsedLab {
+        name: lab.name.value.clone(),
+        binds,
+        written: lab.binds.iter().map(|b| b.device.name.clone()).collect(),
+        file,
+        span: lab.span,
+        name_span: lab.name.span,
+    };
+    (Some(parsed), diags)
+}
+
+/// One `bind`: driver kind and settings.
+fn parse_bind(b: &ast::Bind, diags: &mut Diagnostics) -> Option<Bind> {
+    let driver = b.driver.dotted();
+    let kind: DriverKind = match registry::kind(&driver) {
+        Ok(k) => k,
+        Err(_) => {
+            let names = kind_names();
+            let d = Diagnostic::error(
+                "qdx::lab::unknown_driver",
+                format!("unknown driver kind `{driver}`"),
+            )
+            .label(b.driver.span, "no such driver");
+            diags.push(match closest(&driver, names.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("the drivers are {}", names.join(", "))),
+            });
+            return None;
+        }
+    };
+    let mut settings = Settings::new();
+    let mut spans = BTreeMap::new();
+    let mut ok = true;
+    for p in b.props.iter().flat_map(|p| &p.entries) {
+        let name = p.name.name.as_str();
+        let Some(spec) = kind.settings.iter().find(|s| s.name == name) else {
+            let known: Vec<&str> = kind.settings.iter().map(|s| s.name).collect();
+            let d = Diagnostic::error(
+                "qdx::lab::unknown_setting",
+                format!("`{driver}` has no setting `{name}`"),
+            )
+            .label(p.name.span, "unknown setting");
+            diags.push(match closest(name, known.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("`{driver}` reads {}", known.join(", "))),
+            });
+            ok = false;
+            continue;
+        };
+        if spans.insert(name.to_owned(), p.value.span()).is_some() {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::setting_twice",
+                    format!("`{name}` is given twice"),
+                )
+                .label(p.span, "given again here"),
+            );
+            ok = false;
+            continue;
+        }
+        match setting_value(spec.ty, &p.value) {
+            Ok(v) => {
+                settings.insert(name.to_owned(), v);
+            }
+            Err(d) => {
+                diags.push(d.help(format!("`{name}`: {}", spec.doc)));
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let checked = match registry::check_settings(&driver, &settings) {
+        Ok(s) => s,
+        Err(e) => {
+            diags.push(registry_error(&e, b.driver.span, &spans));
+            return None;
+        }
+    };
+    let mut bind = Bind {
+        device: b.device.name.clone(),
+        device_span: b.device.span,
+        driver: driver.clone(),
+        driver_span: b.driver.span,
+        kind: kind.device,
+        capability: Capability::Heater { setpoint: None },
+        settings: checked,
+        setting_spans: spans,
+        span: b.span,
+    };
+    if !check_values(&bind, diags) {
+        return None;
+    }
+    match registry::capability(&driver, &bind.settings) {
+        Ok(c) => bind.capability = c,
+        Err(e) => {
+            diags.push(registry_error(&e, b.driver.span, &bind.setting_spans));
+            return None;
+        }
+    }
+    Some(bind)
+}
+
+/// A written value as the setting's type wants it (SI for quantities).
+fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue, Diagnostic> {
+    let span = value.span();
+    let wrong = |what: &str| {
+        Diagnostic::error(
+            "qdx::lab::setting_type",
+            format!("expected {what}, found something else"),
+        )
+        .at(span)
+    };
+    let ast::PropValue::Expr(e) = value else {
+        return Err(wrong(type_name(ty)));
+    };
+    match (ty, &e.kind) {
+        (SettingType::String, ExprKind::String(s)) => Ok(SettingValue::String(s.clone())),
+        (SettingType::String, _) => Err(wrong("a string in double quotes")),
+        (SettingType::Integer, ExprKind::Number(n))
+            if n.value.fract() == 0.0 && n.value.abs() < 1e15 =>
+        {
+            Ok(SettingValue::Integer(n.value as i64))
+        }
+        (SettingType::Integer, _) => Err(wrong("a whole number")),
+        (SettingType::Length, _) => Ok(SettingValue::Number(quantity_of(Dimension::LENGTH, e)?.0)),
+        (SettingType::Volume, _) => Ok(SettingValue::Number(quantity_of(Dimension::VOLUME, e)?.0)),
+        (SettingType::Temperature, _) => Ok(SettingValue::Number(
+            quantity_of(Dimension::TEMPERATURE, e)?.0,
+        )),
+        (SettingType::NumberList, ExprKind::List(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let t = constant(item)?;
+                if !t.ty.dim.is_dimensionless() {
+                    return Err(Diagnostic::error(
+                        "qdx::lab::setting_type",
+                        "expected a plain number, found a quantity with a unit",
+                    )
+                    .at(item.span));
+                }
+                let x = t.expr.eval(&super::kinds::NoEnv);
+                if !x.is_finite() {
+                    return Err(Diagnostic::error(
+                        "qdx::validate::not_finite",
+                        "this value is not a finite number",
+                    )
+                    .at(item.span));
+                }
+                out.push(x);
+            }
+            Ok(SettingValue::NumberList(out))
+        }
+        (SettingType::NumberList, _) => Err(wrong("a list of numbers, `[c0, c1, c2, c3]`")),
+    }
+}
+
+fn type_name(ty: SettingType) -> &'static str {
+    match ty {
+        SettingType::String => "a string",
+        SettingType::Integer => "a whole number",
+        SettingType::Length => "a length",
+        SettingType::Volume => "a volume",
+        SettingType::Temperature => "a temperature",
+        SettingType::NumberList => "a list of numbers",
+    }
+}
+
+fn registry_error(
+    e: &RegistryError,
+    driver_span: Span,
+    spans: &BTreeMap<String, Span>,
+) -> Diagnostic {
+    match e {
+        RegistryError::MissingSetting { kind, setting } => {
+            let doc = registry::kind(kind)
+                .ok()
+                .and_then(|k| k.settings.into_iter().find(|s| s.name == setting))
+                .map_or(String::new(), |s| format!(": {}", s.doc));
+            Diagnostic::error(
+                "qdx::lab::missing_setting",
+                format!("`{kind}` needs the setting `{setting}`"),
+            )
+            .label(driver_span, format!("no `{setting}` given"))
+            .help(format!("add `{setting} …` to this binding{doc}"))
+        }
+        RegistryError::BadSetting { setting, why, .. } => {
+            Diagnostic::error("qdx::lab::bad_setting", format!("`{setting}`: {why}"))
+                .at(spans.get(setting).copied().unwrap_or(driver_span))
+        }
+        other => Diagnostic::error("qdx::lab::binding", other.to_string()).at(driver_span),
+    }
+}
+
+/// Value checks the registry leaves to connection time, done before anything is opened.
+fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
+    let before = diags.error_count();
+    let bad = |setting: &str, message: String, help: &str| {
+        Diagnostic::error("qdx::lab::bad_setting", message)
+            .label(b.span_of(setting), "here")
+            .help(help.to_owned())
+    };
+    let integer = |name: &str| match b.settings.get(name) {
+        Some(SettingValue::Integer(i)) => Some(*i),
+        _ => None,
+    };
+    let number = |name: &str| match b.settings.get(name) {
+        Some(SettingValue::Number(x)) => Some(*x),
+        _ => None,
+    };
+    if b.port().trim().is_empty() {
+        diags.push(bad(
+            "port",
+            "the serial port is empty".into(),
+            "write the device path, e.g. `port \"/dev/ttyUSB0\"`",
+        ));
+    }
+    let ranges: [(&str, i64, i64); 7] = [
+        ("address", 0, 99),
+        ("modbus_address", 1, 247),
+        ("baud", 300, 1_000_000),
+        ("timeout_ms", 1, 600_000),
+        ("safe_mode_timeout", 0, 255),
+        ("decimals", 0, 4),
+        ("pixels", 3, 65_535),
+    ];
+    for (name, lo, hi) in ranges {
+        if let Some(i) = integer(name)
+            && !(lo..=hi).contains(&i)
+        {
+            diags.push(bad(
+                name,
+                format!("`{name}` {i} is outside {lo} ..= {hi}"),
+                "check the instrument's manual for the value it is set to",
+            ));
+        }
+    }
+    if let Some(i) = integer("alarm_register")
+        && !(0..=65_535).contains(&i)
+    {
+        diags.push(bad(
+            "alarm_register",
+            format!("register {i} is outside 0 ..= 65535"),
+            "Modbus registers are 16-bit addresses",
+        ));
+    }
+    let choices: [(&str, &[&str]); 2] = [
+        ("lamp", &["broadband", "excitation", "none"]),
+        ("sensor", &["internal", "process"]),
+    ];
+    for (name, allowed) in choices {
+        if let Some(v) = b.text(name)
+            && !allowed.contains(&v)
+        {
+            let d = Diagnostic::error(
+                "qdx::lab::bad_setting",
+                format!("`{name}` is `{v}`, not one of {}", allowed.join(", ")),
+            )
+            .label(b.span_of(name), "here");
+            diags.push(match closest(v, allowed.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("write one of {}", allowed.join(", "))),
+            });
+        }
+    }
+    match (number("setpoint_min"), number("setpoint_max")) {
+        (Some(lo), Some(hi)) if lo > hi => diags.push(bad(
+            "setpoint_min",
+            "`setpoint_min` is above `setpoint_max`".into(),
+            "the heater's setpoint range is `setpoint_min` .. `setpoint_max`",
+        )),
+        (Some(_), None) | (None, Some(_)) => diags.push(bad(
+            if number("setpoint_min").is_some() {
+                "setpoint_min"
+            } else {
+                "setpoint_max"
+            },
+            "give both `setpoint_min` and `setpoint_max`, or neither".into(),
+            "qdx checks the campaign's setpoints against the range they make",
+        )),
+        _ => {}
+    }
+    if let Some(SettingValue::NumberList(c)) = b.settings.get("wavelength_coefficients") {
+        let pixels = integer("pixels")
+            .and_then(|p| usize::try_from(p).ok())
+            .unwrap_or(qdx_lab::drivers::ocean::PIXELS);
+        let mut padded = [0.0; 4];
+        for (slot, v) in padded.iter_mut().zip(c) {
+            *slot = *v;
+        }
+        let grid = qdx_lab::drivers::ocean::wavelength_grid(padded, pixels.min(65_535));
+        if c.is_empty() || c.len() > 4 {
+            diags.push(bad(
+                "wavelength_coefficients",
+                format!(
+                    "the calibration has {} coefficients; it takes 1 to 4",
+                    c.len()
+                ),
+                "λ(i) = c0 + c1 i + c2 i² + c3 i³ in nm, from the spectrometer's calibration sheet",
+            ));
+        } else if !grid.windows(2).all(|w| matches!(w, [a, b] if b > a)) {
+            diags.push(bad(
+                "wavelength_coefficients",
+                "this calibration does not give wavelengths that increase along the detector"
+                    .into(),
+                "λ(i) = c0 + c1 i + c2 i² + c3 i³ in nm, from the spectrometer's calibration sheet",
+            ));
+        }
+    }
+    diags.error_count() == before
+}
+
+/// Ports: daisy-chain pumps of one family may share a port (same baud, distinct addresses);
+/// any other second use of a port is an error.
+fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
+    let family = |driver: &str| -> (&'static str, bool) {
+        match driver.split('.').next().unwrap_or("") {
+            "new_era" => ("new_era", true),
+            "harvard" => ("harvard", true),
+            "chemyx" => ("chemyx", false),
+            "eurotherm" => ("eurotherm", false),
+            "huber" => ("huber", false),
+            _ => ("ocean", false),
+        }
+    };
+    for (k, b) in binds.iter().enumerate() {
+        let Some(first) = binds.iter().take(k).find(|x| x.port() == b.port()) else {
+            continue;
+        };
+        let (fa, shareable) = family(&first.driver);
+        let (fb, _) = family(&b.driver);
+        let port = b.port();
+        let conflict = |why: String, help: &str| {
+            Diagnostic::error("qdx::lab::port_conflict", format!("port {port}: {why}"))
+                .label(b.span_of("port"), "used again here")
+                .label(first.span_of("port"), format!("used by `{}`", first.device))
+                .help(help.to_owned())
+        };
+        if fa != fb || !shareable {
+            diags.push(conflict(
+                format!("`{}` and `{}` cannot share a serial line", first.device, b.device),
+                "only New Era or Harvard pumps share a line (a daisy chain, each at its own `address`); give each other instrument its own port",
+            ));
+            continue;
+        }
+        let int = |x: &Bind, name: &str| match x.settings.get(name) {
+            Some(SettingValue::Integer(i)) => *i,
+            _ => 0,
+        };
+        if int(first, "baud") != int(b, "baud") {
+            diags.push(conflict(
+                format!(
+                    "bound at {} and {} baud",
+                    int(first, "baud"),
+                    int(b, "baud")
+                ),
+                "every pump on a daisy chain talks at the line's one baud rate",
+            ));
+        } else if let Some(other) = binds
+            .iter()
+            .take(k)
+            .find(|x| x.port() == port && int(x, "address") == int(b, "address"))
+        {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::address_conflict",
+                    format!(
+                        "`{}` and `{}` have the same address {} on {port}",
+                        other.device,
+                        b.device,
+                        int(b, "address")
+                    ),
+                )
+                .label(b.span_of("address"), "same address")
+                .label(
+                    other.span_of("address"),
+                    format!("address of `{}`", other.device),
+                )
+                .help("pumps on one line need distinct addresses (set on each pump's keypad)"),
+            );
+        }
+    }
+}
+
+fn role_kind(role: Role) -> Option<DeviceKind> {
+    match role {
+        Role::Pump => Some(DeviceKind::Pump),
+        Role::Heater => Some(DeviceKind::Heater),
+        Role::Spectrometer => Some(DeviceKind::Spectrometer),
+        _ => None,
+    }
+}
+
+/// Devices the runtime drives and so must be bound: pumps, heaters, spectrometers, and valves
+/// whose position the campaign sets.
+fn needs_binding(c: &Campaign, id: DeviceId, d: &Device) -> bool {
+    match d.role {
+        Role::Pump | Role::Heater | Role::Spectrometer => true,
+        Role::Valve => c.setting_source(id, "position").is_some(),
+        _ => false,
+    }
+}
+
+/// `x` to 4 significant digits, as the shortest decimal: capabilities come from published
+/// extremes, so more digits would only show float noise.
+fn significant(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return qdx_units::format_number(x);
+    }
+    let digits = 3 - x.abs().log10().floor() as i32;
+    let scale = 10f64.powi(digits);
+    let rounded = (x * scale).round() / scale;
+    // Round-trip through text so that e.g. 0.1 prints as `0.1`, not `0.10000000000000002`.
+    let text = format!("{:.*}", digits.max(0) as usize, rounded);
+    qdx_units::format_number(text.parse().unwrap_or(rounded))
+}
+
+/// A value in the unit the campaign prints it in, to 4 significant digits.
+fn show(unit: &DisplayUnit, si: f64) -> String {
+    let number = significant(unit.from_si(si));
+    if unit.symbol().is_empty() {
+        number
+    } else {
+        format!("{number} {}", unit.symbol())
+    }
+}
+
+/// Relative tolerance for comparing proven ranges with capabilities (both are computed).
+const REL: f64 = 1e-9;
+
+/// Checks a parsed lab against a campaign and builds the binding.
+pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let mut devices = Vec::new();
+    for b in &lab.binds {
+        let Some(id) = c.device_id(&b.device) else {
+            let known: Vec<&str> = c
+                .devices
+                .iter()
+                .enumerate()
+                .filter(|(i, d)| needs_binding(c, *i, d))
+                .map(|(_, d)| d.name.as_str())
+                .collect();
+            let d = Diagnostic::error(
+                "qdx::lab::unknown_device",
+                format!("the campaign `{}` has no device `{}`", c.name, b.device),
+            )
+            .label(b.device_span, "not a device of the campaign");
+            diags.push(match closest(&b.device, known.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!(
+                    "the campaign's devices to bind are {}",
+                    known.join(", ")
+                )),
+            });
+            continue;
+        };
+        let Some(dev) = c.devices.get(id) else {
+            continue;
+        };
+        match role_kind(dev.role) {
+            Some(k) if k == b.kind => {}
+            Some(k) => {
+                diags.push(
+                    Diagnostic::error(
+                        "qdx::lab::wrong_role",
+                        format!(
+                            "`{}` is a {}, but `{}` drives a {}",
+                            b.device,
+                            dev.role.name(),
+                            b.driver,
+                            device_kind_name(b.kind)
+                        ),
+                    )
+                    .label(
+                        b.driver_span,
+                        format!("a {} driver", device_kind_name(b.kind)),
+                    )
+                    .label(dev.span, format!("`{}` is declared here", b.device))
+                    .help(format!(
+                        "{} drivers: {}",
+                        device_kind_name(k),
+                        drivers_for(k)
+                    )),
+                );
+                continue;
+            }
+            None => {
+                let help = if dev.role == Role::Valve {
+                    "qdx has no valve driver yet; run this campaign on the simulated lab".to_owned()
+                } else {
+                    format!(
+                        "a {} is passive: only pumps, heaters and spectrometers are bound",
+                        dev.role.name()
+                    )
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "qdx::lab::not_driven",
+                        format!(
+                            "`{}` is a {}; no driver plays it",
+                            b.device,
+                            dev.role.name()
+                        ),
+                    )
+                    .label(b.device_span, "cannot be bound")
+                    .label(dev.span, format!("`{}` is declared here", b.device))
+                    .help(help),
+                );
+                continue;
+            }
+        }
+        let limits = match b.kind {
+            DeviceKind::Pump => pump_limits(c, id, dev, b, &mut diags).map(Limits::Pump),
+            DeviceKind::Heater => heater_limits(c, id, dev, b, &mut diags).map(Limits::Heater),
+            DeviceKind::Spectrometer => {
+                check_spectrometer(c, id, dev, b, &mut diags);
+                Some(Limits::Spectrometer)
+            }
+        };
+        if let Some(limits) = limits {
+            devices.push(BoundDevice {
+                device: id,
+                name: b.device.clone(),
+                driver: b.driver.clone(),
+                kind: b.kind,
+                settings: b.settings.clone(),
+                capability: b.capability.clone(),
+                limits,
+            });
+        }
+    }
+    for (id, d) in c.devices.iter().enumerate() {
+        if !needs_binding(c, id, d) || lab.written.contains(&d.name) {
+            continue;
+        }
+        let help = match role_kind(d.role) {
+            Some(k) => format!(
+                "add `bind {} = <driver> {{ port \"…\", … }}`; {} drivers: {}",
+                d.name,
+                device_kind_name(k),
+                drivers_for(k)
+            ),
+            None => "qdx has no valve driver yet; run this campaign on the simulated lab".into(),
+        };
+        diags.push(
+            Diagnostic::error(
+                "qdx::lab::unbound_device",
+                format!(
+                    "`{}` ({}) is not bound to an instrument",
+                    d.name,
+                    d.role.name()
+                ),
+            )
+            .label(
+                lab.name_span,
+                format!("this lab does not bind `{}`", d.name),
+            )
+            .label(d.span, "the campaign drives it")
+            .help(help),
+        );
+    }
+    devices.sort_by_key(|d| d.device);
+    let binding = (!diags.has_errors()).then(|| LabBinding {
+        name: lab.name.clone(),
+        file: lab.file.clone(),
+        devices,
+    });
+    (binding, diags)
+}
+
+/// The derived value that sets `device.setting`, if any.
+fn source<'c>(
+    c: &'c Campaign,
+    device: DeviceId,
+    setting: &str,
+) -> Option<(DerivedId, &'c Derived)> {
+    let id = c.setting_source(device, setting)?;
+    Some((id, c.derived.get(id)?))
+}
+
+/// Upper bounds (`<=`, `<`) the safety block puts on a subject.
+fn safety_max(c: &Campaign, applies: impl Fn(&LimitSubject) -> bool) -> f64 {
+    c.safety
+        .limits
+        .iter()
+        .filter(|l| applies(&l.subject) && matches!(l.op, Comparison::Le | Comparison::Lt))
+        .map(|l| l.value)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Lower bounds (`>=`, `>`) the safety block puts on a subject.
+fn safety_min(c: &Campaign, applies: impl Fn(&LimitSubject) -> bool) -> f64 {
+    c.safety
+        .limits
+        .iter()
+        .filter(|l| applies(&l.subject) && matches!(l.op, Comparison::Ge | Comparison::Gt))
+        .map(|l| l.value)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+fn diameter_text(b: &Bind) -> String {
+    match b.settings.get("syringe_diameter") {
+        Some(SettingValue::Number(d)) => {
+            format!(" with a {} mm syringe", significant(d * 1e3))
+        }
+        _ => String::new(),
+    }
+}
+
+fn pump_limits(
+    c: &Campaign,
+    id: DeviceId,
+    dev: &Device,
+    b: &Bind,
+    diags: &mut Diagnostics,
+) -> Option<PumpLimits> {
+    let Capability::Pump {
+        rate: cap,
+        withdraw,
+    } = b.capability
+    else {
+        return None;
+    };
+    let spec = dev.setting("rate")?;
+    let unit = &spec.unit;
+    let what = format!("`{}`{}", b.driver, diameter_text(b));
+    let at = b.span_of("syringe_diameter");
+    let fix = "use a syringe or a pump model that covers the campaign's rates, or narrow the campaign's variables";
+    let mut ok = true;
+    let derived = source(c, id, "rate");
+    if let Some((_, d)) = derived {
+        let (lo, hi) = d.range;
+        if hi > cap.max * (1.0 + REL) {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::rate_above_capability",
+                    format!(
+                        "`{}` must reach {}, but {what} runs at most {}",
+                        b.device,
+                        show(unit, hi),
+                        show(unit, cap.max)
+                    ),
+                )
+                .label(at, format!("at most {}", show(unit, cap.max)))
+                .label(
+                    d.span,
+                    format!("`{}` reaches {} here", d.name, show(unit, hi)),
+                )
+                .help(fix),
+            );
+            ok = false;
+        }
+        // Zero is always possible (stopped); a range that can reach zero has its smallest
+        // rates rounded by the planner, to zero or to the pump's smallest rate.
+        let lowest = lo.max(spec.lo);
+        if lo > 0.0 && lowest < cap.min * (1.0 - REL) {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::rate_below_capability",
+                    format!(
+                        "`{}` must run as slowly as {}, but {what} runs no slower than {}",
+                        b.device,
+                        show(unit, lowest),
+                        show(unit, cap.min)
+                    ),
+                )
+                .label(at, format!("at least {}", show(unit, cap.min)))
+                .label(
+                    d.span,
+                    format!("`{}` goes down to {} here", d.name, show(unit, lowest)),
+                )
+                .help(fix),
+            );
+            ok = false;
+        } else if lo <= 0.0 && spec.lo < cap.min * (1.0 - REL) {
+            diags.push(
+                Diagnostic::warning(
+                    "qdx::lab::rates_rounded",
+                    format!(
+                        "`{}` can be asked for less than {}, the slowest {what} runs; such rates are rounded to zero or to {}",
+                        b.device,
+                        show(unit, cap.min),
+                        show(unit, cap.min)
+                    ),
+                )
+                .label(at, format!("no slower than {}", show(unit, cap.min)))
+                .label(d.span, format!("`{}` can approach zero here", d.name))
+                .help(format!(
+                    "the plan notes every rounded rate; to avoid it, give `{}` a `min_rate` of at least {} in the campaign",
+                    b.device,
+                    show(unit, cap.min)
+                )),
+            );
+        }
+    }
+    // Refills withdraw at the syringe pump's refill rate, capped at its maximum rate.
+    let refill = dev.quantity("syringe").map(|capacity| {
+        dev.quantity("refill_rate")
+            .unwrap_or(capacity / 60.0)
+            .min(spec.hi)
+    });
+    if let Some(r) = refill {
+        if !withdraw {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::no_withdraw",
+                    format!(
+                        "`{}` cannot withdraw, so its syringe cannot be refilled",
+                        b.device
+                    ),
+                )
+                .label(b.driver_span, "infuse only")
+                .label(dev.span, "a syringe pump that refills")
+                .help("bind a pump that withdraws"),
+            );
+            ok = false;
+        } else if r < cap.min * (1.0 - REL) || r > cap.max * (1.0 + REL) {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::refill_rate",
+                    format!(
+                        "`{}` refills at {}, which {what} cannot run ({} .. {})",
+                        b.device,
+                        show(unit, r),
+                        show(unit, cap.min),
+                        show(unit, cap.max)
+                    ),
+                )
+                .label(at, "this syringe")
+                .label(dev.span, format!("refills at {}", show(unit, r)))
+                .help(format!(
+                    "set `refill_rate` of `{}` in the campaign within what the pump runs",
+                    b.device
+                )),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let dp = derived.map(|(k, _)| k);
+    let per_pump = |s: &LimitSubject| matches!(s, LimitSubject::Derived(k) if Some(*k) == dp);
+    let max_rate = spec.hi.min(cap.max);
+    // The planner sends rates from the pump's smallest rate up; a refill may be slower.
+    let min_rate = spec.lo.max(cap.min);
+    let min_rate = refill.map_or(min_rate, |r| min_rate.min(r.max(cap.min)));
+    let infuse_max = max_rate
+        .min(safety_max(c, per_pump))
+        .min(safety_max(c, |s| *s == LimitSubject::TotalFlow));
+    Some(PumpLimits {
+        envelope: Envelope::pump(
+            min_rate.min(max_rate),
+            max_rate,
+            withdraw && refill.is_some(),
+        ),
+        infuse_max,
+    })
+}
+
+fn heater_limits(
+    c: &Campaign,
+    id: DeviceId,
+    dev: &Device,
+    b: &Bind,
+    diags: &mut Diagnostics,
+) -> Option<HeaterLimits> {
+    let Capability::Heater { setpoint } = b.capability else {
+        return None;
+    };
+    let spec = dev.setting("setpoint")?;
+    let unit = &spec.unit;
+    let safe = c
+        .safety
+        .safe_setpoints
+        .get(&id)
+        .copied()
+        .unwrap_or(crate::plan::experiment::AMBIENT_K);
+    let derived = source(c, id, "setpoint");
+    let mut ok = true;
+    let range_text =
+        |r: &TemperatureRange| format!("{} .. {}", show(unit, r.min), show(unit, r.max));
+    match setpoint {
+        Some(r) => {
+            if let Some((_, d)) = derived {
+                let (lo, hi) = d.range;
+                if lo < r.min - REL * r.min.abs() || hi > r.max + REL * r.max.abs() {
+                    diags.push(
+                        Diagnostic::error(
+                            "qdx::lab::setpoint_outside_capability",
+                            format!(
+                                "`{}` is set between {} and {}, but the binding accepts {}",
+                                b.device,
+                                show(unit, lo),
+                                show(unit, hi),
+                                range_text(&r)
+                            ),
+                        )
+                        .label(b.span_of(if lo < r.min { "setpoint_min" } else { "setpoint_max" }), format!("accepts {}", range_text(&r)))
+                        .label(d.span, format!("`{}` is set here", d.name))
+                        .help("bind a heater that reaches the campaign's temperatures, or narrow the campaign's range"),
+                    );
+                    ok = false;
+                }
+            }
+            if !r.contains(safe) {
+                let d = Diagnostic::error(
+                    "qdx::lab::safe_setpoint",
+                    format!(
+                        "the safe setpoint of `{}`, {}, is outside what the binding accepts ({})",
+                        b.device,
+                        show(unit, safe),
+                        range_text(&r)
+                    ),
+                )
+                .label(b.span_of(if safe < r.min { "setpoint_min" } else { "setpoint_max" }), format!("accepts {}", range_text(&r)));
+                let d = if c.safety.safe_setpoints.contains_key(&id) {
+                    d.help("the lab could not be brought to its safe state: choose a safe setpoint the heater takes")
+                } else {
+                    d.help(format!(
+                        "without `safe {} = …` in the campaign's safety block the safe setpoint is 25 °C; declare one the heater takes",
+                        b.device
+                    ))
+                };
+                diags.push(d);
+                ok = false;
+            }
+        }
+        None => diags.push(
+            Diagnostic::warning(
+                "qdx::lab::setpoint_range_unknown",
+                format!(
+                    "the binding does not state which setpoints `{}` accepts; qdx cannot check the campaign's temperatures against it",
+                    b.device
+                ),
+            )
+            .label(b.driver_span, "no `setpoint_min` / `setpoint_max`")
+            .help("add `setpoint_min … , setpoint_max …` from the controller's configuration (its SP limits)"),
+        ),
+    }
+    if !ok {
+        return None;
+    }
+    let dh = derived.map(|(k, _)| k);
+    let applies = |s: &LimitSubject| {
+        *s == LimitSubject::Temperature || matches!(s, LimitSubject::Derived(k) if Some(*k) == dh)
+    };
+    let cap = setpoint.unwrap_or(TemperatureRange {
+        min: f64::NEG_INFINITY,
+        max: f64::INFINITY,
+    });
+    let min = spec.lo.max(cap.min).max(safety_min(c, applies));
+    let max = spec.hi.min(cap.max).min(safety_max(c, applies));
+    if !(safe >= min - REL * min.abs() && safe <= max + REL * max.abs()) {
+        diags.push(
+            Diagnostic::error(
+                "qdx::lab::safe_setpoint",
+                format!(
+                    "the safe setpoint of `{}`, {}, is outside the limits the runtime enforces on it ({} .. {})",
+                    b.device,
+                    show(unit, safe),
+                    show(unit, min),
+                    show(unit, max)
+                ),
+            )
+            .label(b.device_span, "this heater")
+            .label(dev.span, "its range and the safety limits make these limits")
+            .help("choose a safe setpoint inside the heater's range and the safety limits"),
+        );
+        return None;
+    }
+    Some(HeaterLimits {
+        envelope: Envelope::heater(min.min(safe), max.max(safe)),
+        safe_setpoint: safe,
+    })
+}
+
+fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags: &mut Diagnostics) {
+    let Capability::Spectrometer {
+        integration_s,
+        max_averages,
+        pixels,
+    } = b.capability
+    else {
+        return;
+    };
+    let Some(m) = c
+        .measurement
+        .as_ref()
+        .filter(|m| m.spectrometer == Some(id))
+    else {
+        return;
+    };
+    let lamp = b.text("lamp").unwrap_or("none");
+    let needs: Vec<(&str, &str)> = m
+        .channels
+        .iter()
+        .map(|ch| match ch.kind {
+            ChannelKind::Absorbance => ("absorbance", "broadband"),
+            ChannelKind::Photoluminescence => ("photoluminescence", "excitation"),
+        })
+        .collect();
+    let mut sources: Vec<&str> = needs.iter().map(|(_, s)| *s).collect();
+    sources.dedup();
+    if sources.len() > 1 {
+        diags.push(
+            Diagnostic::error(
+                "qdx::lab::light_sources",
+                format!(
+                    "`{}` measures absorbance and photoluminescence, but `{}` switches one light source",
+                    b.device, b.driver
+                ),
+            )
+            .label(b.span_of("lamp"), "one `lamp` output")
+            .label(m.span, "both channels are measured here")
+            .help("measure one channel with this spectrometer, or add a second spectrometer for the other channel"),
+        );
+    } else if let Some(((channel, source), _)) = needs.first().zip(sources.first())
+        && lamp != *source
+    {
+        diags.push(
+            Diagnostic::error(
+                "qdx::lab::light_sources",
+                format!(
+                    "`{}` measures {channel}, which needs the {source} light on its lamp output, but the binding says `lamp \"{lamp}\"`",
+                    b.device
+                ),
+            )
+            .label(b.span_of("lamp"), format!("`{lamp}`"))
+            .label(m.span, format!("{channel} is measured here"))
+            .help(format!("write `lamp \"{source}\"` if that source is wired to the lamp output")),
+        );
+    }
+    for ch in &m.channels {
+        if ch.integration < integration_s.0 * (1.0 - REL)
+            || ch.integration > integration_s.1 * (1.0 + REL)
+        {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::integration",
+                    format!(
+                        "{} integrates for {} s, but `{}` takes {} s .. {} s",
+                        ch.kind.name(),
+                        qdx_units::format_number(ch.integration),
+                        b.driver,
+                        qdx_units::format_number(integration_s.0),
+                        qdx_units::format_number(integration_s.1)
+                    ),
+                )
+                .label(b.driver_span, "this spectrometer")
+                .label(m.span, "the measurement")
+                .help("choose an integration time the spectrometer supports"),
+            );
+        }
+        if ch.averages == 0 || ch.averages > max_averages {
+            diags.push(
+                Diagnostic::error(
+                    "qdx::lab::averages",
+                    format!(
+                        "{} averages {} scans, but `{}` sums 1 to {max_averages}",
+                        ch.kind.name(),
+                        ch.averages,
+                        b.driver
+                    ),
+                )
+                .label(b.driver_span, "this spectrometer")
+                .label(m.span, "the measurement")
+                .help("average fewer scans per spectrum, or take replicates"),
+            );
+        }
+    }
+    // The calibrated grid should cover the wavelengths the campaign declares.
+    if let (Some(PropertyValue::Range { lo, hi, unit }), Some(SettingValue::NumberList(co))) = (
+        dev.property("range"),
+        b.settings.get("wavelength_coefficients"),
+    ) {
+        let mut padded = [0.0; 4];
+        for (slot, v) in padded.iter_mut().zip(co) {
+            *slot = *v;
+        }
+        let grid = qdx_lab::drivers::ocean::wavelength_grid(padded, pixels);
+        if let (Some(first), Some(last)) = (grid.first(), grid.last())
+            && (first * 1e-9 > lo * (1.0 + REL) || last * 1e-9 < hi * (1.0 - REL))
+        {
+            diags.push(
+                Diagnostic::warning(
+                    "qdx::lab::wavelength_coverage",
+                    format!(
+                        "`{}` covers {} nm .. {} nm, less than the {} .. {} the campaign declares",
+                        b.device,
+                        qdx_units::format_number((first * 10.0).round() / 10.0),
+                        qdx_units::format_number((last * 10.0).round() / 10.0),
+                        show(unit, *lo),
+                        show(unit, *hi)
+                    ),
+                )
+                .label(b.span_of("wavelength_coefficients"), "this calibration")
+                .label(dev.span, "the declared range")
+                .help("check the calibration coefficients; proxies outside the covered range fail"),
+            );
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Real hardware in the runtime: lab binding files checked against campaigns, fault injection
+//! through the whole runtime on emulated instruments, and an end-to-end campaign over
+//! pseudo-terminals through `qdx run --lab`.
+
+mod binding;
+mod faults;
+mod pty;
+mod rig;
