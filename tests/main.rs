@@ -5,4 +5,5 @@ mod corpus;
 mod format;
 mod grammar_examples;
 mod robustness;
+mod runtime;
 mod support;

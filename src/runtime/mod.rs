@@ -210,24 +210,22 @@ impl<'c> Run<'c> {
         if self.replaying {
             return Ok(());
         }
-        let mut last = None;
+        let mut written = Vec::new();
         for (device, command) in commands {
             let t = self.now();
-            last = Some(
-                self.journal
-                    .append(
-                        t,
-                        Event::Command {
-                            experiment,
-                            device,
-                            command,
-                        },
-                    )?
-                    .seq,
-            );
+            let record = self.journal.append(
+                t,
+                Event::Command {
+                    experiment,
+                    device,
+                    command,
+                },
+            )?;
+            written.push(record.seq);
         }
         self.journal.sync()?;
-        if let Some(seq) = last {
+        // A step's commands are journaled together; a crash test stops after the whole step.
+        if let Some(seq) = self.halt_after.filter(|h| written.contains(h)) {
             self.halt_point(seq)?;
         }
         Ok(())
