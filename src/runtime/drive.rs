@@ -89,6 +89,9 @@ impl<'c> Run<'c> {
             batch: 0,
             resume_marker: None,
             halt_after: options.halt_after,
+            sync_each: options.sync_each,
+            syringes: LabState::initial(c).syringe_left,
+            flows: BTreeMap::new(),
         }
     }
 
@@ -211,7 +214,9 @@ impl<'c> Run<'c> {
                     self.go_live()?;
                 }
                 let wall_start = super::wall::now_utc();
-                // Plan on a copy of the lab state: a budget may end the campaign before it runs.
+                // Plan from the syringes as they really are, on a copy of the lab state: a
+                // budget may end the campaign before it runs.
+                self.settle_flows();
                 let mut trial = self.state.clone();
                 let planned = match plan_experiment(c, &mut trial, id, &values) {
                     Ok(p) => p,

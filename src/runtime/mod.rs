@@ -145,6 +145,12 @@ pub struct Run<'c> {
     /// the replay ends.
     resume_marker: Option<(u64, u64)>,
     halt_after: Option<u64>,
+    sync_each: bool,
+    /// What each syringe really holds (m³), from the commands sent and the clock: the planner
+    /// starts every experiment from this, not from its own estimates.
+    syringes: BTreeMap<DeviceId, f64>,
+    /// Each pump's current rate and since when (clock seconds).
+    flows: BTreeMap<DeviceId, (f64, f64)>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -223,7 +229,12 @@ impl<'c> Run<'c> {
             )?;
             written.push(record.seq);
         }
-        self.journal.sync()?;
+        // On hardware every record is already synced (`sync_each`). A simulated lab's
+        // commands act on nothing physical: they are written to the OS (which keeps them
+        // through a killed process) and synced with each finished experiment.
+        if self.sync_each {
+            self.journal.sync()?;
+        }
         // A step's commands are journaled together; a crash test stops after the whole step.
         if let Some(seq) = self.halt_after.filter(|h| written.contains(h)) {
             self.halt_point(seq)?;
@@ -277,6 +288,7 @@ impl<'c> Run<'c> {
                 failures.push(e.to_string());
             }
             self.state.rates.insert(p, 0.0);
+            self.track_flow(p, Some(0.0));
         }
         for h in heaters {
             let k = self
@@ -401,6 +413,42 @@ impl<'c> Run<'c> {
             "{fault} on {}: {last}",
             self.device_name(device)
         )))
+    }
+
+    /// Accounts a pump's flow up to now, then records its new rate (`None`: refilled full).
+    fn track_flow(&mut self, device: DeviceId, rate: Option<f64>) {
+        let now = self.now();
+        let (old, since) = self.flows.get(&device).copied().unwrap_or((0.0, now));
+        if let Some(left) = self.syringes.get_mut(&device) {
+            *left = (*left - old * (now - since)).max(0.0);
+        }
+        match rate {
+            Some(r) => {
+                self.flows.insert(device, (r, now));
+            }
+            None => {
+                if let Some(cap) = self
+                    .c
+                    .devices
+                    .get(device)
+                    .and_then(|d| d.quantity("syringe"))
+                {
+                    self.syringes.insert(device, cap);
+                }
+                self.flows.insert(device, (0.0, now));
+            }
+        }
+    }
+
+    /// The syringe levels as they are now, for the planner.
+    pub(crate) fn settle_flows(&mut self) {
+        let devices: Vec<(DeviceId, f64)> = self.flows.iter().map(|(d, (r, _))| (*d, *r)).collect();
+        for (d, r) in devices {
+            self.track_flow(d, Some(r));
+        }
+        for (d, left) in &self.syringes {
+            self.state.syringe_left.insert(*d, *left);
+        }
     }
 
     /// Tries an operation again (for retry policies).
@@ -797,22 +845,17 @@ impl<'c> Run<'c> {
                     match op {
                         Operation::SetRate { device, rate } => {
                             self.state.rates.insert(*device, *rate);
+                            self.track_flow(*device, Some(*rate));
                         }
                         Operation::Stop { device } => {
                             self.state.rates.insert(*device, 0.0);
+                            self.track_flow(*device, Some(0.0));
                         }
                         Operation::SetSetpoint { device, kelvin } => {
                             self.state.setpoints.insert(*device, *kelvin);
                         }
                         Operation::Refill { device, .. } => {
-                            if let Some(cap) = self
-                                .c
-                                .devices
-                                .get(*device)
-                                .and_then(|d| d.quantity("syringe"))
-                            {
-                                self.state.syringe_left.insert(*device, cap);
-                            }
+                            self.track_flow(*device, None);
                         }
                         _ => {}
                     }
