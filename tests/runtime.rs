@@ -388,3 +388,37 @@ fn a_hostile_script_is_stopped_with_a_located_error() {
         assert!(row.to_lowercase().contains(expect), "{script}: {row}");
     }
 }
+
+#[test]
+fn every_example_runs_end_to_end_and_its_bundle_verifies() {
+    let mut names: Vec<String> = std::fs::read_dir("examples")
+        .expect("examples")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "qdx"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    let dir = tempfile::tempdir().expect("temp");
+    for (k, name) in names.iter().enumerate() {
+        let c = check_path(Path::new(name))
+            .campaign
+            .unwrap_or_else(|| panic!("{name} checks"));
+        let out = dir.path().join(k.to_string());
+        let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(summary.experiments > 0, "{name}: {summary:?}");
+        assert!(
+            summary.failed * 2 < summary.experiments,
+            "{name}: most experiments failed: {summary:?}"
+        );
+        let (_, problems) = qdx::bundle::verify(&out).expect("manifest");
+        assert!(problems.is_empty(), "{name}: {problems:?}");
+        let obs = std::fs::read_to_string(out.join("observations.csv")).expect("observations");
+        assert_eq!(
+            obs.lines().count() as u64,
+            summary.experiments + 1,
+            "{name}: one row per experiment"
+        );
+    }
+}
