@@ -6,4 +6,5 @@ mod format;
 mod grammar_examples;
 mod robustness;
 mod runtime;
+mod spans;
 mod support;
