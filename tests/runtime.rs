@@ -422,3 +422,42 @@ fn every_example_runs_end_to_end_and_its_bundle_verifies() {
         );
     }
 }
+
+#[test]
+fn replay_rederives_every_decision_from_the_journaled_measurements() {
+    let c = check_path(Path::new("examples/cspbx3-orange.qdx"))
+        .campaign
+        .expect("valid");
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    run_simulated(&c, &bundle, &options()).expect("run");
+    let records = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
+    assert_eq!(
+        qdx::runtime::replay_decisions(&c, &records).expect("replay"),
+        Vec::<String>::new()
+    );
+    // A measurement edited after the fact changes the decisions that followed it.
+    let mut edited = records.clone();
+    let first_measured = edited
+        .iter_mut()
+        .find(|r| matches!(r.event, qdx::journal::Event::Measured { experiment: 2, .. }))
+        .expect("experiment 2");
+    if let qdx::journal::Event::Measured { proxies, .. } = &mut first_measured.event {
+        let peak = proxies
+            .get_mut("peak")
+            .and_then(Option::as_mut)
+            .expect("a peak");
+        *peak *= 1.05;
+    }
+    let differences = qdx::runtime::replay_decisions(&c, &edited).expect("replay");
+    assert!(
+        !differences.is_empty(),
+        "an edited measurement must show in the decisions"
+    );
+    assert!(
+        differences
+            .iter()
+            .all(|d| d.contains("the optimizer now suggests")),
+        "{differences:?}"
+    );
+}

@@ -658,3 +658,81 @@ pub fn resume_simulated(
     })?;
     finish(run, &reason, &started)
 }
+
+/// Re-derives every optimizer decision of a journal from the journaled measurements alone
+/// (nothing is measured again) and lists where a suggestion differs from what was run.
+pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>, RunError> {
+    // Batches as journaled: (batch, experiments with their values), and each experiment's outcome.
+    let mut batches: BTreeMap<u64, Vec<(u64, Vec<f64>)>> = BTreeMap::new();
+    let mut outcomes: BTreeMap<u64, Outcome> = BTreeMap::new();
+    for r in records {
+        match &r.event {
+            Event::Suggested {
+                experiment,
+                batch,
+                values,
+                ..
+            } => batches
+                .entry(*batch)
+                .or_default()
+                .push((*experiment, values.clone())),
+            Event::Measured { experiment, .. } => {
+                let values = batches
+                    .values()
+                    .flatten()
+                    .find(|(e, _)| e == experiment)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                if let Some(o) = measured_outcome(c, Some(r), *experiment, &values) {
+                    outcomes.insert(*experiment, o);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut differences = Vec::new();
+    let plan = crate::plan::plan(c).map_err(|d| {
+        RunError::Setup(
+            d.iter()
+                .map(|x| x.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    if let Some(design) = plan.design {
+        for (k, (e, values)) in batches.values().flatten().enumerate() {
+            if design.points.get(k) != Some(values) {
+                differences.push(format!(
+                    "experiment {e}: the design's point {k} is not what was run"
+                ));
+            }
+        }
+        return Ok(differences);
+    }
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    // The lab matters only for a table pool's candidates; devices are not touched.
+    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    let mut strategy = super::optimizer(c, &lab)?;
+    for (batch, members) in &batches {
+        let asked = strategy
+            .ask(members.len(), &[])
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        for ((e, values), s) in members.iter().zip(&asked) {
+            let again = crate::strategy::values(&s.point);
+            if &again != values {
+                differences.push(format!("experiment {e} (batch {batch}): the optimizer now suggests {again:?}, the journal ran {values:?}"));
+            }
+        }
+        let told: Vec<opt::Observation> = members
+            .iter()
+            .filter_map(|(e, _)| outcomes.get(e))
+            .map(|o| observation(c, o))
+            .collect();
+        if !told.is_empty() {
+            strategy
+                .tell(&told)
+                .map_err(|e| RunError::Setup(e.to_string()))?;
+        }
+    }
+    Ok(differences)
+}

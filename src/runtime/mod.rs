@@ -13,7 +13,7 @@ pub mod lab;
 pub mod measure;
 pub mod wall;
 
-pub use drive::{observation, prior_from_csv, resume_simulated, run_simulated};
+pub use drive::{observation, prior_from_csv, replay_decisions, resume_simulated, run_simulated};
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
