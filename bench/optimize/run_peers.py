@@ -393,14 +393,18 @@ def fmt_med(v):
     return "> budget" if v == float("inf") else "%g" % v
 
 
-def summarise(problems, peers):
+def in_range(r, seeds):
+    return seeds is None or (r.get("seed") is not None and seeds[0] <= r["seed"] <= seeds[1])
+
+
+def summarise(problems, peers, seeds=None):
     lines = ["| problem (thr. 1 / thr. 2) | optimizer | seeds | reached thr. 1 | median exps to thr. 1 | "
              "reached thr. 2 | median exps to thr. 2 | median final regret | median ms / suggestion |",
              "|---|---|---|---|---|---|---|---|---|"]
     errors = []
     for prob in problems:
         for strat in peers:
-            rows = load_raw(prob, strat)
+            rows = [r for r in load_raw(prob, strat) if in_range(r, seeds) or "error" in r]
             errs = [r for r in rows if "error" in r]
             errors += errs
             rs = [r for r in rows if "error" not in r]
@@ -417,9 +421,9 @@ def summarise(problems, peers):
             fin = statistics.median([r["regret"][-1] for r in rs])
             ms = statistics.median([statistics.median(r["ms_per_suggestion"]) for r in rs if r["ms_per_suggestion"]])
             thr = rs[0]["thresholds"]
-            seeds = "%d–%d" % (rs[0]["seed"], rs[-1]["seed"]) if len(rs) > 1 else str(rs[0]["seed"])
+            span = "%d–%d" % (rs[0]["seed"], rs[-1]["seed"]) if len(rs) > 1 else str(rs[0]["seed"])
             lines.append("| %s, %d exps (%.3g / %.3g) | %s | %s | %s | %s | %s | %s | %.4g | %.3g |"
-                         % (prob, rs[0]["budget"], thr[0], thr[1], strat, seeds, *cells, fin, ms))
+                         % (prob, rs[0]["budget"], thr[0], thr[1], strat, span, *cells, fin, ms))
     text = "\n".join(lines) + "\n"
     if errors:
         text += "\n### Errors\n\n"
@@ -460,7 +464,7 @@ def timing_table():
     return "\n".join(lines) + "\n"
 
 
-def plot(problems, peers):
+def plot(problems, peers, seeds=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -469,7 +473,7 @@ def plot(problems, peers):
         fig, ax = plt.subplots(figsize=(6, 4))
         any_line = False
         for strat in peers:
-            rs = [r["regret"] for r in load_raw(prob, strat) if "error" not in r]
+            rs = [r["regret"] for r in load_raw(prob, strat) if "error" not in r and in_range(r, seeds)]
             if not rs:
                 continue
             n = min(len(r) for r in rs)
@@ -492,10 +496,13 @@ def plot(problems, peers):
 def report(args):
     problems = args.problems.split(",")
     peers = ALL_PEERS
-    (RESULTS / "summary.md").write_text(summarise(problems, peers))
+    lo, hi = (int(v) for v in args.report_seeds.split("-"))
+    name = "summary.md" if (lo, hi) == (0, 9) else "summary_seeds%d-%d.md" % (lo, hi)
+    (RESULTS / name).write_text(summarise(problems, peers, (lo, hi)))
     (RESULTS / "timing.md").write_text(timing_table())
-    plot(problems, peers)
-    print((RESULTS / "summary.md").read_text())
+    if (lo, hi) == (0, 9):
+        plot(problems, peers, (lo, hi))
+    print((RESULTS / name).read_text())
     print((RESULTS / "timing.md").read_text())
 
 
@@ -511,6 +518,8 @@ def main():
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--timing", action="store_true")
     ap.add_argument("--report", action="store_true")
+    ap.add_argument("--report-seeds", default="0-9",
+                    help="seed range of the table (summary.md and the plots: 0-9; others: summary_seeds<a>-<b>.md)")
     args = ap.parse_args()
     ensure_venv()
     RESULTS.mkdir(exist_ok=True)

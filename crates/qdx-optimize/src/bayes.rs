@@ -11,7 +11,8 @@
 //! coordinates held fixed during the gradient steps; in pool mode every free pool point is scored
 //! instead; (5) basin escape (`basin_escape`): when the chosen point is a re-measurement — within
 //! 0.02 lengthscales of the incumbent, where the predicted sd is below 0.3 % of the signal sd —
-//! the incumbent's basin (2 lengthscales of the full-data GP) is excluded, a GP is fitted to the
+//! the incumbent's basin (2 lengthscales of the full-data GP, each capped at a quarter of the
+//! range) is excluded, a GP is fitted to the
 //! observations outside it (the basin's lengthscales say little about the rest of the space) and
 //! the acquisition is maximised outside; repeated for up to four basins; (6) batches and pending
 //! experiments use the kriging believer: each chosen point is added to the GP at its predicted mean
@@ -140,6 +141,9 @@ const EXHAUSTED_SD: f64 = 0.003;
 const EXHAUSTED_DISTANCE: f64 = 0.02;
 /// Radius (lengthscale units of the full-data GP) excluded around an exhausted basin's centre.
 const BASIN_RADIUS: f64 = 2.0;
+/// Lengthscales above this (model units) count as this for the excluded radius: with long
+/// lengthscales a ball of `BASIN_RADIUS` would cover the whole domain and leave nowhere to go.
+const BASIN_LENGTHSCALE_CAP: f64 = 0.25;
 /// Most basins excluded in one suggestion.
 const MAX_BASINS: usize = 4;
 /// Fewest observations outside the excluded basins for the escape model to be fitted.
@@ -429,7 +433,7 @@ impl Bayesian {
         };
         let mut taken = self.history.taken(pending);
         let (lens, sf2, noise, _) = gp.summary();
-        let metric = gp.metric();
+        let metric = gp.capped_metric(BASIN_LENGTHSCALE_CAP);
         let main_gp = gp;
         let mut tabu: Vec<Vec<f64>> = Vec::new();
         let mut model = self.acquisition_model(

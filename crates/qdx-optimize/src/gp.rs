@@ -418,6 +418,21 @@ impl Gp {
         }
     }
 
+    /// The kernel's distance with every continuous lengthscale capped at `cap` (model units), so
+    /// that a ball of a few lengthscales never covers the whole domain.
+    pub fn capped_metric(&self, cap: f64) -> Metric {
+        let floor = 1.0 / (cap * cap);
+        Metric {
+            inv_ls2: self
+                .inv_ls2
+                .iter()
+                .zip(&self.train.categorical)
+                .map(|(il, c)| if *c { *il } else { il.max(floor) })
+                .collect(),
+            categorical: self.train.categorical.clone(),
+        }
+    }
+
     /// Lengthscales, signal variance, noise variance, constant mean.
     pub fn summary(&self) -> (Vec<f64>, f64, f64, f64) {
         let d = self.train.d;
