@@ -441,11 +441,12 @@ fn timing(a: &Args, problem: &Problem) {
         samples.sort_by(|x, y| x.total_cmp(y));
         let med = samples[samples.len() / 2];
         println!(
-            "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"observations\":{},\"median_ms\":{:.3},\"max_ms\":{:.3}}}",
+            "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"observations\":{},\"median_ms\":{:.3},\"min_ms\":{:.3},\"max_ms\":{:.3}}}",
             a.problem,
             label(a),
             n,
             med,
+            samples.first().copied().unwrap_or(f64::NAN),
             samples.last().copied().unwrap_or(f64::NAN)
         );
     }
