@@ -1,5 +1,7 @@
-//! The journal: every event of a run, appended to `journal.jsonl` and synced before the lab is
-//! told to act, so that a crash loses nothing already done.
+//! The journal: every event of a run, appended to `journal.jsonl` before the lab is told to
+//! act, so that a crash loses nothing already done. On hardware every record is synced to disk
+//! as it is written; on the simulated lab records are handed to the OS before each actuation
+//! (they survive a killed process) and synced to disk with each finished experiment.
 //!
 //! Invariants: records are numbered from 0 without gaps; `t` is the run clock (virtual for the
 //! simulated lab) in seconds, never the wall clock, so the same campaign and seed journal the same

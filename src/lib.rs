@@ -3,6 +3,10 @@
 //! The pipeline, one module per stage, each with one output type:
 //! `source text ──parse──▶ Ast ──validate──▶ Campaign ──plan──▶ Plan ──run──▶ Journal ──▶ Bundle`.
 
+// Input from users must never panic: no indexing that could go out of bounds in the front end
+// and the runtime (the numeric crates index freely into arrays they sized themselves).
+#![deny(clippy::indexing_slicing)]
+
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;

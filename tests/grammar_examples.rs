@@ -119,3 +119,12 @@ fn grammar_readme_examples_parse_and_are_canonical() {
         }
     }
 }
+
+#[test]
+fn contextual_keywords_are_names_where_no_keyword_is_expected() {
+    let text = "qdx 1\nproxies {\n  at = f(x, at: 365 nm, weight: 2, for: 1)\n}\noptimizer grid {\n  levels { t [1, 2], r 5 }\n}\n";
+    let mut sources = SourceMap::new();
+    let id = sources.add("t.qdx", Origin::Memory, text);
+    let ast = syntax::parse(&sources, id).unwrap_or_else(|d| panic!("{}", d.message));
+    assert_eq!(ast.items.len(), 2);
+}

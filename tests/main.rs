@@ -6,4 +6,6 @@ mod format;
 mod grammar_examples;
 mod hardware;
 mod robustness;
+mod runtime;
+mod spans;
 mod support;

@@ -4,6 +4,15 @@ use proptest::prelude::*;
 
 use crate::support::check_text;
 
+/// 400 cases per property in the test suite; `QDX_FUZZ_CASES=20000 cargo test --release …`
+/// for a longer search.
+fn cases() -> u32 {
+    std::env::var("QDX_FUZZ_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(400)
+}
+
 fn examples() -> Vec<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut texts: Vec<String> = std::fs::read_dir(dir)
@@ -85,7 +94,7 @@ fn mutate(text: &str, edits: &[(usize, usize, usize)]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_text_never_panics(text in "\\PC{0,400}") {

@@ -295,17 +295,41 @@ pub fn replay(dir: &Path, style: Style) -> u8 {
             return 1;
         }
     };
+    let mut simulated = true;
     if let Some(crate::journal::Event::Started { seed, lab, .. }) =
         records.first().map(|r| &r.event)
     {
         campaign.seed = *seed;
-        if lab != "simulated" {
+        simulated = lab == "simulated";
+    }
+    // First every decision, from the journaled measurements alone.
+    let mut stdout = std::io::stdout().lock();
+    match crate::runtime::replay_decisions(&campaign, &records) {
+        Ok(d) if d.is_empty() => {
             let _ = writeln!(
-                std::io::stderr().lock(),
-                "note: the run was on `{lab}`; the replay re-derives every decision on the simulated lab, so measurements will differ"
+                stdout,
+                "ok: every optimizer decision follows from the journaled measurements"
             );
         }
+        Ok(d) => {
+            for x in &d {
+                let _ = writeln!(stdout, "differs: {x}");
+            }
+            return 1;
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            return 2;
+        }
     }
+    if !simulated {
+        let _ = writeln!(
+            stdout,
+            "the run was on real instruments: its measurements cannot be repeated here"
+        );
+        return 0;
+    }
+    drop(stdout);
     let scratch = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {

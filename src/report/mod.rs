@@ -67,7 +67,77 @@ fn escape(s: &str) -> String {
 
 /// Writes `report.html` into the bundle.
 pub fn write(dir: &Path, c: &Campaign, records: &[Record]) -> std::io::Result<()> {
-    std::fs::write(dir.join("report.html"), html(c, records))
+    let mut page = html(c, records);
+    let spectra = best_spectra(dir, c, records);
+    if !spectra.is_empty() {
+        let at = page
+            .rfind("<p>Spectra of every experiment")
+            .unwrap_or(page.len());
+        page.insert_str(at, &spectra);
+    }
+    std::fs::write(dir.join("report.html"), page)
+}
+
+/// The raw spectra of the three best experiments, one plot per channel.
+fn best_spectra(dir: &Path, c: &Campaign, records: &[Record]) -> String {
+    let rows = rows(records);
+    let scores = scores(c, &rows);
+    let mut ranked: Vec<(u64, f64)> = scores
+        .iter()
+        .filter_map(|(k, v)| Some((*k, (*v)?)))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let best: Vec<u64> = ranked.iter().take(3).map(|(k, _)| *k).collect();
+    let mut by_channel: BTreeMap<String, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
+    let mut legend: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for id in &best {
+        for r in records {
+            let Event::Acquired {
+                experiment,
+                channel,
+                replicate: 0,
+                file,
+            } = &r.event
+            else {
+                continue;
+            };
+            if experiment != id {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+                continue;
+            };
+            let points: Vec<(f64, f64)> = text
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let (w, v) = l.split_once(',')?;
+                    Some((w.parse().ok()?, v.parse().ok()?))
+                })
+                .collect();
+            by_channel.entry(channel.clone()).or_default().push(points);
+            legend.entry(channel.clone()).or_default().push(*id);
+        }
+    }
+    let mut s = String::new();
+    for (channel, lines) in by_channel {
+        let ids = legend
+            .get(&channel)
+            .map(|v| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<h2>Raw {channel} spectra of the best experiments ({ids})</h2>"
+        );
+        s.push_str(&svg::plot(&svg::Plot {
+            title: format!("{channel}: raw counts, experiments {ids}"),
+            x_label: "wavelength [nm]".into(),
+            y_label: "counts".into(),
+            lines,
+            dots: Vec::new(),
+        }));
+    }
+    s
 }
 
 /// The report page.

@@ -147,15 +147,17 @@ pub fn plot(p: &Plot) -> String {
     };
     let mut s = String::new();
     axes(&mut s, &f, &p.title, &p.x_label, &p.y_label);
-    for line in &p.lines {
+    const COLOURS: [&str; 4] = ["#1f5fa8", "#d95f02", "#1b9e77", "#7570b3"];
+    for (k, line) in p.lines.iter().enumerate() {
         let pts: Vec<String> = line
             .iter()
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .map(|(x, y)| format!("{:.1},{:.1}", f.px(*x), f.py(*y)))
             .collect();
+        let colour = COLOURS.get(k % COLOURS.len()).copied().unwrap_or("#1f5fa8");
         let _ = write!(
             s,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"2\"/>",
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"/>",
             pts.join(" ")
         );
     }

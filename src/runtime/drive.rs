@@ -10,7 +10,7 @@ use qdx_optimize as opt;
 
 use super::lab::LabKind;
 use super::{Lab, Outcome, Replayed, Run, RunError, RunOptions, RunSummary, io_error};
-use crate::journal::{Event, Journal, Record};
+use crate::journal::{Command, Event, Journal, Record};
 use crate::plan::{LabState, plan_experiment};
 use crate::validate::campaign::*;
 use crate::validate::lab::{LabBinding, LabFile};
@@ -104,6 +104,9 @@ impl<'c> Run<'c> {
             halt_after: options.halt_after,
             calibrated: false,
             halted: false,
+            sync_each: options.sync_each,
+            syringes: LabState::initial(c).syringe_left,
+            flows: BTreeMap::new(),
         }
     }
 
@@ -233,7 +236,9 @@ impl<'c> Run<'c> {
                     self.go_live()?;
                 }
                 let wall_start = super::wall::now_utc();
-                // Plan on a copy of the lab state: a budget may end the campaign before it runs.
+                // Plan from the syringes as they really are, on a copy of the lab state: a
+                // budget may end the campaign before it runs.
+                self.settle_flows();
                 let mut trial = self.state.clone();
                 let planned = match plan_experiment(c, &mut trial, id, &values) {
                     Ok(p) => p,
@@ -783,9 +788,8 @@ impl Run<'_> {
         calibration: Option<&[String]>,
     ) -> Result<(), RunError> {
         let c = self.c;
-        // The planner's view of the lab: every journaled suggestion planned again, in order.
-        // The cut-short experiment counts too: its refills and flow may have happened, and
-        // assuming more reagent used only makes the next refill come sooner.
+        // Reagent used by the completed experiments, for the budgets: each planned again, in
+        // the order the journal suggested them.
         let mut state = LabState::initial(c);
         for r in records {
             let Event::Suggested {
@@ -807,8 +811,48 @@ impl Run<'_> {
                 }
             }
         }
+        // What each syringe holds, from the commands the journal says were sent, as the live
+        // run tracks it: flow at each rate since it was set, full after a refill. A command
+        // journaled but not carried out counts as carried out: the syringe is then believed
+        // emptier than it is, and the next refill comes early rather than late.
+        let mut syringes = LabState::initial(c).syringe_left;
+        let mut flows: BTreeMap<DeviceId, (f64, f64)> = BTreeMap::new();
+        for r in records {
+            let Event::Command {
+                device, command, ..
+            } = &r.event
+            else {
+                continue;
+            };
+            let Some(id) = c.device_id(device) else {
+                continue;
+            };
+            drain(&mut syringes, &flows, id, r.t);
+            match command {
+                Command::SetRate { rate } => {
+                    flows.insert(id, (*rate, r.t));
+                }
+                Command::Stop => {
+                    flows.insert(id, (0.0, r.t));
+                }
+                Command::Refill { .. } => {
+                    if let Some(cap) = c.devices.get(id).and_then(|d| d.quantity("syringe")) {
+                        syringes.insert(id, cap);
+                    }
+                    flows.insert(id, (0.0, r.t));
+                }
+                _ => {
+                    flows.entry(id).and_modify(|f| f.1 = r.t);
+                }
+            }
+        }
+        let end = records.last().map_or(0.0, |r| r.t);
+        for p in flows.keys() {
+            drain(&mut syringes, &flows, *p, end);
+        }
         // The interrupted run ended in the safe state: pumps stopped, heaters at their safe
         // setpoints.
+        let mut state = LabState::initial(c);
         for rate in state.rates.values_mut() {
             *rate = 0.0;
         }
@@ -820,6 +864,9 @@ impl Run<'_> {
                 .copied()
                 .unwrap_or(crate::plan::experiment::AMBIENT_K);
         }
+        state.syringe_left.clone_from(&syringes);
+        self.syringes = syringes;
+        self.flows = BTreeMap::new();
         state.temperatures = state.setpoints.clone();
         self.state = state;
         for s in suggested.iter().filter(|s| s.measured.is_some()) {
@@ -881,6 +928,19 @@ impl Run<'_> {
     }
 }
 
+/// Takes from a syringe what its pump moved since its last rate change, up to `t`.
+fn drain(
+    syringes: &mut BTreeMap<DeviceId, f64>,
+    flows: &BTreeMap<DeviceId, (f64, f64)>,
+    device: DeviceId,
+    t: f64,
+) {
+    let (rate, since) = flows.get(&device).copied().unwrap_or((0.0, t));
+    if let Some(left) = syringes.get_mut(&device) {
+        *left = (*left - rate * (t - since).max(0.0)).max(0.0);
+    }
+}
+
 /// A spectrum as `write_spectrum` saves it: a `wavelength_nm,<quantity>` header, then rows.
 fn read_spectrum(text: &str) -> Result<qdx_spectra::Spectrum, String> {
     let mut lines = text.lines();
@@ -903,4 +963,82 @@ fn read_spectrum(text: &str) -> Result<qdx_spectra::Spectrum, String> {
         values.push(v);
     }
     qdx_spectra::Spectrum::new(wavelengths, values, quantity).map_err(|e| e.to_string())
+}
+
+/// Re-derives every optimizer decision of a journal from the journaled measurements alone
+/// (nothing is measured again) and lists where a suggestion differs from what was run.
+pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>, RunError> {
+    // Batches as journaled: (batch, experiments with their values), and each experiment's outcome.
+    let mut batches: BTreeMap<u64, Vec<(u64, Vec<f64>)>> = BTreeMap::new();
+    let mut outcomes: BTreeMap<u64, Outcome> = BTreeMap::new();
+    for r in records {
+        match &r.event {
+            Event::Suggested {
+                experiment,
+                batch,
+                values,
+                ..
+            } => batches
+                .entry(*batch)
+                .or_default()
+                .push((*experiment, values.clone())),
+            Event::Measured { experiment, .. } => {
+                let values = batches
+                    .values()
+                    .flatten()
+                    .find(|(e, _)| e == experiment)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                if let Some(o) = measured_outcome(c, Some(r), *experiment, &values) {
+                    outcomes.insert(*experiment, o);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut differences = Vec::new();
+    let plan = crate::plan::plan(c).map_err(|d| {
+        RunError::Setup(
+            d.iter()
+                .map(|x| x.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    if let Some(design) = plan.design {
+        for (k, (e, values)) in batches.values().flatten().enumerate() {
+            if design.points.get(k) != Some(values) {
+                differences.push(format!(
+                    "experiment {e}: the design's point {k} is not what was run"
+                ));
+            }
+        }
+        return Ok(differences);
+    }
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    // The lab matters only for a table pool's candidates; devices are not touched.
+    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    let mut strategy = super::optimizer(c, &lab)?;
+    for (batch, members) in &batches {
+        let asked = strategy
+            .ask(members.len(), &[])
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        for ((e, values), s) in members.iter().zip(&asked) {
+            let again = crate::strategy::values(&s.point);
+            if &again != values {
+                differences.push(format!("experiment {e} (batch {batch}): the optimizer now suggests {again:?}, the journal ran {values:?}"));
+            }
+        }
+        let told: Vec<opt::Observation> = members
+            .iter()
+            .filter_map(|(e, _)| outcomes.get(e))
+            .map(|o| observation(c, o))
+            .collect();
+        if !told.is_empty() {
+            strategy
+                .tell(&told)
+                .map_err(|e| RunError::Setup(e.to_string()))?;
+        }
+    }
+    Ok(differences)
 }

@@ -245,7 +245,8 @@ fn script(
             offset: origin.range().map_or(0, |r| r.start),
         },
     };
-    let compiled = qdx_script::Script::compile(source, origin).map_err(|e| e.located())?;
+    let locate = |e: qdx_script::ScriptError| located(c, file, &e);
+    let compiled = qdx_script::Script::compile(source, origin).map_err(locate)?;
     let mut inputs = qdx_script::Inputs::new();
     for (v, x) in c.variables.iter().zip(vars) {
         match &v.domain {
@@ -267,5 +268,32 @@ fn script(
     for (k, s) in channels {
         inputs.set_spectrum(k.name(), s.wavelength_nm(), s.values());
     }
-    compiled.eval_proxy(&inputs).map_err(|e| e.located())
+    compiled.eval_proxy(&inputs).map_err(locate)
+}
+
+/// `campaign.qdx:12:7: message` for an error in an inline script (its place in the campaign
+/// file), `proxies/score.rhai:3:1: message` for a script file.
+fn located(c: &Campaign, file: Option<&str>, e: &qdx_script::ScriptError) -> String {
+    let (name, text) = match file {
+        Some(f) => (
+            f.to_owned(),
+            c.files
+                .iter()
+                .find(|x| x.name == f)
+                .map(|x| x.text.as_str()),
+        ),
+        None => match c.files.iter().find(|x| x.role == FileRole::Campaign) {
+            Some(x) => (x.name.clone(), Some(x.text.as_str())),
+            None => ("campaign".to_owned(), None),
+        },
+    };
+    match (e.source_offset(), text) {
+        (Some(at), Some(text)) => {
+            let before = text.get(..at.min(text.len())).unwrap_or("");
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{name}:{line}:{column}: {}", e.message)
+        }
+        _ => format!("{name}: {}", e.message),
+    }
 }

@@ -15,8 +15,8 @@ pub mod measure;
 pub mod wall;
 
 pub use drive::{
-    observation, prior_from_csv, resume, resume_hardware, resume_simulated, run, run_hardware,
-    run_simulated,
+    observation, prior_from_csv, replay_decisions, resume, resume_hardware, resume_simulated, run,
+    run_hardware, run_simulated,
 };
 
 use std::collections::BTreeMap;
@@ -155,6 +155,12 @@ pub struct Run<'c> {
     calibrated: bool,
     /// The run stopped early and stays resumable.
     halted: bool,
+    sync_each: bool,
+    /// What each syringe really holds (m³), from the commands sent and the clock: the planner
+    /// starts every experiment from this, not from its own estimates.
+    syringes: BTreeMap<DeviceId, f64>,
+    /// Each pump's current rate and since when (clock seconds).
+    flows: BTreeMap<DeviceId, (f64, f64)>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -220,24 +226,27 @@ impl<'c> Run<'c> {
         if self.replaying {
             return Ok(());
         }
-        let mut last = None;
+        let mut written = Vec::new();
         for (device, command) in commands {
             let t = self.now();
-            last = Some(
-                self.journal
-                    .append(
-                        t,
-                        Event::Command {
-                            experiment,
-                            device,
-                            command,
-                        },
-                    )?
-                    .seq,
-            );
+            let record = self.journal.append(
+                t,
+                Event::Command {
+                    experiment,
+                    device,
+                    command,
+                },
+            )?;
+            written.push(record.seq);
         }
-        self.journal.sync()?;
-        if let Some(seq) = last {
+        // On hardware every record is already synced (`sync_each`). A simulated lab's
+        // commands act on nothing physical: they are written to the OS (which keeps them
+        // through a killed process) and synced with each finished experiment.
+        if self.sync_each {
+            self.journal.sync()?;
+        }
+        // A step's commands are journaled together; a crash test stops after the whole step.
+        if let Some(seq) = self.halt_after.filter(|h| written.contains(h)) {
             self.halt_point(seq)?;
         }
         Ok(())
@@ -289,6 +298,7 @@ impl<'c> Run<'c> {
                 failures.push(e.to_string());
             }
             self.state.rates.insert(p, 0.0);
+            self.track_flow(p, Some(0.0));
         }
         for h in heaters {
             let k = self
@@ -413,6 +423,42 @@ impl<'c> Run<'c> {
             "{fault} on {}: {last}",
             self.device_name(device)
         )))
+    }
+
+    /// Accounts a pump's flow up to now, then records its new rate (`None`: refilled full).
+    fn track_flow(&mut self, device: DeviceId, rate: Option<f64>) {
+        let now = self.now();
+        let (old, since) = self.flows.get(&device).copied().unwrap_or((0.0, now));
+        if let Some(left) = self.syringes.get_mut(&device) {
+            *left = (*left - old * (now - since)).max(0.0);
+        }
+        match rate {
+            Some(r) => {
+                self.flows.insert(device, (r, now));
+            }
+            None => {
+                if let Some(cap) = self
+                    .c
+                    .devices
+                    .get(device)
+                    .and_then(|d| d.quantity("syringe"))
+                {
+                    self.syringes.insert(device, cap);
+                }
+                self.flows.insert(device, (0.0, now));
+            }
+        }
+    }
+
+    /// The syringe levels as they are now, for the planner.
+    pub(crate) fn settle_flows(&mut self) {
+        let devices: Vec<(DeviceId, f64)> = self.flows.iter().map(|(d, (r, _))| (*d, *r)).collect();
+        for (d, r) in devices {
+            self.track_flow(d, Some(r));
+        }
+        for (d, left) in &self.syringes {
+            self.state.syringe_left.insert(*d, *left);
+        }
     }
 
     /// Tries an operation again (for retry policies).
@@ -872,22 +918,17 @@ impl<'c> Run<'c> {
                     match op {
                         Operation::SetRate { device, rate } => {
                             self.state.rates.insert(*device, *rate);
+                            self.track_flow(*device, Some(*rate));
                         }
                         Operation::Stop { device } => {
                             self.state.rates.insert(*device, 0.0);
+                            self.track_flow(*device, Some(0.0));
                         }
                         Operation::SetSetpoint { device, kelvin } => {
                             self.state.setpoints.insert(*device, *kelvin);
                         }
                         Operation::Refill { device, .. } => {
-                            if let Some(cap) = self
-                                .c
-                                .devices
-                                .get(*device)
-                                .and_then(|d| d.quantity("syringe"))
-                            {
-                                self.state.syringe_left.insert(*device, cap);
-                            }
+                            self.track_flow(*device, None);
                         }
                         _ => {}
                     }

@@ -104,10 +104,7 @@ const VALUE_STARTS: &[Rule] = &[
 ];
 
 /// Words the grammar reserves; they cannot be names.
-const RESERVED: &[&str] = &[
-    "and", "or", "not", "in", "within", "true", "false", "log", "then", "weight", "for", "after",
-    "at",
-];
+const RESERVED: &[&str] = &["and", "or", "not", "in", "within", "true", "false"];
 
 fn expected_names(positives: &[Rule]) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();

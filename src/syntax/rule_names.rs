@@ -138,6 +138,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::raw_string | Rule::raw_body => "a script block `\"\"\"…\"\"\"`",
         Rule::ident | Rule::ident_char => "a name",
         Rule::keyword => "a keyword",
+        Rule::unit_stop => "a keyword",
         Rule::kw_qdx => "`qdx`",
         Rule::kw_campaign => "`campaign`",
         Rule::kw_description => "`description`",

@@ -295,12 +295,18 @@ impl<'a> Validator<'a> {
                 range,
                 log,
             } => {
-                let dim = Dimension::from_name(&dimension.name).map_err(|_| {
+                // `number` is the plain, unitless kind (as `ratio` is, read as a share).
+                let kind = if dimension.name == "number" {
+                    "dimensionless"
+                } else {
+                    dimension.name.as_str()
+                };
+                let dim = Dimension::from_name(kind).map_err(|_| {
                     let kinds: Vec<&str> = Dimension::kind_names().collect();
                     let d = Diagnostic::error("qdx::validate::unknown_type", format!("unknown quantity kind `{}`", dimension.name)).label(dimension.span, "not a kind of quantity");
                     match closest(&dimension.name, kinds.iter().copied()) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None => d.help("kinds are time, temperature, flow_rate, volume, concentration, pressure, length, wavelength, ratio, …"),
+                        None => d.help("kinds are time, temperature, flow_rate, volume, concentration, pressure, length, wavelength, ratio, number, …"),
                     }
                 })?;
                 let (lo, lo_t) = quantity_of(dim, &range.lo)?;

@@ -6,6 +6,7 @@
 //! cargo run --release -p qdx-optimize --example bench -- \
 //!     --problem branin --strategy bayesian --seeds 10 --budget 30 [--data ../shared/bench-data]
 //!     [--batch 1] [--failures feasibility|impute] [--initial 5] [--acquisition logei|noisyei|ucb]
+//!     [--first-seed 0] [--no-warp] [--no-escape]
 //! cargo run --release -p qdx-optimize --example bench -- --timing --problem hartmann6
 //! ```
 //!
@@ -42,6 +43,8 @@ struct Args {
     acquisition: Acquisition,
     timing: bool,
     repeats: usize,
+    warp: bool,
+    escape: bool,
 }
 
 fn parse() -> Args {
@@ -58,6 +61,8 @@ fn parse() -> Args {
         acquisition: Acquisition::LogEi,
         timing: false,
         repeats: 5,
+        warp: true,
+        escape: true,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -89,6 +94,16 @@ fn parse() -> Args {
             }
             "--timing" => {
                 a.timing = true;
+                i += 1;
+                continue;
+            }
+            "--no-warp" => {
+                a.warp = false;
+                i += 1;
+                continue;
+            }
+            "--no-escape" => {
+                a.escape = false;
                 i += 1;
                 continue;
             }
@@ -257,6 +272,8 @@ fn spec(a: &Args, domain: &Domain) -> StrategySpec {
             o.failures = a.failures;
             o.acquisition = a.acquisition;
             o.batch = a.batch;
+            o.output_warping = a.warp;
+            o.basin_escape = a.escape;
             StrategySpec::Bayesian(o)
         }
         other => extra_spec(other, domain),
@@ -364,6 +381,20 @@ fn label(a: &Args) -> String {
     if a.batch > 1 {
         s.push_str(&format!("+q{}", a.batch));
     }
+    if a.strategy == "bayesian" {
+        if a.acquisition == Acquisition::NoisyEi {
+            s.push_str("+noisyei");
+        }
+        if let Some(n) = a.initial {
+            s.push_str(&format!("+init{n}"));
+        }
+        if !a.warp {
+            s.push_str("+nowarp");
+        }
+        if !a.escape {
+            s.push_str("+noescape");
+        }
+    }
     s
 }
 
@@ -410,11 +441,12 @@ fn timing(a: &Args, problem: &Problem) {
         samples.sort_by(|x, y| x.total_cmp(y));
         let med = samples[samples.len() / 2];
         println!(
-            "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"observations\":{},\"median_ms\":{:.3},\"max_ms\":{:.3}}}",
+            "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"observations\":{},\"median_ms\":{:.3},\"min_ms\":{:.3},\"max_ms\":{:.3}}}",
             a.problem,
             label(a),
             n,
             med,
+            samples.first().copied().unwrap_or(f64::NAN),
             samples.last().copied().unwrap_or(f64::NAN)
         );
     }

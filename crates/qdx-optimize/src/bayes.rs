@@ -2,18 +2,26 @@
 //!
 //! Each `ask`: (1) while fewer than `initial.n` experiments are known (observed + pending), points
 //! come from the initial design; (2) otherwise the scalar utilities of the successful experiments
-//! are standardised and a Matérn-5/2 ARD GP is fitted by MAP (warm-started from the previous fit);
+//! are standardised, passed through a fitted Yeo–Johnson power transform (`output_warping`, see
+//! `warp.rs`) and a Matérn-5/2 ARD GP is fitted by MAP (warm-started from the previous fit);
 //! (3) if any experiment failed, a second GP regressed on ±1 success labels gives `P(success)`,
 //! whose log is added to the log acquisition (failed points are never given made-up values unless
 //! `FailureHandling::ImputeWorst` is chosen); (4) the acquisition is maximised by projected L-BFGS
 //! from the best of scrambled-Sobol and local (around the best observations) candidates, categorical
 //! coordinates held fixed during the gradient steps; in pool mode every free pool point is scored
-//! instead; (5) batches and pending experiments use the kriging believer: each chosen point is added
-//! to the GP at its predicted mean before the next one is chosen.
+//! instead; (5) basin escape (`basin_escape`): when the chosen point is a re-measurement — within
+//! 0.02 lengthscales of the incumbent, where the predicted sd is below 0.3 % of the signal sd —
+//! the incumbent's basin (2 lengthscales of the full-data GP, each capped at a quarter of the
+//! range) is excluded, a GP is fitted to the
+//! observations outside it (the basin's lengthscales say little about the rest of the space) and
+//! the acquisition is maximised outside; repeated for up to four basins; (6) batches and pending
+//! experiments use the kriging believer: each chosen point is added to the GP at its predicted mean
+//! before the next one is chosen.
 //!
 //! Invariants: suggestions are feasible and distinct from observed and pending points; all
-//! randomness derives from the seed, the number of observations and the number of asks, so replaying
-//! the same tells gives the same suggestions.
+//! randomness derives from the seed, the number of observations and the number of asks, and no
+//! state other than the warm-start hyperparameters carries over between asks (basin escape is
+//! recomputed from the data each time), so replaying the same tells gives the same suggestions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -26,12 +34,13 @@ use crate::acquisition::{self, Acquisition};
 use crate::design::{Design, DesignKind};
 use crate::domain::{Domain, Point, Variable, point_key};
 use crate::error::{OptimizeError, Result};
-use crate::gp::{FitEffort, Gp, Prior, normal};
+use crate::gp::{FitEffort, Gp, Metric, Prior, normal};
 use crate::lbfgs;
 use crate::objective::{Combine, Objectives};
 use crate::observation::{Explanation, Observation, Suggestion};
 use crate::sobol::Sobol;
 use crate::strategy::{History, Strategy};
+use crate::warp::OutputWarp;
 
 /// Initial design of a model-based strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,20 +94,34 @@ pub struct BayesOptions {
     pub batch: usize,
     /// Failed experiments.
     pub failures: FailureHandling,
+    /// Fit a Yeo–Johnson power transform to the utilities before the GP (see `warp.rs`).
+    #[serde(default = "enabled")]
+    pub output_warping: bool,
+    /// Exclude a basin once the model only asks to re-measure its centre, and search the rest
+    /// of the space with a GP of the data outside it (see the module documentation).
+    #[serde(default = "enabled")]
+    pub basin_escape: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 impl BayesOptions {
-    /// Defaults for a domain: a Sobol design of `max(5, min(2d, 10))` points, log EI, batch 1.
+    /// Defaults for a domain: a Sobol design of `clamp(d + 2, 5, 10)` points, log EI, batch 1,
+    /// output warping and basin escape on.
     pub fn for_domain(domain: &Domain) -> Self {
         BayesOptions {
             initial: InitialDesign {
                 kind: InitialKind::Sobol,
-                n: (2 * domain.dim()).clamp(5, 10),
+                n: (domain.dim() + 2).clamp(5, 10),
             },
             kernel: Kernel::Matern52,
             acquisition: Acquisition::LogEi,
             batch: 1,
             failures: FailureHandling::FeasibilityModel,
+            output_warping: true,
+            basin_escape: true,
         }
     }
 }
@@ -107,6 +130,26 @@ impl BayesOptions {
 const RAW_CANDIDATES: usize = 512;
 /// Gradient searches per suggestion.
 const STARTS: usize = 5;
+/// Local candidates drawn around each anchor (one of the best observations).
+const LOCAL_PER_ANCHOR: usize = 40;
+/// Anchors for local candidates.
+const ANCHORS: usize = 5;
+/// Basin escape: the chosen point counts as a re-measurement when its predicted sd is below this
+/// fraction of the signal sd …
+const EXHAUSTED_SD: f64 = 0.003;
+/// … and it lies within this distance (lengthscale units) of the incumbent.
+const EXHAUSTED_DISTANCE: f64 = 0.02;
+/// Radius (lengthscale units of the full-data GP) excluded around an exhausted basin's centre.
+const BASIN_RADIUS: f64 = 2.0;
+/// Lengthscales above this (model units) count as this for the excluded radius: with long
+/// lengthscales a ball of `BASIN_RADIUS` would cover the whole domain and leave nowhere to go.
+const BASIN_LENGTHSCALE_CAP: f64 = 0.25;
+/// Most basins excluded in one suggestion.
+const MAX_BASINS: usize = 4;
+/// Fewest observations outside the excluded basins for the escape model to be fitted.
+const MIN_OUTSIDE: usize = 4;
+/// Posterior samples of the incumbent for noisy EI.
+const NOISY_SAMPLES: usize = 32;
 
 /// GP Bayesian optimisation.
 #[derive(Debug)]
@@ -127,9 +170,22 @@ struct Model<'a> {
     acquisition: Acquisition,
     best: f64,
     bests: Vec<f64>,
+    /// Exhausted basin centres and the squared radius (lengthscale units of the full-data
+    /// model) excluded around them.
+    tabu: Vec<Vec<f64>>,
+    tabu_r2: f64,
+    metric: Metric,
+    /// The acquisition GP's targets are `(ystd − shift) / scale`.
+    scale: (f64, f64),
 }
 
 impl Model<'_> {
+    fn allowed(&self, x: &[f64]) -> bool {
+        self.tabu
+            .iter()
+            .all(|c| self.metric.dist2(x, c) >= self.tabu_r2)
+    }
+
     fn value(&self, x: &[f64], grad: bool) -> (f64, Vec<f64>) {
         let p = self.gp.predict(x, grad);
         let (mut v, mut g) = match self.acquisition {
@@ -210,14 +266,77 @@ impl Bayesian {
                 prior_draws: 4,
                 starts: 2,
                 max_iter: 20,
+                // A warm start after one more observation is close to the optimum: a looser
+                // tolerance halves the refit at n ≈ 100 without changing the benchmarks.
+                rel_tol: 1e-6,
             }
         } else {
             FitEffort {
                 prior_draws: 16,
                 starts: 3,
                 max_iter: 60,
+                rel_tol: 1e-10,
             }
         }
+    }
+
+    /// The GP the acquisition uses: the full-data GP, or, when basins are excluded, a GP fitted
+    /// to the observations outside them (the excluded basin's lengthscales say nothing about the
+    /// rest of the space). Pending experiments enter as fantasies at their predicted mean.
+    #[allow(clippy::too_many_arguments)]
+    fn acquisition_model<'f>(
+        &self,
+        main: &Gp,
+        metric: &Metric,
+        tabu: &[Vec<f64>],
+        tabu_r: f64,
+        data: (&[Vec<f64>], &[f64], &[bool]),
+        pending: &[Point],
+        feasibility: Option<&'f Gp>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Model<'f>> {
+        let (xs, ystd, categorical) = data;
+        let r2 = tabu_r * tabu_r;
+        let outside: Vec<usize> = (0..xs.len())
+            .filter(|i| tabu.iter().all(|c| metric.dist2(&xs[*i], c) >= r2))
+            .collect();
+        let (mut gp, scale, tabu) = if tabu.is_empty() || outside.len() < MIN_OUTSIDE {
+            (main.clone(), (0.0, 1.0), Vec::new())
+        } else {
+            let sx: Vec<Vec<f64>> = outside.iter().map(|i| xs[*i].clone()).collect();
+            let sy: Vec<f64> = outside.iter().map(|i| ystd[*i]).collect();
+            let (m, s) = standardisation(&sy);
+            let sy: Vec<f64> = sy.iter().map(|v| (v - m) / s).collect();
+            let prior = Prior::for_dim(xs.first().map_or(1, Vec::len));
+            let effort = self.fit_effort(sx.len(), false);
+            let gp = Gp::fit(&sx, &sy, categorical, &prior, None, effort, rng)?;
+            (gp, (m, s), tabu.to_vec())
+        };
+        let domain = &self.history.domain;
+        for p in pending {
+            let x = domain.to_model(p);
+            let mu = gp.predict(&x, false).mean;
+            gp = gp.with_point(&x, mu)?;
+        }
+        let mut model = Model {
+            best: 0.0,
+            bests: Vec::new(),
+            gp,
+            feasibility,
+            acquisition: self.options.acquisition,
+            tabu,
+            tabu_r2: r2,
+            metric: metric.clone(),
+            scale,
+        };
+        model.best = incumbent_allowed(&model).map_or(f64::NEG_INFINITY, |(v, _)| v);
+        if !model.best.is_finite() {
+            model.best = incumbent(&model.gp);
+        }
+        if model.acquisition == Acquisition::NoisyEi {
+            model.bests = noisy_incumbents(&model.gp, ystd, NOISY_SAMPLES, rng);
+        }
+        Ok(model)
     }
 
     /// Model-based suggestions.
@@ -266,6 +385,12 @@ impl Bayesian {
         let failures = utilities.iter().filter(|u| u.is_none()).count();
         let (ymean, ysd) = standardisation(&ys);
         let ystd: Vec<f64> = ys.iter().map(|y| (y - ymean) / ysd).collect();
+        let warp = if self.options.output_warping {
+            OutputWarp::fit(&ystd)
+        } else {
+            OutputWarp::identity()
+        };
+        let ystd: Vec<f64> = ystd.iter().map(|v| warp.forward(*v)).collect();
         let prior = Prior::for_dim(domain.dim());
         let effort = self.fit_effort(xs.len(), self.theta.is_some());
         let gp = Gp::fit(
@@ -307,39 +432,87 @@ impl Bayesian {
             None
         };
         let mut taken = self.history.taken(pending);
-        let mut model = Model {
-            best: incumbent(&gp),
-            bests: Vec::new(),
-            gp,
-            feasibility: feasibility.as_ref(),
-            acquisition: self.options.acquisition,
-        };
-        if self.options.acquisition == Acquisition::NoisyEi {
-            model.bests = noisy_incumbents(&model.gp, &ystd, 32, rng);
-        }
-        // Pending experiments enter as fantasies at their predicted mean.
-        for p in pending {
-            let x = domain.to_model(p);
-            let mu = model.gp.predict(&x, false).mean;
-            model.gp = model.gp.with_point(&x, mu)?;
-        }
-        let top: Vec<(usize, f64)> = {
+        let (lens, sf2, noise, _) = gp.summary();
+        let metric = gp.capped_metric(BASIN_LENGTHSCALE_CAP);
+        let main_gp = gp;
+        let mut tabu: Vec<Vec<f64>> = Vec::new();
+        let mut model = self.acquisition_model(
+            &main_gp,
+            &metric,
+            &tabu,
+            BASIN_RADIUS,
+            (&xs, &ystd, &categorical),
+            pending,
+            feasibility.as_ref(),
+            rng,
+        )?;
+        let n_anchors = ANCHORS;
+        let ranked: Vec<usize> = {
             let mut idx: Vec<(usize, f64)> = ystd.iter().copied().enumerate().collect();
             idx.sort_by(|a, b| b.1.total_cmp(&a.1));
-            idx.truncate(5);
-            idx
+            idx.into_iter().map(|(i, _)| i).collect()
         };
-        let anchors: Vec<Vec<f64>> = top
-            .iter()
-            .filter_map(|(i, _)| xs.get(*i).cloned())
-            .collect();
-        let (lens, sf2, noise, _) = model.gp.summary();
+        let anchors_for = |model: &Model<'_>| -> Vec<Vec<f64>> {
+            ranked
+                .iter()
+                .filter_map(|i| xs.get(*i))
+                .filter(|x| model.allowed(x))
+                .take(n_anchors)
+                .cloned()
+                .collect()
+        };
+        let mut anchors = anchors_for(&model);
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let chosen = match domain.pool() {
+            let mut chosen = match domain.pool() {
                 Some(_) => choose_from_pool(&domain, &model, &taken),
                 None => choose_continuous(&domain, &model, &anchors, &taken, rng),
             };
+            // A basin is exhausted when the acquisition only asks to re-measure next to the
+            // incumbent, where the model is already certain: exclude it and look elsewhere with
+            // a model of the remaining data (repeatedly, for basins found that way before).
+            // Derived from the data alone, so a resumed campaign behaves like a continuous one.
+            while out.is_empty() && self.options.basin_escape && tabu.len() < MAX_BASINS {
+                let Some((point, _)) = &chosen else { break };
+                let Some((_, cx)) = incumbent_allowed(&model) else {
+                    break;
+                };
+                let x = domain.to_model(point);
+                let sd = model.gp.predict(&x, false).var.sqrt();
+                let (_, msf2, _, _) = model.gp.summary();
+                let remeasure = sd < EXHAUSTED_SD * msf2.sqrt()
+                    && model.gp.metric().dist2(&x, &cx) < EXHAUSTED_DISTANCE * EXHAUSTED_DISTANCE;
+                if !remeasure {
+                    break;
+                }
+                tabu.push(cx);
+                let next = self.acquisition_model(
+                    &main_gp,
+                    &metric,
+                    &tabu,
+                    BASIN_RADIUS,
+                    (&xs, &ystd, &categorical),
+                    pending,
+                    feasibility.as_ref(),
+                    rng,
+                )?;
+                if next.tabu.len() != tabu.len() {
+                    tabu.pop();
+                    break;
+                }
+                let next_anchors = anchors_for(&next);
+                let again = match domain.pool() {
+                    Some(_) => choose_from_pool(&domain, &next, &taken),
+                    None => choose_continuous(&domain, &next, &next_anchors, &taken, rng),
+                };
+                if again.is_none() {
+                    tabu.pop();
+                    break;
+                }
+                model = next;
+                anchors = next_anchors;
+                chosen = again;
+            }
             let Some((point, acq)) = chosen else { break };
             let x = domain.to_model(&point);
             let pred = model.gp.predict(&x, false);
@@ -347,8 +520,11 @@ impl Bayesian {
                 .feasibility
                 .map(|f| acquisition::log_feasibility(f, &x, false).0.exp());
             let mut explain = self.explain("model");
-            explain.predicted_mean = Some(ymean + ysd * pred.mean);
-            explain.predicted_sd = Some(ysd * pred.var.sqrt());
+            let (shift, scale) = model.scale;
+            let (m, sd) = (shift + scale * pred.mean, scale * pred.var.sqrt());
+            explain.predicted_mean = Some(ymean + ysd * warp.inverse(m));
+            explain.predicted_sd =
+                Some(ysd * 0.5 * (warp.inverse(m + sd) - warp.inverse(m - sd)).abs());
             explain.acquisition = Some(acq);
             explain.feasibility = feas;
             let mut details = BTreeMap::new();
@@ -362,6 +538,12 @@ impl Bayesian {
                 for (o, wi) in objectives.objectives.iter().zip(w) {
                     details.insert(format!("weight.{}", o.name), *wi);
                 }
+            }
+            if !model.tabu.is_empty() {
+                details.insert("excluded_basins".into(), model.tabu.len() as f64);
+            }
+            if self.options.output_warping {
+                details.insert("output_warp_lambda".into(), warp.lambda());
             }
             explain.details = details;
             taken.insert(point_key(&point));
@@ -400,6 +582,17 @@ fn incumbent(gp: &Gp) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
+/// Best posterior mean at training points outside the excluded basins, and where.
+fn incumbent_allowed(model: &Model<'_>) -> Option<(f64, Vec<f64>)> {
+    model
+        .gp
+        .inputs()
+        .into_iter()
+        .filter(|x| model.allowed(x))
+        .map(|x| (model.gp.predict(&x, false).mean, x))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
 /// Samples of the incumbent value `max_i f(x_i)` from the posterior at the training points.
 fn noisy_incumbents(gp: &Gp, y: &[f64], samples: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let inputs = gp.inputs();
@@ -433,7 +626,9 @@ fn choose_from_pool(
         .pool()?
         .iter()
         .filter(|p| !taken.contains(&point_key(p)))
-        .map(|p| (p, model.value(&domain.to_model(p), false).0))
+        .map(|p| (p, domain.to_model(p)))
+        .filter(|(_, x)| model.allowed(x))
+        .map(|(p, x)| (p, model.value(&x, false).0))
         .filter(|(_, v)| v.is_finite())
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(p, v)| (p.clone(), v))
@@ -481,7 +676,7 @@ fn choose_continuous(
     }
     // Local candidates around the best observations, at two scales.
     for a in anchors {
-        for k in 0..40 {
+        for k in 0..LOCAL_PER_ANCHOR {
             let scale = if k % 2 == 0 { 0.02 } else { 0.1 };
             let mut x = a.clone();
             for (i, xi) in x.iter_mut().enumerate() {
@@ -499,6 +694,7 @@ fn choose_continuous(
             }
         }
     }
+    candidates.retain(|x| model.allowed(x));
     if candidates.is_empty() {
         return None;
     }
@@ -528,6 +724,9 @@ fn choose_continuous(
             } else {
                 x.to_vec()
             };
+            if !model.allowed(&u) {
+                return None;
+            }
             let (v, g) = model.value(&u, true);
             v.is_finite()
                 .then(|| (-v, g.into_iter().map(|gi| -gi).collect()))
@@ -678,6 +877,63 @@ mod tests {
         assert_eq!(sug[0].explain.phase, "model");
         assert!(sug[0].explain.predicted_mean.is_some() && sug[0].explain.acquisition.is_some());
         assert!((sug[0].point.0[0].as_f64() - 0.3).abs() < 0.2);
+    }
+
+    /// Runs `steps` asks on a 1-D function and returns the suggestions.
+    fn run_1d(f: fn(f64) -> f64, escape: bool, seed: u64, steps: usize) -> Vec<Suggestion> {
+        let d = Arc::new(Domain::new(vec![Variable::continuous("x", 0.0, 1.0)]).unwrap());
+        let mut o = BayesOptions::for_domain(&d);
+        o.basin_escape = escape;
+        let mut s = Bayesian::new(o, d, objectives(), seed).unwrap();
+        let mut out = Vec::new();
+        for _ in 0..steps {
+            let sug = s.ask(1, &[]).unwrap().remove(0);
+            let x = sug.point.0[0].as_f64();
+            s.tell(&[Observation {
+                point: sug.point.clone(),
+                outcome: Outcome::single("y", f(x)),
+            }])
+            .unwrap();
+            out.push(sug);
+        }
+        out
+    }
+
+    #[test]
+    fn exhausted_basin_is_left_for_the_rest_of_the_space() {
+        // A broad local peak at 0.3 and a narrow, higher one at 0.9.
+        fn f(x: f64) -> f64 {
+            (-((x - 0.3) / 0.2).powi(2)).exp() + 1.3 * (-((x - 0.9) / 0.03).powi(2)).exp()
+        }
+        let with = run_1d(f, true, 3, 30);
+        let without = run_1d(f, false, 3, 30);
+        // Without the escape the search keeps re-measuring the local peak …
+        let near = |s: &&Suggestion| (s.point.0[0].as_f64() - 0.3).abs() < 0.02;
+        assert!(without[20..].iter().filter(near).count() >= 5);
+        // … with it, some suggestions are made with the basin excluded, away from the peak, and
+        // they find the narrow global peak.
+        let escaped: Vec<&Suggestion> = with
+            .iter()
+            .filter(|s| s.explain.details.contains_key("excluded_basins"))
+            .collect();
+        assert!(!escaped.is_empty());
+        assert!(
+            escaped
+                .iter()
+                .all(|s| (s.point.0[0].as_f64() - 0.3).abs() > 0.05)
+        );
+        let best = |v: &[Suggestion]| {
+            v.iter()
+                .map(|s| f(s.point.0[0].as_f64()))
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        assert!(best(&with) > 1.2 && best(&without) < 1.1);
+        // Deterministic: the same seed and tells give the same suggestions.
+        let again = run_1d(f, true, 3, 30);
+        assert_eq!(
+            with.iter().map(|s| s.point.clone()).collect::<Vec<_>>(),
+            again.iter().map(|s| s.point.clone()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -232,6 +232,25 @@ fn neg_log_posterior(
     Some((nlml + penalty, grad))
 }
 
+/// The kernel's distance: `r² = Σ (Δx_j)²/ℓ_j²` (categorical: mismatch/ℓ_j²).
+#[derive(Debug, Clone)]
+pub(crate) struct Metric {
+    inv_ls2: Vec<f64>,
+    categorical: Vec<bool>,
+}
+
+impl Metric {
+    /// Squared distance in lengthscale units.
+    pub fn dist2(&self, a: &[f64], b: &[f64]) -> f64 {
+        a.iter()
+            .zip(b)
+            .zip(&self.categorical)
+            .zip(&self.inv_ls2)
+            .map(|(((x, y), c), il)| sqdiff(*x, *y, *c) * il)
+            .sum()
+    }
+}
+
 /// A fitted Gaussian process.
 #[derive(Debug, Clone)]
 pub(crate) struct Gp {
@@ -260,6 +279,8 @@ pub(crate) struct FitEffort {
     pub prior_draws: usize,
     pub starts: usize,
     pub max_iter: usize,
+    /// Relative change of the objective below which an L-BFGS run stops.
+    pub rel_tol: f64,
 }
 
 impl Gp {
@@ -372,7 +393,8 @@ impl Gp {
         let mut best: Option<(f64, Vec<f64>)> = None;
         for s in chosen {
             let f = |theta: &[f64]| neg_log_posterior(&train, y, theta, prior, true);
-            if let Some(m) = lbfgs::minimize(f, &s, &lo, &hi, effort.max_iter, 8)
+            if let Some(m) =
+                lbfgs::minimize_tol(f, &s, &lo, &hi, effort.max_iter, 8, effort.rel_tol)
                 && best.as_ref().is_none_or(|b| m.value < b.0)
             {
                 best = Some((m.value, m.x));
@@ -386,6 +408,29 @@ impl Gp {
                 .unwrap_or_else(|| prior.mode(d)),
         };
         Self::condition(train, y.to_vec(), theta)
+    }
+
+    /// The kernel's distance (lengthscale units), detached from the data.
+    pub fn metric(&self) -> Metric {
+        Metric {
+            inv_ls2: self.inv_ls2.clone(),
+            categorical: self.train.categorical.clone(),
+        }
+    }
+
+    /// The kernel's distance with every continuous lengthscale capped at `cap` (model units), so
+    /// that a ball of a few lengthscales never covers the whole domain.
+    pub fn capped_metric(&self, cap: f64) -> Metric {
+        let floor = 1.0 / (cap * cap);
+        Metric {
+            inv_ls2: self
+                .inv_ls2
+                .iter()
+                .zip(&self.train.categorical)
+                .map(|(il, c)| if *c { *il } else { il.max(floor) })
+                .collect(),
+            categorical: self.train.categorical.clone(),
+        }
     }
 
     /// Lengthscales, signal variance, noise variance, constant mean.
@@ -584,6 +629,7 @@ mod tests {
             prior_draws: 8,
             starts: 3,
             max_iter: 60,
+            rel_tol: 1e-10,
         };
         let gp = Gp::fit(
             &x,

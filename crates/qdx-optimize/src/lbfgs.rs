@@ -25,14 +25,31 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Minimises `f` (value and gradient) from `x0` inside `[lo, hi]`.
+/// Minimises `f` (value and gradient) from `x0` inside `[lo, hi]`, stopping when an iteration
+/// changes the value by less than 1e-10 relative.
 pub(crate) fn minimize<F>(
+    f: F,
+    x0: &[f64],
+    lo: &[f64],
+    hi: &[f64],
+    max_iter: usize,
+    memory: usize,
+) -> Option<Minimum>
+where
+    F: FnMut(&[f64]) -> Option<(f64, Vec<f64>)>,
+{
+    minimize_tol(f, x0, lo, hi, max_iter, memory, 1e-10)
+}
+
+/// [`minimize`] with a relative stopping tolerance `rel_tol` on the change of the value.
+pub(crate) fn minimize_tol<F>(
     mut f: F,
     x0: &[f64],
     lo: &[f64],
     hi: &[f64],
     max_iter: usize,
     memory: usize,
+    rel_tol: f64,
 ) -> Option<Minimum>
 where
     F: FnMut(&[f64]) -> Option<(f64, Vec<f64>)>,
@@ -152,7 +169,7 @@ where
         x = xn;
         fx = fnew;
         g = gnew;
-        if rel < 1e-10 {
+        if rel < rel_tol {
             break;
         }
     }

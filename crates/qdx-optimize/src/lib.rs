@@ -22,6 +22,7 @@ pub mod problems;
 mod sobol;
 mod spec;
 mod strategy;
+mod warp;
 
 pub use acquisition::Acquisition;
 pub use bayes::{BayesOptions, Bayesian, FailureHandling, InitialDesign, InitialKind, Kernel};

@@ -1,0 +1,463 @@
+//! The run: determinism, crash and resume, steady state, sandboxed scripts, tampering.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use qdx::plan::{LabState, Operation, plan_experiment};
+use qdx::runtime::{RunOptions, run_simulated};
+
+use crate::support::{check_path, check_text, rendered};
+
+fn qdx() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qdx"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn options() -> RunOptions {
+    RunOptions {
+        progress: false,
+        sync_each: false,
+        halt_after: None,
+    }
+}
+
+/// Every reproducible file of a bundle, with the manifest's wall-clock section removed.
+fn reproducible(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("bundle folder") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(dir)
+                .expect("inside")
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == "wall.jsonl" {
+                continue;
+            }
+            let mut bytes = std::fs::read(&p).expect("readable");
+            if rel == "manifest.json" {
+                let mut m: serde_json::Value = serde_json::from_slice(&bytes).expect("manifest");
+                m.as_object_mut().expect("object").remove("wall_clock");
+                bytes = serde_json::to_vec_pretty(&m).expect("json");
+            }
+            out.push((rel, bytes));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_same_campaign_and_seed_give_byte_identical_bundles() {
+    let c = check_path(Path::new("examples/cspbx3-orange.qdx"))
+        .campaign
+        .expect("valid example");
+    let dir = tempfile::tempdir().expect("temp");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let sa = run_simulated(&c, &a, &options()).expect("first run");
+    let sb = run_simulated(&c, &b, &options()).expect("second run");
+    assert!(sa.experiments >= 5, "a real campaign ran: {sa:?}");
+    assert_eq!(sa.experiments, sb.experiments);
+    let (fa, fb) = (reproducible(&a), reproducible(&b));
+    assert_eq!(
+        fa.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        fb.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, x), (_, y)) in fa.iter().zip(&fb) {
+        assert!(
+            x == y,
+            "{name} differs between two runs of the same campaign and seed"
+        );
+    }
+    assert!(
+        fa.iter().any(|(n, _)| n.starts_with("spectra/")),
+        "spectra are part of the bundle"
+    );
+    // Another seed gives another campaign.
+    let mut other = c.clone();
+    other.seed += 1;
+    let c_dir = dir.path().join("c");
+    run_simulated(&other, &c_dir, &options()).expect("third run");
+    assert_ne!(
+        std::fs::read(a.join("observations.csv")).ok(),
+        std::fs::read(c_dir.join("observations.csv")).ok()
+    );
+}
+
+fn observations_without_times(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("observations.csv")).expect("observations");
+    text.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn sigkill_at_several_points_then_resume_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().expect("temp");
+    let full = dir.path().join("full");
+    let out = qdx()
+        .args(["run", "examples/cspbx3-orange.qdx", "-q", "--out"])
+        .arg(&full)
+        .output()
+        .expect("qdx runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = std::fs::read_to_string(full.join("journal.jsonl"))
+        .expect("journal")
+        .lines()
+        .count() as u64;
+    for halt in [3, records / 4, records / 2, records - 20] {
+        let bundle = dir.path().join(format!("killed-{halt}"));
+        let mut child = qdx()
+            .args([
+                "run",
+                "examples/cspbx3-orange.qdx",
+                "-q",
+                "--halt-after",
+                &halt.to_string(),
+                "--out",
+            ])
+            .arg(&bundle)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("qdx starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut line = String::new();
+        BufReader::new(stderr).read_line(&mut line).expect("a line");
+        assert!(line.contains("halted"), "{line}");
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let journal = std::fs::read_to_string(bundle.join("journal.jsonl"))
+            .expect("journal survives the kill");
+        assert!(
+            journal.lines().count() as u64 > halt,
+            "everything up to the kill was journaled"
+        );
+        let resumed = qdx()
+            .arg("resume")
+            .arg(&bundle)
+            .arg("-q")
+            .output()
+            .expect("qdx runs");
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "resume after halt {halt}: {}",
+            String::from_utf8_lossy(&resumed.stderr)
+        );
+        assert_eq!(
+            observations_without_times(&bundle),
+            observations_without_times(&full),
+            "resume after a kill at record {halt}"
+        );
+        let verify = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        let journal = std::fs::read_to_string(bundle.join("journal.jsonl")).expect("journal");
+        assert!(
+            journal.contains("\"event\":\"resumed\""),
+            "the journal says it was resumed"
+        );
+    }
+}
+
+#[test]
+fn verify_names_the_file_that_was_edited_and_replay_reproduces() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    let c = check_path(Path::new("examples/cdse-grid-screen.qdx"))
+        .campaign
+        .expect("valid");
+    run_simulated(&c, &bundle, &options()).expect("run");
+    let ok = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
+    assert_eq!(ok.status.code(), Some(0));
+    let replay = qdx().arg("replay").arg(&bundle).output().expect("qdx runs");
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+    let spectrum = std::fs::read_dir(bundle.join("spectra"))
+        .expect("spectra")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("e0003"))
+        .expect("a spectrum");
+    let mut text = std::fs::read_to_string(&spectrum).expect("csv");
+    text = text.replacen(",", ",1", 1);
+    std::fs::write(&spectrum, text).expect("edit");
+    std::fs::write(bundle.join("notes.txt"), "added later").expect("add");
+    let bad = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    let name = spectrum
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        stderr.contains(&name) && stderr.contains("differs"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("notes.txt: not listed"), "{stderr}");
+}
+
+/// A campaign whose second experiment is measured early or at steady state: the halide
+/// exchange moves the emission from green (no iodide) to red (half the feed iodide).
+fn two_point_campaign(steady: &str) -> String {
+    format!(
+        r#"qdx 1
+campaign "steady" {{
+  seed 3
+  budget {{ experiments 2 }}
+}}
+use std.devices
+use std.spectra
+stocks {{
+  seeds "CsPbBr3" in p_seed {{ concentration 0.01 mol/L }}
+  iodide "ZnI2" in p_iodide {{ concentration 0.05 mol/L, halide "I" }}
+}}
+reactor {{
+  pump p_seed : syringe_pump {{ syringe 20 mL, max_rate 2 mL/min }}
+  pump p_iodide : syringe_pump {{ syringe 20 mL, max_rate 2 mL/min }}
+  mixer m1 : t_mixer {{ volume 1 uL }}
+  coil r1 : reactor_coil {{ volume 100 uL }}
+  cell s1 : flow_cell {{ volume 2 uL, spectrometer spec1 }}
+  spectrometer spec1 : uv_vis_pl {{ range 350 nm .. 800 nm, excitation 365 nm }}
+  outlet waste : collector
+  p_seed, p_iodide -> m1 -> r1 -> s1 -> waste
+}}
+variables {{
+  iodide_frac : ratio in 0 .. 0.5
+}}
+derive {{
+  total_flow = r1.volume / 30 s
+  p_iodide.rate = total_flow * iodide_frac
+  p_seed.rate = total_flow - p_iodide.rate
+}}
+measure at s1 {{
+  steady_state after {steady}
+  photoluminescence {{ integration 100 ms, average 5 }}
+}}
+proxies {{
+  peak = photoluminescence.peak_wavelength()
+}}
+optimizer grid {{
+  levels {{ iodide_frac [0, 0.5] }}
+}}
+simulate cspbx3_halide_exchange {{ seeds seeds, halide iodide }}
+"#
+    )
+}
+
+fn peaks(text: &str) -> Vec<Option<f64>> {
+    let checked = check_text("steady.qdx", text);
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
+    let mut lines = obs.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "peak [nm]")
+        .expect("peak column");
+    lines
+        .map(|l| l.split(',').nth(col).and_then(|c| c.parse::<f64>().ok()))
+        .collect()
+}
+
+#[test]
+fn a_measurement_before_steady_state_is_visibly_wrong_and_never_planned() {
+    let steady = peaks(&two_point_campaign("3 reactor_volumes"));
+    let longer = peaks(&two_point_campaign("6 reactor_volumes"));
+    let early = peaks(&two_point_campaign("0.3 reactor_volumes"));
+    let (Some(s0), Some(s1), Some(l1)) = (steady[0], steady[1], longer[1]) else {
+        panic!("{steady:?} {longer:?}")
+    };
+    // Half the feed as iodide moves the emission red by tens of nm.
+    assert!((s0 - s1).abs() > 10.0, "{steady:?}");
+    // At steady state, waiting longer changes nothing measurable…
+    assert!((s1 - l1).abs() < 0.5, "{steady:?} vs {longer:?}");
+    // …measuring early sees solvent (first experiment: no emission found at all) or old
+    // product still in the cell (second experiment: a peak in between).
+    assert_eq!(early[0], None, "{early:?}");
+    let e1 = early[1].expect("a peak");
+    assert!(
+        (e1 - s1).abs() > 3.0,
+        "early {early:?} vs steady {steady:?}"
+    );
+    // And the planner never measures before the declared wait.
+    let c = check_path(Path::new("examples/cspbx3-orange.qdx"))
+        .campaign
+        .expect("valid");
+    let m = c.measurement.clone().expect("measured");
+    let mut state = LabState::initial(&c);
+    for k in 0..50 {
+        let t = f64::from(k) / 49.0;
+        let values: Vec<f64> = c
+            .variables
+            .iter()
+            .map(|v| v.bounds().map_or(0.0, |(lo, hi)| lo + (hi - lo) * t))
+            .collect();
+        let Ok(plan) = plan_experiment(&c, &mut state, k as u64, &values) else {
+            continue;
+        };
+        let ops: Vec<&Operation> = plan.steps.iter().flat_map(|s| &s.ops).collect();
+        let wait = ops
+            .iter()
+            .position(|o| matches!(o, Operation::WaitSteadyState { .. }))
+            .expect("a steady-state wait");
+        let first_acquire = ops
+            .iter()
+            .position(|o| matches!(o, Operation::Acquire { .. }))
+            .expect("an acquisition");
+        assert!(
+            wait < first_acquire,
+            "experiment {k} measures before its steady state"
+        );
+        if let Operation::WaitSteadyState { volumes, .. } = ops[wait] {
+            assert_eq!(*volumes, m.steady_state_volumes);
+        }
+        let last_setting = ops
+            .iter()
+            .rposition(|o| matches!(o, Operation::SetRate { .. } | Operation::SetSetpoint { .. }));
+        assert!(
+            last_setting.is_none_or(|s| s < wait),
+            "a setting changes after the wait started"
+        );
+    }
+}
+
+#[test]
+fn a_hostile_script_is_stopped_with_a_located_error() {
+    let base = std::fs::read_to_string("examples/cspbx3-orange.qdx").expect("example");
+    for (script, expect) in [
+        ("loop { }", "operations"),
+        ("let s = \"x\"; loop { s += s; }", "large"),
+        ("eval(\"1\")", ""),
+        ("open(\"/etc/passwd\")", "open"),
+    ] {
+        let text = base.replace(
+            "score = script \"proxies/score.rhai\"",
+            &format!("score = script \"\"\"\n    {script}\n  \"\"\""),
+        );
+        let world = qdx::world::MemoryWorld::new().with("c/hostile.qdx", text.as_str());
+        let loaded = qdx::load::load(&world, Path::new("c/hostile.qdx"), "c/hostile.qdx");
+        let checked = qdx::validate::validate(&loaded, &world);
+        let Some(c) = checked.campaign else {
+            // Refused when it is checked: also located.
+            let d = checked
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .expect("an error");
+            assert!(
+                d.primary_span().and_then(|s| s.range()).is_some(),
+                "{script}: unlocated"
+            );
+            continue;
+        };
+        let dir = tempfile::tempdir().expect("temp");
+        run_simulated(&c, &dir.path().join("b"), &options()).expect("the run itself goes on");
+        let obs =
+            std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
+        let row = obs.lines().nth(1).expect("an experiment");
+        assert!(
+            row.contains("hostile.qdx:"),
+            "{script}: the reason names the line: {row}"
+        );
+        assert!(row.to_lowercase().contains(expect), "{script}: {row}");
+    }
+}
+
+#[test]
+fn every_example_runs_end_to_end_and_its_bundle_verifies() {
+    let mut names: Vec<String> = std::fs::read_dir("examples")
+        .expect("examples")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "qdx"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    let dir = tempfile::tempdir().expect("temp");
+    for (k, name) in names.iter().enumerate() {
+        let c = check_path(Path::new(name))
+            .campaign
+            .unwrap_or_else(|| panic!("{name} checks"));
+        let out = dir.path().join(k.to_string());
+        let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(summary.experiments > 0, "{name}: {summary:?}");
+        assert!(
+            summary.failed * 2 < summary.experiments,
+            "{name}: most experiments failed: {summary:?}"
+        );
+        let (_, problems) = qdx::bundle::verify(&out).expect("manifest");
+        assert!(problems.is_empty(), "{name}: {problems:?}");
+        let obs = std::fs::read_to_string(out.join("observations.csv")).expect("observations");
+        assert_eq!(
+            obs.lines().count() as u64,
+            summary.experiments + 1,
+            "{name}: one row per experiment"
+        );
+    }
+}
+
+#[test]
+fn replay_rederives_every_decision_from_the_journaled_measurements() {
+    let c = check_path(Path::new("examples/cspbx3-orange.qdx"))
+        .campaign
+        .expect("valid");
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    run_simulated(&c, &bundle, &options()).expect("run");
+    let records = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
+    assert_eq!(
+        qdx::runtime::replay_decisions(&c, &records).expect("replay"),
+        Vec::<String>::new()
+    );
+    // A measurement edited after the fact changes the decisions that followed it.
+    let mut edited = records.clone();
+    let first_measured = edited
+        .iter_mut()
+        .find(|r| matches!(r.event, qdx::journal::Event::Measured { experiment: 2, .. }))
+        .expect("experiment 2");
+    if let qdx::journal::Event::Measured { proxies, .. } = &mut first_measured.event {
+        let peak = proxies
+            .get_mut("peak")
+            .and_then(Option::as_mut)
+            .expect("a peak");
+        *peak *= 1.05;
+    }
+    let differences = qdx::runtime::replay_decisions(&c, &edited).expect("replay");
+    assert!(
+        !differences.is_empty(),
+        "an edited measurement must show in the decisions"
+    );
+    assert!(
+        differences
+            .iter()
+            .all(|d| d.contains("the optimizer now suggests")),
+        "{differences:?}"
+    );
+}
