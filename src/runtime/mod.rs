@@ -1,12 +1,22 @@
 //! Stage 4, run: drives the plan against a [`Lab`] with a `Clock`, closes the loop with the
 //! optimizer, and journals everything; the bundle is written from the journal.
 //!
+//! One loop ([`run`], [`resume`]) drives either lab: [`Lab::simulated`] (the default; virtual
+//! clock) or [`Lab::hardware`] (the instruments of a validated lab binding on the real clock,
+//! each pump and heater behind its safety envelope and every device behind a watchdog, see
+//! [`hardware`]). [`run_simulated`] and [`run_hardware`] build the lab and a runtime for the
+//! command line.
+//!
 //! Invariants: every command is journaled (and the journal synced) before it is sent; every
-//! setting sent was planned (and so checked against limits and the safety envelope); the lab is
-//! brought to its safe state (pumps stopped, heaters to their safe setpoints) whenever a run
-//! stops early: an abort, a fault policy that says so, an interruption. A resumed run replays
-//! the journal's completed experiments against the simulated lab (or only into the optimizer,
-//! for hardware) and continues where the run stopped: no experiment is repeated or lost.
+//! setting sent was planned (and so checked against limits and the safety envelope), and on
+//! hardware is checked against the envelope again just before it is written; every fault goes
+//! through the campaign's policies and is journaled with what was done; the lab is brought to
+//! its safe state (pumps stopped, heaters to their safe setpoints) however a run ends:
+//! finished, stopped by a fault policy, interrupted, or failed. A run that stops early (pause,
+//! abort, Ctrl-C) is not marked finished, so it can be resumed. A resumed run replays the
+//! journal's completed experiments against the simulated lab, or on hardware rebuilds its
+//! state from the journal and tells the optimizer, never sending an old command to a real
+//! device again; it continues where the run stopped: no experiment is repeated or lost.
 
 mod drive;
 pub mod hardware;

@@ -182,6 +182,23 @@ fn check_with_a_lab_reports_the_campaign_and_the_binding() {
     );
     assert!(stderr.contains("`h1` is a heater, but `new_era.ne1000` drives a pump"));
 
+    // The example rig binds the Krishnadasan campaign without a warning.
+    let out = qdx()
+        .args([
+            "check",
+            "--lab",
+            "examples/labs/krishnadasan-rig.qdx",
+            "examples/cdse-krishnadasan.qdx",
+        ])
+        .output()
+        .expect("qdx runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A run refuses a binding with errors before anything is opened.
     let dir = tempfile::tempdir().expect("temp dir");
     let out = qdx()
@@ -198,4 +215,30 @@ fn check_with_a_lab_reports_the_campaign_and_the_binding() {
         .expect("qdx runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.path().join("bundle").exists());
+}
+
+#[test]
+fn probe_reports_every_device_that_does_not_answer_and_exits_1() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-such-port");
+    let lab = dir.path().join("lab.qdx");
+    std::fs::write(
+        &lab,
+        std::fs::read_to_string("tests/data/labs/rig.qdx")
+            .expect("lab")
+            .replace("/dev/ttyUSB0", &missing.to_string_lossy())
+            .replace("/dev/ttyUSB1", &format!("{}1", missing.display()))
+            .replace("/dev/ttyUSB2", &format!("{}2", missing.display())),
+    )
+    .expect("write");
+    let out = qdx()
+        .args(["lab", "probe"])
+        .arg(&lab)
+        .args(["--campaign", CAMPAIGN])
+        .output()
+        .expect("qdx runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("4 of 4 devices failed"), "{stdout}");
+    assert_eq!(stdout.matches("cannot connect").count(), 4, "{stdout}");
 }

@@ -9,7 +9,9 @@ use std::sync::mpsc;
 
 use tokio_serial::SerialPort as _;
 
-use super::rig::Rig;
+use qdx_lab::emulators::new_era::NewEraChain;
+
+use super::rig::{Reply, Rig, Script};
 
 const CAMPAIGN: &str = "tests/data/labs/campaign.qdx";
 
@@ -31,7 +33,8 @@ struct PtyRig {
 }
 
 impl PtyRig {
-    fn start() -> PtyRig {
+    /// Serves the rig, its pump line following `pumps` if given.
+    fn start(pumps: Option<Script<NewEraChain>>) -> PtyRig {
         let (ready, started) = mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -40,7 +43,10 @@ impl PtyRig {
                 .build()
                 .expect("a runtime");
             runtime.block_on(async move {
-                let rig = Rig::new();
+                let rig = match pumps {
+                    Some(script) => Rig::new().script_pumps(script),
+                    None => Rig::new(),
+                };
                 let mut keep = Vec::new();
                 let mut paths = Vec::new();
                 let mut pair = || {
@@ -101,7 +107,7 @@ impl Drop for PtyRig {
 
 #[test]
 fn a_campaign_runs_end_to_end_on_emulated_instruments_over_ptys() {
-    let rig = PtyRig::start();
+    let rig = PtyRig::start(None);
     let dir = tempfile::tempdir().expect("temp dir");
     let lab = dir.path().join("pty-rig.qdx");
     std::fs::write(&lab, rig.lab_file()).expect("lab file");
@@ -195,4 +201,81 @@ fn a_campaign_runs_end_to_end_on_emulated_instruments_over_ptys() {
     assert!(rig.rig.pump_requests().iter().any(|r| r == "0RUN"));
     assert!(!rig.rig.pump_running(0) && !rig.rig.pump_running(1));
     assert!((rig.rig.heater_setpoint() - 30.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_run_paused_by_a_stall_resumes_through_the_command_line() {
+    // p_b's motor stalls once, after its second start: the check before the second
+    // experiment's spectrum finds the alarm, and the campaign's policy pauses the run.
+    let mut starts = 0;
+    let mut stalled = false;
+    let rig = PtyRig::start(Some(Box::new(move |chain, request| {
+        if request == b"1RUN" {
+            starts += 1;
+        } else if starts == 2 && !stalled && request.starts_with(b"1") {
+            chain.stall(1);
+            stalled = true;
+        }
+        Reply::Normal
+    })));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lab = dir.path().join("pty-rig.qdx");
+    std::fs::write(&lab, rig.lab_file()).expect("lab file");
+    let bundle = dir.path().join("bundle");
+    let out = qdx()
+        .args(["run", CAMPAIGN, "-q", "--lab"])
+        .arg(&lab)
+        .arg("--out")
+        .arg(&bundle)
+        .output()
+        .expect("qdx runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 experiments"), "{stdout}");
+    assert!(
+        stdout.contains("stopped: pause after pump_stall on p_b"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("qdx resume"), "{stdout}");
+    assert!(!rig.rig.pump_running(0) && !rig.rig.pump_running(1));
+    assert!((rig.rig.heater_setpoint() - 30.0).abs() < 1e-9);
+    // The paused bundle verifies as it stands.
+    let verify = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
+    assert_eq!(verify.status.code(), Some(0));
+
+    // `qdx resume` finds the lab file in the bundle and finishes the campaign.
+    let out = qdx()
+        .args(["resume", "-q"])
+        .arg(&bundle)
+        .output()
+        .expect("qdx runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("3 experiments (0 failed or skipped)"),
+        "{stdout}"
+    );
+    let verify = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
+    assert_eq!(verify.status.code(), Some(0));
+    let records = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
+    let measured: Vec<u64> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            qdx::journal::Event::Measured { experiment, .. } => Some(*experiment),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(measured, [0, 1, 2], "no experiment repeated, none lost");
+    // One dark spectrum for the whole campaign: the resume read it back from the bundle.
+    assert_eq!(rig.rig.spectra_taken(), 1 + 3);
 }
