@@ -1301,6 +1301,26 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
             );
         }
     }
+    // Relative PLQY needs the reference dye measured in this instrument; the runtime computes
+    // that calibration only for the simulated lab so far.
+    for p in &c.proxies {
+        if let ProxyDefinition::Builtin { arguments, .. } = &p.definition
+            && let Some(ProxyArgument::Reference(dye)) = arguments.get("reference")
+        {
+            diags.push(
+                Diagnostic::warning(
+                    "qdx::lab::reference_dye",
+                    format!(
+                        "`{}` needs {} measured in `{}`, which qdx does not do on instruments yet: `{}` will not be computed",
+                        p.name, dye.name, b.device, p.name
+                    ),
+                )
+                .label(b.device_span, "this spectrometer")
+                .label(p.span, format!("`{}` compares with {}", p.name, dye.name))
+                .help("experiments whose objectives need it are recorded as failed; run the campaign on the simulated lab, or use a proxy without a reference dye"),
+            );
+        }
+    }
     // The calibrated grid should cover the wavelengths the campaign declares.
     if let (Some(PropertyValue::Range { lo, hi, unit }), Some(SettingValue::NumberList(co))) = (
         dev.property("range"),
