@@ -461,3 +461,58 @@ fn replay_rederives_every_decision_from_the_journaled_measurements() {
         "{differences:?}"
     );
 }
+
+#[test]
+fn flush_and_route_run_around_each_measurement() {
+    let c = check_path(Path::new("tests/data/valid/flush_route.qdx"))
+        .campaign
+        .expect("valid");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let s = run_simulated(&c, &out, &options()).expect("run");
+    assert_eq!((s.experiments, s.failed), (4, 0));
+    let records = qdx::journal::read(&out.join("journal.jsonl")).expect("journal");
+    use qdx::journal::{Command, Event};
+    // Per experiment: to waste during the wait, collect while measuring, back to waste, then
+    // the rinse pump alone.
+    let per_experiment: Vec<Vec<String>> = (0..4)
+        .map(|e| {
+            records
+                .iter()
+                .filter_map(|r| match &r.event {
+                    Event::Command {
+                        experiment: Some(x),
+                        device,
+                        command,
+                    } if *x == e => Some(match command {
+                        Command::SetPosition { position } => format!("{device}={position}"),
+                        Command::SetRate { .. } => format!("{device} on"),
+                        Command::Stop => format!("{device} off"),
+                        Command::Acquire { .. } => "acquire".to_owned(),
+                        other => format!("{other:?}"),
+                    }),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    for (e, cmds) in per_experiment.iter().enumerate() {
+        let pos = |x: &str| {
+            cmds.iter()
+                .position(|c| c == x)
+                .unwrap_or_else(|| panic!("experiment {e}: no `{x}` in {cmds:?}"))
+        };
+        assert!(
+            pos("v1=1") < pos("v1=2") && pos("v1=2") < pos("acquire"),
+            "experiment {e}: {cmds:?}"
+        );
+        assert!(
+            pos("acquire") < cmds.iter().rposition(|c| c == "v1=1").unwrap_or(0),
+            "experiment {e}: {cmds:?}"
+        );
+        assert!(
+            pos("p_wash on") > pos("acquire") && pos("p_wash off") > pos("p_wash on"),
+            "experiment {e}: {cmds:?}"
+        );
+    }
+}
