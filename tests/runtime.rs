@@ -461,3 +461,112 @@ fn replay_rederives_every_decision_from_the_journaled_measurements() {
         "{differences:?}"
     );
 }
+
+#[test]
+fn flush_and_route_run_around_each_measurement() {
+    let c = check_path(Path::new("tests/data/valid/flush_route.qdx"))
+        .campaign
+        .expect("valid");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let s = run_simulated(&c, &out, &options()).expect("run");
+    assert_eq!((s.experiments, s.failed), (4, 0));
+    let records = qdx::journal::read(&out.join("journal.jsonl")).expect("journal");
+    use qdx::journal::{Command, Event};
+    // Per experiment: to waste during the wait, collect while measuring, back to waste, then
+    // the rinse pump alone.
+    let per_experiment: Vec<Vec<String>> = (0..4)
+        .map(|e| {
+            records
+                .iter()
+                .filter_map(|r| match &r.event {
+                    Event::Command {
+                        experiment: Some(x),
+                        device,
+                        command,
+                    } if *x == e => Some(match command {
+                        Command::SetPosition { position } => format!("{device}={position}"),
+                        Command::SetRate { .. } => format!("{device} on"),
+                        Command::Stop => format!("{device} off"),
+                        Command::Acquire { .. } => "acquire".to_owned(),
+                        other => format!("{other:?}"),
+                    }),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    for (e, cmds) in per_experiment.iter().enumerate() {
+        let pos = |x: &str| {
+            cmds.iter()
+                .position(|c| c == x)
+                .unwrap_or_else(|| panic!("experiment {e}: no `{x}` in {cmds:?}"))
+        };
+        assert!(
+            pos("v1=1") < pos("v1=2") && pos("v1=2") < pos("acquire"),
+            "experiment {e}: {cmds:?}"
+        );
+        assert!(
+            pos("acquire") < cmds.iter().rposition(|c| c == "v1=1").unwrap_or(0),
+            "experiment {e}: {cmds:?}"
+        );
+        assert!(
+            pos("p_wash on") > pos("acquire") && pos("p_wash off") > pos("p_wash on"),
+            "experiment {e}: {cmds:?}"
+        );
+    }
+}
+
+#[test]
+fn prior_data_warm_starts_the_optimizer() {
+    let dir = tempfile::tempdir().expect("temp");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("models")).expect("folder");
+    std::fs::copy(
+        "examples/models/branin.rhai",
+        root.join("models/branin.rhai"),
+    )
+    .expect("model");
+    let campaign = std::fs::read_to_string("examples/branin-script.qdx")
+        .expect("example")
+        .replace(
+            "optimizer bayesian {",
+            "prior csv \"earlier.csv\"\n\noptimizer bayesian {",
+        );
+    std::fs::write(root.join("c.qdx"), campaign).expect("campaign");
+    // Ten earlier points, one of them failed.
+    let mut csv = String::from("x1,x2,y,status\n");
+    for k in 0..10 {
+        let (x1, x2) = (-5.0 + 1.5 * f64::from(k), 1.0 + 1.3 * f64::from(k));
+        let y = (x2 - 5.1 / (4.0 * std::f64::consts::PI.powi(2)) * x1 * x1
+            + 5.0 / std::f64::consts::PI * x1
+            - 6.0)
+            .powi(2)
+            + 10.0 * (1.0 - 1.0 / (8.0 * std::f64::consts::PI)) * x1.cos()
+            + 10.0;
+        let status = if k == 3 { "failed" } else { "ok" };
+        csv.push_str(&format!("{x1},{x2},{y},{status}\n"));
+    }
+    std::fs::write(root.join("earlier.csv"), csv).expect("prior");
+    let checked = check_path(&root.join("c.qdx"));
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        c.files.iter().any(|f| f.name == "earlier.csv"),
+        "the prior data is kept with the campaign"
+    );
+    let out = root.join("b");
+    run_simulated(&c, &out, &options()).expect("run");
+    let first =
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl")).expect("suggestions");
+    let first: serde_json::Value =
+        serde_json::from_str(first.lines().next().expect("a suggestion")).expect("json");
+    // With ten earlier points (more than the initial design), the very first suggestion comes
+    // from the model, not from the space-filling design.
+    assert_ne!(first["explain"]["phase"], "initial design", "{first}");
+    assert!(first["explain"]["predicted_mean"].is_number(), "{first}");
+    assert!(
+        out.join("campaign/earlier.csv").exists(),
+        "the bundle holds the prior data as run"
+    );
+}

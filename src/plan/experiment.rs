@@ -380,6 +380,7 @@ pub fn plan_experiment(
     id: u64,
     vars: &[f64],
 ) -> Result<ExperimentPlan, PlanError> {
+    let start_rates = state.rates.clone();
     let derived = derive_values(c, vars);
     let mut notes = Vec::new();
     let mut rates = BTreeMap::new();
@@ -529,10 +530,19 @@ pub fn plan_experiment(
     let running = steady + acquire_time + COMMAND_OVERHEAD_S * 4.0;
     let _ = settle;
 
+    // A declared flush rinses with one pump after the measurement.
+    let flush = m.and_then(|m| m.flush.clone());
+    let flush_time = flush
+        .as_ref()
+        .map_or(0.0, |f| steady_state_time(c, f.volumes, f.rate));
     // Refills: a syringe that cannot last through this experiment is refilled first.
     let mut refills = Vec::new();
-    for (p, rate) in &rates {
-        let need = rate * running;
+    let mut needs: BTreeMap<DeviceId, f64> = rates.iter().map(|(p, r)| (*p, r * running)).collect();
+    if let Some(f) = &flush {
+        *needs.entry(f.pump).or_insert(0.0) += f.rate * flush_time;
+    }
+    for (p, need) in &needs {
+        let (p, need) = (p, *need);
         plan.reagent.insert(*p, need);
         let Some(left) = state.syringe_left.get(p).copied() else {
             continue;
@@ -640,6 +650,13 @@ pub fn plan_experiment(
     if !settling {
         set_ops.extend(heat_ops);
     }
+    if let Some(r) = m.and_then(|m| m.route.as_ref()) {
+        // What flows while the reactor comes to steady state goes to waste.
+        set_ops.push(Operation::SetPosition {
+            device: r.valve,
+            position: r.waste,
+        });
+    }
     if !set_ops.is_empty() {
         plan.steps.push(Step {
             why: "apply the experiment's flows (independent devices in parallel)".into(),
@@ -659,18 +676,78 @@ pub fn plan_experiment(
             extra,
         }],
     });
+    let route = m.and_then(|m| m.route.clone());
     if !acquire_ops.is_empty() {
+        if let Some(r) = &route {
+            plan.steps.push(Step {
+                why: "collect the product while it is measured".into(),
+                ops: vec![Operation::SetPosition {
+                    device: r.valve,
+                    position: r.collect,
+                }],
+            });
+        }
         plan.steps.push(Step {
             why: "measure: each replicate reads every channel".into(),
             ops: acquire_ops,
         });
+        if let Some(r) = &route {
+            plan.steps.push(Step {
+                why: "back to waste".into(),
+                ops: vec![Operation::SetPosition {
+                    device: r.valve,
+                    position: r.waste,
+                }],
+            });
+        }
     }
-    // Durations: a step lasts as long as its longest operation; pumps flow from the step that
-    // sets their rates on.
+    if let Some(f) = &flush {
+        let mut ops: Vec<Operation> = rates
+            .iter()
+            .filter(|(p, r)| **r > 0.0 && **p != f.pump)
+            .map(|(p, _)| Operation::Stop { device: *p })
+            .collect();
+        ops.push(Operation::SetRate {
+            device: f.pump,
+            rate: f.rate,
+        });
+        plan.steps.push(Step {
+            why: "flush: the rinse pump alone".into(),
+            ops,
+        });
+        plan.steps.push(Step {
+            why: format!(
+                "flush {} reactor volumes through the cell",
+                qdx_units::format_number(f.volumes)
+            ),
+            ops: vec![Operation::WaitSteadyState {
+                volumes: f.volumes,
+                total_flow: f.rate,
+                extra: 0.0,
+            }],
+        });
+        plan.steps.push(Step {
+            why: "flush done".into(),
+            ops: vec![Operation::Stop { device: f.pump }],
+        });
+    }
+    // Durations: a step lasts as long as its longest operation (acquisitions add up). Reagent:
+    // each pump's rate over each step, with the rates the step's operations set.
     let mut total = 0.0;
-    let mut flowing = 0.0;
-    let mut pumps_on = false;
+    let mut current: BTreeMap<DeviceId, f64> = start_rates;
+    let mut used: BTreeMap<DeviceId, f64> = BTreeMap::new();
     for s in &plan.steps {
+        for o in &s.ops {
+            match o {
+                Operation::SetRate { device, rate } => {
+                    current.insert(*device, *rate);
+                }
+                Operation::Stop { device } | Operation::Refill { device, .. } => {
+                    current.insert(*device, 0.0);
+                }
+                _ => {}
+            }
+        }
         let longest = if s.ops.iter().any(|o| matches!(o, Operation::Acquire { .. })) {
             s.ops.iter().map(|o| o.estimate(&plan, c)).sum::<f64>()
         } else {
@@ -679,25 +756,23 @@ pub fn plan_experiment(
                 .map(|o| o.estimate(&plan, c))
                 .fold(0.0, f64::max)
         };
-        pumps_on |= s.ops.iter().any(|o| {
-            matches!(
-                o,
-                Operation::SetRate { .. } | Operation::WaitSteadyState { .. }
-            )
-        });
         total += longest;
-        if pumps_on {
-            flowing += longest;
+        for (p, r) in &current {
+            *used.entry(*p).or_insert(0.0) += r * longest;
         }
     }
     plan.estimated_duration = total;
     // Advance the state.
-    for (p, r) in &rates {
+    for (p, r) in &current {
         state.rates.insert(*p, *r);
+    }
+    for (p, v) in &used {
         if let Some(left) = state.syringe_left.get_mut(p) {
-            *left = (*left - r * flowing).max(0.0);
+            *left = (*left - v).max(0.0);
         }
-        plan.reagent.insert(*p, r * flowing);
+        if *v > 0.0 {
+            plan.reagent.insert(*p, *v);
+        }
     }
     for (h, sp) in &setpoints {
         state.setpoints.insert(*h, *sp);

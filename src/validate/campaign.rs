@@ -482,8 +482,30 @@ pub struct Measurement {
     pub settle_hold: f64,
     pub replicates: u32,
     pub channels: Vec<Channel>,
+    /// Rinse after each measurement: one pump alone at a rate for some reactor volumes.
+    pub flush: Option<Flush>,
+    /// Send product to a collector while it is measured, to waste otherwise.
+    pub route: Option<Route>,
     #[serde(skip)]
     pub span: Span,
+}
+
+/// `flush { pump p_wash, rate 500 uL/min, volumes 2 }`
+#[derive(Debug, Clone, Serialize)]
+pub struct Flush {
+    pub pump: DeviceId,
+    /// m³/s
+    pub rate: f64,
+    /// Reactor volumes to flush.
+    pub volumes: f64,
+}
+
+/// `route { valve v1, collect 2, waste 1 }`
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub valve: DeviceId,
+    pub collect: u16,
+    pub waste: u16,
 }
 
 /// A value computed from each measurement.

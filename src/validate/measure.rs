@@ -195,6 +195,8 @@ impl<'a> Validator<'a> {
             settle_hold: 0.0,
             replicates: 1,
             channels: Vec::new(),
+            flush: None,
+            route: None,
             span: m.span,
         };
         let mut errors = Vec::new();
@@ -278,6 +280,18 @@ impl<'a> Validator<'a> {
                         .at(count.span),
                     ),
                 },
+                MeasureEntry::Channel { name, props, span } if name.name == "flush" => {
+                    match self.flush(props.as_ref(), *span) {
+                        Ok(f) => measurement.flush = Some(f),
+                        Err(mut ds) => errors.append(&mut ds),
+                    }
+                }
+                MeasureEntry::Channel { name, props, span } if name.name == "route" => {
+                    match self.route(props.as_ref(), *span) {
+                        Ok(r) => measurement.route = Some(r),
+                        Err(mut ds) => errors.append(&mut ds),
+                    }
+                }
                 MeasureEntry::Channel { name, props, span } => {
                     let Some(kind) = channel_kind(&name.name) else {
                         self.poison(format!("channel:{}", name.name));
@@ -295,6 +309,8 @@ impl<'a> Validator<'a> {
                                     "steady_state",
                                     "settle",
                                     "replicates",
+                                    "flush",
+                                    "route",
                                 ],
                             ) {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -375,6 +391,228 @@ impl<'a> Validator<'a> {
             self.error(d);
         }
         self.measurement = Some(measurement);
+    }
+
+    /// `flush { pump p_wash, rate 500 uL/min, volumes 2 }`
+    fn flush(&self, props: Option<&ast::Props>, span: Span) -> Result<Flush, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let (mut pump, mut rate, mut volumes) = (None, None, None);
+        for p in props.iter().flat_map(|p| p.entries.iter()) {
+            let ast::PropValue::Expr(e) = &p.value else {
+                errors.push(
+                    Diagnostic::error("qdx::validate::flush", "a flush property is a single value")
+                        .at(p.span),
+                );
+                continue;
+            };
+            match p.name.name.as_str() {
+                "pump" => match &e.kind {
+                    ExprKind::Path(path) if path.segments.len() == 1 => {
+                        let ident = ast::Ident {
+                            name: path.dotted(),
+                            span: path.span,
+                        };
+                        match self.find_device(&ident, Some(Role::Pump)) {
+                            Ok(id) => pump = Some(id),
+                            Err(d) => errors.push(d),
+                        }
+                    }
+                    _ => errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::flush",
+                            "`pump` names the pump that flushes",
+                        )
+                        .at(e.span),
+                    ),
+                },
+                "rate" => match quantity_of(Dimension::FLOW_RATE, e) {
+                    Ok((r, _)) if r > 0.0 => rate = Some(r),
+                    Ok(_) => errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::flush",
+                            "the flush rate must be above zero",
+                        )
+                        .at(e.span),
+                    ),
+                    Err(d) => errors.push(d),
+                },
+                "volumes" => match quantity_of(Dimension::DIMENSIONLESS, e) {
+                    Ok((v, _)) if v > 0.0 && v <= 100.0 => volumes = Some(v),
+                    Ok(_) => errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::flush",
+                            "flush between 0 and 100 reactor volumes",
+                        )
+                        .at(e.span),
+                    ),
+                    Err(d) => errors.push(d),
+                },
+                other => {
+                    let d = Diagnostic::error(
+                        "qdx::validate::unknown_property",
+                        format!("a flush has no property `{other}`"),
+                    )
+                    .at(p.name.span);
+                    errors.push(match closest(other, ["pump", "rate", "volumes"]) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help("a flush takes `pump`, `rate` and `volumes`"),
+                    });
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        match (pump, rate, volumes) {
+            (Some(pump), Some(rate), Some(volumes)) => {
+                if let Some(spec) = self.devices.get(pump).and_then(|d| d.setting("rate"))
+                    && (rate > spec.hi || rate < spec.lo)
+                {
+                    return Err(vec![
+                        Diagnostic::error(
+                            "qdx::validate::out_of_limits",
+                            format!(
+                                "the flush rate {} is outside the pump's limits {} .. {}",
+                                spec.unit.format(rate),
+                                spec.unit.format(spec.lo),
+                                spec.unit.format(spec.hi)
+                            ),
+                        )
+                        .at(span),
+                    ]);
+                }
+                Ok(Flush {
+                    pump,
+                    rate,
+                    volumes,
+                })
+            }
+            _ => Err(vec![
+                Diagnostic::error(
+                    "qdx::validate::flush",
+                    "a flush needs `pump`, `rate` and `volumes`",
+                )
+                .at(span)
+                .help("e.g. `flush { pump p_wash, rate 500 uL/min, volumes 2 }`"),
+            ]),
+        }
+    }
+
+    /// `route { valve v1, collect 2, waste 1 }`
+    fn route(&self, props: Option<&ast::Props>, span: Span) -> Result<Route, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let (mut valve, mut collect, mut waste) = (None, None, None);
+        for p in props.iter().flat_map(|p| p.entries.iter()) {
+            let ast::PropValue::Expr(e) = &p.value else {
+                errors.push(
+                    Diagnostic::error("qdx::validate::route", "a route property is a single value")
+                        .at(p.span),
+                );
+                continue;
+            };
+            let position = |e: &ast::Expr| match &e.kind {
+                ExprKind::Number(n)
+                    if n.value.fract() == 0.0 && (1.0..=64.0).contains(&n.value) =>
+                {
+                    Ok(n.value as u16)
+                }
+                _ => Err(Diagnostic::error(
+                    "qdx::validate::route",
+                    "a valve position is a whole number from 1",
+                )
+                .at(e.span)),
+            };
+            match p.name.name.as_str() {
+                "valve" => match &e.kind {
+                    ExprKind::Path(path) if path.segments.len() == 1 => {
+                        let ident = ast::Ident {
+                            name: path.dotted(),
+                            span: path.span,
+                        };
+                        match self.find_device(&ident, Some(Role::Valve)) {
+                            Ok(id) => valve = Some(id),
+                            Err(d) => errors.push(d),
+                        }
+                    }
+                    _ => errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::route",
+                            "`valve` names the valve that routes",
+                        )
+                        .at(e.span),
+                    ),
+                },
+                "collect" => match position(e) {
+                    Ok(x) => collect = Some(x),
+                    Err(d) => errors.push(d),
+                },
+                "waste" => match position(e) {
+                    Ok(x) => waste = Some(x),
+                    Err(d) => errors.push(d),
+                },
+                other => {
+                    let d = Diagnostic::error(
+                        "qdx::validate::unknown_property",
+                        format!("a route has no property `{other}`"),
+                    )
+                    .at(p.name.span);
+                    errors.push(match closest(other, ["valve", "collect", "waste"]) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help("a route takes `valve`, `collect` and `waste`"),
+                    });
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (Some(valve), Some(collect), Some(waste)) = (valve, collect, waste) else {
+            return Err(vec![
+                Diagnostic::error(
+                    "qdx::validate::route",
+                    "a route needs `valve`, `collect` and `waste`",
+                )
+                .at(span)
+                .help("e.g. `route { valve v1, collect 2, waste 1 }`"),
+            ]);
+        };
+        let positions = match self
+            .devices
+            .get(valve)
+            .and_then(|d| d.property("positions"))
+        {
+            Some(PropertyValue::Integer(n)) => *n,
+            _ => 2,
+        };
+        for (what, x) in [("collect", collect), ("waste", waste)] {
+            if i64::from(x) > positions {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::route",
+                        format!("the valve has {positions} positions; `{what}` names position {x}"),
+                    )
+                    .at(span),
+                );
+            }
+        }
+        if collect == waste {
+            errors.push(
+                Diagnostic::error(
+                    "qdx::validate::route",
+                    "`collect` and `waste` are the same position",
+                )
+                .at(span),
+            );
+        }
+        if errors.is_empty() {
+            Ok(Route {
+                valve,
+                collect,
+                waste,
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     pub(super) fn proxies(&mut self) {

@@ -879,9 +879,35 @@ impl<'a> Validator<'a> {
 
     /// Every pump needs a rate and every heater a setpoint.
     fn check_settings_have_values(&mut self) {
+        // A pump that only rinses (`flush { pump p_wash, … }`) has no rate during experiments.
+        let flush_pumps: Vec<String> = self
+            .items
+            .of(|i| match i {
+                Item::Measure(m) => Some(m),
+                _ => None,
+            })
+            .into_iter()
+            .flat_map(|m| m.entries.iter())
+            .filter_map(|e| match e {
+                ast::MeasureEntry::Channel {
+                    name,
+                    props: Some(p),
+                    ..
+                } if name.name == "flush" => p.get("pump"),
+                _ => None,
+            })
+            .filter_map(|p| match &p.value {
+                ast::PropValue::Expr(ast::Expr {
+                    kind: ExprKind::Path(path),
+                    ..
+                }) => Some(path.dotted()),
+                _ => None,
+            })
+            .collect();
         let mut missing = Vec::new();
         for (id, d) in self.devices.iter().enumerate() {
             let setting = match d.role {
+                Role::Pump if flush_pumps.contains(&d.name) => continue,
                 Role::Pump => "rate",
                 Role::Heater => "setpoint",
                 _ => continue,
