@@ -723,11 +723,17 @@ fn role_kind(role: Role) -> Option<DeviceKind> {
 }
 
 /// Devices the runtime drives and so must be bound: pumps, heaters, spectrometers, and valves
-/// whose position the campaign sets.
+/// whose position the campaign sets (a derived position, or the measurement's route).
 fn needs_binding(c: &Campaign, id: DeviceId, d: &Device) -> bool {
     match d.role {
         Role::Pump | Role::Heater | Role::Spectrometer => true,
-        Role::Valve => c.setting_source(id, "position").is_some(),
+        Role::Valve => {
+            c.setting_source(id, "position").is_some()
+                || c.measurement
+                    .as_ref()
+                    .and_then(|m| m.route.as_ref())
+                    .is_some_and(|r| r.valve == id)
+        }
         _ => false,
     }
 }
@@ -1024,6 +1030,35 @@ fn pump_limits(
                 )),
             );
         }
+    }
+    // A flush runs this pump alone at the flush rate.
+    if let Some(f) = c
+        .measurement
+        .as_ref()
+        .and_then(|m| m.flush.as_ref())
+        .filter(|f| f.pump == id)
+        && (f.rate < cap.min * (1.0 - REL) || f.rate > cap.max * (1.0 + REL))
+    {
+        let span = c.measurement.as_ref().map_or(dev.span, |m| m.span);
+        diags.push(
+            Diagnostic::error(
+                "qdx::lab::flush_rate",
+                format!(
+                    "`{}` flushes at {}, which {what} cannot run ({} .. {})",
+                    b.device,
+                    show(unit, f.rate),
+                    show(unit, cap.min),
+                    show(unit, cap.max)
+                ),
+            )
+            .label(at, "this syringe")
+            .label(
+                span,
+                format!("the flush runs `{}` at {}", b.device, show(unit, f.rate)),
+            )
+            .help("choose a flush rate the pump runs"),
+        );
+        ok = false;
     }
     // Refills withdraw at the syringe pump's refill rate, capped at its maximum rate.
     let refill = dev.quantity("syringe").map(|capacity| {

@@ -242,3 +242,43 @@ fn probe_reports_every_device_that_does_not_answer_and_exits_1() {
     assert!(stdout.contains("4 of 4 devices failed"), "{stdout}");
     assert_eq!(stdout.matches("cannot connect").count(), 4, "{stdout}");
 }
+
+#[test]
+fn a_routed_valve_must_be_bound_and_a_flush_run_by_its_pump() {
+    let campaign = check_path(Path::new("tests/data/valid/flush_route.qdx"));
+    let lab = r#"qdx 1
+
+lab "flush-rig" {
+  bind p_seed = new_era.ne1000 { port "/dev/ttyUSB0", address 0, syringe_diameter 19.13 mm }
+  bind p_iodide = new_era.ne1000 { port "/dev/ttyUSB0", address 1, syringe_diameter 19.13 mm }
+  bind p_wash = new_era.ne1000 { port "/dev/ttyUSB0", address 2, syringe_diameter 4.78 mm }
+  bind spec1 = ocean.flame { port "/dev/ttyUSB2", wavelength_coefficients [339.2, 0.3781], lamp "excitation" }
+}
+"#;
+    let world = qdx::world::MemoryWorld::new().with("flush-rig.qdx", lab);
+    let checked = check_lab(
+        &world,
+        Path::new("flush-rig.qdx"),
+        "flush-rig.qdx",
+        campaign.sources.clone(),
+        campaign.campaign.as_ref(),
+    );
+    let errors: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code)
+        .collect();
+    // The valve that routes the product has no driver; the wash pump's 4.78 mm syringe can
+    // neither flush at 1 mL/min nor refill at 5 mL/min.
+    assert_eq!(
+        errors,
+        [
+            "qdx::lab::unbound_device",
+            "qdx::lab::flush_rate",
+            "qdx::lab::refill_rate"
+        ],
+        "{}",
+        render_all(&checked.diagnostics, &checked.sources, Style::Plain)
+    );
+}
