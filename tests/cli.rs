@@ -131,6 +131,19 @@ fn new_scaffolds_a_campaign_that_checks_clean_and_never_overwrites() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+    let with_lab = qdx()
+        .arg("check")
+        .arg("--lab")
+        .arg(dir.path().join("my-dots/lab.qdx"))
+        .arg(&campaign)
+        .output()
+        .expect("qdx runs");
+    assert_eq!(
+        with_lab.status.code(),
+        Some(0),
+        "the scaffolded lab binds the scaffolded campaign: {}",
+        String::from_utf8_lossy(&with_lab.stderr)
+    );
     let again = qdx()
         .args(["new", "my-dots", "--dir"])
         .arg(dir.path())

@@ -1089,8 +1089,25 @@ impl<'a> Validator<'a> {
         {
             let has_stop = self.objectives.as_ref().is_some_and(|o| o.stop.is_some());
             if !has_stop && self.optimizer.is_some() {
+                let span =
+                    self.items
+                        .of(|i| match i {
+                            Item::Campaign(c) => Some(c),
+                            _ => None,
+                        })
+                        .first()
+                        .map_or_else(
+                            || {
+                                self.optimizer.as_ref().map_or(
+                                    Span::synthetic(crate::source::Synthetic::Default),
+                                    |o| o.span,
+                                )
+                            },
+                            |c| c.name.span,
+                        );
                 errors.push(
                     Diagnostic::error("qdx::validate::unbounded", "nothing ends this campaign: no budget and no stop condition")
+                        .label(span, "this campaign has no budget")
                         .help("add `budget { experiments 50 }` to the campaign block, or a `stop when …` objective"),
                 );
             }
