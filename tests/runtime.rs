@@ -570,3 +570,90 @@ fn prior_data_warm_starts_the_optimizer() {
         "the bundle holds the prior data as run"
     );
 }
+
+/// A strategy that proposes a fixed list of points and remembers what it was told.
+#[derive(Debug)]
+struct Scripted {
+    points: Vec<Vec<f64>>,
+    told: std::sync::Arc<std::sync::Mutex<Vec<qdx_optimize::Observation>>>,
+}
+
+impl qdx_optimize::Strategy for Scripted {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn ask(
+        &mut self,
+        n: usize,
+        _pending: &[qdx_optimize::Point],
+    ) -> qdx_optimize::Result<Vec<qdx_optimize::Suggestion>> {
+        let take = n.min(self.points.len());
+        Ok(self
+            .points
+            .drain(..take)
+            .map(|p| qdx_optimize::Suggestion {
+                point: qdx_optimize::Point(p.into_iter().map(qdx_optimize::Value::Real).collect()),
+                explain: qdx_optimize::Explanation::default(),
+            })
+            .collect())
+    }
+
+    fn tell(&mut self, observations: &[qdx_optimize::Observation]) -> qdx_optimize::Result<()> {
+        self.told
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(observations);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_given_optimizer_drives_the_simulated_lab_in_place_of_the_campaigns() {
+    let checked = check_path(Path::new("examples/branin-script.qdx"));
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    // The third point is a minimum of Branin, which meets the campaign's stop condition.
+    let points = vec![
+        vec![-3.0, 12.0],
+        vec![9.0, 3.0],
+        vec![std::f64::consts::PI, 2.275],
+        vec![0.0, 0.0],
+    ];
+    let told = std::sync::Arc::default();
+    let strategy = Scripted {
+        points: points.clone(),
+        told: std::sync::Arc::clone(&told),
+    };
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let s =
+        qdx::runtime::run_simulated_with(&c, &out, &options(), Box::new(strategy)).expect("run");
+    assert_eq!(s.experiments, 3, "{}", s.stop_reason);
+    assert_eq!(s.stop_reason, "the stop condition was met by experiment 2");
+    let records = qdx::journal::read(&out.join("journal.jsonl")).expect("journal");
+    let suggested: Vec<Vec<f64>> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            qdx::journal::Event::Suggested { values, .. } => Some(values.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        suggested,
+        points[..3],
+        "the lab ran exactly the given points"
+    );
+    let told = told.lock().expect("not poisoned");
+    assert_eq!(
+        told.len(),
+        3,
+        "every measurement went back to the optimizer"
+    );
+    // Branin at (π, 2.275) is one of its minima, 0.3979: the model file computed it.
+    let y = match &told[2].outcome {
+        qdx_optimize::Outcome::Measured(m) => m.values().copied().next().expect("a proxy"),
+        other => panic!("{other:?}"),
+    };
+    assert!((y - 0.397_887).abs() < 1e-3, "{y}");
+}

@@ -107,6 +107,7 @@ impl<'c> Run<'c> {
             sync_each: options.sync_each,
             syringes: LabState::initial(c).syringe_left,
             flows: BTreeMap::new(),
+            strategy: None,
         }
     }
 
@@ -152,7 +153,10 @@ impl<'c> Run<'c> {
         let design: Option<Vec<Vec<f64>>> = plan.design.as_ref().map(|d| d.points.clone());
         let mut strategy = match design {
             Some(_) => None,
-            None => Some(super::optimizer(c, &self.lab)?),
+            None => Some(match self.strategy.take() {
+                Some(s) => s,
+                None => super::optimizer(c, &self.lab)?,
+            }),
         };
         if let Some(s) = strategy.as_mut() {
             let mut prior = self.prior_observations()?;
@@ -567,9 +571,23 @@ pub async fn run(
     dir: &Path,
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
+    run_with(c, lab, dir, options, None).await
+}
+
+/// [`run`], with the optimizer given rather than built from the campaign's `optimizer` block
+/// (benchmarks drive the simulated lab with other optimizers through it). The strategy must
+/// work on the campaign's domain ([`crate::strategy::domain`]).
+pub async fn run_with(
+    c: &Campaign,
+    lab: Lab,
+    dir: &Path,
+    options: &RunOptions,
+    strategy: Option<Box<dyn opt::Strategy>>,
+) -> Result<RunSummary, RunError> {
     let journal = prepare(c, lab.lab_file.as_ref(), dir, options.sync_each)?;
     let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
     let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
+    run.strategy = strategy;
     let started = super::wall::now_utc();
     run.log(Event::Started {
         qdx_version: env!("CARGO_PKG_VERSION").into(),
@@ -592,6 +610,19 @@ pub fn run_simulated(
     let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
     let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
     current_thread()?.block_on(run(c, lab, dir, options))
+}
+
+/// [`run_simulated`] with a given optimizer (see [`run_with`]); the campaign's design, if it
+/// has one, still takes precedence.
+pub fn run_simulated_with(
+    c: &Campaign,
+    dir: &Path,
+    options: &RunOptions,
+    strategy: Box<dyn opt::Strategy>,
+) -> Result<RunSummary, RunError> {
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    current_thread()?.block_on(run_with(c, lab, dir, options, Some(strategy)))
 }
 
 /// Runs a campaign on the instruments of a lab binding (real serial ports, the real clock).

@@ -26,7 +26,7 @@ pub mod wall;
 
 pub use drive::{
     observation, prior_from_csv, replay_decisions, resume, resume_hardware, resume_simulated, run,
-    run_hardware, run_simulated,
+    run_hardware, run_simulated, run_simulated_with, run_with,
 };
 
 use std::collections::BTreeMap;
@@ -171,6 +171,8 @@ pub struct Run<'c> {
     syringes: BTreeMap<DeviceId, f64>,
     /// Each pump's current rate and since when (clock seconds).
     flows: BTreeMap<DeviceId, (f64, f64)>,
+    /// An optimizer given by the caller instead of the campaign's (`run_with`).
+    strategy: Option<Box<dyn opt::Strategy>>,
 }
 
 impl std::fmt::Debug for Run<'_> {
