@@ -125,7 +125,9 @@ pub fn objectives(campaign: &Campaign) -> Result<opt::Objectives, opt::OptimizeE
                 c::Goal::AtLeast { value } => opt::Goal::AtLeast(value),
                 c::Goal::AtMost { value } => opt::Goal::AtMost(value),
             };
-            opt::Objective::new(&o.name, goal).weighted(o.weight)
+            let mut objective = opt::Objective::new(&o.name, goal).weighted(o.weight);
+            objective.range = o.range;
+            objective
         })
         .collect();
     if list.is_empty() {

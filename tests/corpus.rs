@@ -1,5 +1,6 @@
 //! Corpus tests: every example and valid file checks clean and its validated summary is
-//! snapshotted; every invalid file fails with located diagnostics, snapshotted with its source.
+//! snapshotted; every warning file validates with located warnings only, and every invalid file
+//! fails with located diagnostics, both snapshotted with their source.
 
 use crate::support::{check_path, relative, rendered};
 
@@ -33,6 +34,40 @@ fn valid_files_check_clean() {
         let campaign = checked.campaign.expect("a valid campaign");
         insta::assert_snapshot!(qdx::validate::summary::summary(&campaign));
     });
+}
+
+#[test]
+fn warning_files_validate_with_located_warnings() {
+    let mut count = 0;
+    insta::glob!("data/warn", "*.qdx", |path| {
+        count += 1;
+        let rel = relative(path);
+        let source = std::fs::read_to_string(path).expect("readable test file");
+        let checked = check_path(&rel);
+        assert!(
+            checked.campaign.is_some() && !checked.diagnostics.has_errors(),
+            "{} should validate:\n{}",
+            rel.display(),
+            rendered(&checked)
+        );
+        assert!(
+            !checked.diagnostics.is_empty(),
+            "{} should warn",
+            rel.display()
+        );
+        for d in checked.diagnostics.iter() {
+            assert!(
+                d.primary_span().and_then(|s| s.range()).is_some(),
+                "{}: warning `{}` has no location",
+                rel.display(),
+                d.message
+            );
+        }
+        insta::with_settings!({ description => source, omit_expression => true }, {
+            insta::assert_snapshot!(rendered(&checked));
+        });
+    });
+    assert!(count > 0, "no warning files found");
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod corpus;
 mod format;
 mod grammar_examples;
 mod hardware;
+mod objectives;
 mod robustness;
 mod runtime;
 mod spans;

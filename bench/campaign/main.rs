@@ -23,11 +23,12 @@
 //! - the campaign's seed is `--seed` (it seeds the simulator's noise and qdx's optimizer);
 //! - batch 1; the experiment budget is `--budget` (default: the campaign's); the reagent and time
 //!   budgets and the stop condition are dropped, so every method runs the full budget;
-//! - the score is the campaign's combined objective with *fixed* desirability ranges: without
-//!   an explicit range a `maximize`/`minimize` ramp spans the values observed so far, which
-//!   differs between runs; here each ramp spans the values seen over a 256-point Sobol
-//!   reference run of the same simulated lab (seed 0). The same fixed score is what qdx's
-//!   strategies optimise and what the peers are told.
+//! - the score is the campaign's combined objective with *fixed* desirability ranges: each
+//!   `maximize`/`minimize` ramp spans the values seen over a 256-point Sobol reference run of
+//!   the same simulated lab (seed 0), in place of the campaign's own range (or, where it gives
+//!   none, of the values observed so far, which differ between runs). The range comes from the
+//!   lab, not from the file, so the recorded results stay comparable when an example's range is
+//!   edited. The same fixed score is what qdx's strategies optimise and what the peers are told.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, Write as _};

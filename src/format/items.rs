@@ -587,12 +587,28 @@ impl<'a> Printer<'a> {
 
     fn objective(&mut self, o: &ObjectiveEntry, next: usize) {
         let text = match o {
-            ObjectiveEntry::Maximize { proxy, weight, .. } => {
-                format!("maximize {}{}", proxy.name, weight_text(weight.as_ref()))
-            }
-            ObjectiveEntry::Minimize { proxy, weight, .. } => {
-                format!("minimize {}{}", proxy.name, weight_text(weight.as_ref()))
-            }
+            ObjectiveEntry::Maximize {
+                proxy,
+                range: r,
+                weight,
+                ..
+            } => format!(
+                "maximize {}{}{}",
+                proxy.name,
+                ramp_text(r.as_ref()),
+                weight_text(weight.as_ref())
+            ),
+            ObjectiveEntry::Minimize {
+                proxy,
+                range: r,
+                weight,
+                ..
+            } => format!(
+                "minimize {}{}{}",
+                proxy.name,
+                ramp_text(r.as_ref()),
+                weight_text(weight.as_ref())
+            ),
             ObjectiveEntry::Target {
                 proxy,
                 op,
@@ -838,6 +854,10 @@ fn variable(v: &Variable) -> String {
     let mut text = format!("{} : {ty}", v.name.name);
     push_binding(&mut text, v.binding.as_ref());
     text
+}
+
+fn ramp_text(r: Option<&Range>) -> String {
+    r.map_or_else(String::new, |r| format!(" in {}", range(r)))
 }
 
 fn weight_text(weight: Option<&NumberLit>) -> String {

@@ -470,13 +470,19 @@ pub enum ProxyDef {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ObjectiveEntry {
+    /// `maximize plqy`, `maximize plqy in 0.2 .. 0.9 weight 2`
     Maximize {
         proxy: Ident,
+        /// The desirability ramp, worst end to best end in either order.
+        range: Option<Range>,
         weight: Option<NumberLit>,
         span: Span,
     },
+    /// `minimize fwhm`, `minimize fwhm in 15 nm .. 60 nm`
     Minimize {
         proxy: Ident,
+        /// The desirability ramp, worst end to best end in either order.
+        range: Option<Range>,
         weight: Option<NumberLit>,
         span: Span,
     },

@@ -755,11 +755,13 @@ impl Lower<'_> {
         Ok(match rule {
             Rule::maximize => ObjectiveEntry::Maximize {
                 proxy: self.expect_ident(&mut c)?,
+                range: c.optional(Rule::range).map(|r| self.range(r)).transpose()?,
                 weight: self.weight(&mut c)?,
                 span,
             },
             Rule::minimize => ObjectiveEntry::Minimize {
                 proxy: self.expect_ident(&mut c)?,
+                range: c.optional(Rule::range).map(|r| self.range(r)).transpose()?,
                 weight: self.weight(&mut c)?,
                 span,
             },

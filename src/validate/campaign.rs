@@ -576,6 +576,9 @@ pub struct Objective {
     pub name: String,
     pub goal: Goal,
     pub weight: f64,
+    /// The desirability ramp `(low, high)` of a `maximize`/`minimize` goal, SI; `None` = the
+    /// observed range.
+    pub range: Option<(f64, f64)>,
     pub unit: DisplayUnit,
     #[serde(skip)]
     pub span: Span,

@@ -129,18 +129,21 @@ impl<'a> Validator<'a> {
         let mut stop_exprs = Vec::new();
         let mut require_exprs = Vec::new();
         let mut errors = Vec::new();
+        let mut ramps: Vec<(String, &str, Option<Span>, bool)> = Vec::new();
         for e in &entries {
-            let (proxy, goal, weight, span) = match e {
+            let (proxy, goal, ramp, weight, span) = match e {
                 ObjectiveEntry::Maximize {
                     proxy,
+                    range,
                     weight,
                     span,
-                } => (proxy, Ok(Goal::Maximize), weight, *span),
+                } => (proxy, Ok(Goal::Maximize), Some(range), weight, *span),
                 ObjectiveEntry::Minimize {
                     proxy,
+                    range,
                     weight,
                     span,
-                } => (proxy, Ok(Goal::Minimize), weight, *span),
+                } => (proxy, Ok(Goal::Minimize), Some(range), weight, *span),
                 ObjectiveEntry::Target {
                     proxy,
                     op,
@@ -170,7 +173,7 @@ impl<'a> Validator<'a> {
                                 .help("`target plqy >= 0.5` is met at 0.5 and above; use `=` with `within` for a band")),
                         }
                     });
-                    (proxy, goal, weight, *span)
+                    (proxy, goal, None, weight, *span)
                 }
                 ObjectiveEntry::Require { condition, .. } => {
                     require_exprs.push(condition);
@@ -248,6 +251,28 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             }
+            let range = match ramp.and_then(Option::as_ref) {
+                Some(r) => match self.ramp(id, r) {
+                    Ok(v) => Some(v),
+                    Err(d) => {
+                        errors.push(d);
+                        self.poison(format!("objective:{}", proxy.name));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            // Where a missing or unused ramp is reported, once the combination is known.
+            ramps.push((
+                proxy.name.clone(),
+                if goal == Goal::Minimize {
+                    "minimize"
+                } else {
+                    "maximize"
+                },
+                ramp.map(|r| r.as_ref().map_or(span, |r| r.span)),
+                range.is_some(),
+            ));
             let w = weight.as_ref().map_or(1.0, |w| w.value);
             if w <= 0.0 {
                 errors.push(
@@ -265,6 +290,7 @@ impl<'a> Validator<'a> {
                 name: proxy.name.clone(),
                 goal,
                 weight: w,
+                range,
                 unit,
                 span,
             });
@@ -367,6 +393,7 @@ impl<'a> Validator<'a> {
             }
             None => Combine::Single,
         };
+        errors.extend(ramp_warnings(&ramps, &method));
         let conditions = |exprs: Vec<&ast::Expr>, errors: &mut Vec<Diagnostic>| -> Vec<Condition> {
             exprs
                 .into_iter()
@@ -394,6 +421,21 @@ impl<'a> Validator<'a> {
             requirements,
             stop,
         });
+    }
+
+    /// The desirability ramp `in lo .. hi` of a `maximize` or `minimize` goal, in SI.
+    fn ramp(&self, id: ProxyId, r: &ast::Range) -> Result<(f64, f64), Diagnostic> {
+        let lo = self.proxy_value(id, &r.lo, false)?;
+        let hi = self.proxy_value(id, &r.hi, false)?;
+        if lo < hi {
+            return Ok((lo, hi));
+        }
+        Err(Diagnostic::error(
+            "qdx::validate::empty_ramp",
+            "the desirability range is empty: its lower end is not below its upper end",
+        )
+        .at(r.span)
+        .help("write the lower end first, e.g. `in 15 nm .. 60 nm`; `maximize` or `minimize` says which end is best"))
     }
 
     /// `peak within 2 nm and plqy >= 0.6` over proxies.
@@ -1222,4 +1264,47 @@ fn check_option(name: &str, v: &OptionValue) -> Result<(), String> {
         },
         _ => Ok(()),
     }
+}
+
+/// Warnings about desirability ramps: one given where nothing reads it, or one missing where the
+/// score would then move with the data. `ramps` holds, per `maximize`/`minimize` objective, its
+/// name, its goal's keyword, where to point (the range, or the objective without one) and whether
+/// it has a range.
+fn ramp_warnings(
+    ramps: &[(String, &str, Option<Span>, bool)],
+    method: &Combine,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (name, verb, at, given) in ramps {
+        let Some(at) = *at else { continue };
+        match (method, given) {
+            (Combine::Desirability, false) => out.push(
+                Diagnostic::warning(
+                    "qdx::validate::observed_ramp",
+                    format!("the desirability of `{name}` ramps over the values observed so far"),
+                )
+                .at(at)
+                .help(format!(
+                    "give the range that runs from undesirable to fully desirable, `{verb} {name} in LOW .. HIGH`, so that a score means the same in every run of the campaign"
+                )),
+            ),
+            (Combine::Desirability, true) => {}
+            (other, true) => out.push(
+                Diagnostic::warning(
+                    "qdx::validate::unused_ramp",
+                    format!(
+                        "the range of `{name}` only shapes desirability, but {}",
+                        match other {
+                            Combine::WeightedSum => "the objectives combine by weighted sum",
+                            Combine::Pareto => "the objectives form a Pareto front",
+                            _ => "it is the only objective",
+                        }
+                    ),
+                )
+                .at(at),
+            ),
+            (_, false) => {}
+        }
+    }
+    out
 }

@@ -10,9 +10,12 @@ fn device_name(c: &Campaign, id: DeviceId) -> &str {
 }
 
 fn goal(o: &Objective) -> String {
+    let ramp = o.range.map_or_else(String::new, |(lo, hi)| {
+        format!(" in {} .. {}", o.unit.format(lo), o.unit.format(hi))
+    });
     match o.goal {
-        Goal::Maximize => format!("maximize {}", o.name),
-        Goal::Minimize => format!("minimize {}", o.name),
+        Goal::Maximize => format!("maximize {}{ramp}", o.name),
+        Goal::Minimize => format!("minimize {}{ramp}", o.name),
         Goal::Target { value, tolerance } => format!(
             "target {} = {} within {}",
             o.name,
