@@ -108,6 +108,7 @@ impl<'c> Run<'c> {
             syringes: LabState::initial(c).syringe_left,
             flows: BTreeMap::new(),
             strategy: None,
+            heard: BTreeMap::new(),
         }
     }
 

@@ -7,9 +7,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use qdx_lab::guard::{GuardedHeater, GuardedPump};
-use qdx_lab::registry::{self, DeviceKind, RegistryError};
+use qdx_lab::registry::{self, DeviceKind, RegistryError, SettingValue};
 use qdx_lab::{Clock, DeviceErrorKind, Heater, Pump, PumpDirection, Spectrometer, Valve};
 use qdx_sim as sim;
 
@@ -55,6 +56,10 @@ pub struct Lab {
     pub virtual_lab: Option<VirtualLab>,
     /// The simulated reactor, when simulated (for reference-dye calibration).
     pub sim: Option<sim::SimLab>,
+    /// How long the run may leave its pumps unspoken to: half the shortest safe-mode
+    /// communication timeout among the bound pumps (a New Era pump in safe mode stops itself
+    /// when it hears nothing for that long). `None`: no pump needs it.
+    pub keepalive: Option<Duration>,
 }
 
 impl std::fmt::Debug for Lab {
@@ -79,6 +84,7 @@ impl Lab {
             valves: BTreeMap::new(),
             virtual_lab: None,
             sim: None,
+            keepalive: None,
         };
         match c.simulation.as_ref().map(|s| &s.model) {
             Some(SimulationModel::Table {
@@ -183,6 +189,7 @@ impl Lab {
             valves: BTreeMap::new(),
             virtual_lab: None,
             sim: None,
+            keepalive: None,
         };
         let timed_out = |device: &str| RegistryError::Connect {
             device: device.to_owned(),
@@ -219,6 +226,15 @@ impl Lab {
                         .await
                         .map_err(connect)?;
                     lab.pumps.insert(b.device, pump);
+                    if let Some(SettingValue::Integer(seconds)) =
+                        b.settings.get("safe_mode_timeout")
+                        && *seconds > 0
+                    {
+                        // Half the timeout, so a poll that waits its turn on a shared line
+                        // still lands in time.
+                        let every = Duration::from_secs_f64(*seconds as f64 / 2.0);
+                        lab.keepalive = Some(lab.keepalive.map_or(every, |k| k.min(every)));
+                    }
                 }
                 (DeviceKind::Heater, Limits::Heater(limits)) => {
                     let raw = tokio::time::timeout(

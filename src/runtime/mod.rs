@@ -173,6 +173,9 @@ pub struct Run<'c> {
     flows: BTreeMap<DeviceId, (f64, f64)>,
     /// An optimizer given by the caller instead of the campaign's (`run_with`).
     strategy: Option<Box<dyn opt::Strategy>>,
+    /// Problems a keep-alive poll heard during a wait (an alarm is answered once, so it is
+    /// kept here), handled with the fault policy at the next pump check.
+    heard: BTreeMap<DeviceId, DeviceError>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -363,12 +366,7 @@ impl<'c> Run<'c> {
                             message: last.to_string(),
                             action: format!("retry {} of {times}", k + 1),
                         })?;
-                        self.lab
-                            .clock
-                            .sleep(Duration::from_secs_f64(
-                                backoff * f64::from(1_u32 << k.min(10)),
-                            ))
-                            .await;
+                        self.idle(backoff * f64::from(1_u32 << k.min(10))).await;
                         match self.retry_op(attempt).await {
                             Ok(()) => return Ok(FaultOutcome::Recovered),
                             Err(e) => last = e,
@@ -495,7 +493,18 @@ impl<'c> Run<'c> {
                 volume,
                 rate,
             }) => match self.lab.pumps.get_mut(device) {
-                Some(p) => refill(p.as_mut(), clock.as_ref(), *volume, *rate).await,
+                Some(p) => {
+                    let name = self.c.devices.get(*device).map_or("", |d| d.name.as_str());
+                    refill(
+                        p.as_mut(),
+                        name,
+                        clock.as_ref(),
+                        self.lab.keepalive,
+                        *volume,
+                        *rate,
+                    )
+                    .await
+                }
                 None => Ok(()),
             },
             RetryOp::Setting(Operation::SetSetpoint { device, kelvin }) => {
@@ -706,12 +715,46 @@ impl<'c> Run<'c> {
                     _ => None,
                 })
                 .collect();
+            // A refill takes minutes; the pumps it leaves idle are kept talking to meanwhile.
+            let refill_time = pump_ops
+                .values()
+                .filter_map(|o| match o {
+                    Operation::Refill { volume, rate, .. } => {
+                        Some(volume / rate.max(f64::MIN_POSITIVE))
+                    }
+                    _ => None,
+                })
+                .fold(0.0, f64::max);
+            let keepalive = self.lab.keepalive;
             for (id, pump) in self.lab.pumps.iter_mut() {
                 let Some(op) = pump_ops.get(id).copied().cloned() else {
+                    if let Some(every) = keepalive.filter(|_| refill_time > 0.0) {
+                        let (id, clock) = (*id, clock.clone());
+                        let name = self
+                            .c
+                            .devices
+                            .get(id)
+                            .map_or_else(String::new, |d| d.name.clone());
+                        futures.push(Box::pin(async move {
+                            let end = clock.now() + Duration::from_secs_f64(refill_time);
+                            while clock.now() < end {
+                                clock.sleep((end - clock.now()).min(every)).await;
+                                if let Err(e) = keep_alive(pump.as_mut(), &name).await {
+                                    return (id, Err(e));
+                                }
+                            }
+                            (id, Ok(()))
+                        }));
+                    }
                     continue;
                 };
                 let id = *id;
                 let clock = clock.clone();
+                let name = self
+                    .c
+                    .devices
+                    .get(id)
+                    .map_or_else(String::new, |d| d.name.clone());
                 futures.push(Box::pin(async move {
                     let r = match op {
                         Operation::Stop { .. } => pump.stop().await,
@@ -726,7 +769,15 @@ impl<'c> Run<'c> {
                             }
                         }
                         Operation::Refill { volume, rate, .. } => {
-                            refill(pump.as_mut(), clock.as_ref(), volume, rate).await
+                            refill(
+                                pump.as_mut(),
+                                &name,
+                                clock.as_ref(),
+                                keepalive,
+                                volume,
+                                rate,
+                            )
+                            .await
                         }
                         _ => Ok(()),
                     };
@@ -777,6 +828,17 @@ impl<'c> Run<'c> {
             .filter(|(_, r)| **r > 0.0)
             .map(|(d, r)| (*d, *r))
             .collect();
+        // What the keep-alive polls heard during the waits comes first.
+        for (device, e) in std::mem::take(&mut self.heard) {
+            let again = match running.iter().find(|(d, _)| *d == device) {
+                Some(&(device, rate)) => RetryOp::Setting(Operation::SetRate { device, rate }),
+                None => RetryOp::Nothing,
+            };
+            match self.on_fault(Some(experiment), device, &e, &again).await? {
+                FaultOutcome::Recovered => {}
+                other => return Ok(Some(other)),
+            }
+        }
         for (device, rate) in running {
             let Some(pump) = self.lab.pumps.get_mut(&device) else {
                 continue;
@@ -801,6 +863,31 @@ impl<'c> Run<'c> {
             }
         }
         Ok(None)
+    }
+
+    /// Lets `seconds` of lab time pass. Pumps in safe mode stop themselves when they hear
+    /// nothing for their timeout, so with [`Lab::keepalive`] set the wait is cut into slices
+    /// no longer than it and every pump is polled after each slice.
+    async fn idle(&mut self, seconds: f64) {
+        let Some(every) = self.lab.keepalive else {
+            self.lab.clock.sleep(Duration::from_secs_f64(seconds)).await;
+            return;
+        };
+        let mut left = seconds;
+        while left > 0.0 {
+            let slice = left.min(every.as_secs_f64());
+            self.lab.clock.sleep(Duration::from_secs_f64(slice)).await;
+            left -= slice;
+            for (id, pump) in self.lab.pumps.iter_mut() {
+                if self.heard.contains_key(id) {
+                    continue; // already in trouble: do not wait on it again
+                }
+                let name = self.c.devices.get(*id).map_or("", |d| d.name.as_str());
+                if let Err(e) = keep_alive(pump.as_mut(), name).await {
+                    self.heard.entry(*id).or_insert(e);
+                }
+            }
+        }
     }
 
     /// Waits until a heater is within the band of its setpoint for the hold time.
@@ -863,7 +950,7 @@ impl<'c> Run<'c> {
                     other => Ok(Some(other)),
                 };
             }
-            self.lab.clock.sleep(Duration::from_secs_f64(poll)).await;
+            self.idle(poll).await;
         }
         let waited = self.now() - started;
         self.log(Event::Waited {
@@ -967,7 +1054,7 @@ impl<'c> Run<'c> {
                             *volumes,
                             *total_flow,
                         ) + extra;
-                        self.lab.clock.sleep(Duration::from_secs_f64(seconds)).await;
+                        self.idle(seconds).await;
                         self.log(Event::Waited {
                             experiment: id,
                             why: step.why.clone(),
@@ -981,7 +1068,9 @@ impl<'c> Run<'c> {
                         averages,
                         replicate,
                     } => {
-                        if !pumps_checked && self.lab.kind == LabKind::Hardware {
+                        if (!pumps_checked || !self.heard.is_empty())
+                            && self.lab.kind == LabKind::Hardware
+                        {
                             pumps_checked = true;
                             match self.check_pumps(id).await? {
                                 None | Some(FaultOutcome::Recovered) => {}
@@ -1134,7 +1223,9 @@ fn acquire_command(r: &AcquireRequest) -> Command {
 /// Refills a syringe: withdraw `volume` at `rate`, then infuse again.
 async fn refill(
     pump: &mut dyn qdx_lab::Pump,
+    name: &str,
     clock: &dyn Clock,
+    keepalive: Option<Duration>,
     volume: f64,
     rate: f64,
 ) -> Result<(), DeviceError> {
@@ -1142,13 +1233,26 @@ async fn refill(
     pump.set_direction(PumpDirection::Withdraw).await?;
     pump.set_rate(rate).await?;
     pump.start().await?;
-    clock
-        .sleep(Duration::from_secs_f64(
-            volume / rate.max(f64::MIN_POSITIVE),
-        ))
-        .await;
+    let mut left = Duration::from_secs_f64(volume / rate.max(f64::MIN_POSITIVE));
+    while !left.is_zero() {
+        let slice = keepalive.map_or(left, |k| left.min(k));
+        clock.sleep(slice).await;
+        left -= slice;
+        if !left.is_zero() {
+            keep_alive(pump, name).await?;
+        }
+    }
     pump.stop().await?;
     pump.set_direction(PumpDirection::Infuse).await
+}
+
+/// One keep-alive poll: the pump hears from the run. An alarm in the answer is returned as
+/// an error (a pump answers an alarm once, so it must not be dropped here).
+async fn keep_alive(pump: &mut dyn qdx_lab::Pump, name: &str) -> Result<(), DeviceError> {
+    match pump.status().await?.alarm {
+        Some(alarm) => Err(DeviceError::new(name, DeviceErrorKind::Alarm(alarm))),
+        None => Ok(()),
+    }
 }
 
 /// Builds the optimizer for a campaign and a lab (pool mode when the lab is a table pool).

@@ -324,3 +324,79 @@ async fn a_hung_device_cannot_hang_the_run() {
     assert_eq!(e.kind, DeviceErrorKind::Timeout(CALL_DEADLINE));
     assert_eq!(start.elapsed(), CALL_DEADLINE);
 }
+
+/// The test campaign with a 200 µL coil: 12 s to steady state at 1 mL/min, far longer than
+/// the pumps' safe-mode timeout below.
+fn slow_campaign() -> String {
+    campaign_with_safety("  safe h1 = 30 degC\n  on pump_stall : stop_all, pause")
+        .replace("volume 2 uL, heater h1", "volume 200 uL, heater h1")
+}
+
+#[tokio::test(start_paused = true)]
+async fn pumps_in_safe_mode_are_kept_talking_to_through_long_waits() {
+    // Both pumps stop themselves after 2 s without a valid packet.
+    let lab = LAB.replace(
+        "syringe_diameter 4.78 mm",
+        "syringe_diameter 4.78 mm, safe_mode_timeout 2",
+    );
+    let (c, binding) = setup(&slow_campaign(), &lab);
+    let rig = Rig::new();
+    let (_dir, result, records) = run(&rig, &c, &binding).await;
+    let summary = result.expect("the run finishes");
+    assert_eq!(faults(&records), Vec::<(String, String)>::new());
+    assert_eq!(summary.experiments, 3);
+    assert_eq!(statuses(&records), vec!["ok", "ok", "ok"]);
+    // The polls went out in safe-mode packets during the waits.
+    let polls = rig
+        .pump_requests()
+        .iter()
+        .filter(|r| r.starts_with('\u{2}') && r.contains("DIS"))
+        .count();
+    assert!(polls >= 2 * 12, "{polls} polls");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pump_silent_to_its_keep_alive_polls_ends_the_run_in_the_safe_state() {
+    // The same rig, but once p_a runs its `DIS` queries go unanswered: the keep-alive poll
+    // during the first wait times out.
+    let lab = LAB.replace(
+        "syringe_diameter 4.78 mm",
+        "syringe_diameter 4.78 mm, safe_mode_timeout 2",
+    );
+    let (c, binding) = setup(&slow_campaign(), &lab);
+    let mut running = false;
+    let rig = Rig::new().script_pumps(Box::new(move |_, request| {
+        let text = String::from_utf8_lossy(request);
+        if text.contains("0RUN") {
+            running = true;
+        }
+        if running && text.contains("0DIS") {
+            Reply::Silent
+        } else {
+            Reply::Normal
+        }
+    }));
+    let (_dir, result, records) = run(&rig, &c, &binding).await;
+    let summary = result.expect("a paused run still writes its bundle");
+    assert!(!summary.finished);
+    // Caught at the first experiment's pump check, before any spectrum: the campaign has no
+    // policy for pump_timeout, so the run stops all and aborts, leaving the lab safe.
+    assert_eq!(
+        faults(&records),
+        vec![
+            ("pump_timeout".to_owned(), "stop_all".to_owned()),
+            ("pump_timeout".to_owned(), "abort".to_owned()),
+        ]
+    );
+    assert!(measured(&records).is_empty());
+    // The safe state (pumps stopped, heater at its safe setpoint), reached without failures.
+    assert!(!rig.pump_running(0) && !rig.pump_running(1));
+    assert!((rig.heater_setpoint() - SAFE_H1).abs() < 1e-9);
+    let states = safe_states(&records);
+    assert!(
+        states
+            .last()
+            .is_some_and(|(_, failures)| failures.is_empty()),
+        "{states:?}"
+    );
+}

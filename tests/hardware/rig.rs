@@ -202,6 +202,11 @@ impl DeviceConnector for EmulatedConnector {
             .clone();
         let mut pump =
             NewEraPump::new(name, link, address, qdx_lab::protocol::new_era::Mode::Basic);
+        if let Some(SettingValue::Integer(seconds)) = settings.get("safe_mode_timeout") {
+            pump.enter_safe_mode(u8::try_from(*seconds).expect("0-255 s"))
+                .await
+                .map_err(connect_error(name))?;
+        }
         pump.configure(number(settings, "syringe_diameter") * 1e3)
             .await
             .map_err(connect_error(name))?;

@@ -300,3 +300,34 @@ async fn pause_on_first_stop_models_are_fully_stopped() {
     let status = p.status().await.expect("status");
     assert!(!status.running);
 }
+
+#[tokio::test(start_paused = true)]
+async fn safe_mode_timeout_stops_a_pump_nobody_talks_to() {
+    let (clock, emulator) = chain(&[0]);
+    let mut p = pump(&emulator, 0);
+    p.enter_safe_mode(5).await.expect("safe mode");
+    p.set_rate(1.0 * ML_PER_MIN).await.expect("rate");
+    p.start().await.expect("start");
+    // Heard every 4 s: the 5 s timer never lapses.
+    for t in [4, 8] {
+        clock.advance_to(Duration::from_secs(t));
+        let status = p.status().await.expect("status");
+        assert!(
+            status.running && status.alarm.is_none(),
+            "{t} s: {status:?}"
+        );
+    }
+    // Silent from 8 s: the pump stops itself at 13 s and raises `T`.
+    clock.advance_to(Duration::from_secs(20));
+    let status = p.status().await.expect("status");
+    assert_eq!(
+        status.alarm.as_deref(),
+        Some("safe-mode communication timeout")
+    );
+    assert!(!status.running);
+    assert!(
+        (status.infused - 13.0 / 60.0 * 1e-6).abs() < 1e-9,
+        "{}",
+        status.infused
+    );
+}

@@ -10,6 +10,9 @@
 //!   the alarm is then cleared.
 //! - Dispensed volumes grow at the pump's rate on the chain's [`Clock`], and a pump with a
 //!   volume target stops when it reaches it.
+//! - A pump in safe mode with a timeout (`SAF n`, n > 0) that hears no valid packet for n
+//!   seconds stops and raises alarm `T`; the timer starts at the first valid packet after `SAF`
+//!   and restarts with every valid packet to that pump (instruments.md, "Safe mode").
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,6 +48,10 @@ pub struct NePump {
     /// A pending alarm type letter (`S` stall, `R` reset, ...).
     pub alarm: Option<u8>,
     pub safe_mode: bool,
+    /// The safe-mode communication timeout (`SAF n`, n > 0).
+    pub safe_timeout: Option<Duration>,
+    /// When this pump last heard a valid packet, while its safe-mode timer runs.
+    heard: Option<Duration>,
     last_update: Duration,
 }
 
@@ -64,6 +71,8 @@ impl Default for NePump {
             phase_moved: 0.0,
             alarm: None,
             safe_mode: false,
+            safe_timeout: None,
+            heard: None,
             last_update: Duration::ZERO,
         }
     }
@@ -84,8 +93,31 @@ impl NePump {
         }
     }
 
-    /// Integrates the dispensed volume up to `now`.
+    /// Brings the pump up to `now`: the safe-mode timer first (the pump stops at the moment
+    /// it lapses), then the dispensed volume.
     fn advance(&mut self, now: Duration) {
+        if let (Some(limit), Some(heard)) = (self.safe_timeout, self.heard) {
+            let lapse = heard + limit;
+            if self.safe_mode && now > lapse {
+                self.integrate(lapse);
+                self.running = false;
+                self.alarm = Some(b'T');
+                // The timer starts again with the next valid packet.
+                self.heard = None;
+            }
+        }
+        self.integrate(now);
+    }
+
+    /// A valid packet reached this pump at `now`.
+    fn hear(&mut self, now: Duration) {
+        if self.safe_mode && self.safe_timeout.is_some() {
+            self.heard = Some(now);
+        }
+    }
+
+    /// Integrates the dispensed volume up to `now`.
+    fn integrate(&mut self, now: Duration) {
         let elapsed = now.saturating_sub(self.last_update).as_secs_f64();
         self.last_update = self.last_update.max(now);
         if !self.running {
@@ -378,6 +410,7 @@ impl Protocol for NewEraChain {
                 continue;
             }
             pump.advance(now);
+            pump.hear(now);
             if let Some(kind) = pump.alarm.take() {
                 if !broadcast {
                     let tail = format!("?{}", char::from(kind));
@@ -396,7 +429,10 @@ impl Protocol for NewEraChain {
                 && !tail.starts_with('?')
                 && let Some(pump) = self.pumps.get_mut(&address)
             {
-                pump.safe_mode = argument.parse::<u16>().is_ok_and(|n| n > 0);
+                let seconds = argument.parse::<u16>().unwrap_or(0);
+                pump.safe_mode = seconds > 0;
+                pump.safe_timeout = (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)));
+                pump.heard = None;
             }
         }
         reply
