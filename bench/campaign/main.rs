@@ -324,6 +324,52 @@ impl opt::Strategy for External {
     }
 }
 
+/// Times a strategy's `ask` and `tell` (wall clock: this is a benchmark), one entry per
+/// suggestion, as the peers' harness times theirs.
+struct Timed {
+    inner: Box<dyn opt::Strategy>,
+    ms: Arc<std::sync::Mutex<Vec<f64>>>,
+    pending: f64,
+}
+
+impl std::fmt::Debug for Timed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timed").finish_non_exhaustive()
+    }
+}
+
+impl Timed {
+    fn record(&mut self, ms: f64) {
+        if let Ok(mut all) = self.ms.lock() {
+            all.push(ms);
+        }
+    }
+}
+
+impl opt::Strategy for Timed {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn ask(&mut self, n: usize, pending: &[opt::Point]) -> opt::Result<Vec<opt::Suggestion>> {
+        let t = std::time::Instant::now();
+        let out = self.inner.ask(n, pending);
+        self.pending += t.elapsed().as_secs_f64() * 1e3;
+        out
+    }
+
+    fn tell(&mut self, observations: &[opt::Observation]) -> opt::Result<()> {
+        let t = std::time::Instant::now();
+        let out = self.inner.tell(observations);
+        let ms = self.pending + t.elapsed().as_secs_f64() * 1e3;
+        self.pending = 0.0;
+        for _ in observations {
+            self.record(ms / observations.len().max(1) as f64);
+        }
+        out
+    }
+}
+
 fn main() -> ExitCode {
     match main_inner() {
         Ok(()) => ExitCode::SUCCESS,
@@ -405,7 +451,17 @@ fn main_inner() -> Result<(), String> {
         .keep
         .clone()
         .unwrap_or_else(|| scratch.path().join("run"));
+    let timings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let strategy = match strategy {
+        Some(s) if args.method != "external" => Some(Box::new(Timed {
+            inner: s,
+            ms: timings.clone(),
+            pending: 0.0,
+        }) as Box<dyn opt::Strategy>),
+        other => other,
+    };
     let experiments = run(&campaign, &dir, strategy)?;
+    let ms_per_suggestion: Vec<f64> = timings.lock().map(|t| t.clone()).unwrap_or_default();
     let scores: Vec<Option<f64>> = experiments
         .iter()
         .map(|e| score(&objectives, &observation(&campaign, e)))
@@ -426,6 +482,7 @@ fn main_inner() -> Result<(), String> {
         "lab_hours": experiments.iter().map(|e| e.t / 3600.0).collect::<Vec<_>>(),
         "values": experiments.iter().map(|e| e.values.clone()).collect::<Vec<_>>(),
         "proxies": experiments.iter().map(|e| e.proxies.clone()).collect::<Vec<_>>(),
+        "ms_per_suggestion": ms_per_suggestion,
     });
     let line = if args.method == "external" {
         serde_json::json!({ "result": result })
