@@ -736,14 +736,9 @@ impl<'c> Run<'c> {
                             .get(id)
                             .map_or_else(String::new, |d| d.name.clone());
                         futures.push(Box::pin(async move {
-                            let end = clock.now() + Duration::from_secs_f64(refill_time);
-                            while clock.now() < end {
-                                clock.sleep((end - clock.now()).min(every)).await;
-                                if let Err(e) = keep_alive(pump.as_mut(), &name).await {
-                                    return (id, Err(e));
-                                }
-                            }
-                            (id, Ok(()))
+                            let time = Duration::from_secs_f64(refill_time);
+                            let r = hold(pump.as_mut(), &name, clock.as_ref(), Some(every), time);
+                            (id, r.await)
                         }));
                     }
                     continue;
@@ -1233,17 +1228,33 @@ async fn refill(
     pump.set_direction(PumpDirection::Withdraw).await?;
     pump.set_rate(rate).await?;
     pump.start().await?;
-    let mut left = Duration::from_secs_f64(volume / rate.max(f64::MIN_POSITIVE));
-    while !left.is_zero() {
-        let slice = keepalive.map_or(left, |k| left.min(k));
-        clock.sleep(slice).await;
-        left -= slice;
-        if !left.is_zero() {
-            keep_alive(pump, name).await?;
-        }
-    }
+    let time = Duration::from_secs_f64(volume / rate.max(f64::MIN_POSITIVE));
+    hold(pump, name, clock, keepalive, time).await?;
     pump.stop().await?;
     pump.set_direction(PumpDirection::Infuse).await
+}
+
+/// Lets `time` pass for one pump; with `keepalive`, in slices no longer than it, polling the
+/// pump after each.
+async fn hold(
+    pump: &mut dyn qdx_lab::Pump,
+    name: &str,
+    clock: &dyn Clock,
+    keepalive: Option<Duration>,
+    time: Duration,
+) -> Result<(), DeviceError> {
+    let Some(every) = keepalive else {
+        clock.sleep(time).await;
+        return Ok(());
+    };
+    let mut left = time;
+    while !left.is_zero() {
+        let slice = left.min(every);
+        clock.sleep(slice).await;
+        left -= slice;
+        keep_alive(pump, name).await?;
+    }
+    Ok(())
 }
 
 /// One keep-alive poll: the pump hears from the run. An alarm in the answer is returned as
