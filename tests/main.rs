@@ -7,6 +7,7 @@ mod grammar_examples;
 mod hardware;
 mod objectives;
 mod robustness;
+mod run_safety;
 mod runtime;
 mod spans;
 mod support;

@@ -86,6 +86,9 @@ pub enum Operation {
     WaitSteadyState {
         volumes: f64,
         total_flow: f64,
+        /// The time one reactor volume takes at the experiment's rates, s (see
+        /// [`residence_time`]).
+        residence: f64,
         extra: f64,
     },
     /// Take one averaged spectrum.
@@ -132,9 +135,10 @@ impl Operation {
             }
             Operation::WaitSteadyState {
                 volumes,
-                total_flow,
+                residence,
                 extra,
-            } => steady_state_time(c, *volumes, *total_flow) + extra,
+                ..
+            } => volumes * residence + extra,
             Operation::Acquire {
                 integration,
                 averages,
@@ -184,6 +188,7 @@ impl Operation {
                 volumes,
                 total_flow,
                 extra,
+                ..
             } => {
                 let mut s = format!(
                     "wait {} reactor volumes at {}",
@@ -247,14 +252,61 @@ pub fn settle_time(delta: f64, within: f64, tau: f64) -> f64 {
     }
 }
 
-/// Time for `volumes` reactor volumes to flow at `total_flow`.
-pub fn steady_state_time(c: &Campaign, volumes: f64, total_flow: f64) -> f64 {
-    let v = c.topology.reactor_volume.unwrap_or(0.0);
-    if total_flow > 0.0 {
-        volumes * v / total_flow
-    } else {
-        0.0
-    }
+/// The time one "reactor volume" takes at these pump rates, s: how long the slowest new stream
+/// needs from its pump to the measuring cell (inclusive).
+///
+/// Every device on a pump's way carries the sum of the rates of the pumps whose ways pass
+/// through it, so each segment has its own residence time; a stream's time is the sum over its
+/// way and the slowest running stream sets the wait. For streams that all join before the first
+/// device with a volume this is `reactor_volume / total_flow`; a long coil before a later merge
+/// point counts at its own (lower) flow. A device without a declared volume holds none.
+pub fn residence_time(c: &Campaign, rates: &BTreeMap<DeviceId, f64>) -> f64 {
+    let total_flow: f64 = rates.values().filter(|r| **r > 0.0).sum();
+    let Some(cell) = c.measurement.as_ref().map(|m| m.cell) else {
+        let v = c.topology.reactor_volume.unwrap_or(0.0);
+        return if total_flow > 0.0 {
+            v / total_flow
+        } else {
+            0.0
+        };
+    };
+    let running = |p: DeviceId| rates.get(&p).is_some_and(|r| *r > 0.0);
+    // Each running pump's way up to the cell.
+    let ways: Vec<(DeviceId, &[DeviceId])> = c
+        .topology
+        .paths
+        .iter()
+        .filter(|p| running(p.pump))
+        .filter_map(|p| {
+            let end = p.devices.iter().position(|d| *d == cell)?;
+            Some((p.pump, p.devices.get(..=end)?))
+        })
+        .collect();
+    let flow_through = |d: DeviceId| -> f64 {
+        ways.iter()
+            .filter(|(_, way)| way.contains(&d))
+            .map(|(p, _)| rates.get(p).copied().unwrap_or(0.0))
+            .sum()
+    };
+    ways.iter()
+        .map(|(_, way)| {
+            way.iter()
+                .filter_map(|d| {
+                    let dev = c.devices.get(*d)?;
+                    if dev.role == Role::Pump {
+                        return None;
+                    }
+                    let q = flow_through(*d);
+                    (q > 0.0).then(|| dev.quantity("volume").unwrap_or(0.0) / q)
+                })
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Time for `volumes` reactor volumes to flow at these pump rates.
+pub fn steady_state_time(c: &Campaign, volumes: f64, rates: &BTreeMap<DeviceId, f64>) -> f64 {
+    volumes * residence_time(c, rates)
 }
 
 /// A group of operations that run at the same time, with the reason they run.
@@ -509,7 +561,8 @@ pub fn plan_experiment(
     }
     let volumes = m.map_or(3.0, |m| m.steady_state_volumes);
     let extra = m.map_or(0.0, |m| m.steady_state_extra);
-    let steady = steady_state_time(c, volumes, total_flow) + extra;
+    let residence = residence_time(c, &rates);
+    let steady = volumes * residence + extra;
     let mut acquire_ops = Vec::new();
     if let (Some(m), Some(spec)) = (m, m.and_then(|m| m.spectrometer)) {
         for r in 0..m.replicates {
@@ -532,9 +585,9 @@ pub fn plan_experiment(
 
     // A declared flush rinses with one pump after the measurement.
     let flush = m.and_then(|m| m.flush.clone());
-    let flush_time = flush
-        .as_ref()
-        .map_or(0.0, |f| steady_state_time(c, f.volumes, f.rate));
+    let flush_time = flush.as_ref().map_or(0.0, |f| {
+        steady_state_time(c, f.volumes, &BTreeMap::from([(f.pump, f.rate)]))
+    });
     // Refills: a syringe that cannot last through this experiment is refilled first.
     let mut refills = Vec::new();
     let mut needs: BTreeMap<DeviceId, f64> = rates.iter().map(|(p, r)| (*p, r * running)).collect();
@@ -673,6 +726,7 @@ pub fn plan_experiment(
         ops: vec![Operation::WaitSteadyState {
             volumes,
             total_flow,
+            residence,
             extra,
         }],
     });
@@ -723,6 +777,7 @@ pub fn plan_experiment(
             ops: vec![Operation::WaitSteadyState {
                 volumes: f.volumes,
                 total_flow: f.rate,
+                residence: residence_time(c, &BTreeMap::from([(f.pump, f.rate)])),
                 extra: 0.0,
             }],
         });

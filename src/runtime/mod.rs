@@ -1041,14 +1041,11 @@ impl<'c> Run<'c> {
                     },
                     Operation::WaitSteadyState {
                         volumes,
-                        total_flow,
+                        residence,
                         extra,
+                        ..
                     } => {
-                        let seconds = crate::plan::experiment::steady_state_time(
-                            self.c,
-                            *volumes,
-                            *total_flow,
-                        ) + extra;
+                        let seconds = volumes * residence + extra;
                         self.idle(seconds).await;
                         self.log(Event::Waited {
                             experiment: id,

@@ -1,0 +1,144 @@
+//! Issue 9's runtime defects, each pinned by the behaviour a user saw: waits that end too
+//! early, requirements that changed nothing, runs that panicked or went on failing.
+
+use std::path::Path;
+
+use qdx::plan::{LabState, Operation, plan_experiment};
+use qdx::runtime::{RunOptions, run_simulated};
+
+use crate::support::{check_text, rendered};
+
+fn options() -> RunOptions {
+    RunOptions {
+        progress: false,
+        sync_each: false,
+        halt_after: None,
+    }
+}
+
+fn campaign(text: &str) -> qdx::validate::campaign::Campaign {
+    let checked = check_text("issue9.qdx", text);
+    let report = rendered(&checked);
+    checked.campaign.unwrap_or_else(|| panic!("{report}"))
+}
+
+/// Seeds and iodide meet in `m1`, react in a long first coil, are diluted in `m2` and pass a
+/// short second coil: the merge of *every* stream is `m2`, but the new composition is made in
+/// `r1`, 600 uL upstream.
+fn two_coil_campaign() -> String {
+    r#"qdx 1
+campaign "two coils" {
+  seed 5
+  budget { experiments 3 }
+}
+use std.devices
+use std.spectra
+stocks {
+  seeds "CsPbBr3" in p_seed { concentration 0.01 mol/L }
+  iodide "ZnI2" in p_iodide { concentration 0.05 mol/L, halide "I" }
+  diluent "toluene" in p_dil { concentration 0.001 mol/L }
+}
+reactor {
+  pump p_seed : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  pump p_iodide : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  pump p_dil : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  mixer m1 : t_mixer { volume 1 uL }
+  coil r1 : reactor_coil { volume 600 uL }
+  mixer m2 : t_mixer { volume 0.5 uL }
+  coil r2 : reactor_coil { volume 10 uL }
+  cell s1 : flow_cell { volume 1 uL, spectrometer spec1 }
+  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm, excitation 365 nm }
+  outlet waste : collector
+  p_seed, p_iodide -> m1 -> r1 -> m2
+  p_dil -> m2
+  m2 -> r2 -> s1 -> waste
+}
+variables {
+  iodide_frac : ratio in 0 .. 0.5
+}
+derive {
+  p_iodide.rate = 200 uL/min * iodide_frac
+  p_seed.rate = 200 uL/min - p_iodide.rate
+  p_dil.rate = 100 uL/min
+}
+measure at s1 {
+  steady_state after 3 reactor_volumes
+  photoluminescence { integration 100 ms, average 5 }
+}
+proxies {
+  peak = photoluminescence.peak_wavelength()
+}
+objectives {
+  maximize peak
+}
+optimizer grid {
+  levels { iodide_frac [0, 0.5, 0.25] }
+}
+simulate cspbx3_halide_exchange { seeds seeds, halide iodide }
+"#
+    .to_owned()
+}
+
+#[test]
+fn the_steady_state_wait_covers_every_coil_up_to_the_cell() {
+    let c = campaign(&two_coil_campaign());
+    let mut state = LabState::initial(&c);
+    let plan = plan_experiment(&c, &mut state, 0, &[0.25]).expect("planned");
+    let wait = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.ops)
+        .find_map(|o| match o {
+            Operation::WaitSteadyState {
+                volumes,
+                residence,
+                extra,
+                ..
+            } => Some(volumes * residence + extra),
+            _ => None,
+        })
+        .expect("a steady-state wait");
+    // r1 and m1 carry 200 uL/min, m2, r2 and s1 carry 300 uL/min: one reactor volume is
+    // (601 / 200 + 11.5 / 300) min, and three of them are waited.
+    let one = (601.0 / 200.0 + 11.5 / 300.0) * 60.0;
+    assert!(
+        (wait - 3.0 * one).abs() < 1e-6,
+        "waited {wait} s, expected {} s",
+        3.0 * one
+    );
+    // And on the simulated lab, every experiment measures the product, not what was left in
+    // the coils: the three peaks are the steady-state ones, distinct and ordered by iodide.
+    let dir = tempfile::tempdir().expect("temp");
+    let summary = run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    let csv = dir.path().join("b/observations.csv");
+    let mut points: Vec<(Option<f64>, Option<f64>)> = column(&csv, "iodide_frac")
+        .into_iter()
+        .zip(column(&csv, "peak [nm]"))
+        .collect();
+    points.sort_by(|a, b| a.0.partial_cmp(&b.0).expect("numbers"));
+    let [
+        (Some(_), Some(none)),
+        (Some(_), Some(quarter)),
+        (Some(_), Some(half)),
+    ] = points[..]
+    else {
+        panic!("{points:?}")
+    };
+    // More iodide, redder emission, each well apart from its neighbour.
+    assert!(none + 20.0 < quarter && quarter + 20.0 < half, "{points:?}");
+}
+
+/// One column of a bundle's `observations.csv`, parsed (`None` where empty).
+fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
+    let text = std::fs::read_to_string(path).expect("observations");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    lines
+        .map(|l| l.split(',').nth(col).and_then(|c| c.parse::<f64>().ok()))
+        .collect()
+}
