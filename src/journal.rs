@@ -177,6 +177,18 @@ impl Journal {
         })
     }
 
+    /// A journal over an already open file, for tests that make writes fail (`/dev/full`).
+    #[cfg(test)]
+    pub(crate) fn on_file(file: File, path: &Path) -> Journal {
+        Journal {
+            file,
+            path: path.to_path_buf(),
+            next: 0,
+            sync_each: false,
+            dirty: false,
+        }
+    }
+
     /// Opens an existing journal to append to it, cutting off a torn last line.
     pub fn reopen(path: &Path, sync_each: bool) -> Result<(Journal, Vec<Record>), JournalError> {
         let (records, good_len) = read_with_length(path)?;

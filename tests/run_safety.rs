@@ -142,3 +142,165 @@ fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
         .map(|l| l.split(',').nth(col).and_then(|c| c.parse::<f64>().ok()))
         .collect()
 }
+
+const HEATED: &str = r#"qdx 1
+campaign "heated" {
+  seed 1
+  budget { experiments 3 }
+}
+use std.devices
+use std.spectra
+stocks {
+  seeds "CsPbBr3" in p_seed { concentration 0.01 mol/L }
+}
+reactor {
+  pump p_seed : syringe_pump { syringe 10 mL, max_rate 2 mL/min }
+  coil r1 : reactor_coil { volume 100 uL, heater h1 }
+  heater h1 : heater { range 20 degC .. 120 degC, time_constant 60 s }
+  cell s1 : flow_cell { volume 5 uL, spectrometer spec1 }
+  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm, excitation 365 nm }
+  outlet waste : collector
+  p_seed -> r1 -> s1 -> waste
+}
+variables {
+  rate : flow_rate in 10 uL/min .. 100 uL/min -> p_seed.rate
+  temperature : temperature in 40 degC .. 80 degC -> h1
+}
+measure at s1 {
+  steady_state after 1 reactor_volumes
+  settle within 0.5 degC for 20 s
+  photoluminescence { integration 100 ms, average 1 }
+}
+proxies {
+  peak = photoluminescence.peak_wavelength()
+}
+objectives {
+  maximize peak
+}
+optimizer random
+"#;
+
+/// Journal records of a run's bundle.
+fn journal(out: &Path) -> Vec<qdx::journal::Record> {
+    qdx::journal::read(&out.join("journal.jsonl")).expect("journal")
+}
+
+/// The position of the first setpoint sent for an experiment and of the last safe state.
+fn setpoint_then_safe(records: &[qdx::journal::Record]) -> (usize, usize) {
+    use qdx::journal::{Command, Event};
+    let setpoint = records
+        .iter()
+        .position(|r| {
+            matches!(
+                &r.event,
+                Event::Command {
+                    experiment: Some(_),
+                    command: Command::SetSetpoint { .. },
+                    ..
+                }
+            )
+        })
+        .expect("a setpoint was sent");
+    let safe = records
+        .iter()
+        .rposition(|r| matches!(&r.event, Event::SafeState { .. }))
+        .expect("the lab reached its safe state");
+    (setpoint, safe)
+}
+
+#[test]
+fn an_absurd_wait_that_got_past_check_ends_the_run_safely_instead_of_panicking() {
+    type Edit = fn(&mut qdx::validate::campaign::Campaign);
+    let edits: [(&str, Edit); 2] = [
+        ("heater time_constant 1e20 s", |c| {
+            for d in &mut c.devices {
+                if let Some(qdx::validate::campaign::PropertyValue::Quantity { si, .. }) =
+                    d.properties.get_mut("time_constant")
+                {
+                    *si = 1e20;
+                }
+            }
+        }),
+        ("settle ... for 1e25 s", |c| {
+            if let Some(m) = c.measurement.as_mut() {
+                m.settle_hold = 1e25;
+            }
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut c = campaign(HEATED);
+        edit(&mut c);
+        let dir = tempfile::tempdir().expect("temp");
+        let out = dir.path().join("b");
+        let error = run_simulated(&c, &out, &options()).expect_err(what);
+        let message = error.to_string();
+        assert!(
+            message.contains("refusing to wait") && message.contains("30 days"),
+            "{what}: {message}"
+        );
+        let (setpoint, safe) = setpoint_then_safe(&journal(&out));
+        assert!(
+            setpoint < safe,
+            "{what}: the safe state came after the heater was set"
+        );
+    }
+}
+
+/// An optimizer with a bug: it panics when asked for its second point.
+#[derive(Debug)]
+struct Panicking {
+    asked: u32,
+}
+
+impl qdx_optimize::Strategy for Panicking {
+    fn name(&self) -> &'static str {
+        "panicking"
+    }
+
+    fn ask(
+        &mut self,
+        n: usize,
+        _pending: &[qdx_optimize::Point],
+    ) -> qdx_optimize::Result<Vec<qdx_optimize::Suggestion>> {
+        self.asked += 1;
+        assert!(self.asked < 2, "a bug in the optimizer");
+        Ok((0..n)
+            .map(|_| qdx_optimize::Suggestion {
+                // 50 uL/min and 60 °C, in SI.
+                point: qdx_optimize::Point(vec![
+                    qdx_optimize::Value::Real(50e-9 / 60.0),
+                    qdx_optimize::Value::Real(333.15),
+                ]),
+                explain: qdx_optimize::Explanation::default(),
+            })
+            .collect())
+    }
+
+    fn tell(&mut self, _observations: &[qdx_optimize::Observation]) -> qdx_optimize::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panic_inside_the_run_still_brings_the_lab_to_its_safe_state() {
+    let c = campaign(HEATED);
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let error =
+        qdx::runtime::run_simulated_with(&c, &out, &options(), Box::new(Panicking { asked: 0 }))
+            .expect_err("the run fails");
+    assert!(
+        matches!(error, qdx::runtime::RunError::Panicked(ref m) if m.contains("a bug in the optimizer")),
+        "{error}"
+    );
+    let records = journal(&out);
+    let (setpoint, safe) = setpoint_then_safe(&records);
+    assert!(setpoint < safe);
+    let Some(qdx::journal::Event::SafeState { reason, failures }) =
+        records.get(safe).map(|r| &r.event)
+    else {
+        unreachable!()
+    };
+    assert!(reason.contains("a bug in the optimizer"), "{reason}");
+    assert!(failures.is_empty(), "{failures:?}");
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use futures::FutureExt as _;
 use qdx_lab::{Clock, RealClock, VirtualClock};
 use qdx_optimize as opt;
 
@@ -75,7 +76,7 @@ fn progress_bar(c: &Campaign, total: u64, show: bool) -> Option<indicatif::Progr
 }
 
 impl<'c> Run<'c> {
-    fn new(
+    pub(super) fn new(
         c: &'c Campaign,
         lab: Lab,
         journal: Journal,
@@ -667,8 +668,13 @@ pub fn resume_hardware(
 impl Run<'_> {
     /// Drives the run to its end and brings the lab to its safe state, whatever happened.
     async fn drive_safely(&mut self) -> Result<String, RunError> {
+        // A panic inside the loop (a bug) is caught here so the lab still reaches its safe
+        // state: the run, not the process, owns the devices until they are safe.
         let result = tokio::select! {
-            r = self.drive() => r,
+            r = std::panic::AssertUnwindSafe(self.drive()).catch_unwind() => match r {
+                Ok(r) => r,
+                Err(payload) => Err(RunError::Panicked(panic_message(payload.as_ref()))),
+            },
             _ = tokio::signal::ctrl_c() => {
                 self.halted = true;
                 Ok("interrupted (Ctrl-C)".to_owned())
@@ -684,6 +690,15 @@ impl Run<'_> {
         safe?;
         Ok(reason)
     }
+}
+
+/// What a panic said, for the error and the journal.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// Closes the journal and writes the bundle. A run halted early (a fault policy that stops,

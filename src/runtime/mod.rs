@@ -24,6 +24,9 @@ pub mod lab;
 pub mod measure;
 pub mod wall;
 
+#[cfg(test)]
+mod tests;
+
 pub use drive::{
     observation, prior_from_csv, replay_decisions, resume, resume_hardware, resume_simulated, run,
     run_hardware, run_simulated, run_simulated_with, run_with,
@@ -60,6 +63,44 @@ pub enum RunError {
     },
     #[error("the replay diverged from the journal at experiment {experiment}: {what}")]
     Diverged { experiment: u64, what: String },
+    #[error(
+        "refusing to wait {} for {what}: a single wait is limited to {} (is a unit wrong?)",
+        wait_text(*seconds),
+        wait_text(MAX_WAIT_S)
+    )]
+    Wait { what: String, seconds: f64 },
+    /// A bug in qdx stopped the run; the lab was brought to its safe state first.
+    #[error("qdx stopped on an internal error (the lab was brought to its safe state): {0}")]
+    Panicked(String),
+}
+
+/// The longest single wait a run accepts, s (30 days). Anything longer is a unit slip, and a
+/// run must never hold an instrument at a setting on one; it is also where
+/// `Duration::from_secs_f64` would otherwise panic.
+pub const MAX_WAIT_S: f64 = 30.0 * 24.0 * 3600.0;
+
+fn wait_text(seconds: f64) -> String {
+    if seconds.is_finite() && seconds >= 86_400.0 {
+        format!("{} days", qdx_units::format_number(seconds / 86_400.0))
+    } else {
+        format!("{} s", qdx_units::format_number(seconds))
+    }
+}
+
+/// A wait of `seconds` as a [`Duration`], checked: NaN, infinities and waits beyond
+/// [`MAX_WAIT_S`] are refused; a negative wait is no wait.
+pub fn wait_time(seconds: f64, what: &str) -> Result<Duration, RunError> {
+    checked_wait(seconds).ok_or_else(|| RunError::Wait {
+        what: what.to_owned(),
+        seconds,
+    })
+}
+
+fn checked_wait(seconds: f64) -> Option<Duration> {
+    if seconds.is_nan() || seconds > MAX_WAIT_S {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds.max(0.0)).ok()
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -287,49 +328,58 @@ impl<'c> Run<'c> {
     }
 
     /// Brings the lab to its safe state, best effort: every device is tried.
+    ///
+    /// The one place where commands are sent before they are journaled: stopping the lab must
+    /// not depend on the disk (a full disk, a failed journal write). The commands and the
+    /// outcome are journaled right after; a journal error is returned then, with every device
+    /// already stopped.
     pub async fn safe_state(&mut self, reason: &str) -> Result<(), RunError> {
         let mut failures = Vec::new();
         let pumps: Vec<DeviceId> = self.lab.pumps.keys().copied().collect();
-        let heaters: Vec<DeviceId> = self.lab.heaters.keys().copied().collect();
-        let mut commands: Vec<(String, Command)> = pumps
-            .iter()
-            .map(|p| (self.device_name(*p), Command::Stop))
+        let heaters: Vec<(DeviceId, f64)> = self
+            .lab
+            .heaters
+            .keys()
+            .map(|h| {
+                let k = self
+                    .c
+                    .safety
+                    .safe_setpoints
+                    .get(h)
+                    .copied()
+                    .unwrap_or(crate::plan::experiment::AMBIENT_K);
+                (*h, k)
+            })
             .collect();
-        for h in &heaters {
-            let k = self
-                .c
-                .safety
-                .safe_setpoints
-                .get(h)
-                .copied()
-                .unwrap_or(crate::plan::experiment::AMBIENT_K);
-            commands.push((self.device_name(*h), Command::SetSetpoint { kelvin: k }));
-        }
-        self.log_commands(None, commands)?;
-        for p in pumps {
-            if let Some(pump) = self.lab.pumps.get_mut(&p)
+        for p in &pumps {
+            if let Some(pump) = self.lab.pumps.get_mut(p)
                 && let Err(e) = pump.stop().await
             {
                 failures.push(e.to_string());
             }
-            self.state.rates.insert(p, 0.0);
-            self.track_flow(p, Some(0.0));
         }
-        for h in heaters {
-            let k = self
-                .c
-                .safety
-                .safe_setpoints
-                .get(&h)
-                .copied()
-                .unwrap_or(crate::plan::experiment::AMBIENT_K);
-            if let Some(heater) = self.lab.heaters.get_mut(&h)
-                && let Err(e) = heater.set_setpoint(k).await
+        for (h, k) in &heaters {
+            if let Some(heater) = self.lab.heaters.get_mut(h)
+                && let Err(e) = heater.set_setpoint(*k).await
             {
                 failures.push(e.to_string());
             }
-            self.state.setpoints.insert(h, k);
         }
+        for p in &pumps {
+            self.state.rates.insert(*p, 0.0);
+            self.track_flow(*p, Some(0.0));
+        }
+        for (h, k) in &heaters {
+            self.state.setpoints.insert(*h, *k);
+        }
+        let mut commands: Vec<(String, Command)> = pumps
+            .iter()
+            .map(|p| (self.device_name(*p), Command::Stop))
+            .collect();
+        for (h, k) in &heaters {
+            commands.push((self.device_name(*h), Command::SetSetpoint { kelvin: *k }));
+        }
+        self.log_commands(None, commands)?;
         self.log(Event::SafeState {
             reason: reason.to_owned(),
             failures,
@@ -366,7 +416,7 @@ impl<'c> Run<'c> {
                             message: last.to_string(),
                             action: format!("retry {} of {times}", k + 1),
                         })?;
-                        self.idle(backoff * f64::from(1_u32 << k.min(10))).await;
+                        self.idle(backoff * f64::from(1_u32 << k.min(10))).await?;
                         match self.retry_op(attempt).await {
                             Ok(()) => return Ok(FaultOutcome::Recovered),
                             Err(e) => last = e,
@@ -735,11 +785,14 @@ impl<'c> Run<'c> {
                             .devices
                             .get(id)
                             .map_or_else(String::new, |d| d.name.clone());
-                        futures.push(Box::pin(async move {
-                            let time = Duration::from_secs_f64(refill_time);
-                            let r = hold(pump.as_mut(), &name, clock.as_ref(), Some(every), time);
-                            (id, r.await)
-                        }));
+                        // An absurd refill is refused by the refill itself; nothing to hold.
+                        if let Some(time) = checked_wait(refill_time) {
+                            futures.push(Box::pin(async move {
+                                let r =
+                                    hold(pump.as_mut(), &name, clock.as_ref(), Some(every), time);
+                                (id, r.await)
+                            }));
+                        }
                     }
                     continue;
                 };
@@ -863,15 +916,16 @@ impl<'c> Run<'c> {
     /// Lets `seconds` of lab time pass. Pumps in safe mode stop themselves when they hear
     /// nothing for their timeout, so with [`Lab::keepalive`] set the wait is cut into slices
     /// no longer than it and every pump is polled after each slice.
-    async fn idle(&mut self, seconds: f64) {
+    async fn idle(&mut self, seconds: f64) -> Result<(), RunError> {
+        let time = wait_time(seconds, "a wait")?;
         let Some(every) = self.lab.keepalive else {
-            self.lab.clock.sleep(Duration::from_secs_f64(seconds)).await;
-            return;
+            self.lab.clock.sleep(time).await;
+            return Ok(());
         };
-        let mut left = seconds;
-        while left > 0.0 {
-            let slice = left.min(every.as_secs_f64());
-            self.lab.clock.sleep(Duration::from_secs_f64(slice)).await;
+        let mut left = time;
+        while !left.is_zero() {
+            let slice = left.min(every);
+            self.lab.clock.sleep(slice).await;
             left -= slice;
             for (id, pump) in self.lab.pumps.iter_mut() {
                 if self.heard.contains_key(id) {
@@ -883,6 +937,7 @@ impl<'c> Run<'c> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Waits until a heater is within the band of its setpoint for the hold time.
@@ -902,7 +957,11 @@ impl<'c> Run<'c> {
             .unwrap_or(60.0);
         let poll = (tau / 20.0).clamp(1.0, 10.0);
         // Give up after the settling a first-order system needs from the far end of its range.
-        let deadline = self.lab.clock.now() + Duration::from_secs_f64(tau * 12.0 + hold + 60.0);
+        let patience = wait_time(
+            tau * 12.0 + hold + 60.0,
+            &format!("{} to settle", self.device_name(heater)),
+        )?;
+        let deadline = self.lab.clock.now().saturating_add(patience);
         let started = self.now();
         let mut within_since: Option<Duration> = None;
         loop {
@@ -945,7 +1004,7 @@ impl<'c> Run<'c> {
                     other => Ok(Some(other)),
                 };
             }
-            self.idle(poll).await;
+            self.idle(poll).await?;
         }
         let waited = self.now() - started;
         self.log(Event::Waited {
@@ -1046,7 +1105,7 @@ impl<'c> Run<'c> {
                         ..
                     } => {
                         let seconds = volumes * residence + extra;
-                        self.idle(seconds).await;
+                        self.idle(seconds).await?;
                         self.log(Event::Waited {
                             experiment: id,
                             why: step.why.clone(),
@@ -1221,11 +1280,22 @@ async fn refill(
     volume: f64,
     rate: f64,
 ) -> Result<(), DeviceError> {
+    // Checked before the pump moves: an impossible refill is refused, not started.
+    let seconds = volume / rate.max(f64::MIN_POSITIVE);
+    let Some(time) = checked_wait(seconds) else {
+        return Err(DeviceError::new(
+            name,
+            DeviceErrorKind::Refused(format!(
+                "a refill of {} would take {}",
+                crate::plan::ml(volume),
+                wait_text(seconds)
+            )),
+        ));
+    };
     pump.stop().await?;
     pump.set_direction(PumpDirection::Withdraw).await?;
     pump.set_rate(rate).await?;
     pump.start().await?;
-    let time = Duration::from_secs_f64(volume / rate.max(f64::MIN_POSITIVE));
     hold(pump, name, clock, keepalive, time).await?;
     pump.stop().await?;
     pump.set_direction(PumpDirection::Infuse).await

@@ -1,0 +1,98 @@
+//! Unit tests of the run's safety paths that need its insides (a journal that cannot be
+//! written, devices looked at directly).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use qdx_lab::{Clock, VirtualClock};
+
+use super::*;
+
+fn campaign(text: &str) -> Campaign {
+    let world = crate::world::MemoryWorld::new().with("t.qdx", text);
+    let loaded = crate::load::load(&world, Path::new("t.qdx"), "t.qdx");
+    let checked = crate::validate::validate(&loaded, &world);
+    checked.campaign.expect("a valid campaign")
+}
+
+const HEATED: &str = r#"qdx 1
+campaign "heated" {
+  seed 1
+  budget { experiments 1 }
+}
+use std.devices
+use std.spectra
+stocks {
+  seeds "CsPbBr3" in p_seed { concentration 0.01 mol/L }
+}
+reactor {
+  pump p_seed : syringe_pump { syringe 10 mL, max_rate 2 mL/min }
+  coil r1 : reactor_coil { volume 100 uL, heater h1 }
+  heater h1 : heater { range 20 degC .. 120 degC }
+  cell s1 : flow_cell { volume 5 uL, spectrometer spec1 }
+  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm, excitation 365 nm }
+  outlet waste : collector
+  p_seed -> r1 -> s1 -> waste
+}
+variables {
+  rate : flow_rate in 10 uL/min .. 100 uL/min -> p_seed.rate
+  temperature : temperature in 25 degC .. 80 degC -> h1
+}
+measure at s1 {
+  steady_state after 1 reactor_volumes
+  photoluminescence { integration 100 ms, average 1 }
+}
+proxies {
+  peak = photoluminescence.peak_wavelength()
+}
+objectives {
+  maximize peak
+}
+optimizer random
+"#;
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_safe_state_stops_every_device_even_when_the_journal_cannot_be_written() {
+    let c = campaign(HEATED);
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    let mut lab = Lab::simulated(&c, clock).expect("a simulated lab");
+    for pump in lab.pumps.values_mut() {
+        pump.set_rate(1e-9).await.expect("rate");
+        pump.start().await.expect("start");
+        assert!(pump.status().await.expect("status").running);
+    }
+    for heater in lab.heaters.values_mut() {
+        heater.set_setpoint(350.0).await.expect("setpoint");
+    }
+    // Every write to /dev/full fails with ENOSPC: the disk is full.
+    let full = std::fs::OpenOptions::new()
+        .append(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let journal = Journal::on_file(full, Path::new("/dev/full"));
+    let dir = tempfile::tempdir().expect("temp");
+    let options = RunOptions {
+        progress: false,
+        sync_each: false,
+        halt_after: None,
+    };
+    let mut run = Run::new(&c, lab, journal, dir.path().to_path_buf(), &options, 1);
+    let result = run.safe_state("test").await;
+    assert!(
+        matches!(result, Err(RunError::Journal(_))),
+        "the journal error is reported: {result:?}"
+    );
+    for pump in run.lab.pumps.values_mut() {
+        assert!(
+            !pump.status().await.expect("status").running,
+            "a pump still runs after the safe state"
+        );
+    }
+    for heater in run.lab.heaters.values_mut() {
+        let setpoint = heater.status().await.expect("status").setpoint;
+        assert!(
+            (setpoint - crate::plan::experiment::AMBIENT_K).abs() < 1e-9,
+            "a heater is still at {setpoint} K"
+        );
+    }
+}
