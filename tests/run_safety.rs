@@ -304,3 +304,145 @@ fn a_panic_inside_the_run_still_brings_the_lab_to_its_safe_state() {
     assert!(reason.contains("a bug in the optimizer"), "{reason}");
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// Seeds and iodide on a grid of iodide shares (`levels`); `extra` goes into the objectives.
+fn halide_campaign(spectrometer_range: &str, levels: &str, extra: &str) -> String {
+    format!(
+        r#"qdx 1
+campaign "halides" {{
+  seed 3
+  budget {{ experiments 20 }}
+}}
+use std.devices
+use std.spectra
+stocks {{
+  seeds "CsPbBr3" in p_seed {{ concentration 0.01 mol/L }}
+  iodide "ZnI2" in p_iodide {{ concentration 0.05 mol/L, halide "I" }}
+}}
+reactor {{
+  pump p_seed : syringe_pump {{ syringe 20 mL, max_rate 2 mL/min }}
+  pump p_iodide : syringe_pump {{ syringe 20 mL, max_rate 2 mL/min }}
+  mixer m1 : t_mixer {{ volume 1 uL }}
+  coil r1 : reactor_coil {{ volume 100 uL }}
+  cell s1 : flow_cell {{ volume 2 uL, spectrometer spec1 }}
+  spectrometer spec1 : uv_vis_pl {{ range {spectrometer_range}, excitation 365 nm }}
+  outlet waste : collector
+  p_seed, p_iodide -> m1 -> r1 -> s1 -> waste
+}}
+variables {{
+  iodide_frac : ratio in 0 .. 0.5
+}}
+derive {{
+  total_flow = r1.volume / 30 s
+  p_iodide.rate = total_flow * iodide_frac
+  p_seed.rate = total_flow - p_iodide.rate
+}}
+measure at s1 {{
+  steady_state after 3 reactor_volumes
+  photoluminescence {{ integration 100 ms, average 5 }}
+}}
+proxies {{
+  peak = photoluminescence.peak_wavelength()
+}}
+objectives {{
+  maximize peak
+  {extra}
+}}
+optimizer grid {{
+  levels {{ iodide_frac [{levels}] }}
+}}
+simulate cspbx3_halide_exchange {{ seeds seeds, halide iodide }}
+"#
+    )
+}
+
+/// Each experiment's status and reason, from the journal.
+fn statuses(out: &Path) -> Vec<(String, Option<String>)> {
+    journal(out)
+        .into_iter()
+        .filter_map(|r| match r.event {
+            qdx::journal::Event::Measured { status, reason, .. } => Some((status, reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_experiment_that_misses_a_requirement_fails_and_cannot_stop_the_run() {
+    // Without iodide the emission is green (~512 nm): it meets the stop condition, but not
+    // the requirement.
+    let c = campaign(&halide_campaign(
+        "350 nm .. 800 nm",
+        "0, 0.25, 0.5",
+        "require peak >= 560 nm\n  stop when peak >= 500 nm",
+    ));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    let seen = statuses(&out);
+    let (status, reason) = seen.first().expect("a first experiment");
+    assert_eq!(status, "infeasible", "{seen:?}");
+    let reason = reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("requirement `peak >= 560 nm` not met (peak = 5"),
+        "{reason}"
+    );
+    // The second experiment (a quarter of the halide as iodide) is orange: it meets both.
+    assert_eq!(seen.get(1).map(|s| s.0.as_str()), Some("ok"), "{seen:?}");
+    assert_eq!(
+        summary.stop_reason, "the stop condition was met by experiment 1",
+        "{seen:?}"
+    );
+    // The failed experiment's peak is kept in the record.
+    let peaks = column(&out.join("observations.csv"), "peak [nm]");
+    assert!(peaks.first().copied().flatten().is_some(), "{peaks:?}");
+}
+
+#[test]
+fn a_run_whose_experiments_keep_failing_the_same_way_stops_and_says_so() {
+    // The spectrometer stops at 450 nm: the green emission is never seen (each experiment's
+    // reason names its own signal-to-noise ratio: one cause all the same).
+    let c = campaign(&halide_campaign(
+        "350 nm .. 450 nm",
+        "0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35",
+        "",
+    ));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    let seen = statuses(&out);
+    assert_eq!(seen.len(), qdx::runtime::REPEATED_FAILURES, "{seen:?}");
+    assert!(seen.iter().all(|(s, _)| s == "failed"), "{seen:?}");
+    assert!(summary.failing && !summary.finished, "{summary:?}");
+    assert!(
+        summary.stop_reason.starts_with(
+            "the last 5 experiments failed the same way (peak: the signal is too noisy"
+        ),
+        "{}",
+        summary.stop_reason
+    );
+}
+
+#[test]
+fn a_run_in_which_every_experiment_failed_exits_with_code_4() {
+    let dir = tempfile::tempdir().expect("temp");
+    let file = dir.path().join("blind.qdx");
+    std::fs::write(
+        &file,
+        halide_campaign("350 nm .. 450 nm", "0, 0.25, 0.5", ""),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qdx"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("b"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("qdx runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("no experiment succeeded"), "{stderr}");
+    // The bundle is complete all the same.
+    assert!(dir.path().join("b/manifest.json").exists());
+}

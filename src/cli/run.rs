@@ -43,6 +43,25 @@ fn summary(s: &RunSummary) -> String {
     t
 }
 
+/// The exit code of a run that went to its end: 4 when no experiment succeeded or the run
+/// stopped on repeated identical failures (a script or CI must not take it for success).
+fn outcome_code(s: &RunSummary) -> u8 {
+    if s.failing {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "error: {}",
+            if s.experiments > 0 && s.failed == s.experiments {
+                "no experiment succeeded"
+            } else {
+                "the run stopped on repeated identical failures"
+            }
+        );
+        4
+    } else {
+        0
+    }
+}
+
 pub fn run(
     file: &Path,
     out: Option<PathBuf>,
@@ -100,7 +119,7 @@ pub fn run(
     match result {
         Ok(s) => {
             let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
-            0
+            outcome_code(&s)
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");
@@ -239,7 +258,7 @@ pub fn resume(
     match result {
         Ok(s) => {
             let _ = write!(std::io::stdout().lock(), "resumed.\n{}", summary(&s));
-            0
+            outcome_code(&s)
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");

@@ -105,6 +105,7 @@ impl<'c> Run<'c> {
             halt_after: options.halt_after,
             calibrated: false,
             halted: false,
+            repeated_failure: false,
             sync_each: options.sync_each,
             syringes: LabState::initial(c).syringe_left,
             flows: BTreeMap::new(),
@@ -344,6 +345,17 @@ impl<'c> Run<'c> {
                 self.record(&outcome)?;
                 told.push(observation(c, &outcome));
                 self.outcomes.push(outcome);
+                if !self.replaying
+                    && let Some(why) = self.repeated_failure()
+                {
+                    if let Some(s) = strategy.as_mut() {
+                        s.tell(&told)
+                            .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+                    }
+                    self.halted = true;
+                    self.repeated_failure = true;
+                    return Ok(why);
+                }
                 let remaining = budget
                     .min(plan.experiments)
                     .saturating_sub(self.outcomes.len() as u64);
@@ -365,6 +377,26 @@ impl<'c> Run<'c> {
                     .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
             }
         }
+    }
+
+    /// Why the run should stop when the last [`super::REPEATED_FAILURES`] experiments failed
+    /// for the same reason. Counted over replayed experiments too, but only a live failure
+    /// stops a run: a resumed run gets one more try after the cause was fixed.
+    fn repeated_failure(&self) -> Option<String> {
+        let last = self.outcomes.last()?;
+        let cause = failure_cause(last)?;
+        let same = self
+            .outcomes
+            .iter()
+            .rev()
+            .take_while(|o| failure_cause(o).as_ref() == Some(&cause))
+            .count();
+        (same >= super::REPEATED_FAILURES).then(|| {
+            format!(
+                "the last {same} experiments failed the same way ({}): fix the cause, then `qdx resume` goes on",
+                last.reason.as_deref().unwrap_or(last.status.as_str())
+            )
+        })
     }
 
     fn record(&mut self, o: &Outcome) -> Result<(), RunError> {
@@ -692,6 +724,26 @@ impl Run<'_> {
     }
 }
 
+/// An experiment's failure with the numbers of its reason left out (`None`: not a failure, or
+/// an `infeasible` one, which is data).
+fn failure_cause(o: &Outcome) -> Option<String> {
+    if o.status == "ok" || o.status == "infeasible" {
+        return None;
+    }
+    let mut cause = format!("{}: ", o.status);
+    let mut in_number = false;
+    for ch in o.reason.as_deref().unwrap_or_default().chars() {
+        let numeric = ch.is_ascii_digit() || (in_number && ch == '.');
+        if numeric && !in_number {
+            cause.push('#');
+        } else if !numeric {
+            cause.push(ch);
+        }
+        in_number = numeric;
+    }
+    Some(cause)
+}
+
 /// What a panic said, for the error and the journal.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -719,6 +771,7 @@ fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, R
     }
     let lab_time = run.now();
     let failed = run.outcomes.iter().filter(|o| o.status != "ok").count() as u64;
+    let failing = run.repeated_failure || (experiments > 0 && failed == experiments);
     crate::bundle::write(&run.dir, run.c, started).map_err(|e| RunError::Setup(e.to_string()))?;
     Ok(RunSummary {
         bundle: run.dir.clone(),
@@ -727,6 +780,7 @@ fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, R
         stop_reason: reason.to_owned(),
         lab_time,
         finished: !run.halted,
+        failing,
     })
 }
 

@@ -132,7 +132,17 @@ pub struct RunSummary {
     pub lab_time: f64,
     /// False when the run halted early (a fault policy, an interruption): `qdx resume` goes on.
     pub finished: bool,
+    /// No experiment succeeded, or the run stopped because experiments kept failing the
+    /// same way ([`REPEATED_FAILURES`]): the campaign or the lab needs a look (exit code 4).
+    pub failing: bool,
 }
+
+/// After this many experiments in a row fail the same way, the run stops (safely, resumable):
+/// a systematic failure (a proxy that cannot be computed on this setup, a lab problem) would
+/// otherwise spend the whole budget on nothing. "The same way" is the same status and reason
+/// with its numbers left out (`signal-to-noise ratio 3.2` and `3.4` are one cause). An
+/// `infeasible` experiment measured fine: it is data, and never counts.
+pub const REPEATED_FAILURES: usize = 5;
 
 /// One experiment's outcome, as the loop keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +150,9 @@ pub struct Outcome {
     pub experiment: u64,
     pub values: Vec<f64>,
     pub proxies: Vec<Option<f64>>,
-    /// `ok`, `failed` or `skipped`.
+    /// `ok`; `failed` (nothing usable measured), `infeasible` (measured, but a `require`
+    /// condition is not met), `skipped` (a fault policy skipped it) or `refused` (it could not
+    /// be planned). Everything but `ok` is a failure to the optimizer.
     pub status: String,
     pub reason: Option<String>,
     /// What a virtual lab reported.
@@ -206,6 +218,8 @@ pub struct Run<'c> {
     calibrated: bool,
     /// The run stopped early and stays resumable.
     halted: bool,
+    /// The run stopped on [`REPEATED_FAILURES`] identical failures.
+    repeated_failure: bool,
     sync_each: bool,
     /// What each syringe really holds (m³), from the commands sent and the clock: the planner
     /// starts every experiment from this, not from its own estimates.
@@ -1229,7 +1243,22 @@ impl<'c> Run<'c> {
             })
             .map(|(n, why)| format!("{n}: {why}"))
             .collect();
-        let (status, reason) = if missing.is_empty() {
+        // `require`: an experiment that misses a requirement is infeasible. It counts as a
+        // failure (the optimizer learns to avoid the region, the stop condition cannot fire on
+        // it), and its proxies are kept for the record.
+        let unmet: Vec<String> = self
+            .c
+            .objectives
+            .requirements
+            .iter()
+            .filter(|r| !r.holds(&|p| proxies.get(p).copied().flatten()))
+            .map(|r| unmet_requirement(self.c, r, &proxies))
+            .collect();
+        let (status, reason) = if !missing.is_empty() {
+            ("failed".to_owned(), Some(missing.join("; ")))
+        } else if !unmet.is_empty() {
+            ("infeasible".to_owned(), Some(unmet.join("; ")))
+        } else {
             (
                 "ok".to_owned(),
                 if failures.is_empty() {
@@ -1244,8 +1273,6 @@ impl<'c> Run<'c> {
                     )
                 },
             )
-        } else {
-            ("failed".to_owned(), Some(missing.join("; ")))
         };
         Ok(Ok(Outcome {
             experiment: id,
@@ -1256,6 +1283,41 @@ impl<'c> Run<'c> {
             readings,
         }))
     }
+}
+
+/// Why a requirement is not met: the condition and the values it saw.
+fn unmet_requirement(c: &Campaign, r: &Condition, proxies: &[Option<f64>]) -> String {
+    fn named(r: &Condition, out: &mut Vec<ProxyId>) {
+        match r {
+            Condition::Compare { proxy, .. } | Condition::Within { proxy, .. } => {
+                if !out.contains(proxy) {
+                    out.push(*proxy);
+                }
+            }
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                named(a, out);
+                named(b, out);
+            }
+            Condition::Not(a) => named(a, out),
+        }
+    }
+    let mut ids = Vec::new();
+    named(r, &mut ids);
+    let seen: Vec<String> = ids
+        .iter()
+        .filter_map(|p| {
+            let proxy = c.proxies.get(*p)?;
+            Some(match proxies.get(*p).copied().flatten() {
+                Some(v) => format!("{} = {}", proxy.name, proxy.unit.format(v)),
+                None => format!("{} not measured", proxy.name),
+            })
+        })
+        .collect();
+    format!(
+        "requirement `{}` not met ({})",
+        crate::validate::summary::condition(c, r),
+        seen.join(", ")
+    )
 }
 
 fn acquire_command(r: &AcquireRequest) -> Command {

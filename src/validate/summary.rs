@@ -27,7 +27,8 @@ fn goal(o: &Objective) -> String {
     }
 }
 
-fn condition(c: &Campaign, cond: &Condition) -> String {
+/// A condition as the campaign would write it, with values in the proxies' units.
+pub fn condition(c: &Campaign, cond: &Condition) -> String {
     let name = |p: ProxyId| c.proxies.get(p).map_or("?", |x| x.name.as_str());
     let fmt = |p: ProxyId, v: f64| {
         c.proxies
