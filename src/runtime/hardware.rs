@@ -134,7 +134,10 @@ impl Heater for DynHeater {
 ///
 /// Invariant: the pump is never started, nor switched to infusion while running, with a rate
 /// above `max` in the infuse direction. Until a direction is set or read, it is taken to be
-/// infusion, the stricter case.
+/// infusion, the stricter case. A rate never set through this wrapper is read from the pump
+/// before a start (and an alarm that read finds fails the start: the read may have been the
+/// only one to hear it). The rate the pump then really runs at is proved by the guard inside
+/// (`GuardedPump` reads it back after every start).
 #[derive(Debug)]
 pub struct InfuseLimit<P> {
     name: String,
@@ -200,9 +203,21 @@ impl<P: Pump> Pump for InfuseLimit<P> {
     }
 
     async fn start(&mut self) -> DeviceResult<()> {
-        if self.direction == PumpDirection::Infuse
-            && let Some(rate) = self.rate.filter(|r| self.too_fast(*r))
-        {
+        let rate = match self.rate {
+            Some(rate) => rate,
+            None => {
+                let status = self.inner.status().await?;
+                if let Some(alarm) = status.alarm {
+                    return Err(DeviceError::new(
+                        self.name.clone(),
+                        DeviceErrorKind::Alarm(alarm),
+                    ));
+                }
+                self.direction = status.direction;
+                status.rate
+            }
+        };
+        if self.direction == PumpDirection::Infuse && self.too_fast(rate) {
             return Err(self.refuse(rate));
         }
         self.inner.start().await?;
@@ -315,5 +330,56 @@ impl Spectrometer for DynSpectrometer {
     }
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum> {
         self.0.acquire(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use qdx_lab::drivers::new_era::{self, NewEraPump};
+    use qdx_lab::emulators::Emulator;
+    use qdx_lab::emulators::new_era::NewEraChain;
+    use qdx_lab::guard::{Envelope, GuardedPump};
+    use qdx_lab::protocol::new_era::Mode;
+    use qdx_lab::transport::{Link, share};
+    use qdx_lab::{DeviceErrorKind, Pump, VirtualClock};
+
+    use super::InfuseLimit;
+
+    const ML_PER_MIN: f64 = 1e-6 / 60.0;
+
+    /// Issue 9, item 4: a pump whose rate was never set through the infuse limit is not started
+    /// at the rate on its panel when that is above the limit (the envelope alone allows it).
+    #[tokio::test(start_paused = true)]
+    async fn the_infuse_limit_reads_a_rate_it_never_set_before_a_start() {
+        let chain = Emulator::new(NewEraChain::new(Arc::new(VirtualClock::new()), &[0]));
+        chain.with_device(|c| {
+            if let Some(p) = c.pumps.get_mut(&0) {
+                p.alarm = None;
+                p.rate_value = 5.0;
+            }
+        });
+        let link = share(Link::new(chain.connect(), new_era::DEFAULT_TIMEOUT));
+        let raw = NewEraPump::new("p_seed", link, 0, Mode::Basic);
+        let guarded = GuardedPump::new(
+            "p_seed",
+            raw,
+            Envelope::pump(1e-12, 10.0 * ML_PER_MIN, true),
+        );
+        let mut p = InfuseLimit::new("p_seed", guarded, 2.0 * ML_PER_MIN);
+        let error = p
+            .start()
+            .await
+            .expect_err("5 mL/min is above the infuse limit");
+        assert!(
+            matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+            "{error}"
+        );
+        assert!(
+            !chain.received().iter().any(|r| r.ends_with(b"RUN")),
+            "{:?}",
+            chain.received()
+        );
     }
 }

@@ -225,7 +225,7 @@ impl DeviceConnector for EmulatedConnector {
             self.rig.heater.connect(),
             EurothermConfig {
                 slave: 1,
-                decimals: 1,
+                decimals: Some(1),
                 alarm_register: None,
             },
             eurotherm::DEFAULT_TIMEOUT,

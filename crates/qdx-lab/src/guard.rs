@@ -8,10 +8,62 @@
 //! Invariants:
 //! - `set_rate` passes only rates in `[0, max_rate]` that are zero or at least `min_rate`.
 //! - `start` passes only when the rate the pump will run at is known to be in the envelope:
-//!   set through this guard, or else read back from the pump just before.
+//!   set through this guard, or else read back from the pump just before (a pump that reports
+//!   no rate, or an alarm, is not started). After the start the guard reads back the rate and
+//!   direction the pump really runs at, and an alarm; a pump faster than the guard let through
+//!   (beyond the rounding of its own display), withdrawing against the envelope, alarmed, or
+//!   whose state cannot be read is stopped at once and the start fails.
 //! - `set_direction(Withdraw)` passes only when the envelope allows withdrawal.
 //! - `set_setpoint` passes only setpoints in `[min_temperature, max_temperature]`.
 //! - Reads (`identify`, `status`) and `stop` always pass: stopping is always safe.
+//!
+//! The guard is the only way to the device it wraps: it never hands its device back, and no
+//! driver has a public raw path (a command string, a register write) around the traits. These
+//! do not compile:
+//!
+//! ```compile_fail,E0599
+//! # use qdx_lab::guard::{Envelope, GuardedPump};
+//! # fn f(p: GuardedPump<qdx_lab::drivers::new_era::NewEraPump<tokio::io::DuplexStream>>) {
+//! let _raw = p.into_inner();
+//! # }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! # use qdx_lab::guard::GuardedHeater;
+//! # fn f(h: GuardedHeater<qdx_lab::drivers::eurotherm::EurothermHeater>) {
+//! let _raw = h.into_inner();
+//! # }
+//! ```
+//!
+//! ```compile_fail,E0624
+//! # async fn f(p: &mut qdx_lab::drivers::new_era::NewEraPump<tokio::io::DuplexStream>) {
+//! let _ = p.transact("RAT 99 MM").await;
+//! # }
+//! ```
+//!
+//! ```compile_fail,E0624
+//! # async fn f(p: &mut qdx_lab::drivers::harvard::HarvardPump<tokio::io::DuplexStream>) {
+//! let _ = p.transact("irate 99 m/m").await;
+//! # }
+//! ```
+//!
+//! ```compile_fail,E0624
+//! # async fn f(p: &mut qdx_lab::drivers::chemyx::ChemyxPump<tokio::io::DuplexStream>) {
+//! let _ = p.transact("set rate 99").await;
+//! # }
+//! ```
+//!
+//! ```compile_fail,E0624
+//! # async fn f(h: &mut qdx_lab::drivers::eurotherm::EurothermHeater) {
+//! let _ = h.write_register(26, 9999).await;
+//! # }
+//! ```
+//!
+//! ```compile_fail,E0624
+//! # async fn f(h: &mut qdx_lab::drivers::huber::HuberHeater<tokio::io::DuplexStream>) {
+//! let _ = h.transact(0x00, Some(9999)).await;
+//! # }
+//! ```
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -111,14 +163,39 @@ impl<P: Pump> GuardedPump<P> {
         &self.envelope
     }
 
-    pub fn into_inner(self) -> P {
-        self.inner
-    }
-
     fn refuse(&self, why: String) -> DeviceError {
         DeviceError::new(self.name.clone(), DeviceErrorKind::OutOfEnvelope(why))
     }
+
+    /// Why a pump just started at `rate` must not keep running, if it must not.
+    fn running_problem(&self, status: &PumpStatus, rate: f64) -> Option<DeviceError> {
+        if let Some(alarm) = &status.alarm {
+            return Some(DeviceError::new(
+                self.name.clone(),
+                DeviceErrorKind::Alarm(alarm.clone()),
+            ));
+        }
+        // Pumps print rates in 4 digits and `status` rounds to whole fL/s: allow that, and no
+        // more (a wrong unit or decimal point is 10x off).
+        let allowed = rate * (1.0 + READ_BACK_TOLERANCE) + 1e-18;
+        if !status.rate.is_finite() || status.rate > allowed {
+            return Some(self.refuse(format!(
+                "start: the pump runs at {:e} m³/s, above the {rate:e} m³/s let through; stopped",
+                status.rate
+            )));
+        }
+        if status.direction == PumpDirection::Withdraw && !self.envelope.allow_withdraw {
+            return Some(self.refuse(
+                "start: the pump withdraws, which is not allowed for this pump; stopped".into(),
+            ));
+        }
+        None
+    }
 }
+
+/// The relative difference between a rate read back and the rate asked that is put down to the
+/// pump's number format.
+const READ_BACK_TOLERANCE: f64 = 1e-3;
 
 #[async_trait]
 impl<P: Pump> Pump for GuardedPump<P> {
@@ -146,12 +223,45 @@ impl<P: Pump> Pump for GuardedPump<P> {
         let rate = match self.rate {
             Some(rate) => rate,
             // Never set through the guard: believe only what the pump says it will run at.
-            None => self.inner.status().await?.rate,
+            None => {
+                let status = self.inner.status().await?;
+                // A New Era pump answers an alarm once: this read may be the only one to see it.
+                if let Some(alarm) = status.alarm {
+                    return Err(DeviceError::new(
+                        self.name.clone(),
+                        DeviceErrorKind::Alarm(alarm),
+                    ));
+                }
+                if status.rate.is_nan() || status.rate <= 0.0 {
+                    return Err(self.refuse(format!(
+                        "start: the pump reports no rate ({} m³/s), so the rate it would run \
+                         at is unknown; set one first",
+                        status.rate
+                    )));
+                }
+                status.rate
+            }
         };
         self.envelope
             .check_rate(rate)
             .map_err(|why| self.refuse(format!("start: {why}")))?;
-        self.inner.start().await
+        self.inner.start().await?;
+        if rate == 0.0 {
+            // Drivers hold a pump at rate zero stopped: nothing runs.
+            return Ok(());
+        }
+        let problem = match self.inner.status().await {
+            Err(error) => Some(error),
+            Ok(status) => self.running_problem(&status, rate),
+        };
+        match problem {
+            None => Ok(()),
+            Some(error) => {
+                // Best effort: the start's own failure is the error to report.
+                drop(self.inner.stop().await);
+                Err(error)
+            }
+        }
     }
 
     async fn stop(&mut self) -> DeviceResult<()> {
@@ -178,10 +288,6 @@ impl<H: Heater> GuardedHeater<H> {
             inner,
             envelope,
         }
-    }
-
-    pub fn into_inner(self) -> H {
-        self.inner
     }
 }
 

@@ -256,11 +256,11 @@ pub fn kinds() -> Vec<DriverKind> {
                     Some(SettingValue::Integer(1)),
                     "Modbus slave address",
                 ),
-                spec(
+                optional(
                     "decimals",
                     T::Integer,
-                    Some(SettingValue::Integer(1)),
-                    "decimal places of temperature registers",
+                    "decimal places the controller shows; read from it at connect, and checked \
+                     against this when given",
                 ),
                 optional(
                     "alarm_register",
@@ -638,18 +638,31 @@ impl Connector {
                     self.exclusive(name, "eurotherm", &port, eurotherm::serial_settings(baud))?;
                 let config = eurotherm::EurothermConfig {
                     slave: ranged(kind, &settings, "modbus_address", 1u8)?,
-                    decimals: ranged(kind, &settings, "decimals", 1u8)?,
+                    decimals: match integer(&settings, "decimals") {
+                        Some(_) => Some(ranged(kind, &settings, "decimals", 0u8)?),
+                        None => None,
+                    },
                     alarm_register: match integer(&settings, "alarm_register") {
                         Some(_) => Some(ranged(kind, &settings, "alarm_register", 0u16)?),
                         None => None,
                     },
                 };
-                Ok(Box::new(eurotherm::EurothermHeater::new(
+                let mut heater = eurotherm::EurothermHeater::new(
                     name,
                     stream,
                     config,
                     timeout.unwrap_or(eurotherm::DEFAULT_TIMEOUT),
-                )))
+                );
+                // Reads the display unit and decimal places now: a controller whose scale
+                // cannot be proven fails at connect, not at its first setpoint.
+                heater
+                    .identify()
+                    .await
+                    .map_err(|e| RegistryError::Connect {
+                        device: name.into(),
+                        kind: e.kind,
+                    })?;
+                Ok(Box::new(heater))
             }
             "huber.pilot_one" => {
                 let sensor = match text(&settings, "sensor") {

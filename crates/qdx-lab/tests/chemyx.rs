@@ -142,3 +142,27 @@ async fn stall_at_start_is_an_alarm() {
     let error = p.start().await.expect_err("jammed");
     assert_eq!(error.kind, DeviceErrorKind::Alarm("motor stalled".into()));
 }
+
+/// Issue 9, item 5: a pump that echoes each command line: the echo (`pump status`) is not the
+/// status code, nor any other answer.
+#[tokio::test(start_paused = true)]
+async fn an_echoed_command_line_is_not_taken_for_the_answer() {
+    let (clock, emulator) = emulator();
+    emulator.with_device(|e| e.echo = true);
+    let mut p = pump(&emulator);
+    p.configure(14.57).await.expect("configure");
+    p.set_rate(0.5 * ML_PER_MIN).await.expect("rate");
+    p.start().await.expect("start");
+    clock.advance_to(Duration::from_secs(60));
+    let status = p.status().await.expect("status");
+    assert!(status.running);
+    assert!(
+        (status.infused - 0.5e-6).abs() < 1e-10,
+        "{}",
+        status.infused
+    );
+    emulator.with_device(ChemyxEmulator::stall);
+    let status = p.status().await.expect("status");
+    assert_eq!(status.alarm.as_deref(), Some("motor stalled"));
+    p.stop().await.expect("stop");
+}

@@ -23,7 +23,8 @@ fn emulator() -> (Arc<VirtualClock>, Emulator<EurothermEmulator>) {
 fn heater(emulator: &Emulator<EurothermEmulator>, alarm_register: Option<u16>) -> EurothermHeater {
     let config = EurothermConfig {
         slave: 1,
-        decimals: 1,
+        // Read from the instrument: the tests below set the emulator's.
+        decimals: None,
         alarm_register,
     };
     EurothermHeater::new("h1", emulator.connect(), config, DEFAULT_TIMEOUT)
@@ -75,6 +76,26 @@ async fn driver_sets_and_reads_temperatures() {
     assert!((h.status().await.expect("status").setpoint - 260.65).abs() < 1e-9);
 }
 
+/// Issue 9, item 3: a binding's `decimals` that disagrees with the instrument is refused.
+#[tokio::test(start_paused = true)]
+async fn a_binding_that_disagrees_with_the_instrument_is_refused() {
+    let (_clock, emulator) = emulator();
+    let config = EurothermConfig {
+        slave: 1,
+        decimals: Some(2),
+        alarm_register: None,
+    };
+    let mut h = EurothermHeater::new("h1", emulator.connect(), config, DEFAULT_TIMEOUT);
+    let error = h.identify().await.expect_err("2 decimals bound, 1 shown");
+    assert!(
+        matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+        "{error}"
+    );
+    insta::assert_snapshot!(error.to_string());
+    assert!(h.set_setpoint(273.15 + 50.0).await.is_err());
+    assert_eq!(emulator.with_device(|e| e.comms_setpoint), 25.0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn faults_map_to_kinds() {
     let (_clock, emulator) = emulator();
@@ -123,4 +144,80 @@ async fn faults_map_to_kinds() {
         h.status().await.expect_err("gone").kind,
         DeviceErrorKind::Disconnected(_)
     ));
+}
+
+/// Issue 9, item 3: a controller that displays whole degrees takes 80 °C as 80, not 800. The
+/// driver reads the decimal places from the instrument instead of trusting a configured default.
+#[tokio::test(start_paused = true)]
+async fn an_integer_display_controller_gets_its_setpoint_in_whole_degrees() {
+    let (_clock, emulator) = emulator();
+    emulator.with_device(|e| {
+        e.decimals = 0;
+        e.limits = (0.0, 1000.0);
+    });
+    let mut h = heater(&emulator, None);
+    h.set_setpoint(273.15 + 80.0).await.expect("setpoint");
+    let working = emulator.with_device(|e| e.setpoint);
+    assert!(
+        (working - 80.0).abs() < 1e-9,
+        "the controller regulates to {working} °C"
+    );
+    let status = h.status().await.expect("status");
+    assert!(
+        (status.setpoint - 353.15).abs() < 1e-9,
+        "{}",
+        status.setpoint
+    );
+}
+
+/// Issue 9, item 3: a controller that shows °F, K or no unit gets no setpoint at all (the
+/// driver cannot prove the unit), and nothing but reads reaches it.
+#[tokio::test(start_paused = true)]
+async fn a_controller_not_in_celsius_is_refused_before_any_write() {
+    for (units, shown) in [(1, "°F"), (2, "kelvin"), (3, "no unit")] {
+        let (_clock, emulator) = emulator();
+        emulator.with_device(|e| e.units = units);
+        let mut h = heater(&emulator, None);
+        let error = h.set_setpoint(273.15 + 80.0).await.expect_err("not in °C");
+        assert!(
+            matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+            "{error}"
+        );
+        assert!(error.to_string().contains(shown), "{error}");
+        if units == 1 {
+            insta::assert_snapshot!(error.to_string());
+        }
+        assert!(
+            h.status().await.is_err(),
+            "temperatures in another unit are not read as °C"
+        );
+        let functions: Vec<u8> = emulator
+            .received()
+            .iter()
+            .filter_map(|r| r.get(1).copied())
+            .collect();
+        assert!(functions.iter().all(|&f| f == 0x03), "{functions:?}");
+        assert!((emulator.with_device(|e| e.setpoint) - 25.0).abs() < 1e-9);
+    }
+}
+
+/// Issue 9, item 3: setpoints go to the comms (remote) setpoint in RAM, never to the target
+/// setpoint, whose EEPROM wears out after about 100 000 writes.
+#[tokio::test(start_paused = true)]
+async fn setpoints_go_to_the_comms_setpoint_never_the_eeprom() {
+    let (_clock, emulator) = emulator();
+    let mut h = heater(&emulator, None);
+    for celsius in [60.0, 70.0, 80.0] {
+        h.set_setpoint(273.15 + celsius).await.expect("setpoint");
+    }
+    emulator.with_device(|e| {
+        assert_eq!(e.eeprom_writes, 0);
+        assert!(e.remote, "remote setpoint selected");
+        assert!(
+            (e.comms_setpoint - 80.0).abs() < 1e-9,
+            "{}",
+            e.comms_setpoint
+        );
+        assert!((e.setpoint - 80.0).abs() < 1e-9, "{}", e.setpoint);
+    });
 }

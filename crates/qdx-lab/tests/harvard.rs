@@ -166,3 +166,27 @@ async fn faults_map_to_kinds() {
         DeviceErrorKind::Disconnected(_)
     ));
 }
+
+/// Issue 9, item 5: PHD Ultra firmware prints five status flags, not the Elite's six.
+#[tokio::test(start_paused = true)]
+async fn a_phd_ultra_status_line_with_five_flags_is_read() {
+    let clock = Arc::new(VirtualClock::new());
+    let emulator = Emulator::new(HarvardEmulator::phd_ultra(clock.clone(), 0));
+    let mut p = pump(&emulator, 0);
+    p.configure(14.57).await.expect("configure");
+    p.set_rate(ML_PER_MIN).await.expect("rate");
+    p.start().await.expect("start");
+    clock.advance_to(Duration::from_secs(30));
+    let status = p.status().await.expect("status");
+    assert!(status.running && status.alarm.is_none(), "{status:?}");
+    assert!(
+        (status.rate / ML_PER_MIN - 1.0).abs() < 1e-6,
+        "{}",
+        status.rate
+    );
+    assert!((status.infused - 0.5e-6).abs() < 1e-9, "{}", status.infused);
+    emulator.with_device(HarvardEmulator::stall);
+    let status = p.status().await.expect("status");
+    assert_eq!(status.alarm.as_deref(), Some("motor stalled"));
+    assert!(!status.running);
+}

@@ -29,6 +29,8 @@ fn pump(emulator: &Emulator<NewEraChain>, address: u8) -> NewEraPump<tokio::io::
 async fn basic_mode_transcripts_address_0() {
     let (clock, emulator) = chain(&[0]);
     let mut s = emulator.connect();
+    // A pump just powered up answers its first command with the reset alarm, and only that.
+    assert_eq!(exchange(&mut s, b"DIA 14.43\r", 7).await, b"\x0200A?R\x03");
     // The appendix lines in order; STP between RUN and the error lines, which show the
     // stopped prompt `S`.
     let cases: [(&[u8], &[u8]); 7] = [
@@ -72,6 +74,7 @@ fn clock_now(clock: &VirtualClock) -> Duration {
 #[tokio::test(start_paused = true)]
 async fn safe_mode_packets_match_the_reference_vectors() {
     let (_clock, emulator) = chain(&[0]);
+    common::acknowledge_power_up(&emulator);
     let mut s = emulator.connect();
     assert_eq!(exchange(&mut s, b"SAF50\r", 5).await, b"\x0200S\x03");
     // Now only safe packets are answered.
@@ -330,4 +333,92 @@ async fn safe_mode_timeout_stops_a_pump_nobody_talks_to() {
         "{}",
         status.infused
     );
+}
+
+/// Issue 9, item 5: the factory baud rate of the NE-1000 family is 19 200, and a binding that
+/// names no baud rate gets it.
+#[test]
+fn the_factory_baud_rate_is_the_default() {
+    assert_eq!(qdx_lab::drivers::new_era::DEFAULT_BAUD, 19_200);
+    let kind = qdx_lab::registry::kind("new_era.ne1000").expect("a kind");
+    let baud = kind.settings.iter().find(|s| s.name == "baud");
+    assert_eq!(
+        baud.and_then(|s| s.default.clone()),
+        Some(qdx_lab::registry::SettingValue::Integer(19_200))
+    );
+}
+
+/// Issue 9, item 5: a pump just powered up answers its first command with the reset alarm
+/// `A?R` and does not execute it; connecting acknowledges it first.
+#[tokio::test(start_paused = true)]
+async fn a_pump_fresh_from_power_up_is_configured_through_its_reset_alarm() {
+    let (_clock, emulator) = chain(&[0]);
+    let mut p = pump(&emulator, 0);
+    p.configure(14.57).await.expect("configure after power-up");
+    assert_eq!(
+        emulator.with_device(|c| c.pump(0).map(|p| p.diameter_mm)),
+        Some(14.57)
+    );
+    assert_eq!(
+        emulator.with_device(|c| c.pump(0).map(|p| p.alarm)),
+        Some(None)
+    );
+}
+
+/// Issue 9, item 5: safe mode survives a power cycle, so a pump left in safe mode by a crashed
+/// run ignores basic-mode commands; connecting finds it there and returns it to basic mode, or
+/// keeps it in safe mode when the binding asks for safe mode.
+#[tokio::test(start_paused = true)]
+async fn a_pump_left_in_safe_mode_by_a_crash_is_found_at_connect() {
+    for wants_safe_mode in [false, true] {
+        let (_clock, emulator) = chain(&[0]);
+        emulator.with_device(|c| {
+            if let Some(p) = c.pumps.get_mut(&0) {
+                p.safe_mode = true;
+                p.safe_timeout = Some(Duration::from_secs(5));
+            }
+            c.power_cycle(0);
+        });
+        let mut p = pump(&emulator, 0);
+        if wants_safe_mode {
+            p.enter_safe_mode(30).await.expect("safe mode");
+        }
+        p.configure(14.57).await.expect("found in safe mode");
+        assert_eq!(p.identify().await.expect("identify").model, "NE1000");
+        assert_eq!(
+            emulator.with_device(|c| c.pump(0).map(|p| p.safe_mode)),
+            Some(wants_safe_mode)
+        );
+    }
+}
+
+/// Issue 9, item 5: `SAF0` puts the pump in basic mode (it disables safe mode), so the driver
+/// keeps talking basic mode after it.
+#[tokio::test(start_paused = true)]
+async fn saf0_leaves_the_pump_in_basic_mode() {
+    let (_clock, emulator) = chain(&[0]);
+    common::acknowledge_power_up(&emulator);
+    let mut p = pump(&emulator, 0);
+    p.enter_safe_mode(0).await.expect("SAF0");
+    assert_eq!(p.identify().await.expect("basic mode").model, "NE1000");
+    assert_eq!(
+        emulator.with_device(|c| c.pump(0).map(|p| p.safe_mode)),
+        Some(false)
+    );
+}
+
+/// Issue 9, item 5: the reply to `SAF n` may come in the framing of either mode (the manual
+/// does not say which); the driver reads both.
+#[tokio::test(start_paused = true)]
+async fn the_reply_to_saf_is_read_in_either_framing() {
+    for new_mode in [false, true] {
+        let (_clock, emulator) = chain(&[0]);
+        common::acknowledge_power_up(&emulator);
+        emulator.with_device(|c| c.saf_reply_in_new_mode = new_mode);
+        let mut p = pump(&emulator, 0);
+        p.enter_safe_mode(30).await.expect("SAF30");
+        assert_eq!(p.identify().await.expect("safe mode").model, "NE1000");
+        p.leave_safe_mode().await.expect("SAF0");
+        assert_eq!(p.identify().await.expect("basic mode").model, "NE1000");
+    }
 }

@@ -189,3 +189,124 @@ async fn retry_cures_a_garbled_reply_and_the_watchdog_bounds_a_hang() {
         .expect_err("hung");
     assert_eq!(error.kind, DeviceErrorKind::Timeout(Duration::from_secs(2)));
 }
+
+/// Issue 9, item 4: a guard that never set the rate reads it from a Chemyx pump before the
+/// start, not the driver's cached 0.
+#[tokio::test(start_paused = true)]
+async fn the_guard_reads_a_chemyx_pumps_own_rate_before_starting_it() {
+    use qdx_lab::drivers::chemyx::{self, ChemyxPump};
+    use qdx_lab::emulators::chemyx::ChemyxEmulator;
+    let clock = Arc::new(VirtualClock::new());
+    let emulator = Emulator::new(ChemyxEmulator::new(clock));
+    let link =
+        share(Link::new(emulator.connect(), chemyx::DEFAULT_TIMEOUT).with_settle(chemyx::SETTLE));
+    let mut raw = ChemyxPump::new("p_c", link, 10e-6);
+    raw.configure(14.57).await.expect("configure");
+    // 5 mL/min on the pump's own panel (µL/min after configure).
+    emulator.with_device(|e| e.rate = 5000.0);
+    let mut p = GuardedPump::new("p_c", raw, Envelope::pump(1e-12, 2.0 * ML_PER_MIN, false));
+    let sent = emulator.received().len();
+    let error = p.start().await.expect_err("5 mL/min on the pump");
+    assert!(
+        matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+        "{error}"
+    );
+    assert!(
+        !emulator.received()[sent..]
+            .iter()
+            .any(|r| r.as_slice() == b"start"),
+        "{:?}",
+        emulator.received()
+    );
+}
+
+/// Issue 9, item 4: a Harvard pump's idle `status` line shows no rate; the guard reads the rate
+/// the run command will use instead.
+#[tokio::test(start_paused = true)]
+async fn the_guard_reads_a_harvard_pumps_set_rate_not_its_idle_status() {
+    use qdx_lab::drivers::harvard::{self, HarvardPump};
+    use qdx_lab::emulators::harvard::HarvardEmulator;
+    use qdx_lab::protocol::harvard::RateUnit;
+    let clock = Arc::new(VirtualClock::new());
+    let emulator = Emulator::new(HarvardEmulator::new(clock, 0));
+    let link = share(Link::new(emulator.connect(), harvard::DEFAULT_TIMEOUT));
+    let mut raw = HarvardPump::new("p_h", link, 0);
+    raw.configure(14.57).await.expect("configure");
+    let ml_min = RateUnit {
+        volume: 'm',
+        time: 'm',
+    };
+    emulator.with_device(|e| e.infuse_rate = (5.0, ml_min));
+    let mut p = GuardedPump::new("p_h", raw, Envelope::pump(1e-12, 2.0 * ML_PER_MIN, false));
+    let sent = emulator.received().len();
+    let error = p.start().await.expect_err("5 mL/min on the pump");
+    assert!(
+        matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+        "{error}"
+    );
+    assert!(
+        !emulator.received()[sent..]
+            .iter()
+            .any(|r| r.ends_with(b"run")),
+        "{:?}",
+        emulator.received()
+    );
+    assert!(!emulator.with_device(|e| e.running));
+}
+
+/// Issue 9, item 4: the guard's own status read acknowledges a New Era stall alarm; the guard
+/// must then refuse the start instead of sending `RUN` to a stalled pump.
+#[tokio::test(start_paused = true)]
+async fn a_stall_read_by_the_guard_before_start_keeps_the_pump_stopped() {
+    let (_clock, pumps, _heaters) = rig(&[0]);
+    common::acknowledge_power_up(&pumps);
+    let mut raw = pump(&pumps, 0, "p_seed");
+    raw.set_rate(ML_PER_MIN).await.expect("rate");
+    raw.start().await.expect("start");
+    pumps.with_device(|c| c.stall(0));
+    let mut p = GuardedPump::new(
+        "p_seed",
+        raw,
+        Envelope::pump(1e-12, 2.0 * ML_PER_MIN, false),
+    );
+    let sent = pumps.received().len();
+    let error = p.start().await.expect_err("stalled");
+    assert_eq!(error.kind, DeviceErrorKind::Alarm("motor stalled".into()));
+    assert!(
+        !pumps.received()[sent..].iter().any(|r| r.ends_with(b"RUN")),
+        "{:?}",
+        pumps.received()
+    );
+    pumps.with_device(|c| assert!(c.pumps.values().all(|p| !p.running)));
+}
+
+/// Issue 9, item 4: after a start the guard reads back the rate the pump really runs at; a
+/// pump that runs faster than the guard let through is stopped at once.
+#[tokio::test(start_paused = true)]
+async fn start_reads_the_running_rate_back_and_stops_a_pump_that_runs_too_fast() {
+    let (_clock, pumps, _heaters) = rig(&[0]);
+    common::acknowledge_power_up(&pumps);
+    let mut p = GuardedPump::new(
+        "p_seed",
+        pump(&pumps, 0, "p_seed"),
+        Envelope::pump(1e-12, 2.0 * ML_PER_MIN, false),
+    );
+    p.set_rate(ML_PER_MIN).await.expect("1 mL/min");
+    // Someone sets 5 mL/min on the keypad between the rate and the start.
+    pumps.with_device(|c| {
+        if let Some(pump) = c.pumps.get_mut(&0) {
+            pump.rate_value = 5.0;
+            pump.rate_unit = qdx_lab::protocol::new_era::RateUnit::MM;
+        }
+    });
+    let error = p.start().await.expect_err("runs at 5 mL/min");
+    assert!(
+        matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+        "{error}"
+    );
+    pumps.with_device(|c| assert!(c.pumps.values().all(|p| !p.running)));
+    let requests = pumps.received();
+    let run = requests.iter().rposition(|r| r.as_slice() == b"0RUN");
+    let stop = requests.iter().rposition(|r| r.as_slice() == b"0STP");
+    assert!(stop > run, "{requests:?}");
+}

@@ -11,6 +11,11 @@
 //!   [`DeviceErrorKind::Refused`].
 //! - A stall shows as `pump status` 4: `start` reads it back and fails with
 //!   [`DeviceErrorKind::Alarm`]; `status` reports it in [`PumpStatus::alarm`].
+//! - A pump that echoes the command line before its answer is understood: the echo is dropped
+//!   before the answer is read.
+//! - `status` reports the rate set on the pump, read from it (`view parameter`, assumed to list
+//!   `name = value` lines like the settings echoes; unverified: calibrate), never a cached value.
+//! - The only way to the pump is the [`Pump`] trait and `configure`: raw commands are private.
 
 use std::time::Duration;
 
@@ -18,7 +23,7 @@ use async_trait::async_trait;
 
 use crate::device::{Identity, Pump, PumpDirection, PumpStatus};
 use crate::error::{DeviceError, DeviceErrorKind, DeviceResult};
-use crate::protocol::chemyx::{self as protocol, PumpState, echo_value};
+use crate::protocol::chemyx::{self as protocol, PumpState, echo_value, units_si};
 use crate::transport::{ByteStream, SerialSettings, SharedLink};
 
 /// RS-232 on the Fusion 4000/6000 (and 100/200); NanoJet/OEM and USB use 38 400.
@@ -45,7 +50,6 @@ pub struct ChemyxPump<S> {
     syringe_volume: f64,
     direction: PumpDirection,
     zero_rate: bool,
-    rate: f64,
     /// Volumes moved in earlier runs (the pump's counter restarts with each run), m³.
     infused_before: f64,
     withdrawn_before: f64,
@@ -69,7 +73,6 @@ impl<S: ByteStream> ChemyxPump<S> {
             syringe_volume,
             direction: PumpDirection::Infuse,
             zero_rate: false,
-            rate: 0.0,
             infused_before: 0.0,
             withdrawn_before: 0.0,
         }
@@ -79,17 +82,23 @@ impl<S: ByteStream> ChemyxPump<S> {
         DeviceError::new(self.name.clone(), kind)
     }
 
-    /// Sends one command and returns the reply lines.
-    pub async fn transact(&mut self, command: &str) -> DeviceResult<Vec<String>> {
+    /// Sends one command and returns the reply lines, without the echo of the command.
+    async fn transact(&mut self, command: &str) -> DeviceResult<Vec<String>> {
         let mut link = self.link.lock().await;
         link.send(&protocol::encode(command))
             .await
             .map_err(|kind| self.error(kind))?;
-        let lines = link
+        let mut lines = link
             .read_frame(protocol::decode)
             .await
             .map_err(|kind| self.error(kind))?;
         drop(link);
+        if lines
+            .first()
+            .is_some_and(|line| line.trim().eq_ignore_ascii_case(command.trim()))
+        {
+            lines.remove(0);
+        }
         if let Some(line) = lines
             .iter()
             .find(|line| line.to_ascii_lowercase().contains("invalid"))
@@ -129,9 +138,31 @@ impl<S: ByteStream> ChemyxPump<S> {
     async fn pump_state(&mut self) -> DeviceResult<PumpState> {
         let lines = self.transact("pump status").await?;
         lines
-            .first()
-            .and_then(|line| PumpState::from_code(line))
+            .iter()
+            .find_map(|line| PumpState::from_code(line))
             .ok_or_else(|| self.error(DeviceErrorKind::Garbage(format!("pump status {lines:?}"))))
+    }
+
+    /// The rate set on the pump, m³/s, read from it.
+    async fn rate_on_pump(&mut self) -> DeviceResult<f64> {
+        let lines = self.transact("view parameter").await?;
+        let value = |name: &str| {
+            lines
+                .iter()
+                .find_map(|line| echo_value(line, name))
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        let unit = value("units")
+            .filter(|u| u.fract() == 0.0 && (0.0..=3.0).contains(u))
+            .and_then(|u| units_si(u as u8));
+        match (value("rate"), unit) {
+            (Some(rate), Some((rate_si, _))) if rate.is_finite() && rate >= 0.0 => {
+                Ok(rate * rate_si)
+            }
+            _ => Err(self.error(DeviceErrorKind::Garbage(format!(
+                "view parameter {lines:?}"
+            )))),
+        }
     }
 
     /// Volume moved in the current run, m³.
@@ -182,7 +213,6 @@ impl<S: ByteStream> Pump for ChemyxPump<S> {
         }
         self.set("rate", truncated, &format!("{truncated:.3}"))
             .await?;
-        self.rate = truncated * UL_PER_MIN;
         self.zero_rate = false;
         Ok(())
     }
@@ -234,7 +264,11 @@ impl<S: ByteStream> Pump for ChemyxPump<S> {
         Ok(PumpStatus {
             running: state == PumpState::Running,
             direction: self.direction,
-            rate: if self.zero_rate { 0.0 } else { self.rate },
+            rate: if self.zero_rate {
+                0.0
+            } else {
+                self.rate_on_pump().await?
+            },
             infused,
             withdrawn,
             alarm: (state == PumpState::Stalled).then(|| "motor stalled".to_string()),

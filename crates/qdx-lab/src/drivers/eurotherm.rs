@@ -1,9 +1,19 @@
 //! Eurotherm 2000/3000-series temperature controllers over Modbus RTU (tokio-modbus client).
 //!
 //! Invariants:
-//! - Temperatures are scaled 16-bit integers with the instrument's configured number of
-//!   decimal places (77.2 °C with one decimal is 772); a value that does not fit is refused
-//!   before it is sent.
+//! - Temperatures are scaled 16-bit integers with the instrument's display decimal places
+//!   (77.2 °C with one decimal is 772), read from the instrument (tag 525) before any
+//!   temperature is read or written, never assumed; a value that does not fit is refused before
+//!   it is sent.
+//! - The instrument's display unit (tag 516) must be °C: a controller in °F, K or no unit is
+//!   refused before any write ([`DeviceErrorKind::OutOfEnvelope`]), since the driver cannot
+//!   prove what its numbers mean. A binding's `decimals`, when given, must agree with the
+//!   instrument.
+//! - Setpoints go to the comms (remote) setpoint, 26, selected once with remote setpoint select,
+//!   276, after seeding it with the working setpoint (so selecting it changes nothing); the
+//!   target setpoint, 2, lives in EEPROM (about 100 000 writes) and is never written. Each
+//!   write is read back.
+//! - The only way to the registers is the [`Heater`] trait: raw register access is private.
 //! - Every call has a deadline. Silence is [`DeviceErrorKind::Timeout`]; bytes that never
 //!   formed a valid frame by then are [`DeviceErrorKind::Garbage`] (the RTU decoder skips
 //!   bad bytes silently, so the driver counts what arrived); a Modbus exception is
@@ -40,15 +50,27 @@ pub const PV: u16 = 1;
 pub const TARGET_SP: u16 = 2;
 /// Working setpoint.
 pub const WORKING_SP: u16 = 5;
+/// Comms (remote) setpoint.
+pub const COMMS_SP: u16 = 26;
+/// Remote setpoint select: 0 local, 1 remote.
+pub const REMOTE_SELECT: u16 = 276;
+/// Display units: 0 °C, 1 °F, 2 K, 3 none.
+pub const UNITS: u16 = 516;
+/// Display decimal places: 0, 1 or 2.
+pub const DECIMALS: u16 = 525;
 
 const ZERO_CELSIUS: f64 = 273.15;
 
-/// The register map and scaling of one controller.
+// Tags 26, 276, 516 and 525 are not in instruments.md (unverified: calibrate): they come from
+// the Eurotherm 3200 manual's Modbus table (HA028651 §15.5) and the 2000-series map, where 516
+// reads 0 °C, 1 °F, 2 K, 3 none and 525 reads 0, 1 or 2 decimal places.
+
+/// The register map of one controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EurothermConfig {
     pub slave: u8,
-    /// Decimal places of temperature registers.
-    pub decimals: u8,
+    /// The decimal places the binding expects, if it says; checked against the instrument.
+    pub decimals: Option<u8>,
     /// A register whose non-zero value means an active alarm (e.g. 10213 on the 3500).
     pub alarm_register: Option<u16>,
 }
@@ -114,6 +136,10 @@ pub struct EurothermHeater {
     timeout: Duration,
     received: Arc<AtomicU64>,
     drop_stale: Arc<AtomicBool>,
+    /// The instrument's decimal places, once read (and its unit found to be °C).
+    decimals: Option<u8>,
+    /// Set once the comms setpoint is selected.
+    remote: bool,
 }
 
 impl std::fmt::Debug for EurothermHeater {
@@ -148,6 +174,8 @@ impl EurothermHeater {
             timeout,
             received,
             drop_stale,
+            decimals: None,
+            remote: false,
         }
     }
 
@@ -198,7 +226,7 @@ impl EurothermHeater {
     }
 
     /// Reads one holding register.
-    pub async fn read_register(&mut self, register: u16) -> DeviceResult<u16> {
+    async fn read_register(&mut self, register: u16) -> DeviceResult<u16> {
         let before = self.received.load(Ordering::SeqCst);
         let outcome = tokio::time::timeout(
             self.timeout,
@@ -214,7 +242,7 @@ impl EurothermHeater {
     }
 
     /// Writes one holding register (function 16).
-    pub async fn write_register(&mut self, register: u16, value: u16) -> DeviceResult<()> {
+    async fn write_register(&mut self, register: u16, value: u16) -> DeviceResult<()> {
         let before = self.received.load(Ordering::SeqCst);
         let outcome = tokio::time::timeout(
             self.timeout,
@@ -224,21 +252,84 @@ impl EurothermHeater {
         self.map_outcome(&format!("write register {register}"), before, outcome)
     }
 
-    fn scale(&self) -> f64 {
-        10f64.powi(i32::from(self.config.decimals))
+    fn refuse(&self, why: String) -> DeviceError {
+        self.error(DeviceErrorKind::OutOfEnvelope(why))
+    }
+
+    /// The instrument's decimal places, read once; fails unless it shows °C.
+    async fn decimals(&mut self) -> DeviceResult<u8> {
+        if let Some(decimals) = self.decimals {
+            return Ok(decimals);
+        }
+        let unit = match self.read_register(UNITS).await? {
+            0 => None,
+            1 => Some("°F".to_string()),
+            2 => Some("kelvin".to_string()),
+            3 => Some("no unit".to_string()),
+            other => Some(format!("unit code {other}")),
+        };
+        if let Some(unit) = unit {
+            return Err(self.refuse(format!(
+                "the controller shows temperatures in {unit}, not °C, so no setpoint it would \
+                 understand can be proven; set its display units (UNITS, tag {UNITS}) to °C"
+            )));
+        }
+        let decimals = self.read_register(DECIMALS).await?;
+        let decimals = u8::try_from(decimals)
+            .ok()
+            .filter(|d| *d <= 2)
+            .ok_or_else(|| {
+                self.refuse(format!(
+                    "the controller reports {decimals} decimal places (tag {DECIMALS}); \
+                     expected 0, 1 or 2"
+                ))
+            })?;
+        if let Some(expected) = self.config.decimals
+            && expected != decimals
+        {
+            return Err(self.refuse(format!(
+                "the binding says `decimals {expected}` but the controller shows {decimals} \
+                 decimal places; correct the binding or the controller"
+            )));
+        }
+        self.decimals = Some(decimals);
+        Ok(decimals)
+    }
+
+    async fn scale(&mut self) -> DeviceResult<f64> {
+        Ok(10f64.powi(i32::from(self.decimals().await?)))
     }
 
     async fn read_kelvin(&mut self, register: u16) -> DeviceResult<f64> {
+        let scale = self.scale().await?;
         let raw = self.read_register(register).await?;
-        Ok(f64::from(raw as i16) / self.scale() + ZERO_CELSIUS)
+        Ok(f64::from(raw as i16) / scale + ZERO_CELSIUS)
+    }
+
+    /// Selects the comms setpoint, seeded with the working setpoint so nothing moves.
+    async fn select_remote(&mut self) -> DeviceResult<()> {
+        if self.remote {
+            return Ok(());
+        }
+        let working = self.read_register(WORKING_SP).await?;
+        self.write_register(COMMS_SP, working).await?;
+        self.write_register(REMOTE_SELECT, 1).await?;
+        if self.read_register(REMOTE_SELECT).await? != 1 {
+            return Err(self.error(DeviceErrorKind::Refused(format!(
+                "the controller did not select the comms setpoint (tag {REMOTE_SELECT})"
+            ))));
+        }
+        self.remote = true;
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Heater for EurothermHeater {
     async fn identify(&mut self) -> DeviceResult<Identity> {
-        // The instrument-ident register differs by series; reading the PV proves the line.
-        self.read_register(PV).await?;
+        // The instrument-ident register differs by series; reading the PV (in °C, at the
+        // instrument's scale) proves the line and the configuration.
+        self.read_kelvin(PV).await?;
         Ok(Identity {
             vendor: "Eurotherm".into(),
             model: "2000/3000 series (Modbus RTU)".into(),
@@ -248,14 +339,25 @@ impl Heater for EurothermHeater {
     }
 
     async fn set_setpoint(&mut self, kelvin: f64) -> DeviceResult<()> {
-        let scaled = ((kelvin - ZERO_CELSIUS) * self.scale()).round();
+        let scale = self.scale().await?;
+        let scaled = ((kelvin - ZERO_CELSIUS) * scale).round();
         if !(scaled.is_finite() && (f64::from(i16::MIN)..=f64::from(i16::MAX)).contains(&scaled)) {
-            return Err(self.error(DeviceErrorKind::OutOfEnvelope(format!(
+            return Err(self.refuse(format!(
                 "setpoint {kelvin} K does not fit a register with {} decimals",
-                self.config.decimals
+                scale.log10().round()
+            )));
+        }
+        let word = scaled as i16 as u16;
+        self.select_remote().await?;
+        self.write_register(COMMS_SP, word).await?;
+        let echoed = self.read_register(COMMS_SP).await?;
+        if echoed != word {
+            return Err(self.error(DeviceErrorKind::Refused(format!(
+                "comms setpoint reads back {} after writing {}",
+                echoed as i16, word as i16
             ))));
         }
-        self.write_register(TARGET_SP, scaled as i16 as u16).await
+        Ok(())
     }
 
     async fn status(&mut self) -> DeviceResult<HeaterStatus> {

@@ -8,6 +8,11 @@
 //!   `set_rate` is sent for the current direction, and sent again for the new direction when
 //!   the direction changes.
 //! - Pumps on one daisy chain share a [`SharedLink`], one transaction at a time.
+//! - `status` reports the rate the pump runs at (the `status` line) while it runs, and while it
+//!   is idle the rate its next run command will use (`irate` / `wrate`), never a cached value:
+//!   the idle `status` line shows the motor's rate, 0.
+//! - The only way to the pump is the [`Pump`] trait and the configuration methods here: raw
+//!   commands are private.
 
 use std::time::Duration;
 
@@ -69,7 +74,7 @@ impl<S: ByteStream> HarvardPump<S> {
     }
 
     /// Sends one command and reads its reply, whatever the prompt.
-    pub async fn transact(&mut self, command: &str) -> DeviceResult<Reply> {
+    async fn transact(&mut self, command: &str) -> DeviceResult<Reply> {
         let frame = protocol::encode(self.address, command);
         let address = self.address;
         let mut link = self.link.lock().await;
@@ -235,6 +240,22 @@ impl<S: ByteStream> Pump for HarvardPump<S> {
         let stalled = status.stalled() || reply.prompt == Prompt::Stalled;
         let infused = self.volume("ivolume").await?;
         let withdrawn = self.volume("wvolume").await?;
+        let rate = if self.zero_rate {
+            0.0
+        } else if status.running() {
+            // fL/s to m³/s.
+            status.rate_fl_per_s as f64 * 1e-18
+        } else {
+            let query = match self.direction {
+                PumpDirection::Infuse => "irate",
+                PumpDirection::Withdraw => "wrate",
+            };
+            // Not `command`: a stalled pump still answers, and the stall is reported below.
+            let lines = self.transact(query).await?.lines;
+            let line = first_line(self, &lines, query)?;
+            protocol::parse_rate(&line)
+                .ok_or_else(|| self.error(DeviceErrorKind::Garbage(format!("{query} {line:?}"))))?
+        };
         Ok(PumpStatus {
             running: status.running(),
             direction: if status.withdrawing() {
@@ -242,12 +263,7 @@ impl<S: ByteStream> Pump for HarvardPump<S> {
             } else {
                 PumpDirection::Infuse
             },
-            // fL/s to m³/s.
-            rate: if self.zero_rate {
-                0.0
-            } else {
-                status.rate_fl_per_s as f64 * 1e-18
-            },
+            rate,
             infused,
             withdrawn,
             alarm: stalled.then(|| "motor stalled".to_string()),

@@ -67,7 +67,7 @@ impl<S: ByteStream> HuberHeater<S> {
     }
 
     /// Reads (`None`) or writes one address; returns the raw value of the reply.
-    pub async fn transact(&mut self, address: u8, value: Option<i16>) -> DeviceResult<u16> {
+    async fn transact(&mut self, address: u8, value: Option<i16>) -> DeviceResult<u16> {
         let request = protocol::encode(address, value);
         self.link
             .send(&request)

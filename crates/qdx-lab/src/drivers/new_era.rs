@@ -13,6 +13,15 @@
 //! - A rate is sent in the pump's 4-digit format, truncated, so the pump never runs faster
 //!   than asked. A rate of zero is not sent: the pump is stopped (or not started) instead.
 //! - While the pump runs, rates keep the current rate unit (the pump refuses a unit change).
+//! - First contact (before the first command of a session) finds the pump's mode and clears a
+//!   pending alarm: a status query in the driver's mode, and in the other mode if that one is
+//!   not answered, since safe mode survives a power cycle and a crashed run can leave a pump in
+//!   it; the alarm the query acknowledges (`R` after power-up, `T` after a crashed run's safe-mode
+//!   timeout) is kept in [`NewEraPump::alarm_at_connect`]. A pump found in safe mode is returned
+//!   to basic mode by [`NewEraPump::configure`] unless safe mode was asked for.
+//! - `SAF0` returns a pump to basic mode; the reply to `SAF n` is read in either framing.
+//! - The only way to the pump is the [`Pump`] trait and the configuration methods here: raw
+//!   commands are private.
 
 use std::time::Duration;
 
@@ -26,8 +35,8 @@ use crate::protocol::new_era::{
 };
 use crate::transport::{ByteStream, SerialSettings, SharedLink};
 
-/// nesp-lib's default; many installs use 19200. The factory default differs by model.
-pub const DEFAULT_BAUD: u32 = 9600;
+/// The NE-1000 family's factory setting (nesp-lib assumes 9600; the rate is set on the pump).
+pub const DEFAULT_BAUD: u32 = 19_200;
 
 /// A reply normally comes within tens of milliseconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -49,6 +58,12 @@ pub struct NewEraPump<S> {
     prompt: Prompt,
     /// Set by `set_rate(0)`: the pump is held stopped instead of being sent a zero rate.
     zero_rate: bool,
+    /// Set once first contact found the pump's mode.
+    awake: bool,
+    /// Safe mode was asked for (`SAF n`, n > 0, or built in safe mode).
+    wants_safe: bool,
+    /// The alarm first contact acknowledged, if any.
+    alarm_at_connect: Option<String>,
 }
 
 impl<S> std::fmt::Debug for NewEraPump<S> {
@@ -73,6 +88,9 @@ impl<S: ByteStream> NewEraPump<S> {
             rate_unit: None,
             prompt: Prompt::Stopped,
             zero_rate: false,
+            awake: false,
+            wants_safe: mode == Mode::Safe,
+            alarm_at_connect: None,
         }
     }
 
@@ -80,21 +98,77 @@ impl<S: ByteStream> NewEraPump<S> {
         self.address
     }
 
+    /// The alarm the pump had pending at first contact (`R` after power-up, `T` when a crashed
+    /// run let its safe-mode timeout lapse), acknowledged then.
+    pub fn alarm_at_connect(&self) -> Option<&str> {
+        self.alarm_at_connect.as_deref()
+    }
+
+    /// First contact, once per session: see the module doc.
+    async fn wake(&mut self) -> DeviceResult<()> {
+        if self.awake {
+            return Ok(());
+        }
+        let other = match self.mode {
+            Mode::Basic => Mode::Safe,
+            Mode::Safe => Mode::Basic,
+        };
+        let reply = match self.exchange(self.mode, "", false).await {
+            Ok(reply) => reply,
+            Err(first) if matches!(first.kind, DeviceErrorKind::Timeout(_)) => {
+                match self.exchange(other, "", false).await {
+                    Ok(reply) => {
+                        self.mode = other;
+                        reply
+                    }
+                    // Silent in both modes: report the driver's own mode's timeout.
+                    Err(second) if matches!(second.kind, DeviceErrorKind::Timeout(_)) => {
+                        return Err(first);
+                    }
+                    Err(second) => return Err(second),
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        match reply {
+            Reply::Alarm { kind, .. } => {
+                self.prompt = Prompt::Stopped;
+                self.alarm_at_connect = Some(alarm_text(kind));
+            }
+            Reply::Ok { prompt, .. } => self.prompt = prompt,
+            Reply::Error { code, .. } => return Err(self.error(error_kind(&code, "status"))),
+        }
+        self.awake = true;
+        Ok(())
+    }
+
     fn error(&self, kind: DeviceErrorKind) -> DeviceError {
         DeviceError::new(self.name.clone(), kind)
     }
 
-    /// Sends one command and returns the pump's parsed reply (alarms and errors included).
-    pub async fn transact(&mut self, command: &str) -> DeviceResult<Reply> {
-        let frame = protocol::encode(self.mode, Some(self.address), command);
-        let mode = self.mode;
+    /// Sends one command and returns the pump's parsed reply (alarms and errors included),
+    /// after first contact.
+    async fn transact(&mut self, command: &str) -> DeviceResult<Reply> {
+        self.wake().await?;
+        self.exchange(self.mode, command, false).await
+    }
+
+    /// One command in `mode`; with `either`, a reply in either framing is read.
+    async fn exchange(&mut self, mode: Mode, command: &str, either: bool) -> DeviceResult<Reply> {
+        let frame = protocol::encode(mode, Some(self.address), command);
         let mut link = self.link.lock().await;
         link.send(&frame).await.map_err(|kind| self.error(kind))?;
         // In safe mode other pumps on the chain may send alarm packets of their own; a reply
         // for another address is skipped there, and is garbage in basic mode.
         for _ in 0..4 {
             let data = link
-                .read_frame(|buf| protocol::decode(mode, buf))
+                .read_frame(|buf| {
+                    if either {
+                        protocol::decode_either(buf)
+                    } else {
+                        protocol::decode(mode, buf)
+                    }
+                })
                 .await
                 .map_err(|kind| self.error(kind))?;
             let reply = protocol::parse_reply(&data)
@@ -117,7 +191,12 @@ impl<S: ByteStream> NewEraPump<S> {
 
     /// Sends a command that must succeed; returns its data and records the prompt.
     async fn command(&mut self, command: &str) -> DeviceResult<String> {
-        match self.transact(command).await? {
+        let reply = self.transact(command).await?;
+        self.outcome(command, reply)
+    }
+
+    fn outcome(&mut self, command: &str, reply: Reply) -> DeviceResult<String> {
+        match reply {
             Reply::Ok { prompt, data, .. } => {
                 self.prompt = prompt;
                 Ok(data)
@@ -155,20 +234,32 @@ impl<S: ByteStream> NewEraPump<S> {
         self.command(&format!("VOL{text}")).await.map(drop)
     }
 
-    /// Puts this pump in safe mode with a communication timeout of `timeout_s` seconds
-    /// (0 disables the timeout but keeps CRC framing). The caller must then talk to the pump
-    /// at least every `timeout_s` seconds, or the pump stops with alarm `T`.
+    /// Puts this pump in safe mode with a communication timeout of `timeout_s` seconds. The
+    /// caller must then talk to the pump at least every `timeout_s` seconds, or the pump stops
+    /// with alarm `T`. `SAF0` disables safe mode, so 0 leaves the pump in basic mode.
     pub async fn enter_safe_mode(&mut self, timeout_s: u8) -> DeviceResult<()> {
-        self.command(&format!("SAF{timeout_s}")).await?;
+        if timeout_s == 0 {
+            return self.leave_safe_mode().await;
+        }
+        self.saf(timeout_s).await?;
         self.mode = Mode::Safe;
+        self.wants_safe = true;
         Ok(())
     }
 
-    /// Returns the pump to basic mode (`SAF0` sent as a safe packet).
+    /// Returns the pump to basic mode (`SAF0`, in the framing of the mode the pump is in).
     pub async fn leave_safe_mode(&mut self) -> DeviceResult<()> {
-        self.command("SAF0").await?;
+        self.saf(0).await?;
         self.mode = Mode::Basic;
+        self.wants_safe = false;
         Ok(())
+    }
+
+    async fn saf(&mut self, timeout_s: u8) -> DeviceResult<()> {
+        self.wake().await?;
+        let command = format!("SAF{timeout_s}");
+        let reply = self.exchange(self.mode, &command, true).await?;
+        self.outcome(&command, reply).map(drop)
     }
 
     /// Clears the dispensed-volume counters of both directions.
@@ -177,8 +268,14 @@ impl<S: ByteStream> NewEraPump<S> {
         self.command("CLDWDR").await.map(drop)
     }
 
-    /// Prepares the pump for continuous flow: syringe diameter, no volume target.
+    /// Prepares the pump for continuous flow: basic mode unless safe mode was asked for,
+    /// syringe diameter, no volume target.
     pub async fn configure(&mut self, diameter_mm: f64) -> DeviceResult<()> {
+        self.wake().await?;
+        if self.mode == Mode::Safe && !self.wants_safe {
+            // Left in safe mode by an earlier session.
+            self.leave_safe_mode().await?;
+        }
         self.set_diameter_mm(diameter_mm).await?;
         self.set_volume_target(0.0).await
     }

@@ -3,6 +3,12 @@
 //! Invariants: settings are echoed `name = value` with three decimals; `pump status` answers
 //! its code alone; the pump runs toward `|volume|` in the direction of the volume's sign and
 //! stops there; a stall stops the motor and reads as status 4 until `stop` or `start`.
+//!
+//! Assumed where instruments.md is silent (unverified: calibrate): with [`ChemyxEmulator::echo`]
+//! the pump first echoes the command line it received, so the `pump status` code is not the
+//! first line of the reply (seen on real pumps; the reference's transcripts show no echo, which
+//! stays the default); `view parameter` lists the settings as `name = value` lines, in the form
+//! of the settings echoes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +32,8 @@ pub struct ChemyxEmulator {
     pub moved: f64,
     /// The motor stalls as soon as it is started (a jammed syringe).
     pub stall_on_start: bool,
+    /// Echo each command line before the reply (see the module doc).
+    pub echo: bool,
     last_update: Duration,
     clock: Arc<dyn Clock>,
 }
@@ -40,6 +48,7 @@ impl ChemyxEmulator {
             state: PumpState::Stopped,
             moved: 0.0,
             stall_on_start: false,
+            echo: false,
             last_update: Duration::ZERO,
             clock,
         }
@@ -125,6 +134,12 @@ impl ChemyxEmulator {
                 vec!["restart".into()]
             }
             ["pump", "status"] => vec![self.state.code().to_string()],
+            ["view", "parameter"] => vec![
+                format!("units = {}", self.units),
+                format!("diameter = {:.3}", self.diameter_mm),
+                format!("rate = {:.3}", self.rate),
+                format!("volume = {:.3}", self.volume),
+            ],
             ["dispensed", "volume"] => {
                 let volume_si = units_si(self.units).map_or(1.0, |u| u.1);
                 let sign = if self.volume < 0.0 { -1.0 } else { 1.0 };
@@ -147,7 +162,11 @@ impl Protocol for ChemyxEmulator {
     fn respond(&mut self, request: &[u8]) -> Vec<u8> {
         self.advance();
         let command = String::from_utf8_lossy(request).trim().to_ascii_lowercase();
-        format_reply(&self.execute(&command))
+        let mut lines = self.execute(&command);
+        if self.echo {
+            lines.insert(0, String::from_utf8_lossy(request).trim().to_string());
+        }
+        format_reply(&lines)
     }
 
     fn error_reply(&mut self, _request: &[u8]) -> Vec<u8> {

@@ -6,6 +6,11 @@
 //! - A stall stops the motor and shows the prompt `*` until the next `stop` or run command.
 //! - Volumes grow at the direction's rate on the [`Clock`]; with a target volume the pump
 //!   stops at it and shows `T*`.
+//!
+//! Assumed where instruments.md is silent (unverified: calibrate): the `status` line reports
+//! the motor's rate, so an idle pump reports 0 fL/s whatever `irate`/`wrate` hold; PHD Ultra
+//! firmware ([`HarvardEmulator::phd_ultra`]) prints five status flags, without the Elite's
+//! direction-port flag (direction, limit, stall, trigger, target reached).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +40,8 @@ pub struct HarvardEmulator {
     pub target: f64,
     pub infused: f64,
     pub withdrawn: f64,
+    /// Flags in the `status` line: 6 (Pump 11 Elite) or 5 (PHD Ultra).
+    pub status_flags: usize,
     moved: f64,
     last_update: Duration,
     clock: Arc<dyn Clock>,
@@ -62,9 +69,21 @@ impl HarvardEmulator {
             target: 0.0,
             infused: 0.0,
             withdrawn: 0.0,
+            status_flags: 6,
             moved: 0.0,
             last_update: Duration::ZERO,
             clock,
+        }
+    }
+
+    /// A PHD Ultra at `address`: the Elite's command set, its own version line, and a `status`
+    /// line with five flags.
+    pub fn phd_ultra(clock: Arc<dyn Clock>, address: u8) -> Self {
+        Self {
+            version: "PHD ULTRA I/W 2.0.7".into(),
+            speed: crate::capability::PHD_ULTRA_SPEED,
+            status_flags: 5,
+            ..Self::new(clock, address)
         }
     }
 
@@ -135,24 +154,25 @@ impl HarvardEmulator {
             (false, false) => 'i',
             (true, false) => 'w',
         };
-        let flags: String = [
-            dir,
-            '.',
-            if self.stalled { 'S' } else { '.' },
-            '.',
-            if self.withdrawing { 'W' } else { 'I' },
-            if self.target_reached { 'T' } else { '.' },
-        ]
-        .into_iter()
-        .collect();
+        let direction_port = if self.withdrawing { 'W' } else { 'I' };
+        let mut flags = vec![dir, '.', if self.stalled { 'S' } else { '.' }, '.'];
+        if self.status_flags >= 6 {
+            flags.push(direction_port);
+        }
+        flags.push(if self.target_reached { 'T' } else { '.' });
+        let flags: String = flags.into_iter().collect();
         let displaced = if self.withdrawing {
             self.withdrawn
         } else {
             self.infused
         };
         StatusLine {
-            // m³/s to fL/s and m³ to fL; clock ticks at 56 MHz.
-            rate_fl_per_s: (self.rate() * 1e18).round() as u64,
+            // m³/s to fL/s and m³ to fL; clock ticks at 56 MHz. The motor's rate: 0 when idle.
+            rate_fl_per_s: if self.running {
+                (self.rate() * 1e18).round() as u64
+            } else {
+                0
+            },
             time_ticks: (self.clock.now().as_secs_f64() * 56e6) as u64,
             volume_fl: (displaced * 1e18).round() as u64,
             flags,

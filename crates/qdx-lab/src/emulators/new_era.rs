@@ -13,6 +13,15 @@
 //! - A pump in safe mode with a timeout (`SAF n`, n > 0) that hears no valid packet for n
 //!   seconds stops and raises alarm `T`; the timer starts at the first valid packet after `SAF`
 //!   and restarts with every valid packet to that pump (instruments.md, "Safe mode").
+//! - A pump powers up (and [`NewEraChain::new`] builds it) with alarm `R` pending ("reset: power
+//!   was interrupted"), so the first command after power-up is answered `A?R` and not executed.
+//! - Safe mode is kept in non-volatile memory: [`NewEraChain::power_cycle`] keeps it, so a pump
+//!   left in safe mode by a crashed run powers up in safe mode, its timer stopped until the
+//!   first valid packet (instruments.md, "Safe mode"). `SAF0` returns a pump to basic mode.
+//!
+//! Assumed where instruments.md is silent (unverified: calibrate): a pump in one mode ignores
+//! frames of the other mode; the reply to `SAF n` goes out in the framing the command came in,
+//! unless [`NewEraChain::saf_reply_in_new_mode`] is set (firmware that switches first).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,7 +78,8 @@ impl Default for NePump {
             infused: 0.0,
             withdrawn: 0.0,
             phase_moved: 0.0,
-            alarm: None,
+            // Every pump powers up with the reset alarm pending.
+            alarm: Some(b'R'),
             safe_mode: false,
             safe_timeout: None,
             heard: None,
@@ -146,17 +156,34 @@ pub struct NewEraChain {
     pub version: String,
     /// Emulate the models whose first STP pauses and second STP stops.
     pub stop_pauses_first: bool,
+    /// Answer `SAF n` in the framing of the mode it switches to (see the module doc).
+    pub saf_reply_in_new_mode: bool,
     clock: Arc<dyn Clock>,
 }
 
 impl NewEraChain {
-    /// A line with pumps at `addresses`, in basic mode, stopped, with a 60 mL syringe.
+    /// A line with pumps at `addresses` just powered up: basic mode, stopped, a 60 mL syringe,
+    /// the reset alarm `R` pending.
     pub fn new(clock: Arc<dyn Clock>, addresses: &[u8]) -> Self {
         Self {
             pumps: addresses.iter().map(|&a| (a, NePump::default())).collect(),
             version: "NE1000V3.928".into(),
             stop_pauses_first: false,
+            saf_reply_in_new_mode: false,
             clock,
+        }
+    }
+
+    /// Pump `address` loses power and comes back: stopped, alarm `R` pending, its safe-mode
+    /// timer stopped; settings and safe mode itself survive (non-volatile memory).
+    pub fn power_cycle(&mut self, address: u8) {
+        let now = self.clock.now();
+        if let Some(pump) = self.pumps.get_mut(&address) {
+            pump.advance(now);
+            pump.running = false;
+            pump.paused = false;
+            pump.alarm = Some(b'R');
+            pump.heard = None;
         }
     }
 
@@ -421,10 +448,7 @@ impl Protocol for NewEraChain {
             let Some((status, tail)) = self.execute(address, &command, &argument) else {
                 continue;
             };
-            if !broadcast {
-                reply = Self::frame(safe, &reply_data(address, status, &tail));
-            }
-            // Safe mode changes after the reply to SAF, which goes out in the old framing.
+            let mut framed_safe = safe;
             if command == "SAF"
                 && !tail.starts_with('?')
                 && let Some(pump) = self.pumps.get_mut(&address)
@@ -433,6 +457,12 @@ impl Protocol for NewEraChain {
                 pump.safe_mode = seconds > 0;
                 pump.safe_timeout = (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)));
                 pump.heard = None;
+                if self.saf_reply_in_new_mode {
+                    framed_safe = seconds > 0;
+                }
+            }
+            if !broadcast {
+                reply = Self::frame(framed_safe, &reply_data(address, status, &tail));
             }
         }
         reply

@@ -335,6 +335,10 @@ pub fn format_volume(volume: f64) -> String {
 }
 
 /// The machine-readable `status` line: rate fL/s, time in 1/56e6 s ticks, volume fL, flags.
+///
+/// The Pump 11 Elite prints six flags; PHD Ultra firmware prints five, without the direction
+/// port (assumed, unverified: calibrate). Direction and stall are the first and third in both,
+/// target reached the last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusLine {
     pub rate_fl_per_s: u64,
@@ -354,7 +358,8 @@ impl StatusLine {
             volume_fl: parts.next()?.parse().ok()?,
             flags: parts.next()?.to_string(),
         };
-        (parts.next().is_none() && status.flags.chars().count() == 6).then_some(status)
+        let flags = status.flags.chars().count();
+        (parts.next().is_none() && (flags == 5 || flags == 6)).then_some(status)
     }
 
     pub fn format(&self) -> String {
@@ -381,7 +386,7 @@ impl StatusLine {
     }
 
     pub fn target_reached(&self) -> bool {
-        self.flag(5) == 'T'
+        self.flags.ends_with('T')
     }
 }
 
@@ -463,5 +468,8 @@ mod tests {
         let status = StatusLine::parse("1000000 5600 2000 I..I.T").expect("status");
         assert!(status.running() && !status.withdrawing() && status.target_reached());
         assert_eq!(StatusLine::parse("1 2 3"), None);
+        let phd = StatusLine::parse("0 5600 2000 w.S.T").expect("five flags");
+        assert!(!phd.running() && phd.withdrawing() && phd.stalled() && phd.target_reached());
+        assert_eq!(StatusLine::parse("0 5600 2000 i...I.."), None);
     }
 }

@@ -82,6 +82,18 @@ pub fn decode(mode: Mode, buf: &[u8]) -> Decoded<Vec<u8>> {
     }
 }
 
+/// Decodes one reply in whichever framing it came: the reply to `SAF n` (instruments.md does
+/// not say whether the pump answers before or after it switches modes). The second byte tells
+/// them apart: a basic reply starts `STX` and an address digit, a safe packet `STX` and a
+/// length, which for every reply a pump sends (well under 44 bytes of data) is below `'0'`.
+pub fn decode_either(buf: &[u8]) -> Decoded<Vec<u8>> {
+    match buf.get(1) {
+        None => decode(Mode::Basic, buf),
+        Some(b'0'..=b'9') => decode(Mode::Basic, buf),
+        Some(_) => decode(Mode::Safe, buf),
+    }
+}
+
 /// Decodes one safe-mode packet (`STX len data crc crc ETX`) into its data.
 pub fn decode_safe(buf: &[u8]) -> Decoded<Vec<u8>> {
     let Some(&len) = buf.get(1) else {

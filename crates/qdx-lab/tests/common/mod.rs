@@ -38,3 +38,15 @@ pub async fn silent(stream: &mut DuplexStream) -> bool {
 }
 
 pub const ML_PER_MIN: f64 = 1e-6 / 60.0;
+
+/// Acknowledges the reset alarm every emulated New Era pump powers up with, for tests about
+/// something else than first contact.
+pub fn acknowledge_power_up(
+    emulator: &qdx_lab::emulators::Emulator<qdx_lab::emulators::new_era::NewEraChain>,
+) {
+    emulator.with_device(|chain| {
+        for pump in chain.pumps.values_mut() {
+            pump.alarm = None;
+        }
+    });
+}
