@@ -258,15 +258,17 @@ impl<'a> Validator<'a> {
                         ),
                         Err(d) => errors.push(d),
                     }
-                    match quantity_of(Dimension::TIME, hold) {
-                        Ok((s, _)) if s >= 0.0 => measurement.settle_hold = s,
-                        Ok(_) => errors.push(
-                            Diagnostic::error(
-                                "qdx::validate::negative",
-                                "a time cannot be negative",
-                            )
-                            .at(hold.span),
-                        ),
+                    match quantity_of(Dimension::TIME, hold).and_then(|(s, _)| {
+                        super::durations::check_time(
+                            "the settling hold",
+                            s,
+                            super::durations::MAX_WAIT_S,
+                            hold.span,
+                            "the heater must stay within the band this long before each measurement; a single wait lasts at most 7 days",
+                        )
+                        .map(|()| s)
+                    }) {
+                        Ok(s) => measurement.settle_hold = s,
                         Err(d) => errors.push(d),
                     }
                 }
@@ -1168,6 +1170,14 @@ fn steady_state(e: &ast::Expr) -> Result<(f64, f64), Diagnostic> {
         )
         .at(e.span));
     }
+    // The reactor volumes are bounded with the flows, once they are proven (`durations`).
+    super::durations::check_time(
+        "the time added to the steady-state wait",
+        extra,
+        super::durations::MAX_WAIT_S,
+        e.span,
+        "a single wait lasts at most 7 days",
+    )?;
     Ok((volumes, extra))
 }
 
