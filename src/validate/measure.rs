@@ -39,6 +39,61 @@ fn return_type(name: &str) -> Option<(Dimension, Unit)> {
     }
 }
 
+/// What a parameter of a spectral function takes, from its declared type in `std.spectra`.
+/// Each function's requirement is in its declaration, so every call is checked the same way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ParamType {
+    /// A measured spectrum: any channel (`spectrum`), or only one.
+    Spectrum(Option<ChannelKind>),
+    /// A reference dye.
+    Reference,
+    /// A constant of this dimension (`wavelength`, `number`, …).
+    Quantity(Dimension),
+}
+
+impl ParamType {
+    fn parse(name: &str) -> Option<ParamType> {
+        Some(match name {
+            "spectrum" => ParamType::Spectrum(None),
+            "absorbance_spectrum" => ParamType::Spectrum(Some(ChannelKind::Absorbance)),
+            "photoluminescence_spectrum" => {
+                ParamType::Spectrum(Some(ChannelKind::Photoluminescence))
+            }
+            "reference" => ParamType::Reference,
+            other => ParamType::Quantity(return_type(other)?.0),
+        })
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            ParamType::Spectrum(None) => "a measured spectrum",
+            ParamType::Spectrum(Some(ChannelKind::Absorbance)) => "an absorbance spectrum",
+            ParamType::Spectrum(Some(ChannelKind::Photoluminescence)) => {
+                "a photoluminescence spectrum"
+            }
+            ParamType::Reference => "a reference dye",
+            ParamType::Quantity(_) => "a quantity",
+        }
+    }
+}
+
+/// "the absorbance spectrum"
+fn spectrum_article(kind: ChannelKind) -> String {
+    format!("the {} spectrum", kind.name())
+}
+
+/// What an argument that is not what a parameter takes is, for the message.
+fn found_kind(value: &ast::Expr) -> String {
+    match &value.kind {
+        ExprKind::Path(p) => format!("`{}`", p.dotted()),
+        ExprKind::String(_) => "text".to_owned(),
+        _ => match constant(value) {
+            Ok(t) => t.as_point().as_difference().ty.describe(),
+            Err(_) => "an expression".to_owned(),
+        },
+    }
+}
+
 /// Names visible in proxy formulas: earlier proxies, variables, readings.
 struct ProxyScope<'v, 'a> {
     v: &'v Validator<'a>,
@@ -258,15 +313,17 @@ impl<'a> Validator<'a> {
                         ),
                         Err(d) => errors.push(d),
                     }
-                    match quantity_of(Dimension::TIME, hold) {
-                        Ok((s, _)) if s >= 0.0 => measurement.settle_hold = s,
-                        Ok(_) => errors.push(
-                            Diagnostic::error(
-                                "qdx::validate::negative",
-                                "a time cannot be negative",
-                            )
-                            .at(hold.span),
-                        ),
+                    match quantity_of(Dimension::TIME, hold).and_then(|(s, _)| {
+                        super::durations::check_time(
+                            "the settling hold",
+                            s,
+                            super::durations::MAX_WAIT_S,
+                            hold.span,
+                            "the heater must stay within the band this long before each measurement; a single wait lasts at most 7 days",
+                        )
+                        .map(|()| s)
+                    }) {
+                        Ok(s) => measurement.settle_hold = s,
                         Err(d) => errors.push(d),
                     }
                 }
@@ -908,62 +965,134 @@ impl<'a> Validator<'a> {
                     }
                 }
             };
-            match p.ty.name.as_str() {
-                "spectrum" => {
-                    let ExprKind::Path(path) = &value.kind else {
-                        return Err(Diagnostic::error(
-                            "qdx::validate::argument_type",
-                            "expected a measured spectrum (`absorbance` or `photoluminescence`)",
-                        )
-                        .at(vspan));
+            let Some(ty) = ParamType::parse(&p.ty.name) else {
+                return Err(Diagnostic::error(
+                    "qdx::validate::unknown_type",
+                    format!("unknown parameter type `{}`", p.ty.name),
+                )
+                .label(p.ty.span, "not a parameter type")
+                .help("a spectral function takes `spectrum`, `absorbance_spectrum`, `photoluminescence_spectrum`, `reference`, or a quantity kind such as `wavelength` or `number`"));
+            };
+            let expects = |what: &str, found: &str| {
+                Diagnostic::error(
+                    "qdx::validate::argument_type",
+                    format!(
+                        "`{}` expects {what} for `{}`, found {found}",
+                        function.name, p.name.name
+                    ),
+                )
+                .label(vspan, found.to_owned())
+            };
+            let spectrum_named = match &value.kind {
+                ExprKind::Path(path) => channel_kind(&path.dotted()),
+                _ => None,
+            };
+            match ty {
+                ParamType::Spectrum(wanted) => {
+                    let Some(kind) = spectrum_named else {
+                        return Err(expects(ty.describe(), &found_kind(value)).help(
+                            match wanted {
+                                Some(k) => format!("pass the measured `{}`", k.name()),
+                                None => {
+                                    "pass a measured spectrum: `absorbance` or `photoluminescence`"
+                                        .to_owned()
+                                }
+                            },
+                        ));
                     };
-                    let Some(kind) = channel_kind(&path.dotted()) else {
-                        return Err(Diagnostic::error(
-                            "qdx::validate::argument_type",
-                            format!("`{}` is not a measured spectrum", path.dotted()),
-                        )
-                        .at(vspan)
-                        .help("spectra are `absorbance` and `photoluminescence`"));
-                    };
+                    if let Some(w) = wanted
+                        && w != kind
+                    {
+                        return Err(
+                            expects(ty.describe(), &spectrum_article(kind)).help(format!(
+                                "`{}` reads {}: pass `{}`",
+                                function.name,
+                                spectrum_article(w),
+                                w.name()
+                            )),
+                        );
+                    }
                     let measured = self
                         .measurement
                         .as_ref()
                         .is_none_or(|m| m.channels.iter().any(|c| c.kind == kind));
                     if !measured {
-                        if self.is_poisoned(&format!("channel:{}", path.dotted())) {
+                        if self.is_poisoned(&format!("channel:{}", kind.name())) {
                             return Err(super::follow_on());
                         }
                         return Err(Diagnostic::error(
                             "qdx::validate::channel_not_measured",
-                            format!("`{}` is not measured", path.dotted()),
+                            format!("`{}` is not measured", kind.name()),
                         )
                         .at(vspan)
                         .help(format!(
                             "add `{} {{ integration 100 ms, average 5 }}` to the `measure` block",
-                            path.dotted()
+                            kind.name()
                         )));
                     }
                     channels.push(kind);
                 }
-                "reference" => {
+                ParamType::Reference => {
+                    if let Some(kind) = spectrum_named {
+                        return Err(expects(ty.describe(), &spectrum_article(kind))
+                            .help("e.g. `reference: std.reference.coumarin153`"));
+                    }
                     let ExprKind::Path(path) = &value.kind else {
-                        return Err(Diagnostic::error(
-                            "qdx::validate::argument_type",
-                            "expected a reference dye, e.g. `std.reference.coumarin153`",
-                        )
-                        .at(vspan));
+                        return Err(expects(ty.describe(), &found_kind(value))
+                            .help("e.g. `reference: std.reference.coumarin153`"));
                     };
                     arguments.insert(
                         p.name.name.clone(),
                         ProxyArgument::Reference(self.reference(path)?),
                     );
                 }
-                ty => {
-                    let dim = return_type(ty).map_or(Dimension::DIMENSIONLESS, |(d, _)| d);
+                ParamType::Quantity(dim) => {
+                    // In the words of the declaration: "a wavelength", not "a length".
+                    let wanted = match p.ty.name.as_str() {
+                        "number" => "a plain number".to_owned(),
+                        name => {
+                            let name = name.replace('_', " ");
+                            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                                "an"
+                            } else {
+                                "a"
+                            };
+                            format!("{article} {name}")
+                        }
+                    };
+                    let help = match dim.example() {
+                        _ if dim.is_dimensionless() => "write a number without a unit".to_owned(),
+                        Some(e) => format!("write {wanted} with its unit, e.g. {e}"),
+                        None => format!("write {}", dim.hint()),
+                    };
+                    if let Some(kind) = spectrum_named {
+                        return Err(expects(&wanted, &spectrum_article(kind)).help(help));
+                    }
+                    let typed = constant(value)?.as_point().as_difference();
+                    if typed.ty.dim != dim {
+                        return Err(expects(&wanted, &typed.ty.describe()).help(help));
+                    }
                     let (si, _) = quantity_of(dim, value)?;
+                    if dim == Dimension::LENGTH {
+                        self.within_spectrometer(si, vspan)?;
+                    }
                     arguments.insert(p.name.name.clone(), ProxyArgument::Number(si));
                 }
             }
+        }
+        if let (Some(ProxyArgument::Number(from)), Some(ProxyArgument::Number(to))) =
+            (arguments.get("from"), arguments.get("to"))
+            && from >= to
+        {
+            return Err(Diagnostic::error(
+                "qdx::validate::empty_range",
+                format!(
+                    "`{}` integrates from a wavelength above where it stops",
+                    function.name
+                ),
+            )
+            .at(call_span)
+            .help("`from` must be below `to`"));
         }
         let Some((dimension, unit)) = return_type(&decl.returns.name) else {
             return Err(Diagnostic::error(
@@ -997,6 +1126,41 @@ impl<'a> Validator<'a> {
             unit: DisplayUnit::new(unit, Interpretation::Difference),
             span,
         }))
+    }
+
+    /// A wavelength at which a spectrum is read must be one the spectrometer measures.
+    fn within_spectrometer(&self, si: f64, span: Span) -> Result<(), Diagnostic> {
+        let Some(spec) = self
+            .measurement
+            .as_ref()
+            .and_then(|m| m.spectrometer)
+            .and_then(|s| self.devices.get(s))
+        else {
+            return Ok(());
+        };
+        let Some(PropertyValue::Range { lo, hi, unit }) = spec.property("range") else {
+            return Ok(());
+        };
+        if (*lo..=*hi).contains(&si) {
+            return Ok(());
+        }
+        Err(Diagnostic::error(
+            "qdx::validate::wavelength_range",
+            format!(
+                "{} lies outside what `{}` measures ({} .. {})",
+                unit.format(si),
+                spec.name,
+                unit.format(*lo),
+                unit.format(*hi)
+            ),
+        )
+        .label(span, "not on the measured spectrum")
+        .help(format!(
+            "choose a wavelength within {} .. {}, or widen the `range` of `{}`",
+            unit.format(*lo),
+            unit.format(*hi),
+            spec.name
+        )))
     }
 
     fn reference(&self, path: &ast::Path) -> Result<ReferenceDye, Diagnostic> {
@@ -1168,6 +1332,14 @@ fn steady_state(e: &ast::Expr) -> Result<(f64, f64), Diagnostic> {
         )
         .at(e.span));
     }
+    // The reactor volumes are bounded with the flows, once they are proven (`durations`).
+    super::durations::check_time(
+        "the time added to the steady-state wait",
+        extra,
+        super::durations::MAX_WAIT_S,
+        e.span,
+        "a single wait lasts at most 7 days",
+    )?;
     Ok((volumes, extra))
 }
 
@@ -1222,5 +1394,221 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
         Ok(c)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use qdx_spectra::{DyeCalibration, Spectrum, SpectrumQuantity};
+
+    use super::super::campaign::*;
+    use super::ParamType;
+    use crate::runtime::measure::{Calibration, proxies};
+    use crate::syntax::ast::{self, Item};
+
+    /// A campaign measuring both channels, with `x = <call>` as its last proxy.
+    fn campaign(call: &str) -> String {
+        format!(
+            r#"qdx 1
+campaign "kinds" {{
+  seed 1
+  budget {{ experiments 4 }}
+}}
+use std.devices
+use std.spectra
+use std.reference
+stocks {{ cd "Cd" in p1 {{ concentration 0.1 mol/L }}
+  se "Se" in p2 {{ concentration 0.1 mol/L }} }}
+reactor {{
+  pump p1 : syringe_pump {{ syringe 5 mL, max_rate 100 uL/min }}
+  pump p2 : syringe_pump {{ syringe 5 mL, max_rate 100 uL/min }}
+  mixer m1 : t_mixer {{ volume 1 uL }}
+  coil r1 : reactor_coil {{ volume 100 uL }}
+  cell s1 : flow_cell {{ volume 2 uL, spectrometer spec1 }}
+  spectrometer spec1 : uv_vis_pl {{ range 400 nm .. 750 nm, excitation 405 nm }}
+  outlet waste : collector
+  p1, p2 -> m1 -> r1 -> s1 -> waste
+}}
+variables {{ share : ratio in 0.3 .. 0.7 }}
+derive {{
+  p1.rate = 20 uL/min * share
+  p2.rate = 20 uL/min * (1 - share)
+}}
+measure at s1 {{
+  absorbance {{ integration 50 ms, average 5 }}
+  photoluminescence {{ integration 100 ms, average 5 }}
+}}
+proxies {{
+  peak = photoluminescence.peak_wavelength()
+  x = {call}
+}}
+objectives {{ target peak = 560 nm within 5 nm }}
+optimizer random
+simulate cdse_growth {{ cadmium cd, selenium se }}
+"#
+        )
+    }
+
+    fn check(call: &str) -> Option<Campaign> {
+        let text = campaign(call);
+        let world = crate::world::MemoryWorld::new().with("kinds.qdx", &text);
+        let loaded = crate::load::load(&world, Path::new("kinds.qdx"), "kinds.qdx");
+        super::super::validate(&loaded, &world).campaign
+    }
+
+    /// The spectral functions of `std.spectra`, as declared.
+    fn spectral_functions() -> Vec<ast::BuiltinDecl> {
+        let world = crate::world::MemoryWorld::new().with("kinds.qdx", campaign("peak"));
+        let loaded = crate::load::load(&world, Path::new("kinds.qdx"), "kinds.qdx");
+        loaded
+            .modules
+            .iter()
+            .filter(|m| matches!(&m.kind, crate::load::ModuleKind::Stdlib(n) if n == "std.spectra"))
+            .flat_map(|m| m.ast.items.iter())
+            .filter_map(|i| match i {
+                Item::Builtin(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn gaussian(x: f64, centre: f64, width: f64) -> f64 {
+        (-((x - centre) / width).powi(2) / 2.0).exp()
+    }
+
+    /// What the runtime holds for each channel: absorbance, and dark-corrected emission.
+    fn measured() -> BTreeMap<ChannelKind, Spectrum> {
+        let grid: Vec<f64> = (400..=750).map(f64::from).collect();
+        let absorbance = grid
+            .iter()
+            .map(|x| 0.3 * gaussian(*x, 520.0, 12.0) + 0.2 * (750.0 - x) / 350.0)
+            .collect();
+        let emission = grid
+            .iter()
+            .map(|x| 1000.0 * gaussian(*x, 560.0, 12.0) + 5.0)
+            .collect();
+        let spectrum = |values, quantity| {
+            let mut s = Spectrum::new(grid.clone(), values, quantity).expect("a valid spectrum");
+            s.integration_time_s = 0.1;
+            s.averages = 5;
+            s
+        };
+        BTreeMap::from([
+            (
+                ChannelKind::Absorbance,
+                spectrum(absorbance, SpectrumQuantity::Absorbance),
+            ),
+            (
+                ChannelKind::Photoluminescence,
+                spectrum(emission, SpectrumQuantity::Intensity),
+            ),
+        ])
+    }
+
+    /// Does the runtime refuse the spectra of `c`'s proxy `x` for their kind?
+    fn wrong_quantity_at_run_time(c: &Campaign) -> bool {
+        let calibration = Calibration {
+            dark: BTreeMap::new(),
+            reference: None,
+            dyes: BTreeMap::from([(
+                "coumarin153".to_owned(),
+                DyeCalibration {
+                    integrated_pl: 1e4,
+                    integration_time_s: 0.1,
+                    absorbance: 0.05,
+                },
+            )]),
+        };
+        let (_, failures) = proxies(c, &[0.5], &[], &measured(), &BTreeMap::new(), &calibration);
+        failures
+            .iter()
+            .any(|(name, why)| name == "x" && why.contains("expected a spectrum of"))
+    }
+
+    /// Every spectral function of `std.spectra`, with each measured channel in each of its
+    /// spectrum parameters: `qdx check` accepts exactly the calls whose spectra the runtime
+    /// computes with, and rejects exactly those that would fail every experiment for their kind.
+    #[test]
+    fn every_spectral_function_takes_the_spectra_the_runtime_accepts() {
+        let functions = spectral_functions();
+        assert!(
+            functions.len() >= 7,
+            "std.spectra has {} functions",
+            functions.len()
+        );
+        let kinds = [ChannelKind::Absorbance, ChannelKind::Photoluminescence];
+        for f in &functions {
+            let types: Vec<ParamType> = f
+                .params
+                .iter()
+                .map(|p| ParamType::parse(&p.ty.name).expect("every parameter type is known"))
+                .collect();
+            // Each parameter gets a value of its type; a spectrum its own kind, or `pick`.
+            let call = |pick: Option<(usize, ChannelKind)>| {
+                let args: Vec<String> = f
+                    .params
+                    .iter()
+                    .zip(&types)
+                    .enumerate()
+                    .filter(|(_, (p, _))| p.default.is_none())
+                    .map(|(i, (p, ty))| {
+                        let value = match (ty, pick) {
+                            (ParamType::Spectrum(_), Some((j, k))) if j == i => k.name(),
+                            (ParamType::Spectrum(Some(k)), _) => k.name(),
+                            (ParamType::Spectrum(None), _) => "photoluminescence",
+                            (ParamType::Reference, _) => "coumarin153",
+                            (ParamType::Quantity(d), _) if d.is_dimensionless() => "1",
+                            (ParamType::Quantity(_), _) => "500 nm",
+                        };
+                        format!("{}: {value}", p.name.name)
+                    })
+                    .collect();
+                format!("{}({})", f.name.name, args.join(", "))
+            };
+            let baseline = check(&call(None))
+                .unwrap_or_else(|| panic!("`{}` checks with its own kinds", call(None)));
+            let xi = baseline.proxies.len() - 1;
+            assert!(
+                !wrong_quantity_at_run_time(&baseline),
+                "{}: the runtime refuses the declared kinds",
+                call(None)
+            );
+            let spectrum_params: Vec<usize> = types
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(t, ParamType::Spectrum(_)))
+                .map(|(i, _)| i)
+                .collect();
+            assert!(
+                !spectrum_params.is_empty(),
+                "{} reads no spectrum",
+                f.name.name
+            );
+            for (slot, param) in spectrum_params.iter().enumerate() {
+                for kind in kinds {
+                    let text = call(Some((*param, kind)));
+                    let accepted = check(&text).is_some();
+                    let mut run = baseline.clone();
+                    if let Some(Proxy {
+                        definition: ProxyDefinition::Builtin { channels, .. },
+                        ..
+                    }) = run.proxies.get_mut(xi)
+                        && let Some(c) = channels.get_mut(slot)
+                    {
+                        *c = kind;
+                    }
+                    assert_eq!(
+                        accepted,
+                        !wrong_quantity_at_run_time(&run),
+                        "`{text}`: check {} it, the runtime {} it",
+                        if accepted { "accepts" } else { "rejects" },
+                        if accepted { "refuses" } else { "computes" },
+                    );
+                }
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod bounds;
 pub mod campaign;
+pub mod durations;
 pub mod expr;
 mod kinds;
 pub mod lab;
@@ -219,6 +220,7 @@ impl<'a> Validator<'a> {
         self.optimizer();
         self.priors();
         self.prove_bounds();
+        self.prove_waits();
         self.budget_checks(&header);
         self.unused_warnings();
         if let Some((name, description, seed, version, budget)) = header

@@ -1025,6 +1025,17 @@ impl<'a> Validator<'a> {
                     }
                 }
                 ast::BudgetEntry::Time(t) => match quantity_of(Dimension::TIME, t) {
+                    Ok((s, _)) if s > super::durations::MAX_TIME_BUDGET_S => self.error(
+                        super::durations::check_time(
+                            "the time budget",
+                            s,
+                            super::durations::MAX_TIME_BUDGET_S,
+                            t.span,
+                            "a campaign runs for at most a year; split a longer one into several",
+                        )
+                        .err()
+                        .unwrap_or_else(super::follow_on),
+                    ),
                     Ok((s, _)) if s > 0.0 => {
                         budget.time = Some(s);
                         budget.spans.time = Some(t.span);

@@ -187,6 +187,9 @@ impl<'a> Validator<'a> {
             };
             match self.prop_value(def.ty, &p.value, names) {
                 Ok(v) => {
+                    if let Err(e) = checked_duration(&d.name.name, def, &v, p.value.span()) {
+                        errors.push(e);
+                    }
                     device.properties.insert(def.name.clone(), v);
                 }
                 Err(e) => errors.push(e),
@@ -206,6 +209,9 @@ impl<'a> Validator<'a> {
                     {}
                 Some(default) => match self.prop_value(def.ty, default, names) {
                     Ok(v) => {
+                        if let Err(e) = checked_duration(&d.name.name, def, &v, default.span()) {
+                            errors.push(e);
+                        }
                         device.properties.insert(def.name.clone(), v);
                     }
                     Err(e) => errors.push(e),
@@ -323,6 +329,16 @@ impl<'a> Validator<'a> {
                 hi,
                 unit: display_unit(unit, s.dimension, interp(s.dimension), sample),
             });
+        }
+        if errors.is_empty() {
+            // A refill is a wait: the syringe at the refill rate, located on what sets it.
+            let at = ["refill_rate", "max_rate", "syringe"]
+                .iter()
+                .find_map(|n| d.props.as_ref()?.get(n).map(|p| p.value.span()))
+                .unwrap_or(d.span);
+            if let Err(e) = super::durations::check_refill(&device, at) {
+                errors.push(e);
+            }
         }
         if !errors.is_empty() {
             self.poison(format!("device:{}", d.name.name));
@@ -893,5 +909,20 @@ fn source_text(e: &ast::Expr) -> String {
     match &e.kind {
         ExprKind::Path(p) => format!("`{}`", p.dotted()),
         _ => "limit".to_owned(),
+    }
+}
+
+/// A property the runtime turns into a wait, checked against its bounds (see `durations`).
+fn checked_duration(
+    device: &str,
+    def: &super::kinds::PropDef,
+    value: &PropertyValue,
+    span: Span,
+) -> Result<(), Diagnostic> {
+    match (def.ty, value) {
+        (PropType::Quantity(dim), PropertyValue::Quantity { si, .. }) => {
+            super::durations::check_property(device, &def.name, dim, *si, span)
+        }
+        _ => Ok(()),
     }
 }

@@ -238,7 +238,7 @@ impl<'a> Validator<'a> {
         })
     }
 
-    fn region(&self) -> (Vec<TExpr>, Region<'static>) {
+    pub(super) fn region(&self) -> (Vec<TExpr>, Region<'static>) {
         let derived: Vec<TExpr> = self.derived.iter().map(|d| d.expr.clone()).collect();
         let root = self
             .variables
@@ -526,7 +526,7 @@ impl<'a> Validator<'a> {
 
     /// `residence = 10 s, iodide_frac = 0.6` for a witness point, naming the variables `e`
     /// depends on.
-    fn describe_point(&self, p: &[f64], e: &TExpr) -> String {
+    pub(super) fn describe_point(&self, p: &[f64], e: &TExpr) -> String {
         let mut vars = Vec::new();
         e.collect_vars(&|d| self.derived.get(d).map(|x| x.expr.clone()), &mut vars);
         self.variables
@@ -595,7 +595,17 @@ fn fault_actions(actions: &[Action]) -> Result<Vec<FaultAction>, Diagnostic> {
                     .help("e.g. `retry 3, then skip_experiment`"));
                 }
                 let backoff = match backoff {
-                    Some(b) => quantity_of(Dimension::TIME, b)?.0,
+                    Some(b) => {
+                        let s = quantity_of(Dimension::TIME, b)?.0;
+                        super::durations::check_time(
+                            "the retry backoff",
+                            s,
+                            super::durations::MAX_BACKOFF_S,
+                            b.span,
+                            "the wait doubles with each retry, up to 1024 times the backoff",
+                        )?;
+                        s
+                    }
                     None => 1.0,
                 };
                 let times = u32::try_from(times.value)
