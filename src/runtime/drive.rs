@@ -667,6 +667,7 @@ pub fn resume_hardware(
 impl Run<'_> {
     /// Drives the run to its end and brings the lab to its safe state, whatever happened.
     async fn drive_safely(&mut self) -> Result<String, RunError> {
+        let _scripts = super::measure::interrupt_scripts_on_ctrl_c();
         let result = tokio::select! {
             r = self.drive() => r,
             _ = tokio::signal::ctrl_c() => {
