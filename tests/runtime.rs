@@ -755,3 +755,52 @@ fn ctrl_c_stops_a_script_that_blocks_the_run() {
     let journal = std::fs::read_to_string(bundle.join("journal.jsonl")).expect("journal");
     assert!(journal.contains("interrupted"), "{journal}");
 }
+
+#[test]
+fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
+    let branin = std::fs::read_to_string("examples/branin-script.qdx").expect("example");
+    let model = |script: &str| {
+        let world = qdx::world::MemoryWorld::new()
+            .with("c/m.qdx", branin.as_str())
+            .with("c/models/branin.rhai", script);
+        let loaded = qdx::load::load(&world, Path::new("c/m.qdx"), "c/m.qdx");
+        qdx::validate::validate(&loaded, &world)
+    };
+    for (script, message) in [
+        (
+            "#{ z: x1 + x2 }",
+            "model script: the script's result has no `y`; it has z",
+        ),
+        (
+            "#{ y: `${x1}` }",
+            "model script: the result's `y` is a string (\"2.5\"), expected a number",
+        ),
+        (
+            "if x1 > 9.0 { [x1] } else { x1 }",
+            "model script: the script's result is an array of 1 value, expected a number",
+        ),
+    ] {
+        let checked = model(script);
+        let errors: Vec<&str> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(errors, [message], "{script}");
+    }
+    // Failures on made-up inputs say nothing about real ones: not reported.
+    for script in [
+        "x1 / (x1 - 2.5)",
+        "interp([0.0, 1.0], [0.0, 1.0], x1)",
+        "let n = 0; loop { n += 1; }",
+        "throw \"not now\"",
+    ] {
+        let checked = model(script);
+        assert!(
+            checked.campaign.is_some(),
+            "{script}: {}",
+            rendered(&checked)
+        );
+    }
+}
