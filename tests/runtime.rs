@@ -657,3 +657,150 @@ fn a_given_optimizer_drives_the_simulated_lab_in_place_of_the_campaigns() {
     };
     assert!((y - 0.397_887).abs() < 1e-3, "{y}");
 }
+
+/// cspbx3-orange with its score computed by an inline script.
+fn orange_with_score(script: &str) -> String {
+    std::fs::read_to_string("examples/cspbx3-orange.qdx")
+        .expect("example")
+        .replace(
+            "score = script \"proxies/score.rhai\"",
+            &format!("score = script \"\"\"\n{script}\n  \"\"\""),
+        )
+}
+
+#[test]
+fn a_script_result_of_the_wrong_type_at_run_time_names_the_script_and_the_type() {
+    // `qdx check` runs the script with the proxies before it at 1.0, where it gives a number;
+    // the run meets the string.
+    let text = orange_with_score("    if peak > 100.0 { \"too red\" } else { peak }");
+    let world = qdx::world::MemoryWorld::new().with("c/typed.qdx", text.as_str());
+    let loaded = qdx::load::load(&world, Path::new("c/typed.qdx"), "c/typed.qdx");
+    let checked = qdx::validate::validate(&loaded, &world);
+    let c = checked.campaign.expect("the dry run cannot tell");
+    let dir = tempfile::tempdir().expect("temp");
+    run_simulated(&c, &dir.path().join("b"), &options()).expect("the run itself goes on");
+    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
+    let row = obs.lines().nth(1).expect("an experiment");
+    assert!(
+        row.contains(
+            "score: typed.qdx:66:5: the script's result is a string (\"\"too red\"\"), expected a number"
+        ),
+        "{row}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_script_that_blocks_the_run() {
+    use std::time::{Duration, Instant};
+    // Slow only at run time (the proxies before it are 1.0 at `qdx check`): each `split`
+    // builds 65,000 strings, so this runs until the script's 30 s deadline.
+    let text = orange_with_score(
+        "    if peak > 100.0 { let s = \"\"; s.pad(65000, 'y'); while true { let p = s.split(\"\"); } }\n    peak",
+    );
+    let dir = tempfile::tempdir().expect("temp");
+    let campaign = dir.path().join("slow.qdx");
+    std::fs::write(&campaign, text).expect("written");
+    let bundle = dir.path().join("b");
+    let mut child = qdx()
+        .arg("run")
+        .arg(&campaign)
+        .args(["-q", "--out"])
+        .arg(&bundle)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qdx starts");
+    // Once the journal exists the lab is simulated and instant: within a second the run is in
+    // the script.
+    let started = Instant::now();
+    while !bundle.join("journal.jsonl").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never started"
+        );
+        std::hint::spin_loop();
+    }
+    let in_script = Instant::now();
+    while in_script.elapsed() < Duration::from_secs(2) {
+        std::hint::spin_loop();
+    }
+    let pressed = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitable") {
+            break status;
+        }
+        if pressed.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("qdx still runs {:?} after Ctrl-C", pressed.elapsed());
+        }
+        std::hint::spin_loop();
+    };
+    let took = pressed.elapsed();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    // Without the interrupt, the script would end at its deadline (30 s) and only then would
+    // the run see the Ctrl-C.
+    assert!(
+        took < Duration::from_secs(10),
+        "stopped {took:?} after Ctrl-C ({status}): {stderr}"
+    );
+    let journal = std::fs::read_to_string(bundle.join("journal.jsonl")).expect("journal");
+    assert!(journal.contains("interrupted"), "{journal}");
+}
+
+#[test]
+fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
+    let branin = std::fs::read_to_string("examples/branin-script.qdx").expect("example");
+    let model = |script: &str| {
+        let world = qdx::world::MemoryWorld::new()
+            .with("c/m.qdx", branin.as_str())
+            .with("c/models/branin.rhai", script);
+        let loaded = qdx::load::load(&world, Path::new("c/m.qdx"), "c/m.qdx");
+        qdx::validate::validate(&loaded, &world)
+    };
+    for (script, message) in [
+        (
+            "#{ z: x1 + x2 }",
+            "model script: the script's result has no `y`; it has z",
+        ),
+        (
+            "#{ y: `${x1}` }",
+            "model script: the result's `y` is a string (\"2.5\"), expected a number",
+        ),
+        (
+            "if x1 > 9.0 { [x1] } else { x1 }",
+            "model script: the script's result is an array of 1 value, expected a number",
+        ),
+    ] {
+        let checked = model(script);
+        let errors: Vec<&str> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(errors, [message], "{script}");
+    }
+    // Failures on made-up inputs say nothing about real ones: not reported.
+    for script in [
+        "x1 / (x1 - 2.5)",
+        "interp([0.0, 1.0], [0.0, 1.0], x1)",
+        "let n = 0; loop { n += 1; }",
+        "throw \"not now\"",
+    ] {
+        let checked = model(script);
+        assert!(
+            checked.campaign.is_some(),
+            "{script}: {}",
+            rendered(&checked)
+        );
+    }
+}

@@ -700,6 +700,8 @@ pub fn resume_hardware(
 impl Run<'_> {
     /// Drives the run to its end and brings the lab to its safe state, whatever happened.
     async fn drive_safely(&mut self) -> Result<String, RunError> {
+        // A script blocks this thread while it runs: Ctrl-C must reach it directly.
+        let _scripts = super::measure::interrupt_scripts_on_ctrl_c();
         // A panic inside the loop (a bug) is caught here so the lab still reaches its safe
         // state: the run, not the process, owns the devices until they are safe.
         let result = tokio::select! {

@@ -297,3 +297,64 @@ fn located(c: &Campaign, file: Option<&str>, e: &qdx_script::ScriptError) -> Str
         _ => format!("{name}: {}", e.message),
     }
 }
+
+/// While alive, Ctrl-C stops a proxy or model script that is running, at its next operation
+/// (with an "interrupted" error), by setting [`qdx_script::Interrupt::process`].
+///
+/// Why a thread: a script runs synchronously on the run loop's thread, so while it runs the
+/// loop's own `ctrl_c()` future is not polled. The watcher waits for Ctrl-C on its own thread
+/// and runtime; tokio tells every listener of a signal, so the run loop still sees the same
+/// Ctrl-C once the script has stopped, and halts the run as usual.
+///
+/// The flag is cleared when the watcher starts and when it is dropped, so an interruption
+/// never outlives the run it stopped.
+#[derive(Debug)]
+pub struct ScriptInterruptOnCtrlC {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts the Ctrl-C watcher for scripts (see [`ScriptInterruptOnCtrlC`]); without a runtime
+/// for it (thread or runtime creation failed), scripts still stop at their deadline.
+pub fn interrupt_scripts_on_ctrl_c() -> ScriptInterruptOnCtrlC {
+    let interrupt = qdx_script::Interrupt::process();
+    interrupt.clear();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("qdx-script-interrupt".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                tokio::select! {
+                    pressed = tokio::signal::ctrl_c() => {
+                        if pressed.is_ok() {
+                            interrupt.interrupt();
+                        }
+                    }
+                    _ = stopped => {}
+                }
+            });
+        })
+        .ok();
+    ScriptInterruptOnCtrlC {
+        stop: Some(stop),
+        thread,
+    }
+}
+
+impl Drop for ScriptInterruptOnCtrlC {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        qdx_script::Interrupt::process().clear();
+    }
+}

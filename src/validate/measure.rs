@@ -758,7 +758,13 @@ impl<'a> Validator<'a> {
                     self.loaded
                         .read_relative(self.world, path.span, &path.value, "script")?;
                 let id = self.add_source(&file, &source);
-                self.compile_script(&source, qdx_script::ScriptOrigin::File(file.clone()), id, 0)?;
+                let script = self.compile_script(
+                    &source,
+                    qdx_script::ScriptOrigin::File(file.clone()),
+                    id,
+                    0,
+                )?;
+                self.dry_run_proxy(&name, &script, earlier, id, 0)?;
                 self.files.push(CampaignFile {
                     name: file.clone(),
                     role: FileRole::Script,
@@ -787,12 +793,13 @@ impl<'a> Validator<'a> {
                         .at(p.span));
                     }
                 };
-                self.compile_script(
+                let script = self.compile_script(
                     source,
                     qdx_script::ScriptOrigin::Inline { offset: start },
                     file,
                     0,
                 )?;
+                self.dry_run_proxy(&name, &script, earlier, file, start)?;
                 Ok(Proxy {
                     name,
                     definition: ProxyDefinition::Script {
@@ -808,6 +815,40 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Runs a proxy script on made-up inputs to find a result of the wrong type before the
+    /// run (see `scripts`); `base` is where the script starts in `file` when its error has no
+    /// position.
+    fn dry_run_proxy(
+        &self,
+        name: &str,
+        script: &qdx_script::Script,
+        earlier: &[Proxy],
+        file: crate::source::FileId,
+        base: usize,
+    ) -> Result<(), Diagnostic> {
+        let earlier: Vec<String> = earlier.iter().map(|p| p.name.clone()).collect();
+        let channels: Vec<ChannelKind> = self
+            .measurement
+            .as_ref()
+            .map(|m| m.channels.iter().map(|c| c.kind).collect())
+            .unwrap_or_default();
+        match super::scripts::dry_run_proxy(script, &self.variables, &earlier, &channels) {
+            None => Ok(()),
+            Some(wrong) => {
+                let at = wrong.error.source_offset().unwrap_or(base);
+                Err(Diagnostic::error(
+                    "qdx::validate::script_result",
+                    format!("proxy `{name}`: {}", wrong.error.message),
+                )
+                .label(Span::new(file, at, at + 1), "the result comes from here")
+                .help(format!(
+                    "`qdx check` ran the script {}; a proxy script must end with an expression that gives a number",
+                    wrong.point.describe()
+                )))
+            }
+        }
+    }
+
     /// Compiles a script to report its syntax errors at their place in the campaign.
     fn compile_script(
         &self,
@@ -815,9 +856,9 @@ impl<'a> Validator<'a> {
         origin: qdx_script::ScriptOrigin,
         file: crate::source::FileId,
         base: usize,
-    ) -> Result<(), Diagnostic> {
+    ) -> Result<qdx_script::Script, Diagnostic> {
         match qdx_script::Script::compile(source, origin) {
-            Ok(_) => Ok(()),
+            Ok(script) => Ok(script),
             Err(e) => {
                 let at = e.source_offset().unwrap_or(base);
                 Err(Diagnostic::error(

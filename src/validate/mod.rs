@@ -18,6 +18,7 @@ pub mod names;
 mod objectives;
 mod reactor;
 mod safety;
+mod scripts;
 mod simulate;
 mod space;
 pub mod summary;

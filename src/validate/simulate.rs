@@ -458,18 +458,22 @@ impl<'a> Validator<'a> {
             .read_relative(self.world, path.span, &path.value, "model script")
             .map_err(|d| vec![d])?;
         let id = self.add_source(&file, &source);
-        if let Err(e) =
-            qdx_script::Script::compile(&source, qdx_script::ScriptOrigin::File(file.clone()))
-        {
-            let at = e.source_offset().unwrap_or(0);
-            return Err(vec![
-                Diagnostic::error(
-                    "qdx::validate::script",
-                    format!("script error: {}", e.message),
-                )
-                .label(crate::source::Span::new(id, at, at + 1), "here"),
-            ]);
-        }
+        let script = match qdx_script::Script::compile(
+            &source,
+            qdx_script::ScriptOrigin::File(file.clone()),
+        ) {
+            Ok(script) => script,
+            Err(e) => {
+                let at = e.source_offset().unwrap_or(0);
+                return Err(vec![
+                    Diagnostic::error(
+                        "qdx::validate::script",
+                        format!("script error: {}", e.message),
+                    )
+                    .label(crate::source::Span::new(id, at, at + 1), "here"),
+                ]);
+            }
+        };
         let outputs = match self.names_prop(s, "outputs") {
             Ok(Some(o)) if !o.is_empty() => o,
             Ok(_) => {
@@ -484,6 +488,26 @@ impl<'a> Validator<'a> {
             }
             Err(d) => return Err(vec![d]),
         };
+        if let Some(wrong) = super::scripts::dry_run_model(&script, &self.variables, &outputs) {
+            let d = Diagnostic::error(
+                "qdx::validate::script_result",
+                format!("model script: {}", wrong.error.message),
+            )
+            .help(format!(
+                "`qdx check` ran the script {}; a model script must end with a number or a map of numbers (`#{{ {}: ... }}`)",
+                wrong.point.describe(),
+                outputs.first().map_or("y", String::as_str)
+            ));
+            // Reported, but the model stays: `readings.<output>` still resolve, so the
+            // proxies that read them raise no follow-on errors.
+            self.error(match wrong.error.source_offset() {
+                Some(at) => d.label(
+                    crate::source::Span::new(id, at, at + 1),
+                    "the result comes from here",
+                ),
+                None => d.at(path.span),
+            });
+        }
         for v in &self.variables {
             self.mark_used(&v.name);
         }

@@ -75,7 +75,11 @@ pub const LIMITS: ScriptLimits = ScriptLimits {
 ///
 /// **Limits** (see [`LIMITS`]): 1,000,000 operations per evaluation, 32 call levels,
 /// expression depth 64 (32 inside functions), strings of 65,536 bytes, arrays of 100,000
-/// elements, maps of 1,000 properties, 1,000 variables, 100 script functions.
+/// elements, maps of 1,000 properties, 1,000 variables, 100 script functions. Sizes count
+/// nested values (an array of arrays counts all their elements). Checked at every operation
+/// while a script runs (see [`crate::BUDGET`]): a wall-clock deadline of 30 s, a total memory
+/// budget of 128 MiB (all live values together, measured by [`crate::MeteredAllocator`] where
+/// the binary installs it), and the [`crate::Interrupt`] flags (Ctrl-C).
 #[must_use]
 pub fn sandboxed_engine() -> Engine {
     let mut engine = Engine::new_raw();
@@ -99,6 +103,8 @@ pub fn sandboxed_engine() -> Engine {
         .set_max_functions(LIMITS.max_functions);
     // Simple optimisation never calls functions at compile time.
     engine.set_optimization_level(OptimizationLevel::Simple);
+    // Wall-clock deadline, total memory budget and interrupt, per evaluation (see `watch`).
+    engine.on_progress(crate::watch::on_progress);
     engine.disable_symbol("eval");
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});

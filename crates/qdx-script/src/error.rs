@@ -51,13 +51,23 @@ pub enum ScriptErrorKind {
     Runtime,
     /// It ran out of its operation budget (an endless loop, or far too much work).
     TooManyOperations,
+    /// It ran past its wall-clock deadline (operations that are each slow, e.g. splitting a
+    /// long string again and again).
+    TooSlow,
+    /// All its values together grew past its memory budget.
+    TooMuchMemory,
+    /// It was interrupted from outside (Ctrl-C).
+    Interrupted,
     /// Calls or expressions nested too deeply (runaway recursion).
     TooDeep,
     /// A string, array or map grew past its limit, or too many variables or functions.
     TooLarge,
     /// It used something the sandbox forbids (`eval`, `import`, `export`, ...).
     Forbidden,
-    /// It ran, but its result is not what qdx expects (not a number, NaN, infinite, ...).
+    /// It ran, but its result has the wrong type: a string, an array, true/false, nothing, a
+    /// map where a number is expected, a map holding something else than numbers, an empty map.
+    WrongType,
+    /// It ran and returned a number, but not a usable one (NaN, infinite).
     WrongOutput,
 }
 

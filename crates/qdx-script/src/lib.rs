@@ -15,12 +15,16 @@
 // Tests unwrap: a panic there is the failure report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod alloc;
 mod engine;
 mod error;
 mod inputs;
 mod script;
+mod watch;
 
+pub use alloc::{MeteredAllocator, memory_metered};
 pub use engine::{LIMITS, ScriptLimits, sandboxed_engine};
 pub use error::{ScriptError, ScriptErrorKind, ScriptOrigin, ScriptPosition};
 pub use inputs::Inputs;
 pub use script::{ModelOutput, Script};
+pub use watch::{BUDGET, Interrupt, ScriptBudget};

@@ -18,6 +18,7 @@ use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, ParseErrorType, Posi
 use crate::engine::{LIMITS, sandboxed_engine};
 use crate::error::{ScriptError, ScriptErrorKind, ScriptOrigin, ScriptPosition, locate};
 use crate::inputs::Inputs;
+use crate::watch::{BUDGET, Interrupt, ScriptBudget, Stop, Watch, format_bytes, format_duration};
 
 /// The process-wide sandboxed engine; building it once keeps evaluation in microseconds.
 fn engine() -> &'static Engine {
@@ -44,6 +45,10 @@ pub struct Script {
     /// be referenced (no `eval`, no lookup by string), so it is not copied into the scope:
     /// copying a spectrum costs tens of microseconds.
     words: Arc<BTreeSet<String>>,
+    /// Deadline and memory budget of each evaluation.
+    budget: ScriptBudget,
+    /// A flag that stops this script's evaluations, besides [`Interrupt::process`].
+    interrupt: Option<Interrupt>,
 }
 
 fn identifier_words(source: &str) -> BTreeSet<String> {
@@ -80,9 +85,32 @@ impl Script {
                 source: Arc::from(source),
                 origin,
                 words: Arc::new(identifier_words(source)),
+                budget: BUDGET,
+                interrupt: None,
             }),
             Err(e) => Err(parse_error(&e, source, origin)),
         }
+    }
+
+    /// The same script with another deadline and memory budget (default [`BUDGET`]).
+    #[must_use]
+    pub fn with_budget(mut self, budget: ScriptBudget) -> Script {
+        self.budget = budget;
+        self
+    }
+
+    /// The same script, also stopped when `interrupt` is set (every script is stopped by
+    /// [`Interrupt::process`]).
+    #[must_use]
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> Script {
+        self.interrupt = Some(interrupt);
+        self
+    }
+
+    /// The deadline and memory budget of each evaluation.
+    #[must_use]
+    pub fn budget(&self) -> ScriptBudget {
+        self.budget
     }
 
     /// Where the script came from.
@@ -123,12 +151,12 @@ impl Script {
     pub fn eval_model(&self, inputs: &Inputs) -> Result<ModelOutput, ScriptError> {
         let value = self.eval(inputs)?;
         if value.is_map() {
-            let map = value.try_cast::<rhai::Map>().ok_or_else(|| {
-                self.wrong_output("the script's result could not be read as a map")
-            })?;
+            let map = value
+                .try_cast::<rhai::Map>()
+                .ok_or_else(|| self.wrong_type("the script's result could not be read as a map"))?;
             if map.is_empty() {
                 return Err(
-                    self.wrong_output("the script returned an empty map; expected named numbers")
+                    self.wrong_type("the script returned an empty map; expected named numbers")
                 );
             }
             let mut out = BTreeMap::new();
@@ -151,9 +179,10 @@ impl Script {
                 scope.push_constant_dynamic(name.as_str(), value.clone());
             }
         }
-        engine()
-            .eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast)
-            .map_err(|e| self.eval_error(*e, inputs))
+        let watch = Watch::start(self.budget, self.interrupt.clone());
+        let result = engine().eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast);
+        drop(watch);
+        result.map_err(|e| self.eval_error(*e, inputs))
     }
 
     fn finite_number(&self, value: &Dynamic, what: &str) -> Result<f64, ScriptError> {
@@ -164,13 +193,13 @@ impl Script {
             // up to 2^53, which is what "integers accepted" promises.
             i64_to_f64(i)
         } else if value.is_unit() {
-            return Err(self.wrong_output(&format!(
+            return Err(self.wrong_type(&format!(
                 "{what} is empty; end the script with the expression to return"
             )));
         } else {
-            return Err(self.wrong_output(&format!(
+            return Err(self.wrong_type(&format!(
                 "{what} is {}, expected a number",
-                article_type(value.type_name())
+                describe_value(value)
             )));
         };
         if number.is_nan() {
@@ -179,6 +208,13 @@ impl Script {
             Err(self.wrong_output(&format!("{what} is infinite")))
         } else {
             Ok(number)
+        }
+    }
+
+    fn wrong_type(&self, message: &str) -> ScriptError {
+        ScriptError {
+            kind: ScriptErrorKind::WrongType,
+            ..self.wrong_output(message)
         }
     }
 
@@ -207,7 +243,7 @@ impl Script {
         if position.is_none() {
             position = outer_position;
         }
-        let (kind, message) = describe(&error, inputs);
+        let (kind, message) = describe(&error, inputs, self.budget);
         // rhai reports limit errors raised inside a script function at the outermost call
         // site, without the call chain; name the function found there so the chemist knows
         // where to look.
@@ -265,6 +301,42 @@ fn article_type(type_name: &str) -> String {
         other => return format!("a value of type {other}"),
     };
     simple.to_owned()
+}
+
+/// `a string ("12.5")`, `an array of 3 values`, `true or false (true)`: the type, and
+/// enough of the value to recognise it.
+fn describe_value(value: &Dynamic) -> String {
+    const SHOWN: usize = 40;
+    let kind = article_type(value.type_name());
+    if value.is_string() {
+        let text = value.to_string();
+        let shown: String = text.chars().take(SHOWN).collect();
+        let more = if text.chars().count() > SHOWN {
+            "…"
+        } else {
+            ""
+        };
+        format!("{kind} (\"{}{more}\")", shown.escape_debug())
+    } else if value.is_array() {
+        let n = value.as_array_ref().map_or(0, |a| a.len());
+        let values = if n == 1 { "value" } else { "values" };
+        format!("{kind} of {n} {values}")
+    } else if value.is_bool() {
+        format!("{kind} ({value})")
+    } else if value.is_map() {
+        let names = value
+            .as_map_ref()
+            .map(|m| {
+                m.keys()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        format!("{kind} (with {names})")
+    } else {
+        kind
+    }
 }
 
 fn to_position(source: &str, pos: Position) -> Option<ScriptPosition> {
@@ -336,9 +408,37 @@ fn mentions_word(text: &str, word: &str) -> bool {
     })
 }
 
-fn describe(error: &EvalAltResult, inputs: &Inputs) -> (ScriptErrorKind, String) {
+fn describe(
+    error: &EvalAltResult,
+    inputs: &Inputs,
+    budget: ScriptBudget,
+) -> (ScriptErrorKind, String) {
     use EvalAltResult as E;
     match error {
+        E::ErrorTerminated(token, _) => match Stop::from_token(token) {
+            Some(Stop::WallTime) => (
+                ScriptErrorKind::TooSlow,
+                format!(
+                    "the script did not finish within its time limit of {} (a slow loop?)",
+                    format_duration(budget.max_wall_time)
+                ),
+            ),
+            Some(Stop::Memory) => (
+                ScriptErrorKind::TooMuchMemory,
+                format!(
+                    "the script's values together grew past its memory limit of {} (too many copies of large arrays or strings?)",
+                    format_bytes(budget.max_memory)
+                ),
+            ),
+            Some(Stop::Interrupted) => (
+                ScriptErrorKind::Interrupted,
+                "the script was interrupted (Ctrl-C)".to_owned(),
+            ),
+            None => (
+                ScriptErrorKind::Runtime,
+                "the script was stopped".to_owned(),
+            ),
+        },
         E::ErrorTooManyOperations(_) => (
             ScriptErrorKind::TooManyOperations,
             format!(

@@ -120,37 +120,64 @@ fn model_returns_a_number_or_named_numbers() {
 
 #[test]
 fn wrong_outputs_are_located_at_the_last_line() {
+    use ScriptErrorKind::{WrongOutput, WrongType};
     let none = Inputs::new();
     let cases = [
         (
             "let a = 1;\n\"text\"\n// trailing comment\n",
-            "is a string, expected a number",
+            WrongType,
+            "is a string (\"text\"), expected a number",
         ),
         (
             "let a = 1;\nlet b = a;",
+            WrongType,
             "is empty; end the script with the expression to return",
         ),
-        ("let a = 1.0;\na / 0.0", "is infinite"),
-        ("let a = 0.0;\na / a", "is not a number (NaN)"),
-        ("let a = 1;\n[a]", "is an array, expected a number"),
-        ("let a = 1;\ntrue", "is true or false, expected a number"),
+        ("let a = 1.0;\na / 0.0", WrongOutput, "is infinite"),
+        ("let a = 0.0;\na / a", WrongOutput, "is not a number (NaN)"),
+        (
+            "let a = 1;\n[a]",
+            WrongType,
+            "is an array of 1 value, expected a number",
+        ),
+        (
+            "let a = 1;\ntrue",
+            WrongType,
+            "is true or false (true), expected a number",
+        ),
+        (
+            "let a = 1;\n#{ b: a, a: 2 }",
+            WrongType,
+            "is a map (with a, b), expected a number",
+        ),
     ];
-    for (source, message) in cases {
+    for (source, kind, message) in cases {
         let e = compile(source).eval_proxy(&none).unwrap_err();
-        assert_eq!(e.kind, ScriptErrorKind::WrongOutput, "{source}");
+        assert_eq!(e.kind, kind, "{source}");
         assert!(e.message.ends_with(message), "{source}: {}", e.message);
         assert_eq!(e.position.unwrap().line, 2, "{source}");
     }
     let e = compile("let a = 1;\n#{ peak: \"600\" }")
         .eval_model(&none)
         .unwrap_err();
-    assert_eq!(e.kind, ScriptErrorKind::WrongOutput);
+    assert_eq!(e.kind, WrongType);
     assert_eq!(
         e.message,
-        "the result's `peak` is a string, expected a number"
+        "the result's `peak` is a string (\"600\"), expected a number"
     );
     let e = compile("#{}").eval_model(&none).unwrap_err();
-    assert_eq!(e.kind, ScriptErrorKind::WrongOutput);
+    assert_eq!(e.kind, WrongType);
+    // A long string is cut short.
+    let e = compile("let s = \"\";\ns.pad(100, 'x');\ns")
+        .eval_proxy(&none)
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        format!(
+            "the script's result is a string (\"{}…\"), expected a number",
+            "x".repeat(40)
+        )
+    );
     // Integers are accepted.
     assert_eq!(proxy("7", &none), 7.0);
 }

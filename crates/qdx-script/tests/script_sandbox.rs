@@ -2,7 +2,15 @@
 //! line (the acceptance criteria of the sandbox issue).
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
-use qdx_script::{Inputs, Script, ScriptError, ScriptErrorKind, ScriptOrigin};
+use std::time::{Duration, Instant};
+
+use qdx_script::{
+    BUDGET, Inputs, Interrupt, Script, ScriptBudget, ScriptError, ScriptErrorKind, ScriptOrigin,
+};
+
+// The allocator the `qdx` binary installs: it makes the total memory budget measurable.
+#[global_allocator]
+static ALLOCATOR: qdx_script::MeteredAllocator = qdx_script::MeteredAllocator;
 
 fn origin() -> ScriptOrigin {
     ScriptOrigin::File("hostile.rhai".into())
@@ -57,6 +65,240 @@ fn growing_an_array_hits_the_size_limit() {
     let e = fail("let a = [];\nloop {\n    a.push(1);\n}");
     assert_eq!(e.kind, ScriptErrorKind::TooLarge, "{e:?}");
     assert_eq!(line(&e), 3, "{}", e.located());
+}
+
+/// A budget small enough for a test to reach quickly.
+fn small(max_wall_time: Duration, max_memory: usize) -> ScriptBudget {
+    ScriptBudget {
+        max_wall_time,
+        max_memory,
+    }
+}
+
+/// Runs `source` as a proxy with `budget`; the error and how long it took.
+fn fail_within(source: &str, budget: ScriptBudget) -> (ScriptError, Duration) {
+    let script = Script::compile(source, origin())
+        .unwrap()
+        .with_budget(budget);
+    let started = Instant::now();
+    let e = script
+        .eval_proxy(&Inputs::new().number("x", 1.0))
+        .expect_err("the script should fail");
+    (e, started.elapsed())
+}
+
+/// Each `split` of a 65,000-character string builds 65,000 strings: few operations, each
+/// slow, so the operation limit alone lets this run for most of an hour.
+const SPLIT_LOOP: &str =
+    "let s = \"\";\ns.pad(65000, 'y');\nwhile true { let parts = s.split(\"\"); }\n0";
+
+#[test]
+fn a_loop_of_slow_operations_hits_the_deadline() {
+    let (e, took) = fail_within(
+        SPLIT_LOOP,
+        small(Duration::from_millis(300), BUDGET.max_memory),
+    );
+    assert_eq!(e.kind, ScriptErrorKind::TooSlow, "{e:?}");
+    assert_eq!(line(&e), 3, "{}", e.located());
+    assert!(e.message.contains("time limit of 300 ms"), "{}", e.message);
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+}
+
+#[test]
+fn the_default_budget_is_a_safety_limit() {
+    let script = Script::compile("x", origin()).unwrap();
+    assert_eq!(script.budget(), BUDGET);
+    assert_eq!(BUDGET.max_wall_time, Duration::from_secs(30));
+    assert_eq!(BUDGET.max_memory, 128 << 20);
+    // Well within the budget, a result never depends on it.
+    let fast = Script::compile("let a = [];\na.pad(1000, 1.0);\nsum(a)", origin())
+        .unwrap()
+        .with_budget(small(Duration::from_millis(200), 1 << 20));
+    for _ in 0..3 {
+        assert_eq!(fast.eval_proxy(&Inputs::new()).unwrap(), 1000.0);
+    }
+}
+
+#[test]
+fn copies_of_a_large_array_hit_the_memory_budget() {
+    assert!(qdx_script::memory_metered());
+    // Every copy is within the array limit; together they are 990 × 1.6 MB.
+    let mut source = "let a = [];\na.pad(100000, 1.0);\n".to_owned();
+    for i in 0..990 {
+        source.push_str(&format!("let x{i} = a;\n"));
+    }
+    source.push_str("x0.len()");
+    let (e, _) = fail_within(&source, small(BUDGET.max_wall_time, 32 << 20));
+    assert_eq!(e.kind, ScriptErrorKind::TooMuchMemory, "{e:?}");
+    assert!(
+        e.message.contains("memory limit of 32 MiB"),
+        "{}",
+        e.message
+    );
+    // About 20 copies fit in 32 MiB: stopped there, not at the end.
+    assert!((10..=40).contains(&line(&e)), "{}", e.located());
+}
+
+#[test]
+fn copies_held_by_recursive_calls_hit_the_memory_budget() {
+    let (e, _) = fail_within(
+        "fn hold(a, n) {\n    let b = a;\n    b.push(0.0);\n    if n == 0 { b.len() } else { hold(b, n - 1) }\n}\nlet a = [];\na.pad(99000, 1.0);\nhold(a, 30)",
+        small(BUDGET.max_wall_time, 16 << 20),
+    );
+    assert_eq!(e.kind, ScriptErrorKind::TooMuchMemory, "{e:?}");
+    assert_eq!(line(&e), 8, "{}", e.located());
+    assert!(
+        e.message.starts_with("in function `hold` (called here)"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn long_property_names_hit_the_memory_budget() {
+    // rhai counts a map's properties and the size of its values, not of its property names:
+    // 900 names of 65,000 bytes make one 58 MB map within the map limit.
+    let (e, _) = fail_within(
+        "let s = \"\";\ns.pad(65000, 'y');\nlet m = #{};\nfor i in 0..900 { m[s + i] = 1; }\nm.len()",
+        small(BUDGET.max_wall_time, 16 << 20),
+    );
+    assert_eq!(e.kind, ScriptErrorKind::TooMuchMemory, "{e:?}");
+    assert_eq!(line(&e), 4, "{}", e.located());
+}
+
+#[test]
+fn memory_freed_along_the_way_does_not_count() {
+    // 200 arrays of 1.6 MB, one alive at a time.
+    let script = Script::compile(
+        "let n = 0;\nfor i in 0..200 {\n    let a = [];\n    a.pad(100000, 1.0);\n    n += a.len();\n}\nn",
+        origin(),
+    )
+    .unwrap()
+    .with_budget(small(BUDGET.max_wall_time, 8 << 20));
+    assert_eq!(script.eval_proxy(&Inputs::new()).unwrap(), 20_000_000.0);
+}
+
+#[test]
+fn a_map_with_too_many_properties_hits_the_size_limit() {
+    // rhai measures a map when it is next used whole (here `m.len()`), not at each new
+    // property; the memory budget bounds what it can grow to meanwhile (next test).
+    let e = fail("let m = #{};\nfor i in 0..2000 {\n    m[`k${i}`] = i;\n}\nm.len()");
+    assert_eq!(e.kind, ScriptErrorKind::TooLarge, "{e:?}");
+    assert_eq!(line(&e), 5, "{}", e.located());
+    assert!(e.message.contains("1,000 properties"), "{}", e.message);
+}
+
+#[test]
+fn a_map_grown_property_by_property_hits_the_memory_budget() {
+    // Each new property holds a new 65,000-byte string; rhai checks the string, not the map,
+    // so without a total budget this grows until the operation limit: about 10 GB.
+    let (e, _) = fail_within(
+        "let s = \"\";\ns.pad(65000, 'y');\nlet m = #{};\nfor i in 0..200000 {\n    m[`k${i}`] = s + i;\n}\nm.len()",
+        small(BUDGET.max_wall_time, 16 << 20),
+    );
+    assert_eq!(e.kind, ScriptErrorKind::TooMuchMemory, "{e:?}");
+    assert_eq!(line(&e), 5, "{}", e.located());
+}
+
+#[test]
+fn arrays_of_strings_count_every_byte() {
+    let e = fail("let s = \"\";\ns.pad(60000, 'y');\nlet a = [s];\na.push(s);\na.len()");
+    assert_eq!(e.kind, ScriptErrorKind::TooLarge, "{e:?}");
+    assert_eq!(line(&e), 4, "{}", e.located());
+    assert!(e.message.contains("65,536 bytes"), "{}", e.message);
+}
+
+#[test]
+fn an_interrupt_stops_a_running_script() {
+    let interrupt = Interrupt::new();
+    let script = Script::compile(SPLIT_LOOP, origin())
+        .unwrap()
+        .with_interrupt(interrupt.clone());
+    let started = Instant::now();
+    let (e, took) = std::thread::scope(|scope| {
+        let runner = scope.spawn(|| {
+            let started = Instant::now();
+            (script.eval_proxy(&Inputs::new()), started.elapsed())
+        });
+        // Wait until the script is surely in its loop, then press "Ctrl-C".
+        while started.elapsed() < Duration::from_millis(200) {
+            std::hint::spin_loop();
+        }
+        interrupt.interrupt();
+        runner.join().unwrap()
+    });
+    let e = e.expect_err("interrupted");
+    assert_eq!(e.kind, ScriptErrorKind::Interrupted, "{e:?}");
+    assert_eq!(line(&e), 3, "{}", e.located());
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    // The flag stays set until cleared.
+    let quick = Script::compile("x + 1", origin())
+        .unwrap()
+        .with_interrupt(interrupt.clone());
+    let inputs = Inputs::new().number("x", 1.0);
+    assert_eq!(
+        quick.eval_proxy(&inputs).unwrap_err().kind,
+        ScriptErrorKind::Interrupted
+    );
+    interrupt.clear();
+    assert_eq!(quick.eval_proxy(&inputs).unwrap(), 2.0);
+}
+
+#[test]
+fn limit_errors_name_the_script_the_limit_and_its_value() {
+    let tight = small(Duration::from_millis(100), 4 << 20);
+    let interrupted = Interrupt::new();
+    interrupted.interrupt();
+    let cases: [(&str, Script); 6] = [
+        ("deadline", Script::compile(SPLIT_LOOP, origin()).unwrap().with_budget(tight)),
+        (
+            "memory",
+            Script::compile(
+                "let s = \"\";\ns.pad(65000, 'y');\nlet m = #{};\nfor i in 0..900 { m[s + i] = 1; }\nm.len()",
+                origin(),
+            )
+            .unwrap()
+            .with_budget(tight),
+        ),
+        (
+            "interrupt",
+            Script::compile("let a = 1;\nwhile true { a += 1; }\na", origin())
+                .unwrap()
+                .with_interrupt(interrupted),
+        ),
+        (
+            "string",
+            Script::compile("let s = \"\";\ns.pad(70000, 'y');\ns.len()", origin()).unwrap(),
+        ),
+        (
+            "array",
+            Script::compile("let a = [];\na.pad(100001, 0.0);\na.len()", origin()).unwrap(),
+        ),
+        (
+            "map",
+            Script::compile(
+                "let m = #{};\nfor i in 0..1001 { m[`k${i}`] = i; }\nm.len()",
+                origin(),
+            )
+            .unwrap(),
+        ),
+    ];
+    let mut report = String::new();
+    for (name, script) in cases {
+        let e = script
+            .eval_proxy(&Inputs::new())
+            .expect_err("over the limit");
+        // The line, not the column: a stop from the clock or a flag lands on whichever
+        // operation of that line is running.
+        report.push_str(&format!(
+            "{name}: {:?} at {}:{}\n    {}\n",
+            e.kind,
+            e.origin,
+            line(&e),
+            e.message
+        ));
+    }
+    insta::assert_snapshot!(report);
 }
 
 #[test]
