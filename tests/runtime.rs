@@ -754,6 +754,11 @@ fn ctrl_c_stops_a_script_that_blocks_the_run() {
     );
     let journal = std::fs::read_to_string(bundle.join("journal.jsonl")).expect("journal");
     assert!(journal.contains("interrupted"), "{journal}");
+    // The experiment whose script was stopped is not recorded as failed: resume runs it.
+    assert!(
+        !journal.contains("the script was interrupted"),
+        "an interrupted script was recorded as a failed experiment: {journal}"
+    );
 }
 
 #[test]

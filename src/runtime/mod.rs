@@ -1211,6 +1211,7 @@ impl<'c> Run<'c> {
                             Some(lab::VirtualLab::Script(model)) => model.evaluate(&inputs),
                             None => Ok(BTreeMap::new()),
                         };
+                        interrupted_script().await;
                         match result {
                             Ok(r) => readings = r,
                             Err(e) => return Ok(Ok(fail("failed", e.to_string()))),
@@ -1232,6 +1233,7 @@ impl<'c> Run<'c> {
             &readings,
             &self.calibration,
         );
+        interrupted_script().await;
         // An experiment fails when a proxy an objective needs could not be computed.
         let needed: Vec<ProxyId> = self.c.objectives.list.iter().map(|o| o.proxy).collect();
         let missing: Vec<String> = failures
@@ -1282,6 +1284,15 @@ impl<'c> Run<'c> {
             reason,
             readings,
         }))
+    }
+}
+
+/// A script stopped by Ctrl-C failed only because it was stopped: the experiment must not be
+/// recorded (a resumed run does it again). Waits here for the run's own Ctrl-C branch, which
+/// heard the same signal, to end the run.
+async fn interrupted_script() {
+    if qdx_script::Interrupt::process().is_interrupted() {
+        std::future::pending::<()>().await;
     }
 }
 
