@@ -9,4 +9,5 @@ mod objectives;
 mod robustness;
 mod runtime;
 mod spans;
+mod strategy;
 mod support;
