@@ -81,6 +81,91 @@ pub fn domain(campaign: &Campaign) -> Result<opt::Domain, opt::OptimizeError> {
     Ok(d)
 }
 
+/// The search domain as the campaign's own lab sees it: [`domain`], restricted to the rows of
+/// the table when the campaign simulates a table in pool mode (so a design picks rows, and a
+/// constraint that a row breaks leaves that row out).
+pub fn search_domain(campaign: &Campaign) -> Result<opt::Domain, String> {
+    let d = domain(campaign).map_err(|e| e.to_string())?;
+    match table_pool(campaign)? {
+        Some(rows) => with_rows(campaign, d, &rows),
+        None => Ok(d),
+    }
+}
+
+/// `domain` restricted to the pool `rows` (SI values of the variables).
+pub fn with_rows(
+    campaign: &Campaign,
+    domain: opt::Domain,
+    rows: &[Vec<f64>],
+) -> Result<opt::Domain, String> {
+    if rows.is_empty() {
+        return Err("no row of the table lies inside the variables' ranges".into());
+    }
+    domain
+        .with_pool(rows.iter().map(|p| point(campaign, p)).collect())
+        .map_err(|e| format!("the table's rows as a pool: {e}"))
+}
+
+/// The rows of the campaign's table in pool mode, as SI values of the variables; `None` when
+/// the campaign does not simulate a pool.
+pub fn table_pool(campaign: &Campaign) -> Result<Option<Vec<Vec<f64>>>, String> {
+    let Some(crate::validate::campaign::SimulationModel::Table {
+        path,
+        text,
+        pool: true,
+        inputs,
+        outputs,
+    }) = campaign.simulation.as_ref().map(|s| &s.model)
+    else {
+        return Ok(None);
+    };
+    let config = qdx_sim::TableConfig {
+        path: path.clone(),
+        inputs: inputs.iter().map(|(_, col, _)| col.clone()).collect(),
+        outputs: outputs.clone(),
+        mode: qdx_sim::TableMode::Pool,
+    };
+    let model = qdx_sim::TableModel::from_csv(text, &config).map_err(|e| e.to_string())?;
+    Ok(Some(pool_rows(campaign, inputs, &model.candidates())))
+}
+
+/// A pool table's rows (inputs by column) as SI values of the variables; rows outside the
+/// variables' ranges, or with a level the variable does not have, cannot be run and are left
+/// out.
+pub fn pool_rows(
+    campaign: &Campaign,
+    inputs: &[(c::VarId, String, c::DisplayUnit)],
+    rows: &[qdx_sim::Inputs],
+) -> Vec<Vec<f64>> {
+    let mut points = Vec::with_capacity(rows.len());
+    'rows: for row in rows {
+        let mut p = vec![0.0; campaign.variables.len()];
+        for (id, column, unit) in inputs {
+            let (Some(slot), Some(value)) = (p.get_mut(*id), row.get(column)) else {
+                continue 'rows;
+            };
+            *slot = match (value, campaign.variables.get(*id).map(|v| &v.domain)) {
+                (qdx_sim::InputValue::Text(t), Some(VarDomain::Choice { levels })) => {
+                    match levels.iter().position(|l| l == t) {
+                        Some(k) => k as f64,
+                        None => continue 'rows,
+                    }
+                }
+                (qdx_sim::InputValue::Number(x), _) => unit.unit.to_si(*x, unit.interpretation),
+                _ => continue 'rows,
+            };
+        }
+        let inside = campaign.variables.iter().zip(&p).all(|(v, x)| {
+            v.bounds()
+                .is_none_or(|(lo, hi)| *x >= lo - 1e-9 * lo.abs() && *x <= hi + 1e-9 * hi.abs())
+        });
+        if inside {
+            points.push(p);
+        }
+    }
+    points
+}
+
 /// Evaluates derived values lazily at a point.
 struct Values<'a> {
     vars: &'a [f64],
@@ -280,4 +365,161 @@ pub fn optimizer_seed(campaign_seed: u64) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+/// Prior data (a CSV of earlier results) as rows of variable values.
+#[derive(Debug, Clone)]
+pub struct PriorTable {
+    /// The header row.
+    pub headers: Vec<String>,
+    /// The rows inside the variables' ranges, each with its SI values.
+    pub rows: Vec<(csv::StringRecord, Vec<f64>)>,
+    /// How many rows there were in all.
+    pub total: usize,
+    /// For each variable bound that rows break: the variable, the bound as written, and how
+    /// many rows break it (a row counts once, for the first bound it breaks).
+    pub outside: Vec<(String, String, usize)>,
+}
+
+impl PriorTable {
+    /// Rows left out because they lie outside the variables' ranges.
+    pub fn left_out(&self) -> usize {
+        self.total - self.rows.len()
+    }
+
+    /// What was left out, for a warning: `None` when every row is inside the ranges.
+    pub fn outside_summary(&self, file: &str) -> Option<String> {
+        if self.outside.is_empty() {
+            return None;
+        }
+        let bounds: Vec<String> = self
+            .outside
+            .iter()
+            .map(|(var, bound, n)| {
+                format!(
+                    "{n} {} `{var}` {bound}",
+                    if *n == 1 { "row has" } else { "rows have" }
+                )
+            })
+            .collect();
+        let n = self.left_out();
+        Some(format!(
+            "{n} of the {} rows of `{file}` {} outside the variables' ranges and {} left out: {}",
+            self.total,
+            if n == 1 { "lies" } else { "lie" },
+            if n == 1 { "is" } else { "are" },
+            bounds.join(", ")
+        ))
+    }
+
+    /// The column named `name` (`name` or `name [unit]`), with the unit its header gives.
+    pub fn column(&self, name: &str) -> Option<(usize, Option<String>)> {
+        column_of(&self.headers, name)
+    }
+}
+
+fn column_of(headers: &[String], name: &str) -> Option<(usize, Option<String>)> {
+    headers
+        .iter()
+        .position(|h| h == name || h.starts_with(&format!("{name} [")))
+        .map(|i| {
+            let unit = headers
+                .get(i)
+                .and_then(|h| h.split_once('['))
+                .map(|(_, u)| u.trim_end_matches(']').trim().to_owned());
+            (i, unit)
+        })
+}
+
+/// Reads prior data: one column per variable (named like it, with or without ` [unit]`,
+/// values in that unit or the variable's). Rows outside the variables' ranges (an earlier
+/// campaign with wider bounds) are counted and left out, never an error: the search space may
+/// have been narrowed since. A cell that is not a value of its variable is an error.
+pub fn prior_table(variables: &[c::Variable], text: &str) -> Result<PriorTable, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let columns = variables
+        .iter()
+        .map(|v| column_of(&headers, &v.name).ok_or_else(|| format!("no column for `{}`", v.name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut table = PriorTable {
+        headers,
+        rows: Vec::new(),
+        total: 0,
+        outside: Vec::new(),
+    };
+    for (row_no, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| e.to_string())?;
+        table.total += 1;
+        let mut values = Vec::with_capacity(variables.len());
+        for (v, (i, unit)) in variables.iter().zip(&columns) {
+            let cell = row.get(*i).unwrap_or("");
+            let x = match &v.domain {
+                VarDomain::Choice { levels } => {
+                    levels.iter().position(|l| l == cell).ok_or_else(|| {
+                        format!(
+                            "row {}: `{cell}` is not an option of `{}`",
+                            row_no + 1,
+                            v.name
+                        )
+                    })? as f64
+                }
+                _ => {
+                    let n: f64 = cell
+                        .parse()
+                        .ok()
+                        .filter(|n: &f64| n.is_finite())
+                        .ok_or_else(|| format!("row {}: `{cell}` is not a number", row_no + 1))?;
+                    match unit.as_deref().map(qdx_units::Unit::parse) {
+                        Some(Ok(u)) => u.to_si(n, v.unit.interpretation),
+                        _ => v.unit.unit.to_si(n, v.unit.interpretation),
+                    }
+                }
+            };
+            values.push(x);
+        }
+        match outside_bound(variables, &values) {
+            Some((var, bound)) => {
+                match table
+                    .outside
+                    .iter_mut()
+                    .find(|(v, b, _)| *v == var && *b == bound)
+                {
+                    Some(entry) => entry.2 += 1,
+                    None => table.outside.push((var, bound, 1)),
+                }
+            }
+            None => table.rows.push((row, values)),
+        }
+    }
+    Ok(table)
+}
+
+/// The first variable bound `values` break, as (`variable`, `below its lower bound 0 s`).
+fn outside_bound(variables: &[c::Variable], values: &[f64]) -> Option<(String, String)> {
+    variables.iter().zip(values).find_map(|(v, x)| {
+        let (lo, hi) = v.bounds()?;
+        // The slack `qdx_optimize` allows on a bound: rounding, relative to the range.
+        let tol = 1e-9 * (hi - lo).abs().max(lo.abs()).max(hi.abs());
+        if *x < lo - tol {
+            Some((
+                v.name.clone(),
+                format!("below its lower bound {}", v.unit.format(lo)),
+            ))
+        } else if *x > hi + tol {
+            Some((
+                v.name.clone(),
+                format!("above its upper bound {}", v.unit.format(hi)),
+            ))
+        } else {
+            None
+        }
+    })
 }

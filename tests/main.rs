@@ -10,4 +10,5 @@ mod robustness;
 mod run_safety;
 mod runtime;
 mod spans;
+mod strategy;
 mod support;

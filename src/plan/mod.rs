@@ -93,12 +93,41 @@ pub fn grid_points(c: &Campaign) -> Vec<Vec<f64>> {
     points
 }
 
-/// The design's points when they are known before the run.
-fn design_points(c: &Campaign) -> Result<Option<Vec<Vec<f64>>>, String> {
+/// A design's points (SI values, in the design's order) and the warnings about them.
+type Design = (Vec<Vec<f64>>, Vec<String>);
+
+/// The design's points when they are known before the run, and what the planner should warn
+/// about them. Every point satisfies the constraints; in pool mode every point is a row of the
+/// table.
+fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
     match c.optimizer.strategy {
-        Strategy::Grid => Ok(Some(grid_points(c))),
+        Strategy::Grid => {
+            let domain = crate::strategy::search_domain(c)?;
+            if domain.pool().is_some() {
+                return Err("a grid's points need not be rows of the table: use sobol, latin_hypercube or random, which pick rows".into());
+            }
+            let all = grid_points(c);
+            let total = all.len();
+            let kept: Vec<Vec<f64>> = all
+                .into_iter()
+                .filter(|p| domain.is_feasible(&crate::strategy::point(c, p)))
+                .collect();
+            if kept.is_empty() {
+                return Err(format!(
+                    "none of the grid's {total} points satisfies the constraints"
+                ));
+            }
+            let mut warnings = Vec::new();
+            if kept.len() < total {
+                warnings.push(format!(
+                    "{} of the grid's {total} points break a constraint and are left out",
+                    total - kept.len()
+                ));
+            }
+            Ok(Some((kept, warnings)))
+        }
         Strategy::Sobol | Strategy::LatinHypercube => {
-            let domain = crate::strategy::domain(c).map_err(|e| e.to_string())?;
+            let domain = crate::strategy::search_domain(c)?;
             let spec = crate::strategy::spec(c, &domain);
             let objectives = crate::strategy::objectives(c).map_err(|e| e.to_string())?;
             let n = crate::strategy::design_size(c);
@@ -110,12 +139,13 @@ fn design_points(c: &Campaign) -> Result<Option<Vec<Vec<f64>>>, String> {
             )
             .map_err(|e| e.to_string())?;
             let points = s.ask(n, &[]).map_err(|e| e.to_string())?;
-            Ok(Some(
+            Ok(Some((
                 points
                     .iter()
                     .map(|p| crate::strategy::values(&p.point))
                     .collect(),
-            ))
+                Vec::new(),
+            )))
         }
         _ => Ok(None),
     }
@@ -224,7 +254,8 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         d
     })?;
     let (design, samples, experiments) = match points {
-        Some(raw) => {
+        Some((raw, design_warnings)) => {
+            warnings.extend(design_warnings);
             let unordered = makespan(c, &raw).map_err(refuse)?;
             let ordered = order(c, &raw);
             let after = makespan(c, &ordered).map_err(refuse)?;

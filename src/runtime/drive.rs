@@ -455,75 +455,30 @@ impl<'c> Run<'c> {
 
 /// Observations from a CSV of earlier results: one column per variable (named like it, with
 /// or without ` [unit]`, values in that unit or the variable's), one per objective proxy, an
-/// optional `status` column (`ok`/`failed`).
+/// optional `status` column (`ok`/`failed`). Rows outside the variables' ranges are left out
+/// (`qdx check` warns about them: [`crate::strategy::PriorTable::outside_summary`]).
 pub fn prior_from_csv(c: &Campaign, text: &str) -> Result<Vec<opt::Observation>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| e.to_string())?
+    let table = crate::strategy::prior_table(&c.variables, text)?;
+    let status = table.column("status").map(|(i, _)| i);
+    let proxies: Vec<(&Proxy, usize, Option<String>)> = c
+        .objectives
+        .list
         .iter()
-        .map(str::to_owned)
+        .filter_map(|o| c.proxies.get(o.proxy))
+        .filter_map(|p| table.column(&p.name).map(|(i, unit)| (p, i, unit)))
         .collect();
-    let column = |name: &str| -> Option<(usize, Option<String>)> {
-        headers
-            .iter()
-            .position(|h| h == name || h.starts_with(&format!("{name} [")))
-            .map(|i| {
-                let unit = headers
-                    .get(i)
-                    .and_then(|h| h.split_once('['))
-                    .map(|(_, u)| u.trim_end_matches(']').trim().to_owned());
-                (i, unit)
-            })
-    };
-    let mut out = Vec::new();
-    for (row_no, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| e.to_string())?;
-        let mut values = Vec::new();
-        for v in &c.variables {
-            let (i, unit) = column(&v.name).ok_or_else(|| format!("no column for `{}`", v.name))?;
-            let cell = row.get(i).unwrap_or("");
-            let x = match &v.domain {
-                Domain::Choice { levels } => {
-                    levels.iter().position(|l| l == cell).ok_or_else(|| {
-                        format!(
-                            "row {}: `{cell}` is not an option of `{}`",
-                            row_no + 1,
-                            v.name
-                        )
-                    })? as f64
-                }
-                _ => {
-                    let n: f64 = cell
-                        .parse()
-                        .map_err(|_| format!("row {}: `{cell}` is not a number", row_no + 1))?;
-                    match unit.as_deref().map(qdx_units::Unit::parse) {
-                        Some(Ok(u)) => u.to_si(n, v.unit.interpretation),
-                        _ => v.unit.unit.to_si(n, v.unit.interpretation),
-                    }
-                }
-            };
-            values.push(x);
-        }
-        let failed = column("status")
-            .and_then(|(i, _)| row.get(i))
-            .is_some_and(|s| s != "ok");
-        let point = crate::strategy::point(c, &values);
+    let mut out = Vec::with_capacity(table.rows.len());
+    for (row, values) in &table.rows {
+        let failed = status.and_then(|i| row.get(i)).is_some_and(|s| s != "ok");
+        let point = crate::strategy::point(c, values);
         let outcome = if failed {
             opt::Outcome::Failed {
                 reason: "failed in the prior data".into(),
             }
         } else {
             let mut measured = BTreeMap::new();
-            for o in &c.objectives.list {
-                let Some(p) = c.proxies.get(o.proxy) else {
-                    continue;
-                };
-                if let Some((i, unit)) = column(&p.name)
-                    && let Some(Ok(n)) = row.get(i).map(str::parse::<f64>)
-                {
+            for (p, i, unit) in &proxies {
+                if let Some(Ok(n)) = row.get(*i).map(str::parse::<f64>) {
                     let si = match unit.as_deref().map(qdx_units::Unit::parse) {
                         Some(Ok(u)) => u.to_si(n, qdx_units::Interpretation::Difference),
                         _ => p.unit.unit.to_si(n, qdx_units::Interpretation::Difference),

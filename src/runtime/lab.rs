@@ -314,42 +314,6 @@ impl Lab {
         if !matches!(model.mode(), sim::TableMode::Pool) {
             return None;
         }
-        let rows = model.candidates();
-        let mut points = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut p = vec![0.0; c.variables.len()];
-            let mut ok = true;
-            for (id, column, unit) in inputs {
-                let (Some(slot), Some(value)) = (p.get_mut(*id), row.get(column)) else {
-                    ok = false;
-                    break;
-                };
-                *slot = match (value, c.variables.get(*id).map(|v| &v.domain)) {
-                    (sim::InputValue::Text(t), Some(Domain::Choice { levels })) => {
-                        match levels.iter().position(|l| l == t) {
-                            Some(k) => k as f64,
-                            None => {
-                                ok = false;
-                                break;
-                            }
-                        }
-                    }
-                    (sim::InputValue::Number(x), _) => unit.unit.to_si(*x, unit.interpretation),
-                    _ => {
-                        ok = false;
-                        break;
-                    }
-                };
-            }
-            // Rows outside the variables' ranges cannot be run.
-            let inside = c.variables.iter().zip(&p).all(|(v, x)| {
-                v.bounds()
-                    .is_none_or(|(lo, hi)| *x >= lo - 1e-9 * lo.abs() && *x <= hi + 1e-9 * hi.abs())
-            });
-            if ok && inside {
-                points.push(p);
-            }
-        }
-        Some(points)
+        Some(crate::strategy::pool_rows(c, inputs, &model.candidates()))
     }
 }

@@ -791,6 +791,29 @@ impl<'a> Validator<'a> {
             }
             _ => {}
         }
+        // Strategy against a table in pool mode: only the table's rows can be run.
+        if let Some(sim) = &self.simulation
+            && matches!(sim.model, SimulationModel::Table { pool: true, .. })
+            && matches!(
+                config.strategy,
+                Strategy::NelderMead | Strategy::Snobfit | Strategy::Evolutionary | Strategy::Grid
+            )
+        {
+            let what = if config.strategy == Strategy::Grid {
+                "its points are set by the levels, not by the table"
+            } else {
+                "moves to points of its own"
+            };
+            errors.push(
+                Diagnostic::error(
+                    "qdx::validate::strategy_pool",
+                    format!("`{canonical}` cannot pick rows of a table in pool mode"),
+                )
+                .label(o.strategy.span, what)
+                .label(sim.span, "only the rows of this table can be run")
+                .help("use `bayesian`, `random`, `sobol` or `latin_hypercube`, which pick rows of the table; or `mode emulator` to interpolate between rows"),
+            );
+        }
         let objective_errors =
             self.poisoned.borrow().iter().any(|k| {
                 k.starts_with("objective:") || k.starts_with("proxy:") || k == "measurement"
@@ -964,6 +987,28 @@ impl<'a> Validator<'a> {
                                 .help("prior data needs one column per variable, named like the variable (optionally with its unit: `residence [s]`)"),
                         );
                         continue;
+                    }
+                    // Rows are read now so a bad cell is found by `check`, not by the run.
+                    match crate::strategy::prior_table(&self.variables, &text) {
+                        Ok(table) => {
+                            if let Some(what) = table.outside_summary(&name) {
+                                self.error(
+                                    Diagnostic::warning("qdx::validate::prior_outside", what)
+                                        .at(p.path.span)
+                                        .help(format!("the optimizer starts from the {} rows inside the ranges; widen a range to use the others", table.rows.len())),
+                                );
+                            }
+                        }
+                        Err(why) => {
+                            self.error(
+                                Diagnostic::error(
+                                    "qdx::validate::prior_data",
+                                    format!("`{name}` cannot be read as prior data: {why}"),
+                                )
+                                .at(p.path.span),
+                            );
+                            continue;
+                        }
                     }
                     self.files.push(CampaignFile {
                         name: name.clone(),

@@ -13,6 +13,10 @@
 //! log space), categorical variables as their level index. Constraint functions always receive
 //! the *value* vector ([`Point::as_reals`]): reals as is, integers as `f64`, categorical variables
 //! as their level index.
+//!
+//! Because values are in SI, their magnitudes range from ~1e-10 (a flow in m³/s) to ~1e3 (a
+//! temperature in K): every feasibility tolerance is relative to the size of the quantities
+//! compared, never absolute.
 
 use std::fmt;
 use std::sync::Arc;
@@ -164,19 +168,22 @@ impl LinearConstraint {
             .map(|&(i, a)| a * x.get(i).copied().unwrap_or(0.0))
             .sum()
     }
-    fn tolerance(&self) -> f64 {
+    /// Rounding slack at `x`, relative to the size of the terms and the right-hand side: values
+    /// are in SI units, where a flow rate is ~1e-10 m³/s, so an absolute slack would swallow
+    /// the whole constraint.
+    fn tolerance(&self, x: &[f64]) -> f64 {
         let scale: f64 = self
             .terms
             .iter()
-            .map(|(_, a)| a.abs())
-            .sum::<f64>()
-            .max(1.0);
+            .map(|&(i, a)| (a * x.get(i).copied().unwrap_or(0.0)).abs())
+            .sum::<f64>();
         1e-9 * scale.max(self.rhs.abs())
     }
-    /// Whether the value vector satisfies the constraint (with a small relative tolerance).
+    /// Whether the value vector satisfies the constraint, up to a rounding slack relative to
+    /// the magnitude of its terms (never an absolute one: see the module docs on units).
     pub fn satisfied(&self, x: &[f64]) -> bool {
         let lhs = self.lhs(x);
-        let tol = self.tolerance();
+        let tol = self.tolerance(x);
         match self.relation {
             Relation::LessEq => lhs <= self.rhs + tol,
             Relation::GreaterEq => lhs >= self.rhs - tol,
@@ -316,13 +323,14 @@ impl Domain {
                 }
             }
         }
-        let tol = 1e-12 * total.abs().max(1.0);
+        let tol = 1e-12 * total.abs().max(hi_sum.abs()).max(lo_sum.abs());
         if total < lo_sum - tol || total > hi_sum + tol {
             return Err(invalid(format!(
                 "composition total {total} is outside the reachable range [{lo_sum}, {hi_sum}]"
             )));
         }
         self.compositions.push(CompositionGroup { members, total });
+        self.keep_feasible_pool()?;
         Ok(self)
     }
 
@@ -341,19 +349,25 @@ impl Domain {
             }
         }
         self.linear.push(constraint);
+        self.keep_feasible_pool()?;
         Ok(self)
     }
 
     /// Adds a non-linear constraint `g(x) ≤ 0` (x: value vector, categorical as level index).
+    /// Pool points that break it leave the pool (which may leave it empty: nothing to suggest).
     pub fn with_nonlinear(mut self, name: &str, function: ConstraintFn) -> Self {
         self.nonlinear.push(NonlinearConstraint {
             name: name.to_string(),
             function,
         });
+        if let Some(pool) = self.pool.take() {
+            self.pool = Some(pool.into_iter().filter(|p| self.is_feasible(p)).collect());
+        }
         self
     }
 
-    /// Restricts suggestions to a finite candidate pool (pool mode).
+    /// Restricts suggestions to a finite candidate pool (pool mode). Pool points that break a
+    /// constraint are left out: a suggestion never breaks one, in pool mode or not.
     pub fn with_pool(mut self, pool: Vec<Point>) -> Result<Self> {
         if pool.is_empty() {
             return Err(invalid("the candidate pool is empty"));
@@ -362,7 +376,24 @@ impl Domain {
             self.check_point(p)?;
         }
         self.pool = Some(pool);
+        self.keep_feasible_pool()?;
         Ok(self)
+    }
+
+    /// Drops the pool points that break a constraint; an error when none is left.
+    fn keep_feasible_pool(&mut self) -> Result<()> {
+        let Some(pool) = self.pool.take() else {
+            return Ok(());
+        };
+        let total = pool.len();
+        let kept: Vec<Point> = pool.into_iter().filter(|p| self.is_feasible(p)).collect();
+        if kept.is_empty() {
+            return Err(invalid(format!(
+                "none of the {total} pool points satisfies the constraints"
+            )));
+        }
+        self.pool = Some(kept);
+        Ok(())
     }
 
     /// The variables, in order.
@@ -433,27 +464,63 @@ impl Domain {
 
     /// Whether the point fits the variables and satisfies every constraint.
     pub fn is_feasible(&self, p: &Point) -> bool {
-        if self.check_point(p).is_err() {
-            return false;
+        self.violation(p).is_none()
+    }
+
+    /// What the point breaks (a bound, a composition, a constraint), in words; `None` when it
+    /// is feasible.
+    pub fn violation(&self, p: &Point) -> Option<String> {
+        if let Err(e) = self.check_point(p) {
+            return Some(e.to_string());
         }
         let x = p.as_reals();
+        let names = |members: &[usize]| -> String {
+            members
+                .iter()
+                .filter_map(|&m| self.variables.get(m).map(Variable::name))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
         for g in &self.compositions {
             let s: f64 = g
                 .members
                 .iter()
                 .map(|&m| x.get(m).copied().unwrap_or(0.0))
                 .sum();
-            if (s - g.total).abs() > 1e-7 * g.total.abs().max(1.0) {
-                return false;
+            let size: f64 = g
+                .members
+                .iter()
+                .map(|&m| x.get(m).copied().unwrap_or(0.0).abs())
+                .sum();
+            if (s - g.total).abs() > 1e-7 * g.total.abs().max(size) {
+                return Some(format!(
+                    "{} = {s} instead of its total {}",
+                    names(&g.members),
+                    g.total
+                ));
             }
         }
-        if !self.linear.iter().all(|c| c.satisfied(&x)) {
-            return false;
+        for c in &self.linear {
+            if !c.satisfied(&x) {
+                let members: Vec<usize> = c.terms.iter().map(|&(i, _)| i).collect();
+                let side = match c.relation {
+                    Relation::LessEq => "above",
+                    Relation::GreaterEq => "below",
+                    Relation::Equal => "not equal to",
+                };
+                return Some(format!(
+                    "breaks a linear constraint on {}: {} is {side} {}",
+                    names(&members),
+                    c.lhs(&x),
+                    c.rhs
+                ));
+            }
         }
-        self.nonlinear.iter().all(|c| {
-            let g = (c.function)(&x);
-            g <= 0.0 // NaN is infeasible
-        })
+        self.nonlinear
+            .iter()
+            // Feasible when g ≤ 0; NaN is infeasible.
+            .find(|c| (c.function)(&x).partial_cmp(&0.0).is_none_or(|o| o.is_gt()))
+            .map(|c| format!("breaks the constraint `{}`", c.name))
     }
 
     /// Model-space encoding: `[0, 1]` for continuous/integer (log space when log-scaled),

@@ -39,6 +39,15 @@ pub enum OptimizeError {
         /// Number of candidates tried.
         attempts: usize,
     },
+    /// A strategy suggested a point that breaks a constraint or is not a pool point. This is a
+    /// defect of the strategy, caught before the point can reach a lab.
+    #[error("{strategy} suggested a point it must not: {reason}")]
+    InfeasibleSuggestion {
+        /// Strategy name.
+        strategy: &'static str,
+        /// What the point breaks.
+        reason: String,
+    },
     /// A numerical routine failed (e.g. a covariance matrix that stays indefinite).
     #[error("numerical failure: {0}")]
     Numerical(String),

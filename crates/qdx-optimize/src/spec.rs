@@ -15,7 +15,7 @@ use crate::local::{
     Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions,
 };
 use crate::objective::Objectives;
-use crate::strategy::Strategy;
+use crate::strategy::{Feasible, Strategy};
 
 /// Which strategy, with its options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +119,9 @@ pub fn check_support(
             if !domain.compositions().is_empty() {
                 return Err("a grid cannot satisfy a composition (sum-to-total) group; use sobol or latin_hypercube".into());
             }
+            if domain.pool().is_some() {
+                return Err("a grid's points need not be pool points; use sobol, latin_hypercube or random, which pick pool points".into());
+            }
             for (v, &k) in domain.variables().iter().zip(levels) {
                 if k == 0 && !matches!(v, Variable::Categorical { .. }) {
                     return Err(format!(
@@ -132,7 +135,9 @@ pub fn check_support(
     }
 }
 
-/// Builds the strategy described by `spec`; all its randomness comes from `seed`.
+/// Builds the strategy described by `spec`; all its randomness comes from `seed`. Every
+/// suggestion of the strategy is checked against the domain (constraints, pool) before it is
+/// returned: one that breaks it is an [`OptimizeError::InfeasibleSuggestion`].
 pub fn build(
     spec: &StrategySpec,
     domain: Arc<Domain>,
@@ -143,7 +148,8 @@ pub fn build(
         strategy: spec.name(),
         reason,
     })?;
-    Ok(match spec {
+    let guard = Arc::clone(&domain);
+    let inner: Box<dyn Strategy> = match spec {
         StrategySpec::Random => {
             Box::new(Design::new(DesignKind::Random, domain, objectives, seed)?)
         }
@@ -170,5 +176,6 @@ pub fn build(
         }
         StrategySpec::Snobfit(o) => Box::new(Snobfit::new(o.clone(), domain, objectives, seed)?),
         StrategySpec::Evolutionary(o) => Box::new(Cmaes::new(o.clone(), domain, objectives, seed)?),
-    })
+    };
+    Ok(Box::new(Feasible::new(inner, guard)))
 }

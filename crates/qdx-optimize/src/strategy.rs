@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::domain::{Domain, Point, point_key};
-use crate::error::Result;
+use crate::error::{OptimizeError, Result};
 use crate::objective::Objectives;
 use crate::observation::{Observation, Suggestion};
 
@@ -98,4 +98,119 @@ pub(crate) fn nearest_pool_point(
         .map(|p| (model_distance2(domain, &domain.to_model(p), target), p))
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, p)| p.clone())
+}
+
+/// The check every built strategy sits behind: a suggestion that breaks a constraint or, in
+/// pool mode, is not a pool point is an error and never becomes an experiment.
+#[derive(Debug)]
+pub(crate) struct Feasible {
+    inner: Box<dyn Strategy>,
+    domain: Arc<Domain>,
+}
+
+impl Feasible {
+    pub fn new(inner: Box<dyn Strategy>, domain: Arc<Domain>) -> Self {
+        Feasible { inner, domain }
+    }
+}
+
+impl Strategy for Feasible {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn ask(&mut self, n: usize, pending: &[Point]) -> Result<Vec<Suggestion>> {
+        let out = self.inner.ask(n, pending)?;
+        let pool: Option<BTreeSet<Vec<u64>>> = self
+            .domain
+            .pool()
+            .map(|pool| pool.iter().map(point_key).collect());
+        for s in &out {
+            let reason = self.domain.violation(&s.point).or_else(|| {
+                pool.as_ref()
+                    .filter(|keys| !keys.contains(&point_key(&s.point)))
+                    .map(|_| "is not a point of the candidate pool".to_owned())
+            });
+            if let Some(reason) = reason {
+                return Err(OptimizeError::InfeasibleSuggestion {
+                    strategy: self.inner.name(),
+                    reason,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn tell(&mut self, observations: &[Observation]) -> Result<()> {
+        self.inner.tell(observations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{LinearConstraint, Relation, Value, Variable};
+    use crate::observation::Explanation;
+
+    /// A strategy that suggests whatever it is given, feasible or not.
+    #[derive(Debug)]
+    struct Rogue(Vec<Point>);
+
+    impl Strategy for Rogue {
+        fn name(&self) -> &'static str {
+            "rogue"
+        }
+        fn ask(&mut self, n: usize, _: &[Point]) -> Result<Vec<Suggestion>> {
+            let take = n.min(self.0.len());
+            Ok(self
+                .0
+                .drain(..take)
+                .map(|point| Suggestion {
+                    point,
+                    explain: Explanation::default(),
+                })
+                .collect())
+        }
+        fn tell(&mut self, _: &[Observation]) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_suggestion_that_breaks_a_constraint_is_an_error_not_an_experiment() {
+        let domain = Arc::new(
+            Domain::new(vec![
+                Variable::continuous("a", 0.0, 1.0),
+                Variable::continuous("b", 0.0, 1.0),
+            ])
+            .unwrap()
+            .with_linear(LinearConstraint {
+                terms: vec![(0, 1.0), (1, 1.0)],
+                relation: Relation::LessEq,
+                rhs: 1.0,
+            })
+            .unwrap(),
+        );
+        let point = |a: f64, b: f64| Point(vec![Value::Real(a), Value::Real(b)]);
+        let mut s = Feasible::new(
+            Box::new(Rogue(vec![point(0.2, 0.3), point(0.75, 0.5)])),
+            Arc::clone(&domain),
+        );
+        assert_eq!(s.ask(1, &[]).unwrap().len(), 1);
+        let e = s.ask(1, &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rogue suggested a point it must not: breaks a linear constraint on a + b: 1.25 is above 1"
+        );
+        let pooled = Arc::new(
+            Domain::clone(&domain)
+                .with_pool(vec![point(0.1, 0.1)])
+                .unwrap(),
+        );
+        let mut s = Feasible::new(Box::new(Rogue(vec![point(0.2, 0.2)])), pooled);
+        assert!(matches!(
+            s.ask(1, &[]),
+            Err(OptimizeError::InfeasibleSuggestion { reason, .. }) if reason.contains("pool")
+        ));
+    }
 }

@@ -140,3 +140,80 @@ proptest! {
         }
     }
 }
+
+/// Two pump rates in SI (m³/s, ~1e-10) and a temperature in K: the scales of a real campaign.
+fn si_rates() -> (Domain, f64) {
+    let ul_min = 1e-9 / 60.0;
+    let limit = 20.0 * ul_min;
+    let d = Domain::new(vec![
+        Variable::continuous("cd_rate", 2.0 * ul_min, 18.0 * ul_min),
+        Variable::continuous("se_rate", 2.0 * ul_min, 18.0 * ul_min),
+        Variable::continuous("temperature", 513.15, 573.15),
+    ])
+    .unwrap()
+    .with_linear(LinearConstraint {
+        terms: vec![(0, 1.0), (1, 1.0)],
+        relation: Relation::LessEq,
+        rhs: limit,
+    })
+    .unwrap();
+    (d, limit)
+}
+
+/// Whether `cd_rate + se_rate ≤ limit`, to rounding (1e-9 relative) and no more.
+fn under_limit(p: &Point, limit: f64) -> bool {
+    let x = p.as_reals();
+    x[0] + x[1] <= limit * (1.0 + 1e-9)
+}
+
+#[test]
+fn a_linear_constraint_in_si_units_binds_every_strategy() {
+    let (d, limit) = si_rates();
+    let ul_min = 1e-9 / 60.0;
+    // 25 uL/min against a 20 uL/min limit: the old absolute slack (~1e-9) let it through.
+    let over = Point(vec![
+        qdx_optimize::Value::Real(12.5 * ul_min),
+        qdx_optimize::Value::Real(12.5 * ul_min),
+        qdx_optimize::Value::Real(550.0),
+    ]);
+    assert!(!d.is_feasible(&over));
+    assert!(
+        d.violation(&over)
+            .is_some_and(|v| v.contains("cd_rate + se_rate"))
+    );
+    let d = Arc::new(d);
+    let all = specs(&d);
+    assert!(all.iter().any(|s| matches!(s, StrategySpec::Grid { .. })));
+    for spec in all {
+        for seed in 0..3 {
+            for p in run(&spec, &d, seed, 6) {
+                assert!(under_limit(&p, limit), "{spec:?} suggested {p:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn pool_points_that_break_a_constraint_are_never_suggested() {
+    let (d, limit) = si_rates();
+    let ul_min = 1e-9 / 60.0;
+    let pool: Vec<Point> = (0..40)
+        .map(|k| {
+            let k = f64::from(k);
+            Point(vec![
+                qdx_optimize::Value::Real((2.0 + (k * 0.37) % 16.0) * ul_min),
+                qdx_optimize::Value::Real((2.0 + (k * 0.61) % 16.0) * ul_min),
+                qdx_optimize::Value::Real(513.15 + (k * 1.5) % 60.0),
+            ])
+        })
+        .collect();
+    let feasible = pool.iter().filter(|p| under_limit(p, limit)).count();
+    assert!(feasible > 0 && feasible < pool.len());
+    let d = Arc::new(d.with_pool(pool).unwrap());
+    assert_eq!(d.pool().map(<[Point]>::len), Some(feasible));
+    for spec in specs(&d) {
+        for p in run(&spec, &d, 1, 10) {
+            assert!(under_limit(&p, limit), "{spec:?} suggested {p:?}");
+        }
+    }
+}

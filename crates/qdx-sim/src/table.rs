@@ -17,8 +17,13 @@
 //!   nothing between levels it has not seen: an unknown level is an error. Far from the data
 //!   (outside the table's range) it returns an average of the nearest rows.
 //!
-//! Invariant: the model holds at least one row, every output is finite, and evaluation is
-//! deterministic (ties in distance are broken by row order).
+//! An empty output cell records a failed experiment: measuring that row (in either mode, an
+//! exact match) is an error naming the empty outputs, and the emulator interpolates only
+//! between complete rows. Replicates average the outputs they have.
+//!
+//! Invariant: the model holds at least one row (in emulator mode, one complete row), every
+//! output present is finite, and evaluation is deterministic (ties in distance are broken by
+//! row order).
 
 use serde::{Deserialize, Serialize};
 
@@ -73,9 +78,17 @@ enum Cell {
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
     inputs: Vec<Cell>,
-    outputs: Vec<f64>,
-    /// Rows merged into this one (replicates).
-    count: usize,
+    /// Mean over the replicates that have a value; `None` when every cell was empty (the
+    /// experiment failed).
+    outputs: Vec<Option<f64>>,
+    /// Per output, the replicates that have a value.
+    counts: Vec<usize>,
+}
+
+impl Row {
+    fn complete(&self) -> bool {
+        self.outputs.iter().all(Option::is_some)
+    }
 }
 
 /// A loaded table.
@@ -176,17 +189,21 @@ impl TableModel {
                     }
                 })
                 .collect();
-            let outputs: Vec<f64> = output_idx
+            let outputs: Vec<Option<f64>> = output_idx
                 .iter()
                 .zip(&config.outputs)
                 .map(|(&i, name)| {
-                    cell(r, i)
-                        .parse::<f64>()
+                    let text = cell(r, i);
+                    if text.is_empty() {
+                        return Ok(None);
+                    }
+                    text.parse::<f64>()
                         .ok()
                         .filter(|v| v.is_finite())
+                        .map(Some)
                         .ok_or_else(|| {
                             SimError::Table(format!(
-                                "row {}: output {name:?} is not a number",
+                                "row {}: output {name:?} is not a number (leave the cell empty for a failed experiment)",
                                 line + 1
                             ))
                         })
@@ -197,19 +214,27 @@ impl TableModel {
                 .find(|row| same_inputs(&row.inputs, &inputs))
             {
                 Some(row) => {
-                    // Running mean of replicates.
-                    row.count += 1;
-                    let n = row.count as f64;
-                    for (m, v) in row.outputs.iter_mut().zip(&outputs) {
-                        *m += (v - *m) / n;
+                    // Running mean of the replicates that have a value.
+                    for ((m, n), v) in row.outputs.iter_mut().zip(&mut row.counts).zip(&outputs) {
+                        if let Some(v) = v {
+                            *n += 1;
+                            let mean = m.get_or_insert(0.0);
+                            *mean += (v - *mean) / *n as f64;
+                        }
                     }
                 }
                 None => rows.push(Row {
+                    counts: outputs.iter().map(|v| usize::from(v.is_some())).collect(),
                     inputs,
                     outputs,
-                    count: 1,
                 }),
             }
+        }
+        if matches!(config.mode, TableMode::Emulator { .. }) && !rows.iter().any(Row::complete) {
+            return Err(SimError::Table(
+                "every row has an empty output; the emulator needs at least one complete row"
+                    .into(),
+            ));
         }
         Ok(Self {
             config: config.clone(),
@@ -306,7 +331,23 @@ impl TableModel {
                 .collect()
         };
         if let Some(row) = self.rows.iter().find(|r| same_inputs(&r.inputs, &q)) {
-            return Ok(name(&row.outputs));
+            let empty: Vec<String> = self
+                .config
+                .outputs
+                .iter()
+                .zip(&row.outputs)
+                .filter(|(_, v)| v.is_none())
+                .map(|(n, _)| format!("`{n}`"))
+                .collect();
+            if !empty.is_empty() {
+                return Err(SimError::Table(format!(
+                    "the table records this experiment as failed (empty {})",
+                    empty.join(", ")
+                )));
+            }
+            return Ok(name(
+                &row.outputs.iter().flatten().copied().collect::<Vec<_>>(),
+            ));
         }
         let (neighbours, power) = match self.config.mode {
             TableMode::Pool => {
@@ -319,6 +360,7 @@ impl TableModel {
             .rows
             .iter()
             .enumerate()
+            .filter(|(_, r)| r.complete())
             .map(|(i, r)| (self.distance(&r.inputs, &q), i))
             .collect();
         by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -330,7 +372,7 @@ impl TableModel {
             };
             let w = 1.0 / d.max(1e-12).powf(power);
             total += w;
-            for (s, v) in sums.iter_mut().zip(&row.outputs) {
+            for (s, v) in sums.iter_mut().zip(row.outputs.iter().flatten()) {
                 *s += w * v;
             }
         }
@@ -436,6 +478,55 @@ L1,600,110,0.7\n";
         let near = m.evaluate(&point("L0", 590.0, 30.0)).unwrap()["yield"];
         assert!(near > 0.45 && near <= 0.5, "{near}");
         assert_eq!(m.evaluate(&point("L0", 60.0, 30.0)).unwrap()["yield"], 0.1);
+    }
+
+    #[test]
+    fn an_empty_output_cell_marks_a_failed_experiment() {
+        let csv = "ligand,res_time,temperature,yield\n\
+L0,60,30,0.1\n\
+L0,600,30,\n\
+L1,60,110,0.3\n\
+L1,60,110,\n";
+        let pool = TableModel::from_csv(csv, &config(TableMode::Pool)).unwrap();
+        assert_eq!(
+            pool.candidates().len(),
+            3,
+            "a failed row can still be picked"
+        );
+        match pool.evaluate(&point("L0", 600.0, 30.0)) {
+            Err(SimError::Table(why)) => assert!(why.contains("failed") && why.contains("`yield`")),
+            other => panic!("{other:?}"),
+        }
+        // A replicate with a value outweighs one without.
+        assert_eq!(
+            pool.evaluate(&point("L1", 60.0, 110.0)).unwrap()["yield"],
+            0.3
+        );
+        let emulator = TableModel::from_csv(
+            csv,
+            &config(TableMode::Emulator {
+                neighbours: 8,
+                power: 2.0,
+            }),
+        )
+        .unwrap();
+        // The failed row is no data: between two complete rows only.
+        let y = emulator.evaluate(&point("L0", 590.0, 30.0)).unwrap()["yield"];
+        assert!((0.1..=0.3).contains(&y), "{y}");
+        let bad = "ligand,res_time,temperature,yield\nL0,60,30,n/a\n";
+        assert!(TableModel::from_csv(bad, &config(TableMode::Pool)).is_err());
+        let none = "ligand,res_time,temperature,yield\nL0,60,30,\n";
+        assert!(TableModel::from_csv(none, &config(TableMode::Pool)).is_ok());
+        assert!(
+            TableModel::from_csv(
+                none,
+                &config(TableMode::Emulator {
+                    neighbours: 8,
+                    power: 2.0
+                })
+            )
+            .is_err()
+        );
     }
 
     #[test]

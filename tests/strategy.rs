@@ -1,0 +1,429 @@
+//! Strategies and designs against the campaign's search space: constraints in SI units, table
+//! pools, prior data from a campaign with other ranges.
+
+use std::path::Path;
+use std::process::Command;
+
+use qdx::diagnostic::{Style, render_all};
+use qdx::journal::Event;
+use qdx::runtime::{RunOptions, run_simulated};
+use qdx::validate::{self, Campaign, Checked};
+use qdx::world::MemoryWorld;
+
+use crate::support::rendered;
+
+fn qdx() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qdx"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100");
+    c
+}
+
+fn options() -> RunOptions {
+    RunOptions {
+        progress: false,
+        sync_each: false,
+        halt_after: None,
+    }
+}
+
+/// Checks `c.qdx` among `files` (path, text), all in memory.
+fn check_files(campaign: &str, files: &[(&str, &str)]) -> Checked {
+    let mut world = MemoryWorld::new().with("c.qdx", campaign);
+    for (path, text) in files {
+        world.insert(*path, *text);
+    }
+    let loaded = qdx::load::load(&world, Path::new("c.qdx"), "c.qdx");
+    validate::validate(&loaded, &world)
+}
+
+fn valid(checked: Checked) -> Campaign {
+    let report = rendered(&checked);
+    checked.campaign.unwrap_or_else(|| panic!("{report}"))
+}
+
+/// Every experiment's variable values as the journal suggested them, with its status and
+/// reason.
+fn experiments(bundle: &Path) -> Vec<(Vec<f64>, String, Option<String>)> {
+    let records = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
+    let mut values = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for r in records {
+        match r.event {
+            Event::Suggested {
+                experiment,
+                values: v,
+                ..
+            } => {
+                values.insert(experiment, v);
+            }
+            Event::Measured {
+                experiment,
+                status,
+                reason,
+                ..
+            } => out.push((
+                values.get(&experiment).cloned().unwrap_or_default(),
+                status,
+                reason,
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+const UL_MIN: f64 = 1e-9 / 60.0;
+
+/// Two pumps driven by their own rate variables, whose sum is limited by a constraint.
+fn rates_campaign(optimizer: &str, experiments: u32) -> String {
+    format!(
+        r#"qdx 1
+
+campaign "rate-sum" {{
+  seed 7
+  budget {{ experiments {experiments} }}
+}}
+
+use std.devices
+use std.spectra
+
+stocks {{
+  cadmium "Cd oleate" in p_cd {{ concentration 0.1 mol/L }}
+  selenium "TOP-Se" in p_se {{ concentration 0.1 mol/L }}
+}}
+
+reactor {{
+  pump p_cd : syringe_pump {{ syringe 5 mL, max_rate 100 uL/min }}
+  pump p_se : syringe_pump {{ syringe 5 mL, max_rate 100 uL/min }}
+  mixer m1 : t_mixer {{ volume 1 uL }}
+  coil r1 : reactor_coil {{ volume 20 uL, heater h1 }}
+  heater h1 : heater {{ range 20 degC .. 320 degC }}
+  cell s1 : flow_cell {{ volume 2 uL, spectrometer spec1 }}
+  spectrometer spec1 : uv_vis_pl {{ range 400 nm .. 750 nm, excitation 405 nm }}
+  outlet waste : collector
+
+  p_cd, p_se -> m1 -> r1 -> s1 -> waste
+}}
+
+variables {{
+  cd_rate : flow_rate in 2 uL/min .. 18 uL/min -> p_cd.rate
+  se_rate : flow_rate in 2 uL/min .. 18 uL/min -> p_se.rate
+  temperature : temperature in 240 degC .. 300 degC -> h1
+}}
+
+constraints {{
+  p_cd.rate + p_se.rate <= 20 uL/min
+}}
+
+measure at s1 {{
+  steady_state after 3 reactor_volumes
+  photoluminescence {{ integration 100 ms, average 5 }}
+}}
+
+proxies {{
+  peak = photoluminescence.peak_wavelength()
+  intensity = photoluminescence.peak_intensity()
+}}
+
+objectives {{
+  target peak = 560 nm within 5 nm
+  maximize intensity in 0 .. 400000
+  combine desirability {{ peak 2, intensity 1 }}
+}}
+
+{optimizer}
+
+safety {{
+  temperature <= 310 degC
+}}
+
+simulate cdse_growth {{ cadmium cadmium, selenium selenium }}
+"#
+    )
+}
+
+/// Runs a campaign on the simulated lab and returns its experiments.
+fn run(c: &Campaign) -> Vec<(Vec<f64>, String, Option<String>)> {
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    run_simulated(c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+    experiments(&out)
+}
+
+#[test]
+fn a_rate_sum_constraint_in_si_units_holds_in_every_experiment_of_every_strategy() {
+    let limit = 20.0 * UL_MIN * (1.0 + 1e-9);
+    for optimizer in [
+        "optimizer bayesian {\n  initial sobol 4\n}",
+        "optimizer sobol",
+        "optimizer latin_hypercube",
+        "optimizer random",
+        "optimizer snobfit",
+        "optimizer nelder_mead",
+        "optimizer evolutionary",
+    ] {
+        let c = valid(check_files(&rates_campaign(optimizer, 12), &[]));
+        let runs = run(&c);
+        assert_eq!(runs.len(), 12, "{optimizer}");
+        for (values, _, _) in &runs {
+            let sum = values[0] + values[1];
+            assert!(
+                sum <= limit,
+                "{optimizer}: {} uL/min is above the 20 uL/min limit",
+                sum / UL_MIN
+            );
+        }
+    }
+}
+
+const GRID: &str = "optimizer grid {
+  levels {
+    cd_rate [2 uL/min, 10 uL/min, 18 uL/min]
+    se_rate [2 uL/min, 10 uL/min, 18 uL/min]
+    temperature [240 degC, 300 degC]
+  }
+}";
+
+#[test]
+fn a_grid_leaves_out_the_points_that_break_a_constraint() {
+    let c = valid(check_files(&rates_campaign(GRID, 18), &[]));
+    let plan = qdx::plan::plan(&c).expect("plan");
+    // (10, 18), (18, 10) and (18, 18) uL/min, at each of two temperatures.
+    assert_eq!(plan.experiments, 12);
+    insta::assert_snapshot!(plan.warnings.join("\n"), @"6 of the grid's 18 points break a constraint and are left out");
+    let runs = run(&c);
+    assert_eq!(runs.len(), 12);
+    for (values, _, _) in &runs {
+        assert!(
+            values[0] + values[1] <= 20.0 * UL_MIN * (1.0 + 1e-9),
+            "{values:?}"
+        );
+    }
+}
+
+#[test]
+fn a_grid_with_no_point_inside_the_constraints_is_refused_by_the_planner() {
+    let text = rates_campaign(GRID, 18).replace(
+        "p_cd.rate + p_se.rate <= 20 uL/min",
+        "p_cd.rate + p_se.rate <= 20 uL/min\n  p_cd.rate >= 5 uL/min\n  p_cd.rate <= 9 uL/min",
+    );
+    let checked = check_files(&text, &[]);
+    let sources = checked.sources.clone();
+    let c = valid(checked);
+    let diags = qdx::plan::plan(&c).expect_err("no grid point is feasible");
+    insta::assert_snapshot!(render_all(&diags, &sources, Style::Plain));
+}
+
+/// The Suzuki pool example with another optimizer block and budget.
+fn suzuki(optimizer: &str, experiments: u32) -> String {
+    std::fs::read_to_string("examples/suzuki-pool.qdx")
+        .expect("example")
+        .replace("optimizer bayesian {\n  initial sobol 6\n}", optimizer)
+        .replace("experiments 30", &format!("experiments {experiments}"))
+}
+
+fn suzuki_table() -> String {
+    std::fs::read_to_string("examples/data/suzuki-flow.csv").expect("table")
+}
+
+#[test]
+fn sobol_and_latin_hypercube_designs_on_a_pool_run_rows_of_the_table() {
+    let table = suzuki_table();
+    for optimizer in [
+        "optimizer sobol { points 8 }",
+        "optimizer latin_hypercube { points 8 }",
+    ] {
+        let c = valid(check_files(
+            &suzuki(optimizer, 8),
+            &[("data/suzuki-flow.csv", &table)],
+        ));
+        let runs = run(&c);
+        assert_eq!(runs.len(), 8, "{optimizer}");
+        for (values, status, reason) in &runs {
+            assert_eq!(status, "ok", "{optimizer}: {values:?} {reason:?}");
+        }
+        let mut distinct: Vec<&Vec<f64>> = runs.iter().map(|(v, _, _)| v).collect();
+        distinct.sort_by(|a, b| a.partial_cmp(b).expect("numbers"));
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "{optimizer}: no row twice");
+    }
+}
+
+#[test]
+fn strategies_that_cannot_pick_pool_rows_are_refused_by_check() {
+    let table = suzuki_table();
+    for (optimizer, snapshot) in [
+        ("optimizer snobfit", true),
+        ("optimizer nelder_mead", false),
+        ("optimizer evolutionary", false),
+        (
+            "optimizer grid {\n  levels { res_time 2, temperature 2, catalyst_loading 2 }\n}",
+            true,
+        ),
+    ] {
+        let checked = check_files(&suzuki(optimizer, 200), &[("data/suzuki-flow.csv", &table)]);
+        assert!(checked.campaign.is_none(), "{optimizer}");
+        let pool: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "qdx::validate::strategy_pool")
+            .collect();
+        assert_eq!(pool.len(), 1, "{optimizer}:\n{}", rendered(&checked));
+        if snapshot {
+            let name = optimizer
+                .split_whitespace()
+                .nth(1)
+                .expect("a strategy")
+                .to_owned();
+            insta::assert_snapshot!(format!("pool_refuses_{name}"), rendered(&checked));
+        }
+    }
+}
+
+#[test]
+fn check_exits_one_for_a_strategy_that_cannot_run_on_a_pool() {
+    let dir = tempfile::tempdir().expect("temp");
+    std::fs::create_dir_all(dir.path().join("data")).expect("folder");
+    std::fs::write(dir.path().join("data/suzuki-flow.csv"), suzuki_table()).expect("table");
+    let file = dir.path().join("c.qdx");
+    std::fs::write(&file, suzuki("optimizer snobfit", 30)).expect("campaign");
+    let out = qdx().arg("check").arg(&file).output().expect("qdx runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`snobfit` cannot pick rows of a table in pool mode"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_empty_output_cell_marks_its_experiment_failed_with_the_reason() {
+    let table = "ligand,res_time,temperature,catalyst_loading,yield,turnover\n\
+                 L0,60,30,0.5,0.1,1.0\n\
+                 L1,600,30,0.5,,\n\
+                 L2,60,110,2.5,0.3,0.4\n";
+    let c = valid(check_files(
+        &suzuki("optimizer random", 3),
+        &[("data/suzuki-flow.csv", table)],
+    ));
+    let runs = run(&c);
+    assert_eq!(runs.len(), 3);
+    let failed: Vec<&(Vec<f64>, String, Option<String>)> =
+        runs.iter().filter(|(_, s, _)| s != "ok").collect();
+    assert_eq!(failed.len(), 1, "{runs:?}");
+    let (values, status, reason) = failed[0];
+    // Ligand L1, 600 s: the row with the empty cells.
+    assert_eq!((values[0], values[1]), (1.0, 600.0));
+    assert_eq!(status, "failed");
+    insta::assert_snapshot!(reason.clone().unwrap_or_default(), @"table model: the table records this experiment as failed (empty `yield`, `turnover`)");
+}
+
+fn branin(ranges: &str) -> String {
+    std::fs::read_to_string("examples/branin-script.qdx")
+        .expect("example")
+        .replace(
+            "  x1 : number in -5 .. 10\n  x2 : number in 0 .. 15\n",
+            ranges,
+        )
+        .replace("experiments 30", "experiments 8")
+        .replace(
+            "optimizer bayesian {",
+            "prior bundle \"earlier\"\n\noptimizer bayesian {",
+        )
+}
+
+/// An earlier run's observations over the full Branin box, as a bundle writes them.
+fn earlier_observations() -> String {
+    let mut csv = String::from("experiment,status,x1,x2,y,objective,reason\n");
+    for k in 0..12 {
+        let x1 = -5.0 + 15.0 * f64::from(k) / 11.0;
+        let x2 = 15.0 * f64::from((k * 7) % 12) / 11.0;
+        let y = (x2 - 5.1 / (4.0 * std::f64::consts::PI.powi(2)) * x1 * x1
+            + 5.0 / std::f64::consts::PI * x1
+            - 6.0)
+            .powi(2)
+            + 10.0 * (1.0 - 1.0 / (8.0 * std::f64::consts::PI)) * x1.cos()
+            + 10.0;
+        csv.push_str(&format!("{k},ok,{x1},{x2},{y},{},\n", -y));
+    }
+    csv
+}
+
+#[test]
+fn prior_rows_outside_a_narrowed_range_are_left_out_with_a_warning() {
+    let model = std::fs::read_to_string("examples/models/branin.rhai").expect("model");
+    let prior = earlier_observations();
+    let checked = check_files(
+        &branin("  x1 : number in 0 .. 10\n  x2 : number in 0 .. 12\n"),
+        &[
+            ("models/branin.rhai", &model),
+            ("earlier/observations.csv", &prior),
+        ],
+    );
+    assert!(!checked.diagnostics.has_errors());
+    insta::assert_snapshot!(rendered(&checked));
+    let c = valid(checked);
+    // Never fatal: the run warm-starts from the rows inside and finishes.
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(summary.finished);
+    assert!(out.join("manifest.json").exists());
+    let inside = qdx::runtime::prior_from_csv(&c, &prior).expect("prior");
+    assert_eq!(inside.len(), 6, "the rows with 0 <= x1 and x2 <= 12");
+}
+
+#[test]
+fn run_warns_about_prior_rows_outside_the_ranges_and_finishes() {
+    let dir = tempfile::tempdir().expect("temp");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("models")).expect("folder");
+    std::fs::create_dir_all(root.join("earlier")).expect("folder");
+    std::fs::copy(
+        "examples/models/branin.rhai",
+        root.join("models/branin.rhai"),
+    )
+    .expect("model");
+    std::fs::write(
+        root.join("earlier/observations.csv"),
+        earlier_observations(),
+    )
+    .expect("prior");
+    let file = root.join("c.qdx");
+    std::fs::write(
+        &file,
+        branin("  x1 : number in 0 .. 10\n  x2 : number in 0 .. 15\n"),
+    )
+    .expect("campaign");
+    let out = qdx()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(root.join("b"))
+        .output()
+        .expect("qdx runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("4 of the 12 rows of `earlier/observations.csv` lie outside"),
+        "{stderr}"
+    );
+    assert!(root.join("b/manifest.json").exists());
+}
+
+#[test]
+fn prior_data_with_a_bad_cell_is_an_error_of_check() {
+    let model = std::fs::read_to_string("examples/models/branin.rhai").expect("model");
+    let prior = "experiment,status,x1,x2,y\n0,ok,1.5,2,3\n1,ok,two,2,3\n";
+    let checked = check_files(
+        &branin("  x1 : number in -5 .. 10\n  x2 : number in 0 .. 15\n"),
+        &[
+            ("models/branin.rhai", &model),
+            ("earlier/observations.csv", prior),
+        ],
+    );
+    assert!(checked.campaign.is_none());
+    insta::assert_snapshot!(rendered(&checked));
+}
