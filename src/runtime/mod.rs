@@ -25,8 +25,9 @@ pub mod measure;
 pub mod wall;
 
 pub use drive::{
-    observation, prior_from_csv, replay_decisions, resume, resume_hardware, resume_simulated, run,
-    run_hardware, run_simulated, run_simulated_with, run_with,
+    RunEnd, Signal, finalise, observation, prior_from_csv, replay_decisions, resume,
+    resume_hardware, resume_simulated, run, run_hardware, run_simulated, run_simulated_with,
+    run_with,
 };
 
 use std::collections::BTreeMap;
@@ -60,6 +61,11 @@ pub enum RunError {
     },
     #[error("the replay diverged from the journal at experiment {experiment}: {what}")]
     Diverged { experiment: u64, what: String },
+    /// The run gives up on the campaign (too many consecutive identical failures): returned by
+    /// `drive`, it ends the run like a stop condition (safe state, `stopped`, `finished`, the
+    /// bundle) with [`RunEnd::Aborted`], and `qdx` exits 4.
+    #[error("{0}")]
+    Aborted(String),
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -91,6 +97,8 @@ pub struct RunSummary {
     pub lab_time: f64,
     /// False when the run halted early (a fault policy, an interruption): `qdx resume` goes on.
     pub finished: bool,
+    /// How it ended (the exit code of `qdx run`).
+    pub end: RunEnd,
 }
 
 /// One experiment's outcome, as the loop keeps it.
