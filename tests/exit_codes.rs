@@ -92,13 +92,16 @@ fn a_signal_ends_the_run_in_the_safe_state_with_128_plus_its_number() {
         assert!(safe.iter().any(|r| r["command"] == "set_setpoint"));
         let verify = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
         assert_eq!(verify.status.code(), Some(0), "{}", shown(&verify, &bundle));
-        if signal == "TERM" {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                stdout.contains("SIGTERM stopped the run; the lab was brought to its safe state"),
-                "{stdout}"
-            );
-        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let said: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("stopped the run") || l.contains("qdx resume"))
+            .collect();
+        insta::assert_snapshot!(
+            format!("summary_after_{signal}"),
+            said.join("\n")
+                .replace(&bundle.display().to_string(), "[BUNDLE]")
+        );
     }
 }
 
