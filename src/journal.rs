@@ -6,11 +6,14 @@
 //! Invariants: records are numbered from 0 without gaps; `t` is the run clock (virtual for the
 //! simulated lab) in seconds, never the wall clock, so the same campaign and seed journal the same
 //! bytes; a record is complete on its line or absent (a torn last line, from a kill mid-write,
-//! is ignored when reading and cut off before appending again).
+//! is ignored when reading and cut off before appending again); the first record of every
+//! journal is `started` (it is written before anything else of the bundle, so a bundle without
+//! it never ran); one process at a time writes a journal (an exclusive lock on the file, held
+//! while the [`Journal`] lives).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +54,11 @@ pub enum Event {
         seed: u64,
         lab: String,
         strategy: String,
+        /// SHA-256 of every input file the bundle stores (`campaign/…`, `lab/…`), taken before
+        /// they are written: `resume` refuses a bundle whose stored campaign is not the one
+        /// that started. Empty in journals written before it was recorded.
+        #[serde(default)]
+        inputs: BTreeMap<String, String>,
     },
     /// Dark and reference spectra taken with solvent in the cell, before any experiment.
     Calibrated { files: Vec<String> },
@@ -145,6 +153,11 @@ pub enum JournalError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "journal {path} is in use by another qdx process (a run or a resume of this bundle); \
+         wait for it to end"
+    )]
+    Locked { path: String },
     #[error("journal {path}, line {line}: {message}")]
     Corrupt {
         path: String,
@@ -160,14 +173,33 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> JournalError + '_ {
     }
 }
 
+/// Takes the journal's exclusive lock, or says who holds it.
+///
+/// An advisory lock on the journal itself (`flock` on Unix, `LockFileEx` on Windows, through
+/// `std::fs::File::try_lock`) rather than a lock file beside it: the kernel drops it when the
+/// process ends, however it ends (a kill, a crash), so there is no stale lock to detect or
+/// clean up and no extra file in the bundle; and the journal is what a second writer would
+/// corrupt.
+fn lock(file: &File, path: &Path) -> Result<(), JournalError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Locked {
+            path: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(path)(e)),
+    }
+}
+
 impl Journal {
-    /// Creates a new, empty journal (fails if one exists: runs never overwrite).
+    /// Creates a new, empty journal (fails if one exists: runs never overwrite) and holds its
+    /// lock.
     pub fn create(path: &Path, sync_each: bool) -> Result<Journal, JournalError> {
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
             .open(path)
             .map_err(io(path))?;
+        lock(&file, path)?;
         Ok(Journal {
             file,
             path: path.to_path_buf(),
@@ -189,19 +221,17 @@ impl Journal {
         }
     }
 
-    /// Opens an existing journal to append to it, cutting off a torn last line.
+    /// Opens an existing journal to append to it, holding its lock, and cuts off a torn last
+    /// line (only once the lock is held: the line may be another process's write in flight).
     pub fn reopen(path: &Path, sync_each: bool) -> Result<(Journal, Vec<Record>), JournalError> {
-        let (records, good_len) = read_with_length(path)?;
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .write(true)
             .open(path)
             .map_err(io(path))?;
+        lock(&file, path)?;
+        let (records, good_len) = read_with_length(path)?;
         file.set_len(good_len).map_err(io(path))?;
-        drop(file);
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(io(path))?;
+        file.seek(SeekFrom::Start(good_len)).map_err(io(path))?;
         let next = records.last().map_or(0, |r| r.seq + 1);
         Ok((
             Journal {
@@ -256,6 +286,28 @@ impl Journal {
     }
 }
 
+/// The records that stand: without the records a resume declared void (an experiment cut
+/// short, the interrupted run's safe state and stop) and without the `resumed` markers. A
+/// resumed run's live records are those of the same run never interrupted; the bundle's
+/// derived files and `qdx replay` work from them.
+pub fn live(records: &[Record]) -> Vec<Record> {
+    let void: Vec<(u64, u64)> = records
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::Resumed { void_from, void_to } => Some((void_from, void_to)),
+            _ => None,
+        })
+        .collect();
+    records
+        .iter()
+        .filter(|r| {
+            !matches!(r.event, Event::Resumed { .. })
+                && !void.iter().any(|(from, to)| (*from..*to).contains(&r.seq))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Reads every complete record of a journal.
 pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
     read_with_length(path).map(|(r, _)| r)
@@ -296,4 +348,52 @@ fn read_with_length(path: &Path) -> Result<(Vec<Record>, u64), JournalError> {
         good += n as u64;
     }
     Ok((records, good))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64, event: Event) -> Record {
+        Record { seq, t: 0.0, event }
+    }
+
+    #[test]
+    fn live_records_leave_out_what_a_resume_voided() {
+        let stopped = |reason: &str| Event::Stopped {
+            reason: reason.into(),
+        };
+        let records = vec![
+            record(0, stopped("a")),
+            record(1, stopped("void")),
+            record(2, stopped("void")),
+            record(
+                3,
+                Event::Resumed {
+                    void_from: 1,
+                    void_to: 3,
+                },
+            ),
+            record(4, stopped("b")),
+        ];
+        let live: Vec<u64> = live(&records).iter().map(|r| r.seq).collect();
+        assert_eq!(live, vec![0, 4]);
+    }
+
+    #[test]
+    fn a_journal_has_one_writer_at_a_time() {
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().join("journal.jsonl");
+        let mut first = Journal::create(&path, false).expect("create");
+        first
+            .append(0.0, Event::Stopped { reason: "x".into() })
+            .expect("append");
+        assert!(matches!(
+            Journal::reopen(&path, false),
+            Err(JournalError::Locked { .. })
+        ));
+        drop(first);
+        let (_, records) = Journal::reopen(&path, false).expect("free again");
+        assert_eq!(records.len(), 1);
+    }
 }

@@ -1,7 +1,9 @@
 //! One integration-test binary (style guide, habit 11): a module per concern.
 
+mod bundle;
 mod cli;
 mod corpus;
+mod exit_codes;
 mod format;
 mod grammar_examples;
 mod hardware;

@@ -16,8 +16,13 @@
 //!
 //! Invariants: everything but `manifest.json` and the files of its `wall_clock` section is a
 //! function of the campaign, the lab and the seed, so two runs of the same campaign and seed
-//! give byte-identical files there; the bundle id is the SHA-256 of the sorted
-//! `(path, hash)` list of those files.
+//! give byte-identical files there (a resumed run too: the derived files are written from the
+//! journal's live records, [`journal::live`]); the bundle id is the SHA-256 of the sorted
+//! `(path, hash)` list of those files, and the manifest's other fields are checked against the
+//! journal (which the id covers) by [`verify`]. Every file qdx writes whole is written to a
+//! temporary name and renamed into place, and `manifest.json` is written last: a bundle with a
+//! manifest is complete, one without is being written (or was cut short, and `qdx resume`
+//! completes it).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,6 +36,118 @@ use crate::validate::campaign::*;
 
 /// Files whose content depends on the wall clock; the manifest lists them apart.
 pub const WALL_FILES: &[&str] = &["wall.jsonl"];
+
+/// What the temporary files of [`write_atomic`] are named with; one left by a killed process
+/// is removed when the bundle is written.
+const TEMP_PREFIX: &str = ".qdx-tmp-";
+
+/// Writes a file whole or not at all: into a temporary file beside it, synced, then renamed
+/// over the target (and the folder synced, so the rename survives a power cut). A kill or a
+/// full disk leaves the old file (or none), never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    // One writer per bundle (the journal lock); the process id keeps two apart anyway.
+    let temp = parent.join(format!("{TEMP_PREFIX}{name}-{}", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written?;
+    if let Ok(dir) = std::fs::File::open(parent) {
+        // Not every platform can sync a folder; the data itself is already on disk.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// SHA-256 of the input files a run stores in its bundle, by their path in the bundle
+/// (`campaign/<name>`, `lab/<name>`); recorded in the journal's `started` record.
+pub fn input_hashes<'a>(
+    c: &Campaign,
+    lab: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = c
+        .files
+        .iter()
+        .map(|f| (format!("campaign/{}", f.name), sha256(f.text.as_bytes())))
+        .collect();
+    out.extend(
+        lab.into_iter()
+            .map(|(name, text)| (format!("lab/{name}"), sha256(text.as_bytes()))),
+    );
+    out
+}
+
+/// How a stored input file differs from what the run started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputProblem {
+    /// Never written: the run was cut short while storing its inputs.
+    Missing(String),
+    /// Not what the run started with.
+    Edited(String),
+}
+
+/// Compares the stored input files under the folders `under` (`"campaign/"`, `"lab/"`) with
+/// the hashes the journal's `started` record holds.
+pub fn check_inputs(
+    dir: &Path,
+    inputs: &BTreeMap<String, String>,
+    under: &[&str],
+) -> Vec<InputProblem> {
+    inputs
+        .iter()
+        .filter(|(name, _)| under.iter().any(|u| name.starts_with(u)))
+        .filter_map(|(name, hash)| match std::fs::read(dir.join(name)) {
+            Err(_) => Some(InputProblem::Missing(name.clone())),
+            Ok(bytes) if &sha256(&bytes) != hash => Some(InputProblem::Edited(name.clone())),
+            Ok(_) => None,
+        })
+        .collect()
+}
+
+/// Whether the bundle's finalisation completed: its manifest is there and reads as one.
+pub fn is_complete(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("manifest.json"))
+        .ok()
+        .is_some_and(|t| serde_json::from_str::<Manifest>(&t).is_ok())
+}
+
+/// Removes the manifest of a bundle about to change (a resumed run): until the run writes a
+/// new one, the bundle is incomplete rather than wrongly described.
+pub fn remove_manifest(dir: &Path) -> Result<(), BundleError> {
+    let path = dir.join("manifest.json");
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// When the run began by the wall clock: the first time `wall.jsonl` holds (a bundle
+/// completed by `qdx resume` has no other record of it).
+pub fn wall_started(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("wall.jsonl")).ok()?;
+    let first: serde_json::Value = serde_json::from_str(text.lines().next()?).ok()?;
+    first.get("started")?.as_str().map(str::to_owned)
+}
+
+fn is_temp(rel: &str) -> bool {
+    rel.rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -340,15 +457,93 @@ pub fn suggestions_jsonl(c: &Campaign, records: &[journal::Record]) -> String {
     out
 }
 
-/// Writes the files derived from the journal, then the manifest over everything.
+/// What the manifest says about a run besides its files, as the journal's live records have
+/// it.
+struct Facts {
+    seed: Option<u64>,
+    campaign: Option<String>,
+    language_version: Option<u32>,
+    lab: String,
+    experiments: u64,
+    stop_reason: String,
+}
+
+impl Facts {
+    fn of(records: &[journal::Record]) -> Facts {
+        let mut facts = Facts {
+            seed: None,
+            campaign: None,
+            language_version: None,
+            lab: "simulated".to_owned(),
+            experiments: 0,
+            stop_reason: String::new(),
+        };
+        for r in records {
+            match &r.event {
+                Event::Started {
+                    seed,
+                    campaign,
+                    language_version,
+                    lab,
+                    ..
+                } => {
+                    facts.seed = Some(*seed);
+                    facts.campaign = Some(campaign.clone());
+                    facts.language_version = Some(*language_version);
+                    facts.lab.clone_from(lab);
+                }
+                Event::Stopped { reason } => facts.stop_reason.clone_from(reason),
+                Event::Measured { .. } => facts.experiments += 1,
+                _ => {}
+            }
+        }
+        facts
+    }
+
+    /// Where the manifest's fields disagree with the journal's.
+    fn disagreements(&self, m: &Manifest) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut check = |field: &str, manifest: String, journal: Option<String>| {
+            if let Some(journal) = journal
+                && journal != manifest
+            {
+                out.push(Problem::Metadata {
+                    field: field.to_owned(),
+                    manifest,
+                    journal,
+                });
+            }
+        };
+        check("seed", m.seed.to_string(), self.seed.map(|s| s.to_string()));
+        check("campaign", m.campaign.clone(), self.campaign.clone());
+        check(
+            "language_version",
+            m.language_version.to_string(),
+            self.language_version.map(|v| v.to_string()),
+        );
+        check("lab", m.lab.clone(), Some(self.lab.clone()));
+        check(
+            "experiments",
+            m.experiments.to_string(),
+            Some(self.experiments.to_string()),
+        );
+        check(
+            "stop_reason",
+            m.stop_reason.clone(),
+            Some(self.stop_reason.clone()),
+        );
+        out
+    }
+}
+
+/// Writes the files derived from the journal's live records, then the manifest over
+/// everything. Idempotent: the derived files are a function of the journal, so writing a
+/// bundle again (a finalisation cut short, completed by `qdx resume`) gives the same files.
 pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, BundleError> {
-    let records = journal::read(&dir.join("journal.jsonl"))?;
+    let records = journal::live(&journal::read(&dir.join("journal.jsonl"))?);
     let write_file = |rel: &str, text: &str| -> Result<(), BundleError> {
         let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        std::fs::write(&path, text).map_err(io(&path))
+        write_atomic(&path, text.as_bytes()).map_err(io(&path))
     };
     write_file("observations.csv", &observations_csv(c, &records))?;
     write_file(
@@ -357,23 +552,19 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
     )?;
     crate::report::write(dir, c, &records)
         .map_err(|e| BundleError::Invalid(format!("report: {e}")))?;
-    let mut lab = "simulated".to_owned();
-    let mut stop_reason = String::new();
-    let mut experiments = 0;
-    for r in &records {
-        match &r.event {
-            Event::Started { lab: l, .. } => lab.clone_from(l),
-            Event::Stopped { reason } => stop_reason.clone_from(reason),
-            Event::Measured { .. } => experiments += 1,
-            _ => {}
-        }
-    }
+    let facts = Facts::of(&records);
     let mut files = BTreeMap::new();
     let mut wall_files = BTreeMap::new();
     let mut all = Vec::new();
     list_files(dir, dir, &mut all)?;
     for rel in all {
         let name = rel_name(&rel);
+        if is_temp(&name) {
+            // Left by a process killed mid-write; the file it was for is written whole.
+            let path = dir.join(&rel);
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            continue;
+        }
         if name == "manifest.json" {
             continue;
         }
@@ -394,13 +585,13 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         );
     let manifest = Manifest {
         qdx_version: env!("CARGO_PKG_VERSION").into(),
-        language_version: c.language_version,
-        campaign: c.name.clone(),
+        language_version: facts.language_version.unwrap_or(c.language_version),
+        campaign: facts.campaign.unwrap_or_else(|| c.name.clone()),
         entry,
-        seed: c.seed,
-        lab,
-        experiments,
-        stop_reason,
+        seed: facts.seed.unwrap_or(c.seed),
+        lab: facts.lab,
+        experiments: facts.experiments,
+        stop_reason: facts.stop_reason,
         bundle_id: bundle_id(&files),
         files,
         wall_clock: WallClock {
@@ -416,30 +607,100 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
     Ok(manifest)
 }
 
-/// Differences between two bundles' reproducible files (what `qdx replay` reports).
-pub fn compare(a: &Path, b: &Path) -> Vec<String> {
-    let read = |d: &Path| -> Option<Manifest> {
+/// The reproducible files of a bundle (all but the manifest, the wall-clock files and
+/// temporary files), by path relative to it.
+fn reproducible_files(dir: &Path) -> Result<Vec<String>, BundleError> {
+    let mut all = Vec::new();
+    list_files(dir, dir, &mut all)?;
+    Ok(all
+        .iter()
+        .map(|p| rel_name(p))
+        .filter(|n| n != "manifest.json" && !WALL_FILES.contains(&n.as_str()) && !is_temp(n))
+        .collect())
+}
+
+/// A journal's live records without their sequence numbers: what two runs of the same
+/// campaign and seed agree on, however often one of them was interrupted and resumed.
+fn live_events(path: &Path) -> Result<Vec<String>, BundleError> {
+    journal::live(&journal::read(path)?)
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).map_err(|e| BundleError::Invalid(e.to_string()))?;
+            if let Some(o) = v.as_object_mut() {
+                o.remove("seq");
+            }
+            Ok(v.to_string())
+        })
+        .collect()
+}
+
+/// Differences between a bundle and its replay (what `qdx replay` reports): the files
+/// themselves, not what the manifest says of them, the journal by its live records, and the
+/// manifest's description of the run.
+pub fn compare(bundle: &Path, replay: &Path) -> Result<Vec<String>, BundleError> {
+    let (ours, theirs) = (reproducible_files(bundle)?, reproducible_files(replay)?);
+    let mut out = Vec::new();
+    for name in &ours {
+        if !theirs.contains(name) {
+            out.push(format!("{name} is not produced by the replay"));
+            continue;
+        }
+        if name == "journal.jsonl" {
+            let (a, b) = (
+                live_events(&bundle.join(name))?,
+                live_events(&replay.join(name))?,
+            );
+            if let Some(k) = (0..a.len().max(b.len())).find(|k| a.get(*k) != b.get(*k)) {
+                out.push(format!(
+                    "journal.jsonl: live record {k} differs ({} in the bundle, {} in the replay)",
+                    a.get(k).map_or("none", String::as_str),
+                    b.get(k).map_or("none", String::as_str)
+                ));
+            }
+            continue;
+        }
+        let read = |d: &Path| std::fs::read(d.join(name)).map_err(io(&d.join(name)));
+        if read(bundle)? != read(replay)? {
+            out.push(format!("{name} has different content"));
+        }
+    }
+    for name in theirs.iter().filter(|n| !ours.contains(n)) {
+        out.push(format!(
+            "{name} is produced by the replay but not in the bundle"
+        ));
+    }
+    let manifest = |d: &Path| -> Option<Manifest> {
         serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).ok()?).ok()
     };
-    let (Some(ma), Some(mb)) = (read(a), read(b)) else {
-        return vec!["a manifest is missing or unreadable".into()];
-    };
-    let mut out = Vec::new();
-    for (name, hash) in &ma.files {
-        match mb.files.get(name) {
-            Some(h) if h == hash => {}
-            Some(_) => out.push(format!("{name} has different content")),
-            None => out.push(format!("{name} is not produced by the replay")),
+    match (manifest(bundle), manifest(replay)) {
+        (Some(a), Some(b)) => {
+            for (field, x, y) in [
+                ("seed", a.seed.to_string(), b.seed.to_string()),
+                (
+                    "experiments",
+                    a.experiments.to_string(),
+                    b.experiments.to_string(),
+                ),
+                ("stop_reason", a.stop_reason, b.stop_reason),
+                ("campaign", a.campaign, b.campaign),
+                ("entry", a.entry, b.entry),
+                ("lab", a.lab, b.lab),
+            ] {
+                if x != y {
+                    out.push(format!(
+                        "manifest.json: {field} is {x:?} in the bundle, {y:?} in the replay"
+                    ));
+                }
+            }
         }
+        (None, _) => out.push(
+            "manifest.json is missing or unreadable: the bundle was not completed \
+             (`qdx resume` completes it)"
+                .into(),
+        ),
+        (_, None) => out.push("the replay wrote no manifest".into()),
     }
-    for name in mb.files.keys() {
-        if !ma.files.contains_key(name) {
-            out.push(format!(
-                "{name} is produced by the replay but not in the bundle"
-            ));
-        }
-    }
-    out
+    Ok(out)
 }
 
 /// One problem `verify` found.
@@ -448,7 +709,18 @@ pub enum Problem {
     Missing(String),
     Changed(String),
     Unlisted(String),
-    WrongId { recorded: String, computed: String },
+    WrongId {
+        recorded: String,
+        computed: String,
+    },
+    /// The campaign's entry file is not among the manifest's files.
+    NoEntry(String),
+    /// The manifest says something of the run its journal does not.
+    Metadata {
+        field: String,
+        manifest: String,
+        journal: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -460,6 +732,18 @@ impl std::fmt::Display for Problem {
             Problem::WrongId { recorded, computed } => write!(
                 f,
                 "manifest.json: the bundle id {recorded} does not match its files ({computed})"
+            ),
+            Problem::NoEntry(p) => write!(
+                f,
+                "manifest.json: the campaign's entry {p} is not among the files it lists"
+            ),
+            Problem::Metadata {
+                field,
+                manifest,
+                journal,
+            } => write!(
+                f,
+                "manifest.json: {field} is {manifest:?} but the journal says {journal:?}"
             ),
         }
     }
@@ -502,6 +786,14 @@ pub fn verify(dir: &Path) -> Result<(Manifest, Vec<Problem>), BundleError> {
             recorded: manifest.bundle_id.clone(),
             computed,
         });
+    }
+    // The manifest's description of the run is covered through the journal (whose hash the
+    // id covers): it must say what the journal says.
+    if let Ok(records) = journal::read(&dir.join("journal.jsonl")) {
+        problems.extend(Facts::of(&journal::live(&records)).disagreements(&manifest));
+    }
+    if !manifest.files.contains_key(&manifest.entry) {
+        problems.push(Problem::NoEntry(manifest.entry.clone()));
     }
     Ok((manifest, problems))
 }

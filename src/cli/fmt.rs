@@ -30,7 +30,7 @@ pub fn run(files: &[PathBuf], check: bool, style: Style) -> u8 {
                     code = 1;
                 } else if let Err(e) = std::fs::write(path, formatted) {
                     let _ = writeln!(err, "error: cannot write `{display}`: {e}");
-                    code = 1;
+                    code = super::exit::FAILED;
                 } else {
                     let _ = writeln!(out, "formatted {display}");
                 }

@@ -245,7 +245,7 @@ pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> u8 {
                 std::io::stderr().lock(),
                 "error: cannot start the runtime: {e}"
             );
-            return 2;
+            return super::exit::FAILED;
         }
     };
     let rows = runtime.block_on(async {

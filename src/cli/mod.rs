@@ -1,7 +1,16 @@
 //! The `qdx` command line: argument parsing (clap derive) and one function per command.
 //!
-//! Commands write results to stdout and diagnostics to stderr; the exit code is 0 on success,
-//! 1 when the input has errors, 2 when qdx itself could not do its job (I/O, internal).
+//! Commands write results to stdout and diagnostics to stderr. The exit codes, the same for
+//! every command (and listed by `qdx --help` and in the README):
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success |
+//! | 1    | the input has errors: the campaign, the lab file, the value of an argument (a bundle that is not one, an `--out` that exists); `verify`/`replay`/`fmt --check` found a difference |
+//! | 2    | usage error: unknown command or option, a missing argument (clap) |
+//! | 3    | qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a corrupt or edited bundle, a bundle in use by another qdx, an internal error (a panic) |
+//! | 4    | the run ended without a single successful experiment, or gave up after too many consecutive identical failures |
+//! | 128+n | a signal ended the run after the lab reached its safe state: 130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP; `qdx resume` goes on |
 
 mod check;
 mod fmt;
@@ -17,9 +26,49 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Style;
 
+/// The exit codes of `qdx` (see the module documentation).
+pub mod exit {
+    use crate::runtime::{RunEnd, RunSummary};
+
+    pub const SUCCESS: u8 = 0;
+    /// The input (campaign, lab file, argument values) has errors.
+    pub const INPUT: u8 = 1;
+    /// A usage error; clap exits with it on its own.
+    pub const USAGE: u8 = 2;
+    /// qdx could not finish its job: hardware fault, I/O, corrupt bundle, internal error.
+    pub const FAILED: u8 = 3;
+    /// A run without a single successful experiment, or one that gave up on repeated failures.
+    pub const NO_SUCCESS: u8 = 4;
+
+    /// How a run (or a resumed one) exits.
+    pub fn of_run(s: &RunSummary) -> u8 {
+        match s.end {
+            RunEnd::Interrupted(signal) => 128 + signal.number(),
+            RunEnd::Aborted => NO_SUCCESS,
+            RunEnd::Halted => FAILED,
+            RunEnd::Completed if s.failed >= s.experiments => NO_SUCCESS,
+            RunEnd::Completed => SUCCESS,
+        }
+    }
+
+    /// What `qdx --help` says of them.
+    pub const HELP: &str = "\
+Exit codes:
+  0      success
+  1      the input has errors (campaign, lab file, argument values), or verify/replay/fmt --check
+         found a difference
+  2      usage error (unknown command or option, missing argument)
+  3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
+         corrupt or edited bundle, a bundle in use by another qdx, an internal error
+  4      the run ended without a single successful experiment, or gave up after too many
+         consecutive identical failures
+  128+n  a signal ended the run once the lab was in its safe state: 130 SIGINT (Ctrl-C),
+         143 SIGTERM, 129 SIGHUP; `qdx resume` goes on";
+}
+
 /// qdx: an experiment language for self-driving quantum-dot flow labs.
 #[derive(Debug, Parser)]
-#[command(name = "qdx", version, about, long_about = None)]
+#[command(name = "qdx", version, about, long_about = None, after_help = exit::HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -186,4 +235,34 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay { bundle } => run::replay(&bundle, style),
     };
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit;
+    use crate::runtime::{RunEnd, RunSummary, Signal};
+
+    fn ended(end: RunEnd, experiments: u64, failed: u64) -> u8 {
+        exit::of_run(&RunSummary {
+            bundle: "b".into(),
+            experiments,
+            failed,
+            stop_reason: String::new(),
+            lab_time: 0.0,
+            finished: matches!(end, RunEnd::Completed),
+            end,
+        })
+    }
+
+    #[test]
+    fn a_run_exits_by_how_it_ended() {
+        assert_eq!(ended(RunEnd::Completed, 5, 4), 0);
+        assert_eq!(ended(RunEnd::Completed, 5, 5), 4);
+        assert_eq!(ended(RunEnd::Completed, 0, 0), 4);
+        assert_eq!(ended(RunEnd::Aborted, 8, 6), 4);
+        assert_eq!(ended(RunEnd::Halted, 3, 0), 3);
+        assert_eq!(ended(RunEnd::Interrupted(Signal::Interrupt), 3, 0), 130);
+        assert_eq!(ended(RunEnd::Interrupted(Signal::Terminate), 3, 0), 143);
+        assert_eq!(ended(RunEnd::Interrupted(Signal::Hangup), 0, 0), 129);
+    }
 }

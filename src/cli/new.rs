@@ -44,13 +44,13 @@ pub fn run(name: &str, dir: &Path) -> u8 {
     }
     if let Err(e) = std::fs::create_dir_all(&folder) {
         let _ = writeln!(err, "error: cannot create {}: {e}", folder.display());
-        return 2;
+        return super::exit::FAILED;
     }
     for (file, text) in files(name) {
         let path = folder.join(&file);
         if let Err(e) = std::fs::write(&path, text) {
             let _ = writeln!(err, "error: cannot write {}: {e}", path.display());
-            return 2;
+            return super::exit::FAILED;
         }
     }
     let mut out = std::io::stdout().lock();

@@ -3,8 +3,10 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::exit;
 use crate::diagnostic::{Style, render_all};
-use crate::runtime::{RunOptions, RunSummary};
+use crate::journal::Event;
+use crate::runtime::{RunEnd, RunOptions, RunSummary};
 
 /// `runs/<campaign>-<n>` with the first unused `n`.
 pub fn default_out(name: &str) -> PathBuf {
@@ -27,7 +29,16 @@ fn summary(s: &RunSummary) -> String {
         crate::plan::hours(s.lab_time),
         s.stop_reason
     ));
+    if s.failed >= s.experiments {
+        t.push_str("no experiment succeeded\n");
+    }
     t.push_str(&format!("bundle: {}\n", s.bundle.display()));
+    if let RunEnd::Interrupted(signal) = s.end {
+        t.push_str(&format!(
+            "{} stopped the run; the lab was brought to its safe state first\n",
+            signal.name()
+        ));
+    }
     if !s.finished {
         t.push_str(&format!(
             "the campaign is not finished: `qdx resume {}` goes on from here\n",
@@ -43,23 +54,19 @@ fn summary(s: &RunSummary) -> String {
     t
 }
 
-/// The exit code of a run that went to its end: 4 when no experiment succeeded or the run
-/// stopped on repeated identical failures (a script or CI must not take it for success).
-fn outcome_code(s: &RunSummary) -> u8 {
-    if s.failing {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "error: {}",
-            if s.experiments > 0 && s.failed == s.experiments {
-                "no experiment succeeded"
-            } else {
-                "the run stopped on repeated identical failures"
-            }
-        );
-        4
-    } else {
-        0
+/// The exit code of a run that went to its end (see [`exit::of_run`]), saying why on stderr
+/// when no experiment succeeded: a script or CI must not take it for success.
+fn run_exit(s: &RunSummary) -> u8 {
+    let code = exit::of_run(s);
+    if code == exit::NO_SUCCESS {
+        let why = if s.end == crate::runtime::RunEnd::Aborted {
+            "the run stopped on repeated identical failures"
+        } else {
+            "no experiment succeeded"
+        };
+        let _ = writeln!(std::io::stderr().lock(), "error: {why}");
     }
+    code
 }
 
 pub fn run(
@@ -79,7 +86,7 @@ pub fn run(
         render_all(&checked.diagnostics, &checked.sources, style)
     );
     let Some(mut campaign) = checked.campaign.clone() else {
-        return 1;
+        return exit::INPUT;
     };
     if let Some(s) = seed {
         campaign.seed = s;
@@ -101,9 +108,19 @@ pub fn run(
         .map_or_else(|| campaign.clone(), |b| b.apply(&campaign));
     if let Err(diags) = crate::plan::plan(&planned) {
         let _ = write!(err, "{}", render_all(&diags, &checked.sources, style));
-        return 1;
+        return exit::INPUT;
     }
     let dir = out.unwrap_or_else(|| default_out(&campaign.name));
+    if dir.exists() {
+        let _ = writeln!(
+            err,
+            "error: {} already exists; a run never overwrites a bundle (name another --out, \
+             or `qdx resume {}` to go on with that run)",
+            dir.display(),
+            dir.display()
+        );
+        return exit::INPUT;
+    }
     use std::io::IsTerminal;
     let options = RunOptions {
         progress: !quiet && std::io::stderr().is_terminal(),
@@ -119,11 +136,11 @@ pub fn run(
     match result {
         Ok(s) => {
             let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
-            outcome_code(&s)
+            run_exit(&s)
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            2
+            exit::FAILED
         }
     }
 }
@@ -185,6 +202,99 @@ fn bundle_lab_file(dir: &Path) -> Option<PathBuf> {
     found.into_iter().next()
 }
 
+/// The journal's `started` record: the seed, the lab and the stored inputs' hashes.
+struct Started {
+    seed: u64,
+    lab: String,
+    inputs: std::collections::BTreeMap<String, String>,
+    finished: bool,
+}
+
+/// Reads what a bundle's journal says of how its run began, or says why it cannot.
+fn started(dir: &Path) -> Result<Started, u8> {
+    let mut err = std::io::stderr().lock();
+    let records = match crate::journal::read(&dir.join("journal.jsonl")) {
+        Ok(r) => r,
+        Err(crate::journal::JournalError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            let _ = writeln!(
+                err,
+                "error: {} holds no journal.jsonl (is it a qdx bundle?)",
+                dir.display()
+            );
+            return Err(exit::INPUT);
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Err(exit::FAILED);
+        }
+    };
+    let finished = records
+        .iter()
+        .any(|r| matches!(r.event, Event::Finished { .. }));
+    match records.into_iter().next().map(|r| r.event) {
+        Some(Event::Started {
+            seed, lab, inputs, ..
+        }) => Ok(Started {
+            seed,
+            lab,
+            inputs,
+            finished,
+        }),
+        _ => {
+            let _ = writeln!(
+                err,
+                "error: the journal of {} has no `started` record: the run was cut short before \
+                 it began, and its seed is unknown\n  nothing was sent to the lab; start it \
+                 again with `qdx run`",
+                dir.display()
+            );
+            Err(exit::FAILED)
+        }
+    }
+}
+
+/// Refuses a bundle whose stored inputs are not those its run started with: a resumed run
+/// must go on with the campaign (budget, stop condition, …) it began with.
+fn check_inputs(dir: &Path, started: &Started, under: &[&str]) -> Result<(), u8> {
+    let problems = crate::bundle::check_inputs(dir, &started.inputs, under);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    let missing: Vec<&str> = problems
+        .iter()
+        .filter_map(|p| match p {
+            crate::bundle::InputProblem::Missing(name) => Some(name.as_str()),
+            crate::bundle::InputProblem::Edited(_) => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            err,
+            "error: the run in {} was cut short as it started, before any experiment: {} {} \
+             never stored\n  start it again with `qdx run`",
+            dir.display(),
+            missing.join(", "),
+            if missing.len() == 1 { "was" } else { "were" }
+        );
+    }
+    for p in &problems {
+        if let crate::bundle::InputProblem::Edited(name) = p {
+            let _ = writeln!(
+                err,
+                "error: {name} in {} is not the file the run started with (its SHA-256 \
+                 differs from the journal's `started` record)\n  a resumed run goes on with \
+                 the campaign it began with: undo the edit, or start a new run with the edited \
+                 campaign",
+                dir.display()
+            );
+        }
+    }
+    Err(exit::FAILED)
+}
+
 pub fn resume(
     dir: &Path,
     lab: Option<PathBuf>,
@@ -192,20 +302,55 @@ pub fn resume(
     halt_after: Option<u64>,
     style: Style,
 ) -> u8 {
+    let started = match started(dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // The lab file stored in the bundle is checked only when it is the one used.
+    let under: &[&str] = if lab.is_none() {
+        &["campaign/", "lab/"]
+    } else {
+        &["campaign/"]
+    };
+    if let Err(code) = check_inputs(dir, &started, under) {
+        return code;
+    }
     let checked = match bundle_checked(dir, style) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let Some(mut campaign) = checked.campaign.clone() else {
-        return 1;
+        return exit::INPUT;
     };
-    let mut run_lab = "simulated".to_owned();
-    if let Ok(records) = crate::journal::read(&dir.join("journal.jsonl"))
-        && let Some(crate::journal::Event::Started { seed, lab, .. }) =
-            records.first().map(|r| &r.event)
-    {
-        campaign.seed = *seed;
-        run_lab.clone_from(lab);
+    campaign.seed = started.seed;
+    let run_lab = started.lab.clone();
+    if started.finished {
+        // A finished run: only its bundle may be left to write (a kill or a full disk cut
+        // the writing short). No lab is needed for that: what a binding applies (pump rate
+        // floors) is nothing the derived files show.
+        return match crate::runtime::finalise(&campaign, dir) {
+            Ok(None) => {
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "the run in {} is finished and its bundle complete: nothing to resume \
+                     (`qdx verify` checks it)",
+                    dir.display()
+                );
+                exit::SUCCESS
+            }
+            Ok(Some(s)) => {
+                let _ = write!(
+                    std::io::stdout().lock(),
+                    "completed the bundle of the finished run (its writing was cut short).\n{}",
+                    summary(&s)
+                );
+                run_exit(&s)
+            }
+            Err(e) => {
+                let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+                exit::FAILED
+            }
+        };
     }
     let mut err = std::io::stderr().lock();
     let binding = if run_lab == "simulated" {
@@ -216,7 +361,7 @@ pub fn resume(
                 dir.display(),
                 lab.display()
             );
-            return 1;
+            return exit::INPUT;
         }
         None
     } else {
@@ -226,12 +371,12 @@ pub fn resume(
                 "error: the run in {} was on the lab `{run_lab}`; name its binding with --lab",
                 dir.display()
             );
-            return 1;
+            return exit::INPUT;
         };
         let l = super::check::check_lab_file(&lab_path, &checked);
         let _ = write!(err, "{}", render_all(&l.diagnostics, &l.sources, style));
         let Some(b) = l.binding else {
-            return 1;
+            return exit::INPUT;
         };
         if b.name != run_lab {
             let _ = writeln!(
@@ -240,7 +385,7 @@ pub fn resume(
                 lab_path.display(),
                 b.name
             );
-            return 1;
+            return exit::INPUT;
         }
         Some(b)
     };
@@ -258,11 +403,11 @@ pub fn resume(
     match result {
         Ok(s) => {
             let _ = write!(std::io::stdout().lock(), "resumed.\n{}", summary(&s));
-            outcome_code(&s)
+            run_exit(&s)
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            2
+            exit::FAILED
         }
     }
 }
@@ -277,7 +422,7 @@ pub fn verify(dir: &Path) -> u8 {
                 dir.display(),
                 manifest.bundle_id
             );
-            0
+            exit::SUCCESS
         }
         Ok((_, problems)) => {
             let mut err = std::io::stderr().lock();
@@ -291,11 +436,20 @@ pub fn verify(dir: &Path) -> u8 {
                 if problems.len() == 1 { "" } else { "s" },
                 dir.display()
             );
-            1
+            exit::INPUT
         }
         Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            1
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
+            if !dir.join("manifest.json").exists() && dir.join("journal.jsonl").exists() {
+                let _ = writeln!(
+                    err,
+                    "  the bundle is not complete: its run is going on, was interrupted, or was \
+                     cut short while writing the bundle; `qdx resume {}` completes it",
+                    dir.display()
+                );
+            }
+            exit::INPUT
         }
     }
 }
@@ -303,6 +457,10 @@ pub fn verify(dir: &Path) -> u8 {
 /// Re-runs the bundle's campaign with its recorded seed on the simulated lab, in a temporary
 /// folder, and compares every reproducible file.
 pub fn replay(dir: &Path, style: Style) -> u8 {
+    let started = match started(dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let mut campaign = match bundle_campaign(dir, style) {
         Ok(c) => c,
         Err(code) => return code,
@@ -311,17 +469,14 @@ pub fn replay(dir: &Path, style: Style) -> u8 {
         Ok(r) => r,
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            return 1;
+            return exit::FAILED;
         }
     };
-    let mut simulated = true;
-    if let Some(crate::journal::Event::Started { seed, lab, .. }) =
-        records.first().map(|r| &r.event)
-    {
-        campaign.seed = *seed;
-        simulated = lab == "simulated";
-    }
-    // First every decision, from the journaled measurements alone.
+    campaign.seed = started.seed;
+    let simulated = started.lab == "simulated";
+    // First every decision, from the journaled measurements alone (the live ones: a resumed
+    // run's void records were never measured).
+    let records = crate::journal::live(&records);
     let mut stdout = std::io::stdout().lock();
     match crate::runtime::replay_decisions(&campaign, &records) {
         Ok(d) if d.is_empty() => {
@@ -334,11 +489,11 @@ pub fn replay(dir: &Path, style: Style) -> u8 {
             for x in &d {
                 let _ = writeln!(stdout, "differs: {x}");
             }
-            return 1;
+            return exit::INPUT;
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            return 2;
+            return exit::FAILED;
         }
     }
     if !simulated {
@@ -346,14 +501,14 @@ pub fn replay(dir: &Path, style: Style) -> u8 {
             stdout,
             "the run was on real instruments: its measurements cannot be repeated here"
         );
-        return 0;
+        return exit::SUCCESS;
     }
     drop(stdout);
     let scratch = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: no temporary folder: {e}");
-            return 2;
+            return exit::FAILED;
         }
     };
     let out = scratch.path().join("replay");
@@ -364,9 +519,15 @@ pub fn replay(dir: &Path, style: Style) -> u8 {
     };
     if let Err(e) = crate::runtime::run_simulated(&campaign, &out, &options) {
         let _ = writeln!(std::io::stderr().lock(), "error: the replay failed: {e}");
-        return 2;
+        return exit::FAILED;
     }
-    let differences = crate::bundle::compare(dir, &out);
+    let differences = match crate::bundle::compare(dir, &out) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            return exit::FAILED;
+        }
+    };
     let mut stdout = std::io::stdout().lock();
     if differences.is_empty() {
         let _ = writeln!(
@@ -374,11 +535,11 @@ pub fn replay(dir: &Path, style: Style) -> u8 {
             "ok: the replay reproduces every decision and measurement of {}",
             dir.display()
         );
-        0
+        exit::SUCCESS
     } else {
         for d in &differences {
             let _ = writeln!(stdout, "differs: {d}");
         }
-        1
+        exit::INPUT
     }
 }

@@ -75,7 +75,7 @@ pub fn write(dir: &Path, c: &Campaign, records: &[Record]) -> std::io::Result<()
             .unwrap_or(page.len());
         page.insert_str(at, &spectra);
     }
-    std::fs::write(dir.join("report.html"), page)
+    crate::bundle::write_atomic(&dir.join("report.html"), page.as_bytes())
 }
 
 /// The raw spectra of the three best experiments, one plot per channel.

@@ -16,33 +16,8 @@ use crate::plan::{LabState, plan_experiment};
 use crate::validate::campaign::*;
 use crate::validate::lab::{LabBinding, LabFile};
 
-/// Creates the bundle folder with the campaign's files, the lab file and the plan, and starts
-/// the journal.
-fn prepare(
-    c: &Campaign,
-    lab_file: Option<&LabFile>,
-    dir: &Path,
-    sync_each: bool,
-) -> Result<Journal, RunError> {
-    if dir.exists() {
-        return Err(RunError::Setup(format!(
-            "{} already exists; a run never overwrites a bundle",
-            dir.display()
-        )));
-    }
-    std::fs::create_dir_all(dir.join("campaign")).map_err(io_error(dir))?;
-    for f in &c.files {
-        let path = dir.join("campaign").join(&f.name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
-        }
-        std::fs::write(&path, &f.text).map_err(io_error(&path))?;
-    }
-    if let Some(lab) = lab_file {
-        let path = dir.join("lab").join(&lab.name);
-        std::fs::create_dir_all(dir.join("lab")).map_err(io_error(dir))?;
-        std::fs::write(&path, &lab.text).map_err(io_error(&path))?;
-    }
+/// The plan as the bundle stores it (`plan.json`); computed before anything touches the disk.
+fn plan_json(c: &Campaign) -> Result<String, RunError> {
     let plan = crate::plan::plan(c).map_err(|d| {
         RunError::Setup(
             d.iter()
@@ -51,10 +26,44 @@ fn prepare(
                 .join("; "),
         )
     })?;
-    let plan_json =
-        serde_json::to_string_pretty(&plan).map_err(|e| RunError::Setup(e.to_string()))? + "\n";
-    std::fs::write(dir.join("plan.json"), plan_json).map_err(io_error(dir))?;
-    Ok(Journal::create(&dir.join("journal.jsonl"), sync_each)?)
+    Ok(serde_json::to_string_pretty(&plan).map_err(|e| RunError::Setup(e.to_string()))? + "\n")
+}
+
+/// Creates the bundle folder, never an existing one (two runs racing for the same `--out`:
+/// one creates it, the other is refused), and its journal, whose lock the run holds from here.
+fn create_bundle(dir: &Path, sync_each: bool) -> Result<Journal, RunError> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(Journal::create(&dir.join("journal.jsonl"), sync_each)?),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RunError::Setup(format!(
+            "{} already exists; a run never overwrites a bundle",
+            dir.display()
+        ))),
+        Err(e) => Err(io_error(dir)(e)),
+    }
+}
+
+/// Stores the run's inputs in its bundle: the campaign's files, the lab file and the plan,
+/// each written whole. Called once the journal's `started` record (with the seed and these
+/// files' hashes) is on disk, so a kill in between leaves a bundle `qdx resume` recognises.
+fn prepare(
+    c: &Campaign,
+    lab_file: Option<&LabFile>,
+    dir: &Path,
+    plan_json: &str,
+) -> Result<(), RunError> {
+    let write = |path: &Path, text: &str| {
+        crate::bundle::write_atomic(path, text.as_bytes()).map_err(io_error(path))
+    };
+    for f in &c.files {
+        write(&dir.join("campaign").join(&f.name), &f.text)?;
+    }
+    if let Some(lab) = lab_file {
+        write(&dir.join("lab").join(&lab.name), &lab.text)?;
+    }
+    write(&dir.join("plan.json"), plan_json)
 }
 
 fn progress_bar(c: &Campaign, total: u64, show: bool) -> Option<indicatif::ProgressBar> {
@@ -573,11 +582,15 @@ pub async fn run_with(
     options: &RunOptions,
     strategy: Option<Box<dyn opt::Strategy>>,
 ) -> Result<RunSummary, RunError> {
-    let journal = prepare(c, lab.lab_file.as_ref(), dir, options.sync_each)?;
+    let plan_json = plan_json(c)?;
+    let journal = create_bundle(dir, options.sync_each)?;
     let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
+    let lab_file = lab.lab_file.clone();
     let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
     run.strategy = strategy;
     let started = super::wall::now_utc();
+    // The first record, before anything else of the bundle: the seed (`--seed` may differ from
+    // the campaign's) and what the stored inputs must hash to.
     run.log(Event::Started {
         qdx_version: env!("CARGO_PKG_VERSION").into(),
         language_version: c.language_version,
@@ -585,9 +598,15 @@ pub async fn run_with(
         seed: c.seed,
         lab: run.lab.name.clone(),
         strategy: c.optimizer.strategy.name().into(),
+        inputs: crate::bundle::input_hashes(
+            c,
+            lab_file.iter().map(|l| (l.name.as_str(), l.text.as_str())),
+        ),
     })?;
-    let reason = run.drive_safely().await?;
-    finish(run, &reason, &started)
+    run.journal.sync()?;
+    prepare(c, lab_file.as_ref(), dir, &plan_json)?;
+    let (reason, end) = run.drive_safely().await?;
+    finish(run, &reason, end, &started)
 }
 
 /// Runs a campaign on the simulated lab, writing the bundle to `dir`.
@@ -645,39 +664,150 @@ pub fn resume_hardware(
 ) -> Result<RunSummary, RunError> {
     let applied = binding.apply(c);
     current_thread()?.block_on(async {
-        // Refuse a finished bundle before touching any instrument.
-        refuse_finished(dir)?;
+        // Take the bundle (its lock) and refuse a finished or foreign one before touching any
+        // instrument.
+        let (journal, records) = reopen(dir, options)?;
         let lab = connect(&applied, binding).await?;
-        resume(&applied, lab, dir, options).await
+        resume_from(&applied, lab, dir, options, journal, records).await
     })
 }
 
+/// A signal that ends a run (after the safe state) rather than the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (`kill`, a service manager stopping qdx).
+    Terminate,
+    /// SIGHUP (the terminal closed).
+    Hangup,
+}
+
+impl Signal {
+    /// The POSIX signal number (the process exits with 128 plus it).
+    pub fn number(self) -> u8 {
+        match self {
+            Signal::Hangup => 1,
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Hangup => "SIGHUP",
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// How a run ended, which decides the exit code of `qdx run`/`qdx resume` (see [`crate::cli`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// A budget, a stop condition or the end of the design ended it.
+    Completed,
+    /// A fault policy stopped it early; `qdx resume` goes on.
+    Halted,
+    /// It gave up: [`super::REPEATED_FAILURES`] experiments in a row failed the same way. Not
+    /// marked finished: once the cause is fixed (a clogged line, a lamp), `qdx resume` goes on.
+    Aborted,
+    /// A signal stopped it, after the safe state; `qdx resume` goes on.
+    Interrupted(Signal),
+}
+
+/// The signals a run turns into an orderly stop, listened for from the moment they are
+/// created (a signal that comes before that ends the process: nothing has been sent yet).
+struct Signals {
+    #[cfg(unix)]
+    unix: Vec<(Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn listen() -> Result<Signals, RunError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut unix = Vec::new();
+            for (s, kind) in [
+                (Signal::Interrupt, SignalKind::interrupt()),
+                (Signal::Terminate, SignalKind::terminate()),
+                (Signal::Hangup, SignalKind::hangup()),
+            ] {
+                let stream = signal(kind)
+                    .map_err(|e| RunError::Setup(format!("cannot listen for {}: {e}", s.name())))?;
+                unix.push((s, stream));
+            }
+            Ok(Signals { unix })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The first signal to arrive.
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            let waits = self.unix.iter_mut().map(|(s, stream)| {
+                let s = *s;
+                Box::pin(async move {
+                    if stream.recv().await.is_none() {
+                        // The listener is gone: this signal can no longer arrive.
+                        std::future::pending::<()>().await;
+                    }
+                    s
+                })
+            });
+            futures::future::select_all(waits).await.0
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            Signal::Interrupt
+        }
+    }
+}
+
 impl Run<'_> {
-    /// Drives the run to its end and brings the lab to its safe state, whatever happened.
-    async fn drive_safely(&mut self) -> Result<String, RunError> {
-        // A script blocks this thread while it runs: Ctrl-C must reach it directly.
-        let _scripts = super::measure::interrupt_scripts_on_ctrl_c();
+    /// Drives the run to its end and brings the lab to its safe state, whatever happened:
+    /// finished, stopped by a fault policy, aborted, failed, panicked, or interrupted by
+    /// SIGINT, SIGTERM or SIGHUP (the safe state is reached before the process exits with
+    /// 128 + signal).
+    async fn drive_safely(&mut self) -> Result<(String, RunEnd), RunError> {
+        let mut signals = Signals::listen()?;
+        // A script blocks this thread while it runs: a signal must reach it directly.
+        let _scripts = super::measure::interrupt_scripts_on_signals();
         // A panic inside the loop (a bug) is caught here so the lab still reaches its safe
         // state: the run, not the process, owns the devices until they are safe.
         let result = tokio::select! {
             r = std::panic::AssertUnwindSafe(self.drive()).catch_unwind() => match r {
-                Ok(r) => r,
+                Ok(Ok(reason)) if self.repeated_failure => Ok((reason, RunEnd::Aborted)),
+                Ok(Ok(reason)) if self.halted => Ok((reason, RunEnd::Halted)),
+                Ok(Ok(reason)) => Ok((reason, RunEnd::Completed)),
+                Ok(Err(e)) => Err(e),
                 Err(payload) => Err(RunError::Panicked(panic_message(payload.as_ref()))),
             },
-            _ = tokio::signal::ctrl_c() => {
+            s = signals.next() => {
                 self.halted = true;
-                Ok("interrupted (Ctrl-C)".to_owned())
+                let reason = match s {
+                    Signal::Interrupt => "interrupted (SIGINT, Ctrl-C)".to_owned(),
+                    other => format!("interrupted ({})", other.name()),
+                };
+                Ok((reason, RunEnd::Interrupted(s)))
             }
         };
         let why = match &result {
+            Ok((reason, RunEnd::Interrupted(_))) => reason.clone(),
             Ok(_) => "end of run".to_owned(),
             Err(e) => format!("the run failed: {e}"),
         };
         self.replaying = false;
         let safe = self.safe_state(&why).await;
-        let reason = result?;
+        let ended = result?;
         safe?;
-        Ok(reason)
+        Ok(ended)
     }
 }
 
@@ -713,7 +843,12 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Closes the journal and writes the bundle. A run halted early (a fault policy that stops,
 /// an interruption) is not marked finished, so `qdx resume` can take it further; its bundle
 /// is written all the same and verifies.
-fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, RunError> {
+fn finish(
+    mut run: Run<'_>,
+    reason: &str,
+    end: RunEnd,
+    started: &str,
+) -> Result<RunSummary, RunError> {
     run.replaying = false;
     run.log(Event::Stopped {
         reason: reason.to_owned(),
@@ -728,7 +863,7 @@ fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, R
     }
     let lab_time = run.now();
     let failed = run.outcomes.iter().filter(|o| o.status != "ok").count() as u64;
-    let failing = run.repeated_failure || (experiments > 0 && failed == experiments);
+    // The journal's lock is held until `run` is dropped, after the manifest is written.
     crate::bundle::write(&run.dir, run.c, started).map_err(|e| RunError::Setup(e.to_string()))?;
     Ok(RunSummary {
         bundle: run.dir.clone(),
@@ -737,22 +872,71 @@ fn finish(mut run: Run<'_>, reason: &str, started: &str) -> Result<RunSummary, R
         stop_reason: reason.to_owned(),
         lab_time,
         finished: !run.halted,
-        failing,
+        end,
     })
 }
 
-fn refuse_finished(dir: &Path) -> Result<(), RunError> {
-    let records = crate::journal::read(&dir.join("journal.jsonl"))?;
-    if records
+fn already_finished(records: &[Record]) -> bool {
+    records
         .iter()
         .any(|r| matches!(r.event, Event::Finished { .. }))
-    {
+}
+
+/// Takes a bundle to resume: its journal's lock, and its records, which must begin with the
+/// run's `started` record and not end the run.
+fn reopen(dir: &Path, options: &RunOptions) -> Result<(Journal, Vec<Record>), RunError> {
+    let (journal, records) = Journal::reopen(&dir.join("journal.jsonl"), options.sync_each)?;
+    if !matches!(
+        records.first().map(|r| &r.event),
+        Some(Event::Started { .. })
+    ) {
         return Err(RunError::Setup(format!(
-            "the run in {} is already finished; `qdx verify` checks it",
+            "the journal of {} has no `started` record: the run was cut short before it \
+             began, and its seed is unknown; start it again with `qdx run`",
             dir.display()
         )));
     }
-    Ok(())
+    if already_finished(&records) {
+        return Err(RunError::Setup(format!(
+            "the run in {} is already finished; `qdx resume` completes its bundle if it \
+             was cut short, `qdx verify` checks it",
+            dir.display()
+        )));
+    }
+    Ok((journal, records))
+}
+
+/// Completes the bundle of a finished run whose finalisation was cut short (a kill, a full
+/// disk): the derived files and the manifest are written again from the journal. Idempotent:
+/// `None` when the bundle is already complete. Touches no lab.
+pub fn finalise(c: &Campaign, dir: &Path) -> Result<Option<RunSummary>, RunError> {
+    let (_lock, records) = Journal::reopen(&dir.join("journal.jsonl"), false)?;
+    if !already_finished(&records) {
+        return Err(RunError::Setup(format!(
+            "the run in {} is not finished; `qdx resume` goes on with it",
+            dir.display()
+        )));
+    }
+    if crate::bundle::is_complete(dir) {
+        return Ok(None);
+    }
+    let started = crate::bundle::wall_started(dir).unwrap_or_else(super::wall::now_utc);
+    let manifest =
+        crate::bundle::write(dir, c, &started).map_err(|e| RunError::Setup(e.to_string()))?;
+    let live = crate::journal::live(&records);
+    let failed = live
+        .iter()
+        .filter(|r| matches!(&r.event, Event::Measured { status, .. } if status != "ok"))
+        .count() as u64;
+    Ok(Some(RunSummary {
+        bundle: dir.to_path_buf(),
+        experiments: manifest.experiments,
+        failed,
+        stop_reason: manifest.stop_reason,
+        lab_time: records.last().map_or(0.0, |r| r.t),
+        finished: true,
+        end: RunEnd::Completed,
+    }))
 }
 
 /// Continues a run from its bundle on the simulated lab: replays the completed experiments
@@ -779,9 +963,28 @@ pub async fn resume(
     dir: &Path,
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
-    refuse_finished(dir)?;
-    let path = dir.join("journal.jsonl");
-    let (journal, records) = Journal::reopen(&path, options.sync_each)?;
+    let (journal, records) = reopen(dir, options)?;
+    resume_from(c, lab, dir, options, journal, records).await
+}
+
+/// [`resume`], with the bundle already taken ([`reopen`]).
+async fn resume_from(
+    c: &Campaign,
+    lab: Lab,
+    dir: &Path,
+    options: &RunOptions,
+    journal: Journal,
+    records: Vec<Record>,
+) -> Result<RunSummary, RunError> {
+    // The bundle changes from here: a manifest from an earlier stop no longer describes it,
+    // and a bundle without one is recognisably unfinished (`finalise`).
+    crate::bundle::remove_manifest(dir).map_err(|e| RunError::Setup(e.to_string()))?;
+    // A run cut short while storing its inputs (after its `started` record) lacks the plan,
+    // a function of the campaign.
+    if !dir.join("plan.json").exists() {
+        let path = dir.join("plan.json");
+        crate::bundle::write_atomic(&path, plan_json(c)?.as_bytes()).map_err(io_error(&path))?;
+    }
     let mut replay = Vec::new();
     let mut last_complete = 0;
     for (k, r) in records.iter().enumerate() {
@@ -833,8 +1036,8 @@ pub async fn resume(
         }
     }
     let started = super::wall::now_utc();
-    let reason = run.drive_safely().await?;
-    finish(run, &reason, &started)
+    let (reason, end) = run.drive_safely().await?;
+    finish(run, &reason, end, &started)
 }
 
 impl Run<'_> {

@@ -298,25 +298,57 @@ fn located(c: &Campaign, file: Option<&str>, e: &qdx_script::ScriptError) -> Str
     }
 }
 
-/// While alive, Ctrl-C stops a proxy or model script that is running, at its next operation
-/// (with an "interrupted" error), by setting [`qdx_script::Interrupt::process`].
+/// While alive, a signal that ends a run (SIGINT/Ctrl-C, SIGTERM, SIGHUP) stops a proxy or
+/// model script that is running, at its next operation (with an "interrupted" error), by
+/// setting [`qdx_script::Interrupt::process`].
 ///
 /// Why a thread: a script runs synchronously on the run loop's thread, so while it runs the
-/// loop's own `ctrl_c()` future is not polled. The watcher waits for Ctrl-C on its own thread
-/// and runtime; tokio tells every listener of a signal, so the run loop still sees the same
-/// Ctrl-C once the script has stopped, and halts the run as usual.
+/// loop's own signal futures are not polled. The watcher waits for the signals on its own
+/// thread and runtime; tokio tells every listener of a signal, so the run loop still sees the
+/// same signal once the script has stopped, and halts the run as usual.
 ///
 /// The flag is cleared when the watcher starts and when it is dropped, so an interruption
 /// never outlives the run it stopped.
 #[derive(Debug)]
-pub struct ScriptInterruptOnCtrlC {
+pub struct ScriptInterruptOnSignals {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Starts the Ctrl-C watcher for scripts (see [`ScriptInterruptOnCtrlC`]); without a runtime
+/// The first signal that ends a run.
+async fn ending_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let streams: Vec<_> = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .into_iter()
+        .filter_map(|k| signal(k).ok())
+        .collect();
+        if streams.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let waits = streams.into_iter().map(|mut s| {
+            Box::pin(async move {
+                if s.recv().await.is_none() {
+                    std::future::pending::<()>().await;
+                }
+            })
+        });
+        futures::future::select_all(waits).await;
+    }
+    #[cfg(not(unix))]
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Starts the signal watcher for scripts (see [`ScriptInterruptOnSignals`]); without a runtime
 /// for it (thread or runtime creation failed), scripts still stop at their deadline.
-pub fn interrupt_scripts_on_ctrl_c() -> ScriptInterruptOnCtrlC {
+pub fn interrupt_scripts_on_signals() -> ScriptInterruptOnSignals {
     let interrupt = qdx_script::Interrupt::process();
     interrupt.clear();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -331,23 +363,19 @@ pub fn interrupt_scripts_on_ctrl_c() -> ScriptInterruptOnCtrlC {
             };
             rt.block_on(async {
                 tokio::select! {
-                    pressed = tokio::signal::ctrl_c() => {
-                        if pressed.is_ok() {
-                            interrupt.interrupt();
-                        }
-                    }
+                    () = ending_signal() => interrupt.interrupt(),
                     _ = stopped => {}
                 }
             });
         })
         .ok();
-    ScriptInterruptOnCtrlC {
+    ScriptInterruptOnSignals {
         stop: Some(stop),
         thread,
     }
 }
 
-impl Drop for ScriptInterruptOnCtrlC {
+impl Drop for ScriptInterruptOnSignals {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -28,8 +28,9 @@ pub mod wall;
 mod tests;
 
 pub use drive::{
-    observation, prior_from_csv, replay_decisions, resume, resume_hardware, resume_simulated, run,
-    run_hardware, run_simulated, run_simulated_with, run_with,
+    RunEnd, Signal, finalise, observation, prior_from_csv, replay_decisions, resume,
+    resume_hardware, resume_simulated, run, run_hardware, run_simulated, run_simulated_with,
+    run_with,
 };
 
 use std::collections::BTreeMap;
@@ -132,9 +133,8 @@ pub struct RunSummary {
     pub lab_time: f64,
     /// False when the run halted early (a fault policy, an interruption): `qdx resume` goes on.
     pub finished: bool,
-    /// No experiment succeeded, or the run stopped because experiments kept failing the
-    /// same way ([`REPEATED_FAILURES`]): the campaign or the lab needs a look (exit code 4).
-    pub failing: bool,
+    /// How it ended (the exit code of `qdx run`).
+    pub end: RunEnd,
 }
 
 /// After this many experiments in a row fail the same way, the run stops (safely, resumable):
