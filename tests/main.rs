@@ -8,5 +8,6 @@ mod hardware;
 mod objectives;
 mod robustness;
 mod runtime;
+mod simulate;
 mod spans;
 mod support;
