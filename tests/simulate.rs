@@ -134,3 +134,101 @@ fn every_halide_stock_feeds_the_mixed_halide_exchange() {
     // The same chemistry (and seed) whichever way it is written.
     assert!(mixed.windows(2).all(|w| w[0] == w[1]), "{mixed:?}");
 }
+
+/// Dense seeds diluted by `dilution` of the flow: 90 % seeds first, then 1 %. The absorbance
+/// at 420 nm is the objective, and a stop condition asks for at least 1.5 AU; a script reads the
+/// highest absorbance of the spectrum.
+fn dense_campaign() -> String {
+    r#"qdx 1
+campaign "saturate" {
+  seed 5
+  budget { experiments 2 }
+}
+use std.devices
+use std.spectra
+stocks {
+  seeds "CsPbBr3" in p_seed { concentration 0.2 mol/L }
+  solvent "toluene" in p_solvent { concentration 0 mol/L }
+  iodide "ZnI2" in p_iodide { concentration 0.05 mol/L, halide "I" }
+}
+reactor {
+  pump p_seed : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  pump p_solvent : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  pump p_iodide : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  mixer m1 : t_mixer { volume 1 uL }
+  coil r1 : reactor_coil { volume 100 uL }
+  cell s1 : flow_cell { volume 2 uL, path_length 1 mm, spectrometer spec1 }
+  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm, excitation 365 nm }
+  outlet waste : collector
+  p_seed, p_solvent, p_iodide -> m1 -> r1 -> s1 -> waste
+}
+variables {
+  dilution : ratio in 0 .. 0.89
+}
+derive {
+  total_flow = r1.volume / 30 s
+  p_seed.rate = total_flow * (0.9 - dilution)
+  p_iodide.rate = total_flow * 0.1
+  p_solvent.rate = total_flow * dilution
+}
+measure at s1 {
+  steady_state after 3 reactor_volumes
+  absorbance { integration 50 ms, average 5 }
+}
+proxies {
+  a = absorbance.absorbance_at(420 nm)
+  top = script """
+    let m = 0.0;
+    for v in absorbance.values { if v > m { m = v } }
+    m
+"""
+}
+objectives {
+  maximize a
+  stop when a >= 1.5
+}
+optimizer grid {
+  levels { dilution [0, 0.89] }
+}
+simulate cspbx3_halide_exchange { seeds seeds, halide iodide }
+"#
+    .to_owned()
+}
+
+#[test]
+fn saturated_absorbance_fails_the_experiment_and_never_stops_the_run() {
+    let text = dense_campaign();
+    let checked = check_text("campaign.qdx", &text);
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    let obs = std::fs::read_to_string(out.join("observations.csv")).expect("observations");
+    let rows: Vec<Vec<&str>> = obs.lines().map(|l| l.split(',').collect()).collect();
+    let header = rows.first().expect("header").clone();
+    let col = |row: &[&str], name: &str| -> String {
+        let i = header.iter().position(|h| *h == name).expect(name);
+        row.get(i).copied().unwrap_or("").to_owned()
+    };
+    let (Some(dense), Some(dilute)) = (rows.get(1), rows.get(2)) else {
+        panic!("two experiments: {obs}")
+    };
+    // 90 % of the flow as seeds absorbs far past 3 AU at 420 nm: no value, a failed
+    // measurement with the reason. Before, a clipped or noise-lifted ~2-3 AU was a success
+    // and the stop condition (a >= 1.5) ended the run on it.
+    assert_eq!(col(dense, "status"), "failed", "{obs}");
+    assert_eq!(col(dense, "a"), "", "{obs}");
+    // A script reads whole spectra: it gets no value from a clipped one (before: 3, the clip).
+    assert_eq!(col(dense, "top"), "", "{obs}");
+    let reason = col(dense, "reason");
+    insta::assert_snapshot!(reason);
+    // The dilute sample is measured and the run goes on to spend its budget.
+    assert_eq!(col(dilute, "status"), "ok", "{obs}");
+    let a: f64 = col(dilute, "a").parse().expect("a value");
+    assert!(a > 0.05 && a < 1.5, "{a}");
+    let top: f64 = col(dilute, "top").parse().expect("a value");
+    assert!(top > a && top < 3.0, "{top}");
+    assert_eq!((summary.experiments, summary.failed), (2, 1), "{summary:?}");
+    assert!(summary.stop_reason.contains("budget"), "{summary:?}");
+}
