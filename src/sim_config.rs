@@ -120,28 +120,39 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
             let stock = |role: &str| {
                 s.roles
                     .get(role)
+                    .and_then(|ids| ids.first())
                     .and_then(|id| c.stocks.get(*id))
                     .map(|st| st.name.clone())
             };
             match &s.model {
                 SimulationModel::CsPbX3HalideExchange => {
                     let seeds = stock("seeds").ok_or("the model needs the seeds stock")?;
-                    let halide_stock = s
+                    // Every halide stock feeds the mix (the validator lists them all).
+                    let mut halides = Vec::new();
+                    for st in s
                         .roles
                         .get("halide")
-                        .and_then(|id| c.stocks.get(*id))
-                        .ok_or("the model needs the halide stock")?;
-                    let halide = match halide_stock.properties.get("halide") {
-                        Some(PropertyValue::Text(t)) if t == "Cl" => sim::Halide::Cl,
-                        _ => sim::Halide::I,
-                    };
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| c.stocks.get(*id))
+                    {
+                        let halide = match st.properties.get("halide") {
+                            Some(PropertyValue::Text(t)) => sim::Halide::from_symbol(t),
+                            _ => None,
+                        }
+                        .ok_or_else(|| format!("stock `{}` delivers no known halide", st.name))?;
+                        halides.push(sim::HalideSource {
+                            stock: st.name.clone(),
+                            halide,
+                        });
+                    }
+                    if halides.is_empty() {
+                        return Err("the model needs a halide stock".into());
+                    }
                     sim::ChemistryConfig::Cspbx3HalideExchange {
                         roles: sim::CsPbX3Roles {
                             seeds,
-                            halides: vec![sim::HalideSource {
-                                stock: halide_stock.name.clone(),
-                                halide,
-                            }],
+                            halides,
                             ligand: stock("ligand"),
                         },
                         params: s.parameters.clone(),

@@ -11,6 +11,7 @@ mod objectives;
 mod robustness;
 mod run_safety;
 mod runtime;
+mod simulate;
 mod spans;
 mod strategy;
 mod support;

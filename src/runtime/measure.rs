@@ -1,7 +1,10 @@
 //! From raw spectra (or a virtual lab's readings) to proxy values.
 //!
 //! Invariant: proxy values are SI (wavelengths in metres) like every other value in the run;
-//! a proxy that cannot be computed is `None` with a reason, never NaN.
+//! a proxy that cannot be computed is `None` with a reason, never NaN. No proxy value comes
+//! from saturated data: a detector at full scale or an absorbance clipped at the limit of the
+//! measurement where the proxy reads is a failed proxy with the reason (and so a failed
+//! experiment when an objective needs it).
 
 use std::collections::BTreeMap;
 
@@ -51,7 +54,8 @@ pub fn process(kind: ChannelKind, raw: &Spectrum, cal: &Calibration) -> Result<S
     }
 }
 
-/// The mean of replicate spectra on one grid.
+/// The mean of replicate spectra on one grid. A pixel clipped in any replicate is clipped in
+/// the mean (a mean with a limit in it is not a measurement either).
 pub fn average(list: &[Spectrum]) -> Option<Spectrum> {
     let first = list.first()?;
     let n = list.len() as f64;
@@ -61,7 +65,9 @@ pub fn average(list: &[Spectrum]) -> Option<Spectrum> {
             *acc += v / n;
         }
     }
-    let mut out = Spectrum::new(first.wavelength_nm().to_vec(), values, first.quantity()).ok()?;
+    let mut out = Spectrum::new(first.wavelength_nm().to_vec(), values, first.quantity())
+        .ok()?
+        .with_clipped(list.iter().flat_map(|s| s.clipped().iter().copied()));
     out.integration_time_s = first.integration_time_s;
     out.averages = list.iter().map(|s| s.averages).sum();
     out.saturated = list.iter().any(|s| s.saturated);
@@ -247,6 +253,13 @@ fn script(
     };
     let locate = |e: qdx_script::ScriptError| located(c, file, &e);
     let compiled = qdx_script::Script::compile(source, origin).map_err(locate)?;
+    // A script reads whole spectra, so where it looks cannot be told: one that may read a
+    // saturated channel gets no value rather than one computed from clipped data.
+    for (k, s) in channels {
+        if compiled.mentions(k.name()) {
+            saturation(s).map_err(|why| format!("it reads the {} spectrum: {why}", k.name()))?;
+        }
+    }
     let mut inputs = qdx_script::Inputs::new();
     for (v, x) in c.variables.iter().zip(vars) {
         match &v.domain {
@@ -269,6 +282,15 @@ fn script(
         inputs.set_spectrum(k.name(), s.wavelength_nm(), s.values());
     }
     compiled.eval_proxy(&inputs).map_err(locate)
+}
+
+/// Why a spectrum holds saturated data, if it does: a detector pixel at full scale, or
+/// absorbance clipped at the limit of the measurement.
+fn saturation(s: &Spectrum) -> Result<(), String> {
+    if s.saturated {
+        return Err(spectra::ProxyError::Saturated.to_string());
+    }
+    s.check_not_clipped(0, s.len()).map_err(|e| e.to_string())
 }
 
 /// `campaign.qdx:12:7: message` for an error in an inline script (its place in the campaign

@@ -776,8 +776,9 @@ pub struct Simulation {
     pub model: SimulationModel,
     /// Parameters in SI, by name.
     pub parameters: BTreeMap<String, f64>,
-    /// Role → stock (for chemistry models).
-    pub roles: BTreeMap<String, StockId>,
+    /// Role → stocks (for chemistry models): one stock, except `halide`, which lists every
+    /// stock that declares a halide.
+    pub roles: BTreeMap<String, Vec<StockId>>,
     #[serde(skip)]
     pub span: Span,
 }

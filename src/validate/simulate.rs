@@ -11,6 +11,17 @@ use super::names::closest;
 use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::{self, ExprKind, Item, SimModel};
 
+/// Roles that take several stocks (`halide [bromide, iodide]`, or the role written twice).
+const MANY_STOCK_ROLES: &[&str] = &["halide"];
+
+/// The `halide` property of a stock, when it is one the CsPbX3 model knows.
+fn halide_of(stock: Option<&Stock>) -> Option<qdx_sim::Halide> {
+    match stock?.properties.get("halide") {
+        Some(PropertyValue::Text(t)) => qdx_sim::Halide::from_symbol(t),
+        _ => None,
+    }
+}
+
 /// Chemistry models and the roles each needs (role, required).
 const MODELS: &[(&str, &[(&str, bool)])] = &[
     (
@@ -69,53 +80,62 @@ impl<'a> Validator<'a> {
         for p in s.props.iter().flat_map(|p| p.entries.iter()) {
             let key = p.name.name.as_str();
             if roles.iter().any(|(r, _)| *r == key) {
-                let stock = match &p.value {
-                    ast::PropValue::Expr(ast::Expr {
-                        kind: ExprKind::Path(path),
-                        ..
-                    }) if path.segments.len() == 1 => path.dotted(),
-                    _ => {
-                        errors.push(
-                            Diagnostic::error(
-                                "qdx::validate::role",
-                                format!("`{key}` names a stock"),
-                            )
-                            .at(p.value.span()),
-                        );
-                        continue;
+                let many = MANY_STOCK_ROLES.contains(&key);
+                let single = |e: &ast::Expr| match &e.kind {
+                    ExprKind::Path(path) if path.segments.len() == 1 => {
+                        Some((path.dotted(), e.span))
                     }
+                    _ => None,
                 };
-                match self.stocks.iter().position(|st| st.name == stock) {
-                    Some(id) => {
-                        if key == "halide" {
-                            let halide = self.stocks.get(id).and_then(|st| {
-                                match st.properties.get("halide") {
-                                    Some(PropertyValue::Text(t)) => Some(t.clone()),
-                                    _ => None,
-                                }
-                            });
-                            if !matches!(halide.as_deref(), Some("I" | "Cl" | "Br")) {
+                let named: Option<Vec<(String, crate::source::Span)>> = match &p.value {
+                    ast::PropValue::Expr(e) => match &e.kind {
+                        ExprKind::List(items) if many => items.iter().map(single).collect(),
+                        _ => single(e).map(|x| vec![x]),
+                    },
+                    _ => None,
+                };
+                let Some(named) = named else {
+                    errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::role",
+                            if many {
+                                format!("`{key}` names a stock or a list of stocks")
+                            } else {
+                                format!("`{key}` names a stock")
+                            },
+                        )
+                        .at(p.value.span()),
+                    );
+                    continue;
+                };
+                for (stock, span) in named {
+                    match self.stocks.iter().position(|st| st.name == stock) {
+                        Some(id) => {
+                            if key == "halide" && halide_of(self.stocks.get(id)).is_none() {
                                 errors.push(
                                     Diagnostic::error("qdx::validate::halide", format!("stock `{stock}` must say which halide it delivers"))
-                                        .at(p.value.span())
-                                        .help(format!("add `halide \"I\"` (or \"Cl\") to the properties of `{stock}` in `stocks`")),
+                                        .at(span)
+                                        .help(format!("add `halide \"I\"` (or \"Br\", \"Cl\") to the properties of `{stock}` in `stocks`")),
                                 );
                             }
+                            let ids = role_map.entry(key.to_owned()).or_insert_with(Vec::new);
+                            if !ids.contains(&id) {
+                                ids.push(id);
+                            }
                         }
-                        role_map.insert(key.to_owned(), id);
-                    }
-                    None => {
-                        let known: Vec<&str> =
-                            self.stocks.iter().map(|x| x.name.as_str()).collect();
-                        let d = Diagnostic::error(
-                            "qdx::validate::unknown_stock",
-                            format!("no stock named `{stock}`"),
-                        )
-                        .at(p.value.span());
-                        errors.push(match closest(&stock, known.iter().copied()) {
-                            Some(k) => d.help(format!("did you mean `{k}`?")),
-                            None => d.help(format!("the `{key}` role names one of the stocks")),
-                        });
+                        None => {
+                            let known: Vec<&str> =
+                                self.stocks.iter().map(|x| x.name.as_str()).collect();
+                            let d = Diagnostic::error(
+                                "qdx::validate::unknown_stock",
+                                format!("no stock named `{stock}`"),
+                            )
+                            .at(span);
+                            errors.push(match closest(&stock, known.iter().copied()) {
+                                Some(k) => d.help(format!("did you mean `{k}`?")),
+                                None => d.help(format!("the `{key}` role names one of the stocks")),
+                            });
+                        }
                     }
                 }
                 continue;
@@ -165,6 +185,9 @@ impl<'a> Validator<'a> {
                 Err(d) => errors.push(d),
             }
         }
+        if *model_name == qdx_sim::CsPbX3HalideExchange::NAME {
+            errors.extend(self.halide_stocks(&mut role_map));
+        }
         for (role, required) in *roles {
             if *required && !role_map.contains_key(*role) {
                 errors.push(
@@ -191,6 +214,54 @@ impl<'a> Validator<'a> {
             roles: role_map,
             span: s.span,
         })
+    }
+
+    /// Every stock that declares a halide feeds the CsPbX3 model, named in the `halide` role or
+    /// not: its halide reaches the mix all the same. Adds the unnamed ones to the role and
+    /// reports halides the model does not know, and seeds that are not CsPbBr3.
+    fn halide_stocks(&self, role_map: &mut BTreeMap<String, Vec<StockId>>) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        let seeds = role_map.get("seeds").cloned().unwrap_or_default();
+        for (id, st) in self.stocks.iter().enumerate() {
+            let Some(declared) = st.properties.get("halide") else {
+                continue;
+            };
+            let text = match declared {
+                PropertyValue::Text(t) => t.clone(),
+                _ => String::new(),
+            };
+            let halide = qdx_sim::Halide::from_symbol(&text);
+            let shown = declared.describe(&[]);
+            if seeds.contains(&id) {
+                if halide != Some(qdx_sim::Halide::Br) {
+                    errors.push(
+                        Diagnostic::error(
+                            "qdx::validate::seed_halide",
+                            format!("the seeds `{}` declare halide {shown}, but `cspbx3_halide_exchange` exchanges halides into CsPbBr3 seeds", st.name),
+                        )
+                        .at(st.span)
+                        .help("use CsPbBr3 seeds (`halide \"Br\"` or no halide property) and feed the other halide as its own stock"),
+                    );
+                }
+                continue;
+            }
+            if halide.is_none() {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::halide",
+                        format!("stock `{}` declares halide {shown}, which `cspbx3_halide_exchange` does not know", st.name),
+                    )
+                    .at(st.span)
+                    .help("the model exchanges `halide \"Cl\"`, `\"Br\"` and `\"I\"`"),
+                );
+                continue;
+            }
+            let ids = role_map.entry("halide".to_owned()).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        errors
     }
 
     fn names_prop(&self, s: &ast::Simulate, key: &str) -> Result<Option<Vec<String>>, Diagnostic> {

@@ -387,11 +387,15 @@ pub fn summary(c: &Campaign) -> String {
         let roles: Vec<String> = sim
             .roles
             .iter()
-            .map(|(r, st)| {
-                format!(
-                    "{r} = {}",
-                    c.stocks.get(*st).map_or("?", |x| x.name.as_str())
-                )
+            .map(|(r, ids)| {
+                let names: Vec<&str> = ids
+                    .iter()
+                    .map(|st| c.stocks.get(*st).map_or("?", |x| x.name.as_str()))
+                    .collect();
+                match names.as_slice() {
+                    [one] => format!("{r} = {one}"),
+                    many => format!("{r} = [{}]", many.join(", ")),
+                }
             })
             .collect();
         let params: Vec<String> = sim

@@ -16,6 +16,10 @@
 //! reported is the vertex of a least-squares parabola fitted to `d²A/dλ²` over the whole
 //! concave stretch (`d²A/dλ² < 0`) around the longest-wavelength significant minimum: that
 //! averages the derivative's noise over the feature.
+//!
+//! Clipped pixels ([`Spectrum::clipped`]: absorbance past the limit of the measurement) are
+//! never read as values: each proxy fails with [`ProxyError::Clipped`] when one lies where it
+//! looks (see [`absorbance_at`] and [`first_excitonic_peak_with`]).
 
 use crate::error::{ProxyError, ProxyResult};
 use crate::measured::{Measured, ProxyUnit};
@@ -34,17 +38,32 @@ fn expect_absorbance(spectrum: &Spectrum) -> ProxyResult<()> {
     }
 }
 
+/// Half-width of the neighbourhood of `absorbance_at` that must hold no clipped pixel, nm.
+///
+/// In a band where the sample lets (almost) no light through, noise lifts some pixels above
+/// the dark, and they read finite absorbances below the clip that measure nothing; about half
+/// the pixels of such a band are clipped. A clipped pixel within a couple of nm (a few pixels,
+/// about the optical resolution of a compact spectrometer) says that the wavelength lies in
+/// such a band, even when the two pixels interpolated happen not to be clipped.
+pub const CLIP_GUARD_NM: f64 = 2.0;
+
 /// Absorbance at `wavelength_nm`, linearly interpolated between the two nearest pixels (AU).
+/// Fails with [`ProxyError::Clipped`] when a pixel within [`CLIP_GUARD_NM`] (and the pixels
+/// straddling that window) is clipped.
 pub fn absorbance_at(spectrum: &Spectrum, wavelength_nm: f64) -> ProxyResult<Measured> {
     expect_absorbance(spectrum)?;
     check_finite(spectrum)?;
     if spectrum.saturated {
         return Err(ProxyError::Saturated);
     }
-    let value = interpolate(spectrum.wavelength_nm(), spectrum.values(), wavelength_nm).ok_or(
-        ProxyError::OutOfRange {
-            wavelength: wavelength_nm,
-        },
+    let x = spectrum.wavelength_nm();
+    let value = interpolate(x, spectrum.values(), wavelength_nm).ok_or(ProxyError::OutOfRange {
+        wavelength: wavelength_nm,
+    })?;
+    spectrum.check_not_clipped(
+        x.partition_point(|w| *w < wavelength_nm - CLIP_GUARD_NM)
+            .saturating_sub(1),
+        x.partition_point(|w| *w <= wavelength_nm + CLIP_GUARD_NM),
     )?;
     Measured::new(value, ProxyUnit::Absorbance)
 }
@@ -72,6 +91,8 @@ pub fn first_excitonic_peak(spectrum: &Spectrum) -> ProxyResult<Measured> {
     first_excitonic_peak_with(spectrum, &ExcitonOptions::default())
 }
 
+/// Fails with [`ProxyError::Clipped`] when a clipped pixel lies within a smoothing window of the
+/// feature or anywhere to its red, or when no feature is found and some pixel is clipped.
 pub fn first_excitonic_peak_with(
     spectrum: &Spectrum,
     options: &ExcitonOptions,
@@ -124,9 +145,13 @@ pub fn first_excitonic_peak_with(
             best = Some(i);
         }
     }
-    let found = best.ok_or_else(|| {
-        ProxyError::no_peak("no excitonic feature stands out where the sample absorbs")
-    })?;
+    let Some(found) = best else {
+        // The first exciton may lie in a clipped band, where nothing can be seen.
+        spectrum.check_not_clipped(0, n)?;
+        return Err(ProxyError::no_peak(
+            "no excitonic feature stands out where the sample absorbs",
+        ));
+    };
     // Noise makes several local minima inside one concave feature; the feature's centre is
     // the deepest point of the whole concave stretch (d²A/dλ² < 0) around the one found.
     let concave = |j: usize| d2.get(j).is_some_and(|v| *v < 0.0);
@@ -137,6 +162,10 @@ pub fn first_excitonic_peak_with(
     while hi + 1 < n.saturating_sub(margin.max(1)) && concave(hi + 1) {
         hi += 1;
     }
+    // The feature must be seen whole: no clipped pixel within a window of it. Nor may any lie
+    // to the red, where the real first exciton would then hide (the corner of a clipped
+    // plateau itself makes a minimum of the second derivative).
+    spectrum.check_not_clipped(lo.saturating_sub(margin), n)?;
     let deepest = (lo..=hi)
         .min_by(|&a, &b| {
             let va = d2.get(a).copied().unwrap_or(0.0);

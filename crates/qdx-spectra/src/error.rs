@@ -17,6 +17,13 @@ pub enum ProxyError {
     /// The detector saturated, so the shape near the top is clipped and cannot be trusted.
     #[error("the spectrum is saturated (a pixel reached full scale); shorten the integration time")]
     Saturated,
+    /// The proxy needs pixels whose absorbance is clipped at the limit of the measurement: so
+    /// little light passes the sample there that the value is not a measurement.
+    #[error(
+        "the absorbance {} is beyond what can be measured (so little light passes the sample that it is clipped); dilute the sample or use a shorter path",
+        wavelength_span(*from_nm, *to_nm)
+    )]
+    Clipped { from_nm: f64, to_nm: f64 },
     /// A wavelength asked for lies outside the spectrum's grid.
     #[error("{wavelength} nm lies outside the spectrum's grid")]
     OutOfRange { wavelength: f64 },
@@ -42,6 +49,14 @@ pub enum ProxyError {
     /// An argument is out of its domain (a reversed range, a non-positive yield, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+}
+
+fn wavelength_span(from_nm: f64, to_nm: f64) -> String {
+    if (to_nm - from_nm).abs() < 0.05 {
+        format!("at {from_nm:.1} nm")
+    } else {
+        format!("at {from_nm:.1} nm .. {to_nm:.1} nm")
+    }
 }
 
 impl ProxyError {

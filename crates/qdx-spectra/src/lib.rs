@@ -56,6 +56,12 @@ pub struct Spectrum {
     pub averages: u32,
     /// True when any pixel of any averaged scan hit the detector's full scale.
     pub saturated: bool,
+    /// Pixels (indices, increasing, unique, in range) whose value is the limit of the
+    /// measurement rather than a measurement: absorbance where too little light passed the
+    /// sample, or no reference light existed, so the value was clipped. Proxies that rely on
+    /// such a pixel fail with [`ProxyError::Clipped`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    clipped: Vec<usize>,
 }
 
 /// Why a spectrum could not be built.
@@ -99,6 +105,7 @@ impl Spectrum {
             integration_time_s: 0.0,
             averages: 1,
             saturated: false,
+            clipped: Vec::new(),
         })
     }
 
@@ -134,6 +141,40 @@ impl Spectrum {
         self.averages = averages;
         self.saturated = saturated;
         self
+    }
+
+    /// The clipped pixels (see the field's doc), increasing.
+    pub fn clipped(&self) -> &[usize] {
+        &self.clipped
+    }
+
+    /// Marks pixels as clipped (in addition to those already marked); indices past the end
+    /// are ignored.
+    pub fn with_clipped(mut self, indices: impl IntoIterator<Item = usize>) -> Self {
+        let n = self.values.len();
+        self.clipped.extend(indices.into_iter().filter(|i| *i < n));
+        self.clipped.sort_unstable();
+        self.clipped.dedup();
+        self
+    }
+
+    /// The first and last clipped pixels within the index range `lo..=hi`, if any.
+    pub fn clipped_within(&self, lo: usize, hi: usize) -> Option<(usize, usize)> {
+        let start = self.clipped.partition_point(|i| *i < lo);
+        let end = self.clipped.partition_point(|i| *i <= hi);
+        let inside = self.clipped.get(start..end)?;
+        Some((*inside.first()?, *inside.last()?))
+    }
+
+    /// Fails with [`ProxyError::Clipped`] when a pixel in `lo..=hi` (indices) is clipped.
+    pub fn check_not_clipped(&self, lo: usize, hi: usize) -> ProxyResult<()> {
+        match self.clipped_within(lo, hi) {
+            None => Ok(()),
+            Some((a, b)) => Err(ProxyError::Clipped {
+                from_nm: self.wavelength_nm.get(a).copied().unwrap_or(f64::NAN),
+                to_nm: self.wavelength_nm.get(b).copied().unwrap_or(f64::NAN),
+            }),
+        }
     }
 
     /// Builds a spectrum by evaluating `f` on every wavelength of `grid`.

@@ -21,7 +21,9 @@
 
 use crate::error::{ProxyError, ProxyResult};
 use crate::measured::{Measured, ProxyUnit};
-use crate::process::{Baseline, baseline, check_finite, interpolate, noise_sigma};
+use crate::process::{
+    Baseline, baseline, baseline_end_points, check_finite, interpolate, noise_sigma,
+};
 use crate::smooth::SavitzkyGolay;
 use crate::{Spectrum, SpectrumQuantity};
 
@@ -92,6 +94,9 @@ pub(crate) fn prepare(spectrum: &Spectrum, options: &ProxyOptions) -> ProxyResul
     if spectrum.saturated {
         return Err(ProxyError::Saturated);
     }
+    // A clipped pixel holds the largest value the spectrum can have, so the peak would be
+    // found on the clipped plateau: no peak proxy is defined with one anywhere.
+    spectrum.check_not_clipped(0, spectrum.len())?;
     let x = spectrum.wavelength_nm();
     let base = baseline(x, spectrum.values(), options.baseline);
     let y: Vec<f64> = spectrum
@@ -405,6 +410,17 @@ pub fn integrated_area_with(
             return Err(ProxyError::OutOfRange { wavelength: w });
         }
     }
+    // The area reads the pixels of the range and the baseline's end points.
+    let n = spectrum.len();
+    let ends = baseline_end_points(n, baseline_method);
+    if ends > 0 {
+        spectrum.check_not_clipped(0, ends - 1)?;
+        spectrum.check_not_clipped(n.saturating_sub(ends), n)?;
+    }
+    spectrum.check_not_clipped(
+        x.partition_point(|w| *w < lo).saturating_sub(1),
+        x.partition_point(|w| *w <= hi),
+    )?;
     let base = baseline(x, spectrum.values(), baseline_method);
     let y: Vec<f64> = spectrum
         .values()

@@ -89,7 +89,9 @@ impl Default for AbsorbanceOptions {
 /// Where the transmitted light `S − D` is zero or negative the sample let no measurable light
 /// through, and `A` is set to `+max_absorbance`. Where the reference light `R − D` is zero or
 /// negative there is no lamp light to compare with, and `A` is also set to `+max_absorbance`
-/// (such pixels are outside the lamp's band, and proxies should avoid them).
+/// (such pixels are outside the lamp's band). Every pixel at `±max_absorbance` is marked
+/// [`Spectrum::clipped`]: its value is a limit, not a measurement, and proxies that need it
+/// fail instead of reading it.
 pub fn absorbance(
     sample: &Spectrum,
     reference: &Spectrum,
@@ -109,18 +111,24 @@ pub fn absorbance(
             "max_absorbance must be positive and finite".into(),
         ));
     };
+    let mut clipped = Vec::new();
     let values = sample
         .values()
         .iter()
         .zip(reference.values())
         .zip(dark.values())
-        .map(|((s, r), d)| {
+        .enumerate()
+        .map(|(i, ((s, r), d))| {
             let (t_num, t_den) = (s - d, r - d);
-            if t_num <= 0.0 || t_den <= 0.0 {
+            let a = if t_num <= 0.0 || t_den <= 0.0 {
                 clip
             } else {
                 (-(t_num / t_den).log10()).clamp(-clip, clip)
+            };
+            if a.abs() >= clip {
+                clipped.push(i);
             }
+            a
         })
         .collect();
     let mut out = Spectrum::new(
@@ -128,7 +136,8 @@ pub fn absorbance(
         values,
         SpectrumQuantity::Absorbance,
     )
-    .map_err(|e| ProxyError::InvalidArgument(e.to_string()))?;
+    .map_err(|e| ProxyError::InvalidArgument(e.to_string()))?
+    .with_clipped(clipped);
     out.integration_time_s = sample.integration_time_s;
     out.averages = sample.averages.min(reference.averages);
     out.saturated = sample.saturated || reference.saturated || dark.saturated;
@@ -168,18 +177,28 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// The baseline under each point of `values` on grid `wavelength`, by `method`.
-pub fn baseline(wavelength: &[f64], values: &[f64], method: Baseline) -> Vec<f64> {
-    let n = values.len().min(wavelength.len());
+/// How many points at each end of `n` the baseline `method` reads (0 for none).
+pub fn baseline_end_points(n: usize, method: Baseline) -> usize {
     match method {
-        Baseline::None => vec![0.0; n],
+        Baseline::None => 0,
         Baseline::LinearEnds { fraction } => {
             let fraction = if fraction.is_finite() {
                 fraction.clamp(0.0, 0.5)
             } else {
                 0.05
             };
-            let k = ((n as f64 * fraction).round() as usize).max(3).min(n / 2);
+            ((n as f64 * fraction).round() as usize).max(3).min(n / 2)
+        }
+    }
+}
+
+/// The baseline under each point of `values` on grid `wavelength`, by `method`.
+pub fn baseline(wavelength: &[f64], values: &[f64], method: Baseline) -> Vec<f64> {
+    let n = values.len().min(wavelength.len());
+    match method {
+        Baseline::None => vec![0.0; n],
+        Baseline::LinearEnds { .. } => {
+            let k = baseline_end_points(n, method);
             if k == 0 {
                 return vec![0.0; n];
             }
@@ -269,8 +288,25 @@ mod tests {
         .unwrap();
         assert!((a.values()[0] - 2.0).abs() < 1e-12);
         assert!((a.values()[1] - (-(0.91_f64).log10())).abs() < 1e-12);
-        // No transmitted light: clipped, not infinite.
+        // No transmitted light: clipped, not infinite, and marked as such.
         assert_eq!(a.values()[2], 3.0);
+        assert_eq!(a.clipped(), &[2]);
+    }
+
+    #[test]
+    fn absorbance_past_the_limit_is_marked_clipped() {
+        // 1e-4 transmission reads 4 AU, 2000 reads -3.3 AU: clamped and marked; 1e-2 is a
+        // measurement.
+        let a = absorbance(
+            &counts(vec![100.1, 110.0, 2e6 + 100.0]),
+            &counts(vec![1100.0, 1100.0, 1100.0]),
+            &counts(vec![100.0, 100.0, 100.0]),
+            AbsorbanceOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(a.values()[0], 3.0);
+        assert_eq!(a.values()[2], -3.0);
+        assert_eq!(a.clipped(), &[0, 2]);
     }
 
     #[test]
@@ -283,6 +319,7 @@ mod tests {
         )
         .unwrap();
         assert!(a.values().iter().all(|v| *v == 3.0));
+        assert_eq!(a.clipped(), &[0, 1, 2]);
     }
 
     #[test]

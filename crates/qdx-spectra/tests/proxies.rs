@@ -302,6 +302,7 @@ proptest! {
         step in 0.01f64..5.0,
         at in 0.0f64..1200.0,
         saturated in any::<bool>(),
+        clipped in prop::collection::vec(0usize..400, 0..5),
         quantity in prop_oneof![
             Just(SpectrumQuantity::Counts),
             Just(SpectrumQuantity::Intensity),
@@ -309,7 +310,10 @@ proptest! {
         ],
     ) {
         let grid: Vec<f64> = (0..values.len()).map(|i| start + step * i as f64).collect();
-        let s = Spectrum::new(grid, values, quantity).unwrap().with_acquisition(0.1, 1, saturated);
+        let s = Spectrum::new(grid, values, quantity)
+            .unwrap()
+            .with_acquisition(0.1, 1, saturated)
+            .with_clipped(clipped);
         let finite = |r: ProxyResult<Measured>| if let Ok(m) = r { assert!(m.value.is_finite()) };
         finite(peak_wavelength(&s));
         finite(fwhm(&s));
@@ -323,4 +327,122 @@ proptest! {
         });
         finite(relative_plqy(&s, &s, at, &dye, 1.5));
     }
+}
+
+/// Raw sample, reference and dark counts for a sample of absorbance `a(λ)`: a 40 000-count
+/// lamp over a 1 000-count dark, with deterministic noise of about 80 counts (read noise of a
+/// few averaged scans) on every pixel of the sample and the dark.
+fn raw_absorbance(grid: &[f64], a: impl Fn(f64) -> f64) -> (Spectrum, Spectrum, Spectrum) {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = move || {
+        // xorshift64*, mapped to a sum of uniforms (roughly Gaussian, deviation ~80 counts)
+        let mut sum = 0.0;
+        for _ in 0..4 {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let u = (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+            sum += u - 0.5;
+        }
+        sum * 80.0 / (4.0_f64 / 12.0).sqrt()
+    };
+    let dark_values: Vec<f64> = grid.iter().map(|_| 1000.0 + noise()).collect();
+    let sample: Vec<f64> = grid
+        .iter()
+        .map(|&x| 1000.0 + 40_000.0 * 10f64.powf(-a(x)) + noise())
+        .collect();
+    let counts = |v: Vec<f64>| Spectrum::new(grid.to_vec(), v, SpectrumQuantity::Counts).unwrap();
+    (
+        counts(sample),
+        counts(grid.iter().map(|_| 41_000.0).collect()),
+        counts(dark_values),
+    )
+}
+
+fn measured_absorbance(grid: &[f64], a: impl Fn(f64) -> f64) -> Spectrum {
+    let (s, r, d) = raw_absorbance(grid, a);
+    absorbance_spectrum(&s, &r, &d, AbsorbanceOptions::default()).unwrap()
+}
+
+/// A dense sample: an absorption band far past the 3 AU limit below 450 nm, a weak tail and an
+/// exciton at `exciton` nm (0.3 AU) on the red side.
+fn dense(grid: &[f64], exciton: f64) -> Spectrum {
+    measured_absorbance(grid, |x| {
+        6.0 / (1.0 + ((x - 440.0) / 3.0).exp()) + 0.05 + 0.3 * gaussian(x, exciton, 25.0)
+    })
+}
+
+#[test]
+fn absorbance_in_a_clipped_band_is_a_failed_measurement_not_a_value() {
+    let grid = linear_grid(350.0, 800.0, 1024);
+    let s = dense(&grid, 600.0);
+    assert!(!s.clipped().is_empty());
+    // Every wavelength inside the band fails, whether or not the two pixels read happen to be
+    // clipped (noise lifts about half of them to a finite absorbance near the limit).
+    for w in [360.0, 380.4, 400.0, 412.7, 425.0] {
+        match absorbance_at(&s, w) {
+            Err(ProxyError::Clipped { from_nm, to_nm }) => {
+                assert!(
+                    from_nm <= to_nm && (from_nm - w).abs() <= 3.0,
+                    "{from_nm} at {w}"
+                );
+                let message = ProxyError::Clipped { from_nm, to_nm }.to_string();
+                assert!(message.contains("beyond what can be measured"), "{message}");
+            }
+            other => panic!("absorbance at {w} nm in the clipped band gave {other:?}"),
+        }
+    }
+    // Outside the band the value is a measurement.
+    let a = absorbance_at(&s, 600.0).unwrap().value;
+    assert!((a - 0.35).abs() < 0.02, "{a}");
+}
+
+#[test]
+fn a_clipped_band_hides_an_exciton_but_not_one_to_its_red() {
+    let grid = linear_grid(350.0, 800.0, 1024);
+    // The exciton sits inside the clipped band: the corner of the plateau must not be
+    // reported as an exciton.
+    let hidden = dense(&grid, 430.0);
+    assert!(
+        matches!(
+            first_excitonic_peak(&hidden),
+            Err(ProxyError::Clipped { .. })
+        ),
+        "{:?}",
+        first_excitonic_peak(&hidden)
+    );
+    // Far to the red of the band it is found as before.
+    let seen = dense(&grid, 620.0);
+    let p = first_excitonic_peak(&seen).unwrap().value;
+    assert!((p - 620.0).abs() < 3.0, "{p}");
+    // Areas and peaks that read the band fail too; an area away from it does not.
+    assert!(matches!(
+        integrated_area(&seen, Some((400.0, 500.0))),
+        Err(ProxyError::Clipped { .. })
+    ));
+    assert!(matches!(
+        peak_wavelength(&seen),
+        Err(ProxyError::Clipped { .. })
+    ));
+    assert!(integrated_area_with(&seen, Some((550.0, 700.0)), Baseline::None).is_ok());
+}
+
+#[test]
+fn relative_plqy_with_a_clipped_excitation_wavelength_fails() {
+    let grid = linear_grid(350.0, 800.0, 1024);
+    let abs = dense(&grid, 600.0);
+    let pl = spectrum(grid.clone(), |x| 1e4 * gaussian(x, 620.0, 25.0));
+    let dye = ReferenceDye::coumarin153().with_calibration(DyeCalibration {
+        integrated_pl: 1e5,
+        integration_time_s: 0.1,
+        absorbance: 0.05,
+    });
+    assert!(matches!(
+        relative_plqy(&pl, &abs, 365.0, &dye, 1.496),
+        Err(ProxyError::Clipped { .. })
+    ));
+    assert!(matches!(
+        pl_per_absorbed(&pl, &abs, 365.0),
+        Err(ProxyError::Clipped { .. })
+    ));
 }

@@ -1,23 +1,32 @@
-//! CsPbX3 halide exchange on CsPbBr3 seeds (physics.md B2).
+//! CsPbX3 mixed-halide anion exchange on CsPbBr3 seeds (physics.md B2).
 //!
-//! Model, per halide source (I or Cl) exchanging with the Br of the seeds:
-//! - ratio of added halide to lattice halide `r = c_X / (3·c_Pb)` in the mix;
-//! - equilibrium fraction `x_eq = K·r / (1 + K·r)` (K > 1 for I into Br, K < 1 for Cl);
+//! Every halide stock in the mix takes part: chloride, bromide and iodide sources alike, with
+//! the seeds' own lattice bromide (`3·c_Pb`). Model:
+//! - equilibrium composition by competitive exchange for the lattice sites: each halide's
+//!   share is `w_X / Σ w`, with `w_Br = 3·c_Pb + c_Br(added)`, `w_I = K_I·c_I` and
+//!   `w_Cl = K_Cl·c_Cl` (K > 1 for I into Br, K < 1 for Cl). With one source and no added
+//!   bromide this is physics.md's `x_eq = K·r / (1 + K·r)`, `r = c_X / (3·c_Pb)`; added
+//!   bromide dilutes the exchange, and a bromide stock alone leaves CsPbBr3;
 //! - kinetics `x = x_eq·(1 − e^(−kτ))`, `k = k_exchange·exp(−Ea/R·(1/T − 1/298.15 K))`;
-//! - emission energy on the Br–X edge `E = (1−x)·E_Br + x·E_X − b·x(1−x)`;
+//! - emission energy on the Br–X edge `E = (1−x)·E_Br + x·E_X − b·x(1−x)` (endpoints 410, 512
+//!   and 690 nm for ~10 nm cubes), plus quantum confinement for seeds of edge `L` other than
+//!   10 nm: `C(x)·(1/L² − 1/(10 nm)²)` with `C_X = κ·ħ²π²/(2·μ_X)` interpolated linearly in x
+//!   (see [`confinement_ev_nm2`]);
 //! - FWHM, constant in energy: `base + alloy·4x(1−x) + transient·4p(1−p)` with progress
 //!   `p = 1 − e^(−kτ)`, converted with `FWHM_nm = λ²·ΔE/1239.84`;
 //! - PLQY: composition (Br 0.8, I 0.6, Cl 0.1, linear in x) × ligand factor (too little ligand
 //!   leaves surface traps: `0.5 + 0.5·l/(l + l_half)`; too much, past `ligand_excess`,
 //!   destabilises: `exp(−(l − excess)/0.1)`) × temperature factor (above `qy_temperature`)
-//!   × excess-halide etching (`exp(−(r − r_max))` past `r_max`) × a collapse when the seeds in
-//!   the mix fall below `seed_min_concentration` (too dilute to stay colloidally stable).
+//!   × excess-halide etching (`exp(−(r − r_max))` past `r_max`, r counting every added halide)
+//!   × a collapse when the seeds in the mix fall below `seed_min_concentration` (too dilute to
+//!   stay colloidally stable).
 //! - absorbance: a band edge 20 meV above the emission with a continuum rising toward the blue,
 //!   plus an excitonic bump at the edge, scaled by `extinction·c_Pb`.
 //!
 //! When both Cl and I sources are present, the direct Cl↔I exchange is blocked by the
 //! miscibility gap, so the seeds split into two populations in proportion to the two sources'
-//! halide amounts, each exchanging with one halide: two emitters, as physics.md suggests.
+//! halide amounts, each exchanging with one halide (and sharing the added bromide in the same
+//! proportion): two emitters, as physics.md suggests.
 //! Invariant: every output is finite; x stays in 0..1.
 
 use std::collections::BTreeMap;
@@ -30,12 +39,51 @@ use crate::error::SimResult;
 use crate::optics::{Band, Emission, Population};
 use qdx_spectra::shapes::EV_NM;
 
-/// The exchanging halide of a source stock.
+/// The halide a source stock delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Halide {
     Cl,
+    Br,
     I,
+}
+
+impl Halide {
+    /// The halide by its chemical symbol as a campaign writes it (`"Cl"`, `"Br"`, `"I"`).
+    pub fn from_symbol(symbol: &str) -> Option<Self> {
+        match symbol {
+            "Cl" => Some(Self::Cl),
+            "Br" => Some(Self::Br),
+            "I" => Some(Self::I),
+            _ => None,
+        }
+    }
+}
+
+/// Reference edge length at which `e_cl`, `e_br` and `e_i` hold, m.
+const REFERENCE_EDGE_M: f64 = 10e-9;
+
+/// `ħ²π²/(2·m_e)` in eV·nm²: the confinement energy of a free electron in a 1 nm box.
+const FREE_CONFINEMENT_EV_NM2: f64 = 0.376;
+
+/// Reduced exciton masses of CsPbCl3, CsPbBr3 and CsPbI3 in units of m_e (effective-mass
+/// values commonly used for these perovskites; unverified: calibrate).
+const REDUCED_MASS: [(Halide, f64); 3] =
+    [(Halide::Cl, 0.202), (Halide::Br, 0.126), (Halide::I, 0.114)];
+
+/// Scales the effective-mass confinement so that a 4 nm CsPbBr3 cube emits near 475 nm and a
+/// 10 nm one at 512 nm, the calibration physics.md B2 asks for (a plain particle in a box
+/// underestimates the shift of the small cubes).
+const CONFINEMENT_SCALE: f64 = 1.2;
+
+/// Confinement coefficient `C_X` (eV·nm²) of pure CsPbX3: the emission of a cube of edge `L` nm
+/// lies `C_X/L²` above the bulk.
+pub fn confinement_ev_nm2(halide: Halide) -> f64 {
+    let mu = REDUCED_MASS
+        .iter()
+        .find(|(h, _)| *h == halide)
+        .map_or(0.126, |(_, m)| *m);
+    CONFINEMENT_SCALE * FREE_CONFINEMENT_EV_NM2 / mu
 }
 
 /// A stock that supplies a halide (ZnX₂ or oleylammonium-X), by stock name.
@@ -234,6 +282,14 @@ pub(crate) const SCHEMA: &[ParamSpec] = &[
         doc: "decadic absorbance per (m path × mol/m³ Pb) at the band edge",
     },
     ParamSpec {
+        name: "seed_edge",
+        unit: "m",
+        default: 10e-9,
+        min: 2e-9,
+        max: 100e-9,
+        doc: "edge length of the seed cubes (quantum confinement below about 10 nm)",
+    },
+    ParamSpec {
         name: "stokes",
         unit: "eV",
         default: 0.02,
@@ -254,7 +310,7 @@ pub struct CsPbX3HalideExchange {
 pub struct CsPbX3Inputs {
     /// Pb of the seeds, mol/m³.
     pub seed_concentration: f64,
-    /// Each halide source's concentration, mol/m³.
+    /// Each halide source's concentration in the mix, mol/m³ (several of one halide add up).
     pub halides: Vec<(Halide, f64)>,
     /// Volume fraction of ligand stock.
     pub ligand_fraction: f64,
@@ -265,7 +321,7 @@ pub struct CsPbX3Inputs {
 /// One emitting phase of the outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsPbX3Phase {
-    /// The exchanging halide (`None`: unexchanged CsPbBr3).
+    /// The exchanging halide, Cl or I (`None`: CsPbBr3, with or without added bromide).
     pub halide: Option<Halide>,
     /// Share of the seeds in this phase.
     pub share: f64,
@@ -316,49 +372,68 @@ impl CsPbX3HalideExchange {
             inputs
                 .halides
                 .iter()
-                .filter(|(k, _)| *k == h)
+                .filter(|(k, c)| *k == h && c.is_finite())
                 .map(|(_, c)| c.max(0.0))
                 .sum()
         };
-        let (c_cl, c_i) = (amount(Halide::Cl), amount(Halide::I));
-        let total = c_cl + c_i;
+        let (c_cl, c_br, c_i) = (amount(Halide::Cl), amount(Halide::Br), amount(Halide::I));
+        let exchanging = c_cl + c_i;
         let k =
             self.p("k_exchange") * arrhenius(self.p("ea_exchange"), inputs.temperature_k, 298.15);
         let progress = 1.0 - (-k * inputs.residence_s.max(0.0)).exp();
-        let mut phases = Vec::new();
-        let mut shares: Vec<(Option<Halide>, f64, f64)> = Vec::new(); // (halide, share, c_X)
-        if total <= 0.0 {
+        // (exchanging halide, share of the seeds, its concentration in the mix)
+        let mut shares: Vec<(Option<Halide>, f64, f64)> = Vec::new();
+        if exchanging <= 0.0 {
             shares.push((None, 1.0, 0.0));
         } else {
             for (h, c) in [(Halide::Cl, c_cl), (Halide::I, c_i)] {
                 if c > 0.0 {
-                    shares.push((Some(h), c / total, c));
+                    shares.push((Some(h), c / exchanging, c));
                 }
             }
         }
+        // 1/L² − 1/L_ref² in nm⁻²: exactly 0 for seeds of the reference size.
+        let seed_edge = self.p("seed_edge");
+        let size_term =
+            1e-18 * (1.0 / (seed_edge * seed_edge) - 1.0 / (REFERENCE_EDGE_M * REFERENCE_EDGE_M));
+        let mut phases = Vec::new();
         for (halide, share, c_x) in shares {
-            // Each phase holds `share` of the seeds and meets its own halide.
+            // Each phase holds `share` of the seeds and of the added bromide, and meets its
+            // own exchanging halide.
             let c_phase = c_pb * share;
-            let r = c_x / (3.0 * c_phase);
-            let (kp, e_x, bowing, qy_x) = match halide {
-                Some(Halide::I) => (
+            let lattice = 3.0 * c_phase;
+            let bromide = lattice + c_br * share;
+            let (kp, e_x, bowing, qy_x, c_conf) = match halide {
+                Some(h @ Halide::I) => (
                     self.p("k_partition_i"),
                     self.p("e_i"),
                     self.p("bowing_br_i"),
                     self.p("qy_i"),
+                    confinement_ev_nm2(h),
                 ),
-                Some(Halide::Cl) => (
+                Some(h @ Halide::Cl) => (
                     self.p("k_partition_cl"),
                     self.p("e_cl"),
                     self.p("bowing_cl_br"),
                     self.p("qy_cl"),
+                    confinement_ev_nm2(h),
                 ),
-                None => (0.0, self.p("e_br"), 0.0, self.p("qy_br")),
+                Some(Halide::Br) | None => (
+                    0.0,
+                    self.p("e_br"),
+                    0.0,
+                    self.p("qy_br"),
+                    confinement_ev_nm2(Halide::Br),
+                ),
             };
-            let x_eq = kp * r / (1.0 + kp * r);
+            let r_x = c_x / bromide;
+            let x_eq = kp * r_x / (1.0 + kp * r_x);
             let x = (x_eq * progress).clamp(0.0, 1.0);
+            // Every added halide counts toward etching, bromide included.
+            let r = (c_x + c_br * share) / lattice;
             let e_br = self.p("e_br");
-            let energy = (1.0 - x) * e_br + x * e_x - bowing * x * (1.0 - x);
+            let confinement = ((1.0 - x) * confinement_ev_nm2(Halide::Br) + x * c_conf) * size_term;
+            let energy = (1.0 - x) * e_br + x * e_x - bowing * x * (1.0 - x) + confinement;
             let width_ev = self.p("fwhm_base")
                 + self.p("fwhm_alloy") * 4.0 * x * (1.0 - x)
                 + if halide.is_some() {
@@ -589,6 +664,74 @@ mod tests {
         assert_eq!(out.phases.len(), 2);
         assert!(out.phases.iter().any(|p| p.peak_nm < 512.0));
         assert!(out.phases.iter().any(|p| p.peak_nm > 512.0));
+    }
+
+    #[test]
+    fn a_bromide_source_alone_leaves_green_cspbbr3() {
+        for c in [5.0, 50.0, 500.0] {
+            let out = model().evaluate(&inputs(Halide::Br, c));
+            let main = out.main().unwrap();
+            assert_eq!(main.halide, None);
+            assert!((main.peak_nm - 512.0).abs() < 0.5, "{}", main.peak_nm);
+        }
+    }
+
+    #[test]
+    fn bromide_added_to_iodide_lands_between_green_and_the_iodide_alone() {
+        let iodide = model()
+            .evaluate(&inputs(Halide::I, 30.0))
+            .main()
+            .unwrap()
+            .peak_nm;
+        let mut mixed = inputs(Halide::I, 30.0);
+        mixed.halides.push((Halide::Br, 30.0));
+        let both = model().evaluate(&mixed).main().unwrap().peak_nm;
+        assert!(both > 530.0 && both < iodide - 10.0, "{both} vs {iodide}");
+        // More bromide, greener; the composition follows the molar feed.
+        mixed.halides.push((Halide::Br, 300.0));
+        let more = model().evaluate(&mixed).main().unwrap().peak_nm;
+        assert!(more < both && more > 512.0, "{more} vs {both}");
+    }
+
+    #[test]
+    fn sources_of_one_halide_add_up() {
+        let mut two = inputs(Halide::I, 15.0);
+        two.halides.push((Halide::I, 15.0));
+        let one = inputs(Halide::I, 30.0);
+        let (a, b) = (model().evaluate(&two), model().evaluate(&one));
+        assert!((a.main().unwrap().peak_nm - b.main().unwrap().peak_nm).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_edges_bow_and_end_at_the_pure_compounds() {
+        let m = model();
+        let energy = |h: Halide, c: f64| EV_NM / m.evaluate(&inputs(h, c)).main().unwrap().peak_nm;
+        // Nearly complete exchange reaches the pure iodide and chloride.
+        assert!((EV_NM / energy(Halide::I, 1e6) - 690.0).abs() < 1.0);
+        assert!((EV_NM / energy(Halide::Cl, 1e7) - 410.0).abs() < 1.0);
+        // Half way along Br-I the energy lies `b/4` below the straight line.
+        let mut half = inputs(Halide::I, 0.0);
+        // K·r = 1 gives x_eq = 1/2; τ = 60 s makes the exchange complete.
+        half.halides = vec![(Halide::I, 3.0 * 5.0 / 2.0)];
+        let out = m.evaluate(&half);
+        let main = out.main().unwrap();
+        assert!((main.x - 0.5).abs() < 1e-6, "{}", main.x);
+        let straight = 0.5 * (m.p("e_br") + m.p("e_i"));
+        let e = EV_NM / main.peak_nm;
+        assert!((straight - e - 0.1 / 4.0).abs() < 1e-6, "{e} vs {straight}");
+    }
+
+    #[test]
+    fn small_seeds_emit_bluer_by_quantum_confinement() {
+        let mut o = BTreeMap::new();
+        o.insert("seed_edge".to_string(), 4e-9);
+        let small = CsPbX3HalideExchange::new(&o).unwrap();
+        let peak =
+            |m: &CsPbX3HalideExchange, h, c| m.evaluate(&inputs(h, c)).main().unwrap().peak_nm;
+        let green = peak(&small, Halide::Br, 0.0);
+        assert!(green > 465.0 && green < 485.0, "{green}");
+        // Confinement shifts the mixed compositions too.
+        assert!(peak(&small, Halide::I, 30.0) < peak(&model(), Halide::I, 30.0) - 10.0);
     }
 
     #[test]

@@ -1,0 +1,234 @@
+//! The simulated lab as a campaign drives it: the chemistry a campaign's stocks make, and what
+//! the measurement makes of it.
+
+use qdx::runtime::{RunOptions, run_simulated};
+
+use crate::support::{check_text, rendered};
+
+fn options() -> RunOptions {
+    RunOptions {
+        progress: false,
+        sync_each: false,
+        halt_after: None,
+    }
+}
+
+/// The observations of a simulated run of `text`: header and rows, split at commas.
+fn observe(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let checked = check_text("campaign.qdx", text);
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
+    let split = |l: &str| l.split(',').map(str::to_owned).collect::<Vec<_>>();
+    let mut lines = obs.lines();
+    let header = split(lines.next().expect("header"));
+    (header, lines.map(split).collect())
+}
+
+fn column<'a>(header: &[String], row: &'a [String], name: &str) -> &'a str {
+    let i = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    row.get(i).map_or("", String::as_str)
+}
+
+/// CsPbBr3 seeds (half the flow) with an iodide stock and a second stock at fixed shares of
+/// the flow: bromide (ZnBr2, `halide "Br"`) or, with `bromide` false, plain solvent in its
+/// place. `roles` is what the simulate block says beyond the seeds.
+fn halide_campaign(iodide: f64, bromide: bool, roles: &str) -> String {
+    let second = if bromide {
+        r#"bromide "ZnBr2" in p_second { concentration 0.05 mol/L, halide "Br" }"#
+    } else {
+        r#"solvent "toluene" in p_second { concentration 0 mol/L }"#
+    };
+    let other = 0.5 - iodide;
+    format!(
+        r#"qdx 1
+campaign "halides" {{
+  seed 11
+  budget {{ experiments 1 }}
+}}
+use std.devices
+use std.spectra
+stocks {{
+  seeds "CsPbBr3" in p_seed {{ concentration 0.01 mol/L }}
+  iodide "ZnI2" in p_iodide {{ concentration 0.05 mol/L, halide "I" }}
+  {second}
+}}
+reactor {{
+  pump p_seed : syringe_pump {{ syringe 20 mL, max_rate 2 mL/min }}
+  pump p_iodide : syringe_pump {{ syringe 20 mL, max_rate 2 mL/min }}
+  pump p_second : syringe_pump {{ syringe 20 mL, max_rate 2 mL/min }}
+  mixer m1 : t_mixer {{ volume 1 uL }}
+  coil r1 : reactor_coil {{ volume 100 uL }}
+  cell s1 : flow_cell {{ volume 2 uL, spectrometer spec1 }}
+  spectrometer spec1 : uv_vis_pl {{ range 350 nm .. 800 nm, excitation 365 nm }}
+  outlet waste : collector
+  p_seed, p_iodide, p_second -> m1 -> r1 -> s1 -> waste
+}}
+variables {{
+  iodide_frac : ratio in 0 .. 0.5
+}}
+derive {{
+  total_flow = r1.volume / 30 s
+  p_iodide.rate = total_flow * iodide_frac
+  p_second.rate = total_flow * {other}
+  p_seed.rate = total_flow * 0.5
+}}
+measure at s1 {{
+  steady_state after 3 reactor_volumes
+  photoluminescence {{ integration 100 ms, average 5 }}
+}}
+proxies {{
+  peak = photoluminescence.peak_wavelength()
+}}
+optimizer grid {{
+  levels {{ iodide_frac [{iodide}] }}
+}}
+simulate cspbx3_halide_exchange {{ seeds seeds{roles} }}
+"#
+    )
+}
+
+fn pl_peak(text: &str) -> f64 {
+    let (header, rows) = observe(text);
+    let row = rows.first().expect("one experiment");
+    assert_eq!(column(&header, row, "status"), "ok", "{row:?}");
+    column(&header, row, "peak [nm]")
+        .parse()
+        .unwrap_or_else(|_| panic!("a peak in {row:?}"))
+}
+
+#[test]
+fn a_bromide_stock_makes_green_cspbbr3_not_red() {
+    // Before: every halide that was not "Cl" was simulated as iodide (red, ~600 nm).
+    let peak = pl_peak(&halide_campaign(0.0, true, ", halide bromide"));
+    assert!((500.0..=520.0).contains(&peak), "{peak} nm");
+}
+
+#[test]
+fn every_halide_stock_feeds_the_mixed_halide_exchange() {
+    let iodide = pl_peak(&halide_campaign(0.25, false, ", halide iodide"));
+    assert!(iodide > 600.0, "{iodide} nm");
+    // Bromide in place of solvent dilutes the iodide: the emission lands between CsPbBr3 and
+    // the iodide alone,
+    // however the stocks are named (a list, the role twice, or not at all: a stock that
+    // declares a halide feeds the mix anyway). Before, the second stock was ignored.
+    let mut mixed = Vec::new();
+    for roles in [
+        ", halide [iodide, bromide]",
+        ", halide iodide, halide bromide",
+        ", halide bromide, halide iodide",
+        ", halide iodide",
+    ] {
+        let peak = pl_peak(&halide_campaign(0.25, true, roles));
+        assert!(
+            peak > 530.0 && peak < iodide - 10.0,
+            "{roles}: {peak} vs {iodide} nm"
+        );
+        mixed.push(peak);
+    }
+    // The same chemistry (and seed) whichever way it is written.
+    assert!(mixed.windows(2).all(|w| w[0] == w[1]), "{mixed:?}");
+}
+
+/// Dense seeds diluted by `dilution` of the flow: 90 % seeds first, then 1 %. The absorbance
+/// at 420 nm is the objective, and a stop condition asks for at least 1.5 AU; a script reads the
+/// highest absorbance of the spectrum.
+fn dense_campaign() -> String {
+    r#"qdx 1
+campaign "saturate" {
+  seed 5
+  budget { experiments 2 }
+}
+use std.devices
+use std.spectra
+stocks {
+  seeds "CsPbBr3" in p_seed { concentration 0.2 mol/L }
+  solvent "toluene" in p_solvent { concentration 0 mol/L }
+  iodide "ZnI2" in p_iodide { concentration 0.05 mol/L, halide "I" }
+}
+reactor {
+  pump p_seed : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  pump p_solvent : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  pump p_iodide : syringe_pump { syringe 20 mL, max_rate 2 mL/min }
+  mixer m1 : t_mixer { volume 1 uL }
+  coil r1 : reactor_coil { volume 100 uL }
+  cell s1 : flow_cell { volume 2 uL, path_length 1 mm, spectrometer spec1 }
+  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm, excitation 365 nm }
+  outlet waste : collector
+  p_seed, p_solvent, p_iodide -> m1 -> r1 -> s1 -> waste
+}
+variables {
+  dilution : ratio in 0 .. 0.89
+}
+derive {
+  total_flow = r1.volume / 30 s
+  p_seed.rate = total_flow * (0.9 - dilution)
+  p_iodide.rate = total_flow * 0.1
+  p_solvent.rate = total_flow * dilution
+}
+measure at s1 {
+  steady_state after 3 reactor_volumes
+  absorbance { integration 50 ms, average 5 }
+}
+proxies {
+  a = absorbance.absorbance_at(420 nm)
+  top = script """
+    let m = 0.0;
+    for v in absorbance.values { if v > m { m = v } }
+    m
+"""
+}
+objectives {
+  maximize a
+  stop when a >= 1.5
+}
+optimizer grid {
+  levels { dilution [0, 0.89] }
+}
+simulate cspbx3_halide_exchange { seeds seeds, halide iodide }
+"#
+    .to_owned()
+}
+
+#[test]
+fn saturated_absorbance_fails_the_experiment_and_never_stops_the_run() {
+    let text = dense_campaign();
+    let checked = check_text("campaign.qdx", &text);
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    let obs = std::fs::read_to_string(out.join("observations.csv")).expect("observations");
+    let rows: Vec<Vec<&str>> = obs.lines().map(|l| l.split(',').collect()).collect();
+    let header = rows.first().expect("header").clone();
+    let col = |row: &[&str], name: &str| -> String {
+        let i = header.iter().position(|h| *h == name).expect(name);
+        row.get(i).copied().unwrap_or("").to_owned()
+    };
+    let (Some(dense), Some(dilute)) = (rows.get(1), rows.get(2)) else {
+        panic!("two experiments: {obs}")
+    };
+    // 90 % of the flow as seeds absorbs far past 3 AU at 420 nm: no value, a failed
+    // measurement with the reason. Before, a clipped or noise-lifted ~2-3 AU was a success
+    // and the stop condition (a >= 1.5) ended the run on it.
+    assert_eq!(col(dense, "status"), "failed", "{obs}");
+    assert_eq!(col(dense, "a"), "", "{obs}");
+    // A script reads whole spectra: it gets no value from a clipped one (before: 3, the clip).
+    assert_eq!(col(dense, "top"), "", "{obs}");
+    let reason = col(dense, "reason");
+    insta::assert_snapshot!(reason);
+    // The dilute sample is measured and the run goes on to spend its budget.
+    assert_eq!(col(dilute, "status"), "ok", "{obs}");
+    let a: f64 = col(dilute, "a").parse().expect("a value");
+    assert!(a > 0.05 && a < 1.5, "{a}");
+    let top: f64 = col(dilute, "top").parse().expect("a value");
+    assert!(top > a && top < 3.0, "{top}");
+    assert_eq!((summary.experiments, summary.failed), (2, 1), "{summary:?}");
+    assert!(summary.stop_reason.contains("budget"), "{summary:?}");
+}
