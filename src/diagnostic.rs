@@ -6,11 +6,12 @@
 //! Rendering goes through miette, with a fixed theme and width when asked (for snapshots).
 
 use std::fmt;
+use std::ops::Range;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 use serde::Serialize;
 
-use crate::source::{SourceMap, Span};
+use crate::source::{FileId, SourceFile, SourceMap, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,7 +160,7 @@ struct Rendered {
     code: &'static str,
     severity: miette::Severity,
     help: Option<String>,
-    source: Option<NamedSource<String>>,
+    source: Option<Excerpt>,
     labels: Vec<LabeledSpan>,
     related: Vec<Rendered>,
 }
@@ -210,14 +211,214 @@ impl miette::Diagnostic for Rendered {
     }
 }
 
-fn to_source_span(span: Span) -> Option<SourceSpan> {
-    let range = span.range()?;
-    Some(SourceSpan::new(range.start.into(), range.len()))
+/// Lines longer than this many bytes are cut around the labels on them.
+const LONG_LINE: usize = 1000;
+/// Bytes kept on either side of the labels of a cut line.
+const CUT_MARGIN: usize = 60;
+/// Bytes kept at most of a cut line.
+const CUT_WINDOW: usize = 400;
+/// Lines kept around the labels; miette shows one.
+const EXCERPT_CONTEXT: usize = 2;
+/// What stands for the cut part of a line.
+const ELLIPSIS: &str = "…";
+
+/// The lines of one file around a diagnostic's labels, as miette is given them.
+///
+/// miette reads its source from the first byte for every label it draws, which made a file with
+/// one warning per line quadratic to report, and it pads underlines with a `{:width$}` format,
+/// which panics past column 65 535. So it gets only the lines it shows, with very long lines
+/// cut around the labels, and this type tells it where they sit in the file: line numbers and
+/// the column in the header are those of the file.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    text: String,
+    /// 0-based line in the file of the excerpt's first line.
+    first_line: usize,
+    /// File byte offset of the start of each excerpt line.
+    line_starts: Vec<usize>,
+    /// The parts of the file kept, in order.
+    pieces: Vec<Piece>,
 }
 
-fn named_source(sources: &SourceMap, span: Span) -> Option<NamedSource<String>> {
-    let file = sources.get(span.file()?)?;
-    Some(NamedSource::new(file.name.clone(), file.text.clone()).with_language("qdx"))
+/// A run of file bytes copied into an excerpt.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    /// File byte offset of the first byte.
+    file: usize,
+    /// Its offset in the excerpt.
+    at: usize,
+    len: usize,
+}
+
+/// The largest char boundary of `text` at or below `i`.
+fn floor_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl Excerpt {
+    /// The lines of `file` that `ranges` (file byte ranges) touch, with some context.
+    fn new(file: &SourceFile, ranges: &[Range<usize>]) -> Self {
+        let text = file.text.as_str();
+        let lines = file.line_starts().len();
+        let first = ranges
+            .iter()
+            .map(|r| file.line_index(r.start))
+            .min()
+            .unwrap_or(0)
+            .saturating_sub(EXCERPT_CONTEXT);
+        let last = ranges
+            .iter()
+            .map(|r| file.line_index(r.end.max(r.start)))
+            .max()
+            .unwrap_or(0)
+            .saturating_add(EXCERPT_CONTEXT)
+            .min(lines.saturating_sub(1));
+        let mut excerpt = Excerpt {
+            name: file.name.clone(),
+            text: String::new(),
+            first_line: first,
+            line_starts: Vec::new(),
+            pieces: Vec::new(),
+        };
+        for line in first..=last {
+            let whole = file.line_range(line);
+            excerpt.line_starts.push(whole.start);
+            let content_end = if text.get(whole.clone()).is_some_and(|l| l.ends_with('\n')) {
+                whole.end - 1
+            } else {
+                whole.end
+            };
+            if content_end - whole.start <= LONG_LINE {
+                excerpt.keep(text, whole.start, whole.end);
+                continue;
+            }
+            // Cut the line around the label ends that fall on it.
+            let points = ranges
+                .iter()
+                .flat_map(|r| [r.start, r.end])
+                .filter(|p| (whole.start..=content_end).contains(p));
+            let (lo, hi) = points.fold(
+                (None, None),
+                |(lo, hi): (Option<usize>, Option<usize>), p| {
+                    (
+                        Some(lo.map_or(p, |l| l.min(p))),
+                        Some(hi.map_or(p, |h| h.max(p))),
+                    )
+                },
+            );
+            let from = lo.map_or(whole.start, |l| {
+                l.saturating_sub(CUT_MARGIN).max(whole.start)
+            });
+            let to = hi
+                .map_or(from, |h| h.saturating_add(CUT_MARGIN))
+                .min(from + CUT_WINDOW)
+                .max(from + CUT_MARGIN)
+                .min(content_end);
+            let (from, to) = (floor_boundary(text, from), floor_boundary(text, to));
+            if from > whole.start {
+                excerpt.text.push_str(ELLIPSIS);
+            }
+            excerpt.keep(text, from, to);
+            if to < content_end {
+                excerpt.text.push_str(ELLIPSIS);
+            }
+            excerpt.keep(text, content_end, whole.end);
+        }
+        excerpt
+    }
+
+    fn keep(&mut self, text: &str, from: usize, to: usize) {
+        if let Some(part) = text.get(from..to) {
+            self.pieces.push(Piece {
+                file: from,
+                at: self.text.len(),
+                len: part.len(),
+            });
+            self.text.push_str(part);
+        }
+    }
+
+    /// Where a file offset is in the excerpt; an offset in a cut part goes to its edge.
+    fn to_excerpt(&self, offset: usize) -> usize {
+        let i = self.pieces.partition_point(|p| p.file <= offset);
+        match i.checked_sub(1).and_then(|k| self.pieces.get(k)) {
+            Some(p) => p.at + (offset - p.file).min(p.len),
+            None => 0,
+        }
+    }
+
+    /// Where an excerpt offset is in the file.
+    fn to_file(&self, offset: usize) -> usize {
+        let i = self.pieces.partition_point(|p| p.at <= offset);
+        match i.checked_sub(1).and_then(|k| self.pieces.get(k)) {
+            Some(p) => p.file + (offset - p.at).min(p.len),
+            None => self.line_starts.first().copied().unwrap_or(0),
+        }
+    }
+
+    /// A file byte range as a span of the excerpt.
+    fn span(&self, range: &Range<usize>) -> SourceSpan {
+        let start = self.to_excerpt(range.start);
+        let end = self.to_excerpt(range.end).max(start);
+        SourceSpan::new(start.into(), end - start)
+    }
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner =
+            self.text
+                .as_str()
+                .read_span(span, context_lines_before, context_lines_after)?;
+        let line = inner.line();
+        // miette counts columns in bytes from the line start; count them in the file.
+        let column = if context_lines_before == 0 {
+            let start = self.line_starts.get(line).copied().unwrap_or(0);
+            self.to_file(span.offset()).saturating_sub(start)
+        } else {
+            inner.column()
+        };
+        // miette's line count runs from the start of the source: add the lines left out.
+        Ok(Box::new(
+            miette::MietteSpanContents::new_named(
+                self.name.clone(),
+                inner.data(),
+                *inner.span(),
+                line + self.first_line,
+                column,
+                inner.line_count() + self.first_line,
+            )
+            .with_language("qdx"),
+        ))
+    }
+}
+
+/// The excerpt of `file` for the labels at `ranges`, with the labels as spans of it.
+fn excerpt(
+    sources: &SourceMap,
+    file: FileId,
+    ranges: &[Range<usize>],
+) -> Option<(Excerpt, Vec<SourceSpan>)> {
+    let file = sources.get(file)?;
+    let excerpt = Excerpt::new(file, ranges);
+    let spans = ranges.iter().map(|r| excerpt.span(r)).collect();
+    Some((excerpt, spans))
+}
+
+/// How many bytes of source rendering `d` hands to miette for its primary location: the work
+/// of drawing it, which must not grow with the size of the file.
+pub fn excerpt_len(d: &Diagnostic, sources: &SourceMap) -> usize {
+    bind(d, sources).source.map_or(0, |s| s.text.len())
 }
 
 /// Secondary labels further than this many lines from the primary one are drawn as separate
@@ -226,16 +427,17 @@ const NEARBY_LINES: usize = 6;
 
 fn line_of(sources: &SourceMap, span: Span) -> Option<usize> {
     let file = sources.get(span.file()?)?;
-    Some(file.line_col(span.range()?.start).0)
+    Some(file.line_index(span.range()?.start))
 }
 
 fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
     let primary_file = d.primary_span().and_then(|s| s.file());
     let primary_line = d.primary_span().and_then(|s| line_of(sources, s));
-    let mut labels = Vec::new();
+    // Labels drawn on the primary file: (range, message, primary?).
+    let mut here: Vec<(Range<usize>, Option<String>, bool)> = Vec::new();
     let mut related = Vec::new();
     for (i, label) in d.labels.iter().enumerate() {
-        let Some(span) = to_source_span(label.span) else {
+        let Some(range) = label.span.range() else {
             continue;
         };
         let near = match (primary_line, line_of(sources, label.span)) {
@@ -243,15 +445,24 @@ fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
             _ => true,
         };
         if label.span.file() == primary_file && (i == 0 || near) {
-            let labeled = if i == 0 {
-                LabeledSpan::new_primary_with_span(label.message.clone(), span)
-            } else {
-                LabeledSpan::new_with_span(label.message.clone(), span)
-            };
-            labels.push(labeled);
+            here.push((range, label.message.clone(), i == 0));
         } else {
             // A label in another file (an imported kind, the stdlib) becomes a related note
             // rendered against that file.
+            let bound = label
+                .span
+                .file()
+                .and_then(|f| excerpt(sources, f, std::slice::from_ref(&range)));
+            let (source, labels) = match bound {
+                Some((source, spans)) => (
+                    Some(source),
+                    spans
+                        .into_iter()
+                        .map(|s| LabeledSpan::new_with_span(None, s))
+                        .collect(),
+                ),
+                None => (None, Vec::new()),
+            };
             related.push(Rendered {
                 message: label
                     .message
@@ -260,12 +471,33 @@ fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
                 code: d.code,
                 severity: miette::Severity::Advice,
                 help: None,
-                source: named_source(sources, label.span),
-                labels: vec![LabeledSpan::new_with_span(None, span)],
+                source,
+                labels,
                 related: Vec::new(),
             });
         }
     }
+    let ranges: Vec<Range<usize>> = here.iter().map(|(r, _, _)| r.clone()).collect();
+    let bound = primary_file
+        .filter(|_| !ranges.is_empty())
+        .and_then(|f| excerpt(sources, f, &ranges));
+    let (source, labels) = match bound {
+        Some((source, spans)) => {
+            let labels = here
+                .into_iter()
+                .zip(spans)
+                .map(|((_, message, primary), span)| {
+                    if primary {
+                        LabeledSpan::new_primary_with_span(message, span)
+                    } else {
+                        LabeledSpan::new_with_span(message, span)
+                    }
+                })
+                .collect();
+            (Some(source), labels)
+        }
+        _ => (None, Vec::new()),
+    };
     let mut help = d.help.clone();
     if !d.notes.is_empty() {
         let notes = d
@@ -287,7 +519,7 @@ fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
             Severity::Warning => miette::Severity::Warning,
         },
         help,
-        source: d.primary_span().and_then(|s| named_source(sources, s)),
+        source,
         labels,
         related,
     }

@@ -6,6 +6,10 @@
 //! layout are equal: the formatter's round-trip test relies on that.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// U+FEFF at the start of a file: some Windows editors write it to mark UTF-8.
+const BYTE_ORDER_MARK: char = '\u{feff}';
 
 /// Identifies one file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,18 +131,50 @@ pub struct SourceFile {
     /// The name diagnostics show: the path as the user wrote it, or `std/devices.qdx`.
     pub name: String,
     pub origin: Origin,
+    /// The text, without a leading byte-order mark (see [`SourceMap::add`]).
     pub text: String,
+    /// Byte offset of the start of every line, built on first use: diagnostics look up lines
+    /// once each, and a scan from the start of the file each time made many of them quadratic.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
+    /// Byte offsets where lines start; the first is 0.
+    pub fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
+    /// 0-based line of a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.line_starts()
+            .partition_point(|&start| start <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Byte range of a 0-based line, its line break included.
+    pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
+        let starts = self.line_starts();
+        let start = starts.get(line).copied().unwrap_or(self.text.len());
+        let end = starts.get(line + 1).copied().unwrap_or(self.text.len());
+        start..end
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-        (line, column)
+        let line = self.line_index(offset);
+        let line_start = self.line_range(line).start;
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        (line + 1, column)
     }
 }
 
@@ -153,18 +189,25 @@ impl SourceMap {
         Self::default()
     }
 
+    /// Adds a file. A UTF-8 byte-order mark at its start is dropped: editors do not show it,
+    /// so every offset, line and column counts from the first character the user sees.
     pub fn add(
         &mut self,
         name: impl Into<String>,
         origin: Origin,
         text: impl Into<String>,
     ) -> FileId {
+        let mut text: String = text.into();
+        if text.starts_with(BYTE_ORDER_MARK) {
+            text.drain(..BYTE_ORDER_MARK.len_utf8());
+        }
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile {
             id,
             name: name.into(),
             origin,
-            text: text.into(),
+            text,
+            line_starts: OnceLock::new(),
         });
         id
     }

@@ -137,11 +137,17 @@ fn right_edge(e: &Expr, follower: u8) -> u8 {
     }
 }
 
+/// [`right_edge`] of `e` as printed: closed when it gets parentheses. The edge is computed
+/// once per level (asking [`needs_parens`] first computed it twice, which made a chain of
+/// prefix operators or powers exponential to print).
 fn printed_edge(e: &Expr, left: u8, follower: u8) -> u8 {
-    if needs_parens(e, left, follower) {
-        CLOSED
-    } else {
-        right_edge(e, follower)
+    match &e.kind {
+        ExprKind::Binary { op, .. } if infix_power(*op) <= left => CLOSED,
+        ExprKind::Binary { .. } | ExprKind::Unary { .. } => {
+            let edge = right_edge(e, follower);
+            if edge < follower { CLOSED } else { edge }
+        }
+        _ => CLOSED,
     }
 }
 

@@ -233,8 +233,31 @@ fn spread(mut xs: Vec<f64>) -> Spread {
     }
 }
 
+/// Experiments of a design known before the run, counted without building it.
+fn planned_design_size(c: &Campaign) -> Option<u64> {
+    match c.optimizer.strategy {
+        Strategy::Grid => Some(c.optimizer.grid_size(&c.variables)),
+        Strategy::Sobol | Strategy::LatinHypercube => Some(crate::strategy::design_size(c) as u64),
+        _ => None,
+    }
+}
+
 /// Plans the campaign and checks it against its budgets.
 pub fn plan(c: &Campaign) -> PlanResult<Plan> {
+    // Validation refuses such designs; a campaign built another way must not make the planner
+    // allocate every point of a billion-point grid.
+    if let Some(size) = planned_design_size(c).filter(|n| *n > MAX_DESIGN_POINTS) {
+        let mut d = Diagnostics::new();
+        d.push(
+            Diagnostic::error(
+                "qdx::plan::design_too_large",
+                format!("the design has {size} experiments, more than qdx plans"),
+            )
+            .label(c.optimizer.span, format!("at most {MAX_DESIGN_POINTS}"))
+            .help("use fewer levels or points"),
+        );
+        return Err(d);
+    }
     let mut diags = Diagnostics::new();
     let refuse = |e: PlanError| -> Diagnostics {
         let mut d = Diagnostics::new();

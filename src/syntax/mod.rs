@@ -19,12 +19,37 @@ use crate::source::{FileId, SourceMap, Span};
 /// Result of the parse stage.
 pub type ParseResult<T> = Result<T, Diagnostic>;
 
+/// How deep `{`, `(` and `[` may nest. The parser and every stage after it recurse once per
+/// level, so a limit keeps a pathological file (50 000 nested property lists) a located error
+/// rather than a stack overflow; real campaigns use a handful of levels.
+pub const MAX_NESTING: usize = 64;
+
+/// How deep one expression may be: operators chained (`- - - 1`, `a * b * c`) plus the
+/// brackets and calls nested in it. Chains are flat in the text but deep in the tree that
+/// validation, planning and the run walk recursively; in a debug build the type checker takes
+/// about 14 kB of stack per level, so 100 levels fit the 2 MB of a spawned thread.
+pub const MAX_EXPRESSION_DEPTH: usize = 100;
+
 /// Parses one file of the source map.
 pub fn parse(sources: &SourceMap, file: FileId) -> ParseResult<Ast> {
     let text = sources
         .get(file)
         .map(|f| f.text.as_str())
         .unwrap_or_default();
+    let outline = Outline::of(text);
+    if let Some(at) = outline.too_deep() {
+        return Err(Diagnostic::error(
+            "qdx::syntax::too_deep",
+            format!("brackets nest more than {MAX_NESTING} levels deep"),
+        )
+        .label(
+            Span::new(file, at, at + 1),
+            format!("level {} opens here", MAX_NESTING + 1),
+        )
+        .help(format!(
+            "qdx reads at most {MAX_NESTING} levels of `{{`, `(` and `[`; flatten the structure"
+        )));
+    }
     let mut pairs = match parser::parse_pairs(text) {
         Ok(p) => p,
         Err(first) => {
@@ -37,10 +62,11 @@ pub fn parse(sources: &SourceMap, file: FileId) -> ParseResult<Ast> {
                 detailed.as_deref().unwrap_or(&first),
                 file,
                 text,
+                &outline,
             ));
         }
     };
-    let lower = Lower { file, text };
+    let lower = Lower::new(file, text);
     match pairs.next() {
         Some(root) => lower.file(root),
         None => Err(Diagnostic::error("qdx::syntax::empty", "empty parse")),
@@ -213,56 +239,96 @@ fn tidy(names: Vec<String>) -> Vec<String> {
     out
 }
 
-/// The last `{`, `(` or `[` left open, outside strings and comments.
-fn unclosed_delimiter(text: &str) -> Option<(usize, char)> {
-    let mut stack: Vec<(usize, char)> = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let rest = text.get(i..).unwrap_or("");
-        if rest.starts_with("//") {
-            i += rest.find('\n').unwrap_or(rest.len());
-            continue;
-        }
-        if rest.starts_with("/*") {
-            i += rest
-                .get(2..)
-                .and_then(|r| r.find("*/"))
-                .map_or(rest.len(), |k| k + 4);
-            continue;
-        }
-        if rest.starts_with("\"\"\"") {
-            i += rest
-                .get(3..)
-                .and_then(|r| r.find("\"\"\""))
-                .map_or(rest.len(), |k| k + 6);
-            continue;
-        }
-        match b {
-            b'"' => {
-                let mut j = i + 1;
-                while let Some(&c) = bytes.get(j) {
-                    if c == b'\\' {
-                        j += 2;
-                        continue;
-                    }
-                    if c == b'"' || c == b'\n' {
-                        break;
-                    }
-                    j += 1;
-                }
-                i = j + 1;
+/// The brackets of a text outside strings and comments, and a block comment left open: what
+/// syntax errors and the nesting limit need, found in one pass that cannot fail.
+#[derive(Debug, Default)]
+struct Outline {
+    /// Offsets and bytes of every `{ ( [ ] ) }`, in order.
+    brackets: Vec<(usize, u8)>,
+    /// Where a `/*` with no `*/` after it starts.
+    open_comment: Option<usize>,
+}
+
+impl Outline {
+    fn of(text: &str) -> Self {
+        let mut outline = Outline::default();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            let rest = text.get(i..).unwrap_or("");
+            if rest.starts_with("//") {
+                i += rest.find('\n').unwrap_or(rest.len());
                 continue;
             }
-            b'{' | b'(' | b'[' => stack.push((i, b as char)),
-            b'}' | b')' | b']' => {
+            if rest.starts_with("/*") {
+                match rest.get(2..).and_then(|r| r.find("*/")) {
+                    Some(k) => i += k + 4,
+                    None => {
+                        outline.open_comment = Some(i);
+                        break;
+                    }
+                }
+                continue;
+            }
+            if rest.starts_with("\"\"\"") {
+                i += rest
+                    .get(3..)
+                    .and_then(|r| r.find("\"\"\""))
+                    .map_or(rest.len(), |k| k + 6);
+                continue;
+            }
+            match b {
+                b'"' => {
+                    let mut j = i + 1;
+                    while let Some(&c) = bytes.get(j) {
+                        if c == b'\\' {
+                            j += 2;
+                            continue;
+                        }
+                        if c == b'"' || c == b'\n' {
+                            break;
+                        }
+                        j += 1;
+                    }
+                    i = j + 1;
+                    continue;
+                }
+                b'{' | b'(' | b'[' | b'}' | b')' | b']' => outline.brackets.push((i, b)),
+                _ => {}
+            }
+            i += 1;
+        }
+        outline
+    }
+
+    /// The bracket that opens one level more than [`MAX_NESTING`].
+    fn too_deep(&self) -> Option<usize> {
+        let mut depth = 0_usize;
+        for &(at, b) in &self.brackets {
+            if matches!(b, b'{' | b'(' | b'[') {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(at);
+                }
+            } else {
+                depth = depth.saturating_sub(1);
+            }
+        }
+        None
+    }
+
+    /// The last `{`, `(` or `[` left open.
+    fn unclosed_delimiter(&self) -> Option<(usize, char)> {
+        let mut stack: Vec<(usize, char)> = Vec::new();
+        for &(at, b) in &self.brackets {
+            if matches!(b, b'{' | b'(' | b'[') {
+                stack.push((at, b as char));
+            } else {
                 stack.pop();
             }
-            _ => {}
         }
-        i += 1;
+        stack.pop()
     }
-    stack.pop()
 }
 
 /// The first string literal left open on its line, outside comments.
@@ -294,8 +360,33 @@ fn unclosed_string(text: &str) -> Option<usize> {
     None
 }
 
-fn syntax_error(err: &pest::error::Error<Rule>, file: FileId, text: &str) -> Diagnostic {
-    if let Some(at) = unclosed_string(text) {
+fn syntax_error(
+    err: &pest::error::Error<Rule>,
+    file: FileId,
+    text: &str,
+    outline: &Outline,
+) -> Diagnostic {
+    let pest_at = match err.location {
+        InputLocation::Pos(p) | InputLocation::Span((p, _)) => p,
+    };
+    let string_at = unclosed_string(text);
+    // Everything after an open `/*` is comment, so an error found there is the comment's doing;
+    // a string left open before it is reported first, as the comment may lie inside it.
+    if let Some(at) = outline.open_comment
+        && at <= pest_at.max(err.parse_attempts().map_or(0, |a| a.max_position))
+        && string_at.is_none_or(|s| s > at)
+    {
+        return Diagnostic::error(
+            "qdx::syntax::unclosed_comment",
+            "this comment is not closed",
+        )
+        .label(
+            Span::new(file, at, at + 2),
+            "the comment starts here and runs to the end of the file",
+        )
+        .help("add `*/` where the comment should end");
+    }
+    if let Some(at) = string_at {
         let line_end = text
             .get(at..)
             .and_then(|r| r.find('\n'))
@@ -372,7 +463,7 @@ fn syntax_error(err: &pest::error::Error<Rule>, file: FileId, text: &str) -> Dia
                 .map_or(0, char::len_utf8),
         );
         let mut d = Diagnostic::error("qdx::syntax::unexpected_end", "the file ends too early");
-        if let Some((at, open)) = unclosed_delimiter(text) {
+        if let Some((at, open)) = outline.unclosed_delimiter() {
             let close = match open {
                 '{' => '}',
                 '(' => ')',

@@ -42,6 +42,29 @@ pub(crate) fn parse_pairs(text: &str) -> Result<Pairs<'_, Rule>, Box<pest::error
     QdxParser::parse(Rule::file, text).map_err(Box::new)
 }
 
+/// The prefix and infix operators of an expression's flat list of pairs.
+fn is_operator(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::op_or
+            | Rule::op_and
+            | Rule::op_not
+            | Rule::op_le
+            | Rule::op_ge
+            | Rule::op_ne
+            | Rule::op_eq
+            | Rule::op_lt
+            | Rule::op_gt
+            | Rule::op_within
+            | Rule::op_add
+            | Rule::op_sub
+            | Rule::op_mul
+            | Rule::op_div
+            | Rule::op_pow
+            | Rule::op_neg
+    )
+}
+
 /// Keywords are pairs in the tree only so that errors can name them; lowering skips them.
 fn is_keyword(rule: Rule) -> bool {
     format!("{rule:?}").starts_with("kw_")
@@ -112,6 +135,9 @@ fn internal(span: Span, what: &str) -> Diagnostic {
 pub(crate) struct Lower<'t> {
     pub file: FileId,
     pub text: &'t str,
+    /// Depth of the expression tree above the expression being lowered (see
+    /// [`super::MAX_EXPRESSION_DEPTH`]).
+    expr_depth: std::cell::Cell<usize>,
 }
 
 /// True when `s` holds only whitespace and comments.
@@ -132,7 +158,15 @@ fn only_trivia(s: &str) -> bool {
     true
 }
 
-impl Lower<'_> {
+impl<'t> Lower<'t> {
+    pub fn new(file: FileId, text: &'t str) -> Self {
+        Self {
+            file,
+            text,
+            expr_depth: std::cell::Cell::new(0),
+        }
+    }
+
     /// The pair's span, ending at its last token: pest counts the whitespace and comments a
     /// trailing repetition skipped over as part of the rule, which spans must not.
     pub fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -985,6 +1019,43 @@ impl Lower<'_> {
     }
 
     pub fn expr(&self, pair: Pair<'_, Rule>) -> LowerResult<Expr> {
+        // An expression with k operators becomes a tree up to k + 1 deep, on top of the
+        // expressions around it; refuse it before the Pratt parser recurses that deep.
+        let above = self.expr_depth.get();
+        let operators: Vec<Pair<'_, Rule>> = pair
+            .clone()
+            .into_inner()
+            .filter(|p| is_operator(p.as_rule()))
+            .collect();
+        let depth = above + 1 + operators.len();
+        if depth > super::MAX_EXPRESSION_DEPTH {
+            let start = pair.as_span().start();
+            let first = Span::new(self.file, start, start + 1);
+            // The operator that goes one level too deep, or the bracket or call that does.
+            let room = super::MAX_EXPRESSION_DEPTH.saturating_sub(above + 1);
+            let at = operators.get(room).map_or(first, |op| self.span(op));
+            let mut d = Diagnostic::error(
+                "qdx::syntax::expression_too_deep",
+                "this expression is nested too deeply",
+            )
+            .label(
+                at,
+                format!("more than {} levels deep here", super::MAX_EXPRESSION_DEPTH),
+            );
+            if at.range() != first.range() {
+                d = d.label(first, "the expression starts here");
+            }
+            return Err(d.help(
+                "each operator, bracket and call adds a level; name parts of the expression in `derive`",
+            ));
+        }
+        self.expr_depth.set(depth);
+        let lowered = self.pratt(pair);
+        self.expr_depth.set(above);
+        lowered
+    }
+
+    fn pratt(&self, pair: Pair<'_, Rule>) -> LowerResult<Expr> {
         PRATT
             .map_primary(|p| self.primary(p))
             .map_prefix(|op, rhs| {

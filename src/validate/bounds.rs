@@ -52,6 +52,9 @@ const SLACK: f64 = 1e-9;
 
 struct BoxEnv<'b> {
     vars: &'b [Interval],
+    /// Variables narrowed from the box, sorted by id: a box differing in a few variables
+    /// without copying all of them (a campaign may have very many).
+    patch: &'b [(VarId, Interval)],
     derived: &'b [TExpr],
     known: &'b [(DerivedId, Interval)],
     depth: std::cell::Cell<usize>,
@@ -59,7 +62,10 @@ struct BoxEnv<'b> {
 
 impl IntervalEnv for BoxEnv<'_> {
     fn var(&self, id: VarId) -> Interval {
-        self.vars.get(id).copied().unwrap_or_else(Interval::entire)
+        match self.patch.binary_search_by_key(&id, |(v, _)| *v) {
+            Ok(k) => self.patch.get(k).map_or_else(Interval::entire, |(_, i)| *i),
+            Err(_) => self.vars.get(id).copied().unwrap_or_else(Interval::entire),
+        }
     }
 
     fn derived(&self, id: DerivedId) -> Result<Interval, qdx_units::IntervalError> {
@@ -133,9 +139,10 @@ impl Region<'_> {
         })
     }
 
-    fn natural(&self, e: &TExpr, b: &[Interval]) -> Option<Interval> {
+    fn natural(&self, e: &TExpr, b: &[Interval], patch: &[(VarId, Interval)]) -> Option<Interval> {
         e.interval(&BoxEnv {
             vars: b,
+            patch,
             derived: self.derived,
             known: &self.known,
             depth: std::cell::Cell::new(0),
@@ -149,15 +156,14 @@ impl Region<'_> {
     /// evaluating there removes the overestimation caused by repeated variables
     /// (`t − t·f − t·g`).
     fn enclose(&self, e: &TExpr, b: &[Interval]) -> Option<Interval> {
-        let natural = self.natural(e, b)?;
+        let natural = self.natural(e, b, &[])?;
         let grad = gradient(e, b, self.derived, 0).1;
-        let mut low_box = b.to_vec();
-        let mut high_box = b.to_vec();
-        let mut monotone = false;
-        for (k, g) in grad.iter().enumerate() {
-            let (Some(x), Some(lo_slot), Some(hi_slot)) =
-                (b.get(k), low_box.get_mut(k), high_box.get_mut(k))
-            else {
+        // Only the variables `e` depends on have a slope entry; moving any other one to an end
+        // of its range cannot change the value.
+        let mut low_patch = Vec::new();
+        let mut high_patch = Vec::new();
+        for (k, g) in &grad.slopes {
+            let Some(x) = b.get(*k) else {
                 continue;
             };
             let (Ok(at_lo), Ok(at_hi)) = (Interval::point(x.lo()), Interval::point(x.hi())) else {
@@ -167,23 +173,21 @@ impl Region<'_> {
                 continue;
             }
             if g.lo() >= 0.0 {
-                *lo_slot = at_lo;
-                *hi_slot = at_hi;
-                monotone = true;
+                low_patch.push((*k, at_lo));
+                high_patch.push((*k, at_hi));
             } else if g.hi() <= 0.0 {
-                *lo_slot = at_hi;
-                *hi_slot = at_lo;
-                monotone = true;
+                low_patch.push((*k, at_hi));
+                high_patch.push((*k, at_lo));
             }
         }
-        if !monotone {
+        if low_patch.is_empty() {
             return Some(natural);
         }
         let lo = self
-            .natural(e, &low_box)
+            .natural(e, b, &low_patch)
             .map_or(natural.lo(), |i| i.lo().max(natural.lo()));
         let hi = self
-            .natural(e, &high_box)
+            .natural(e, b, &high_patch)
             .map_or(natural.hi(), |i| i.hi().min(natural.hi()));
         Interval::new(lo, hi).ok().or(Some(natural))
     }
@@ -460,35 +464,99 @@ impl Region<'_> {
     }
 }
 
+/// An interval gradient: the slope in each variable listed, and `rest` in every other one (zero,
+/// or the whole line once a slope could not be bounded). Sparse, so the work of the prover
+/// follows the size of the expressions, not the number of variables of the campaign.
+#[derive(Debug, Clone)]
+struct Gradient {
+    rest: Interval,
+    /// Sorted by variable.
+    slopes: Vec<(VarId, Interval)>,
+}
+
+impl Gradient {
+    fn constant() -> Self {
+        Self {
+            rest: Interval::point(0.0).unwrap_or_else(|_| Interval::entire()),
+            slopes: Vec::new(),
+        }
+    }
+
+    fn unknown() -> Self {
+        Self {
+            rest: Interval::entire(),
+            slopes: Vec::new(),
+        }
+    }
+
+    fn map(self, f: impl Fn(Interval) -> Interval) -> Self {
+        Self {
+            rest: f(self.rest),
+            slopes: self.slopes.into_iter().map(|(v, g)| (v, f(g))).collect(),
+        }
+    }
+
+    /// `f` applied slope by slope to two gradients.
+    fn zip(&self, other: &Self, f: impl Fn(Interval, Interval) -> Interval) -> Self {
+        let mut slopes = Vec::with_capacity(self.slopes.len() + other.slopes.len());
+        let (mut a, mut c) = (
+            self.slopes.iter().peekable(),
+            other.slopes.iter().peekable(),
+        );
+        loop {
+            let next = match (a.peek(), c.peek()) {
+                (Some((va, ga)), Some((vc, gc))) if va == vc => {
+                    let s = (*va, f(*ga, *gc));
+                    a.next();
+                    c.next();
+                    s
+                }
+                (Some((va, ga)), Some((vc, _))) if va < vc => {
+                    let s = (*va, f(*ga, other.rest));
+                    a.next();
+                    s
+                }
+                (_, Some((vc, gc))) => {
+                    let s = (*vc, f(self.rest, *gc));
+                    c.next();
+                    s
+                }
+                (Some((va, ga)), None) => {
+                    let s = (*va, f(*ga, other.rest));
+                    a.next();
+                    s
+                }
+                (None, None) => break,
+            };
+            slopes.push(next);
+        }
+        Self {
+            rest: f(self.rest, other.rest),
+            slopes,
+        }
+    }
+}
+
 /// Interval value and interval gradient (with respect to every variable) of `e` over a box,
 /// by forward-mode differentiation. Where a derivative cannot be bounded it is the whole line,
 /// which only makes the monotonicity test give up: never unsound.
-fn gradient(
-    e: &TExpr,
-    b: &[Interval],
-    derived: &[TExpr],
-    depth: usize,
-) -> (Interval, Vec<Interval>) {
-    let n = b.len();
-    let zero = || vec![Interval::point(0.0).unwrap_or_else(|_| Interval::entire()); n];
-    let unknown = || (Interval::entire(), vec![Interval::entire(); n]);
+fn gradient(e: &TExpr, b: &[Interval], derived: &[TExpr], depth: usize) -> (Interval, Gradient) {
+    let unknown = || (Interval::entire(), Gradient::unknown());
     if depth > derived.len() + 2 {
         return unknown();
     }
-    let scale =
-        |g: &[Interval], k: Interval| -> Vec<Interval> { g.iter().map(|x| *x * k).collect() };
-    let add = |a: &[Interval], c: &[Interval]| -> Vec<Interval> {
-        a.iter().zip(c).map(|(x, y)| *x + *y).collect()
-    };
     match e {
         TExpr::Const(c) => (
             Interval::point(*c).unwrap_or_else(|_| Interval::entire()),
-            zero(),
+            Gradient::constant(),
         ),
         TExpr::Var(v) => {
-            let mut g = zero();
-            if let Some(slot) = g.get_mut(*v) {
-                *slot = Interval::point(1.0).unwrap_or_else(|_| Interval::entire());
+            let mut g = Gradient::constant();
+            if *v < b.len() {
+                g.slopes.push((
+                    *v,
+                    Interval::point(1.0).unwrap_or_else(|_| Interval::entire()),
+                ));
             }
             (b.get(*v).copied().unwrap_or_else(Interval::entire), g)
         }
@@ -499,24 +567,24 @@ fn gradient(
         TExpr::Proxy(_) => unknown(),
         TExpr::Neg(a) => {
             let (v, g) = gradient(a, b, derived, depth);
-            (-v, g.into_iter().map(|x| -x).collect())
+            (-v, g.map(|x| -x))
         }
         TExpr::Add(a, c) | TExpr::Sub(a, c) => {
             let (va, ga) = gradient(a, b, derived, depth);
             let (vc, gc) = gradient(c, b, derived, depth);
             if matches!(e, TExpr::Add(..)) {
-                (va + vc, add(&ga, &gc))
+                (va + vc, ga.zip(&gc, |x, y| x + y))
             } else {
-                (
-                    va - vc,
-                    add(&ga, &gc.into_iter().map(|x| -x).collect::<Vec<_>>()),
-                )
+                (va - vc, ga.zip(&gc.map(|x| -x), |x, y| x + y))
             }
         }
         TExpr::Mul(a, c) => {
             let (va, ga) = gradient(a, b, derived, depth);
             let (vc, gc) = gradient(c, b, derived, depth);
-            (va * vc, add(&scale(&ga, vc), &scale(&gc, va)))
+            (
+                va * vc,
+                ga.map(|x| x * vc).zip(&gc.map(|x| x * va), |x, y| x + y),
+            )
         }
         TExpr::Div(a, c) => {
             let (va, ga) = gradient(a, b, derived, depth);
@@ -525,12 +593,7 @@ fn gradient(
                 return unknown();
             };
             // d(a/c) = (da − q·dc) / c
-            let g = ga
-                .iter()
-                .zip(&gc)
-                .map(|(x, y)| (*x - q * *y) * inv)
-                .collect();
-            (q, g)
+            (q, ga.zip(&gc, |x, y| (x - q * y) * inv))
         }
         TExpr::Powi(a, k) => {
             let (va, ga) = gradient(a, b, derived, depth);
@@ -538,19 +601,20 @@ fn gradient(
                 return unknown();
             };
             let factor = d * Interval::point(f64::from(*k)).unwrap_or_else(|_| Interval::entire());
-            (v, scale(&ga, factor))
+            (v, ga.map(|x| x * factor))
         }
         TExpr::Pow(..) | TExpr::Call(..) => {
             // Bounded value, unknown slope: monotonicity is not used through these.
             let env = BoxEnv {
                 vars: b,
+                patch: &[],
                 derived,
                 known: &[],
                 depth: std::cell::Cell::new(0),
             };
             (
                 e.interval(&env).unwrap_or_else(|_| Interval::entire()),
-                vec![Interval::entire(); n],
+                Gradient::unknown(),
             )
         }
     }

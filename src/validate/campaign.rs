@@ -692,6 +692,27 @@ pub struct OptimizerConfig {
     pub span: Span,
 }
 
+/// The most experiments a design known in advance (a grid, Sobol or Latin hypercube points, an
+/// initial design) may hold. The planner holds every point in memory and estimates each; a
+/// flow lab runs tens to hundreds of experiments a day, so a larger design is a slip (a level
+/// count too many), and refused with a located error rather than exhausting memory.
+pub const MAX_DESIGN_POINTS: u64 = 100_000;
+
+impl OptimizerConfig {
+    /// Points of the grid over `variables`: every option of a choice, the levels of the others
+    /// (saturating: a product past `u64::MAX` stays there).
+    pub fn grid_size(&self, variables: &[Variable]) -> u64 {
+        variables
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match &v.domain {
+                Domain::Choice { levels } => levels.len() as u64,
+                _ => self.levels.get(&i).map_or(1, |l| l.len() as u64),
+            })
+            .fold(1_u64, u64::saturating_mul)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum OptionValue {

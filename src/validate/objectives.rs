@@ -639,6 +639,20 @@ impl<'a> Validator<'a> {
                         );
                         continue;
                     }
+                    if count.value > MAX_DESIGN_POINTS {
+                        errors.push(
+                            Diagnostic::error(
+                                "qdx::validate::design_too_large",
+                                format!(
+                                    "an initial design of {} experiments is larger than qdx plans",
+                                    count.value
+                                ),
+                            )
+                            .label(count.span, format!("at most {MAX_DESIGN_POINTS}"))
+                            .help("an initial design of 5 to 20 experiments is usual"),
+                        );
+                        continue;
+                    }
                     config.initial = Some((kind, count.value));
                 }
                 OptimizerEntry::Batch { size, .. } => {
@@ -727,6 +741,32 @@ impl<'a> Validator<'a> {
                         Err(d) => errors.push(d),
                     }
                 }
+            }
+        }
+        if config.strategy == Strategy::Grid && !config.levels.is_empty() {
+            let size = config.grid_size(&self.variables);
+            if size > MAX_DESIGN_POINTS {
+                let levels_span = o.entries.iter().find_map(|e| match e {
+                    OptimizerEntry::Levels { span, .. } => Some(*span),
+                    _ => None,
+                });
+                // The product saturates: at `u64::MAX` the true count is at least that.
+                let shown = if size == u64::MAX {
+                    format!("over {size}")
+                } else {
+                    size.to_string()
+                };
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::design_too_large",
+                        format!("the grid has {shown} points, more than qdx plans"),
+                    )
+                    .label(
+                        levels_span.unwrap_or(o.span),
+                        format!("the product of these level counts; at most {MAX_DESIGN_POINTS}"),
+                    )
+                    .help("use fewer levels, or a `sobol` or `latin_hypercube` design to cover the space with fewer points"),
+                );
             }
         }
         // Strategy against the variables.
@@ -1140,6 +1180,25 @@ impl<'a> Validator<'a> {
                         .help("lower the initial design or raise the budget"),
                 );
             }
+            if matches!(config.strategy, Strategy::Sobol | Strategy::LatinHypercube)
+                && !config.options.contains_key("points")
+                && n > MAX_DESIGN_POINTS
+            {
+                errors.push(
+                    Diagnostic::error(
+                        "qdx::validate::design_too_large",
+                        format!(
+                            "a `{}` design of {n} experiments is larger than qdx plans",
+                            config.strategy.name()
+                        ),
+                    )
+                    .label(span, format!("the design runs one experiment per budgeted experiment, at most {MAX_DESIGN_POINTS}"))
+                    .help(format!(
+                        "give the design its size (`optimizer {} {{ points 100 }}`) or lower the budget",
+                        config.strategy.name()
+                    )),
+                );
+            }
             if config.batch > n {
                 errors.push(
                     Diagnostic::error(
@@ -1153,16 +1212,9 @@ impl<'a> Validator<'a> {
                 );
             }
             if config.strategy == Strategy::Grid && !config.levels.is_empty() {
-                let size: u64 = self
-                    .variables
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| match &v.domain {
-                        Domain::Choice { levels } => levels.len() as u64,
-                        _ => config.levels.get(&i).map_or(1, |l| l.len() as u64),
-                    })
-                    .fold(1_u64, u64::saturating_mul);
-                if size > n {
+                let size = config.grid_size(&self.variables);
+                // A grid too large to plan is reported once, by `optimizer`.
+                if size > n && size <= MAX_DESIGN_POINTS {
                     errors.push(
                         Diagnostic::error(
                             "qdx::validate::budget_grid",
@@ -1315,7 +1367,7 @@ fn check_option(name: &str, v: &OptionValue) -> Result<(), String> {
         "initial_step" | "initial_radius" | "sigma" => num(1e-6, 1.0, "a fraction of each range, above 0 and at most 1"),
         "exploration" => num(0.0, 0.99, "a share between 0 and 0.99"),
         "population" | "points" => match v {
-            OptionValue::Number(x) if x.fract() == 0.0 && (2.0..=100_000.0).contains(x) => Ok(()),
+            OptionValue::Number(x) if x.fract() == 0.0 && (2.0..=MAX_DESIGN_POINTS as f64).contains(x) => Ok(()),
             _ => Err(format!("`{name}` is a whole number of at least 2")),
         },
         _ => Ok(()),
