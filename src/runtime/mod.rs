@@ -7,14 +7,16 @@
 //! [`hardware`]). [`run_simulated`] and [`run_hardware`] build the lab and a runtime for the
 //! command line.
 //!
-//! Invariants: every command is journaled (and the journal synced) before it is sent; every
-//! setting sent was planned (and so checked against limits and the safety envelope), and on
-//! hardware is checked against the envelope again just before it is written; every fault goes
-//! through the campaign's policies and is journaled with what was done; the lab is brought to
-//! its safe state (pumps stopped, heaters to their safe setpoints) however a run ends:
-//! finished, stopped by a fault policy, interrupted, or failed. A run that stops early (pause,
-//! abort, Ctrl-C) is not marked finished, so it can be resumed. A resumed run replays the
-//! journal's completed experiments against the simulated lab, or on hardware rebuilds its
+//! Invariants: every command is journaled (and the journal synced) before it is sent, except
+//! the safe state's, which are sent first so that stopping the lab never waits on the disk;
+//! every setting sent was planned (and so checked against limits and the safety envelope), and
+//! on hardware is checked against the envelope again just before it is written; every fault
+//! goes through the campaign's policies and is journaled with what was done; no wait is longer
+//! than [`MAX_WAIT_S`]; the lab is brought to its safe state (pumps stopped, heaters to their
+//! safe setpoints) however a run ends: finished, stopped by a fault policy or by repeated
+//! identical failures, interrupted by a signal, failed, or panicked. A run that stops early
+//! (pause, abort, a signal) is not marked finished, so it can be resumed. A resumed run replays
+//! the journal's completed experiments against the simulated lab, or on hardware rebuilds its
 //! state from the journal and tells the optimizer, never sending an old command to a real
 //! device again; it continues where the run stopped: no experiment is repeated or lost.
 
