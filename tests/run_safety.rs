@@ -143,42 +143,8 @@ fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
-const HEATED: &str = r#"qdx 1
-campaign "heated" {
-  seed 1
-  budget { experiments 3 }
-}
-use std.devices
-use std.spectra
-stocks {
-  seeds "CsPbBr3" in p_seed { concentration 0.01 mol/L }
-}
-reactor {
-  pump p_seed : syringe_pump { syringe 10 mL, max_rate 2 mL/min }
-  coil r1 : reactor_coil { volume 100 uL, heater h1 }
-  heater h1 : heater { range 20 degC .. 120 degC, time_constant 60 s }
-  cell s1 : flow_cell { volume 5 uL, spectrometer spec1 }
-  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm, excitation 365 nm }
-  outlet waste : collector
-  p_seed -> r1 -> s1 -> waste
-}
-variables {
-  rate : flow_rate in 10 uL/min .. 100 uL/min -> p_seed.rate
-  temperature : temperature in 40 degC .. 80 degC -> h1
-}
-measure at s1 {
-  steady_state after 1 reactor_volumes
-  settle within 0.5 degC for 20 s
-  photoluminescence { integration 100 ms, average 1 }
-}
-proxies {
-  peak = photoluminescence.peak_wavelength()
-}
-objectives {
-  maximize peak
-}
-optimizer random
-"#;
+/// One pump and a heated coil, with a settle hold and a heater time constant.
+const HEATED: &str = include_str!("data/runs/heated.qdx");
 
 /// Journal records of a run's bundle.
 fn journal(out: &Path) -> Vec<qdx::journal::Record> {
