@@ -6,7 +6,7 @@ use std::path::Path;
 use qdx::plan::{LabState, Operation, plan_experiment};
 use qdx::runtime::{RunOptions, run_simulated};
 
-use crate::support::{check_text, rendered};
+use crate::support::{check_text, column, rendered};
 
 fn options() -> RunOptions {
     RunOptions {
@@ -127,20 +127,6 @@ fn the_steady_state_wait_covers_every_coil_up_to_the_cell() {
     };
     // More iodide, redder emission, each well apart from its neighbour.
     assert!(none + 20.0 < quarter && quarter + 20.0 < half, "{points:?}");
-}
-
-/// One column of a bundle's `observations.csv`, parsed (`None` where empty).
-fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
-    let text = std::fs::read_to_string(path).expect("observations");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = header
-        .iter()
-        .position(|h| *h == name)
-        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
-    lines
-        .map(|l| l.split(',').nth(col).and_then(|c| c.parse::<f64>().ok()))
-        .collect()
 }
 
 /// One pump and a heated coil, with a settle hold and a heater time constant.

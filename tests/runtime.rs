@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use qdx::plan::{LabState, Operation, plan_experiment};
 use qdx::runtime::{RunOptions, run_simulated};
 
-use crate::support::{check_path, check_text, rendered};
+use crate::support::{check_path, check_text, column, rendered};
 
 fn qdx() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_qdx"));
@@ -273,16 +273,7 @@ fn peaks(text: &str) -> Vec<Option<f64>> {
     let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
     let dir = tempfile::tempdir().expect("temp");
     run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
-    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
-    let mut lines = obs.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = header
-        .iter()
-        .position(|h| *h == "peak [nm]")
-        .expect("peak column");
-    lines
-        .map(|l| l.split(',').nth(col).and_then(|c| c.parse::<f64>().ok()))
-        .collect()
+    column(&dir.path().join("b/observations.csv"), "peak [nm]")
 }
 
 #[test]

@@ -30,3 +30,17 @@ pub fn relative(path: &Path) -> std::path::PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     path.strip_prefix(root).unwrap_or(path).to_path_buf()
 }
+
+/// One column of a bundle's `observations.csv`, parsed (`None` where empty).
+pub fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
+    let text = std::fs::read_to_string(path).expect("observations");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    lines
+        .map(|l| l.split(',').nth(col).and_then(|c| c.parse::<f64>().ok()))
+        .collect()
+}
