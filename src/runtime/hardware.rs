@@ -206,13 +206,8 @@ impl<P: Pump> Pump for InfuseLimit<P> {
         let rate = match self.rate {
             Some(rate) => rate,
             None => {
-                let status = self.inner.status().await?;
-                if let Some(alarm) = status.alarm {
-                    return Err(DeviceError::new(
-                        self.name.clone(),
-                        DeviceErrorKind::Alarm(alarm),
-                    ));
-                }
+                let status =
+                    qdx_lab::guard::status_without_alarm(&mut self.inner, &self.name).await?;
                 self.direction = status.direction;
                 status.rate
             }

@@ -1402,10 +1402,9 @@ async fn hold(
 /// One keep-alive poll: the pump hears from the run. An alarm in the answer is returned as
 /// an error (a pump answers an alarm once, so it must not be dropped here).
 async fn keep_alive(pump: &mut dyn qdx_lab::Pump, name: &str) -> Result<(), DeviceError> {
-    match pump.status().await?.alarm {
-        Some(alarm) => Err(DeviceError::new(name, DeviceErrorKind::Alarm(alarm))),
-        None => Ok(()),
-    }
+    qdx_lab::guard::status_without_alarm(pump, name)
+        .await
+        .map(|_| ())
 }
 
 /// Builds the optimizer for a campaign and a lab (pool mode when the lab is a table pool).

@@ -197,6 +197,20 @@ impl<P: Pump> GuardedPump<P> {
 /// pump's number format.
 const READ_BACK_TOLERANCE: f64 = 1e-3;
 
+/// A pump's status, with a pending alarm as an error. A New Era pump answers an alarm once:
+/// whoever reads the status must not drop it, so the guards and the run's keep-alive polls all
+/// read through here.
+pub async fn status_without_alarm<P: Pump + ?Sized>(
+    pump: &mut P,
+    name: &str,
+) -> DeviceResult<PumpStatus> {
+    let status = pump.status().await?;
+    match status.alarm {
+        Some(alarm) => Err(DeviceError::new(name, DeviceErrorKind::Alarm(alarm))),
+        None => Ok(status),
+    }
+}
+
 #[async_trait]
 impl<P: Pump> Pump for GuardedPump<P> {
     async fn identify(&mut self) -> DeviceResult<Identity> {
@@ -224,14 +238,8 @@ impl<P: Pump> Pump for GuardedPump<P> {
             Some(rate) => rate,
             // Never set through the guard: believe only what the pump says it will run at.
             None => {
-                let status = self.inner.status().await?;
-                // A New Era pump answers an alarm once: this read may be the only one to see it.
-                if let Some(alarm) = status.alarm {
-                    return Err(DeviceError::new(
-                        self.name.clone(),
-                        DeviceErrorKind::Alarm(alarm),
-                    ));
-                }
+                // This read may be the only one to see an alarm.
+                let status = status_without_alarm(&mut self.inner, &self.name).await?;
                 if status.rate.is_nan() || status.rate <= 0.0 {
                     return Err(self.refuse(format!(
                         "start: the pump reports no rate ({} m³/s), so the rate it would run \
