@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::validate::campaign::ChannelKind;
+
 /// A command sent to a device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -41,6 +43,45 @@ pub enum Command {
         integration: f64,
         averages: u32,
     },
+}
+
+/// How an experiment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Measured, and every proxy an objective needs was computed.
+    Ok,
+    /// Nothing usable was measured (a proxy an objective needs could not be computed).
+    Failed,
+    /// Measured, but a `require` condition is not met: data, and a failure to the optimizer.
+    Infeasible,
+    /// A fault policy skipped it.
+    Skipped,
+    /// It could not be planned (a setting outside its limits at this point).
+    Refused,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Infeasible => "infeasible",
+            Status::Skipped => "skipped",
+            Status::Refused => "refused",
+        }
+    }
+
+    /// Everything but `ok` is a failure to the optimizer and cannot meet a stop condition.
+    pub fn is_ok(self) -> bool {
+        self == Status::Ok
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One thing that happened.
@@ -91,17 +132,23 @@ pub enum Event {
     /// A spectrum saved to the bundle.
     Acquired {
         experiment: u64,
-        channel: String,
+        channel: ChannelKind,
         replicate: u32,
         file: String,
     },
     /// The experiment's results.
     Measured {
         experiment: u64,
-        status: String,
+        status: Status,
         reason: Option<String>,
         proxies: BTreeMap<String, Option<f64>>,
         readings: BTreeMap<String, f64>,
+        /// Each device setting the campaign derives (`p_cd.rate`), SI, as sent to the lab and
+        /// in effect when the experiment was measured (after rounding to what the device can
+        /// run); a setting nothing was sent for is absent. Absent in journals written before
+        /// it was recorded, and for virtual labs, which have no devices.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        settings: BTreeMap<String, f64>,
     },
     /// A device fault and what the policy did.
     Fault {

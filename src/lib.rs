@@ -10,10 +10,12 @@
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
+pub mod files;
 pub mod format;
 pub mod journal;
 pub mod load;
 pub mod plan;
+pub mod record;
 pub mod report;
 pub mod runtime;
 pub mod sim_config;

@@ -8,6 +8,7 @@ mod format;
 mod grammar_examples;
 mod hardware;
 mod objectives;
+mod record;
 mod robustness;
 mod run_safety;
 mod runtime;

@@ -313,7 +313,9 @@ fn statuses(out: &Path) -> Vec<(String, Option<String>)> {
     journal(out)
         .into_iter()
         .filter_map(|r| match r.event {
-            qdx::journal::Event::Measured { status, reason, .. } => Some((status, reason)),
+            qdx::journal::Event::Measured { status, reason, .. } => {
+                Some((status.to_string(), reason))
+            }
             _ => None,
         })
         .collect()

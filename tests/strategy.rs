@@ -65,7 +65,7 @@ fn experiments(bundle: &Path) -> Vec<(Vec<f64>, String, Option<String>)> {
                 ..
             } => out.push((
                 values.get(&experiment).cloned().unwrap_or_default(),
-                status,
+                status.to_string(),
                 reason,
             )),
             _ => {}

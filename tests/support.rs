@@ -33,14 +33,18 @@ pub fn relative(path: &Path) -> std::path::PathBuf {
 
 /// One column of a bundle's `observations.csv`, parsed (`None` where empty).
 pub fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
-    let text = std::fs::read_to_string(path).expect("observations");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let mut reader = csv::Reader::from_path(path).expect("observations");
+    let header = reader.headers().expect("header").clone();
     let col = header
         .iter()
-        .position(|h| *h == name)
+        .position(|h| h == name)
         .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
-    lines
-        .map(|l| l.split(',').nth(col).and_then(|c| c.parse::<f64>().ok()))
+    reader
+        .records()
+        .map(|row| {
+            row.expect("a row")
+                .get(col)
+                .and_then(|c| c.parse::<f64>().ok())
+        })
         .collect()
 }

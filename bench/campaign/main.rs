@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use qdx::journal::Event;
+use qdx::record::Experiment;
 use qdx::runtime::RunOptions;
 use qdx::validate::campaign::{Campaign, Strategy};
 use qdx_optimize as opt;
@@ -125,15 +125,6 @@ fn with_strategy(mut c: Campaign, strategy: Strategy) -> Campaign {
     c
 }
 
-/// One experiment of a run, read back from its journal.
-struct Experiment {
-    status: String,
-    proxies: BTreeMap<String, Option<f64>>,
-    values: Vec<f64>,
-    /// Run clock when it was measured, s.
-    t: f64,
-}
-
 fn run(
     c: &Campaign,
     dir: &Path,
@@ -153,49 +144,22 @@ fn run(
         return Err(format!("the run stopped early: {}", summary.stop_reason));
     }
     let records = qdx::journal::read(&dir.join("journal.jsonl")).map_err(|e| e.to_string())?;
-    let mut values = BTreeMap::new();
-    let mut out = Vec::new();
-    for r in records {
-        match r.event {
-            Event::Suggested {
-                experiment,
-                values: v,
-                ..
-            } => {
-                values.insert(experiment, v);
-            }
-            Event::Measured {
-                experiment,
-                status,
-                proxies,
-                ..
-            } => out.push(Experiment {
-                status,
-                proxies,
-                values: values.get(&experiment).cloned().unwrap_or_default(),
-                t: r.t,
-            }),
-            _ => {}
-        }
-    }
-    Ok(out)
+    let records = qdx::journal::live(&records);
+    // The finished experiments, as the bundle records them.
+    Ok(qdx::record::read(c, &records)
+        .into_iter()
+        .filter(|e| e.outcome.is_some())
+        .collect())
 }
 
-fn observation(c: &Campaign, e: &Experiment) -> opt::Observation {
-    let point = qdx::strategy::point(c, &e.values);
-    let outcome = if e.status == "ok" {
-        opt::Outcome::Measured(
-            e.proxies
-                .iter()
-                .filter_map(|(k, v)| v.map(|v| (k.clone(), v)))
-                .collect(),
-        )
-    } else {
-        opt::Outcome::Failed {
-            reason: e.status.clone(),
-        }
-    };
-    opt::Observation { point, outcome }
+/// A finished experiment's proxy by name (`None` when it was not computed).
+fn proxy(c: &Campaign, e: &Experiment, name: &str) -> Option<f64> {
+    let k = c.proxy_id(name)?;
+    e.outcome.as_ref()?.proxies.get(k).copied().flatten()
+}
+
+fn is_ok(e: &Experiment) -> bool {
+    e.outcome.as_ref().is_some_and(|o| o.status.is_ok())
 }
 
 /// The campaign's objectives with each `maximize`/`minimize` ramp fixed to the range a Sobol
@@ -215,8 +179,8 @@ fn fixed_objectives(c: &Campaign, scratch: &Path) -> Result<opt::Objectives, Str
         }
         let seen: Vec<f64> = experiments
             .iter()
-            .filter(|e| e.status == "ok")
-            .filter_map(|e| e.proxies.get(&o.name).copied().flatten())
+            .filter(|e| is_ok(e))
+            .filter_map(|e| proxy(c, e, &o.name))
             .filter(|v| v.is_finite())
             .collect();
         let lo = seen.iter().copied().fold(f64::INFINITY, f64::min);
@@ -464,7 +428,8 @@ fn main_inner() -> Result<(), String> {
     let ms_per_suggestion: Vec<f64> = timings.lock().map(|t| t.clone()).unwrap_or_default();
     let scores: Vec<Option<f64>> = experiments
         .iter()
-        .map(|e| score(&objectives, &observation(&campaign, e)))
+        .filter_map(|e| e.observation(&campaign))
+        .map(|o| score(&objectives, &o))
         .collect();
     let ranges: BTreeMap<&str, (f64, f64)> = objectives
         .objectives
@@ -478,10 +443,25 @@ fn main_inner() -> Result<(), String> {
         "budget": campaign.budget.experiments,
         "ranges": ranges,
         "scores": scores,
-        "status": experiments.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(),
-        "lab_hours": experiments.iter().map(|e| e.t / 3600.0).collect::<Vec<_>>(),
-        "values": experiments.iter().map(|e| e.values.clone()).collect::<Vec<_>>(),
-        "proxies": experiments.iter().map(|e| e.proxies.clone()).collect::<Vec<_>>(),
+        "status": experiments
+            .iter()
+            .map(|e| e.outcome.as_ref().map_or("unfinished", |o| o.status.name()))
+            .collect::<Vec<_>>(),
+        "lab_hours": experiments
+            .iter()
+            .map(|e| e.ended.unwrap_or(e.started) / 3600.0)
+            .collect::<Vec<_>>(),
+        "values": experiments.iter().map(|e| e.point.clone()).collect::<Vec<_>>(),
+        "proxies": experiments
+            .iter()
+            .map(|e| {
+                campaign
+                    .proxies
+                    .iter()
+                    .map(|p| (p.name.clone(), proxy(&campaign, e, &p.name)))
+                    .collect::<BTreeMap<_, _>>()
+            })
+            .collect::<Vec<_>>(),
         "ms_per_suggestion": ms_per_suggestion,
     });
     let line = if args.method == "external" {

@@ -1,18 +1,6 @@
-//! Stage 5, bundle: the result folder a run leaves, written from its journal.
-//!
-//! ```text
-//! runs/<campaign>-<n>/
-//!   manifest.json        versions, seed, lab, the SHA-256 of every file below, the bundle id,
-//!                        and (set apart) the wall-clock times
-//!   campaign/            the campaign and every file it uses, exactly as run
-//!   plan.json            the execution plan
-//!   journal.jsonl        every event, in order (the source of truth)
-//!   observations.csv     one row per experiment: variables and settings in the user's units
-//!                        (unit in the column name), proxies, objective scores, run times
-//!   optimizer/suggestions.jsonl   every suggestion with the model's explanation
-//!   spectra/             raw spectra (CSV with a wavelength column)
-//!   wall.jsonl           wall-clock times (not part of the bundle id)
-//! ```
+//! Stage 5, bundle: the result folder a run leaves, written from its journal: the derived
+//! files, the report, and the manifest over everything; and checking a bundle (`verify`) and
+//! comparing it with its replay. What each file holds, column by column, is in [`crate::files`].
 //!
 //! Invariants: everything but `manifest.json` and the files of its `wall_clock` section is a
 //! function of the campaign, the lab and the seed, so two runs of the same campaign and seed
@@ -29,67 +17,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::files;
 use crate::journal::{self, Event};
 use crate::validate::campaign::*;
 
 /// Files whose content depends on the wall clock; the manifest lists them apart.
 pub const WALL_FILES: &[&str] = &["wall.jsonl"];
-
-/// What the temporary files of [`write_atomic`] are named with; one left by a killed process
-/// is removed when the bundle is written.
-const TEMP_PREFIX: &str = ".qdx-tmp-";
-
-/// Writes a file whole or not at all: into a temporary file beside it, synced, then renamed
-/// over the target (and the folder synced, so the rename survives a power cut). A kill or a
-/// full disk leaves the old file (or none), never a torn one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(parent)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    // One writer per bundle (the journal lock); the process id keeps two apart anyway.
-    let temp = parent.join(format!("{TEMP_PREFIX}{name}-{}", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written?;
-    if let Ok(dir) = std::fs::File::open(parent) {
-        // Not every platform can sync a folder; the data itself is already on disk.
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
-/// SHA-256 of the input files a run stores in its bundle, by their path in the bundle
-/// (`campaign/<name>`, `lab/<name>`); recorded in the journal's `started` record.
-pub fn input_hashes<'a>(
-    c: &Campaign,
-    lab: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = c
-        .files
-        .iter()
-        .map(|f| (format!("campaign/{}", f.name), sha256(f.text.as_bytes())))
-        .collect();
-    out.extend(
-        lab.into_iter()
-            .map(|(name, text)| (format!("lab/{name}"), sha256(text.as_bytes()))),
-    );
-    out
-}
 
 /// How a stored input file differs from what the run started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +46,7 @@ pub fn check_inputs(
         .filter(|(name, _)| under.iter().any(|u| name.starts_with(u)))
         .filter_map(|(name, hash)| match std::fs::read(dir.join(name)) {
             Err(_) => Some(InputProblem::Missing(name.clone())),
-            Ok(bytes) if &sha256(&bytes) != hash => Some(InputProblem::Edited(name.clone())),
+            Ok(bytes) if &files::sha256(&bytes) != hash => Some(InputProblem::Edited(name.clone())),
             Ok(_) => None,
         })
         .collect()
@@ -141,12 +75,6 @@ pub fn wall_started(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("wall.jsonl")).ok()?;
     let first: serde_json::Value = serde_json::from_str(text.lines().next()?).ok()?;
     first.get("started")?.as_str().map(str::to_owned)
-}
-
-fn is_temp(rel: &str) -> bool {
-    rel.rsplit('/')
-        .next()
-        .is_some_and(|n| n.starts_with(TEMP_PREFIX))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,16 +122,6 @@ pub struct Manifest {
     pub wall_clock: WallClock,
 }
 
-/// SHA-256 of bytes, lowercase hex.
-pub fn sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 fn list_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BundleError> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io(dir))?
@@ -231,230 +149,7 @@ pub fn bundle_id(files: &BTreeMap<String, String>) -> String {
     for (k, v) in files {
         let _ = writeln!(text, "{v}  {k}");
     }
-    sha256(text.as_bytes())
-}
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-fn header_name(name: &str, unit: &DisplayUnit) -> String {
-    if unit.symbol().is_empty() {
-        name.to_owned()
-    } else {
-        format!("{name} [{}]", unit.symbol())
-    }
-}
-
-/// `observations.csv` from the journal.
-pub fn observations_csv(c: &Campaign, records: &[journal::Record]) -> String {
-    struct Row {
-        values: Vec<f64>,
-        t_start: f64,
-        t_end: Option<f64>,
-        status: String,
-        reason: String,
-        proxies: BTreeMap<String, Option<f64>>,
-    }
-    let mut rows: BTreeMap<u64, Row> = BTreeMap::new();
-    for r in records {
-        match &r.event {
-            Event::Suggested {
-                experiment, values, ..
-            } => {
-                rows.insert(
-                    *experiment,
-                    Row {
-                        values: values.clone(),
-                        t_start: r.t,
-                        t_end: None,
-                        status: "unfinished".into(),
-                        reason: String::new(),
-                        proxies: BTreeMap::new(),
-                    },
-                );
-            }
-            Event::Measured {
-                experiment,
-                status,
-                reason,
-                proxies,
-                ..
-            } => {
-                if let Some(row) = rows.get_mut(experiment) {
-                    row.t_end = Some(r.t);
-                    row.status.clone_from(status);
-                    row.reason = reason.clone().unwrap_or_default();
-                    row.proxies.clone_from(proxies);
-                }
-            }
-            _ => {}
-        }
-    }
-    // Objective scores, computed over all finished experiments together.
-    let finished: Vec<(u64, &Row)> = rows
-        .iter()
-        .filter(|(_, r)| r.t_end.is_some())
-        .map(|(k, r)| (*k, r))
-        .collect();
-    let scores: BTreeMap<u64, qdx_optimize::Score> = match crate::strategy::objectives(c) {
-        Ok(obj) if !c.objectives.list.is_empty() => {
-            let obs: Vec<qdx_optimize::Observation> = finished
-                .iter()
-                .map(|(k, r)| {
-                    let o = crate::runtime::Outcome {
-                        experiment: *k,
-                        values: r.values.clone(),
-                        proxies: c
-                            .proxies
-                            .iter()
-                            .map(|p| r.proxies.get(&p.name).copied().flatten())
-                            .collect(),
-                        status: r.status.clone(),
-                        reason: None,
-                        readings: BTreeMap::new(),
-                    };
-                    crate::runtime::observation(c, &o)
-                })
-                .collect();
-            finished
-                .iter()
-                .map(|(k, _)| *k)
-                .zip(obj.score(&obs))
-                .collect()
-        }
-        _ => BTreeMap::new(),
-    };
-    let settings: Vec<&Derived> = c
-        .derived
-        .iter()
-        .filter(|d| matches!(d.target, DerivedTarget::Setting { .. }))
-        .collect();
-    let mut out = String::new();
-    let mut header = vec!["experiment".to_owned(), "status".to_owned()];
-    header.extend(c.variables.iter().map(|v| header_name(&v.name, &v.unit)));
-    header.extend(settings.iter().map(|d| header_name(&d.name, &d.unit)));
-    header.extend(c.proxies.iter().map(|p| header_name(&p.name, &p.unit)));
-    for o in &c.objectives.list {
-        header.push(format!("desirability:{}", o.name));
-    }
-    if !c.objectives.list.is_empty() {
-        header.push("objective".into());
-        if c.objectives.combine == Combine::Pareto {
-            header.push("pareto_front".into());
-        }
-    }
-    header.extend([
-        "lab_time_start [s]".to_owned(),
-        "lab_time_end [s]".to_owned(),
-        "reason".to_owned(),
-    ]);
-    out.push_str(
-        &header
-            .iter()
-            .map(|h| csv_cell(h))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    out.push('\n');
-    let num = |x: f64| qdx_units::format_number(x);
-    for (id, row) in &rows {
-        let mut cells = vec![id.to_string(), row.status.clone()];
-        for (v, x) in c.variables.iter().zip(&row.values) {
-            cells.push(match &v.domain {
-                Domain::Choice { levels } => levels
-                    .get(x.round().max(0.0) as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => v.unit.number(*x),
-            });
-        }
-        let derived = crate::plan::experiment::derive_values(c, &row.values);
-        for d in &settings {
-            let k = c
-                .derived
-                .iter()
-                .position(|x| std::ptr::eq(x, *d))
-                .unwrap_or(0);
-            cells.push(
-                derived
-                    .get(k)
-                    .map_or_else(String::new, |v| d.unit.number(*v)),
-            );
-        }
-        for p in &c.proxies {
-            cells.push(
-                row.proxies
-                    .get(&p.name)
-                    .copied()
-                    .flatten()
-                    .map_or_else(String::new, |v| p.unit.number(v)),
-            );
-        }
-        if !c.objectives.list.is_empty() {
-            let score = scores.get(id);
-            for k in 0..c.objectives.list.len() {
-                cells.push(
-                    score
-                        .and_then(|s| s.desirabilities.get(k).copied().flatten())
-                        .map_or_else(String::new, num),
-                );
-            }
-            cells.push(score.and_then(|s| s.combined).map_or_else(String::new, num));
-            if c.objectives.combine == Combine::Pareto {
-                cells.push(score.map_or_else(String::new, |s| s.on_front.to_string()));
-            }
-        }
-        cells.push(num(row.t_start));
-        cells.push(row.t_end.map_or_else(String::new, num));
-        cells.push(row.reason.clone());
-        out.push_str(
-            &cells
-                .iter()
-                .map(|s| csv_cell(s))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
-    }
-    out
-}
-
-/// `optimizer/suggestions.jsonl` from the journal: each suggestion in the user's units with the
-/// strategy's explanation.
-pub fn suggestions_jsonl(c: &Campaign, records: &[journal::Record]) -> String {
-    let mut out = String::new();
-    for r in records {
-        if let Event::Suggested {
-            experiment,
-            batch,
-            values,
-            explain,
-        } = &r.event
-        {
-            let mut vars = serde_json::Map::new();
-            for (v, x) in c.variables.iter().zip(values) {
-                let value = match &v.domain {
-                    Domain::Choice { levels } => serde_json::Value::String(
-                        levels
-                            .get(x.round().max(0.0) as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                    ),
-                    _ => serde_json::json!(v.unit.from_si(*x)),
-                };
-                vars.insert(header_name(&v.name, &v.unit), value);
-            }
-            let line = serde_json::json!({ "experiment": experiment, "batch": batch, "variables": vars, "explain": explain });
-            out.push_str(&line.to_string());
-            out.push('\n');
-        }
-    }
-    out
+    files::sha256(text.as_bytes())
 }
 
 /// What the manifest says about a run besides its files, as the journal's live records have
@@ -543,23 +238,28 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
     let records = journal::live(&journal::read(&dir.join("journal.jsonl"))?);
     let write_file = |rel: &str, text: &str| -> Result<(), BundleError> {
         let path = dir.join(rel);
-        write_atomic(&path, text.as_bytes()).map_err(io(&path))
+        files::write_atomic(&path, text.as_bytes()).map_err(io(&path))
     };
-    write_file("observations.csv", &observations_csv(c, &records))?;
+    let experiments = crate::record::read(c, &records);
+    let scores = crate::record::scores(c, &experiments);
+    write_file(
+        "observations.csv",
+        &files::observations::write(c, &experiments, &scores),
+    )?;
     write_file(
         "optimizer/suggestions.jsonl",
-        &suggestions_jsonl(c, &records),
+        &files::suggestions::write(c, &experiments),
     )?;
-    crate::report::write(dir, c, &records)
-        .map_err(|e| BundleError::Invalid(format!("report: {e}")))?;
     let facts = Facts::of(&records);
+    crate::report::write(dir, c, &experiments, &scores, &facts.stop_reason)
+        .map_err(|e| BundleError::Invalid(format!("report: {e}")))?;
     let mut files = BTreeMap::new();
     let mut wall_files = BTreeMap::new();
     let mut all = Vec::new();
     list_files(dir, dir, &mut all)?;
     for rel in all {
         let name = rel_name(&rel);
-        if is_temp(&name) {
+        if files::is_temp(&name) {
             // Left by a process killed mid-write; the file it was for is written whole.
             let path = dir.join(&rel);
             std::fs::remove_file(&path).map_err(io(&path))?;
@@ -570,9 +270,9 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         }
         let bytes = std::fs::read(dir.join(&rel)).map_err(io(&rel))?;
         if WALL_FILES.contains(&name.as_str()) {
-            wall_files.insert(name, sha256(&bytes));
+            wall_files.insert(name, files::sha256(&bytes));
         } else {
-            files.insert(name, sha256(&bytes));
+            files.insert(name, files::sha256(&bytes));
         }
     }
     let entry = c
@@ -615,7 +315,7 @@ fn reproducible_files(dir: &Path) -> Result<Vec<String>, BundleError> {
     Ok(all
         .iter()
         .map(|p| rel_name(p))
-        .filter(|n| n != "manifest.json" && !WALL_FILES.contains(&n.as_str()) && !is_temp(n))
+        .filter(|n| n != "manifest.json" && !WALL_FILES.contains(&n.as_str()) && !files::is_temp(n))
         .collect())
 }
 
@@ -764,7 +464,7 @@ pub fn verify(dir: &Path) -> Result<(Manifest, Vec<Problem>), BundleError> {
         for (name, hash) in section {
             match std::fs::read(dir.join(name)) {
                 Ok(bytes) => {
-                    if &sha256(&bytes) != hash {
+                    if &files::sha256(&bytes) != hash {
                         problems.push(Problem::Changed(name.clone()));
                     }
                 }

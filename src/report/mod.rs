@@ -10,51 +10,33 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::journal::{Event, Record};
+use qdx_optimize::Score;
+
+use crate::record::Experiment;
 use crate::validate::campaign::*;
 
 /// One finished experiment, as the report shows it.
 #[derive(Debug, Clone)]
-struct Row {
+struct Row<'a> {
     id: u64,
-    values: Vec<f64>,
-    status: String,
-    proxies: BTreeMap<String, Option<f64>>,
+    values: &'a [f64],
+    ok: bool,
+    /// By proxy id, SI.
+    proxies: &'a [Option<f64>],
 }
 
-fn rows(records: &[Record]) -> Vec<Row> {
-    let mut out: BTreeMap<u64, Row> = BTreeMap::new();
-    for r in records {
-        match &r.event {
-            Event::Suggested {
-                experiment, values, ..
-            } => {
-                out.insert(
-                    *experiment,
-                    Row {
-                        id: *experiment,
-                        values: values.clone(),
-                        status: "unfinished".into(),
-                        proxies: BTreeMap::new(),
-                    },
-                );
-            }
-            Event::Measured {
-                experiment,
-                status,
-                proxies,
-                ..
-            } => {
-                if let Some(row) = out.get_mut(experiment) {
-                    row.status.clone_from(status);
-                    row.proxies.clone_from(proxies);
-                }
-            }
-            _ => {}
-        }
-    }
-    out.into_values()
-        .filter(|r| r.status != "unfinished")
+fn rows(experiments: &[Experiment]) -> Vec<Row<'_>> {
+    experiments
+        .iter()
+        .filter_map(|e| {
+            let o = e.outcome.as_ref()?;
+            Some(Row {
+                id: e.id,
+                values: &e.point,
+                ok: o.status.is_ok(),
+                proxies: &o.proxies,
+            })
+        })
         .collect()
 }
 
@@ -65,64 +47,72 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Writes `report.html` into the bundle.
-pub fn write(dir: &Path, c: &Campaign, records: &[Record]) -> std::io::Result<()> {
-    let mut page = html(c, records);
-    let spectra = best_spectra(dir, c, records);
+/// Writes `report.html` into the bundle: the experiments and their scores
+/// ([`crate::record`]), and why the run stopped.
+pub fn write(
+    dir: &Path,
+    c: &Campaign,
+    experiments: &[Experiment],
+    scores: &BTreeMap<u64, Score>,
+    stop_reason: &str,
+) -> std::io::Result<()> {
+    let scores = combined(scores);
+    let mut page = html(c, experiments, &scores, stop_reason);
+    let spectra = best_spectra(dir, experiments, &scores);
     if !spectra.is_empty() {
         let at = page
             .rfind("<p>Spectra of every experiment")
             .unwrap_or(page.len());
         page.insert_str(at, &spectra);
     }
-    crate::bundle::write_atomic(&dir.join("report.html"), page.as_bytes())
+    crate::files::write_atomic(&dir.join("report.html"), page.as_bytes())
+}
+
+/// The combined score of each finished experiment (`None` for failures and Pareto campaigns).
+fn combined(scores: &BTreeMap<u64, Score>) -> BTreeMap<u64, Option<f64>> {
+    scores.iter().map(|(k, s)| (*k, s.combined)).collect()
 }
 
 /// The raw spectra of the three best experiments, one plot per channel.
-fn best_spectra(dir: &Path, c: &Campaign, records: &[Record]) -> String {
-    let rows = rows(records);
-    let scores = scores(c, &rows);
+fn best_spectra(
+    dir: &Path,
+    experiments: &[Experiment],
+    scores: &BTreeMap<u64, Option<f64>>,
+) -> String {
     let mut ranked: Vec<(u64, f64)> = scores
         .iter()
         .filter_map(|(k, v)| Some((*k, (*v)?)))
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let best: Vec<u64> = ranked.iter().take(3).map(|(k, _)| *k).collect();
-    let mut by_channel: BTreeMap<String, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
-    let mut legend: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut by_channel: BTreeMap<ChannelKind, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
+    let mut legend: BTreeMap<ChannelKind, Vec<u64>> = BTreeMap::new();
     for id in &best {
-        for r in records {
-            let Event::Acquired {
-                experiment,
-                channel,
-                replicate: 0,
-                file,
-            } = &r.event
+        let Some(e) = experiments.iter().find(|e| e.id == *id) else {
+            continue;
+        };
+        for saved in e.spectra.iter().filter(|s| s.replicate == 0) {
+            let Some(spectrum) = std::fs::read_to_string(dir.join(&saved.file))
+                .ok()
+                .and_then(|text| crate::files::spectrum::read(&text).ok())
             else {
                 continue;
             };
-            if experiment != id {
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
-                continue;
-            };
-            let points: Vec<(f64, f64)> = text
-                .lines()
-                .skip(1)
-                .filter_map(|l| {
-                    let (w, v) = l.split_once(',')?;
-                    Some((w.parse().ok()?, v.parse().ok()?))
-                })
+            let points: Vec<(f64, f64)> = spectrum
+                .wavelength_nm()
+                .iter()
+                .copied()
+                .zip(spectrum.values().iter().copied())
                 .collect();
-            by_channel.entry(channel.clone()).or_default().push(points);
-            legend.entry(channel.clone()).or_default().push(*id);
+            by_channel.entry(saved.channel).or_default().push(points);
+            legend.entry(saved.channel).or_default().push(*id);
         }
     }
     let mut s = String::new();
-    for (channel, lines) in by_channel {
+    for (kind, lines) in by_channel {
+        let channel = kind.name();
         let ids = legend
-            .get(&channel)
+            .get(&kind)
             .map(|v| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
             .unwrap_or_default();
         let _ = writeln!(
@@ -141,9 +131,13 @@ fn best_spectra(dir: &Path, c: &Campaign, records: &[Record]) -> String {
 }
 
 /// The report page.
-pub fn html(c: &Campaign, records: &[Record]) -> String {
-    let rows = rows(records);
-    let scores = scores(c, &rows);
+fn html(
+    c: &Campaign,
+    experiments: &[Experiment],
+    scores: &BTreeMap<u64, Option<f64>>,
+    stop_reason: &str,
+) -> String {
+    let rows = rows(experiments);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -154,7 +148,7 @@ pub fn html(c: &Campaign, records: &[Record]) -> String {
     if let Some(d) = &c.description {
         let _ = writeln!(s, "<p>{}</p>", escape(d));
     }
-    let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let ok = rows.iter().filter(|r| r.ok).count();
     let _ = writeln!(
         s,
         "<p>{} experiments ({} succeeded, {} failed or skipped) · optimizer <code>{}</code> · seed {}</p>",
@@ -164,10 +158,8 @@ pub fn html(c: &Campaign, records: &[Record]) -> String {
         c.optimizer.strategy.name(),
         c.seed
     );
-    for r in records {
-        if let Event::Stopped { reason } = &r.event {
-            let _ = writeln!(s, "<p>Stopped: {}</p>", escape(reason));
-        }
+    if !stop_reason.is_empty() {
+        let _ = writeln!(s, "<p>Stopped: {}</p>", escape(stop_reason));
     }
     // Objective (best so far) against experiment number.
     if !scores.is_empty() {
@@ -194,13 +186,13 @@ pub fn html(c: &Campaign, records: &[Record]) -> String {
         }));
     }
     // Each proxy against experiment number.
-    for p in &c.proxies {
+    for (k, p) in c.proxies.iter().enumerate() {
         let points: Vec<(f64, f64)> = rows
             .iter()
             .filter_map(|r| {
                 Some((
                     r.id as f64,
-                    p.unit.from_si(r.proxies.get(&p.name).copied().flatten()?),
+                    p.unit.from_si(r.proxies.get(k).copied().flatten()?),
                 ))
             })
             .collect();
@@ -255,11 +247,11 @@ pub fn html(c: &Campaign, records: &[Record]) -> String {
     {
         let pts: Vec<(f64, f64)> = rows
             .iter()
-            .filter(|r| r.status == "ok")
+            .filter(|r| r.ok)
             .filter_map(|r| {
                 Some((
-                    pa.unit.from_si(r.proxies.get(&pa.name).copied().flatten()?),
-                    pb.unit.from_si(r.proxies.get(&pb.name).copied().flatten()?),
+                    pa.unit.from_si(r.proxies.get(a.proxy).copied().flatten()?),
+                    pb.unit.from_si(r.proxies.get(b.proxy).copied().flatten()?),
                 ))
             })
             .collect();
@@ -321,7 +313,7 @@ pub fn html(c: &Campaign, records: &[Record]) -> String {
                 r.id,
                 scores.get(&r.id).copied().flatten().unwrap_or(f64::NAN)
             );
-            for (v, x) in c.variables.iter().zip(&r.values) {
+            for (v, x) in c.variables.iter().zip(r.values) {
                 let cell = match &v.domain {
                     Domain::Choice { levels } => levels
                         .get(x.round().max(0.0) as usize)
@@ -331,10 +323,10 @@ pub fn html(c: &Campaign, records: &[Record]) -> String {
                 };
                 let _ = write!(s, "<td>{}</td>", escape(&cell));
             }
-            for p in &c.proxies {
+            for (k, p) in c.proxies.iter().enumerate() {
                 let cell = r
                     .proxies
-                    .get(&p.name)
+                    .get(k)
                     .copied()
                     .flatten()
                     .map_or_else(String::new, |x| p.unit.number(x));
@@ -346,35 +338,4 @@ pub fn html(c: &Campaign, records: &[Record]) -> String {
     }
     s.push_str("<p>Spectra of every experiment are in <code>spectra/</code>; all values in <code>observations.csv</code>.</p>\n</body></html>\n");
     s
-}
-
-fn scores(c: &Campaign, rows: &[Row]) -> BTreeMap<u64, Option<f64>> {
-    if c.objectives.list.is_empty() {
-        return BTreeMap::new();
-    }
-    let Ok(objectives) = crate::strategy::objectives(c) else {
-        return BTreeMap::new();
-    };
-    let obs: Vec<qdx_optimize::Observation> = rows
-        .iter()
-        .map(|r| {
-            let o = crate::runtime::Outcome {
-                experiment: r.id,
-                values: r.values.clone(),
-                proxies: c
-                    .proxies
-                    .iter()
-                    .map(|p| r.proxies.get(&p.name).copied().flatten())
-                    .collect(),
-                status: r.status.clone(),
-                reason: None,
-                readings: BTreeMap::new(),
-            };
-            crate::runtime::observation(c, &o)
-        })
-        .collect();
-    rows.iter()
-        .map(|r| r.id)
-        .zip(objectives.score(&obs).into_iter().map(|s| s.combined))
-        .collect()
 }

@@ -10,9 +10,10 @@ use qdx_lab::{Clock, RealClock, VirtualClock};
 use qdx_optimize as opt;
 
 use super::lab::LabKind;
-use super::{Lab, Outcome, Replayed, Run, RunError, RunOptions, RunSummary, io_error};
+use super::{Done, Lab, Replayed, Run, RunError, RunOptions, RunSummary, io_error};
 use crate::journal::{Command, Event, Journal, Record};
 use crate::plan::{LabState, plan_experiment};
+use crate::record::{Outcome, Status};
 use crate::validate::campaign::*;
 use crate::validate::lab::{LabBinding, LabFile};
 
@@ -55,7 +56,7 @@ fn prepare(
     plan_json: &str,
 ) -> Result<(), RunError> {
     let write = |path: &Path, text: &str| {
-        crate::bundle::write_atomic(path, text.as_bytes()).map_err(io_error(path))
+        crate::files::write_atomic(path, text.as_bytes()).map_err(io_error(path))
     };
     for f in &c.files {
         write(&dir.join("campaign").join(&f.name), &f.text)?;
@@ -106,6 +107,8 @@ impl<'c> Run<'c> {
             replay: Vec::new(),
             replaying: false,
             outcomes: Vec::new(),
+            measured_settings: None,
+            in_effect: crate::record::InEffect::default(),
             reagent_used: 0.0,
             stock_used: BTreeMap::new(),
             next_experiment: 0,
@@ -129,7 +132,7 @@ impl<'c> Run<'c> {
         let obs: Vec<opt::Observation> = self
             .outcomes
             .iter()
-            .map(|o| observation(self.c, o))
+            .map(|o| o.observation(self.c))
             .collect();
         objectives
             .score(&obs)
@@ -173,7 +176,7 @@ impl<'c> Run<'c> {
         if let Some(s) = strategy.as_mut() {
             let mut prior = self.prior_observations()?;
             // A hardware run resumed from its journal starts with its completed experiments.
-            prior.extend(self.outcomes.iter().map(|o| observation(c, o)));
+            prior.extend(self.outcomes.iter().map(|o| o.observation(c)));
             if !prior.is_empty() {
                 s.tell(&prior)
                     .map_err(|e| RunError::Setup(format!("prior data: {e}")))?;
@@ -266,17 +269,20 @@ impl<'c> Run<'c> {
                             explain,
                         })?;
                         // Validation proved the limits; this only happens on numeric edge cases.
-                        let o = Outcome {
+                        // Nothing was sent for it: it has no settings.
+                        let done = Done {
                             experiment: id,
-                            values: values.clone(),
-                            proxies: vec![None; c.proxies.len()],
-                            status: "refused".into(),
-                            reason: Some(e.to_string()),
-                            readings: BTreeMap::new(),
+                            point: values.clone(),
+                            outcome: Outcome::failure(
+                                c,
+                                Status::Refused,
+                                e.to_string(),
+                                BTreeMap::new(),
+                            ),
                         };
-                        self.record(&o)?;
-                        told.push(observation(c, &o));
-                        self.outcomes.push(o);
+                        self.record(&done)?;
+                        told.push(done.observation(c));
+                        self.outcomes.push(done);
                         continue;
                     }
                 };
@@ -337,23 +343,27 @@ impl<'c> Run<'c> {
                         planned.reagent.get(&s.pump).copied().unwrap_or(0.0);
                 }
                 if let Some(r) = replayed {
-                    let journaled = measured_outcome(c, r.measured.as_ref(), id, &values);
-                    if journaled.as_ref() != Some(&outcome) {
+                    if !r.measured.as_ref().is_some_and(|m| m.replays_as(&outcome)) {
                         return Err(RunError::Diverged {
                             experiment: id,
                             what: format!(
                                 "the replayed measurement differs from the journal ({:?} now, {:?} then)",
                                 outcome.proxies,
-                                journaled.map(|j| j.proxies)
+                                r.measured.map(|j| j.proxies)
                             ),
                         });
                     }
                 } else {
                     self.wall.record("experiment", Some(id), &wall_start);
                 }
-                self.record(&outcome)?;
-                told.push(observation(c, &outcome));
-                self.outcomes.push(outcome);
+                let done = Done {
+                    experiment: id,
+                    point: values.clone(),
+                    outcome,
+                };
+                self.record(&done)?;
+                told.push(done.observation(c));
+                self.outcomes.push(done);
                 if !self.replaying
                     && let Some(why) = self.repeated_failure()
                 {
@@ -371,8 +381,8 @@ impl<'c> Run<'c> {
                 self.tick(remaining as f64 * per_experiment);
                 if let Some(stop) = &c.objectives.stop
                     && let Some(last) = self.outcomes.last()
-                    && last.status == "ok"
-                    && stop.holds(&|p| last.proxies.get(p).copied().flatten())
+                    && last.outcome.status.is_ok()
+                    && stop.holds(&|p| last.outcome.proxies.get(p).copied().flatten())
                 {
                     if let Some(s) = strategy.as_mut() {
                         s.tell(&told)
@@ -392,34 +402,24 @@ impl<'c> Run<'c> {
     /// for the same reason. Counted over replayed experiments too, but only a live failure
     /// stops a run: a resumed run gets one more try after the cause was fixed.
     fn repeated_failure(&self) -> Option<String> {
-        let last = self.outcomes.last()?;
+        let last = &self.outcomes.last()?.outcome;
         let cause = failure_cause(last)?;
         let same = self
             .outcomes
             .iter()
             .rev()
-            .take_while(|o| failure_cause(o).as_ref() == Some(&cause))
+            .take_while(|o| failure_cause(&o.outcome).as_ref() == Some(&cause))
             .count();
         (same >= super::REPEATED_FAILURES).then(|| {
             format!(
                 "the last {same} experiments failed the same way ({}): fix the cause, then `qdx resume` goes on",
-                last.reason.as_deref().unwrap_or(last.status.as_str())
+                last.reason.as_deref().unwrap_or(last.status.name())
             )
         })
     }
 
-    fn record(&mut self, o: &Outcome) -> Result<(), RunError> {
-        let mut proxies = BTreeMap::new();
-        for (p, v) in self.c.proxies.iter().zip(&o.proxies) {
-            proxies.insert(p.name.clone(), *v);
-        }
-        self.log(Event::Measured {
-            experiment: o.experiment,
-            status: o.status.clone(),
-            reason: o.reason.clone(),
-            proxies,
-            readings: o.readings.clone(),
-        })?;
+    fn record(&mut self, done: &Done) -> Result<(), RunError> {
+        self.log(done.outcome.event(self.c, done.experiment))?;
         self.journal_sync()
     }
 
@@ -502,55 +502,6 @@ pub fn prior_from_csv(c: &Campaign, text: &str) -> Result<Vec<opt::Observation>,
     Ok(out)
 }
 
-/// An outcome as the optimizer receives it.
-pub fn observation(c: &Campaign, o: &Outcome) -> opt::Observation {
-    let point = crate::strategy::point(c, &o.values);
-    let outcome = if o.status == "ok" {
-        let mut measured = BTreeMap::new();
-        for (p, v) in c.proxies.iter().zip(&o.proxies) {
-            if let Some(v) = v {
-                measured.insert(p.name.clone(), *v);
-            }
-        }
-        opt::Outcome::Measured(measured)
-    } else {
-        opt::Outcome::Failed {
-            reason: o.reason.clone().unwrap_or_else(|| o.status.clone()),
-        }
-    };
-    opt::Observation { point, outcome }
-}
-
-/// The outcome a journal's `measured` record holds.
-fn measured_outcome(
-    c: &Campaign,
-    record: Option<&Record>,
-    id: u64,
-    values: &[f64],
-) -> Option<Outcome> {
-    match &record?.event {
-        Event::Measured {
-            status,
-            reason,
-            proxies,
-            readings,
-            ..
-        } => Some(Outcome {
-            experiment: id,
-            values: values.to_vec(),
-            proxies: c
-                .proxies
-                .iter()
-                .map(|p| proxies.get(&p.name).copied().flatten())
-                .collect(),
-            status: status.clone(),
-            reason: reason.clone(),
-            readings: readings.clone(),
-        }),
-        _ => None,
-    }
-}
-
 fn current_thread() -> Result<tokio::runtime::Runtime, RunError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -598,7 +549,7 @@ pub async fn run_with(
         seed: c.seed,
         lab: run.lab.name.clone(),
         strategy: c.optimizer.strategy.name().into(),
-        inputs: crate::bundle::input_hashes(
+        inputs: crate::files::input_hashes(
             c,
             lab_file.iter().map(|l| (l.name.as_str(), l.text.as_str())),
         ),
@@ -814,7 +765,7 @@ impl Run<'_> {
 /// An experiment's failure with the numbers of its reason left out (`None`: not a failure, or
 /// an `infeasible` one, which is data).
 fn failure_cause(o: &Outcome) -> Option<String> {
-    if o.status == "ok" || o.status == "infeasible" {
+    if matches!(o.status, Status::Ok | Status::Infeasible) {
         return None;
     }
     let mut cause = format!("{}: ", o.status);
@@ -862,7 +813,11 @@ fn finish(
         bar.finish_and_clear();
     }
     let lab_time = run.now();
-    let failed = run.outcomes.iter().filter(|o| o.status != "ok").count() as u64;
+    let failed = run
+        .outcomes
+        .iter()
+        .filter(|o| !o.outcome.status.is_ok())
+        .count() as u64;
     // The journal's lock is held until `run` is dropped, after the manifest is written.
     crate::bundle::write(&run.dir, run.c, started).map_err(|e| RunError::Setup(e.to_string()))?;
     Ok(RunSummary {
@@ -926,7 +881,7 @@ pub fn finalise(c: &Campaign, dir: &Path) -> Result<Option<RunSummary>, RunError
     let live = crate::journal::live(&records);
     let failed = live
         .iter()
-        .filter(|r| matches!(&r.event, Event::Measured { status, .. } if status != "ok"))
+        .filter(|r| matches!(&r.event, Event::Measured { status, .. } if !status.is_ok()))
         .count() as u64;
     Ok(Some(RunSummary {
         bundle: dir.to_path_buf(),
@@ -983,7 +938,7 @@ async fn resume_from(
     // a function of the campaign.
     if !dir.join("plan.json").exists() {
         let path = dir.join("plan.json");
-        crate::bundle::write_atomic(&path, plan_json(c)?.as_bytes()).map_err(io_error(&path))?;
+        crate::files::write_atomic(&path, plan_json(c)?.as_bytes()).map_err(io_error(&path))?;
     }
     let mut replay = Vec::new();
     let mut last_complete = 0;
@@ -1002,7 +957,7 @@ async fn resume_from(
             }
             Event::Measured { experiment, .. } => {
                 if let Some(x) = replay.iter_mut().find(|x| x.experiment == *experiment) {
-                    x.measured = Some(r.clone());
+                    x.measured = Outcome::of_event(c, &r.event);
                 }
                 last_complete = k;
             }
@@ -1088,6 +1043,9 @@ impl Run<'_> {
             let Some(id) = c.device_id(device) else {
                 continue;
             };
+            // Every command the journal holds was sent, void ones too: the instruments heard
+            // them all.
+            self.in_effect.apply(id, command);
             drain(&mut syringes, &flows, id, r.t);
             match command {
                 Command::SetRate { rate } => {
@@ -1130,9 +1088,13 @@ impl Run<'_> {
         self.flows = BTreeMap::new();
         state.temperatures = state.setpoints.clone();
         self.state = state;
-        for s in suggested.iter().filter(|s| s.measured.is_some()) {
-            if let Some(o) = measured_outcome(c, s.measured.as_ref(), s.experiment, &s.values) {
-                self.outcomes.push(o);
+        for s in suggested {
+            if let Some(outcome) = s.measured {
+                self.outcomes.push(Done {
+                    experiment: s.experiment,
+                    point: s.values,
+                    outcome,
+                });
             }
         }
         self.next_experiment = self
@@ -1163,7 +1125,7 @@ impl Run<'_> {
         for file in files {
             let path = self.dir.join(file);
             let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
-            let spectrum = read_spectrum(&text).map_err(|why| {
+            let spectrum = crate::files::spectrum::read(&text).map_err(|why| {
                 RunError::Setup(format!("cannot read the calibration {file}: {why}"))
             })?;
             let Some(stem) = file
@@ -1202,60 +1164,14 @@ fn drain(
     }
 }
 
-/// A spectrum as `write_spectrum` saves it: a `wavelength_nm,<quantity>` header, then rows.
-fn read_spectrum(text: &str) -> Result<qdx_spectra::Spectrum, String> {
-    let mut lines = text.lines();
-    let quantity = match lines.next().and_then(|h| h.split_once(',')).map(|(_, q)| q) {
-        Some("counts") => qdx_spectra::SpectrumQuantity::Counts,
-        Some("absorbance") => qdx_spectra::SpectrumQuantity::Absorbance,
-        Some("intensity") => qdx_spectra::SpectrumQuantity::Intensity,
-        other => return Err(format!("unexpected header {other:?}")),
-    };
-    let mut wavelengths = Vec::new();
-    let mut values = Vec::new();
-    for (n, line) in lines.enumerate() {
-        let parsed = line
-            .split_once(',')
-            .and_then(|(w, v)| Some((w.parse::<f64>().ok()?, v.parse::<f64>().ok()?)));
-        let Some((w, v)) = parsed else {
-            return Err(format!("line {} is not two numbers", n + 2));
-        };
-        wavelengths.push(w);
-        values.push(v);
-    }
-    qdx_spectra::Spectrum::new(wavelengths, values, quantity).map_err(|e| e.to_string())
-}
-
 /// Re-derives every optimizer decision of a journal from the journaled measurements alone
 /// (nothing is measured again) and lists where a suggestion differs from what was run.
 pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>, RunError> {
-    // Batches as journaled: (batch, experiments with their values), and each experiment's outcome.
-    let mut batches: BTreeMap<u64, Vec<(u64, Vec<f64>)>> = BTreeMap::new();
-    let mut outcomes: BTreeMap<u64, Outcome> = BTreeMap::new();
-    for r in records {
-        match &r.event {
-            Event::Suggested {
-                experiment,
-                batch,
-                values,
-                ..
-            } => batches
-                .entry(*batch)
-                .or_default()
-                .push((*experiment, values.clone())),
-            Event::Measured { experiment, .. } => {
-                let values = batches
-                    .values()
-                    .flatten()
-                    .find(|(e, _)| e == experiment)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                if let Some(o) = measured_outcome(c, Some(r), *experiment, &values) {
-                    outcomes.insert(*experiment, o);
-                }
-            }
-            _ => {}
-        }
+    // Batches as journaled, each with its experiments in order.
+    let experiments = crate::record::read(c, records);
+    let mut batches: BTreeMap<u64, Vec<&crate::record::Experiment>> = BTreeMap::new();
+    for e in &experiments {
+        batches.entry(e.batch).or_default().push(e);
     }
     let mut differences = Vec::new();
     let plan = crate::plan::plan(c).map_err(|d| {
@@ -1267,10 +1183,11 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
         )
     })?;
     if let Some(design) = plan.design {
-        for (k, (e, values)) in batches.values().flatten().enumerate() {
-            if design.points.get(k) != Some(values) {
+        for (k, e) in batches.values().flatten().enumerate() {
+            if design.points.get(k) != Some(&e.point) {
                 differences.push(format!(
-                    "experiment {e}: the design's point {k} is not what was run"
+                    "experiment {}: the design's point {k} is not what was run",
+                    e.id
                 ));
             }
         }
@@ -1284,17 +1201,16 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
         let asked = strategy
             .ask(members.len(), &[])
             .map_err(|e| RunError::Setup(e.to_string()))?;
-        for ((e, values), s) in members.iter().zip(&asked) {
+        for (e, s) in members.iter().zip(&asked) {
             let again = crate::strategy::values(&s.point);
-            if &again != values {
-                differences.push(format!("experiment {e} (batch {batch}): the optimizer now suggests {again:?}, the journal ran {values:?}"));
+            if again != e.point {
+                differences.push(format!(
+                    "experiment {} (batch {batch}): the optimizer now suggests {again:?}, the journal ran {:?}",
+                    e.id, e.point
+                ));
             }
         }
-        let told: Vec<opt::Observation> = members
-            .iter()
-            .filter_map(|(e, _)| outcomes.get(e))
-            .map(|o| observation(c, o))
-            .collect();
+        let told: Vec<opt::Observation> = members.iter().filter_map(|e| e.observation(c)).collect();
         if !told.is_empty() {
             strategy
                 .tell(&told)

@@ -30,9 +30,8 @@ pub mod wall;
 mod tests;
 
 pub use drive::{
-    RunEnd, Signal, finalise, observation, prior_from_csv, replay_decisions, resume,
-    resume_hardware, resume_simulated, run, run_hardware, run_simulated, run_simulated_with,
-    run_with,
+    RunEnd, Signal, finalise, prior_from_csv, replay_decisions, resume, resume_hardware,
+    resume_simulated, run, run_hardware, run_simulated, run_simulated_with, run_with,
 };
 
 use std::collections::BTreeMap;
@@ -47,8 +46,9 @@ use qdx_spectra::Spectrum;
 
 pub use lab::{Lab, LabKind};
 
-use crate::journal::{Command, Event, Journal, Record};
+use crate::journal::{Command, Event, Journal};
 use crate::plan::{ExperimentPlan, LabState, Operation};
+use crate::record::{InEffect, Outcome, Status};
 use crate::validate::campaign::*;
 use measure::Calibration;
 
@@ -146,19 +146,18 @@ pub struct RunSummary {
 /// `infeasible` experiment measured fine: it is data, and never counts.
 pub const REPEATED_FAILURES: usize = 5;
 
-/// One experiment's outcome, as the loop keeps it.
+/// A finished experiment, as the loop remembers it (the record itself is the journal's).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub experiment: u64,
-    pub values: Vec<f64>,
-    pub proxies: Vec<Option<f64>>,
-    /// `ok`; `failed` (nothing usable measured), `infeasible` (measured, but a `require`
-    /// condition is not met), `skipped` (a fault policy skipped it) or `refused` (it could not
-    /// be planned). Everything but `ok` is a failure to the optimizer.
-    pub status: String,
-    pub reason: Option<String>,
-    /// What a virtual lab reported.
-    pub readings: BTreeMap<String, f64>,
+struct Done {
+    experiment: u64,
+    point: Vec<f64>,
+    outcome: Outcome,
+}
+
+impl Done {
+    fn observation(&self, c: &Campaign) -> opt::Observation {
+        self.outcome.observation(c, &self.point)
+    }
 }
 
 /// A journaled experiment a resumed run replays.
@@ -166,7 +165,8 @@ pub struct Outcome {
 struct Replayed {
     experiment: u64,
     values: Vec<f64>,
-    measured: Option<Record>,
+    /// What the journal's `measured` record holds.
+    measured: Option<Outcome>,
 }
 
 /// An operation a fault policy may try again.
@@ -207,7 +207,11 @@ pub struct Run<'c> {
     /// Experiments to replay before going live (resume).
     replay: Vec<Replayed>,
     replaying: bool,
-    outcomes: Vec<Outcome>,
+    outcomes: Vec<Done>,
+    /// The settings in effect when the current experiment's measurement began.
+    measured_settings: Option<BTreeMap<DerivedId, f64>>,
+    /// What each device was last told (every command sent, journaled or replayed).
+    in_effect: InEffect,
     reagent_used: f64,
     stock_used: BTreeMap<String, f64>,
     next_experiment: u64,
@@ -289,12 +293,16 @@ impl<'c> Run<'c> {
         Ok(())
     }
 
-    /// Journals commands and makes them durable before they are sent.
+    /// Journals commands and makes them durable before they are sent (a replay sends them
+    /// again without journaling them); what each device is told is in effect from here.
     fn log_commands(
         &mut self,
         experiment: Option<u64>,
-        commands: Vec<(String, Command)>,
+        commands: Vec<(DeviceId, Command)>,
     ) -> Result<(), RunError> {
+        for (device, command) in &commands {
+            self.in_effect.apply(*device, command);
+        }
         if self.replaying {
             return Ok(());
         }
@@ -305,7 +313,7 @@ impl<'c> Run<'c> {
                 t,
                 Event::Command {
                     experiment,
-                    device,
+                    device: self.device_name(device),
                     command,
                 },
             )?;
@@ -388,12 +396,10 @@ impl<'c> Run<'c> {
         for (h, k) in &heaters {
             self.state.setpoints.insert(*h, *k);
         }
-        let mut commands: Vec<(String, Command)> = pumps
-            .iter()
-            .map(|p| (self.device_name(*p), Command::Stop))
-            .collect();
+        let mut commands: Vec<(DeviceId, Command)> =
+            pumps.iter().map(|p| (*p, Command::Stop)).collect();
         for (h, k) in &heaters {
-            commands.push((self.device_name(*h), Command::SetSetpoint { kelvin: *k }));
+            commands.push((*h, Command::SetSetpoint { kelvin: *k }));
         }
         self.log_commands(None, commands)?;
         self.log(Event::SafeState {
@@ -621,7 +627,7 @@ impl<'c> Run<'c> {
                     integration_time_s: ch.integration,
                     averages: ch.averages,
                 };
-                self.log_commands(None, vec![(spec_name.clone(), acquire_command(&request))])?;
+                self.log_commands(None, vec![(spec, acquire_command(&request))])?;
                 let Some(device) = self.lab.spectrometers.get_mut(&spec) else {
                     continue;
                 };
@@ -699,16 +705,7 @@ impl<'c> Run<'c> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io_error(parent))?;
         }
-        let header = match s.quantity() {
-            qdx_spectra::SpectrumQuantity::Counts => "counts",
-            qdx_spectra::SpectrumQuantity::Absorbance => "absorbance",
-            qdx_spectra::SpectrumQuantity::Intensity => "intensity",
-        };
-        let mut text = format!("wavelength_nm,{header}\n");
-        for (w, v) in s.wavelength_nm().iter().zip(s.values()) {
-            text.push_str(&format!("{w},{v}\n"));
-        }
-        std::fs::write(&path, text).map_err(io_error(&path))
+        std::fs::write(&path, crate::files::spectrum::write(s)).map_err(io_error(&path))
     }
 
     /// Runs one planned step's operations: commands to independent devices in parallel.
@@ -720,18 +717,15 @@ impl<'c> Run<'c> {
         let mut commands = Vec::new();
         for op in ops {
             match op {
-                Operation::Stop { device } => {
-                    commands.push((self.device_name(*device), Command::Stop))
-                }
+                Operation::Stop { device } => commands.push((*device, Command::Stop)),
                 Operation::SetRate { device, rate } => {
-                    commands.push((self.device_name(*device), Command::SetRate { rate: *rate }))
+                    commands.push((*device, Command::SetRate { rate: *rate }));
                 }
-                Operation::SetSetpoint { device, kelvin } => commands.push((
-                    self.device_name(*device),
-                    Command::SetSetpoint { kelvin: *kelvin },
-                )),
+                Operation::SetSetpoint { device, kelvin } => {
+                    commands.push((*device, Command::SetSetpoint { kelvin: *kelvin }));
+                }
                 Operation::SetPosition { device, position } => commands.push((
-                    self.device_name(*device),
+                    *device,
                     Command::SetPosition {
                         position: *position,
                     },
@@ -741,7 +735,7 @@ impl<'c> Run<'c> {
                     volume,
                     rate,
                 } => commands.push((
-                    self.device_name(*device),
+                    *device,
                     Command::Refill {
                         volume: *volume,
                         rate: *rate,
@@ -1048,15 +1042,7 @@ impl<'c> Run<'c> {
         let id = plan.id;
         let mut spectra: BTreeMap<ChannelKind, Vec<Spectrum>> = BTreeMap::new();
         let mut readings = BTreeMap::new();
-        let n_proxies = self.c.proxies.len();
-        let fail = |status: &str, reason: String| Outcome {
-            experiment: id,
-            values: plan.variables.clone(),
-            proxies: vec![None; n_proxies],
-            status: status.into(),
-            reason: Some(reason),
-            readings: BTreeMap::new(),
-        };
+        self.measured_settings = None;
         // On hardware the pumps are asked, once per experiment before its spectra, whether
         // they still run: a stall during the steady-state wait would spoil the measurement.
         let mut pumps_checked = false;
@@ -1079,7 +1065,9 @@ impl<'c> Run<'c> {
             if !settings.is_empty() {
                 match self.run_settings(id, &settings).await? {
                     None => {}
-                    Some(FaultOutcome::Skip(why)) => return Ok(Ok(fail("skipped", why))),
+                    Some(FaultOutcome::Skip(why)) => {
+                        return Ok(Ok(self.failed(Status::Skipped, why)));
+                    }
                     Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
                     Some(FaultOutcome::Recovered) => {}
                 }
@@ -1111,7 +1099,9 @@ impl<'c> Run<'c> {
                         hold,
                     } => match self.wait_thermal(id, *device, *within, *hold).await? {
                         None | Some(FaultOutcome::Recovered) => {}
-                        Some(FaultOutcome::Skip(why)) => return Ok(Ok(fail("skipped", why))),
+                        Some(FaultOutcome::Skip(why)) => {
+                            return Ok(Ok(self.failed(Status::Skipped, why)));
+                        }
                         Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
                     },
                     Operation::WaitSteadyState {
@@ -1135,6 +1125,7 @@ impl<'c> Run<'c> {
                         averages,
                         replicate,
                     } => {
+                        self.measuring();
                         if (!pumps_checked || !self.heard.is_empty())
                             && self.lab.kind == LabKind::Hardware
                         {
@@ -1142,7 +1133,7 @@ impl<'c> Run<'c> {
                             match self.check_pumps(id).await? {
                                 None | Some(FaultOutcome::Recovered) => {}
                                 Some(FaultOutcome::Skip(why)) => {
-                                    return Ok(Ok(fail("skipped", why)));
+                                    return Ok(Ok(self.failed(Status::Skipped, why)));
                                 }
                                 Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
                             }
@@ -1156,8 +1147,7 @@ impl<'c> Run<'c> {
                             integration_time_s: *integration,
                             averages: *averages,
                         };
-                        let name = self.device_name(*device);
-                        self.log_commands(Some(id), vec![(name, acquire_command(&request))])?;
+                        self.log_commands(Some(id), vec![(*device, acquire_command(&request))])?;
                         let result = match self.lab.spectrometers.get_mut(device) {
                             Some(s) => s.acquire(&request).await,
                             None => continue,
@@ -1176,13 +1166,17 @@ impl<'c> Run<'c> {
                                             Some(s) => match s.acquire(&request).await {
                                                 Ok(s) => s,
                                                 Err(e) => {
-                                                    return Ok(Ok(fail("skipped", e.to_string())));
+                                                    return Ok(Ok(
+                                                        self.failed(Status::Skipped, e.to_string())
+                                                    ));
                                                 }
                                             },
                                             None => continue,
                                         }
                                     }
-                                    FaultOutcome::Skip(why) => return Ok(Ok(fail("skipped", why))),
+                                    FaultOutcome::Skip(why) => {
+                                        return Ok(Ok(self.failed(Status::Skipped, why)));
+                                    }
                                     FaultOutcome::Stop(why) => return Ok(Err(why)),
                                 }
                             }
@@ -1192,21 +1186,22 @@ impl<'c> Run<'c> {
                         self.write_spectrum(&file, &raw)?;
                         self.log(Event::Acquired {
                             experiment: id,
-                            channel: channel.name().into(),
+                            channel: *channel,
                             replicate: *replicate,
                             file,
                         })?;
                         match measure::process(*channel, &raw, &self.calibration) {
                             Ok(s) => spectra.entry(*channel).or_default().push(s),
                             Err(why) => {
-                                return Ok(Ok(fail(
-                                    "failed",
+                                return Ok(Ok(self.failed(
+                                    Status::Failed,
                                     format!("{}: {why}", channel.name()),
                                 )));
                             }
                         }
                     }
                     Operation::Read => {
+                        self.measuring();
                         let inputs = self.lab.virtual_inputs(self.c, &plan.variables);
                         let result = match &self.lab.virtual_lab {
                             Some(lab::VirtualLab::Table { model, .. }) => model.evaluate(&inputs),
@@ -1216,7 +1211,7 @@ impl<'c> Run<'c> {
                         interrupted_script().await;
                         match result {
                             Ok(r) => readings = r,
-                            Err(e) => return Ok(Ok(fail("failed", e.to_string()))),
+                            Err(e) => return Ok(Ok(self.failed(Status::Failed, e.to_string()))),
                         }
                     }
                     _ => {}
@@ -1259,12 +1254,12 @@ impl<'c> Run<'c> {
             .map(|r| unmet_requirement(self.c, r, &proxies))
             .collect();
         let (status, reason) = if !missing.is_empty() {
-            ("failed".to_owned(), Some(missing.join("; ")))
+            (Status::Failed, Some(missing.join("; ")))
         } else if !unmet.is_empty() {
-            ("infeasible".to_owned(), Some(unmet.join("; ")))
+            (Status::Infeasible, Some(unmet.join("; ")))
         } else {
             (
-                "ok".to_owned(),
+                Status::Ok,
                 if failures.is_empty() {
                     None
                 } else {
@@ -1279,13 +1274,32 @@ impl<'c> Run<'c> {
             )
         };
         Ok(Ok(Outcome {
-            experiment: id,
-            values: plan.variables.clone(),
-            proxies,
             status,
             reason,
+            proxies,
             readings,
+            settings: self
+                .measured_settings
+                .take()
+                .unwrap_or_else(|| self.in_effect.settings(self.c)),
         }))
+    }
+
+    /// The experiment's measurement begins: the settings in effect now are its settings.
+    fn measuring(&mut self) {
+        if self.measured_settings.is_none() {
+            self.measured_settings = Some(self.in_effect.settings(self.c));
+        }
+    }
+
+    /// An experiment that ends without a measurement, with the settings in effect when it
+    /// was measured or, if it never was, when it ended.
+    fn failed(&mut self, status: Status, reason: String) -> Outcome {
+        let settings = self
+            .measured_settings
+            .take()
+            .unwrap_or_else(|| self.in_effect.settings(self.c));
+        Outcome::failure(self.c, status, reason, settings)
     }
 }
 

@@ -444,7 +444,7 @@ pub struct Constraint {
 }
 
 /// A spectral channel of the measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Absorbance,

@@ -348,7 +348,7 @@ pub fn measured(records: &[Record]) -> Vec<(u64, String)> {
         .filter_map(|r| match &r.event {
             Event::Measured {
                 experiment, status, ..
-            } => Some((*experiment, status.clone())),
+            } => Some((*experiment, status.to_string())),
             _ => None,
         })
         .collect()

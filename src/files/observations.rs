@@ -1,0 +1,127 @@
+//! `observations.csv`: one row per experiment, for pandas and spreadsheets.
+//!
+//! Columns, in order (a unit in brackets is the unit of every value in the column, the one
+//! the campaign wrote; a column without one is unitless):
+//! - `experiment`: its id, from 0, in the order suggested;
+//! - `status`: `ok`, `failed`, `infeasible`, `skipped`, `refused`, or `unfinished` (suggested,
+//!   never measured: the run stopped during it);
+//! - one per variable (`residence [s]`): the suggested value; a choice by its level's name;
+//! - one per derived device setting (`p_cd.rate [uL/min]`, `h1.setpoint [degC]`): the value
+//!   sent to the device and in effect while the experiment was measured (after rounding to what
+//!   the device can run); empty when nothing was sent for it;
+//! - one per proxy (`peak [nm]`): empty when it could not be computed (`reason` says why);
+//! - `desirability:<objective>` per objective, then `objective` (the combined score; empty for
+//!   failures and Pareto campaigns), then `pareto_front` (`true`/`false`) for Pareto campaigns;
+//!   scores are computed over all finished experiments together;
+//! - `lab_time_start [s]`, `lab_time_end [s]`: lab time (virtual on the simulated lab) when it
+//!   was suggested and when it was measured;
+//! - `reason`: why it is not `ok`, or which proxies of an `ok` experiment are missing.
+//!
+//! Every number goes through [`DisplayUnit::number`]: the shortest decimal that reads back to
+//! the stored SI value (within rounding of the unit conversion).
+
+use std::collections::BTreeMap;
+
+use qdx_optimize::Score;
+
+use crate::record::Experiment;
+use crate::validate::campaign::{Campaign, Combine, Derived, DerivedTarget, DisplayUnit, Domain};
+
+/// A variable's value as a cell: a choice by its level's name, a number in the variable's unit.
+pub fn variable_cell(c: &Campaign, variable: usize, si: f64) -> String {
+    match c.variables.get(variable).map(|v| (&v.domain, &v.unit)) {
+        Some((Domain::Choice { levels }, _)) => levels
+            .get(si.round().max(0.0) as usize)
+            .cloned()
+            .unwrap_or_default(),
+        Some((_, unit)) => unit.number(si),
+        None => String::new(),
+    }
+}
+
+/// The text of `observations.csv`.
+pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Score>) -> String {
+    let settings: Vec<(usize, &Derived)> = c
+        .derived
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| matches!(d.target, DerivedTarget::Setting { .. }))
+        .collect();
+    let pareto = c.objectives.combine == Combine::Pareto;
+    let plain = DisplayUnit::plain();
+    let number = |x: f64| plain.number(x);
+    let mut header = vec!["experiment".to_owned(), "status".to_owned()];
+    header.extend(c.variables.iter().map(|v| super::column(&v.name, &v.unit)));
+    header.extend(
+        settings
+            .iter()
+            .map(|(_, d)| super::column(&d.name, &d.unit)),
+    );
+    header.extend(c.proxies.iter().map(|p| super::column(&p.name, &p.unit)));
+    for o in &c.objectives.list {
+        header.push(format!("desirability:{}", o.name));
+    }
+    if !c.objectives.list.is_empty() {
+        header.push("objective".into());
+        if pareto {
+            header.push("pareto_front".into());
+        }
+    }
+    header.extend([
+        "lab_time_start [s]".to_owned(),
+        "lab_time_end [s]".to_owned(),
+        "reason".to_owned(),
+    ]);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = w.write_record(&header);
+    for e in experiments {
+        let outcome = e.outcome.as_ref();
+        let mut cells = vec![
+            e.id.to_string(),
+            outcome.map_or("unfinished", |o| o.status.name()).to_owned(),
+        ];
+        for (k, x) in e.point.iter().enumerate() {
+            cells.push(variable_cell(c, k, *x));
+        }
+        for (k, d) in &settings {
+            cells.push(
+                outcome
+                    .and_then(|o| o.settings.get(k))
+                    .map_or_else(String::new, |v| d.unit.number(*v)),
+            );
+        }
+        for (k, p) in c.proxies.iter().enumerate() {
+            cells.push(
+                outcome
+                    .and_then(|o| o.proxies.get(k).copied().flatten())
+                    .map_or_else(String::new, |v| p.unit.number(v)),
+            );
+        }
+        if !c.objectives.list.is_empty() {
+            let score = scores.get(&e.id);
+            for k in 0..c.objectives.list.len() {
+                cells.push(
+                    score
+                        .and_then(|s| s.desirabilities.get(k).copied().flatten())
+                        .map_or_else(String::new, number),
+                );
+            }
+            cells.push(
+                score
+                    .and_then(|s| s.combined)
+                    .map_or_else(String::new, number),
+            );
+            if pareto {
+                cells.push(score.map_or_else(String::new, |s| s.on_front.to_string()));
+            }
+        }
+        cells.push(number(e.started));
+        cells.push(e.ended.map_or_else(String::new, number));
+        cells.push(outcome.and_then(|o| o.reason.clone()).unwrap_or_default());
+        let _ = w.write_record(&cells);
+    }
+    w.into_inner()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}

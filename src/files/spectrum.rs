@@ -1,0 +1,101 @@
+//! `spectra/*.csv`: one spectrum per file.
+//!
+//! ```text
+//! wavelength_nm,counts          (or absorbance, or intensity)
+//! 350,1021.5
+//! 350.44,1019.25
+//! …
+//! ```
+//!
+//! Two columns: the wavelength in nm, and the value in the quantity the header names: `counts`
+//! (raw detector counts, as acquired: experiments' spectra and the dark and reference
+//! spectra), `absorbance` (decadic, unitless), `intensity` (arbitrary units). Numbers are
+//! printed in full (shortest text that reads back to the same double).
+
+use qdx_spectra::{Spectrum, SpectrumQuantity};
+
+/// The header name of a spectrum's quantity.
+fn quantity_name(q: SpectrumQuantity) -> &'static str {
+    match q {
+        SpectrumQuantity::Counts => "counts",
+        SpectrumQuantity::Absorbance => "absorbance",
+        SpectrumQuantity::Intensity => "intensity",
+    }
+}
+
+/// The file's text.
+pub fn write(s: &Spectrum) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail; a failure would lose only this text.
+    let _ = w.write_record(["wavelength_nm", quantity_name(s.quantity())]);
+    for (x, y) in s.wavelength_nm().iter().zip(s.values()) {
+        let _ = w.write_record([x.to_string(), y.to_string()]);
+    }
+    w.into_inner()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads a spectrum file back.
+pub fn read(text: &str) -> Result<Spectrum, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let quantity = match (headers.get(0), headers.get(1), headers.len()) {
+        (Some("wavelength_nm"), Some("counts"), 2) => SpectrumQuantity::Counts,
+        (Some("wavelength_nm"), Some("absorbance"), 2) => SpectrumQuantity::Absorbance,
+        (Some("wavelength_nm"), Some("intensity"), 2) => SpectrumQuantity::Intensity,
+        _ => {
+            return Err(format!(
+                "the header is `{}`, not `wavelength_nm,counts` (or absorbance, intensity)",
+                headers.iter().collect::<Vec<_>>().join(",")
+            ));
+        }
+    };
+    let mut wavelengths = Vec::new();
+    let mut values = Vec::new();
+    for (k, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| e.to_string())?;
+        let number = |i: usize| row.get(i).and_then(|c| c.parse::<f64>().ok());
+        let (Some(w), Some(v), 2) = (number(0), number(1), row.len()) else {
+            return Err(format!("line {} is not two numbers", k + 2));
+        };
+        wavelengths.push(w);
+        values.push(v);
+    }
+    Spectrum::new(wavelengths, values, quantity).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spectrum_reads_back_as_written() {
+        let s = Spectrum::new(
+            vec![350.0, 350.4432, 351.1],
+            vec![1021.5, 0.1 + 0.2, -3e-9],
+            SpectrumQuantity::Counts,
+        )
+        .expect("spectrum");
+        let text = write(&s);
+        assert_eq!(
+            text,
+            "wavelength_nm,counts\n350,1021.5\n350.4432,0.30000000000000004\n351.1,-0.000000003\n"
+        );
+        let back = read(&text).expect("read");
+        assert_eq!(back.wavelength_nm(), s.wavelength_nm());
+        assert_eq!(back.values(), s.values());
+        assert_eq!(back.quantity(), s.quantity());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_spectrum_says_why() {
+        assert!(read("x,y\n1,2\n").unwrap_err().contains("header"));
+        assert_eq!(
+            read("wavelength_nm,counts\n350,1\n351,oops\n").unwrap_err(),
+            "line 3 is not two numbers"
+        );
+    }
+}

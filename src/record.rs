@@ -1,0 +1,302 @@
+//! The experiment record: each experiment of a run as its journal tells it.
+//!
+//! The runtime builds an experiment's [`Outcome`] and journals the experiment piece by piece
+//! (`suggested`, `acquired`, `measured`); every view of a run — `observations.csv`,
+//! `optimizer/suggestions.jsonl`, the report, `qdx replay`, a resumed run — reads the
+//! experiments back from the journal's live records with [`read`], and from nothing else.
+//!
+//! Invariants: an experiment's settings are those sent to the lab and in effect while it was
+//! measured (after rounding to what each device can run), never recomputed from its point;
+//! proxies and settings are held by the campaign's ids in memory and by name in the journal,
+//! converted here and only here; scores are computed once, by [`scores`], over every finished
+//! experiment together (a desirability ramp without a range spans the values observed).
+
+use std::collections::BTreeMap;
+
+use qdx_optimize as opt;
+
+pub use crate::journal::Status;
+use crate::journal::{Command, Event, Record};
+use crate::validate::campaign::{Campaign, ChannelKind, DerivedId, DerivedTarget, DeviceId};
+
+/// What an experiment gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    /// Why it is not `ok`, or which proxies of an `ok` experiment could not be computed.
+    pub reason: Option<String>,
+    /// One per proxy, in the campaign's order, SI; `None` where it could not be computed.
+    pub proxies: Vec<Option<f64>>,
+    /// What a virtual lab (a table, a script model) reported, by output name.
+    pub readings: BTreeMap<String, f64>,
+    /// The derived device settings in effect while the experiment was measured, as sent, SI.
+    pub settings: BTreeMap<DerivedId, f64>,
+}
+
+impl Outcome {
+    /// An experiment that failed before anything was measured.
+    pub fn failure(
+        c: &Campaign,
+        status: Status,
+        reason: String,
+        settings: BTreeMap<DerivedId, f64>,
+    ) -> Outcome {
+        Outcome {
+            status,
+            reason: Some(reason),
+            proxies: vec![None; c.proxies.len()],
+            readings: BTreeMap::new(),
+            settings,
+        }
+    }
+
+    /// The `measured` record of this outcome.
+    pub fn event(&self, c: &Campaign, experiment: u64) -> Event {
+        Event::Measured {
+            experiment,
+            status: self.status,
+            reason: self.reason.clone(),
+            proxies: c
+                .proxies
+                .iter()
+                .zip(&self.proxies)
+                .map(|(p, v)| (p.name.clone(), *v))
+                .collect(),
+            readings: self.readings.clone(),
+            settings: self
+                .settings
+                .iter()
+                .filter_map(|(d, v)| Some((c.derived.get(*d)?.name.clone(), *v)))
+                .collect(),
+        }
+    }
+
+    /// The outcome a `measured` record holds (`None` for any other record).
+    pub fn of_event(c: &Campaign, event: &Event) -> Option<Outcome> {
+        let Event::Measured {
+            status,
+            reason,
+            proxies,
+            readings,
+            settings,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(Outcome {
+            status: *status,
+            reason: reason.clone(),
+            proxies: c
+                .proxies
+                .iter()
+                .map(|p| proxies.get(&p.name).copied().flatten())
+                .collect(),
+            readings: readings.clone(),
+            settings: c
+                .derived
+                .iter()
+                .enumerate()
+                .filter_map(|(k, d)| Some((k, *settings.get(&d.name)?)))
+                .collect(),
+        })
+    }
+
+    /// Whether a replay's outcome is the journaled one (`self`). Journals written before
+    /// settings were recorded hold none; their measurements are compared without them.
+    pub fn replays_as(&self, replayed: &Outcome) -> bool {
+        self.status == replayed.status
+            && self.reason == replayed.reason
+            && self.proxies == replayed.proxies
+            && self.readings == replayed.readings
+            && (self.settings.is_empty() || self.settings == replayed.settings)
+    }
+
+    /// This outcome as the optimizer receives it, at `point` (SI values of the variables).
+    pub fn observation(&self, c: &Campaign, point: &[f64]) -> opt::Observation {
+        let point = crate::strategy::point(c, point);
+        let outcome = if self.status.is_ok() {
+            opt::Outcome::Measured(
+                c.proxies
+                    .iter()
+                    .zip(&self.proxies)
+                    .filter_map(|(p, v)| Some((p.name.clone(), (*v)?)))
+                    .collect(),
+            )
+        } else {
+            opt::Outcome::Failed {
+                reason: self
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| self.status.name().to_owned()),
+            }
+        };
+        opt::Observation { point, outcome }
+    }
+}
+
+/// What each device was last told, folded from the commands sent to it: the settings in
+/// effect. The runtime folds every command it sends (and journals) through [`Self::apply`];
+/// an experiment's settings are this fold when it is measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InEffect {
+    /// Pump rates, m³/s (0 once stopped or refilled).
+    rates: BTreeMap<DeviceId, f64>,
+    /// Heater setpoints, K.
+    setpoints: BTreeMap<DeviceId, f64>,
+    /// Valve positions.
+    positions: BTreeMap<DeviceId, u16>,
+}
+
+impl InEffect {
+    /// Takes in a command sent to `device`.
+    pub fn apply(&mut self, device: DeviceId, command: &Command) {
+        match command {
+            Command::SetRate { rate } => {
+                self.rates.insert(device, *rate);
+            }
+            // A refill withdraws, then leaves the pump stopped, infusing direction.
+            Command::Stop | Command::Refill { .. } => {
+                self.rates.insert(device, 0.0);
+            }
+            Command::SetSetpoint { kelvin } => {
+                self.setpoints.insert(device, *kelvin);
+            }
+            Command::SetPosition { position } => {
+                self.positions.insert(device, *position);
+            }
+            Command::Acquire { .. } => {}
+        }
+    }
+
+    /// The campaign's derived device settings as they are in effect, by derived id; a setting
+    /// nothing was sent for is absent.
+    pub fn settings(&self, c: &Campaign) -> BTreeMap<DerivedId, f64> {
+        c.derived
+            .iter()
+            .enumerate()
+            .filter_map(|(k, d)| {
+                let DerivedTarget::Setting { device, setting } = &d.target else {
+                    return None;
+                };
+                let value = match setting.as_str() {
+                    "rate" => self.rates.get(device).copied(),
+                    "setpoint" => self.setpoints.get(device).copied(),
+                    "position" => self.positions.get(device).map(|p| f64::from(*p)),
+                    _ => None,
+                }?;
+                Some((k, value))
+            })
+            .collect()
+    }
+}
+
+/// A spectrum an experiment saved in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSpectrum {
+    pub channel: ChannelKind,
+    /// From 0.
+    pub replicate: u32,
+    /// Path in the bundle (`spectra/e0003-absorbance-r1.csv`).
+    pub file: String,
+}
+
+/// One experiment of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    pub id: u64,
+    /// The batch of suggestions it came in.
+    pub batch: u64,
+    /// SI values of the variables (choices as level indices).
+    pub point: Vec<f64>,
+    /// The strategy's explanation of the suggestion.
+    pub explain: serde_json::Value,
+    /// Lab time when it was suggested, s.
+    pub started: f64,
+    /// Lab time when it was measured, s; `None` while unfinished.
+    pub ended: Option<f64>,
+    /// `None` while unfinished.
+    pub outcome: Option<Outcome>,
+    pub spectra: Vec<SavedSpectrum>,
+}
+
+impl Experiment {
+    /// The finished experiment as the optimizer receives it.
+    pub fn observation(&self, c: &Campaign) -> Option<opt::Observation> {
+        Some(self.outcome.as_ref()?.observation(c, &self.point))
+    }
+}
+
+/// Every experiment of a journal's records, by id. Pass the live records
+/// ([`crate::journal::live`]): a later suggestion of the same experiment (after a resume)
+/// replaces an earlier one.
+pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
+    let mut out: BTreeMap<u64, Experiment> = BTreeMap::new();
+    for r in records {
+        match &r.event {
+            Event::Suggested {
+                experiment,
+                batch,
+                values,
+                explain,
+            } => {
+                out.insert(
+                    *experiment,
+                    Experiment {
+                        id: *experiment,
+                        batch: *batch,
+                        point: values.clone(),
+                        explain: explain.clone(),
+                        started: r.t,
+                        ended: None,
+                        outcome: None,
+                        spectra: Vec::new(),
+                    },
+                );
+            }
+            Event::Acquired {
+                experiment,
+                channel,
+                replicate,
+                file,
+            } => {
+                if let Some(e) = out.get_mut(experiment) {
+                    e.spectra.push(SavedSpectrum {
+                        channel: *channel,
+                        replicate: *replicate,
+                        file: file.clone(),
+                    });
+                }
+            }
+            Event::Measured { experiment, .. } => {
+                if let Some(e) = out.get_mut(experiment) {
+                    e.ended = Some(r.t);
+                    e.outcome = Outcome::of_event(c, &r.event);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.into_values().collect()
+}
+
+/// The objective scores of the finished experiments, computed over all of them together, by
+/// experiment id. Empty when the campaign has no objective.
+pub fn scores(c: &Campaign, experiments: &[Experiment]) -> BTreeMap<u64, opt::Score> {
+    if c.objectives.list.is_empty() {
+        return BTreeMap::new();
+    }
+    let Ok(objectives) = crate::strategy::objectives(c) else {
+        return BTreeMap::new();
+    };
+    let finished: Vec<(u64, opt::Observation)> = experiments
+        .iter()
+        .filter_map(|e| Some((e.id, e.observation(c)?)))
+        .collect();
+    let observations: Vec<opt::Observation> = finished.iter().map(|(_, o)| o.clone()).collect();
+    finished
+        .iter()
+        .map(|(id, _)| *id)
+        .zip(objectives.score(&observations))
+        .collect()
+}
