@@ -20,30 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::validate::campaign::ChannelKind;
 
-/// A command sent to a device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum Command {
-    SetRate {
-        rate: f64,
-    },
-    Stop,
-    Refill {
-        volume: f64,
-        rate: f64,
-    },
-    SetSetpoint {
-        kelvin: f64,
-    },
-    SetPosition {
-        position: u16,
-    },
-    Acquire {
-        illumination: String,
-        integration: f64,
-        averages: u32,
-    },
-}
+/// A command sent to a device: the plan's own type, recorded as it was sent.
+pub use crate::plan::Command;
 
 /// How an experiment ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -319,7 +319,7 @@ fn a_measurement_before_steady_state_is_visibly_wrong_and_never_planned() {
             .expect("a steady-state wait");
         let first_acquire = ops
             .iter()
-            .position(|o| matches!(o, Operation::Acquire { .. }))
+            .position(|o| o.is_acquisition())
             .expect("an acquisition");
         assert!(
             wait < first_acquire,
@@ -328,9 +328,15 @@ fn a_measurement_before_steady_state_is_visibly_wrong_and_never_planned() {
         if let Operation::WaitSteadyState { volumes, .. } = ops[wait] {
             assert_eq!(*volumes, m.steady_state_volumes);
         }
-        let last_setting = ops
-            .iter()
-            .rposition(|o| matches!(o, Operation::SetRate { .. } | Operation::SetSetpoint { .. }));
+        let last_setting = ops.iter().rposition(|o| {
+            matches!(
+                o.setting(),
+                Some((
+                    _,
+                    qdx::plan::Command::SetRate { .. } | qdx::plan::Command::SetSetpoint { .. }
+                ))
+            )
+        });
         assert!(
             last_setting.is_none_or(|s| s < wait),
             "a setting changes after the wait started"

@@ -21,7 +21,7 @@ pub fn run(file: &Path, format: PlanFormat, style: Style) -> u8 {
         Ok(plan) => {
             let text = match format {
                 PlanFormat::Text => crate::plan::render::text(&campaign, &plan),
-                PlanFormat::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
+                PlanFormat::Json => crate::files::plan::write(&campaign, &plan),
                 PlanFormat::Dot => crate::plan::render::dot(&campaign, &plan),
             };
             let _ = write!(std::io::stdout().lock(), "{text}");

@@ -10,7 +10,7 @@
 //!   campaign/…           the campaign's files exactly as run (entry, imports, scripts, tables,
 //!                        prior data)
 //!   lab/…                the lab binding file exactly as run (hardware runs)
-//!   plan.json            the plan (`crate::plan::Plan`) as JSON
+//!   plan.json            the plan, devices by name, numbers in named units ([`plan`])
 //!   journal.jsonl        crate::journal::Record, one JSON object per line: `seq` (from 0),
 //!                        `t` (lab time, s), `event` and its fields; every physical value in SI
 //!                        (m³/s, K, s, m³); the source of truth every other file is read from
@@ -29,6 +29,7 @@
 //! one formatter, [`crate::validate::campaign::DisplayUnit::number`].
 
 pub mod observations;
+pub mod plan;
 pub mod spectrum;
 pub mod suggestions;
 

@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
+pub use super::command::Command;
 use crate::validate::campaign::*;
 use crate::validate::expr::Env;
 
@@ -20,7 +19,7 @@ pub const COMMAND_OVERHEAD_S: f64 = 0.05;
 pub const REAGENT_MARGIN: f64 = 1.05;
 
 /// What the planner knows about the lab between experiments.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LabState {
     /// Current rate of each pump (m³/s), 0 when stopped.
     pub rates: BTreeMap<DeviceId, f64>,
@@ -55,27 +54,32 @@ impl LabState {
     }
 }
 
+impl LabState {
+    /// Takes in a setting sent to a device (acquisitions change nothing).
+    pub fn apply(&mut self, device: DeviceId, command: &Command) {
+        match command {
+            Command::SetRate { rate } => {
+                self.rates.insert(device, *rate);
+            }
+            Command::Stop => {
+                self.rates.insert(device, 0.0);
+            }
+            Command::SetSetpoint { kelvin } => {
+                self.setpoints.insert(device, *kelvin);
+            }
+            Command::Refill { .. } | Command::SetPosition { .. } | Command::Acquire { .. } => {}
+        }
+    }
+}
+
 /// Room temperature, K.
 pub const AMBIENT_K: f64 = 298.15;
 
 /// One operation on the lab.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    /// Stop a pump.
-    Stop { device: DeviceId },
-    /// Refill a syringe from its reservoir: withdraw `volume` at `rate`, then infuse again.
-    Refill {
-        device: DeviceId,
-        volume: f64,
-        rate: f64,
-    },
-    /// Set a pump's rate (m³/s) and run it (a zero rate stops it).
-    SetRate { device: DeviceId, rate: f64 },
-    /// Set a heater's setpoint (K).
-    SetSetpoint { device: DeviceId, kelvin: f64 },
-    /// Set a valve's position.
-    SetPosition { device: DeviceId, position: u16 },
+    /// Send a command to a device: a setting, or an acquisition.
+    Send { device: DeviceId, command: Command },
     /// Wait until the heater is within `within` K of its setpoint for `hold` s.
     WaitThermal {
         device: DeviceId,
@@ -91,40 +95,59 @@ pub enum Operation {
         residence: f64,
         extra: f64,
     },
-    /// Take one averaged spectrum.
-    Acquire {
-        device: DeviceId,
-        channel: ChannelKind,
-        integration: f64,
-        averages: u32,
-        replicate: u32,
-    },
     /// Ask a virtual lab (table or script model) for its readings at the variables.
     Read,
 }
 
 impl Operation {
+    /// Sending `command` to `device`.
+    pub fn send(device: DeviceId, command: Command) -> Operation {
+        Operation::Send { device, command }
+    }
+
+    /// The device and command of a setting (not an acquisition, not a wait).
+    pub fn setting(&self) -> Option<(DeviceId, &Command)> {
+        match self {
+            Operation::Send { device, command } if command.is_setting() => Some((*device, command)),
+            _ => None,
+        }
+    }
+
+    /// Whether it takes a spectrum.
+    pub fn is_acquisition(&self) -> bool {
+        matches!(
+            self,
+            Operation::Send {
+                command: Command::Acquire { .. },
+                ..
+            }
+        )
+    }
+
     /// Estimated duration, s.
     pub fn estimate(&self, plan: &ExperimentPlan, c: &Campaign) -> f64 {
         match self {
-            Operation::Stop { .. }
-            | Operation::SetRate { .. }
-            | Operation::SetSetpoint { .. }
-            | Operation::SetPosition { .. }
-            | Operation::Read => COMMAND_OVERHEAD_S,
-            Operation::Refill { volume, rate, .. } => {
-                volume / rate.max(f64::MIN_POSITIVE) + 2.0 * COMMAND_OVERHEAD_S
-            }
+            Operation::Send { command, .. } => match command {
+                Command::Stop
+                | Command::SetRate { .. }
+                | Command::SetSetpoint { .. }
+                | Command::SetPosition { .. } => COMMAND_OVERHEAD_S,
+                Command::Refill { volume, rate } => {
+                    volume / rate.max(f64::MIN_POSITIVE) + 2.0 * COMMAND_OVERHEAD_S
+                }
+                Command::Acquire {
+                    integration,
+                    averages,
+                    ..
+                } => integration * f64::from(*averages) + COMMAND_OVERHEAD_S,
+            },
+            Operation::Read => COMMAND_OVERHEAD_S,
             Operation::WaitThermal {
                 device,
                 within,
                 hold,
             } => {
-                let tau = c
-                    .devices
-                    .get(*device)
-                    .and_then(|d| d.quantity("time_constant"))
-                    .unwrap_or(60.0);
+                let tau = time_constant(c, *device);
                 let delta = plan
                     .thermal_change
                     .get(device)
@@ -139,11 +162,6 @@ impl Operation {
                 extra,
                 ..
             } => volumes * residence + extra,
-            Operation::Acquire {
-                integration,
-                averages,
-                ..
-            } => integration * f64::from(*averages) + COMMAND_OVERHEAD_S,
         }
     }
 
@@ -152,28 +170,35 @@ impl Operation {
         let name = |d: &DeviceId| c.devices.get(*d).map_or("?", |x| x.name.as_str());
         let flow = |v: f64| unit_format("uL/min", v);
         match self {
-            Operation::Stop { device } => format!("stop {}", name(device)),
-            Operation::Refill {
-                device,
-                volume,
-                rate,
-            } => {
-                format!(
+            Operation::Send { device, command } => match command {
+                Command::Stop => format!("stop {}", name(device)),
+                Command::Refill { volume, rate } => format!(
                     "refill {} with {} at {}",
                     name(device),
                     unit_format("mL", *volume),
                     unit_format("mL/min", *rate)
-                )
-            }
-            Operation::SetRate { device, rate } => {
-                format!("set {} to {}", name(device), flow(*rate))
-            }
-            Operation::SetSetpoint { device, kelvin } => {
-                format!("set {} to {}", name(device), temp_format(*kelvin))
-            }
-            Operation::SetPosition { device, position } => {
-                format!("set {} to position {position}", name(device))
-            }
+                ),
+                Command::SetRate { rate } => format!("set {} to {}", name(device), flow(*rate)),
+                Command::SetSetpoint { kelvin } => {
+                    format!("set {} to {}", name(device), temp_format(*kelvin))
+                }
+                Command::SetPosition { position } => {
+                    format!("set {} to position {position}", name(device))
+                }
+                Command::Acquire {
+                    illumination,
+                    integration,
+                    averages,
+                    replicate,
+                } => format!(
+                    "acquire {} on {} ({} ms x {}, replicate {})",
+                    super::command::channel(*illumination).map_or("dark", ChannelKind::name),
+                    name(device),
+                    qdx_units::format_number(integration * 1000.0),
+                    averages,
+                    replicate + 1
+                ),
+            },
             Operation::WaitThermal {
                 device,
                 within,
@@ -200,23 +225,17 @@ impl Operation {
                 }
                 s
             }
-            Operation::Acquire {
-                device,
-                channel,
-                integration,
-                averages,
-                replicate,
-            } => format!(
-                "acquire {} on {} ({} ms x {}, replicate {})",
-                channel.name(),
-                name(device),
-                qdx_units::format_number(integration * 1000.0),
-                averages,
-                replicate + 1
-            ),
             Operation::Read => "read the virtual lab".to_owned(),
         }
     }
+}
+
+/// A heater's first-order time constant, s (60 s when the campaign gives none).
+fn time_constant(c: &Campaign, heater: DeviceId) -> f64 {
+    c.devices
+        .get(heater)
+        .and_then(|d| d.quantity("time_constant"))
+        .unwrap_or(60.0)
 }
 
 fn unit_format(unit: &str, si: f64) -> String {
@@ -310,14 +329,14 @@ pub fn steady_state_time(c: &Campaign, volumes: f64, rates: &BTreeMap<DeviceId, 
 }
 
 /// A group of operations that run at the same time, with the reason they run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub why: String,
     pub ops: Vec<Operation>,
 }
 
 /// One experiment, planned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ExperimentPlan {
     pub id: u64,
     /// Variable values, SI (choices as level indices).
@@ -425,14 +444,25 @@ fn runnable_rate(rate: f64, min: f64) -> f64 {
     }
 }
 
-/// Plans one experiment at `vars` (SI), from the lab's current state, and advances the state.
-pub fn plan_experiment(
-    c: &Campaign,
-    state: &mut LabState,
-    id: u64,
-    vars: &[f64],
-) -> Result<ExperimentPlan, PlanError> {
-    let start_rates = state.rates.clone();
+/// What an experiment at a point sets: every device setting, rounded to what its device can
+/// run and checked against its limits and the safety envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Variable values, SI (choices as level indices).
+    pub variables: Vec<f64>,
+    /// Every derived value at the point, SI, before rounding.
+    pub derived: Vec<f64>,
+    /// Pump rates after rounding to what each pump can run, m³/s.
+    pub rates: BTreeMap<DeviceId, f64>,
+    /// Heater setpoints, K.
+    pub setpoints: BTreeMap<DeviceId, f64>,
+    /// What the run should know (a rate rounded to zero, …).
+    pub notes: Vec<String>,
+}
+
+/// The settings of an experiment at `vars` (SI). Validation proved the limits over the whole
+/// variable box; they are checked again here, at the point, after rounding.
+pub fn settings_at(c: &Campaign, vars: &[f64]) -> Result<Settings, PlanError> {
     let derived = derive_values(c, vars);
     let mut notes = Vec::new();
     let mut rates = BTreeMap::new();
@@ -454,45 +484,55 @@ pub fn plan_experiment(
         let Some(spec) = dev.setting(setting) else {
             continue;
         };
-        let mut v = value;
         if dev.role == Role::Pump && setting == "rate" {
-            let r = runnable_rate(v, spec.lo);
-            if r != v {
+            let v = runnable_rate(value, spec.lo);
+            if v != value {
                 notes.push(format!(
                     "{} rounded from {} to {} (the pump's smallest rate is {})",
                     d.name,
+                    d.unit.format(value),
                     d.unit.format(v),
-                    d.unit.format(r),
                     spec.unit.format(spec.lo)
                 ));
             }
-            v = r;
             if v != 0.0 && (v < spec.lo * (1.0 - 1e-9) || v > spec.hi * (1.0 + 1e-9)) || v < 0.0 {
                 return Err(out_of_limits(d, v, spec));
             }
             rates.insert(*device, v);
         } else {
-            if v < spec.lo - 1e-9 * spec.lo.abs() || v > spec.hi + 1e-9 * spec.hi.abs() {
-                return Err(out_of_limits(d, v, spec));
+            if value < spec.lo - 1e-9 * spec.lo.abs() || value > spec.hi + 1e-9 * spec.hi.abs() {
+                return Err(out_of_limits(d, value, spec));
             }
             if dev.role == Role::Heater && setting == "setpoint" {
-                setpoints.insert(*device, v);
+                setpoints.insert(*device, value);
             }
         }
     }
-    // The safety envelope, checked again at the point.
-    let total_flow: f64 = rates.values().sum();
+    let settings = Settings {
+        variables: vars.to_vec(),
+        derived,
+        rates,
+        setpoints,
+        notes,
+    };
+    check_safety(c, &settings)?;
+    Ok(settings)
+}
+
+/// The safety envelope, checked at the point.
+fn check_safety(c: &Campaign, s: &Settings) -> Result<(), PlanError> {
+    let total_flow: f64 = s.rates.values().sum();
     for l in &c.safety.limits {
         let value = match &l.subject {
             LimitSubject::TotalFlow => Some(total_flow),
-            LimitSubject::Temperature => setpoints.values().copied().reduce(f64::max),
-            LimitSubject::Derived(d) => derived.get(*d).copied(),
-            LimitSubject::Variable(v) => vars.get(*v).copied(),
+            LimitSubject::Temperature => s.setpoints.values().copied().reduce(f64::max),
+            LimitSubject::Derived(d) => s.derived.get(*d).copied(),
+            LimitSubject::Variable(v) => s.variables.get(*v).copied(),
             LimitSubject::Pressure => None,
         };
         if let Some(x) = value {
             let ok = match l.subject {
-                LimitSubject::Temperature => setpoints.values().all(|t| l.op.holds(*t, l.value)),
+                LimitSubject::Temperature => s.setpoints.values().all(|t| l.op.holds(*t, l.value)),
                 _ => l.op.holds(x, l.value * (1.0 + 1e-9 * l.value.signum())),
             };
             if !ok {
@@ -504,10 +544,40 @@ pub fn plan_experiment(
             }
         }
     }
+    Ok(())
+}
 
+/// Plans one experiment at `vars` (SI), from the lab's current state, and advances the state.
+pub fn plan_experiment(
+    c: &Campaign,
+    state: &mut LabState,
+    id: u64,
+    vars: &[f64],
+) -> Result<ExperimentPlan, PlanError> {
+    let settings = settings_at(c, vars)?;
+    schedule(c, state, id, settings)
+}
+
+/// Schedules an experiment's settings from the lab's current state: refills, temperature
+/// changes and their settling, the flows, the steady-state wait, the acquisitions, the flush;
+/// with its duration and reagent. Advances the state to the lab after the experiment.
+pub fn schedule(
+    c: &Campaign,
+    state: &mut LabState,
+    id: u64,
+    settings: Settings,
+) -> Result<ExperimentPlan, PlanError> {
+    let start_rates = state.rates.clone();
+    let Settings {
+        variables,
+        derived,
+        rates,
+        setpoints,
+        notes,
+    } = settings;
     let mut plan = ExperimentPlan {
         id,
-        variables: vars.to_vec(),
+        variables,
         derived,
         rates: rates.clone(),
         setpoints: setpoints.clone(),
@@ -529,125 +599,41 @@ pub fn plan_experiment(
         plan.estimated_duration = COMMAND_OVERHEAD_S;
         return Ok(plan);
     }
-
-    // How long the pumps will run at the new rates: settling, steady state, acquisitions.
     let m = c.measurement.as_ref();
-    let mut settle = 0.0_f64;
-    let mut thermal_ops = Vec::new();
-    for (h, sp) in &setpoints {
-        let now = state.temperatures.get(h).copied().unwrap_or(AMBIENT_K);
-        let delta = sp - now;
-        plan.thermal_change.insert(*h, delta);
-        let changed = state
-            .setpoints
-            .get(h)
-            .is_none_or(|old| (old - sp).abs() > 1e-9)
-            || delta.abs() > m.and_then(|m| m.settle_within).unwrap_or(0.5);
-        if changed {
-            let within = m.and_then(|m| m.settle_within).unwrap_or(0.5);
-            let hold = m.map_or(0.0, |m| m.settle_hold);
-            let tau = c
-                .devices
-                .get(*h)
-                .and_then(|d| d.quantity("time_constant"))
-                .unwrap_or(60.0);
-            settle = settle.max(settle_time(delta.abs(), within, tau) + hold);
-            thermal_ops.push(Operation::WaitThermal {
-                device: *h,
-                within,
-                hold,
-            });
-        }
-    }
+    let thermal_ops = thermal_waits(c, state, &mut plan);
     let volumes = m.map_or(3.0, |m| m.steady_state_volumes);
     let extra = m.map_or(0.0, |m| m.steady_state_extra);
     let residence = residence_time(c, &rates);
     let steady = volumes * residence + extra;
-    let mut acquire_ops = Vec::new();
-    if let (Some(m), Some(spec)) = (m, m.and_then(|m| m.spectrometer)) {
-        for r in 0..m.replicates {
-            for ch in &m.channels {
-                acquire_ops.push(Operation::Acquire {
-                    device: spec,
-                    channel: ch.kind,
-                    integration: ch.integration,
-                    averages: ch.averages,
-                    replicate: r,
-                });
-            }
-        }
-    }
+    let acquire_ops = acquisitions(c);
     let acquire_time: f64 = acquire_ops.iter().map(|o| o.estimate(&plan, c)).sum();
     // While a temperature settles the pumps stand still: what flows then is discarded anyway,
-    // and the steady-state wait that follows flushes the coil.
+    // and the steady-state wait that follows flushes the coil. So the pumps run for the
+    // steady state, the acquisitions and a few commands.
     let running = steady + acquire_time + COMMAND_OVERHEAD_S * 4.0;
-    let _ = settle;
-
     // A declared flush rinses with one pump after the measurement.
     let flush = m.and_then(|m| m.flush.clone());
     let flush_time = flush.as_ref().map_or(0.0, |f| {
         steady_state_time(c, f.volumes, &BTreeMap::from([(f.pump, f.rate)]))
     });
-    // Refills: a syringe that cannot last through this experiment is refilled first.
-    let mut refills = Vec::new();
     let mut needs: BTreeMap<DeviceId, f64> = rates.iter().map(|(p, r)| (*p, r * running)).collect();
     if let Some(f) = &flush {
         *needs.entry(f.pump).or_insert(0.0) += f.rate * flush_time;
     }
     for (p, need) in &needs {
-        let (p, need) = (p, *need);
-        plan.reagent.insert(*p, need);
-        let Some(left) = state.syringe_left.get(p).copied() else {
-            continue;
-        };
-        let Some(dev) = c.devices.get(*p) else {
-            continue;
-        };
-        let Some(capacity) = dev.quantity("syringe") else {
-            continue;
-        };
-        if need * REAGENT_MARGIN > capacity {
-            let stock = c
-                .stocks
-                .iter()
-                .find(|s| s.pump == *p)
-                .map_or(dev.span, |s| s.span);
-            return Err(PlanError::SyringeTooSmall {
-                pump: dev.name.clone(),
-                needed: unit_format("mL", need),
-                syringe: unit_format("mL", capacity),
-                span: if stock.file().is_some() {
-                    dev.span
-                } else {
-                    stock
-                },
-            });
-        }
-        if left < need * REAGENT_MARGIN {
-            // Withdrawing is limited like infusing: never faster than the pump's maximum rate.
-            let max = dev.setting("rate").map_or(f64::INFINITY, |s| s.hi);
-            let refill_rate = dev
-                .quantity("refill_rate")
-                .unwrap_or(capacity / 60.0)
-                .min(max);
-            refills.push(Operation::Refill {
-                device: *p,
-                volume: capacity - left,
-                rate: refill_rate,
-            });
-            state.syringe_left.insert(*p, capacity);
-        }
+        plan.reagent.insert(*p, *need);
     }
+    let refills = refills(c, state, &needs)?;
     if !refills.is_empty() {
-        let mut stops: Vec<Operation> = rates
+        let stops: Vec<Operation> = rates
             .keys()
             .filter(|p| state.rates.get(p).is_some_and(|r| *r > 0.0))
-            .map(|p| Operation::Stop { device: *p })
+            .map(|p| Operation::send(*p, Command::Stop))
             .collect();
         if !stops.is_empty() {
             plan.steps.push(Step {
                 why: "stop the flow while syringes refill".into(),
-                ops: std::mem::take(&mut stops),
+                ops: stops,
             });
             for p in rates.keys() {
                 state.rates.insert(*p, 0.0);
@@ -666,10 +652,7 @@ pub fn plan_experiment(
                 .get(h)
                 .is_none_or(|old| (old - *sp).abs() > 1e-9)
         })
-        .map(|(h, sp)| Operation::SetSetpoint {
-            device: *h,
-            kelvin: *sp,
-        })
+        .map(|(h, sp)| Operation::send(*h, Command::SetSetpoint { kelvin: *sp }))
         .collect();
     let settling = !thermal_ops.is_empty();
     if settling {
@@ -678,7 +661,7 @@ pub fn plan_experiment(
             .rates
             .iter()
             .filter(|(_, r)| **r > 0.0)
-            .map(|(p, _)| Operation::Stop { device: *p })
+            .map(|(p, _)| Operation::send(*p, Command::Stop))
             .collect();
         for p in rates.keys() {
             state.rates.insert(*p, 0.0);
@@ -694,21 +677,19 @@ pub fn plan_experiment(
     let mut set_ops: Vec<Operation> = Vec::new();
     for (p, r) in &rates {
         if state.rates.get(p).is_none_or(|old| (old - r).abs() > 1e-15) {
-            set_ops.push(Operation::SetRate {
-                device: *p,
-                rate: *r,
-            });
+            set_ops.push(Operation::send(*p, Command::SetRate { rate: *r }));
         }
     }
     if !settling {
         set_ops.extend(heat_ops);
     }
-    if let Some(r) = m.and_then(|m| m.route.as_ref()) {
+    let route = m.and_then(|m| m.route.clone());
+    if let Some(r) = &route {
         // What flows while the reactor comes to steady state goes to waste.
-        set_ops.push(Operation::SetPosition {
-            device: r.valve,
-            position: r.waste,
-        });
+        set_ops.push(Operation::send(
+            r.valve,
+            Command::SetPosition { position: r.waste },
+        ));
     }
     if !set_ops.is_empty() {
         plan.steps.push(Step {
@@ -716,6 +697,7 @@ pub fn plan_experiment(
             ops: set_ops,
         });
     }
+    let total_flow: f64 = rates.values().sum();
     plan.steps.push(Step {
         why: format!(
             "steady state: {} reactor volumes ({}) through the cell at {} before measuring",
@@ -730,15 +712,16 @@ pub fn plan_experiment(
             extra,
         }],
     });
-    let route = m.and_then(|m| m.route.clone());
     if !acquire_ops.is_empty() {
         if let Some(r) = &route {
             plan.steps.push(Step {
                 why: "collect the product while it is measured".into(),
-                ops: vec![Operation::SetPosition {
-                    device: r.valve,
-                    position: r.collect,
-                }],
+                ops: vec![Operation::send(
+                    r.valve,
+                    Command::SetPosition {
+                        position: r.collect,
+                    },
+                )],
             });
         }
         plan.steps.push(Step {
@@ -748,10 +731,10 @@ pub fn plan_experiment(
         if let Some(r) = &route {
             plan.steps.push(Step {
                 why: "back to waste".into(),
-                ops: vec![Operation::SetPosition {
-                    device: r.valve,
-                    position: r.waste,
-                }],
+                ops: vec![Operation::send(
+                    r.valve,
+                    Command::SetPosition { position: r.waste },
+                )],
             });
         }
     }
@@ -759,12 +742,9 @@ pub fn plan_experiment(
         let mut ops: Vec<Operation> = rates
             .iter()
             .filter(|(p, r)| **r > 0.0 && **p != f.pump)
-            .map(|(p, _)| Operation::Stop { device: *p })
+            .map(|(p, _)| Operation::send(*p, Command::Stop))
             .collect();
-        ops.push(Operation::SetRate {
-            device: f.pump,
-            rate: f.rate,
-        });
+        ops.push(Operation::send(f.pump, Command::SetRate { rate: f.rate }));
         plan.steps.push(Step {
             why: "flush: the rinse pump alone".into(),
             ops,
@@ -783,40 +763,11 @@ pub fn plan_experiment(
         });
         plan.steps.push(Step {
             why: "flush done".into(),
-            ops: vec![Operation::Stop { device: f.pump }],
+            ops: vec![Operation::send(f.pump, Command::Stop)],
         });
     }
-    // Durations: a step lasts as long as its longest operation (acquisitions add up). Reagent:
-    // each pump's rate over each step, with the rates the step's operations set.
-    let mut total = 0.0;
-    let mut current: BTreeMap<DeviceId, f64> = start_rates;
-    let mut used: BTreeMap<DeviceId, f64> = BTreeMap::new();
-    for s in &plan.steps {
-        for o in &s.ops {
-            match o {
-                Operation::SetRate { device, rate } => {
-                    current.insert(*device, *rate);
-                }
-                Operation::Stop { device } | Operation::Refill { device, .. } => {
-                    current.insert(*device, 0.0);
-                }
-                _ => {}
-            }
-        }
-        let longest = if s.ops.iter().any(|o| matches!(o, Operation::Acquire { .. })) {
-            s.ops.iter().map(|o| o.estimate(&plan, c)).sum::<f64>()
-        } else {
-            s.ops
-                .iter()
-                .map(|o| o.estimate(&plan, c))
-                .fold(0.0, f64::max)
-        };
-        total += longest;
-        for (p, r) in &current {
-            *used.entry(*p).or_insert(0.0) += r * longest;
-        }
-    }
-    plan.estimated_duration = total;
+    let (duration, current, used) = run_through(c, &plan, start_rates);
+    plan.estimated_duration = duration;
     // Advance the state.
     for (p, r) in &current {
         state.rates.insert(*p, *r);
@@ -834,6 +785,147 @@ pub fn plan_experiment(
         state.temperatures.insert(*h, *sp);
     }
     Ok(plan)
+}
+
+/// The waits for every heater whose setpoint changes (or that is still away from it), and
+/// each heater's expected temperature change, recorded in the plan for the estimates.
+fn thermal_waits(c: &Campaign, state: &LabState, plan: &mut ExperimentPlan) -> Vec<Operation> {
+    let m = c.measurement.as_ref();
+    let within = m.and_then(|m| m.settle_within).unwrap_or(0.5);
+    let hold = m.map_or(0.0, |m| m.settle_hold);
+    let mut ops = Vec::new();
+    for (h, sp) in &plan.setpoints {
+        let now = state.temperatures.get(h).copied().unwrap_or(AMBIENT_K);
+        let delta = sp - now;
+        plan.thermal_change.insert(*h, delta);
+        let changed = state
+            .setpoints
+            .get(h)
+            .is_none_or(|old| (old - sp).abs() > 1e-9)
+            || delta.abs() > within;
+        if changed {
+            ops.push(Operation::WaitThermal {
+                device: *h,
+                within,
+                hold,
+            });
+        }
+    }
+    ops
+}
+
+/// The measurement's acquisitions: each replicate reads every channel.
+fn acquisitions(c: &Campaign) -> Vec<Operation> {
+    let Some((m, spectrometer)) = c
+        .measurement
+        .as_ref()
+        .and_then(|m| Some((m, m.spectrometer?)))
+    else {
+        return Vec::new();
+    };
+    (0..m.replicates)
+        .flat_map(|r| {
+            m.channels.iter().map(move |ch| {
+                Operation::send(
+                    spectrometer,
+                    Command::acquire(ch.kind, ch.integration, ch.averages, r),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Refills for the syringes that cannot last through the experiment (`needs`: what each pump
+/// dispenses, m³), marking them full in `state`. An experiment that needs more than a whole
+/// syringe cannot run.
+fn refills(
+    c: &Campaign,
+    state: &mut LabState,
+    needs: &BTreeMap<DeviceId, f64>,
+) -> Result<Vec<Operation>, PlanError> {
+    let mut refills = Vec::new();
+    for (p, need) in needs {
+        let (Some(left), Some(dev)) = (state.syringe_left.get(p).copied(), c.devices.get(*p))
+        else {
+            continue;
+        };
+        let Some(capacity) = dev.quantity("syringe") else {
+            continue;
+        };
+        if need * REAGENT_MARGIN > capacity {
+            let stock = c
+                .stocks
+                .iter()
+                .find(|s| s.pump == *p)
+                .map_or(dev.span, |s| s.span);
+            return Err(PlanError::SyringeTooSmall {
+                pump: dev.name.clone(),
+                needed: unit_format("mL", *need),
+                syringe: unit_format("mL", capacity),
+                span: if stock.file().is_some() {
+                    dev.span
+                } else {
+                    stock
+                },
+            });
+        }
+        if left < need * REAGENT_MARGIN {
+            // Withdrawing is limited like infusing: never faster than the pump's maximum rate.
+            let max = dev.setting("rate").map_or(f64::INFINITY, |s| s.hi);
+            let rate = dev
+                .quantity("refill_rate")
+                .unwrap_or(capacity / 60.0)
+                .min(max);
+            refills.push(Operation::send(
+                *p,
+                Command::Refill {
+                    volume: capacity - left,
+                    rate,
+                },
+            ));
+            state.syringe_left.insert(*p, capacity);
+        }
+    }
+    Ok(refills)
+}
+
+/// Runs through a plan's steps from the pump rates it starts with: its duration (a step lasts
+/// as long as its longest operation; acquisitions add up), each pump's rate at the end, and
+/// the reagent each pump dispenses (its rate over each step, with the rates the step sets).
+fn run_through(
+    c: &Campaign,
+    plan: &ExperimentPlan,
+    start_rates: BTreeMap<DeviceId, f64>,
+) -> (f64, BTreeMap<DeviceId, f64>, BTreeMap<DeviceId, f64>) {
+    let mut total = 0.0;
+    let mut current = start_rates;
+    let mut used: BTreeMap<DeviceId, f64> = BTreeMap::new();
+    for s in &plan.steps {
+        for (device, command) in s.ops.iter().filter_map(Operation::setting) {
+            match command {
+                Command::SetRate { rate } => {
+                    current.insert(device, *rate);
+                }
+                Command::Stop | Command::Refill { .. } => {
+                    current.insert(device, 0.0);
+                }
+                _ => {}
+            }
+        }
+        let longest = if s.ops.iter().any(Operation::is_acquisition) {
+            s.ops.iter().map(|o| o.estimate(plan, c)).sum::<f64>()
+        } else {
+            s.ops
+                .iter()
+                .map(|o| o.estimate(plan, c))
+                .fold(0.0, f64::max)
+        };
+        total += longest;
+        for (p, r) in &current {
+            *used.entry(*p).or_insert(0.0) += r * longest;
+        }
+    }
+    (total, current, used)
 }
 
 fn out_of_limits(d: &Derived, v: f64, spec: &SettingSpec) -> PlanError {

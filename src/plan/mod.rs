@@ -7,14 +7,17 @@
 //! Every budget is checked here, before anything runs; a plan that breaks one is refused with a
 //! located error.
 
+pub mod command;
 pub mod experiment;
 pub mod render;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
-pub use experiment::{ExperimentPlan, LabState, Operation, PlanError, Step, plan_experiment};
+pub use command::Command;
+pub use experiment::{
+    ExperimentPlan, LabState, Operation, PlanError, Settings, Step, plan_experiment, schedule,
+    settings_at,
+};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::validate::campaign::*;
@@ -23,7 +26,7 @@ use crate::validate::campaign::*;
 pub type PlanResult<T> = Result<T, Diagnostics>;
 
 /// The whole plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub campaign: String,
     pub strategy: String,
@@ -44,20 +47,20 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {
     pub min: f64,
     pub median: f64,
     pub max: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReagentEstimate {
     pub per_experiment_max: f64,
     pub total: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DesignPlan {
     /// Variable values of each experiment, SI, in run order.
     pub points: Vec<Vec<f64>>,
@@ -161,14 +164,19 @@ pub fn makespan(c: &Campaign, points: &[Vec<f64>]) -> Result<f64, PlanError> {
     Ok(total)
 }
 
-/// Setpoints of a point (K per heater), for ordering.
+/// Setpoints of a point (K per heater), for ordering; a point that cannot be planned sorts
+/// first (the planner refuses it anyway).
 fn setpoints_of(c: &Campaign, p: &[f64]) -> Vec<f64> {
-    let derived = experiment::derive_values(c, p);
+    let Ok(settings) = settings_at(c, p) else {
+        return Vec::new();
+    };
+    // In the order the campaign derives them.
     c.derived
         .iter()
-        .zip(&derived)
-        .filter(|(d, _)| matches!(&d.target, DerivedTarget::Setting { setting, .. } if setting == "setpoint"))
-        .map(|(_, v)| *v)
+        .filter_map(|d| match &d.target {
+            DerivedTarget::Setting { device, .. } => settings.setpoints.get(device).copied(),
+            DerivedTarget::Named(_) => None,
+        })
         .collect()
 }
 
@@ -346,7 +354,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
             .steps
             .iter()
             .flat_map(|s| &s.ops)
-            .filter(|o| matches!(o, Operation::Refill { .. }))
+            .filter(|o| matches!(o.setting(), Some((_, Command::Refill { .. }))))
             .count() as u64;
         for (pump, v) in &e.reagent {
             let m = per_pump_max.entry(*pump).or_insert(0.0);

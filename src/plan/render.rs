@@ -97,7 +97,8 @@ pub fn dot(c: &Campaign, plan: &Plan) -> String {
             let id = format!("s{i}o{j}");
             let shape = match op {
                 Operation::WaitThermal { .. } | Operation::WaitSteadyState { .. } => "ellipse",
-                Operation::Acquire { .. } | Operation::Read => "note",
+                Operation::Read => "note",
+                o if o.is_acquisition() => "note",
                 _ => "box",
             };
             let _ = writeln!(
@@ -109,10 +110,7 @@ pub fn dot(c: &Campaign, plan: &Plan) -> String {
         }
         s.push_str("  }\n");
         // Acquisitions in a step run one after another; other operations in parallel.
-        let sequential = step
-            .ops
-            .iter()
-            .all(|o| matches!(o, Operation::Acquire { .. }));
+        let sequential = step.ops.iter().all(Operation::is_acquisition);
         if sequential {
             for (k, id) in current.iter().enumerate() {
                 if k == 0 {

@@ -27,7 +27,7 @@ fn plan_json(c: &Campaign) -> Result<String, RunError> {
                 .join("; "),
         )
     })?;
-    Ok(serde_json::to_string_pretty(&plan).map_err(|e| RunError::Setup(e.to_string()))? + "\n")
+    Ok(crate::files::plan::write(c, &plan))
 }
 
 /// Creates the bundle folder, never an existing one (two runs racing for the same `--out`:

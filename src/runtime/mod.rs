@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use qdx_lab::{AcquireRequest, Clock, DeviceError, DeviceErrorKind, Illumination, PumpDirection};
+use qdx_lab::{Clock, DeviceError, DeviceErrorKind, Illumination, PumpDirection};
 use qdx_optimize as opt;
 use qdx_spectra::Spectrum;
 
@@ -172,11 +172,8 @@ struct Replayed {
 /// An operation a fault policy may try again.
 #[derive(Debug, Clone)]
 enum RetryOp {
-    Setting(Operation),
-    Acquire {
-        device: DeviceId,
-        request: AcquireRequest,
-    },
+    /// Send a command again.
+    Send(DeviceId, Command),
     HeaterStatus(DeviceId),
     Nothing,
 }
@@ -546,60 +543,38 @@ impl<'c> Run<'c> {
     /// Tries an operation again (for retry policies).
     async fn retry_op(&mut self, op: &RetryOp) -> Result<(), DeviceError> {
         let clock = self.lab.clock.clone();
+        let keepalive = self.lab.keepalive;
         match op {
-            RetryOp::Setting(Operation::SetRate { device, rate }) => {
-                match self.lab.pumps.get_mut(device) {
-                    Some(p) => {
-                        p.set_rate(*rate).await?;
-                        p.start().await
-                    }
-                    None => Ok(()),
-                }
-            }
-            RetryOp::Setting(Operation::Stop { device }) => match self.lab.pumps.get_mut(device) {
-                Some(p) => p.stop().await,
-                None => Ok(()),
-            },
-            RetryOp::Setting(Operation::Refill {
-                device,
-                volume,
-                rate,
-            }) => match self.lab.pumps.get_mut(device) {
-                Some(p) => {
+            RetryOp::Send(device, command) => match command {
+                Command::SetRate { .. } | Command::Stop | Command::Refill { .. } => {
                     let name = self.c.devices.get(*device).map_or("", |d| d.name.as_str());
-                    refill(
-                        p.as_mut(),
-                        name,
-                        clock.as_ref(),
-                        self.lab.keepalive,
-                        *volume,
-                        *rate,
-                    )
-                    .await
+                    match self.lab.pumps.get_mut(device) {
+                        Some(p) => {
+                            pump_command(p.as_mut(), name, clock.as_ref(), keepalive, command).await
+                        }
+                        None => Ok(()),
+                    }
                 }
-                None => Ok(()),
-            },
-            RetryOp::Setting(Operation::SetSetpoint { device, kelvin }) => {
-                match self.lab.heaters.get_mut(device) {
+                Command::SetSetpoint { kelvin } => match self.lab.heaters.get_mut(device) {
                     Some(h) => h.set_setpoint(*kelvin).await,
                     None => Ok(()),
-                }
-            }
-            RetryOp::Setting(Operation::SetPosition { device, position }) => {
-                match self.lab.valves.get_mut(device) {
+                },
+                Command::SetPosition { position } => match self.lab.valves.get_mut(device) {
                     Some(v) => v.set_position(*position).await,
                     None => Ok(()),
+                },
+                Command::Acquire { .. } => {
+                    match (self.lab.spectrometers.get_mut(device), command.request()) {
+                        (Some(s), Some(request)) => s.acquire(&request).await.map(|_| ()),
+                        _ => Ok(()),
+                    }
                 }
-            }
-            RetryOp::Acquire { device, request } => match self.lab.spectrometers.get_mut(device) {
-                Some(s) => s.acquire(request).await.map(|_| ()),
-                None => Ok(()),
             },
             RetryOp::HeaterStatus(device) => match self.lab.heaters.get_mut(device) {
                 Some(h) => h.status().await.map(|_| ()),
                 None => Ok(()),
             },
-            RetryOp::Setting(_) | RetryOp::Nothing => Ok(()),
+            RetryOp::Nothing => Ok(()),
         }
     }
 
@@ -622,37 +597,18 @@ impl<'c> Run<'c> {
                 takes.push((Illumination::Broadband, "reference"));
             }
             for (illumination, what) in takes {
-                let request = AcquireRequest {
+                let command = Command::Acquire {
                     illumination,
-                    integration_time_s: ch.integration,
+                    integration: ch.integration,
                     averages: ch.averages,
+                    replicate: 0,
                 };
-                self.log_commands(None, vec![(spec, acquire_command(&request))])?;
-                let Some(device) = self.lab.spectrometers.get_mut(&spec) else {
-                    continue;
-                };
-                let s = match device.acquire(&request).await {
+                let s = match self.acquire(None, spec, command).await? {
                     Ok(s) => s,
-                    Err(e) => {
-                        let again = RetryOp::Acquire {
-                            device: spec,
-                            request,
-                        };
-                        match self.on_fault(None, spec, &e, &again).await? {
-                            // The retry's spectrum is not kept: take a fresh one.
-                            FaultOutcome::Recovered => {
-                                match self.lab.spectrometers.get_mut(&spec) {
-                                    Some(d) => d.acquire(&request).await.map_err(|e| {
-                                        RunError::Setup(format!("calibration failed: {e}"))
-                                    })?,
-                                    None => continue,
-                                }
-                            }
-                            FaultOutcome::Skip(why) | FaultOutcome::Stop(why) => {
-                                return Ok(Some(format!("calibration failed: {why}")));
-                            }
-                        }
+                    Err(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => {
+                        return Ok(Some(format!("calibration failed: {why}")));
                     }
+                    Err(FaultOutcome::Recovered) => continue,
                 };
                 let file = format!("spectra/calibration-{}-{what}.csv", ch.kind.name());
                 self.write_spectrum(&file, &s)?;
@@ -697,6 +653,48 @@ impl<'c> Run<'c> {
         Ok(None)
     }
 
+    /// Journals and sends an acquisition. A fault follows the policies: after a retry that
+    /// worked, a fresh spectrum is taken (the retry's is not kept); otherwise the error says
+    /// why the experiment (or the run) cannot go on, with the policy's verdict.
+    async fn acquire(
+        &mut self,
+        experiment: Option<u64>,
+        device: DeviceId,
+        command: Command,
+    ) -> Result<Result<Spectrum, FaultOutcome>, RunError> {
+        let Some(request) = command.request() else {
+            return Ok(Err(FaultOutcome::Skip(format!(
+                "{command:?} is not an acquisition"
+            ))));
+        };
+        self.log_commands(experiment, vec![(device, command.clone())])?;
+        let name = self.device_name(device);
+        let Some(spectrometer) = self.lab.spectrometers.get_mut(&device) else {
+            return Ok(Err(FaultOutcome::Skip(format!(
+                "the lab has no spectrometer `{name}`"
+            ))));
+        };
+        let e = match spectrometer.acquire(&request).await {
+            Ok(s) => return Ok(Ok(s)),
+            Err(e) => e,
+        };
+        match self
+            .on_fault(experiment, device, &e, &RetryOp::Send(device, command))
+            .await?
+        {
+            FaultOutcome::Recovered => match self.lab.spectrometers.get_mut(&device) {
+                Some(s) => Ok(s
+                    .acquire(&request)
+                    .await
+                    .map_err(|e| FaultOutcome::Skip(e.to_string()))),
+                None => Ok(Err(FaultOutcome::Skip(format!(
+                    "the lab has no spectrometer `{name}`"
+                )))),
+            },
+            other => Ok(Err(other)),
+        }
+    }
+
     fn write_spectrum(&self, file: &str, s: &Spectrum) -> Result<(), RunError> {
         if self.replaying {
             return Ok(());
@@ -708,43 +706,15 @@ impl<'c> Run<'c> {
         std::fs::write(&path, crate::files::spectrum::write(s)).map_err(io_error(&path))
     }
 
-    /// Runs one planned step's operations: commands to independent devices in parallel.
+    /// Runs one planned step's settings: commands to independent devices in parallel.
     async fn run_settings(
         &mut self,
         experiment: u64,
-        ops: &[Operation],
+        commands: &[(DeviceId, Command)],
     ) -> Result<Option<FaultOutcome>, RunError> {
-        let mut commands = Vec::new();
-        for op in ops {
-            match op {
-                Operation::Stop { device } => commands.push((*device, Command::Stop)),
-                Operation::SetRate { device, rate } => {
-                    commands.push((*device, Command::SetRate { rate: *rate }));
-                }
-                Operation::SetSetpoint { device, kelvin } => {
-                    commands.push((*device, Command::SetSetpoint { kelvin: *kelvin }));
-                }
-                Operation::SetPosition { device, position } => commands.push((
-                    *device,
-                    Command::SetPosition {
-                        position: *position,
-                    },
-                )),
-                Operation::Refill {
-                    device,
-                    volume,
-                    rate,
-                } => commands.push((
-                    *device,
-                    Command::Refill {
-                        volume: *volume,
-                        rate: *rate,
-                    },
-                )),
-                _ => {}
-            }
-        }
-        self.log_commands(Some(experiment), commands)?;
+        self.log_commands(Some(experiment), commands.to_vec())?;
+        let by_device: BTreeMap<DeviceId, &Command> =
+            commands.iter().map(|(d, c)| (*d, c)).collect();
         // Each device gets its own future; they run concurrently.
         let mut results: Vec<(DeviceId, Result<(), DeviceError>)> = Vec::new();
         {
@@ -752,49 +722,25 @@ impl<'c> Run<'c> {
             let mut futures: Vec<
                 futures::future::BoxFuture<'_, (DeviceId, Result<(), DeviceError>)>,
             > = Vec::new();
-            let pump_ops: BTreeMap<DeviceId, &Operation> = ops
-                .iter()
-                .filter_map(|o| match o {
-                    Operation::Stop { device }
-                    | Operation::SetRate { device, .. }
-                    | Operation::Refill { device, .. } => Some((*device, o)),
-                    _ => None,
-                })
-                .collect();
-            let heater_ops: BTreeMap<DeviceId, f64> = ops
-                .iter()
-                .filter_map(|o| match o {
-                    Operation::SetSetpoint { device, kelvin } => Some((*device, *kelvin)),
-                    _ => None,
-                })
-                .collect();
-            let valve_ops: BTreeMap<DeviceId, u16> = ops
-                .iter()
-                .filter_map(|o| match o {
-                    Operation::SetPosition { device, position } => Some((*device, *position)),
-                    _ => None,
-                })
-                .collect();
             // A refill takes minutes; the pumps it leaves idle are kept talking to meanwhile.
-            let refill_time = pump_ops
-                .values()
-                .filter_map(|o| match o {
-                    Operation::Refill { volume, rate, .. } => {
-                        Some(volume / rate.max(f64::MIN_POSITIVE))
-                    }
+            let refill_time = commands
+                .iter()
+                .filter_map(|(_, c)| match c {
+                    Command::Refill { volume, rate } => Some(volume / rate.max(f64::MIN_POSITIVE)),
                     _ => None,
                 })
                 .fold(0.0, f64::max);
             let keepalive = self.lab.keepalive;
             for (id, pump) in self.lab.pumps.iter_mut() {
-                let Some(op) = pump_ops.get(id).copied().cloned() else {
+                let id = *id;
+                let clock = clock.clone();
+                let name = self
+                    .c
+                    .devices
+                    .get(id)
+                    .map_or_else(String::new, |d| d.name.clone());
+                let Some(command) = by_device.get(&id).copied().cloned() else {
                     if let Some(every) = keepalive.filter(|_| refill_time > 0.0) {
-                        let (id, clock) = (*id, clock.clone());
-                        let name = self
-                            .c
-                            .devices
-                            .get(id)
-                            .map_or_else(String::new, |d| d.name.clone());
                         // An absurd refill is refused by the refill itself; nothing to hold.
                         if let Some(time) = checked_wait(refill_time) {
                             futures.push(Box::pin(async move {
@@ -806,55 +752,31 @@ impl<'c> Run<'c> {
                     }
                     continue;
                 };
-                let id = *id;
-                let clock = clock.clone();
-                let name = self
-                    .c
-                    .devices
-                    .get(id)
-                    .map_or_else(String::new, |d| d.name.clone());
                 futures.push(Box::pin(async move {
-                    let r = match op {
-                        Operation::Stop { .. } => pump.stop().await,
-                        Operation::SetRate { rate, .. } => {
-                            if rate > 0.0 {
-                                match pump.set_rate(rate).await {
-                                    Ok(()) => pump.start().await,
-                                    Err(e) => Err(e),
-                                }
-                            } else {
-                                pump.stop().await
-                            }
-                        }
-                        Operation::Refill { volume, rate, .. } => {
-                            refill(
-                                pump.as_mut(),
-                                &name,
-                                clock.as_ref(),
-                                keepalive,
-                                volume,
-                                rate,
-                            )
-                            .await
-                        }
-                        _ => Ok(()),
-                    };
+                    let r = pump_command(pump.as_mut(), &name, clock.as_ref(), keepalive, &command)
+                        .await;
                     (id, r)
                 }));
             }
             for (id, heater) in self.lab.heaters.iter_mut() {
-                let Some(k) = heater_ops.get(id).copied() else {
+                let Some(Command::SetSetpoint { kelvin }) = by_device.get(id).copied().cloned()
+                else {
                     continue;
                 };
                 let id = *id;
-                futures.push(Box::pin(async move { (id, heater.set_setpoint(k).await) }));
+                futures.push(Box::pin(
+                    async move { (id, heater.set_setpoint(kelvin).await) },
+                ));
             }
             for (id, valve) in self.lab.valves.iter_mut() {
-                let Some(p) = valve_ops.get(id).copied() else {
+                let Some(Command::SetPosition { position }) = by_device.get(id).copied().cloned()
+                else {
                     continue;
                 };
                 let id = *id;
-                futures.push(Box::pin(async move { (id, valve.set_position(p).await) }));
+                futures.push(Box::pin(
+                    async move { (id, valve.set_position(position).await) },
+                ));
             }
             for r in futures::future::join_all(futures).await {
                 results.push(r);
@@ -862,9 +784,8 @@ impl<'c> Run<'c> {
         }
         for (device, result) in results {
             if let Err(e) = result {
-                let op = ops.iter().find(|o| matches!(o, Operation::Stop { device: d } | Operation::SetRate { device: d, .. } | Operation::SetSetpoint { device: d, .. } | Operation::SetPosition { device: d, .. } | Operation::Refill { device: d, .. } if *d == device)).cloned();
-                let retry = match op {
-                    Some(o) => RetryOp::Setting(o),
+                let retry = match by_device.get(&device) {
+                    Some(command) => RetryOp::Send(device, (*command).clone()),
                     None => RetryOp::Nothing,
                 };
                 match self.on_fault(Some(experiment), device, &e, &retry).await? {
@@ -889,7 +810,7 @@ impl<'c> Run<'c> {
         // What the keep-alive polls heard during the waits comes first.
         for (device, e) in std::mem::take(&mut self.heard) {
             let again = match running.iter().find(|(d, _)| *d == device) {
-                Some(&(device, rate)) => RetryOp::Setting(Operation::SetRate { device, rate }),
+                Some(&(device, rate)) => RetryOp::Send(device, Command::SetRate { rate }),
                 None => RetryOp::Nothing,
             };
             match self.on_fault(Some(experiment), device, &e, &again).await? {
@@ -913,7 +834,7 @@ impl<'c> Run<'c> {
             };
             if let Some(kind) = problem {
                 let e = DeviceError::new(self.device_name(device), kind);
-                let again = RetryOp::Setting(Operation::SetRate { device, rate });
+                let again = RetryOp::Send(device, Command::SetRate { rate });
                 match self.on_fault(Some(experiment), device, &e, &again).await? {
                     FaultOutcome::Recovered => {}
                     other => return Ok(Some(other)),
@@ -1047,46 +968,26 @@ impl<'c> Run<'c> {
         // they still run: a stall during the steady-state wait would spoil the measurement.
         let mut pumps_checked = false;
         for step in &plan.steps {
-            let settings: Vec<Operation> = step
+            let settings: Vec<(DeviceId, Command)> = step
                 .ops
                 .iter()
-                .filter(|o| {
-                    matches!(
-                        o,
-                        Operation::Stop { .. }
-                            | Operation::SetRate { .. }
-                            | Operation::SetSetpoint { .. }
-                            | Operation::SetPosition { .. }
-                            | Operation::Refill { .. }
-                    )
-                })
-                .cloned()
+                .filter_map(Operation::setting)
+                .map(|(d, c)| (d, c.clone()))
                 .collect();
             if !settings.is_empty() {
                 match self.run_settings(id, &settings).await? {
-                    None => {}
+                    None | Some(FaultOutcome::Recovered) => {}
                     Some(FaultOutcome::Skip(why)) => {
                         return Ok(Ok(self.failed(Status::Skipped, why)));
                     }
                     Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
-                    Some(FaultOutcome::Recovered) => {}
                 }
-                for op in &settings {
-                    match op {
-                        Operation::SetRate { device, rate } => {
-                            self.state.rates.insert(*device, *rate);
-                            self.track_flow(*device, Some(*rate));
-                        }
-                        Operation::Stop { device } => {
-                            self.state.rates.insert(*device, 0.0);
-                            self.track_flow(*device, Some(0.0));
-                        }
-                        Operation::SetSetpoint { device, kelvin } => {
-                            self.state.setpoints.insert(*device, *kelvin);
-                        }
-                        Operation::Refill { device, .. } => {
-                            self.track_flow(*device, None);
-                        }
+                for (device, command) in &settings {
+                    self.state.apply(*device, command);
+                    match command {
+                        Command::SetRate { rate } => self.track_flow(*device, Some(*rate)),
+                        Command::Stop => self.track_flow(*device, Some(0.0)),
+                        Command::Refill { .. } => self.track_flow(*device, None),
                         _ => {}
                     }
                 }
@@ -1118,13 +1019,18 @@ impl<'c> Run<'c> {
                             seconds,
                         })?;
                     }
-                    Operation::Acquire {
+                    Operation::Send {
                         device,
-                        channel,
-                        integration,
-                        averages,
-                        replicate,
+                        command:
+                            command @ Command::Acquire {
+                                illumination,
+                                replicate,
+                                ..
+                            },
                     } => {
+                        let Some(channel) = crate::plan::command::channel(*illumination) else {
+                            continue;
+                        };
                         self.measuring();
                         if (!pumps_checked || !self.heard.is_empty())
                             && self.lab.kind == LabKind::Hardware
@@ -1138,60 +1044,25 @@ impl<'c> Run<'c> {
                                 Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
                             }
                         }
-                        let illumination = match channel {
-                            ChannelKind::Absorbance => Illumination::Broadband,
-                            ChannelKind::Photoluminescence => Illumination::Excitation,
-                        };
-                        let request = AcquireRequest {
-                            illumination,
-                            integration_time_s: *integration,
-                            averages: *averages,
-                        };
-                        self.log_commands(Some(id), vec![(*device, acquire_command(&request))])?;
-                        let result = match self.lab.spectrometers.get_mut(device) {
-                            Some(s) => s.acquire(&request).await,
-                            None => continue,
-                        };
-                        let raw = match result {
+                        let raw = match self.acquire(Some(id), *device, command.clone()).await? {
                             Ok(s) => s,
-                            Err(e) => {
-                                let again = RetryOp::Acquire {
-                                    device: *device,
-                                    request,
-                                };
-                                match self.on_fault(Some(id), *device, &e, &again).await? {
-                                    // The retry's spectrum is not kept: take a fresh one.
-                                    FaultOutcome::Recovered => {
-                                        match self.lab.spectrometers.get_mut(device) {
-                                            Some(s) => match s.acquire(&request).await {
-                                                Ok(s) => s,
-                                                Err(e) => {
-                                                    return Ok(Ok(
-                                                        self.failed(Status::Skipped, e.to_string())
-                                                    ));
-                                                }
-                                            },
-                                            None => continue,
-                                        }
-                                    }
-                                    FaultOutcome::Skip(why) => {
-                                        return Ok(Ok(self.failed(Status::Skipped, why)));
-                                    }
-                                    FaultOutcome::Stop(why) => return Ok(Err(why)),
-                                }
+                            Err(FaultOutcome::Stop(why)) => return Ok(Err(why)),
+                            Err(FaultOutcome::Skip(why)) => {
+                                return Ok(Ok(self.failed(Status::Skipped, why)));
                             }
+                            Err(FaultOutcome::Recovered) => continue,
                         };
                         let file =
                             format!("spectra/e{id:04}-{}-r{}.csv", channel.name(), replicate + 1);
                         self.write_spectrum(&file, &raw)?;
                         self.log(Event::Acquired {
                             experiment: id,
-                            channel: *channel,
+                            channel,
                             replicate: *replicate,
                             file,
                         })?;
-                        match measure::process(*channel, &raw, &self.calibration) {
-                            Ok(s) => spectra.entry(*channel).or_default().push(s),
+                        match measure::process(channel, &raw, &self.calibration) {
+                            Ok(s) => spectra.entry(channel).or_default().push(s),
                             Err(why) => {
                                 return Ok(Ok(self.failed(
                                     Status::Failed,
@@ -1347,16 +1218,27 @@ fn unmet_requirement(c: &Campaign, r: &Condition, proxies: &[Option<f64>]) -> St
     )
 }
 
-fn acquire_command(r: &AcquireRequest) -> Command {
-    Command::Acquire {
-        illumination: match r.illumination {
-            Illumination::Dark => "dark",
-            Illumination::Broadband => "broadband",
-            Illumination::Excitation => "excitation",
+/// Sends a setting to a pump: a rate starts it (a zero rate stops it), a refill withdraws and
+/// stops.
+async fn pump_command(
+    pump: &mut dyn qdx_lab::Pump,
+    name: &str,
+    clock: &dyn Clock,
+    keepalive: Option<Duration>,
+    command: &Command,
+) -> Result<(), DeviceError> {
+    match command {
+        Command::SetRate { rate } if *rate > 0.0 => {
+            pump.set_rate(*rate).await?;
+            pump.start().await
         }
-        .into(),
-        integration: r.integration_time_s,
-        averages: r.averages,
+        Command::SetRate { .. } | Command::Stop => pump.stop().await,
+        Command::Refill { volume, rate } => {
+            refill(pump, name, clock, keepalive, *volume, *rate).await
+        }
+        Command::SetSetpoint { .. } | Command::SetPosition { .. } | Command::Acquire { .. } => {
+            Ok(())
+        }
     }
 }
 

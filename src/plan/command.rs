@@ -1,0 +1,88 @@
+//! The commands a plan sends to devices: the one type from the plan to the wire. The planner
+//! schedules them, the runtime sends exactly them (and folds them into the settings in effect,
+//! `crate::record::InEffect`), the journal records exactly them, and a replay compares them.
+//!
+//! Every value is SI (m³/s, m³, K, s), as the device drivers take them.
+
+use qdx_lab::Illumination;
+use serde::{Deserialize, Serialize};
+
+use crate::validate::campaign::ChannelKind;
+
+/// A command to one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Set a pump's rate (m³/s) and run it; a zero rate stops it.
+    SetRate { rate: f64 },
+    /// Stop a pump.
+    Stop,
+    /// Refill a syringe from its reservoir: withdraw `volume` (m³) at `rate` (m³/s), then
+    /// stop with the pump set to infuse again.
+    Refill { volume: f64, rate: f64 },
+    /// Set a heater's setpoint (K).
+    SetSetpoint { kelvin: f64 },
+    /// Turn a valve to a position.
+    SetPosition { position: u16 },
+    /// Take one averaged spectrum under a light: `averages` scans of `integration` s each.
+    Acquire {
+        illumination: Illumination,
+        integration: f64,
+        averages: u32,
+        /// Which replicate of the experiment's measurement it is, from 0 (0 for calibration
+        /// spectra; absent in journals written before it was recorded).
+        #[serde(default)]
+        replicate: u32,
+    },
+}
+
+impl Command {
+    /// Whether the command changes a device's setting (everything but an acquisition).
+    pub fn is_setting(&self) -> bool {
+        !matches!(self, Command::Acquire { .. })
+    }
+
+    /// The acquisition of one channel's spectrum.
+    pub fn acquire(channel: ChannelKind, integration: f64, averages: u32, replicate: u32) -> Self {
+        Command::Acquire {
+            illumination: illumination(channel),
+            integration,
+            averages,
+            replicate,
+        }
+    }
+
+    /// What a spectrometer is asked for by an acquisition (`None` for any other command).
+    pub fn request(&self) -> Option<qdx_lab::AcquireRequest> {
+        match self {
+            Command::Acquire {
+                illumination,
+                integration,
+                averages,
+                ..
+            } => Some(qdx_lab::AcquireRequest {
+                illumination: *illumination,
+                integration_time_s: *integration,
+                averages: *averages,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The light a channel is measured under.
+pub fn illumination(channel: ChannelKind) -> Illumination {
+    match channel {
+        ChannelKind::Absorbance => Illumination::Broadband,
+        ChannelKind::Photoluminescence => Illumination::Excitation,
+    }
+}
+
+/// The channel a spectrum under a light belongs to (`None` for a dark spectrum).
+pub fn channel(illumination: Illumination) -> Option<ChannelKind> {
+    match illumination {
+        Illumination::Broadband => Some(ChannelKind::Absorbance),
+        Illumination::Excitation => Some(ChannelKind::Photoluminescence),
+        Illumination::Dark => None,
+    }
+}
