@@ -14,7 +14,8 @@
 //! - the temporary folder's path (as given and canonical) is shown as `$TMP`;
 //! - `qdx <version>` (`qdx --version`, the help of `unsupported_version`) is `qdx $VERSION`;
 //! - on Windows, `\r\n` is `\n` and `\` is `/`;
-//! - whatever a test adds with [`CliEnv::normalize`], by name (a pty's path, a bundle id).
+//! - whatever a test adds with [`CliEnv::normalize`], by name: the bundle id
+//!   ([`CliEnv::normalize_bundle_id`]).
 //!
 //! No wall-clock time or duration reaches stdout or stderr (a run prints lab time, which is
 //! virtual and deterministic; the wall-clock times stay in the bundle's `manifest.json` and
@@ -100,6 +101,18 @@ impl CliEnv {
         self.normalize.push((text, name.to_owned()));
         self.normalize
             .sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+    }
+
+    /// Shows the bundle id that the manifest of `bundle` (a folder of the temporary folder)
+    /// holds as `$BUNDLE_ID`. The id is a hash over every file of the bundle, the journal's
+    /// `qdx_version` among them, so it changes with the version and with any byte of a
+    /// spectrum: the snapshot holds that the id printed is the manifest's.
+    pub fn normalize_bundle_id(&mut self, bundle: &str) {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&self.read(&format!("{bundle}/manifest.json"))).expect("json");
+        let id = manifest["bundle_id"].as_str().expect("an id").to_owned();
+        assert_eq!(id.len(), 64, "{id}");
+        self.normalize(id, "$BUNDLE_ID");
     }
 
     /// `qdx` ready to run in the temporary folder with a fixed environment: nothing inherited

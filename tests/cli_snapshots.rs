@@ -55,16 +55,6 @@ fn interrupted(env: &CliEnv) {
     assert!(!env.path("b/manifest.json").exists());
 }
 
-/// The bundle id a finished bundle's manifest holds, shown as `$BUNDLE_ID`: a hash over every
-/// file, the journal's `qdx_version` among them, so it changes with the version.
-fn bundle_id(env: &mut CliEnv, bundle: &str) {
-    let manifest: serde_json::Value =
-        serde_json::from_str(&env.read(&format!("{bundle}/manifest.json"))).expect("json");
-    let id = manifest["bundle_id"].as_str().expect("an id").to_owned();
-    assert_eq!(id.len(), 64, "{id}");
-    env.normalize(id, "$BUNDLE_ID");
-}
-
 // ---------------------------------------------------------------------------------------------
 // qdx check
 
@@ -864,7 +854,7 @@ fn resume_a_folder_that_is_not_a_bundle() {
 fn verify_a_clean_bundle() {
     let mut env = tiny();
     finished(&env);
-    bundle_id(&mut env, "b");
+    env.normalize_bundle_id("b");
     insta::assert_snapshot!(env.run(&["verify", "b"]), @r#"
         exit: 0
         --- stdout
