@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cli_env::CliEnv;
+
 fn qdx() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_qdx"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -108,70 +110,85 @@ fn a_signal_ends_the_run_in_the_safe_state_with_128_plus_its_number() {
 /// Every experiment fails (the only objective's proxy throws): the run finishes, and exits 4.
 #[test]
 fn a_run_without_a_successful_experiment_exits_4() {
-    let dir = tempfile::tempdir().expect("temp");
-    let bundle = dir.path().join("b");
-    let out = qdx()
-        .args(["run", "tests/data/runs/all-fail.qdx", "-q", "--out"])
-        .arg(&bundle)
-        .output()
-        .expect("qdx runs");
-    insta::assert_snapshot!(shown(&out, &bundle));
-    assert_eq!(out.status.code(), Some(4));
+    let env = CliEnv::new();
+    env.copy("tests/data/runs/all-fail.qdx", "all-fail.qdx");
+    env.copy("tests/data/runs/proxies", "proxies");
+    insta::assert_snapshot!(env.run(&["run", "all-fail.qdx", "-q", "--out", "b"]), @r#"
+        exit: 4
+        --- stdout
+        3 experiments (3 failed or skipped) in 17.9 min of lab time; stopped: the experiment budget (3) is spent
+        no experiment succeeded
+        bundle: b
+          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+          report.html        plots of the campaign
+          journal.jsonl      every event, in order
+          spectra/           raw spectra, CSV with a wavelength column
+          optimizer/         every suggestion with the model's explanation
+          manifest.json      SHA-256 of every file (check with `qdx verify`)
+        --- stderr
+        error: no experiment succeeded
+    "#);
+    assert!(
+        env.path("b/manifest.json").is_file(),
+        "the bundle is written"
+    );
 }
 
-/// Input errors exit 1, usage errors 2, a job qdx could not finish 3.
+/// Input errors exit 1, usage errors 2, a job qdx could not finish 3 (the plain cases of each
+/// command are in `cli_snapshots`).
 #[test]
 fn input_usage_and_failure_exit_1_2_and_3() {
-    let dir = tempfile::tempdir().expect("temp");
-    let code = |args: &[&str]| {
-        let out = qdx().args(args).output().expect("qdx runs");
-        (out.status.code(), shown(&out, dir.path()))
-    };
-    // Usage: clap.
-    assert_eq!(code(&["frobnicate"]).0, Some(2));
-    assert_eq!(code(&["run"]).0, Some(2));
-    assert_eq!(
-        code(&["run", "examples/cspbx3-orange.qdx", "--seed", "x"]).0,
-        Some(2)
-    );
-    // Input: a campaign with errors; an --out that exists.
-    assert_eq!(
-        code(&["run", "tests/data/invalid/absolute_zero.qdx"]).0,
-        Some(1)
-    );
-    let existing = dir.path().to_string_lossy().into_owned();
-    let (c, text) = code(&[
-        "run",
-        "examples/cspbx3-orange.qdx",
-        "-q",
-        "--out",
-        &existing,
-    ]);
-    insta::assert_snapshot!("existing_out", text);
-    assert_eq!(c, Some(1));
-    // qdx could not finish its job: a corrupt journal.
-    let bundle = dir.path().join("b");
-    let out = qdx()
-        .args(["run", "examples/cspbx3-orange.qdx", "-q", "--out"])
-        .arg(&bundle)
-        .output()
-        .expect("qdx runs");
-    assert_eq!(out.status.code(), Some(0));
-    let journal = bundle.join("journal.jsonl");
-    let mut text = std::fs::read_to_string(&journal).expect("journal");
-    text.insert_str(text.len() / 2, "garbage\n");
-    std::fs::write(&journal, text).expect("corrupt");
-    let out = qdx().arg("resume").arg(&bundle).output().expect("qdx runs");
-    assert_eq!(out.status.code(), Some(3), "{}", shown(&out, dir.path()));
-}
+    let env = CliEnv::new();
+    env.copy("tests/data/cli/tiny.qdx", "tiny.qdx");
+    env.copy("tests/data/invalid/absolute_zero.qdx", "absolute_zero.qdx");
+    // Usage: an argument's value clap cannot parse.
+    insta::assert_snapshot!(env.run(&["run", "tiny.qdx", "--seed", "x"]), @r#"
+        exit: 2
+        --- stdout
+        --- stderr
+        error: invalid value 'x' for '--seed <SEED>': invalid digit found in string
 
-/// `qdx --help` lists the exit codes.
-#[test]
-fn help_lists_the_exit_codes() {
-    let out = qdx().arg("--help").output().expect("qdx runs");
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let codes = text.find("Exit codes:").map(|k| &text[k..]);
-    assert!(codes.is_some(), "{text}");
-    insta::assert_snapshot!(codes.unwrap_or_default());
+        For more information, try '--help'.
+    "#);
+    // Input: a campaign with errors. (The worst point shown, -573.2 degC, is not the range's
+    // lower end, -300 degC: a finding of the CLI snapshots, left for `src/` to fix.)
+    insta::assert_snapshot!(env.run(&["run", "absolute_zero.qdx", "--out", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::validate::out_of_limits
+
+          × `h1.setpoint` can reach -573.2 degC, below 20 degC
+            ╭─[absolute_zero.qdx:33:3]
+         32 │   cd_share : ratio in 0.3 .. 0.7
+         33 │   temperature : temperature in -300 degC .. 300 degC -> h1
+            ·   ────────────────────────────┬───────────────────────────
+            ·                               ╰── reaches -573.2 degC at temperature = -573.2 degC
+         34 │ }
+            ╰────
+          help: narrow the variables' ranges, or add a constraint such as `h1.setpoint >= 20 degC`
+
+        Advice: qdx::validate::out_of_limits
+
+          ☞ limit from the limits of `h1` (20 degC .. 320 degC)
+            ╭─[absolute_zero.qdx:22:3]
+         21 │   coil r1 : reactor_coil { volume 100 uL, heater h1 }
+         22 │   heater h1 : heater { range 20 degC .. 320 degC }
+            ·   ────────────────────────────────────────────────
+         23 │   cell s1 : flow_cell { volume 2 uL, spectrometer spec1 }
+            ╰────
+    "#);
+    assert!(!env.path("b").exists());
+    // qdx could not finish its job: a corrupt journal.
+    let out = env.run(&["run", "tiny.qdx", "-q", "--out", "b"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let mut text = env.read("b/journal.jsonl");
+    text.insert_str(text.len() / 2, "garbage\n");
+    env.write("b/journal.jsonl", &text);
+    insta::assert_snapshot!(env.run(&["resume", "b"]), @r#"
+        exit: 3
+        --- stdout
+        --- stderr
+        error: journal b/journal.jsonl, line 14: EOF while parsing a string at line 1 column 122
+    "#);
 }

@@ -2,6 +2,8 @@
 
 mod bundle;
 mod cli;
+mod cli_env;
+mod cli_snapshots;
 mod corpus;
 mod exit_codes;
 mod format;

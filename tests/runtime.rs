@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use qdx::plan::{LabState, Operation, plan_experiment};
 use qdx::runtime::{RunOptions, run_simulated};
 
+use crate::cli_env::CliEnv;
 use crate::support::{check_path, check_text, column, rendered};
 
 fn qdx() -> Command {
@@ -179,44 +180,37 @@ fn sigkill_at_several_points_then_resume_loses_and_repeats_nothing() {
 
 #[test]
 fn verify_names_the_file_that_was_edited_and_replay_reproduces() {
-    let dir = tempfile::tempdir().expect("temp");
-    let bundle = dir.path().join("b");
+    let mut env = CliEnv::new();
     let c = check_path(Path::new("examples/cdse-grid-screen.qdx"))
         .campaign
         .expect("valid");
-    run_simulated(&c, &bundle, &options()).expect("run");
-    let ok = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
-    assert_eq!(ok.status.code(), Some(0));
-    let replay = qdx().arg("replay").arg(&bundle).output().expect("qdx runs");
-    assert_eq!(
-        replay.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&replay.stdout)
-    );
-    let spectrum = std::fs::read_dir(bundle.join("spectra"))
-        .expect("spectra")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().contains("e0003"))
-        .expect("a spectrum");
-    let mut text = std::fs::read_to_string(&spectrum).expect("csv");
-    text = text.replacen(",", ",1", 1);
-    std::fs::write(&spectrum, text).expect("edit");
-    std::fs::write(bundle.join("notes.txt"), "added later").expect("add");
-    let bad = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
-    assert_eq!(bad.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&bad.stderr);
-    let name = spectrum
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
-    assert!(
-        stderr.contains(&name) && stderr.contains("differs"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("notes.txt: not listed"), "{stderr}");
+    run_simulated(&c, &env.path("b"), &options()).expect("run");
+    env.normalize_bundle_id("b");
+    insta::assert_snapshot!(env.run(&["verify", "b"]), @r#"
+        exit: 0
+        --- stdout
+        ok: 106 files match the manifest of b (bundle $BUNDLE_ID)
+        --- stderr
+    "#);
+    insta::assert_snapshot!(env.run(&["replay", "b"]), @r#"
+        exit: 0
+        --- stdout
+        ok: every optimizer decision follows from the journaled measurements
+        ok: the replay reproduces every decision and measurement of b
+        --- stderr
+    "#);
+    let spectrum = "b/spectra/e0003-photoluminescence-r1.csv";
+    let text = env.read(spectrum).replacen(',', ",1", 1);
+    env.write(spectrum, &text);
+    env.write("b/notes.txt", "added later");
+    insta::assert_snapshot!(env.run(&["verify", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: spectra/e0003-photoluminescence-r1.csv: differs from the manifest (SHA-256 mismatch)
+        error: notes.txt: not listed in the manifest
+        2 problems in b
+    "#);
 }
 
 /// A campaign whose second experiment is measured early or at steady state: the halide

@@ -3,12 +3,12 @@
 //! enforces, and `qdx check --lab` reports both.
 
 use std::path::Path;
-use std::process::Command;
 
 use qdx::diagnostic::{Style, render_all};
 use qdx::validate::lab::{CheckedLab, Limits, check_lab};
 use qdx::world::DiskWorld;
 
+use crate::cli_env::CliEnv;
 use crate::support::{check_path, relative};
 
 const CAMPAIGN: &str = "tests/data/labs/campaign.qdx";
@@ -142,105 +142,81 @@ fn a_pump_slower_than_its_driver_is_rounded_to_what_the_driver_runs() {
     assert!((c.devices[p_a].setting("rate").expect("rate").lo - 1e-12 / 60.0).abs() < 1e-20);
 }
 
-fn qdx() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_qdx"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100");
-    c
-}
-
+/// The example rig binds the Krishnadasan campaign without a warning. (The test rig's
+/// binding and a wrong one are in `cli_snapshots`.)
 #[test]
 fn check_with_a_lab_reports_the_campaign_and_the_binding() {
-    let out = qdx()
-        .args(["check", "--lab", "tests/data/labs/rig.qdx", CAMPAIGN])
-        .output()
-        .expect("qdx runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("ok: tests/data/labs/rig.qdx (lab \"test-rig\") binds every device"));
-
-    let out = qdx()
-        .args([
-            "check",
-            "--lab",
-            "tests/data/invalid_lab/wrong_role.qdx",
-            CAMPAIGN,
-        ])
-        .output()
-        .expect("qdx runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("tests/data/invalid_lab/wrong_role.qdx"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("`h1` is a heater, but `new_era.ne1000` drives a pump"));
-
-    // The example rig binds the Krishnadasan campaign without a warning.
-    let out = qdx()
-        .args([
+    let env = CliEnv::new();
+    env.copy("examples", "examples");
+    insta::assert_snapshot!(
+        env.run(&[
             "check",
             "--lab",
             "examples/labs/krishnadasan-rig.qdx",
             "examples/cdse-krishnadasan.qdx",
-        ])
-        .output()
-        .expect("qdx runs");
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        @r#"
+        exit: 0
+        --- stdout
+        ok: examples/cdse-krishnadasan.qdx (campaign "cdse-krishnadasan-2007")
+        ok: examples/labs/krishnadasan-rig.qdx (lab "cdse-chip-rig") binds every device of examples/cdse-krishnadasan.qdx
+        --- stderr
+    "#,
     );
-
-    // A run refuses a binding with errors before anything is opened.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = qdx()
-        .args([
-            "run",
-            CAMPAIGN,
-            "-q",
-            "--lab",
-            "tests/data/invalid_lab/unbound_device.qdx",
-            "--out",
-        ])
-        .arg(dir.path().join("bundle"))
-        .output()
-        .expect("qdx runs");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(!dir.path().join("bundle").exists());
 }
 
+/// A run refuses a binding with errors before anything is opened.
 #[test]
-fn probe_reports_every_device_that_does_not_answer_and_exits_1() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let missing = dir.path().join("no-such-port");
-    let lab = dir.path().join("lab.qdx");
-    std::fs::write(
-        &lab,
-        std::fs::read_to_string("tests/data/labs/rig.qdx")
-            .expect("lab")
-            .replace("/dev/ttyUSB0", &missing.to_string_lossy())
-            .replace("/dev/ttyUSB1", &format!("{}1", missing.display()))
-            .replace("/dev/ttyUSB2", &format!("{}2", missing.display())),
-    )
-    .expect("write");
-    let out = qdx()
-        .args(["lab", "probe"])
-        .arg(&lab)
-        .args(["--campaign", CAMPAIGN])
-        .output()
-        .expect("qdx runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("4 of 4 devices failed"), "{stdout}");
-    assert_eq!(stdout.matches("cannot connect").count(), 4, "{stdout}");
+fn run_refuses_a_binding_with_errors() {
+    let env = CliEnv::new();
+    env.copy(CAMPAIGN, "campaign.qdx");
+    env.copy(
+        "tests/data/invalid_lab/unbound_device.qdx",
+        "unbound_device.qdx",
+    );
+    insta::assert_snapshot!(
+        env.run(&[
+            "run",
+            "campaign.qdx",
+            "-q",
+            "--lab",
+            "unbound_device.qdx",
+            "--out",
+            "bundle",
+        ]),
+        @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::lab::unbound_device
+
+          × `p_b` (pump) is not bound to an instrument
+           ╭─[unbound_device.qdx:5:5]
+         4 │ 
+         5 │ lab "test-rig" {
+           ·     ─────┬────
+           ·          ╰── this lab does not bind `p_b`
+         6 │   bind p_a = new_era.ne1000 { port "/dev/ttyUSB0", address 0, baud 19200, syringe_diameter 4.78 mm }
+           ╰────
+          help: add `bind p_b = <driver> { port "…", … }`; pump drivers: `chemyx.fusion`,
+                `harvard.phd_ultra`, `harvard.pump11_elite`, `new_era.ne1000`
+
+        Advice: qdx::lab::unbound_device
+
+          ☞ the campaign drives it
+            ╭─[campaign.qdx:28:3]
+         27 │       }
+         28 │ ╭─▶   pump p_b : syringe_pump {
+         29 │ │       syringe 1 mL
+         30 │ │       max_rate 0.9 mL/min
+         31 │ │       min_rate 1 uL/min
+         32 │ │       refill_rate 0.5 mL/min
+         33 │ ╰─▶   }
+         34 │       mixer m1 : t_mixer { volume 0 uL }
+            ╰────
+    "#,
+    );
+    assert!(!env.path("bundle").exists());
 }
 
 #[test]

@@ -4,5 +4,5 @@
 
 mod binding;
 mod faults;
-mod pty;
+pub(crate) mod pty;
 mod rig;

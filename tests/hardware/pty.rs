@@ -24,17 +24,17 @@ fn qdx() -> Command {
 }
 
 /// The rig's emulators served on pty pairs from their own thread and runtime, until dropped.
-struct PtyRig {
+pub(crate) struct PtyRig {
     rig: Rig,
     /// The slave paths: the pump line, the heater, the spectrometer.
-    paths: [String; 3],
+    pub(crate) paths: [String; 3],
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl PtyRig {
     /// Serves the rig, its pump line following `pumps` if given.
-    fn start(pumps: Option<Script<NewEraChain>>) -> PtyRig {
+    pub(crate) fn start(pumps: Option<Script<NewEraChain>>) -> PtyRig {
         let (ready, started) = mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {

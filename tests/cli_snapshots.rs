@@ -1,0 +1,1117 @@
+//! Every command's stdout, stderr and exit code together, in inline snapshots: its success and
+//! its most common failure, run as a user runs it, in a temporary folder (`cli_env`).
+//!
+//! Most cases run `tiny.qdx` (`tests/data/cli/`): two experiments on the simulated lab, a plan
+//! short enough to read whole.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::Stdio;
+
+use crate::cli_env::{CliEnv, CliOutput};
+
+/// An environment holding `tiny.qdx`.
+fn tiny() -> CliEnv {
+    let env = CliEnv::new();
+    env.copy("tests/data/cli/tiny.qdx", "tiny.qdx");
+    env
+}
+
+/// `tiny.qdx` with an unknown name (a typo) and a unit of the wrong kind.
+fn broken(env: &CliEnv) {
+    let text = env
+        .read("tiny.qdx")
+        .replace("p_se.rate = total_flow / 2", "p_se.rate = totl_flow / 2")
+        .replace("temperature <= 310 degC", "temperature <= 310 mL");
+    env.write("broken.qdx", &text);
+}
+
+/// A finished run of `tiny.qdx` in `b/`.
+fn finished(env: &CliEnv) {
+    let out = env.run(&["run", "tiny.qdx", "-q", "--out", "b"]);
+    assert_eq!(out.code, Some(0), "{out}");
+}
+
+/// A run of `tiny.qdx` in `b/` killed after journal record 20 (the second experiment's flows
+/// are set, its spectrum not taken).
+fn interrupted(env: &CliEnv) {
+    let mut child = env
+        .command()
+        .args(["run", "tiny.qdx", "-q", "--halt-after", "20", "--out", "b"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qdx starts");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("a line");
+    assert_eq!(
+        line,
+        "qdx: halted after journal record 20, waiting to be killed\n"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(!env.path("b/manifest.json").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx check
+
+#[test]
+fn check_a_clean_campaign() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["check", "tiny.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        ok: tiny.qdx (campaign "tiny")
+        --- stderr
+    "#);
+}
+
+#[test]
+fn check_a_campaign_with_errors() {
+    let env = tiny();
+    broken(&env);
+    insta::assert_snapshot!(env.run(&["check", "broken.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::validate::unknown_name
+
+          × unknown name `totl_flow`
+            ╭─[broken.qdx:41:15]
+         40 │   p_cd.rate = total_flow / 2
+         41 │   p_se.rate = totl_flow / 2
+            ·               ────┬────
+            ·                   ╰── not a variable, parameter or derived value
+         42 │ }
+            ╰────
+          help: did you mean `total_flow`?
+
+        qdx::validate::unit_mismatch
+
+          × expected a temperature, found a volume
+            ╭─[broken.qdx:66:18]
+         65 │ safety {
+         66 │   temperature <= 310 mL
+            ·                  ───┬──
+            ·                     ╰── this is a volume
+         67 │   on pump_stall : stop_all, pause
+            ╰────
+          help: write a temperature, e.g. 25 degC
+        2 errors, 0 warnings in 1 file
+    "#);
+}
+
+#[test]
+fn check_a_campaign_with_a_warning_only() {
+    let env = CliEnv::new();
+    env.copy("tests/data/warn/no_seed.qdx", "no_seed.qdx");
+    insta::assert_snapshot!(env.run(&["check", "no_seed.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        ok: no_seed.qdx (campaign "cdse-small")
+        --- stderr
+        qdx::validate::no_seed
+
+          ⚠ no seed: runs use seed 0
+           ╭─[no_seed.qdx:4:1]
+         3 │     
+         4 │ ╭─▶ campaign "cdse-small" {
+         5 │ │     budget { experiments 30 }
+         6 │ ├─▶ }
+           · ╰──── this campaign has no `seed`
+         7 │     
+           ╰────
+          help: write `seed 42` (any number) so that the campaign's runs are reproducible by intent
+        0 errors, 1 warning in 1 file
+    "#);
+}
+
+#[test]
+fn check_a_missing_file() {
+    let env = CliEnv::new();
+    insta::assert_snapshot!(env.run(&["check", "no/such/file.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::load::read
+
+          × cannot read `no/such/file.qdx`: No such file or directory (os error 2)
+          help: check the path; qdx reads campaign files as UTF-8 text
+        1 error, 0 warnings in 1 file
+    "#);
+}
+
+#[test]
+fn check_format_json() {
+    let env = tiny();
+    broken(&env);
+    let out = env.run(&["check", "--format", "json", "broken.qdx"]);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    assert_eq!(report["errors"], 2);
+    insta::assert_snapshot!(out, @r#"
+        exit: 1
+        --- stdout
+        {
+          "diagnostics": [
+            {
+              "code": "qdx::validate::unknown_name",
+              "column": 15,
+              "end": 1160,
+              "file": "broken.qdx",
+              "help": "did you mean `total_flow`?",
+              "labels": [
+                {
+                  "column": 15,
+                  "end": 1160,
+                  "file": "broken.qdx",
+                  "line": 41,
+                  "message": "not a variable, parameter or derived value",
+                  "start": 1151
+                }
+              ],
+              "line": 41,
+              "message": "unknown name `totl_flow`",
+              "notes": [],
+              "severity": "error",
+              "start": 1151
+            },
+            {
+              "code": "qdx::validate::unit_mismatch",
+              "column": 18,
+              "end": 1527,
+              "file": "broken.qdx",
+              "help": "write a temperature, e.g. 25 degC",
+              "labels": [
+                {
+                  "column": 18,
+                  "end": 1527,
+                  "file": "broken.qdx",
+                  "line": 66,
+                  "message": "this is a volume",
+                  "start": 1521
+                }
+              ],
+              "line": 66,
+              "message": "expected a temperature, found a volume",
+              "notes": [],
+              "severity": "error",
+              "start": 1521
+            }
+          ],
+          "errors": 2,
+          "files": [
+            "broken.qdx"
+          ],
+          "warnings": 0
+        }
+        --- stderr
+    "#);
+}
+
+#[test]
+fn check_format_json_of_a_clean_campaign() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["check", "--format", "json", "tiny.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        {
+          "diagnostics": [],
+          "errors": 0,
+          "files": [
+            "tiny.qdx"
+          ],
+          "warnings": 0
+        }
+        --- stderr
+    "#);
+}
+
+#[test]
+fn check_summary() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["check", "--summary", "tiny.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        ok: tiny.qdx (campaign "tiny")
+        campaign "tiny" (language 1, seed 7)
+          Two CdSe experiments at two temperatures.
+        budget: 2 experiments
+        stocks:
+          cadmium in p_cd, 0.1 mol/L
+          selenium in p_se, 0.1 mol/L
+        devices:
+          pump p_cd : syringe_pump { max_rate 300 uL/min, min_rate 0.001 uL/min, refill_rate 5 mL/min, syringe 10 mL }
+            setting rate in 0.001 uL/min .. 300 uL/min
+          pump p_se : syringe_pump { max_rate 300 uL/min, min_rate 0.001 uL/min, refill_rate 5 mL/min, syringe 10 mL }
+            setting rate in 0.001 uL/min .. 300 uL/min
+          mixer m1 : cross_mixer { volume 1 uL }
+          coil r1 : reactor_coil { heater h1, volume 150 uL }
+          heater h1 : heater { range 20 degC .. 320 degC, time_constant 60 s }
+            setting setpoint in 20 degC .. 320 degC
+          cell s1 : flow_cell { path_length 10 mm, spectrometer spec1, volume 2 uL }
+          spectrometer spec1 : uv_vis_pl { channels [absorbance, photoluminescence], excitation 405 nm, pixels 1024, range 400 nm .. 750 nm }
+          outlet waste : collector {  }
+        flow: p_cd -> m1, p_se -> m1, m1 -> r1, r1 -> s1, s1 -> waste
+        reactor volume to the cell: 153 uL
+        variables:
+          residence: 30 s .. 240 s
+          temperature: 240 degC .. 300 degC
+        derived (proven range over the feasible box):
+          h1.setpoint: 240 degC .. 300 degC
+          total_flow: 37.5 uL/min .. 300 uL/min
+          p_cd.rate: 18.75 uL/min .. 150 uL/min
+          p_se.rate: 18.75 uL/min .. 150 uL/min
+        measure at s1: steady state after 2 reactor volumes; photoluminescence (100 ms x 2)
+          settle within 1 K for 30 s
+        proxies:
+          peak [nm] = peak_wavelength(photoluminescence)
+        objectives (Single):
+          maximize peak (weight 1)
+        optimizer: grid
+          levels residence: 60 s
+          levels temperature: 260 degC, 280 degC
+        safety:
+          limit temperature <= 310 degC
+          on pump_stall: ["stop_all","pause"]
+          safe h1 = 25 degC
+        simulate cdse_growth [cadmium = cadmium, selenium = selenium]
+        files: tiny.qdx (Campaign)
+        --- stderr
+    "#);
+}
+
+#[test]
+fn check_lab_binds_the_campaign() {
+    let env = CliEnv::new();
+    env.copy("tests/data/labs", "labs");
+    insta::assert_snapshot!(
+        env.run(&["check", "--lab", "labs/rig.qdx", "labs/campaign.qdx"]),
+        @r#"
+        exit: 0
+        --- stdout
+        ok: labs/campaign.qdx (campaign "rig-check")
+        ok: labs/rig.qdx (lab "test-rig") binds every device of labs/campaign.qdx
+        --- stderr
+    "#,
+    );
+}
+
+#[test]
+fn check_lab_with_a_device_of_the_wrong_kind() {
+    let env = CliEnv::new();
+    env.copy("tests/data/labs/campaign.qdx", "campaign.qdx");
+    env.copy("tests/data/invalid_lab/wrong_role.qdx", "wrong_role.qdx");
+    insta::assert_snapshot!(
+        env.run(&["check", "--lab", "wrong_role.qdx", "campaign.qdx"]),
+        @r#"
+        exit: 1
+        --- stdout
+        ok: campaign.qdx (campaign "rig-check")
+        --- stderr
+        qdx::lab::wrong_role
+
+          × `h1` is a heater, but `new_era.ne1000` drives a pump
+           ╭─[wrong_role.qdx:8:13]
+         7 │   bind p_b = new_era.ne1000 { port "/dev/ttyUSB0", address 1, baud 19200, syringe_diameter 4.78 mm }
+         8 │   bind h1 = new_era.ne1000 { port "/dev/ttyUSB1", syringe_diameter 4.78 mm }
+           ·             ───────┬──────
+           ·                    ╰── a pump driver
+         9 │   bind spec1 = ocean.flame {
+           ╰────
+          help: heater drivers: `eurotherm.e3200`, `eurotherm.modbus`, `huber.pilot_one`
+
+        Advice: qdx::lab::wrong_role
+
+          ☞ `h1` is declared here
+            ╭─[campaign.qdx:36:3]
+         35 │   coil r1 : reactor_coil { volume 2 uL, heater h1 }
+         36 │   heater h1 : heater { range 20 degC .. 150 degC, time_constant 1 s }
+            ·   ───────────────────────────────────────────────────────────────────
+         37 │   cell s1 : flow_cell { volume 0 uL, spectrometer spec1 }
+            ╰────
+        1 error, 0 warnings in 1 file
+    "#,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx fmt
+
+const MESSY: &str = "qdx 1\ncampaign   \"x\"{seed 1}  // keep me\n";
+
+#[test]
+fn fmt_reformats_a_file() {
+    let env = CliEnv::new();
+    env.write("messy.qdx", MESSY);
+    insta::assert_snapshot!(env.run(&["fmt", "messy.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        formatted messy.qdx
+        --- stderr
+    "#);
+    assert_eq!(
+        env.read("messy.qdx"),
+        "qdx 1\n\ncampaign \"x\" {\n  seed 1\n} // keep me\n"
+    );
+    // Formatted already: nothing to say.
+    insta::assert_snapshot!(env.run(&["fmt", "messy.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        --- stderr
+    "#);
+}
+
+#[test]
+fn fmt_check_finds_a_difference() {
+    let env = CliEnv::new();
+    env.write("messy.qdx", MESSY);
+    insta::assert_snapshot!(env.run(&["fmt", "--check", "messy.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        would reformat messy.qdx
+        --- stderr
+    "#);
+    assert_eq!(env.read("messy.qdx"), MESSY, "--check changes nothing");
+}
+
+#[test]
+fn fmt_leaves_a_file_with_a_syntax_error() {
+    let env = CliEnv::new();
+    env.write("broken.qdx", "qdx 1\nstocks {\n");
+    insta::assert_snapshot!(env.run(&["fmt", "broken.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::syntax::unexpected_end
+
+          × the file ends too early
+           ╭─[broken.qdx:2:8]
+         1 │ qdx 1
+         2 │ stocks {
+           ·        ┬┬
+           ·        │╰── expected `}` after this
+           ·        ╰── this `{` is never closed
+           ╰────
+          help: add the missing `}`
+    "#);
+    assert_eq!(env.read("broken.qdx"), "qdx 1\nstocks {\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx new
+
+#[test]
+fn new_creates_a_campaign_folder() {
+    let env = CliEnv::new();
+    insta::assert_snapshot!(env.run(&["new", "my-dots"]), @r#"
+        exit: 0
+        --- stdout
+        created ./my-dots/
+          my-dots.qdx   the campaign: reactor, variables, proxies, objectives, optimizer
+          lab.qdx      the hardware binding for your rig (edit the ports)
+        next: qdx check ./my-dots/my-dots.qdx
+        --- stderr
+    "#);
+    assert!(env.path("my-dots/my-dots.qdx").is_file());
+    assert!(env.path("my-dots/lab.qdx").is_file());
+    // What it says to do next works.
+    insta::assert_snapshot!(env.run(&["check", "./my-dots/my-dots.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        ok: ./my-dots/my-dots.qdx (campaign "my-dots")
+        --- stderr
+    "#);
+}
+
+#[test]
+fn new_refuses_an_existing_folder() {
+    let env = CliEnv::new();
+    env.write("my-dots/notes.txt", "mine");
+    insta::assert_snapshot!(env.run(&["new", "my-dots"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: ./my-dots already exists; qdx new never overwrites files
+    "#);
+    assert_eq!(env.read("my-dots/notes.txt"), "mine");
+    assert!(!env.path("my-dots/my-dots.qdx").exists());
+}
+
+#[test]
+fn new_refuses_a_name_that_is_not_a_folder_name() {
+    let env = CliEnv::new();
+    insta::assert_snapshot!(env.run(&["new", "../escape"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: `../escape` is not a usable campaign name: use letters, digits, `-` and `_`
+    "#);
+    assert!(
+        !env.root()
+            .parent()
+            .expect("a parent")
+            .join("escape")
+            .exists()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx plan
+
+#[test]
+fn plan_text() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["plan", "tiny.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        plan of "tiny" (2 experiments, grid)
+
+        the first experiment, step by step:
+          1. change the temperature; pumps rest meanwhile (what flows before it settles is off-target)
+               set h1 to 260 degC
+          2. wait for the temperature to settle
+               wait until h1 is within 1 K of its setpoint for 30 s
+          3. apply the experiment's flows (independent devices in parallel)
+               set p_cd to 75 uL/min
+               set p_se to 75 uL/min
+          4. steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring
+               wait 2 reactor volumes at 150 uL/min
+          5. measure: each replicate reads every channel
+               acquire photoluminescence on spec1 (100 ms x 2, replicate 1)
+          estimated 8 min
+
+        one experiment takes 5.5 min .. 8 min (median 8 min)
+        the design runs in 13.5 min in run order (13.5 min in the order it was written; ordering saves 0 s)
+        reagent per stock (largest experiment, whole campaign):
+          cadmium: 0.153 mL, 0.307 mL
+          selenium: 0.153 mL, 0.307 mL
+        refills: 0
+        --- stderr
+    "#);
+}
+
+#[test]
+fn plan_json() {
+    let env = tiny();
+    let out = env.run(&["plan", "--format", "json", "tiny.qdx"]);
+    let _: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    insta::assert_snapshot!(out, @r#"
+        exit: 0
+        --- stdout
+        {
+          "campaign": "tiny",
+          "strategy": "grid",
+          "design": {
+            "points": [
+              [
+                60.0,
+                533.15
+              ],
+              [
+                60.0,
+                553.15
+              ]
+            ],
+            "makespan_unordered": 812.819067261889,
+            "makespan": 812.819067261889
+          },
+          "example": {
+            "id": 0,
+            "variables": [
+              60.0,
+              533.15
+            ],
+            "derived": [
+              533.15,
+              2.5000000000000005e-9,
+              1.2500000000000002e-9,
+              1.2500000000000002e-9
+            ],
+            "rates": {
+              "0": 1.2500000000000002e-9,
+              "1": 1.2500000000000002e-9
+            },
+            "setpoints": {
+              "4": 533.15
+            },
+            "steps": [
+              {
+                "why": "change the temperature; pumps rest meanwhile (what flows before it settles is off-target)",
+                "ops": [
+                  {
+                    "op": "set_setpoint",
+                    "device": 4,
+                    "kelvin": 533.15
+                  }
+                ]
+              },
+              {
+                "why": "wait for the temperature to settle",
+                "ops": [
+                  {
+                    "op": "wait_thermal",
+                    "device": 4,
+                    "within": 1.0,
+                    "hold": 30.0
+                  }
+                ]
+              },
+              {
+                "why": "apply the experiment's flows (independent devices in parallel)",
+                "ops": [
+                  {
+                    "op": "set_rate",
+                    "device": 0,
+                    "rate": 1.2500000000000002e-9
+                  },
+                  {
+                    "op": "set_rate",
+                    "device": 1,
+                    "rate": 1.2500000000000002e-9
+                  }
+                ]
+              },
+              {
+                "why": "steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring",
+                "ops": [
+                  {
+                    "op": "wait_steady_state",
+                    "volumes": 2.0,
+                    "total_flow": 2.5000000000000005e-9,
+                    "residence": 61.199999999999996,
+                    "extra": 0.0
+                  }
+                ]
+              },
+              {
+                "why": "measure: each replicate reads every channel",
+                "ops": [
+                  {
+                    "op": "acquire",
+                    "device": 6,
+                    "channel": "photoluminescence",
+                    "integration": 0.1,
+                    "averages": 2,
+                    "replicate": 0
+                  }
+                ]
+              }
+            ],
+            "reagent": {
+              "0": 1.53375e-7,
+              "1": 1.53375e-7
+            },
+            "thermal_change": {
+              "4": 235.0
+            },
+            "estimated_duration": 480.32513084864956,
+            "notes": []
+          },
+          "experiments": 2,
+          "duration": {
+            "min": 332.49393641323945,
+            "median": 480.32513084864956,
+            "max": 480.32513084864956
+          },
+          "reagent": {
+            "cadmium": {
+              "per_experiment_max": 1.53375e-7,
+              "total": 3.0675e-7
+            },
+            "selenium": {
+              "per_experiment_max": 1.53375e-7,
+              "total": 3.0675e-7
+            }
+          },
+          "total_time": 812.819067261889,
+          "refills": 0,
+          "warnings": []
+        }
+        --- stderr
+    "#);
+}
+
+#[test]
+fn plan_dot() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["plan", "--format", "dot", "tiny.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        digraph experiment {
+          rankdir=TB;
+          node [shape=box, fontname="Helvetica"];
+          start [shape=circle, label=""];
+          subgraph cluster_0 {
+            label="change the temperature; pumps rest meanwhile (what flows before it settles is off-target)";
+            style=rounded;
+            s0o0 [label="set h1 to 260 degC", shape=box];
+          }
+          start -> s0o0;
+          subgraph cluster_1 {
+            label="wait for the temperature to settle";
+            style=rounded;
+            s1o0 [label="wait until h1 is within 1 K of its setpoint for 30 s", shape=ellipse];
+          }
+          s0o0 -> s1o0;
+          subgraph cluster_2 {
+            label="apply the experiment's flows (independent devices in parallel)";
+            style=rounded;
+            s2o0 [label="set p_cd to 75 uL/min", shape=box];
+            s2o1 [label="set p_se to 75 uL/min", shape=box];
+          }
+          s1o0 -> s2o0;
+          s1o0 -> s2o1;
+          subgraph cluster_3 {
+            label="steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring";
+            style=rounded;
+            s3o0 [label="wait 2 reactor volumes at 150 uL/min", shape=ellipse];
+          }
+          s2o0 -> s3o0;
+          s2o1 -> s3o0;
+          subgraph cluster_4 {
+            label="measure: each replicate reads every channel";
+            style=rounded;
+            s4o0 [label="acquire photoluminescence on spec1 (100 ms x 2, replicate 1)", shape=note];
+          }
+          s3o0 -> s4o0;
+        }
+        --- stderr
+    "#);
+}
+
+#[test]
+fn plan_refused_by_a_time_budget() {
+    let env = tiny();
+    env.write(
+        "over.qdx",
+        &env.read("tiny.qdx").replace(
+            "budget { experiments 2 }",
+            "budget { experiments 2, time 10 min }",
+        ),
+    );
+    insta::assert_snapshot!(env.run(&["plan", "over.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::plan::time_budget
+
+          × the campaign is estimated to take 13.5 min, above its time budget of 10 min
+            ╭─[over.qdx:9:32]
+          8 │   seed 7
+          9 │   budget { experiments 2, time 10 min }
+            ·                                ───┬──
+            ·                                   ╰── time budget
+         10 │ }
+            ╰────
+          help: raise the budget, cut experiments, or shorten the waits
+    "#);
+}
+
+#[test]
+fn plan_of_a_campaign_with_errors() {
+    let env = tiny();
+    broken(&env);
+    let out = env.run(&["plan", "broken.qdx"]);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(
+        out.stderr,
+        env.run(&["check", "broken.qdx"])
+            .stderr
+            .replace("2 errors, 0 warnings in 1 file\n", ""),
+        "plan shows check's diagnostics"
+    );
+    assert_eq!(out.stdout, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx run
+
+#[test]
+fn run_a_small_campaign() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["run", "tiny.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+        bundle: runs/tiny-1
+          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+          report.html        plots of the campaign
+          journal.jsonl      every event, in order
+          spectra/           raw spectra, CSV with a wavelength column
+          optimizer/         every suggestion with the model's explanation
+          manifest.json      SHA-256 of every file (check with `qdx verify`)
+        --- stderr
+    "#);
+    assert!(env.path("runs/tiny-1/manifest.json").is_file());
+    // The next run takes the next folder.
+    let again = env.run(&["run", "tiny.qdx", "-q"]);
+    assert_eq!(again.code, Some(0), "{again}");
+    assert!(again.stdout.contains("bundle: runs/tiny-2\n"), "{again}");
+}
+
+#[test]
+fn run_refuses_an_out_that_exists() {
+    let env = tiny();
+    env.write("b/notes.txt", "mine");
+    insta::assert_snapshot!(env.run(&["run", "tiny.qdx", "--out", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: b already exists; a run never overwrites a bundle (name another --out, or `qdx resume b` to go on with that run)
+    "#);
+    assert_eq!(env.read("b/notes.txt"), "mine");
+    assert!(!env.path("b/journal.jsonl").exists());
+}
+
+#[test]
+fn run_refuses_a_plan_over_its_budget() {
+    let env = tiny();
+    env.write(
+        "over.qdx",
+        &env.read("tiny.qdx").replace(
+            "budget { experiments 2 }",
+            "budget { experiments 2, reagent cadmium 0.2 mL }",
+        ),
+    );
+    insta::assert_snapshot!(env.run(&["run", "over.qdx", "--out", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::plan::reagent_budget
+
+          × 0.307 mL of `cadmium` is planned, above its budget of 0.2 mL
+            ╭─[over.qdx:9:35]
+          8 │   seed 7
+          9 │   budget { experiments 2, reagent cadmium 0.2 mL }
+            ·                                   ───┬───
+            ·                                      ╰── budget
+         10 │ }
+            ╰────
+          help: the design is fixed: raise the budget or remove experiments
+    "#);
+    assert!(!env.path("b").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx resume
+
+#[test]
+fn resume_an_interrupted_run() {
+    let env = tiny();
+    interrupted(&env);
+    insta::assert_snapshot!(env.run(&["resume", "b"]), @r#"
+        exit: 0
+        --- stdout
+        resumed.
+        2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+        bundle: b
+          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+          report.html        plots of the campaign
+          journal.jsonl      every event, in order
+          spectra/           raw spectra, CSV with a wavelength column
+          optimizer/         every suggestion with the model's explanation
+          manifest.json      SHA-256 of every file (check with `qdx verify`)
+        --- stderr
+    "#);
+    assert_eq!(env.run(&["verify", "b"]).code, Some(0));
+}
+
+#[test]
+fn resume_a_finished_run() {
+    let env = tiny();
+    finished(&env);
+    insta::assert_snapshot!(env.run(&["resume", "b"]), @r#"
+        exit: 0
+        --- stdout
+        the run in b is finished and its bundle complete: nothing to resume (`qdx verify` checks it)
+        --- stderr
+    "#);
+}
+
+#[test]
+fn resume_a_folder_that_is_not_a_bundle() {
+    let env = tiny();
+    env.write("notes/today.txt", "mine");
+    insta::assert_snapshot!(env.run(&["resume", "notes"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: notes holds no journal.jsonl (is it a qdx bundle?)
+    "#);
+    assert_eq!(
+        std::fs::read_dir(env.path("notes")).expect("dir").count(),
+        1
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx verify
+
+#[test]
+fn verify_a_clean_bundle() {
+    let mut env = tiny();
+    finished(&env);
+    env.normalize_bundle_id("b");
+    insta::assert_snapshot!(env.run(&["verify", "b"]), @r#"
+        exit: 0
+        --- stdout
+        ok: 10 files match the manifest of b (bundle $BUNDLE_ID)
+        --- stderr
+    "#);
+}
+
+#[test]
+fn verify_an_edited_file() {
+    let env = tiny();
+    finished(&env);
+    let edited = env.read("b/observations.csv") + "1,2,3\n";
+    env.write("b/observations.csv", &edited);
+    insta::assert_snapshot!(env.run(&["verify", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: observations.csv: differs from the manifest (SHA-256 mismatch)
+        1 problem in b
+    "#);
+}
+
+#[test]
+fn verify_an_interrupted_bundle() {
+    let env = tiny();
+    interrupted(&env);
+    insta::assert_snapshot!(env.run(&["verify", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: b/manifest.json: No such file or directory (os error 2)
+          the bundle is not complete: its run is going on, was interrupted, or was cut short while writing the bundle; `qdx resume b` completes it
+    "#);
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx replay
+
+#[test]
+fn replay_a_clean_bundle() {
+    let env = tiny();
+    finished(&env);
+    insta::assert_snapshot!(env.run(&["replay", "b"]), @r#"
+        exit: 0
+        --- stdout
+        ok: every optimizer decision follows from the journaled measurements
+        ok: the replay reproduces every decision and measurement of b
+        --- stderr
+    "#);
+}
+
+#[test]
+fn replay_finds_a_difference() {
+    let env = tiny();
+    finished(&env);
+    let spectrum = "b/spectra/e0001-photoluminescence-r1.csv";
+    let edited = env.read(spectrum).replacen(',', ",1", 1);
+    env.write(spectrum, &edited);
+    insta::assert_snapshot!(env.run(&["replay", "b"]), @r#"
+        exit: 1
+        --- stdout
+        ok: every optimizer decision follows from the journaled measurements
+        differs: spectra/e0001-photoluminescence-r1.csv has different content
+        --- stderr
+    "#);
+}
+
+// ---------------------------------------------------------------------------------------------
+// qdx lab probe
+
+/// The test rig's lab file with these ports.
+fn rig_lab(env: &CliEnv, ports: [&str; 3]) {
+    let text = env
+        .read("labs/rig.qdx")
+        .replace("/dev/ttyUSB0", ports[0])
+        .replace("/dev/ttyUSB1", ports[1])
+        .replace("/dev/ttyUSB2", ports[2]);
+    env.write("lab.qdx", &text);
+}
+
+#[cfg(unix)]
+#[test]
+fn lab_probe_of_emulated_instruments() {
+    let rig = crate::hardware::pty::PtyRig::start(None);
+    let env = CliEnv::new();
+    env.copy("tests/data/labs", "labs");
+    // Links with fixed names to the ptys, so the table is the same whatever ptys the system
+    // hands out.
+    let names = ["pumps", "heater", "spectrometer"];
+    for (name, pty) in names.iter().zip(&rig.paths) {
+        std::os::unix::fs::symlink(pty, env.path(name)).expect("symlink");
+    }
+    rig_lab(&env, names);
+    insta::assert_snapshot!(
+        env.run(&["lab", "probe", "lab.qdx", "--campaign", "labs/campaign.qdx"]),
+        @r#"
+        exit: 0
+        --- stdout
+        lab "test-rig"
+
+        device  driver           port          identity                                     status
+        p_a     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
+        p_b     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
+        h1      eurotherm.e3200  heater        Eurotherm 2000/3000 series (Modbus RTU)      25.0 °C, setpoint 25.0 °C
+        spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01          ready
+
+        all 4 devices answered
+        --- stderr
+    "#,
+    );
+}
+
+#[test]
+fn lab_probe_of_ports_that_do_not_exist() {
+    let env = CliEnv::new();
+    env.copy("tests/data/labs", "labs");
+    rig_lab(
+        &env,
+        [
+            "/dev/qdx-test-missing-0",
+            "/dev/qdx-test-missing-1",
+            "/dev/qdx-test-missing-2",
+        ],
+    );
+    insta::assert_snapshot!(env.run(&["lab", "probe", "lab.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        lab "test-rig"
+
+        device  driver           port                     identity                                                                                          status
+        p_a     new_era.ne1000   /dev/qdx-test-missing-0  error: cannot connect: i/o error: cannot open /dev/qdx-test-missing-0: No such file or directory  failed
+        p_b     new_era.ne1000   /dev/qdx-test-missing-0  error: cannot connect: i/o error: cannot open /dev/qdx-test-missing-0: No such file or directory  failed
+        h1      eurotherm.e3200  /dev/qdx-test-missing-1  error: cannot connect: i/o error: cannot open /dev/qdx-test-missing-1: No such file or directory  failed
+        spec1   ocean.flame      /dev/qdx-test-missing-2  error: cannot connect: i/o error: cannot open /dev/qdx-test-missing-2: No such file or directory  failed
+
+        4 of 4 devices failed
+        --- stderr
+    "#);
+}
+
+// ---------------------------------------------------------------------------------------------
+// usage
+
+#[test]
+fn help() {
+    let env = CliEnv::new();
+    insta::assert_snapshot!(env.run(&["--help"]), @r#"
+        exit: 0
+        --- stdout
+        An experiment language for self-driving quantum-dot flow labs
+
+        Usage: qdx [OPTIONS] <COMMAND>
+
+        Commands:
+          check   Check campaign files and report every error at once
+          fmt     Format files in the canonical style (comments kept), or check that they are
+          plan    Show what a campaign will do: operations, waits, reagent, refills, time
+          run     Run a campaign (on the simulated lab unless --lab names a hardware binding)
+          resume  Continue an interrupted run from its bundle: no experiment repeated, none lost
+          verify  Check every file of a bundle against its manifest
+          replay  Re-run a bundle's campaign with its seed on the simulated lab and report any difference
+          lab     Work with lab binding files
+          new     Create a new campaign folder with a campaign and a lab file that check clean
+          help    Print this message or the help of the given subcommand(s)
+
+        Options:
+              --no-color  Never colour the output
+          -h, --help      Print help
+          -V, --version   Print version
+
+        Exit codes:
+          0      success
+          1      the input has errors (campaign, lab file, argument values), or verify/replay/fmt --check
+                 found a difference
+          2      usage error (unknown command or option, missing argument)
+          3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
+                 corrupt or edited bundle, a bundle in use by another qdx, an internal error
+          4      the run ended without a single successful experiment, or gave up after too many
+                 consecutive identical failures
+          128+n  a signal ended the run once the lab was in its safe state: 130 SIGINT (Ctrl-C),
+                 143 SIGTERM, 129 SIGHUP; `qdx resume` goes on
+        --- stderr
+    "#);
+}
+
+#[test]
+fn version() {
+    let env = CliEnv::new();
+    let out = env.run(&["--version"]);
+    insta::assert_snapshot!(out, @r#"
+        exit: 0
+        --- stdout
+        qdx $VERSION
+        --- stderr
+    "#);
+}
+
+#[test]
+fn an_unknown_subcommand_is_a_usage_error() {
+    let env = CliEnv::new();
+    insta::assert_snapshot!(env.run(&["frobnicate"]), @r#"
+        exit: 2
+        --- stdout
+        --- stderr
+        error: unrecognized subcommand 'frobnicate'
+
+        Usage: qdx [OPTIONS] <COMMAND>
+
+        For more information, try '--help'.
+    "#);
+}
+
+#[test]
+fn a_missing_argument_is_a_usage_error() {
+    let env = CliEnv::new();
+    insta::assert_snapshot!(env.run(&["run"]), @r#"
+        exit: 2
+        --- stdout
+        --- stderr
+        error: the following required arguments were not provided:
+          <FILE>
+
+        Usage: qdx run <FILE>
+
+        For more information, try '--help'.
+    "#);
+}
+
+#[test]
+fn an_unknown_option_is_a_usage_error() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["check", "--colour", "tiny.qdx"]), @r#"
+        exit: 2
+        --- stdout
+        --- stderr
+        error: unexpected argument '--colour' found
+
+          tip: to pass '--colour' as a value, use '-- --colour'
+
+        Usage: qdx check [OPTIONS] <FILES>...
+
+        For more information, try '--help'.
+    "#);
+}
+
+/// The `Display` of an output, which every snapshot above relies on.
+#[test]
+fn an_output_shows_its_exit_code_and_both_streams() {
+    let out = CliOutput {
+        code: Some(3),
+        signal: None,
+        stdout: "out\n".into(),
+        stderr: "no newline".into(),
+    };
+    assert_eq!(
+        out.to_string(),
+        "exit: 3\n--- stdout\nout\n--- stderr\nno newline\n[no newline at the end]\n"
+    );
+}
