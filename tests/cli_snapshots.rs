@@ -499,138 +499,127 @@ fn plan_json() {
     let out = env.run(&["plan", "--format", "json", "tiny.qdx"]);
     let _: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
     insta::assert_snapshot!(out, @r#"
-        exit: 0
-        --- stdout
-        {
-          "campaign": "tiny",
-          "strategy": "grid",
-          "design": {
-            "points": [
-              [
-                60.0,
-                533.15
-              ],
-              [
-                60.0,
-                553.15
-              ]
-            ],
-            "makespan_unordered": 812.819067261889,
-            "makespan": 812.819067261889
+    exit: 0
+    --- stdout
+    {
+      "campaign": "tiny",
+      "design": {
+        "makespan [s]": 812.819067261889,
+        "makespan_unordered [s]": 812.819067261889,
+        "points": [
+          {
+            "residence [s]": 60.0,
+            "temperature [degC]": 260.0
           },
-          "example": {
-            "id": 0,
-            "variables": [
-              60.0,
-              533.15
-            ],
-            "derived": [
-              533.15,
-              2.5000000000000005e-9,
-              1.2500000000000002e-9,
-              1.2500000000000002e-9
-            ],
-            "rates": {
-              "0": 1.2500000000000002e-9,
-              "1": 1.2500000000000002e-9
-            },
-            "setpoints": {
-              "4": 533.15
-            },
-            "steps": [
+          {
+            "residence [s]": 60.0,
+            "temperature [degC]": 280.0
+          }
+        ]
+      },
+      "duration [s]": {
+        "max": 480.3251308486496,
+        "median": 480.3251308486496,
+        "min": 332.4939364132395
+      },
+      "example": {
+        "estimated_duration [s]": 480.3251308486496,
+        "experiment": 0,
+        "notes": [],
+        "reagent [mL]": {
+          "cadmium": 0.153375,
+          "selenium": 0.153375
+        },
+        "settings": {
+          "h1.setpoint [degC]": 260.0,
+          "p_cd.rate [uL/min]": 75.0,
+          "p_se.rate [uL/min]": 75.0
+        },
+        "steps": [
+          {
+            "operations": [
               {
-                "why": "change the temperature; pumps rest meanwhile (what flows before it settles is off-target)",
-                "ops": [
-                  {
-                    "op": "set_setpoint",
-                    "device": 4,
-                    "kelvin": 533.15
-                  }
-                ]
-              },
-              {
-                "why": "wait for the temperature to settle",
-                "ops": [
-                  {
-                    "op": "wait_thermal",
-                    "device": 4,
-                    "within": 1.0,
-                    "hold": 30.0
-                  }
-                ]
-              },
-              {
-                "why": "apply the experiment's flows (independent devices in parallel)",
-                "ops": [
-                  {
-                    "op": "set_rate",
-                    "device": 0,
-                    "rate": 1.2500000000000002e-9
-                  },
-                  {
-                    "op": "set_rate",
-                    "device": 1,
-                    "rate": 1.2500000000000002e-9
-                  }
-                ]
-              },
-              {
-                "why": "steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring",
-                "ops": [
-                  {
-                    "op": "wait_steady_state",
-                    "volumes": 2.0,
-                    "total_flow": 2.5000000000000005e-9,
-                    "residence": 61.199999999999996,
-                    "extra": 0.0
-                  }
-                ]
-              },
-              {
-                "why": "measure: each replicate reads every channel",
-                "ops": [
-                  {
-                    "op": "acquire",
-                    "device": 6,
-                    "channel": "photoluminescence",
-                    "integration": 0.1,
-                    "averages": 2,
-                    "replicate": 0
-                  }
-                ]
+                "command": "set_setpoint",
+                "device": "h1",
+                "setpoint [degC]": 260.0
               }
             ],
-            "reagent": {
-              "0": 1.53375e-7,
-              "1": 1.53375e-7
-            },
-            "thermal_change": {
-              "4": 235.0
-            },
-            "estimated_duration": 480.32513084864956,
-            "notes": []
+            "why": "change the temperature; pumps rest meanwhile (what flows before it settles is off-target)"
           },
-          "experiments": 2,
-          "duration": {
-            "min": 332.49393641323945,
-            "median": 480.32513084864956,
-            "max": 480.32513084864956
+          {
+            "operations": [
+              {
+                "device": "h1",
+                "hold [s]": 30.0,
+                "wait": "thermal",
+                "within [K]": 1.0
+              }
+            ],
+            "why": "wait for the temperature to settle"
           },
-          "reagent": {
-            "cadmium": {
-              "per_experiment_max": 1.53375e-7,
-              "total": 3.0675e-7
-            },
-            "selenium": {
-              "per_experiment_max": 1.53375e-7,
-              "total": 3.0675e-7
-            }
+          {
+            "operations": [
+              {
+                "command": "set_rate",
+                "device": "p_cd",
+                "rate [uL/min]": 75.0
+              },
+              {
+                "command": "set_rate",
+                "device": "p_se",
+                "rate [uL/min]": 75.0
+              }
+            ],
+            "why": "apply the experiment's flows (independent devices in parallel)"
           },
-          "total_time": 812.819067261889,
-          "refills": 0,
-          "warnings": []
+          {
+            "operations": [
+              {
+                "extra [s]": 0.0,
+                "reactor_volumes": 2.0,
+                "residence [s]": 61.2,
+                "total_flow [uL/min]": 150.0,
+                "wait": "steady_state"
+              }
+            ],
+            "why": "steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring"
+          },
+          {
+            "operations": [
+              {
+                "averages": 2,
+                "command": "acquire",
+                "device": "spec1",
+                "illumination": "excitation",
+                "integration [ms]": 100.0,
+                "replicate": 0
+              }
+            ],
+            "why": "measure: each replicate reads every channel"
+          }
+        ],
+        "variables": {
+          "residence [s]": 60.0,
+          "temperature [degC]": 260.0
         }
-        --- stderr
+      },
+      "experiments": 2,
+      "reagent [mL]": {
+        "cadmium": {
+          "per_experiment_max": 0.153375,
+          "total": 0.30675
+        },
+        "selenium": {
+          "per_experiment_max": 0.153375,
+          "total": 0.30675
+        }
+      },
+      "refills": 0,
+      "strategy": "grid",
+      "total_time [s]": 812.819067261889,
+      "warnings": []
+    }
+    --- stderr
     "#);
 }
 

@@ -185,10 +185,10 @@ fn input_usage_and_failure_exit_1_2_and_3() {
     let mut text = env.read("b/journal.jsonl");
     text.insert_str(text.len() / 2, "garbage\n");
     env.write("b/journal.jsonl", &text);
-    insta::assert_snapshot!(env.run(&["resume", "b"]), @r#"
-        exit: 3
-        --- stdout
-        --- stderr
-        error: journal b/journal.jsonl, line 14: EOF while parsing a string at line 1 column 122
-    "#);
+    insta::assert_snapshot!(env.run(&["resume", "b"]), @"
+    exit: 3
+    --- stdout
+    --- stderr
+    error: journal b/journal.jsonl, line 14: EOF while parsing a string at line 1 column 115
+    ");
 }
