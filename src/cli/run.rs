@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::exit;
 use crate::diagnostic::{Style, render_all};
 use crate::journal::Event;
-use crate::runtime::{RunEnd, RunOptions, RunSummary};
+use crate::runtime::{RunEnd, RunError, RunOptions, RunSummary};
 
 /// `runs/<campaign>-<n>` with the first unused `n`.
 pub fn default_out(name: &str) -> PathBuf {
@@ -102,14 +102,6 @@ pub fn run(
         }
         None => None,
     };
-    // On hardware the planner works with the limits the binding adds (`LabBinding::apply`).
-    let planned = binding
-        .as_ref()
-        .map_or_else(|| campaign.clone(), |b| b.apply(&campaign));
-    if let Err(diags) = crate::plan::plan(&planned) {
-        let _ = write!(err, "{}", render_all(&diags, &checked.sources, style));
-        return exit::INPUT;
-    }
     let dir = out.unwrap_or_else(|| default_out(&campaign.name));
     if dir.exists() {
         let _ = writeln!(
@@ -137,6 +129,16 @@ pub fn run(
         Ok(s) => {
             let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
             run_exit(&s)
+        }
+        // The planner refused it (on hardware, with the limits the binding adds): nothing was
+        // written.
+        Err(RunError::Plan(diags)) => {
+            let _ = write!(
+                std::io::stderr().lock(),
+                "{}",
+                render_all(&diags, &checked.sources, style)
+            );
+            exit::INPUT
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");

@@ -17,17 +17,10 @@ use crate::record::{Outcome, Status};
 use crate::validate::campaign::*;
 use crate::validate::lab::{LabBinding, LabFile};
 
-/// The plan as the bundle stores it (`plan.json`); computed before anything touches the disk.
-fn plan_json(c: &Campaign) -> Result<String, RunError> {
-    let plan = crate::plan::plan(c).map_err(|d| {
-        RunError::Setup(
-            d.iter()
-                .map(|x| x.message.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    Ok(crate::files::plan::write(c, &plan))
+/// The campaign's plan: computed once per run, before anything touches the disk, and the
+/// one the run follows and the bundle stores (`plan.json`).
+fn plan_of(c: &Campaign) -> Result<crate::plan::Plan, RunError> {
+    crate::plan::plan(c).map_err(RunError::Plan)
 }
 
 /// Creates the bundle folder, never an existing one (two runs racing for the same `--out`:
@@ -92,10 +85,12 @@ impl<'c> Run<'c> {
         journal: Journal,
         dir: PathBuf,
         options: &RunOptions,
-        total: u64,
+        plan: crate::plan::Plan,
     ) -> Run<'c> {
+        let total = plan.experiments;
         Run {
             c,
+            plan,
             lab,
             journal,
             wall: super::wall::WallLog::new(&dir),
@@ -157,15 +152,9 @@ impl<'c> Run<'c> {
     /// The loop. Returns why it stopped.
     async fn drive(&mut self) -> Result<String, RunError> {
         let c = self.c;
-        let plan = crate::plan::plan(c).map_err(|d| {
-            RunError::Setup(
-                d.iter()
-                    .map(|x| x.message.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
-        let design: Option<Vec<Vec<f64>>> = plan.design.as_ref().map(|d| d.points.clone());
+        let design: Option<Vec<Vec<f64>>> = self.plan.design.as_ref().map(|d| d.points.clone());
+        let (planned_experiments, per_experiment) =
+            (self.plan.experiments, self.plan.duration.median.max(1.0));
         let mut strategy = match design {
             Some(_) => None,
             None => Some(match self.strategy.take() {
@@ -189,7 +178,6 @@ impl<'c> Run<'c> {
             return Ok(stop);
         }
         let budget = c.budget.experiments.unwrap_or(u64::MAX);
-        let per_experiment = plan.duration.median.max(1.0);
         loop {
             let done = self.outcomes.len() as u64;
             if done >= budget {
@@ -197,7 +185,7 @@ impl<'c> Run<'c> {
             }
             let left = budget
                 .saturating_sub(done)
-                .min(plan.experiments.saturating_sub(done).max(1));
+                .min(planned_experiments.saturating_sub(done).max(1));
             let batch_size = (c.optimizer.batch.max(1)).min(left.max(1)) as usize;
             let points: Vec<(Vec<f64>, serde_json::Value)> = match (&design, strategy.as_mut()) {
                 (Some(points), _) => {
@@ -376,7 +364,7 @@ impl<'c> Run<'c> {
                     return Ok(why);
                 }
                 let remaining = budget
-                    .min(plan.experiments)
+                    .min(planned_experiments)
                     .saturating_sub(self.outcomes.len() as u64);
                 self.tick(remaining as f64 * per_experiment);
                 if let Some(stop) = &c.objectives.stop
@@ -533,11 +521,23 @@ pub async fn run_with(
     options: &RunOptions,
     strategy: Option<Box<dyn opt::Strategy>>,
 ) -> Result<RunSummary, RunError> {
-    let plan_json = plan_json(c)?;
+    start(c, plan_of(c)?, lab, dir, options, strategy).await
+}
+
+/// Starts a planned run: the bundle, its `started` record and inputs, the loop, the bundle's
+/// files.
+async fn start(
+    c: &Campaign,
+    plan: crate::plan::Plan,
+    lab: Lab,
+    dir: &Path,
+    options: &RunOptions,
+    strategy: Option<Box<dyn opt::Strategy>>,
+) -> Result<RunSummary, RunError> {
+    let plan_json = crate::files::plan::write(c, &plan);
     let journal = create_bundle(dir, options.sync_each)?;
-    let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
     let lab_file = lab.lab_file.clone();
-    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
+    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, plan);
     run.strategy = strategy;
     let started = super::wall::now_utc();
     // The first record, before anything else of the bundle: the seed (`--seed` may differ from
@@ -592,9 +592,11 @@ pub fn run_hardware(
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     let applied = binding.apply(c);
+    // Planned before any instrument is opened: a refused plan touches nothing.
+    let plan = plan_of(&applied)?;
     current_thread()?.block_on(async {
         let lab = connect(&applied, binding).await?;
-        run(&applied, lab, dir, options).await
+        start(&applied, plan, lab, dir, options, None).await
     })
 }
 
@@ -934,11 +936,13 @@ async fn resume_from(
     // The bundle changes from here: a manifest from an earlier stop no longer describes it,
     // and a bundle without one is recognisably unfinished (`finalise`).
     crate::bundle::remove_manifest(dir).map_err(|e| RunError::Setup(e.to_string()))?;
+    let plan = plan_of(c)?;
     // A run cut short while storing its inputs (after its `started` record) lacks the plan,
     // a function of the campaign.
     if !dir.join("plan.json").exists() {
         let path = dir.join("plan.json");
-        crate::files::write_atomic(&path, plan_json(c)?.as_bytes()).map_err(io_error(&path))?;
+        crate::files::write_atomic(&path, crate::files::plan::write(c, &plan).as_bytes())
+            .map_err(io_error(&path))?;
     }
     let mut replay = Vec::new();
     let mut last_complete = 0;
@@ -965,7 +969,6 @@ async fn resume_from(
             _ => {}
         }
     }
-    let total = crate::plan::plan(c).map(|p| p.experiments).unwrap_or(0);
     let void_from = records
         .get(last_complete + 1)
         .map_or(journal.next_seq(), |r| r.seq);
@@ -975,7 +978,7 @@ async fn resume_from(
         _ => None,
     });
     let hardware = lab.kind == LabKind::Hardware;
-    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, total);
+    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, plan);
     run.resume_marker = Some((void_from, void_to));
     if hardware {
         run.restore(&records, replay, calibrated.as_deref())?;
@@ -1174,15 +1177,7 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
         batches.entry(e.batch).or_default().push(e);
     }
     let mut differences = Vec::new();
-    let plan = crate::plan::plan(c).map_err(|d| {
-        RunError::Setup(
-            d.iter()
-                .map(|x| x.message.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    if let Some(design) = plan.design {
+    if let Some(design) = plan_of(c)?.design {
         for (k, e) in batches.values().flatten().enumerate() {
             if design.points.get(k) != Some(&e.point) {
                 differences.push(format!(

@@ -57,6 +57,9 @@ use measure::Calibration;
 pub enum RunError {
     #[error("{0}")]
     Setup(String),
+    /// The planner refused the campaign (a budget, a limit at a design point).
+    #[error("the plan is refused: {}", .0.iter().map(|d| d.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Plan(crate::diagnostic::Diagnostics),
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
     #[error("cannot write {path}: {source}")]
@@ -192,6 +195,8 @@ enum FaultOutcome {
 /// The state of a run in progress.
 pub struct Run<'c> {
     c: &'c Campaign,
+    /// The campaign's plan, computed once when the run starts.
+    plan: crate::plan::Plan,
     lab: Lab,
     journal: Journal,
     dir: PathBuf,

@@ -43,7 +43,8 @@ async fn the_safe_state_stops_every_device_even_when_the_journal_cannot_be_writt
         sync_each: false,
         halt_after: None,
     };
-    let mut run = Run::new(&c, lab, journal, dir.path().to_path_buf(), &options, 1);
+    let plan = crate::plan::plan(&c).expect("plan");
+    let mut run = Run::new(&c, lab, journal, dir.path().to_path_buf(), &options, plan);
     let result = run.safe_state("test").await;
     assert!(
         matches!(result, Err(RunError::Journal(_))),
