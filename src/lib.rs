@@ -7,6 +7,7 @@
 // and the runtime (the numeric crates index freely into arrays they sized themselves).
 #![deny(clippy::indexing_slicing)]
 
+pub mod bind;
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
@@ -18,7 +19,6 @@ pub mod plan;
 pub mod record;
 pub mod report;
 pub mod runtime;
-pub mod sim_config;
 pub mod source;
 pub mod strategy;
 pub mod syntax;

@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::Format;
+use crate::bind::CheckedLab;
 use crate::diagnostic::{Style, render_all, to_json};
-use crate::validate::lab::CheckedLab;
 use crate::validate::{self, summary::summary};
 use crate::world::DiskWorld;
 
@@ -20,7 +20,7 @@ pub fn check_file(path: &Path) -> validate::Checked {
 /// errors); its diagnostics may point into the campaign too.
 pub fn check_lab_file(lab: &Path, campaign: &validate::Checked) -> CheckedLab {
     let display = lab.to_string_lossy().replace('\\', "/");
-    validate::lab::check_lab(
+    crate::bind::check_lab(
         &DiskWorld,
         lab,
         &display,

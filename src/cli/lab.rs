@@ -13,10 +13,10 @@ use std::time::Duration;
 use qdx_lab::registry::{self, DeviceKind};
 use qdx_lab::{Clock, DeviceError, Identity, PumpDirection, RealClock};
 
+use crate::bind::{Bind, check_lab};
 use crate::diagnostic::{Style, render_all};
 use crate::runtime::hardware::{CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector};
 use crate::source::SourceMap;
-use crate::validate::lab::{Bind, check_lab};
 use crate::world::DiskWorld;
 
 /// What one device answered.

@@ -72,9 +72,6 @@ impl LabState {
     }
 }
 
-/// Room temperature, K.
-pub const AMBIENT_K: f64 = 298.15;
-
 /// One operation on the lab.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {

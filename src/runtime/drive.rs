@@ -11,11 +11,11 @@ use qdx_optimize as opt;
 
 use super::lab::LabKind;
 use super::{Done, Lab, Replayed, Run, RunError, RunOptions, RunSummary, io_error};
+use crate::bind::{LabBinding, LabFile};
 use crate::journal::{Command, Event, Journal, Record};
 use crate::plan::{LabState, plan_experiment};
 use crate::record::{Outcome, Status};
 use crate::validate::campaign::*;
-use crate::validate::lab::{LabBinding, LabFile};
 
 /// The campaign's plan: computed once per run, before anything touches the disk, and the
 /// one the run follows and the bundle stores (`plan.json`).
@@ -1084,7 +1084,7 @@ impl Run<'_> {
                 .safe_setpoints
                 .get(h)
                 .copied()
-                .unwrap_or(crate::plan::experiment::AMBIENT_K);
+                .unwrap_or(crate::validate::campaign::AMBIENT_K);
         }
         state.syringe_left.clone_from(&syringes);
         self.syringes = syringes;

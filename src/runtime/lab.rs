@@ -18,8 +18,8 @@ use super::hardware::{
     CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector, DynHeater, DynPump, DynSpectrometer,
     InfuseLimit, Watched,
 };
+use crate::bind::{LabBinding, LabFile, Limits};
 use crate::validate::campaign::*;
-use crate::validate::lab::{LabBinding, LabFile, Limits};
 
 /// Which family of devices a lab is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +130,7 @@ impl Lab {
             }
             _ => {}
         }
-        let config = crate::sim_config::sim_config(c)?;
+        let config = crate::bind::sim::sim_config(c)?;
         let world = sim::SimLab::new(config, clock).map_err(|e| e.to_string())?;
         for (id, d) in c.devices.iter().enumerate() {
             match d.role {

@@ -373,7 +373,7 @@ impl<'c> Run<'c> {
                     .safe_setpoints
                     .get(h)
                     .copied()
-                    .unwrap_or(crate::plan::experiment::AMBIENT_K);
+                    .unwrap_or(crate::validate::campaign::AMBIENT_K);
                 (*h, k)
             })
             .collect();
@@ -955,7 +955,7 @@ impl<'c> Run<'c> {
         })?;
         self.state.temperatures.insert(
             heater,
-            setpoint.unwrap_or(crate::plan::experiment::AMBIENT_K),
+            setpoint.unwrap_or(crate::validate::campaign::AMBIENT_K),
         );
         Ok(None)
     }

@@ -59,7 +59,7 @@ async fn the_safe_state_stops_every_device_even_when_the_journal_cannot_be_writt
     for heater in run.lab.heaters.values_mut() {
         let setpoint = heater.status().await.expect("status").setpoint;
         assert!(
-            (setpoint - crate::plan::experiment::AMBIENT_K).abs() < 1e-9,
+            (setpoint - crate::validate::campaign::AMBIENT_K).abs() < 1e-9,
             "a heater is still at {setpoint} K"
         );
     }

@@ -17,6 +17,10 @@ use serde::Serialize;
 use super::expr::TExpr;
 use crate::source::Span;
 
+/// Room temperature, K: where a heater starts, and its safe setpoint unless the campaign
+/// declares one.
+pub const AMBIENT_K: f64 = 298.15;
+
 pub type DeviceId = usize;
 pub type VarId = usize;
 pub type DerivedId = usize;

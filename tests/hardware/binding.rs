@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use qdx::bind::{CheckedLab, Limits, check_lab};
 use qdx::diagnostic::{Style, render_all};
-use qdx::validate::lab::{CheckedLab, Limits, check_lab};
 use qdx::world::DiskWorld;
 
 use crate::cli_env::CliEnv;

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use qdx::bind::LabBinding;
 use qdx::journal::{Event, Record};
 use qdx::runtime::hardware::DeviceConnector;
 use qdx::runtime::{Lab, RunError, RunOptions, RunSummary};
 use qdx::validate::campaign::Campaign;
-use qdx::validate::lab::LabBinding;
 use qdx_lab::drivers::eurotherm::{self, EurothermConfig, EurothermHeater};
 use qdx_lab::drivers::new_era::{self, NewEraPump};
 use qdx_lab::drivers::ocean::{self, OceanSpectrometer, Rs232Backend};
@@ -291,7 +291,7 @@ pub fn setup(campaign: &str, lab: &str) -> (Campaign, LabBinding) {
             )
         )
     });
-    let l = qdx::validate::lab::check_lab(
+    let l = qdx::bind::check_lab(
         &world,
         Path::new("rig.qdx"),
         "rig.qdx",

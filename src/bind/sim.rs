@@ -173,7 +173,7 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
     };
     Ok(sim::SimConfig {
         seed: c.seed,
-        ambient_k: crate::plan::experiment::AMBIENT_K,
+        ambient_k: crate::validate::campaign::AMBIENT_K,
         pumps,
         heaters,
         flow_path,

@@ -1,5 +1,7 @@
-//! Lab binding files: which real instrument plays each device of a campaign, checked against
-//! the campaign before anything is connected.
+//! Stage 3, bind: a validated campaign and the lab it runs on. Either a lab binding file —
+//! which real instrument plays each device of a campaign, checked against the campaign before
+//! anything is connected ([`LabBinding`]) — or the simulated twin of the campaign's reactor
+//! ([`sim::sim_config`]).
 //!
 //! ```text
 //! qdx 1
@@ -27,6 +29,8 @@
 //!   capability ∩ the safety limits, and holds the heater's safe setpoint. The runtime checks
 //!   every command against it just before the command is written.
 
+pub mod sim;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -38,13 +42,13 @@ use qdx_lab::registry::{
 use qdx_units::Dimension;
 use serde::Serialize;
 
-use super::campaign::*;
-use super::kinds::{constant, quantity_of};
-use super::names::closest;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::load::Loaded;
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, ExprKind, Item};
+use crate::validate::campaign::*;
+use crate::validate::kinds::{constant, quantity_of};
+use crate::validate::names::closest;
 use crate::world::World;
 
 /// The lab file as read, for the bundle.
@@ -470,7 +474,7 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
                     )
                     .at(item.span));
                 }
-                let x = t.expr.eval(&super::kinds::NoEnv);
+                let x = t.expr.eval(&crate::validate::kinds::NoEnv);
                 if !x.is_finite() {
                     return Err(Diagnostic::error(
                         "qdx::validate::not_finite",
@@ -1142,7 +1146,7 @@ fn heater_limits(
         .safe_setpoints
         .get(&id)
         .copied()
-        .unwrap_or(crate::plan::experiment::AMBIENT_K);
+        .unwrap_or(AMBIENT_K);
     let derived = source(c, id, "setpoint");
     let mut ok = true;
     let range_text =
