@@ -20,7 +20,6 @@ pub mod record;
 pub mod report;
 pub mod runtime;
 pub mod source;
-pub mod strategy;
 pub mod syntax;
 pub mod validate;
 pub mod world;

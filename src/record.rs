@@ -114,7 +114,7 @@ impl Outcome {
 
     /// This outcome as the optimizer receives it, at `point` (SI values of the variables).
     pub fn observation(&self, c: &Campaign, point: &[f64]) -> opt::Observation {
-        let point = crate::strategy::point(c, point);
+        let point = crate::validate::strategy::point(c, point);
         let outcome = if self.status.is_ok() {
             opt::Outcome::Measured(
                 c.proxies
@@ -286,7 +286,7 @@ pub fn scores(c: &Campaign, experiments: &[Experiment]) -> BTreeMap<u64, opt::Sc
     if c.objectives.list.is_empty() {
         return BTreeMap::new();
     }
-    let Ok(objectives) = crate::strategy::objectives(c) else {
+    let Ok(objectives) = crate::validate::strategy::objectives(c) else {
         return BTreeMap::new();
     };
     let finished: Vec<(u64, opt::Observation)> = experiments

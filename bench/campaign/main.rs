@@ -165,7 +165,7 @@ fn is_ok(e: &Experiment) -> bool {
 /// The campaign's objectives with each `maximize`/`minimize` ramp fixed to the range a Sobol
 /// reference run of the simulated lab observed.
 fn fixed_objectives(c: &Campaign, scratch: &Path) -> Result<opt::Objectives, String> {
-    let mut objectives = qdx::strategy::objectives(c).map_err(|e| e.to_string())?;
+    let mut objectives = qdx::validate::strategy::objectives(c).map_err(|e| e.to_string())?;
     let reference = benchmark_campaign(
         with_strategy(c.clone(), Strategy::Sobol),
         0,
@@ -362,7 +362,8 @@ fn main_inner() -> Result<(), String> {
             "external" => {
                 // Any non-design strategy, so the runtime asks the optimizer it is given.
                 let c = with_strategy(base, Strategy::Random);
-                let domain = Arc::new(qdx::strategy::domain(&c).map_err(|e| e.to_string())?);
+                let domain =
+                    Arc::new(qdx::validate::strategy::domain(&c).map_err(|e| e.to_string())?);
                 let mut variables = Vec::new();
                 for v in domain.variables() {
                     match v {
@@ -394,13 +395,13 @@ fn main_inner() -> Result<(), String> {
                     let s = strategy_of(m).ok_or_else(|| format!("unknown method `{m}`"))?;
                     with_strategy(base, s)
                 };
-                let domain = qdx::strategy::domain(&c).map_err(|e| e.to_string())?;
-                let spec = qdx::strategy::spec(&c, &domain);
+                let domain = qdx::validate::strategy::domain(&c).map_err(|e| e.to_string())?;
+                let spec = qdx::validate::strategy::spec(&c, &domain);
                 let s = opt::build(
                     &spec,
                     Arc::new(domain),
                     objectives.clone(),
-                    qdx::strategy::optimizer_seed(c.seed),
+                    qdx::validate::strategy::optimizer_seed(c.seed),
                 )
                 .map_err(|e| e.to_string())?;
                 // Design strategies (Sobol, Latin hypercube, grid) are planned, not asked.

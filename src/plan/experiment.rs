@@ -235,20 +235,9 @@ fn time_constant(c: &Campaign, heater: DeviceId) -> f64 {
         .unwrap_or(60.0)
 }
 
+/// A value to four significant digits in a unit qdx chooses (`33.66 uL/min`).
 fn unit_format(unit: &str, si: f64) -> String {
-    match qdx_units::Unit::parse(unit) {
-        Ok(u) => {
-            let x = u.from_si(si, qdx_units::Interpretation::Difference);
-            let rounded = if x == 0.0 || !x.is_finite() {
-                x
-            } else {
-                let scale = 10_f64.powi((3 - x.abs().log10().floor() as i32).clamp(-300, 300));
-                (x * scale).round() / scale
-            };
-            format!("{} {unit}", qdx_units::format_number(rounded))
-        }
-        Err(_) => qdx_units::format_number(si),
-    }
+    DisplayUnit::of(unit).approx(si)
 }
 
 fn temp_format(k: f64) -> String {

@@ -105,7 +105,7 @@ type Design = (Vec<Vec<f64>>, Vec<String>);
 fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
     match c.optimizer.strategy {
         Strategy::Grid => {
-            let domain = crate::strategy::search_domain(c)?;
+            let domain = crate::validate::strategy::search_domain(c)?;
             if domain.pool().is_some() {
                 return Err("a grid's points need not be rows of the table: use sobol, latin_hypercube or random, which pick rows".into());
             }
@@ -113,7 +113,7 @@ fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
             let total = all.len();
             let kept: Vec<Vec<f64>> = all
                 .into_iter()
-                .filter(|p| domain.is_feasible(&crate::strategy::point(c, p)))
+                .filter(|p| domain.is_feasible(&crate::validate::strategy::point(c, p)))
                 .collect();
             if kept.is_empty() {
                 return Err(format!(
@@ -130,22 +130,22 @@ fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
             Ok(Some((kept, warnings)))
         }
         Strategy::Sobol | Strategy::LatinHypercube => {
-            let domain = crate::strategy::search_domain(c)?;
-            let spec = crate::strategy::spec(c, &domain);
-            let objectives = crate::strategy::objectives(c).map_err(|e| e.to_string())?;
-            let n = crate::strategy::design_size(c);
+            let domain = crate::validate::strategy::search_domain(c)?;
+            let spec = crate::validate::strategy::spec(c, &domain);
+            let objectives = crate::validate::strategy::objectives(c).map_err(|e| e.to_string())?;
+            let n = crate::validate::strategy::design_size(c);
             let mut s = qdx_optimize::build(
                 &spec,
                 std::sync::Arc::new(domain),
                 objectives,
-                crate::strategy::optimizer_seed(c.seed),
+                crate::validate::strategy::optimizer_seed(c.seed),
             )
             .map_err(|e| e.to_string())?;
             let points = s.ask(n, &[]).map_err(|e| e.to_string())?;
             Ok(Some((
                 points
                     .iter()
-                    .map(|p| crate::strategy::values(&p.point))
+                    .map(|p| crate::validate::strategy::values(&p.point))
                     .collect(),
                 Vec::new(),
             )))
@@ -245,7 +245,9 @@ fn spread(mut xs: Vec<f64>) -> Spread {
 fn planned_design_size(c: &Campaign) -> Option<u64> {
     match c.optimizer.strategy {
         Strategy::Grid => Some(c.optimizer.grid_size(&c.variables)),
-        Strategy::Sobol | Strategy::LatinHypercube => Some(crate::strategy::design_size(c) as u64),
+        Strategy::Sobol | Strategy::LatinHypercube => {
+            Some(crate::validate::strategy::design_size(c) as u64)
+        }
         _ => None,
     }
 }
@@ -308,7 +310,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         }
         None => {
             // A spread of points over the domain stands for what the strategy may ask.
-            let domain = crate::strategy::domain(c).map_err(|e| {
+            let domain = crate::validate::strategy::domain(c).map_err(|e| {
                 let mut d = Diagnostics::new();
                 d.push(
                     Diagnostic::error(
@@ -320,19 +322,19 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
                 d
             })?;
             let spec = qdx_optimize::StrategySpec::Sobol { n: 64 };
-            let samples = crate::strategy::objectives(c)
+            let samples = crate::validate::strategy::objectives(c)
                 .and_then(|objectives| {
                     qdx_optimize::build(
                         &spec,
                         std::sync::Arc::new(domain),
                         objectives,
-                        crate::strategy::optimizer_seed(c.seed),
+                        crate::validate::strategy::optimizer_seed(c.seed),
                     )
                 })
                 .and_then(|mut s| s.ask(64, &[]))
                 .map(|ps| {
                     ps.iter()
-                        .map(|p| crate::strategy::values(&p.point))
+                        .map(|p| crate::validate::strategy::values(&p.point))
                         .collect::<Vec<_>>()
                 })
                 .unwrap_or_default();

@@ -123,7 +123,7 @@ impl<'c> Run<'c> {
 
     /// The best combined score so far, for the progress bar.
     fn best(&self) -> Option<f64> {
-        let objectives = crate::strategy::objectives(self.c).ok()?;
+        let objectives = crate::validate::strategy::objectives(self.c).ok()?;
         let obs: Vec<opt::Observation> = self
             .outcomes
             .iter()
@@ -211,7 +211,7 @@ impl<'c> Run<'c> {
                         .into_iter()
                         .map(|s| {
                             (
-                                crate::strategy::values(&s.point),
+                                crate::validate::strategy::values(&s.point),
                                 serde_json::to_value(&s.explain).unwrap_or(serde_json::Value::Null),
                             )
                         })
@@ -453,9 +453,9 @@ impl<'c> Run<'c> {
 /// Observations from a CSV of earlier results: one column per variable (named like it, with
 /// or without ` [unit]`, values in that unit or the variable's), one per objective proxy, an
 /// optional `status` column (`ok`/`failed`). Rows outside the variables' ranges are left out
-/// (`qdx check` warns about them: [`crate::strategy::PriorTable::outside_summary`]).
+/// (`qdx check` warns about them: [`crate::validate::strategy::PriorTable::outside_summary`]).
 pub fn prior_from_csv(c: &Campaign, text: &str) -> Result<Vec<opt::Observation>, String> {
-    let table = crate::strategy::prior_table(&c.variables, text)?;
+    let table = crate::validate::strategy::prior_table(&c.variables, text)?;
     let status = table.column("status").map(|(i, _)| i);
     let proxies: Vec<(&Proxy, usize, Option<String>)> = c
         .objectives
@@ -467,7 +467,7 @@ pub fn prior_from_csv(c: &Campaign, text: &str) -> Result<Vec<opt::Observation>,
     let mut out = Vec::with_capacity(table.rows.len());
     for (row, values) in &table.rows {
         let failed = status.and_then(|i| row.get(i)).is_some_and(|s| s != "ok");
-        let point = crate::strategy::point(c, values);
+        let point = crate::validate::strategy::point(c, values);
         let outcome = if failed {
             opt::Outcome::Failed {
                 reason: "failed in the prior data".into(),
@@ -513,7 +513,7 @@ pub async fn run(
 
 /// [`run`], with the optimizer given rather than built from the campaign's `optimizer` block
 /// (benchmarks drive the simulated lab with other optimizers through it). The strategy must
-/// work on the campaign's domain ([`crate::strategy::domain`]).
+/// work on the campaign's domain ([`crate::validate::strategy::domain`]).
 pub async fn run_with(
     c: &Campaign,
     lab: Lab,
@@ -1197,7 +1197,7 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
             .ask(members.len(), &[])
             .map_err(|e| RunError::Setup(e.to_string()))?;
         for (e, s) in members.iter().zip(&asked) {
-            let again = crate::strategy::values(&s.point);
+            let again = crate::validate::strategy::values(&s.point);
             if again != e.point {
                 differences.push(format!(
                     "experiment {} (batch {batch}): the optimizer now suggests {again:?}, the journal ran {:?}",

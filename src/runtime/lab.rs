@@ -314,6 +314,10 @@ impl Lab {
         if !matches!(model.mode(), sim::TableMode::Pool) {
             return None;
         }
-        Some(crate::strategy::pool_rows(c, inputs, &model.candidates()))
+        Some(crate::validate::strategy::pool_rows(
+            c,
+            inputs,
+            &model.candidates(),
+        ))
     }
 }

@@ -1310,8 +1310,8 @@ async fn keep_alive(pump: &mut dyn qdx_lab::Pump, name: &str) -> Result<(), Devi
 
 /// Builds the optimizer for a campaign and a lab (pool mode when the lab is a table pool).
 pub fn optimizer(c: &Campaign, lab: &Lab) -> Result<Box<dyn opt::Strategy>, RunError> {
-    let mut domain =
-        crate::strategy::domain(c).map_err(|e| RunError::Setup(format!("search space: {e}")))?;
+    let mut domain = crate::validate::strategy::domain(c)
+        .map_err(|e| RunError::Setup(format!("search space: {e}")))?;
     if let Some(points) = lab.candidates(c) {
         if points.is_empty() {
             return Err(RunError::Setup(
@@ -1322,19 +1322,19 @@ pub fn optimizer(c: &Campaign, lab: &Lab) -> Result<Box<dyn opt::Strategy>, RunE
             .with_pool(
                 points
                     .iter()
-                    .map(|p| crate::strategy::point(c, p))
+                    .map(|p| crate::validate::strategy::point(c, p))
                     .collect(),
             )
             .map_err(|e| RunError::Setup(format!("pool: {e}")))?;
     }
-    let spec = crate::strategy::spec(c, &domain);
-    let objectives =
-        crate::strategy::objectives(c).map_err(|e| RunError::Setup(format!("objectives: {e}")))?;
+    let spec = crate::validate::strategy::spec(c, &domain);
+    let objectives = crate::validate::strategy::objectives(c)
+        .map_err(|e| RunError::Setup(format!("objectives: {e}")))?;
     opt::build(
         &spec,
         Arc::new(domain),
         objectives,
-        crate::strategy::optimizer_seed(c.seed),
+        crate::validate::strategy::optimizer_seed(c.seed),
     )
     .map_err(|e| RunError::Setup(e.to_string()))
 }

@@ -21,11 +21,7 @@ use crate::source::Span;
 /// declares one.
 pub const AMBIENT_K: f64 = 298.15;
 
-pub type DeviceId = usize;
-pub type VarId = usize;
-pub type DerivedId = usize;
-pub type ProxyId = usize;
-pub type StockId = usize;
+pub use super::ids::{DerivedId, DeviceId, ProxyId, StockId, VarId};
 
 /// A unit as the user wrote it, for printing values back.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,6 +64,34 @@ impl DisplayUnit {
 
     pub fn from_si(&self, si: f64) -> f64 {
         self.unit.from_si(si, self.interpretation)
+    }
+
+    /// A unit qdx prints in of its own accord (`mL`, `uL/min`), as a difference; a plain
+    /// number if the symbol is not a unit.
+    pub fn of(symbol: &str) -> Self {
+        Unit::parse(symbol).map_or_else(
+            |_| Self::plain(),
+            |unit| Self::new(unit, Interpretation::Difference),
+        )
+    }
+
+    /// A computed value to four significant digits, in the unit, for messages and plans:
+    /// `1.667 mL/min` (tables print every digit, [`Self::number`]).
+    pub fn approx(&self, si: f64) -> String {
+        let x = self.from_si(si);
+        let rounded = if x == 0.0 || !x.is_finite() {
+            x
+        } else {
+            let digits = 4 - 1 - x.abs().log10().floor() as i32;
+            let scale = 10_f64.powi(digits.clamp(-300, 300));
+            (x * scale).round() / scale
+        };
+        let text = qdx_units::format_number(rounded);
+        if self.symbol().is_empty() {
+            text
+        } else {
+            format!("{text} {}", self.symbol())
+        }
     }
 }
 

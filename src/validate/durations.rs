@@ -31,7 +31,6 @@ use super::Validator;
 use super::bounds::Proof;
 use super::campaign::*;
 use super::expr::TExpr;
-use super::safety::approx;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 use crate::syntax::ast::{Item, MeasureEntry};
@@ -294,7 +293,7 @@ impl Validator<'_> {
             .join(" + ");
         let help = format!(
             "narrow the variables toward faster flows, or add a constraint such as `{sum_text} >= {}`",
-            approx(&flow_unit, slowest * 1.0001)
+            flow_unit.approx(slowest * 1.0001)
         );
         match region.prove_within(&total, allowed) {
             Proof::Holds { .. } | Proof::Infeasible => {}
@@ -318,15 +317,8 @@ impl Validator<'_> {
                         format!(
                             "{} reactor volumes of {} at a total flow of {} (at {at})",
                             qdx_units::format_number(volumes),
-                            approx(
-                                &DisplayUnit::new(
-                                    qdx_units::Unit::parse("uL")
-                                        .unwrap_or_else(|_| qdx_units::Unit::dimensionless()),
-                                    qdx_units::Interpretation::Difference
-                                ),
-                                volume
-                            ),
-                            approx(&flow_unit, value)
+                            DisplayUnit::of("uL").approx(volume),
+                            flow_unit.approx(value)
                         ),
                     )
                     .help(help),

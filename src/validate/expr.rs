@@ -9,7 +9,7 @@
 use qdx_units::{Dimension, Interpretation, Interval, IntervalError, Unit};
 use serde::Serialize;
 
-use super::campaign::{DerivedId, ProxyId, VarId};
+use super::ids::{DerivedId, ProxyId, VarId};
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, UnaryOp};

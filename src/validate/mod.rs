@@ -11,6 +11,7 @@ pub mod bounds;
 pub mod campaign;
 pub mod durations;
 pub mod expr;
+pub mod ids;
 pub(crate) mod kinds;
 mod measure;
 pub mod names;
@@ -20,6 +21,7 @@ mod safety;
 mod scripts;
 mod simulate;
 mod space;
+pub mod strategy;
 pub mod summary;
 
 use std::collections::BTreeMap;

@@ -1029,7 +1029,7 @@ impl<'a> Validator<'a> {
                         continue;
                     }
                     // Rows are read now so a bad cell is found by `check`, not by the run.
-                    match crate::strategy::prior_table(&self.variables, &text) {
+                    match crate::validate::strategy::prior_table(&self.variables, &text) {
                         Ok(table) => {
                             if let Some(what) = table.outside_summary(&name) {
                                 self.error(

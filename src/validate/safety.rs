@@ -406,14 +406,11 @@ impl<'a> Validator<'a> {
                         format!(
                             "`{}` can reach {}, {what} {}",
                             d.name,
-                            approx(&d.unit, value),
+                            d.unit.approx(value),
                             d.unit.format(bound)
                         ),
                     )
-                    .label(
-                        d.span,
-                        format!("reaches {} at {at}", approx(&d.unit, value)),
-                    );
+                    .label(d.span, format!("reaches {} at {at}", d.unit.approx(value)));
                     if let Some((text, span)) = source {
                         diag = diag.label(*span, format!("limit from {text}"));
                     }
@@ -493,7 +490,7 @@ impl<'a> Validator<'a> {
                         "qdx::validate::out_of_limits",
                         format!(
                             "{name} can reach {}, outside the safety limit `{}`",
-                            approx(&l.unit, value),
+                            l.unit.approx(value),
                             l.text
                         ),
                     )
@@ -535,27 +532,9 @@ impl<'a> Validator<'a> {
             .enumerate()
             .filter(|(i, (v, _))| v.is_numeric() && vars.contains(i))
             .map(|(_, x)| x)
-            .map(|(v, x)| format!("{} = {}", v.name, approx(&v.unit, *x)))
+            .map(|(v, x)| format!("{} = {}", v.name, v.unit.approx(*x)))
             .collect::<Vec<_>>()
             .join(", ")
-    }
-}
-
-/// A computed value to four significant digits, in the unit: `1.667 mL/min`.
-pub(super) fn approx(unit: &DisplayUnit, si: f64) -> String {
-    let x = unit.from_si(si);
-    let rounded = if x == 0.0 || !x.is_finite() {
-        x
-    } else {
-        let digits = 4 - 1 - x.abs().log10().floor() as i32;
-        let scale = 10_f64.powi(digits.clamp(-300, 300));
-        (x * scale).round() / scale
-    };
-    let text = qdx_units::format_number(rounded);
-    if unit.symbol().is_empty() {
-        text
-    } else {
-        format!("{text} {}", unit.symbol())
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use qdx_optimize as opt;
 
-use crate::validate::campaign::{self as c, Campaign, Domain as VarDomain};
+use super::campaign::{self as c, Campaign, Domain as VarDomain};
 
 /// The search domain: variables, compositions, linear and non-linear constraints, and the
 /// candidate pool of a table in pool mode.
