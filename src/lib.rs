@@ -15,6 +15,7 @@ pub mod files;
 pub mod format;
 pub mod journal;
 pub mod load;
+pub mod names;
 pub mod plan;
 pub mod record;
 pub mod report;

@@ -170,7 +170,7 @@ fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl
                     format!("unknown module `{name}`"),
                 )
                 .label(path.span, "no such module");
-                d = match crate::validate::names::closest(&name, known.iter().copied()) {
+                d = match crate::names::closest(&name, known.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help(format!("the standard library has {}", known.join(", "))),
                 };

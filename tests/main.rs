@@ -1,5 +1,6 @@
 //! One integration-test binary (style guide, habit 11): a module per concern.
 
+mod architecture;
 mod bundle;
 mod cli;
 mod cli_env;

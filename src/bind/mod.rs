@@ -44,11 +44,11 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::load::Loaded;
+use crate::names::closest;
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, ExprKind, Item};
 use crate::validate::campaign::*;
 use crate::validate::kinds::{constant, quantity_of};
-use crate::validate::names::closest;
 use crate::world::World;
 
 /// The lab file as read, for the bundle.

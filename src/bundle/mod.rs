@@ -296,7 +296,7 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         files,
         wall_clock: WallClock {
             started_at: started.to_owned(),
-            finished_at: crate::runtime::wall::now_utc(),
+            finished_at: crate::files::wall::now_utc(),
             files: wall_files,
         },
     };

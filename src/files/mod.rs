@@ -32,6 +32,7 @@ pub mod observations;
 pub mod plan;
 pub mod spectrum;
 pub mod suggestions;
+pub mod wall;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

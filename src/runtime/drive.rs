@@ -93,7 +93,7 @@ impl<'c> Run<'c> {
             plan,
             lab,
             journal,
-            wall: super::wall::WallLog::new(&dir),
+            wall: crate::files::wall::WallLog::new(&dir),
             dir,
             state: LabState::initial(c),
             calibration: super::measure::Calibration::default(),
@@ -242,7 +242,7 @@ impl<'c> Run<'c> {
                 } else {
                     self.go_live()?;
                 }
-                let wall_start = super::wall::now_utc();
+                let wall_start = crate::files::wall::now_utc();
                 // Plan from the syringes as they really are, on a copy of the lab state: a
                 // budget may end the campaign before it runs.
                 self.settle_flows();
@@ -539,7 +539,7 @@ async fn start(
     let lab_file = lab.lab_file.clone();
     let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, plan);
     run.strategy = strategy;
-    let started = super::wall::now_utc();
+    let started = crate::files::wall::now_utc();
     // The first record, before anything else of the bundle: the seed (`--seed` may differ from
     // the campaign's) and what the stored inputs must hash to.
     run.log(Event::Started {
@@ -877,7 +877,7 @@ pub fn finalise(c: &Campaign, dir: &Path) -> Result<Option<RunSummary>, RunError
     if crate::bundle::is_complete(dir) {
         return Ok(None);
     }
-    let started = crate::bundle::wall_started(dir).unwrap_or_else(super::wall::now_utc);
+    let started = crate::bundle::wall_started(dir).unwrap_or_else(crate::files::wall::now_utc);
     let manifest =
         crate::bundle::write(dir, c, &started).map_err(|e| RunError::Setup(e.to_string()))?;
     let live = crate::journal::live(&records);
@@ -993,7 +993,7 @@ async fn resume_from(
             run.go_live()?;
         }
     }
-    let started = super::wall::now_utc();
+    let started = crate::files::wall::now_utc();
     let (reason, end) = run.drive_safely().await?;
     finish(run, &reason, end, &started)
 }

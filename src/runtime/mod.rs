@@ -24,7 +24,6 @@ mod drive;
 pub mod hardware;
 pub mod lab;
 pub mod measure;
-pub mod wall;
 
 #[cfg(test)]
 mod tests;
@@ -202,7 +201,7 @@ pub struct Run<'c> {
     dir: PathBuf,
     state: LabState,
     calibration: Calibration,
-    wall: wall::WallLog,
+    wall: crate::files::wall::WallLog,
     progress: Option<indicatif::ProgressBar>,
     /// Clock time when this process started, relative to the journal's time line.
     offset: f64,

@@ -606,12 +606,10 @@ impl Typer<'_> {
                 format!("unknown function `{name}`"),
             )
             .label(callee.span, "not a function here");
-            return Err(
-                match crate::validate::names::closest(&name, known.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("functions available here: {}", known.join(", "))),
-                },
-            );
+            return Err(match crate::names::closest(&name, known.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("functions available here: {}", known.join(", "))),
+            });
         };
         if let Some(named) = args.iter().find_map(|a| a.name.as_ref()) {
             return Err(Diagnostic::error(

@@ -8,9 +8,9 @@ use qdx_units::{Dimension, Interpretation, Unit};
 use super::Validator;
 use super::campaign::{DeviceId, DisplayUnit, PropertyValue, Role};
 use super::expr::{self, Scope, Temp, Typed, Typer};
-use super::names::closest;
 use crate::diagnostic::Diagnostic;
 use crate::load::ModuleKind;
+use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind, Item};
 

@@ -8,8 +8,8 @@ use super::Validator;
 use super::campaign::*;
 use super::expr::{Scope, TExpr, Temp, Ty, Typed, Typer, missing_unit};
 use super::kinds::{constant, quantity_of};
-use super::names::closest;
 use crate::diagnostic::Diagnostic;
+use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind, Item, MeasureEntry, ProxyDef};
 
@@ -42,7 +42,7 @@ fn return_type(name: &str) -> Option<(Dimension, Unit)> {
 /// What a parameter of a spectral function takes, from its declared type in `std.spectra`.
 /// Each function's requirement is in its declaration, so every call is checked the same way.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum ParamType {
+pub(crate) enum ParamType {
     /// A measured spectrum: any channel (`spectrum`), or only one.
     Spectrum(Option<ChannelKind>),
     /// A reference dye.
@@ -52,7 +52,7 @@ enum ParamType {
 }
 
 impl ParamType {
-    fn parse(name: &str) -> Option<ParamType> {
+    pub(crate) fn parse(name: &str) -> Option<ParamType> {
         Some(match name {
             "spectrum" => ParamType::Spectrum(None),
             "absorbance_spectrum" => ParamType::Spectrum(Some(ChannelKind::Absorbance)),
@@ -1435,221 +1435,5 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
         Ok(c)
     } else {
         Err(errors)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::path::Path;
-
-    use qdx_spectra::{DyeCalibration, Spectrum, SpectrumQuantity};
-
-    use super::super::campaign::*;
-    use super::ParamType;
-    use crate::runtime::measure::{Calibration, proxies};
-    use crate::syntax::ast::{self, Item};
-
-    /// A campaign measuring both channels, with `x = <call>` as its last proxy.
-    fn campaign(call: &str) -> String {
-        format!(
-            r#"qdx 1
-campaign "kinds" {{
-  seed 1
-  budget {{ experiments 4 }}
-}}
-use std.devices
-use std.spectra
-use std.reference
-stocks {{ cd "Cd" in p1 {{ concentration 0.1 mol/L }}
-  se "Se" in p2 {{ concentration 0.1 mol/L }} }}
-reactor {{
-  pump p1 : syringe_pump {{ syringe 5 mL, max_rate 100 uL/min }}
-  pump p2 : syringe_pump {{ syringe 5 mL, max_rate 100 uL/min }}
-  mixer m1 : t_mixer {{ volume 1 uL }}
-  coil r1 : reactor_coil {{ volume 100 uL }}
-  cell s1 : flow_cell {{ volume 2 uL, spectrometer spec1 }}
-  spectrometer spec1 : uv_vis_pl {{ range 400 nm .. 750 nm, excitation 405 nm }}
-  outlet waste : collector
-  p1, p2 -> m1 -> r1 -> s1 -> waste
-}}
-variables {{ share : ratio in 0.3 .. 0.7 }}
-derive {{
-  p1.rate = 20 uL/min * share
-  p2.rate = 20 uL/min * (1 - share)
-}}
-measure at s1 {{
-  absorbance {{ integration 50 ms, average 5 }}
-  photoluminescence {{ integration 100 ms, average 5 }}
-}}
-proxies {{
-  peak = photoluminescence.peak_wavelength()
-  x = {call}
-}}
-objectives {{ target peak = 560 nm within 5 nm }}
-optimizer random
-simulate cdse_growth {{ cadmium cd, selenium se }}
-"#
-        )
-    }
-
-    fn check(call: &str) -> Option<Campaign> {
-        let text = campaign(call);
-        let world = crate::world::MemoryWorld::new().with("kinds.qdx", &text);
-        let loaded = crate::load::load(&world, Path::new("kinds.qdx"), "kinds.qdx");
-        super::super::validate(&loaded, &world).campaign
-    }
-
-    /// The spectral functions of `std.spectra`, as declared.
-    fn spectral_functions() -> Vec<ast::BuiltinDecl> {
-        let world = crate::world::MemoryWorld::new().with("kinds.qdx", campaign("peak"));
-        let loaded = crate::load::load(&world, Path::new("kinds.qdx"), "kinds.qdx");
-        loaded
-            .modules
-            .iter()
-            .filter(|m| matches!(&m.kind, crate::load::ModuleKind::Stdlib(n) if n == "std.spectra"))
-            .flat_map(|m| m.ast.items.iter())
-            .filter_map(|i| match i {
-                Item::Builtin(b) => Some(b.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn gaussian(x: f64, centre: f64, width: f64) -> f64 {
-        (-((x - centre) / width).powi(2) / 2.0).exp()
-    }
-
-    /// What the runtime holds for each channel: absorbance, and dark-corrected emission.
-    fn measured() -> BTreeMap<ChannelKind, Spectrum> {
-        let grid: Vec<f64> = (400..=750).map(f64::from).collect();
-        let absorbance = grid
-            .iter()
-            .map(|x| 0.3 * gaussian(*x, 520.0, 12.0) + 0.2 * (750.0 - x) / 350.0)
-            .collect();
-        let emission = grid
-            .iter()
-            .map(|x| 1000.0 * gaussian(*x, 560.0, 12.0) + 5.0)
-            .collect();
-        let spectrum = |values, quantity| {
-            let mut s = Spectrum::new(grid.clone(), values, quantity).expect("a valid spectrum");
-            s.integration_time_s = 0.1;
-            s.averages = 5;
-            s
-        };
-        BTreeMap::from([
-            (
-                ChannelKind::Absorbance,
-                spectrum(absorbance, SpectrumQuantity::Absorbance),
-            ),
-            (
-                ChannelKind::Photoluminescence,
-                spectrum(emission, SpectrumQuantity::Intensity),
-            ),
-        ])
-    }
-
-    /// Does the runtime refuse the spectra of `c`'s proxy `x` for their kind?
-    fn wrong_quantity_at_run_time(c: &Campaign) -> bool {
-        let calibration = Calibration {
-            dark: BTreeMap::new(),
-            reference: None,
-            dyes: BTreeMap::from([(
-                "coumarin153".to_owned(),
-                DyeCalibration {
-                    integrated_pl: 1e4,
-                    integration_time_s: 0.1,
-                    absorbance: 0.05,
-                },
-            )]),
-        };
-        let (_, failures) = proxies(c, &[0.5], &[], &measured(), &BTreeMap::new(), &calibration);
-        failures
-            .iter()
-            .any(|(name, why)| name == "x" && why.contains("expected a spectrum of"))
-    }
-
-    /// Every spectral function of `std.spectra`, with each measured channel in each of its
-    /// spectrum parameters: `qdx check` accepts exactly the calls whose spectra the runtime
-    /// computes with, and rejects exactly those that would fail every experiment for their kind.
-    #[test]
-    fn every_spectral_function_takes_the_spectra_the_runtime_accepts() {
-        let functions = spectral_functions();
-        assert!(
-            functions.len() >= 7,
-            "std.spectra has {} functions",
-            functions.len()
-        );
-        let kinds = [ChannelKind::Absorbance, ChannelKind::Photoluminescence];
-        for f in &functions {
-            let types: Vec<ParamType> = f
-                .params
-                .iter()
-                .map(|p| ParamType::parse(&p.ty.name).expect("every parameter type is known"))
-                .collect();
-            // Each parameter gets a value of its type; a spectrum its own kind, or `pick`.
-            let call = |pick: Option<(usize, ChannelKind)>| {
-                let args: Vec<String> = f
-                    .params
-                    .iter()
-                    .zip(&types)
-                    .enumerate()
-                    .filter(|(_, (p, _))| p.default.is_none())
-                    .map(|(i, (p, ty))| {
-                        let value = match (ty, pick) {
-                            (ParamType::Spectrum(_), Some((j, k))) if j == i => k.name(),
-                            (ParamType::Spectrum(Some(k)), _) => k.name(),
-                            (ParamType::Spectrum(None), _) => "photoluminescence",
-                            (ParamType::Reference, _) => "coumarin153",
-                            (ParamType::Quantity(d), _) if d.is_dimensionless() => "1",
-                            (ParamType::Quantity(_), _) => "500 nm",
-                        };
-                        format!("{}: {value}", p.name.name)
-                    })
-                    .collect();
-                format!("{}({})", f.name.name, args.join(", "))
-            };
-            let baseline = check(&call(None))
-                .unwrap_or_else(|| panic!("`{}` checks with its own kinds", call(None)));
-            let xi = baseline.proxies.len() - 1;
-            assert!(
-                !wrong_quantity_at_run_time(&baseline),
-                "{}: the runtime refuses the declared kinds",
-                call(None)
-            );
-            let spectrum_params: Vec<usize> = types
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| matches!(t, ParamType::Spectrum(_)))
-                .map(|(i, _)| i)
-                .collect();
-            assert!(
-                !spectrum_params.is_empty(),
-                "{} reads no spectrum",
-                f.name.name
-            );
-            for (slot, param) in spectrum_params.iter().enumerate() {
-                for kind in kinds {
-                    let text = call(Some((*param, kind)));
-                    let accepted = check(&text).is_some();
-                    let mut run = baseline.clone();
-                    if let Some(Proxy {
-                        definition: ProxyDefinition::Builtin { channels, .. },
-                        ..
-                    }) = run.proxies.get_mut(xi)
-                        && let Some(c) = channels.get_mut(slot)
-                    {
-                        *c = kind;
-                    }
-                    assert_eq!(
-                        accepted,
-                        !wrong_quantity_at_run_time(&run),
-                        "`{text}`: check {} it, the runtime {} it",
-                        if accepted { "accepts" } else { "rejects" },
-                        if accepted { "refuses" } else { "computes" },
-                    );
-                }
-            }
-        }
     }
 }

@@ -8,8 +8,8 @@ use super::Validator;
 use super::campaign::*;
 use super::expr::{Typed, describe_dimension, missing_unit};
 use super::kinds::{NoEnv, constant, quantity_of};
-use super::names::closest;
 use crate::diagnostic::Diagnostic;
+use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, ObjectiveEntry, OptimizerEntry, UnaryOp};
 

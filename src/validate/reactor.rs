@@ -8,8 +8,8 @@ use super::Validator;
 use super::campaign::*;
 use super::expr::{Scope, TExpr, Temp, Ty, Typed, Typer};
 use super::kinds::{NoEnv, PropType, display_unit, written_unit};
-use super::names::closest;
 use crate::diagnostic::Diagnostic;
+use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind, Item, ReactorEntry};
 

@@ -10,8 +10,8 @@ use super::bounds::{Proof, Region};
 use super::campaign::*;
 use super::expr::TExpr;
 use super::kinds::{NoEnv, display_unit, quantity_of, written_unit};
-use super::names::closest;
 use crate::diagnostic::Diagnostic;
+use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, Action, ExprKind, Item, SafetyEntry};
 

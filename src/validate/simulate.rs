@@ -7,8 +7,8 @@ use qdx_units::{Interpretation, Unit};
 use super::Validator;
 use super::campaign::*;
 use super::kinds::constant;
-use super::names::closest;
 use crate::diagnostic::Diagnostic;
+use crate::names::closest;
 use crate::syntax::ast::{self, ExprKind, Item, SimModel};
 
 /// Roles that take several stocks (`halide [bromide, iodide]`, or the role written twice).

@@ -8,8 +8,8 @@ use super::Validator;
 use super::campaign::*;
 use super::expr::{Scope, TExpr, Temp, Ty, Typed, Typer, describe_dimension, missing_unit};
 use super::kinds::{NoEnv, constant, display_unit, quantity_of, written_unit};
-use super::names::closest;
 use crate::diagnostic::Diagnostic;
+use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, VariableType};
 
