@@ -114,7 +114,7 @@ impl Outcome {
 
     /// This outcome as the optimizer receives it, at `point` (SI values of the variables).
     pub fn observation(&self, c: &Campaign, point: &[f64]) -> opt::Observation {
-        let point = crate::validate::strategy::point(c, point);
+        let point = crate::validate::strategy::point(&c.variables, point);
         let outcome = if self.status.is_ok() {
             opt::Outcome::Measured(
                 c.proxies
@@ -286,9 +286,6 @@ pub fn scores(c: &Campaign, experiments: &[Experiment]) -> BTreeMap<u64, opt::Sc
     if c.objectives.list.is_empty() {
         return BTreeMap::new();
     }
-    let Ok(objectives) = crate::validate::strategy::objectives(c) else {
-        return BTreeMap::new();
-    };
     let finished: Vec<(u64, opt::Observation)> = experiments
         .iter()
         .filter_map(|e| Some((e.id, e.observation(c)?)))
@@ -297,6 +294,6 @@ pub fn scores(c: &Campaign, experiments: &[Experiment]) -> BTreeMap<u64, opt::Sc
     finished
         .iter()
         .map(|(id, _)| *id)
-        .zip(objectives.score(&observations))
+        .zip(c.search.objectives.score(&observations))
         .collect()
 }

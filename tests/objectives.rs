@@ -12,7 +12,7 @@ use crate::support::check_path;
 fn scores(path: &str, measured: &[(f64, f64)]) -> Vec<f64> {
     let checked = check_path(Path::new(path));
     let campaign = checked.campaign.expect("a valid campaign");
-    let objectives = qdx::validate::strategy::objectives(&campaign).expect("objectives");
+    let objectives = &campaign.search.objectives;
     let observations: Vec<Observation> = measured
         .iter()
         .map(|&(peak_nm, intensity)| Observation {

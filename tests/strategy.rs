@@ -371,7 +371,7 @@ fn prior_rows_outside_a_narrowed_range_are_left_out_with_a_warning() {
     let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
     assert!(summary.finished);
     assert!(out.join("manifest.json").exists());
-    let inside = qdx::runtime::prior_from_csv(&c, &prior).expect("prior");
+    let inside = qdx::validate::strategy::prior_from_csv(&c.sections(), &prior).expect("prior");
     assert_eq!(inside.len(), 6, "the rows with 0 <= x1 and x2 <= 12");
 }
 

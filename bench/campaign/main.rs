@@ -111,6 +111,15 @@ fn benchmark_campaign(mut c: Campaign, seed: u64, budget: Option<u64>) -> Campai
     c.budget.reagent_per_stock.clear();
     c.budget.time = None;
     c.objectives.stop = None;
+    // The optimizer's inputs read the budget and the optimizer block: build them again.
+    rebuilt(c)
+}
+
+/// The campaign with its optimizer inputs built again from its changed sections.
+fn rebuilt(mut c: Campaign) -> Campaign {
+    if let Err(e) = c.rebuild_search() {
+        panic!("the benchmark changed the campaign into one the optimizer cannot work on: {e}");
+    }
     c
 }
 
@@ -122,7 +131,7 @@ fn with_strategy(mut c: Campaign, strategy: Strategy) -> Campaign {
         c.optimizer.options.clear();
         c.optimizer.initial = None;
     }
-    c
+    rebuilt(c)
 }
 
 fn run(
@@ -165,7 +174,7 @@ fn is_ok(e: &Experiment) -> bool {
 /// The campaign's objectives with each `maximize`/`minimize` ramp fixed to the range a Sobol
 /// reference run of the simulated lab observed.
 fn fixed_objectives(c: &Campaign, scratch: &Path) -> Result<opt::Objectives, String> {
-    let mut objectives = qdx::validate::strategy::objectives(c).map_err(|e| e.to_string())?;
+    let mut objectives = c.search.objectives.clone();
     let reference = benchmark_campaign(
         with_strategy(c.clone(), Strategy::Sobol),
         0,
@@ -362,8 +371,7 @@ fn main_inner() -> Result<(), String> {
             "external" => {
                 // Any non-design strategy, so the runtime asks the optimizer it is given.
                 let c = with_strategy(base, Strategy::Random);
-                let domain =
-                    Arc::new(qdx::validate::strategy::domain(&c).map_err(|e| e.to_string())?);
+                let domain = c.search.domain.clone();
                 let mut variables = Vec::new();
                 for v in domain.variables() {
                     match v {
@@ -395,11 +403,9 @@ fn main_inner() -> Result<(), String> {
                     let s = strategy_of(m).ok_or_else(|| format!("unknown method `{m}`"))?;
                     with_strategy(base, s)
                 };
-                let domain = qdx::validate::strategy::domain(&c).map_err(|e| e.to_string())?;
-                let spec = qdx::validate::strategy::spec(&c, &domain);
                 let s = opt::build(
-                    &spec,
-                    Arc::new(domain),
+                    &c.search.strategy,
+                    c.search.domain.clone(),
                     objectives.clone(),
                     qdx::validate::strategy::optimizer_seed(c.seed),
                 )

@@ -25,18 +25,13 @@ use std::collections::BTreeMap;
 use qdx_optimize::Score;
 
 use crate::record::Experiment;
-use crate::validate::campaign::{Campaign, Combine, Derived, DerivedTarget, DisplayUnit, Domain};
+use crate::validate::campaign::{Campaign, Combine, Derived, DerivedTarget, DisplayUnit};
 
-/// A variable's value as a cell: a choice by its level's name, a number in the variable's unit.
+/// A variable's value as a cell (empty for an index that is no variable).
 pub fn variable_cell(c: &Campaign, variable: usize, si: f64) -> String {
-    match c.variables.get(variable).map(|v| (&v.domain, &v.unit)) {
-        Some((Domain::Choice { levels }, _)) => levels
-            .get(si.round().max(0.0) as usize)
-            .cloned()
-            .unwrap_or_default(),
-        Some((_, unit)) => unit.number(si),
-        None => String::new(),
-    }
+    c.variables
+        .get(variable)
+        .map_or_else(String::new, |v| v.cell(si))
 }
 
 /// The text of `observations.csv`.

@@ -105,7 +105,7 @@ type Design = (Vec<Vec<f64>>, Vec<String>);
 fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
     match c.optimizer.strategy {
         Strategy::Grid => {
-            let domain = crate::validate::strategy::search_domain(c)?;
+            let domain = &c.search.domain;
             if domain.pool().is_some() {
                 return Err("a grid's points need not be rows of the table: use sobol, latin_hypercube or random, which pick rows".into());
             }
@@ -113,7 +113,7 @@ fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
             let total = all.len();
             let kept: Vec<Vec<f64>> = all
                 .into_iter()
-                .filter(|p| domain.is_feasible(&crate::validate::strategy::point(c, p)))
+                .filter(|p| domain.is_feasible(&crate::validate::strategy::point(&c.variables, p)))
                 .collect();
             if kept.is_empty() {
                 return Err(format!(
@@ -130,18 +130,16 @@ fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
             Ok(Some((kept, warnings)))
         }
         Strategy::Sobol | Strategy::LatinHypercube => {
-            let domain = crate::validate::strategy::search_domain(c)?;
-            let spec = crate::validate::strategy::spec(c, &domain);
-            let objectives = crate::validate::strategy::objectives(c).map_err(|e| e.to_string())?;
-            let n = crate::validate::strategy::design_size(c);
             let mut s = qdx_optimize::build(
-                &spec,
-                std::sync::Arc::new(domain),
-                objectives,
+                &c.search.strategy,
+                c.search.domain.clone(),
+                c.search.objectives.clone(),
                 crate::validate::strategy::optimizer_seed(c.seed),
             )
             .map_err(|e| e.to_string())?;
-            let points = s.ask(n, &[]).map_err(|e| e.to_string())?;
+            let points = s
+                .ask(c.search.design_size, &[])
+                .map_err(|e| e.to_string())?;
             Ok(Some((
                 points
                     .iter()
@@ -245,9 +243,7 @@ fn spread(mut xs: Vec<f64>) -> Spread {
 fn planned_design_size(c: &Campaign) -> Option<u64> {
     match c.optimizer.strategy {
         Strategy::Grid => Some(c.optimizer.grid_size(&c.variables)),
-        Strategy::Sobol | Strategy::LatinHypercube => {
-            Some(crate::validate::strategy::design_size(c) as u64)
-        }
+        Strategy::Sobol | Strategy::LatinHypercube => Some(c.search.design_size as u64),
         _ => None,
     }
 }
@@ -310,34 +306,20 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         }
         None => {
             // A spread of points over the domain stands for what the strategy may ask.
-            let domain = crate::validate::strategy::domain(c).map_err(|e| {
-                let mut d = Diagnostics::new();
-                d.push(
-                    Diagnostic::error(
-                        "qdx::plan::domain",
-                        format!("the search space cannot be built: {e}"),
-                    )
-                    .at(c.optimizer.span),
-                );
-                d
-            })?;
             let spec = qdx_optimize::StrategySpec::Sobol { n: 64 };
-            let samples = crate::validate::strategy::objectives(c)
-                .and_then(|objectives| {
-                    qdx_optimize::build(
-                        &spec,
-                        std::sync::Arc::new(domain),
-                        objectives,
-                        crate::validate::strategy::optimizer_seed(c.seed),
-                    )
-                })
-                .and_then(|mut s| s.ask(64, &[]))
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| crate::validate::strategy::values(&p.point))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
+            let samples = qdx_optimize::build(
+                &spec,
+                c.search.domain.clone(),
+                c.search.objectives.clone(),
+                crate::validate::strategy::optimizer_seed(c.seed),
+            )
+            .and_then(|mut s| s.ask(64, &[]))
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| crate::validate::strategy::values(&p.point))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
             let n = c.budget.experiments.unwrap_or(samples.len() as u64);
             (None, samples, n)
         }

@@ -314,13 +314,7 @@ fn html(
                 scores.get(&r.id).copied().flatten().unwrap_or(f64::NAN)
             );
             for (v, x) in c.variables.iter().zip(r.values) {
-                let cell = match &v.domain {
-                    Domain::Choice { levels } => levels
-                        .get(x.round().max(0.0) as usize)
-                        .cloned()
-                        .unwrap_or_default(),
-                    _ => v.unit.number(*x),
-                };
+                let cell = v.cell(*x);
                 let _ = write!(s, "<td>{}</td>", escape(&cell));
             }
             for (k, p) in c.proxies.iter().enumerate() {

@@ -123,13 +123,14 @@ impl<'c> Run<'c> {
 
     /// The best combined score so far, for the progress bar.
     fn best(&self) -> Option<f64> {
-        let objectives = crate::validate::strategy::objectives(self.c).ok()?;
         let obs: Vec<opt::Observation> = self
             .outcomes
             .iter()
             .map(|o| o.observation(self.c))
             .collect();
-        objectives
+        self.c
+            .search
+            .objectives
             .score(&obs)
             .iter()
             .filter_map(|s| s.combined)
@@ -159,12 +160,13 @@ impl<'c> Run<'c> {
             Some(_) => None,
             None => Some(match self.strategy.take() {
                 Some(s) => s,
-                None => super::optimizer(c, &self.lab)?,
+                None => super::optimizer(c)?,
             }),
         };
         if let Some(s) = strategy.as_mut() {
-            let mut prior = self.prior_observations()?;
-            // A hardware run resumed from its journal starts with its completed experiments.
+            // The prior data first; a hardware run resumed from its journal then starts with
+            // its completed experiments.
+            let mut prior = c.search.prior.clone();
             prior.extend(self.outcomes.iter().map(|o| o.observation(c)));
             if !prior.is_empty() {
                 s.tell(&prior)
@@ -427,67 +429,6 @@ impl<'c> Run<'c> {
         }
         Ok(())
     }
-
-    /// Prior observations from `prior` sources (CSV files or earlier bundles).
-    fn prior_observations(&self) -> Result<Vec<opt::Observation>, RunError> {
-        let mut out = Vec::new();
-        for p in &self.c.priors {
-            let file = match p.format {
-                PriorFormat::Csv => p.path.clone(),
-                PriorFormat::Bundle => format!("{}/observations.csv", p.path.trim_end_matches('/')),
-            };
-            let Some(f) = self.c.files.iter().find(|f| {
-                f.role == FileRole::Prior && f.name.ends_with(file.trim_start_matches("./"))
-            }) else {
-                continue;
-            };
-            out.extend(
-                prior_from_csv(self.c, &f.text)
-                    .map_err(|e| RunError::Setup(format!("prior data {}: {e}", p.path)))?,
-            );
-        }
-        Ok(out)
-    }
-}
-
-/// Observations from a CSV of earlier results: one column per variable (named like it, with
-/// or without ` [unit]`, values in that unit or the variable's), one per objective proxy, an
-/// optional `status` column (`ok`/`failed`). Rows outside the variables' ranges are left out
-/// (`qdx check` warns about them: [`crate::validate::strategy::PriorTable::outside_summary`]).
-pub fn prior_from_csv(c: &Campaign, text: &str) -> Result<Vec<opt::Observation>, String> {
-    let table = crate::validate::strategy::prior_table(&c.variables, text)?;
-    let status = table.column("status").map(|(i, _)| i);
-    let proxies: Vec<(&Proxy, usize, Option<String>)> = c
-        .objectives
-        .list
-        .iter()
-        .filter_map(|o| c.proxies.get(o.proxy))
-        .filter_map(|p| table.column(&p.name).map(|(i, unit)| (p, i, unit)))
-        .collect();
-    let mut out = Vec::with_capacity(table.rows.len());
-    for (row, values) in &table.rows {
-        let failed = status.and_then(|i| row.get(i)).is_some_and(|s| s != "ok");
-        let point = crate::validate::strategy::point(c, values);
-        let outcome = if failed {
-            opt::Outcome::Failed {
-                reason: "failed in the prior data".into(),
-            }
-        } else {
-            let mut measured = BTreeMap::new();
-            for (p, i, unit) in &proxies {
-                if let Some(Ok(n)) = row.get(*i).map(str::parse::<f64>) {
-                    let si = match unit.as_deref().map(qdx_units::Unit::parse) {
-                        Some(Ok(u)) => u.to_si(n, qdx_units::Interpretation::Difference),
-                        _ => p.unit.unit.to_si(n, qdx_units::Interpretation::Difference),
-                    };
-                    measured.insert(p.name.clone(), si);
-                }
-            }
-            opt::Outcome::Measured(measured)
-        };
-        out.push(opt::Observation { point, outcome });
-    }
-    Ok(out)
 }
 
 fn current_thread() -> Result<tokio::runtime::Runtime, RunError> {
@@ -1188,10 +1129,13 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
         }
         return Ok(differences);
     }
-    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
-    // The lab matters only for a table pool's candidates; devices are not touched.
-    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
-    let mut strategy = super::optimizer(c, &lab)?;
+    let mut strategy = super::optimizer(c)?;
+    // As the run did: the prior data first.
+    if !c.search.prior.is_empty() {
+        strategy
+            .tell(&c.search.prior)
+            .map_err(|e| RunError::Setup(format!("prior data: {e}")))?;
+    }
     for (batch, members) in &batches {
         let asked = strategy
             .ask(members.len(), &[])

@@ -279,13 +279,10 @@ impl Lab {
         let mut inputs = sim::Inputs::new();
         let value_of = |id: VarId, unit: &DisplayUnit| -> sim::InputValue {
             let x = values.get(id).copied().unwrap_or(f64::NAN);
-            match c.variables.get(id).map(|v| &v.domain) {
-                Some(Domain::Choice { levels }) => sim::InputValue::Text(
-                    levels
-                        .get(x.round().max(0.0) as usize)
-                        .cloned()
-                        .unwrap_or_default(),
-                ),
+            match c.variables.get(id) {
+                Some(v) if !v.is_numeric() => {
+                    sim::InputValue::Text(v.level(x).unwrap_or_default().to_owned())
+                }
                 _ => sim::InputValue::Number(unit.from_si(x)),
             }
         };
@@ -304,20 +301,5 @@ impl Lab {
             None => {}
         }
         inputs
-    }
-
-    /// A pool-mode table's rows as points (SI values of the variables), if there is a pool.
-    pub fn candidates(&self, c: &Campaign) -> Option<Vec<Vec<f64>>> {
-        let Some(VirtualLab::Table { model, inputs }) = &self.virtual_lab else {
-            return None;
-        };
-        if !matches!(model.mode(), sim::TableMode::Pool) {
-            return None;
-        }
-        Some(crate::validate::strategy::pool_rows(
-            c,
-            inputs,
-            &model.candidates(),
-        ))
     }
 }

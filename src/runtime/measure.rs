@@ -262,14 +262,10 @@ fn script(
     }
     let mut inputs = qdx_script::Inputs::new();
     for (v, x) in c.variables.iter().zip(vars) {
-        match &v.domain {
-            Domain::Choice { levels } => inputs.set_text(
-                &v.name,
-                levels
-                    .get(x.round().max(0.0) as usize)
-                    .map_or("", String::as_str),
-            ),
-            _ => inputs.set_number(&v.name, v.unit.from_si(*x)),
+        if v.is_numeric() {
+            inputs.set_number(&v.name, v.unit.from_si(*x));
+        } else {
+            inputs.set_text(&v.name, v.level(*x).unwrap_or_default());
         }
     }
     // Proxies in their own units (nm for wavelengths), as the chemist reads them.

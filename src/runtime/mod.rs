@@ -29,14 +29,13 @@ pub mod measure;
 mod tests;
 
 pub use drive::{
-    RunEnd, Signal, finalise, prior_from_csv, replay_decisions, resume, resume_hardware,
-    resume_simulated, run, run_hardware, run_simulated, run_simulated_with, run_with,
+    RunEnd, Signal, finalise, replay_decisions, resume, resume_hardware, resume_simulated, run,
+    run_hardware, run_simulated, run_simulated_with, run_with,
 };
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use qdx_lab::{Clock, DeviceError, DeviceErrorKind, Illumination, PumpDirection};
@@ -1307,32 +1306,12 @@ async fn keep_alive(pump: &mut dyn qdx_lab::Pump, name: &str) -> Result<(), Devi
         .map(|_| ())
 }
 
-/// Builds the optimizer for a campaign and a lab (pool mode when the lab is a table pool).
-pub fn optimizer(c: &Campaign, lab: &Lab) -> Result<Box<dyn opt::Strategy>, RunError> {
-    let mut domain = crate::validate::strategy::domain(c)
-        .map_err(|e| RunError::Setup(format!("search space: {e}")))?;
-    if let Some(points) = lab.candidates(c) {
-        if points.is_empty() {
-            return Err(RunError::Setup(
-                "no row of the table lies inside the variables' ranges".into(),
-            ));
-        }
-        domain = domain
-            .with_pool(
-                points
-                    .iter()
-                    .map(|p| crate::validate::strategy::point(c, p))
-                    .collect(),
-            )
-            .map_err(|e| RunError::Setup(format!("pool: {e}")))?;
-    }
-    let spec = crate::validate::strategy::spec(c, &domain);
-    let objectives = crate::validate::strategy::objectives(c)
-        .map_err(|e| RunError::Setup(format!("objectives: {e}")))?;
+/// The campaign's optimizer, from what validation built ([`Campaign::search`]).
+pub fn optimizer(c: &Campaign) -> Result<Box<dyn opt::Strategy>, RunError> {
     opt::build(
-        &spec,
-        Arc::new(domain),
-        objectives,
+        &c.search.strategy,
+        c.search.domain.clone(),
+        c.search.objectives.clone(),
         crate::validate::strategy::optimizer_seed(c.seed),
     )
     .map_err(|e| RunError::Setup(e.to_string()))

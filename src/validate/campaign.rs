@@ -119,6 +119,28 @@ pub struct Campaign {
     pub simulation: Option<Simulation>,
     /// Every file the campaign is made of, as read (for the bundle).
     pub files: Vec<CampaignFile>,
+    /// What the optimizer works with, built from the sections above.
+    #[serde(skip)]
+    pub search: Search,
+}
+
+/// What the optimizer works with, built once by validation from the campaign's sections
+/// (`strategy::search`); later stages read it and never build it again.
+#[derive(Debug, Clone)]
+pub struct Search {
+    /// The variables as the optimizer sees them, with the compositions, the linear and
+    /// non-linear constraints and, when the campaign simulates a table in pool mode, the
+    /// table's rows as the only candidates.
+    pub domain: std::sync::Arc<qdx_optimize::Domain>,
+    /// The objectives as `qdx-optimize` scores them (proxy values in SI); a design without
+    /// objectives gets a stand-in ([`super::strategy::NO_OBJECTIVE`]).
+    pub objectives: qdx_optimize::Objectives,
+    /// The strategy and its options (a grid is enumerated by the planner).
+    pub strategy: qdx_optimize::StrategySpec,
+    /// How many experiments a Sobol or Latin-hypercube design runs.
+    pub design_size: usize,
+    /// Earlier results the optimizer starts from (`prior` sources), rows inside the ranges.
+    pub prior: Vec<qdx_optimize::Observation>,
 }
 
 /// One file of the campaign as run.
@@ -390,6 +412,28 @@ impl Variable {
 
     pub fn is_numeric(&self) -> bool {
         !matches!(self.domain, Domain::Choice { .. })
+    }
+
+    /// The level a value of a choice variable stands for: points hold a choice as its level's
+    /// index, a number like every other value (`None` for other variables, or an index that
+    /// is no level).
+    pub fn level(&self, x: f64) -> Option<&str> {
+        match &self.domain {
+            Domain::Choice { levels } if x.is_finite() && x >= -0.5 => {
+                levels.get(x.round() as usize).map(String::as_str)
+            }
+            _ => None,
+        }
+    }
+
+    /// A value of the variable as a table cell: a choice by its level's name, a number in the
+    /// variable's unit.
+    pub fn cell(&self, x: f64) -> String {
+        if self.is_numeric() {
+            self.unit.number(x)
+        } else {
+            self.level(x).unwrap_or_default().to_owned()
+        }
     }
 }
 

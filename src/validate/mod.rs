@@ -227,6 +227,48 @@ impl<'a> Validator<'a> {
         if let Some((name, description, seed, version, budget)) = header
             && !self.diags.has_errors()
         {
+            let objectives = self.objectives.take().unwrap_or(Objectives {
+                list: Vec::new(),
+                combine: Combine::Single,
+                reference_point: None,
+                requirements: Vec::new(),
+                stop: None,
+            });
+            let optimizer = self.optimizer.take().unwrap_or(OptimizerConfig {
+                strategy: Strategy::Random,
+                initial: None,
+                batch: 1,
+                levels: BTreeMap::new(),
+                options: BTreeMap::new(),
+                span: Span::synthetic(crate::source::Synthetic::Default),
+            });
+            // What the optimizer works with, built once here from the sections.
+            let search = strategy::search(&strategy::Sections {
+                variables: &self.variables,
+                compositions: &self.compositions,
+                constraints: &self.constraints,
+                derived: &self.derived,
+                proxies: &self.proxies,
+                objectives: &objectives,
+                optimizer: &optimizer,
+                budget: &budget,
+                simulation: self.simulation.as_ref(),
+                priors: &self.priors,
+                files: &self.files,
+            });
+            let search = match search {
+                Ok(s) => s,
+                Err(why) => {
+                    self.error(
+                        Diagnostic::error(
+                            "qdx::validate::search_space",
+                            format!("the optimizer cannot work on this campaign: {why}"),
+                        )
+                        .at(optimizer.span),
+                    );
+                    return;
+                }
+            };
             self.campaign = Some(Campaign {
                 name,
                 description,
@@ -242,25 +284,13 @@ impl<'a> Validator<'a> {
                 constraints: std::mem::take(&mut self.constraints),
                 measurement: self.measurement.take(),
                 proxies: std::mem::take(&mut self.proxies),
-                objectives: self.objectives.take().unwrap_or(Objectives {
-                    list: Vec::new(),
-                    combine: Combine::Single,
-                    reference_point: None,
-                    requirements: Vec::new(),
-                    stop: None,
-                }),
-                optimizer: self.optimizer.take().unwrap_or(OptimizerConfig {
-                    strategy: Strategy::Random,
-                    initial: None,
-                    batch: 1,
-                    levels: BTreeMap::new(),
-                    options: BTreeMap::new(),
-                    span: Span::synthetic(crate::source::Synthetic::Default),
-                }),
+                objectives,
+                optimizer,
                 priors: std::mem::take(&mut self.priors),
                 safety: std::mem::take(&mut self.safety),
                 simulation: self.simulation.take(),
                 files: std::mem::take(&mut self.files),
+                search,
             });
         }
     }

@@ -1,19 +1,81 @@
 //! The bridge between a validated campaign and `qdx-optimize`: the search domain, the
-//! objectives and the strategy specification, all derived from the campaign and nothing else.
+//! objectives, the strategy specification and the prior observations, built once by
+//! validation into [`Search`] (the campaign's `search`) from the campaign's sections and
+//! nothing else. Later stages read `Campaign::search`; none of them builds these again.
 //!
-//! Invariant: [`domain`] lists the campaign's variables in order, with the same SI bounds, so
-//! a `Point` from a strategy and a vector of variable values are the same thing.
+//! Invariant: the domain lists the campaign's variables in order, with the same SI bounds, so
+//! a `Point` from a strategy and a vector of variable values are the same thing ([`point`],
+//! [`values`]).
 
 use std::sync::Arc;
 
 use qdx_optimize as opt;
 
-use super::campaign::{self as c, Campaign, Domain as VarDomain};
+use super::campaign::{self as c, Campaign, Domain as VarDomain, Search};
 
-/// The search domain: variables, compositions, linear and non-linear constraints, and the
-/// candidate pool of a table in pool mode.
-pub fn domain(campaign: &Campaign) -> Result<opt::Domain, opt::OptimizeError> {
-    let vars = campaign
+/// The sections of a campaign the optimizer's inputs are built from.
+#[derive(Debug, Clone, Copy)]
+pub struct Sections<'a> {
+    pub variables: &'a [c::Variable],
+    pub compositions: &'a [c::Composition],
+    pub constraints: &'a [c::Constraint],
+    pub derived: &'a [c::Derived],
+    pub proxies: &'a [c::Proxy],
+    pub objectives: &'a c::Objectives,
+    pub optimizer: &'a c::OptimizerConfig,
+    pub budget: &'a c::Budget,
+    pub simulation: Option<&'a c::Simulation>,
+    pub priors: &'a [c::PriorSource],
+    pub files: &'a [c::CampaignFile],
+}
+
+impl Campaign {
+    /// The sections [`search`] builds from.
+    pub fn sections(&self) -> Sections<'_> {
+        Sections {
+            variables: &self.variables,
+            compositions: &self.compositions,
+            constraints: &self.constraints,
+            derived: &self.derived,
+            proxies: &self.proxies,
+            objectives: &self.objectives,
+            optimizer: &self.optimizer,
+            budget: &self.budget,
+            simulation: self.simulation.as_ref(),
+            priors: &self.priors,
+            files: &self.files,
+        }
+    }
+
+    /// Builds [`Campaign::search`] again, after a section it reads was changed (a benchmark
+    /// that swaps the strategy).
+    pub fn rebuild_search(&mut self) -> Result<(), String> {
+        self.search = search(&self.sections())?;
+        Ok(())
+    }
+}
+
+/// What the optimizer works with, from the campaign's sections.
+pub fn search(s: &Sections<'_>) -> Result<Search, String> {
+    let domain = domain(s).map_err(|e| format!("the search space: {e}"))?;
+    let domain = match table_pool(s)? {
+        Some(rows) => with_rows(s.variables, domain, &rows)?,
+        None => domain,
+    };
+    let strategy = spec(s, &domain);
+    let prior = prior_observations(s)?;
+    Ok(Search {
+        domain: Arc::new(domain),
+        objectives: objectives(s.objectives).map_err(|e| format!("the objectives: {e}"))?,
+        strategy,
+        design_size: design_size(s.optimizer, s.budget),
+        prior,
+    })
+}
+
+/// The search domain: variables, compositions, linear and non-linear constraints.
+fn domain(s: &Sections<'_>) -> Result<opt::Domain, opt::OptimizeError> {
+    let vars = s
         .variables
         .iter()
         .map(|v| match &v.domain {
@@ -33,10 +95,10 @@ pub fn domain(campaign: &Campaign) -> Result<opt::Domain, opt::OptimizeError> {
         })
         .collect();
     let mut d = opt::Domain::new(vars)?;
-    for comp in &campaign.compositions {
+    for comp in s.compositions {
         d = d.with_composition(comp.components.clone(), comp.total)?;
     }
-    for k in &campaign.constraints {
+    for k in s.constraints {
         if let Some((coeffs, constant)) = &k.linear {
             // Σ cᵢxᵢ + constant op 0  ⇔  Σ cᵢxᵢ op −constant
             let relation = match k.op {
@@ -60,7 +122,7 @@ pub fn domain(campaign: &Campaign) -> Result<opt::Domain, opt::OptimizeError> {
             let rhs = k.rhs.clone();
             let op = k.op;
             let derived: Vec<crate::validate::expr::TExpr> =
-                campaign.derived.iter().map(|d| d.expr.clone()).collect();
+                s.derived.iter().map(|d| d.expr.clone()).collect();
             // Feasible when ≤ 0: the signed violation of `lhs op rhs`.
             let f = move |x: &[f64]| -> f64 {
                 let env = Values {
@@ -81,20 +143,10 @@ pub fn domain(campaign: &Campaign) -> Result<opt::Domain, opt::OptimizeError> {
     Ok(d)
 }
 
-/// The search domain as the campaign's own lab sees it: [`domain`], restricted to the rows of
-/// the table when the campaign simulates a table in pool mode (so a design picks rows, and a
-/// constraint that a row breaks leaves that row out).
-pub fn search_domain(campaign: &Campaign) -> Result<opt::Domain, String> {
-    let d = domain(campaign).map_err(|e| e.to_string())?;
-    match table_pool(campaign)? {
-        Some(rows) => with_rows(campaign, d, &rows),
-        None => Ok(d),
-    }
-}
-
-/// `domain` restricted to the pool `rows` (SI values of the variables).
-pub fn with_rows(
-    campaign: &Campaign,
+/// `domain` restricted to the pool `rows` (SI values of the variables), so a design picks
+/// rows and a constraint that a row breaks leaves that row out.
+fn with_rows(
+    variables: &[c::Variable],
     domain: opt::Domain,
     rows: &[Vec<f64>],
 ) -> Result<opt::Domain, String> {
@@ -102,20 +154,20 @@ pub fn with_rows(
         return Err("no row of the table lies inside the variables' ranges".into());
     }
     domain
-        .with_pool(rows.iter().map(|p| point(campaign, p)).collect())
+        .with_pool(rows.iter().map(|p| point(variables, p)).collect())
         .map_err(|e| format!("the table's rows as a pool: {e}"))
 }
 
 /// The rows of the campaign's table in pool mode, as SI values of the variables; `None` when
 /// the campaign does not simulate a pool.
-pub fn table_pool(campaign: &Campaign) -> Result<Option<Vec<Vec<f64>>>, String> {
-    let Some(crate::validate::campaign::SimulationModel::Table {
+fn table_pool(s: &Sections<'_>) -> Result<Option<Vec<Vec<f64>>>, String> {
+    let Some(c::SimulationModel::Table {
         path,
         text,
         pool: true,
         inputs,
         outputs,
-    }) = campaign.simulation.as_ref().map(|s| &s.model)
+    }) = s.simulation.map(|s| &s.model)
     else {
         return Ok(None);
     };
@@ -126,25 +178,25 @@ pub fn table_pool(campaign: &Campaign) -> Result<Option<Vec<Vec<f64>>>, String> 
         mode: qdx_sim::TableMode::Pool,
     };
     let model = qdx_sim::TableModel::from_csv(text, &config).map_err(|e| e.to_string())?;
-    Ok(Some(pool_rows(campaign, inputs, &model.candidates())))
+    Ok(Some(pool_rows(s.variables, inputs, &model.candidates())))
 }
 
 /// A pool table's rows (inputs by column) as SI values of the variables; rows outside the
 /// variables' ranges, or with a level the variable does not have, cannot be run and are left
 /// out.
-pub fn pool_rows(
-    campaign: &Campaign,
+fn pool_rows(
+    variables: &[c::Variable],
     inputs: &[(c::VarId, String, c::DisplayUnit)],
     rows: &[qdx_sim::Inputs],
 ) -> Vec<Vec<f64>> {
     let mut points = Vec::with_capacity(rows.len());
     'rows: for row in rows {
-        let mut p = vec![0.0; campaign.variables.len()];
+        let mut p = vec![0.0; variables.len()];
         for (id, column, unit) in inputs {
             let (Some(slot), Some(value)) = (p.get_mut(*id), row.get(column)) else {
                 continue 'rows;
             };
-            *slot = match (value, campaign.variables.get(*id).map(|v| &v.domain)) {
+            *slot = match (value, variables.get(*id).map(|v| &v.domain)) {
                 (qdx_sim::InputValue::Text(t), Some(VarDomain::Choice { levels })) => {
                     match levels.iter().position(|l| l == t) {
                         Some(k) => k as f64,
@@ -155,7 +207,7 @@ pub fn pool_rows(
                 _ => continue 'rows,
             };
         }
-        let inside = campaign.variables.iter().zip(&p).all(|(v, x)| {
+        let inside = variables.iter().zip(&p).all(|(v, x)| {
             v.bounds()
                 .is_none_or(|(lo, hi)| *x >= lo - 1e-9 * lo.abs() && *x <= hi + 1e-9 * hi.abs())
         });
@@ -188,9 +240,8 @@ impl crate::validate::expr::Env for Values<'_> {
 pub const NO_OBJECTIVE: &str = "(no objective)";
 
 /// The objectives as `qdx-optimize` scores them (proxy values in SI).
-pub fn objectives(campaign: &Campaign) -> Result<opt::Objectives, opt::OptimizeError> {
-    let list: Vec<opt::Objective> = campaign
-        .objectives
+fn objectives(objectives: &c::Objectives) -> Result<opt::Objectives, opt::OptimizeError> {
+    let list: Vec<opt::Objective> = objectives
         .list
         .iter()
         .map(|o| {
@@ -223,7 +274,7 @@ pub fn objectives(campaign: &Campaign) -> Result<opt::Objectives, opt::OptimizeE
             opt::Combine::Single,
         );
     }
-    let combine = match campaign.objectives.combine {
+    let combine = match objectives.combine {
         c::Combine::Single => opt::Combine::Single,
         c::Combine::WeightedSum => opt::Combine::WeightedSum,
         c::Combine::Desirability => opt::Combine::Desirability,
@@ -252,16 +303,16 @@ fn name(o: &c::OptimizerConfig, key: &str) -> Option<String> {
 }
 
 /// The number of experiments a design runs (`points`, else the experiment budget, else 20).
-pub fn design_size(campaign: &Campaign) -> usize {
-    number(&campaign.optimizer, "points")
+fn design_size(o: &c::OptimizerConfig, budget: &c::Budget) -> usize {
+    number(o, "points")
         .map(|x| x as usize)
-        .or(campaign.budget.experiments.map(|n| n as usize))
+        .or(budget.experiments.map(|n| n as usize))
         .unwrap_or(20)
 }
 
 /// The strategy specification of an adaptive strategy. Grids are enumerated by the planner.
-pub fn spec(campaign: &Campaign, domain: &opt::Domain) -> opt::StrategySpec {
-    let o = &campaign.optimizer;
+fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
+    let o = s.optimizer;
     let initial = |default: opt::InitialDesign| -> opt::InitialDesign {
         match &o.initial {
             Some((kind, n)) => opt::InitialDesign {
@@ -278,10 +329,10 @@ pub fn spec(campaign: &Campaign, domain: &opt::Domain) -> opt::StrategySpec {
     match o.strategy {
         c::Strategy::Random => opt::StrategySpec::Random,
         c::Strategy::Sobol => opt::StrategySpec::Sobol {
-            n: design_size(campaign),
+            n: design_size(o, s.budget),
         },
         c::Strategy::LatinHypercube => opt::StrategySpec::LatinHypercube {
-            n: design_size(campaign),
+            n: design_size(o, s.budget),
         },
         c::Strategy::Grid => opt::StrategySpec::Random,
         c::Strategy::Bayesian => {
@@ -337,15 +388,15 @@ pub fn values(point: &opt::Point) -> Vec<f64> {
     point.as_reals()
 }
 
-/// A strategy point from SI values.
-pub fn point(campaign: &Campaign, values: &[f64]) -> opt::Point {
+/// A strategy point from SI values of `variables`.
+pub fn point(variables: &[c::Variable], values: &[f64]) -> opt::Point {
     opt::Point(
-        campaign
-            .variables
+        variables
             .iter()
             .zip(values)
             .map(|(v, x)| match v.domain {
                 VarDomain::Integer { .. } => opt::Value::Integer(x.round() as i64),
+                // A choice's value is its level's index (`Variable::level`).
                 VarDomain::Choice { .. } => opt::Value::Category(x.round().max(0.0) as usize),
                 _ => opt::Value::Real(*x),
             })
@@ -365,6 +416,65 @@ pub fn optimizer_seed(campaign_seed: u64) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+/// Observations from the campaign's prior data (`prior csv "…"`, `prior bundle "…"`): the
+/// files validation read and stored (`FileRole::Prior`).
+fn prior_observations(s: &Sections<'_>) -> Result<Vec<opt::Observation>, String> {
+    let mut out = Vec::new();
+    for p in s.priors {
+        let file = match p.format {
+            c::PriorFormat::Csv => p.path.clone(),
+            c::PriorFormat::Bundle => format!("{}/observations.csv", p.path.trim_end_matches('/')),
+        };
+        let Some(f) = s.files.iter().find(|f| {
+            f.role == c::FileRole::Prior && f.name.ends_with(file.trim_start_matches("./"))
+        }) else {
+            continue;
+        };
+        out.extend(prior_from_csv(s, &f.text).map_err(|e| format!("prior data {}: {e}", p.path))?);
+    }
+    Ok(out)
+}
+
+/// Observations from a CSV of earlier results: one column per variable (named like it, with
+/// or without ` [unit]`, values in that unit or the variable's), one per objective proxy, an
+/// optional `status` column (`ok`/`failed`). Rows outside the variables' ranges are left out
+/// (`qdx check` warns about them: [`PriorTable::outside_summary`]).
+pub fn prior_from_csv(s: &Sections<'_>, text: &str) -> Result<Vec<opt::Observation>, String> {
+    let table = prior_table(s.variables, text)?;
+    let status = table.column("status").map(|(i, _)| i);
+    let proxies: Vec<(&c::Proxy, usize, Option<String>)> = s
+        .objectives
+        .list
+        .iter()
+        .filter_map(|o| s.proxies.get(o.proxy))
+        .filter_map(|p| table.column(&p.name).map(|(i, unit)| (p, i, unit)))
+        .collect();
+    let mut out = Vec::with_capacity(table.rows.len());
+    for (row, values) in &table.rows {
+        let failed = status.and_then(|i| row.get(i)).is_some_and(|s| s != "ok");
+        let point = point(s.variables, values);
+        let outcome = if failed {
+            opt::Outcome::Failed {
+                reason: "failed in the prior data".into(),
+            }
+        } else {
+            let mut measured = std::collections::BTreeMap::new();
+            for (p, i, unit) in &proxies {
+                if let Some(Ok(n)) = row.get(*i).map(str::parse::<f64>) {
+                    let si = match unit.as_deref().map(qdx_units::Unit::parse) {
+                        Some(Ok(u)) => u.to_si(n, qdx_units::Interpretation::Difference),
+                        _ => p.unit.unit.to_si(n, qdx_units::Interpretation::Difference),
+                    };
+                    measured.insert(p.name.clone(), si);
+                }
+            }
+            opt::Outcome::Measured(measured)
+        };
+        out.push(opt::Observation { point, outcome });
+    }
+    Ok(out)
 }
 
 /// Prior data (a CSV of earlier results) as rows of variable values.
