@@ -411,6 +411,24 @@ fn run_warns_about_prior_rows_outside_the_ranges_and_finishes() {
         "{stderr}"
     );
     assert!(root.join("b/manifest.json").exists());
+    // The decisions follow from the prior data and the measurements: replay re-derives them
+    // (it once asked the optimizer without telling it the prior data first).
+    let replay = qdx()
+        .arg("replay")
+        .arg(root.join("b"))
+        .output()
+        .expect("qdx replays");
+    let stdout = String::from_utf8_lossy(&replay.stdout);
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert!(
+        stdout.contains("ok: every optimizer decision follows from the journaled measurements"),
+        "{stdout}"
+    );
 }
 
 #[test]
