@@ -355,16 +355,11 @@ pub fn point(campaign: &Campaign, values: &[f64]) -> opt::Point {
 
 /// The seed of the optimizer's random stream, derived from the campaign seed.
 pub fn optimizer_seed(campaign_seed: u64) -> u64 {
-    // FNV-1a over the label, mixed with the seed: stable across releases and platforms.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in b"optimizer"
-        .iter()
-        .chain(campaign_seed.to_le_bytes().iter())
-    {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    // FNV-1a over the label then the seed's little-endian bytes: stable across releases and
+    // platforms.
+    qdx_sim::rng::stable_hash_bytes(
+        &[b"optimizer".as_slice(), &campaign_seed.to_le_bytes()].concat(),
+    )
 }
 
 /// Prior data (a CSV of earlier results) as rows of variable values.
