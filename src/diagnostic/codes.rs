@@ -12,6 +12,8 @@
 //! Invariants:
 //! - every constant's value is `qdx::<its submodule>::<its name in lower case>` (tested below);
 //! - no two constants share a value (tested below);
+//! - no `"qdx::` string literal appears in `src/` outside this file, so a code cannot be raised
+//!   without being in the catalog (tested below);
 //! - [`all`] lists every constant once, with its doc line: the `catalog!` macro writes both from
 //!   the same text, so they cannot drift.
 
@@ -612,6 +614,7 @@ catalog! {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
 
     use super::all;
 
@@ -644,5 +647,46 @@ mod tests {
         for c in all() {
             assert!(!c.doc.is_empty(), "{} has no doc line", c.code);
         }
+    }
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// A code written inline instead of as a constant would escape the catalog (and [`all`]).
+    #[test]
+    fn no_code_is_written_outside_the_catalog() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let catalog = src.join("diagnostic").join("codes.rs");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        assert!(
+            files.contains(&catalog),
+            "the catalog is {}",
+            catalog.display()
+        );
+        let needle = concat!('"', "qdx::");
+        let mut found = Vec::new();
+        for file in files.iter().filter(|f| **f != catalog) {
+            let text = std::fs::read_to_string(file).expect("a source file");
+            for (n, line) in text.lines().enumerate() {
+                if line.contains(needle) {
+                    found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "diagnostic codes written as literals; add them to src/diagnostic/codes.rs:\n{}",
+            found.join("\n")
+        );
     }
 }
