@@ -59,6 +59,8 @@ mod tests {
         assert_eq!(closest("furlong", units), None);
         // `mm` is one case slip from `mM` and one edit from `mL`: the case slip wins.
         assert_eq!(closest("mm", units), Some("mM"));
+        // Equally close ignoring case: fewer case slips win (`mPa` one slip away, `MPa` two).
+        assert_eq!(closest("mpa", ["MPa", "mPa"]), Some("mPa"));
         // `mLs` is one edit from `mL` and one from `ms`: a tie, so nothing.
         assert_eq!(closest("mLs", ["mL", "ms"]), None);
         assert_eq!(closest("mL", ["mL"]), None);
