@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::diagnostic::codes::{self, load as code};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::{FileId, Origin, SourceMap, Span};
 use crate::syntax::{self, Ast, ast};
@@ -94,7 +95,7 @@ pub fn load_after(world: &dyn World, path: &Path, display: &str, sources: Source
             load_module(world, &mut loaded, id, ModuleKind::Entry);
         }
         Err(e) => loaded.diagnostics.push(
-            Diagnostic::error("qdx::load::read", format!("cannot read `{display}`: {e}"))
+            Diagnostic::error(code::READ, format!("cannot read `{display}`: {e}"))
                 .help("check the path; qdx reads campaign files as UTF-8 text"),
         ),
     }
@@ -138,14 +139,14 @@ fn check_header(ast: &Ast, sources: &SourceMap, diags: &mut Diagnostics) {
                 .map(|f| f.text.len() - f.text.trim_start().len())
                 .unwrap_or(0);
             diags.push(
-                Diagnostic::error("qdx::syntax::missing_version", "missing version header")
+                Diagnostic::error(codes::syntax::MISSING_VERSION, "missing version header")
                     .label(Span::new(ast.file, start, start), "the file should start with `qdx 1`")
                     .help("add `qdx 1` as the first line: it says which version of the language the file is written in"),
             );
         }
         Some(h) if !SUPPORTED_VERSIONS.contains(&h.version.as_str()) => diags.push(
             Diagnostic::error(
-                "qdx::syntax::unsupported_version",
+                codes::syntax::UNSUPPORTED_VERSION,
                 format!("unsupported language version `{}`", h.version),
             )
             .label(h.version_span, "this qdx reads version 1")
@@ -165,11 +166,9 @@ fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl
             let name = path.dotted();
             let Some((_, text)) = STDLIB.iter().find(|(n, _)| *n == name) else {
                 let known: Vec<&str> = STDLIB.iter().map(|(n, _)| *n).collect();
-                let mut d = Diagnostic::error(
-                    "qdx::load::unknown_module",
-                    format!("unknown module `{name}`"),
-                )
-                .label(path.span, "no such module");
+                let mut d =
+                    Diagnostic::error(code::UNKNOWN_MODULE, format!("unknown module `{name}`"))
+                        .label(path.span, "no such module");
                 d = match crate::names::closest(&name, known.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help(format!("the standard library has {}", known.join(", "))),
@@ -214,7 +213,7 @@ fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl
                 if Some(existing) == loaded.entry {
                     loaded.diagnostics.push(
                         Diagnostic::error(
-                            "qdx::load::import_cycle",
+                            code::IMPORT_CYCLE,
                             "a file cannot import the campaign that imports it",
                         )
                         .label(s.span, "this leads back to the campaign file"),
@@ -227,11 +226,8 @@ fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl
                 Ok(t) => t,
                 Err(e) => {
                     loaded.diagnostics.push(
-                        Diagnostic::error(
-                            "qdx::load::read",
-                            format!("cannot read `{}`: {e}", s.value),
-                        )
-                        .label(s.span, "imported here"),
+                        Diagnostic::error(code::READ, format!("cannot read `{}`: {e}", s.value))
+                            .label(s.span, "imported here"),
                     );
                     return;
                 }
@@ -273,7 +269,7 @@ impl Loaded {
             return Err(path_problem(PathProblem::OutsideFolder, from, what));
         }
         let text = world.read(&path).map_err(|e| {
-            Diagnostic::error("qdx::load::read", format!("cannot read `{relative}`: {e}"))
+            Diagnostic::error(code::READ, format!("cannot read `{relative}`: {e}"))
                 .label(from, format!("the {what} is named here"))
                 .help("paths are relative to the file that names them")
         })?;
@@ -291,17 +287,17 @@ fn relative_name(root: &Path, path: &Path) -> String {
 fn path_problem(problem: PathProblem, span: Span, what: &str) -> Diagnostic {
     match problem {
         PathProblem::Absolute => Diagnostic::error(
-            "qdx::load::absolute_path",
+            code::ABSOLUTE_PATH,
             format!("the {what} path must be relative to the campaign's folder"),
         )
         .label(span, "absolute path")
         .help("campaign files are shared between labs: keep every file they use inside the campaign's folder"),
         PathProblem::OutsideFolder => Diagnostic::error(
-            "qdx::load::outside_folder",
+            code::OUTSIDE_FOLDER,
             format!("the {what} path leads outside the campaign's folder"),
         )
         .label(span, "outside the campaign's folder tree")
         .help("campaign files are shared between labs: keep every file they use inside the campaign's folder"),
-        PathProblem::Empty => Diagnostic::error("qdx::load::empty_path", format!("the {what} path is empty")).at(span),
+        PathProblem::Empty => Diagnostic::error(code::EMPTY_PATH, format!("the {what} path is empty")).at(span),
     }
 }

@@ -1,22 +1,8 @@
 //! Did-you-mean suggestions for names, units and keywords.
 
-/// The known name closest to `name`, if it is close enough to be a likely typo.
-pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    known
-        .into_iter()
-        .filter(|k| *k != name)
-        .map(|k| {
-            let d = strsim::damerau_levenshtein(&lower, &k.to_lowercase());
-            (d, k)
-        })
-        .filter(|(d, k)| {
-            let limit = (name.chars().count().max(k.chars().count()) / 3).max(1);
-            *d <= limit
-        })
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
-        .map(|(_, k)| k)
-}
+/// The known name closest to `name`, if it is close enough to be a likely typo and no other
+/// name is as close: the rule unit symbols use too (`qdx_units::suggest`).
+pub use qdx_units::suggest::closest;
 
 #[cfg(test)]
 mod tests {

@@ -42,6 +42,7 @@ use qdx_lab::registry::{
 use qdx_units::Dimension;
 use serde::Serialize;
 
+use crate::diagnostic::codes::{self, lab as code};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::load::Loaded;
 use crate::names::closest;
@@ -269,7 +270,7 @@ pub fn parse_lab(loaded: &Loaded) -> (Option<ParsedLab>, Diagnostics) {
             Item::Lab(l) => labs.push(l),
             other => diags.push(
                 Diagnostic::error(
-                    "qdx::lab::not_a_lab_item",
+                    code::NOT_A_LAB_ITEM,
                     format!("a lab file holds only its `lab` block, not `{}`", other.keyword()),
                 )
                 .label(other.span(), "not part of a lab binding")
@@ -280,7 +281,7 @@ pub fn parse_lab(loaded: &Loaded) -> (Option<ParsedLab>, Diagnostics) {
     let Some(lab) = labs.first().copied() else {
         let start = ast.header.as_ref().map_or(ast.span, |h| h.span);
         diags.push(
-            Diagnostic::error("qdx::lab::no_lab_block", "this file has no `lab` block")
+            Diagnostic::error(code::NO_LAB_BLOCK, "this file has no `lab` block")
                 .label(start, "a lab file needs `lab \"name\" { bind … }`")
                 .help("write `lab \"our-rig\" { bind p1 = new_era.ne1000 { port \"/dev/ttyUSB0\", syringe_diameter 14.57 mm } }`"),
         );
@@ -289,7 +290,7 @@ pub fn parse_lab(loaded: &Loaded) -> (Option<ParsedLab>, Diagnostics) {
     for extra in labs.iter().skip(1) {
         diags.push(
             Diagnostic::error(
-                "qdx::lab::duplicate_block",
+                code::DUPLICATE_BLOCK,
                 "a lab file has one `lab` block, this is a second one",
             )
             .label(extra.span, "second block")
@@ -298,14 +299,14 @@ pub fn parse_lab(loaded: &Loaded) -> (Option<ParsedLab>, Diagnostics) {
     }
     if lab.name.value.trim().is_empty() {
         diags.push(
-            Diagnostic::error("qdx::lab::empty_name", "the lab needs a name")
+            Diagnostic::error(code::EMPTY_NAME, "the lab needs a name")
                 .label(lab.name.span, "empty name"),
         );
     }
     for s in &lab.simulate {
         diags.push(
             Diagnostic::error(
-                "qdx::lab::simulate_in_lab",
+                code::SIMULATE_IN_LAB,
                 "a hardware binding cannot also simulate",
             )
             .label(s.span, "a `simulate` block")
@@ -320,7 +321,7 @@ pub fn parse_lab(loaded: &Loaded) -> (Option<ParsedLab>, Diagnostics) {
         if let Some(first) = binds.iter().find(|x| x.device == bound.device) {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::bound_twice",
+                    code::BOUND_TWICE,
                     format!("`{}` is bound twice", bound.device),
                 )
                 .label(bound.device_span, "bound again here")
@@ -351,7 +352,7 @@ fn parse_bind(b: &ast::Bind, diags: &mut Diagnostics) -> Option<Bind> {
         Err(_) => {
             let names = kind_names();
             let d = Diagnostic::error(
-                "qdx::lab::unknown_driver",
+                code::UNKNOWN_DRIVER,
                 format!("unknown driver kind `{driver}`"),
             )
             .label(b.driver.span, "no such driver");
@@ -370,7 +371,7 @@ fn parse_bind(b: &ast::Bind, diags: &mut Diagnostics) -> Option<Bind> {
         let Some(spec) = kind.settings.iter().find(|s| s.name == name) else {
             let known: Vec<&str> = kind.settings.iter().map(|s| s.name).collect();
             let d = Diagnostic::error(
-                "qdx::lab::unknown_setting",
+                code::UNKNOWN_SETTING,
                 format!("`{driver}` has no setting `{name}`"),
             )
             .label(p.name.span, "unknown setting");
@@ -383,11 +384,8 @@ fn parse_bind(b: &ast::Bind, diags: &mut Diagnostics) -> Option<Bind> {
         };
         if spans.insert(name.to_owned(), p.value.span()).is_some() {
             diags.push(
-                Diagnostic::error(
-                    "qdx::lab::setting_twice",
-                    format!("`{name}` is given twice"),
-                )
-                .label(p.span, "given again here"),
+                Diagnostic::error(code::SETTING_TWICE, format!("`{name}` is given twice"))
+                    .label(p.span, "given again here"),
             );
             ok = false;
             continue;
@@ -441,7 +439,7 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
     let span = value.span();
     let wrong = |what: &str| {
         Diagnostic::error(
-            "qdx::lab::setting_type",
+            code::SETTING_TYPE,
             format!("expected {what}, found something else"),
         )
         .at(span)
@@ -469,7 +467,7 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
                 let t = constant(item)?;
                 if !t.ty.dim.is_dimensionless() {
                     return Err(Diagnostic::error(
-                        "qdx::lab::setting_type",
+                        code::SETTING_TYPE,
                         "expected a plain number, found a quantity with a unit",
                     )
                     .at(item.span));
@@ -477,7 +475,7 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
                 let x = t.expr.eval(&crate::validate::kinds::NoEnv);
                 if !x.is_finite() {
                     return Err(Diagnostic::error(
-                        "qdx::validate::not_finite",
+                        codes::validate::NOT_FINITE,
                         "this value is not a finite number",
                     )
                     .at(item.span));
@@ -513,17 +511,17 @@ fn registry_error(
                 .and_then(|k| k.settings.into_iter().find(|s| s.name == setting))
                 .map_or(String::new(), |s| format!(": {}", s.doc));
             Diagnostic::error(
-                "qdx::lab::missing_setting",
+                code::MISSING_SETTING,
                 format!("`{kind}` needs the setting `{setting}`"),
             )
             .label(driver_span, format!("no `{setting}` given"))
             .help(format!("add `{setting} …` to this binding{doc}"))
         }
         RegistryError::BadSetting { setting, why, .. } => {
-            Diagnostic::error("qdx::lab::bad_setting", format!("`{setting}`: {why}"))
+            Diagnostic::error(code::BAD_SETTING, format!("`{setting}`: {why}"))
                 .at(spans.get(setting).copied().unwrap_or(driver_span))
         }
-        other => Diagnostic::error("qdx::lab::binding", other.to_string()).at(driver_span),
+        other => Diagnostic::error(code::BINDING, other.to_string()).at(driver_span),
     }
 }
 
@@ -531,7 +529,7 @@ fn registry_error(
 fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
     let before = diags.error_count();
     let bad = |setting: &str, message: String, help: &str| {
-        Diagnostic::error("qdx::lab::bad_setting", message)
+        Diagnostic::error(code::BAD_SETTING, message)
             .label(b.span_of(setting), "here")
             .help(help.to_owned())
     };
@@ -588,7 +586,7 @@ fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
             && !allowed.contains(&v)
         {
             let d = Diagnostic::error(
-                "qdx::lab::bad_setting",
+                code::BAD_SETTING,
                 format!("`{name}` is `{v}`, not one of {}", allowed.join(", ")),
             )
             .label(b.span_of(name), "here");
@@ -666,7 +664,7 @@ fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
         let (fb, _) = family(&b.driver);
         let port = b.port();
         let conflict = |why: String, help: &str| {
-            Diagnostic::error("qdx::lab::port_conflict", format!("port {port}: {why}"))
+            Diagnostic::error(code::PORT_CONFLICT, format!("port {port}: {why}"))
                 .label(b.span_of("port"), "used again here")
                 .label(first.span_of("port"), format!("used by `{}`", first.device))
                 .help(help.to_owned())
@@ -698,7 +696,7 @@ fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
         {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::address_conflict",
+                    code::ADDRESS_CONFLICT,
                     format!(
                         "`{}` and `{}` have the same address {} on {port}",
                         other.device,
@@ -783,7 +781,7 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
                 .map(|(_, d)| d.name.as_str())
                 .collect();
             let d = Diagnostic::error(
-                "qdx::lab::unknown_device",
+                code::UNKNOWN_DEVICE,
                 format!("the campaign `{}` has no device `{}`", c.name, b.device),
             )
             .label(b.device_span, "not a device of the campaign");
@@ -804,7 +802,7 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
             Some(k) => {
                 diags.push(
                     Diagnostic::error(
-                        "qdx::lab::wrong_role",
+                        code::WRONG_ROLE,
                         format!(
                             "`{}` is a {}, but `{}` drives a {}",
                             b.device,
@@ -837,7 +835,7 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
                 };
                 diags.push(
                     Diagnostic::error(
-                        "qdx::lab::not_driven",
+                        code::NOT_DRIVEN,
                         format!(
                             "`{}` is a {}; no driver plays it",
                             b.device,
@@ -886,7 +884,7 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
         };
         diags.push(
             Diagnostic::error(
-                "qdx::lab::unbound_device",
+                code::UNBOUND_DEVICE,
                 format!(
                     "`{}` ({}) is not bound to an instrument",
                     d.name,
@@ -975,7 +973,7 @@ fn pump_limits(
         if hi > cap.max * (1.0 + REL) {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::rate_above_capability",
+                    code::RATE_ABOVE_CAPABILITY,
                     format!(
                         "`{}` must reach {}, but {what} runs at most {}",
                         b.device,
@@ -998,7 +996,7 @@ fn pump_limits(
         if lo > 0.0 && lowest < cap.min * (1.0 - REL) {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::rate_below_capability",
+                    code::RATE_BELOW_CAPABILITY,
                     format!(
                         "`{}` must run as slowly as {}, but {what} runs no slower than {}",
                         b.device,
@@ -1017,7 +1015,7 @@ fn pump_limits(
         } else if lo <= 0.0 && spec.lo < cap.min * (1.0 - REL) {
             diags.push(
                 Diagnostic::warning(
-                    "qdx::lab::rates_rounded",
+                    code::RATES_ROUNDED,
                     format!(
                         "`{}` can be asked for less than {}, the slowest {what} runs; such rates are rounded to zero or to {}",
                         b.device,
@@ -1046,7 +1044,7 @@ fn pump_limits(
         let span = c.measurement.as_ref().map_or(dev.span, |m| m.span);
         diags.push(
             Diagnostic::error(
-                "qdx::lab::flush_rate",
+                code::FLUSH_RATE,
                 format!(
                     "`{}` flushes at {}, which {what} cannot run ({} .. {})",
                     b.device,
@@ -1074,7 +1072,7 @@ fn pump_limits(
         if !withdraw {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::no_withdraw",
+                    code::NO_WITHDRAW,
                     format!(
                         "`{}` cannot withdraw, so its syringe cannot be refilled",
                         b.device
@@ -1088,7 +1086,7 @@ fn pump_limits(
         } else if r < cap.min * (1.0 - REL) || r > cap.max * (1.0 + REL) {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::refill_rate",
+                    code::REFILL_RATE,
                     format!(
                         "`{}` refills at {}, which {what} cannot run ({} .. {})",
                         b.device,
@@ -1158,7 +1156,7 @@ fn heater_limits(
                 if lo < r.min - REL * r.min.abs() || hi > r.max + REL * r.max.abs() {
                     diags.push(
                         Diagnostic::error(
-                            "qdx::lab::setpoint_outside_capability",
+                            code::SETPOINT_OUTSIDE_CAPABILITY,
                             format!(
                                 "`{}` is set between {} and {}, but the binding accepts {}",
                                 b.device,
@@ -1176,7 +1174,7 @@ fn heater_limits(
             }
             if !r.contains(safe) {
                 let d = Diagnostic::error(
-                    "qdx::lab::safe_setpoint",
+                    code::SAFE_SETPOINT,
                     format!(
                         "the safe setpoint of `{}`, {}, is outside what the binding accepts ({})",
                         b.device,
@@ -1199,7 +1197,7 @@ fn heater_limits(
         }
         None => diags.push(
             Diagnostic::warning(
-                "qdx::lab::setpoint_range_unknown",
+                code::SETPOINT_RANGE_UNKNOWN,
                 format!(
                     "the binding does not state which setpoints `{}` accepts; qdx cannot check the campaign's temperatures against it",
                     b.device
@@ -1225,7 +1223,7 @@ fn heater_limits(
     if !(safe >= min - REL * min.abs() && safe <= max + REL * max.abs()) {
         diags.push(
             Diagnostic::error(
-                "qdx::lab::safe_setpoint",
+                code::SAFE_SETPOINT,
                 format!(
                     "the safe setpoint of `{}`, {}, is outside the limits the runtime enforces on it ({} .. {})",
                     b.device,
@@ -1276,7 +1274,7 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
     if sources.len() > 1 {
         diags.push(
             Diagnostic::error(
-                "qdx::lab::light_sources",
+                code::LIGHT_SOURCES,
                 format!(
                     "`{}` measures absorbance and photoluminescence, but `{}` switches one light source",
                     b.device, b.driver
@@ -1291,7 +1289,7 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
     {
         diags.push(
             Diagnostic::error(
-                "qdx::lab::light_sources",
+                code::LIGHT_SOURCES,
                 format!(
                     "`{}` measures {channel}, which needs the {source} light on its lamp output, but the binding says `lamp \"{lamp}\"`",
                     b.device
@@ -1308,7 +1306,7 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
         {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::integration",
+                    code::INTEGRATION,
                     format!(
                         "{} integrates for {} s, but `{}` takes {} s .. {} s",
                         ch.kind.name(),
@@ -1326,7 +1324,7 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
         if ch.averages == 0 || ch.averages > max_averages {
             diags.push(
                 Diagnostic::error(
-                    "qdx::lab::averages",
+                    code::AVERAGES,
                     format!(
                         "{} averages {} scans, but `{}` sums 1 to {max_averages}",
                         ch.kind.name(),
@@ -1348,7 +1346,7 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
         {
             diags.push(
                 Diagnostic::warning(
-                    "qdx::lab::reference_dye",
+                    code::REFERENCE_DYE,
                     format!(
                         "`{}` needs {} measured in `{}`, which qdx does not do on instruments yet: `{}` will not be computed",
                         p.name, dye.name, b.device, p.name
@@ -1375,7 +1373,7 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
         {
             diags.push(
                 Diagnostic::warning(
-                    "qdx::lab::wavelength_coverage",
+                    code::WAVELENGTH_COVERAGE,
                     format!(
                         "`{}` covers {} nm .. {} nm, less than the {} .. {} the campaign declares",
                         b.device,

@@ -44,6 +44,7 @@ mod layout;
 use std::collections::BTreeSet;
 
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::format as code;
 use crate::source::{FileId, Origin, SourceMap};
 use crate::syntax::ast::{Item, ProxyDef};
 use crate::syntax::{self, Ast};
@@ -150,9 +151,7 @@ fn parse(text: &str, name: &str) -> Result<Ast, Diagnostic> {
 }
 
 fn internal(what: &str) -> Diagnostic {
-    Diagnostic::error(
-        "qdx::format::internal",
-        format!("internal formatter error: {what}"),
+    Diagnostic::error(code::INTERNAL, format!("internal formatter error: {what}")).help(
+        "this is a bug in qdx fmt; the file was left as it is. Please report it with the file",
     )
-    .help("this is a bug in qdx fmt; the file was left as it is. Please report it with the file")
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 pub use super::command::Command;
+use crate::diagnostic::codes::plan as code;
 use crate::validate::campaign::*;
 use crate::validate::expr::Env;
 
@@ -385,7 +386,7 @@ impl PlanError {
     }
 
     pub fn to_diagnostic(&self) -> crate::diagnostic::Diagnostic {
-        crate::diagnostic::Diagnostic::error("qdx::plan::refused", self.to_string())
+        crate::diagnostic::Diagnostic::error(code::REFUSED, self.to_string())
             .label(self.span(), "from here")
     }
 }

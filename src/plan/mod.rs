@@ -19,6 +19,7 @@ pub use experiment::{
     settings_at,
 };
 
+use crate::diagnostic::codes::plan as code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::validate::campaign::*;
 
@@ -256,7 +257,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         let mut d = Diagnostics::new();
         d.push(
             Diagnostic::error(
-                "qdx::plan::design_too_large",
+                code::DESIGN_TOO_LARGE,
                 format!("the design has {size} experiments, more than qdx plans"),
             )
             .label(c.optimizer.span, format!("at most {MAX_DESIGN_POINTS}"))
@@ -274,11 +275,8 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
     let points = design_points(c).map_err(|e| {
         let mut d = Diagnostics::new();
         d.push(
-            Diagnostic::error(
-                "qdx::plan::design",
-                format!("the design cannot be built: {e}"),
-            )
-            .at(c.optimizer.span),
+            Diagnostic::error(code::DESIGN, format!("the design cannot be built: {e}"))
+                .at(c.optimizer.span),
         );
         d
     })?;
@@ -395,7 +393,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
             );
             if design.is_some() {
                 diags.push(
-                    Diagnostic::error("qdx::plan::reagent_budget", text)
+                    Diagnostic::error(code::REAGENT_BUDGET, text)
                         .label(span, "budget")
                         .help("the design is fixed: raise the budget or remove experiments"),
                 );
@@ -415,7 +413,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         );
         if design.is_some() {
             diags.push(
-                Diagnostic::error("qdx::plan::reagent_budget", text)
+                Diagnostic::error(code::REAGENT_BUDGET, text)
                     .label(span, "budget")
                     .help("the design is fixed: raise the budget or remove experiments"),
             );
@@ -434,7 +432,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         );
         if design.is_some() {
             diags.push(
-                Diagnostic::error("qdx::plan::time_budget", text)
+                Diagnostic::error(code::TIME_BUDGET, text)
                     .label(span, "time budget")
                     .help("raise the budget, cut experiments, or shorten the waits"),
             );

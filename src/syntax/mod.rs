@@ -14,6 +14,7 @@ pub use ast::Ast;
 use parser::{Lower, Rule};
 
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::syntax as code;
 use crate::source::{FileId, SourceMap, Span};
 
 /// Result of the parse stage.
@@ -39,7 +40,7 @@ pub fn parse(sources: &SourceMap, file: FileId) -> ParseResult<Ast> {
     let outline = Outline::of(text);
     if let Some(at) = outline.too_deep() {
         return Err(Diagnostic::error(
-            "qdx::syntax::too_deep",
+            code::TOO_DEEP,
             format!("brackets nest more than {MAX_NESTING} levels deep"),
         )
         .label(
@@ -69,7 +70,7 @@ pub fn parse(sources: &SourceMap, file: FileId) -> ParseResult<Ast> {
     let lower = Lower::new(file, text);
     match pairs.next() {
         Some(root) => lower.file(root),
-        None => Err(Diagnostic::error("qdx::syntax::empty", "empty parse")),
+        None => Err(Diagnostic::error(code::EMPTY, "empty parse")),
     }
 }
 
@@ -376,22 +377,19 @@ fn syntax_error(
         && at <= pest_at.max(err.parse_attempts().map_or(0, |a| a.max_position))
         && string_at.is_none_or(|s| s > at)
     {
-        return Diagnostic::error(
-            "qdx::syntax::unclosed_comment",
-            "this comment is not closed",
-        )
-        .label(
-            Span::new(file, at, at + 2),
-            "the comment starts here and runs to the end of the file",
-        )
-        .help("add `*/` where the comment should end");
+        return Diagnostic::error(code::UNCLOSED_COMMENT, "this comment is not closed")
+            .label(
+                Span::new(file, at, at + 2),
+                "the comment starts here and runs to the end of the file",
+            )
+            .help("add `*/` where the comment should end");
     }
     if let Some(at) = string_at {
         let line_end = text
             .get(at..)
             .and_then(|r| r.find('\n'))
             .map_or(text.len(), |k| at + k);
-        return Diagnostic::error("qdx::syntax::unclosed_string", "this string is not closed")
+        return Diagnostic::error(code::UNCLOSED_STRING, "this string is not closed")
             .label(
                 Span::new(file, at, line_end),
                 "the string starts here and runs to the end of the line",
@@ -462,7 +460,7 @@ fn syntax_error(
                 .and_then(|t| t.chars().last())
                 .map_or(0, char::len_utf8),
         );
-        let mut d = Diagnostic::error("qdx::syntax::unexpected_end", "the file ends too early");
+        let mut d = Diagnostic::error(code::UNEXPECTED_END, "the file ends too early");
         if let Some((at, open)) = outline.unclosed_delimiter() {
             let close = match open {
                 '{' => '}',
@@ -501,7 +499,7 @@ fn syntax_error(
         .unwrap_or(0);
     let span = Span::new(file, start, end.max(start + token_len.min(24)));
     let found = found_at(text, start);
-    let diag = Diagnostic::error("qdx::syntax::unexpected", format!("unexpected {found}"))
+    let diag = Diagnostic::error(code::UNEXPECTED, format!("unexpected {found}"))
         .label(span, format!("expected {}", join_or(&list)));
     let hinted = with_hint(diag.clone(), &positives, text, pest_start);
     if hinted.help.is_some() {

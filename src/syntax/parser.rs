@@ -11,6 +11,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::syntax as code;
 use crate::source::{FileId, Span};
 
 #[derive(pest_derive::Parser)]
@@ -123,12 +124,9 @@ impl<'i> Cursor<'i> {
 }
 
 fn internal(span: Span, what: &str) -> Diagnostic {
-    Diagnostic::error(
-        "qdx::syntax::internal",
-        format!("internal parser error: {what}"),
-    )
-    .label(span, "while reading this")
-    .help("this is a bug in qdx; please report it with the file that caused it")
+    Diagnostic::error(code::INTERNAL, format!("internal parser error: {what}"))
+        .label(span, "while reading this")
+        .help("this is a bug in qdx; please report it with the file that caused it")
 }
 
 /// Lowers pest pairs of one file to AST nodes.
@@ -215,11 +213,8 @@ impl<'t> Lower<'t> {
     fn integer(&self, pair: Pair<'_, Rule>) -> LowerResult<IntLit> {
         let span = self.span(&pair);
         let value = pair.as_str().parse::<u64>().map_err(|_| {
-            Diagnostic::error(
-                "qdx::syntax::integer_too_large",
-                "this integer is too large",
-            )
-            .label(span, "does not fit in 64 bits")
+            Diagnostic::error(code::INTEGER_TOO_LARGE, "this integer is too large")
+                .label(span, "does not fit in 64 bits")
         })?;
         Ok(IntLit { value, span })
     }
@@ -232,11 +227,8 @@ impl<'t> Lower<'t> {
             .ok()
             .filter(|v| v.is_finite())
             .ok_or_else(|| {
-                Diagnostic::error(
-                    "qdx::syntax::number_out_of_range",
-                    "this number is out of range",
-                )
-                .label(span, "not a finite number")
+                Diagnostic::error(code::NUMBER_OUT_OF_RANGE, "this number is out of range")
+                    .label(span, "not a finite number")
             })?;
         Ok(NumberLit { value, text, span })
     }
@@ -1035,7 +1027,7 @@ impl<'t> Lower<'t> {
             let room = super::MAX_EXPRESSION_DEPTH.saturating_sub(above + 1);
             let at = operators.get(room).map_or(first, |op| self.span(op));
             let mut d = Diagnostic::error(
-                "qdx::syntax::expression_too_deep",
+                code::EXPRESSION_TOO_DEEP,
                 "this expression is nested too deeply",
             )
             .label(

@@ -32,6 +32,7 @@ use super::bounds::Proof;
 use super::campaign::*;
 use super::expr::TExpr;
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::source::Span;
 use crate::syntax::ast::{Item, MeasureEntry};
 
@@ -99,7 +100,7 @@ pub(super) fn check_time(
         human(seconds)
     };
     Err(Diagnostic::error(
-        "qdx::validate::time_range",
+        code::TIME_RANGE,
         format!("{what} is {found}; it must lie within {}", range_text(max)),
     )
     .label(span, format!("outside {}", range_text(max)))
@@ -144,7 +145,7 @@ pub(super) fn check_property(
     };
     if si < 0.0 {
         return Err(Diagnostic::error(
-            "qdx::validate::negative",
+            code::NEGATIVE,
             format!("`{name}` of `{device}` is negative; {what} cannot be below zero"),
         )
         .label(span, "below zero")
@@ -180,7 +181,7 @@ pub(super) fn check_refill(device: &Device, at: Span) -> Result<(), Diagnostic> 
         None => format!("{rate} m^3/s"),
     };
     Err(Diagnostic::error(
-        "qdx::validate::time_range",
+        code::TIME_RANGE,
         format!(
             "refilling `{}` takes {} at {rate_text}; a single wait lasts at most 7 days",
             device.name,
@@ -234,7 +235,7 @@ impl Validator<'_> {
             if !(time.is_finite() && time <= MAX_WAIT_S) {
                 found.push(
                     Diagnostic::error(
-                        "qdx::validate::time_range",
+                        code::TIME_RANGE,
                         format!(
                             "the flush takes {}; a single wait lasts at most 7 days",
                             human(time)
@@ -306,7 +307,7 @@ impl Validator<'_> {
                 let at = self.describe_point(&witness, &total);
                 found.push(
                     Diagnostic::error(
-                        "qdx::validate::time_range",
+                        code::TIME_RANGE,
                         format!(
                             "the steady-state wait can last {}; a single wait lasts at most 7 days",
                             human(wait)
@@ -326,7 +327,7 @@ impl Validator<'_> {
             }
             Proof::Unknown { .. } => found.push(
                 Diagnostic::error(
-                    "qdx::validate::unproven_wait",
+                    code::UNPROVEN_WAIT,
                     "cannot prove that the steady-state wait stays within 7 days",
                 )
                 .label(span, "the slowest total flow could not be established")

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::ids::{DerivedId, ProxyId, VarId};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, UnaryOp};
 
@@ -312,18 +313,15 @@ pub struct Typer<'a> {
 }
 
 pub(crate) fn unit_error(span: Span, err: &qdx_units::UnitError) -> Diagnostic {
-    Diagnostic::error("qdx::validate::unit", err.to_string()).at(span)
+    Diagnostic::error(code::UNIT, err.to_string()).at(span)
 }
 
 /// Parses a unit written in the source, with a located error.
 pub fn parse_unit(text: &str, span: Span) -> Result<Unit, Diagnostic> {
     Unit::parse(text).map_err(|e| match &e {
         qdx_units::UnitError::UnknownUnit { unit, suggestion } => {
-            let d = Diagnostic::error(
-                "qdx::validate::unknown_unit",
-                format!("unknown unit `{unit}`"),
-            )
-            .label(span, "not a unit qdx knows");
+            let d = Diagnostic::error(code::UNKNOWN_UNIT, format!("unknown unit `{unit}`"))
+                .label(span, "not a unit qdx knows");
             match suggestion {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(
@@ -359,7 +357,7 @@ impl Typer<'_> {
                     let point = u.to_si(number.value, Interpretation::Absolute);
                     if point < 0.0 {
                         return Err(Diagnostic::error(
-                            "qdx::validate::below_absolute_zero",
+                            code::BELOW_ABSOLUTE_ZERO,
                             format!("{} {} is below absolute zero", number.text, unit),
                         )
                         .at(span));
@@ -410,7 +408,7 @@ impl Typer<'_> {
                 };
                 if t.ty.temp == Temp::Absolute {
                     return Err(Diagnostic::error(
-                        "qdx::validate::temperature",
+                        code::TEMPERATURE,
                         "cannot negate an absolute temperature",
                     )
                     .at(span)
@@ -429,11 +427,10 @@ impl Typer<'_> {
             | ExprKind::List(_)
             | ExprKind::Unary {
                 op: UnaryOp::Not, ..
-            } => Err(Diagnostic::error(
-                "qdx::validate::not_a_number",
-                "expected a number or a quantity here",
-            )
-            .at(span)),
+            } => Err(
+                Diagnostic::error(code::NOT_A_NUMBER, "expected a number or a quantity here")
+                    .at(span),
+            ),
         }
     }
 
@@ -452,7 +449,7 @@ impl Typer<'_> {
             }
         }
         Err(Diagnostic::error(
-            "qdx::validate::unit_mismatch",
+            code::UNIT_MISMATCH,
             format!("cannot {what} {} and {}", l.ty.describe(), r.ty.describe()),
         )
         .label(l.span, format!("this is {}", l.ty.describe()))
@@ -505,7 +502,7 @@ impl Typer<'_> {
                 let diff = l.ty.temp == Temp::Difference || r.ty.temp == Temp::Difference;
                 if abs && dim == Dimension::TEMPERATURE {
                     return Err(Diagnostic::error(
-                        "qdx::validate::temperature",
+                        code::TEMPERATURE,
                         "cannot scale an absolute temperature",
                     )
                     .at(span)
@@ -542,7 +539,7 @@ impl Typer<'_> {
                         let dim = l.ty.dim.powi(n).map_err(|e| unit_error(span, &e))?;
                         if l.ty.temp == Temp::Absolute && n != 1 && dim == Dimension::TEMPERATURE {
                             return Err(Diagnostic::error(
-                                "qdx::validate::temperature",
+                                code::TEMPERATURE,
                                 "cannot scale an absolute temperature",
                             )
                             .at(span));
@@ -560,7 +557,7 @@ impl Typer<'_> {
                 }
                 if !l.ty.dim.is_dimensionless() || !r.ty.dim.is_dimensionless() {
                     return Err(Diagnostic::error(
-                        "qdx::validate::power",
+                        code::POWER,
                         "a quantity with a unit can only be raised to a whole-number power",
                     )
                     .at(span)
@@ -581,7 +578,7 @@ impl Typer<'_> {
             | BinaryOp::Le
             | BinaryOp::Gt
             | BinaryOp::Ge => Err(Diagnostic::error(
-                "qdx::validate::condition_in_value",
+                code::CONDITION_IN_VALUE,
                 format!(
                     "`{}` makes a condition, but a value is expected here",
                     op.symbol()
@@ -601,11 +598,8 @@ impl Typer<'_> {
         let name = callee.dotted();
         let Some(f) = MathFn::from_name(&name) else {
             let known: Vec<&str> = MathFn::ALL.iter().map(|(n, _)| *n).collect();
-            let d = Diagnostic::error(
-                "qdx::validate::unknown_function",
-                format!("unknown function `{name}`"),
-            )
-            .label(callee.span, "not a function here");
+            let d = Diagnostic::error(code::UNKNOWN_FUNCTION, format!("unknown function `{name}`"))
+                .label(callee.span, "not a function here");
             return Err(match crate::names::closest(&name, known.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(format!("functions available here: {}", known.join(", "))),
@@ -613,7 +607,7 @@ impl Typer<'_> {
         };
         if let Some(named) = args.iter().find_map(|a| a.name.as_ref()) {
             return Err(Diagnostic::error(
-                "qdx::validate::argument",
+                code::ARGUMENT,
                 format!("`{name}` takes no named arguments"),
             )
             .at(named.span));
@@ -628,7 +622,7 @@ impl Typer<'_> {
         };
         if !arity_ok {
             return Err(Diagnostic::error(
-                "qdx::validate::argument",
+                code::ARGUMENT,
                 format!(
                     "`{name}` takes {}",
                     if matches!(f, MathFn::Min | MathFn::Max) {
@@ -658,7 +652,7 @@ impl Typer<'_> {
                 let e = first.dim.exponents();
                 if e.iter().any(|x| x % 2 != 0) {
                     return Err(Diagnostic::error(
-                        "qdx::validate::unit",
+                        code::UNIT,
                         format!("the square root of {} has no unit", first.describe()),
                     )
                     .at(span));
@@ -668,7 +662,7 @@ impl Typer<'_> {
             MathFn::Exp | MathFn::Ln | MathFn::Log10 => {
                 if !first.dim.is_dimensionless() {
                     return Err(Diagnostic::error(
-                        "qdx::validate::unit",
+                        code::UNIT,
                         format!("`{name}` needs a plain number, not {}", first.describe()),
                     )
                     .at(span)
@@ -695,11 +689,9 @@ fn settle_additive(
     use Temp::{Absolute as A, Difference as D, Literal as L, No};
     let add = op == BinaryOp::Add;
     let err = |msg: &str, help: &str| {
-        Err(
-            Diagnostic::error("qdx::validate::temperature", msg.to_owned())
-                .at(span)
-                .help(help.to_owned()),
-        )
+        Err(Diagnostic::error(code::TEMPERATURE, msg.to_owned())
+            .at(span)
+            .help(help.to_owned()))
     };
     match (l.ty.temp, r.ty.temp) {
         (No, _) | (_, No) => Ok((l, r, No)),
@@ -727,7 +719,7 @@ fn settle_additive(
 
 /// "this number has no unit; expected a flow rate, e.g. 10 uL/min".
 pub fn missing_unit(span: Span, expected: Dimension) -> Diagnostic {
-    Diagnostic::error("qdx::validate::missing_unit", "this number has no unit")
+    Diagnostic::error(code::MISSING_UNIT, "this number has no unit")
         .label(span, format!("expected {}", describe_dimension(expected)))
         .help(format!("write it with a unit: {}", expected.hint()))
 }

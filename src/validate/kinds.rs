@@ -9,6 +9,7 @@ use super::Validator;
 use super::campaign::{DeviceId, DisplayUnit, PropertyValue, Role};
 use super::expr::{self, Scope, Temp, Typed, Typer};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::load::ModuleKind;
 use crate::names::closest;
 use crate::source::Span;
@@ -100,12 +101,12 @@ impl Scope for ConstScope {
     fn path(&self, path: &ast::Path) -> Result<Typed, Diagnostic> {
         let dotted = path.dotted();
         if Unit::parse(&dotted).is_ok() {
-            return Err(Diagnostic::error("qdx::validate::unit_as_name", format!("`{dotted}` stands alone, as if it were a name"))
+            return Err(Diagnostic::error(code::UNIT_AS_NAME, format!("`{dotted}` stands alone, as if it were a name"))
                 .at(path.span)
                 .help(format!("`{dotted}` is a unit: write units right after their number, without spaces inside them (`10 uL/min`)")));
         }
         Err(Diagnostic::error(
-            "qdx::validate::not_constant",
+            code::NOT_CONSTANT,
             format!(
                 "`{}` is not a constant; a value here must be a number with its unit",
                 path.dotted()
@@ -176,7 +177,7 @@ impl<'a> Validator<'a> {
                         if let Some(first) = kind_spans.get(&k.name.name) {
                             found.push(
                                 Diagnostic::error(
-                                    "qdx::validate::duplicate_kind",
+                                    code::DUPLICATE_KIND,
                                     format!("device kind `{}` is declared twice", k.name.name),
                                 )
                                 .label(k.name.span, "declared again here")
@@ -221,7 +222,7 @@ impl<'a> Validator<'a> {
         if role.is_none() {
             let roles: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
             let mut d = Diagnostic::error(
-                "qdx::validate::unknown_role",
+                code::UNKNOWN_ROLE,
                 format!("unknown device role `{}`", k.role.name),
             )
             .label(k.role.span, "not a role");
@@ -257,7 +258,7 @@ impl<'a> Validator<'a> {
                     limits: s.limits.clone(),
                 }),
                 Some(_) => errors.push(
-                    Diagnostic::error("qdx::validate::setting_type", "a setting must be a quantity (a flow rate, a temperature, …) or an integer")
+                    Diagnostic::error(code::SETTING_TYPE, "a setting must be a quantity (a flow rate, a temperature, …) or an integer")
                         .at(s.ty.span),
                 ),
                 None => errors.push(unknown_type(&s.ty)),
@@ -306,7 +307,7 @@ impl<'a> Validator<'a> {
                     return Err(super::follow_on());
                 }
                 return Err(Diagnostic::error(
-                    "qdx::validate::kind_not_imported",
+                    code::KIND_NOT_IMPORTED,
                     format!("device kind `{name}` is in `{module_name}`, which is not imported"),
                 )
                 .label(path.span, "not in scope")
@@ -315,7 +316,7 @@ impl<'a> Validator<'a> {
         }
         let known: Vec<&str> = self.kinds.keys().map(String::as_str).collect();
         let d = Diagnostic::error(
-            "qdx::validate::unknown_kind",
+            code::UNKNOWN_KIND,
             format!("unknown device kind `{dotted}`"),
         )
         .label(path.span, "no such kind");
@@ -339,7 +340,7 @@ impl<'a> Validator<'a> {
         let span = value.span();
         let wrong = |found: &str| {
             Diagnostic::error(
-                "qdx::validate::property_type",
+                code::PROPERTY_TYPE,
                 format!("expected {}, found {found}", ty.describe()),
             )
             .at(span)
@@ -350,7 +351,7 @@ impl<'a> Validator<'a> {
                 let hi = quantity_of(dim, &r.hi)?;
                 if lo.0 > hi.0 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::empty_range",
+                        code::EMPTY_RANGE,
                         "the low end of this range is above its high end",
                     )
                     .label(r.span, "empty range"));
@@ -402,7 +403,7 @@ impl<'a> Validator<'a> {
                             Ok(PropertyValue::Device(*id))
                         }
                         Some((_, r)) => Err(Diagnostic::error(
-                            "qdx::validate::device_role",
+                            code::DEVICE_ROLE,
                             format!(
                                 "`{name}` is a {}, but a {} is needed here",
                                 r.name(),
@@ -417,7 +418,7 @@ impl<'a> Validator<'a> {
                                 .map(|(n, _)| n.as_str())
                                 .collect();
                             let d = Diagnostic::error(
-                                "qdx::validate::unknown_device",
+                                code::UNKNOWN_DEVICE,
                                 format!("no device named `{name}`"),
                             )
                             .label(span, format!("expected a {}", role.name()));
@@ -446,7 +447,7 @@ impl<'a> Validator<'a> {
                             }
                             _ => {
                                 return Err(Diagnostic::error(
-                                    "qdx::validate::channel",
+                                    code::CHANNEL,
                                     "channels are `absorbance` and `photoluminescence`",
                                 )
                                 .at(i.span));
@@ -476,7 +477,7 @@ pub(crate) fn quantity_of(dim: Dimension, e: &ast::Expr) -> Result<(f64, Typed),
             return Err(expr::missing_unit(e.span, dim));
         }
         return Err(Diagnostic::error(
-            "qdx::validate::unit_mismatch",
+            code::UNIT_MISMATCH,
             format!(
                 "expected {}, found {}",
                 expr::describe_dimension(dim),
@@ -488,11 +489,9 @@ pub(crate) fn quantity_of(dim: Dimension, e: &ast::Expr) -> Result<(f64, Typed),
     }
     let si = t.expr.eval(&NoEnv);
     if !si.is_finite() {
-        return Err(Diagnostic::error(
-            "qdx::validate::not_finite",
-            "this value is not a finite number",
-        )
-        .at(e.span));
+        return Err(
+            Diagnostic::error(code::NOT_FINITE, "this value is not a finite number").at(e.span),
+        );
     }
     Ok((si, t))
 }
@@ -501,11 +500,8 @@ fn unknown_type(ty: &ast::Ident) -> Diagnostic {
     let mut known: Vec<&str> = Dimension::kind_names().collect();
     known.extend(["integer", "string", "bool", "channels"]);
     known.extend(Role::ALL.iter().map(|r| r.name()));
-    let d = Diagnostic::error(
-        "qdx::validate::unknown_type",
-        format!("unknown type `{}`", ty.name),
-    )
-    .label(ty.span, "not a type");
+    let d = Diagnostic::error(code::UNKNOWN_TYPE, format!("unknown type `{}`", ty.name))
+        .label(ty.span, "not a type");
     match closest(&ty.name, known.iter().copied()) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help("types are quantity kinds (`volume`, `flow_rate`, `temperature`, …), `<kind>_range`, `integer`, `string`, `bool`, or a device role"),

@@ -9,6 +9,7 @@ use super::campaign::*;
 use super::expr::{Scope, TExpr, Temp, Ty, Typed, Typer, missing_unit};
 use super::kinds::{constant, quantity_of};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::{self, validate as code};
 use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind, Item, MeasureEntry, ProxyDef};
@@ -109,9 +110,10 @@ impl Scope for ProxyScope<'_, '_> {
             return Err(super::follow_on());
         }
         if let Some(id) = self.proxies.iter().position(|p| p.name == name) {
-            let p = self.proxies.get(id).ok_or_else(|| {
-                Diagnostic::error("qdx::validate::internal", "proxy index").at(span)
-            })?;
+            let p = self
+                .proxies
+                .get(id)
+                .ok_or_else(|| Diagnostic::error(code::INTERNAL, "proxy index").at(span))?;
             return Ok(Typed::new(TExpr::Proxy(id), Ty::of(p.dimension), span));
         }
         if let Some(id) = self
@@ -120,9 +122,11 @@ impl Scope for ProxyScope<'_, '_> {
             .iter()
             .position(|x| x.name == name && x.is_numeric())
         {
-            let var = self.v.variables.get(id).ok_or_else(|| {
-                Diagnostic::error("qdx::validate::internal", "variable index").at(span)
-            })?;
+            let var = self
+                .v
+                .variables
+                .get(id)
+                .ok_or_else(|| Diagnostic::error(code::INTERNAL, "variable index").at(span))?;
             let temp = if var.dimension == Dimension::TEMPERATURE {
                 Temp::Absolute
             } else {
@@ -140,7 +144,7 @@ impl Scope for ProxyScope<'_, '_> {
         }
         if self.later.contains(&name) {
             return Err(Diagnostic::error(
-                "qdx::validate::used_before_defined",
+                code::USED_BEFORE_DEFINED,
                 format!("proxy `{name}` is used before it is defined"),
             )
             .at(span)
@@ -148,7 +152,7 @@ impl Scope for ProxyScope<'_, '_> {
         }
         if channel_kind(&name).is_some() {
             return Err(Diagnostic::error(
-                "qdx::validate::spectrum_as_value",
+                code::SPECTRUM_AS_VALUE,
                 format!("`{name}` is a spectrum, not a number"),
             )
             .at(span)
@@ -158,11 +162,8 @@ impl Scope for ProxyScope<'_, '_> {
         }
         let mut known: Vec<&str> = self.proxies.iter().map(|p| p.name.as_str()).collect();
         known.extend(self.v.variables.iter().map(|v| v.name.as_str()));
-        let d = Diagnostic::error(
-            "qdx::validate::unknown_name",
-            format!("unknown name `{name}`"),
-        )
-        .label(span, "not a proxy or variable");
+        let d = Diagnostic::error(code::UNKNOWN_NAME, format!("unknown name `{name}`"))
+            .label(span, "not a proxy or variable");
         Err(match closest(&name, known.iter().copied()) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
             None => d,
@@ -183,7 +184,7 @@ impl Scope for ProxyScope<'_, '_> {
             .unwrap_or("");
         if self.v.builtins.contains_key(last) {
             return Err(Diagnostic::error(
-                "qdx::validate::nested_builtin",
+                code::NESTED_BUILTIN,
                 format!("`{last}` must be a proxy of its own"),
             )
             .at(span)
@@ -214,7 +215,7 @@ impl<'a> Validator<'a> {
                     .iter()
                     .find(|d| d.role == Role::Cell)
                     .map(|d| d.span);
-                let mut d = Diagnostic::error("qdx::validate::no_measurement", "nothing is measured: the campaign has no `measure` block")
+                let mut d = Diagnostic::error(code::NO_MEASUREMENT, "nothing is measured: the campaign has no `measure` block")
                     .help("add `measure at <cell> { steady_state after 3 reactor_volumes  photoluminescence { integration 100 ms, average 5 } }`");
                 if let Some(span) = span {
                     d = d.label(span, "this cell is never read");
@@ -265,12 +266,9 @@ impl<'a> Validator<'a> {
             };
             if let Some(first) = seen.insert(key, e.span()) {
                 errors.push(
-                    Diagnostic::error(
-                        "qdx::validate::duplicate_entry",
-                        format!("`{key}` is given twice"),
-                    )
-                    .label(e.span(), "given again")
-                    .label(first, "first given here"),
+                    Diagnostic::error(code::DUPLICATE_ENTRY, format!("`{key}` is given twice"))
+                        .label(e.span(), "given again")
+                        .label(first, "first given here"),
                 );
                 continue;
             }
@@ -291,7 +289,7 @@ impl<'a> Validator<'a> {
                             } else {
                                 errors.push(
                                     Diagnostic::error(
-                                        "qdx::validate::settle",
+                                        code::SETTLE,
                                         "the settling band must be above zero",
                                     )
                                     .at(within.span),
@@ -303,7 +301,7 @@ impl<'a> Validator<'a> {
                         }
                         Ok(t) => errors.push(
                             Diagnostic::error(
-                                "qdx::validate::unit_mismatch",
+                                code::UNIT_MISMATCH,
                                 format!(
                                     "expected a temperature difference, found {}",
                                     t.ty.describe()
@@ -331,7 +329,7 @@ impl<'a> Validator<'a> {
                     Ok(n) if (1..=1000).contains(&n) => measurement.replicates = n,
                     _ => errors.push(
                         Diagnostic::error(
-                            "qdx::validate::replicates",
+                            code::REPLICATES,
                             "replicates must be between 1 and 1000",
                         )
                         .at(count.span),
@@ -353,7 +351,7 @@ impl<'a> Validator<'a> {
                     let Some(kind) = channel_kind(&name.name) else {
                         self.poison(format!("channel:{}", name.name));
                         let d = Diagnostic::error(
-                            "qdx::validate::unknown_channel",
+                            code::UNKNOWN_CHANNEL,
                             format!("unknown measurement `{}`", name.name),
                         )
                         .at(name.span);
@@ -385,7 +383,7 @@ impl<'a> Validator<'a> {
                         self.poison(format!("channel:{}", name.name));
                         errors.push(
                             Diagnostic::error(
-                                "qdx::validate::channel_unsupported",
+                                code::CHANNEL_UNSUPPORTED,
                                 format!("`{spec_name}` does not measure {}", name.name),
                             )
                             .at(*span)
@@ -410,7 +408,7 @@ impl<'a> Validator<'a> {
         if spectrometer.is_none() && !self.is_poisoned(&format!("device:{}", m.cell.name)) {
             errors.push(
                 Diagnostic::error(
-                    "qdx::validate::cell_without_spectrometer",
+                    code::CELL_WITHOUT_SPECTROMETER,
                     format!("cell `{}` has no spectrometer", m.cell.name),
                 )
                 .at(m.cell.span)
@@ -424,7 +422,7 @@ impl<'a> Validator<'a> {
             .any(|k| k.starts_with("channel:"));
         if measurement.channels.is_empty() && spectrometer.is_some() && !channel_failed {
             errors.push(
-                Diagnostic::error("qdx::validate::no_channels", "the measurement reads no spectrum")
+                Diagnostic::error(code::NO_CHANNELS, "the measurement reads no spectrum")
                     .at(m.span)
                     .help("add `absorbance { integration 50 ms, average 5 }` or `photoluminescence { integration 100 ms, average 5 }`"),
             );
@@ -439,7 +437,7 @@ impl<'a> Validator<'a> {
             Ok(v) => self.topology.reactor_volume = Some(v),
             Err(_) if broken => {}
             Err(why) => errors.push(
-                Diagnostic::error("qdx::validate::unknown_reactor_volume", format!("the reactor volume up to `{}` is unknown: {why}", m.cell.name))
+                Diagnostic::error(code::UNKNOWN_REACTOR_VOLUME, format!("the reactor volume up to `{}` is unknown: {why}", m.cell.name))
                     .at(m.span)
                     .help("the steady-state wait counts reactor volumes, so every device between the mixer and the cell needs a `volume`"),
             ),
@@ -457,8 +455,7 @@ impl<'a> Validator<'a> {
         for p in props.iter().flat_map(|p| p.entries.iter()) {
             let ast::PropValue::Expr(e) = &p.value else {
                 errors.push(
-                    Diagnostic::error("qdx::validate::flush", "a flush property is a single value")
-                        .at(p.span),
+                    Diagnostic::error(code::FLUSH, "a flush property is a single value").at(p.span),
                 );
                 continue;
             };
@@ -475,38 +472,29 @@ impl<'a> Validator<'a> {
                         }
                     }
                     _ => errors.push(
-                        Diagnostic::error(
-                            "qdx::validate::flush",
-                            "`pump` names the pump that flushes",
-                        )
-                        .at(e.span),
+                        Diagnostic::error(code::FLUSH, "`pump` names the pump that flushes")
+                            .at(e.span),
                     ),
                 },
                 "rate" => match quantity_of(Dimension::FLOW_RATE, e) {
                     Ok((r, _)) if r > 0.0 => rate = Some(r),
                     Ok(_) => errors.push(
-                        Diagnostic::error(
-                            "qdx::validate::flush",
-                            "the flush rate must be above zero",
-                        )
-                        .at(e.span),
+                        Diagnostic::error(code::FLUSH, "the flush rate must be above zero")
+                            .at(e.span),
                     ),
                     Err(d) => errors.push(d),
                 },
                 "volumes" => match quantity_of(Dimension::DIMENSIONLESS, e) {
                     Ok((v, _)) if v > 0.0 && v <= 100.0 => volumes = Some(v),
                     Ok(_) => errors.push(
-                        Diagnostic::error(
-                            "qdx::validate::flush",
-                            "flush between 0 and 100 reactor volumes",
-                        )
-                        .at(e.span),
+                        Diagnostic::error(code::FLUSH, "flush between 0 and 100 reactor volumes")
+                            .at(e.span),
                     ),
                     Err(d) => errors.push(d),
                 },
                 other => {
                     let d = Diagnostic::error(
-                        "qdx::validate::unknown_property",
+                        code::UNKNOWN_PROPERTY,
                         format!("a flush has no property `{other}`"),
                     )
                     .at(p.name.span);
@@ -527,7 +515,7 @@ impl<'a> Validator<'a> {
                 {
                     return Err(vec![
                         Diagnostic::error(
-                            "qdx::validate::out_of_limits",
+                            code::OUT_OF_LIMITS,
                             format!(
                                 "the flush rate {} is outside the pump's limits {} .. {}",
                                 spec.unit.format(rate),
@@ -545,12 +533,9 @@ impl<'a> Validator<'a> {
                 })
             }
             _ => Err(vec![
-                Diagnostic::error(
-                    "qdx::validate::flush",
-                    "a flush needs `pump`, `rate` and `volumes`",
-                )
-                .at(span)
-                .help("e.g. `flush { pump p_wash, rate 500 uL/min, volumes 2 }`"),
+                Diagnostic::error(code::FLUSH, "a flush needs `pump`, `rate` and `volumes`")
+                    .at(span)
+                    .help("e.g. `flush { pump p_wash, rate 500 uL/min, volumes 2 }`"),
             ]),
         }
     }
@@ -562,8 +547,7 @@ impl<'a> Validator<'a> {
         for p in props.iter().flat_map(|p| p.entries.iter()) {
             let ast::PropValue::Expr(e) = &p.value else {
                 errors.push(
-                    Diagnostic::error("qdx::validate::route", "a route property is a single value")
-                        .at(p.span),
+                    Diagnostic::error(code::ROUTE, "a route property is a single value").at(p.span),
                 );
                 continue;
             };
@@ -574,7 +558,7 @@ impl<'a> Validator<'a> {
                     Ok(n.value as u16)
                 }
                 _ => Err(Diagnostic::error(
-                    "qdx::validate::route",
+                    code::ROUTE,
                     "a valve position is a whole number from 1",
                 )
                 .at(e.span)),
@@ -592,11 +576,8 @@ impl<'a> Validator<'a> {
                         }
                     }
                     _ => errors.push(
-                        Diagnostic::error(
-                            "qdx::validate::route",
-                            "`valve` names the valve that routes",
-                        )
-                        .at(e.span),
+                        Diagnostic::error(code::ROUTE, "`valve` names the valve that routes")
+                            .at(e.span),
                     ),
                 },
                 "collect" => match position(e) {
@@ -609,7 +590,7 @@ impl<'a> Validator<'a> {
                 },
                 other => {
                     let d = Diagnostic::error(
-                        "qdx::validate::unknown_property",
+                        code::UNKNOWN_PROPERTY,
                         format!("a route has no property `{other}`"),
                     )
                     .at(p.name.span);
@@ -625,12 +606,9 @@ impl<'a> Validator<'a> {
         }
         let (Some(valve), Some(collect), Some(waste)) = (valve, collect, waste) else {
             return Err(vec![
-                Diagnostic::error(
-                    "qdx::validate::route",
-                    "a route needs `valve`, `collect` and `waste`",
-                )
-                .at(span)
-                .help("e.g. `route { valve v1, collect 2, waste 1 }`"),
+                Diagnostic::error(code::ROUTE, "a route needs `valve`, `collect` and `waste`")
+                    .at(span)
+                    .help("e.g. `route { valve v1, collect 2, waste 1 }`"),
             ]);
         };
         let positions = match self
@@ -645,7 +623,7 @@ impl<'a> Validator<'a> {
             if i64::from(x) > positions {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::route",
+                        code::ROUTE,
                         format!("the valve has {positions} positions; `{what}` names position {x}"),
                     )
                     .at(span),
@@ -654,11 +632,8 @@ impl<'a> Validator<'a> {
         }
         if collect == waste {
             errors.push(
-                Diagnostic::error(
-                    "qdx::validate::route",
-                    "`collect` and `waste` are the same position",
-                )
-                .at(span),
+                Diagnostic::error(code::ROUTE, "`collect` and `waste` are the same position")
+                    .at(span),
             );
         }
         if errors.is_empty() {
@@ -688,7 +663,7 @@ impl<'a> Validator<'a> {
             if proxies.iter().any(|x| x.name == p.name.name) {
                 self.error(
                     Diagnostic::error(
-                        "qdx::validate::duplicate_proxy",
+                        code::DUPLICATE_PROXY,
                         format!("proxy `{}` is defined twice", p.name.name),
                     )
                     .at(p.name.span),
@@ -787,7 +762,7 @@ impl<'a> Validator<'a> {
                     Some((f, r)) => (f, r.start),
                     None => {
                         return Err(Diagnostic::error(
-                            "qdx::validate::internal",
+                            code::INTERNAL,
                             "inline script without position",
                         )
                         .at(p.span));
@@ -837,7 +812,7 @@ impl<'a> Validator<'a> {
             Some(wrong) => {
                 let at = wrong.error.source_offset().unwrap_or(base);
                 Err(Diagnostic::error(
-                    "qdx::validate::script_result",
+                    code::SCRIPT_RESULT,
                     format!("proxy `{name}`: {}", wrong.error.message),
                 )
                 .label(Span::new(file, at, at + 1), "the result comes from here")
@@ -861,12 +836,13 @@ impl<'a> Validator<'a> {
             Ok(script) => Ok(script),
             Err(e) => {
                 let at = e.source_offset().unwrap_or(base);
-                Err(Diagnostic::error(
-                    "qdx::validate::script",
-                    format!("script error: {}", e.message),
+                Err(
+                    Diagnostic::error(code::SCRIPT, format!("script error: {}", e.message))
+                        .label(Span::new(file, at, at + 1), "here")
+                        .help(
+                            "scripts are rhai; see `qdx-script`'s README for what a script may use",
+                        ),
                 )
-                .label(Span::new(file, at, at + 1), "here")
-                .help("scripts are rhai; see `qdx-script`'s README for what a script may use"))
             }
         }
     }
@@ -891,7 +867,7 @@ impl<'a> Validator<'a> {
                 .loaded
                 .diagnostics
                 .iter()
-                .any(|d| d.code == "qdx::load::unknown_module")
+                .any(|d| d.code == codes::load::UNKNOWN_MODULE)
             {
                 return Err(super::follow_on());
             }
@@ -902,7 +878,7 @@ impl<'a> Validator<'a> {
                         .any(|(_, t)| t.contains(&format!("builtin {}(", function.name)))
             {
                 let d = Diagnostic::error(
-                    "qdx::validate::unknown_function",
+                    code::UNKNOWN_FUNCTION,
                     format!("unknown spectral function `{}`", function.name),
                 )
                 .at(function.span);
@@ -943,7 +919,7 @@ impl<'a> Validator<'a> {
                         let known: Vec<&str> =
                             decl.params.iter().map(|p| p.name.name.as_str()).collect();
                         let d = Diagnostic::error(
-                            "qdx::validate::unknown_argument",
+                            code::UNKNOWN_ARGUMENT,
                             format!("`{}` has no argument `{}`", function.name, n.name),
                         )
                         .at(n.span);
@@ -954,7 +930,7 @@ impl<'a> Validator<'a> {
                     }
                     if given.insert(n.name.clone(), (&a.value, a.span)).is_some() {
                         return Err(Diagnostic::error(
-                            "qdx::validate::duplicate_argument",
+                            code::DUPLICATE_ARGUMENT,
                             format!("argument `{}` is given twice", n.name),
                         )
                         .at(a.span));
@@ -963,14 +939,14 @@ impl<'a> Validator<'a> {
                 None => {
                     if named_seen {
                         return Err(Diagnostic::error(
-                            "qdx::validate::positional_after_named",
+                            code::POSITIONAL_AFTER_NAMED,
                             "positional arguments come before named ones",
                         )
                         .at(a.span));
                     }
                     let Some(p) = positional.next() else {
                         return Err(Diagnostic::error(
-                            "qdx::validate::too_many_arguments",
+                            code::TOO_MANY_ARGUMENTS,
                             format!("`{}` takes {} arguments", function.name, decl.params.len()),
                         )
                         .at(a.span));
@@ -995,7 +971,7 @@ impl<'a> Validator<'a> {
                     }
                     None => {
                         return Err(Diagnostic::error(
-                            "qdx::validate::missing_argument",
+                            code::MISSING_ARGUMENT,
                             format!(
                                 "`{}` needs the argument `{}` ({})",
                                 function.name, p.name.name, p.ty.name
@@ -1008,7 +984,7 @@ impl<'a> Validator<'a> {
             };
             let Some(ty) = ParamType::parse(&p.ty.name) else {
                 return Err(Diagnostic::error(
-                    "qdx::validate::unknown_type",
+                    code::UNKNOWN_TYPE,
                     format!("unknown parameter type `{}`", p.ty.name),
                 )
                 .label(p.ty.span, "not a parameter type")
@@ -1016,7 +992,7 @@ impl<'a> Validator<'a> {
             };
             let expects = |what: &str, found: &str| {
                 Diagnostic::error(
-                    "qdx::validate::argument_type",
+                    code::ARGUMENT_TYPE,
                     format!(
                         "`{}` expects {what} for `{}`, found {found}",
                         function.name, p.name.name
@@ -1062,7 +1038,7 @@ impl<'a> Validator<'a> {
                             return Err(super::follow_on());
                         }
                         return Err(Diagnostic::error(
-                            "qdx::validate::channel_not_measured",
+                            code::CHANNEL_NOT_MEASURED,
                             format!("`{}` is not measured", kind.name()),
                         )
                         .at(vspan)
@@ -1126,7 +1102,7 @@ impl<'a> Validator<'a> {
             && from >= to
         {
             return Err(Diagnostic::error(
-                "qdx::validate::empty_range",
+                code::EMPTY_RANGE,
                 format!(
                     "`{}` integrates from a wavelength above where it stops",
                     function.name
@@ -1137,7 +1113,7 @@ impl<'a> Validator<'a> {
         }
         let Some((dimension, unit)) = return_type(&decl.returns.name) else {
             return Err(Diagnostic::error(
-                "qdx::validate::unknown_type",
+                code::UNKNOWN_TYPE,
                 format!("unknown return type `{}`", decl.returns.name),
             )
             .at(decl.returns.span));
@@ -1147,7 +1123,7 @@ impl<'a> Validator<'a> {
                 return Err(super::follow_on());
             }
             return Err(Diagnostic::error(
-                "qdx::validate::no_measurement",
+                code::NO_MEASUREMENT,
                 format!(
                     "`{}` needs a measured spectrum, but nothing is measured",
                     function.name
@@ -1186,7 +1162,7 @@ impl<'a> Validator<'a> {
             return Ok(());
         }
         Err(Diagnostic::error(
-            "qdx::validate::wavelength_range",
+            code::WAVELENGTH_RANGE,
             format!(
                 "{} lies outside what `{}` measures ({} .. {})",
                 unit.format(si),
@@ -1220,7 +1196,7 @@ impl<'a> Validator<'a> {
         let Some((decl, short)) = found else {
             let known: Vec<&str> = self.references.keys().map(String::as_str).collect();
             let d = Diagnostic::error(
-                "qdx::validate::unknown_reference",
+                code::UNKNOWN_REFERENCE,
                 format!("unknown reference dye `{dotted}`"),
             )
             .at(path.span);
@@ -1239,7 +1215,7 @@ impl<'a> Validator<'a> {
                     ..
                 }) => Ok(Some(quantity_of(Dimension::DIMENSIONLESS, e)?.0)),
                 Some(p) => Err(Diagnostic::error(
-                    "qdx::validate::property_type",
+                    code::PROPERTY_TYPE,
                     format!("`{key}` is a number"),
                 )
                 .at(p.span)),
@@ -1248,14 +1224,14 @@ impl<'a> Validator<'a> {
         };
         let quantum_yield = number("quantum_yield")?.ok_or_else(|| {
             Diagnostic::error(
-                "qdx::validate::reference_incomplete",
+                code::REFERENCE_INCOMPLETE,
                 format!("reference `{short}` has no `quantum_yield`"),
             )
             .at(decl.span)
         })?;
         if !(0.0..=1.0).contains(&quantum_yield) {
             return Err(Diagnostic::error(
-                "qdx::validate::reference_qy",
+                code::REFERENCE_QY,
                 "a quantum yield lies between 0 and 1",
             )
             .at(decl.span));
@@ -1296,21 +1272,21 @@ impl<'a> Validator<'a> {
                 SimulationModel::Table { outputs, .. } | SimulationModel::Script { outputs, .. },
             ) => outputs.clone(),
             _ => {
-                return Err(Diagnostic::error("qdx::validate::no_readings", "`readings` come from a virtual lab (`simulate table` or `simulate script`)")
+                return Err(Diagnostic::error(code::NO_READINGS, "`readings` come from a virtual lab (`simulate table` or `simulate script`)")
                     .at(path.span)
                     .help("with a reactor, compute proxies from spectra, e.g. `photoluminescence.peak_wavelength()`"));
             }
         };
         let Some(reading) = reading.filter(|_| path.segments.len() == 2) else {
             return Err(Diagnostic::error(
-                "qdx::validate::reading_name",
+                code::READING_NAME,
                 "name one reading: `readings.<name>`",
             )
             .at(path.span));
         };
         if !outputs.contains(&reading) {
             let d = Diagnostic::error(
-                "qdx::validate::unknown_reading",
+                code::UNKNOWN_READING,
                 format!("the virtual lab does not report `{reading}`"),
             )
             .at(path.span);
@@ -1355,7 +1331,7 @@ fn steady_state(e: &ast::Expr) -> Result<(f64, f64), Diagnostic> {
                 volumes += number.value;
             }
             ExprKind::Number(_) => {
-                return Err(Diagnostic::error("qdx::validate::missing_unit", "this number has no unit")
+                return Err(Diagnostic::error(code::MISSING_UNIT, "this number has no unit")
                     .label(t.span, "reactor volumes or a time?")
                     .help("write `3 reactor_volumes` (volumes of the reactor flushed through the cell) or a time such as `90 s`"));
             }
@@ -1368,7 +1344,7 @@ fn steady_state(e: &ast::Expr) -> Result<(f64, f64), Diagnostic> {
     }
     if volumes < 0.0 || extra < 0.0 || (volumes == 0.0 && extra == 0.0) {
         return Err(Diagnostic::error(
-            "qdx::validate::steady_state",
+            code::STEADY_STATE,
             "the steady-state wait must be longer than zero",
         )
         .at(e.span));
@@ -1397,7 +1373,7 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
                 Ok((s, _)) if (1e-4..=60.0).contains(&s) => c.integration = s,
                 Ok(_) => errors.push(
                     Diagnostic::error(
-                        "qdx::validate::integration",
+                        code::INTEGRATION,
                         "the integration time must lie within 0.1 ms .. 60 s",
                     )
                     .at(e.span),
@@ -1412,7 +1388,7 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
                 }
                 _ => errors.push(
                     Diagnostic::error(
-                        "qdx::validate::average",
+                        code::AVERAGE,
                         "`average` is a whole number of scans between 1 and 10000",
                     )
                     .at(e.span),
@@ -1420,7 +1396,7 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
             },
             (other, _) => {
                 let d = Diagnostic::error(
-                    "qdx::validate::unknown_property",
+                    code::UNKNOWN_PROPERTY,
                     format!("a measurement has no property `{other}`"),
                 )
                 .at(p.name.span);

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 
 pub use campaign::Campaign;
 
+use crate::diagnostic::codes::validate as code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::load::{Loaded, ModuleKind};
 use crate::source::{FileId, Origin, SourceMap, Span};
@@ -72,12 +73,9 @@ pub fn validate(loaded: &Loaded, world: &dyn World) -> Checked {
     }
 }
 
-/// The code of an error that is not shown: it follows from one already reported.
-pub(crate) const SILENT: &str = "qdx::validate::follow_on";
-
 /// An error about something already reported; [`Validator::error`] drops it.
 pub(crate) fn follow_on() -> Diagnostic {
-    Diagnostic::error(SILENT, "follows from an earlier error")
+    Diagnostic::error(code::FOLLOW_ON, "follows from an earlier error")
 }
 
 /// Items of every user module, each with the module it came from.
@@ -183,7 +181,7 @@ impl<'a> Validator<'a> {
     }
 
     fn error(&mut self, d: Diagnostic) {
-        if d.code != SILENT {
+        if d.code != code::FOLLOW_ON {
             self.diags.push(d);
         }
     }
@@ -261,7 +259,7 @@ impl<'a> Validator<'a> {
                 Err(why) => {
                     self.error(
                         Diagnostic::error(
-                            "qdx::validate::search_space",
+                            code::SEARCH_SPACE,
                             format!("the optimizer cannot work on this campaign: {why}"),
                         )
                         .at(optimizer.span),
@@ -327,14 +325,14 @@ impl<'a> Validator<'a> {
             match item {
                 Item::Campaign(c) if **module != ModuleKind::Entry => found.push(
                     Diagnostic::error(
-                        "qdx::validate::campaign_in_import",
+                        code::CAMPAIGN_IN_IMPORT,
                         "only the campaign file itself can have a `campaign` block",
                     )
                     .label(c.span, "in an imported file"),
                 ),
                 Item::Lab(l) => found.push(
                     Diagnostic::error(
-                        "qdx::validate::lab_in_campaign",
+                        code::LAB_IN_CAMPAIGN,
                         "lab bindings belong in a lab file, not in the campaign",
                     )
                     .label(l.span, "a `lab` block")
@@ -345,7 +343,7 @@ impl<'a> Validator<'a> {
                     if let Some(first) = seen.get(keyword) {
                         found.push(
                             Diagnostic::error(
-                                "qdx::validate::duplicate_block",
+                                code::DUPLICATE_BLOCK,
                                 format!("a campaign has one `{keyword}` block, this is a second one"),
                             )
                             .label(span, "second block")
@@ -378,14 +376,11 @@ impl<'a> Validator<'a> {
         let Some(c) = campaigns.first().copied() else {
             let lab_file = entry.items.iter().any(|i| matches!(i, Item::Lab(_)));
             let start = entry.header.as_ref().map_or(entry.span, |h| h.span);
-            let mut d = Diagnostic::error(
-                "qdx::validate::no_campaign",
-                "this file has no `campaign` block",
-            )
-            .label(
-                start,
-                "a campaign file needs a `campaign \"name\" { … }` block",
-            );
+            let mut d = Diagnostic::error(code::NO_CAMPAIGN, "this file has no `campaign` block")
+                .label(
+                    start,
+                    "a campaign file needs a `campaign \"name\" { … }` block",
+                );
             d = if lab_file {
                 d.help("this looks like a lab file: pass it with `--lab` next to a campaign")
             } else {
@@ -397,7 +392,7 @@ impl<'a> Validator<'a> {
         for span in &c.repeated {
             self.error(
                 Diagnostic::error(
-                    "qdx::validate::duplicate_entry",
+                    code::DUPLICATE_ENTRY,
                     "this entry is given twice in the campaign block",
                 )
                 .label(*span, "given again here"),
@@ -405,7 +400,7 @@ impl<'a> Validator<'a> {
         }
         if c.name.value.trim().is_empty() {
             self.error(
-                Diagnostic::error("qdx::validate::empty_name", "the campaign needs a name")
+                Diagnostic::error(code::EMPTY_NAME, "the campaign needs a name")
                     .label(c.name.span, "empty name"),
             );
         } else if c
@@ -415,7 +410,7 @@ impl<'a> Validator<'a> {
             .any(|ch| ch == '/' || ch == '\\' || ch.is_control())
         {
             self.error(
-                Diagnostic::error("qdx::validate::campaign_name", "the campaign name becomes a folder name; it cannot contain `/`, `\\` or control characters")
+                Diagnostic::error(code::CAMPAIGN_NAME, "the campaign name becomes a folder name; it cannot contain `/`, `\\` or control characters")
                     .at(c.name.span),
             );
         }
@@ -423,7 +418,7 @@ impl<'a> Validator<'a> {
             Some(s) => s.value,
             None => {
                 self.error(
-                    Diagnostic::warning("qdx::validate::no_seed", "no seed: runs use seed 0")
+                    Diagnostic::warning(code::NO_SEED, "no seed: runs use seed 0")
                         .label(c.span, "this campaign has no `seed`")
                         .help("write `seed 42` (any number) so that the campaign's runs are reproducible by intent"),
                 );
@@ -452,7 +447,7 @@ impl<'a> Validator<'a> {
         for v in &self.variables {
             if !used.contains(&v.name) {
                 warnings.push(
-                    Diagnostic::warning("qdx::validate::unused_variable", format!("variable `{}` does not set anything", v.name))
+                    Diagnostic::warning(code::UNUSED_VARIABLE, format!("variable `{}` does not set anything", v.name))
                         .label(v.span, "never used")
                         .help("use it in `derive`, bind it to a device (`-> h1`), or feed it to the simulation; otherwise the optimizer explores a dimension that changes nothing"),
                 );
@@ -462,7 +457,7 @@ impl<'a> Validator<'a> {
             if !used.contains(name) {
                 warnings.push(
                     Diagnostic::warning(
-                        "qdx::validate::unused_parameter",
+                        code::UNUSED_PARAMETER,
                         format!("parameter `{name}` is never used"),
                     )
                     .label(*span, "never used"),
@@ -475,7 +470,7 @@ impl<'a> Validator<'a> {
             {
                 warnings.push(
                     Diagnostic::warning(
-                        "qdx::validate::unused_derived",
+                        code::UNUSED_DERIVED,
                         format!("`{n}` is derived but never used"),
                     )
                     .label(d.span, "never used"),
@@ -489,7 +484,7 @@ impl<'a> Validator<'a> {
             {
                 warnings.push(
                     Diagnostic::warning(
-                        "qdx::validate::unused_kind",
+                        code::UNUSED_KIND,
                         format!("device kind `{}` is never used", k.name.name),
                     )
                     .label(k.name.span, "declared here"),

@@ -9,6 +9,7 @@ use super::campaign::*;
 use super::expr::{Typed, describe_dimension, missing_unit};
 use super::kinds::{NoEnv, constant, quantity_of};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, ObjectiveEntry, OptimizerEntry, UnaryOp};
@@ -67,7 +68,7 @@ impl<'a> Validator<'a> {
             None => {
                 let known: Vec<&str> = self.proxies.iter().map(|p| p.name.as_str()).collect();
                 let d = Diagnostic::error(
-                    "qdx::validate::unknown_proxy",
+                    code::UNKNOWN_PROXY,
                     format!("no proxy named `{}`", ident.name),
                 )
                 .label(ident.span, "not a declared proxy");
@@ -88,7 +89,7 @@ impl<'a> Validator<'a> {
         difference: bool,
     ) -> Result<f64, Diagnostic> {
         let Some(p) = self.proxies.get(proxy) else {
-            return Err(Diagnostic::error("qdx::validate::internal", "proxy index").at(e.span));
+            return Err(Diagnostic::error(code::INTERNAL, "proxy index").at(e.span));
         };
         let t = constant(e)?;
         let t: Typed = if difference {
@@ -101,7 +102,7 @@ impl<'a> Validator<'a> {
                 return Err(missing_unit(e.span, p.dimension));
             }
             return Err(Diagnostic::error(
-                "qdx::validate::unit_mismatch",
+                code::UNIT_MISMATCH,
                 format!(
                     "`{}` is {}, but this is {}",
                     p.name,
@@ -158,7 +159,7 @@ impl<'a> Validator<'a> {
                             Some(w) => {
                                 let t = self.proxy_value(id, w, true)?;
                                 if t < 0.0 {
-                                    return Err(Diagnostic::error("qdx::validate::tolerance", "a tolerance cannot be negative").at(w.span));
+                                    return Err(Diagnostic::error(code::TOLERANCE, "a tolerance cannot be negative").at(w.span));
                                 }
                                 t
                             }
@@ -168,7 +169,7 @@ impl<'a> Validator<'a> {
                             ast::TargetOp::Equal => Ok(Goal::Target { value: v, tolerance: tol }),
                             ast::TargetOp::AtLeast if within.is_none() => Ok(Goal::AtLeast { value: v }),
                             ast::TargetOp::AtMost if within.is_none() => Ok(Goal::AtMost { value: v }),
-                            _ => Err(Diagnostic::error("qdx::validate::one_sided_tolerance", "a one-sided target takes no tolerance")
+                            _ => Err(Diagnostic::error(code::ONE_SIDED_TOLERANCE, "a one-sided target takes no tolerance")
                                 .at(*span)
                                 .help("`target plqy >= 0.5` is met at 0.5 and above; use `=` with `within` for a band")),
                         }
@@ -194,7 +195,7 @@ impl<'a> Validator<'a> {
                         "pareto" => Combine::Pareto,
                         other => {
                             let d = Diagnostic::error(
-                                "qdx::validate::unknown_combine",
+                                code::UNKNOWN_COMBINE,
                                 format!("unknown way to combine objectives `{other}`"),
                             )
                             .at(method.span);
@@ -212,7 +213,7 @@ impl<'a> Validator<'a> {
                     if let Some((_, first, _)) = combine {
                         errors.push(
                             Diagnostic::error(
-                                "qdx::validate::duplicate_combine",
+                                code::DUPLICATE_COMBINE,
                                 "objectives are combined twice",
                             )
                             .label(*span, "second")
@@ -243,7 +244,7 @@ impl<'a> Validator<'a> {
             if let Some(first) = list.iter().find(|o| o.proxy == id) {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::duplicate_objective",
+                        code::DUPLICATE_OBJECTIVE,
                         format!("`{}` has two objectives", proxy.name),
                     )
                     .label(span, "second objective")
@@ -276,7 +277,7 @@ impl<'a> Validator<'a> {
             let w = weight.as_ref().map_or(1.0, |w| w.value);
             if w <= 0.0 {
                 errors.push(
-                    Diagnostic::error("qdx::validate::weight", "a weight must be above zero")
+                    Diagnostic::error(code::WEIGHT, "a weight must be above zero")
                         .at(weight.as_ref().map_or(span, |w| w.span)),
                 );
                 continue;
@@ -307,7 +308,7 @@ impl<'a> Validator<'a> {
                 if list.len() < 2 && c != Combine::Pareto && !failed {
                     errors.push(
                         Diagnostic::warning(
-                            "qdx::validate::combine_single",
+                            code::COMBINE_SINGLE,
                             "there is only one objective; nothing to combine",
                         )
                         .at(span),
@@ -320,7 +321,7 @@ impl<'a> Validator<'a> {
                                 let mut point = vec![f64::NAN; list.len()];
                                 for q in &inner.entries {
                                     let Some(k) = list.iter().position(|o| o.name == q.name.name) else {
-                                        errors.push(Diagnostic::error("qdx::validate::unknown_objective", format!("`{}` is not an objective", q.name.name)).at(q.name.span));
+                                        errors.push(Diagnostic::error(code::UNKNOWN_OBJECTIVE, format!("`{}` is not an objective", q.name.name)).at(q.name.span));
                                         continue;
                                     };
                                     let (Some(o), ast::PropValue::Expr(e)) = (list.get(k), &q.value) else { continue };
@@ -334,12 +335,12 @@ impl<'a> Validator<'a> {
                                     }
                                 }
                                 if point.iter().any(|x| x.is_nan()) {
-                                    errors.push(Diagnostic::error("qdx::validate::reference_point", "the reference point needs a value for every objective").at(p.span));
+                                    errors.push(Diagnostic::error(code::REFERENCE_POINT, "the reference point needs a value for every objective").at(p.span));
                                 } else {
                                     reference_point = Some(point);
                                 }
                             }
-                            _ => errors.push(Diagnostic::error("qdx::validate::reference_point", "write the reference point as `reference { peak 620 nm, plqy 0 }`").at(p.span)),
+                            _ => errors.push(Diagnostic::error(code::REFERENCE_POINT, "write the reference point as `reference { peak 620 nm, plqy 0 }`").at(p.span)),
                         }
                         continue;
                     }
@@ -354,7 +355,7 @@ impl<'a> Validator<'a> {
                         }
                         let known: Vec<&str> = Vec::new();
                         let d = Diagnostic::error(
-                            "qdx::validate::unknown_objective",
+                            code::UNKNOWN_OBJECTIVE,
                             format!("`{}` is not an objective", p.name.name),
                         )
                         .at(p.name.span);
@@ -370,11 +371,8 @@ impl<'a> Validator<'a> {
                             ..
                         }) if n.value > 0.0 => o.weight = n.value,
                         _ => errors.push(
-                            Diagnostic::error(
-                                "qdx::validate::weight",
-                                "a weight is a number above zero",
-                            )
-                            .at(p.value.span()),
+                            Diagnostic::error(code::WEIGHT, "a weight is a number above zero")
+                                .at(p.value.span()),
                         ),
                     }
                 }
@@ -383,7 +381,7 @@ impl<'a> Validator<'a> {
             None if list.len() > 1 => {
                 let names: Vec<String> = list.iter().map(|o| o.name.clone()).collect();
                 let spans: Vec<Span> = list.iter().map(|o| o.span).collect();
-                let mut d = Diagnostic::error("qdx::validate::uncombined_objectives", format!("{} objectives, but no rule to combine them", list.len()))
+                let mut d = Diagnostic::error(code::UNCOMBINED_OBJECTIVES, format!("{} objectives, but no rule to combine them", list.len()))
                     .help(format!("add `combine desirability {{ {} }}` (weights), `combine weighted_sum`, or `combine pareto` for a Pareto front", names.iter().map(|n| format!("{n} 1")).collect::<Vec<_>>().join(", ")));
                 for s in spans {
                     d = d.at(s);
@@ -431,7 +429,7 @@ impl<'a> Validator<'a> {
             return Ok((lo, hi));
         }
         Err(Diagnostic::error(
-            "qdx::validate::empty_ramp",
+            code::EMPTY_RAMP,
             "the desirability range is empty: its lower end is not below its upper end",
         )
         .at(r.span)
@@ -478,7 +476,7 @@ impl<'a> Validator<'a> {
                 });
                 let Some(target) = target else {
                     return Err(Diagnostic::error(
-                        "qdx::validate::within_without_target",
+                        code::WITHIN_WITHOUT_TARGET,
                         format!(
                             "`{} within …` needs a target for `{}`",
                             ident.name, ident.name
@@ -513,12 +511,11 @@ impl<'a> Validator<'a> {
                     value,
                 })
             }
-            _ => Err(Diagnostic::error(
-                "qdx::validate::not_a_condition",
-                "expected a condition on proxies",
-            )
-            .at(e.span)
-            .help("e.g. `peak within 2 nm and plqy >= 0.6`")),
+            _ => Err(
+                Diagnostic::error(code::NOT_A_CONDITION, "expected a condition on proxies")
+                    .at(e.span)
+                    .help("e.g. `peak within 2 nm and plqy >= 0.6`"),
+            ),
         }
     }
 
@@ -539,7 +536,7 @@ impl<'a> Validator<'a> {
                     c.name.span
                 });
             self.error(
-                Diagnostic::error("qdx::validate::no_optimizer", "the campaign has no `optimizer` block")
+                Diagnostic::error(code::NO_OPTIMIZER, "the campaign has no `optimizer` block")
                     .label(span, "which experiments should this campaign run?")
                     .help("add e.g. `optimizer bayesian { initial sobol 10 }`, or a design: `optimizer grid { levels { … } }`"),
             );
@@ -564,7 +561,7 @@ impl<'a> Validator<'a> {
         else {
             let known: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
             let d = Diagnostic::error(
-                "qdx::validate::unknown_strategy",
+                code::UNKNOWN_STRATEGY,
                 format!("unknown optimizer `{name}`"),
             )
             .at(o.strategy.span);
@@ -600,7 +597,7 @@ impl<'a> Validator<'a> {
                         "random" => Strategy::Random,
                         other => {
                             let d = Diagnostic::error(
-                                "qdx::validate::initial_design",
+                                code::INITIAL_DESIGN,
                                 format!("unknown initial design `{other}`"),
                             )
                             .at(design.span);
@@ -620,7 +617,7 @@ impl<'a> Validator<'a> {
                     ) {
                         errors.push(
                             Diagnostic::error(
-                                "qdx::validate::initial_design",
+                                code::INITIAL_DESIGN,
                                 format!(
                                     "`{canonical}` has no initial design: it is a design itself"
                                 ),
@@ -632,7 +629,7 @@ impl<'a> Validator<'a> {
                     if count.value == 0 {
                         errors.push(
                             Diagnostic::error(
-                                "qdx::validate::initial_design",
+                                code::INITIAL_DESIGN,
                                 "the initial design needs at least one experiment",
                             )
                             .at(count.span),
@@ -642,7 +639,7 @@ impl<'a> Validator<'a> {
                     if count.value > MAX_DESIGN_POINTS {
                         errors.push(
                             Diagnostic::error(
-                                "qdx::validate::design_too_large",
+                                code::DESIGN_TOO_LARGE,
                                 format!(
                                     "an initial design of {} experiments is larger than qdx plans",
                                     count.value
@@ -659,7 +656,7 @@ impl<'a> Validator<'a> {
                     if size.value == 0 || size.value > 1000 {
                         errors.push(
                             Diagnostic::error(
-                                "qdx::validate::batch",
+                                code::BATCH,
                                 "a batch is between 1 and 1000 experiments",
                             )
                             .at(size.span),
@@ -672,7 +669,7 @@ impl<'a> Validator<'a> {
                     if config.strategy != Strategy::Grid {
                         errors.push(
                             Diagnostic::error(
-                                "qdx::validate::levels_without_grid",
+                                code::LEVELS_WITHOUT_GRID,
                                 "`levels` belong to a grid",
                             )
                             .at(*span)
@@ -686,7 +683,7 @@ impl<'a> Validator<'a> {
                                 if config.levels.insert(id, values).is_some() {
                                     errors.push(
                                         Diagnostic::error(
-                                            "qdx::validate::duplicate_levels",
+                                            code::DUPLICATE_LEVELS,
                                             format!(
                                                 "levels of `{}` are given twice",
                                                 l.variable.name
@@ -709,7 +706,7 @@ impl<'a> Validator<'a> {
                     if !allowed.iter().any(|(n, _)| *n == opt.name) {
                         let known: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
                         let d = Diagnostic::error(
-                            "qdx::validate::unknown_option",
+                            code::UNKNOWN_OPTION,
                             format!("`{canonical}` has no option `{}`", opt.name),
                         )
                         .at(opt.span);
@@ -734,9 +731,9 @@ impl<'a> Validator<'a> {
                             Ok(()) => {
                                 config.options.insert(opt.name.clone(), v);
                             }
-                            Err(msg) => errors.push(
-                                Diagnostic::error("qdx::validate::option_value", msg).at(*span),
-                            ),
+                            Err(msg) => {
+                                errors.push(Diagnostic::error(code::OPTION_VALUE, msg).at(*span))
+                            }
                         },
                         Err(d) => errors.push(d),
                     }
@@ -758,7 +755,7 @@ impl<'a> Validator<'a> {
                 };
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::design_too_large",
+                        code::DESIGN_TOO_LARGE,
                         format!("the grid has {shown} points, more than qdx plans"),
                     )
                     .label(
@@ -779,7 +776,7 @@ impl<'a> Validator<'a> {
             Strategy::NelderMead | Strategy::Evolutionary => {
                 if let Some(v) = choice_vars.first() {
                     errors.push(
-                        Diagnostic::error("qdx::validate::strategy_categorical", format!("`{canonical}` cannot handle the choice variable `{}`", v.name))
+                        Diagnostic::error(code::STRATEGY_CATEGORICAL, format!("`{canonical}` cannot handle the choice variable `{}`", v.name))
                             .label(o.strategy.span, "moves through continuous space only")
                             .label(v.span, "a choice variable")
                             .help("use `bayesian`, `snobfit`, `random` or a design (`sobol`, `latin_hypercube`, `grid`)"),
@@ -790,7 +787,7 @@ impl<'a> Validator<'a> {
                 if !self.compositions.is_empty() {
                     errors.push(
                         Diagnostic::error(
-                            "qdx::validate::grid_composition",
+                            code::GRID_COMPOSITION,
                             "a grid cannot keep a composition summing to its total",
                         )
                         .at(o.span)
@@ -812,7 +809,7 @@ impl<'a> Validator<'a> {
                         .first()
                         .map_or_else(String::new, |v| format!("{} 3", v.name));
                     let mut d = Diagnostic::error(
-                        "qdx::validate::grid_without_levels",
+                        code::GRID_WITHOUT_LEVELS,
                         format!(
                             "a grid needs levels for {}",
                             names
@@ -846,7 +843,7 @@ impl<'a> Validator<'a> {
             };
             errors.push(
                 Diagnostic::error(
-                    "qdx::validate::strategy_pool",
+                    code::STRATEGY_POOL,
                     format!("`{canonical}` cannot pick rows of a table in pool mode"),
                 )
                 .label(o.strategy.span, what)
@@ -869,7 +866,7 @@ impl<'a> Validator<'a> {
             )
         {
             errors.push(
-                Diagnostic::error("qdx::validate::no_objective", format!("`{canonical}` optimizes an objective, but the campaign has none"))
+                Diagnostic::error(code::NO_OBJECTIVE, format!("`{canonical}` optimizes an objective, but the campaign has none"))
                     .at(o.strategy.span)
                     .help("add an `objectives` block (`maximize plqy`), or use a design (`sobol`, `grid`) to explore without one"),
             );
@@ -889,7 +886,7 @@ impl<'a> Validator<'a> {
         else {
             let known: Vec<&str> = self.variables.iter().map(|v| v.name.as_str()).collect();
             let d = Diagnostic::error(
-                "qdx::validate::unknown_variable",
+                code::UNKNOWN_VARIABLE,
                 format!("no variable named `{}`", l.variable.name),
             )
             .at(l.variable.span);
@@ -899,12 +896,12 @@ impl<'a> Validator<'a> {
             });
         };
         let Some(v) = self.variables.get(id) else {
-            return Err(Diagnostic::error("qdx::validate::internal", "variable index").at(l.span));
+            return Err(Diagnostic::error(code::INTERNAL, "variable index").at(l.span));
         };
         let (lo, hi) = match &v.domain {
             Domain::Choice { .. } => {
                 return Err(Diagnostic::error(
-                    "qdx::validate::levels_of_choice",
+                    code::LEVELS_OF_CHOICE,
                     format!("`{}` is a choice: a grid uses all its options", v.name),
                 )
                 .at(l.span));
@@ -919,7 +916,7 @@ impl<'a> Validator<'a> {
             ast::LevelValues::Count(n) => {
                 if n.value < 2 || n.value > 10_000 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::level_count",
+                        code::LEVEL_COUNT,
                         "a grid needs 2 to 10000 levels per variable",
                     )
                     .at(n.span));
@@ -936,18 +933,16 @@ impl<'a> Validator<'a> {
             }
             ast::LevelValues::List(items, span) => {
                 if items.is_empty() {
-                    return Err(Diagnostic::error(
-                        "qdx::validate::level_count",
-                        "an empty list of levels",
-                    )
-                    .at(*span));
+                    return Err(
+                        Diagnostic::error(code::LEVEL_COUNT, "an empty list of levels").at(*span),
+                    );
                 }
                 let mut out = Vec::new();
                 for e in items {
                     let (x, _) = quantity_of(v.dimension, e)?;
                     if x < lo - 1e-12 * lo.abs().max(1.0) || x > hi + 1e-12 * hi.abs().max(1.0) {
                         return Err(Diagnostic::error(
-                            "qdx::validate::level_outside",
+                            code::LEVEL_OUTSIDE,
                             format!(
                                 "{} is outside the range of `{}` ({} .. {})",
                                 v.unit.format(x),
@@ -960,7 +955,7 @@ impl<'a> Validator<'a> {
                     }
                     if out.contains(&x) {
                         return Err(Diagnostic::error(
-                            "qdx::validate::duplicate_level",
+                            code::DUPLICATE_LEVEL,
                             "this level is listed twice",
                         )
                         .at(e.span));
@@ -985,7 +980,7 @@ impl<'a> Validator<'a> {
                 "bundle" => PriorFormat::Bundle,
                 other => {
                     self.error(
-                        Diagnostic::error("qdx::validate::prior_format", format!("unknown prior data format `{other}`"))
+                        Diagnostic::error(code::PRIOR_FORMAT, format!("unknown prior data format `{other}`"))
                             .at(p.format.span)
                             .help("prior data is `prior csv \"earlier.csv\"` or `prior bundle \"runs/earlier-run\"`"),
                     );
@@ -1022,7 +1017,7 @@ impl<'a> Validator<'a> {
                         .collect();
                     if !missing.is_empty() {
                         self.error(
-                            Diagnostic::error("qdx::validate::prior_columns", format!("`{}` has no column for {}", name, missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")))
+                            Diagnostic::error(code::PRIOR_COLUMNS, format!("`{}` has no column for {}", name, missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")))
                                 .at(p.path.span)
                                 .help("prior data needs one column per variable, named like the variable (optionally with its unit: `residence [s]`)"),
                         );
@@ -1033,7 +1028,7 @@ impl<'a> Validator<'a> {
                         Ok(table) => {
                             if let Some(what) = table.outside_summary(&name) {
                                 self.error(
-                                    Diagnostic::warning("qdx::validate::prior_outside", what)
+                                    Diagnostic::warning(code::PRIOR_OUTSIDE, what)
                                         .at(p.path.span)
                                         .help(format!("the optimizer starts from the {} rows inside the ranges; widen a range to use the others", table.rows.len())),
                                 );
@@ -1042,7 +1037,7 @@ impl<'a> Validator<'a> {
                         Err(why) => {
                             self.error(
                                 Diagnostic::error(
-                                    "qdx::validate::prior_data",
+                                    code::PRIOR_DATA,
                                     format!("`{name}` cannot be read as prior data: {why}"),
                                 )
                                 .at(p.path.span),
@@ -1076,7 +1071,7 @@ impl<'a> Validator<'a> {
                     if n.value == 0 {
                         self.error(
                             Diagnostic::error(
-                                "qdx::validate::budget",
+                                code::BUDGET,
                                 "a budget of zero experiments runs nothing",
                             )
                             .at(n.span),
@@ -1100,11 +1095,8 @@ impl<'a> Validator<'a> {
                             }
                         }
                         Ok(_) => self.error(
-                            Diagnostic::error(
-                                "qdx::validate::budget",
-                                "a reagent budget must be above zero",
-                            )
-                            .at(amount.span),
+                            Diagnostic::error(code::BUDGET, "a reagent budget must be above zero")
+                                .at(amount.span),
                         ),
                         Err(d) => self.error(d),
                     }
@@ -1126,11 +1118,8 @@ impl<'a> Validator<'a> {
                         budget.spans.time = Some(t.span);
                     }
                     Ok(_) => self.error(
-                        Diagnostic::error(
-                            "qdx::validate::budget",
-                            "a time budget must be above zero",
-                        )
-                        .at(t.span),
+                        Diagnostic::error(code::BUDGET, "a time budget must be above zero")
+                            .at(t.span),
                     ),
                     Err(d) => self.error(d),
                 },
@@ -1158,7 +1147,7 @@ impl<'a> Validator<'a> {
                     .copied()
                     .unwrap_or(Span::synthetic(crate::source::Synthetic::Default));
                 let d = Diagnostic::error(
-                    "qdx::validate::unknown_stock",
+                    code::UNKNOWN_STOCK,
                     format!("the budget names no stock `{stock}`"),
                 )
                 .label(span, "not a stock");
@@ -1174,7 +1163,7 @@ impl<'a> Validator<'a> {
                 && initial > n
             {
                 errors.push(
-                    Diagnostic::error("qdx::validate::budget_initial", format!("the initial design has {initial} experiments, more than the budget of {n}"))
+                    Diagnostic::error(code::BUDGET_INITIAL, format!("the initial design has {initial} experiments, more than the budget of {n}"))
                         .label(span, "budget")
                         .label(config.span, "initial design")
                         .help("lower the initial design or raise the budget"),
@@ -1186,7 +1175,7 @@ impl<'a> Validator<'a> {
             {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::design_too_large",
+                        code::DESIGN_TOO_LARGE,
                         format!(
                             "a `{}` design of {n} experiments is larger than qdx plans",
                             config.strategy.name()
@@ -1202,7 +1191,7 @@ impl<'a> Validator<'a> {
             if config.batch > n {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::budget_batch",
+                        code::BUDGET_BATCH,
                         format!(
                             "a batch of {} is larger than the budget of {n} experiments",
                             config.batch
@@ -1217,7 +1206,7 @@ impl<'a> Validator<'a> {
                 if size > n && size <= MAX_DESIGN_POINTS {
                     errors.push(
                         Diagnostic::error(
-                            "qdx::validate::budget_grid",
+                            code::BUDGET_GRID,
                             format!(
                                 "the grid has {size} points, but the budget allows {n} experiments"
                             ),
@@ -1256,7 +1245,7 @@ impl<'a> Validator<'a> {
                             |c| c.name.span,
                         );
                 errors.push(
-                    Diagnostic::error("qdx::validate::unbounded", "nothing ends this campaign: no budget and no stop condition")
+                    Diagnostic::error(code::UNBOUNDED, "nothing ends this campaign: no budget and no stop condition")
                         .label(span, "this campaign has no budget")
                         .help("add `budget { experiments 50 }` to the campaign block, or a `stop when …` objective"),
                 );
@@ -1272,11 +1261,11 @@ fn proxy_ident(e: &ast::Expr) -> Result<ast::Ident, Diagnostic> {
     match &e.kind {
         ExprKind::Path(p) if p.segments.len() == 1 => {
             p.segments.first().cloned().ok_or_else(|| {
-                Diagnostic::error("qdx::validate::not_a_condition", "expected a proxy").at(e.span)
+                Diagnostic::error(code::NOT_A_CONDITION, "expected a proxy").at(e.span)
             })
         }
         _ => Err(Diagnostic::error(
-            "qdx::validate::not_a_condition",
+            code::NOT_A_CONDITION,
             "a condition starts with a proxy's name",
         )
         .at(e.span)
@@ -1296,7 +1285,7 @@ fn option_value(
             ast::PropValue::Props(inner) => option_value(&p.name, None, Some(inner))?,
             ast::PropValue::Range(r) => {
                 return Err(Diagnostic::error(
-                    "qdx::validate::option_value",
+                    code::OPTION_VALUE,
                     "an option is a name or a number",
                 )
                 .at(r.span));
@@ -1310,7 +1299,7 @@ fn option_value(
         Some(ExprKind::Path(p)) => Some(OptionValue::Name(p.dotted())),
         Some(_) => {
             return Err(Diagnostic::error(
-                "qdx::validate::option_value",
+                code::OPTION_VALUE,
                 format!("`{}` takes a name or a number", name.name),
             )
             .at(value.map_or(name.span, |v| v.span)));
@@ -1325,11 +1314,9 @@ fn option_value(
         }
         (None, _) => OptionValue::Block(block),
         (Some(_), false) => {
-            return Err(Diagnostic::error(
-                "qdx::validate::option_value",
-                "a number cannot have a block",
-            )
-            .at(name.span));
+            return Err(
+                Diagnostic::error(code::OPTION_VALUE, "a number cannot have a block").at(name.span),
+            );
         }
     })
 }
@@ -1388,7 +1375,7 @@ fn ramp_warnings(
         match (method, given) {
             (Combine::Desirability, false) => out.push(
                 Diagnostic::warning(
-                    "qdx::validate::observed_ramp",
+                    code::OBSERVED_RAMP,
                     format!("the desirability of `{name}` ramps over the values observed so far"),
                 )
                 .at(at)
@@ -1399,7 +1386,7 @@ fn ramp_warnings(
             (Combine::Desirability, true) => {}
             (other, true) => out.push(
                 Diagnostic::warning(
-                    "qdx::validate::unused_ramp",
+                    code::UNUSED_RAMP,
                     format!(
                         "the range of `{name}` only shapes desirability, but {}",
                         match other {

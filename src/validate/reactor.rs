@@ -9,6 +9,7 @@ use super::campaign::*;
 use super::expr::{Scope, TExpr, Temp, Ty, Typed, Typer};
 use super::kinds::{NoEnv, PropType, display_unit, written_unit};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind, Item, ReactorEntry};
@@ -45,7 +46,7 @@ impl Scope for DevicePropScope<'_> {
                 path.span,
             )),
             _ => Err(Diagnostic::error(
-                "qdx::validate::unknown_property",
+                code::UNKNOWN_PROPERTY,
                 format!("`{name}` is not a numeric property of this device"),
             )
             .at(path.span)),
@@ -79,7 +80,7 @@ impl<'a> Validator<'a> {
                 let first = kept.get(*id).map_or(d.span, |(k, _)| k.name.span);
                 self.error(
                     Diagnostic::error(
-                        "qdx::validate::duplicate_device",
+                        code::DUPLICATE_DEVICE,
                         format!("device `{}` is declared twice", d.name.name),
                     )
                     .label(d.name.span, "declared again here")
@@ -93,7 +94,7 @@ impl<'a> Validator<'a> {
                     if d.role.name != role.name() {
                         let role_word_ok = Role::from_name(&d.role.name).is_some();
                         let mut diag = Diagnostic::error(
-                            "qdx::validate::role_mismatch",
+                            code::ROLE_MISMATCH,
                             format!(
                                 "`{}` is a {} kind, but the device is declared as a `{}`",
                                 kind.name,
@@ -158,7 +159,7 @@ impl<'a> Validator<'a> {
             if let Some(first) = given.insert(&p.name.name, p.name.span) {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::duplicate_property",
+                        code::DUPLICATE_PROPERTY,
                         format!("property `{}` is given twice", p.name.name),
                     )
                     .label(p.name.span, "given again here")
@@ -169,7 +170,7 @@ impl<'a> Validator<'a> {
             let Some(def) = kind.props.iter().find(|x| x.name == p.name.name) else {
                 let known: Vec<&str> = kind.props.iter().map(|x| x.name.as_str()).collect();
                 let diag = Diagnostic::error(
-                    "qdx::validate::unknown_property",
+                    code::UNKNOWN_PROPERTY,
                     format!("a `{}` has no property `{}`", kind.name, p.name.name),
                 )
                 .label(p.name.span, "unknown property");
@@ -238,7 +239,7 @@ impl<'a> Validator<'a> {
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut diag = Diagnostic::error(
-                "qdx::validate::missing_property",
+                code::MISSING_PROPERTY,
                 format!("`{}` needs {}", d.name.name, list.join(", ")),
             )
             .label(
@@ -300,7 +301,7 @@ impl<'a> Validator<'a> {
                 let u = display_unit(unit.clone(), s.dimension, interp(s.dimension), hi);
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::impossible_limits",
+                        code::IMPOSSIBLE_LIMITS,
                         format!(
                             "`{}` can never be set: its {lo_name} ({}) is above its {hi_name} ({})",
                             d.name.name,
@@ -370,7 +371,7 @@ impl<'a> Validator<'a> {
                     && dev.role != role
                 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::device_role",
+                        code::DEVICE_ROLE,
                         format!(
                             "`{}` is a {}, but a {} is needed here",
                             ident.name,
@@ -391,7 +392,7 @@ impl<'a> Validator<'a> {
                     .collect();
                 let what = wanted.map_or("device".to_owned(), |r| r.name().to_owned());
                 let d = Diagnostic::error(
-                    "qdx::validate::unknown_device",
+                    code::UNKNOWN_DEVICE,
                     format!("no {what} named `{}`", ident.name),
                 )
                 .label(ident.span, "unknown device");
@@ -417,7 +418,7 @@ impl<'a> Validator<'a> {
             if let Some(first) = seen.insert(s.name.name.clone(), s.name.span) {
                 self.error(
                     Diagnostic::error(
-                        "qdx::validate::duplicate_stock",
+                        code::DUPLICATE_STOCK,
                         format!("stock `{}` is declared twice", s.name.name),
                     )
                     .label(s.name.span, "declared again here")
@@ -435,7 +436,7 @@ impl<'a> Validator<'a> {
             if let Some(first) = pump_stock.insert(pump, s.span) {
                 self.error(
                     Diagnostic::error(
-                        "qdx::validate::pump_two_stocks",
+                        code::PUMP_TWO_STOCKS,
                         format!("pump `{}` already holds another stock", s.pump.name),
                     )
                     .label(s.pump.span, "a second stock in this pump")
@@ -452,7 +453,7 @@ impl<'a> Validator<'a> {
                             Ok((si, _)) if si >= 0.0 => concentration = Some(si),
                             Ok(_) => self.error(
                                 Diagnostic::error(
-                                    "qdx::validate::negative",
+                                    code::NEGATIVE,
                                     "a concentration cannot be negative",
                                 )
                                 .at(e.span),
@@ -491,7 +492,7 @@ impl<'a> Validator<'a> {
                     }
                     _ => self.error(
                         Diagnostic::error(
-                            "qdx::validate::property_type",
+                            code::PROPERTY_TYPE,
                             "a stock property is a single value",
                         )
                         .at(p.value.span()),
@@ -518,7 +519,7 @@ impl<'a> Validator<'a> {
             for (name, span) in unstocked {
                 self.error(
                     Diagnostic::warning(
-                        "qdx::validate::pump_without_stock",
+                        code::PUMP_WITHOUT_STOCK,
                         format!("pump `{name}` has no stock"),
                     )
                     .label(span, "what does this pump deliver?")
@@ -566,7 +567,7 @@ impl<'a> Validator<'a> {
                                     };
                                     errors.push(
                                         Diagnostic::error(
-                                            "qdx::validate::not_in_flow_path",
+                                            code::NOT_IN_FLOW_PATH,
                                             format!(
                                                 "`{}` is a {}: liquid does not flow through it",
                                                 dev.name,
@@ -596,7 +597,7 @@ impl<'a> Validator<'a> {
                                 if a == b {
                                     errors.push(
                                         Diagnostic::error(
-                                            "qdx::validate::self_loop",
+                                            code::SELF_LOOP,
                                             "a device cannot feed itself",
                                         )
                                         .at(c.span),
@@ -635,7 +636,7 @@ impl<'a> Validator<'a> {
             if !connected.contains(&id) {
                 diags.push(
                     Diagnostic::error(
-                        "qdx::validate::dangling_device",
+                        code::DANGLING_DEVICE,
                         format!("`{}` is not connected", dev.name),
                     )
                     .label(dev.span, "declared but not in any connection")
@@ -650,22 +651,22 @@ impl<'a> Validator<'a> {
             let has_out = edges.iter().any(|(a, _)| *a == id);
             match dev.role {
                 Role::Pump if has_in => diags.push(
-                    Diagnostic::error("qdx::validate::pump_fed", format!("pump `{}` receives flow from another device", dev.name))
+                    Diagnostic::error(code::PUMP_FED, format!("pump `{}` receives flow from another device", dev.name))
                         .label(dev.span, "pumps are where flow starts")
                         .help("connections go from pumps toward outlets: `pump -> mixer -> coil -> cell -> outlet`"),
                 ),
                 Role::Outlet if has_out => diags.push(
-                    Diagnostic::error("qdx::validate::outlet_feeds", format!("outlet `{}` feeds another device", dev.name))
+                    Diagnostic::error(code::OUTLET_FEEDS, format!("outlet `{}` feeds another device", dev.name))
                         .label(dev.span, "outlets are where flow ends"),
                 ),
                 Role::Pump | Role::Outlet => {}
                 _ if !has_in => diags.push(
-                    Diagnostic::error("qdx::validate::unfed_device", format!("nothing flows into `{}`", dev.name))
+                    Diagnostic::error(code::UNFED_DEVICE, format!("nothing flows into `{}`", dev.name))
                         .label(dev.span, "no pump upstream")
                         .help("connect a pump (through mixers) to it"),
                 ),
                 _ if !has_out => diags.push(
-                    Diagnostic::error("qdx::validate::dead_end", format!("the flow stops at `{}`", dev.name))
+                    Diagnostic::error(code::DEAD_END, format!("the flow stops at `{}`", dev.name))
                         .label(dev.span, "no outlet downstream")
                         .help(format!("connect it to an outlet: `{} -> waste`, with `outlet waste : collector`", dev.name)),
                 ),
@@ -731,7 +732,7 @@ impl<'a> Validator<'a> {
                     d.span
                 });
             diags.push(
-                Diagnostic::error("qdx::validate::cycle", format!("the flow path has a cycle: {}", names.join(" -> ")))
+                Diagnostic::error(code::CYCLE, format!("the flow path has a cycle: {}", names.join(" -> ")))
                     .label(span, "part of the cycle")
                     .help("a flow reactor is a path from pumps to outlets; remove the connection that loops back"),
             );
@@ -751,7 +752,7 @@ impl<'a> Validator<'a> {
             let reach = reachable(id, &edges);
             if !reach.iter().any(|d| cells.contains(d)) {
                 diags.push(
-                    Diagnostic::error("qdx::validate::unmeasured_pump", format!("pump `{}` reaches no measuring cell", dev.name))
+                    Diagnostic::error(code::UNMEASURED_PUMP, format!("pump `{}` reaches no measuring cell", dev.name))
                         .label(dev.span, "its flow is never measured")
                         .help("connect it through the reactor to a flow cell (`cell s1 : flow_cell { spectrometer spec1 }`)"),
                 );
@@ -789,7 +790,7 @@ impl<'a> Validator<'a> {
                 };
                 warnings.push(
                     Diagnostic::warning(
-                        "qdx::validate::unattached",
+                        code::UNATTACHED,
                         format!("{} `{}` is not attached to anything", d.role.name(), d.name),
                     )
                     .label(d.span, "unattached")

@@ -11,6 +11,7 @@ use super::campaign::*;
 use super::expr::TExpr;
 use super::kinds::{NoEnv, display_unit, quantity_of, written_unit};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, Action, ExprKind, Item, SafetyEntry};
@@ -69,7 +70,7 @@ impl<'a> Validator<'a> {
                     if !FAULTS.iter().any(|(f, _)| *f == fault.name) {
                         let names: Vec<&str> = FAULTS.iter().map(|(f, _)| *f).collect();
                         let d = Diagnostic::error(
-                            "qdx::validate::unknown_fault",
+                            code::UNKNOWN_FAULT,
                             format!("unknown fault `{}`", fault.name),
                         )
                         .label(fault.span, "not a fault qdx raises");
@@ -82,7 +83,7 @@ impl<'a> Validator<'a> {
                     if let Some(first) = policies.insert(fault.name.clone(), fault.span) {
                         self.error(
                             Diagnostic::error(
-                                "qdx::validate::duplicate_policy",
+                                code::DUPLICATE_POLICY,
                                 format!("`{}` has two policies", fault.name),
                             )
                             .label(fault.span, "second policy")
@@ -122,7 +123,7 @@ impl<'a> Validator<'a> {
                                 && (k < lo || k > hi)
                             {
                                 self.error(
-                                    Diagnostic::error("qdx::validate::safe_setpoint", format!("the safe setpoint of `{}` is outside its range {} .. {}", device.name, unit.format(lo), unit.format(hi)))
+                                    Diagnostic::error(code::SAFE_SETPOINT, format!("the safe setpoint of `{}` is outside its range {} .. {}", device.name, unit.format(lo), unit.format(hi)))
                                         .at(*span),
                                 );
                                 continue;
@@ -174,7 +175,7 @@ impl<'a> Validator<'a> {
             (right.as_ref(), left.as_ref(), flipped)
         } else {
             return Err(Diagnostic::error(
-                "qdx::validate::limit_not_constant",
+                code::LIMIT_NOT_CONSTANT,
                 "a safety limit compares something with a constant value",
             )
             .at(e.span)
@@ -217,7 +218,7 @@ impl<'a> Validator<'a> {
             TExpr::Derived(id) => LimitSubject::Derived(*id),
             TExpr::Var(id) => LimitSubject::Variable(*id),
             _ => {
-                return Err(Diagnostic::error("qdx::validate::limit_subject", "a safety limit names one value: a variable, a derived value or a device setting")
+                return Err(Diagnostic::error(code::LIMIT_SUBJECT, "a safety limit names one value: a variable, a derived value or a device setting")
                     .at(subject.span)
                     .help("or one of `temperature`, `total_flow`, `pressure`"));
             }
@@ -326,7 +327,7 @@ impl<'a> Validator<'a> {
         if !self.constraints.is_empty()
             && region.prove_within(&TExpr::Const(0.0), Interval::entire()) == Proof::Infeasible
         {
-            let mut d = Diagnostic::error("qdx::validate::infeasible", "no experiment satisfies the constraints within the variables' ranges")
+            let mut d = Diagnostic::error(code::INFEASIBLE, "no experiment satisfies the constraints within the variables' ranges")
                 .help("check the constraints against the variable ranges: together they exclude every point");
             for c in &self.constraints {
                 d = d.label(c.span, "constraint");
@@ -402,7 +403,7 @@ impl<'a> Validator<'a> {
                         allowed.lo()
                     };
                     let mut diag = Diagnostic::error(
-                        "qdx::validate::out_of_limits",
+                        code::OUT_OF_LIMITS,
                         format!(
                             "`{}` can reach {}, {what} {}",
                             d.name,
@@ -426,7 +427,7 @@ impl<'a> Validator<'a> {
                     ranges.push(enclosure);
                     found.push(
                         Diagnostic::error(
-                            "qdx::validate::unproven_limits",
+                            code::UNPROVEN_LIMITS,
                             format!(
                                 "cannot prove that `{}` stays within {} .. {}",
                                 d.name,
@@ -487,7 +488,7 @@ impl<'a> Validator<'a> {
                 };
                 found.push(
                     Diagnostic::error(
-                        "qdx::validate::out_of_limits",
+                        code::OUT_OF_LIMITS,
                         format!(
                             "{name} can reach {}, outside the safety limit `{}`",
                             l.unit.approx(value),
@@ -509,7 +510,7 @@ impl<'a> Validator<'a> {
             if single.prove_within(&TExpr::Const(0.0), Interval::entire()) == Proof::Infeasible {
                 found.push(
                     Diagnostic::error(
-                        "qdx::validate::infeasible",
+                        code::INFEASIBLE,
                         "no experiment within the variables' ranges satisfies this constraint",
                     )
                     .at(c.span),
@@ -549,7 +550,7 @@ pub(super) fn limit_interval(l: &Limit) -> Option<Interval> {
 
 fn not_a_limit(span: Span) -> Diagnostic {
     Diagnostic::error(
-        "qdx::validate::not_a_limit",
+        code::NOT_A_LIMIT,
         "a safety limit compares a value with a constant",
     )
     .at(span)
@@ -567,7 +568,7 @@ fn fault_actions(actions: &[Action]) -> Result<Vec<FaultAction>, Diagnostic> {
             } => {
                 if i != 0 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::retry_position",
+                        code::RETRY_POSITION,
                         "`retry` comes first in a policy",
                     )
                     .at(*span)
@@ -591,18 +592,15 @@ fn fault_actions(actions: &[Action]) -> Result<Vec<FaultAction>, Diagnostic> {
                     .ok()
                     .filter(|t| (1..=100).contains(t))
                     .ok_or_else(|| {
-                        Diagnostic::error(
-                            "qdx::validate::retry_count",
-                            "retry between 1 and 100 times",
-                        )
-                        .at(times.span)
+                        Diagnostic::error(code::RETRY_COUNT, "retry between 1 and 100 times")
+                            .at(times.span)
                     })?;
                 out.push(FaultAction::Retry { times, backoff });
             }
             Action::Then(ident) => {
                 if !matches!(out.last(), Some(FaultAction::Retry { .. })) {
                     return Err(Diagnostic::error(
-                        "qdx::validate::then_without_retry",
+                        code::THEN_WITHOUT_RETRY,
                         "`then` follows a `retry`",
                     )
                     .at(ident.span));
@@ -623,11 +621,8 @@ fn plain_action(ident: &ast::Ident) -> Result<FaultAction, Diagnostic> {
         "stop_all" => FaultAction::StopAll,
         "continue" => FaultAction::Continue,
         other => {
-            let d = Diagnostic::error(
-                "qdx::validate::unknown_action",
-                format!("unknown action `{other}`"),
-            )
-            .at(ident.span);
+            let d = Diagnostic::error(code::UNKNOWN_ACTION, format!("unknown action `{other}`"))
+                .at(ident.span);
             return Err(match closest(other, ACTIONS.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(format!(

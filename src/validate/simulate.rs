@@ -8,6 +8,7 @@ use super::Validator;
 use super::campaign::*;
 use super::kinds::constant;
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::names::closest;
 use crate::syntax::ast::{self, ExprKind, Item, SimModel};
 
@@ -64,7 +65,7 @@ impl<'a> Validator<'a> {
             let mut known: Vec<&str> = MODELS.iter().map(|(n, _)| *n).collect();
             known.extend(["table", "script"]);
             let d = Diagnostic::error(
-                "qdx::validate::unknown_model",
+                code::UNKNOWN_MODEL,
                 format!("unknown simulation model `{}`", name.name),
             )
             .at(name.span);
@@ -97,7 +98,7 @@ impl<'a> Validator<'a> {
                 let Some(named) = named else {
                     errors.push(
                         Diagnostic::error(
-                            "qdx::validate::role",
+                            code::ROLE,
                             if many {
                                 format!("`{key}` names a stock or a list of stocks")
                             } else {
@@ -113,7 +114,7 @@ impl<'a> Validator<'a> {
                         Some(id) => {
                             if key == "halide" && halide_of(self.stocks.get(id)).is_none() {
                                 errors.push(
-                                    Diagnostic::error("qdx::validate::halide", format!("stock `{stock}` must say which halide it delivers"))
+                                    Diagnostic::error(code::HALIDE, format!("stock `{stock}` must say which halide it delivers"))
                                         .at(span)
                                         .help(format!("add `halide \"I\"` (or \"Br\", \"Cl\") to the properties of `{stock}` in `stocks`")),
                                 );
@@ -127,7 +128,7 @@ impl<'a> Validator<'a> {
                             let known: Vec<&str> =
                                 self.stocks.iter().map(|x| x.name.as_str()).collect();
                             let d = Diagnostic::error(
-                                "qdx::validate::unknown_stock",
+                                code::UNKNOWN_STOCK,
                                 format!("no stock named `{stock}`"),
                             )
                             .at(span);
@@ -144,7 +145,7 @@ impl<'a> Validator<'a> {
                 let mut known: Vec<&str> = roles.iter().map(|(r, _)| *r).collect();
                 known.extend(schema.iter().map(|x| x.name));
                 let d = Diagnostic::error(
-                    "qdx::validate::unknown_parameter",
+                    code::UNKNOWN_PARAMETER,
                     format!("`{model_name}` has no parameter `{key}`"),
                 )
                 .at(p.name.span);
@@ -156,11 +157,8 @@ impl<'a> Validator<'a> {
             };
             let ast::PropValue::Expr(e) = &p.value else {
                 errors.push(
-                    Diagnostic::error(
-                        "qdx::validate::parameter_value",
-                        format!("`{key}` is a single value"),
-                    )
-                    .at(p.value.span()),
+                    Diagnostic::error(code::PARAMETER_VALUE, format!("`{key}` is a single value"))
+                        .at(p.value.span()),
                 );
                 continue;
             };
@@ -170,7 +168,7 @@ impl<'a> Validator<'a> {
                 }
                 Ok(v) => errors.push(
                     Diagnostic::error(
-                        "qdx::validate::parameter_range",
+                        code::PARAMETER_RANGE,
                         format!(
                             "`{key}` = {} {} is outside the model's range {} .. {}",
                             fmt(v),
@@ -192,7 +190,7 @@ impl<'a> Validator<'a> {
             if *required && !role_map.contains_key(*role) {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::missing_role",
+                        code::MISSING_ROLE,
                         format!("`{model_name}` needs to know which stock is the `{role}`"),
                     )
                     .at(s.span)
@@ -236,7 +234,7 @@ impl<'a> Validator<'a> {
                 if halide != Some(qdx_sim::Halide::Br) {
                     errors.push(
                         Diagnostic::error(
-                            "qdx::validate::seed_halide",
+                            code::SEED_HALIDE,
                             format!("the seeds `{}` declare halide {shown}, but `cspbx3_halide_exchange` exchanges halides into CsPbBr3 seeds", st.name),
                         )
                         .at(st.span)
@@ -248,7 +246,7 @@ impl<'a> Validator<'a> {
             if halide.is_none() {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::halide",
+                        code::HALIDE,
                         format!("stock `{}` declares halide {shown}, which `cspbx3_halide_exchange` does not know", st.name),
                     )
                     .at(st.span)
@@ -277,14 +275,12 @@ impl<'a> Validator<'a> {
                 .map(|i| match &i.kind {
                     ExprKind::Path(path) => Ok(path.dotted()),
                     ExprKind::String(s) => Ok(s.clone()),
-                    _ => Err(
-                        Diagnostic::error("qdx::validate::column_name", "a column name").at(i.span),
-                    ),
+                    _ => Err(Diagnostic::error(code::COLUMN_NAME, "a column name").at(i.span)),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             _ => Err(Diagnostic::error(
-                "qdx::validate::column_list",
+                code::COLUMN_LIST,
                 format!("`{key}` is a list of names, e.g. `{key} [yield, turnover]`"),
             )
             .at(p.value.span())),
@@ -307,7 +303,7 @@ impl<'a> Validator<'a> {
                 "mode" | "inputs" | "outputs" | "units"
             ) {
                 let d = Diagnostic::error(
-                    "qdx::validate::unknown_property",
+                    code::UNKNOWN_PROPERTY,
                     format!("`simulate table` has no property `{}`", p.name.name),
                 )
                 .at(p.name.span);
@@ -336,7 +332,7 @@ impl<'a> Validator<'a> {
             })) if m.dotted() == "emulator" => false,
             Some(v) => {
                 errors.push(
-                    Diagnostic::error("qdx::validate::table_mode", "a table's mode is `pool` (only its rows can be run) or `emulator` (interpolated)").at(v.span()),
+                    Diagnostic::error(code::TABLE_MODE, "a table's mode is `pool` (only its rows can be run) or `emulator` (interpolated)").at(v.span()),
                 );
                 true
             }
@@ -384,7 +380,7 @@ impl<'a> Validator<'a> {
                         ..
                     }) => x.clone(),
                     _ => {
-                        errors.push(Diagnostic::error("qdx::validate::column_unit", "write a column's unit as a name or a string: `units { temperature degC }`").at(p.value.span()));
+                        errors.push(Diagnostic::error(code::COLUMN_UNIT, "write a column's unit as a name or a string: `units { temperature degC }`").at(p.value.span()));
                         continue;
                     }
                 };
@@ -401,7 +397,7 @@ impl<'a> Validator<'a> {
             if !header.contains(name) {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::table_column",
+                        code::TABLE_COLUMN,
                         format!("`{file}` has no column `{name}`"),
                     )
                     .at(path.span)
@@ -412,7 +408,7 @@ impl<'a> Validator<'a> {
             let Some(id) = self.variables.iter().position(|v| &v.name == name) else {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::table_input",
+                        code::TABLE_INPUT,
                         format!("input column `{name}` is not a variable of the campaign"),
                     )
                     .at(s.span)
@@ -428,7 +424,7 @@ impl<'a> Validator<'a> {
             let unit = match units.get(name) {
                 Some((u, prop)) => {
                     if u.dimension() != var_unit.unit.dimension() {
-                        errors.push(Diagnostic::error("qdx::validate::unit_mismatch", format!("column `{name}` is given in `{}`, which does not fit the variable's unit `{}`", u.symbol(), var_unit.symbol())).at(prop.span));
+                        errors.push(Diagnostic::error(code::UNIT_MISMATCH, format!("column `{name}` is given in `{}`, which does not fit the variable's unit `{}`", u.symbol(), var_unit.symbol())).at(prop.span));
                         continue;
                     }
                     DisplayUnit::new(u.clone(), var_unit.interpretation)
@@ -441,7 +437,7 @@ impl<'a> Validator<'a> {
             if !inputs.contains(&v.name) {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::table_unfed",
+                        code::TABLE_UNFED,
                         format!("variable `{}` is not an input of the table", v.name),
                     )
                     .at(v.span)
@@ -454,22 +450,15 @@ impl<'a> Validator<'a> {
         for o in &outputs {
             if !header.contains(o) {
                 errors.push(
-                    Diagnostic::error(
-                        "qdx::validate::table_column",
-                        format!("`{file}` has no column `{o}`"),
-                    )
-                    .at(path.span)
-                    .help(format!("its columns: {}", header.join(", "))),
+                    Diagnostic::error(code::TABLE_COLUMN, format!("`{file}` has no column `{o}`"))
+                        .at(path.span)
+                        .help(format!("its columns: {}", header.join(", "))),
                 );
             }
         }
         if outputs.is_empty() {
             errors.push(
-                Diagnostic::error(
-                    "qdx::validate::table_outputs",
-                    "the table has no output column",
-                )
-                .at(s.span),
+                Diagnostic::error(code::TABLE_OUTPUTS, "the table has no output column").at(s.span),
             );
         }
         // The file itself must load as a model (numbers where numbers belong, and so on).
@@ -490,7 +479,7 @@ impl<'a> Validator<'a> {
             if let Err(e) = qdx_sim::TableModel::from_csv(&text, &config) {
                 errors.push(
                     Diagnostic::error(
-                        "qdx::validate::table_file",
+                        code::TABLE_FILE,
                         format!("`{file}` cannot be used as a table: {e}"),
                     )
                     .at(path.span),
@@ -537,11 +526,8 @@ impl<'a> Validator<'a> {
             Err(e) => {
                 let at = e.source_offset().unwrap_or(0);
                 return Err(vec![
-                    Diagnostic::error(
-                        "qdx::validate::script",
-                        format!("script error: {}", e.message),
-                    )
-                    .label(crate::source::Span::new(id, at, at + 1), "here"),
+                    Diagnostic::error(code::SCRIPT, format!("script error: {}", e.message))
+                        .label(crate::source::Span::new(id, at, at + 1), "here"),
                 ]);
             }
         };
@@ -550,7 +536,7 @@ impl<'a> Validator<'a> {
             Ok(_) => {
                 return Err(vec![
                     Diagnostic::error(
-                        "qdx::validate::script_outputs",
+                        code::SCRIPT_OUTPUTS,
                         "say what the model reports: `outputs [y]`",
                     )
                     .at(s.span)
@@ -561,7 +547,7 @@ impl<'a> Validator<'a> {
         };
         if let Some(wrong) = super::scripts::dry_run_model(&script, &self.variables, &outputs) {
             let d = Diagnostic::error(
-                "qdx::validate::script_result",
+                code::SCRIPT_RESULT,
                 format!("model script: {}", wrong.error.message),
             )
             .help(format!(
@@ -612,19 +598,18 @@ fn param_value(spec: &qdx_sim::ParamSpec, e: &ast::Expr) -> Result<f64, Diagnost
     match Unit::parse(spec.unit) {
         Ok(schema_unit) if !schema_unit.dimension().is_dimensionless() => {
             if t.ty.bare {
-                return Err(Diagnostic::error(
-                    "qdx::validate::missing_unit",
-                    "this number has no unit",
-                )
-                .at(e.span)
-                .help(format!(
-                    "`{}` is in {} ({})",
-                    spec.name, spec.unit, spec.doc
-                )));
+                return Err(
+                    Diagnostic::error(code::MISSING_UNIT, "this number has no unit")
+                        .at(e.span)
+                        .help(format!(
+                            "`{}` is in {} ({})",
+                            spec.name, spec.unit, spec.doc
+                        )),
+                );
             }
             if t.ty.dim != schema_unit.dimension() {
                 return Err(Diagnostic::error(
-                    "qdx::validate::unit_mismatch",
+                    code::UNIT_MISMATCH,
                     format!(
                         "`{}` is in {}, but this is {}",
                         spec.name,
@@ -639,7 +624,7 @@ fn param_value(spec: &qdx_sim::ParamSpec, e: &ast::Expr) -> Result<f64, Diagnost
         _ => {
             if !t.ty.dim.is_dimensionless() {
                 return Err(Diagnostic::error(
-                    "qdx::validate::unit_mismatch",
+                    code::UNIT_MISMATCH,
                     format!("`{}` is a plain number in {}", spec.name, spec.unit),
                 )
                 .at(e.span));

@@ -9,6 +9,7 @@ use super::campaign::*;
 use super::expr::{Scope, TExpr, Temp, Ty, Typed, Typer, describe_dimension, missing_unit};
 use super::kinds::{NoEnv, constant, display_unit, quantity_of, written_unit};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, VariableType};
@@ -47,7 +48,7 @@ impl Scope for SpaceScope<'_, '_> {
             v.mark_used(&dotted);
             let var = v.variables.get(id).ok_or_else(|| internal(span))?;
             if !var.is_numeric() {
-                return Err(Diagnostic::error("qdx::validate::choice_in_expression", format!("`{dotted}` is a choice variable; it has no numeric value"))
+                return Err(Diagnostic::error(code::CHOICE_IN_EXPRESSION, format!("`{dotted}` is a choice variable; it has no numeric value"))
                     .at(span)
                     .help("choice variables are passed to the lab as they are (e.g. to the simulation); they cannot enter arithmetic"));
             }
@@ -89,13 +90,13 @@ impl Scope for SpaceScope<'_, '_> {
             ));
         }
         if self.later.contains(&dotted) {
-            return Err(Diagnostic::error("qdx::validate::used_before_derived", format!("`{dotted}` is used before it is derived"))
+            return Err(Diagnostic::error(code::USED_BEFORE_DERIVED, format!("`{dotted}` is used before it is derived"))
                 .at(span)
                 .help("derive values in the order they depend on each other: move this line below the one that derives it"));
         }
         if v.compositions.iter().any(|c| c.name == dotted) {
             return Err(Diagnostic::error(
-                "qdx::validate::composition_value",
+                code::COMPOSITION_VALUE,
                 format!(
                     "`{dotted}` is a composition; name one of its components, e.g. `{dotted}.{}`",
                     v.compositions
@@ -138,21 +139,21 @@ impl Scope for SpaceScope<'_, '_> {
                         span,
                     )),
                     _ => Err(Diagnostic::error(
-                        "qdx::validate::property_not_numeric",
+                        code::PROPERTY_NOT_NUMERIC,
                         format!("`{dotted}` is not a number"),
                     )
                     .at(span)),
                 };
             }
             if dev.setting(member).is_some() {
-                return Err(Diagnostic::error("qdx::validate::setting_without_value", format!("`{dotted}` has no value yet"))
+                return Err(Diagnostic::error(code::SETTING_WITHOUT_VALUE, format!("`{dotted}` has no value yet"))
                     .at(span)
                     .help(format!("derive it above this line (`{dotted} = …`) or bind a variable to it (`-> {dev_name}`)")));
             }
             let mut known: Vec<&str> = dev.properties.keys().map(String::as_str).collect();
             known.extend(dev.settings.iter().map(|s| s.name.as_str()));
             let d = Diagnostic::error(
-                "qdx::validate::unknown_member",
+                code::UNKNOWN_MEMBER,
                 format!("`{dev_name}` has no property or setting `{member}`"),
             )
             .at(span);
@@ -168,7 +169,7 @@ impl Scope for SpaceScope<'_, '_> {
                 .next()
                 .map_or("volume", String::as_str);
             return Err(Diagnostic::error(
-                "qdx::validate::device_as_value",
+                code::DEVICE_AS_VALUE,
                 format!("`{dotted}` is a device, not a value"),
             )
             .at(span)
@@ -177,18 +178,15 @@ impl Scope for SpaceScope<'_, '_> {
             )));
         }
         if qdx_units::Unit::parse(&dotted).is_ok() {
-            return Err(Diagnostic::error("qdx::validate::unknown_name", format!("unknown name `{dotted}`"))
+            return Err(Diagnostic::error(code::UNKNOWN_NAME, format!("unknown name `{dotted}`"))
                 .at(span)
                 .help(format!("`{dotted}` is a unit: write units right after their number, without spaces inside them (`10 uL/min`)")));
         }
         let mut known: Vec<String> = v.variables.iter().map(|x| x.name.clone()).collect();
         known.extend(v.parameters.keys().cloned());
         known.extend(v.derived.iter().map(|d| d.name.clone()));
-        let d = Diagnostic::error(
-            "qdx::validate::unknown_name",
-            format!("unknown name `{dotted}`"),
-        )
-        .label(span, "not a variable, parameter or derived value");
+        let d = Diagnostic::error(code::UNKNOWN_NAME, format!("unknown name `{dotted}`"))
+            .label(span, "not a variable, parameter or derived value");
         Err(match closest(&dotted, known.iter().map(String::as_str)) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
             None => d,
@@ -198,7 +196,7 @@ impl Scope for SpaceScope<'_, '_> {
 
 fn internal(span: Span) -> Diagnostic {
     Diagnostic::error(
-        "qdx::validate::internal",
+        code::INTERNAL,
         "internal error: a resolved index is out of range",
     )
     .at(span)
@@ -251,7 +249,7 @@ impl<'a> Validator<'a> {
             if let Some(first) = seen.insert(v.name.name.clone(), v.name.span) {
                 self.error(
                     Diagnostic::error(
-                        "qdx::validate::duplicate_variable",
+                        code::DUPLICATE_VARIABLE,
                         format!("variable `{}` is declared twice", v.name.name),
                     )
                     .label(v.name.span, "declared again here")
@@ -303,7 +301,7 @@ impl<'a> Validator<'a> {
                 };
                 let dim = Dimension::from_name(kind).map_err(|_| {
                     let kinds: Vec<&str> = Dimension::kind_names().collect();
-                    let d = Diagnostic::error("qdx::validate::unknown_type", format!("unknown quantity kind `{}`", dimension.name)).label(dimension.span, "not a kind of quantity");
+                    let d = Diagnostic::error(code::UNKNOWN_TYPE, format!("unknown quantity kind `{}`", dimension.name)).label(dimension.span, "not a kind of quantity");
                     match closest(&dimension.name, kinds.iter().copied()) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None => d.help("kinds are time, temperature, flow_rate, volume, concentration, pressure, length, wavelength, ratio, number, …"),
@@ -325,7 +323,7 @@ impl<'a> Validator<'a> {
                 let _ = lo_t;
                 if lo >= hi {
                     return Err(Diagnostic::error(
-                        "qdx::validate::empty_range",
+                        code::EMPTY_RANGE,
                         format!("the range of `{name}` is empty: {} is not below {}", unit.format(lo), unit.format(hi)),
                     )
                     .label(range.span, "low end must be below high end")
@@ -333,7 +331,7 @@ impl<'a> Validator<'a> {
                 }
                 if *log && lo <= 0.0 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::log_scale",
+                        code::LOG_SCALE,
                         format!("`{name}` is on a log scale, so its range must be above zero"),
                     )
                     .label(range.lo.span, "not above zero"));
@@ -362,13 +360,13 @@ impl<'a> Validator<'a> {
                                 Ok(-(n.value as i64))
                             }
                             _ => Err(Diagnostic::error(
-                                "qdx::validate::not_integer",
+                                code::NOT_INTEGER,
                                 "an integer variable's bounds are whole numbers",
                             )
                             .at(e.span)),
                         },
                         _ => Err(Diagnostic::error(
-                            "qdx::validate::not_integer",
+                            code::NOT_INTEGER,
                             "an integer variable's bounds are whole numbers without units",
                         )
                         .at(e.span)),
@@ -377,7 +375,7 @@ impl<'a> Validator<'a> {
                 let (lo, hi) = (int(&range.lo)?, int(&range.hi)?);
                 if lo >= hi {
                     return Err(Diagnostic::error(
-                        "qdx::validate::empty_range",
+                        code::EMPTY_RANGE,
                         format!("the range of `{name}` is empty: {lo} is not below {hi}"),
                     )
                     .at(range.span));
@@ -395,7 +393,7 @@ impl<'a> Validator<'a> {
                 for l in levels {
                     if seen.contains(&l.value.as_str()) {
                         return Err(Diagnostic::error(
-                            "qdx::validate::duplicate_level",
+                            code::DUPLICATE_LEVEL,
                             format!("`{}` is listed twice", l.value),
                         )
                         .at(l.span));
@@ -404,7 +402,7 @@ impl<'a> Validator<'a> {
                 }
                 if levels.len() < 2 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::one_choice",
+                        code::ONE_CHOICE,
                         format!("`{name}` has only one choice"),
                     )
                     .at(v.span)
@@ -429,14 +427,14 @@ impl<'a> Validator<'a> {
                 };
                 if total_value <= 0.0 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::composition_total",
+                        code::COMPOSITION_TOTAL,
                         "a composition's total must be above zero",
                     )
                     .at(v.span));
                 }
                 if components.len() < 2 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::composition_size",
+                        code::COMPOSITION_SIZE,
                         "a composition needs at least two components",
                     )
                     .at(v.span));
@@ -446,7 +444,7 @@ impl<'a> Validator<'a> {
                 for c in components {
                     if names.contains(&c.name.name.as_str()) {
                         return Err(Diagnostic::error(
-                            "qdx::validate::duplicate_component",
+                            code::DUPLICATE_COMPONENT,
                             format!("component `{}` is listed twice", c.name.name),
                         )
                         .at(c.name.span));
@@ -461,7 +459,7 @@ impl<'a> Validator<'a> {
                     };
                     if lo < 0.0 || hi > total_value || lo > hi {
                         return Err(Diagnostic::error(
-                            "qdx::validate::component_range",
+                            code::COMPONENT_RANGE,
                             format!(
                                 "the fraction of `{}` must lie within 0 .. {}",
                                 c.name.name,
@@ -477,7 +475,7 @@ impl<'a> Validator<'a> {
                     .fold((0.0, 0.0), |(a, b), (_, lo, hi)| (a + lo, b + hi));
                 if sum_lo > total_value + 1e-12 || sum_hi < total_value - 1e-12 {
                     return Err(Diagnostic::error(
-                        "qdx::validate::composition_infeasible",
+                        code::COMPOSITION_INFEASIBLE,
                         format!(
                             "no composition of `{name}` sums to {}",
                             qdx_units::format_number(total_value)
@@ -512,7 +510,7 @@ impl<'a> Validator<'a> {
                 });
                 if v.binding.is_some() {
                     return Err(Diagnostic::error(
-                        "qdx::validate::composition_binding",
+                        code::COMPOSITION_BINDING,
                         "a composition cannot be bound to one device setting",
                     )
                     .at(v.span)
@@ -569,7 +567,7 @@ impl<'a> Validator<'a> {
                 None => {
                     let known: Vec<&str> = dev.settings.iter().map(|s| s.name.as_str()).collect();
                     let d = Diagnostic::error(
-                        "qdx::validate::unknown_setting",
+                        code::UNKNOWN_SETTING,
                         format!("`{}` has no setting `{}`", dev.name, s.name),
                     )
                     .at(s.span);
@@ -588,7 +586,7 @@ impl<'a> Validator<'a> {
                 [] => {
                     self.error(
                         Diagnostic::error(
-                            "qdx::validate::no_setting",
+                            code::NO_SETTING,
                             format!("`{}` has no setting a variable can drive", dev.name),
                         )
                         .at(b.span)
@@ -600,7 +598,7 @@ impl<'a> Validator<'a> {
                     let names: Vec<&str> = many.iter().map(|s| s.name.as_str()).collect();
                     self.error(
                         Diagnostic::error(
-                            "qdx::validate::ambiguous_setting",
+                            code::AMBIGUOUS_SETTING,
                             format!("`{}` has several settings; say which", dev.name),
                         )
                         .at(b.span)
@@ -618,7 +616,7 @@ impl<'a> Validator<'a> {
         if setting.dimension != dim {
             self.error(
                 Diagnostic::error(
-                    "qdx::validate::unit_mismatch",
+                    code::UNIT_MISMATCH,
                     format!(
                         "`{}.{}` is {}, but the value bound to it is {}",
                         dev.name,
@@ -639,12 +637,9 @@ impl<'a> Validator<'a> {
         if let Some(existing) = self.derived.iter().find(|d| d.name == name) {
             let first = existing.span;
             self.error(
-                Diagnostic::error(
-                    "qdx::validate::setting_set_twice",
-                    format!("`{name}` is set twice"),
-                )
-                .label(span, "set again here")
-                .label(first, "first set here"),
+                Diagnostic::error(code::SETTING_SET_TWICE, format!("`{name}` is set twice"))
+                    .label(span, "set again here")
+                    .label(first, "first set here"),
             );
             return;
         }
@@ -683,7 +678,7 @@ impl<'a> Validator<'a> {
             {
                 self.error(
                     Diagnostic::error(
-                        "qdx::validate::duplicate_name",
+                        code::DUPLICATE_NAME,
                         format!("`{name}` is already declared"),
                     )
                     .at(p.name.span),
@@ -777,14 +772,14 @@ impl<'a> Validator<'a> {
                     let n = &name.name;
                     if self.variables.iter().any(|v| &v.name == n) || self.parameters.contains_key(n) {
                         self.error(
-                            Diagnostic::error("qdx::validate::assign_to_input", format!("`{n}` is a variable or parameter; it cannot be derived"))
+                            Diagnostic::error(code::ASSIGN_TO_INPUT, format!("`{n}` is a variable or parameter; it cannot be derived"))
                                 .at(name.span)
                                 .help("give the derived value its own name"),
                         );
                         return;
                     }
                     if self.derived.iter().any(|d| &d.name == n) {
-                        self.error(Diagnostic::error("qdx::validate::derived_twice", format!("`{n}` is derived twice")).at(a.target.span));
+                        self.error(Diagnostic::error(code::DERIVED_TWICE, format!("`{n}` is derived twice")).at(a.target.span));
                         return;
                     }
                     let typed = typed.as_point();
@@ -812,13 +807,13 @@ impl<'a> Validator<'a> {
                     let Some(spec) = device.setting(&setting.name).cloned() else {
                         let d = if device.properties.contains_key(&setting.name) {
                             Diagnostic::error(
-                                "qdx::validate::assign_to_property",
+                                code::ASSIGN_TO_PROPERTY,
                                 format!("`{}.{}` is a property, fixed in the reactor block; it cannot be derived", dev.name, setting.name),
                             )
                             .at(a.target.span)
                         } else {
                             let known: Vec<&str> = device.settings.iter().map(|s| s.name.as_str()).collect();
-                            let d = Diagnostic::error("qdx::validate::unknown_setting", format!("`{}` has no setting `{}`", dev.name, setting.name)).at(setting.span);
+                            let d = Diagnostic::error(code::UNKNOWN_SETTING, format!("`{}` has no setting `{}`", dev.name, setting.name)).at(setting.span);
                             match closest(&setting.name, known.iter().copied()) {
                                 Some(k) => d.help(format!("did you mean `{}.{k}`?", dev.name)),
                                 None if known.is_empty() => d.help(format!("a `{}` has no settings", device.kind)),
@@ -834,7 +829,7 @@ impl<'a> Validator<'a> {
                             missing_unit(a.value.span, spec.dimension)
                         } else {
                             Diagnostic::error(
-                                "qdx::validate::unit_mismatch",
+                                code::UNIT_MISMATCH,
                                 format!("`{}.{}` is {}, but this is {}", dev.name, setting.name, describe_dimension(spec.dimension), typed.ty.describe()),
                             )
                             .label(a.value.span, format!("this is {}", typed.ty.describe()))
@@ -845,7 +840,7 @@ impl<'a> Validator<'a> {
                     }
                     if spec.dimension == Dimension::TEMPERATURE && typed.ty.temp == Temp::Difference {
                         self.error(
-                            Diagnostic::error("qdx::validate::temperature", format!("`{}.{}` is a temperature, but this is a temperature difference", dev.name, setting.name))
+                            Diagnostic::error(code::TEMPERATURE, format!("`{}.{}` is a temperature, but this is a temperature difference", dev.name, setting.name))
                                 .at(a.value.span),
                         );
                         return;
@@ -854,7 +849,7 @@ impl<'a> Validator<'a> {
                     if let Some(existing) = self.derived.iter().find(|d| d.name == name) {
                         let first = existing.span;
                         self.error(
-                            Diagnostic::error("qdx::validate::setting_set_twice", format!("`{name}` is set twice"))
+                            Diagnostic::error(code::SETTING_SET_TWICE, format!("`{name}` is set twice"))
                                 .label(a.span, "set again here")
                                 .label(first, "first set here"),
                         );
@@ -871,7 +866,7 @@ impl<'a> Validator<'a> {
                     });
                 }
                 _ => self.error(
-                    Diagnostic::error("qdx::validate::derive_target", "derive a named value (`total_flow = …`) or a device setting (`p1.rate = …`)").at(a.target.span),
+                    Diagnostic::error(code::DERIVE_TARGET, "derive a named value (`total_flow = …`) or a device setting (`p1.rate = …`)").at(a.target.span),
                 ),
             }
         }
@@ -924,7 +919,7 @@ impl<'a> Validator<'a> {
                     format!("bind a variable to it (`temperature : temperature in 25 degC .. 80 degC -> {}`) or a parameter", d.name)
                 };
                 missing.push(
-                    Diagnostic::error("qdx::validate::no_setting_value", format!("nothing sets `{}.{setting}`", d.name))
+                    Diagnostic::error(code::NO_SETTING_VALUE, format!("nothing sets `{}.{setting}`", d.name))
                         .label(d.span, format!("this {} would never be set", d.role.name()))
                         .help(how),
                 );
@@ -970,12 +965,9 @@ impl<'a> Validator<'a> {
         for e in exprs {
             let Some(parts) = comparisons(e) else {
                 self.error(
-                    Diagnostic::error(
-                        "qdx::validate::not_a_constraint",
-                        "a constraint compares two values",
-                    )
-                    .at(e.span)
-                    .help("write it as `expression <= expression` (or `>=`, `<`, `>`, `==`)"),
+                    Diagnostic::error(code::NOT_A_CONSTRAINT, "a constraint compares two values")
+                        .at(e.span)
+                        .help("write it as `expression <= expression` (or `>=`, `<`, `>`, `==`)"),
                 );
                 continue;
             };
@@ -1026,7 +1018,7 @@ impl<'a> Validator<'a> {
             || (lt.ty.temp == Temp::Difference && rt.ty.temp == Temp::Absolute)
         {
             return Err(Diagnostic::error(
-                "qdx::validate::temperature",
+                code::TEMPERATURE,
                 "cannot compare an absolute temperature with a temperature difference",
             )
             .at(l.span.to(r.span)));

@@ -10,8 +10,14 @@ use rand_chacha::ChaCha8Rng;
 
 /// FNV-1a, 64-bit: a stable hash of a label.
 pub fn stable_hash(label: &str) -> u64 {
+    stable_hash_bytes(label.as_bytes())
+}
+
+/// FNV-1a, 64-bit, of any bytes: the one stable hash of the workspace (the optimizer's seed is
+/// derived with it too).
+pub fn stable_hash_bytes(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in label.as_bytes() {
+    for byte in bytes {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -56,5 +62,6 @@ mod tests {
         // Published FNV-1a test vectors.
         assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(stable_hash_bytes(b"foobar"), 0x8594_4171_f739_67e8);
     }
 }

@@ -25,7 +25,7 @@ mod format;
 mod interval;
 mod quantity;
 mod rounding;
-mod suggest;
+pub mod suggest;
 mod unit;
 
 pub use dimension::Dimension;

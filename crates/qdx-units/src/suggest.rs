@@ -1,73 +1,41 @@
-//! "Did you mean" suggestions by edit distance.
+//! "Did you mean" suggestions by edit distance: the one rule for unit symbols, dimension names
+//! and the names of a campaign (qdx's validator calls [`closest`] too).
 //!
 //! Invariant: a suggestion is always one of the candidates, is close enough to be a plausible
-//! typo (one edit for short words, two for longer ones; a change of letter case costs half an
-//! edit), and is unique: when two candidates tie, nothing is suggested rather than a guess.
+//! typo, and is unique: when two candidates tie, nothing is suggested rather than a guess.
+//!
+//! - Closeness is the Damerau-Levenshtein distance (strsim) between the lower-cased words: a
+//!   change of letter case alone (`ul` → `uL`, `P_SEED` → `p_seed`) costs nothing.
+//! - Close enough: at most a third of the longer word's length in edits, and at least one edit.
+//!   A one-letter word is one edit from every other one-letter symbol: only a change of case
+//!   (`l` → `L`) is a meaningful suggestion there.
+//! - Among equally close candidates, the one with the smaller case-sensitive distance wins,
+//!   because unit symbols are case-sensitive and case slips are the commonest typo: `mm` is one
+//!   case slip from `mM` and one letter from `mL`, so `mM`.
 
-/// Cost of an edit in half-edits: a change of case only (`ul` → `uL`) is cheaper than a change of
-/// letter, because unit symbols are case-sensitive and case slips are the commonest typo.
-fn substitution_cost(a: char, b: char) -> usize {
-    if a == b {
-        0
-    } else if a.to_lowercase().eq(b.to_lowercase()) {
-        1
-    } else {
-        2
-    }
-}
-
-/// Optimal-string-alignment distance (insert, delete, substitute, swap neighbours), in
-/// half-edits.
-pub(crate) fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    // Rows i-2, i-1 and i of the dynamic-programming table.
-    let mut prev2 = vec![0_usize; width];
-    let mut prev: Vec<usize> = (0..width).map(|j| 2 * j).collect();
-    let mut cur = vec![0_usize; width];
-    for (i, &ca) in a.iter().enumerate() {
-        cur[0] = 2 * (i + 1);
-        for (j, &cb) in b.iter().enumerate() {
-            let mut best = (prev[j] + substitution_cost(ca, cb))
-                .min(prev[j + 1] + 2)
-                .min(cur[j] + 2);
-            if i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca) {
-                best = best.min(prev2[j - 1] + 2);
-            }
-            cur[j + 1] = best;
-        }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev.last().copied().unwrap_or(0)
-}
-
-/// The unique closest candidate within the typo threshold, if any.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// The unique closest candidate within the typo threshold, if any. `word` itself is never
+/// suggested.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_lowercase();
     let len = word.chars().count();
-    // In half-edits: one edit for words up to four characters, two beyond.
-    let threshold = if len <= 4 { 2 } else { 4 };
-    let mut best: Option<(usize, &'a str)> = None;
+    // (distance ignoring case, case-sensitive distance) of the best candidate so far.
+    let mut best: Option<((usize, usize), &'a str)> = None;
     let mut tied = false;
     for c in candidates {
         if c == word {
             continue;
         }
-        let d = distance(word, c);
-        // A one-letter word is one edit from every other one-letter symbol: only a case slip
-        // (`l` → `L`) is a meaningful suggestion there.
-        if d > threshold || (len <= 1 && d > 1) {
+        let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
+        let limit = (len.max(c.chars().count()) / 3).max(1);
+        if d > limit || (len <= 1 && d > 0) {
             continue;
         }
+        let key = (d, strsim::damerau_levenshtein(word, c));
         match best {
-            Some((bd, bc)) if d == bd && bc != c => tied = true,
-            Some((bd, _)) if d >= bd => {}
+            Some((bk, bc)) if key == bk => tied |= bc != c,
+            Some((bk, _)) if key > bk => {}
             _ => {
-                best = Some((d, c));
+                best = Some((key, c));
                 tied = false;
             }
         }
@@ -80,25 +48,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn distances() {
-        assert_eq!(distance("uL", "uL"), 0);
-        assert_eq!(distance("ul", "uL"), 1);
-        assert_eq!(distance("mn", "min"), 2);
-        assert_eq!(distance("nim", "inm"), 2);
-        assert_eq!(distance("", "abc"), 6);
-        assert_eq!(distance("abc", ""), 6);
-    }
-
-    #[test]
     fn closest_prefers_case_slips_and_refuses_ties() {
         let units = ["uL", "mL", "L", "s", "min", "h", "K", "M", "mM"];
         assert_eq!(closest("ul", units), Some("uL"));
         assert_eq!(closest("ML", units), Some("mL"));
         assert_eq!(closest("l", units), Some("L"));
         assert_eq!(closest("mni", units), Some("min"));
+        assert_eq!(closest("MIN", units), Some("min"));
         assert_eq!(closest("x", units), None);
         assert_eq!(closest("furlong", units), None);
         // `mm` is one case slip from `mM` and one edit from `mL`: the case slip wins.
         assert_eq!(closest("mm", units), Some("mM"));
+        // Equally close ignoring case: fewer case slips win (`mPa` one slip away, `MPa` two).
+        assert_eq!(closest("mpa", ["MPa", "mPa"]), Some("mPa"));
+        // `mLs` is one edit from `mL` and one from `ms`: a tie, so nothing.
+        assert_eq!(closest("mLs", ["mL", "ms"]), None);
+        assert_eq!(closest("mL", ["mL"]), None);
+    }
+
+    #[test]
+    fn longer_words_allow_more_edits() {
+        let kinds = ["temperature", "ratio", "flow_rate"];
+        assert_eq!(closest("temprature", kinds), Some("temperature"));
+        assert_eq!(closest("tmpratre", kinds), Some("temperature"));
+        assert_eq!(closest("ration", kinds), Some("ratio"));
+        assert_eq!(closest("rtn", kinds), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Diagnostics from every stage, and how they are rendered.
 //!
-//! A [`Diagnostic`] is plain data: a code (`qdx::validate::unit_mismatch`), a message, labelled
+//! A [`Diagnostic`] is plain data: a code from the catalog in [`codes`]
+//! (`codes::validate::UNIT_MISMATCH`, that is `qdx::validate::unit_mismatch`), a message, labelled
 //! spans, a help line and notes. Stages build them from spans (helpers return plain errors and
 //! the caller attaches the span), so semantic errors render exactly like syntax errors.
 //! Rendering goes through miette, with a fixed theme and width when asked (for snapshots).
@@ -12,6 +13,8 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 use serde::Serialize;
 
 use crate::source::{FileId, SourceFile, SourceMap, Span};
+
+pub mod codes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
