@@ -233,53 +233,53 @@ fn check_format_json_of_a_clean_campaign() {
 fn check_summary() {
     let env = tiny();
     insta::assert_snapshot!(env.run(&["check", "--summary", "tiny.qdx"]), @r#"
-        exit: 0
-        --- stdout
-        ok: tiny.qdx (campaign "tiny")
-        campaign "tiny" (language 1, seed 7)
-          Two CdSe experiments at two temperatures.
-        budget: 2 experiments
-        stocks:
-          cadmium in p_cd, 0.1 mol/L
-          selenium in p_se, 0.1 mol/L
-        devices:
-          pump p_cd : syringe_pump { max_rate 300 uL/min, min_rate 0.001 uL/min, refill_rate 5 mL/min, syringe 10 mL }
-            setting rate in 0.001 uL/min .. 300 uL/min
-          pump p_se : syringe_pump { max_rate 300 uL/min, min_rate 0.001 uL/min, refill_rate 5 mL/min, syringe 10 mL }
-            setting rate in 0.001 uL/min .. 300 uL/min
-          mixer m1 : cross_mixer { volume 1 uL }
-          coil r1 : reactor_coil { heater h1, volume 150 uL }
-          heater h1 : heater { range 20 degC .. 320 degC, time_constant 60 s }
-            setting setpoint in 20 degC .. 320 degC
-          cell s1 : flow_cell { path_length 10 mm, spectrometer spec1, volume 2 uL }
-          spectrometer spec1 : uv_vis_pl { channels [absorbance, photoluminescence], excitation 405 nm, pixels 1024, range 400 nm .. 750 nm }
-          outlet waste : collector {  }
-        flow: p_cd -> m1, p_se -> m1, m1 -> r1, r1 -> s1, s1 -> waste
-        reactor volume to the cell: 153 uL
-        variables:
-          residence: 30 s .. 240 s
-          temperature: 240 degC .. 300 degC
-        derived (proven range over the feasible box):
-          h1.setpoint: 240 degC .. 300 degC
-          total_flow: 37.5 uL/min .. 300 uL/min
-          p_cd.rate: 18.75 uL/min .. 150 uL/min
-          p_se.rate: 18.75 uL/min .. 150 uL/min
-        measure at s1: steady state after 2 reactor volumes; photoluminescence (100 ms x 2)
-          settle within 1 K for 30 s
-        proxies:
-          peak [nm] = peak_wavelength(photoluminescence)
-        objectives (Single):
-          maximize peak (weight 1)
-        optimizer: grid
-          levels residence: 60 s
-          levels temperature: 260 degC, 280 degC
-        safety:
-          limit temperature <= 310 degC
-          on pump_stall: ["stop_all","pause"]
-          safe h1 = 25 degC
-        simulate cdse_growth [cadmium = cadmium, selenium = selenium]
-        files: tiny.qdx (Campaign)
-        --- stderr
+    exit: 0
+    --- stdout
+    ok: tiny.qdx (campaign "tiny")
+    campaign "tiny" (language 1, seed 7)
+      Two CdSe experiments at two temperatures.
+    budget: 2 experiments
+    stocks:
+      cadmium in p_cd, 0.1 mol/L
+      selenium in p_se, 0.1 mol/L
+    devices:
+      pump p_cd : syringe_pump { max_rate 300 uL/min, min_rate 0.001 uL/min, refill_rate 5 mL/min, syringe 10 mL }
+        setting rate in 0.001 uL/min .. 300 uL/min
+      pump p_se : syringe_pump { max_rate 300 uL/min, min_rate 0.001 uL/min, refill_rate 5 mL/min, syringe 10 mL }
+        setting rate in 0.001 uL/min .. 300 uL/min
+      mixer m1 : cross_mixer { volume 1 uL }
+      coil r1 : reactor_coil { heater h1, volume 150 uL }
+      heater h1 : heater { range 20 degC .. 320 degC, time_constant 60 s }
+        setting setpoint in 20 degC .. 320 degC
+      cell s1 : flow_cell { path_length 10 mm, spectrometer spec1, volume 2 uL }
+      spectrometer spec1 : uv_vis_pl { channels [absorbance, photoluminescence], excitation 405 nm, pixels 1024, range 400 nm .. 750 nm }
+      outlet waste : collector {  }
+    flow: p_cd -> m1, p_se -> m1, m1 -> r1, r1 -> s1, s1 -> waste
+    reactor volume to the cell: 153 uL
+    variables:
+      residence: 30 s .. 240 s
+      temperature: 240 degC .. 300 degC
+    derived (proven range over the feasible box):
+      h1.setpoint: 240 degC .. 300 degC
+      total_flow: 37.5 uL/min .. 300 uL/min
+      p_cd.rate: 18.75 uL/min .. 150 uL/min
+      p_se.rate: 18.75 uL/min .. 150 uL/min
+    measure at s1: steady state after 2 reactor volumes; photoluminescence (100 ms x 2)
+      settle within 1 K for 30 s
+    proxies:
+      peak [nm] = peak_wavelength(photoluminescence)
+    objectives (combine single):
+      maximize peak (weight 1)
+    optimizer: grid
+      levels residence: 60 s
+      levels temperature: 260 degC, 280 degC
+    safety:
+      limit temperature <= 310 degC
+      on pump_stall: stop_all, pause
+      safe h1 = 25 degC
+    simulate cdse_growth [cadmium = cadmium, selenium = selenium]
+    files: tiny.qdx (campaign)
+    --- stderr
     "#);
 }
 

@@ -128,7 +128,7 @@ fn rebuilt(mut c: Campaign) -> Campaign {
 fn with_strategy(mut c: Campaign, strategy: Strategy) -> Campaign {
     if c.optimizer.strategy != strategy {
         c.optimizer.strategy = strategy;
-        c.optimizer.options.clear();
+        c.optimizer.options = Default::default();
         c.optimizer.initial = None;
     }
     rebuilt(c)

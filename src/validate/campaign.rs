@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 
 use qdx_units::{Dimension, Interpretation, Unit};
-use serde::Serialize;
 
 use super::expr::TExpr;
 use crate::source::Span;
@@ -24,16 +23,10 @@ pub const AMBIENT_K: f64 = 298.15;
 pub use super::ids::{DerivedId, DeviceId, ProxyId, StockId, VarId};
 
 /// A unit as the user wrote it, for printing values back.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DisplayUnit {
-    #[serde(serialize_with = "ser_unit")]
     pub unit: Unit,
-    #[serde(skip)]
     pub interpretation: Interpretation,
-}
-
-fn ser_unit<S: serde::Serializer>(u: &Unit, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(u.symbol())
 }
 
 impl DisplayUnit {
@@ -95,7 +88,7 @@ impl DisplayUnit {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Campaign {
     pub name: String,
     pub description: Option<String>,
@@ -120,7 +113,6 @@ pub struct Campaign {
     /// Every file the campaign is made of, as read (for the bundle).
     pub files: Vec<CampaignFile>,
     /// What the optimizer works with, built from the sections above.
-    #[serde(skip)]
     pub search: Search,
 }
 
@@ -144,7 +136,7 @@ pub struct Search {
 }
 
 /// One file of the campaign as run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CampaignFile {
     /// Path relative to the campaign's folder (`campaign.qdx`, `proxies/score.rhai`).
     pub name: String,
@@ -152,8 +144,7 @@ pub struct CampaignFile {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileRole {
     Campaign,
     Import,
@@ -162,7 +153,19 @@ pub enum FileRole {
     Prior,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+impl FileRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileRole::Campaign => "campaign",
+            FileRole::Import => "import",
+            FileRole::Script => "script",
+            FileRole::Table => "table",
+            FileRole::Prior => "prior data",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct Budget {
     pub experiments: Option<u64>,
     /// Total reagent volume over all stocks, m³.
@@ -171,7 +174,6 @@ pub struct Budget {
     pub reagent_per_stock: BTreeMap<String, f64>,
     /// Wall time (lab time), s.
     pub time: Option<f64>,
-    #[serde(skip)]
     pub spans: BudgetSpans,
 }
 
@@ -183,7 +185,7 @@ pub struct BudgetSpans {
     pub time: Option<Span>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Stock {
     pub name: String,
     pub description: Option<String>,
@@ -192,13 +194,11 @@ pub struct Stock {
     pub concentration: Option<f64>,
     /// Other properties as written (`halide "I"`): name → text.
     pub properties: BTreeMap<String, PropertyValue>,
-    #[serde(skip)]
     pub span: Span,
 }
 
 /// The role a device plays in the reactor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Pump,
     Mixer,
@@ -255,8 +255,7 @@ impl Role {
 }
 
 /// A property value, typed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PropertyValue {
     /// A physical quantity in SI, with the unit to print it in.
     Quantity {
@@ -302,7 +301,7 @@ impl PropertyValue {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Device {
     pub name: String,
     pub role: Role,
@@ -311,7 +310,6 @@ pub struct Device {
     pub properties: BTreeMap<String, PropertyValue>,
     /// Settings the runtime drives, with their limits (SI).
     pub settings: Vec<SettingSpec>,
-    #[serde(skip)]
     pub span: Span,
 }
 
@@ -340,7 +338,7 @@ impl Device {
 }
 
 /// A setting of a device (`rate`, `setpoint`, `position`) and its allowed range.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SettingSpec {
     pub name: String,
     pub dimension: Dimension,
@@ -349,7 +347,7 @@ pub struct SettingSpec {
     pub unit: DisplayUnit,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Topology {
     /// Flow edges `from → to` between devices.
     pub edges: Vec<(DeviceId, DeviceId)>,
@@ -360,13 +358,13 @@ pub struct Topology {
     pub reactor_volume: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FlowPath {
     pub pump: DeviceId,
     pub devices: Vec<DeviceId>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub enum Domain {
     Continuous {
         lo: f64,
@@ -388,13 +386,12 @@ pub enum Domain {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Variable {
     pub name: String,
     pub dimension: Dimension,
     pub unit: DisplayUnit,
     pub domain: Domain,
-    #[serde(skip)]
     pub span: Span,
 }
 
@@ -437,7 +434,7 @@ impl Variable {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Composition {
     pub name: String,
     pub components: Vec<VarId>,
@@ -445,8 +442,7 @@ pub struct Composition {
 }
 
 /// What a derived value sets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DerivedTarget {
     /// A named intermediate (`total_flow`).
     Named(String),
@@ -454,7 +450,7 @@ pub enum DerivedTarget {
     Setting { device: DeviceId, setting: String },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Derived {
     pub target: DerivedTarget,
     /// Display name: `total_flow` or `p_seed.rate`.
@@ -464,12 +460,10 @@ pub struct Derived {
     pub unit: DisplayUnit,
     /// Proven enclosure of the value over the feasible variable box (SI).
     pub range: (f64, f64),
-    #[serde(skip)]
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparison {
     Le,
     Lt,
@@ -501,7 +495,7 @@ impl Comparison {
 }
 
 /// `lhs op rhs` over variables, both sides in SI.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Constraint {
     pub lhs: TExpr,
     pub op: Comparison,
@@ -511,12 +505,13 @@ pub struct Constraint {
     /// `Some(coefficients, constant)` when `lhs - rhs` is linear in the variables:
     /// `Σ cᵢ·xᵢ + constant op 0`.
     pub linear: Option<(Vec<f64>, f64)>,
-    #[serde(skip)]
     pub span: Span,
 }
 
 /// A spectral channel of the measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Absorbance,
@@ -532,7 +527,7 @@ impl ChannelKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Channel {
     pub kind: ChannelKind,
     /// Integration time of one scan, s.
@@ -540,7 +535,7 @@ pub struct Channel {
     pub averages: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Measurement {
     pub cell: DeviceId,
     pub spectrometer: Option<DeviceId>,
@@ -558,12 +553,11 @@ pub struct Measurement {
     pub flush: Option<Flush>,
     /// Send product to a collector while it is measured, to waste otherwise.
     pub route: Option<Route>,
-    #[serde(skip)]
     pub span: Span,
 }
 
 /// `flush { pump p_wash, rate 500 uL/min, volumes 2 }`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Flush {
     pub pump: DeviceId,
     /// m³/s
@@ -573,7 +567,7 @@ pub struct Flush {
 }
 
 /// `route { valve v1, collect 2, waste 1 }`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Route {
     pub valve: DeviceId,
     pub collect: u16,
@@ -581,18 +575,16 @@ pub struct Route {
 }
 
 /// A value computed from each measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Proxy {
     pub name: String,
     pub definition: ProxyDefinition,
     pub dimension: Dimension,
     pub unit: DisplayUnit,
-    #[serde(skip)]
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum ProxyDefinition {
     /// A built-in spectral function, its channel arguments and its other arguments in SI.
     Builtin {
@@ -610,19 +602,17 @@ pub enum ProxyDefinition {
         file: Option<String>,
         source: String,
         /// Where the script text starts in its file (for error positions).
-        #[serde(skip)]
         origin: Span,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ProxyArgument {
     Number(f64),
     Reference(ReferenceDye),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceDye {
     pub name: String,
     pub quantum_yield: f64,
@@ -632,8 +622,7 @@ pub struct ReferenceDye {
     pub excitation: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Goal {
     Maximize,
     Minimize,
@@ -642,7 +631,7 @@ pub enum Goal {
     AtMost { value: f64 },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Objective {
     pub proxy: ProxyId,
     pub name: String,
@@ -652,12 +641,10 @@ pub struct Objective {
     /// observed range.
     pub range: Option<(f64, f64)>,
     pub unit: DisplayUnit,
-    #[serde(skip)]
     pub span: Span,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Combine {
     /// One objective: nothing to combine.
     Single,
@@ -666,9 +653,20 @@ pub enum Combine {
     Pareto,
 }
 
+impl Combine {
+    /// As the campaign writes it in `combine …` (`single` when there is one objective).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Combine::Single => "single",
+            Combine::WeightedSum => "weighted_sum",
+            Combine::Desirability => "desirability",
+            Combine::Pareto => "pareto",
+        }
+    }
+}
+
 /// A condition over proxies (stop conditions and requirements).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Condition {
     Compare {
         proxy: ProxyId,
@@ -707,7 +705,7 @@ impl Condition {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Objectives {
     pub list: Vec<Objective>,
     pub combine: Combine,
@@ -717,8 +715,7 @@ pub struct Objectives {
     pub stop: Option<Condition>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Strategy {
     Random,
     Grid,
@@ -750,7 +747,7 @@ impl Strategy {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct OptimizerConfig {
     pub strategy: Strategy,
     /// `initial sobol 10`
@@ -758,9 +755,8 @@ pub struct OptimizerConfig {
     pub batch: u64,
     /// Grid levels per variable (SI values, or level indices for choices).
     pub levels: BTreeMap<VarId, Vec<f64>>,
-    /// Further options as written (`acquisition ucb`, `beta 2`, `surrogate gp { kernel matern52 }`).
-    pub options: BTreeMap<String, OptionValue>,
-    #[serde(skip)]
+    /// Its options (`acquisition ucb`, `beta 2`, `surrogate gp { kernel matern52 }`), typed.
+    pub options: OptimizerOptions,
     pub span: Span,
 }
 
@@ -785,33 +781,182 @@ impl OptimizerConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum OptionValue {
-    Number(f64),
-    Name(String),
-    Block(BTreeMap<String, OptionValue>),
+/// The optimizer block's options, typed by validation (each checked and read once; the
+/// strategy specification reads these fields, never option text). An option the campaign
+/// does not give is `None`: the strategy's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OptimizerOptions {
+    /// `acquisition` (bayesian).
+    pub acquisition: Option<Acquisition>,
+    /// `beta`, the exploration weight of the upper confidence bound (bayesian).
+    pub beta: Option<f64>,
+    /// `failures`: how failed experiments are modelled (bayesian).
+    pub failures: Option<FailureModel>,
+    /// `surrogate gp { kernel matern52 }` (bayesian): the one surrogate there is.
+    pub surrogate: Option<Kernel>,
+    /// `initial_step`, a fraction of each range (nelder_mead).
+    pub initial_step: Option<f64>,
+    /// `initial_radius`, a fraction of each range (snobfit).
+    pub initial_radius: Option<f64>,
+    /// `exploration`, a share of each batch (snobfit).
+    pub exploration: Option<f64>,
+    /// `population` (evolutionary).
+    pub population: Option<u64>,
+    /// `sigma`, a fraction of each range (evolutionary).
+    pub sigma: Option<f64>,
+    /// `points`: how many experiments a Sobol or Latin-hypercube design runs.
+    pub points: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl OptimizerOptions {
+    /// The options as the campaign would write them (for `qdx check --summary`).
+    pub fn written(&self) -> Vec<String> {
+        let n = |x: f64| qdx_units::format_number(x);
+        let mut out = Vec::new();
+        if let Some(a) = self.acquisition {
+            out.push(format!("acquisition {}", a.name()));
+        }
+        if let Some(b) = self.beta {
+            out.push(format!("beta {}", n(b)));
+        }
+        if let Some(f) = self.failures {
+            out.push(format!("failures {}", f.name()));
+        }
+        if let Some(k) = self.surrogate {
+            out.push(format!("surrogate gp {{ kernel {} }}", k.name()));
+        }
+        for (name, value) in [
+            ("initial_step", self.initial_step),
+            ("initial_radius", self.initial_radius),
+            ("exploration", self.exploration),
+            ("sigma", self.sigma),
+        ] {
+            if let Some(x) = value {
+                out.push(format!("{name} {}", n(x)));
+            }
+        }
+        for (name, value) in [("population", self.population), ("points", self.points)] {
+            if let Some(x) = value {
+                out.push(format!("{name} {x}"));
+            }
+        }
+        out
+    }
+}
+
+/// The acquisition function of Bayesian optimisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquisition {
+    /// `log_expected_improvement` (`log_ei`).
+    LogExpectedImprovement,
+    /// `noisy_expected_improvement` (`noisy_ei`).
+    NoisyExpectedImprovement,
+    /// `upper_confidence_bound` (`ucb`), with `beta`.
+    UpperConfidenceBound,
+}
+
+impl Acquisition {
+    /// Every acquisition by the names a campaign may write (the first is the canonical one).
+    pub const NAMES: [(&'static str, Acquisition); 6] = [
+        (
+            "log_expected_improvement",
+            Acquisition::LogExpectedImprovement,
+        ),
+        (
+            "noisy_expected_improvement",
+            Acquisition::NoisyExpectedImprovement,
+        ),
+        ("upper_confidence_bound", Acquisition::UpperConfidenceBound),
+        ("log_ei", Acquisition::LogExpectedImprovement),
+        ("noisy_ei", Acquisition::NoisyExpectedImprovement),
+        ("ucb", Acquisition::UpperConfidenceBound),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, a)| *a)
+    }
+}
+
+/// How Bayesian optimisation models experiments that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureModel {
+    /// `feasibility_model`: a classifier of where experiments succeed.
+    FeasibilityModel,
+    /// `impute_worst`: a failure counts as the worst score seen.
+    ImputeWorst,
+}
+
+impl FailureModel {
+    pub const NAMES: [(&'static str, FailureModel); 2] = [
+        ("feasibility_model", FailureModel::FeasibilityModel),
+        ("impute_worst", FailureModel::ImputeWorst),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+    }
+}
+
+/// The Gaussian-process kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Matérn-5/2 with one lengthscale per variable.
+    Matern52,
+}
+
+impl Kernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Matern52 => "matern52",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct PriorSource {
     pub format: PriorFormat,
     /// Path relative to the campaign folder.
     pub path: String,
-    #[serde(skip)]
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PriorFormat {
     Csv,
     Bundle,
 }
 
+impl PriorFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            PriorFormat::Csv => "csv",
+            PriorFormat::Bundle => "bundle",
+        }
+    }
+}
+
 /// What a fault policy does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
     Retry { times: u32, backoff: f64 },
     SkipExperiment,
@@ -821,28 +966,52 @@ pub enum FaultAction {
     Continue,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl FaultAction {
+    /// A policy's actions as the campaign writes them: `retry 2 backoff 60 s, then skip_experiment`.
+    pub fn written(actions: &[FaultAction]) -> String {
+        let mut out = String::new();
+        for (k, a) in actions.iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+                if matches!(actions.get(k - 1), Some(FaultAction::Retry { .. })) {
+                    out.push_str("then ");
+                }
+            }
+            match a {
+                FaultAction::Retry { times, backoff } => out.push_str(&format!(
+                    "retry {times} backoff {} s",
+                    qdx_units::format_number(*backoff)
+                )),
+                FaultAction::SkipExperiment => out.push_str("skip_experiment"),
+                FaultAction::Pause => out.push_str("pause"),
+                FaultAction::Abort => out.push_str("abort"),
+                FaultAction::StopAll => out.push_str("stop_all"),
+                FaultAction::Continue => out.push_str("continue"),
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct FaultPolicy {
     pub fault: String,
     pub actions: Vec<FaultAction>,
-    #[serde(skip)]
     pub span: Span,
 }
 
 /// A limit of the safety envelope: `what op value`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Limit {
     pub subject: LimitSubject,
     pub op: Comparison,
     pub value: f64,
     pub unit: DisplayUnit,
     pub text: String,
-    #[serde(skip)]
     pub span: Span,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LimitSubject {
     /// Every heater setpoint.
     Temperature,
@@ -856,7 +1025,7 @@ pub enum LimitSubject {
     Variable(VarId),
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Safety {
     pub limits: Vec<Limit>,
     pub policies: Vec<FaultPolicy>,
@@ -864,7 +1033,7 @@ pub struct Safety {
     pub safe_setpoints: BTreeMap<DeviceId, f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Simulation {
     pub model: SimulationModel,
     /// Parameters in SI, by name.
@@ -872,12 +1041,10 @@ pub struct Simulation {
     /// Role → stocks (for chemistry models): one stock, except `halide`, which lists every
     /// stock that declares a halide.
     pub roles: BTreeMap<String, Vec<StockId>>,
-    #[serde(skip)]
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum SimulationModel {
     CsPbX3HalideExchange,
     CdSeGrowth,

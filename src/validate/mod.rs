@@ -237,7 +237,7 @@ impl<'a> Validator<'a> {
                 initial: None,
                 batch: 1,
                 levels: BTreeMap::new(),
-                options: BTreeMap::new(),
+                options: OptimizerOptions::default(),
                 span: Span::synthetic(crate::source::Synthetic::Default),
             });
             // What the optimizer works with, built once here from the sections.

@@ -576,7 +576,7 @@ impl<'a> Validator<'a> {
             initial: None,
             batch: 1,
             levels: BTreeMap::new(),
-            options: BTreeMap::new(),
+            options: OptimizerOptions::default(),
             span: o.span,
         };
         let allowed = OPTIONS
@@ -727,14 +727,11 @@ impl<'a> Validator<'a> {
                         continue;
                     }
                     match option_value(opt, value.as_ref(), props.as_ref()) {
-                        Ok(v) => match check_option(&opt.name, &v) {
-                            Ok(()) => {
-                                config.options.insert(opt.name.clone(), v);
+                        Ok(v) => {
+                            if let Err(msg) = set_option(&mut config.options, &opt.name, &v) {
+                                errors.push(Diagnostic::error(code::OPTION_VALUE, msg).at(*span));
                             }
-                            Err(msg) => {
-                                errors.push(Diagnostic::error(code::OPTION_VALUE, msg).at(*span))
-                            }
-                        },
+                        }
                         Err(d) => errors.push(d),
                     }
                 }
@@ -1170,7 +1167,7 @@ impl<'a> Validator<'a> {
                 );
             }
             if matches!(config.strategy, Strategy::Sobol | Strategy::LatinHypercube)
-                && !config.options.contains_key("points")
+                && config.options.points.is_none()
                 && n > MAX_DESIGN_POINTS
             {
                 errors.push(
@@ -1321,44 +1318,88 @@ fn option_value(
     })
 }
 
-fn check_option(name: &str, v: &OptionValue) -> Result<(), String> {
+/// An option's value as written, before it is typed: a name, a number, or a block.
+#[derive(Debug, Clone, PartialEq)]
+enum OptionValue {
+    Number(f64),
+    Name(String),
+    Block(BTreeMap<String, OptionValue>),
+}
+
+/// Checks an option's value and records it, typed, in `options`.
+fn set_option(options: &mut OptimizerOptions, name: &str, v: &OptionValue) -> Result<(), String> {
     let num = |lo: f64, hi: f64, what: &str| match v {
-        OptionValue::Number(x) if (lo..=hi).contains(x) => Ok(()),
+        OptionValue::Number(x) if (lo..=hi).contains(x) => Ok(*x),
         _ => Err(format!("`{name}` is {what}")),
     };
+    let fraction = "a fraction of each range, above 0 and at most 1";
     match name {
-        "acquisition" => match v {
-            OptionValue::Name(n) if matches!(n.as_str(), "log_expected_improvement" | "log_ei" | "noisy_expected_improvement" | "noisy_ei" | "upper_confidence_bound" | "ucb") => Ok(()),
-            _ => Err("`acquisition` is `log_expected_improvement`, `noisy_expected_improvement` or `upper_confidence_bound`".into()),
-        },
-        "surrogate" => match v {
-            OptionValue::Name(n) if n == "gp" => Ok(()),
-            OptionValue::Block(b) if b.len() == 1 => match b.get("gp") {
-                Some(OptionValue::Block(inner)) => match inner.get("kernel") {
-                    None | Some(OptionValue::Name(_)) if inner.keys().all(|k| k == "kernel") => match inner.get("kernel") {
-                        None => Ok(()),
-                        Some(OptionValue::Name(k)) if k == "matern52" => Ok(()),
-                        _ => Err("the GP kernel is `matern52` (Matérn-5/2 with one lengthscale per variable)".into()),
-                    },
-                    _ => Err("a `gp` block takes `kernel matern52`".into()),
+        "acquisition" => {
+            options.acquisition = Some(
+                match v {
+                    OptionValue::Name(n) => Acquisition::from_name(n),
+                    _ => None,
+                }
+                .ok_or("`acquisition` is `log_expected_improvement`, `noisy_expected_improvement` or `upper_confidence_bound`")?,
+            );
+        }
+        "surrogate" => {
+            let wrong = "the surrogate is `gp { kernel matern52 }`";
+            let kernel = match v {
+                OptionValue::Name(n) if n == "gp" => Kernel::Matern52,
+                OptionValue::Block(b) if b.len() == 1 => match b.get("gp") {
+                    Some(OptionValue::Block(inner)) if inner.keys().all(|k| k == "kernel") => {
+                        match inner.get("kernel") {
+                            None => Kernel::Matern52,
+                            Some(OptionValue::Name(k)) if k == "matern52" => Kernel::Matern52,
+                            Some(OptionValue::Name(_)) => {
+                                return Err("the GP kernel is `matern52` (Matérn-5/2 with one lengthscale per variable)".into());
+                            }
+                            _ => return Err("a `gp` block takes `kernel matern52`".into()),
+                        }
+                    }
+                    Some(OptionValue::Block(_)) => {
+                        return Err("a `gp` block takes `kernel matern52`".into());
+                    }
+                    _ => return Err(wrong.into()),
                 },
-                _ => Err("the surrogate is `gp { kernel matern52 }`".into()),
-            },
-            _ => Err("the surrogate is `gp { kernel matern52 }`".into()),
-        },
-        "failures" => match v {
-            OptionValue::Name(n) if matches!(n.as_str(), "feasibility_model" | "impute_worst") => Ok(()),
-            _ => Err("`failures` is `feasibility_model` or `impute_worst`".into()),
-        },
-        "beta" => num(1e-6, 1e6, "a positive number"),
-        "initial_step" | "initial_radius" | "sigma" => num(1e-6, 1.0, "a fraction of each range, above 0 and at most 1"),
-        "exploration" => num(0.0, 0.99, "a share between 0 and 0.99"),
-        "population" | "points" => match v {
-            OptionValue::Number(x) if x.fract() == 0.0 && (2.0..=MAX_DESIGN_POINTS as f64).contains(x) => Ok(()),
-            _ => Err(format!("`{name}` is a whole number of at least 2")),
-        },
-        _ => Ok(()),
+                _ => return Err(wrong.into()),
+            };
+            options.surrogate = Some(kernel);
+        }
+        "failures" => {
+            options.failures = Some(
+                match v {
+                    OptionValue::Name(n) => FailureModel::from_name(n),
+                    _ => None,
+                }
+                .ok_or("`failures` is `feasibility_model` or `impute_worst`")?,
+            );
+        }
+        "beta" => options.beta = Some(num(1e-6, 1e6, "a positive number")?),
+        "initial_step" => options.initial_step = Some(num(1e-6, 1.0, fraction)?),
+        "initial_radius" => options.initial_radius = Some(num(1e-6, 1.0, fraction)?),
+        "sigma" => options.sigma = Some(num(1e-6, 1.0, fraction)?),
+        "exploration" => options.exploration = Some(num(0.0, 0.99, "a share between 0 and 0.99")?),
+        "population" | "points" => {
+            let n = match v {
+                OptionValue::Number(x)
+                    if x.fract() == 0.0 && (2.0..=MAX_DESIGN_POINTS as f64).contains(x) =>
+                {
+                    *x as u64
+                }
+                _ => return Err(format!("`{name}` is a whole number of at least 2")),
+            };
+            if name == "points" {
+                options.points = Some(n);
+            } else {
+                options.population = Some(n);
+            }
+        }
+        // `OPTIONS` lists every option a strategy takes; the caller refused the rest.
+        other => return Err(format!("`{other}` is not an option")),
     }
+    Ok(())
 }
 
 /// Warnings about desirability ramps: one given where nothing reads it, or one missing where the

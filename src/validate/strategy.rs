@@ -288,25 +288,12 @@ fn objectives(objectives: &c::Objectives) -> Result<opt::Objectives, opt::Optimi
     opt::Objectives::new(list, combine)
 }
 
-fn number(o: &c::OptimizerConfig, key: &str) -> Option<f64> {
-    match o.options.get(key) {
-        Some(c::OptionValue::Number(x)) => Some(*x),
-        _ => None,
-    }
-}
-
-fn name(o: &c::OptimizerConfig, key: &str) -> Option<String> {
-    match o.options.get(key) {
-        Some(c::OptionValue::Name(x)) => Some(x.clone()),
-        _ => None,
-    }
-}
-
 /// The number of experiments a design runs (`points`, else the experiment budget, else 20).
 fn design_size(o: &c::OptimizerConfig, budget: &c::Budget) -> usize {
-    number(o, "points")
-        .map(|x| x as usize)
-        .or(budget.experiments.map(|n| n as usize))
+    o.options
+        .points
+        .or(budget.experiments)
+        .map(|n| n as usize)
         .unwrap_or(20)
 }
 
@@ -339,43 +326,46 @@ fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
             let mut b = opt::BayesOptions::for_domain(domain);
             b.initial = initial(b.initial);
             b.batch = o.batch as usize;
-            if let Some(a) = name(o, "acquisition") {
-                b.acquisition = match a.as_str() {
-                    "noisy_expected_improvement" | "noisy_ei" => opt::Acquisition::NoisyEi,
-                    "upper_confidence_bound" | "ucb" => opt::Acquisition::Ucb {
-                        beta: number(o, "beta").unwrap_or(2.0),
+            if let Some(a) = o.options.acquisition {
+                b.acquisition = match a {
+                    c::Acquisition::LogExpectedImprovement => opt::Acquisition::LogEi,
+                    c::Acquisition::NoisyExpectedImprovement => opt::Acquisition::NoisyEi,
+                    c::Acquisition::UpperConfidenceBound => opt::Acquisition::Ucb {
+                        beta: o.options.beta.unwrap_or(2.0),
                     },
-                    _ => opt::Acquisition::LogEi,
                 };
             }
-            if name(o, "failures").as_deref() == Some("impute_worst") {
-                b.failures = opt::FailureHandling::ImputeWorst;
+            if let Some(f) = o.options.failures {
+                b.failures = match f {
+                    c::FailureModel::FeasibilityModel => opt::FailureHandling::FeasibilityModel,
+                    c::FailureModel::ImputeWorst => opt::FailureHandling::ImputeWorst,
+                };
             }
             opt::StrategySpec::Bayesian(b)
         }
         c::Strategy::NelderMead => {
             let mut n = opt::NelderMeadOptions::default();
-            if let Some(s) = number(o, "initial_step") {
+            if let Some(s) = o.options.initial_step {
                 n.initial_step = s;
             }
             opt::StrategySpec::NelderMead(n)
         }
         c::Strategy::Snobfit => {
             let mut s = opt::SnobfitOptions::default();
-            if let Some(r) = number(o, "initial_radius") {
+            if let Some(r) = o.options.initial_radius {
                 s.initial_radius = r;
             }
-            if let Some(e) = number(o, "exploration") {
+            if let Some(e) = o.options.exploration {
                 s.exploration = e;
             }
             opt::StrategySpec::Snobfit(s)
         }
         c::Strategy::Evolutionary => {
             let mut e = opt::EvolutionOptions::default();
-            if let Some(p) = number(o, "population") {
+            if let Some(p) = o.options.population {
                 e.population = p as usize;
             }
-            if let Some(s) = number(o, "sigma") {
+            if let Some(s) = o.options.sigma {
                 e.sigma = s;
             }
             opt::StrategySpec::Evolutionary(e)

@@ -300,7 +300,7 @@ pub fn summary(c: &Campaign) -> String {
         }
     }
     if !c.objectives.list.is_empty() {
-        let _ = writeln!(s, "objectives ({:?}):", c.objectives.combine);
+        let _ = writeln!(s, "objectives (combine {}):", c.objectives.combine.name());
         for o in &c.objectives.list {
             let _ = writeln!(
                 s,
@@ -324,12 +324,7 @@ pub fn summary(c: &Campaign) -> String {
     if o.batch > 1 {
         opt.push(format!("batch {}", o.batch));
     }
-    for (k, v) in &o.options {
-        opt.push(format!(
-            "{k} {}",
-            serde_json::to_string(v).unwrap_or_default()
-        ));
-    }
+    opt.extend(o.options.written());
     let _ = writeln!(s, "optimizer: {}", opt.join(", "));
     for (var, levels) in &o.levels {
         if let Some(v) = c.variables.get(*var) {
@@ -346,7 +341,7 @@ pub fn summary(c: &Campaign) -> String {
         }
     }
     for p in &c.priors {
-        let _ = writeln!(s, "prior {:?} {}", p.format, p.path);
+        let _ = writeln!(s, "prior {} {:?}", p.format.name(), p.path);
     }
     if !c.safety.limits.is_empty() || !c.safety.policies.is_empty() {
         let _ = writeln!(s, "safety:");
@@ -354,12 +349,7 @@ pub fn summary(c: &Campaign) -> String {
             let _ = writeln!(s, "  limit {}", l.text);
         }
         for p in &c.safety.policies {
-            let _ = writeln!(
-                s,
-                "  on {}: {}",
-                p.fault,
-                serde_json::to_string(&p.actions).unwrap_or_default()
-            );
+            let _ = writeln!(s, "  on {}: {}", p.fault, FaultAction::written(&p.actions));
         }
         for (h, k) in &c.safety.safe_setpoints {
             let _ = writeln!(
@@ -421,7 +411,7 @@ pub fn summary(c: &Campaign) -> String {
     let files: Vec<String> = c
         .files
         .iter()
-        .map(|f| format!("{} ({:?})", f.name, f.role))
+        .map(|f| format!("{} ({})", f.name, f.role.name()))
         .collect();
     let _ = writeln!(s, "files: {}", files.join(", "));
     s
