@@ -1139,12 +1139,7 @@ fn heater_limits(
     };
     let spec = dev.setting("setpoint")?;
     let unit = &spec.unit;
-    let safe = c
-        .safety
-        .safe_setpoints
-        .get(&id)
-        .copied()
-        .unwrap_or(AMBIENT_K);
+    let safe = c.safety.safe_setpoint(id);
     let derived = source(c, id, "setpoint");
     let mut ok = true;
     let range_text =

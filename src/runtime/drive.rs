@@ -1020,12 +1020,7 @@ impl Run<'_> {
             *rate = 0.0;
         }
         for (h, sp) in state.setpoints.iter_mut() {
-            *sp = c
-                .safety
-                .safe_setpoints
-                .get(h)
-                .copied()
-                .unwrap_or(crate::validate::campaign::AMBIENT_K);
+            *sp = c.safety.safe_setpoint(*h);
         }
         state.syringe_left.clone_from(&syringes);
         self.syringes = syringes;

@@ -365,14 +365,7 @@ impl<'c> Run<'c> {
             .heaters
             .keys()
             .map(|h| {
-                let k = self
-                    .c
-                    .safety
-                    .safe_setpoints
-                    .get(h)
-                    .copied()
-                    .unwrap_or(crate::validate::campaign::AMBIENT_K);
-                (*h, k)
+                (*h, self.c.safety.safe_setpoint(*h))
             })
             .collect();
         for p in &pumps {

@@ -1029,8 +1029,19 @@ pub enum LimitSubject {
 pub struct Safety {
     pub limits: Vec<Limit>,
     pub policies: Vec<FaultPolicy>,
-    /// Heater → safe setpoint (K).
+    /// Heater → safe setpoint (K), as declared (`safe h1 = 60 degC`).
     pub safe_setpoints: BTreeMap<DeviceId, f64>,
+}
+
+impl Safety {
+    /// Where a heater goes in the lab's safe state, K: its declared safe setpoint, or room
+    /// temperature. The one place the default is decided.
+    pub fn safe_setpoint(&self, heater: DeviceId) -> f64 {
+        self.safe_setpoints
+            .get(&heater)
+            .copied()
+            .unwrap_or(AMBIENT_K)
+    }
 }
 
 #[derive(Debug, Clone)]
