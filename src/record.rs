@@ -17,7 +17,7 @@ use qdx_optimize as opt;
 
 pub use crate::journal::Status;
 use crate::journal::{Command, Event, Record};
-use crate::validate::campaign::{Campaign, ChannelKind, DerivedId, DerivedTarget, DeviceId};
+use crate::validate::campaign::{Campaign, ChannelKind, DerivedId, DerivedTarget, DeviceId, Drive};
 
 /// What an experiment gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,14 +176,13 @@ impl InEffect {
             .iter()
             .enumerate()
             .filter_map(|(k, d)| {
-                let DerivedTarget::Setting { device, setting } = &d.target else {
+                let DerivedTarget::Setting { device, drive, .. } = &d.target else {
                     return None;
                 };
-                let value = match setting.as_str() {
-                    "rate" => self.rates.get(device).copied(),
-                    "setpoint" => self.setpoints.get(device).copied(),
-                    "position" => self.positions.get(device).map(|p| f64::from(*p)),
-                    _ => None,
+                let value = match drive {
+                    Drive::PumpRate => self.rates.get(device).copied(),
+                    Drive::HeaterSetpoint => self.setpoints.get(device).copied(),
+                    Drive::ValvePosition => self.positions.get(device).map(|p| f64::from(*p)),
                 }?;
                 Some((k, value))
             })

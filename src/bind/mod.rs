@@ -176,7 +176,10 @@ impl LabBinding {
         for b in &self.devices {
             if let Limits::Pump(p) = &b.limits
                 && let Some(dev) = out.devices.get_mut(b.device)
-                && let Some(rate) = dev.settings.iter_mut().find(|s| s.name == "rate")
+                && let Some(rate) = dev
+                    .settings
+                    .iter_mut()
+                    .find(|s| s.drive == Some(Drive::PumpRate))
             {
                 rate.lo = rate.lo.max(p.envelope.min_rate);
             }
@@ -961,7 +964,7 @@ fn pump_limits(
     else {
         return None;
     };
-    let spec = dev.setting("rate")?;
+    let spec = dev.driven(Drive::PumpRate)?;
     let unit = &spec.unit;
     let what = format!("`{}`{}", b.driver, diameter_text(b));
     let at = b.span_of("syringe_diameter");
@@ -1063,11 +1066,7 @@ fn pump_limits(
         ok = false;
     }
     // Refills withdraw at the syringe pump's refill rate, capped at its maximum rate.
-    let refill = dev.quantity("syringe").map(|capacity| {
-        dev.quantity("refill_rate")
-            .unwrap_or(capacity / 60.0)
-            .min(spec.hi)
-    });
+    let refill = dev.refill_rate();
     if let Some(r) = refill {
         if !withdraw {
             diags.push(
@@ -1137,7 +1136,7 @@ fn heater_limits(
     let Capability::Heater { setpoint } = b.capability else {
         return None;
     };
-    let spec = dev.setting("setpoint")?;
+    let spec = dev.driven(Drive::HeaterSetpoint)?;
     let unit = &spec.unit;
     let safe = c.safety.safe_setpoint(id);
     let derived = source(c, id, "setpoint");

@@ -16,7 +16,7 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
     let stock_of = |pump: DeviceId| c.stocks.iter().find(|s| s.pump == pump);
     let mut pumps = Vec::new();
     for (id, d) in c.pumps() {
-        let rate = d.setting("rate");
+        let rate = d.driven(Drive::PumpRate);
         pumps.push(sim::PumpConfig {
             name: d.name.clone(),
             stock: stock_of(id).map(|s| sim::Stock {
@@ -24,7 +24,7 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
                 concentration: s.concentration.unwrap_or(0.0),
             }),
             // A pump fed from a reservoir never runs dry in the simulation.
-            syringe_volume: d.quantity("syringe").unwrap_or(1.0),
+            syringe_volume: d.syringe().unwrap_or(1.0),
             initial_volume: None,
             min_rate: rate.map_or(0.0, |r| r.lo.max(0.0)),
             max_rate: rate.map_or(1e-3, |r| r.hi),
@@ -32,12 +32,12 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
     }
     let mut heaters = Vec::new();
     for (_, d) in c.heaters() {
-        let sp = d.setting("setpoint");
+        let sp = d.driven(Drive::HeaterSetpoint);
         heaters.push(sim::HeaterConfig {
             name: d.name.clone(),
             min_k: sp.map_or(273.15, |s| s.lo),
             max_k: sp.map_or(573.15, |s| s.hi),
-            time_constant_s: d.quantity("time_constant").unwrap_or(60.0),
+            time_constant_s: d.time_constant(),
         });
     }
     // The flow path: from the first device every pump reaches, downstream to the outlet.
@@ -47,7 +47,7 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
     let mut valves = Vec::new();
     for &id in &first.devices {
         let Some(d) = c.devices.get(id) else { continue };
-        let volume = d.quantity("volume").unwrap_or(0.0).max(MIN_SEGMENT_M3);
+        let volume = d.volume().max(MIN_SEGMENT_M3);
         let kind = match d.role {
             Role::Pump | Role::Outlet | Role::Heater | Role::Spectrometer => continue,
             Role::Mixer => sim::SegmentKind::Mixer,

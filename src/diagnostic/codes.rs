@@ -388,6 +388,8 @@ catalog! {
         pub const SEED_HALIDE: &str = "qdx::validate::seed_halide";
         /// A connection leads from a device to itself.
         pub const SELF_LOOP: &str = "qdx::validate::self_loop";
+        /// A derived setting is one the runtime never sends (a valve's position, a custom setting).
+        pub const SETTING_NOT_DRIVEN: &str = "qdx::validate::setting_not_driven";
         /// A device setting is set twice (bound to a variable and derived, or derived twice).
         pub const SETTING_SET_TWICE: &str = "qdx::validate::setting_set_twice";
         /// A device kind's setting is neither a quantity nor an integer.

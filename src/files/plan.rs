@@ -41,7 +41,7 @@ use qdx_units::{Interpretation, Unit};
 use serde_json::{Map, Value, json};
 
 use crate::plan::{Command, ExperimentPlan, Operation, Plan};
-use crate::validate::campaign::{Campaign, DerivedTarget, DeviceId, DisplayUnit};
+use crate::validate::campaign::{Campaign, DerivedTarget, DeviceId, DisplayUnit, Drive};
 
 /// A unit the plan prints in when the campaign gives none (a fixed, known symbol).
 fn fixed(symbol: &str, interpretation: Interpretation) -> DisplayUnit {
@@ -137,14 +137,15 @@ fn experiment(c: &Campaign, e: &ExperimentPlan) -> Value {
     out.insert("variables".into(), variables(c, &e.variables));
     let mut settings = Map::new();
     for d in &c.derived {
-        let DerivedTarget::Setting { device, .. } = &d.target else {
+        let DerivedTarget::Setting { device, drive, .. } = &d.target else {
             continue;
         };
-        let sent = e
-            .rates
-            .get(device)
-            .or_else(|| e.setpoints.get(device))
-            .copied();
+        let sent = match drive {
+            Drive::PumpRate => e.rates.get(device),
+            Drive::HeaterSetpoint => e.setpoints.get(device),
+            Drive::ValvePosition => None,
+        }
+        .copied();
         if let Some(v) = sent {
             entry(&mut settings, &d.name, &d.unit, v);
         }
@@ -183,13 +184,13 @@ fn experiment(c: &Campaign, e: &ExperimentPlan) -> Value {
 fn setting_unit(
     c: &Campaign,
     device: DeviceId,
-    setting: &str,
+    drive: Drive,
     fallback: &str,
     interpretation: Interpretation,
 ) -> DisplayUnit {
     c.devices
         .get(device)
-        .and_then(|d| d.setting(setting))
+        .and_then(|d| d.driven(drive))
         .map_or_else(|| fixed(fallback, interpretation), |s| s.unit.clone())
 }
 
@@ -207,8 +208,13 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
             m.insert("command".into(), kind);
             match command {
                 Command::SetRate { rate } => {
-                    let unit =
-                        setting_unit(c, *device, "rate", "uL/min", Interpretation::Difference);
+                    let unit = setting_unit(
+                        c,
+                        *device,
+                        Drive::PumpRate,
+                        "uL/min",
+                        Interpretation::Difference,
+                    );
                     entry(&mut m, "rate", &unit, *rate);
                 }
                 Command::Stop => {}
@@ -227,8 +233,13 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     );
                 }
                 Command::SetSetpoint { kelvin } => {
-                    let unit =
-                        setting_unit(c, *device, "setpoint", "degC", Interpretation::Absolute);
+                    let unit = setting_unit(
+                        c,
+                        *device,
+                        Drive::HeaterSetpoint,
+                        "degC",
+                        Interpretation::Absolute,
+                    );
                     entry(&mut m, "setpoint", &unit, *kelvin);
                 }
                 Command::SetPosition { position } => {

@@ -43,7 +43,7 @@ impl LabState {
         };
         for (id, d) in c.pumps() {
             s.rates.insert(id, 0.0);
-            if let Some(v) = d.quantity("syringe") {
+            if let Some(v) = d.syringe() {
                 s.syringe_left.insert(id, v);
             }
         }
@@ -228,12 +228,9 @@ impl Operation {
     }
 }
 
-/// A heater's first-order time constant, s (60 s when the campaign gives none).
+/// A heater's first-order time constant, s.
 fn time_constant(c: &Campaign, heater: DeviceId) -> f64 {
-    c.devices
-        .get(heater)
-        .and_then(|d| d.quantity("time_constant"))
-        .unwrap_or(60.0)
+    c.devices.get(heater).map_or(60.0, Device::time_constant)
 }
 
 /// A value to four significant digits in a unit qdx chooses (`33.66 uL/min`).
@@ -303,7 +300,7 @@ pub fn residence_time(c: &Campaign, rates: &BTreeMap<DeviceId, f64>) -> f64 {
                         return None;
                     }
                     let q = flow_through(*d);
-                    (q > 0.0).then(|| dev.quantity("volume").unwrap_or(0.0) / q)
+                    (q > 0.0).then(|| dev.volume() / q)
                 })
                 .sum::<f64>()
         })
@@ -462,16 +459,13 @@ pub fn settings_at(c: &Campaign, vars: &[f64]) -> Result<Settings, PlanError> {
                 span: d.span,
             });
         }
-        let DerivedTarget::Setting { device, setting } = &d.target else {
+        let DerivedTarget::Setting { device, drive, .. } = &d.target else {
             continue;
         };
-        let Some(dev) = c.devices.get(*device) else {
+        let Some(spec) = c.devices.get(*device).and_then(|dev| dev.driven(*drive)) else {
             continue;
         };
-        let Some(spec) = dev.setting(setting) else {
-            continue;
-        };
-        if dev.role == Role::Pump && setting == "rate" {
+        if *drive == Drive::PumpRate {
             let v = runnable_rate(value, spec.lo);
             if v != value {
                 notes.push(format!(
@@ -490,7 +484,7 @@ pub fn settings_at(c: &Campaign, vars: &[f64]) -> Result<Settings, PlanError> {
             if value < spec.lo - 1e-9 * spec.lo.abs() || value > spec.hi + 1e-9 * spec.hi.abs() {
                 return Err(out_of_limits(d, value, spec));
             }
-            if dev.role == Role::Heater && setting == "setpoint" {
+            if *drive == Drive::HeaterSetpoint {
                 setpoints.insert(*device, value);
             }
         }
@@ -836,7 +830,7 @@ fn refills(
         else {
             continue;
         };
-        let Some(capacity) = dev.quantity("syringe") else {
+        let (Some(capacity), Some(rate)) = (dev.syringe(), dev.refill_rate()) else {
             continue;
         };
         if need * REAGENT_MARGIN > capacity {
@@ -857,12 +851,6 @@ fn refills(
             });
         }
         if left < need * REAGENT_MARGIN {
-            // Withdrawing is limited like infusing: never faster than the pump's maximum rate.
-            let max = dev.setting("rate").map_or(f64::INFINITY, |s| s.hi);
-            let rate = dev
-                .quantity("refill_rate")
-                .unwrap_or(capacity / 60.0)
-                .min(max);
             refills.push(Operation::send(
                 *p,
                 Command::Refill {

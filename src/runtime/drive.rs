@@ -999,7 +999,7 @@ impl Run<'_> {
                     flows.insert(id, (0.0, r.t));
                 }
                 Command::Refill { .. } => {
-                    if let Some(cap) = c.devices.get(id).and_then(|d| d.quantity("syringe")) {
+                    if let Some(cap) = c.devices.get(id).and_then(Device::syringe) {
                         syringes.insert(id, cap);
                     }
                     flows.insert(id, (0.0, r.t));

@@ -364,9 +364,7 @@ impl<'c> Run<'c> {
             .lab
             .heaters
             .keys()
-            .map(|h| {
-                (*h, self.c.safety.safe_setpoint(*h))
-            })
+            .map(|h| (*h, self.c.safety.safe_setpoint(*h)))
             .collect();
         for p in &pumps {
             if let Some(pump) = self.lab.pumps.get_mut(p)
@@ -512,12 +510,7 @@ impl<'c> Run<'c> {
                 self.flows.insert(device, (r, now));
             }
             None => {
-                if let Some(cap) = self
-                    .c
-                    .devices
-                    .get(device)
-                    .and_then(|d| d.quantity("syringe"))
-                {
+                if let Some(cap) = self.c.devices.get(device).and_then(Device::syringe) {
                     self.syringes.insert(device, cap);
                 }
                 self.flows.insert(device, (0.0, now));
@@ -880,8 +873,7 @@ impl<'c> Run<'c> {
             .c
             .devices
             .get(heater)
-            .and_then(|d| d.quantity("time_constant"))
-            .unwrap_or(60.0);
+            .map_or(60.0, Device::time_constant);
         let poll = (tau / 20.0).clamp(1.0, 10.0);
         // Give up after the settling a first-order system needs from the far end of its range.
         let patience = wait_time(

@@ -335,12 +335,73 @@ impl Device {
     pub fn setting(&self, name: &str) -> Option<&SettingSpec> {
         self.settings.iter().find(|s| s.name == name)
     }
+
+    /// The setting the runtime drives this way, if the device has it.
+    pub fn driven(&self, drive: Drive) -> Option<&SettingSpec> {
+        self.settings.iter().find(|s| s.drive == Some(drive))
+    }
+
+    // What the planner, the binding and the simulated lab read of a device, decided here
+    // once from the properties its kind declares in `std.devices`.
+
+    /// The syringe of a syringe pump, m³ (`None`: a pump fed from a reservoir, never refilled).
+    pub fn syringe(&self) -> Option<f64> {
+        self.quantity("syringe")
+    }
+
+    /// The rate a pump refills its syringe at, m³/s: its `refill_rate`, or a whole syringe a
+    /// minute, never faster than the pump's maximum rate (withdrawing is limited like
+    /// infusing). `None` for a pump without a syringe.
+    pub fn refill_rate(&self) -> Option<f64> {
+        let capacity = self.syringe()?;
+        let max = self.driven(Drive::PumpRate).map_or(f64::INFINITY, |s| s.hi);
+        Some(
+            self.quantity("refill_rate")
+                .unwrap_or(capacity / 60.0)
+                .min(max),
+        )
+    }
+
+    /// A heater's first-order time constant, s (60 s for a kind that declares none).
+    pub fn time_constant(&self) -> f64 {
+        self.quantity("time_constant").unwrap_or(60.0)
+    }
+
+    /// The liquid a segment holds, m³ (a device without a declared volume holds none).
+    pub fn volume(&self) -> f64 {
+        self.quantity("volume").unwrap_or(0.0)
+    }
+}
+
+/// What the runtime drives on a device: the settings a plan can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Drive {
+    /// A pump's `rate` (m³/s).
+    PumpRate,
+    /// A heater's `setpoint` (K).
+    HeaterSetpoint,
+    /// A valve's `position` (set by the measurement's `route`).
+    ValvePosition,
+}
+
+impl Drive {
+    /// What a setting named `setting` of a device of `role` drives, if the runtime drives it.
+    pub fn of(role: Role, setting: &str) -> Option<Drive> {
+        match (role, setting) {
+            (Role::Pump, "rate") => Some(Drive::PumpRate),
+            (Role::Heater, "setpoint") => Some(Drive::HeaterSetpoint),
+            (Role::Valve, "position") => Some(Drive::ValvePosition),
+            _ => None,
+        }
+    }
 }
 
 /// A setting of a device (`rate`, `setpoint`, `position`) and its allowed range.
 #[derive(Debug, Clone)]
 pub struct SettingSpec {
     pub name: String,
+    /// What the runtime drives with it (`None`: a setting of a kind the runtime cannot send).
+    pub drive: Option<Drive>,
     pub dimension: Dimension,
     pub lo: f64,
     pub hi: f64,
@@ -446,8 +507,12 @@ pub struct Composition {
 pub enum DerivedTarget {
     /// A named intermediate (`total_flow`).
     Named(String),
-    /// A device setting (`p_seed.rate`, `h1.setpoint`).
-    Setting { device: DeviceId, setting: String },
+    /// A device setting (`p_seed.rate`, `h1.setpoint`) the runtime drives.
+    Setting {
+        device: DeviceId,
+        setting: String,
+        drive: Drive,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -1104,7 +1169,7 @@ impl Campaign {
     /// The derived value that sets `device.setting`, if any.
     pub fn setting_source(&self, device: DeviceId, setting: &str) -> Option<DerivedId> {
         self.derived.iter().position(|d| {
-            matches!(&d.target, DerivedTarget::Setting { device: dv, setting: s } if *dv == device && s == setting)
+            matches!(&d.target, DerivedTarget::Setting { device: dv, setting: s, .. } if *dv == device && s == setting)
         })
     }
 }

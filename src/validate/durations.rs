@@ -159,14 +159,9 @@ pub(super) fn check_property(
 /// Checks how long refilling a syringe pump takes: the whole syringe at its refill rate, never
 /// faster than the pump's maximum rate (as the planner does it).
 pub(super) fn check_refill(device: &Device, at: Span) -> Result<(), Diagnostic> {
-    let Some(capacity) = device.quantity("syringe") else {
+    let (Some(capacity), Some(rate)) = (device.syringe(), device.refill_rate()) else {
         return Ok(());
     };
-    let max = device.setting("rate").map_or(f64::INFINITY, |s| s.hi);
-    let rate = device
-        .quantity("refill_rate")
-        .unwrap_or(capacity / 60.0)
-        .min(max);
     let time = if rate > 0.0 {
         capacity / rate
     } else {
@@ -257,7 +252,15 @@ impl Validator<'_> {
             .derived
             .iter()
             .enumerate()
-            .filter(|(_, d)| matches!(&d.target, DerivedTarget::Setting { device, setting } if setting == "rate" && self.devices.get(*device).is_some_and(|x| x.role == Role::Pump)))
+            .filter(|(_, d)| {
+                matches!(
+                    &d.target,
+                    DerivedTarget::Setting {
+                        drive: Drive::PumpRate,
+                        ..
+                    }
+                )
+            })
             .map(|(i, d)| (TExpr::Derived(i), d.name.clone()))
             .collect();
         let Some(total) = pump_rates

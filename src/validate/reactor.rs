@@ -325,6 +325,7 @@ impl<'a> Validator<'a> {
             let sample = if hi.is_finite() { hi } else { 1.0 };
             device.settings.push(SettingSpec {
                 name: s.name.clone(),
+                drive: Drive::of(role, &s.name),
                 dimension: s.dimension,
                 lo,
                 hi,

@@ -339,13 +339,17 @@ impl<'a> Validator<'a> {
         for (id, d) in self.derived.iter().enumerate() {
             let mut allowed = Interval::entire();
             let mut sources: Vec<(String, Span)> = Vec::new();
-            if let DerivedTarget::Setting { device, setting } = &d.target
+            if let DerivedTarget::Setting {
+                device,
+                setting,
+                drive,
+            } = &d.target
                 && let Some(dev) = self.devices.get(*device)
                 && let Some(spec) = dev.setting(setting)
             {
                 // A pump's rate may also be zero (stopped); the planner rounds rates between zero
                 // and the pump's smallest rate to whichever is nearer, and records what it sent.
-                let lo = if dev.role == Role::Pump && setting == "rate" {
+                let lo = if *drive == Drive::PumpRate {
                     spec.lo.min(0.0)
                 } else {
                     spec.lo
@@ -364,8 +368,7 @@ impl<'a> Validator<'a> {
                 }
                 for l in &self.safety.limits {
                     let applies = matches!(l.subject, LimitSubject::Temperature)
-                        && dev.role == Role::Heater
-                        && setting == "setpoint";
+                        && *drive == Drive::HeaterSetpoint;
                     if applies
                         && let Some(cut) = limit_interval(l).and_then(|i| allowed.intersection(&i))
                     {
@@ -455,7 +458,15 @@ impl<'a> Validator<'a> {
             .derived
             .iter()
             .enumerate()
-            .filter(|(_, d)| matches!(&d.target, DerivedTarget::Setting { device, setting } if setting == "rate" && self.devices.get(*device).is_some_and(|x| x.role == Role::Pump)))
+            .filter(|(_, d)| {
+                matches!(
+                    &d.target,
+                    DerivedTarget::Setting {
+                        drive: Drive::PumpRate,
+                        ..
+                    }
+                )
+            })
             .map(|(i, _)| TExpr::Derived(i))
             .collect();
         for l in &self.safety.limits {

@@ -648,10 +648,18 @@ impl<'a> Validator<'a> {
         } else {
             setting.unit.clone()
         };
+        let drive = match driven(dev, &setting.name, span) {
+            Ok(d) => d,
+            Err(e) => {
+                self.error(e);
+                return;
+            }
+        };
         self.derived.push(Derived {
             target: DerivedTarget::Setting {
                 device: dev_id,
                 setting: setting.name.clone(),
+                drive,
             },
             name,
             expr: value,
@@ -855,8 +863,15 @@ impl<'a> Validator<'a> {
                         );
                         return;
                     }
+                    let drive = match driven(device, &spec.name, a.span) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            self.error(e);
+                            return;
+                        }
+                    };
                     self.derived.push(Derived {
-                        target: DerivedTarget::Setting { device: dev_id, setting: spec.name.clone() },
+                        target: DerivedTarget::Setting { device: dev_id, setting: spec.name.clone(), drive },
                         name,
                         expr: typed.expr,
                         dimension: spec.dimension,
@@ -912,7 +927,7 @@ impl<'a> Validator<'a> {
             {
                 continue;
             }
-            if d.setting(setting).is_some() && !self.derived.iter().any(|x| matches!(&x.target, DerivedTarget::Setting { device, setting: s } if *device == id && s == setting)) {
+            if d.setting(setting).is_some() && !self.derived.iter().any(|x| matches!(&x.target, DerivedTarget::Setting { device, setting: s, .. } if *device == id && s == setting)) {
                 let how = if d.role == Role::Pump {
                     format!("derive it (`{}.rate = …`) or set it with a parameter (`{}_rate = 50 uL/min -> {}`)", d.name, d.name, d.name)
                 } else {
@@ -1100,4 +1115,31 @@ impl super::expr::Env for NoEnvWith<'_, '_> {
     fn proxy(&self, _: usize) -> f64 {
         f64::NAN
     }
+}
+
+/// What deriving `setting` of `device` drives; a setting the runtime never sends is an error
+/// here rather than a value silently left unsent.
+fn driven(device: &Device, setting: &str, at: Span) -> Result<Drive, Diagnostic> {
+    let drive = device
+        .setting(setting)
+        .and_then(|s| s.drive)
+        .filter(|d| *d != Drive::ValvePosition);
+    drive.ok_or_else(|| {
+        let why = if device.role == Role::Valve {
+            "a valve is turned by the measurement's `route` (`route { valve v1, collect 2, waste 1 }`)"
+                .to_owned()
+        } else {
+            format!(
+                "the runtime sends a pump's `rate` and a heater's `setpoint`; `{}` is a {}",
+                device.name,
+                device.role.name()
+            )
+        };
+        Diagnostic::error(
+            code::SETTING_NOT_DRIVEN,
+            format!("`{}.{setting}` is never sent to the device", device.name),
+        )
+        .at(at)
+        .help(why)
+    })
 }
