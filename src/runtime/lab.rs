@@ -34,7 +34,7 @@ pub enum LabKind {
 #[derive(Debug)]
 pub enum VirtualLab {
     Table {
-        model: sim::TableModel,
+        model: Arc<sim::TableModel>,
         /// Variable → (column, unit the column is in).
         inputs: Vec<(VarId, String, DisplayUnit)>,
     },
@@ -87,29 +87,9 @@ impl Lab {
             keepalive: None,
         };
         match c.simulation.as_ref().map(|s| &s.model) {
-            Some(SimulationModel::Table {
-                path,
-                text,
-                pool,
-                inputs,
-                outputs,
-            }) => {
-                let config = sim::TableConfig {
-                    path: path.clone(),
-                    inputs: inputs.iter().map(|(_, col, _)| col.clone()).collect(),
-                    outputs: outputs.clone(),
-                    mode: if *pool {
-                        sim::TableMode::Pool
-                    } else {
-                        sim::TableMode::Emulator {
-                            neighbours: 8,
-                            power: 2.0,
-                        }
-                    },
-                };
-                let model = sim::TableModel::from_csv(text, &config).map_err(|e| e.to_string())?;
+            Some(SimulationModel::Table { model, inputs, .. }) => {
                 lab.virtual_lab = Some(VirtualLab::Table {
-                    model,
+                    model: model.clone(),
                     inputs: inputs.clone(),
                 });
                 return Ok(lab);

@@ -1126,7 +1126,9 @@ pub enum SimulationModel {
     CdSeGrowth,
     Table {
         path: String,
-        text: String,
+        /// The table, read once by validation (in pool mode, or as an emulator of the rows'
+        /// neighbourhood).
+        model: std::sync::Arc<qdx_sim::TableModel>,
         pool: bool,
         /// Variable → (column, unit the column is in).
         inputs: Vec<(VarId, String, DisplayUnit)>,

@@ -461,7 +461,9 @@ impl<'a> Validator<'a> {
                 Diagnostic::error(code::TABLE_OUTPUTS, "the table has no output column").at(s.span),
             );
         }
-        // The file itself must load as a model (numbers where numbers belong, and so on).
+        // The file itself must load as a model (numbers where numbers belong, and so on); it
+        // is read here once, and the run and the optimizer's pool use this model.
+        let mut model = None;
         if errors.is_empty() {
             let config = qdx_sim::TableConfig {
                 path: file.clone(),
@@ -476,19 +478,20 @@ impl<'a> Validator<'a> {
                     }
                 },
             };
-            if let Err(e) = qdx_sim::TableModel::from_csv(&text, &config) {
-                errors.push(
+            match qdx_sim::TableModel::from_csv(&text, &config) {
+                Ok(m) => model = Some(m),
+                Err(e) => errors.push(
                     Diagnostic::error(
                         code::TABLE_FILE,
                         format!("`{file}` cannot be used as a table: {e}"),
                     )
                     .at(path.span),
-                );
+                ),
             }
         }
-        if !errors.is_empty() {
+        let Some(model) = model.filter(|_| errors.is_empty()) else {
             return Err(errors);
-        }
+        };
         self.files.push(CampaignFile {
             name: file.clone(),
             role: FileRole::Table,
@@ -497,7 +500,7 @@ impl<'a> Validator<'a> {
         Ok(Simulation {
             model: SimulationModel::Table {
                 path: file,
-                text,
+                model: std::sync::Arc::new(model),
                 pool,
                 inputs: mapped,
                 outputs,

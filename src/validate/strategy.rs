@@ -162,22 +162,14 @@ fn with_rows(
 /// the campaign does not simulate a pool.
 fn table_pool(s: &Sections<'_>) -> Result<Option<Vec<Vec<f64>>>, String> {
     let Some(c::SimulationModel::Table {
-        path,
-        text,
+        model,
         pool: true,
         inputs,
-        outputs,
+        ..
     }) = s.simulation.map(|s| &s.model)
     else {
         return Ok(None);
     };
-    let config = qdx_sim::TableConfig {
-        path: path.clone(),
-        inputs: inputs.iter().map(|(_, col, _)| col.clone()).collect(),
-        outputs: outputs.clone(),
-        mode: qdx_sim::TableMode::Pool,
-    };
-    let model = qdx_sim::TableModel::from_csv(text, &config).map_err(|e| e.to_string())?;
     Ok(Some(pool_rows(s.variables, inputs, &model.candidates())))
 }
 
