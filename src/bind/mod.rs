@@ -40,7 +40,6 @@ use qdx_lab::registry::{
     self, Capability, DeviceKind, DriverKind, RegistryError, SettingType, SettingValue, Settings,
 };
 use qdx_units::Dimension;
-use serde::Serialize;
 
 use crate::diagnostic::codes::{self, lab as code};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -53,7 +52,7 @@ use crate::validate::kinds::{constant, quantity_of};
 use crate::world::World;
 
 /// The lab file as read, for the bundle.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LabFile {
     /// The file name (`our-rig.qdx`).
     pub name: String,
@@ -119,7 +118,7 @@ pub struct ParsedLab {
 /// What the runtime may tell a pump: the guard's envelope (the campaign's limits of the pump
 /// ∩ what the driver and syringe can do, both directions) and, for infusion only, the safety
 /// limits on flow through the reactor (a refill withdraws from the reservoir, not through it).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PumpLimits {
     pub envelope: Envelope,
     /// Largest infusion rate, m³/s.
@@ -127,15 +126,14 @@ pub struct PumpLimits {
 }
 
 /// What the runtime may tell a heater, and where it goes when the lab is made safe.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HeaterLimits {
     pub envelope: Envelope,
     /// K; inside the envelope.
     pub safe_setpoint: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Limits {
     Pump(PumpLimits),
     Heater(HeaterLimits),
@@ -143,7 +141,7 @@ pub enum Limits {
 }
 
 /// One campaign device and the instrument that plays it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct BoundDevice {
     pub device: DeviceId,
     pub name: String,
@@ -155,7 +153,7 @@ pub struct BoundDevice {
 }
 
 /// A lab file validated against a campaign.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LabBinding {
     pub name: String,
     pub file: LabFile,

@@ -40,6 +40,7 @@ fn rows(experiments: &[Experiment]) -> Vec<Row<'_>> {
         .collect()
 }
 
+/// Text for HTML and SVG: the characters markup gives a meaning to, escaped.
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

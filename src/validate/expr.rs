@@ -7,7 +7,6 @@
 //! until the context decides.
 
 use qdx_units::{Dimension, Interpretation, Interval, IntervalError, Unit};
-use serde::Serialize;
 
 use super::ids::{DerivedId, ProxyId, VarId};
 use crate::diagnostic::Diagnostic;
@@ -16,8 +15,7 @@ use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, UnaryOp};
 
 /// Elementary functions allowed in derived values, constraints and proxy formulas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MathFn {
     Min,
     Max,
@@ -55,8 +53,7 @@ impl MathFn {
 }
 
 /// A resolved, dimension-checked expression over SI values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TExpr {
     Const(f64),
     Var(VarId),

@@ -995,13 +995,7 @@ impl<'a> Validator<'a> {
                 .read_relative(self.world, p.path.span, &file, "prior data file")
             {
                 Ok((name, text)) => {
-                    let header: Vec<String> = text
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .split(',')
-                        .map(|h| h.trim().trim_matches('"').to_owned())
-                        .collect();
+                    let header = super::csv_header(&text);
                     let missing: Vec<&str> = self
                         .variables
                         .iter()

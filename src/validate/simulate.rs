@@ -337,13 +337,7 @@ impl<'a> Validator<'a> {
                 true
             }
         };
-        let header: Vec<String> = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .split(',')
-            .map(|h| h.trim().trim_matches('"').to_owned())
-            .collect();
+        let header = super::csv_header(&text);
         let inputs = match self.names_prop(s, "inputs") {
             Ok(v) => v.unwrap_or_else(|| self.variables.iter().map(|v| v.name.clone()).collect()),
             Err(d) => {
