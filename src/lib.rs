@@ -1,7 +1,9 @@
 //! qdx: an experiment language for self-driving quantum-dot flow labs.
 //!
-//! The pipeline, one module per stage, each with one output type:
-//! `source text ──parse──▶ Ast ──validate──▶ Campaign ──plan──▶ Plan ──run──▶ Journal ──▶ Bundle`.
+//! The pipeline, one module per stage, each with one output type (ARCHITECTURE.md draws it,
+//! and `tests/architecture.rs` checks that no import runs back up it):
+//! `source text ──parse──▶ Ast ──validate──▶ Campaign ──bind──▶ LabBinding | SimConfig
+//! ──plan──▶ Plan ──run──▶ journal ──▶ experiment records ──▶ bundle`.
 
 // Input from users must never panic: no indexing that could go out of bounds in the front end
 // and the runtime (the numeric crates index freely into arrays they sized themselves).

@@ -1,4 +1,4 @@
-//! Stage 5, bundle: the result folder a run leaves, written from its journal: the derived
+//! Stage 6, bundle: the result folder a run leaves, written from its journal: the derived
 //! files, the report, and the manifest over everything; and checking a bundle (`verify`) and
 //! comparing it with its replay. What each file holds, column by column, is in [`crate::files`].
 //!

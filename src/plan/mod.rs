@@ -1,4 +1,4 @@
-//! Stage 3, plan: `Campaign` → [`Plan`], the execution graph and its estimates.
+//! Stage 4, plan: `Campaign` → [`Plan`], the execution graph and its estimates.
 //!
 //! For designs known in advance (grid, Latin hypercube, Sobol) the plan holds every experiment,
 //! ordered to cut slow transitions (a temperature change costs minutes, a flow change seconds),

@@ -1,4 +1,4 @@
-//! Stage 4, run: drives the plan against a [`Lab`] with a `Clock`, closes the loop with the
+//! Stage 5, run: drives the plan against a [`Lab`] with a `Clock`, closes the loop with the
 //! optimizer, and journals everything; the bundle is written from the journal.
 //!
 //! One loop ([`run`], [`resume`]) drives either lab: [`Lab::simulated`] (the default; virtual
