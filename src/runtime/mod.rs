@@ -626,8 +626,9 @@ impl<'c> Run<'c> {
         }
         // Reference dyes for relative PLQY: the simulated lab computes what the dye gives.
         for p in &self.c.proxies {
-            if let ProxyDefinition::Builtin { arguments, .. } = &p.definition
-                && let Some(ProxyArgument::Reference(dye)) = arguments.get("reference")
+            if let ProxyDefinition::Builtin {
+                function: SpectralFunction::RelativePlqy { reference: dye, .. },
+            } = &p.definition
                 && let Some(sim) = &self.lab.sim
             {
                 let pl = m

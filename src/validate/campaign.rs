@@ -594,12 +594,8 @@ pub struct Proxy {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProxyDefinition {
-    /// A built-in spectral function, its channel arguments and its other arguments in SI.
-    Builtin {
-        function: String,
-        channels: Vec<ChannelKind>,
-        arguments: BTreeMap<String, ProxyArgument>,
-    },
+    /// A spectral function of `std.spectra`, with its arguments.
+    Builtin { function: SpectralFunction },
     /// A reading of a virtual lab (a table column, a script model's output).
     Reading { name: String },
     /// An arithmetic expression over earlier proxies and the variables.
@@ -615,11 +611,73 @@ pub enum ProxyDefinition {
     },
 }
 
+/// A spectral function of `std.spectra` that qdx computes, with its arguments: the channels
+/// it reads (as the call passes them, so a call may name the wrong kind of spectrum for the
+/// runtime to refuse) and its other arguments in SI (wavelengths in metres). Validation
+/// resolves a call to one of these, so the runtime matches on the function and never looks
+/// an argument up by name; a function declared without an implementation here is refused by
+/// `qdx check`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum ProxyArgument {
-    Number(f64),
-    Reference(ReferenceDye),
+#[serde(rename_all = "snake_case")]
+pub enum SpectralFunction {
+    /// `peak_wavelength(spectrum)`
+    PeakWavelength { spectrum: ChannelKind },
+    /// `fwhm(spectrum)`
+    Fwhm { spectrum: ChannelKind },
+    /// `peak_intensity(spectrum)`
+    PeakIntensity { spectrum: ChannelKind },
+    /// `integrated_area(spectrum, from, to)`, the bounds in m.
+    IntegratedArea {
+        spectrum: ChannelKind,
+        from: f64,
+        to: f64,
+    },
+    /// `absorbance_at(spectrum, wavelength)`, the wavelength in m.
+    AbsorbanceAt {
+        spectrum: ChannelKind,
+        wavelength: f64,
+    },
+    /// `first_excitonic_peak(spectrum)`
+    FirstExcitonicPeak { spectrum: ChannelKind },
+    /// `relative_plqy(emission, absorbance, excitation, reference)`, the excitation in m.
+    RelativePlqy {
+        emission: ChannelKind,
+        absorbance: ChannelKind,
+        excitation: f64,
+        reference: ReferenceDye,
+    },
+}
+
+impl SpectralFunction {
+    /// The name `std.spectra` declares it by.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SpectralFunction::PeakWavelength { .. } => "peak_wavelength",
+            SpectralFunction::Fwhm { .. } => "fwhm",
+            SpectralFunction::PeakIntensity { .. } => "peak_intensity",
+            SpectralFunction::IntegratedArea { .. } => "integrated_area",
+            SpectralFunction::AbsorbanceAt { .. } => "absorbance_at",
+            SpectralFunction::FirstExcitonicPeak { .. } => "first_excitonic_peak",
+            SpectralFunction::RelativePlqy { .. } => "relative_plqy",
+        }
+    }
+
+    /// The channels it reads, in the order of its parameters.
+    pub fn channels(&self) -> Vec<ChannelKind> {
+        match self {
+            SpectralFunction::PeakWavelength { spectrum }
+            | SpectralFunction::Fwhm { spectrum }
+            | SpectralFunction::PeakIntensity { spectrum }
+            | SpectralFunction::IntegratedArea { spectrum, .. }
+            | SpectralFunction::AbsorbanceAt { spectrum, .. }
+            | SpectralFunction::FirstExcitonicPeak { spectrum } => vec![*spectrum],
+            SpectralFunction::RelativePlqy {
+                emission,
+                absorbance,
+                ..
+            } => vec![*emission, *absorbance],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
