@@ -248,18 +248,31 @@ impl std::fmt::Debug for Run<'_> {
     }
 }
 
-/// The fault kind a policy names, for a device error on a device of a role.
-pub fn fault_kind(role: Role, e: &DeviceErrorKind) -> &'static str {
-    match (role, e) {
-        (Role::Pump, DeviceErrorKind::Alarm(_)) => "pump_stall",
-        (Role::Pump, DeviceErrorKind::Empty(_)) => "pump_empty",
-        (Role::Pump, DeviceErrorKind::Timeout(_)) => "pump_timeout",
-        (Role::Heater, DeviceErrorKind::Timeout(_)) => "heater_timeout",
-        (Role::Heater, DeviceErrorKind::Alarm(_)) => "heater_alarm",
-        (Role::Spectrometer, DeviceErrorKind::Timeout(_)) => "spectrometer_timeout",
-        (_, DeviceErrorKind::Disconnected(_)) => "device_disconnected",
-        (_, DeviceErrorKind::Garbage(_)) => "garbage_reply",
-        _ => "any",
+/// The fault kind a policy names, for a device error on a device of a role. Every error
+/// kind is matched, so a new one needs a decision here; what no fault kind describes is
+/// [`Fault::Any`].
+pub fn fault_kind(role: Role, e: &DeviceErrorKind) -> Fault {
+    match e {
+        DeviceErrorKind::Alarm(_) => match role {
+            Role::Pump => Fault::PumpStall,
+            Role::Heater => Fault::HeaterAlarm,
+            _ => Fault::Any,
+        },
+        DeviceErrorKind::Empty(_) => match role {
+            Role::Pump => Fault::PumpEmpty,
+            _ => Fault::Any,
+        },
+        DeviceErrorKind::Timeout(_) => match role {
+            Role::Pump => Fault::PumpTimeout,
+            Role::Heater => Fault::HeaterTimeout,
+            Role::Spectrometer => Fault::SpectrometerTimeout,
+            _ => Fault::Any,
+        },
+        DeviceErrorKind::Disconnected(_) => Fault::DeviceDisconnected,
+        DeviceErrorKind::Garbage(_) => Fault::GarbageReply,
+        DeviceErrorKind::Refused(_)
+        | DeviceErrorKind::OutOfEnvelope(_)
+        | DeviceErrorKind::Io(_) => Fault::Any,
     }
 }
 
@@ -339,13 +352,19 @@ impl<'c> Run<'c> {
             .map_or_else(|| format!("#{id}"), |d| d.name.clone())
     }
 
-    fn policy(&self, fault: &str) -> Vec<FaultAction> {
+    fn policy(&self, fault: Fault) -> Vec<FaultAction> {
         self.c
             .safety
             .policies
             .iter()
             .find(|p| p.fault == fault)
-            .or_else(|| self.c.safety.policies.iter().find(|p| p.fault == "any"))
+            .or_else(|| {
+                self.c
+                    .safety
+                    .policies
+                    .iter()
+                    .find(|p| p.fault == Fault::Any)
+            })
             .map(|p| p.actions.clone())
             // Without a policy, a fault stops everything safely and ends the run (resumable).
             .unwrap_or_else(|| vec![FaultAction::StopAll, FaultAction::Abort])
@@ -417,14 +436,7 @@ impl<'c> Run<'c> {
         attempt: &RetryOp,
     ) -> Result<FaultOutcome, RunError> {
         let role = self.c.devices.get(device).map_or(Role::Pump, |d| d.role);
-        let fault = if matches!(
-            error.kind,
-            DeviceErrorKind::OutOfEnvelope(_) | DeviceErrorKind::Refused(_)
-        ) {
-            "any"
-        } else {
-            fault_kind(role, &error.kind)
-        };
+        let fault = fault_kind(role, &error.kind);
         let actions = self.policy(fault);
         let mut last = error.clone();
         for action in actions {
@@ -434,7 +446,7 @@ impl<'c> Run<'c> {
                         self.log(Event::Fault {
                             experiment,
                             device: self.device_name(device),
-                            fault: fault.to_owned(),
+                            fault: fault.name().to_owned(),
                             message: last.to_string(),
                             action: format!("retry {} of {times}", k + 1),
                         })?;
@@ -449,7 +461,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: "continue".into(),
                     })?;
@@ -459,7 +471,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: "stop_all".into(),
                     })?;
@@ -470,7 +482,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: "skip_experiment".into(),
                     })?;
@@ -485,7 +497,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: what.into(),
                     })?;

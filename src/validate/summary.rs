@@ -357,7 +357,7 @@ pub fn summary(c: &Campaign) -> String {
             let _ = writeln!(
                 s,
                 "  on {}: {}",
-                p.fault,
+                p.fault.name(),
                 serde_json::to_string(&p.actions).unwrap_or_default()
             );
         }
