@@ -353,18 +353,11 @@ impl<'c> Run<'c> {
     }
 
     fn policy(&self, fault: Fault) -> Vec<FaultAction> {
-        self.c
-            .safety
-            .policies
+        let policies = &self.c.safety.policies;
+        policies
             .iter()
             .find(|p| p.fault == fault)
-            .or_else(|| {
-                self.c
-                    .safety
-                    .policies
-                    .iter()
-                    .find(|p| p.fault == Fault::Any)
-            })
+            .or_else(|| policies.iter().find(|p| p.fault == Fault::Any))
             .map(|p| p.actions.clone())
             // Without a policy, a fault stops everything safely and ends the run (resumable).
             .unwrap_or_else(|| vec![FaultAction::StopAll, FaultAction::Abort])
