@@ -1333,8 +1333,9 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
     // Relative PLQY needs the reference dye measured in this instrument; the runtime computes
     // that calibration only for the simulated lab so far.
     for p in &c.proxies {
-        if let ProxyDefinition::Builtin { arguments, .. } = &p.definition
-            && let Some(ProxyArgument::Reference(dye)) = arguments.get("reference")
+        if let ProxyDefinition::Builtin {
+            function: SpectralFunction::RelativePlqy { reference: dye, .. },
+        } = &p.definition
         {
             diags.push(
                 Diagnostic::warning(

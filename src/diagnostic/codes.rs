@@ -436,6 +436,8 @@ catalog! {
         pub const UNCOMBINED_OBJECTIVES: &str = "qdx::validate::uncombined_objectives";
         /// Nothing flows into a device: no pump upstream.
         pub const UNFED_DEVICE: &str = "qdx::validate::unfed_device";
+        /// A proxy calls a declared spectral function that qdx has no implementation of.
+        pub const UNIMPLEMENTED_FUNCTION: &str = "qdx::validate::unimplemented_function";
         /// A unit is malformed or does not fit its function (square root, `ln` of a quantity).
         pub const UNIT: &str = "qdx::validate::unit";
         /// A unit stands alone, as if it were a name, in a constant value (a property).

@@ -97,33 +97,40 @@ fn nm(m: f64) -> f64 {
 }
 
 fn builtin(
-    function: &str,
-    channels: &[&Spectrum],
-    args: &BTreeMap<String, ProxyArgument>,
+    function: &SpectralFunction,
+    channels: &BTreeMap<ChannelKind, Spectrum>,
     cal: &Calibration,
 ) -> Result<f64, String> {
-    let number = |k: &str| match args.get(k) {
-        Some(ProxyArgument::Number(x)) => Some(*x),
-        _ => None,
+    let measured = |kind: &ChannelKind| {
+        channels
+            .get(kind)
+            .ok_or_else(|| "a spectrum it needs was not measured".to_owned())
     };
-    let first = channels.first().copied().ok_or("no spectrum")?;
     let e = |e: spectra::ProxyError| e.to_string();
     Ok(match function {
-        "peak_wavelength" => spectra::peak_wavelength(first).map_err(e)?.value * 1e-9,
-        "fwhm" => spectra::fwhm(first).map_err(e)?.value * 1e-9,
-        "peak_intensity" => {
-            spectra::analyze_peak(first, &spectra::ProxyOptions::default())
+        SpectralFunction::PeakWavelength { spectrum } => {
+            spectra::peak_wavelength(measured(spectrum)?)
+                .map_err(e)?
+                .value
+                * 1e-9
+        }
+        SpectralFunction::Fwhm { spectrum } => {
+            spectra::fwhm(measured(spectrum)?).map_err(e)?.value * 1e-9
+        }
+        SpectralFunction::PeakIntensity { spectrum } => {
+            spectra::analyze_peak(measured(spectrum)?, &spectra::ProxyOptions::default())
                 .map_err(e)?
                 .height
         }
-        "integrated_area" => {
+        SpectralFunction::IntegratedArea { spectrum, from, to } => {
+            let first = measured(spectrum)?;
             let grid = first.wavelength_nm();
             let (lo, hi) = (
                 grid.first().copied().unwrap_or(0.0),
                 grid.last().copied().unwrap_or(0.0),
             );
-            let from = number("from").map_or(lo, nm).max(lo);
-            let to = number("to").map_or(hi, nm).min(hi);
+            let from = nm(*from).max(lo);
+            let to = nm(*to).min(hi);
             if from >= to {
                 return Err(format!(
                     "the range {from} nm .. {to} nm lies outside the spectrum ({lo} .. {hi} nm)"
@@ -133,20 +140,27 @@ fn builtin(
                 .map_err(e)?
                 .value
         }
-        "absorbance_at" => {
-            spectra::absorbance_at(first, nm(number("wavelength").unwrap_or(f64::NAN)))
+        SpectralFunction::AbsorbanceAt {
+            spectrum,
+            wavelength,
+        } => {
+            spectra::absorbance_at(measured(spectrum)?, nm(*wavelength))
                 .map_err(e)?
                 .value
         }
-        "first_excitonic_peak" => spectra::first_excitonic_peak(first).map_err(e)?.value * 1e-9,
-        "relative_plqy" => {
-            let abs = channels
-                .get(1)
-                .copied()
-                .ok_or("relative PLQY needs an absorbance spectrum")?;
-            let Some(ProxyArgument::Reference(dye)) = args.get("reference") else {
-                return Err("no reference dye".into());
-            };
+        SpectralFunction::FirstExcitonicPeak { spectrum } => {
+            spectra::first_excitonic_peak(measured(spectrum)?)
+                .map_err(e)?
+                .value
+                * 1e-9
+        }
+        SpectralFunction::RelativePlqy {
+            emission,
+            absorbance,
+            excitation,
+            reference: dye,
+        } => {
+            let (emission, abs) = (measured(emission)?, measured(absorbance)?);
             let calibration = cal.dyes.get(&dye.name).copied().ok_or_else(|| {
                 format!(
                     "the reference dye {} was not measured in this instrument",
@@ -160,16 +174,15 @@ fn builtin(
             )
             .with_calibration(calibration);
             spectra::relative_plqy(
-                first,
+                emission,
                 abs,
-                nm(number("excitation").unwrap_or(f64::NAN)),
+                nm(*excitation),
                 &reference,
                 SAMPLE_REFRACTIVE_INDEX,
             )
             .map_err(e)?
             .value
         }
-        other => return Err(format!("unknown spectral function {other}")),
     })
 }
 
@@ -187,18 +200,7 @@ pub fn proxies(
     let mut failures = Vec::new();
     for p in &c.proxies {
         let result: Result<f64, String> = match &p.definition {
-            ProxyDefinition::Builtin {
-                function,
-                channels: wanted,
-                arguments,
-            } => {
-                let specs: Option<Vec<&Spectrum>> =
-                    wanted.iter().map(|k| channels.get(k)).collect();
-                match specs {
-                    Some(s) => builtin(function, &s, arguments, cal),
-                    None => Err("a spectrum it needs was not measured".into()),
-                }
-            }
+            ProxyDefinition::Builtin { function } => builtin(function, channels, cal),
             ProxyDefinition::Reading { name } => readings
                 .get(name)
                 .copied()
@@ -517,6 +519,23 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
         ])
     }
 
+    /// The channels a spectral function reads, to put another kind in one.
+    fn spectra_of(f: &mut SpectralFunction) -> Vec<&mut ChannelKind> {
+        match f {
+            SpectralFunction::PeakWavelength { spectrum }
+            | SpectralFunction::Fwhm { spectrum }
+            | SpectralFunction::PeakIntensity { spectrum }
+            | SpectralFunction::IntegratedArea { spectrum, .. }
+            | SpectralFunction::AbsorbanceAt { spectrum, .. }
+            | SpectralFunction::FirstExcitonicPeak { spectrum } => vec![spectrum],
+            SpectralFunction::RelativePlqy {
+                emission,
+                absorbance,
+                ..
+            } => vec![emission, absorbance],
+        }
+    }
+
     /// Does the runtime refuse the spectra of `c`'s proxy `x` for their kind?
     fn wrong_quantity_at_run_time(c: &Campaign) -> bool {
         let calibration = Calibration {
@@ -580,6 +599,15 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
             let baseline = check(&call(None))
                 .unwrap_or_else(|| panic!("`{}` checks with its own kinds", call(None)));
             let xi = baseline.proxies.len() - 1;
+            match baseline.proxies.get(xi).map(|p| &p.definition) {
+                Some(ProxyDefinition::Builtin { function }) => assert_eq!(
+                    function.name(),
+                    f.name.name,
+                    "`{}` prints as the function it computes",
+                    call(None)
+                ),
+                other => panic!("`{}` is {other:?}, not a spectral function", call(None)),
+            }
             assert!(
                 !wrong_quantity_at_run_time(&baseline),
                 "{}: the runtime refuses the declared kinds",
@@ -602,10 +630,10 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
                     let accepted = check(&text).is_some();
                     let mut run = baseline.clone();
                     if let Some(Proxy {
-                        definition: ProxyDefinition::Builtin { channels, .. },
+                        definition: ProxyDefinition::Builtin { function },
                         ..
                     }) = run.proxies.get_mut(xi)
-                        && let Some(c) = channels.get_mut(slot)
+                        && let Some(c) = spectra_of(function).into_iter().nth(slot)
                     {
                         *c = kind;
                     }

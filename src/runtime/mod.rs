@@ -248,18 +248,31 @@ impl std::fmt::Debug for Run<'_> {
     }
 }
 
-/// The fault kind a policy names, for a device error on a device of a role.
-pub fn fault_kind(role: Role, e: &DeviceErrorKind) -> &'static str {
-    match (role, e) {
-        (Role::Pump, DeviceErrorKind::Alarm(_)) => "pump_stall",
-        (Role::Pump, DeviceErrorKind::Empty(_)) => "pump_empty",
-        (Role::Pump, DeviceErrorKind::Timeout(_)) => "pump_timeout",
-        (Role::Heater, DeviceErrorKind::Timeout(_)) => "heater_timeout",
-        (Role::Heater, DeviceErrorKind::Alarm(_)) => "heater_alarm",
-        (Role::Spectrometer, DeviceErrorKind::Timeout(_)) => "spectrometer_timeout",
-        (_, DeviceErrorKind::Disconnected(_)) => "device_disconnected",
-        (_, DeviceErrorKind::Garbage(_)) => "garbage_reply",
-        _ => "any",
+/// The fault kind a policy names, for a device error on a device of a role. Every error
+/// kind is matched, so a new one needs a decision here; what no fault kind describes is
+/// [`Fault::Any`].
+pub fn fault_kind(role: Role, e: &DeviceErrorKind) -> Fault {
+    match e {
+        DeviceErrorKind::Alarm(_) => match role {
+            Role::Pump => Fault::PumpStall,
+            Role::Heater => Fault::HeaterAlarm,
+            _ => Fault::Any,
+        },
+        DeviceErrorKind::Empty(_) => match role {
+            Role::Pump => Fault::PumpEmpty,
+            _ => Fault::Any,
+        },
+        DeviceErrorKind::Timeout(_) => match role {
+            Role::Pump => Fault::PumpTimeout,
+            Role::Heater => Fault::HeaterTimeout,
+            Role::Spectrometer => Fault::SpectrometerTimeout,
+            _ => Fault::Any,
+        },
+        DeviceErrorKind::Disconnected(_) => Fault::DeviceDisconnected,
+        DeviceErrorKind::Garbage(_) => Fault::GarbageReply,
+        DeviceErrorKind::Refused(_)
+        | DeviceErrorKind::OutOfEnvelope(_)
+        | DeviceErrorKind::Io(_) => Fault::Any,
     }
 }
 
@@ -339,13 +352,12 @@ impl<'c> Run<'c> {
             .map_or_else(|| format!("#{id}"), |d| d.name.clone())
     }
 
-    fn policy(&self, fault: &str) -> Vec<FaultAction> {
-        self.c
-            .safety
-            .policies
+    fn policy(&self, fault: Fault) -> Vec<FaultAction> {
+        let policies = &self.c.safety.policies;
+        policies
             .iter()
             .find(|p| p.fault == fault)
-            .or_else(|| self.c.safety.policies.iter().find(|p| p.fault == "any"))
+            .or_else(|| policies.iter().find(|p| p.fault == Fault::Any))
             .map(|p| p.actions.clone())
             // Without a policy, a fault stops everything safely and ends the run (resumable).
             .unwrap_or_else(|| vec![FaultAction::StopAll, FaultAction::Abort])
@@ -408,14 +420,7 @@ impl<'c> Run<'c> {
         attempt: &RetryOp,
     ) -> Result<FaultOutcome, RunError> {
         let role = self.c.devices.get(device).map_or(Role::Pump, |d| d.role);
-        let fault = if matches!(
-            error.kind,
-            DeviceErrorKind::OutOfEnvelope(_) | DeviceErrorKind::Refused(_)
-        ) {
-            "any"
-        } else {
-            fault_kind(role, &error.kind)
-        };
+        let fault = fault_kind(role, &error.kind);
         let actions = self.policy(fault);
         let mut last = error.clone();
         for action in actions {
@@ -425,7 +430,7 @@ impl<'c> Run<'c> {
                         self.log(Event::Fault {
                             experiment,
                             device: self.device_name(device),
-                            fault: fault.to_owned(),
+                            fault: fault.name().to_owned(),
                             message: last.to_string(),
                             action: format!("retry {} of {times}", k + 1),
                         })?;
@@ -440,7 +445,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: "continue".into(),
                     })?;
@@ -450,7 +455,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: "stop_all".into(),
                     })?;
@@ -461,7 +466,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: "skip_experiment".into(),
                     })?;
@@ -476,7 +481,7 @@ impl<'c> Run<'c> {
                     self.log(Event::Fault {
                         experiment,
                         device: self.device_name(device),
-                        fault: fault.to_owned(),
+                        fault: fault.name().to_owned(),
                         message: last.to_string(),
                         action: what.into(),
                     })?;
@@ -612,8 +617,9 @@ impl<'c> Run<'c> {
         }
         // Reference dyes for relative PLQY: the simulated lab computes what the dye gives.
         for p in &self.c.proxies {
-            if let ProxyDefinition::Builtin { arguments, .. } = &p.definition
-                && let Some(ProxyArgument::Reference(dye)) = arguments.get("reference")
+            if let ProxyDefinition::Builtin {
+                function: SpectralFunction::RelativePlqy { reference: dye, .. },
+            } = &p.definition
                 && let Some(sim) = &self.lab.sim
             {
                 let pl = m

@@ -651,12 +651,8 @@ pub struct Proxy {
 
 #[derive(Debug, Clone)]
 pub enum ProxyDefinition {
-    /// A built-in spectral function, its channel arguments and its other arguments in SI.
-    Builtin {
-        function: String,
-        channels: Vec<ChannelKind>,
-        arguments: BTreeMap<String, ProxyArgument>,
-    },
+    /// A spectral function of `std.spectra`, with its arguments.
+    Builtin { function: SpectralFunction },
     /// A reading of a virtual lab (a table column, a script model's output).
     Reading { name: String },
     /// An arithmetic expression over earlier proxies and the variables.
@@ -671,10 +667,72 @@ pub enum ProxyDefinition {
     },
 }
 
+/// A spectral function of `std.spectra` that qdx computes, with its arguments: the channels
+/// it reads (as the call passes them, so a call may name the wrong kind of spectrum for the
+/// runtime to refuse) and its other arguments in SI (wavelengths in metres). Validation
+/// resolves a call to one of these, so the runtime matches on the function and never looks
+/// an argument up by name; a function declared without an implementation here is refused by
+/// `qdx check`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ProxyArgument {
-    Number(f64),
-    Reference(ReferenceDye),
+pub enum SpectralFunction {
+    /// `peak_wavelength(spectrum)`
+    PeakWavelength { spectrum: ChannelKind },
+    /// `fwhm(spectrum)`
+    Fwhm { spectrum: ChannelKind },
+    /// `peak_intensity(spectrum)`
+    PeakIntensity { spectrum: ChannelKind },
+    /// `integrated_area(spectrum, from, to)`, the bounds in m.
+    IntegratedArea {
+        spectrum: ChannelKind,
+        from: f64,
+        to: f64,
+    },
+    /// `absorbance_at(spectrum, wavelength)`, the wavelength in m.
+    AbsorbanceAt {
+        spectrum: ChannelKind,
+        wavelength: f64,
+    },
+    /// `first_excitonic_peak(spectrum)`
+    FirstExcitonicPeak { spectrum: ChannelKind },
+    /// `relative_plqy(emission, absorbance, excitation, reference)`, the excitation in m.
+    RelativePlqy {
+        emission: ChannelKind,
+        absorbance: ChannelKind,
+        excitation: f64,
+        reference: ReferenceDye,
+    },
+}
+
+impl SpectralFunction {
+    /// The name `std.spectra` declares it by.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SpectralFunction::PeakWavelength { .. } => "peak_wavelength",
+            SpectralFunction::Fwhm { .. } => "fwhm",
+            SpectralFunction::PeakIntensity { .. } => "peak_intensity",
+            SpectralFunction::IntegratedArea { .. } => "integrated_area",
+            SpectralFunction::AbsorbanceAt { .. } => "absorbance_at",
+            SpectralFunction::FirstExcitonicPeak { .. } => "first_excitonic_peak",
+            SpectralFunction::RelativePlqy { .. } => "relative_plqy",
+        }
+    }
+
+    /// The channels it reads, in the order of its parameters.
+    pub fn channels(&self) -> Vec<ChannelKind> {
+        match self {
+            SpectralFunction::PeakWavelength { spectrum }
+            | SpectralFunction::Fwhm { spectrum }
+            | SpectralFunction::PeakIntensity { spectrum }
+            | SpectralFunction::IntegratedArea { spectrum, .. }
+            | SpectralFunction::AbsorbanceAt { spectrum, .. }
+            | SpectralFunction::FirstExcitonicPeak { spectrum } => vec![*spectrum],
+            SpectralFunction::RelativePlqy {
+                emission,
+                absorbance,
+                ..
+            } => vec![*emission, *absorbance],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1058,9 +1116,102 @@ impl FaultAction {
     }
 }
 
+/// A kind of fault: what a policy names (`on pump_stall : stop_all, pause`), and what the
+/// runtime classifies each device error as (`runtime::fault_kind`). The journal records it
+/// by [`Fault::name`].
+///
+/// Four kinds are accepted in a policy but never raised by the runtime, so a policy for one
+/// of them never applies (the fault falls to the `any` policy, or to the default stop):
+/// [`Fault::TemperatureNotSettled`], [`Fault::SpectrometerSaturated`], [`Fault::NoSignal`] and
+/// [`Fault::PressureHigh`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// A pump reports a stall or occlusion (an alarm), or has stopped while it should run.
+    PumpStall,
+    /// A syringe runs out. Only the simulated pump reports this; the hardware drivers report
+    /// their alarms as a stall.
+    PumpEmpty,
+    /// A pump does not answer.
+    PumpTimeout,
+    /// A heater does not answer.
+    HeaterTimeout,
+    /// A heater reports an alarm; also what a temperature that does not settle in time is
+    /// raised as.
+    HeaterAlarm,
+    /// The temperature does not settle in time. Never raised: the runtime raises a heater
+    /// that does not settle as [`Fault::HeaterAlarm`].
+    TemperatureNotSettled,
+    /// The spectrometer does not answer.
+    SpectrometerTimeout,
+    /// A spectrum saturates the detector. Never raised: a saturated spectrum is no fault of
+    /// the device but a proxy that cannot be computed (`runtime::measure`).
+    SpectrometerSaturated,
+    /// A spectrum has no usable signal. Never raised: a spectrum without a peak is a proxy
+    /// that cannot be computed.
+    NoSignal,
+    /// A pressure reading exceeds its limit. Never raised: the runtime reads no pressure
+    /// sensor.
+    PressureHigh,
+    /// A device's connection is lost.
+    DeviceDisconnected,
+    /// A device answers with bytes that make no sense.
+    GarbageReply,
+    /// In a policy, any fault without its own policy; raised for a device error no other
+    /// kind describes (a refused command, an I/O error, a valve's timeout).
+    Any,
+}
+
+impl Fault {
+    /// Every kind, in the order `qdx check` lists them.
+    pub const ALL: [Fault; 13] = [
+        Fault::PumpStall,
+        Fault::PumpEmpty,
+        Fault::PumpTimeout,
+        Fault::HeaterTimeout,
+        Fault::HeaterAlarm,
+        Fault::TemperatureNotSettled,
+        Fault::SpectrometerTimeout,
+        Fault::SpectrometerSaturated,
+        Fault::NoSignal,
+        Fault::PressureHigh,
+        Fault::DeviceDisconnected,
+        Fault::GarbageReply,
+        Fault::Any,
+    ];
+
+    /// The name a policy and the journal use: `pump_stall`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::PumpStall => "pump_stall",
+            Fault::PumpEmpty => "pump_empty",
+            Fault::PumpTimeout => "pump_timeout",
+            Fault::HeaterTimeout => "heater_timeout",
+            Fault::HeaterAlarm => "heater_alarm",
+            Fault::TemperatureNotSettled => "temperature_not_settled",
+            Fault::SpectrometerTimeout => "spectrometer_timeout",
+            Fault::SpectrometerSaturated => "spectrometer_saturated",
+            Fault::NoSignal => "no_signal",
+            Fault::PressureHigh => "pressure_high",
+            Fault::DeviceDisconnected => "device_disconnected",
+            Fault::GarbageReply => "garbage_reply",
+            Fault::Any => "any",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FaultPolicy {
-    pub fault: String,
+    pub fault: Fault,
     pub actions: Vec<FaultAction>,
     pub span: Span,
 }
@@ -1173,5 +1324,19 @@ impl Campaign {
         self.derived.iter().position(|d| {
             matches!(&d.target, DerivedTarget::Setting { device: dv, setting: s, .. } if *dv == device && s == setting)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fault;
+
+    /// A policy names a fault, and the journal records it, by the same name.
+    #[test]
+    fn a_fault_reads_as_its_name() {
+        for f in Fault::ALL {
+            assert_eq!(Fault::from_name(f.name()), Some(f));
+            assert_eq!(f.to_string(), f.name());
+        }
     }
 }

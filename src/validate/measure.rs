@@ -95,6 +95,79 @@ fn found_kind(value: &ast::Expr) -> String {
     }
 }
 
+/// A checked argument of a spectral function call (numbers in SI).
+#[derive(Debug)]
+enum Argument {
+    Spectrum(ChannelKind),
+    Number(f64),
+    Reference(ReferenceDye),
+}
+
+/// A call's checked arguments by parameter name, as its declaration in `std.spectra` names
+/// them, until [`Arguments::resolve`] makes them the [`SpectralFunction`] the runtime computes.
+#[derive(Debug, Default)]
+struct Arguments(BTreeMap<String, Argument>);
+
+impl Arguments {
+    fn spectrum(&mut self, name: &str) -> Option<ChannelKind> {
+        match self.0.remove(name)? {
+            Argument::Spectrum(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    fn number(&mut self, name: &str) -> Option<f64> {
+        match self.0.remove(name)? {
+            Argument::Number(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    fn reference(&mut self, name: &str) -> Option<ReferenceDye> {
+        match self.0.remove(name)? {
+            Argument::Reference(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The function qdx computes for a declared `builtin` of this name, with these arguments:
+    /// `None` when qdx has no implementation of it, or not with the parameters declared (one
+    /// it does not take, or one it needs missing).
+    fn resolve(mut self, function: &str) -> Option<SpectralFunction> {
+        let resolved = match function {
+            "peak_wavelength" => SpectralFunction::PeakWavelength {
+                spectrum: self.spectrum("spectrum")?,
+            },
+            "fwhm" => SpectralFunction::Fwhm {
+                spectrum: self.spectrum("spectrum")?,
+            },
+            "peak_intensity" => SpectralFunction::PeakIntensity {
+                spectrum: self.spectrum("spectrum")?,
+            },
+            "integrated_area" => SpectralFunction::IntegratedArea {
+                spectrum: self.spectrum("spectrum")?,
+                from: self.number("from")?,
+                to: self.number("to")?,
+            },
+            "absorbance_at" => SpectralFunction::AbsorbanceAt {
+                spectrum: self.spectrum("spectrum")?,
+                wavelength: self.number("wavelength")?,
+            },
+            "first_excitonic_peak" => SpectralFunction::FirstExcitonicPeak {
+                spectrum: self.spectrum("spectrum")?,
+            },
+            "relative_plqy" => SpectralFunction::RelativePlqy {
+                emission: self.spectrum("emission")?,
+                absorbance: self.spectrum("absorbance")?,
+                excitation: self.number("excitation")?,
+                reference: self.reference("reference")?,
+            },
+            _ => return None,
+        };
+        self.0.is_empty().then_some(resolved)
+    }
+}
+
 /// Names visible in proxy formulas: earlier proxies, variables, readings.
 struct ProxyScope<'v, 'a> {
     v: &'v Validator<'a>,
@@ -955,16 +1028,15 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let mut channels = Vec::new();
-        let mut arguments = BTreeMap::new();
+        let mut arguments = Arguments::default();
         for p in &decl.params {
             let Some((value, vspan)) = given.get(&p.name.name).copied() else {
                 match &p.default {
                     Some(d) => {
                         if let Ok(t) = constant(d) {
-                            arguments.insert(
+                            arguments.0.insert(
                                 p.name.name.clone(),
-                                ProxyArgument::Number(t.as_point().expr.eval(&super::kinds::NoEnv)),
+                                Argument::Number(t.as_point().expr.eval(&super::kinds::NoEnv)),
                             );
                         }
                         continue;
@@ -1047,7 +1119,9 @@ impl<'a> Validator<'a> {
                             kind.name()
                         )));
                     }
-                    channels.push(kind);
+                    arguments
+                        .0
+                        .insert(p.name.name.clone(), Argument::Spectrum(kind));
                 }
                 ParamType::Reference => {
                     if let Some(kind) = spectrum_named {
@@ -1058,9 +1132,9 @@ impl<'a> Validator<'a> {
                         return Err(expects(ty.describe(), &found_kind(value))
                             .help("e.g. `reference: std.reference.coumarin153`"));
                     };
-                    arguments.insert(
+                    arguments.0.insert(
                         p.name.name.clone(),
-                        ProxyArgument::Reference(self.reference(path)?),
+                        Argument::Reference(self.reference(path)?),
                     );
                 }
                 ParamType::Quantity(dim) => {
@@ -1093,12 +1167,27 @@ impl<'a> Validator<'a> {
                     if dim == Dimension::LENGTH {
                         self.within_spectrometer(si, vspan)?;
                     }
-                    arguments.insert(p.name.name.clone(), ProxyArgument::Number(si));
+                    arguments
+                        .0
+                        .insert(p.name.name.clone(), Argument::Number(si));
                 }
             }
         }
-        if let (Some(ProxyArgument::Number(from)), Some(ProxyArgument::Number(to))) =
-            (arguments.get("from"), arguments.get("to"))
+        let Some(resolved) = arguments.resolve(&function.name) else {
+            return Err(Diagnostic::error(
+                code::UNIMPLEMENTED_FUNCTION,
+                format!(
+                    "qdx has no implementation of `{}` as it is declared",
+                    function.name
+                ),
+            )
+            .label(call_span, "this proxy could never be computed")
+            .label(decl.name.span, "declared here")
+            .help(format!(
+                "compute it with a proxy script, which reads the measured spectra: `{name} = script \"proxies/{name}.rhai\"`"
+            )));
+        };
+        if let SpectralFunction::IntegratedArea { from, to, .. } = &resolved
             && from >= to
         {
             return Err(Diagnostic::error(
@@ -1134,11 +1223,7 @@ impl<'a> Validator<'a> {
         }
         Ok(Some(Proxy {
             name: name.to_owned(),
-            definition: ProxyDefinition::Builtin {
-                function: function.name.clone(),
-                channels,
-                arguments,
-            },
+            definition: ProxyDefinition::Builtin { function: resolved },
             dimension,
             unit: DisplayUnit::new(unit, Interpretation::Difference),
             span,
@@ -1411,5 +1496,37 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
         Ok(c)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Argument, Arguments, ChannelKind, SpectralFunction};
+
+    /// A call to `name` with a spectrum, and optionally a parameter qdx does not know.
+    fn call(extra: bool) -> Arguments {
+        let mut a = Arguments::default();
+        a.0.insert(
+            "spectrum".into(),
+            Argument::Spectrum(ChannelKind::Photoluminescence),
+        );
+        if extra {
+            a.0.insert("window".into(), Argument::Number(2e-9));
+        }
+        a
+    }
+
+    #[test]
+    fn a_builtin_resolves_only_to_a_function_qdx_computes_with_its_parameters() {
+        assert_eq!(
+            call(false).resolve("fwhm"),
+            Some(SpectralFunction::Fwhm {
+                spectrum: ChannelKind::Photoluminescence
+            })
+        );
+        // A parameter the runtime would never read, one it needs, a function it lacks.
+        assert_eq!(call(true).resolve("fwhm"), None);
+        assert_eq!(call(false).resolve("integrated_area"), None);
+        assert_eq!(call(false).resolve("centroid"), None);
     }
 }

@@ -16,32 +16,6 @@ use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, Action, ExprKind, Item, SafetyEntry};
 
-/// The fault kinds a policy can name, and what raises them.
-pub const FAULTS: &[(&str, &str)] = &[
-    ("pump_stall", "a pump reports a stall or occlusion"),
-    ("pump_empty", "a syringe runs out"),
-    ("pump_timeout", "a pump does not answer"),
-    ("heater_timeout", "a heater does not answer"),
-    ("heater_alarm", "a heater reports an alarm"),
-    (
-        "temperature_not_settled",
-        "the temperature does not settle in time",
-    ),
-    ("spectrometer_timeout", "the spectrometer does not answer"),
-    (
-        "spectrometer_saturated",
-        "a spectrum saturates the detector",
-    ),
-    ("no_signal", "a spectrum has no usable signal"),
-    ("pressure_high", "a pressure reading exceeds its limit"),
-    ("device_disconnected", "a device's connection is lost"),
-    (
-        "garbage_reply",
-        "a device answers with bytes that make no sense",
-    ),
-    ("any", "any fault without its own policy"),
-];
-
 const ACTIONS: &[&str] = &["skip_experiment", "pause", "abort", "stop_all", "continue"];
 
 impl<'a> Validator<'a> {
@@ -55,7 +29,7 @@ impl<'a> Validator<'a> {
             .into_iter()
             .flat_map(|b| b.entries.iter())
             .collect();
-        let mut policies: BTreeMap<String, Span> = BTreeMap::new();
+        let mut policies: BTreeMap<Fault, Span> = BTreeMap::new();
         for e in entries {
             match e {
                 SafetyEntry::Limit(expr) => match self.limit(expr) {
@@ -67,8 +41,8 @@ impl<'a> Validator<'a> {
                     actions,
                     span,
                 } => {
-                    if !FAULTS.iter().any(|(f, _)| *f == fault.name) {
-                        let names: Vec<&str> = FAULTS.iter().map(|(f, _)| *f).collect();
+                    let Some(kind) = Fault::from_name(&fault.name) else {
+                        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
                         let d = Diagnostic::error(
                             code::UNKNOWN_FAULT,
                             format!("unknown fault `{}`", fault.name),
@@ -79,8 +53,8 @@ impl<'a> Validator<'a> {
                             None => d.help(format!("faults are: {}", names.join(", "))),
                         });
                         continue;
-                    }
-                    if let Some(first) = policies.insert(fault.name.clone(), fault.span) {
+                    };
+                    if let Some(first) = policies.insert(kind, fault.span) {
                         self.error(
                             Diagnostic::error(
                                 code::DUPLICATE_POLICY,
@@ -93,7 +67,7 @@ impl<'a> Validator<'a> {
                     }
                     match fault_actions(actions) {
                         Ok(list) => self.safety.policies.push(FaultPolicy {
-                            fault: fault.name.clone(),
+                            fault: kind,
                             actions: list,
                             span: *span,
                         }),

@@ -273,12 +273,12 @@ pub fn summary(c: &Campaign) -> String {
         let _ = writeln!(s, "proxies:");
         for p in &c.proxies {
             let def = match &p.definition {
-                ProxyDefinition::Builtin {
-                    function, channels, ..
-                } => {
+                ProxyDefinition::Builtin { function } => {
                     format!(
-                        "{function}({})",
-                        channels
+                        "{}({})",
+                        function.name(),
+                        function
+                            .channels()
                             .iter()
                             .map(|ch| ch.name())
                             .collect::<Vec<_>>()
