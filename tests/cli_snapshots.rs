@@ -875,8 +875,25 @@ fn verify_an_interrupted_bundle() {
         exit: 1
         --- stdout
         --- stderr
-        error: b/manifest.json: No such file or directory (os error 2)
-          the bundle is not complete: its run is going on, was interrupted, or was cut short while writing the bundle; `qdx resume b` completes it
+        error: the bundle b is not complete: its run is going on, was interrupted, or was cut short while writing the bundle; `qdx resume b` completes it
+    "#);
+}
+
+#[test]
+fn verify_a_folder_that_is_not_a_bundle() {
+    let env = tiny();
+    env.write("notes/today.txt", "mine");
+    insta::assert_snapshot!(env.run(&["verify", "notes"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: notes holds no manifest.json (is it a qdx bundle?)
+    "#);
+    insta::assert_snapshot!(env.run(&["verify", "tiny.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: tiny.qdx holds no manifest.json (is it a qdx bundle?)
     "#);
 }
 

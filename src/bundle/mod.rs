@@ -93,6 +93,17 @@ pub enum BundleError {
     /// A manifest or a record that does not serialize (a bug).
     #[error("{0}")]
     Serialize(serde_json::Error),
+    /// The folder holds neither a manifest nor a journal.
+    #[error("{} holds no manifest.json (is it a qdx bundle?)", .dir.display())]
+    NotABundle { dir: PathBuf },
+    /// A bundle without its manifest: its run is going on, or stopped before it was written.
+    #[error(
+        "the bundle {} is not complete: its run is going on, was interrupted, or was cut short \
+         while writing the bundle; `qdx resume {}` completes it",
+        .dir.display(),
+        .dir.display()
+    )]
+    Incomplete { dir: PathBuf },
     #[error("manifest.json is not a qdx manifest: {0}")]
     NotAManifest(serde_json::Error),
 }
@@ -456,8 +467,20 @@ impl std::fmt::Display for Problem {
 
 /// Checks every file against the manifest.
 pub fn verify(dir: &Path) -> Result<(Manifest, Vec<Problem>), BundleError> {
-    let text = std::fs::read_to_string(dir.join("manifest.json"))
-        .map_err(io(&dir.join("manifest.json")))?;
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        if dir.join("journal.jsonl").is_file() && e.kind() == std::io::ErrorKind::NotFound {
+            BundleError::Incomplete {
+                dir: dir.to_path_buf(),
+            }
+        } else if e.kind() == std::io::ErrorKind::NotFound || !dir.is_dir() {
+            BundleError::NotABundle {
+                dir: dir.to_path_buf(),
+            }
+        } else {
+            io(&path)(e)
+        }
+    })?;
     let manifest: Manifest = serde_json::from_str(&text).map_err(BundleError::NotAManifest)?;
     let mut problems = Vec::new();
     let mut present = Vec::new();

@@ -441,16 +441,7 @@ pub fn verify(dir: &Path) -> u8 {
             exit::INPUT
         }
         Err(e) => {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
-            if !dir.join("manifest.json").exists() && dir.join("journal.jsonl").exists() {
-                let _ = writeln!(
-                    err,
-                    "  the bundle is not complete: its run is going on, was interrupted, or was \
-                     cut short while writing the bundle; `qdx resume {}` completes it",
-                    dir.display()
-                );
-            }
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
             exit::INPUT
         }
     }
