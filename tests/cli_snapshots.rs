@@ -400,6 +400,20 @@ fn fmt_leaves_a_file_with_a_syntax_error() {
     assert_eq!(env.read("broken.qdx"), "qdx 1\nstocks {\n");
 }
 
+/// `fmt` goes on past a file it cannot read, and says so after.
+#[test]
+fn fmt_goes_on_past_a_file_it_cannot_read() {
+    let env = CliEnv::new();
+    env.write("messy.qdx", MESSY);
+    insta::assert_snapshot!(env.run(&["fmt", "missing.qdx", "messy.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        formatted messy.qdx
+        --- stderr
+        error: cannot read `missing.qdx`: No such file or directory (os error 2)
+    "#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // qdx new
 

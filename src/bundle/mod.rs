@@ -77,7 +77,8 @@ pub fn wall_started(dir: &Path) -> Option<String> {
     first.get("started")?.as_str().map(str::to_owned)
 }
 
-/// Why a bundle could not be written, read or checked.
+/// Why a bundle could not be written, read or checked. The exit code of each variant is
+/// decided with the others in [`crate::cli::ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("{path}: {source}")]

@@ -50,7 +50,8 @@ use crate::record::{InEffect, Outcome, Status};
 use crate::validate::campaign::*;
 use measure::Calibration;
 
-/// Why a run could not start or go on.
+/// Why a run could not start or go on. The exit code of each variant is decided with the
+/// others in [`crate::cli::ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The optimizer could not be built ([`optimizer`]). To be replaced by a variant that says
