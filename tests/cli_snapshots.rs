@@ -850,6 +850,18 @@ fn resume_a_folder_that_is_not_a_bundle() {
     );
 }
 
+/// A file (here the campaign itself) is not a bundle either.
+#[test]
+fn resume_a_file_that_is_not_a_bundle() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["resume", "tiny.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: tiny.qdx holds no journal.jsonl (is it a qdx bundle?)
+    "#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // qdx verify
 

@@ -161,7 +161,10 @@ struct Started {
 fn started(dir: &Path) -> Result<Started, CliError> {
     let records = match crate::journal::read(&dir.join("journal.jsonl")) {
         Ok(r) => r,
-        Err(JournalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        // A folder without a journal, or a file (the campaign given instead of its bundle).
+        Err(JournalError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound || !dir.is_dir() =>
+        {
             return Err(CliError::NoJournal {
                 dir: dir.to_path_buf(),
             });
