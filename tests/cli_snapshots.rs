@@ -763,10 +763,23 @@ fn run_refuses_an_out_that_exists() {
         exit: 1
         --- stdout
         --- stderr
-        error: b already exists; a run never overwrites a bundle (name another --out, or `qdx resume b` to go on with that run)
+        error: b already exists; a run never overwrites a bundle (name another --out)
     "#);
     assert_eq!(env.read("b/notes.txt"), "mine");
     assert!(!env.path("b/journal.jsonl").exists());
+}
+
+/// An `--out` that is a bundle: `qdx resume` may be what was meant.
+#[test]
+fn run_refuses_an_out_that_is_a_bundle() {
+    let env = tiny();
+    finished(&env);
+    insta::assert_snapshot!(env.run(&["run", "tiny.qdx", "--out", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: b already exists; a run never overwrites a bundle (name another --out, or `qdx resume b` to go on with that run)
+    "#);
 }
 
 #[test]

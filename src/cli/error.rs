@@ -2,7 +2,7 @@
 //! line and of the stages it runs has an [`ErrorKind`] (an exhaustive `match` per error type,
 //! so a new variant cannot go without one), and the kind has the exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::exit;
 use crate::bundle::BundleError;
@@ -112,12 +112,15 @@ pub enum CliError {
     TempDir(std::io::Error),
     /// `run --out` names something that exists.
     #[error(
-        "{} already exists; a run never overwrites a bundle (name another --out, or `qdx \
-         resume {}` to go on with that run)",
+        "{} already exists; a run never overwrites a bundle (name another --out{})",
         .dir.display(),
-        .dir.display()
+        resume_hint(.dir, *.bundle)
     )]
-    OutExists { dir: PathBuf },
+    OutExists {
+        dir: PathBuf,
+        /// It is a bundle (it has a journal): `qdx resume` may be what was meant.
+        bundle: bool,
+    },
     #[error("{} holds no journal.jsonl (is it a qdx bundle?)", .dir.display())]
     NoJournal { dir: PathBuf },
     #[error("{} holds no campaign (is it a qdx bundle?)", .dir.display())]
@@ -184,6 +187,14 @@ pub enum CliError {
     /// More than one, in the order they were found (never fewer than two: [`CliError::all`]).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Several(Vec<CliError>),
+}
+
+fn resume_hint(dir: &Path, bundle: bool) -> String {
+    if bundle {
+        format!(", or `qdx resume {}` to go on with that run", dir.display())
+    } else {
+        String::new()
+    }
 }
 
 impl CliError {
@@ -495,7 +506,10 @@ mod tests {
             ("CliError::TempDir", CliError::TempDir(io())),
             (
                 "CliError::OutExists",
-                CliError::OutExists { dir: dir.clone() },
+                CliError::OutExists {
+                    dir: dir.clone(),
+                    bundle: true,
+                },
             ),
             (
                 "CliError::NoJournal",

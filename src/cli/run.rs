@@ -83,7 +83,10 @@ pub fn run(
     };
     let dir = out.unwrap_or_else(|| default_out(&campaign.name));
     if dir.exists() {
-        return Err(CliError::OutExists { dir });
+        return Err(CliError::OutExists {
+            bundle: dir.join("journal.jsonl").is_file(),
+            dir,
+        });
     }
     use std::io::IsTerminal;
     let options = RunOptions {
