@@ -400,6 +400,20 @@ fn fmt_leaves_a_file_with_a_syntax_error() {
     assert_eq!(env.read("broken.qdx"), "qdx 1\nstocks {\n");
 }
 
+/// `fmt` goes on past a file it cannot read, and says so after.
+#[test]
+fn fmt_goes_on_past_a_file_it_cannot_read() {
+    let env = CliEnv::new();
+    env.write("messy.qdx", MESSY);
+    insta::assert_snapshot!(env.run(&["fmt", "missing.qdx", "messy.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        formatted messy.qdx
+        --- stderr
+        error: cannot read `missing.qdx`: No such file or directory (os error 2)
+    "#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // qdx new
 
@@ -749,10 +763,23 @@ fn run_refuses_an_out_that_exists() {
         exit: 1
         --- stdout
         --- stderr
-        error: b already exists; a run never overwrites a bundle (name another --out, or `qdx resume b` to go on with that run)
+        error: b already exists; a run never overwrites a bundle (name another --out)
     "#);
     assert_eq!(env.read("b/notes.txt"), "mine");
     assert!(!env.path("b/journal.jsonl").exists());
+}
+
+/// An `--out` that is a bundle: `qdx resume` may be what was meant.
+#[test]
+fn run_refuses_an_out_that_is_a_bundle() {
+    let env = tiny();
+    finished(&env);
+    insta::assert_snapshot!(env.run(&["run", "tiny.qdx", "--out", "b"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: b already exists; a run never overwrites a bundle (name another --out, or `qdx resume b` to go on with that run)
+    "#);
 }
 
 #[test]
@@ -836,6 +863,18 @@ fn resume_a_folder_that_is_not_a_bundle() {
     );
 }
 
+/// A file (here the campaign itself) is not a bundle either.
+#[test]
+fn resume_a_file_that_is_not_a_bundle() {
+    let env = tiny();
+    insta::assert_snapshot!(env.run(&["resume", "tiny.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: tiny.qdx holds no journal.jsonl (is it a qdx bundle?)
+    "#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // qdx verify
 
@@ -875,8 +914,25 @@ fn verify_an_interrupted_bundle() {
         exit: 1
         --- stdout
         --- stderr
-        error: b/manifest.json: No such file or directory (os error 2)
-          the bundle is not complete: its run is going on, was interrupted, or was cut short while writing the bundle; `qdx resume b` completes it
+        error: the bundle b is not complete: its run is going on, was interrupted, or was cut short while writing the bundle; `qdx resume b` completes it
+    "#);
+}
+
+#[test]
+fn verify_a_folder_that_is_not_a_bundle() {
+    let env = tiny();
+    env.write("notes/today.txt", "mine");
+    insta::assert_snapshot!(env.run(&["verify", "notes"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: notes holds no manifest.json (is it a qdx bundle?)
+    "#);
+    insta::assert_snapshot!(env.run(&["verify", "tiny.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: tiny.qdx holds no manifest.json (is it a qdx bundle?)
     "#);
 }
 

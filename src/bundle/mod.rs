@@ -77,6 +77,8 @@ pub fn wall_started(dir: &Path) -> Option<String> {
     first.get("started")?.as_str().map(str::to_owned)
 }
 
+/// Why a bundle could not be written, read or checked. The exit code of each variant is
+/// decided with the others in [`crate::cli::ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("{path}: {source}")]
@@ -86,8 +88,25 @@ pub enum BundleError {
     },
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    /// `report.html` could not be written.
+    #[error("report: {0}")]
+    Report(std::io::Error),
+    /// A manifest or a record that does not serialize (a bug).
     #[error("{0}")]
-    Invalid(String),
+    Serialize(serde_json::Error),
+    /// The folder holds neither a manifest nor a journal.
+    #[error("{} holds no manifest.json (is it a qdx bundle?)", .dir.display())]
+    NotABundle { dir: PathBuf },
+    /// A bundle without its manifest: its run is going on, or stopped before it was written.
+    #[error(
+        "the bundle {} is not complete: its run is going on, was interrupted, or was cut short \
+         while writing the bundle; `qdx resume {}` completes it",
+        .dir.display(),
+        .dir.display()
+    )]
+    Incomplete { dir: PathBuf },
+    #[error("manifest.json is not a qdx manifest: {0}")]
+    NotAManifest(serde_json::Error),
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> BundleError + '_ {
@@ -252,7 +271,7 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
     )?;
     let facts = Facts::of(&records);
     crate::report::write(dir, c, &experiments, &scores, &facts.stop_reason)
-        .map_err(|e| BundleError::Invalid(format!("report: {e}")))?;
+        .map_err(BundleError::Report)?;
     let mut files = BTreeMap::new();
     let mut wall_files = BTreeMap::new();
     let mut all = Vec::new();
@@ -300,9 +319,7 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
             files: wall_files,
         },
     };
-    let text = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| BundleError::Invalid(e.to_string()))?
-        + "\n";
+    let text = serde_json::to_string_pretty(&manifest).map_err(BundleError::Serialize)? + "\n";
     write_file("manifest.json", &text)?;
     Ok(manifest)
 }
@@ -325,7 +342,7 @@ fn live_events(path: &Path) -> Result<Vec<String>, BundleError> {
     journal::live(&journal::read(path)?)
         .iter()
         .map(|r| {
-            let mut v = serde_json::to_value(r).map_err(|e| BundleError::Invalid(e.to_string()))?;
+            let mut v = serde_json::to_value(r).map_err(BundleError::Serialize)?;
             if let Some(o) = v.as_object_mut() {
                 o.remove("seq");
             }
@@ -451,10 +468,21 @@ impl std::fmt::Display for Problem {
 
 /// Checks every file against the manifest.
 pub fn verify(dir: &Path) -> Result<(Manifest, Vec<Problem>), BundleError> {
-    let text = std::fs::read_to_string(dir.join("manifest.json"))
-        .map_err(io(&dir.join("manifest.json")))?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| BundleError::Invalid(format!("manifest.json is not a qdx manifest: {e}")))?;
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        if dir.join("journal.jsonl").is_file() && e.kind() == std::io::ErrorKind::NotFound {
+            BundleError::Incomplete {
+                dir: dir.to_path_buf(),
+            }
+        } else if e.kind() == std::io::ErrorKind::NotFound || !dir.is_dir() {
+            BundleError::NotABundle {
+                dir: dir.to_path_buf(),
+            }
+        } else {
+            io(&path)(e)
+        }
+    })?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(BundleError::NotAManifest)?;
     let mut problems = Vec::new();
     let mut present = Vec::new();
     list_files(dir, dir, &mut present)?;

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use super::Format;
+use super::{CliError, Format, Outcome};
 use crate::bind::CheckedLab;
 use crate::diagnostic::{Style, render_all, to_json};
 use crate::validate::{self, summary::summary};
@@ -35,7 +35,7 @@ pub fn run(
     with_summary: bool,
     lab: Option<&Path>,
     style: Style,
-) -> u8 {
+) -> Result<Outcome, CliError> {
     let mut errors = 0;
     let mut warnings = 0;
     let mut json = Vec::new();
@@ -120,5 +120,9 @@ pub fn run(
             }
         }
     }
-    u8::from(errors > 0)
+    Ok(if errors > 0 {
+        Outcome::Found
+    } else {
+        Outcome::Success
+    })
 }

@@ -3,20 +3,24 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use crate::diagnostic::{Style, render};
+use super::{CliError, Outcome};
+use crate::diagnostic::Diagnostics;
 use crate::source::{Origin, SourceMap};
 
-pub fn run(files: &[PathBuf], check: bool, style: Style) -> u8 {
-    let mut code = 0;
-    let mut err = std::io::stderr().lock();
+/// Formats every file, going on past one that fails; the errors come after.
+pub fn run(files: &[PathBuf], check: bool) -> Result<Outcome, CliError> {
+    let mut errors = Vec::new();
+    let mut unformatted = false;
     let mut out = std::io::stdout().lock();
     for path in files {
         let display = path.to_string_lossy().replace('\\', "/");
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) => {
-                let _ = writeln!(err, "error: cannot read `{display}`: {e}");
-                code = 1;
+            Err(source) => {
+                errors.push(CliError::ReadSource {
+                    file: display,
+                    source,
+                });
                 continue;
             }
         };
@@ -27,19 +31,25 @@ pub fn run(files: &[PathBuf], check: bool, style: Style) -> u8 {
             Ok(formatted) => {
                 if check {
                     let _ = writeln!(out, "would reformat {display}");
-                    code = 1;
-                } else if let Err(e) = std::fs::write(path, formatted) {
-                    let _ = writeln!(err, "error: cannot write `{display}`: {e}");
-                    code = super::exit::FAILED;
+                    unformatted = true;
+                } else if let Err(source) = std::fs::write(path, formatted) {
+                    errors.push(CliError::WriteSource {
+                        file: display,
+                        source,
+                    });
                 } else {
                     let _ = writeln!(out, "formatted {display}");
                 }
             }
-            Err(d) => {
-                let _ = write!(err, "{}", render(&d, &sources, style));
-                code = 1;
-            }
+            Err(d) => errors.push(CliError::Invalid {
+                diagnostics: Diagnostics(vec![d]),
+                sources,
+            }),
         }
     }
-    code
+    match CliError::all(errors) {
+        Some(e) => Err(e),
+        None if unformatted => Ok(Outcome::Found),
+        None => Ok(Outcome::Success),
+    }
 }

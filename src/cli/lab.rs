@@ -13,8 +13,9 @@ use std::time::Duration;
 use qdx_lab::registry::{self, DeviceKind};
 use qdx_lab::{Clock, DeviceError, Identity, PumpDirection, RealClock};
 
+use super::{CliError, Outcome};
 use crate::bind::{Bind, check_lab};
-use crate::diagnostic::{Style, render_all};
+use crate::diagnostic::Style;
 use crate::runtime::hardware::{CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector};
 use crate::source::SourceMap;
 use crate::world::DiskWorld;
@@ -210,14 +211,10 @@ pub fn table(rows: &[ProbeRow]) -> String {
     out
 }
 
-pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> u8 {
-    let mut err = std::io::stderr().lock();
+pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> Result<Outcome, CliError> {
     let checked = campaign.map(super::check::check_file);
     if let Some(c) = &checked {
-        let _ = write!(err, "{}", render_all(&c.diagnostics, &c.sources, style));
-        if c.campaign.is_none() {
-            return 1;
-        }
+        super::usable(c.campaign.as_ref(), &c.diagnostics, &c.sources, style)?;
     }
     let display = lab.to_string_lossy().replace('\\', "/");
     let l = check_lab(
@@ -229,25 +226,9 @@ pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> u8 {
             .map_or_else(SourceMap::new, |c| c.sources.clone()),
         checked.as_ref().and_then(|c| c.campaign.as_ref()),
     );
-    let _ = write!(err, "{}", render_all(&l.diagnostics, &l.sources, style));
-    let Some(parsed) = l.parsed else {
-        return 1;
-    };
-    drop(err);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .enable_io()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "error: cannot start the runtime: {e}"
-            );
-            return super::exit::FAILED;
-        }
-    };
+    // A binding with errors is probed all the same, once its file parses.
+    let parsed = super::usable(l.parsed, &l.diagnostics, &l.sources, style)?;
+    let runtime = crate::runtime::current_thread()?;
     let rows = runtime.block_on(async {
         let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
         let mut connector = registry::Connector::new(clock);
@@ -258,9 +239,9 @@ pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> u8 {
     let _ = write!(out, "lab {:?}\n\n{}", parsed.name, table(&rows));
     if failed == 0 {
         let _ = writeln!(out, "\nall {} devices answered", rows.len());
-        0
+        Ok(Outcome::Success)
     } else {
         let _ = writeln!(out, "\n{failed} of {} devices failed", rows.len());
-        1
+        Ok(Outcome::Found)
     }
 }

@@ -11,8 +11,19 @@
 //! | 3    | qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a corrupt or edited bundle, a bundle in use by another qdx, an internal error (a panic) |
 //! | 4    | the run ended without a single successful experiment, or gave up after too many consecutive identical failures |
 //! | 128+n | a signal ended the run after the lab reached its safe state: 130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP; `qdx resume` goes on |
+//!
+//! Where the code is decided: every command returns `Result<Outcome, CliError>`, and [`run`]
+//! says why on stderr and maps it to the code, once. An error's [`ErrorKind`] decides its code
+//! ([`ErrorKind::exit_code`]): [`CliError`] and each stage error it wraps
+//! ([`RunError`](crate::runtime::RunError), [`BundleError`](crate::bundle::BundleError),
+//! [`JournalError`](crate::journal::JournalError)) has a `kind()`, an exhaustive `match` in
+//! `error.rs`, so a new variant does not compile until it is given one. A command that did its
+//! job ends with an [`Outcome`]: success, something found (`check`'s errors, a difference, a
+//! device that does not answer: 1), or a run that went to its end, whose code says how it
+//! ended ([`exit::of_run`]). Nothing else returns a code; usage errors (2) are clap's.
 
 mod check;
+mod error;
 mod fmt;
 mod lab;
 mod new;
@@ -24,11 +35,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diagnostic::Style;
+use crate::diagnostic::{Diagnostics, Style, render_all};
+use crate::source::SourceMap;
+pub use error::{CliError, ErrorKind, Outcome};
 
 /// The exit codes of `qdx` (see the module documentation).
 pub mod exit {
-    use crate::runtime::{RunEnd, RunSummary};
+    use crate::runtime::RunSummary;
 
     pub const SUCCESS: u8 = 0;
     /// The input (campaign, lab file, argument values) has errors.
@@ -40,15 +53,9 @@ pub mod exit {
     /// A run without a single successful experiment, or one that gave up on repeated failures.
     pub const NO_SUCCESS: u8 = 4;
 
-    /// How a run (or a resumed one) exits.
+    /// How a run (or a resumed one) that went to its end exits.
     pub fn of_run(s: &RunSummary) -> u8 {
-        match s.end {
-            RunEnd::Interrupted(signal) => 128 + signal.number(),
-            RunEnd::Aborted => NO_SUCCESS,
-            RunEnd::Halted => FAILED,
-            RunEnd::Completed if s.failed >= s.experiments => NO_SUCCESS,
-            RunEnd::Completed => SUCCESS,
-        }
+        super::ErrorKind::of_run(s).map_or(SUCCESS, super::ErrorKind::exit_code)
     }
 
     /// What `qdx --help` says of them.
@@ -201,10 +208,35 @@ pub(crate) fn style(no_color: bool) -> Style {
     }
 }
 
+/// An input that checked, its diagnostics (warnings) shown; or, when it has errors, the error
+/// that shows them.
+fn usable<T>(
+    value: Option<T>,
+    diagnostics: &Diagnostics,
+    sources: &SourceMap,
+    style: Style,
+) -> Result<T, CliError> {
+    use std::io::Write as _;
+    match value {
+        Some(v) => {
+            let _ = write!(
+                std::io::stderr().lock(),
+                "{}",
+                render_all(diagnostics, sources, style)
+            );
+            Ok(v)
+        }
+        None => Err(CliError::Invalid {
+            diagnostics: diagnostics.clone(),
+            sources: sources.clone(),
+        }),
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let style = style(cli.no_color);
-    let code = match cli.command {
+    let result = match cli.command {
         Command::Check {
             files,
             format,
@@ -212,7 +244,7 @@ pub fn run(cli: Cli) -> ExitCode {
             lab,
         } => check::run(&files, format, summary, lab.as_deref(), style),
         Command::New { name, dir } => new::run(&name, &dir),
-        Command::Fmt { files, check } => fmt::run(&files, check, style),
+        Command::Fmt { files, check } => fmt::run(&files, check),
         Command::Plan { file, format } => plan::run(&file, format, style),
         Command::Run {
             file,
@@ -234,7 +266,25 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify { bundle } => run::verify(&bundle),
         Command::Replay { bundle } => run::replay(&bundle, style),
     };
-    ExitCode::from(code)
+    ExitCode::from(exit_code(result, style))
+}
+
+/// Says on stderr why a command did not succeed, and returns its exit code.
+fn exit_code(result: Result<Outcome, CliError>, style: Style) -> u8 {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    match result {
+        Ok(outcome) => {
+            if let Some(line) = outcome.error_line() {
+                let _ = writeln!(err, "error: {line}");
+            }
+            outcome.exit_code()
+        }
+        Err(e) => {
+            let _ = write!(err, "{}", e.report(style));
+            e.kind().exit_code()
+        }
+    }
 }
 
 #[cfg(test)]

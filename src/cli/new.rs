@@ -3,6 +3,8 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use super::{CliError, Outcome};
+
 const CAMPAIGN: &str = include_str!("templates/campaign.qdx");
 const LAB: &str = include_str!("templates/lab.qdx");
 
@@ -24,34 +26,23 @@ fn valid_name(name: &str) -> bool {
         && !name.starts_with('-')
 }
 
-pub fn run(name: &str, dir: &Path) -> u8 {
-    let mut err = std::io::stderr().lock();
+pub fn run(name: &str, dir: &Path) -> Result<Outcome, CliError> {
     if !valid_name(name) {
-        let _ = writeln!(
-            err,
-            "error: `{name}` is not a usable campaign name: use letters, digits, `-` and `_`"
-        );
-        return 1;
+        return Err(CliError::CampaignName {
+            name: name.to_owned(),
+        });
     }
     let folder = dir.join(name);
     if folder.exists() {
-        let _ = writeln!(
-            err,
-            "error: {} already exists; qdx new never overwrites files",
-            folder.display()
-        );
-        return 1;
+        return Err(CliError::FolderExists { folder });
     }
-    if let Err(e) = std::fs::create_dir_all(&folder) {
-        let _ = writeln!(err, "error: cannot create {}: {e}", folder.display());
-        return super::exit::FAILED;
-    }
+    std::fs::create_dir_all(&folder).map_err(|source| CliError::CreateFolder {
+        folder: folder.clone(),
+        source,
+    })?;
     for (file, text) in files(name) {
         let path = folder.join(&file);
-        if let Err(e) = std::fs::write(&path, text) {
-            let _ = writeln!(err, "error: cannot write {}: {e}", path.display());
-            return super::exit::FAILED;
-        }
+        std::fs::write(&path, text).map_err(|source| CliError::WriteFile { path, source })?;
     }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "created {}/", folder.display());
@@ -64,5 +55,5 @@ pub fn run(name: &str, dir: &Path) -> u8 {
         "  lab.qdx      the hardware binding for your rig (edit the ports)"
     );
     let _ = writeln!(out, "next: qdx check {}/{name}.qdx", folder.display());
-    0
+    Ok(Outcome::Success)
 }

@@ -3,9 +3,10 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::exit;
-use crate::diagnostic::{Style, render_all};
-use crate::journal::Event;
+use super::{CliError, Outcome};
+use crate::bundle::InputProblem;
+use crate::diagnostic::Style;
+use crate::journal::{Event, JournalError};
 use crate::runtime::{RunEnd, RunError, RunOptions, RunSummary};
 
 /// `runs/<campaign>-<n>` with the first unused `n`.
@@ -54,21 +55,6 @@ fn summary(s: &RunSummary) -> String {
     t
 }
 
-/// The exit code of a run that went to its end (see [`exit::of_run`]), saying why on stderr
-/// when no experiment succeeded: a script or CI must not take it for success.
-fn run_exit(s: &RunSummary) -> u8 {
-    let code = exit::of_run(s);
-    if code == exit::NO_SUCCESS {
-        let why = if s.end == crate::runtime::RunEnd::Aborted {
-            "the run stopped on repeated identical failures"
-        } else {
-            "no experiment succeeded"
-        };
-        let _ = writeln!(std::io::stderr().lock(), "error: {why}");
-    }
-    code
-}
-
 pub fn run(
     file: &Path,
     out: Option<PathBuf>,
@@ -77,41 +63,30 @@ pub fn run(
     quiet: bool,
     halt_after: Option<u64>,
     style: Style,
-) -> u8 {
+) -> Result<Outcome, CliError> {
     let checked = super::check::check_file(file);
-    let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "{}",
-        render_all(&checked.diagnostics, &checked.sources, style)
-    );
-    let Some(mut campaign) = checked.campaign.clone() else {
-        return exit::INPUT;
-    };
+    let mut campaign = super::usable(
+        checked.campaign.clone(),
+        &checked.diagnostics,
+        &checked.sources,
+        style,
+    )?;
     if let Some(s) = seed {
         campaign.seed = s;
     }
     let binding = match lab {
         Some(lab) => {
             let l = super::check::check_lab_file(&lab, &checked);
-            let _ = write!(err, "{}", render_all(&l.diagnostics, &l.sources, style));
-            match l.binding {
-                Some(b) => Some(b),
-                None => return 1,
-            }
+            Some(super::usable(l.binding, &l.diagnostics, &l.sources, style)?)
         }
         None => None,
     };
     let dir = out.unwrap_or_else(|| default_out(&campaign.name));
     if dir.exists() {
-        let _ = writeln!(
-            err,
-            "error: {} already exists; a run never overwrites a bundle (name another --out, \
-             or `qdx resume {}` to go on with that run)",
-            dir.display(),
-            dir.display()
-        );
-        return exit::INPUT;
+        return Err(CliError::OutExists {
+            bundle: dir.join("journal.jsonl").is_file(),
+            dir,
+        });
     }
     use std::io::IsTerminal;
     let options = RunOptions {
@@ -120,41 +95,19 @@ pub fn run(
         sync_each: binding.is_some(),
         halt_after,
     };
-    drop(err);
     let result = match &binding {
         Some(b) => crate::runtime::run_hardware(&campaign, b, &dir, &options),
         None => crate::runtime::run_simulated(&campaign, &dir, &options),
     };
-    match result {
-        Ok(s) => {
-            let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
-            run_exit(&s)
-        }
-        // The planner refused it (on hardware, with the limits the binding adds): nothing was
-        // written.
-        Err(RunError::Plan(diags)) => {
-            let _ = write!(
-                std::io::stderr().lock(),
-                "{}",
-                render_all(&diags, &checked.sources, style)
-            );
-            exit::INPUT
-        }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            exit::FAILED
-        }
-    }
-}
-
-/// Validates the campaign stored in a bundle.
-fn bundle_campaign(dir: &Path, style: Style) -> Result<crate::validate::Campaign, u8> {
-    bundle_checked(dir, style)?.campaign.ok_or(1)
+    // A refused plan (on hardware, with the limits the binding adds) wrote nothing.
+    let s = result.map_err(|e| CliError::of_run(e, &checked.sources))?;
+    let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
+    Ok(Outcome::Ran(s))
 }
 
 /// Validates the campaign stored in a bundle, keeping its sources (for a lab file's
 /// diagnostics).
-fn bundle_checked(dir: &Path, style: Style) -> Result<crate::validate::Checked, u8> {
+fn bundle_checked(dir: &Path, style: Style) -> Result<crate::validate::Checked, CliError> {
     let manifest_text = std::fs::read_to_string(dir.join("manifest.json")).ok();
     let entry = manifest_text
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -173,22 +126,17 @@ fn bundle_checked(dir: &Path, style: Style) -> Result<crate::validate::Checked, 
                 })
         });
     let Some(entry) = entry else {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "error: {} holds no campaign (is it a qdx bundle?)",
-            dir.display()
-        );
-        return Err(1);
+        return Err(CliError::NoCampaign {
+            dir: dir.to_path_buf(),
+        });
     };
     let checked = super::check::check_file(&dir.join(entry));
-    let _ = write!(
-        std::io::stderr().lock(),
-        "{}",
-        render_all(&checked.diagnostics, &checked.sources, style)
-    );
-    if checked.campaign.is_none() {
-        return Err(1);
-    }
+    super::usable(
+        checked.campaign.as_ref(),
+        &checked.diagnostics,
+        &checked.sources,
+        style,
+    )?;
     Ok(checked)
 }
 
@@ -213,24 +161,18 @@ struct Started {
 }
 
 /// Reads what a bundle's journal says of how its run began, or says why it cannot.
-fn started(dir: &Path) -> Result<Started, u8> {
-    let mut err = std::io::stderr().lock();
+fn started(dir: &Path) -> Result<Started, CliError> {
     let records = match crate::journal::read(&dir.join("journal.jsonl")) {
         Ok(r) => r,
-        Err(crate::journal::JournalError::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
+        // A folder without a journal, or a file (the campaign given instead of its bundle).
+        Err(JournalError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound || !dir.is_dir() =>
         {
-            let _ = writeln!(
-                err,
-                "error: {} holds no journal.jsonl (is it a qdx bundle?)",
-                dir.display()
-            );
-            return Err(exit::INPUT);
+            return Err(CliError::NoJournal {
+                dir: dir.to_path_buf(),
+            });
         }
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return Err(exit::FAILED);
-        }
+        Err(e) => return Err(e.into()),
     };
     let finished = records
         .iter()
@@ -244,57 +186,40 @@ fn started(dir: &Path) -> Result<Started, u8> {
             inputs,
             finished,
         }),
-        _ => {
-            let _ = writeln!(
-                err,
-                "error: the journal of {} has no `started` record: the run was cut short before \
-                 it began, and its seed is unknown\n  nothing was sent to the lab; start it \
-                 again with `qdx run`",
-                dir.display()
-            );
-            Err(exit::FAILED)
+        _ => Err(RunError::NotStarted {
+            dir: dir.to_path_buf(),
         }
+        .into()),
     }
 }
 
 /// Refuses a bundle whose stored inputs are not those its run started with: a resumed run
 /// must go on with the campaign (budget, stop condition, …) it began with.
-fn check_inputs(dir: &Path, started: &Started, under: &[&str]) -> Result<(), u8> {
+fn check_inputs(dir: &Path, started: &Started, under: &[&str]) -> Result<(), CliError> {
     let problems = crate::bundle::check_inputs(dir, &started.inputs, under);
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let mut err = std::io::stderr().lock();
-    let missing: Vec<&str> = problems
+    let missing: Vec<String> = problems
         .iter()
         .filter_map(|p| match p {
-            crate::bundle::InputProblem::Missing(name) => Some(name.as_str()),
-            crate::bundle::InputProblem::Edited(_) => None,
+            InputProblem::Missing(name) => Some(name.clone()),
+            InputProblem::Edited(_) => None,
         })
         .collect();
+    let mut errors = Vec::new();
     if !missing.is_empty() {
-        let _ = writeln!(
-            err,
-            "error: the run in {} was cut short as it started, before any experiment: {} {} \
-             never stored\n  start it again with `qdx run`",
-            dir.display(),
-            missing.join(", "),
-            if missing.len() == 1 { "was" } else { "were" }
-        );
+        errors.push(CliError::InputsMissing {
+            dir: dir.to_path_buf(),
+            names: missing,
+        });
     }
-    for p in &problems {
-        if let crate::bundle::InputProblem::Edited(name) = p {
-            let _ = writeln!(
-                err,
-                "error: {name} in {} is not the file the run started with (its SHA-256 \
-                 differs from the journal's `started` record)\n  a resumed run goes on with \
-                 the campaign it began with: undo the edit, or start a new run with the edited \
-                 campaign",
-                dir.display()
-            );
+    for p in problems {
+        if let InputProblem::Edited(name) = p {
+            errors.push(CliError::InputEdited {
+                dir: dir.to_path_buf(),
+                name,
+            });
         }
     }
-    Err(exit::FAILED)
+    CliError::all(errors).map_or(Ok(()), Err)
 }
 
 pub fn resume(
@@ -303,26 +228,20 @@ pub fn resume(
     quiet: bool,
     halt_after: Option<u64>,
     style: Style,
-) -> u8 {
-    let started = match started(dir) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+) -> Result<Outcome, CliError> {
+    let started = started(dir)?;
     // The lab file stored in the bundle is checked only when it is the one used.
     let under: &[&str] = if lab.is_none() {
         &["campaign/", "lab/"]
     } else {
         &["campaign/"]
     };
-    if let Err(code) = check_inputs(dir, &started, under) {
-        return code;
-    }
-    let checked = match bundle_checked(dir, style) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    check_inputs(dir, &started, under)?;
+    let checked = bundle_checked(dir, style)?;
     let Some(mut campaign) = checked.campaign.clone() else {
-        return exit::INPUT;
+        return Err(CliError::NoCampaign {
+            dir: dir.to_path_buf(),
+        });
     };
     campaign.seed = started.seed;
     let run_lab = started.lab.clone();
@@ -330,68 +249,52 @@ pub fn resume(
         // A finished run: only its bundle may be left to write (a kill or a full disk cut
         // the writing short). No lab is needed for that: what a binding applies (pump rate
         // floors) is nothing the derived files show.
-        return match crate::runtime::finalise(&campaign, dir) {
-            Ok(None) => {
+        return match crate::runtime::finalise(&campaign, dir)? {
+            None => {
                 let _ = writeln!(
                     std::io::stdout().lock(),
                     "the run in {} is finished and its bundle complete: nothing to resume \
                      (`qdx verify` checks it)",
                     dir.display()
                 );
-                exit::SUCCESS
+                Ok(Outcome::Success)
             }
-            Ok(Some(s)) => {
+            Some(s) => {
                 let _ = write!(
                     std::io::stdout().lock(),
                     "completed the bundle of the finished run (its writing was cut short).\n{}",
                     summary(&s)
                 );
-                run_exit(&s)
-            }
-            Err(e) => {
-                let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-                exit::FAILED
+                Ok(Outcome::Ran(s))
             }
         };
     }
-    let mut err = std::io::stderr().lock();
     let binding = if run_lab == "simulated" {
-        if let Some(lab) = &lab {
-            let _ = writeln!(
-                err,
-                "error: the run in {} was on the simulated lab; resume it without --lab {}",
-                dir.display(),
-                lab.display()
-            );
-            return exit::INPUT;
+        if let Some(lab) = lab {
+            return Err(CliError::SimulatedRun {
+                dir: dir.to_path_buf(),
+                lab,
+            });
         }
         None
     } else {
         let Some(lab_path) = lab.or_else(|| bundle_lab_file(dir)) else {
-            let _ = writeln!(
-                err,
-                "error: the run in {} was on the lab `{run_lab}`; name its binding with --lab",
-                dir.display()
-            );
-            return exit::INPUT;
+            return Err(CliError::LabNeeded {
+                dir: dir.to_path_buf(),
+                lab: run_lab,
+            });
         };
         let l = super::check::check_lab_file(&lab_path, &checked);
-        let _ = write!(err, "{}", render_all(&l.diagnostics, &l.sources, style));
-        let Some(b) = l.binding else {
-            return exit::INPUT;
-        };
+        let b = super::usable(l.binding, &l.diagnostics, &l.sources, style)?;
         if b.name != run_lab {
-            let _ = writeln!(
-                err,
-                "error: the run was on the lab `{run_lab}`, but {} binds `{}`",
-                lab_path.display(),
-                b.name
-            );
-            return exit::INPUT;
+            return Err(CliError::LabMismatch {
+                ran_on: run_lab,
+                file: lab_path,
+                binds: b.name,
+            });
         }
         Some(b)
     };
-    drop(err);
     use std::io::IsTerminal;
     let options = RunOptions {
         progress: !quiet && std::io::stderr().is_terminal(),
@@ -402,134 +305,84 @@ pub fn resume(
         Some(b) => crate::runtime::resume_hardware(&campaign, b, dir, &options),
         None => crate::runtime::resume_simulated(&campaign, dir, &options),
     };
-    match result {
-        Ok(s) => {
-            let _ = write!(std::io::stdout().lock(), "resumed.\n{}", summary(&s));
-            run_exit(&s)
-        }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            exit::FAILED
-        }
-    }
+    let s = result.map_err(|e| CliError::of_run(e, &checked.sources))?;
+    let _ = write!(std::io::stdout().lock(), "resumed.\n{}", summary(&s));
+    Ok(Outcome::Ran(s))
 }
 
-pub fn verify(dir: &Path) -> u8 {
-    match crate::bundle::verify(dir) {
-        Ok((manifest, problems)) if problems.is_empty() => {
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "ok: {} files match the manifest of {} (bundle {})",
-                manifest.files.len() + manifest.wall_clock.files.len(),
-                dir.display(),
-                manifest.bundle_id
-            );
-            exit::SUCCESS
-        }
-        Ok((_, problems)) => {
-            let mut err = std::io::stderr().lock();
-            for p in &problems {
-                let _ = writeln!(err, "error: {p}");
-            }
-            let _ = writeln!(
-                err,
-                "{} problem{} in {}",
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" },
-                dir.display()
-            );
-            exit::INPUT
-        }
-        Err(e) => {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
-            if !dir.join("manifest.json").exists() && dir.join("journal.jsonl").exists() {
-                let _ = writeln!(
-                    err,
-                    "  the bundle is not complete: its run is going on, was interrupted, or was \
-                     cut short while writing the bundle; `qdx resume {}` completes it",
-                    dir.display()
-                );
-            }
-            exit::INPUT
-        }
+pub fn verify(dir: &Path) -> Result<Outcome, CliError> {
+    let (manifest, problems) = crate::bundle::verify(dir)?;
+    if problems.is_empty() {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "ok: {} files match the manifest of {} (bundle {})",
+            manifest.files.len() + manifest.wall_clock.files.len(),
+            dir.display(),
+            manifest.bundle_id
+        );
+        return Ok(Outcome::Success);
     }
+    let mut err = std::io::stderr().lock();
+    for p in &problems {
+        let _ = writeln!(err, "error: {p}");
+    }
+    let _ = writeln!(
+        err,
+        "{} problem{} in {}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        dir.display()
+    );
+    Ok(Outcome::Found)
 }
 
 /// Re-runs the bundle's campaign with its recorded seed on the simulated lab, in a temporary
 /// folder, and compares every reproducible file.
-pub fn replay(dir: &Path, style: Style) -> u8 {
-    let started = match started(dir) {
-        Ok(s) => s,
-        Err(code) => return code,
+pub fn replay(dir: &Path, style: Style) -> Result<Outcome, CliError> {
+    let started = started(dir)?;
+    let checked = bundle_checked(dir, style)?;
+    let Some(mut campaign) = checked.campaign else {
+        return Err(CliError::NoCampaign {
+            dir: dir.to_path_buf(),
+        });
     };
-    let mut campaign = match bundle_campaign(dir, style) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let records = match crate::journal::read(&dir.join("journal.jsonl")) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            return exit::FAILED;
-        }
-    };
+    let records = crate::journal::read(&dir.join("journal.jsonl"))?;
     campaign.seed = started.seed;
     let simulated = started.lab == "simulated";
     // First every decision, from the journaled measurements alone (the live ones: a resumed
     // run's void records were never measured).
     let records = crate::journal::live(&records);
+    let decisions = crate::runtime::replay_decisions(&campaign, &records)
+        .map_err(|e| CliError::of_run(e, &checked.sources))?;
     let mut stdout = std::io::stdout().lock();
-    match crate::runtime::replay_decisions(&campaign, &records) {
-        Ok(d) if d.is_empty() => {
-            let _ = writeln!(
-                stdout,
-                "ok: every optimizer decision follows from the journaled measurements"
-            );
+    if decisions.is_empty() {
+        let _ = writeln!(
+            stdout,
+            "ok: every optimizer decision follows from the journaled measurements"
+        );
+    } else {
+        for x in &decisions {
+            let _ = writeln!(stdout, "differs: {x}");
         }
-        Ok(d) => {
-            for x in &d {
-                let _ = writeln!(stdout, "differs: {x}");
-            }
-            return exit::INPUT;
-        }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            return exit::FAILED;
-        }
+        return Ok(Outcome::Found);
     }
     if !simulated {
         let _ = writeln!(
             stdout,
             "the run was on real instruments: its measurements cannot be repeated here"
         );
-        return exit::SUCCESS;
+        return Ok(Outcome::Success);
     }
     drop(stdout);
-    let scratch = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: no temporary folder: {e}");
-            return exit::FAILED;
-        }
-    };
+    let scratch = tempfile::tempdir().map_err(CliError::TempDir)?;
     let out = scratch.path().join("replay");
     let options = RunOptions {
         progress: false,
         sync_each: false,
         halt_after: None,
     };
-    if let Err(e) = crate::runtime::run_simulated(&campaign, &out, &options) {
-        let _ = writeln!(std::io::stderr().lock(), "error: the replay failed: {e}");
-        return exit::FAILED;
-    }
-    let differences = match crate::bundle::compare(dir, &out) {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-            return exit::FAILED;
-        }
-    };
+    crate::runtime::run_simulated(&campaign, &out, &options).map_err(CliError::Replay)?;
+    let differences = crate::bundle::compare(dir, &out)?;
     let mut stdout = std::io::stdout().lock();
     if differences.is_empty() {
         let _ = writeln!(
@@ -537,11 +390,11 @@ pub fn replay(dir: &Path, style: Style) -> u8 {
             "ok: the replay reproduces every decision and measurement of {}",
             dir.display()
         );
-        exit::SUCCESS
+        Ok(Outcome::Success)
     } else {
         for d in &differences {
             let _ = writeln!(stdout, "differs: {d}");
         }
-        exit::INPUT
+        Ok(Outcome::Found)
     }
 }

@@ -31,10 +31,9 @@ fn create_bundle(dir: &Path, sync_each: bool) -> Result<Journal, RunError> {
     }
     match std::fs::create_dir(dir) {
         Ok(()) => Ok(Journal::create(&dir.join("journal.jsonl"), sync_each)?),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RunError::Setup(format!(
-            "{} already exists; a run never overwrites a bundle",
-            dir.display()
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RunError::BundleExists {
+            dir: dir.to_path_buf(),
+        }),
         Err(e) => Err(io_error(dir)(e)),
     }
 }
@@ -169,8 +168,7 @@ impl<'c> Run<'c> {
             let mut prior = c.search.prior.clone();
             prior.extend(self.outcomes.iter().map(|o| o.observation(c)));
             if !prior.is_empty() {
-                s.tell(&prior)
-                    .map_err(|e| RunError::Setup(format!("prior data: {e}")))?;
+                s.tell(&prior).map_err(RunError::PriorRefused)?;
             }
         }
         if !self.calibrated
@@ -203,9 +201,7 @@ impl<'c> Run<'c> {
                         .collect()
                 }
                 (None, Some(s)) => {
-                    let suggestions = s
-                        .ask(batch_size, &[])
-                        .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+                    let suggestions = s.ask(batch_size, &[]).map_err(RunError::Optimizer)?;
                     if suggestions.is_empty() {
                         return Ok("the optimizer has nothing left to suggest".into());
                     }
@@ -358,8 +354,7 @@ impl<'c> Run<'c> {
                     && let Some(why) = self.repeated_failure()
                 {
                     if let Some(s) = strategy.as_mut() {
-                        s.tell(&told)
-                            .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+                        s.tell(&told).map_err(RunError::Optimizer)?;
                     }
                     self.halted = true;
                     self.repeated_failure = true;
@@ -375,15 +370,13 @@ impl<'c> Run<'c> {
                     && stop.holds(&|p| last.outcome.proxies.get(p).copied().flatten())
                 {
                     if let Some(s) = strategy.as_mut() {
-                        s.tell(&told)
-                            .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+                        s.tell(&told).map_err(RunError::Optimizer)?;
                     }
                     return Ok(format!("the stop condition was met by experiment {id}"));
                 }
             }
             if let Some(s) = strategy.as_mut() {
-                s.tell(&told)
-                    .map_err(|e| RunError::Setup(format!("the optimizer failed: {e}")))?;
+                s.tell(&told).map_err(RunError::Optimizer)?;
             }
         }
     }
@@ -431,12 +424,13 @@ impl<'c> Run<'c> {
     }
 }
 
-fn current_thread() -> Result<tokio::runtime::Runtime, RunError> {
+/// The single-threaded tokio runtime a run (or a probe of the lab) is driven on.
+pub fn current_thread() -> Result<tokio::runtime::Runtime, RunError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .enable_io()
         .build()
-        .map_err(|e| RunError::Setup(format!("cannot start the runtime: {e}")))
+        .map_err(RunError::Runtime)
 }
 
 /// Runs a campaign on a lab, writing the bundle to `dir`. The lab is brought to its safe state
@@ -508,7 +502,7 @@ pub fn run_simulated(
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
-    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    let lab = Lab::simulated(c, clock).map_err(RunError::SimulatedLab)?;
     current_thread()?.block_on(run(c, lab, dir, options))
 }
 
@@ -521,7 +515,7 @@ pub fn run_simulated_with(
     strategy: Box<dyn opt::Strategy>,
 ) -> Result<RunSummary, RunError> {
     let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
-    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    let lab = Lab::simulated(c, clock).map_err(RunError::SimulatedLab)?;
     current_thread()?.block_on(run_with(c, lab, dir, options, Some(strategy)))
 }
 
@@ -546,7 +540,10 @@ async fn connect(c: &Campaign, binding: &LabBinding) -> Result<Lab, RunError> {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
     Lab::hardware(c, binding, clock)
         .await
-        .map_err(|e| RunError::Setup(format!("cannot connect the lab `{}`: {e}", binding.name)))
+        .map_err(|source| RunError::Connect {
+            lab: binding.name.clone(),
+            source,
+        })
 }
 
 /// Continues a run on the instruments of a lab binding.
@@ -628,8 +625,8 @@ impl Signals {
                 (Signal::Terminate, SignalKind::terminate()),
                 (Signal::Hangup, SignalKind::hangup()),
             ] {
-                let stream = signal(kind)
-                    .map_err(|e| RunError::Setup(format!("cannot listen for {}: {e}", s.name())))?;
+                let stream =
+                    signal(kind).map_err(|source| RunError::Signals { signal: s, source })?;
                 unix.push((s, stream));
             }
             Ok(Signals { unix })
@@ -762,7 +759,7 @@ fn finish(
         .filter(|o| !o.outcome.status.is_ok())
         .count() as u64;
     // The journal's lock is held until `run` is dropped, after the manifest is written.
-    crate::bundle::write(&run.dir, run.c, started).map_err(|e| RunError::Setup(e.to_string()))?;
+    crate::bundle::write(&run.dir, run.c, started)?;
     Ok(RunSummary {
         bundle: run.dir.clone(),
         experiments,
@@ -788,18 +785,14 @@ fn reopen(dir: &Path, options: &RunOptions) -> Result<(Journal, Vec<Record>), Ru
         records.first().map(|r| &r.event),
         Some(Event::Started { .. })
     ) {
-        return Err(RunError::Setup(format!(
-            "the journal of {} has no `started` record: the run was cut short before it \
-             began, and its seed is unknown; start it again with `qdx run`",
-            dir.display()
-        )));
+        return Err(RunError::NotStarted {
+            dir: dir.to_path_buf(),
+        });
     }
     if already_finished(&records) {
-        return Err(RunError::Setup(format!(
-            "the run in {} is already finished; `qdx resume` completes its bundle if it \
-             was cut short, `qdx verify` checks it",
-            dir.display()
-        )));
+        return Err(RunError::AlreadyFinished {
+            dir: dir.to_path_buf(),
+        });
     }
     Ok((journal, records))
 }
@@ -810,17 +803,15 @@ fn reopen(dir: &Path, options: &RunOptions) -> Result<(Journal, Vec<Record>), Ru
 pub fn finalise(c: &Campaign, dir: &Path) -> Result<Option<RunSummary>, RunError> {
     let (_lock, records) = Journal::reopen(&dir.join("journal.jsonl"), false)?;
     if !already_finished(&records) {
-        return Err(RunError::Setup(format!(
-            "the run in {} is not finished; `qdx resume` goes on with it",
-            dir.display()
-        )));
+        return Err(RunError::NotFinished {
+            dir: dir.to_path_buf(),
+        });
     }
     if crate::bundle::is_complete(dir) {
         return Ok(None);
     }
     let started = crate::bundle::wall_started(dir).unwrap_or_else(crate::files::wall::now_utc);
-    let manifest =
-        crate::bundle::write(dir, c, &started).map_err(|e| RunError::Setup(e.to_string()))?;
+    let manifest = crate::bundle::write(dir, c, &started)?;
     let live = crate::journal::live(&records);
     let failed = live
         .iter()
@@ -845,7 +836,7 @@ pub fn resume_simulated(
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
-    let lab = Lab::simulated(c, clock).map_err(RunError::Setup)?;
+    let lab = Lab::simulated(c, clock).map_err(RunError::SimulatedLab)?;
     current_thread()?.block_on(resume(c, lab, dir, options))
 }
 
@@ -876,7 +867,7 @@ async fn resume_from(
 ) -> Result<RunSummary, RunError> {
     // The bundle changes from here: a manifest from an earlier stop no longer describes it,
     // and a bundle without one is recognisably unfinished (`finalise`).
-    crate::bundle::remove_manifest(dir).map_err(|e| RunError::Setup(e.to_string()))?;
+    crate::bundle::remove_manifest(dir)?;
     let plan = plan_of(c)?;
     // A run cut short while storing its inputs (after its `started` record) lacks the plan,
     // a function of the campaign.
@@ -1064,9 +1055,11 @@ impl Run<'_> {
         for file in files {
             let path = self.dir.join(file);
             let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
-            let spectrum = crate::files::spectrum::read(&text).map_err(|why| {
-                RunError::Setup(format!("cannot read the calibration {file}: {why}"))
-            })?;
+            let spectrum =
+                crate::files::spectrum::read(&text).map_err(|why| RunError::Calibration {
+                    file: file.clone(),
+                    why,
+                })?;
             let Some(stem) = file
                 .strip_prefix("spectra/calibration-")
                 .and_then(|f| f.strip_suffix(".csv"))
@@ -1129,12 +1122,12 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
     if !c.search.prior.is_empty() {
         strategy
             .tell(&c.search.prior)
-            .map_err(|e| RunError::Setup(format!("prior data: {e}")))?;
+            .map_err(RunError::PriorRefused)?;
     }
     for (batch, members) in &batches {
         let asked = strategy
             .ask(members.len(), &[])
-            .map_err(|e| RunError::Setup(e.to_string()))?;
+            .map_err(RunError::Optimizer)?;
         for (e, s) in members.iter().zip(&asked) {
             let again = crate::validate::strategy::values(&s.point);
             if again != e.point {
@@ -1146,9 +1139,7 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
         }
         let told: Vec<opt::Observation> = members.iter().filter_map(|e| e.observation(c)).collect();
         if !told.is_empty() {
-            strategy
-                .tell(&told)
-                .map_err(|e| RunError::Setup(e.to_string()))?;
+            strategy.tell(&told).map_err(RunError::Optimizer)?;
         }
     }
     Ok(differences)

@@ -29,8 +29,8 @@ pub mod measure;
 mod tests;
 
 pub use drive::{
-    RunEnd, Signal, finalise, replay_decisions, resume, resume_hardware, resume_simulated, run,
-    run_hardware, run_simulated, run_simulated_with, run_with,
+    RunEnd, Signal, current_thread, finalise, replay_decisions, resume, resume_hardware,
+    resume_simulated, run, run_hardware, run_simulated, run_simulated_with, run_with,
 };
 
 use std::collections::BTreeMap;
@@ -50,16 +50,69 @@ use crate::record::{InEffect, Outcome, Status};
 use crate::validate::campaign::*;
 use measure::Calibration;
 
-/// Why a run could not go on.
+/// Why a run could not start or go on. The exit code of each variant is decided with the
+/// others in [`crate::cli::ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The optimizer could not be built ([`optimizer`]). To be replaced by a variant that says
+    /// what happened (its site is being reworked); nothing else may use it.
     #[error("{0}")]
     Setup(String),
     /// The planner refused the campaign (a budget, a limit at a design point).
     #[error("the plan is refused: {}", .0.iter().map(|d| d.message.as_str()).collect::<Vec<_>>().join("; "))]
     Plan(crate::diagnostic::Diagnostics),
+    /// The campaign cannot run on the simulated lab (its reactor, its script model).
+    #[error("{0}")]
+    SimulatedLab(String),
+    /// The bundle folder exists: a run never overwrites one.
+    #[error("{} already exists; a run never overwrites a bundle", .dir.display())]
+    BundleExists { dir: PathBuf },
+    /// The journal has no `started` record: the run was cut short before it began.
+    #[error(
+        "the journal of {} has no `started` record: the run was cut short before it began, \
+         and its seed is unknown\n  nothing was sent to the lab; start it again with `qdx run`",
+        .dir.display()
+    )]
+    NotStarted { dir: PathBuf },
+    /// A finished run cannot be resumed (its bundle can be completed: [`finalise`]).
+    #[error(
+        "the run in {} is already finished; `qdx resume` completes its bundle if it was cut \
+         short, `qdx verify` checks it",
+        .dir.display()
+    )]
+    AlreadyFinished { dir: PathBuf },
+    /// Only a finished run's bundle is completed ([`finalise`]); an unfinished one is resumed.
+    #[error("the run in {} is not finished; `qdx resume` goes on with it", .dir.display())]
+    NotFinished { dir: PathBuf },
+    /// The tokio runtime the run is driven on did not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A signal handler could not be installed: the run could not stop safely on it.
+    #[error("cannot listen for {}: {source}", .signal.name())]
+    Signals {
+        signal: Signal,
+        source: std::io::Error,
+    },
+    /// An instrument of the lab binding could not be opened.
+    #[error("cannot connect the lab `{lab}`: {source}")]
+    Connect {
+        lab: String,
+        source: qdx_lab::registry::RegistryError,
+    },
+    /// The optimizer refused what it was told of the prior data (and, for a resumed hardware
+    /// run, of the journal's experiments).
+    #[error("prior data: {0}")]
+    PriorRefused(opt::OptimizeError),
+    /// The optimizer failed to suggest or to learn from a measurement.
+    #[error("the optimizer failed: {0}")]
+    Optimizer(opt::OptimizeError),
+    /// A calibration spectrum the bundle holds does not read.
+    #[error("cannot read the calibration {file}: {why}")]
+    Calibration { file: String, why: String },
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     #[error("cannot write {path}: {source}")]
     Io {
         path: String,
