@@ -2,6 +2,8 @@
 # The front-end and runtime benchmarks (issue figures). Never run by CI or the tests.
 #
 #   bench/run.sh            # builds release, prints medians and ratios
+#   BASE=/path/to/old/qdx bench/run.sh   # also times an older build on the same commands,
+#                                        # interleaved, and prints new/old ratios
 #
 # Figures: median wall time of N runs of the same command, measured in this script, next to
 # a peer command run the same way in the same script (ratios mean more than absolute times on
@@ -9,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-QDX=target/release/qdx
+QDX=${QDX:-target/release/qdx}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -53,3 +55,32 @@ spectra=$(ls "$d/b/spectra" | wc -l); size=$(du -sh "$d/b" | cut -f1); rm -rf "$
 echo "qdx run, 200-experiment CsPbX3 campaign (Sobol design, 2 channels x 1024 px, ${spectra} spectrum files, bundle ${size}): median ${run200} ms (min ${run200_min}, max ${run200_max}) over ${RUNS} runs"
 echo "  peer: qdx plan of the same campaign: ${plan200} ms; run/plan = $(python3 -c "print(round(${run200}/${plan200},2))")"
 echo "  peer: qdx run examples/cspbx3-orange.qdx (Bayesian optimisation, stops at its condition): ${bo} ms"
+
+# Against an older build (BASE): each command timed with both binaries in alternation, so a
+# busy machine slows both alike.
+if [ -n "${BASE:-}" ]; then
+  RUNS=${RUNS_BASE:-9}
+  pair() { # label command-with-QDX-placeholder...
+    local label=$1; shift
+    python3 - "$RUNS" "$QDX" "$BASE" "$label" "$@" <<'PY'
+import subprocess, sys, time, statistics, tempfile, shutil
+runs = int(sys.argv[1]); new, old, label = sys.argv[2], sys.argv[3], sys.argv[4]; cmd = sys.argv[5:]
+times = {new: [], old: []}
+for _ in range(runs):
+    for exe in (new, old):
+        scratch = tempfile.mkdtemp()
+        argv = [a.replace("@QDX@", exe).replace("@OUT@", scratch + "/b") for a in cmd]
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times[exe].append((time.perf_counter() - t0) * 1000)
+        shutil.rmtree(scratch)
+n, o = statistics.median(times[new]), statistics.median(times[old])
+print(f"{label}: new {n:.1f} ms, base {o:.1f} ms (medians of {runs}); new/base = {n/o:.2f}")
+PY
+  }
+  echo "against BASE=$BASE:"
+  pair "qdx check, ${lines_big}-line campaign" @QDX@ check "$work/big.qdx"
+  pair "qdx plan, 200-experiment campaign" @QDX@ plan bench/campaigns/cspbx3-200.qdx
+  pair "qdx run, 200-experiment campaign" @QDX@ run bench/campaigns/cspbx3-200.qdx -q --out @OUT@
+  pair "qdx run examples/cspbx3-orange.qdx" @QDX@ run examples/cspbx3-orange.qdx -q --out @OUT@
+fi

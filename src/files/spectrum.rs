@@ -25,11 +25,18 @@ fn quantity_name(q: SpectrumQuantity) -> &'static str {
 
 /// The file's text.
 pub fn write(s: &Spectrum) -> String {
+    use std::fmt::Write as _;
     let mut w = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail; a failure would lose only this text.
     let _ = w.write_record(["wavelength_nm", quantity_name(s.quantity())]);
+    let mut x_text = String::new();
+    let mut y_text = String::new();
     for (x, y) in s.wavelength_nm().iter().zip(s.values()) {
-        let _ = w.write_record([x.to_string(), y.to_string()]);
+        x_text.clear();
+        y_text.clear();
+        let _ = write!(x_text, "{x}");
+        let _ = write!(y_text, "{y}");
+        let _ = w.write_record([x_text.as_str(), y_text.as_str()]);
     }
     w.into_inner()
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -38,11 +45,10 @@ pub fn write(s: &Spectrum) -> String {
 
 /// Reads a spectrum file back.
 pub fn read(text: &str) -> Result<Spectrum, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    let quantity = match (headers.get(0), headers.get(1), headers.len()) {
+    let field = |i: usize| headers.get(i).map(str::trim);
+    let quantity = match (field(0), field(1), headers.len()) {
         (Some("wavelength_nm"), Some("counts"), 2) => SpectrumQuantity::Counts,
         (Some("wavelength_nm"), Some("absorbance"), 2) => SpectrumQuantity::Absorbance,
         (Some("wavelength_nm"), Some("intensity"), 2) => SpectrumQuantity::Intensity,
@@ -55,11 +61,22 @@ pub fn read(text: &str) -> Result<Spectrum, String> {
     };
     let mut wavelengths = Vec::new();
     let mut values = Vec::new();
-    for (k, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| e.to_string())?;
-        let number = |i: usize| row.get(i).and_then(|c| c.parse::<f64>().ok());
+    let mut row = csv::ByteRecord::new();
+    let mut k = 0;
+    loop {
+        match reader.read_byte_record(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        k += 1;
+        let number = |i: usize| {
+            row.get(i)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|c| c.trim().parse::<f64>().ok())
+        };
         let (Some(w), Some(v), 2) = (number(0), number(1), row.len()) else {
-            return Err(format!("line {} is not two numbers", k + 2));
+            return Err(format!("line {} is not two numbers", k + 1));
         };
         wavelengths.push(w);
         values.push(v);

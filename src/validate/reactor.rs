@@ -628,7 +628,7 @@ impl<'a> Validator<'a> {
             return;
         }
         let n = self.devices.len();
-        let out_edges = |d: DeviceId| edges.iter().filter(move |(a, _)| *a == d).map(|(_, b)| *b);
+        let out_edges = |d: DeviceId| successors(&edges, d);
         let mut diags = Vec::new();
         for (id, dev) in self.devices.iter().enumerate() {
             if !dev.role.in_flow_path() {
@@ -843,14 +843,26 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// The devices an edge leads to from `from`: the edges are ordered by their start, so these
+/// are one range of the set (not a scan of every edge, which made checking a reactor of a
+/// thousand pumps quadratic).
+fn successors(
+    edges: &BTreeSet<(DeviceId, DeviceId)>,
+    from: DeviceId,
+) -> impl Iterator<Item = DeviceId> + '_ {
+    edges
+        .range((from, 0)..=(from, DeviceId::MAX))
+        .map(|(_, b)| *b)
+}
+
 fn reachable(start: DeviceId, edges: &BTreeSet<(DeviceId, DeviceId)>) -> Vec<DeviceId> {
     let mut seen = vec![start];
     let mut queue = VecDeque::from([start]);
     while let Some(n) = queue.pop_front() {
-        for (_, b) in edges.iter().filter(|(a, _)| *a == n) {
-            if !seen.contains(b) {
-                seen.push(*b);
-                queue.push_back(*b);
+        for b in successors(edges, n) {
+            if !seen.contains(&b) {
+                seen.push(b);
+                queue.push_back(b);
             }
         }
     }
@@ -876,10 +888,10 @@ fn shortest_path(
             path.reverse();
             return Some(path);
         }
-        for (_, b) in edges.iter().filter(|(a, _)| *a == n) {
-            if seen.insert(*b) {
-                prev.insert(*b, n);
-                queue.push_back(*b);
+        for b in successors(edges, n) {
+            if seen.insert(b) {
+                prev.insert(b, n);
+                queue.push_back(b);
             }
         }
     }
