@@ -233,9 +233,16 @@ fn time_constant(c: &Campaign, heater: DeviceId) -> f64 {
     c.devices.get(heater).map_or(60.0, Device::time_constant)
 }
 
-/// A value to four significant digits in a unit qdx chooses (`33.66 uL/min`).
+/// A value to four significant digits in a unit qdx chooses (`33.66 uL/min`). The units the
+/// planner prints in are parsed once: every planned experiment describes its steps.
 fn unit_format(unit: &str, si: f64) -> String {
-    DisplayUnit::of(unit).approx(si)
+    use std::sync::LazyLock;
+    static UNITS: LazyLock<[(&str, DisplayUnit); 4]> =
+        LazyLock::new(|| ["uL", "mL", "uL/min", "mL/min"].map(|u| (u, DisplayUnit::of(u))));
+    match UNITS.iter().find(|(symbol, _)| *symbol == unit) {
+        Some((_, u)) => u.approx(si),
+        None => DisplayUnit::of(unit).approx(si),
+    }
 }
 
 fn temp_format(k: f64) -> String {
