@@ -7,8 +7,11 @@
 //! transform is monotone, so the argmax of the utility is unchanged.
 //!
 //! Invariants: `forward` is strictly increasing and finite for finite input; `inverse` inverts
-//! it on its range and clamps outside it; λ = 1 (identity up to standardisation) when the data
-//! are degenerate (fewer than 3 distinct values or zero spread).
+//! it over the data it was fitted to and continues it linearly beyond them (along the line
+//! through the data's extremes), so a prediction outside the data maps back to the target's scale instead of
+//! running off to the power law's pole (a λ < 0 transform maps a bounded interval to all of
+//! the positive targets); λ = 1 (identity up to standardisation) when the data are degenerate
+//! (fewer than 3 distinct values or zero spread).
 
 /// Bound on `inverse` (standardised units).
 const INVERSE_LIMIT: f64 = 1e3;
@@ -19,6 +22,10 @@ pub(crate) struct OutputWarp {
     lambda: f64,
     mean: f64,
     sd: f64,
+    /// The smallest and largest target it was fitted to (standardised units); beyond them
+    /// `inverse` is linear.
+    y_lo: f64,
+    y_hi: f64,
 }
 
 fn yj(y: f64, lambda: f64) -> f64 {
@@ -65,6 +72,8 @@ impl OutputWarp {
             lambda: 1.0,
             mean: 0.0,
             sd: 1.0,
+            y_lo: f64::NEG_INFINITY,
+            y_hi: f64::INFINITY,
         }
     }
 
@@ -99,7 +108,13 @@ impl OutputWarp {
         if !(sd.is_finite() && sd > 0.0) {
             return Self::identity();
         }
-        OutputWarp { lambda, mean, sd }
+        OutputWarp {
+            lambda,
+            mean,
+            sd,
+            y_lo: distinct.first().copied().unwrap_or(f64::NEG_INFINITY),
+            y_hi: distinct.last().copied().unwrap_or(f64::INFINITY),
+        }
     }
 
     /// Warped value of a standardised target.
@@ -110,6 +125,25 @@ impl OutputWarp {
     /// Standardised target of a warped value, clamped to ±`INVERSE_LIMIT` (far outside the
     /// data the inverse power can overflow; such values only appear in explanations).
     pub fn inverse(&self, z: f64) -> f64 {
+        // Beyond the data: the line through the data's extremes, continued (a step of the
+        // data's warped range beyond it adds the data's range).
+        let (z_lo, z_hi) = (self.forward(self.y_lo), self.forward(self.y_hi));
+        let edge = if self.y_hi.is_finite() && z > z_hi {
+            Some((self.y_hi, z_hi))
+        } else if self.y_lo.is_finite() && z < z_lo {
+            Some((self.y_lo, z_lo))
+        } else {
+            None
+        };
+        if let Some((edge, z_edge)) = edge {
+            let slope = (self.y_hi - self.y_lo) / (z_hi - z_lo);
+            let y = edge + (z - z_edge) * slope;
+            return if y.is_finite() {
+                y.clamp(-INVERSE_LIMIT, INVERSE_LIMIT)
+            } else {
+                edge
+            };
+        }
         let y = yj_inverse(z * self.sd + self.mean, self.lambda);
         if y.is_nan() {
             0.0
@@ -135,6 +169,7 @@ mod tests {
                 lambda,
                 mean: 0.2,
                 sd: 1.3,
+                ..OutputWarp::identity()
             };
             let mut prev = f64::NEG_INFINITY;
             for k in -30..=30 {
@@ -163,5 +198,41 @@ mod tests {
         assert!(OutputWarp::fit(&right).lambda() < 1.0);
         // Degenerate data: identity.
         assert_eq!(OutputWarp::fit(&[1.0, 1.0]).lambda(), 1.0);
+    }
+
+    /// A warp fitted to right-skewed targets gets λ < 0, whose power law maps a bounded
+    /// interval onto every positive target: the inverse of a value a little beyond the data
+    /// ran off to the pole (a desirability in [0, 1] was predicted at 206 ± 103). Beyond the
+    /// data the inverse continues along the line through the data's extremes, and inside it is
+    /// the exact inverse.
+    #[test]
+    fn beyond_the_data_the_inverse_stays_on_the_targets_scale() {
+        let raw: Vec<f64> = (0..30).map(|i| (f64::from(i) * 0.25).exp()).collect();
+        let (m, s) = mean_sd(&raw);
+        let y: Vec<f64> = raw.iter().map(|v| (v - m) / s).collect();
+        let w = OutputWarp::fit(&y);
+        assert!(w.lambda() < 0.0, "λ = {}", w.lambda());
+        let hi = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lo = y.iter().copied().fold(f64::INFINITY, f64::min);
+        for v in &y {
+            assert!((w.inverse(w.forward(*v)) - v).abs() < 1e-9);
+        }
+        let (z_lo, z_hi) = (w.forward(lo), w.forward(hi));
+        let span = hi - lo;
+        for step in [0.1, 0.5, 1.0, 3.0] {
+            let up = w.inverse(z_hi + step * (z_hi - z_lo));
+            assert!(
+                (up - (hi + step * span)).abs() < 1e-9 * span,
+                "{step}: {up}"
+            );
+            let down = w.inverse(z_lo - step * (z_hi - z_lo));
+            assert!(
+                (down - (lo - step * span)).abs() < 1e-9 * span,
+                "{step}: {down}"
+            );
+        }
+        // Continuous at the edges.
+        assert!((w.inverse(z_hi + 1e-9) - hi).abs() < 1e-6);
+        assert!((w.inverse(z_lo - 1e-9) - lo).abs() < 1e-6);
     }
 }
