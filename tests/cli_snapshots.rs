@@ -265,7 +265,7 @@ fn check_summary() {
       p_cd.rate: 18.75 uL/min .. 150 uL/min
       p_se.rate: 18.75 uL/min .. 150 uL/min
     measure at s1: steady state after 2 reactor volumes; photoluminescence (100 ms x 2)
-      settle within 1 K for 30 s
+      settle within 1 degC for 30 s
     proxies:
       peak [nm] = peak_wavelength(photoluminescence)
     objectives (combine single):
@@ -479,31 +479,31 @@ fn new_refuses_a_name_that_is_not_a_folder_name() {
 fn plan_text() {
     let env = tiny();
     insta::assert_snapshot!(env.run(&["plan", "tiny.qdx"]), @r#"
-        exit: 0
-        --- stdout
-        plan of "tiny" (2 experiments, grid)
+    exit: 0
+    --- stdout
+    plan of "tiny" (2 experiments, grid)
 
-        the first experiment, step by step:
-          1. change the temperature; pumps rest meanwhile (what flows before it settles is off-target)
-               set h1 to 260 degC
-          2. wait for the temperature to settle
-               wait until h1 is within 1 K of its setpoint for 30 s
-          3. apply the experiment's flows (independent devices in parallel)
-               set p_cd to 75 uL/min
-               set p_se to 75 uL/min
-          4. steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring
-               wait 2 reactor volumes at 150 uL/min
-          5. measure: each replicate reads every channel
-               acquire photoluminescence on spec1 (100 ms x 2, replicate 1)
-          estimated 8 min
+    the first experiment, step by step:
+      1. change the temperature; pumps rest meanwhile (what flows before it settles is off-target)
+           set h1 to 260 degC
+      2. wait for the temperature to settle
+           wait until h1 is within 1 degC of its setpoint for 30 s
+      3. apply the experiment's flows (independent devices in parallel)
+           set p_cd to 75 uL/min
+           set p_se to 75 uL/min
+      4. steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring
+           wait 2 reactor volumes at 150 uL/min
+      5. measure: each replicate reads every channel
+           acquire photoluminescence on spec1 (100 ms x 2, replicate 1)
+      estimated 8 min
 
-        one experiment takes 5.5 min .. 8 min (median 8 min)
-        the design runs in 13.5 min in run order (13.5 min in the order it was written; ordering saves 0 s)
-        reagent per stock (largest experiment, whole campaign):
-          cadmium: 0.153 mL, 0.307 mL
-          selenium: 0.153 mL, 0.307 mL
-        refills: 0
-        --- stderr
+    one experiment takes 5.5 min .. 8 min (median 8 min)
+    the design runs in 13.5 min in run order (13.5 min in the order it was written; ordering saves 0 s)
+    reagent per stock (largest experiment, whole campaign):
+      cadmium: 0.153 mL, 0.307 mL
+      selenium: 0.153 mL, 0.307 mL
+    refills: 0
+    --- stderr
     "#);
 }
 
@@ -641,47 +641,47 @@ fn plan_json() {
 fn plan_dot() {
     let env = tiny();
     insta::assert_snapshot!(env.run(&["plan", "--format", "dot", "tiny.qdx"]), @r#"
-        exit: 0
-        --- stdout
-        digraph experiment {
-          rankdir=TB;
-          node [shape=box, fontname="Helvetica"];
-          start [shape=circle, label=""];
-          subgraph cluster_0 {
-            label="change the temperature; pumps rest meanwhile (what flows before it settles is off-target)";
-            style=rounded;
-            s0o0 [label="set h1 to 260 degC", shape=box];
-          }
-          start -> s0o0;
-          subgraph cluster_1 {
-            label="wait for the temperature to settle";
-            style=rounded;
-            s1o0 [label="wait until h1 is within 1 K of its setpoint for 30 s", shape=ellipse];
-          }
-          s0o0 -> s1o0;
-          subgraph cluster_2 {
-            label="apply the experiment's flows (independent devices in parallel)";
-            style=rounded;
-            s2o0 [label="set p_cd to 75 uL/min", shape=box];
-            s2o1 [label="set p_se to 75 uL/min", shape=box];
-          }
-          s1o0 -> s2o0;
-          s1o0 -> s2o1;
-          subgraph cluster_3 {
-            label="steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring";
-            style=rounded;
-            s3o0 [label="wait 2 reactor volumes at 150 uL/min", shape=ellipse];
-          }
-          s2o0 -> s3o0;
-          s2o1 -> s3o0;
-          subgraph cluster_4 {
-            label="measure: each replicate reads every channel";
-            style=rounded;
-            s4o0 [label="acquire photoluminescence on spec1 (100 ms x 2, replicate 1)", shape=note];
-          }
-          s3o0 -> s4o0;
-        }
-        --- stderr
+    exit: 0
+    --- stdout
+    digraph experiment {
+      rankdir=TB;
+      node [shape=box, fontname="Helvetica"];
+      start [shape=circle, label=""];
+      subgraph cluster_0 {
+        label="change the temperature; pumps rest meanwhile (what flows before it settles is off-target)";
+        style=rounded;
+        s0o0 [label="set h1 to 260 degC", shape=box];
+      }
+      start -> s0o0;
+      subgraph cluster_1 {
+        label="wait for the temperature to settle";
+        style=rounded;
+        s1o0 [label="wait until h1 is within 1 degC of its setpoint for 30 s", shape=ellipse];
+      }
+      s0o0 -> s1o0;
+      subgraph cluster_2 {
+        label="apply the experiment's flows (independent devices in parallel)";
+        style=rounded;
+        s2o0 [label="set p_cd to 75 uL/min", shape=box];
+        s2o1 [label="set p_se to 75 uL/min", shape=box];
+      }
+      s1o0 -> s2o0;
+      s1o0 -> s2o1;
+      subgraph cluster_3 {
+        label="steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring";
+        style=rounded;
+        s3o0 [label="wait 2 reactor volumes at 150 uL/min", shape=ellipse];
+      }
+      s2o0 -> s3o0;
+      s2o1 -> s3o0;
+      subgraph cluster_4 {
+        label="measure: each replicate reads every channel";
+        style=rounded;
+        s4o0 [label="acquire photoluminescence on spec1 (100 ms x 2, replicate 1)", shape=note];
+      }
+      s3o0 -> s4o0;
+    }
+    --- stderr
     "#);
 }
 

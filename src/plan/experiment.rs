@@ -78,7 +78,8 @@ impl LabState {
 pub enum Operation {
     /// Send a command to a device: a setting, or an acquisition.
     Send { device: DeviceId, command: Command },
-    /// Wait until the heater is within `within` K of its setpoint for `hold` s.
+    /// Wait until the heater is within `within` K of its setpoint for `hold` s (described in
+    /// the unit the campaign wrote the band in).
     WaitThermal {
         device: DeviceId,
         within: f64,
@@ -202,9 +203,12 @@ impl Operation {
                 within,
                 hold,
             } => format!(
-                "wait until {} is within {} K of its setpoint for {} s",
+                "wait until {} is within {} of its setpoint for {} s",
                 name(device),
-                qdx_units::format_number(*within),
+                c.measurement
+                    .as_ref()
+                    .map_or_else(|| DisplayUnit::of("K"), |m| m.settle_unit.clone())
+                    .format(*within),
                 qdx_units::format_number(*hold)
             ),
             Operation::WaitSteadyState {

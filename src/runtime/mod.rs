@@ -988,9 +988,13 @@ impl<'c> Run<'c> {
         self.log(Event::Waited {
             experiment,
             why: format!(
-                "{} settled within {} K for {} s",
+                "{} settled within {} for {} s",
                 self.device_name(heater),
-                qdx_units::format_number(within),
+                self.c
+                    .measurement
+                    .as_ref()
+                    .map_or_else(|| DisplayUnit::of("K"), |m| m.settle_unit.clone())
+                    .format(within),
                 qdx_units::format_number(hold)
             ),
             seconds: waited,

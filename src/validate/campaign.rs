@@ -610,6 +610,8 @@ pub struct Measurement {
     pub steady_state_extra: f64,
     /// Thermal settling: within this many kelvin of the setpoint…
     pub settle_within: Option<f64>,
+    /// …a band the campaign wrote in this unit (`1 degC`, `0.5 K`)…
+    pub settle_unit: DisplayUnit,
     /// …for this long, s.
     pub settle_hold: f64,
     pub replicates: u32,

@@ -321,6 +321,7 @@ impl<'a> Validator<'a> {
             steady_state_volumes: DEFAULT_STEADY_STATE_VOLUMES,
             steady_state_extra: 0.0,
             settle_within: None,
+            settle_unit: DisplayUnit::of("K"),
             settle_hold: 0.0,
             replicates: 1,
             channels: Vec::new(),
@@ -359,6 +360,12 @@ impl<'a> Validator<'a> {
                             let k = t.expr.eval(&super::kinds::NoEnv);
                             if k > 0.0 {
                                 measurement.settle_within = Some(k);
+                                if let Some(unit) = super::kinds::written_unit(within) {
+                                    measurement.settle_unit = DisplayUnit::new(
+                                        unit,
+                                        qdx_units::Interpretation::Difference,
+                                    );
+                                }
                             } else {
                                 errors.push(
                                     Diagnostic::error(

@@ -260,8 +260,8 @@ pub fn summary(c: &Campaign) -> String {
         if let Some(k) = m.settle_within {
             let _ = writeln!(
                 s,
-                "  settle within {} K for {} s",
-                qdx_units::format_number(k),
+                "  settle within {} for {} s",
+                m.settle_unit.format(k),
                 qdx_units::format_number(m.settle_hold)
             );
         }
