@@ -491,8 +491,8 @@ fn plan_text() {
       3. apply the experiment's flows (independent devices in parallel)
            set p_cd to 75 uL/min
            set p_se to 75 uL/min
-      4. steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring
-           wait 2 reactor volumes at 150 uL/min
+      4. steady state before measuring: 2 reactor volumes, one being the time the slowest stream takes from its pump through the cell at these rates
+           wait 2 × 61.2 s = 122.4 s at 150 uL/min in all
       5. measure: each replicate reads every channel
            acquire photoluminescence on spec1 (100 ms x 2, replicate 1)
       estimated 8 min
@@ -596,7 +596,7 @@ fn plan_json() {
                 "wait": "steady_state"
               }
             ],
-            "why": "steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring"
+            "why": "steady state before measuring: 2 reactor volumes, one being the time the slowest stream takes from its pump through the cell at these rates"
           },
           {
             "operations": [
@@ -668,9 +668,9 @@ fn plan_dot() {
       s1o0 -> s2o0;
       s1o0 -> s2o1;
       subgraph cluster_3 {
-        label="steady state: 2 reactor volumes (153 uL) through the cell at 150 uL/min before measuring";
+        label="steady state before measuring: 2 reactor volumes, one being the time the slowest stream takes from its pump through the cell at these rates";
         style=rounded;
-        s3o0 [label="wait 2 reactor volumes at 150 uL/min", shape=ellipse];
+        s3o0 [label="wait 2 × 61.2 s = 122.4 s at 150 uL/min in all", shape=ellipse];
       }
       s2o0 -> s3o0;
       s2o1 -> s3o0;

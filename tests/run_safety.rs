@@ -106,6 +106,19 @@ fn the_steady_state_wait_covers_every_coil_up_to_the_cell() {
         "waited {wait} s, expected {} s",
         3.0 * one
     );
+    // What `qdx plan` and the journal say of the wait is the wait computed: 3 × 182.6 s, not
+    // "3 reactor volumes (11.5 uL) at 300 uL/min" (issue 14, item 10).
+    let described: Vec<String> = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.ops)
+        .filter(|o| matches!(o, Operation::WaitSteadyState { .. }))
+        .map(|o| o.describe(&c))
+        .collect();
+    assert_eq!(
+        described,
+        vec!["wait 3 × 182.6 s = 547.8 s at 300 uL/min in all".to_owned()]
+    );
     // And on the simulated lab, every experiment measures the product, not what was left in
     // the coils: the three peaks are the steady-state ones, distinct and ordered by iodide.
     let dir = tempfile::tempdir().expect("temp");

@@ -214,19 +214,13 @@ impl Operation {
             Operation::WaitSteadyState {
                 volumes,
                 total_flow,
+                residence,
                 extra,
-                ..
-            } => {
-                let mut s = format!(
-                    "wait {} reactor volumes at {}",
-                    qdx_units::format_number(*volumes),
-                    flow(*total_flow)
-                );
-                if *extra > 0.0 {
-                    s.push_str(&format!(" + {} s", qdx_units::format_number(*extra)));
-                }
-                s
-            }
+            } => format!(
+                "wait {} at {} in all",
+                steady_state_wait(*volumes, *residence, *extra),
+                flow(*total_flow)
+            ),
             Operation::Read => "read the virtual lab".to_owned(),
         }
     }
@@ -237,12 +231,29 @@ fn time_constant(c: &Campaign, heater: DeviceId) -> f64 {
     c.devices.get(heater).map_or(60.0, Device::time_constant)
 }
 
+/// A steady-state wait as it is computed: `3 × 182.6 s + 30 s = 577.8 s` (reactor volumes
+/// times the time of one, plus the declared extra).
+fn steady_state_wait(volumes: f64, residence: f64, extra: f64) -> String {
+    let total = volumes * residence + extra;
+    let extra = if extra > 0.0 {
+        format!(" + {}", unit_format("s", extra))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} × {}{extra} = {}",
+        qdx_units::format_number(volumes),
+        unit_format("s", residence),
+        unit_format("s", total)
+    )
+}
+
 /// A value to four significant digits in a unit qdx chooses (`33.66 uL/min`). The units the
 /// planner prints in are parsed once: every planned experiment describes its steps.
 fn unit_format(unit: &str, si: f64) -> String {
     use std::sync::LazyLock;
-    static UNITS: LazyLock<[(&str, DisplayUnit); 4]> =
-        LazyLock::new(|| ["uL", "mL", "uL/min", "mL/min"].map(|u| (u, DisplayUnit::of(u))));
+    static UNITS: LazyLock<[(&str, DisplayUnit); 5]> =
+        LazyLock::new(|| ["uL", "mL", "uL/min", "mL/min", "s"].map(|u| (u, DisplayUnit::of(u))));
     match UNITS.iter().find(|(symbol, _)| *symbol == unit) {
         Some((_, u)) => u.approx(si),
         None => DisplayUnit::of(unit).approx(si),
@@ -692,10 +703,9 @@ pub fn schedule(
     let total_flow: f64 = rates.values().sum();
     plan.steps.push(Step {
         why: format!(
-            "steady state: {} reactor volumes ({}) through the cell at {} before measuring",
-            qdx_units::format_number(volumes),
-            unit_format("uL", c.topology.reactor_volume.unwrap_or(0.0)),
-            unit_format("uL/min", total_flow)
+            "steady state before measuring: {} reactor volumes, one being the time the slowest \
+             stream takes from its pump through the cell at these rates",
+            qdx_units::format_number(volumes)
         ),
         ops: vec![Operation::WaitSteadyState {
             volumes,
@@ -743,7 +753,7 @@ pub fn schedule(
         });
         plan.steps.push(Step {
             why: format!(
-                "flush {} reactor volumes through the cell",
+                "flush {} reactor volumes through the cell at the rinse pump's rate",
                 qdx_units::format_number(f.volumes)
             ),
             ops: vec![Operation::WaitSteadyState {
