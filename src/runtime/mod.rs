@@ -136,12 +136,9 @@ pub enum RunError {
 /// `Duration::from_secs_f64` would otherwise panic.
 pub const MAX_WAIT_S: f64 = 30.0 * 24.0 * 3600.0;
 
+/// A wait for messages, to four significant digits in a fitting unit (`125.4 days`).
 fn wait_text(seconds: f64) -> String {
-    if seconds.is_finite() && seconds >= 86_400.0 {
-        format!("{} days", qdx_units::format_number(seconds / 86_400.0))
-    } else {
-        format!("{} s", qdx_units::format_number(seconds))
-    }
+    crate::validate::durations::human(seconds)
 }
 
 /// A wait of `seconds` as a [`Duration`], checked: NaN, infinities and waits beyond

@@ -63,16 +63,18 @@ pub fn human(seconds: f64) -> String {
         s if s < 2.0 * YEAR_S => (seconds / DAY_S, "days"),
         _ => (seconds / YEAR_S, "years"),
     };
-    let rounded = if value == 0.0 {
-        value
+    // Four significant digits; beyond a million, in scientific notation with as many (a
+    // rounded value times a power of ten is not exact, so it is formatted, not computed).
+    let number = if value.abs() >= 1e6 {
+        format!("{value:.3e}")
     } else {
-        let digits = 3 - value.abs().log10().floor() as i32;
-        let scale = 10_f64.powi(digits.clamp(-300, 300));
-        (value * scale).round() / scale
-    };
-    let number = if rounded.abs() >= 1e6 {
-        format!("{rounded:e}")
-    } else {
+        let rounded = if value == 0.0 {
+            value
+        } else {
+            let digits = 3 - value.abs().log10().floor() as i32;
+            let scale = 10_f64.powi(digits.clamp(-300, 300));
+            (value * scale).round() / scale
+        };
         qdx_units::format_number(rounded)
     };
     format!("{number} {unit}")
@@ -359,5 +361,9 @@ mod tests {
         assert_eq!(human(10.0 * DAY_S), "10 days");
         assert_eq!(human(1e20), "3.169e12 years");
         assert_eq!(human(f64::INFINITY), "forever");
+        // Rounded to four significant digits, never printed with the rounding's own error
+        // (`1.1409999999999998e26 years`, `125.42613636363639 days`).
+        assert_eq!(human(1.141e26 * YEAR_S), "1.141e26 years");
+        assert_eq!(human(125.426_136_363_636_39 * DAY_S), "125.4 days");
     }
 }

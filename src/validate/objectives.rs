@@ -795,8 +795,10 @@ impl<'a> Validator<'a> {
                     .variables
                     .iter()
                     .enumerate()
+                    // A composition's parts were refused above: no advice on their levels.
                     .filter(|(i, v)| {
-                        !matches!(v.domain, Domain::Choice { .. }) && !config.levels.contains_key(i)
+                        !matches!(v.domain, Domain::Choice { .. } | Domain::Component { .. })
+                            && !config.levels.contains_key(i)
                     })
                     .map(|(_, v)| v)
                     .collect();

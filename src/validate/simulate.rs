@@ -15,14 +15,6 @@ use crate::syntax::ast::{self, ExprKind, Item, SimModel};
 /// Roles that take several stocks (`halide [bromide, iodide]`, or the role written twice).
 const MANY_STOCK_ROLES: &[&str] = &["halide"];
 
-/// The `halide` property of a stock, when it is one the CsPbX3 model knows.
-fn halide_of(stock: Option<&Stock>) -> Option<qdx_sim::Halide> {
-    match stock?.properties.get("halide") {
-        Some(PropertyValue::Text(t)) => qdx_sim::Halide::from_symbol(t),
-        _ => None,
-    }
-}
-
 /// Chemistry models and the roles each needs (role, required).
 const MODELS: &[(&str, &[(&str, bool)])] = &[
     (
@@ -112,7 +104,14 @@ impl<'a> Validator<'a> {
                 for (stock, span) in named {
                     match self.stocks.iter().position(|st| st.name == stock) {
                         Some(id) => {
-                            if key == "halide" && halide_of(self.stocks.get(id)).is_none() {
+                            // A halide the model does not know is reported with the
+                            // stock (`halide "F"`); here only a stock that declares none.
+                            if key == "halide"
+                                && !self
+                                    .stocks
+                                    .get(id)
+                                    .is_some_and(|st| st.properties.contains_key("halide"))
+                            {
                                 errors.push(
                                     Diagnostic::error(code::HALIDE, format!("stock `{stock}` must say which halide it delivers"))
                                         .at(span)

@@ -129,6 +129,16 @@ const BASES: &[Base] = &[
         offset: 0.0,
         prefixes: &[],
     },
+    // Days: waits and time budgets are written in them, and messages print them.
+    Base {
+        symbol: "d",
+        aliases: &["day", "days"],
+        dimension: Dimension::TIME,
+        mantissa: 86_400.0,
+        pow10: 0,
+        offset: 0.0,
+        prefixes: &[],
+    },
     Base {
         symbol: "K",
         aliases: &[],
@@ -250,6 +260,8 @@ const MISSPELLINGS: &[(&str, &str)] = &[
     ("hour", "h"),
     ("hours", "h"),
     ("mins", "min"),
+    // `mn` for minutes (the French abbreviation) is closer to `nm` or `m` by edits alone.
+    ("mn", "min"),
     ("minute", "min"),
     ("minutes", "min"),
     ("C", "degC"),

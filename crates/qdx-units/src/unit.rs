@@ -58,6 +58,34 @@ impl Unit {
     /// [`UnitError::UnknownUnit`] (with a did-you-mean suggestion for the whole text) or
     /// [`UnitError::Syntax`] with the byte offset of the problem.
     pub fn parse(text: &str) -> Result<Unit, UnitError> {
+        match Self::parse_once(text) {
+            Err(UnitError::UnknownUnit { unit, suggestion }) => Err(UnitError::UnknownUnit {
+                unit,
+                suggestion: suggestion.and_then(Self::checked_fix),
+            }),
+            other => other,
+        }
+    }
+
+    /// A suggested fix that is itself a unit: one unknown atom is fixed at a time, so the rest
+    /// of the text may hold another (`ul/mn` → `uL/mn` → `uL/min`); a fix that does not end in
+    /// a unit qdx reads is no fix at all.
+    fn checked_fix(mut fix: String) -> Option<String> {
+        // Each round fixes one atom; a unit text holds at most a handful.
+        for _ in 0..MAX_NESTING {
+            match Self::parse_once(&fix) {
+                Ok(_) => return Some(fix),
+                Err(UnitError::UnknownUnit {
+                    suggestion: Some(next),
+                    ..
+                }) if next != fix => fix = next,
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    fn parse_once(text: &str) -> Result<Unit, UnitError> {
         let mut p = Parser {
             text,
             pos: 0,
@@ -672,6 +700,16 @@ mod tests {
     }
 
     #[test]
+    fn days_are_a_unit_of_time() {
+        for text in ["d", "day", "days"] {
+            let u = Unit::parse(text).unwrap();
+            assert_eq!(u.dimension(), Dimension::TIME);
+            assert_eq!(u.to_si(7.0, Interpretation::Difference), 7.0 * 86_400.0);
+        }
+        assert_eq!(Unit::parse("day").unwrap().symbol(), "d");
+    }
+
+    #[test]
     fn unknown_units_suggest_the_closest() {
         let msg = |t: &str| Unit::parse(t).unwrap_err().to_string();
         assert_eq!(msg("ul"), "unknown unit `ul`; did you mean `uL`?");
@@ -681,6 +719,9 @@ mod tests {
         assert_eq!(msg("degc"), "unknown unit `degc`; did you mean `degC`?");
         assert_eq!(msg(" mol/l "), "unknown unit `l`; did you mean `mol/L`?");
         assert_eq!(msg("furlong"), "unknown unit `furlong`");
+        // A fix is itself a unit: every unknown atom is fixed, or nothing is suggested.
+        assert_eq!(msg("ul/mn"), "unknown unit `ul`; did you mean `uL/min`?");
+        assert_eq!(msg("ul/furlong"), "unknown unit `ul`");
         assert_eq!(
             Unit::parse("ul").unwrap_err(),
             UnitError::UnknownUnit {
