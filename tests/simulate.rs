@@ -20,11 +20,62 @@ fn observe(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
     let dir = tempfile::tempdir().expect("temp");
     run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
-    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
-    let split = |l: &str| l.split(',').map(str::to_owned).collect::<Vec<_>>();
-    let mut lines = obs.lines();
-    let header = split(lines.next().expect("header"));
-    (header, lines.map(split).collect())
+    let mut reader =
+        csv::Reader::from_path(dir.path().join("b/observations.csv")).expect("observations");
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.expect("a row").iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+/// A formula over a proxy that failed names that proxy and its reason, not only itself: the
+/// journal and the CSV hold the first cause of a failed experiment (issue 14, item 9).
+#[test]
+fn a_failed_experiment_names_its_first_cause() {
+    let example =
+        std::fs::read_to_string("examples/cdse-grid-screen.qdx").expect("the grid example");
+    let mut text = example.clone();
+    for (from, to) in [
+        (
+            "  exciton = absorbance.first_excitonic_peak()\n",
+            "  exciton = absorbance.first_excitonic_peak()\n  diameter = exciton * 2\n",
+        ),
+        (
+            "  maximize intensity\n",
+            "  maximize diameter in 400 nm .. 1200 nm\n",
+        ),
+        (
+            "    residence [30 s, 60 s, 120 s, 240 s]",
+            "    residence [30 s]",
+        ),
+        (
+            "    cd_fraction [0.25, 0.5, 0.75]",
+            "    cd_fraction [0.25]",
+        ),
+        (
+            "    temperature [240 degC, 260 degC, 280 degC, 300 degC]",
+            "    temperature [240 degC]",
+        ),
+    ] {
+        assert!(text.contains(from), "the example no longer has `{from}`");
+        text = text.replace(from, to);
+    }
+    let (header, rows) = observe(&text);
+    let row = rows.first().expect("one experiment");
+    assert_eq!(column(&header, row, "status"), "failed");
+    let reason = column(&header, row, "reason");
+    assert!(
+        reason.starts_with("diameter: it reads `exciton`, which failed: the absorbance at")
+            && reason.contains("beyond what can be measured"),
+        "{reason}"
+    );
 }
 
 fn column<'a>(header: &[String], row: &'a [String], name: &str) -> &'a str {

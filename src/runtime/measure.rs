@@ -197,7 +197,7 @@ pub fn proxies(
     cal: &Calibration,
 ) -> (Vec<Option<f64>>, Vec<(String, String)>) {
     let mut values: Vec<Option<f64>> = Vec::with_capacity(c.proxies.len());
-    let mut failures = Vec::new();
+    let mut failures: Vec<(String, String)> = Vec::new();
     for p in &c.proxies {
         let result: Result<f64, String> = match &p.definition {
             ProxyDefinition::Builtin { function } => builtin(function, channels, cal),
@@ -206,15 +206,36 @@ pub fn proxies(
                 .copied()
                 .ok_or_else(|| format!("the virtual lab reported no `{name}`")),
             ProxyDefinition::Formula { expr } => {
-                let v = expr.eval(&ProxyEnv {
-                    vars,
-                    derived,
-                    proxies: &values,
+                let mut reads = Vec::new();
+                expr.proxies(&mut reads);
+                // A formula over a proxy that could not be computed fails with that proxy's
+                // reason: the first cause, not the last formula of the chain.
+                let missing = reads.iter().find_map(|k| {
+                    let q = c.proxies.get(*k)?;
+                    values.get(*k).copied().flatten().is_none().then(|| {
+                        let why = failures
+                            .iter()
+                            .find(|(name, _)| *name == q.name)
+                            .map_or("it could not be computed", |(_, why)| why.as_str());
+                        format!("it reads `{}`, which failed: {why}", q.name)
+                    })
                 });
-                if v.is_finite() {
-                    Ok(v)
-                } else {
-                    Err("the formula has no finite value (a proxy it uses is missing?)".into())
+                match missing {
+                    Some(why) => Err(why),
+                    None => {
+                        let v = expr.eval(&ProxyEnv {
+                            vars,
+                            derived,
+                            proxies: &values,
+                        });
+                        if v.is_finite() {
+                            Ok(v)
+                        } else {
+                            Err("the formula has no finite value here (a division by zero, \
+                                 a logarithm of zero or less, …)"
+                                .into())
+                        }
+                    }
                 }
             }
             ProxyDefinition::Script {

@@ -179,6 +179,28 @@ impl TExpr {
         }
     }
 
+    /// The proxies this expression reads, in the order it reads them.
+    pub fn proxies(&self, out: &mut Vec<ProxyId>) {
+        match self {
+            TExpr::Const(_) | TExpr::Var(_) | TExpr::Derived(_) => {}
+            TExpr::Proxy(p) => {
+                if !out.contains(p) {
+                    out.push(*p);
+                }
+            }
+            TExpr::Neg(a) | TExpr::Powi(a, _) => a.proxies(out),
+            TExpr::Add(a, b)
+            | TExpr::Sub(a, b)
+            | TExpr::Mul(a, b)
+            | TExpr::Div(a, b)
+            | TExpr::Pow(a, b) => {
+                a.proxies(out);
+                b.proxies(out);
+            }
+            TExpr::Call(_, args) => args.iter().for_each(|a| a.proxies(out)),
+        }
+    }
+
     /// The constant value, if the expression has no variables.
     pub fn as_const(&self) -> Option<f64> {
         match self {
