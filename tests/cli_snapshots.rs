@@ -628,6 +628,7 @@ fn plan_json() {
           "total": 0.30675
         }
       },
+      "refill_schedule": [],
       "refills": 0,
       "strategy": "grid",
       "total_time [s]": 812.819067261889,

@@ -800,3 +800,52 @@ fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
         );
     }
 }
+
+/// `qdx plan` says before which experiment each syringe is refilled, and the run refills it
+/// there (issue 14, item 18: the plan gave a count only).
+#[test]
+fn a_designs_refills_happen_where_the_plan_says() {
+    let c = check_path(Path::new("examples/cdse-grid-screen.qdx"))
+        .campaign
+        .expect("valid");
+    let plan = qdx::plan::plan(&c).expect("plan");
+    let planned: Vec<(u64, String, f64)> = plan
+        .refill_schedule
+        .iter()
+        .map(|r| {
+            (
+                r.before_experiment,
+                c.devices[r.pump].name.clone(),
+                r.volume,
+            )
+        })
+        .collect();
+    assert_eq!(planned.len() as u64, plan.refills);
+    assert!(!planned.is_empty(), "the grid example refills its syringes");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    run_simulated(&c, &out, &options()).expect("run");
+    let sent: Vec<(u64, String, f64)> = qdx::journal::read(&out.join("journal.jsonl"))
+        .expect("journal")
+        .into_iter()
+        .filter_map(|r| match r.event {
+            qdx::journal::Event::Command {
+                experiment: Some(e),
+                device,
+                command: qdx::plan::Command::Refill { volume, .. },
+            } => Some((e, device, volume)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), planned.len(), "{sent:?} against {planned:?}");
+    for ((pe, pd, pv), (se, sd, sv)) in planned.iter().zip(&sent) {
+        assert_eq!((pe, pd), (se, sd));
+        // The run refills what the syringe really lacks; the plan estimated it.
+        assert!((pv - sv).abs() < 0.01 * pv, "{pv} planned, {sv} refilled");
+    }
+    let text = qdx::plan::render::text(&c, &plan);
+    assert!(
+        text.contains("p_cd takes in 9.789 mL before experiment 43"),
+        "{text}"
+    );
+}

@@ -10,6 +10,8 @@
 //!   "campaign": "…", "strategy": "snobfit", "experiments": 60,
 //!   "duration [s]": {"min": …, "median": …, "max": …},   // one experiment, over the design space
 //!   "total_time [s]": …, "refills": 0,
+//!   "refill_schedule": [{"before_experiment": 14, "pump": "p_cd", "volume [mL]": …}],
+//!                        // a design's refills; empty for an adaptive strategy
 //!   "reagent [mL]": {"<stock>": {"per_experiment_max": …, "total": …}},
 //!   "design": null | {"makespan [s]": …, "makespan_unordered [s]": …,
 //!                     "points": [{"<variable> [<unit>]": …}, …]},     // in run order
@@ -80,6 +82,24 @@ pub fn write(c: &Campaign, plan: &Plan) -> String {
     out.insert("duration [s]".into(), Value::Object(duration));
     entry(&mut out, "total_time", &seconds, plan.total_time);
     out.insert("refills".into(), json!(plan.refills));
+    out.insert(
+        "refill_schedule".into(),
+        Value::Array(
+            plan.refill_schedule
+                .iter()
+                .map(|r| {
+                    let mut m = Map::new();
+                    m.insert("before_experiment".into(), json!(r.before_experiment));
+                    m.insert(
+                        "pump".into(),
+                        json!(c.devices.get(r.pump).map_or("?", |d| d.name.as_str())),
+                    );
+                    entry(&mut m, "volume", &ml, r.volume);
+                    Value::Object(m)
+                })
+                .collect(),
+        ),
+    );
     let mut reagent = Map::new();
     for (stock, r) in &plan.reagent {
         let mut m = Map::new();

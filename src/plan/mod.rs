@@ -45,7 +45,19 @@ pub struct Plan {
     pub total_time: f64,
     /// Projected refills over the campaign.
     pub refills: u64,
+    /// For a design known in advance, each refill: before which experiment (by its place in
+    /// the run order, from 0), which pump's syringe, and how much it takes in (m³).
+    pub refill_schedule: Vec<Refill>,
     pub warnings: Vec<String>,
+}
+
+/// A refill the plan schedules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refill {
+    pub before_experiment: u64,
+    pub pump: DeviceId,
+    /// m³
+    pub volume: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -328,16 +340,26 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
     let mut per_pump_max: BTreeMap<DeviceId, f64> = BTreeMap::new();
     let mut per_pump_total: BTreeMap<DeviceId, f64> = BTreeMap::new();
     let mut refills = 0_u64;
+    let mut refill_schedule = Vec::new();
     let mut example = None;
     for (i, p) in samples.iter().enumerate() {
         let e = plan_experiment(c, &mut state, i as u64, p).map_err(refuse)?;
         durations.push(e.estimated_duration);
-        refills += e
+        for (pump, command) in e
             .steps
             .iter()
             .flat_map(|s| &s.ops)
-            .filter(|o| matches!(o.setting(), Some((_, Command::Refill { .. }))))
-            .count() as u64;
+            .filter_map(Operation::setting)
+        {
+            if let Command::Refill { volume, .. } = command {
+                refills += 1;
+                refill_schedule.push(Refill {
+                    before_experiment: i as u64,
+                    pump,
+                    volume: *volume,
+                });
+            }
+        }
         for (pump, v) in &e.reagent {
             let m = per_pump_max.entry(*pump).or_insert(0.0);
             *m = m.max(*v);
@@ -443,6 +465,10 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
     if diags.has_errors() {
         return Err(diags);
     }
+    // Only a design's experiments are known in advance.
+    if design.is_none() {
+        refill_schedule.clear();
+    }
     Ok(Plan {
         campaign: c.name.clone(),
         strategy: c.optimizer.strategy.name().to_owned(),
@@ -453,6 +479,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         reagent,
         total_time,
         refills,
+        refill_schedule,
         warnings,
     })
 }

@@ -66,7 +66,25 @@ pub fn text(c: &Campaign, plan: &Plan) -> String {
             );
         }
     }
-    let _ = writeln!(s, "refills: {}", plan.refills);
+    if plan.refill_schedule.is_empty() {
+        let estimated = if plan.design.is_none() && plan.refills > 0 {
+            " (estimated: the experiments are chosen as the run goes)"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "refills: {}{estimated}", plan.refills);
+    } else {
+        let _ = writeln!(s, "refills: {}", plan.refills);
+        for r in &plan.refill_schedule {
+            let _ = writeln!(
+                s,
+                "  {} takes in {} before experiment {}",
+                c.devices.get(r.pump).map_or("?", |d| d.name.as_str()),
+                ml(r.volume),
+                r.before_experiment
+            );
+        }
+    }
     for w in &plan.warnings {
         let _ = writeln!(s, "warning: {w}");
     }
