@@ -752,6 +752,103 @@ fn ctrl_c_stops_a_script_that_blocks_the_run() {
     );
 }
 
+/// A campaign whose composition `mix` is read by a model script and by a proxy script.
+const COMPOSITION_IN_SCRIPTS: &str = r#"qdx 1
+
+campaign "composition" {
+  seed 1
+  budget { experiments 4 }
+}
+
+variables {
+  mix : composition { a, b in 0.2 .. 1 } total 1
+}
+
+proxies {
+  y = readings.y
+  s = script """
+    mix.a + y
+"""
+}
+
+objectives {
+  minimize s
+}
+
+optimizer bayesian {
+  initial sobol 4
+}
+
+simulate script "models/m.rhai" { outputs [y] }
+"#;
+
+#[test]
+fn a_composition_reaches_scripts_as_a_map_of_its_parts() {
+    let world = qdx::world::MemoryWorld::new()
+        .with("c/comp.qdx", COMPOSITION_IN_SCRIPTS)
+        .with("c/models/m.rhai", "#{ y: 2.0 * mix.a + mix.b }");
+    let loaded = qdx::load::load(&world, Path::new("c/comp.qdx"), "c/comp.qdx");
+    let checked = qdx::validate::validate(&loaded, &world);
+    let report = qdx::diagnostic::render_all(
+        &checked.diagnostics,
+        &checked.sources,
+        qdx::diagnostic::Style::Plain,
+    );
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    assert_eq!(
+        (summary.experiments, summary.failed),
+        (4, 0),
+        "{}",
+        std::fs::read_to_string(out.join("observations.csv")).unwrap_or_default()
+    );
+    let obs = out.join("observations.csv");
+    let (a, b, s) = (
+        column(&obs, "mix.a"),
+        column(&obs, "mix.b"),
+        column(&obs, "s"),
+    );
+    for ((a, b), s) in a.iter().zip(&b).zip(&s) {
+        let (a, b, s) = (a.expect("a"), b.expect("b"), s.expect("s"));
+        assert!(
+            (a + b - 1.0).abs() < 1e-9,
+            "a composition sums to its total"
+        );
+        assert!((s - (3.0 * a + b)).abs() < 1e-9, "s = a + (2a + b): {s}");
+    }
+}
+
+#[test]
+fn check_dry_runs_scripts_with_a_composition_shaped_as_in_a_run() {
+    let check = |model: &str, proxy: &str| {
+        let text = COMPOSITION_IN_SCRIPTS
+            .replace("{ a, b in 0.2 .. 1 }", "{ a, b, c }")
+            .replace("mix.a + y", proxy);
+        let world = qdx::world::MemoryWorld::new()
+            .with("c/comp.qdx", text.as_str())
+            .with("c/models/m.rhai", model);
+        let loaded = qdx::load::load(&world, Path::new("c/comp.qdx"), "c/comp.qdx");
+        let checked = qdx::validate::validate(&loaded, &world);
+        checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+    };
+    // The dry run's composition sums to its total, as every run's does (three parts at the
+    // middle of 0 .. 1 would sum to 1.5).
+    let sums = "if abs(mix.a + mix.b + mix.c - 1.0) < 1e-9 { #{ y: mix.a } } else { \"no\" }";
+    assert_eq!(check(sums, "y"), Vec::<String>::new());
+    // It is a map, at `qdx check` as in the run.
+    assert_eq!(
+        check("#{ y: mix.a }", "mix"),
+        ["proxy `s`: the script's result is a map (with a, b, c), expected a number"]
+    );
+}
+
 #[test]
 fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
     let branin = std::fs::read_to_string("examples/branin-script.qdx").expect("example");

@@ -880,7 +880,13 @@ impl<'a> Validator<'a> {
             .as_ref()
             .map(|m| m.channels.iter().map(|c| c.kind).collect())
             .unwrap_or_default();
-        match super::scripts::dry_run_proxy(script, &self.variables, &earlier, &channels) {
+        match super::scripts::dry_run_proxy(
+            script,
+            &self.variables,
+            &self.compositions,
+            &earlier,
+            &channels,
+        ) {
             None => Ok(()),
             Some(wrong) => {
                 let at = wrong.error.source_offset().unwrap_or(base);

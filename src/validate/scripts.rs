@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use qdx_script::{Inputs, ModelOutput, Script, ScriptBudget, ScriptError, ScriptErrorKind};
 
-use super::campaign::{ChannelKind, Domain, Variable};
+use super::campaign::{ChannelKind, Composition, Domain, Variable};
 
 /// Limits of one dry run: well below a real evaluation's, and three runs at most per script.
 const DRY_RUN: ScriptBudget = ScriptBudget {
@@ -47,8 +47,14 @@ pub(super) struct WrongResult {
 }
 
 /// The variables at `point`, in the units their ranges were written in (as the runtime gives
-/// them to scripts); categorical variables as one of their levels.
-fn variables_at(variables: &[Variable], point: Point, inputs: &mut Inputs) {
+/// them to scripts); categorical variables as one of their levels; a composition's parts in
+/// proportion to their ranges, so that they sum to its total as in every run.
+fn variables_at(
+    variables: &[Variable],
+    compositions: &[Composition],
+    point: Point,
+    inputs: &mut Inputs,
+) {
     for v in variables {
         match &v.domain {
             Domain::Choice { levels } => {
@@ -67,9 +73,15 @@ fn variables_at(variables: &[Variable], point: Point, inputs: &mut Inputs) {
                 };
                 inputs.set_number(&v.name, v.unit.from_si(pick(point, *lo, middle, *hi)));
             }
-            Domain::Component { lo, hi, .. } => {
-                let middle = lo + (hi - lo) / 2.0;
-                inputs.set_number(&v.name, v.unit.from_si(pick(point, *lo, middle, *hi)));
+            Domain::Component {
+                composition,
+                lo,
+                hi,
+            } => {
+                let share = compositions
+                    .get(*composition)
+                    .map_or(0.5, |c| proportional_share(c, variables));
+                inputs.set_number(&v.name, v.unit.from_si(lo + share * (hi - lo)));
             }
             Domain::Integer { lo, hi } => {
                 let middle = lo.saturating_add(hi.saturating_sub(*lo) / 2);
@@ -86,6 +98,21 @@ fn variables_at(variables: &[Variable], point: Point, inputs: &mut Inputs) {
                 inputs.set_number(&v.name, v.unit.from_si(x));
             }
         }
+    }
+}
+
+/// The fraction `t` of each part's range at which the parts `lo + t (hi - lo)` sum to the
+/// composition's total (validation has proven that the bounds admit it).
+fn proportional_share(c: &Composition, variables: &[Variable]) -> f64 {
+    let (sum_lo, sum_hi) = c
+        .components
+        .iter()
+        .filter_map(|id| variables.get(*id)?.bounds())
+        .fold((0.0, 0.0), |(a, b), (lo, hi)| (a + lo, b + hi));
+    if sum_hi > sum_lo {
+        ((c.total - sum_lo) / (sum_hi - sum_lo)).clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 
@@ -128,6 +155,7 @@ fn stops_trying(kind: ScriptErrorKind) -> bool {
 pub(super) fn dry_run_proxy(
     script: &Script,
     variables: &[Variable],
+    compositions: &[Composition],
     earlier_proxies: &[String],
     channels: &[ChannelKind],
 ) -> Option<WrongResult> {
@@ -135,7 +163,7 @@ pub(super) fn dry_run_proxy(
     let (wavelength, values) = spectrum();
     for point in POINTS {
         let mut inputs = Inputs::new();
-        variables_at(variables, point, &mut inputs);
+        variables_at(variables, compositions, point, &mut inputs);
         for p in earlier_proxies {
             inputs.set_number(p, 1.0);
         }
@@ -159,12 +187,13 @@ pub(super) fn dry_run_proxy(
 pub(super) fn dry_run_model(
     script: &Script,
     variables: &[Variable],
+    compositions: &[Composition],
     outputs: &[String],
 ) -> Option<WrongResult> {
     let script = script.clone().with_budget(DRY_RUN);
     for point in POINTS {
         let mut inputs = Inputs::new();
-        variables_at(variables, point, &mut inputs);
+        variables_at(variables, compositions, point, &mut inputs);
         let shape_error = |message: String| {
             Some(WrongResult {
                 error: ScriptError {

@@ -542,7 +542,9 @@ impl<'a> Validator<'a> {
             }
             Err(d) => return Err(vec![d]),
         };
-        if let Some(wrong) = super::scripts::dry_run_model(&script, &self.variables, &outputs) {
+        if let Some(wrong) =
+            super::scripts::dry_run_model(&script, &self.variables, &self.compositions, &outputs)
+        {
             let d = Diagnostic::error(
                 code::SCRIPT_RESULT,
                 format!("model script: {}", wrong.error.message),
