@@ -680,6 +680,29 @@ fn a_script_result_of_the_wrong_type_at_run_time_names_the_script_and_the_type()
     );
 }
 
+#[test]
+fn check_says_which_inputs_its_dry_run_gave_a_script() {
+    // The proxies before the script are 1 at `qdx check`, and the spectra made up: the help
+    // says so, naming those the script reads.
+    let text = orange_with_score(
+        "    if plqy == 1.0 && photoluminescence.values.len() > 0 { \"dry\" } else { peak }",
+    );
+    let world = qdx::world::MemoryWorld::new().with("c/inputs.qdx", text.as_str());
+    let loaded = qdx::load::load(&world, Path::new("c/inputs.qdx"), "c/inputs.qdx");
+    let checked = qdx::validate::validate(&loaded, &world);
+    let helps: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .filter_map(|d| d.help.clone())
+        .collect();
+    assert_eq!(
+        helps,
+        [
+            "`qdx check` ran the script with every variable at the middle of its range, the proxies before it at 1 (`peak`, `plqy`) and a made-up `photoluminescence` spectrum (one band at 550 nm); a proxy script must end with an expression that gives a number"
+        ]
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_a_script_that_blocks_the_run() {
@@ -850,7 +873,7 @@ fn check_dry_runs_scripts_with_a_composition_shaped_as_in_a_run() {
 }
 
 #[test]
-fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
+fn check_dry_runs_scripts_and_reports_wrong_results_and_limits() {
     let branin = std::fs::read_to_string("examples/branin-script.qdx").expect("example");
     let model = |script: &str| {
         let world = qdx::world::MemoryWorld::new()
@@ -872,6 +895,15 @@ fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
             "if x1 > 9.0 { [x1] } else { x1 }",
             "model script: the script's result is an array of 1 value, expected a number",
         ),
+        // A limit stops the script in every run as it does here.
+        (
+            "let n = 0; loop { n += 1; }",
+            "model script: the script did not finish within its budget of 1,000,000 operations (an endless loop?)",
+        ),
+        (
+            "fn down(n) { down(n + 1) } down(x1)",
+            "model script: in function `down` (called here): function calls nested deeper than 32 levels (runaway recursion?)",
+        ),
     ] {
         let checked = model(script);
         let errors: Vec<&str> = checked
@@ -886,7 +918,6 @@ fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
     for script in [
         "x1 / (x1 - 2.5)",
         "interp([0.0, 1.0], [0.0, 1.0], x1)",
-        "let n = 0; loop { n += 1; }",
         "throw \"not now\"",
     ] {
         let checked = model(script);

@@ -378,6 +378,8 @@ catalog! {
         pub const SAFE_SETPOINT: &str = "qdx::validate::safe_setpoint";
         /// An inline script (a proxy's or a model's) does not compile or fails when run.
         pub const SCRIPT: &str = "qdx::validate::script";
+        /// A proxy or model script's dry run at `qdx check` runs past a limit of the sandbox.
+        pub const SCRIPT_LIMIT: &str = "qdx::validate::script_limit";
         /// A model script does not say what it reports (`outputs [y]`).
         pub const SCRIPT_OUTPUTS: &str = "qdx::validate::script_outputs";
         /// A proxy or model script ends with something other than a number or map of numbers.

@@ -863,8 +863,8 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Runs a proxy script on made-up inputs to find a result of the wrong type before the
-    /// run (see `scripts`); `base` is where the script starts in `file` when its error has no
+    /// Runs a proxy script on made-up inputs to find a result of the wrong type or a limit
+    /// before the run (see `scripts`); `base` is where the script starts in `file` when its error has no
     /// position.
     fn dry_run_proxy(
         &self,
@@ -888,17 +888,14 @@ impl<'a> Validator<'a> {
             &channels,
         ) {
             None => Ok(()),
-            Some(wrong) => {
-                let at = wrong.error.source_offset().unwrap_or(base);
-                Err(Diagnostic::error(
-                    code::SCRIPT_RESULT,
-                    format!("proxy `{name}`: {}", wrong.error.message),
-                )
-                .label(Span::new(file, at, at + 1), "the result comes from here")
-                .help(format!(
-                    "`qdx check` ran the script {}; a proxy script must end with an expression that gives a number",
-                    wrong.point.describe()
-                )))
+            Some(failure) => {
+                let at = failure.error.source_offset().unwrap_or(base);
+                Err(failure
+                    .diagnostic(
+                        &format!("proxy `{name}`"),
+                        "a proxy script must end with an expression that gives a number",
+                    )
+                    .label(Span::new(file, at, at + 1), failure.label()))
             }
         }
     }

@@ -542,25 +542,20 @@ impl<'a> Validator<'a> {
             }
             Err(d) => return Err(vec![d]),
         };
-        if let Some(wrong) =
+        if let Some(failure) =
             super::scripts::dry_run_model(&script, &self.variables, &self.compositions, &outputs)
         {
-            let d = Diagnostic::error(
-                code::SCRIPT_RESULT,
-                format!("model script: {}", wrong.error.message),
-            )
-            .help(format!(
-                "`qdx check` ran the script {}; a model script must end with a number or a map of numbers (`#{{ {}: ... }}`)",
-                wrong.point.describe(),
-                outputs.first().map_or("y", String::as_str)
-            ));
+            let d = failure.diagnostic(
+                "model script",
+                &format!(
+                    "a model script must end with a number or a map of numbers (`#{{ {}: ... }}`)",
+                    outputs.first().map_or("y", String::as_str)
+                ),
+            );
             // Reported, but the model stays: `readings.<output>` still resolve, so the
             // proxies that read them raise no follow-on errors.
-            self.error(match wrong.error.source_offset() {
-                Some(at) => d.label(
-                    crate::source::Span::new(id, at, at + 1),
-                    "the result comes from here",
-                ),
+            self.error(match failure.error.source_offset() {
+                Some(at) => d.label(crate::source::Span::new(id, at, at + 1), failure.label()),
                 None => d.at(path.span),
             });
         }
