@@ -873,6 +873,30 @@ fn check_dry_runs_scripts_with_a_composition_shaped_as_in_a_run() {
 }
 
 #[test]
+fn a_virtual_lab_runs_without_the_reactor_and_measure_block_check_warns_about() {
+    let checked = check_path(Path::new("tests/data/warn/virtual_lab_with_a_reactor.qdx"));
+    let warnings: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(warnings, ["qdx::validate::unused_by_virtual_lab"]);
+    let c = checked.campaign.expect("a warning only");
+    assert!(c.measurement.is_none(), "nothing is measured");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    // The run neither calibrates a spectrometer the virtual lab does not have nor waits.
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    assert_eq!(
+        (summary.experiments, summary.failed),
+        (6, 0),
+        "{}",
+        summary.stop_reason
+    );
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+    assert!(
+        !journal.contains("\"command\""),
+        "no command is sent: {journal}"
+    );
+}
+
+#[test]
 fn check_dry_runs_scripts_and_reports_wrong_results_and_limits() {
     let branin = std::fs::read_to_string("examples/branin-script.qdx").expect("example");
     let model = |script: &str| {

@@ -504,6 +504,8 @@ catalog! {
         pub const UNPROVEN_LIMITS: &str = "qdx::validate::unproven_limits";
         /// The analysis cannot prove that the steady-state wait stays within 7 days.
         pub const UNPROVEN_WAIT: &str = "qdx::validate::unproven_wait";
+        /// A virtual lab (`simulate table`, `simulate script`) runs without the campaign's reactor, device settings and `measure` block.
+        pub const UNUSED_BY_VIRTUAL_LAB: &str = "qdx::validate::unused_by_virtual_lab";
         /// Warning: a derived value is never used.
         pub const UNUSED_DERIVED: &str = "qdx::validate::unused_derived";
         /// Warning: a device kind is never used.

@@ -277,11 +277,7 @@ impl<'a> Validator<'a> {
         });
         let Some(m) = measures.first().copied() else {
             let has_cell = self.devices.iter().any(|d| d.role == Role::Cell);
-            let virtual_lab = matches!(
-                self.simulation.as_ref().map(|s| &s.model),
-                Some(SimulationModel::Table { .. } | SimulationModel::Script { .. })
-            );
-            if has_cell && !virtual_lab {
+            if has_cell && self.virtual_lab().is_none() {
                 self.poison("measurement");
                 let span = self
                     .devices
@@ -518,7 +514,11 @@ impl<'a> Validator<'a> {
         for d in errors {
             self.error(d);
         }
-        self.measurement = Some(measurement);
+        // A virtual lab measures nothing: the block is checked as written and warned about
+        // (`unused_by_virtual_lab`), but no run waits for it or takes its spectra.
+        if self.virtual_lab().is_none() {
+            self.measurement = Some(measurement);
+        }
     }
 
     /// `flush { pump p_wash, rate 500 uL/min, volumes 2 }`
@@ -1213,6 +1213,17 @@ impl<'a> Validator<'a> {
         if self.measurement.is_none() {
             if self.is_poisoned("measurement") {
                 return Err(super::follow_on());
+            }
+            if let Some(lab) = self.virtual_lab() {
+                return Err(Diagnostic::error(
+                    code::NO_MEASUREMENT,
+                    format!(
+                        "`{}` needs a measured spectrum, but `simulate {lab}` measures none",
+                        function.name
+                    ),
+                )
+                .at(call_span)
+                .help("a virtual lab reports numbers: read them as `readings.<name>`"));
             }
             return Err(Diagnostic::error(
                 code::NO_MEASUREMENT,

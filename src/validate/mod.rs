@@ -225,6 +225,7 @@ impl<'a> Validator<'a> {
         self.safety();
         self.simulate();
         self.measurement();
+        self.unused_by_virtual_lab();
         self.proxies();
         self.objectives();
         self.optimizer();

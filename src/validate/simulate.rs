@@ -56,6 +56,79 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// `table` or `script` when the campaign simulates a virtual lab, which answers at the
+    /// variables without a reactor.
+    pub(super) fn virtual_lab(&self) -> Option<&'static str> {
+        match self.simulation.as_ref().map(|s| &s.model) {
+            Some(SimulationModel::Table { .. }) => Some("table"),
+            Some(SimulationModel::Script { .. }) => Some("script"),
+            _ => None,
+        }
+    }
+
+    /// Warns that a virtual lab runs without the campaign's reactor, device settings and
+    /// `measure` block: a run sends them nothing and measures nothing (the plan takes no lab
+    /// time and no reagent), which a campaign that declares them does not expect.
+    pub(super) fn unused_by_virtual_lab(&mut self) {
+        let Some(lab) = self.virtual_lab() else {
+            return;
+        };
+        let Some(simulate) = self
+            .items
+            .of(|i| match i {
+                Item::Simulate(s) => Some(s),
+                _ => None,
+            })
+            .first()
+            .map(|s| s.span)
+        else {
+            return;
+        };
+        let settings: Vec<crate::source::Span> = self
+            .derived
+            .iter()
+            .filter(|d| matches!(d.target, DerivedTarget::Setting { .. }))
+            .map(|d| d.span)
+            .collect();
+        let mut unused = Vec::new();
+        let mut labels = Vec::new();
+        for (_, item) in &self.items.list {
+            let (keyword, what, label) = match item {
+                Item::Reactor(_) => ("reactor", "the `reactor`", "not used"),
+                Item::Derive(b) if settings.iter().any(|s| contains(b.span, *s)) => (
+                    "derive",
+                    "the device settings in `derive`",
+                    "its device settings are never sent",
+                ),
+                Item::Measure(_) => ("measure", "the `measure` block", "not used"),
+                _ => continue,
+            };
+            if !unused.contains(&what) {
+                unused.push(what);
+            }
+            labels.push((keyword_span(item.span(), keyword), label));
+        }
+        let [rest @ .., last] = unused.as_slice() else {
+            return;
+        };
+        let listed = if rest.is_empty() {
+            (*last).to_owned()
+        } else {
+            format!("{} and {last}", rest.join(", "))
+        };
+        let mut d = Diagnostic::warning(
+            code::UNUSED_BY_VIRTUAL_LAB,
+            format!("`simulate {lab}` answers at the variables: {listed} are not used"),
+        )
+        .label(simulate, "a virtual lab");
+        for (span, text) in labels {
+            d = d.label(span, text);
+        }
+        self.error(d.help(
+            "a run sends no command to a device and measures no spectrum, so the plan takes no lab time and no reagent; remove them, or simulate the chemistry in the reactor with a model (`simulate cdse_growth`, `simulate cspbx3_halide_exchange`)",
+        ));
+    }
+
     fn chemistry_model(
         &self,
         name: &ast::Ident,
@@ -625,6 +698,23 @@ fn param_value(spec: &qdx_sim::ParamSpec, e: &ast::Expr) -> Result<f64, Diagnost
             }
             Ok(value)
         }
+    }
+}
+
+/// Whether `inner` lies inside `outer`.
+fn contains(outer: crate::source::Span, inner: crate::source::Span) -> bool {
+    outer.file() == inner.file()
+        && matches!((outer.range(), inner.range()), (Some(o), Some(i)) if o.start <= i.start && i.end <= o.end)
+}
+
+/// The keyword that starts a block (`reactor` in `reactor { … }`), for a label that does not
+/// span the whole block.
+fn keyword_span(block: crate::source::Span, keyword: &str) -> crate::source::Span {
+    match block.file().zip(block.range()) {
+        Some((file, range)) => {
+            crate::source::Span::new(file, range.start, range.start + keyword.len())
+        }
+        None => block,
     }
 }
 
