@@ -168,7 +168,8 @@ impl Arguments {
     }
 }
 
-/// Names visible in proxy formulas: earlier proxies, variables, readings.
+/// Names visible in proxy formulas: earlier proxies and variables. A reading is not: it is a
+/// proxy of its own (`peak = readings.peak`), whose unit the `simulate` block gives.
 struct ProxyScope<'v, 'a> {
     v: &'v Validator<'a>,
     proxies: &'v [Proxy],
@@ -222,6 +223,25 @@ impl Scope for ProxyScope<'_, '_> {
             )
             .at(span)
             .help("define proxies in the order they depend on each other"));
+        }
+        if path.segments.first().is_some_and(|s| s.name == "readings")
+            && self.v.is_poisoned("simulation")
+        {
+            return Err(super::follow_on());
+        }
+        if let [first, reading] = path.segments.as_slice()
+            && first.name == "readings"
+            && self.v.virtual_lab().is_some()
+        {
+            let reading = &reading.name;
+            return Err(Diagnostic::error(
+                code::READING_IN_FORMULA,
+                format!("`readings.{reading}` is read by a proxy of its own, not in a formula"),
+            )
+            .label(span, "a reading")
+            .help(format!(
+                "write `{reading} = readings.{reading}` and use `{reading}` in formulas; a reading with a unit gets it in the simulate block: `units {{ {reading} nm }}`"
+            )));
         }
         if channel_kind(&name).is_some() {
             return Err(Diagnostic::error(
@@ -1366,10 +1386,9 @@ impl<'a> Validator<'a> {
     /// `name = readings.yield`: a value a virtual lab (table or script model) reports.
     fn reading_proxy(&self, name: &str, path: &ast::Path, span: Span) -> Result<Proxy, Diagnostic> {
         let reading = path.segments.get(1).map(|s| s.name.clone());
-        let outputs: Vec<String> = match self.simulation.as_ref().map(|s| &s.model) {
-            Some(
-                SimulationModel::Table { outputs, .. } | SimulationModel::Script { outputs, .. },
-            ) => outputs.clone(),
+        let readings = match self.simulation.as_ref().map(|s| s.model.readings()) {
+            Some(readings) if !readings.is_empty() => readings,
+            _ if self.is_poisoned("simulation") => return Err(super::follow_on()),
             _ => {
                 return Err(Diagnostic::error(code::NO_READINGS, "`readings` come from a virtual lab (`simulate table` or `simulate script`)")
                     .at(path.span)
@@ -1383,24 +1402,23 @@ impl<'a> Validator<'a> {
             )
             .at(path.span));
         };
-        if !outputs.contains(&reading) {
+        let Some(found) = readings.iter().find(|r| r.name == reading) else {
             let d = Diagnostic::error(
                 code::UNKNOWN_READING,
                 format!("the virtual lab does not report `{reading}`"),
             )
             .at(path.span);
-            return Err(
-                match closest(&reading, outputs.iter().map(String::as_str)) {
-                    Some(s) => d.help(format!("did you mean `readings.{s}`?")),
-                    None => d.help(format!("it reports: {}", outputs.join(", "))),
-                },
-            );
-        }
+            let names: Vec<&str> = readings.iter().map(|r| r.name.as_str()).collect();
+            return Err(match closest(&reading, names.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `readings.{s}`?")),
+                None => d.help(format!("it reports: {}", names.join(", "))),
+            });
+        };
         Ok(Proxy {
             name: name.to_owned(),
             definition: ProxyDefinition::Reading { name: reading },
-            dimension: Dimension::DIMENSIONLESS,
-            unit: DisplayUnit::plain(),
+            dimension: found.unit.unit.dimension(),
+            unit: found.unit.clone(),
             span,
         })
     }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use qdx_script::{BUDGET, Inputs, ModelOutput, Script, ScriptBudget, ScriptError, ScriptErrorKind};
 
-use super::campaign::{ChannelKind, Composition, Domain, Variable};
+use super::campaign::{ChannelKind, Composition, DisplayUnit, Domain, VarId, Variable};
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::codes::validate as code;
 
@@ -144,16 +144,17 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-/// The variables at `point`, in the units their ranges were written in (as the runtime gives
-/// them to scripts); categorical variables as one of their levels; a composition's parts in
+/// The variables at `point`, each in its unit of `units` (as the runtime gives them to the
+/// script); categorical variables as one of their levels; a composition's parts in
 /// proportion to their ranges, so that they sum to its total as in every run.
 fn variables_at(
     variables: &[Variable],
     compositions: &[Composition],
+    units: &[DisplayUnit],
     point: Point,
     inputs: &mut Inputs,
 ) {
-    for v in variables {
+    for (v, unit) in variables.iter().zip(units) {
         match &v.domain {
             Domain::Choice { levels } => {
                 let level = match point {
@@ -169,7 +170,7 @@ fn variables_at(
                 } else {
                     lo + (hi - lo) / 2.0
                 };
-                inputs.set_number(&v.name, v.unit.from_si(pick(point, *lo, middle, *hi)));
+                inputs.set_number(&v.name, unit.from_si(pick(point, *lo, middle, *hi)));
             }
             Domain::Component {
                 composition,
@@ -179,7 +180,7 @@ fn variables_at(
                 let share = compositions
                     .get(*composition)
                     .map_or(0.5, |c| proportional_share(c, variables));
-                inputs.set_number(&v.name, v.unit.from_si(lo + share * (hi - lo)));
+                inputs.set_number(&v.name, unit.from_si(lo + share * (hi - lo)));
             }
             Domain::Integer { lo, hi } => {
                 let middle = lo.saturating_add(hi.saturating_sub(*lo) / 2);
@@ -193,7 +194,7 @@ fn variables_at(
                     reason = "the runtime hands integer variables to scripts as f64 too"
                 )]
                 let x = x as f64;
-                inputs.set_number(&v.name, v.unit.from_si(x));
+                inputs.set_number(&v.name, unit.from_si(x));
             }
         }
     }
@@ -259,9 +260,11 @@ pub(super) fn dry_run_proxy(
 ) -> Option<Failure> {
     let script = script.clone().with_budget(DRY_RUN);
     let (wavelength, values) = spectrum();
+    // Proxy scripts read the variables in the units their ranges were written in.
+    let units: Vec<DisplayUnit> = variables.iter().map(|v| v.unit.clone()).collect();
     for point in POINTS {
         let mut inputs = Inputs::new();
-        variables_at(variables, compositions, point, &mut inputs);
+        variables_at(variables, compositions, &units, point, &mut inputs);
         for p in earlier_proxies {
             inputs.set_number(p, 1.0);
         }
@@ -290,18 +293,29 @@ pub(super) fn dry_run_proxy(
     None
 }
 
-/// Dry-runs a `simulate script` model: it must return a number (one declared output) or a map
-/// of numbers holding every declared output.
+/// Dry-runs a `simulate script` model with its inputs (variable → name, unit): it must return
+/// a number (one declared output) or a map of numbers holding every declared output.
 pub(super) fn dry_run_model(
     script: &Script,
     variables: &[Variable],
     compositions: &[Composition],
+    model_inputs: &[(VarId, String, DisplayUnit)],
     outputs: &[String],
 ) -> Option<Failure> {
     let script = script.clone().with_budget(DRY_RUN);
+    let units: Vec<DisplayUnit> = variables
+        .iter()
+        .enumerate()
+        .map(|(id, v)| {
+            model_inputs
+                .iter()
+                .find(|(i, _, _)| *i == id)
+                .map_or_else(|| v.unit.clone(), |(_, _, u)| u.clone())
+        })
+        .collect();
     for point in POINTS {
         let mut inputs = Inputs::new();
-        variables_at(variables, compositions, point, &mut inputs);
+        variables_at(variables, compositions, &units, point, &mut inputs);
         let failure = |error: ScriptError| {
             Some(Failure {
                 error,

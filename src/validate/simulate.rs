@@ -49,6 +49,9 @@ impl<'a> Validator<'a> {
         match result {
             Ok(sim) => self.simulation = Some(sim),
             Err(ds) => {
+                // The readings of a lab that has errors are not known: the proxies that read
+                // them stay silent.
+                self.poison("simulation");
                 for d in ds {
                     self.error(d);
                 }
@@ -360,6 +363,51 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The `units` of a virtual lab: the unit each named input or output is in.
+    fn units(
+        &self,
+        s: &ast::Simulate,
+        errors: &mut Vec<Diagnostic>,
+    ) -> BTreeMap<String, (Unit, ast::Prop)> {
+        let mut units = BTreeMap::new();
+        let Some(p) = s.props.as_ref().and_then(|p| p.get("units")) else {
+            return units;
+        };
+        let ast::PropValue::Props(u) = &p.value else {
+            errors.push(
+                Diagnostic::error(
+                    code::COLUMN_UNIT,
+                    "`units` names a unit for each input or output: `units { temperature degC, peak nm }`",
+                )
+                .at(p.value.span()),
+            );
+            return units;
+        };
+        for p in &u.entries {
+            let text = match &p.value {
+                ast::PropValue::Expr(ast::Expr {
+                    kind: ExprKind::Path(x),
+                    ..
+                }) => x.dotted(),
+                ast::PropValue::Expr(ast::Expr {
+                    kind: ExprKind::String(x),
+                    ..
+                }) => x.clone(),
+                _ => {
+                    errors.push(Diagnostic::error(code::COLUMN_UNIT, "write a column's unit as a name or a string: `units { temperature degC }`").at(p.value.span()));
+                    continue;
+                }
+            };
+            match super::expr::parse_unit(&text, p.value.span()) {
+                Ok(unit) => {
+                    units.insert(p.name.name.clone(), (unit, p.clone()));
+                }
+                Err(d) => errors.push(d),
+            }
+        }
+        units
+    }
+
     fn table_model(
         &mut self,
         path: &ast::StringLit,
@@ -369,25 +417,7 @@ impl<'a> Validator<'a> {
             .loaded
             .read_relative(self.world, path.span, &path.value, "table")
             .map_err(|d| vec![d])?;
-        let mut errors = Vec::new();
-        for p in s.props.iter().flat_map(|p| p.entries.iter()) {
-            if !matches!(
-                p.name.name.as_str(),
-                "mode" | "inputs" | "outputs" | "units"
-            ) {
-                let d = Diagnostic::error(
-                    code::UNKNOWN_PROPERTY,
-                    format!("`simulate table` has no property `{}`", p.name.name),
-                )
-                .at(p.name.span);
-                errors.push(
-                    match closest(&p.name.name, ["mode", "inputs", "outputs", "units"]) {
-                        Some(k) => d.help(format!("did you mean `{k}`?")),
-                        None => d.help("a table takes `mode`, `inputs`, `outputs` and `units`"),
-                    },
-                );
-            }
-        }
+        let mut errors = unknown_properties(s, "table", &["mode", "inputs", "outputs", "units"]);
         let pool = match s
             .props
             .as_ref()
@@ -430,35 +460,7 @@ impl<'a> Validator<'a> {
                 Vec::new()
             }
         };
-        let mut units: BTreeMap<String, (Unit, ast::Prop)> = BTreeMap::new();
-        if let Some(ast::Prop {
-            value: ast::PropValue::Props(u),
-            ..
-        }) = s.props.as_ref().and_then(|p| p.get("units"))
-        {
-            for p in &u.entries {
-                let text = match &p.value {
-                    ast::PropValue::Expr(ast::Expr {
-                        kind: ExprKind::Path(x),
-                        ..
-                    }) => x.dotted(),
-                    ast::PropValue::Expr(ast::Expr {
-                        kind: ExprKind::String(x),
-                        ..
-                    }) => x.clone(),
-                    _ => {
-                        errors.push(Diagnostic::error(code::COLUMN_UNIT, "write a column's unit as a name or a string: `units { temperature degC }`").at(p.value.span()));
-                        continue;
-                    }
-                };
-                match super::expr::parse_unit(&text, p.value.span()) {
-                    Ok(unit) => {
-                        units.insert(p.name.name.clone(), (unit, p.clone()));
-                    }
-                    Err(d) => errors.push(d),
-                }
-            }
-        }
+        let units = self.units(s, &mut errors);
         let mut mapped = Vec::new();
         for name in &inputs {
             if !header.contains(name) {
@@ -484,21 +486,13 @@ impl<'a> Validator<'a> {
                 continue;
             };
             self.mark_used(name);
-            let var_unit = self
-                .variables
-                .get(id)
-                .map_or_else(DisplayUnit::plain, |v| v.unit.clone());
-            let unit = match units.get(name) {
-                Some((u, prop)) => {
-                    if u.dimension() != var_unit.unit.dimension() {
-                        errors.push(Diagnostic::error(code::UNIT_MISMATCH, format!("column `{name}` is given in `{}`, which does not fit the variable's unit `{}`", u.symbol(), var_unit.symbol())).at(prop.span));
-                        continue;
-                    }
-                    DisplayUnit::new(u.clone(), var_unit.interpretation)
-                }
-                None => var_unit,
+            let Some(v) = self.variables.get(id) else {
+                continue;
             };
-            mapped.push((id, name.clone(), unit));
+            match input_unit(&units, v, "column") {
+                Ok(unit) => mapped.push((id, name.clone(), unit)),
+                Err(d) => errors.push(d),
+            }
         }
         for v in &self.variables {
             if !inputs.contains(&v.name) {
@@ -528,6 +522,8 @@ impl<'a> Validator<'a> {
                 Diagnostic::error(code::TABLE_OUTPUTS, "the table has no output column").at(s.span),
             );
         }
+        errors.extend(units_of_unknown_names(&units, &inputs, &outputs, "table"));
+        let readings = readings(&outputs, &units);
         // The file itself must load as a model (numbers where numbers belong, and so on); it
         // is read here once, and the run and the optimizer's pool use this model.
         let mut model = None;
@@ -570,7 +566,7 @@ impl<'a> Validator<'a> {
                 model: std::sync::Arc::new(model),
                 pool,
                 inputs: mapped,
-                outputs,
+                outputs: readings,
             },
             parameters: BTreeMap::new(),
             roles: BTreeMap::new(),
@@ -601,23 +597,47 @@ impl<'a> Validator<'a> {
                 ]);
             }
         };
+        let mut errors = unknown_properties(s, "script", &["outputs", "units"]);
+        let units = self.units(s, &mut errors);
         let outputs = match self.names_prop(s, "outputs") {
             Ok(Some(o)) if !o.is_empty() => o,
             Ok(_) => {
-                return Err(vec![
+                errors.push(
                     Diagnostic::error(
                         code::SCRIPT_OUTPUTS,
                         "say what the model reports: `outputs [y]`",
                     )
                     .at(s.span)
                     .help("the names become `readings.<name>` in proxies"),
-                ]);
+                );
+                return Err(errors);
             }
-            Err(d) => return Err(vec![d]),
+            Err(d) => {
+                errors.push(d);
+                return Err(errors);
+            }
         };
-        if let Some(failure) =
-            super::scripts::dry_run_model(&script, &self.variables, &self.compositions, &outputs)
-        {
+        // The script reads every variable under its own name, in the unit `units` gives it or
+        // else in the unit its range was written in.
+        let mut inputs = Vec::new();
+        for (id, v) in self.variables.iter().enumerate() {
+            match input_unit(&units, v, "input") {
+                Ok(unit) => inputs.push((id, v.name.clone(), unit)),
+                Err(d) => errors.push(d),
+            }
+        }
+        let names: Vec<String> = self.variables.iter().map(|v| v.name.clone()).collect();
+        errors.extend(units_of_unknown_names(&units, &names, &outputs, "script"));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if let Some(failure) = super::scripts::dry_run_model(
+            &script,
+            &self.variables,
+            &self.compositions,
+            &inputs,
+            &outputs,
+        ) {
             let d = failure.diagnostic(
                 "model script",
                 &format!(
@@ -644,13 +664,115 @@ impl<'a> Validator<'a> {
             model: SimulationModel::Script {
                 path: file,
                 source,
-                outputs,
+                inputs,
+                outputs: readings(&outputs, &units),
             },
             parameters: BTreeMap::new(),
             roles: BTreeMap::new(),
             span: s.span,
         })
     }
+}
+
+/// Errors for the properties of `simulate <model>` other than `known`.
+fn unknown_properties(s: &ast::Simulate, model: &str, known: &[&str]) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    for p in s.props.iter().flat_map(|p| p.entries.iter()) {
+        if known.contains(&p.name.name.as_str()) {
+            continue;
+        }
+        let d = Diagnostic::error(
+            code::UNKNOWN_PROPERTY,
+            format!("`simulate {model}` has no property `{}`", p.name.name),
+        )
+        .at(p.name.span);
+        let listed: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        errors.push(match closest(&p.name.name, known.iter().copied()) {
+            Some(k) => d.help(format!("did you mean `{k}`?")),
+            None => d.help(format!(
+                "a {model} takes {}",
+                match listed.as_slice() {
+                    [rest @ .., last] if !rest.is_empty() =>
+                        format!("{} and {last}", rest.join(", ")),
+                    _ => listed.join(""),
+                }
+            )),
+        });
+    }
+    errors
+}
+
+/// The unit a virtual lab's input is in: the one `units` gives (of the variable's dimension),
+/// or the variable's own. `what` is `column` or `input`.
+fn input_unit(
+    units: &BTreeMap<String, (Unit, ast::Prop)>,
+    v: &Variable,
+    what: &str,
+) -> Result<DisplayUnit, Diagnostic> {
+    match units.get(&v.name) {
+        Some((u, prop)) if u.dimension() != v.unit.unit.dimension() => Err(Diagnostic::error(
+            code::UNIT_MISMATCH,
+            format!(
+                "{what} `{}` is given in `{}` ({}), but the variable is {}",
+                v.name,
+                u.symbol(),
+                super::expr::describe_dimension(u.dimension()),
+                super::expr::describe_dimension(v.dimension)
+            ),
+        )
+        .at(prop.span)),
+        Some((u, _)) => Ok(DisplayUnit::new(u.clone(), v.unit.interpretation)),
+        None => Ok(v.unit.clone()),
+    }
+}
+
+/// The readings of a virtual lab: each output in the unit `units` gives it (a temperature as
+/// a point on its scale), a plain number otherwise.
+fn readings(outputs: &[String], units: &BTreeMap<String, (Unit, ast::Prop)>) -> Vec<Reading> {
+    outputs
+        .iter()
+        .map(|name| Reading {
+            name: name.clone(),
+            unit: units.get(name).map_or_else(DisplayUnit::plain, |(u, _)| {
+                let interpretation = if u.dimension() == qdx_units::Dimension::TEMPERATURE {
+                    Interpretation::Absolute
+                } else {
+                    Interpretation::Difference
+                };
+                DisplayUnit::new(u.clone(), interpretation)
+            }),
+        })
+        .collect()
+}
+
+/// Errors for the names in `units` that are neither an input nor an output of the lab.
+fn units_of_unknown_names(
+    units: &BTreeMap<String, (Unit, ast::Prop)>,
+    inputs: &[String],
+    outputs: &[String],
+    model: &str,
+) -> Vec<Diagnostic> {
+    units
+        .iter()
+        .filter(|(name, _)| !inputs.contains(name) && !outputs.contains(name))
+        .map(|(name, (_, prop))| {
+            let d = Diagnostic::error(
+                code::UNIT_FOR_UNKNOWN_NAME,
+                format!(
+                    "`units` names `{name}`, which is neither an input nor an output of the {model}"
+                ),
+            )
+            .at(prop.name.span);
+            match closest(name, inputs.iter().chain(outputs).map(String::as_str)) {
+                Some(k) => d.help(format!("did you mean `{k}`?")),
+                None => d.help(format!(
+                    "its inputs: {}; its outputs: {}",
+                    inputs.join(", "),
+                    outputs.join(", ")
+                )),
+            }
+        })
+        .collect()
 }
 
 /// A parameter value in the schema's SI unit; plain numbers are read in that unit.
