@@ -299,3 +299,41 @@ fn units_give_a_virtual_labs_readings_their_unit() {
     assert_eq!(column(header, best, "temp [K]"), "298.15");
     assert_eq!(column(header, best, "desirability:peak"), "1");
 }
+
+#[test]
+fn a_table_separated_by_semicolons_with_headers_that_are_not_names_runs() {
+    // As a spreadsheet exports it: `;` between fields, headers written for people.
+    let table = "x;V (PbBr2 prec.);PLQY / %\n0;1;50\n0.5;2;70\n1;3;20\n";
+    let text = "qdx 1\n\ncampaign \"semicolons\" {\n  seed 1\n  budget { experiments 3 }\n}\n\n\
+        variables {\n  x : number in 0 .. 1\n  v_pbbr2 : number in 1 .. 3\n}\n\n\
+        proxies {\n  plqy = readings.plqy\n}\n\nobjectives {\n  maximize plqy\n}\n\n\
+        optimizer bayesian {\n  initial sobol 3\n}\n\n\
+        simulate table \"runs.csv\" {\n  mode pool\n  outputs [plqy]\n  \
+        columns { v_pbbr2 \"V (PbBr2 prec.)\", plqy \"PLQY / %\" }\n}\n";
+    let world = qdx::world::MemoryWorld::new()
+        .with("c/semicolons.qdx", text)
+        .with("c/runs.csv", table);
+    let loaded = qdx::load::load(
+        &world,
+        std::path::Path::new("c/semicolons.qdx"),
+        "c/semicolons.qdx",
+    );
+    let checked = qdx::validate::validate(&loaded, &world);
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    let summary = run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    assert_eq!((summary.experiments, summary.failed), (3, 0), "{summary:?}");
+    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
+    let rows: Vec<Vec<String>> = obs
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    let (header, rows) = rows.split_first().expect("a header");
+    let row = rows
+        .iter()
+        .find(|r| column(header, r, "x") == "0.5")
+        .expect("the row at x = 0.5");
+    assert_eq!(column(header, row, "v_pbbr2"), "2");
+    assert_eq!(column(header, row, "plqy"), "70");
+}

@@ -412,6 +412,10 @@ catalog! {
         pub const STRATEGY_POOL: &str = "qdx::validate::strategy_pool";
         /// A simulated table has no column of a name the campaign gives.
         pub const TABLE_COLUMN: &str = "qdx::validate::table_column";
+        /// A table's `columns` is not names mapped to column headers, or maps neither an input nor an output.
+        pub const TABLE_COLUMNS: &str = "qdx::validate::table_columns";
+        /// A table's `delimiter` is not one character in quotes.
+        pub const TABLE_DELIMITER: &str = "qdx::validate::table_delimiter";
         /// A simulated table's file cannot be used as a table.
         pub const TABLE_FILE: &str = "qdx::validate::table_file";
         /// A simulated table's input column is not a variable of the campaign.

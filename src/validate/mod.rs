@@ -73,17 +73,6 @@ pub fn validate(loaded: &Loaded, world: &dyn World) -> Checked {
     }
 }
 
-/// The column names of a CSV file (a table, prior data), read as CSV: a quoted name may hold a
-/// comma. Empty when the file has no header row.
-pub(crate) fn csv_header(text: &str) -> Vec<String> {
-    csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes())
-        .headers()
-        .map(|h| h.iter().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
 /// An error about something already reported; [`Validator::error`] drops it.
 pub(crate) fn follow_on() -> Diagnostic {
     Diagnostic::error(code::FOLLOW_ON, "follows from an earlier error")
@@ -518,17 +507,5 @@ impl<'a> Validator<'a> {
                     crate::source::Origin::User(_) | crate::source::Origin::Memory
                 )
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_quoted_column_name_may_hold_a_comma() {
-        assert_eq!(
-            super::csv_header("ligand,\"yield, %\",res_time [s]\nL1,3,60\n"),
-            vec!["ligand", "yield, %", "res_time [s]"]
-        );
-        assert!(super::csv_header("").is_empty());
     }
 }

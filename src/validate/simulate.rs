@@ -417,7 +417,11 @@ impl<'a> Validator<'a> {
             .loaded
             .read_relative(self.world, path.span, &path.value, "table")
             .map_err(|d| vec![d])?;
-        let mut errors = unknown_properties(s, "table", &["mode", "inputs", "outputs", "units"]);
+        let mut errors = unknown_properties(
+            s,
+            "table",
+            &["mode", "inputs", "outputs", "units", "delimiter", "columns"],
+        );
         let pool = match s
             .props
             .as_ref()
@@ -440,7 +444,22 @@ impl<'a> Validator<'a> {
                 true
             }
         };
-        let header = super::csv_header(&text);
+        let delimiter = match delimiter(s) {
+            Ok(Some(d)) => d,
+            Ok(None) => qdx_sim::detect_delimiter(&text),
+            Err(d) => {
+                errors.push(d);
+                b','
+            }
+        };
+        let header = qdx_sim::csv_header(&text, delimiter);
+        // Name → the header of its column, for names that are not their column's header.
+        let columns = columns(s, &mut errors);
+        let column = |name: &str| -> String {
+            columns
+                .get(name)
+                .map_or_else(|| name.to_owned(), |(h, _)| h.clone())
+        };
         let inputs = match self.names_prop(s, "inputs") {
             Ok(v) => v.unwrap_or_else(|| self.variables.iter().map(|v| v.name.clone()).collect()),
             Err(d) => {
@@ -450,28 +469,43 @@ impl<'a> Validator<'a> {
         };
         let outputs = match self.names_prop(s, "outputs") {
             Ok(Some(v)) => v,
-            Ok(None) => header
-                .iter()
-                .filter(|h| !inputs.contains(h))
-                .cloned()
-                .collect(),
+            // Every other column, by the name `columns` gives it.
+            Ok(None) => {
+                let input_columns: Vec<String> = inputs.iter().map(|i| column(i)).collect();
+                header
+                    .iter()
+                    .filter(|h| !input_columns.contains(h))
+                    .map(|h| {
+                        columns
+                            .iter()
+                            .find(|(_, (c, _))| c == h)
+                            .map_or_else(|| h.clone(), |(name, _)| name.clone())
+                    })
+                    .collect()
+            }
             Err(d) => {
                 errors.push(d);
                 Vec::new()
             }
         };
         let units = self.units(s, &mut errors);
+        let missing: Vec<String> = inputs
+            .iter()
+            .chain(&outputs)
+            .filter(|name| !header.contains(&column(name)))
+            .map(|name| match columns.get(name.as_str()) {
+                Some((h, _)) => format!("`{h}` (for `{name}`)"),
+                None => format!("`{name}`"),
+            })
+            .collect();
+        if !missing.is_empty() {
+            errors.push(missing_columns(
+                &file, &missing, &header, delimiter, path.span,
+            ));
+        }
         let mut mapped = Vec::new();
         for name in &inputs {
-            if !header.contains(name) {
-                errors.push(
-                    Diagnostic::error(
-                        code::TABLE_COLUMN,
-                        format!("`{file}` has no column `{name}`"),
-                    )
-                    .at(path.span)
-                    .help(format!("its columns: {}", header.join(", "))),
-                );
+            if !header.contains(&column(name)) {
                 continue;
             }
             let Some(id) = self.variables.iter().position(|v| &v.name == name) else {
@@ -481,7 +515,7 @@ impl<'a> Validator<'a> {
                         format!("input column `{name}` is not a variable of the campaign"),
                     )
                     .at(s.span)
-                    .help("each input column feeds the variable of the same name"),
+                    .help("each input column feeds the variable of its name (a header that is no name maps to one in `columns`)"),
                 );
                 continue;
             };
@@ -508,12 +542,19 @@ impl<'a> Validator<'a> {
                 );
             }
         }
-        for o in &outputs {
-            if !header.contains(o) {
+        for (name, (_, prop)) in &columns {
+            if !inputs.contains(name) && !outputs.contains(name) {
                 errors.push(
-                    Diagnostic::error(code::TABLE_COLUMN, format!("`{file}` has no column `{o}`"))
-                        .at(path.span)
-                        .help(format!("its columns: {}", header.join(", "))),
+                    Diagnostic::error(
+                        code::TABLE_COLUMNS,
+                        format!("`columns` maps `{name}`, which is neither an input nor an output of the table"),
+                    )
+                    .at(prop.name.span)
+                    .help(format!(
+                        "its inputs: {}; its outputs: {}",
+                        inputs.join(", "),
+                        outputs.join(", ")
+                    )),
                 );
             }
         }
@@ -540,6 +581,11 @@ impl<'a> Validator<'a> {
                         power: 2.0,
                     }
                 },
+                delimiter,
+                columns: columns
+                    .iter()
+                    .map(|(name, (header, _))| (name.clone(), header.clone()))
+                    .collect(),
             };
             match qdx_sim::TableModel::from_csv(&text, &config) {
                 Ok(m) => model = Some(m),
@@ -671,6 +717,111 @@ impl<'a> Validator<'a> {
             roles: BTreeMap::new(),
             span: s.span,
         })
+    }
+}
+
+/// A table's declared `delimiter` (`delimiter ";"`, `delimiter "\t"`), if any.
+fn delimiter(s: &ast::Simulate) -> Result<Option<u8>, Diagnostic> {
+    let Some(p) = s.props.as_ref().and_then(|p| p.get("delimiter")) else {
+        return Ok(None);
+    };
+    let error = || {
+        Diagnostic::error(
+            code::TABLE_DELIMITER,
+            "a table's delimiter is one character in quotes: `delimiter \";\"`, `delimiter \"\\t\"` for a tab",
+        )
+        .at(p.value.span())
+    };
+    match &p.value {
+        ast::PropValue::Expr(ast::Expr {
+            kind: ExprKind::String(text),
+            ..
+        }) => match text.as_bytes() {
+            [d] if d.is_ascii() && !matches!(d, b'"' | b'\n' | b'\r') => Ok(Some(*d)),
+            _ => Err(error()),
+        },
+        _ => Err(error()),
+    }
+}
+
+/// A table's `columns { name "header" }`: name → (the header of its column, the entry).
+fn columns(
+    s: &ast::Simulate,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, (String, ast::Prop)> {
+    let mut columns = BTreeMap::new();
+    let Some(p) = s.props.as_ref().and_then(|p| p.get("columns")) else {
+        return columns;
+    };
+    let ast::PropValue::Props(entries) = &p.value else {
+        errors.push(
+            Diagnostic::error(
+                code::TABLE_COLUMNS,
+                "`columns` maps names to column headers: `columns { v_pbbr2 \"V (PbBr2 prec.)\" }`",
+            )
+            .at(p.value.span()),
+        );
+        return columns;
+    };
+    for e in &entries.entries {
+        match &e.value {
+            ast::PropValue::Expr(ast::Expr {
+                kind: ExprKind::String(header),
+                ..
+            }) => {
+                columns.insert(e.name.name.clone(), (header.clone(), e.clone()));
+            }
+            v => errors.push(
+                Diagnostic::error(
+                    code::TABLE_COLUMNS,
+                    format!(
+                        "write the header of `{}`'s column as a string: `{} \"its header\"`",
+                        e.name.name, e.name.name
+                    ),
+                )
+                .at(v.span()),
+            ),
+        }
+    }
+    columns
+}
+
+/// The error for the columns a table lacks (`missing`, already quoted), with a hint when the
+/// header reads as one column that holds another delimiter.
+fn missing_columns(
+    file: &str,
+    missing: &[String],
+    header: &[String],
+    delimiter: u8,
+    at: crate::source::Span,
+) -> Diagnostic {
+    let message = match missing {
+        [one] => format!("`{file}` has no column {one}"),
+        [rest @ .., last] => format!("`{file}` has no columns {} and {last}", rest.join(", ")),
+        [] => format!("`{file}` has every column"),
+    };
+    let mut help = format!("its columns: {}", header.join(", "));
+    if let [only] = header
+        && let Some(other) = qdx_sim::DELIMITERS
+            .iter()
+            .find(|d| **d != delimiter && only.contains(char::from(**d)))
+    {
+        help = format!(
+            "its header reads as one column, `{only}`, split at `{}`: write `delimiter \"{}\"`",
+            written(delimiter),
+            written(*other)
+        );
+    }
+    Diagnostic::error(code::TABLE_COLUMN, message)
+        .at(at)
+        .help(help)
+}
+
+/// A delimiter as a string literal of the language writes it (a tab as `\t`).
+fn written(delimiter: u8) -> String {
+    match delimiter {
+        b'\t' => "\\t".to_owned(),
+        d => char::from(d).to_string(),
     }
 }
 
