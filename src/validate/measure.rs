@@ -884,8 +884,8 @@ impl<'a> Validator<'a> {
     }
 
     /// Runs a proxy script on made-up inputs to find a result of the wrong type or a limit
-    /// before the run (see `scripts`); `base` is where the script starts in `file` when its error has no
-    /// position.
+    /// before the run (see `scripts`); `base` is where the script starts in `file` when its
+    /// error has no position.
     fn dry_run_proxy(
         &self,
         name: &str,

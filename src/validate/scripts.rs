@@ -12,8 +12,8 @@
 //!   model milliseconds (the slowest legitimate script we know, filling a 100,000-element array
 //!   one `push` at a time, takes about 1 s in a release build); a script that needs seconds on
 //!   ordinary inputs is stuck or does far too much work, and would cost that much in every
-//!   experiment. Each script gets three dry runs at most, and none after a limit: `qdx check`
-//!   spends at most 2 s on a script that does not finish.
+//!   experiment. A script gets three dry runs at most, of 2 s at most each, and none after the
+//!   first failure reported.
 //!
 //! Other failures on the made-up inputs (a division by zero, a value out of an
 //! interpolation's range, a `throw`) may well not happen with real data, so they say nothing

@@ -115,13 +115,13 @@ impl<'a> Validator<'a> {
             return;
         };
         let listed = if rest.is_empty() {
-            (*last).to_owned()
+            format!("{last} is")
         } else {
-            format!("{} and {last}", rest.join(", "))
+            format!("{} and {last} are", rest.join(", "))
         };
         let mut d = Diagnostic::warning(
             code::UNUSED_BY_VIRTUAL_LAB,
-            format!("`simulate {lab}` answers at the variables: {listed} are not used"),
+            format!("`simulate {lab}` answers at the variables: {listed} not used"),
         )
         .label(simulate, "a virtual lab");
         for (span, text) in labels {
