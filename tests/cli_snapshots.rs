@@ -283,6 +283,70 @@ fn check_summary() {
     "#);
 }
 
+/// `tiny.qdx` with a proxy read from `script.rhai`.
+fn tiny_with_script(script: &str) -> CliEnv {
+    let env = tiny();
+    let text = env.read("tiny.qdx").replace(
+        "  peak = photoluminescence.peak_wavelength()\n",
+        "  peak = photoluminescence.peak_wavelength()\n  held = script \"script.rhai\"\n",
+    );
+    env.write("tiny.qdx", &text);
+    env.write("script.rhai", script);
+    env
+}
+
+#[test]
+fn check_stops_a_script_past_the_memory_a_run_allows() {
+    let env = tiny_with_script(
+        "// Each call holds two more copies of a 99,000-element array (1.6 MB each).\n\
+         fn hold(a, n) {\n    let b = a;\n    let c = a;\n    if n == 0 { b.len() + c.len() } else { hold(b, n - 1) }\n}\n\
+         let a = [];\na.pad(99000, 1.0);\nhold(a, 30)\n",
+    );
+    insta::assert_snapshot!(env.run(&["check", "tiny.qdx"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    qdx::validate::script_limit
+
+      × proxy `held`: in function `hold` (called here): the script's values together grew past its
+      │ memory limit of 128 MiB (too many copies of large arrays or strings?)
+       ╭─[script.rhai:9:1]
+     8 │ a.pad(99000, 1.0);
+     9 │ hold(a, 30)
+       · ┬
+       · ╰── stopped here
+       ╰────
+      help: `qdx check` ran the script with every variable at the middle of its range; a run has the
+            same limit and would stop it the same way
+    1 error, 0 warnings in 1 file
+    ");
+}
+
+#[test]
+fn check_stops_a_slow_script_after_two_seconds() {
+    // Each `split` builds 65,000 strings: a run would stop this at its 30 s deadline in every
+    // experiment.
+    let env = tiny_with_script(
+        "let s = \"\";\ns.pad(65000, \"y\");\nwhile true { let parts = s.split(\"\"); }\n0\n",
+    );
+    let started = std::time::Instant::now();
+    let out = env.run(&["check", "tiny.qdx"]);
+    let took = started.elapsed();
+    assert_eq!(out.code, Some(1), "{out}");
+    for expected in [
+        "qdx::validate::script_limit",
+        "proxy `held`: the script did not finish within its time limit of 2 s (a slow loop?)",
+        "╭─[script.rhai:3:",
+        "after 2 s (a run allows 30 s per evaluation",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}: {out}");
+    }
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "check took {took:?}"
+    );
+}
+
 #[test]
 fn check_lab_binds_the_campaign() {
     let env = CliEnv::new();

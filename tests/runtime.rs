@@ -680,6 +680,29 @@ fn a_script_result_of_the_wrong_type_at_run_time_names_the_script_and_the_type()
     );
 }
 
+#[test]
+fn check_says_which_inputs_its_dry_run_gave_a_script() {
+    // The proxies before the script are 1 at `qdx check`, and the spectra made up: the help
+    // says so, naming those the script reads.
+    let text = orange_with_score(
+        "    if plqy == 1.0 && photoluminescence.values.len() > 0 { \"dry\" } else { peak }",
+    );
+    let world = qdx::world::MemoryWorld::new().with("c/inputs.qdx", text.as_str());
+    let loaded = qdx::load::load(&world, Path::new("c/inputs.qdx"), "c/inputs.qdx");
+    let checked = qdx::validate::validate(&loaded, &world);
+    let helps: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .filter_map(|d| d.help.clone())
+        .collect();
+    assert_eq!(
+        helps,
+        [
+            "`qdx check` ran the script with every variable at the middle of its range, the proxies before it at 1 (`peak`, `plqy`) and a made-up `photoluminescence` spectrum (one band at 550 nm); a proxy script must end with an expression that gives a number"
+        ]
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_a_script_that_blocks_the_run() {
@@ -752,8 +775,129 @@ fn ctrl_c_stops_a_script_that_blocks_the_run() {
     );
 }
 
+/// A campaign whose composition `mix` is read by a model script and by a proxy script.
+const COMPOSITION_IN_SCRIPTS: &str = r#"qdx 1
+
+campaign "composition" {
+  seed 1
+  budget { experiments 4 }
+}
+
+variables {
+  mix : composition { a, b in 0.2 .. 1 } total 1
+}
+
+proxies {
+  y = readings.y
+  s = script """
+    mix.a + y
+"""
+}
+
+objectives {
+  minimize s
+}
+
+optimizer bayesian {
+  initial sobol 4
+}
+
+simulate script "models/m.rhai" { outputs [y] }
+"#;
+
 #[test]
-fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
+fn a_composition_reaches_scripts_as_a_map_of_its_parts() {
+    let world = qdx::world::MemoryWorld::new()
+        .with("c/comp.qdx", COMPOSITION_IN_SCRIPTS)
+        .with("c/models/m.rhai", "#{ y: 2.0 * mix.a + mix.b }");
+    let loaded = qdx::load::load(&world, Path::new("c/comp.qdx"), "c/comp.qdx");
+    let checked = qdx::validate::validate(&loaded, &world);
+    let report = qdx::diagnostic::render_all(
+        &checked.diagnostics,
+        &checked.sources,
+        qdx::diagnostic::Style::Plain,
+    );
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    assert_eq!(
+        (summary.experiments, summary.failed),
+        (4, 0),
+        "{}",
+        std::fs::read_to_string(out.join("observations.csv")).unwrap_or_default()
+    );
+    let obs = out.join("observations.csv");
+    let (a, b, s) = (
+        column(&obs, "mix.a"),
+        column(&obs, "mix.b"),
+        column(&obs, "s"),
+    );
+    for ((a, b), s) in a.iter().zip(&b).zip(&s) {
+        let (a, b, s) = (a.expect("a"), b.expect("b"), s.expect("s"));
+        assert!(
+            (a + b - 1.0).abs() < 1e-9,
+            "a composition sums to its total"
+        );
+        assert!((s - (3.0 * a + b)).abs() < 1e-9, "s = a + (2a + b): {s}");
+    }
+}
+
+#[test]
+fn check_dry_runs_scripts_with_a_composition_shaped_as_in_a_run() {
+    let check = |model: &str, proxy: &str| {
+        let text = COMPOSITION_IN_SCRIPTS
+            .replace("{ a, b in 0.2 .. 1 }", "{ a, b, c }")
+            .replace("mix.a + y", proxy);
+        let world = qdx::world::MemoryWorld::new()
+            .with("c/comp.qdx", text.as_str())
+            .with("c/models/m.rhai", model);
+        let loaded = qdx::load::load(&world, Path::new("c/comp.qdx"), "c/comp.qdx");
+        let checked = qdx::validate::validate(&loaded, &world);
+        checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+    };
+    // The dry run's composition sums to its total, as every run's does (three parts at the
+    // middle of 0 .. 1 would sum to 1.5).
+    let sums = "if abs(mix.a + mix.b + mix.c - 1.0) < 1e-9 { #{ y: mix.a } } else { \"no\" }";
+    assert_eq!(check(sums, "y"), Vec::<String>::new());
+    // It is a map, at `qdx check` as in the run.
+    assert_eq!(
+        check("#{ y: mix.a }", "mix"),
+        ["proxy `s`: the script's result is a map (with a, b, c), expected a number"]
+    );
+}
+
+#[test]
+fn a_virtual_lab_runs_without_the_reactor_and_measure_block_check_warns_about() {
+    let checked = check_path(Path::new("tests/data/warn/virtual_lab_with_a_reactor.qdx"));
+    let warnings: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(warnings, ["qdx::validate::unused_by_virtual_lab"]);
+    let c = checked.campaign.expect("a warning only");
+    assert!(c.measurement.is_none(), "nothing is measured");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    // The run neither calibrates a spectrometer the virtual lab does not have nor waits.
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    assert_eq!(
+        (summary.experiments, summary.failed),
+        (6, 0),
+        "{}",
+        summary.stop_reason
+    );
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+    assert!(
+        !journal.contains("\"command\""),
+        "no command is sent: {journal}"
+    );
+}
+
+#[test]
+fn check_dry_runs_scripts_and_reports_wrong_results_and_limits() {
     let branin = std::fs::read_to_string("examples/branin-script.qdx").expect("example");
     let model = |script: &str| {
         let world = qdx::world::MemoryWorld::new()
@@ -775,6 +919,15 @@ fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
             "if x1 > 9.0 { [x1] } else { x1 }",
             "model script: the script's result is an array of 1 value, expected a number",
         ),
+        // A limit stops the script in every run as it does here.
+        (
+            "let n = 0; loop { n += 1; }",
+            "model script: the script did not finish within its budget of 1,000,000 operations (an endless loop?)",
+        ),
+        (
+            "fn down(n) { down(n + 1) } down(x1)",
+            "model script: in function `down` (called here): function calls nested deeper than 32 levels (runaway recursion?)",
+        ),
     ] {
         let checked = model(script);
         let errors: Vec<&str> = checked
@@ -789,7 +942,6 @@ fn check_dry_runs_scripts_and_reports_only_results_of_the_wrong_type() {
     for script in [
         "x1 / (x1 - 2.5)",
         "interp([0.0, 1.0], [0.0, 1.0], x1)",
-        "let n = 0; loop { n += 1; }",
         "throw \"not now\"",
     ] {
         let checked = model(script);

@@ -283,3 +283,108 @@ fn saturated_absorbance_fails_the_experiment_and_never_stops_the_run() {
     assert_eq!((summary.experiments, summary.failed), (2, 1), "{summary:?}");
     assert!(summary.stop_reason.contains("budget"), "{summary:?}");
 }
+
+/// A virtual lab (`simulate_block`, with `files` next to the campaign) measuring one variable
+/// `x` in 0 .. 1 and a temperature `t` in 20 .. 30 °C; the proxies `peak` and `temp` read its
+/// readings, and the objective is a target in nm. The observations of a three-experiment run.
+fn virtual_lab_run(simulate_block: &str, files: &[(&str, &str)]) -> Vec<Vec<String>> {
+    let text = format!(
+        "qdx 1\n\ncampaign \"units\" {{\n  seed 1\n  budget {{ experiments 3 }}\n}}\n\n\
+         variables {{\n  x : number in 0 .. 1\n  t : temperature in 20 degC .. 30 degC\n}}\n\n\
+         proxies {{\n  peak = readings.peak\n  temp = readings.temp\n}}\n\n\
+         objectives {{\n  target peak = 530 nm within 5 nm\n}}\n\n\
+         optimizer bayesian {{\n  initial sobol 3\n}}\n\n{simulate_block}\n"
+    );
+    let mut world = qdx::world::MemoryWorld::new().with("c/units.qdx", text.as_str());
+    for (name, content) in files {
+        world = world.with(format!("c/{name}"), *content);
+    }
+    let loaded = qdx::load::load(&world, std::path::Path::new("c/units.qdx"), "c/units.qdx");
+    let checked = qdx::validate::validate(&loaded, &world);
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
+    obs.lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn units_give_a_virtual_labs_readings_their_unit() {
+    // A script reads `t` in kelvin and reports `peak` in nm and `temp` in kelvin.
+    let rows = virtual_lab_run(
+        "simulate script \"m.rhai\" { outputs [peak, temp], units { peak nm, temp K, t K } }",
+        &[("m.rhai", "#{ peak: 500.0 + 100.0 * x, temp: t }")],
+    );
+    let (header, rows) = rows.split_first().expect("a header");
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        assert_eq!(column(header, row, "status"), "ok", "{row:?}");
+        let number = |name: &str| -> f64 { column(header, row, name).parse().expect(name) };
+        // The proxies are lengths and temperatures, shown in the readings' units.
+        let peak = number("peak [nm]");
+        assert!(
+            (peak - (500.0 + 100.0 * number("x"))).abs() < 1e-9,
+            "{row:?}"
+        );
+        let kelvin = number("temp [K]");
+        assert!(
+            (kelvin - (number("t [degC]") + 273.15)).abs() < 1e-9,
+            "{row:?}"
+        );
+    }
+    // A table's output column in nm, read by a proxy the objective compares with 530 nm.
+    let table = "x,t,peak,temp\n0,20,510,293.15\n0.5,25,530,298.15\n1,30,550,303.15\n";
+    let rows = virtual_lab_run(
+        "simulate table \"t.csv\" { mode pool, outputs [peak, temp], units { peak nm, temp K } }",
+        &[("t.csv", table)],
+    );
+    let (header, rows) = rows.split_first().expect("a header");
+    let best = rows
+        .iter()
+        .find(|r| column(header, r, "x") == "0.5")
+        .expect("the row at x = 0.5");
+    assert_eq!(column(header, best, "peak [nm]"), "530");
+    assert_eq!(column(header, best, "temp [K]"), "298.15");
+    assert_eq!(column(header, best, "desirability:peak"), "1");
+}
+
+#[test]
+fn a_table_separated_by_semicolons_with_headers_that_are_not_names_runs() {
+    // As a spreadsheet exports it: `;` between fields, headers written for people.
+    let table = "x;V (PbBr2 prec.);PLQY / %\n0;1;50\n0.5;2;70\n1;3;20\n";
+    let text = "qdx 1\n\ncampaign \"semicolons\" {\n  seed 1\n  budget { experiments 3 }\n}\n\n\
+        variables {\n  x : number in 0 .. 1\n  v_pbbr2 : number in 1 .. 3\n}\n\n\
+        proxies {\n  plqy = readings.plqy\n}\n\nobjectives {\n  maximize plqy\n}\n\n\
+        optimizer bayesian {\n  initial sobol 3\n}\n\n\
+        simulate table \"runs.csv\" {\n  mode pool\n  outputs [plqy]\n  \
+        columns { v_pbbr2 \"V (PbBr2 prec.)\", plqy \"PLQY / %\" }\n}\n";
+    let world = qdx::world::MemoryWorld::new()
+        .with("c/semicolons.qdx", text)
+        .with("c/runs.csv", table);
+    let loaded = qdx::load::load(
+        &world,
+        std::path::Path::new("c/semicolons.qdx"),
+        "c/semicolons.qdx",
+    );
+    let checked = qdx::validate::validate(&loaded, &world);
+    let report = rendered(&checked);
+    let c = checked.campaign.unwrap_or_else(|| panic!("{report}"));
+    let dir = tempfile::tempdir().expect("temp");
+    let summary = run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    assert_eq!((summary.experiments, summary.failed), (3, 0), "{summary:?}");
+    let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
+    let rows: Vec<Vec<String>> = obs
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    let (header, rows) = rows.split_first().expect("a header");
+    let row = rows
+        .iter()
+        .find(|r| column(header, r, "x") == "0.5")
+        .expect("the row at x = 0.5");
+    assert_eq!(column(header, row, "v_pbbr2"), "2");
+    assert_eq!(column(header, row, "plqy"), "70");
+}

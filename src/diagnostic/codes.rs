@@ -160,7 +160,7 @@ catalog! {
         pub const COLUMN_LIST: &str = "qdx::validate::column_list";
         /// An item of a simulated table's column list is neither a name nor a string.
         pub const COLUMN_NAME: &str = "qdx::validate::column_name";
-        /// A simulated table's column unit is neither a name nor a string.
+        /// A virtual lab's `units` is not a block, or one of its units is neither a name nor a string.
         pub const COLUMN_UNIT: &str = "qdx::validate::column_unit";
         /// Warning: `combine` is given, but there is only one objective.
         pub const COMBINE_SINGLE: &str = "qdx::validate::combine_single";
@@ -354,6 +354,8 @@ catalog! {
         pub const PUMP_TWO_STOCKS: &str = "qdx::validate::pump_two_stocks";
         /// Warning: a pump has no stock.
         pub const PUMP_WITHOUT_STOCK: &str = "qdx::validate::pump_without_stock";
+        /// A proxy formula uses `readings.<name>`, which only a proxy of its own may read.
+        pub const READING_IN_FORMULA: &str = "qdx::validate::reading_in_formula";
         /// `readings` is used without naming one reading (`readings.<name>`).
         pub const READING_NAME: &str = "qdx::validate::reading_name";
         /// A reference dye has no `quantum_yield`.
@@ -378,6 +380,8 @@ catalog! {
         pub const SAFE_SETPOINT: &str = "qdx::validate::safe_setpoint";
         /// An inline script (a proxy's or a model's) does not compile or fails when run.
         pub const SCRIPT: &str = "qdx::validate::script";
+        /// A proxy or model script's dry run at `qdx check` runs past a limit of the sandbox.
+        pub const SCRIPT_LIMIT: &str = "qdx::validate::script_limit";
         /// A model script does not say what it reports (`outputs [y]`).
         pub const SCRIPT_OUTPUTS: &str = "qdx::validate::script_outputs";
         /// A proxy or model script ends with something other than a number or map of numbers.
@@ -408,6 +412,10 @@ catalog! {
         pub const STRATEGY_POOL: &str = "qdx::validate::strategy_pool";
         /// A simulated table has no column of a name the campaign gives.
         pub const TABLE_COLUMN: &str = "qdx::validate::table_column";
+        /// A table's `columns` is not names mapped to column headers, or maps neither an input nor an output.
+        pub const TABLE_COLUMNS: &str = "qdx::validate::table_columns";
+        /// A table's `delimiter` is not one character in quotes.
+        pub const TABLE_DELIMITER: &str = "qdx::validate::table_delimiter";
         /// A simulated table's file cannot be used as a table.
         pub const TABLE_FILE: &str = "qdx::validate::table_file";
         /// A simulated table's input column is not a variable of the campaign.
@@ -442,6 +450,8 @@ catalog! {
         pub const UNIT: &str = "qdx::validate::unit";
         /// A unit stands alone, as if it were a name, in a constant value (a property).
         pub const UNIT_AS_NAME: &str = "qdx::validate::unit_as_name";
+        /// A virtual lab's `units` names neither one of its inputs nor one of its outputs.
+        pub const UNIT_FOR_UNKNOWN_NAME: &str = "qdx::validate::unit_for_unknown_name";
         /// A value's dimension is not the one expected (a volume where a time is needed).
         pub const UNIT_MISMATCH: &str = "qdx::validate::unit_mismatch";
         /// A fault policy names an action qdx does not know.
@@ -472,7 +482,7 @@ catalog! {
         pub const UNKNOWN_OPTION: &str = "qdx::validate::unknown_option";
         /// A simulation model has no parameter of the name given.
         pub const UNKNOWN_PARAMETER: &str = "qdx::validate::unknown_parameter";
-        /// A device, flush, route, measurement or simulated table has no such property.
+        /// A device, flush, route, measurement, simulated table or script model has no such property.
         pub const UNKNOWN_PROPERTY: &str = "qdx::validate::unknown_property";
         /// An objective names a proxy that is not declared.
         pub const UNKNOWN_PROXY: &str = "qdx::validate::unknown_proxy";
@@ -502,6 +512,8 @@ catalog! {
         pub const UNPROVEN_LIMITS: &str = "qdx::validate::unproven_limits";
         /// The analysis cannot prove that the steady-state wait stays within 7 days.
         pub const UNPROVEN_WAIT: &str = "qdx::validate::unproven_wait";
+        /// A virtual lab (`simulate table`, `simulate script`) runs without the campaign's reactor, device settings and `measure` block.
+        pub const UNUSED_BY_VIRTUAL_LAB: &str = "qdx::validate::unused_by_virtual_lab";
         /// Warning: a derived value is never used.
         pub const UNUSED_DERIVED: &str = "qdx::validate::unused_derived";
         /// Warning: a device kind is never used.

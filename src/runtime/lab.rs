@@ -33,11 +33,7 @@ pub enum LabKind {
 /// A virtual lab: a table of results or a script model, answering at the variables.
 #[derive(Debug)]
 pub enum VirtualLab {
-    Table {
-        model: Arc<sim::TableModel>,
-        /// Variable → (column, unit the column is in).
-        inputs: Vec<(VarId, String, DisplayUnit)>,
-    },
+    Table { model: Arc<sim::TableModel> },
     Script(sim::ScriptModel),
 }
 
@@ -87,10 +83,9 @@ impl Lab {
             keepalive: None,
         };
         match c.simulation.as_ref().map(|s| &s.model) {
-            Some(SimulationModel::Table { model, inputs, .. }) => {
+            Some(SimulationModel::Table { model, .. }) => {
                 lab.virtual_lab = Some(VirtualLab::Table {
                     model: model.clone(),
-                    inputs: inputs.clone(),
                 });
                 return Ok(lab);
             }
@@ -98,10 +93,11 @@ impl Lab {
                 path,
                 source,
                 outputs,
+                ..
             }) => {
                 let config = sim::ScriptConfig {
                     path: path.clone(),
-                    outputs: outputs.clone(),
+                    outputs: outputs.iter().map(|r| r.name.clone()).collect(),
                 };
                 let model =
                     sim::ScriptModel::from_source(source, &config).map_err(|e| e.to_string())?;
@@ -254,31 +250,26 @@ impl Lab {
         Ok(lab)
     }
 
-    /// The inputs a virtual lab receives for a point (SI values of the variables).
+    /// The inputs a virtual lab receives for a point (SI values of the variables): each
+    /// variable under its name in the lab, in the unit the lab reads it in (for a script, the
+    /// unit its range was written in unless the simulate block's `units` says otherwise).
     pub fn virtual_inputs(&self, c: &Campaign, values: &[f64]) -> sim::Inputs {
         let mut inputs = sim::Inputs::new();
-        let value_of = |id: VarId, unit: &DisplayUnit| -> sim::InputValue {
-            let x = values.get(id).copied().unwrap_or(f64::NAN);
-            match c.variables.get(id) {
+        let map = c
+            .simulation
+            .as_ref()
+            .and_then(|s| s.model.virtual_inputs())
+            .filter(|_| self.virtual_lab.is_some())
+            .unwrap_or_default();
+        for (id, name, unit) in map {
+            let x = values.get(*id).copied().unwrap_or(f64::NAN);
+            let value = match c.variables.get(*id) {
                 Some(v) if !v.is_numeric() => {
                     sim::InputValue::Text(v.level(x).unwrap_or_default().to_owned())
                 }
                 _ => sim::InputValue::Number(unit.from_si(x)),
-            }
-        };
-        match &self.virtual_lab {
-            Some(VirtualLab::Table { inputs: map, .. }) => {
-                for (id, column, unit) in map {
-                    inputs.insert(column.clone(), value_of(*id, unit));
-                }
-            }
-            Some(VirtualLab::Script(_)) => {
-                // Scripts see the variables in the units their ranges were written in.
-                for (id, v) in c.variables.iter().enumerate() {
-                    inputs.insert(v.name.clone(), value_of(id, &v.unit));
-                }
-            }
-            None => {}
+            };
+            inputs.insert(name.clone(), value);
         }
         inputs
     }

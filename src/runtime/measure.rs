@@ -201,9 +201,10 @@ pub fn proxies(
     for p in &c.proxies {
         let result: Result<f64, String> = match &p.definition {
             ProxyDefinition::Builtin { function } => builtin(function, channels, cal),
+            // The lab reports in the reading's unit (`units { peak nm }`); proxies hold SI.
             ProxyDefinition::Reading { name } => readings
                 .get(name)
-                .copied()
+                .map(|x| p.unit.to_si(*x))
                 .ok_or_else(|| format!("the virtual lab reported no `{name}`")),
             ProxyDefinition::Formula { expr } => {
                 let mut reads = Vec::new();

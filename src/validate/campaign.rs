@@ -59,6 +59,10 @@ impl DisplayUnit {
         self.unit.from_si(si, self.interpretation)
     }
 
+    pub fn to_si(&self, x: f64) -> f64 {
+        self.unit.to_si(x, self.interpretation)
+    }
+
     /// A unit qdx prints in of its own accord (`mL`, `uL/min`), as a difference; a plain
     /// number if the symbol is not a unit.
     pub fn of(symbol: &str) -> Self {
@@ -1285,13 +1289,47 @@ pub enum SimulationModel {
         pool: bool,
         /// Variable → (column, unit the column is in).
         inputs: Vec<(VarId, String, DisplayUnit)>,
-        outputs: Vec<String>,
+        outputs: Vec<Reading>,
     },
     Script {
         path: String,
         source: String,
-        outputs: Vec<String>,
+        /// Variable → (the name the script reads it by, unit it reads it in).
+        inputs: Vec<(VarId, String, DisplayUnit)>,
+        outputs: Vec<Reading>,
     },
+}
+
+impl SimulationModel {
+    /// What a virtual lab is given: variable → (its name in the lab, unit); `None` for a
+    /// model of the reactor's chemistry.
+    pub fn virtual_inputs(&self) -> Option<&[(VarId, String, DisplayUnit)]> {
+        match self {
+            SimulationModel::Table { inputs, .. } | SimulationModel::Script { inputs, .. } => {
+                Some(inputs)
+            }
+            SimulationModel::CsPbX3HalideExchange | SimulationModel::CdSeGrowth => None,
+        }
+    }
+
+    /// What a virtual lab reports (empty for a model of the reactor's chemistry).
+    pub fn readings(&self) -> &[Reading] {
+        match self {
+            SimulationModel::Table { outputs, .. } | SimulationModel::Script { outputs, .. } => {
+                outputs
+            }
+            SimulationModel::CsPbX3HalideExchange | SimulationModel::CdSeGrowth => &[],
+        }
+    }
+}
+
+/// A number a virtual lab reports (a table's output column, a script model's output), in the
+/// unit the `simulate` block gives it (`units { peak nm }`; a plain number otherwise). The lab
+/// and the journal hold it in that unit; a proxy that reads it holds it in SI.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub name: String,
+    pub unit: DisplayUnit,
 }
 
 impl Campaign {

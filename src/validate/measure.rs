@@ -168,7 +168,8 @@ impl Arguments {
     }
 }
 
-/// Names visible in proxy formulas: earlier proxies, variables, readings.
+/// Names visible in proxy formulas: earlier proxies and variables. A reading is not: it is a
+/// proxy of its own (`peak = readings.peak`), whose unit the `simulate` block gives.
 struct ProxyScope<'v, 'a> {
     v: &'v Validator<'a>,
     proxies: &'v [Proxy],
@@ -222,6 +223,25 @@ impl Scope for ProxyScope<'_, '_> {
             )
             .at(span)
             .help("define proxies in the order they depend on each other"));
+        }
+        if path.segments.first().is_some_and(|s| s.name == "readings")
+            && self.v.is_poisoned("simulation")
+        {
+            return Err(super::follow_on());
+        }
+        if let [first, reading] = path.segments.as_slice()
+            && first.name == "readings"
+            && self.v.virtual_lab().is_some()
+        {
+            let reading = &reading.name;
+            return Err(Diagnostic::error(
+                code::READING_IN_FORMULA,
+                format!("`readings.{reading}` is read by a proxy of its own, not in a formula"),
+            )
+            .label(span, "a reading")
+            .help(format!(
+                "write `{reading} = readings.{reading}` and use `{reading}` in formulas; a reading with a unit gets it in the simulate block: `units {{ {reading} nm }}`"
+            )));
         }
         if channel_kind(&name).is_some() {
             return Err(Diagnostic::error(
@@ -277,11 +297,7 @@ impl<'a> Validator<'a> {
         });
         let Some(m) = measures.first().copied() else {
             let has_cell = self.devices.iter().any(|d| d.role == Role::Cell);
-            let virtual_lab = matches!(
-                self.simulation.as_ref().map(|s| &s.model),
-                Some(SimulationModel::Table { .. } | SimulationModel::Script { .. })
-            );
-            if has_cell && !virtual_lab {
+            if has_cell && self.virtual_lab().is_none() {
                 self.poison("measurement");
                 let span = self
                     .devices
@@ -525,7 +541,11 @@ impl<'a> Validator<'a> {
         for d in errors {
             self.error(d);
         }
-        self.measurement = Some(measurement);
+        // A virtual lab measures nothing: the block is checked as written and warned about
+        // (`unused_by_virtual_lab`), but no run waits for it or takes its spectra.
+        if self.virtual_lab().is_none() {
+            self.measurement = Some(measurement);
+        }
     }
 
     /// `flush { pump p_wash, rate 500 uL/min, volumes 2 }`
@@ -870,9 +890,9 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Runs a proxy script on made-up inputs to find a result of the wrong type before the
-    /// run (see `scripts`); `base` is where the script starts in `file` when its error has no
-    /// position.
+    /// Runs a proxy script on made-up inputs to find a result of the wrong type or a limit
+    /// before the run (see `scripts`); `base` is where the script starts in `file` when its
+    /// error has no position.
     fn dry_run_proxy(
         &self,
         name: &str,
@@ -887,19 +907,22 @@ impl<'a> Validator<'a> {
             .as_ref()
             .map(|m| m.channels.iter().map(|c| c.kind).collect())
             .unwrap_or_default();
-        match super::scripts::dry_run_proxy(script, &self.variables, &earlier, &channels) {
+        match super::scripts::dry_run_proxy(
+            script,
+            &self.variables,
+            &self.compositions,
+            &earlier,
+            &channels,
+        ) {
             None => Ok(()),
-            Some(wrong) => {
-                let at = wrong.error.source_offset().unwrap_or(base);
-                Err(Diagnostic::error(
-                    code::SCRIPT_RESULT,
-                    format!("proxy `{name}`: {}", wrong.error.message),
-                )
-                .label(Span::new(file, at, at + 1), "the result comes from here")
-                .help(format!(
-                    "`qdx check` ran the script {}; a proxy script must end with an expression that gives a number",
-                    wrong.point.describe()
-                )))
+            Some(failure) => {
+                let at = failure.error.source_offset().unwrap_or(base);
+                Err(failure
+                    .diagnostic(
+                        &format!("proxy `{name}`"),
+                        "a proxy script must end with an expression that gives a number",
+                    )
+                    .label(Span::new(file, at, at + 1), failure.label()))
             }
         }
     }
@@ -1218,6 +1241,17 @@ impl<'a> Validator<'a> {
             if self.is_poisoned("measurement") {
                 return Err(super::follow_on());
             }
+            if let Some(lab) = self.virtual_lab() {
+                return Err(Diagnostic::error(
+                    code::NO_MEASUREMENT,
+                    format!(
+                        "`{}` needs a measured spectrum, but `simulate {lab}` measures none",
+                        function.name
+                    ),
+                )
+                .at(call_span)
+                .help("a virtual lab reports numbers: read them as `readings.<name>`"));
+            }
             return Err(Diagnostic::error(
                 code::NO_MEASUREMENT,
                 format!(
@@ -1359,10 +1393,9 @@ impl<'a> Validator<'a> {
     /// `name = readings.yield`: a value a virtual lab (table or script model) reports.
     fn reading_proxy(&self, name: &str, path: &ast::Path, span: Span) -> Result<Proxy, Diagnostic> {
         let reading = path.segments.get(1).map(|s| s.name.clone());
-        let outputs: Vec<String> = match self.simulation.as_ref().map(|s| &s.model) {
-            Some(
-                SimulationModel::Table { outputs, .. } | SimulationModel::Script { outputs, .. },
-            ) => outputs.clone(),
+        let readings = match self.simulation.as_ref().map(|s| s.model.readings()) {
+            Some(readings) if !readings.is_empty() => readings,
+            _ if self.is_poisoned("simulation") => return Err(super::follow_on()),
             _ => {
                 return Err(Diagnostic::error(code::NO_READINGS, "`readings` come from a virtual lab (`simulate table` or `simulate script`)")
                     .at(path.span)
@@ -1376,24 +1409,23 @@ impl<'a> Validator<'a> {
             )
             .at(path.span));
         };
-        if !outputs.contains(&reading) {
+        let Some(found) = readings.iter().find(|r| r.name == reading) else {
             let d = Diagnostic::error(
                 code::UNKNOWN_READING,
                 format!("the virtual lab does not report `{reading}`"),
             )
             .at(path.span);
-            return Err(
-                match closest(&reading, outputs.iter().map(String::as_str)) {
-                    Some(s) => d.help(format!("did you mean `readings.{s}`?")),
-                    None => d.help(format!("it reports: {}", outputs.join(", "))),
-                },
-            );
-        }
+            let names: Vec<&str> = readings.iter().map(|r| r.name.as_str()).collect();
+            return Err(match closest(&reading, names.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `readings.{s}`?")),
+                None => d.help(format!("it reports: {}", names.join(", "))),
+            });
+        };
         Ok(Proxy {
             name: name.to_owned(),
             definition: ProxyDefinition::Reading { name: reading },
-            dimension: Dimension::DIMENSIONLESS,
-            unit: DisplayUnit::plain(),
+            dimension: found.unit.unit.dimension(),
+            unit: found.unit.clone(),
             span,
         })
     }

@@ -73,17 +73,6 @@ pub fn validate(loaded: &Loaded, world: &dyn World) -> Checked {
     }
 }
 
-/// The column names of a CSV file (a table, prior data), read as CSV: a quoted name may hold a
-/// comma. Empty when the file has no header row.
-pub(crate) fn csv_header(text: &str) -> Vec<String> {
-    csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes())
-        .headers()
-        .map(|h| h.iter().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
 /// An error about something already reported; [`Validator::error`] drops it.
 pub(crate) fn follow_on() -> Diagnostic {
     Diagnostic::error(code::FOLLOW_ON, "follows from an earlier error")
@@ -225,6 +214,7 @@ impl<'a> Validator<'a> {
         self.safety();
         self.simulate();
         self.measurement();
+        self.unused_by_virtual_lab();
         self.proxies();
         self.objectives();
         self.optimizer();
@@ -517,17 +507,5 @@ impl<'a> Validator<'a> {
                     crate::source::Origin::User(_) | crate::source::Origin::Memory
                 )
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_quoted_column_name_may_hold_a_comma() {
-        assert_eq!(
-            super::csv_header("ligand,\"yield, %\",res_time [s]\nL1,3,60\n"),
-            vec!["ligand", "yield, %", "res_time [s]"]
-        );
-        assert!(super::csv_header("").is_empty());
     }
 }

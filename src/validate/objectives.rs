@@ -997,7 +997,7 @@ impl<'a> Validator<'a> {
                 .read_relative(self.world, p.path.span, &file, "prior data file")
             {
                 Ok((name, text)) => {
-                    let header = super::csv_header(&text);
+                    let header = qdx_sim::csv_header(&text, b',');
                     let missing: Vec<&str> = self
                         .variables
                         .iter()

@@ -1,55 +1,160 @@
-//! Dry runs of user scripts at `qdx check`: a proxy or model script is run in the sandbox, with
-//! tight limits, on a few representative inputs, so a script that returns the wrong type (a
-//! string where a number is expected) is an error before the run, not in every experiment.
+//! Dry runs of user scripts at `qdx check`: a proxy or model script is run in the sandbox on a
+//! few representative inputs, so that a script that would fail in every experiment is an error
+//! before the run.
 //!
-//! Invariant: only a result of the wrong type is reported. A script that fails on the made-up
-//! inputs (a division by zero, a value out of an interpolation's range, a limit) may well work
-//! on real data, so its failure says nothing and is not reported; the run reports it, naming
-//! the script and the returned type, if it happens there.
+//! Invariant: two failures are reported, because the made-up inputs cannot be their cause:
+//! - a result of the wrong type (a string where a number is expected, a map without a declared
+//!   output);
+//! - a limit of the sandbox (operations, memory, a value's size, nesting, time). The dry run
+//!   has the run's limits, so a script stopped here is stopped in a run too; except time: a run
+//!   allows 30 s per evaluation, which `qdx check` cannot wait out for every script, so a dry
+//!   run stops a script after 2 s and that is an error too. A proxy takes microseconds and a
+//!   model milliseconds (the slowest legitimate script we know, filling a 100,000-element array
+//!   one `push` at a time, takes about 1 s in a release build); a script that needs seconds on
+//!   ordinary inputs is stuck or does far too much work, and would cost that much in every
+//!   experiment. A script gets three dry runs at most, of 2 s at most each, and none after the
+//!   first failure reported.
+//!
+//! Other failures on the made-up inputs (a division by zero, a value out of an
+//! interpolation's range, a `throw`) may well not happen with real data, so they say nothing
+//! and are not reported; the run reports them, located, if they happen there.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use qdx_script::{Inputs, ModelOutput, Script, ScriptBudget, ScriptError, ScriptErrorKind};
+use qdx_script::{BUDGET, Inputs, ModelOutput, Script, ScriptBudget, ScriptError, ScriptErrorKind};
 
-use super::campaign::{ChannelKind, Domain, Variable};
+use super::campaign::{ChannelKind, Composition, DisplayUnit, Domain, VarId, Variable};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::codes::validate as code;
 
-/// Limits of one dry run: well below a real evaluation's, and three runs at most per script.
+/// Limits of one dry run: a run's memory budget, a shorter deadline (see the module doc).
 const DRY_RUN: ScriptBudget = ScriptBudget {
     max_wall_time: Duration::from_secs(2),
-    max_memory: 64 << 20,
+    max_memory: BUDGET.max_memory,
 };
 
 /// Where the variables are for one dry run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Point {
+enum Point {
     Middle,
     Low,
     High,
 }
 
 impl Point {
-    /// "with every variable at the middle of its range"
-    pub(super) fn describe(self) -> &'static str {
+    /// "every variable at the middle of its range"
+    fn describe(self) -> &'static str {
         match self {
-            Point::Middle => "with every variable at the middle of its range",
-            Point::Low => "with every variable at its lower bound",
-            Point::High => "with every variable at its upper bound",
+            Point::Middle => "every variable at the middle of its range",
+            Point::Low => "every variable at its lower bound",
+            Point::High => "every variable at its upper bound",
         }
     }
 }
 
-/// A wrong result found by a dry run, and the inputs that gave it.
+/// A failure found by a dry run that makes every run fail where it happens: a result of the
+/// wrong type or a limit (see the module doc).
 #[derive(Debug)]
-pub(super) struct WrongResult {
+pub(super) struct Failure {
     pub error: ScriptError,
-    pub point: Point,
+    /// The inputs it ran with: "with every variable at the middle of its range and ...".
+    pub inputs: String,
 }
 
-/// The variables at `point`, in the units their ranges were written in (as the runtime gives
-/// them to scripts); categorical variables as one of their levels.
-fn variables_at(variables: &[Variable], point: Point, inputs: &mut Inputs) {
-    for v in variables {
+impl Failure {
+    /// The error for the script of `what` (`proxy `score``, `model script`), without its
+    /// location; `result` says what the script must return.
+    pub(super) fn diagnostic(&self, what: &str, result: &str) -> Diagnostic {
+        let message = format!("{what}: {}", self.error.message);
+        match self.error.kind {
+            ScriptErrorKind::WrongType => Diagnostic::error(code::SCRIPT_RESULT, message).help(
+                format!("`qdx check` ran the script {}; {result}", self.inputs),
+            ),
+            ScriptErrorKind::TooSlow => Diagnostic::error(code::SCRIPT_LIMIT, message).help(format!(
+                "`qdx check` ran the script {} and stopped it after {} s (a run allows {} s per evaluation, and evaluates it in every experiment; a proxy takes microseconds, a model milliseconds)",
+                self.inputs,
+                DRY_RUN.max_wall_time.as_secs(),
+                BUDGET.max_wall_time.as_secs()
+            )),
+            _ => Diagnostic::error(code::SCRIPT_LIMIT, message).help(format!(
+                "`qdx check` ran the script {}; a run has the same limit and would stop it the same way",
+                self.inputs
+            )),
+        }
+    }
+
+    /// What the label at the failure's place says.
+    pub(super) fn label(&self) -> &'static str {
+        match self.error.kind {
+            ScriptErrorKind::WrongType => "the result comes from here",
+            _ => "stopped here",
+        }
+    }
+}
+
+/// "with every variable at the middle of its range, the proxy before it at 1 (`peak`) and a
+/// made-up `photoluminescence` spectrum (one band at 550 nm)": the inputs of a dry run that
+/// the script may read.
+fn describe_inputs(
+    script: &Script,
+    point: Point,
+    compositions: &[Composition],
+    earlier_proxies: &[String],
+    channels: &[ChannelKind],
+) -> String {
+    let mut parts = vec![point.describe().to_owned()];
+    if compositions.iter().any(|c| script.mentions(&c.name)) {
+        parts.push(
+            "a composition's parts in proportion to their ranges, summing to its total".to_owned(),
+        );
+    }
+    let proxies: Vec<String> = earlier_proxies
+        .iter()
+        .filter(|p| script.mentions(p))
+        .map(|p| format!("`{p}`"))
+        .collect();
+    match proxies.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("the proxy before it at 1 ({one})")),
+        many => parts.push(format!("the proxies before it at 1 ({})", many.join(", "))),
+    }
+    let spectra: Vec<String> = channels
+        .iter()
+        .filter(|k| script.mentions(k.name()))
+        .map(|k| format!("`{}`", k.name()))
+        .collect();
+    match spectra.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("a made-up {one} spectrum (one band at 550 nm)")),
+        many => parts.push(format!(
+            "made-up {} spectra (one band at 550 nm)",
+            and_list(many)
+        )),
+    }
+    format!("with {}", and_list(&parts))
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The variables at `point`, each in its unit of `units` (as the runtime gives them to the
+/// script); categorical variables as one of their levels; a composition's parts in
+/// proportion to their ranges, so that they sum to its total as in every run.
+fn variables_at(
+    variables: &[Variable],
+    compositions: &[Composition],
+    units: &[DisplayUnit],
+    point: Point,
+    inputs: &mut Inputs,
+) {
+    for (v, unit) in variables.iter().zip(units) {
         match &v.domain {
             Domain::Choice { levels } => {
                 let level = match point {
@@ -65,11 +170,17 @@ fn variables_at(variables: &[Variable], point: Point, inputs: &mut Inputs) {
                 } else {
                     lo + (hi - lo) / 2.0
                 };
-                inputs.set_number(&v.name, v.unit.from_si(pick(point, *lo, middle, *hi)));
+                inputs.set_number(&v.name, unit.from_si(pick(point, *lo, middle, *hi)));
             }
-            Domain::Component { lo, hi, .. } => {
-                let middle = lo + (hi - lo) / 2.0;
-                inputs.set_number(&v.name, v.unit.from_si(pick(point, *lo, middle, *hi)));
+            Domain::Component {
+                composition,
+                lo,
+                hi,
+            } => {
+                let share = compositions
+                    .get(*composition)
+                    .map_or(0.5, |c| proportional_share(c, variables));
+                inputs.set_number(&v.name, unit.from_si(lo + share * (hi - lo)));
             }
             Domain::Integer { lo, hi } => {
                 let middle = lo.saturating_add(hi.saturating_sub(*lo) / 2);
@@ -83,9 +194,24 @@ fn variables_at(variables: &[Variable], point: Point, inputs: &mut Inputs) {
                     reason = "the runtime hands integer variables to scripts as f64 too"
                 )]
                 let x = x as f64;
-                inputs.set_number(&v.name, v.unit.from_si(x));
+                inputs.set_number(&v.name, unit.from_si(x));
             }
         }
+    }
+}
+
+/// The fraction `t` of each part's range at which the parts `lo + t (hi - lo)` sum to the
+/// composition's total (validation has proven that the bounds admit it).
+fn proportional_share(c: &Composition, variables: &[Variable]) -> f64 {
+    let (sum_lo, sum_hi) = c
+        .components
+        .iter()
+        .filter_map(|id| variables.get(*id)?.bounds())
+        .fold((0.0, 0.0), |(a, b), (lo, hi)| (a + lo, b + hi));
+    if sum_hi > sum_lo {
+        ((c.total - sum_lo) / (sum_hi - sum_lo)).clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 
@@ -109,33 +235,36 @@ fn spectrum() -> (Vec<f64>, Vec<f64>) {
 
 const POINTS: [Point; 3] = [Point::Middle, Point::Low, Point::High];
 
-/// Whether a failed dry run ends the dry runs: past a limit, more runs only cost time.
-fn stops_trying(kind: ScriptErrorKind) -> bool {
+/// Whether a dry run's error is reported (see the module doc).
+fn reported(kind: ScriptErrorKind) -> bool {
     matches!(
         kind,
-        ScriptErrorKind::TooManyOperations
+        ScriptErrorKind::WrongType
+            | ScriptErrorKind::TooManyOperations
             | ScriptErrorKind::TooSlow
             | ScriptErrorKind::TooMuchMemory
             | ScriptErrorKind::TooDeep
             | ScriptErrorKind::TooLarge
-            | ScriptErrorKind::Interrupted
     )
 }
 
 /// Dry-runs a proxy script with the inputs the runtime gives it: the variables, the proxies
-/// defined before it (as 1.0: their values are unknown before a run) and the measured
-/// spectra (made up).
+/// defined before it (at 1: their values are unknown before a run) and the measured spectra
+/// (made up).
 pub(super) fn dry_run_proxy(
     script: &Script,
     variables: &[Variable],
+    compositions: &[Composition],
     earlier_proxies: &[String],
     channels: &[ChannelKind],
-) -> Option<WrongResult> {
+) -> Option<Failure> {
     let script = script.clone().with_budget(DRY_RUN);
     let (wavelength, values) = spectrum();
+    // Proxy scripts read the variables in the units their ranges were written in.
+    let units: Vec<DisplayUnit> = variables.iter().map(|v| v.unit.clone()).collect();
     for point in POINTS {
         let mut inputs = Inputs::new();
-        variables_at(variables, point, &mut inputs);
+        variables_at(variables, compositions, &units, point, &mut inputs);
         for p in earlier_proxies {
             inputs.set_number(p, 1.0);
         }
@@ -144,36 +273,61 @@ pub(super) fn dry_run_proxy(
         }
         match script.eval_proxy(&inputs) {
             Ok(_) => {}
-            Err(error) if error.kind == ScriptErrorKind::WrongType => {
-                return Some(WrongResult { error, point });
+            Err(error) if reported(error.kind) => {
+                return Some(Failure {
+                    error,
+                    inputs: describe_inputs(
+                        &script,
+                        point,
+                        compositions,
+                        earlier_proxies,
+                        channels,
+                    ),
+                });
             }
-            Err(error) if stops_trying(error.kind) => return None,
+            // Interrupted: the user stopped `qdx check`.
+            Err(error) if error.kind == ScriptErrorKind::Interrupted => return None,
             Err(_) => {}
         }
     }
     None
 }
 
-/// Dry-runs a `simulate script` model: it must return a number (one declared output) or a map
-/// of numbers holding every declared output.
+/// Dry-runs a `simulate script` model with its inputs (variable → name, unit): it must return
+/// a number (one declared output) or a map of numbers holding every declared output.
 pub(super) fn dry_run_model(
     script: &Script,
     variables: &[Variable],
+    compositions: &[Composition],
+    model_inputs: &[(VarId, String, DisplayUnit)],
     outputs: &[String],
-) -> Option<WrongResult> {
+) -> Option<Failure> {
     let script = script.clone().with_budget(DRY_RUN);
+    let units: Vec<DisplayUnit> = variables
+        .iter()
+        .enumerate()
+        .map(|(id, v)| {
+            model_inputs
+                .iter()
+                .find(|(i, _, _)| *i == id)
+                .map_or_else(|| v.unit.clone(), |(_, _, u)| u.clone())
+        })
+        .collect();
     for point in POINTS {
         let mut inputs = Inputs::new();
-        variables_at(variables, point, &mut inputs);
+        variables_at(variables, compositions, &units, point, &mut inputs);
+        let failure = |error: ScriptError| {
+            Some(Failure {
+                error,
+                inputs: describe_inputs(&script, point, compositions, &[], &[]),
+            })
+        };
         let shape_error = |message: String| {
-            Some(WrongResult {
-                error: ScriptError {
-                    kind: ScriptErrorKind::WrongType,
-                    message,
-                    position: None,
-                    origin: script.origin().clone(),
-                },
-                point,
+            failure(ScriptError {
+                kind: ScriptErrorKind::WrongType,
+                message,
+                position: None,
+                origin: script.origin().clone(),
             })
         };
         match script.eval_model(&inputs) {
@@ -194,10 +348,8 @@ pub(super) fn dry_run_model(
                 }
             }
             Ok(ModelOutput::Number(_)) => {}
-            Err(error) if error.kind == ScriptErrorKind::WrongType => {
-                return Some(WrongResult { error, point });
-            }
-            Err(error) if stops_trying(error.kind) => return None,
+            Err(error) if reported(error.kind) => return failure(error),
+            Err(error) if error.kind == ScriptErrorKind::Interrupted => return None,
             Err(_) => {}
         }
     }
@@ -211,9 +363,5 @@ fn missing_outputs(map: &BTreeMap<String, f64>, outputs: &[String]) -> Option<St
         .filter(|o| !map.contains_key(*o))
         .map(|o| format!("`{o}`"))
         .collect();
-    match missing.as_slice() {
-        [] => None,
-        [one] => Some(one.clone()),
-        [rest @ .., last] => Some(format!("{} and {last}", rest.join(", "))),
-    }
+    (!missing.is_empty()).then(|| and_list(&missing))
 }

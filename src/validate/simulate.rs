@@ -41,11 +41,87 @@ impl<'a> Validator<'a> {
         match result {
             Ok(sim) => self.simulation = Some(sim),
             Err(ds) => {
+                // The readings of a lab that has errors are not known: the proxies that read
+                // them stay silent.
+                self.poison("simulation");
                 for d in ds {
                     self.error(d);
                 }
             }
         }
+    }
+
+    /// `table` or `script` when the campaign simulates a virtual lab, which answers at the
+    /// variables without a reactor.
+    pub(super) fn virtual_lab(&self) -> Option<&'static str> {
+        match self.simulation.as_ref().map(|s| &s.model) {
+            Some(SimulationModel::Table { .. }) => Some("table"),
+            Some(SimulationModel::Script { .. }) => Some("script"),
+            _ => None,
+        }
+    }
+
+    /// Warns that a virtual lab runs without the campaign's reactor, device settings and
+    /// `measure` block: a run sends them nothing and measures nothing (the plan takes no lab
+    /// time and no reagent), which a campaign that declares them does not expect.
+    pub(super) fn unused_by_virtual_lab(&mut self) {
+        let Some(lab) = self.virtual_lab() else {
+            return;
+        };
+        let Some(simulate) = self
+            .items
+            .of(|i| match i {
+                Item::Simulate(s) => Some(s),
+                _ => None,
+            })
+            .first()
+            .map(|s| s.span)
+        else {
+            return;
+        };
+        let settings: Vec<crate::source::Span> = self
+            .derived
+            .iter()
+            .filter(|d| matches!(d.target, DerivedTarget::Setting { .. }))
+            .map(|d| d.span)
+            .collect();
+        let mut unused = Vec::new();
+        let mut labels = Vec::new();
+        for (_, item) in &self.items.list {
+            let (keyword, what, label) = match item {
+                Item::Reactor(_) => ("reactor", "the `reactor`", "not used"),
+                Item::Derive(b) if settings.iter().any(|s| contains(b.span, *s)) => (
+                    "derive",
+                    "the device settings in `derive`",
+                    "its device settings are never sent",
+                ),
+                Item::Measure(_) => ("measure", "the `measure` block", "not used"),
+                _ => continue,
+            };
+            if !unused.contains(&what) {
+                unused.push(what);
+            }
+            labels.push((keyword_span(item.span(), keyword), label));
+        }
+        let [rest @ .., last] = unused.as_slice() else {
+            return;
+        };
+        let listed = if rest.is_empty() {
+            format!("{last} is")
+        } else {
+            format!("{} and {last} are", rest.join(", "))
+        };
+        let mut d = Diagnostic::warning(
+            code::UNUSED_BY_VIRTUAL_LAB,
+            format!("`simulate {lab}` answers at the variables: {listed} not used"),
+        )
+        .label(simulate, "a virtual lab");
+        for (span, text) in labels {
+            d = d.label(span, text);
+        }
+        self.error(d.help(
+            "a run sends no command to a device and measures no spectrum, so the plan takes no lab time and no reagent; remove them, or simulate the chemistry in the reactor with a model (`simulate cdse_growth`, `simulate cspbx3_halide_exchange`)",
+        ));
     }
 
     fn chemistry_model(
@@ -286,6 +362,51 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The `units` of a virtual lab: the unit each named input or output is in.
+    fn units(
+        &self,
+        s: &ast::Simulate,
+        errors: &mut Vec<Diagnostic>,
+    ) -> BTreeMap<String, (Unit, ast::Prop)> {
+        let mut units = BTreeMap::new();
+        let Some(p) = s.props.as_ref().and_then(|p| p.get("units")) else {
+            return units;
+        };
+        let ast::PropValue::Props(u) = &p.value else {
+            errors.push(
+                Diagnostic::error(
+                    code::COLUMN_UNIT,
+                    "`units` names a unit for each input or output: `units { temperature degC, peak nm }`",
+                )
+                .at(p.value.span()),
+            );
+            return units;
+        };
+        for p in &u.entries {
+            let text = match &p.value {
+                ast::PropValue::Expr(ast::Expr {
+                    kind: ExprKind::Path(x),
+                    ..
+                }) => x.dotted(),
+                ast::PropValue::Expr(ast::Expr {
+                    kind: ExprKind::String(x),
+                    ..
+                }) => x.clone(),
+                _ => {
+                    errors.push(Diagnostic::error(code::COLUMN_UNIT, "write a column's unit as a name or a string: `units { temperature degC }`").at(p.value.span()));
+                    continue;
+                }
+            };
+            match super::expr::parse_unit(&text, p.value.span()) {
+                Ok(unit) => {
+                    units.insert(p.name.name.clone(), (unit, p.clone()));
+                }
+                Err(d) => errors.push(d),
+            }
+        }
+        units
+    }
+
     fn table_model(
         &mut self,
         path: &ast::StringLit,
@@ -295,25 +416,11 @@ impl<'a> Validator<'a> {
             .loaded
             .read_relative(self.world, path.span, &path.value, "table")
             .map_err(|d| vec![d])?;
-        let mut errors = Vec::new();
-        for p in s.props.iter().flat_map(|p| p.entries.iter()) {
-            if !matches!(
-                p.name.name.as_str(),
-                "mode" | "inputs" | "outputs" | "units"
-            ) {
-                let d = Diagnostic::error(
-                    code::UNKNOWN_PROPERTY,
-                    format!("`simulate table` has no property `{}`", p.name.name),
-                )
-                .at(p.name.span);
-                errors.push(
-                    match closest(&p.name.name, ["mode", "inputs", "outputs", "units"]) {
-                        Some(k) => d.help(format!("did you mean `{k}`?")),
-                        None => d.help("a table takes `mode`, `inputs`, `outputs` and `units`"),
-                    },
-                );
-            }
-        }
+        let mut errors = unknown_properties(
+            s,
+            "table",
+            &["mode", "inputs", "outputs", "units", "delimiter", "columns"],
+        );
         let pool = match s
             .props
             .as_ref()
@@ -336,7 +443,22 @@ impl<'a> Validator<'a> {
                 true
             }
         };
-        let header = super::csv_header(&text);
+        let delimiter = match delimiter(s) {
+            Ok(Some(d)) => d,
+            Ok(None) => qdx_sim::detect_delimiter(&text),
+            Err(d) => {
+                errors.push(d);
+                b','
+            }
+        };
+        let header = qdx_sim::csv_header(&text, delimiter);
+        // Name → the header of its column, for names that are not their column's header.
+        let columns = columns(s, &mut errors);
+        let column = |name: &str| -> String {
+            columns
+                .get(name)
+                .map_or_else(|| name.to_owned(), |(h, _)| h.clone())
+        };
         let inputs = match self.names_prop(s, "inputs") {
             Ok(v) => v.unwrap_or_else(|| self.variables.iter().map(|v| v.name.clone()).collect()),
             Err(d) => {
@@ -346,56 +468,43 @@ impl<'a> Validator<'a> {
         };
         let outputs = match self.names_prop(s, "outputs") {
             Ok(Some(v)) => v,
-            Ok(None) => header
-                .iter()
-                .filter(|h| !inputs.contains(h))
-                .cloned()
-                .collect(),
+            // Every other column, by the name `columns` gives it.
+            Ok(None) => {
+                let input_columns: Vec<String> = inputs.iter().map(|i| column(i)).collect();
+                header
+                    .iter()
+                    .filter(|h| !input_columns.contains(h))
+                    .map(|h| {
+                        columns
+                            .iter()
+                            .find(|(_, (c, _))| c == h)
+                            .map_or_else(|| h.clone(), |(name, _)| name.clone())
+                    })
+                    .collect()
+            }
             Err(d) => {
                 errors.push(d);
                 Vec::new()
             }
         };
-        let mut units: BTreeMap<String, (Unit, ast::Prop)> = BTreeMap::new();
-        if let Some(ast::Prop {
-            value: ast::PropValue::Props(u),
-            ..
-        }) = s.props.as_ref().and_then(|p| p.get("units"))
-        {
-            for p in &u.entries {
-                let text = match &p.value {
-                    ast::PropValue::Expr(ast::Expr {
-                        kind: ExprKind::Path(x),
-                        ..
-                    }) => x.dotted(),
-                    ast::PropValue::Expr(ast::Expr {
-                        kind: ExprKind::String(x),
-                        ..
-                    }) => x.clone(),
-                    _ => {
-                        errors.push(Diagnostic::error(code::COLUMN_UNIT, "write a column's unit as a name or a string: `units { temperature degC }`").at(p.value.span()));
-                        continue;
-                    }
-                };
-                match super::expr::parse_unit(&text, p.value.span()) {
-                    Ok(unit) => {
-                        units.insert(p.name.name.clone(), (unit, p.clone()));
-                    }
-                    Err(d) => errors.push(d),
-                }
-            }
+        let units = self.units(s, &mut errors);
+        let missing: Vec<String> = inputs
+            .iter()
+            .chain(&outputs)
+            .filter(|name| !header.contains(&column(name)))
+            .map(|name| match columns.get(name.as_str()) {
+                Some((h, _)) => format!("`{h}` (for `{name}`)"),
+                None => format!("`{name}`"),
+            })
+            .collect();
+        if !missing.is_empty() {
+            errors.push(missing_columns(
+                &file, &missing, &header, delimiter, path.span,
+            ));
         }
         let mut mapped = Vec::new();
         for name in &inputs {
-            if !header.contains(name) {
-                errors.push(
-                    Diagnostic::error(
-                        code::TABLE_COLUMN,
-                        format!("`{file}` has no column `{name}`"),
-                    )
-                    .at(path.span)
-                    .help(format!("its columns: {}", header.join(", "))),
-                );
+            if !header.contains(&column(name)) {
                 continue;
             }
             let Some(id) = self.variables.iter().position(|v| &v.name == name) else {
@@ -405,26 +514,18 @@ impl<'a> Validator<'a> {
                         format!("input column `{name}` is not a variable of the campaign"),
                     )
                     .at(s.span)
-                    .help("each input column feeds the variable of the same name"),
+                    .help("each input column feeds the variable of its name (a header that is no name maps to one in `columns`)"),
                 );
                 continue;
             };
             self.mark_used(name);
-            let var_unit = self
-                .variables
-                .get(id)
-                .map_or_else(DisplayUnit::plain, |v| v.unit.clone());
-            let unit = match units.get(name) {
-                Some((u, prop)) => {
-                    if u.dimension() != var_unit.unit.dimension() {
-                        errors.push(Diagnostic::error(code::UNIT_MISMATCH, format!("column `{name}` is given in `{}`, which does not fit the variable's unit `{}`", u.symbol(), var_unit.symbol())).at(prop.span));
-                        continue;
-                    }
-                    DisplayUnit::new(u.clone(), var_unit.interpretation)
-                }
-                None => var_unit,
+            let Some(v) = self.variables.get(id) else {
+                continue;
             };
-            mapped.push((id, name.clone(), unit));
+            match input_unit(&units, v, "column") {
+                Ok(unit) => mapped.push((id, name.clone(), unit)),
+                Err(d) => errors.push(d),
+            }
         }
         for v in &self.variables {
             if !inputs.contains(&v.name) {
@@ -440,12 +541,19 @@ impl<'a> Validator<'a> {
                 );
             }
         }
-        for o in &outputs {
-            if !header.contains(o) {
+        for (name, (_, prop)) in &columns {
+            if !inputs.contains(name) && !outputs.contains(name) {
                 errors.push(
-                    Diagnostic::error(code::TABLE_COLUMN, format!("`{file}` has no column `{o}`"))
-                        .at(path.span)
-                        .help(format!("its columns: {}", header.join(", "))),
+                    Diagnostic::error(
+                        code::TABLE_COLUMNS,
+                        format!("`columns` maps `{name}`, which is neither an input nor an output of the table"),
+                    )
+                    .at(prop.name.span)
+                    .help(format!(
+                        "its inputs: {}; its outputs: {}",
+                        inputs.join(", "),
+                        outputs.join(", ")
+                    )),
                 );
             }
         }
@@ -454,6 +562,8 @@ impl<'a> Validator<'a> {
                 Diagnostic::error(code::TABLE_OUTPUTS, "the table has no output column").at(s.span),
             );
         }
+        errors.extend(units_of_unknown_names(&units, &inputs, &outputs, "table"));
+        let readings = readings(&outputs, &units);
         // The file itself must load as a model (numbers where numbers belong, and so on); it
         // is read here once, and the run and the optimizer's pool use this model.
         let mut model = None;
@@ -470,6 +580,11 @@ impl<'a> Validator<'a> {
                         power: 2.0,
                     }
                 },
+                delimiter,
+                columns: columns
+                    .iter()
+                    .map(|(name, (header, _))| (name.clone(), header.clone()))
+                    .collect(),
             };
             match qdx_sim::TableModel::from_csv(&text, &config) {
                 Ok(m) => model = Some(m),
@@ -496,7 +611,7 @@ impl<'a> Validator<'a> {
                 model: std::sync::Arc::new(model),
                 pool,
                 inputs: mapped,
-                outputs,
+                outputs: readings,
             },
             parameters: BTreeMap::new(),
             roles: BTreeMap::new(),
@@ -527,37 +642,58 @@ impl<'a> Validator<'a> {
                 ]);
             }
         };
+        let mut errors = unknown_properties(s, "script", &["outputs", "units"]);
+        let units = self.units(s, &mut errors);
         let outputs = match self.names_prop(s, "outputs") {
             Ok(Some(o)) if !o.is_empty() => o,
             Ok(_) => {
-                return Err(vec![
+                errors.push(
                     Diagnostic::error(
                         code::SCRIPT_OUTPUTS,
                         "say what the model reports: `outputs [y]`",
                     )
                     .at(s.span)
                     .help("the names become `readings.<name>` in proxies"),
-                ]);
+                );
+                return Err(errors);
             }
-            Err(d) => return Err(vec![d]),
+            Err(d) => {
+                errors.push(d);
+                return Err(errors);
+            }
         };
-        if let Some(wrong) = super::scripts::dry_run_model(&script, &self.variables, &outputs) {
-            let d = Diagnostic::error(
-                code::SCRIPT_RESULT,
-                format!("model script: {}", wrong.error.message),
-            )
-            .help(format!(
-                "`qdx check` ran the script {}; a model script must end with a number or a map of numbers (`#{{ {}: ... }}`)",
-                wrong.point.describe(),
-                outputs.first().map_or("y", String::as_str)
-            ));
+        // The script reads every variable under its own name, in the unit `units` gives it or
+        // else in the unit its range was written in.
+        let mut inputs = Vec::new();
+        for (id, v) in self.variables.iter().enumerate() {
+            match input_unit(&units, v, "input") {
+                Ok(unit) => inputs.push((id, v.name.clone(), unit)),
+                Err(d) => errors.push(d),
+            }
+        }
+        let names: Vec<String> = self.variables.iter().map(|v| v.name.clone()).collect();
+        errors.extend(units_of_unknown_names(&units, &names, &outputs, "script"));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if let Some(failure) = super::scripts::dry_run_model(
+            &script,
+            &self.variables,
+            &self.compositions,
+            &inputs,
+            &outputs,
+        ) {
+            let d = failure.diagnostic(
+                "model script",
+                &format!(
+                    "a model script must end with a number or a map of numbers (`#{{ {}: ... }}`)",
+                    outputs.first().map_or("y", String::as_str)
+                ),
+            );
             // Reported, but the model stays: `readings.<output>` still resolve, so the
             // proxies that read them raise no follow-on errors.
-            self.error(match wrong.error.source_offset() {
-                Some(at) => d.label(
-                    crate::source::Span::new(id, at, at + 1),
-                    "the result comes from here",
-                ),
+            self.error(match failure.error.source_offset() {
+                Some(at) => d.label(crate::source::Span::new(id, at, at + 1), failure.label()),
                 None => d.at(path.span),
             });
         }
@@ -573,13 +709,220 @@ impl<'a> Validator<'a> {
             model: SimulationModel::Script {
                 path: file,
                 source,
-                outputs,
+                inputs,
+                outputs: readings(&outputs, &units),
             },
             parameters: BTreeMap::new(),
             roles: BTreeMap::new(),
             span: s.span,
         })
     }
+}
+
+/// A table's declared `delimiter` (`delimiter ";"`, `delimiter "\t"`), if any.
+fn delimiter(s: &ast::Simulate) -> Result<Option<u8>, Diagnostic> {
+    let Some(p) = s.props.as_ref().and_then(|p| p.get("delimiter")) else {
+        return Ok(None);
+    };
+    let error = || {
+        Diagnostic::error(
+            code::TABLE_DELIMITER,
+            "a table's delimiter is one character in quotes: `delimiter \";\"`, `delimiter \"\\t\"` for a tab",
+        )
+        .at(p.value.span())
+    };
+    match &p.value {
+        ast::PropValue::Expr(ast::Expr {
+            kind: ExprKind::String(text),
+            ..
+        }) => match text.as_bytes() {
+            [d] if d.is_ascii() && !matches!(d, b'"' | b'\n' | b'\r') => Ok(Some(*d)),
+            _ => Err(error()),
+        },
+        _ => Err(error()),
+    }
+}
+
+/// A table's `columns { name "header" }`: name → (the header of its column, the entry).
+fn columns(
+    s: &ast::Simulate,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, (String, ast::Prop)> {
+    let mut columns = BTreeMap::new();
+    let Some(p) = s.props.as_ref().and_then(|p| p.get("columns")) else {
+        return columns;
+    };
+    let ast::PropValue::Props(entries) = &p.value else {
+        errors.push(
+            Diagnostic::error(
+                code::TABLE_COLUMNS,
+                "`columns` maps names to column headers: `columns { v_pbbr2 \"V (PbBr2 prec.)\" }`",
+            )
+            .at(p.value.span()),
+        );
+        return columns;
+    };
+    for e in &entries.entries {
+        match &e.value {
+            ast::PropValue::Expr(ast::Expr {
+                kind: ExprKind::String(header),
+                ..
+            }) => {
+                columns.insert(e.name.name.clone(), (header.clone(), e.clone()));
+            }
+            v => errors.push(
+                Diagnostic::error(
+                    code::TABLE_COLUMNS,
+                    format!(
+                        "write the header of `{}`'s column as a string: `{} \"its header\"`",
+                        e.name.name, e.name.name
+                    ),
+                )
+                .at(v.span()),
+            ),
+        }
+    }
+    columns
+}
+
+/// The error for the columns a table lacks (`missing`, already quoted), with a hint when the
+/// header reads as one column that holds another delimiter.
+fn missing_columns(
+    file: &str,
+    missing: &[String],
+    header: &[String],
+    delimiter: u8,
+    at: crate::source::Span,
+) -> Diagnostic {
+    let message = match missing {
+        [one] => format!("`{file}` has no column {one}"),
+        [rest @ .., last] => format!("`{file}` has no columns {} and {last}", rest.join(", ")),
+        [] => format!("`{file}` has every column"),
+    };
+    let mut help = format!("its columns: {}", header.join(", "));
+    if let [only] = header
+        && let Some(other) = qdx_sim::DELIMITERS
+            .iter()
+            .find(|d| **d != delimiter && only.contains(char::from(**d)))
+    {
+        help = format!(
+            "its header reads as one column, `{only}`, split at `{}`: write `delimiter \"{}\"`",
+            written(delimiter),
+            written(*other)
+        );
+    }
+    Diagnostic::error(code::TABLE_COLUMN, message)
+        .at(at)
+        .help(help)
+}
+
+/// A delimiter as a string literal of the language writes it (a tab as `\t`).
+fn written(delimiter: u8) -> String {
+    match delimiter {
+        b'\t' => "\\t".to_owned(),
+        d => char::from(d).to_string(),
+    }
+}
+
+/// Errors for the properties of `simulate <model>` other than `known`.
+fn unknown_properties(s: &ast::Simulate, model: &str, known: &[&str]) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    for p in s.props.iter().flat_map(|p| p.entries.iter()) {
+        if known.contains(&p.name.name.as_str()) {
+            continue;
+        }
+        let d = Diagnostic::error(
+            code::UNKNOWN_PROPERTY,
+            format!("`simulate {model}` has no property `{}`", p.name.name),
+        )
+        .at(p.name.span);
+        let listed: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        errors.push(match closest(&p.name.name, known.iter().copied()) {
+            Some(k) => d.help(format!("did you mean `{k}`?")),
+            None => d.help(format!(
+                "a {model} takes {}",
+                match listed.as_slice() {
+                    [rest @ .., last] if !rest.is_empty() =>
+                        format!("{} and {last}", rest.join(", ")),
+                    _ => listed.join(""),
+                }
+            )),
+        });
+    }
+    errors
+}
+
+/// The unit a virtual lab's input is in: the one `units` gives (of the variable's dimension),
+/// or the variable's own. `what` is `column` or `input`.
+fn input_unit(
+    units: &BTreeMap<String, (Unit, ast::Prop)>,
+    v: &Variable,
+    what: &str,
+) -> Result<DisplayUnit, Diagnostic> {
+    match units.get(&v.name) {
+        Some((u, prop)) if u.dimension() != v.unit.unit.dimension() => Err(Diagnostic::error(
+            code::UNIT_MISMATCH,
+            format!(
+                "{what} `{}` is given in `{}` ({}), but the variable is {}",
+                v.name,
+                u.symbol(),
+                super::expr::describe_dimension(u.dimension()),
+                super::expr::describe_dimension(v.dimension)
+            ),
+        )
+        .at(prop.span)),
+        Some((u, _)) => Ok(DisplayUnit::new(u.clone(), v.unit.interpretation)),
+        None => Ok(v.unit.clone()),
+    }
+}
+
+/// The readings of a virtual lab: each output in the unit `units` gives it (a temperature as
+/// a point on its scale), a plain number otherwise.
+fn readings(outputs: &[String], units: &BTreeMap<String, (Unit, ast::Prop)>) -> Vec<Reading> {
+    outputs
+        .iter()
+        .map(|name| Reading {
+            name: name.clone(),
+            unit: units.get(name).map_or_else(DisplayUnit::plain, |(u, _)| {
+                let interpretation = if u.dimension() == qdx_units::Dimension::TEMPERATURE {
+                    Interpretation::Absolute
+                } else {
+                    Interpretation::Difference
+                };
+                DisplayUnit::new(u.clone(), interpretation)
+            }),
+        })
+        .collect()
+}
+
+/// Errors for the names in `units` that are neither an input nor an output of the lab.
+fn units_of_unknown_names(
+    units: &BTreeMap<String, (Unit, ast::Prop)>,
+    inputs: &[String],
+    outputs: &[String],
+    model: &str,
+) -> Vec<Diagnostic> {
+    units
+        .iter()
+        .filter(|(name, _)| !inputs.contains(name) && !outputs.contains(name))
+        .map(|(name, (_, prop))| {
+            let d = Diagnostic::error(
+                code::UNIT_FOR_UNKNOWN_NAME,
+                format!(
+                    "`units` names `{name}`, which is neither an input nor an output of the {model}"
+                ),
+            )
+            .at(prop.name.span);
+            match closest(name, inputs.iter().chain(outputs).map(String::as_str)) {
+                Some(k) => d.help(format!("did you mean `{k}`?")),
+                None => d.help(format!(
+                    "its inputs: {}; its outputs: {}",
+                    inputs.join(", "),
+                    outputs.join(", ")
+                )),
+            }
+        })
+        .collect()
 }
 
 /// A parameter value in the schema's SI unit; plain numbers are read in that unit.
@@ -627,6 +970,23 @@ fn param_value(spec: &qdx_sim::ParamSpec, e: &ast::Expr) -> Result<f64, Diagnost
             }
             Ok(value)
         }
+    }
+}
+
+/// Whether `inner` lies inside `outer`.
+fn contains(outer: crate::source::Span, inner: crate::source::Span) -> bool {
+    outer.file() == inner.file()
+        && matches!((outer.range(), inner.range()), (Some(o), Some(i)) if o.start <= i.start && i.end <= o.end)
+}
+
+/// The keyword that starts a block (`reactor` in `reactor { … }`), for a label that does not
+/// span the whole block.
+fn keyword_span(block: crate::source::Span, keyword: &str) -> crate::source::Span {
+    match block.file().zip(block.range()) {
+        Some((file, range)) => {
+            crate::source::Span::new(file, range.start, range.start + keyword.len())
+        }
+        None => block,
     }
 }
 

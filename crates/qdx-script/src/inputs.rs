@@ -1,6 +1,12 @@
 //! Named inputs a script sees as constants (a change a script makes to its copy stays within
 //! that one evaluation).
 //!
+//! Names are written in a script as the campaign writes them. A dotted name is a property of
+//! an object map: `mix.seed` is the property `seed` of the map `mix`, which is how a script
+//! reads a part of a composition (`mix.seed`, as formulas write it) and how rhai reads the
+//! expression `mix.seed`. Every setter follows this rule, so the runtime, the virtual labs and
+//! `qdx check`'s dry runs give scripts the same shape.
+//!
 //! Invariant: names are unique and kept in sorted order (a `BTreeMap`), so what a script sees
 //! never depends on insertion order or hashing; values are already rhai values, so a set of
 //! inputs built once can be passed to many evaluations.
@@ -27,7 +33,8 @@ impl Inputs {
     }
 
     /// Adds a number (a proxy value, a variable value). The unit is whatever the caller
-    /// documents for that name; scripts see a float.
+    /// documents for that name; scripts see a float. A dotted name (`mix.seed`) is a property
+    /// of a map (see the module doc).
     #[must_use]
     pub fn number(mut self, name: &str, value: f64) -> Inputs {
         self.set_number(name, value);
@@ -65,14 +72,12 @@ impl Inputs {
 
     /// In-place form of [`Inputs::number`]; replaces an input of the same name.
     pub fn set_number(&mut self, name: &str, value: f64) {
-        self.values
-            .insert(name.to_owned(), Dynamic::from_float(value as FLOAT));
+        self.set(name, Dynamic::from_float(value as FLOAT));
     }
 
     /// In-place form of [`Inputs::text`].
     pub fn set_text(&mut self, name: &str, value: &str) {
-        self.values
-            .insert(name.to_owned(), Dynamic::from(value.to_owned()));
+        self.set(name, Dynamic::from(value.to_owned()));
     }
 
     /// In-place form of [`Inputs::spectrum`].
@@ -83,7 +88,7 @@ impl Inputs {
             Dynamic::from_array(float_array(wavelength)),
         );
         map.insert("values".into(), Dynamic::from_array(float_array(values)));
-        self.values.insert(name.to_owned(), Dynamic::from_map(map));
+        self.set(name, Dynamic::from_map(map));
     }
 
     /// In-place form of [`Inputs::numbers`].
@@ -92,13 +97,26 @@ impl Inputs {
             .iter()
             .map(|(k, &v)| (k.as_str().into(), Dynamic::from_float(v)))
             .collect();
-        self.values.insert(name.to_owned(), Dynamic::from_map(map));
+        self.set(name, Dynamic::from_map(map));
     }
 
     /// In-place form of [`Inputs::array`].
     pub fn set_array(&mut self, name: &str, values: &[f64]) {
-        self.values
-            .insert(name.to_owned(), Dynamic::from_array(float_array(values)));
+        self.set(name, Dynamic::from_array(float_array(values)));
+    }
+
+    /// Sets `name`, a dotted name as a property of a map (made, or replacing a value that is
+    /// not a map).
+    fn set(&mut self, name: &str, value: Dynamic) {
+        match name.split_once('.') {
+            None => {
+                self.values.insert(name.to_owned(), value);
+            }
+            Some((head, rest)) => {
+                let slot = self.values.entry(head.to_owned()).or_default();
+                set_property(slot, rest, value);
+            }
+        }
     }
 
     /// The input names, sorted.
@@ -109,4 +127,20 @@ impl Inputs {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Dynamic)> {
         self.values.iter()
     }
+}
+
+/// Sets the property at the dotted `path` of the map in `slot` (which becomes a map if it is
+/// not one).
+fn set_property(slot: &mut Dynamic, path: &str, value: Dynamic) {
+    let mut map = std::mem::take(slot).try_cast::<Map>().unwrap_or_default();
+    match path.split_once('.') {
+        None => {
+            map.insert(path.into(), value);
+        }
+        Some((head, rest)) => {
+            let inner = map.entry(head.into()).or_default();
+            set_property(inner, rest, value);
+        }
+    }
+    *slot = Dynamic::from_map(map);
 }

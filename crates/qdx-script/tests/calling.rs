@@ -183,6 +183,30 @@ fn wrong_outputs_are_located_at_the_last_line() {
 }
 
 #[test]
+fn a_dotted_name_is_a_property_of_a_map() {
+    // How a campaign's composition `mix : composition { seed, halide }` reaches a script: its
+    // parts are named `mix.seed` and `mix.halide`, and the script reads them so.
+    let inputs = Inputs::new()
+        .number("mix.seed", 0.25)
+        .number("mix.halide", 0.75)
+        .number("x", 2.0);
+    assert_eq!(proxy("mix.seed * x + mix.halide", &inputs), 1.25);
+    assert_eq!(proxy("mix.keys().len()", &inputs), 2.0);
+    assert_eq!(proxy("mix[\"halide\"]", &inputs), 0.75);
+    let m = compile("#{ y: mix.seed }").eval_model(&inputs).unwrap();
+    assert_eq!(
+        m,
+        ModelOutput::Named(BTreeMap::from([("y".to_owned(), 0.25)]))
+    );
+    // The names listed in an error are the ones a script can write.
+    let e = compile("mix_seed").eval_proxy(&inputs).unwrap_err();
+    assert_eq!(
+        e.message,
+        "unknown variable `mix_seed`; the inputs are mix, x"
+    );
+}
+
+#[test]
 fn runtime_errors_say_what_and_where() {
     let inputs = Inputs::new().number("peak", 600.0).number("plqy", 0.5);
     let e = compile("let a = 1;\npeek * 2")

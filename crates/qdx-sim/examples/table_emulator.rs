@@ -50,6 +50,8 @@ fn main() {
                 neighbours: 8,
                 power: 2.0,
             },
+            delimiter: b',',
+            columns: BTreeMap::new(),
         };
         let (mut se, mut se_mean, mut n) = (0.0, 0.0, 0.0);
         for (i, row) in rows.iter().enumerate() {

@@ -46,4 +46,4 @@ pub use error::{SimError, SimResult};
 pub use lab::SimLab;
 pub use reading::{InputValue, Inputs, MeasureRequest, MeasurementKind, Reading, Readings};
 pub use script::{ScriptConfig, ScriptModel};
-pub use table::{TableConfig, TableMode, TableModel};
+pub use table::{DELIMITERS, TableConfig, TableMode, TableModel, csv_header, detect_delimiter};

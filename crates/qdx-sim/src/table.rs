@@ -25,6 +25,8 @@
 //! output present is finite, and evaluation is deterministic (ties in distance are broken by
 //! row order).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{SimError, SimResult};
@@ -57,10 +59,73 @@ pub struct TableConfig {
     /// The CSV file (with a header row), already resolved by the caller (inside the campaign's
     /// folder tree).
     pub path: String,
+    /// The names of the inputs (how [`TableModel::evaluate`] is asked) and of the outputs (how
+    /// it answers); each is its column's header unless `columns` maps it to another.
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     #[serde(flatten)]
     pub mode: TableMode,
+    /// The byte between fields (`,`, `;`, a tab); see [`detect_delimiter`].
+    #[serde(default = "default_delimiter")]
+    pub delimiter: u8,
+    /// Name → the header of its column, for names that are not their column's header
+    /// (`v_pbbr2` → `V (PbBr2 prec.)`).
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+}
+
+fn default_delimiter() -> u8 {
+    b','
+}
+
+impl TableConfig {
+    /// The header of the column of `name`.
+    pub fn column<'a>(&'a self, name: &'a str) -> &'a str {
+        self.columns.get(name).map_or(name, String::as_str)
+    }
+}
+
+/// The delimiters [`detect_delimiter`] tells apart.
+pub const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
+
+/// The delimiter of a CSV text: of `,`, `;` and tab, the one found most often in its header
+/// line outside quoted fields (a comma when none is, or on a tie with it). A header names
+/// columns, so it rarely holds the delimiter of another convention, unlike data rows, where
+/// `0,5` is a decimal comma in a `;`-separated file.
+pub fn detect_delimiter(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    let mut counts = [0_usize; DELIMITERS.len()];
+    let mut quoted = false;
+    for b in header.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted
+            && let Some(c) = DELIMITERS
+                .iter()
+                .position(|d| *d == b)
+                .and_then(|i| counts.get_mut(i))
+        {
+            *c += 1;
+        }
+    }
+    let mut best = (b',', 0);
+    for (d, n) in DELIMITERS.iter().zip(counts) {
+        if n > best.1 {
+            best = (*d, n);
+        }
+    }
+    best.0
+}
+
+/// The header of a CSV text, fields trimmed; empty when it has none.
+pub fn csv_header(text: &str, delimiter: u8) -> Vec<String> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes())
+        .headers()
+        .map(|h| h.iter().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +191,7 @@ impl TableModel {
             ));
         }
         let mut reader = csv::ReaderBuilder::new()
+            .delimiter(config.delimiter)
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
         let header: Vec<String> = reader
@@ -135,9 +201,10 @@ impl TableModel {
             .map(str::to_string)
             .collect();
         let column = |name: &String| {
-            header.iter().position(|h| h == name).ok_or_else(|| {
+            let wanted = config.column(name);
+            header.iter().position(|h| h == wanted).ok_or_else(|| {
                 SimError::Table(format!(
-                    "no column {name:?} (columns: {})",
+                    "no column {wanted:?} (columns: {})",
                     header.join(", ")
                 ))
             })
@@ -432,6 +499,8 @@ L1,600,110,0.7\n";
             inputs: vec!["ligand".into(), "res_time".into(), "temperature".into()],
             outputs: vec!["yield".into()],
             mode,
+            delimiter: b',',
+            columns: BTreeMap::new(),
         }
     }
 
@@ -527,6 +596,40 @@ L1,60,110,\n";
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_table_with_another_delimiter_and_columns_named_otherwise() {
+        let csv = "ligand;\"res; time\";T (oven);yield\nL0;60;30;0.1\nL1;600;110;0.9\n";
+        assert_eq!(detect_delimiter(csv), b';');
+        assert_eq!(
+            csv_header(csv, b';'),
+            ["ligand", "res; time", "T (oven)", "yield"]
+        );
+        let mut c = config(TableMode::Pool);
+        c.delimiter = detect_delimiter(csv);
+        c.columns = BTreeMap::from([
+            ("res_time".to_owned(), "res; time".to_owned()),
+            ("temperature".to_owned(), "T (oven)".to_owned()),
+        ]);
+        let m = TableModel::from_csv(csv, &c).unwrap();
+        assert_eq!(
+            m.evaluate(&point("L1", 600.0, 110.0)).unwrap()["yield"],
+            0.9
+        );
+        assert_eq!(m.candidates()[0]["res_time"], InputValue::Number(60.0));
+        // A quoted name may hold the delimiter; no header, no names.
+        assert_eq!(
+            csv_header("ligand,\"yield, %\",res_time [s]\nL1,3,60\n", b','),
+            ["ligand", "yield, %", "res_time [s]"]
+        );
+        assert!(csv_header("", b',').is_empty());
+        // Tabs, commas, and a comma when nothing tells.
+        assert_eq!(detect_delimiter("a\tb\tc\n1\t2\t3\n"), b'\t');
+        assert_eq!(detect_delimiter("a,b;c,d\n"), b',');
+        assert_eq!(detect_delimiter("\"a;b\",c\n"), b',');
+        assert_eq!(detect_delimiter("yield\n0.5\n"), b',');
+        assert_eq!(detect_delimiter(""), b',');
     }
 
     #[test]

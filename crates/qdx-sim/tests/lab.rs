@@ -505,6 +505,8 @@ async fn direct_models_answer_with_readings() {
         inputs: vec!["x".into(), "colour".into()],
         outputs: vec!["y".into()],
         mode: TableMode::Pool,
+        delimiter: b',',
+        columns: std::collections::BTreeMap::new(),
     });
     let (lab, _clock) = new_lab(config);
     assert_eq!(
