@@ -313,3 +313,29 @@ fn a_bundle_in_use_is_refused() {
         "the journal is untouched"
     );
 }
+
+/// Issue 14, item 22: a kill while `wall.jsonl` is written leaves a torn last line; the
+/// resumed run cuts it off before appending, so every line of the file reads.
+#[test]
+fn resume_cuts_a_torn_line_off_the_wall_log() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    killed_at(&bundle, 150, &[]);
+    let wall = bundle.join("wall.jsonl");
+    let mut text = std::fs::read_to_string(&wall).expect("a wall log");
+    let whole = text.lines().count();
+    assert!(whole > 0);
+    text.push_str("{\"what\":\"experiment\",\"exper");
+    std::fs::write(&wall, text).expect("tear");
+    let out = resume(&bundle);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out, &bundle));
+    let text = std::fs::read_to_string(&wall).expect("the wall log");
+    assert!(text.lines().count() > whole, "the resumed run appended");
+    for line in text.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "a torn line in wall.jsonl: {line}"
+        );
+    }
+    assert_eq!(code("verify", &bundle), Some(0));
+}

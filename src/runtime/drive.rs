@@ -92,7 +92,7 @@ impl<'c> Run<'c> {
             plan,
             lab,
             journal,
-            wall: crate::files::wall::WallLog::new(&dir),
+            wall: crate::files::wall::WallLog::open(&dir),
             dir,
             state: LabState::initial(c),
             calibration: super::measure::Calibration::default(),
