@@ -314,6 +314,67 @@ fn a_bundle_in_use_is_refused() {
     );
 }
 
+/// Issue 14, item 19: a kill between the end-of-run safe state and `finished` (in the safe
+/// state's commands, after its record, after `stopped`) leaves a run that already reached its
+/// end. `qdx resume` ends it once: the interrupted ending is void, the live records hold one
+/// safe state and one `stopped`, and the bundle replays and is that of the uninterrupted run.
+#[test]
+fn resume_after_the_end_of_the_run_ends_it_once() {
+    let dir = tempfile::tempdir().expect("temp");
+    let full = dir.path().join("full");
+    run_to(&full, &[]);
+    let records = journal(&full);
+    let at = |event: &str| {
+        records
+            .iter()
+            .rposition(|r| r["event"] == event)
+            .expect("the record")
+    };
+    let safe_state = at("safe_state");
+    let first_safe_command = (0..safe_state)
+        .rev()
+        .take_while(|k| records[*k]["event"] == "command")
+        .last()
+        .expect("the safe state's commands");
+    let lines: Vec<String> = std::fs::read_to_string(full.join("journal.jsonl"))
+        .expect("journal")
+        .lines()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for keep in [first_safe_command + 1, safe_state + 1, at("stopped") + 1] {
+        let bundle = dir.path().join(format!("cut-{keep}"));
+        copy_dir(&full, &bundle);
+        std::fs::write(bundle.join("journal.jsonl"), lines[..keep].concat()).expect("cut");
+        std::fs::remove_file(bundle.join("manifest.json")).expect("rm");
+        let out = resume(&bundle);
+        assert_eq!(out.status.code(), Some(0), "{}", shown(&out, &bundle));
+        let replay = qdx().arg("replay").arg(&bundle).output().expect("qdx runs");
+        assert_eq!(
+            replay.status.code(),
+            Some(0),
+            "cut after {keep} records: {}",
+            shown(&replay, &bundle)
+        );
+        let resumed = journal(&bundle);
+        let (from, to) = resumed
+            .iter()
+            .find(|r| r["event"] == "resumed")
+            .map(|r| (r["void_from"].as_u64(), r["void_to"].as_u64()))
+            .expect("a resumed record");
+        assert_eq!(
+            (from, to),
+            (Some(first_safe_command as u64), Some(keep as u64)),
+            "the interrupted ending is void"
+        );
+        for file in ["observations.csv", "report.html"] {
+            assert!(
+                std::fs::read(bundle.join(file)).ok() == std::fs::read(full.join(file)).ok(),
+                "cut after {keep} records: {file} is that of the uninterrupted run"
+            );
+        }
+    }
+}
+
 /// Issue 14, item 22: a kill while `wall.jsonl` is written leaves a torn last line; the
 /// resumed run cuts it off before appending, so every line of the file reads.
 #[test]

@@ -177,6 +177,11 @@ impl<'c> Run<'c> {
             self.halted = true;
             return Ok(stop);
         }
+        // A hardware run resumed after its last experiment met the stop condition has reached
+        // its end (a replayed run meets it again in the loop).
+        if let Some(stop) = self.stop_condition_met() {
+            return Ok(stop);
+        }
         let budget = c.budget.experiments.unwrap_or(u64::MAX);
         loop {
             let done = self.outcomes.len() as u64;
@@ -364,21 +369,31 @@ impl<'c> Run<'c> {
                     .min(planned_experiments)
                     .saturating_sub(self.outcomes.len() as u64);
                 self.tick(remaining as f64 * per_experiment);
-                if let Some(stop) = &c.objectives.stop
-                    && let Some(last) = self.outcomes.last()
-                    && last.outcome.status.is_ok()
-                    && stop.holds(&|p| last.outcome.proxies.get(p).copied().flatten())
-                {
+                if let Some(stop) = self.stop_condition_met() {
                     if let Some(s) = strategy.as_mut() {
                         s.tell(&told).map_err(RunError::Optimizer)?;
                     }
-                    return Ok(format!("the stop condition was met by experiment {id}"));
+                    return Ok(stop);
                 }
             }
             if let Some(s) = strategy.as_mut() {
                 s.tell(&told).map_err(RunError::Optimizer)?;
             }
         }
+    }
+
+    /// Why the run stops when its last experiment met the campaign's stop condition.
+    fn stop_condition_met(&self) -> Option<String> {
+        let stop = self.c.objectives.stop.as_ref()?;
+        let last = self.outcomes.last()?;
+        (last.outcome.status.is_ok()
+            && stop.holds(&|p| last.outcome.proxies.get(p).copied().flatten()))
+        .then(|| {
+            format!(
+                "the stop condition was met by experiment {}",
+                last.experiment
+            )
+        })
     }
 
     /// Why the run should stop when the last [`super::REPEATED_FAILURES`] experiments failed
@@ -694,9 +709,16 @@ impl Run<'_> {
             Ok(_) => "end of run".to_owned(),
             Err(e) => format!("the run failed: {e}"),
         };
-        self.replaying = false;
+        // A resumed run whose replay reached the run's end (the interrupted run was cut short
+        // after its last experiment: in its end-of-run safe state, or before `finished`) goes
+        // live here: the interrupted run's records after its last experiment are void, so the
+        // run ends once, as it would have uninterrupted. Only a simulated lab can still be
+        // replaying (a hardware run goes live before it drives), so this write delays no
+        // instrument's safe state.
+        let live = self.go_live();
         let safe = self.safe_state(&why).await;
         let ended = result?;
+        live?;
         safe?;
         Ok(ended)
     }
