@@ -192,3 +192,43 @@ fn input_usage_and_failure_exit_1_2_and_3() {
     error: journal b/journal.jsonl, line 14: EOF while parsing a string at line 1 column 115
     ");
 }
+
+/// Issue 14, item 16: two runs racing for the same `--out`: one writes the bundle, the other
+/// is refused with exit 1 and the same message as a run started later, however the race goes
+/// (whether it finds the bundle before it starts or when it puts its own in place).
+#[test]
+fn the_loser_of_a_race_for_the_same_out_exits_1_as_a_later_run_would() {
+    let env = CliEnv::new();
+    env.copy("tests/data/cli/tiny.qdx", "tiny.qdx");
+    for round in 0..20 {
+        let out = format!("b{round}");
+        let start = || {
+            env.command()
+                .args(["run", "tiny.qdx", "-q", "--out", &out])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("qdx starts")
+        };
+        let (a, b) = (start(), start());
+        let mut ends: Vec<_> = [a, b]
+            .into_iter()
+            .map(|c| env.output(&c.wait_with_output().expect("qdx ends")))
+            .collect();
+        ends.sort_by_key(|o| o.code);
+        assert_eq!(ends[0].code, Some(0), "round {round}: {}", ends[0]);
+        assert_eq!(
+            (ends[1].code, ends[1].stderr.as_str()),
+            (
+                Some(1),
+                format!(
+                    "error: {out} already exists; a run never overwrites a bundle (name another \
+                     --out, or `qdx resume {out}` to go on with that run)\n"
+                )
+                .as_str()
+            ),
+            "round {round}"
+        );
+    }
+}

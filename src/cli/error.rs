@@ -125,15 +125,22 @@ pub enum CliError {
     NoJournal { dir: PathBuf },
     #[error("{} holds no campaign (is it a qdx bundle?)", .dir.display())]
     NoCampaign { dir: PathBuf },
-    /// Inputs the `started` record lists were never stored: the run stopped as it started.
+    /// Inputs the `started` record lists were never stored: the run stopped as it started (a
+    /// bundle of an earlier qdx; a bundle appears only once its inputs are stored).
     #[error(
         "the run in {} was cut short as it started, before any experiment: {} {} never \
-         stored\n  start it again with `qdx run`",
+         stored\n  nothing was sent to the lab: remove the folder and start the run again with \
+         `qdx run … --seed {seed}`",
         .dir.display(),
         .names.join(", "),
         if .names.len() == 1 { "was" } else { "were" }
     )]
-    InputsMissing { dir: PathBuf, names: Vec<String> },
+    InputsMissing {
+        dir: PathBuf,
+        names: Vec<String>,
+        /// The seed the run started with.
+        seed: u64,
+    },
     /// A stored input is not the file the run started with.
     #[error(
         "{name} in {} is not the file the run started with (its SHA-256 differs from the \
@@ -245,6 +252,11 @@ impl CliError {
             RunError::Plan(diagnostics) => CliError::Invalid {
                 diagnostics,
                 sources: sources.clone(),
+            },
+            // The loser of a race for the same `--out` is told what a run started later is.
+            RunError::BundleExists { dir } => CliError::OutExists {
+                bundle: dir.join("journal.jsonl").is_file(),
+                dir,
             },
             other => CliError::Run(other),
         }
@@ -524,6 +536,7 @@ mod tests {
                 CliError::InputsMissing {
                     dir: dir.clone(),
                     names: vec!["campaign/c.qdx".into()],
+                    seed: 7,
                 },
             ),
             (

@@ -23,24 +23,91 @@ fn plan_of(c: &Campaign) -> Result<crate::plan::Plan, RunError> {
     crate::plan::plan(c).map_err(RunError::Plan)
 }
 
-/// Creates the bundle folder, never an existing one (two runs racing for the same `--out`:
-/// one creates it, the other is refused), and its journal, whose lock the run holds from here.
-fn create_bundle(dir: &Path, sync_each: bool) -> Result<Journal, RunError> {
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+/// A bundle being created: a hidden folder beside the bundle's path that receives the
+/// journal (with its `started` record) and the run's inputs, then is renamed to the bundle's
+/// path in one step. A kill, a full disk or an early signal in this startup window leaves no
+/// bundle, so `qdx run` can start again with the same `--out`; a bundle that exists always
+/// has its seed and inputs, so `qdx resume` can go on with it. A folder a kill leaves is named
+/// `.<name>.qdx-start-<pid>`; a failure removes it.
+///
+/// Two runs racing for the same path: the first rename wins, the other finds the bundle there
+/// ([`RunError::BundleExists`]), as a run started later would.
+#[derive(Debug)]
+struct Staging {
+    path: PathBuf,
+    dir: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn create(dir: &Path) -> Result<Staging, RunError> {
+        // A run never overwrites a bundle, nor anything else at its path (a symbolic link too).
+        if dir.symlink_metadata().is_ok() {
+            return Err(RunError::BundleExists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
-    }
-    match std::fs::create_dir(dir) {
-        Ok(()) => Ok(Journal::create(&dir.join("journal.jsonl"), sync_each)?),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RunError::BundleExists {
+        let name = dir
+            .file_name()
+            .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
+        let path = parent.join(format!(".{name}.qdx-start-{}", std::process::id()));
+        if let Err(e) = std::fs::create_dir(&path) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(io_error(&path)(e));
+            }
+            // Left by a killed process that had this process id: no live process uses it.
+            std::fs::remove_dir_all(&path).map_err(io_error(&path))?;
+            std::fs::create_dir(&path).map_err(io_error(&path))?;
+        }
+        Ok(Staging {
+            path,
             dir: dir.to_path_buf(),
-        }),
-        Err(e) => Err(io_error(dir)(e)),
+            committed: false,
+        })
+    }
+
+    /// Moves the complete startup state to the bundle's path.
+    fn commit(mut self) -> Result<(), RunError> {
+        if let Err(e) = std::fs::rename(&self.path, &self.dir) {
+            return Err(if self.dir.symlink_metadata().is_ok() {
+                RunError::BundleExists {
+                    dir: self.dir.clone(),
+                }
+            } else {
+                io_error(&self.dir)(e)
+            });
+        }
+        self.committed = true;
+        if let Some(parent) = self.dir.parent()
+            && let Ok(folder) = std::fs::File::open(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            })
+        {
+            // Not every platform can sync a folder; the rename is made durable where it can.
+            let _ = folder.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
 /// Stores the run's inputs in its bundle: the campaign's files, the lab file and the plan,
 /// each written whole. Called once the journal's `started` record (with the seed and these
-/// files' hashes) is on disk, so a kill in between leaves a bundle `qdx resume` recognises.
+/// files' hashes) is on disk, in the bundle's [`Staging`] folder.
 fn prepare(
     c: &Campaign,
     lab_file: Option<&LabFile>,
@@ -428,6 +495,13 @@ impl<'c> Run<'c> {
         Ok(())
     }
 
+    /// The bundle's folder was renamed (from its [`Staging`] folder): the run goes on there.
+    fn moved_to(&mut self, dir: &Path) {
+        self.journal.moved_to(&dir.join("journal.jsonl"));
+        self.wall = crate::files::wall::WallLog::open(dir);
+        self.dir = dir.to_path_buf();
+    }
+
     /// Ends the replay of a resumed run: the journal's records after the last completed
     /// experiment are void, and everything from here is new.
     fn go_live(&mut self) -> Result<(), RunError> {
@@ -474,8 +548,8 @@ pub async fn run_with(
     start(c, plan_of(c)?, lab, dir, options, strategy).await
 }
 
-/// Starts a planned run: the bundle, its `started` record and inputs, the loop, the bundle's
-/// files.
+/// Starts a planned run: the bundle, its `started` record and inputs (put in place together,
+/// see [`Staging`]), the loop, the bundle's files.
 async fn start(
     c: &Campaign,
     plan: crate::plan::Plan,
@@ -485,9 +559,11 @@ async fn start(
     strategy: Option<Box<dyn opt::Strategy>>,
 ) -> Result<RunSummary, RunError> {
     let plan_json = crate::files::plan::write(c, &plan);
-    let journal = create_bundle(dir, options.sync_each)?;
+    let staging = Staging::create(dir)?;
+    // The run's journal, whose lock the run holds from here (through the rename).
+    let journal = Journal::create(&staging.path.join("journal.jsonl"), options.sync_each)?;
     let lab_file = lab.lab_file.clone();
-    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, plan);
+    let mut run = Run::new(c, lab, journal, staging.path.clone(), options, plan);
     run.strategy = strategy;
     let started = crate::files::wall::now_utc();
     // The first record, before anything else of the bundle: the seed (`--seed` may differ from
@@ -505,7 +581,9 @@ async fn start(
         ),
     })?;
     run.journal.sync()?;
-    prepare(c, lab_file.as_ref(), dir, &plan_json)?;
+    prepare(c, lab_file.as_ref(), &staging.path, &plan_json)?;
+    staging.commit()?;
+    run.moved_to(dir);
     let (reason, end) = run.drive_safely().await?;
     finish(run, &reason, end, &started)
 }
