@@ -232,3 +232,70 @@ fn the_loser_of_a_race_for_the_same_out_exits_1_as_a_later_run_would() {
         );
     }
 }
+
+/// Issue 14, item 21: a signal ignored when qdx started stays ignored (`nohup qdx run … &`
+/// then `kill -HUP`: the run goes on); the signals that were not ignored still end the run
+/// safely.
+#[cfg(unix)]
+#[test]
+fn a_signal_ignored_at_start_stays_ignored() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    // nohup starts qdx with SIGHUP ignored.
+    let mut child = Command::new("nohup")
+        .arg(env!("CARGO_BIN_EXE_qdx"))
+        .args(["run", "tests/data/runs/slow.qdx", "-q", "--out"])
+        .arg(&bundle)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nohup qdx starts");
+    let measured = |bundle: &Path| {
+        records(bundle)
+            .iter()
+            .filter(|r| r["event"] == "measured")
+            .count()
+    };
+    let wait_for = |child: &mut std::process::Child, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while measured(&bundle) < n {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {n} experiments in time"
+            );
+            if let Some(status) = child.try_wait().expect("status") {
+                panic!("qdx ended ({status}) before {n} experiments");
+            }
+            #[allow(clippy::disallowed_methods)] // a real process, in real time
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let pid = child.id().to_string();
+    let kill = |signal: &str| {
+        let sent = Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    };
+    wait_for(&mut child, 1);
+    kill("HUP");
+    // SIGHUP, ignored at start, ends nothing: the run goes on.
+    let after_hup = measured(&bundle);
+    wait_for(&mut child, after_hup + 2);
+    kill("TERM");
+    let out = child.wait_with_output().expect("qdx ends");
+    assert_eq!(out.status.code(), Some(143), "{}", shown(&out, &bundle));
+    let journal = records(&bundle);
+    assert!(
+        !journal
+            .iter()
+            .any(|r| r["reason"].as_str().is_some_and(|r| r.contains("SIGHUP"))),
+        "SIGHUP stopped nothing"
+    );
+    assert!(journal.iter().any(|r| r["event"] == "safe_state"
+        && r["reason"].as_str().is_some_and(|r| r.contains("SIGTERM"))));
+}

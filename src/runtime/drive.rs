@@ -684,6 +684,53 @@ impl Signal {
             Signal::Terminate => "SIGTERM",
         }
     }
+
+    /// The signals a run listens for: each of SIGINT, SIGTERM and SIGHUP unless it was
+    /// ignored when qdx started. A process started with a signal ignored was asked not to be
+    /// ended by it (`nohup` ignores SIGHUP; a shell ignores SIGINT in a background job), and
+    /// listening would replace that: so an ignored signal stays ignored.
+    pub(crate) fn listened() -> Vec<Signal> {
+        [Signal::Interrupt, Signal::Terminate, Signal::Hangup]
+            .into_iter()
+            .filter(|s| !s.ignored())
+            .collect()
+    }
+
+    /// Whether this signal's disposition is "ignore". Asked before a run installs its
+    /// handlers, this is how qdx was started: once listened for, a signal is not ignored.
+    #[cfg(unix)]
+    #[allow(
+        unsafe_code,
+        reason = "sigaction(2) with no new action only reads the disposition; std and tokio \
+                  have no way to ask for it"
+    )]
+    fn ignored(self) -> bool {
+        let number = libc::c_int::from(self.number());
+        let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: a null new action makes sigaction only write the current one into `old`,
+        // which is valid to read zeroed (plain data) and written whole on success.
+        let read = unsafe { libc::sigaction(number, std::ptr::null(), old.as_mut_ptr()) };
+        read == 0 && {
+            // SAFETY: zeroed or written by sigaction: initialised either way.
+            let old = unsafe { old.assume_init() };
+            old.sa_sigaction == libc::SIG_IGN
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn ignored(self) -> bool {
+        false
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn kind(self) -> tokio::signal::unix::SignalKind {
+        use tokio::signal::unix::SignalKind;
+        match self {
+            Signal::Hangup => SignalKind::hangup(),
+            Signal::Interrupt => SignalKind::interrupt(),
+            Signal::Terminate => SignalKind::terminate(),
+        }
+    }
 }
 
 /// How a run ended, which decides the exit code of `qdx run`/`qdx resume` (see [`crate::cli`]).
@@ -701,7 +748,8 @@ pub enum RunEnd {
 }
 
 /// The signals a run turns into an orderly stop, listened for from the moment they are
-/// created (a signal that comes before that ends the process: nothing has been sent yet).
+/// created (a signal that comes before that ends the process: nothing has been sent yet), but
+/// none that was ignored when qdx started ([`Signal::listened`]).
 struct Signals {
     #[cfg(unix)]
     unix: Vec<(Signal, tokio::signal::unix::Signal)>,
@@ -711,15 +759,10 @@ impl Signals {
     fn listen() -> Result<Signals, RunError> {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{SignalKind, signal};
             let mut unix = Vec::new();
-            for (s, kind) in [
-                (Signal::Interrupt, SignalKind::interrupt()),
-                (Signal::Terminate, SignalKind::terminate()),
-                (Signal::Hangup, SignalKind::hangup()),
-            ] {
-                let stream =
-                    signal(kind).map_err(|source| RunError::Signals { signal: s, source })?;
+            for s in Signal::listened() {
+                let stream = tokio::signal::unix::signal(s.kind())
+                    .map_err(|source| RunError::Signals { signal: s, source })?;
                 unix.push((s, stream));
             }
             Ok(Signals { unix })
@@ -732,6 +775,10 @@ impl Signals {
     async fn next(&mut self) -> Signal {
         #[cfg(unix)]
         {
+            if self.unix.is_empty() {
+                // Every signal was ignored at start: none ends the run.
+                return std::future::pending().await;
+            }
             let waits = self.unix.iter_mut().map(|(s, stream)| {
                 let s = *s;
                 Box::pin(async move {
