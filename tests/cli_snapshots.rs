@@ -1073,9 +1073,10 @@ fn help() {
 
         Exit codes:
           0      success
-          1      the input has errors (campaign, lab file, argument values), or verify/replay/fmt --check
-                 found a difference
-          2      usage error (unknown command or option, missing argument)
+          1      the input has errors (campaign, lab file, an argument's value that qdx refuses), or
+                 verify/replay/fmt --check found a difference
+          2      usage error (unknown command or option, missing argument, a value of the wrong form:
+                 `--seed abc`, `--format xml`)
           3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
                  corrupt or edited bundle, a bundle in use by another qdx, an internal error
           4      the run ended without a single successful experiment, or gave up after too many

@@ -233,6 +233,42 @@ fn the_loser_of_a_race_for_the_same_out_exits_1_as_a_later_run_would() {
     }
 }
 
+/// Issue 14, item 16: an argument's value that clap cannot parse (`--seed abc`, `--format
+/// xml`) is a usage error, 2, and `qdx --help` and the README say so; 1 is for values qdx
+/// itself refuses (a folder that is not a bundle, an `--out` that exists).
+#[test]
+fn a_value_clap_cannot_parse_exits_2_as_help_and_readme_say() {
+    let env = CliEnv::new();
+    env.copy("tests/data/cli/tiny.qdx", "tiny.qdx");
+    for args in [
+        &["run", "tiny.qdx", "--seed", "abc"][..],
+        &["check", "tiny.qdx", "--format", "xml"][..],
+    ] {
+        assert_eq!(env.run(args).code, Some(2), "{args:?}");
+    }
+    let help = env.run(&["--help"]).stdout;
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let row = |code: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| {code} |")))
+            .unwrap_or_else(|| panic!("README has no row for exit code {code}"))
+            .to_owned()
+    };
+    for (what, text) in [("README", row("2")), ("qdx --help", help.clone())] {
+        assert!(
+            text.contains("`--seed abc`"),
+            "{what} counts a value clap cannot parse as a usage error: {text}"
+        );
+    }
+    assert!(
+        !row("1").contains("an argument's value ("),
+        "README: 1 is for values qdx refuses, not every argument's value: {}",
+        row("1")
+    );
+}
+
 /// Issue 14, item 21: a signal ignored when qdx started stays ignored (`nohup qdx run … &`
 /// then `kill -HUP`: the run goes on); the signals that were not ignored still end the run
 /// safely.

@@ -15,7 +15,8 @@ use crate::source::SourceMap;
 /// clap's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The input has errors: the campaign, the lab file, an argument's value (1).
+    /// The input has errors: the campaign, the lab file, an argument's value that qdx refuses
+    /// (1). A value of the wrong form is clap's usage error (2).
     Input,
     /// qdx could not finish its job: a hardware fault, I/O, a corrupt or edited bundle, a
     /// bundle in use, an internal error (3).
