@@ -337,6 +337,46 @@ fn check_lab_with_a_device_of_the_wrong_kind() {
     );
 }
 
+/// Issue 14, item 17: `qdx check dir/*.qdx` right after `qdx new` checks the lab file as a lab
+/// file (on its own: its block, drivers, settings), not as a campaign without a `campaign`
+/// block; a lab file's own errors are reported as such.
+#[test]
+fn check_recognises_a_lab_file() {
+    let env = CliEnv::new();
+    assert_eq!(env.run(&["new", "my-dots"]).code, Some(0));
+    insta::assert_snapshot!(
+        env.run(&["check", "my-dots/lab.qdx", "my-dots/my-dots.qdx"]),
+        @r#"
+        exit: 0
+        --- stdout
+        ok: my-dots/lab.qdx (lab "my-dots-rig"; `--lab` checks it against a campaign)
+        ok: my-dots/my-dots.qdx (campaign "my-dots")
+        --- stderr
+    "#,
+    );
+    env.copy(
+        "tests/data/invalid_lab/unknown_driver.qdx",
+        "unknown_driver.qdx",
+    );
+    insta::assert_snapshot!(env.run(&["check", "unknown_driver.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::lab::unknown_driver
+
+          × unknown driver kind `new_era.ne100`
+           ╭─[unknown_driver.qdx:6:14]
+         5 │ lab "test-rig" {
+         6 │   bind p_a = new_era.ne100 { port "/dev/ttyUSB0", address 0, baud 19200, syringe_diameter 4.78 mm }
+           ·              ──────┬──────
+           ·                    ╰── no such driver
+         7 │   bind p_b = new_era.ne1000 { port "/dev/ttyUSB0", address 1, baud 19200, syringe_diameter 4.78 mm }
+           ╰────
+          help: did you mean `new_era.ne1000`?
+        1 error, 0 warnings in 1 file
+    "#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // qdx fmt
 
