@@ -98,7 +98,10 @@ pub enum PathProblem {
 /// Resolves `relative` (as written in a file in `from_dir`) inside the campaign folder `root`.
 ///
 /// Campaign files travel between labs, so they may only reach files inside their own folder
-/// tree: absolute paths and paths that climb out of the folder are refused.
+/// tree: absolute paths and paths that climb out of the folder are refused. The path is
+/// resolved first and then judged against the root as resolved, so a root that itself lies up
+/// the tree (`../examples`, a campaign checked from a sibling folder) is no reason to refuse;
+/// a symbolic link that leads out is the caller's to refuse, on the canonical paths.
 pub fn resolve_inside(
     root: &Path,
     from_dir: &Path,
@@ -112,11 +115,10 @@ pub fn resolve_inside(
         return Err(PathProblem::Absolute);
     }
     let joined = normalize(&from_dir.join(rel));
-    let root = normalize(root);
-    if joined.starts_with(&root) && !joined.components().any(|c| c == Component::ParentDir) {
-        Ok(joined)
-    } else {
-        Err(PathProblem::OutsideFolder)
+    match joined.strip_prefix(normalize(root)) {
+        // What is left below the root must not climb: `a/../../b` does.
+        Ok(inside) if !inside.components().any(|c| c == Component::ParentDir) => Ok(joined),
+        _ => Err(PathProblem::OutsideFolder),
     }
 }
 
@@ -155,6 +157,36 @@ mod tests {
         );
         assert_eq!(
             resolve_inside(Path::new(""), Path::new(""), "../x.rhai"),
+            Err(PathProblem::OutsideFolder)
+        );
+    }
+
+    /// Issue 14, item 28: a campaign in a folder up the tree (`qdx check ../examples/x.qdx`)
+    /// reaches its own files; climbing out of that folder is still refused.
+    #[test]
+    fn a_root_up_the_tree_reaches_its_own_files() {
+        let root = Path::new("../examples");
+        assert_eq!(
+            resolve_inside(root, root, "proxies/score.rhai"),
+            Ok(PathBuf::from("../examples/proxies/score.rhai"))
+        );
+        assert_eq!(
+            resolve_inside(root, Path::new("../examples/proxies"), "../tables/t.csv"),
+            Ok(PathBuf::from("../examples/tables/t.csv"))
+        );
+        assert_eq!(
+            resolve_inside(Path::new("../.."), Path::new("../.."), "x.rhai"),
+            Ok(PathBuf::from("../../x.rhai"))
+        );
+        for outside in ["../x.rhai", "../other/x.rhai", "a/../../x.rhai"] {
+            assert_eq!(
+                resolve_inside(root, root, outside),
+                Err(PathProblem::OutsideFolder),
+                "{outside}"
+            );
+        }
+        assert_eq!(
+            resolve_inside(Path::new(".."), Path::new(".."), "../x.rhai"),
             Err(PathProblem::OutsideFolder)
         );
     }

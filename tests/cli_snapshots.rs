@@ -377,6 +377,75 @@ fn check_recognises_a_lab_file() {
     "#);
 }
 
+/// Issue 14, item 28: a campaign named up the tree (`../camp/x.qdx`, from a sibling folder)
+/// reaches the script in its own folder: `check`, `run` and `replay` (of `../runs/x`) work; a
+/// symbolic link that leads out of the campaign's folder is still refused.
+#[cfg(unix)]
+#[test]
+fn a_campaign_up_the_tree_reaches_its_own_script() {
+    let env = CliEnv::new();
+    env.copy("examples/cspbx3-orange.qdx", "camp/cspbx3-orange.qdx");
+    env.copy("examples/proxies", "camp/proxies");
+    std::fs::create_dir(env.path("work")).expect("mkdir");
+    let in_work = |args: &[&str]| {
+        let out = env
+            .command()
+            .current_dir(env.path("work"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("qdx runs");
+        env.output(&out)
+    };
+    insta::assert_snapshot!(in_work(&["check", "../camp/cspbx3-orange.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        ok: ../camp/cspbx3-orange.qdx (campaign "cspbx3-orange-600nm")
+        --- stderr
+    "#);
+    let run = in_work(&[
+        "run",
+        "../camp/cspbx3-orange.qdx",
+        "-q",
+        "--out",
+        "../runs/x",
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    insta::assert_snapshot!(in_work(&["replay", "../runs/x"]), @r#"
+        exit: 0
+        --- stdout
+        ok: every optimizer decision follows from the journaled measurements
+        ok: the replay reproduces every decision and measurement of ../runs/x
+        --- stderr
+    "#);
+    env.write("secret.rhai", "1.0");
+    std::os::unix::fs::symlink("../../secret.rhai", env.path("camp/proxies/link.rhai"))
+        .expect("symlink");
+    env.write(
+        "camp/escape.qdx",
+        &env.read("camp/cspbx3-orange.qdx")
+            .replace("proxies/score.rhai", "proxies/link.rhai"),
+    );
+    insta::assert_snapshot!(in_work(&["check", "../camp/escape.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::load::outside_folder
+
+          × the script path leads outside the campaign's folder
+            ╭─[../camp/escape.qdx:65:18]
+         64 │   plqy = relative_plqy(photoluminescence, absorbance, excitation: 365 nm, reference: std.reference.coumarin153)
+         65 │   score = script "proxies/link.rhai"
+            ·                  ─────────┬─────────
+            ·                           ╰── outside the campaign's folder tree
+         66 │ }
+            ╰────
+          help: campaign files are shared between labs: keep every file they use inside the campaign's
+                folder
+        1 error, 0 warnings in 1 file
+    "#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // qdx fmt
 
