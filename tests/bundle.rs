@@ -458,3 +458,22 @@ fn resume_cuts_a_torn_line_off_the_wall_log() {
     }
     assert_eq!(code("verify", &bundle), Some(0));
 }
+
+/// Issue 14, item 25: when the report cannot be written (a full disk; here a folder in its
+/// way, which fails the same write), the error names the report's path.
+#[test]
+fn a_report_that_cannot_be_written_is_named_by_its_path() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    run_to(&bundle, &[]);
+    std::fs::remove_file(bundle.join("manifest.json")).expect("rm");
+    std::fs::remove_file(bundle.join("report.html")).expect("rm");
+    std::fs::create_dir_all(bundle.join("report.html/in-the-way")).expect("mkdir");
+    let out = resume(&bundle);
+    let shown = shown(&out, &bundle);
+    assert_eq!(out.status.code(), Some(3), "{shown}");
+    assert!(
+        shown.contains("error: cannot write the report [BUNDLE]/report.html: "),
+        "{shown}"
+    );
+}

@@ -314,7 +314,7 @@ impl BundleError {
             BundleError::NotABundle { .. }
             | BundleError::Incomplete { .. }
             | BundleError::NotAManifest(_) => ErrorKind::Input,
-            BundleError::Io { .. } | BundleError::Report(_) | BundleError::Serialize(_) => {
+            BundleError::Io { .. } | BundleError::Report { .. } | BundleError::Serialize(_) => {
                 ErrorKind::Failed
             }
         }
@@ -382,7 +382,13 @@ mod tests {
                 "BundleError::Journal(Locked)",
                 BundleError::Journal(JournalError::Locked { path: "j".into() }),
             ),
-            ("BundleError::Report", BundleError::Report(io())),
+            (
+                "BundleError::Report",
+                BundleError::Report {
+                    path: "b/report.html".into(),
+                    source: io(),
+                },
+            ),
             ("BundleError::Serialize", BundleError::Serialize(json())),
             (
                 "BundleError::NotABundle",
