@@ -22,12 +22,43 @@ pub struct DiskWorld;
 
 impl World for DiskWorld {
     fn read(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
+        read_text(path)
     }
 
     fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
     }
+}
+
+/// Reads a whole UTF-8 text file. A file that is not UTF-8 is refused with where its first
+/// invalid byte is (line, column and byte offset), not std's bare "stream did not contain
+/// valid UTF-8".
+pub fn read_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(std::fs::read(path)?).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = bytes.get(..at).unwrap_or_default();
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |k| k + 1);
+        // Characters, not bytes, before it on its line: the part before is valid UTF-8.
+        let column = String::from_utf8_lossy(before.get(line_start..).unwrap_or_default())
+            .chars()
+            .count()
+            + 1;
+        let byte = bytes
+            .get(at)
+            .map_or_else(String::new, |b| format!(" 0x{b:02x}"));
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text: the byte{byte} at line {line}, column {column} (byte offset \
+                 {at}) is not valid UTF-8"
+            ),
+        )
+    })
 }
 
 /// Files held in memory, by path.
@@ -159,6 +190,23 @@ mod tests {
             resolve_inside(Path::new(""), Path::new(""), "../x.rhai"),
             Err(PathProblem::OutsideFolder)
         );
+    }
+
+    /// Issue 14, item 25: a file that is not UTF-8 is refused with where its first invalid
+    /// byte is.
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_with_where() {
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().join("x.qdx");
+        std::fs::write(&path, b"qdx 1\n\xc3\xa9t\xe9\xff\n").expect("write");
+        let e = read_text(&path).expect_err("not UTF-8");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            e.to_string(),
+            "not UTF-8 text: the byte 0xe9 at line 2, column 3 (byte offset 9) is not valid UTF-8"
+        );
+        std::fs::write(&path, "qdx 1\n").expect("write");
+        assert_eq!(read_text(&path).expect("UTF-8"), "qdx 1\n");
     }
 
     /// Issue 14, item 28: a campaign in a folder up the tree (`qdx check ../examples/x.qdx`)

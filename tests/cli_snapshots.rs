@@ -144,6 +144,27 @@ fn check_a_missing_file() {
     "#);
 }
 
+/// Issue 14, item 25: bytes that are not UTF-8 given as a campaign: the error says where the
+/// first invalid byte is.
+#[test]
+fn check_a_file_that_is_not_text() {
+    let env = CliEnv::new();
+    let mut bytes = b"qdx 1\ncampaign \"x\" {\n  seed 1".to_vec();
+    bytes.extend([0xff, 0xfe, 0x00, 0x9c, 0x80]);
+    std::fs::write(env.path("random.qdx"), bytes).expect("write");
+    insta::assert_snapshot!(env.run(&["check", "random.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::load::read
+
+          × cannot read `random.qdx`: not UTF-8 text: the byte 0xff at line 3, column 9 (byte offset 29)
+          │ is not valid UTF-8
+          help: check the path; qdx reads campaign files as UTF-8 text
+        1 error, 0 warnings in 1 file
+    "#);
+}
+
 #[test]
 fn check_format_json() {
     let env = tiny();
