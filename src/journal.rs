@@ -7,8 +7,9 @@
 //! simulated lab) in seconds, never the wall clock, so the same campaign and seed journal the same
 //! bytes; a record is complete on its line or absent (a torn last line, from a kill mid-write,
 //! is ignored when reading and cut off before appending again); the first record of every
-//! journal is `started` (it is written before anything else of the bundle, so a bundle without
-//! it never ran); one process at a time writes a journal (an exclusive lock on the file, held
+//! journal is `started` (it is written before anything else of the bundle, which appears at its
+//! path only once its `started` record and inputs are stored, so a bundle without it was written
+//! by an earlier qdx and never ran); one process at a time writes a journal (an exclusive lock on the file, held
 //! while the [`Journal`] lives).
 
 use std::collections::BTreeMap;
@@ -300,6 +301,12 @@ impl Journal {
             self.dirty = false;
         }
         Ok(())
+    }
+
+    /// The journal's folder was renamed (a new bundle moved into place): its file is now at
+    /// `path` (the open file and its lock are unchanged).
+    pub fn moved_to(&mut self, path: &Path) {
+        self.path = path.to_path_buf();
     }
 
     pub fn path(&self) -> &Path {

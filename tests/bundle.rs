@@ -169,21 +169,79 @@ fn resume_completes_a_bundle_whose_writing_was_cut_short() {
 }
 
 /// Item 15: the `started` record, with the seed `--seed` gave, is the first thing a run
-/// writes: a kill in the startup window leaves a bundle that says what it was, and `qdx resume`
-/// refuses it rather than going on with the campaign's seed.
+/// writes. Issue 14, items 15 and 20: a bundle appears at its path only once that record and the
+/// run's inputs are stored. A kill in the startup window leaves no bundle (only the hidden
+/// folder it was being prepared in), so `qdx run` with the same `--out` starts it again and
+/// gives the bundle an uninterrupted run gives.
 #[test]
-fn the_started_record_is_written_before_anything_else() {
+fn a_kill_in_the_startup_window_leaves_no_bundle_and_run_starts_again() {
     let dir = tempfile::tempdir().expect("temp");
+    let full = dir.path().join("full");
+    run_to(&full, &["--seed", "7"]);
     let bundle = dir.path().join("b");
     killed_at(&bundle, 0, &["--seed", "7"]);
-    let records = journal(&bundle);
+    assert!(!bundle.exists(), "no bundle before its inputs are stored");
+    let staged: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".b.qdx-start-"))
+        })
+        .collect();
+    assert_eq!(staged.len(), 1, "the folder the bundle was prepared in");
+    let records = journal(&staged[0]);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["event"], "started");
     assert_eq!(records[0]["seed"], 7);
     assert!(
-        !bundle.join("campaign").exists() && !bundle.join("plan.json").exists(),
+        !staged[0].join("campaign").exists() && !staged[0].join("plan.json").exists(),
         "nothing before the started record"
     );
+    let out = resume(&bundle);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out, &bundle));
+    run_to(&bundle, &["--seed", "7"]);
+    assert_eq!(manifest(&bundle)["bundle_id"], manifest(&full)["bundle_id"]);
+}
+
+/// Issue 14, items 15 and 20: a kill right after the startup window (the first command
+/// journaled, not yet sent) leaves a bundle that `qdx resume` goes on with, with its seed.
+#[test]
+fn a_kill_right_after_startup_resumes_with_its_seed() {
+    let dir = tempfile::tempdir().expect("temp");
+    let full = dir.path().join("full");
+    run_to(&full, &["--seed", "7"]);
+    let bundle = dir.path().join("b");
+    killed_at(&bundle, 1, &["--seed", "7"]);
+    let out = resume(&bundle);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out, &bundle));
+    assert_eq!(manifest(&bundle)["seed"], 7);
+    for file in ["observations.csv", "report.html"] {
+        assert!(
+            std::fs::read(bundle.join(file)).ok() == std::fs::read(full.join(file)).ok(),
+            "{file} of the resumed bundle is that of the uninterrupted run"
+        );
+    }
+    let replay = qdx().arg("replay").arg(&bundle).output().expect("qdx runs");
+    assert_eq!(replay.status.code(), Some(0), "{}", shown(&replay, &bundle));
+}
+
+/// Item 15: a bundle of an earlier qdx cut short while storing its inputs (its `started`
+/// record written, its campaign not) is refused, not resumed with the campaign's seed; the
+/// message says how to start it again, with its seed (`qdx run` on the folder would refuse it).
+#[test]
+fn resume_refuses_a_bundle_whose_inputs_were_never_stored() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    killed_at(&bundle, 1, &["--seed", "7"]);
+    std::fs::remove_dir_all(bundle.join("campaign")).expect("rm");
+    let lines: Vec<String> = std::fs::read_to_string(bundle.join("journal.jsonl"))
+        .expect("journal")
+        .lines()
+        .take(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(bundle.join("journal.jsonl"), lines.concat()).expect("cut");
     let out = resume(&bundle);
     insta::assert_snapshot!(shown(&out, &bundle));
     assert_eq!(out.status.code(), Some(3));
@@ -311,5 +369,111 @@ fn a_bundle_in_use_is_refused() {
         std::fs::read(bundle.join("journal.jsonl")).expect("journal"),
         before,
         "the journal is untouched"
+    );
+}
+
+/// Issue 14, item 19: a kill between the end-of-run safe state and `finished` (in the safe
+/// state's commands, after its record, after `stopped`) leaves a run that already reached its
+/// end. `qdx resume` ends it once: the interrupted ending is void, the live records hold one
+/// safe state and one `stopped`, and the bundle replays and is that of the uninterrupted run.
+#[test]
+fn resume_after_the_end_of_the_run_ends_it_once() {
+    let dir = tempfile::tempdir().expect("temp");
+    let full = dir.path().join("full");
+    run_to(&full, &[]);
+    let records = journal(&full);
+    let at = |event: &str| {
+        records
+            .iter()
+            .rposition(|r| r["event"] == event)
+            .expect("the record")
+    };
+    let safe_state = at("safe_state");
+    let first_safe_command = (0..safe_state)
+        .rev()
+        .take_while(|k| records[*k]["event"] == "command")
+        .last()
+        .expect("the safe state's commands");
+    let lines: Vec<String> = std::fs::read_to_string(full.join("journal.jsonl"))
+        .expect("journal")
+        .lines()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for keep in [first_safe_command + 1, safe_state + 1, at("stopped") + 1] {
+        let bundle = dir.path().join(format!("cut-{keep}"));
+        copy_dir(&full, &bundle);
+        std::fs::write(bundle.join("journal.jsonl"), lines[..keep].concat()).expect("cut");
+        std::fs::remove_file(bundle.join("manifest.json")).expect("rm");
+        let out = resume(&bundle);
+        assert_eq!(out.status.code(), Some(0), "{}", shown(&out, &bundle));
+        let replay = qdx().arg("replay").arg(&bundle).output().expect("qdx runs");
+        assert_eq!(
+            replay.status.code(),
+            Some(0),
+            "cut after {keep} records: {}",
+            shown(&replay, &bundle)
+        );
+        let resumed = journal(&bundle);
+        let (from, to) = resumed
+            .iter()
+            .find(|r| r["event"] == "resumed")
+            .map(|r| (r["void_from"].as_u64(), r["void_to"].as_u64()))
+            .expect("a resumed record");
+        assert_eq!(
+            (from, to),
+            (Some(first_safe_command as u64), Some(keep as u64)),
+            "the interrupted ending is void"
+        );
+        for file in ["observations.csv", "report.html"] {
+            assert!(
+                std::fs::read(bundle.join(file)).ok() == std::fs::read(full.join(file)).ok(),
+                "cut after {keep} records: {file} is that of the uninterrupted run"
+            );
+        }
+    }
+}
+
+/// Issue 14, item 22: a kill while `wall.jsonl` is written leaves a torn last line; the
+/// resumed run cuts it off before appending, so every line of the file reads.
+#[test]
+fn resume_cuts_a_torn_line_off_the_wall_log() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    killed_at(&bundle, 150, &[]);
+    let wall = bundle.join("wall.jsonl");
+    let mut text = std::fs::read_to_string(&wall).expect("a wall log");
+    let whole = text.lines().count();
+    assert!(whole > 0);
+    text.push_str("{\"what\":\"experiment\",\"exper");
+    std::fs::write(&wall, text).expect("tear");
+    let out = resume(&bundle);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out, &bundle));
+    let text = std::fs::read_to_string(&wall).expect("the wall log");
+    assert!(text.lines().count() > whole, "the resumed run appended");
+    for line in text.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "a torn line in wall.jsonl: {line}"
+        );
+    }
+    assert_eq!(code("verify", &bundle), Some(0));
+}
+
+/// Issue 14, item 25: when the report cannot be written (a full disk; here a folder in its
+/// way, which fails the same write), the error names the report's path.
+#[test]
+fn a_report_that_cannot_be_written_is_named_by_its_path() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    run_to(&bundle, &[]);
+    std::fs::remove_file(bundle.join("manifest.json")).expect("rm");
+    std::fs::remove_file(bundle.join("report.html")).expect("rm");
+    std::fs::create_dir_all(bundle.join("report.html/in-the-way")).expect("mkdir");
+    let out = resume(&bundle);
+    let shown = shown(&out, &bundle);
+    assert_eq!(out.status.code(), Some(3), "{shown}");
+    assert!(
+        shown.contains("error: cannot write the report [BUNDLE]/report.html: "),
+        "{shown}"
     );
 }

@@ -144,6 +144,27 @@ fn check_a_missing_file() {
     "#);
 }
 
+/// Issue 14, item 25: bytes that are not UTF-8 given as a campaign: the error says where the
+/// first invalid byte is.
+#[test]
+fn check_a_file_that_is_not_text() {
+    let env = CliEnv::new();
+    let mut bytes = b"qdx 1\ncampaign \"x\" {\n  seed 1".to_vec();
+    bytes.extend([0xff, 0xfe, 0x00, 0x9c, 0x80]);
+    std::fs::write(env.path("random.qdx"), bytes).expect("write");
+    insta::assert_snapshot!(env.run(&["check", "random.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::load::read
+
+          × cannot read `random.qdx`: not UTF-8 text: the byte 0xff at line 3, column 9 (byte offset 29)
+          │ is not valid UTF-8
+          help: check the path; qdx reads campaign files as UTF-8 text
+        1 error, 0 warnings in 1 file
+    "#);
+}
+
 #[test]
 fn check_format_json() {
     let env = tiny();
@@ -399,6 +420,115 @@ fn check_lab_with_a_device_of_the_wrong_kind() {
         1 error, 0 warnings in 1 file
     "#,
     );
+}
+
+/// Issue 14, item 17: `qdx check dir/*.qdx` right after `qdx new` checks the lab file as a lab
+/// file (on its own: its block, drivers, settings), not as a campaign without a `campaign`
+/// block; a lab file's own errors are reported as such.
+#[test]
+fn check_recognises_a_lab_file() {
+    let env = CliEnv::new();
+    assert_eq!(env.run(&["new", "my-dots"]).code, Some(0));
+    insta::assert_snapshot!(
+        env.run(&["check", "my-dots/lab.qdx", "my-dots/my-dots.qdx"]),
+        @r#"
+        exit: 0
+        --- stdout
+        ok: my-dots/lab.qdx (lab "my-dots-rig"; `--lab` checks it against a campaign)
+        ok: my-dots/my-dots.qdx (campaign "my-dots")
+        --- stderr
+    "#,
+    );
+    env.copy(
+        "tests/data/invalid_lab/unknown_driver.qdx",
+        "unknown_driver.qdx",
+    );
+    insta::assert_snapshot!(env.run(&["check", "unknown_driver.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::lab::unknown_driver
+
+          × unknown driver kind `new_era.ne100`
+           ╭─[unknown_driver.qdx:6:14]
+         5 │ lab "test-rig" {
+         6 │   bind p_a = new_era.ne100 { port "/dev/ttyUSB0", address 0, baud 19200, syringe_diameter 4.78 mm }
+           ·              ──────┬──────
+           ·                    ╰── no such driver
+         7 │   bind p_b = new_era.ne1000 { port "/dev/ttyUSB0", address 1, baud 19200, syringe_diameter 4.78 mm }
+           ╰────
+          help: did you mean `new_era.ne1000`?
+        1 error, 0 warnings in 1 file
+    "#);
+}
+
+/// Issue 14, item 28: a campaign named up the tree (`../camp/x.qdx`, from a sibling folder)
+/// reaches the script in its own folder: `check`, `run` and `replay` (of `../runs/x`) work; a
+/// symbolic link that leads out of the campaign's folder is still refused.
+#[cfg(unix)]
+#[test]
+fn a_campaign_up_the_tree_reaches_its_own_script() {
+    let env = CliEnv::new();
+    env.copy("examples/cspbx3-orange.qdx", "camp/cspbx3-orange.qdx");
+    env.copy("examples/proxies", "camp/proxies");
+    std::fs::create_dir(env.path("work")).expect("mkdir");
+    let in_work = |args: &[&str]| {
+        let out = env
+            .command()
+            .current_dir(env.path("work"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("qdx runs");
+        env.output(&out)
+    };
+    insta::assert_snapshot!(in_work(&["check", "../camp/cspbx3-orange.qdx"]), @r#"
+        exit: 0
+        --- stdout
+        ok: ../camp/cspbx3-orange.qdx (campaign "cspbx3-orange-600nm")
+        --- stderr
+    "#);
+    let run = in_work(&[
+        "run",
+        "../camp/cspbx3-orange.qdx",
+        "-q",
+        "--out",
+        "../runs/x",
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    insta::assert_snapshot!(in_work(&["replay", "../runs/x"]), @r#"
+        exit: 0
+        --- stdout
+        ok: every optimizer decision follows from the journaled measurements
+        ok: the replay reproduces every decision and measurement of ../runs/x
+        --- stderr
+    "#);
+    env.write("secret.rhai", "1.0");
+    std::os::unix::fs::symlink("../../secret.rhai", env.path("camp/proxies/link.rhai"))
+        .expect("symlink");
+    env.write(
+        "camp/escape.qdx",
+        &env.read("camp/cspbx3-orange.qdx")
+            .replace("proxies/score.rhai", "proxies/link.rhai"),
+    );
+    insta::assert_snapshot!(in_work(&["check", "../camp/escape.qdx"]), @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        qdx::load::outside_folder
+
+          × the script path leads outside the campaign's folder
+            ╭─[../camp/escape.qdx:65:18]
+         64 │   plqy = relative_plqy(photoluminescence, absorbance, excitation: 365 nm, reference: std.reference.coumarin153)
+         65 │   score = script "proxies/link.rhai"
+            ·                  ─────────┬─────────
+            ·                           ╰── outside the campaign's folder tree
+         66 │ }
+            ╰────
+          help: campaign files are shared between labs: keep every file they use inside the campaign's
+                folder
+        1 error, 0 warnings in 1 file
+    "#);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1138,9 +1268,10 @@ fn help() {
 
         Exit codes:
           0      success
-          1      the input has errors (campaign, lab file, argument values), or verify/replay/fmt --check
-                 found a difference
-          2      usage error (unknown command or option, missing argument)
+          1      the input has errors (campaign, lab file, an argument's value that qdx refuses), or
+                 verify/replay/fmt --check found a difference
+          2      usage error (unknown command or option, missing argument, a value of the wrong form:
+                 `--seed abc`, `--format xml`)
           3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
                  corrupt or edited bundle, a bundle in use by another qdx, an internal error
           4      the run ended without a single successful experiment, or gave up after too many

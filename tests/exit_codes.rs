@@ -192,3 +192,146 @@ fn input_usage_and_failure_exit_1_2_and_3() {
     error: journal b/journal.jsonl, line 14: EOF while parsing a string at line 1 column 115
     ");
 }
+
+/// Issue 14, item 16: two runs racing for the same `--out`: one writes the bundle, the other
+/// is refused with exit 1 and the same message as a run started later, however the race goes
+/// (whether it finds the bundle before it starts or when it puts its own in place).
+#[test]
+fn the_loser_of_a_race_for_the_same_out_exits_1_as_a_later_run_would() {
+    let env = CliEnv::new();
+    env.copy("tests/data/cli/tiny.qdx", "tiny.qdx");
+    for round in 0..20 {
+        let out = format!("b{round}");
+        let start = || {
+            env.command()
+                .args(["run", "tiny.qdx", "-q", "--out", &out])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("qdx starts")
+        };
+        let (a, b) = (start(), start());
+        let mut ends: Vec<_> = [a, b]
+            .into_iter()
+            .map(|c| env.output(&c.wait_with_output().expect("qdx ends")))
+            .collect();
+        ends.sort_by_key(|o| o.code);
+        assert_eq!(ends[0].code, Some(0), "round {round}: {}", ends[0]);
+        assert_eq!(
+            (ends[1].code, ends[1].stderr.as_str()),
+            (
+                Some(1),
+                format!(
+                    "error: {out} already exists; a run never overwrites a bundle (name another \
+                     --out, or `qdx resume {out}` to go on with that run)\n"
+                )
+                .as_str()
+            ),
+            "round {round}"
+        );
+    }
+}
+
+/// Issue 14, item 16: an argument's value that clap cannot parse (`--seed abc`, `--format
+/// xml`) is a usage error, 2, and `qdx --help` and the README say so; 1 is for values qdx
+/// itself refuses (a folder that is not a bundle, an `--out` that exists).
+#[test]
+fn a_value_clap_cannot_parse_exits_2_as_help_and_readme_say() {
+    let env = CliEnv::new();
+    env.copy("tests/data/cli/tiny.qdx", "tiny.qdx");
+    for args in [
+        &["run", "tiny.qdx", "--seed", "abc"][..],
+        &["check", "tiny.qdx", "--format", "xml"][..],
+    ] {
+        assert_eq!(env.run(args).code, Some(2), "{args:?}");
+    }
+    let help = env.run(&["--help"]).stdout;
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let row = |code: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| {code} |")))
+            .unwrap_or_else(|| panic!("README has no row for exit code {code}"))
+            .to_owned()
+    };
+    for (what, text) in [("README", row("2")), ("qdx --help", help.clone())] {
+        assert!(
+            text.contains("`--seed abc`"),
+            "{what} counts a value clap cannot parse as a usage error: {text}"
+        );
+    }
+    assert!(
+        !row("1").contains("an argument's value ("),
+        "README: 1 is for values qdx refuses, not every argument's value: {}",
+        row("1")
+    );
+}
+
+/// Issue 14, item 21: a signal ignored when qdx started stays ignored (`nohup qdx run … &`
+/// then `kill -HUP`: the run goes on); the signals that were not ignored still end the run
+/// safely.
+#[cfg(unix)]
+#[test]
+fn a_signal_ignored_at_start_stays_ignored() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    // nohup starts qdx with SIGHUP ignored.
+    let mut child = Command::new("nohup")
+        .arg(env!("CARGO_BIN_EXE_qdx"))
+        .args(["run", "tests/data/runs/slow.qdx", "-q", "--out"])
+        .arg(&bundle)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nohup qdx starts");
+    let measured = |bundle: &Path| {
+        records(bundle)
+            .iter()
+            .filter(|r| r["event"] == "measured")
+            .count()
+    };
+    let wait_for = |child: &mut std::process::Child, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while measured(&bundle) < n {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {n} experiments in time"
+            );
+            if let Some(status) = child.try_wait().expect("status") {
+                panic!("qdx ended ({status}) before {n} experiments");
+            }
+            #[allow(clippy::disallowed_methods)] // a real process, in real time
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let pid = child.id().to_string();
+    let kill = |signal: &str| {
+        let sent = Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    };
+    wait_for(&mut child, 1);
+    kill("HUP");
+    // SIGHUP, ignored at start, ends nothing: the run goes on.
+    let after_hup = measured(&bundle);
+    wait_for(&mut child, after_hup + 2);
+    kill("TERM");
+    let out = child.wait_with_output().expect("qdx ends");
+    assert_eq!(out.status.code(), Some(143), "{}", shown(&out, &bundle));
+    let journal = records(&bundle);
+    assert!(
+        !journal
+            .iter()
+            .any(|r| r["reason"].as_str().is_some_and(|r| r.contains("SIGHUP"))),
+        "SIGHUP stopped nothing"
+    );
+    assert!(journal.iter().any(|r| r["event"] == "safe_state"
+        && r["reason"].as_str().is_some_and(|r| r.contains("SIGTERM"))));
+}

@@ -196,6 +196,13 @@ pub struct CheckedLab {
     pub sources: SourceMap,
 }
 
+/// Whether a parsed file is a lab binding file rather than a campaign: it has a `lab` block
+/// and no `campaign` block (`qdx check` checks each file as what it is).
+pub fn is_lab_file(ast: &ast::Ast) -> bool {
+    ast.items.iter().any(|i| matches!(i, Item::Lab(_)))
+        && !ast.items.iter().any(|i| matches!(i, Item::Campaign(_)))
+}
+
 /// Loads `path` after the campaign's `sources` and checks it, against `campaign` if given.
 pub fn check_lab(
     world: &dyn World,

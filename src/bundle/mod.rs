@@ -88,9 +88,12 @@ pub enum BundleError {
     },
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
-    /// `report.html` could not be written.
-    #[error("report: {0}")]
-    Report(std::io::Error),
+    /// `report.html` could not be written (a full disk).
+    #[error("cannot write the report {}: {source}", .path.display())]
+    Report {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A manifest or a record that does not serialize (a bug).
     #[error("{0}")]
     Serialize(serde_json::Error),
@@ -270,8 +273,12 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         &files::suggestions::write(c, &experiments),
     )?;
     let facts = Facts::of(&records);
-    crate::report::write(dir, c, &experiments, &scores, &facts.stop_reason)
-        .map_err(BundleError::Report)?;
+    crate::report::write(dir, c, &experiments, &scores, &facts.stop_reason).map_err(|source| {
+        BundleError::Report {
+            path: dir.join("report.html"),
+            source,
+        }
+    })?;
     let mut files = BTreeMap::new();
     let mut wall_files = BTreeMap::new();
     let mut all = Vec::new();
@@ -287,7 +294,8 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         if name == "manifest.json" {
             continue;
         }
-        let bytes = std::fs::read(dir.join(&rel)).map_err(io(&rel))?;
+        let path = dir.join(&rel);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
         if WALL_FILES.contains(&name.as_str()) {
             wall_files.insert(name, files::sha256(&bytes));
         } else {

@@ -16,6 +16,29 @@ pub fn check_file(path: &Path) -> validate::Checked {
     validate::validate(&loaded, &DiskWorld)
 }
 
+/// What a file given to `qdx check` is, checked as such.
+enum CheckedFile {
+    Campaign(Box<validate::Checked>),
+    /// A lab binding file (a `lab` block and no `campaign`), checked on its own: its block,
+    /// driver kinds, settings and ports (`--lab` checks it against a campaign).
+    Lab(Box<CheckedLab>),
+}
+
+fn check_any(path: &Path) -> CheckedFile {
+    let display = path.to_string_lossy().replace('\\', "/");
+    let loaded = crate::load::load(&DiskWorld, path, &display);
+    if loaded.entry_ast().is_some_and(crate::bind::is_lab_file) {
+        return CheckedFile::Lab(Box::new(crate::bind::check_lab(
+            &DiskWorld,
+            path,
+            &display,
+            crate::source::SourceMap::new(),
+            None,
+        )));
+    }
+    CheckedFile::Campaign(Box::new(validate::validate(&loaded, &DiskWorld)))
+}
+
 /// Checks a lab binding file against a checked campaign (or alone, when the campaign has
 /// errors); its diagnostics may point into the campaign too.
 pub fn check_lab_file(lab: &Path, campaign: &validate::Checked) -> CheckedLab {
@@ -42,7 +65,31 @@ pub fn run(
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     for path in files {
-        let checked = check_file(path);
+        let checked = match check_any(path) {
+            CheckedFile::Campaign(c) => *c,
+            CheckedFile::Lab(l) => {
+                errors += l.diagnostics.error_count();
+                warnings += l.diagnostics.warning_count();
+                match format {
+                    Format::Human => {
+                        let text = render_all(&l.diagnostics, &l.sources, style);
+                        let _ = write!(stderr.lock(), "{text}");
+                        if let Some(p) = &l.parsed {
+                            let _ = writeln!(
+                                stdout.lock(),
+                                "ok: {} (lab {:?}; `--lab` checks it against a campaign)",
+                                path.display(),
+                                p.name
+                            );
+                        }
+                    }
+                    Format::Json => {
+                        json.extend(l.diagnostics.iter().map(|d| to_json(d, &l.sources)));
+                    }
+                }
+                continue;
+            }
+        };
         errors += checked.diagnostics.error_count();
         warnings += checked.diagnostics.warning_count();
         let lab_checked = lab.map(|l| (l, check_lab_file(l, &checked)));

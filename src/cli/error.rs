@@ -15,7 +15,8 @@ use crate::source::SourceMap;
 /// clap's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The input has errors: the campaign, the lab file, an argument's value (1).
+    /// The input has errors: the campaign, the lab file, an argument's value that qdx refuses
+    /// (1). A value of the wrong form is clap's usage error (2).
     Input,
     /// qdx could not finish its job: a hardware fault, I/O, a corrupt or edited bundle, a
     /// bundle in use, an internal error (3).
@@ -125,15 +126,22 @@ pub enum CliError {
     NoJournal { dir: PathBuf },
     #[error("{} holds no campaign (is it a qdx bundle?)", .dir.display())]
     NoCampaign { dir: PathBuf },
-    /// Inputs the `started` record lists were never stored: the run stopped as it started.
+    /// Inputs the `started` record lists were never stored: the run stopped as it started (a
+    /// bundle of an earlier qdx; a bundle appears only once its inputs are stored).
     #[error(
         "the run in {} was cut short as it started, before any experiment: {} {} never \
-         stored\n  start it again with `qdx run`",
+         stored\n  nothing was sent to the lab: remove the folder and start the run again with \
+         `qdx run … --seed {seed}`",
         .dir.display(),
         .names.join(", "),
         if .names.len() == 1 { "was" } else { "were" }
     )]
-    InputsMissing { dir: PathBuf, names: Vec<String> },
+    InputsMissing {
+        dir: PathBuf,
+        names: Vec<String>,
+        /// The seed the run started with.
+        seed: u64,
+    },
     /// A stored input is not the file the run started with.
     #[error(
         "{name} in {} is not the file the run started with (its SHA-256 differs from the \
@@ -246,6 +254,11 @@ impl CliError {
                 diagnostics,
                 sources: sources.clone(),
             },
+            // The loser of a race for the same `--out` is told what a run started later is.
+            RunError::BundleExists { dir } => CliError::OutExists {
+                bundle: dir.join("journal.jsonl").is_file(),
+                dir,
+            },
             other => CliError::Run(other),
         }
     }
@@ -301,7 +314,7 @@ impl BundleError {
             BundleError::NotABundle { .. }
             | BundleError::Incomplete { .. }
             | BundleError::NotAManifest(_) => ErrorKind::Input,
-            BundleError::Io { .. } | BundleError::Report(_) | BundleError::Serialize(_) => {
+            BundleError::Io { .. } | BundleError::Report { .. } | BundleError::Serialize(_) => {
                 ErrorKind::Failed
             }
         }
@@ -369,7 +382,13 @@ mod tests {
                 "BundleError::Journal(Locked)",
                 BundleError::Journal(JournalError::Locked { path: "j".into() }),
             ),
-            ("BundleError::Report", BundleError::Report(io())),
+            (
+                "BundleError::Report",
+                BundleError::Report {
+                    path: "b/report.html".into(),
+                    source: io(),
+                },
+            ),
             ("BundleError::Serialize", BundleError::Serialize(json())),
             (
                 "BundleError::NotABundle",
@@ -524,6 +543,7 @@ mod tests {
                 CliError::InputsMissing {
                     dir: dir.clone(),
                     names: vec!["campaign/c.qdx".into()],
+                    seed: 7,
                 },
             ),
             (

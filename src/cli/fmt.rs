@@ -14,7 +14,7 @@ pub fn run(files: &[PathBuf], check: bool) -> Result<Outcome, CliError> {
     let mut out = std::io::stdout().lock();
     for path in files {
         let display = path.to_string_lossy().replace('\\', "/");
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::world::read_text(path) {
             Ok(t) => t,
             Err(source) => {
                 errors.push(CliError::ReadSource {

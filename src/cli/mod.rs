@@ -6,8 +6,8 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success |
-//! | 1    | the input has errors: the campaign, the lab file, the value of an argument (a bundle that is not one, an `--out` that exists); `verify`/`replay`/`fmt --check` found a difference |
-//! | 2    | usage error: unknown command or option, a missing argument (clap) |
+//! | 1    | the input has errors: the campaign, the lab file, an argument's value that qdx refuses (a bundle that is not one, an `--out` that exists); `verify`/`replay`/`fmt --check` found a difference |
+//! | 2    | usage error: unknown command or option, a missing argument, a value of the wrong form (`--seed abc`, `--format xml`): clap's |
 //! | 3    | qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a corrupt or edited bundle, a bundle in use by another qdx, an internal error (a panic) |
 //! | 4    | the run ended without a single successful experiment, or gave up after too many consecutive identical failures |
 //! | 128+n | a signal ended the run after the lab reached its safe state: 130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP; `qdx resume` goes on |
@@ -44,9 +44,10 @@ pub mod exit {
     use crate::runtime::RunSummary;
 
     pub const SUCCESS: u8 = 0;
-    /// The input (campaign, lab file, argument values) has errors.
+    /// The input (campaign, lab file, an argument's value that qdx refuses) has errors.
     pub const INPUT: u8 = 1;
-    /// A usage error; clap exits with it on its own.
+    /// A usage error (an unknown option, a value of the wrong form); clap exits with it on its
+    /// own.
     pub const USAGE: u8 = 2;
     /// qdx could not finish its job: hardware fault, I/O, corrupt bundle, internal error.
     pub const FAILED: u8 = 3;
@@ -62,9 +63,10 @@ pub mod exit {
     pub const HELP: &str = "\
 Exit codes:
   0      success
-  1      the input has errors (campaign, lab file, argument values), or verify/replay/fmt --check
-         found a difference
-  2      usage error (unknown command or option, missing argument)
+  1      the input has errors (campaign, lab file, an argument's value that qdx refuses), or
+         verify/replay/fmt --check found a difference
+  2      usage error (unknown command or option, missing argument, a value of the wrong form:
+         `--seed abc`, `--format xml`)
   3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
          corrupt or edited bundle, a bundle in use by another qdx, an internal error
   4      the run ended without a single successful experiment, or gave up after too many

@@ -209,6 +209,7 @@ fn check_inputs(dir: &Path, started: &Started, under: &[&str]) -> Result<(), Cli
         errors.push(CliError::InputsMissing {
             dir: dir.to_path_buf(),
             names: missing,
+            seed: started.seed,
         });
     }
     for p in problems {

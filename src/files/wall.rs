@@ -39,33 +39,76 @@ pub fn format_utc(secs: u64) -> String {
 }
 
 /// Appends `{experiment, started, finished}` wall times, one line per experiment.
+///
+/// Each line goes to the file in one write (`O_APPEND`): a kill leaves the file with whole
+/// lines, or with one torn last line, which [`WallLog::open`] cuts off before a resumed run
+/// appends again (as the journal does).
 #[derive(Debug)]
 pub struct WallLog {
     path: PathBuf,
 }
 
 impl WallLog {
-    pub fn new(dir: &Path) -> WallLog {
-        WallLog {
-            path: dir.join("wall.jsonl"),
-        }
+    /// The wall log of the bundle in `dir`, with a torn last line (a kill mid-write) cut off.
+    /// Called with the bundle's journal lock held: no other process writes the file.
+    pub fn open(dir: &Path) -> WallLog {
+        let path = dir.join("wall.jsonl");
+        // Wall times are informative only: a log that cannot be repaired is left as it is.
+        let _ = cut_torn_line(&path);
+        WallLog { path }
     }
 
     pub fn record(&self, what: &str, experiment: Option<u64>, started: &str) {
-        let line = serde_json::json!({ "what": what, "experiment": experiment, "started": started, "finished": now_utc() });
+        let mut line = serde_json::json!({ "what": what, "experiment": experiment, "started": started, "finished": now_utc() }).to_string();
+        line.push('\n');
         // Wall times are informative only; failing to write them must not stop a run.
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
         {
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(line.as_bytes());
         }
     }
 }
 
+/// Truncates a file after its last newline (a file without one is emptied).
+fn cut_torn_line(path: &Path) -> std::io::Result<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |k| k + 1);
+    if whole < bytes.len() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .set_len(whole as u64)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_torn_last_line_is_cut_off_before_appending() {
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().join("wall.jsonl");
+        std::fs::write(&path, "{\"what\":\"experiment\"}\n{\"what\":\"exp").expect("write");
+        let log = super::WallLog::open(dir.path());
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "{\"what\":\"experiment\"}\n"
+        );
+        log.record("experiment", Some(1), "2026-01-01T00:00:00Z");
+        let text = std::fs::read_to_string(&path).expect("read");
+        for line in text.lines() {
+            let _: serde_json::Value = serde_json::from_str(line).expect("a whole line");
+        }
+        assert_eq!(text.lines().count(), 2);
+    }
+
     #[test]
     fn utc_formatting_matches_known_dates() {
         assert_eq!(super::format_utc(0), "1970-01-01T00:00:00Z");

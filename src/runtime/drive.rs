@@ -23,24 +23,91 @@ fn plan_of(c: &Campaign) -> Result<crate::plan::Plan, RunError> {
     crate::plan::plan(c).map_err(RunError::Plan)
 }
 
-/// Creates the bundle folder, never an existing one (two runs racing for the same `--out`:
-/// one creates it, the other is refused), and its journal, whose lock the run holds from here.
-fn create_bundle(dir: &Path, sync_each: bool) -> Result<Journal, RunError> {
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+/// A bundle being created: a hidden folder beside the bundle's path that receives the
+/// journal (with its `started` record) and the run's inputs, then is renamed to the bundle's
+/// path in one step. A kill, a full disk or an early signal in this startup window leaves no
+/// bundle, so `qdx run` can start again with the same `--out`; a bundle that exists always
+/// has its seed and inputs, so `qdx resume` can go on with it. A folder a kill leaves is named
+/// `.<name>.qdx-start-<pid>`; a failure removes it.
+///
+/// Two runs racing for the same path: the first rename wins, the other finds the bundle there
+/// ([`RunError::BundleExists`]), as a run started later would.
+#[derive(Debug)]
+struct Staging {
+    path: PathBuf,
+    dir: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn create(dir: &Path) -> Result<Staging, RunError> {
+        // A run never overwrites a bundle, nor anything else at its path (a symbolic link too).
+        if dir.symlink_metadata().is_ok() {
+            return Err(RunError::BundleExists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
-    }
-    match std::fs::create_dir(dir) {
-        Ok(()) => Ok(Journal::create(&dir.join("journal.jsonl"), sync_each)?),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RunError::BundleExists {
+        let name = dir
+            .file_name()
+            .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
+        let path = parent.join(format!(".{name}.qdx-start-{}", std::process::id()));
+        if let Err(e) = std::fs::create_dir(&path) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(io_error(&path)(e));
+            }
+            // Left by a killed process that had this process id: no live process uses it.
+            std::fs::remove_dir_all(&path).map_err(io_error(&path))?;
+            std::fs::create_dir(&path).map_err(io_error(&path))?;
+        }
+        Ok(Staging {
+            path,
             dir: dir.to_path_buf(),
-        }),
-        Err(e) => Err(io_error(dir)(e)),
+            committed: false,
+        })
+    }
+
+    /// Moves the complete startup state to the bundle's path.
+    fn commit(mut self) -> Result<(), RunError> {
+        if let Err(e) = std::fs::rename(&self.path, &self.dir) {
+            return Err(if self.dir.symlink_metadata().is_ok() {
+                RunError::BundleExists {
+                    dir: self.dir.clone(),
+                }
+            } else {
+                io_error(&self.dir)(e)
+            });
+        }
+        self.committed = true;
+        if let Some(parent) = self.dir.parent()
+            && let Ok(folder) = std::fs::File::open(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            })
+        {
+            // Not every platform can sync a folder; the rename is made durable where it can.
+            let _ = folder.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
 /// Stores the run's inputs in its bundle: the campaign's files, the lab file and the plan,
 /// each written whole. Called once the journal's `started` record (with the seed and these
-/// files' hashes) is on disk, so a kill in between leaves a bundle `qdx resume` recognises.
+/// files' hashes) is on disk, in the bundle's [`Staging`] folder.
 fn prepare(
     c: &Campaign,
     lab_file: Option<&LabFile>,
@@ -92,7 +159,7 @@ impl<'c> Run<'c> {
             plan,
             lab,
             journal,
-            wall: crate::files::wall::WallLog::new(&dir),
+            wall: crate::files::wall::WallLog::open(&dir),
             dir,
             state: LabState::initial(c),
             calibration: super::measure::Calibration::default(),
@@ -175,6 +242,11 @@ impl<'c> Run<'c> {
             && let Some(stop) = self.calibrate().await?
         {
             self.halted = true;
+            return Ok(stop);
+        }
+        // A hardware run resumed after its last experiment met the stop condition has reached
+        // its end (a replayed run meets it again in the loop).
+        if let Some(stop) = self.stop_condition_met() {
             return Ok(stop);
         }
         let budget = c.budget.experiments.unwrap_or(u64::MAX);
@@ -364,21 +436,31 @@ impl<'c> Run<'c> {
                     .min(planned_experiments)
                     .saturating_sub(self.outcomes.len() as u64);
                 self.tick(remaining as f64 * per_experiment);
-                if let Some(stop) = &c.objectives.stop
-                    && let Some(last) = self.outcomes.last()
-                    && last.outcome.status.is_ok()
-                    && stop.holds(&|p| last.outcome.proxies.get(p).copied().flatten())
-                {
+                if let Some(stop) = self.stop_condition_met() {
                     if let Some(s) = strategy.as_mut() {
                         s.tell(&told).map_err(RunError::Optimizer)?;
                     }
-                    return Ok(format!("the stop condition was met by experiment {id}"));
+                    return Ok(stop);
                 }
             }
             if let Some(s) = strategy.as_mut() {
                 s.tell(&told).map_err(RunError::Optimizer)?;
             }
         }
+    }
+
+    /// Why the run stops when its last experiment met the campaign's stop condition.
+    fn stop_condition_met(&self) -> Option<String> {
+        let stop = self.c.objectives.stop.as_ref()?;
+        let last = self.outcomes.last()?;
+        (last.outcome.status.is_ok()
+            && stop.holds(&|p| last.outcome.proxies.get(p).copied().flatten()))
+        .then(|| {
+            format!(
+                "the stop condition was met by experiment {}",
+                last.experiment
+            )
+        })
     }
 
     /// Why the run should stop when the last [`super::REPEATED_FAILURES`] experiments failed
@@ -411,6 +493,13 @@ impl<'c> Run<'c> {
             self.journal.sync()?;
         }
         Ok(())
+    }
+
+    /// The bundle's folder was renamed (from its [`Staging`] folder): the run goes on there.
+    fn moved_to(&mut self, dir: &Path) {
+        self.journal.moved_to(&dir.join("journal.jsonl"));
+        self.wall = crate::files::wall::WallLog::open(dir);
+        self.dir = dir.to_path_buf();
     }
 
     /// Ends the replay of a resumed run: the journal's records after the last completed
@@ -459,8 +548,8 @@ pub async fn run_with(
     start(c, plan_of(c)?, lab, dir, options, strategy).await
 }
 
-/// Starts a planned run: the bundle, its `started` record and inputs, the loop, the bundle's
-/// files.
+/// Starts a planned run: the bundle, its `started` record and inputs (put in place together,
+/// see [`Staging`]), the loop, the bundle's files.
 async fn start(
     c: &Campaign,
     plan: crate::plan::Plan,
@@ -470,9 +559,11 @@ async fn start(
     strategy: Option<Box<dyn opt::Strategy>>,
 ) -> Result<RunSummary, RunError> {
     let plan_json = crate::files::plan::write(c, &plan);
-    let journal = create_bundle(dir, options.sync_each)?;
+    let staging = Staging::create(dir)?;
+    // The run's journal, whose lock the run holds from here (through the rename).
+    let journal = Journal::create(&staging.path.join("journal.jsonl"), options.sync_each)?;
     let lab_file = lab.lab_file.clone();
-    let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, plan);
+    let mut run = Run::new(c, lab, journal, staging.path.clone(), options, plan);
     run.strategy = strategy;
     let started = crate::files::wall::now_utc();
     // The first record, before anything else of the bundle: the seed (`--seed` may differ from
@@ -490,7 +581,9 @@ async fn start(
         ),
     })?;
     run.journal.sync()?;
-    prepare(c, lab_file.as_ref(), dir, &plan_json)?;
+    prepare(c, lab_file.as_ref(), &staging.path, &plan_json)?;
+    staging.commit()?;
+    run.moved_to(dir);
     let (reason, end) = run.drive_safely().await?;
     finish(run, &reason, end, &started)
 }
@@ -591,6 +684,53 @@ impl Signal {
             Signal::Terminate => "SIGTERM",
         }
     }
+
+    /// The signals a run listens for: each of SIGINT, SIGTERM and SIGHUP unless it was
+    /// ignored when qdx started. A process started with a signal ignored was asked not to be
+    /// ended by it (`nohup` ignores SIGHUP; a shell ignores SIGINT in a background job), and
+    /// listening would replace that: so an ignored signal stays ignored.
+    pub(crate) fn listened() -> Vec<Signal> {
+        [Signal::Interrupt, Signal::Terminate, Signal::Hangup]
+            .into_iter()
+            .filter(|s| !s.ignored())
+            .collect()
+    }
+
+    /// Whether this signal's disposition is "ignore". Asked before a run installs its
+    /// handlers, this is how qdx was started: once listened for, a signal is not ignored.
+    #[cfg(unix)]
+    #[allow(
+        unsafe_code,
+        reason = "sigaction(2) with no new action only reads the disposition; std and tokio \
+                  have no way to ask for it"
+    )]
+    fn ignored(self) -> bool {
+        let number = libc::c_int::from(self.number());
+        let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: a null new action makes sigaction only write the current one into `old`,
+        // which is valid to read zeroed (plain data) and written whole on success.
+        let read = unsafe { libc::sigaction(number, std::ptr::null(), old.as_mut_ptr()) };
+        read == 0 && {
+            // SAFETY: zeroed or written by sigaction: initialised either way.
+            let old = unsafe { old.assume_init() };
+            old.sa_sigaction == libc::SIG_IGN
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn ignored(self) -> bool {
+        false
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn kind(self) -> tokio::signal::unix::SignalKind {
+        use tokio::signal::unix::SignalKind;
+        match self {
+            Signal::Hangup => SignalKind::hangup(),
+            Signal::Interrupt => SignalKind::interrupt(),
+            Signal::Terminate => SignalKind::terminate(),
+        }
+    }
 }
 
 /// How a run ended, which decides the exit code of `qdx run`/`qdx resume` (see [`crate::cli`]).
@@ -608,7 +748,8 @@ pub enum RunEnd {
 }
 
 /// The signals a run turns into an orderly stop, listened for from the moment they are
-/// created (a signal that comes before that ends the process: nothing has been sent yet).
+/// created (a signal that comes before that ends the process: nothing has been sent yet), but
+/// none that was ignored when qdx started ([`Signal::listened`]).
 struct Signals {
     #[cfg(unix)]
     unix: Vec<(Signal, tokio::signal::unix::Signal)>,
@@ -618,15 +759,10 @@ impl Signals {
     fn listen() -> Result<Signals, RunError> {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{SignalKind, signal};
             let mut unix = Vec::new();
-            for (s, kind) in [
-                (Signal::Interrupt, SignalKind::interrupt()),
-                (Signal::Terminate, SignalKind::terminate()),
-                (Signal::Hangup, SignalKind::hangup()),
-            ] {
-                let stream =
-                    signal(kind).map_err(|source| RunError::Signals { signal: s, source })?;
+            for s in Signal::listened() {
+                let stream = tokio::signal::unix::signal(s.kind())
+                    .map_err(|source| RunError::Signals { signal: s, source })?;
                 unix.push((s, stream));
             }
             Ok(Signals { unix })
@@ -639,6 +775,10 @@ impl Signals {
     async fn next(&mut self) -> Signal {
         #[cfg(unix)]
         {
+            if self.unix.is_empty() {
+                // Every signal was ignored at start: none ends the run.
+                return std::future::pending().await;
+            }
             let waits = self.unix.iter_mut().map(|(s, stream)| {
                 let s = *s;
                 Box::pin(async move {
@@ -694,9 +834,16 @@ impl Run<'_> {
             Ok(_) => "end of run".to_owned(),
             Err(e) => format!("the run failed: {e}"),
         };
-        self.replaying = false;
+        // A resumed run whose replay reached the run's end (the interrupted run was cut short
+        // after its last experiment: in its end-of-run safe state, or before `finished`) goes
+        // live here: the interrupted run's records after its last experiment are void, so the
+        // run ends once, as it would have uninterrupted. Only a simulated lab can still be
+        // replaying (a hardware run goes live before it drives), so this write delays no
+        // instrument's safe state.
+        let live = self.go_live();
         let safe = self.safe_state(&why).await;
         let ended = result?;
+        live?;
         safe?;
         Ok(ended)
     }

@@ -361,15 +361,11 @@ pub struct ScriptInterruptOnSignals {
 async fn ending_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let streams: Vec<_> = [
-            SignalKind::interrupt(),
-            SignalKind::terminate(),
-            SignalKind::hangup(),
-        ]
-        .into_iter()
-        .filter_map(|k| signal(k).ok())
-        .collect();
+        // Those the run listens for: a signal ignored at start stays ignored.
+        let streams: Vec<_> = super::Signal::listened()
+            .into_iter()
+            .filter_map(|s| tokio::signal::unix::signal(s.kind()).ok())
+            .collect();
         if streams.is_empty() {
             std::future::pending::<()>().await;
         }

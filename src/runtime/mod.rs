@@ -67,10 +67,12 @@ pub enum RunError {
     /// The bundle folder exists: a run never overwrites one.
     #[error("{} already exists; a run never overwrites a bundle", .dir.display())]
     BundleExists { dir: PathBuf },
-    /// The journal has no `started` record: the run was cut short before it began.
+    /// The journal has no `started` record: the run was cut short before it began (a bundle
+    /// of an earlier qdx; a bundle appears only once its `started` record is stored).
     #[error(
         "the journal of {} has no `started` record: the run was cut short before it began, \
-         and its seed is unknown\n  nothing was sent to the lab; start it again with `qdx run`",
+         and its seed is unknown\n  nothing was sent to the lab: remove the folder and start \
+         the run again with `qdx run`",
         .dir.display()
     )]
     NotStarted { dir: PathBuf },

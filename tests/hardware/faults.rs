@@ -149,6 +149,53 @@ async fn a_pump_stall_pauses_the_run_in_the_safe_state_and_resume_finishes_it() 
     assert_safe(&fresh, &records);
 }
 
+/// Issue 14, item 19: a hardware run whose first experiment met the stop condition, killed
+/// after its end-of-run safe state (before `stopped` and `finished`), has reached its end: the
+/// resumed run runs no experiment, sends no old command again, and ends once.
+#[tokio::test(start_paused = true)]
+async fn a_run_cut_short_after_its_stop_condition_ends_on_resume() {
+    let campaign = super::rig::CAMPAIGN.replace(
+        "target peak = 600 nm within 5 nm",
+        "target peak = 600 nm within 5 nm\n  stop when peak >= 1 nm",
+    );
+    let (c, binding) = setup(&campaign, LAB);
+    let rig = Rig::new();
+    let (dir, result, records) = run(&rig, &c, &binding).await;
+    let summary = result.expect("the run finishes");
+    assert_eq!(summary.experiments, 1, "{}", stop_reason(&records));
+    assert!(summary.finished);
+    // Killed right after the end-of-run safe state.
+    let bundle = dir.path().join("bundle");
+    let journal = bundle.join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    let keep = records
+        .iter()
+        .rposition(|r| matches!(r.event, Event::SafeState { .. }))
+        .expect("a safe state")
+        + 1;
+    let cut: String = text.lines().take(keep).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&journal, cut).expect("cut");
+    std::fs::remove_file(bundle.join("manifest.json")).expect("rm");
+
+    let fresh = Rig::new();
+    let lab = fresh.connect(&c, &binding).await;
+    let resumed = qdx::runtime::resume(&c, lab, &bundle, &options())
+        .await
+        .expect("the resumed run finishes");
+    assert_eq!(resumed.experiments, 1);
+    assert!(resumed.finished);
+    assert_eq!(
+        resumed.stop_reason,
+        "the stop condition was met by experiment 0"
+    );
+    assert_eq!(fresh.spectra_taken(), 0, "no experiment ran again");
+    let records = qdx::journal::read(&journal).expect("journal");
+    let live = qdx::journal::live(&records);
+    assert_eq!(measured(&live), vec![(0, "ok".into())]);
+    assert_eq!(safe_states(&live).len(), 1, "one end of run");
+    assert_safe(&fresh, &records);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_spectrometer_disconnected_mid_run_aborts_in_the_safe_state() {
     let (c, binding) = setup(
