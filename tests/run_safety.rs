@@ -379,3 +379,42 @@ fn a_run_whose_experiments_keep_failing_the_same_way_stops_and_says_so() {
         summary.stop_reason
     );
 }
+
+/// Issue 14: a condition over a missing proxy is unknown, and `not` keeps it unknown. `gap`
+/// is a formula with no value once `iodide_frac` passes 0.2: the second experiment has none.
+#[test]
+fn a_missing_proxy_never_meets_a_stop_condition_or_a_requirement_even_negated() {
+    let with_gap = |extra: &str| {
+        halide_campaign("350 nm .. 800 nm", "0, 0.25, 0.5", extra).replace(
+            "  peak = photoluminescence.peak_wavelength()\n",
+            "  peak = photoluminescence.peak_wavelength()\n  gap = sqrt(0.2 - iodide_frac)\n",
+        )
+    };
+    // `not (gap < 100)` is unknown where `gap` is missing: the run goes on to the end.
+    let c = campaign(&with_gap("stop when not (gap < 100)"));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    let seen = statuses(&out);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        !summary.stop_reason.contains("stop condition"),
+        "{}",
+        summary.stop_reason
+    );
+    let gaps = column(&out.join("observations.csv"), "gap");
+    assert!(gaps.get(1).is_some_and(Option::is_none), "{gaps:?}");
+    // `require not (gap >= 100)` is not met where `gap` is missing: that experiment is
+    // infeasible, and says why.
+    let c = campaign(&with_gap("require not (gap >= 100)"));
+    let out = dir.path().join("c");
+    run_simulated(&c, &out, &options()).expect("run");
+    let seen = statuses(&out);
+    let status: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(status, ["ok", "infeasible", "infeasible"], "{seen:?}");
+    let reason = seen.get(1).and_then(|s| s.1.as_deref()).unwrap_or_default();
+    assert!(
+        reason.contains("requirement `not gap >= 100` not met (gap not measured)"),
+        "{reason}"
+    );
+}

@@ -498,6 +498,8 @@ catalog! {
         pub const UNKNOWN_VARIABLE: &str = "qdx::validate::unknown_variable";
         /// A pump's flow reaches no measuring cell.
         pub const UNMEASURED_PUMP: &str = "qdx::validate::unmeasured_pump";
+        /// A safety limit on a value qdx never reads (`pressure`: no pressure sensor is read).
+        pub const UNREAD_LIMIT: &str = "qdx::validate::unread_limit";
         /// The analysis cannot prove that a derived value stays within a device's limits.
         pub const UNPROVEN_LIMITS: &str = "qdx::validate::unproven_limits";
         /// The analysis cannot prove that the steady-state wait stays within 7 days.

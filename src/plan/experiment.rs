@@ -507,29 +507,36 @@ pub fn settings_at(c: &Campaign, vars: &[f64]) -> Result<Settings, PlanError> {
     Ok(settings)
 }
 
-/// The safety envelope, checked at the point.
+/// The safety envelope, checked at the point. A limit holds only on a value known here: one
+/// that cannot be told is never within the envelope.
 fn check_safety(c: &Campaign, s: &Settings) -> Result<(), PlanError> {
     let total_flow: f64 = s.rates.values().sum();
     for l in &c.safety.limits {
-        let value = match &l.subject {
-            LimitSubject::TotalFlow => Some(total_flow),
-            LimitSubject::Temperature => s.setpoints.values().copied().reduce(f64::max),
-            LimitSubject::Derived(d) => s.derived.get(*d).copied(),
-            LimitSubject::Variable(v) => s.variables.get(*v).copied(),
-            LimitSubject::Pressure => None,
-        };
-        if let Some(x) = value {
-            let ok = match l.subject {
-                LimitSubject::Temperature => s.setpoints.values().all(|t| l.op.holds(*t, l.value)),
-                _ => l.op.holds(x, l.value * (1.0 + 1e-9 * l.value.signum())),
-            };
-            if !ok {
-                return Err(PlanError::Safety {
-                    limit: l.text.clone(),
-                    value: l.unit.format(x),
-                    span: l.span,
-                });
+        let (value, ok) = match &l.subject {
+            // Every setpoint: with no heater there is none to break it.
+            LimitSubject::Temperature => (
+                s.setpoints.values().copied().reduce(f64::max),
+                s.setpoints.values().all(|t| l.op.holds(*t, l.value)),
+            ),
+            subject => {
+                let value = match subject {
+                    LimitSubject::TotalFlow => Some(total_flow),
+                    LimitSubject::Derived(d) => s.derived.get(*d).copied(),
+                    LimitSubject::Variable(v) => s.variables.get(*v).copied(),
+                    LimitSubject::Temperature => None,
+                };
+                let ok =
+                    value.is_some_and(|x| l.op.holds(x, l.value * (1.0 + 1e-9 * l.value.signum())));
+                (value, ok)
             }
+        };
+        if !ok {
+            return Err(PlanError::Safety {
+                limit: l.text.clone(),
+                value: value
+                    .map_or_else(|| "its value is unknown".to_owned(), |x| l.unit.format(x)),
+                span: l.span,
+            });
         }
     }
     Ok(())

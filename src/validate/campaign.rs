@@ -808,23 +808,41 @@ pub enum Condition {
 }
 
 impl Condition {
-    /// Evaluates with proxy values (SI); a missing proxy makes the condition false.
-    pub fn holds(&self, value: &dyn Fn(ProxyId) -> Option<f64>) -> bool {
+    /// Whether the condition is met, in three-valued (Kleene) logic: `None` when the answer
+    /// depends on a proxy that is missing (or not a number). `not` of unknown is unknown, `and`
+    /// is false as soon as one side is false, `or` true as soon as one side is true; a missing
+    /// value never makes a condition met, however it is negated.
+    pub fn truth(&self, value: &dyn Fn(ProxyId) -> Option<f64>) -> Option<bool> {
+        let known = |p: ProxyId| value(p).filter(|x| !x.is_nan());
         match self {
             Condition::Compare {
                 proxy,
                 op,
                 value: v,
-            } => value(*proxy).is_some_and(|x| op.holds(x, *v)),
+            } => known(*proxy).map(|x| op.holds(x, *v)),
             Condition::Within {
                 proxy,
                 target,
                 tolerance,
-            } => value(*proxy).is_some_and(|x| (x - target).abs() <= *tolerance),
-            Condition::And(a, b) => a.holds(value) && b.holds(value),
-            Condition::Or(a, b) => a.holds(value) || b.holds(value),
-            Condition::Not(a) => !a.holds(value),
+            } => known(*proxy).map(|x| (x - target).abs() <= *tolerance),
+            Condition::And(a, b) => match (a.truth(value), b.truth(value)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            Condition::Or(a, b) => match (a.truth(value), b.truth(value)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Condition::Not(a) => a.truth(value).map(|t| !t),
         }
+    }
+
+    /// Whether the condition is certainly met with these proxy values (SI): an unknown answer
+    /// ([`Condition::truth`]) is not met.
+    pub fn holds(&self, value: &dyn Fn(ProxyId) -> Option<f64>) -> bool {
+        self.truth(value) == Some(true)
     }
 }
 
@@ -1233,8 +1251,6 @@ pub enum LimitSubject {
     Temperature,
     /// The sum of all pump rates.
     TotalFlow,
-    /// Every pressure reading.
-    Pressure,
     /// One derived value or device setting.
     Derived(DerivedId),
     /// One variable.

@@ -122,8 +122,8 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `pressure <= 5 bar`,
-    /// `p1.rate <= 1 mL/min`, `x >= …`.
+    /// `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `p1.rate <= 1 mL/min`,
+    /// `x >= …`.
     fn limit(&mut self, e: &ast::Expr) -> Result<Limit, Diagnostic> {
         let ExprKind::Binary { op, left, right } = &e.kind else {
             return Err(not_a_limit(e.span));
@@ -160,7 +160,16 @@ impl<'a> Validator<'a> {
             ExprKind::Path(p) if p.segments.len() == 1 => match p.dotted().as_str() {
                 "temperature" => Some((LimitSubject::Temperature, Dimension::TEMPERATURE)),
                 "total_flow" => Some((LimitSubject::TotalFlow, Dimension::FLOW_RATE)),
-                "pressure" => Some((LimitSubject::Pressure, Dimension::PRESSURE)),
+                // A limit is kept only on values qdx knows before it sends a setting; a value it
+                // never reads is unknown, and an unknown value is never within a limit.
+                "pressure" => {
+                    return Err(Diagnostic::error(
+                        code::UNREAD_LIMIT,
+                        "qdx reads no pressure sensor, so it cannot keep a pressure limit",
+                    )
+                    .label(subject.span, "never measured during a run")
+                    .help("remove the limit and let the rig's relief valve or back-pressure regulator hold the pressure"));
+                }
                 _ => None,
             },
             _ => None,
@@ -194,7 +203,7 @@ impl<'a> Validator<'a> {
             _ => {
                 return Err(Diagnostic::error(code::LIMIT_SUBJECT, "a safety limit names one value: a variable, a derived value or a device setting")
                     .at(subject.span)
-                    .help("or one of `temperature`, `total_flow`, `pressure`"));
+                    .help("or `temperature` (every heater setpoint) or `total_flow` (the sum of all pump rates)"));
             }
         };
         let si = vt.expr.eval(&NoEnv);
@@ -539,7 +548,7 @@ fn not_a_limit(span: Span) -> Diagnostic {
         "a safety limit compares a value with a constant",
     )
     .at(span)
-    .help("e.g. `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `pressure <= 5 bar`")
+    .help("e.g. `temperature <= 90 degC` or `total_flow <= 1.5 mL/min`")
 }
 
 fn fault_actions(actions: &[Action]) -> Result<Vec<FaultAction>, Diagnostic> {
