@@ -400,6 +400,8 @@ catalog! {
         pub const SETTLE: &str = "qdx::validate::settle";
         /// A spectrum is used as a number.
         pub const SPECTRUM_AS_VALUE: &str = "qdx::validate::spectrum_as_value";
+        /// The flow splits: a device other than a valve feeds two devices (no parallel reactors).
+        pub const SPLIT_FLOW: &str = "qdx::validate::split_flow";
         /// The steady-state wait is not longer than zero.
         pub const STEADY_STATE: &str = "qdx::validate::steady_state";
         /// A strategy that moves through continuous space only meets a choice variable.

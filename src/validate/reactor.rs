@@ -536,6 +536,8 @@ impl<'a> Validator<'a> {
     pub(super) fn topology(&mut self) {
         let index = self.device_index();
         let mut edges: BTreeSet<(DeviceId, DeviceId)> = BTreeSet::new();
+        // Where each edge is first written: the port it leads to.
+        let mut edge_at: BTreeMap<(DeviceId, DeviceId), Span> = BTreeMap::new();
         let mut connected: BTreeSet<DeviceId> = BTreeSet::new();
         let mut errors = Vec::new();
         let mut any_connection = false;
@@ -546,9 +548,9 @@ impl<'a> Validator<'a> {
                     continue;
                 };
                 any_connection = true;
-                let mut stages: Vec<Vec<DeviceId>> = Vec::new();
+                let mut stages: Vec<Vec<(DeviceId, Span)>> = Vec::new();
                 for stage in &c.stages {
-                    let mut ids = Vec::new();
+                    let mut ids: Vec<(DeviceId, Span)> = Vec::new();
                     for port in stage {
                         match index.get(&port.device.name) {
                             Some(&id) => {
@@ -580,7 +582,7 @@ impl<'a> Validator<'a> {
                                     );
                                     continue;
                                 }
-                                ids.push(id);
+                                ids.push((id, port.span));
                             }
                             None => {
                                 if let Err(d) = self.find_device(&port.device, None) {
@@ -593,8 +595,8 @@ impl<'a> Validator<'a> {
                 }
                 for pair in stages.windows(2) {
                     if let [from, to] = pair {
-                        for &a in from {
-                            for &b in to {
+                        for &(a, _) in from {
+                            for &(b, at) in to {
                                 if a == b {
                                     errors.push(
                                         Diagnostic::error(
@@ -606,6 +608,7 @@ impl<'a> Validator<'a> {
                                     continue;
                                 }
                                 edges.insert((a, b));
+                                edge_at.entry((a, b)).or_insert(at);
                                 connected.insert(a);
                                 connected.insert(b);
                             }
@@ -719,6 +722,45 @@ impl<'a> Validator<'a> {
                     stack.pop();
                 }
             }
+        }
+        // A stream has one way: until parallel reactors exist, a device feeds one device. A valve
+        // is the exception, as it switches between its outlets rather than dividing the flow.
+        for (id, dev) in self.devices.iter().enumerate() {
+            if dev.role == Role::Valve {
+                continue;
+            }
+            // An edge back into a pump or around a cycle is reported as that.
+            let ways: Vec<DeviceId> = out_edges(id)
+                .filter(|w| self.devices.get(*w).is_some_and(|d| d.role != Role::Pump))
+                .collect();
+            if cycle.as_ref().is_some_and(|c| c.contains(&id)) {
+                continue;
+            }
+            if ways.len() < 2 {
+                continue;
+            }
+            let names: Vec<String> = ways
+                .iter()
+                .filter_map(|&w| self.devices.get(w))
+                .map(|d| format!("`{}`", d.name))
+                .collect();
+            let mut d = Diagnostic::error(
+                code::SPLIT_FLOW,
+                format!(
+                    "the flow splits after `{}` into {}",
+                    dev.name,
+                    names.join(" and ")
+                ),
+            );
+            for w in &ways {
+                if let Some(at) = edge_at.get(&(id, *w)) {
+                    d = d.label(*at, format!("`{}` feeds this", dev.name));
+                }
+            }
+            diags.push(d.help(format!(
+                "qdx has no parallel reactors yet: connect `{}` to one device (a switching valve may choose between outlets)",
+                dev.name
+            )));
         }
         if let Some(c) = cycle {
             let names: Vec<&str> = c
