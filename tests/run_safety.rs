@@ -418,3 +418,44 @@ fn a_missing_proxy_never_meets_a_stop_condition_or_a_requirement_even_negated() 
         "{reason}"
     );
 }
+
+/// A slow stream through a long coil before a late merge; the constraint keeps its
+/// steady-state wait within 7 days, so the campaign checks.
+const LATE_MERGE: &str = include_str!("data/runs/late_merge.qdx");
+
+/// Issue 14: the steady-state wait the validator proves is the one the planner waits (the
+/// residence along each stream's own way, not the reactor volume over the total flow), and an
+/// experiment whose wait is too long anyway is refused before any of its settings is sent.
+#[test]
+fn a_late_merge_wait_is_proven_by_check_and_refused_before_anything_moves() {
+    // Without the constraint, check refuses the 104-day wait of the slowest stream.
+    let without = LATE_MERGE.replace("  p_cd.rate >= 0.1527 uL/min\n", "");
+    let report = rendered(&check_text("late.qdx", &without));
+    assert!(
+        report.contains("the steady-state wait can last 104.2 days"),
+        "{report}"
+    );
+    // A campaign that got past check some other way (here: its first coil grew after it) is
+    // refused by its plan, before any instrument is opened: nothing reaches the lab.
+    let mut c = campaign(LATE_MERGE);
+    for way in &mut c.topology.ways {
+        for s in &mut way.segments {
+            s.volume *= 100.0;
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let error = run_simulated(&c, &out, &options()).expect_err("refused");
+    assert!(
+        error.to_string().contains(
+            "the steady-state wait would last 289.7 days; a single wait lasts at most 7 days"
+        ),
+        "{error}"
+    );
+    let sent: Vec<_> = qdx::journal::read(&out.join("journal.jsonl"))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| matches!(r.event, qdx::journal::Event::Command { .. }))
+        .collect();
+    assert!(sent.is_empty(), "{sent:?}");
+}

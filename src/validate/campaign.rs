@@ -415,8 +415,63 @@ pub struct Topology {
     /// For each pump, the ordered devices from the pump to its outlet.
     pub paths: Vec<FlowPath>,
     /// The volume from the point where all streams have joined to the measuring cell, m³
-    /// (what one "reactor volume" of steady-state wait means).
+    /// (the reactor volume a `qdx plan` step names).
     pub reactor_volume: Option<f64>,
+    /// Each pump's way to the measuring cell: what one "reactor volume" of steady-state wait
+    /// takes ([`Topology::residence_time`]). Empty without a measuring cell.
+    pub ways: Vec<Way>,
+}
+
+/// A pump's way to the measuring cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Way {
+    pub pump: DeviceId,
+    /// The devices after the pump up to the cell (inclusive) that hold liquid, in flow order.
+    pub segments: Vec<Segment>,
+}
+
+/// A device on a way, with what flows through it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub device: DeviceId,
+    /// What it holds, m³ (above zero).
+    pub volume: f64,
+    /// Every pump whose way passes through it: the flow through it is the sum of their rates.
+    pub pumps: Vec<DeviceId>,
+}
+
+impl Topology {
+    /// The time one "reactor volume" takes at these pump rates (m³/s), s: how long the slowest
+    /// running stream needs from its pump to the measuring cell (inclusive). The planner waits
+    /// it and validation proves it bounded over the variable box (`durations`), both from
+    /// [`Topology::ways`].
+    ///
+    /// Every device on a way carries the sum of the rates of the running pumps whose ways pass
+    /// through it, so each segment has its own residence time; a stream's time is the sum over
+    /// its way. For streams that all join before the first device with a volume this is
+    /// `reactor_volume / total_flow`; a long coil before a later merge point counts at its own
+    /// (lower) flow.
+    pub fn residence_time(&self, rates: &BTreeMap<DeviceId, f64>) -> f64 {
+        let rate = |p: DeviceId| rates.get(&p).copied().filter(|r| *r > 0.0);
+        if self.ways.is_empty() {
+            let total: f64 = rates.keys().filter_map(|p| rate(*p)).sum();
+            let v = self.reactor_volume.unwrap_or(0.0);
+            return if total > 0.0 { v / total } else { 0.0 };
+        }
+        self.ways
+            .iter()
+            .filter(|w| rate(w.pump).is_some())
+            .map(|w| {
+                w.segments
+                    .iter()
+                    .map(|s| {
+                        let q: f64 = s.pumps.iter().filter_map(|p| rate(*p)).sum();
+                        s.volume / q
+                    })
+                    .sum::<f64>()
+            })
+            .fold(0.0, f64::max)
+    }
 }
 
 #[derive(Debug, Clone)]

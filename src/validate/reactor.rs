@@ -846,6 +846,40 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Each pump's way to `cell` ([`Way`]): the devices that hold liquid, each with the pumps
+    /// whose ways pass through it. A pump that does not reach the cell has none.
+    pub(super) fn ways_to(&self, cell: DeviceId) -> Vec<Way> {
+        let edges: BTreeSet<(DeviceId, DeviceId)> = self.topology.edges.iter().copied().collect();
+        let paths: Vec<(DeviceId, Vec<DeviceId>)> = self
+            .topology
+            .paths
+            .iter()
+            .filter_map(|p| Some((p.pump, shortest_path(p.pump, cell, &edges)?)))
+            .collect();
+        paths
+            .iter()
+            .map(|(pump, path)| Way {
+                pump: *pump,
+                segments: path
+                    .iter()
+                    .filter_map(|d| {
+                        let dev = self.devices.get(*d)?;
+                        let volume = dev.volume();
+                        (dev.role != Role::Pump && volume > 0.0).then(|| Segment {
+                            device: *d,
+                            volume,
+                            pumps: paths
+                                .iter()
+                                .filter(|(_, other)| other.contains(d))
+                                .map(|(p, _)| *p)
+                                .collect(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// The volume from where all pumps' streams have joined to `cell`, inclusive (m³).
     pub(super) fn reactor_volume_to(&self, cell: DeviceId) -> Result<f64, String> {
         let edges: BTreeSet<(DeviceId, DeviceId)> = self.topology.edges.iter().copied().collect();
