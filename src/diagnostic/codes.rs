@@ -138,7 +138,7 @@ catalog! {
         pub const BUDGET: &str = "qdx::validate::budget";
         /// The optimizer's batch is larger than the experiment budget.
         pub const BUDGET_BATCH: &str = "qdx::validate::budget_batch";
-        /// A grid has more points than the experiment budget allows.
+        /// A grid has more points that satisfy the constraints than the experiment budget allows.
         pub const BUDGET_GRID: &str = "qdx::validate::budget_grid";
         /// The initial design has more experiments than the experiment budget.
         pub const BUDGET_INITIAL: &str = "qdx::validate::budget_initial";
@@ -238,6 +238,8 @@ catalog! {
         pub const FOLLOW_ON: &str = "qdx::validate::follow_on";
         /// A grid cannot keep a composition summing to its total.
         pub const GRID_COMPOSITION: &str = "qdx::validate::grid_composition";
+        /// No point of a grid satisfies the constraints.
+        pub const GRID_INFEASIBLE: &str = "qdx::validate::grid_infeasible";
         /// A grid has no levels for some of the variables.
         pub const GRID_WITHOUT_LEVELS: &str = "qdx::validate::grid_without_levels";
         /// A stock of the halide-exchange model has no halide, or one the model does not know.

@@ -127,12 +127,25 @@ pub struct Search {
     /// The objectives as `qdx-optimize` scores them (proxy values in SI); a design without
     /// objectives gets a stand-in ([`super::strategy::NO_OBJECTIVE`]).
     pub objectives: qdx_optimize::Objectives,
-    /// The strategy and its options (a grid is enumerated by the planner).
+    /// The strategy and its options (a grid's points are [`Search::grid`]).
     pub strategy: qdx_optimize::StrategySpec,
     /// How many experiments a Sobol or Latin-hypercube design runs.
     pub design_size: usize,
     /// Earlier results the optimizer starts from (`prior` sources), rows inside the ranges.
     pub prior: Vec<qdx_optimize::Observation>,
+    /// The grid's points, for a grid strategy ([`super::strategy::grid`]).
+    pub grid: Option<Grid>,
+}
+
+/// A grid design, decided once: validation counts its points against the budget and the
+/// planner runs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// The points that satisfy the constraints (SI values of the variables, choices as level
+    /// indices), in the grid's order.
+    pub points: Vec<Vec<f64>>,
+    /// Every point of the grid, those that break a constraint included.
+    pub total: u64,
 }
 
 /// One file of the campaign as run.
