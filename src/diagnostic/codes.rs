@@ -312,12 +312,14 @@ catalog! {
         pub const NOT_A_NUMBER: &str = "qdx::validate::not_a_number";
         /// A property value, which must be a constant (a number with its unit), names something.
         pub const NOT_CONSTANT: &str = "qdx::validate::not_constant";
-        /// A value is not a finite number (in a device kind, or in a lab binding's setting).
+        /// A constant is not a finite number (a property, an objective's value, a lab binding's setting).
         pub const NOT_FINITE: &str = "qdx::validate::not_finite";
         /// A heater or spectrometer, which liquid does not flow through, is in a connection.
         pub const NOT_IN_FLOW_PATH: &str = "qdx::validate::not_in_flow_path";
         /// An integer variable's bounds are not whole numbers without units.
         pub const NOT_INTEGER: &str = "qdx::validate::not_integer";
+        /// A path length, excitation wavelength, wavelength range or syringe volume is not above zero.
+        pub const NOT_POSITIVE: &str = "qdx::validate::not_positive";
         /// Warning: a desirability ramps over the values observed so far, not a stated range.
         pub const OBSERVED_RAMP: &str = "qdx::validate::observed_ramp";
         /// A choice variable has only one option.

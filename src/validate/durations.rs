@@ -2,8 +2,8 @@
 //!
 //! The runtime turns these values into waits on the lab's clock. A campaign that passes
 //! `qdx check` must only ask for waits a person would plan for, so each value is bounded here,
-//! with its span, before anything is sent to a device. Every bound is inclusive and every value
-//! must also be finite and not negative.
+//! with its span, before anything is sent to a device. Every bound is inclusive (but a time
+//! constant's zero) and every value must also be finite and not negative.
 //!
 //! | value                                                            | allowed                |
 //! |------------------------------------------------------------------|------------------------|
@@ -11,7 +11,7 @@
 //! | the steady-state wait over the whole variable box (reactor volumes along the slowest stream's way, `Topology::residence_time`, plus its time) | ≤ 7 days |
 //! | a flush (`volumes` reactor volumes along the rinse pump's way at its `rate`) | ≤ 7 days |
 //! | a syringe refill (`syringe` at `refill_rate`, capped at the pump's maximum rate) | ≤ 7 days |
-//! | a heater's `time_constant`                                       | 0 s .. 12 h            |
+//! | a heater's `time_constant`                                       | above 0 s .. 12 h      |
 //! | any other device property that is a time                        | 0 s .. 7 days          |
 //! | a `retry … backoff`                                              | 0 s .. 5 min           |
 //! | the campaign's `budget { time … }`                               | above 0 s .. 365 days  |
@@ -118,6 +118,20 @@ pub(super) fn check_property(
 ) -> Result<(), Diagnostic> {
     if dimension == Dimension::TIME {
         let what = format!("`{name}` of `{device}`");
+        // A heater responds in some time: the runtime and the simulated lab divide by it.
+        if name == "time_constant" && si <= 0.0 {
+            return Err(Diagnostic::error(
+                code::TIME_RANGE,
+                format!(
+                    "{what} is not above 0 s; it must lie within above 0 s .. {}",
+                    human(MAX_TIME_CONSTANT_S)
+                ),
+            )
+            .label(span, "not above 0 s")
+            .help(
+                "a real coil or bath responds within minutes to an hour, e.g. `time_constant 60 s`",
+            ));
+        }
         return if name == "time_constant" {
             check_time(
                 &what,

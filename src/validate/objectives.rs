@@ -112,7 +112,13 @@ impl<'a> Validator<'a> {
             )
             .at(e.span));
         }
-        Ok(t.expr.eval(&NoEnv))
+        let value = t.expr.eval(&NoEnv);
+        if !value.is_finite() {
+            return Err(
+                Diagnostic::error(code::NOT_FINITE, "this value is not a finite number").at(e.span),
+            );
+        }
+        Ok(value)
     }
 
     pub(super) fn objectives(&mut self) {

@@ -188,7 +188,7 @@ impl<'a> Validator<'a> {
             };
             match self.prop_value(def.ty, &p.value, names) {
                 Ok(v) => {
-                    if let Err(e) = checked_duration(&d.name.name, def, &v, p.value.span()) {
+                    if let Err(e) = checked_property(&d.name.name, def, &v, p.value.span()) {
                         errors.push(e);
                     }
                     device.properties.insert(def.name.clone(), v);
@@ -210,7 +210,7 @@ impl<'a> Validator<'a> {
                     {}
                 Some(default) => match self.prop_value(def.ty, default, names) {
                     Ok(v) => {
-                        if let Err(e) = checked_duration(&d.name.name, def, &v, default.span()) {
+                        if let Err(e) = checked_property(&d.name.name, def, &v, default.span()) {
                             errors.push(e);
                         }
                         device.properties.insert(def.name.clone(), v);
@@ -1002,16 +1002,64 @@ fn source_text(e: &ast::Expr) -> String {
     }
 }
 
-/// A property the runtime turns into a wait, checked against its bounds (see `durations`).
-fn checked_duration(
+/// A property checked against what it can physically be: one the runtime turns into a wait
+/// against its bounds (see `durations`); one the lab reads that only means something above
+/// zero (a cell's `path_length`, a spectrometer's `excitation` and wavelength `range`, a pump's
+/// `syringe`) above zero. The simulated lab refuses such values when a run starts, and a real
+/// instrument has none.
+fn checked_property(
     device: &str,
     def: &super::kinds::PropDef,
     value: &PropertyValue,
     span: Span,
 ) -> Result<(), Diagnostic> {
+    let not_positive = |what: &str, why: &str| {
+        Diagnostic::error(
+            code::NOT_POSITIVE,
+            format!("`{}` of `{device}` is not above zero: {what}", def.name),
+        )
+        .label(span, "not above zero")
+        .help(why.to_owned())
+    };
     match (def.ty, value) {
         (PropType::Quantity(dim), PropertyValue::Quantity { si, .. }) => {
-            super::durations::check_property(device, &def.name, dim, *si, span)
+            super::durations::check_property(device, &def.name, dim, *si, span)?;
+            let what = match (def.name.as_str(), dim) {
+                ("path_length", Dimension::LENGTH) => Some((
+                    "light crosses the cell over some length",
+                    "write the cell's path length, e.g. `10 mm`",
+                )),
+                ("excitation", Dimension::LENGTH) => Some((
+                    "a wavelength is above zero",
+                    "write the wavelength of the excitation source, e.g. `365 nm`",
+                )),
+                ("syringe", Dimension::VOLUME) => Some((
+                    "a syringe holds some volume",
+                    "write the syringe's volume, e.g. `5 mL`",
+                )),
+                _ => None,
+            };
+            match what {
+                Some((what, why)) if *si <= 0.0 => Err(not_positive(what, why)),
+                _ => Ok(()),
+            }
+        }
+        (PropType::Range(dim), PropertyValue::Range { lo, hi, .. })
+            if def.name == "range" && dim == Dimension::LENGTH && !(*lo > 0.0 && lo < hi) =>
+        {
+            Err(if *lo <= 0.0 {
+                not_positive(
+                    "a wavelength is above zero",
+                    "start the range above zero, e.g. `350 nm .. 800 nm`",
+                )
+            } else {
+                Diagnostic::error(
+                    code::EMPTY_RANGE,
+                    format!("`{}` of `{device}` holds a single value", def.name),
+                )
+                .label(span, "its ends are equal")
+                .help("a spectrometer reads a band of wavelengths: give its low and high ends, e.g. `350 nm .. 800 nm`")
+            })
         }
         _ => Ok(()),
     }

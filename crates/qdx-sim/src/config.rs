@@ -243,7 +243,13 @@ impl SimConfig {
                 &format!("heater {} time constant", h.name),
                 h.time_constant_s,
             )?;
-            positive(&format!("heater {} minimum", h.name), h.min_k)?;
+            // Absolute zero is the one bound a temperature has: a range may start there.
+            if !(h.min_k.is_finite() && h.min_k >= 0.0) {
+                return Err(SimError::InvalidConfig(format!(
+                    "heater {} minimum must be a temperature (0 K or above), got {}",
+                    h.name, h.min_k
+                )));
+            }
             if !(h.max_k.is_finite() && h.max_k >= h.min_k) {
                 return Err(SimError::InvalidConfig(format!(
                     "heater {} range is empty",
