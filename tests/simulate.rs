@@ -240,7 +240,15 @@ fn saturated_absorbance_fails_the_experiment_and_never_stops_the_run() {
 fn every_value_check_accepts_the_simulated_lab_runs() {
     let tiny = include_str!("data/cli/tiny.qdx");
     let heater = "heater h1 : heater { range 20 degC .. 320 degC }";
-    let cases: [(&str, &str, Option<&str>); 11] = [
+    let cases: [(&str, &str, Option<&str>); 13] = [
+        // A pixel count the simulated detector lacks shapes only the simulated spectra.
+        ("excitation 405 nm", "excitation 405 nm, pixels 8", None),
+        // A kind of the campaign's own may leave its setpoint unbounded.
+        (
+            "heater h1 : heater { range 20 degC .. 320 degC }",
+            "heater h1 : open_heater { }",
+            None,
+        ),
         // −1 °C and 0 K are temperatures: a heater's range may start there.
         (
             heater,
@@ -296,7 +304,11 @@ fn every_value_check_accepts_the_simulated_lab_runs() {
     ];
     for (from, to, expected) in cases {
         assert!(tiny.contains(from), "{from}");
-        let text = tiny.replacen(from, to, 1);
+        let text = tiny.replacen(from, to, 1).replacen(
+            "use std.spectra",
+            "use std.spectra\n\nkind open_heater : heater {\n  setting setpoint : temperature\n}",
+            1,
+        );
         let checked = check_text("tiny.qdx", &text);
         let report = rendered(&checked);
         match (expected, checked.campaign) {

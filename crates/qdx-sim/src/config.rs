@@ -189,6 +189,9 @@ pub struct PressureSensorConfig {
     pub resistance_pa_s_per_m3: f64,
 }
 
+/// The pixel counts a simulated spectrometer reads.
+pub const PIXELS: std::ops::RangeInclusive<usize> = 3..=16_384;
+
 fn positive(what: &str, v: f64) -> SimResult<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
@@ -265,10 +268,12 @@ impl SimConfig {
                     s.name
                 )));
             }
-            if !(3..=16_384).contains(&s.pixels) {
+            if !PIXELS.contains(&s.pixels) {
                 return Err(SimError::InvalidConfig(format!(
-                    "spectrometer {} needs 3 ..= 16384 pixels",
-                    s.name
+                    "spectrometer {} needs {} ..= {} pixels",
+                    s.name,
+                    PIXELS.start(),
+                    PIXELS.end()
                 )));
             }
             for (what, v) in [
