@@ -73,35 +73,35 @@ fn check_a_clean_campaign() {
 fn check_a_campaign_with_errors() {
     let env = tiny();
     broken(&env);
-    insta::assert_snapshot!(env.run(&["check", "broken.qdx"]), @r#"
-        exit: 1
-        --- stdout
-        --- stderr
-        qdx::validate::unknown_name
+    insta::assert_snapshot!(env.run(&["check", "broken.qdx"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    qdx::validate::unknown_name
 
-          × unknown name `totl_flow`
-            ╭─[broken.qdx:41:15]
-         40 │   p_cd.rate = total_flow / 2
-         41 │   p_se.rate = totl_flow / 2
-            ·               ────┬────
-            ·                   ╰── not a variable, parameter or derived value
-         42 │ }
-            ╰────
-          help: did you mean `total_flow`?
+      × unknown name `totl_flow`
+        ╭─[broken.qdx:41:15]
+     40 │   p_cd.rate = total_flow / 2
+     41 │   p_se.rate = totl_flow / 2
+        ·               ────┬────
+        ·                   ╰── not a variable, parameter or derived value
+     42 │ }
+        ╰────
+      help: did you mean `total_flow`?
 
-        qdx::validate::unit_mismatch
+    qdx::validate::unit_mismatch
 
-          × expected a temperature, found a volume
-            ╭─[broken.qdx:66:18]
-         65 │ safety {
-         66 │   temperature <= 310 mL
-            ·                  ───┬──
-            ·                     ╰── this is a volume
-         67 │   on pump_stall : stop_all, pause
-            ╰────
-          help: write a temperature, e.g. 25 degC
-        2 errors, 0 warnings in 1 file
-    "#);
+      × cannot compare an absolute temperature and a volume
+        ╭─[broken.qdx:66:3]
+     65 │ safety {
+     66 │   temperature <= 310 mL
+        ·   ─────┬─────    ───┬──
+        ·        │            ╰── this is a volume
+        ·        ╰── this is an absolute temperature
+     67 │   on pump_stall : stop_all, pause
+        ╰────
+    2 errors, 0 warnings in 1 file
+    ");
 }
 
 #[test]
@@ -173,62 +173,70 @@ fn check_format_json() {
     let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
     assert_eq!(report["errors"], 2);
     insta::assert_snapshot!(out, @r#"
-        exit: 1
-        --- stdout
+    exit: 1
+    --- stdout
+    {
+      "diagnostics": [
         {
-          "diagnostics": [
+          "code": "qdx::validate::unknown_name",
+          "column": 15,
+          "end": 1160,
+          "file": "broken.qdx",
+          "help": "did you mean `total_flow`?",
+          "labels": [
             {
-              "code": "qdx::validate::unknown_name",
               "column": 15,
               "end": 1160,
               "file": "broken.qdx",
-              "help": "did you mean `total_flow`?",
-              "labels": [
-                {
-                  "column": 15,
-                  "end": 1160,
-                  "file": "broken.qdx",
-                  "line": 41,
-                  "message": "not a variable, parameter or derived value",
-                  "start": 1151
-                }
-              ],
               "line": 41,
-              "message": "unknown name `totl_flow`",
-              "notes": [],
-              "severity": "error",
+              "message": "not a variable, parameter or derived value",
               "start": 1151
+            }
+          ],
+          "line": 41,
+          "message": "unknown name `totl_flow`",
+          "notes": [],
+          "severity": "error",
+          "start": 1151
+        },
+        {
+          "code": "qdx::validate::unit_mismatch",
+          "column": 3,
+          "end": 1517,
+          "file": "broken.qdx",
+          "help": null,
+          "labels": [
+            {
+              "column": 3,
+              "end": 1517,
+              "file": "broken.qdx",
+              "line": 66,
+              "message": "this is an absolute temperature",
+              "start": 1506
             },
             {
-              "code": "qdx::validate::unit_mismatch",
               "column": 18,
               "end": 1527,
               "file": "broken.qdx",
-              "help": "write a temperature, e.g. 25 degC",
-              "labels": [
-                {
-                  "column": 18,
-                  "end": 1527,
-                  "file": "broken.qdx",
-                  "line": 66,
-                  "message": "this is a volume",
-                  "start": 1521
-                }
-              ],
               "line": 66,
-              "message": "expected a temperature, found a volume",
-              "notes": [],
-              "severity": "error",
+              "message": "this is a volume",
               "start": 1521
             }
           ],
-          "errors": 2,
-          "files": [
-            "broken.qdx"
-          ],
-          "warnings": 0
+          "line": 66,
+          "message": "cannot compare an absolute temperature and a volume",
+          "notes": [],
+          "severity": "error",
+          "start": 1506
         }
-        --- stderr
+      ],
+      "errors": 2,
+      "files": [
+        "broken.qdx"
+      ],
+      "warnings": 0
+    }
+    --- stderr
     "#);
 }
 
@@ -339,6 +347,58 @@ fn check_stops_a_script_past_the_memory_a_run_allows() {
        ╰────
       help: `qdx check` ran the script with every variable at the middle of its range; a run has the
             same limit and would stop it the same way
+    1 error, 0 warnings in 1 file
+    ");
+}
+
+/// Issue 14: a name means one thing. `tiny.qdx` with each pump at the derived `total_flow`
+/// (their sum is twice it) and a safety limit on `total_flow`: the limit is on the derived
+/// value the campaign calls so, not on the sum of the pump rates.
+#[test]
+fn check_a_safety_limit_on_a_derived_name_limits_that_value() {
+    let env = tiny();
+    let limited = |limit: &str| {
+        env.read("tiny.qdx")
+            .replace("p_cd.rate = total_flow / 2", "p_cd.rate = total_flow")
+            .replace("p_se.rate = total_flow / 2", "p_se.rate = total_flow")
+            .replace(
+                "  temperature <= 310 degC\n",
+                &format!("  temperature <= 310 degC\n  total_flow <= {limit}\n"),
+            )
+    };
+    env.write("within.qdx", &limited("400 uL/min"));
+    insta::assert_snapshot!(env.run(&["check", "within.qdx"]), @r#"
+    exit: 0
+    --- stdout
+    ok: within.qdx (campaign "tiny")
+    --- stderr
+    "#);
+    env.write("above.qdx", &limited("200 uL/min"));
+    insta::assert_snapshot!(env.run(&["check", "above.qdx"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    qdx::validate::out_of_limits
+
+      × `total_flow` can reach 300 uL/min, above 200 uL/min
+        ╭─[above.qdx:39:3]
+     38 │ derive {
+     39 │   total_flow = r1.volume / residence
+        ·   ─────────────────┬────────────────
+        ·                    ╰── reaches 300 uL/min at residence = 30 s
+     40 │   p_cd.rate = total_flow
+        ╰────
+      help: narrow the variables' ranges, or add a constraint such as `total_flow <= 200 uL/min`
+
+    Advice: qdx::validate::out_of_limits
+
+      ☞ limit from the safety limit `total_flow <= 200 uL/min`
+        ╭─[above.qdx:67:3]
+     66 │   temperature <= 310 degC
+     67 │   total_flow <= 200 uL/min
+        ·   ────────────────────────
+     68 │   on pump_stall : stop_all, pause
+        ╰────
     1 error, 0 warnings in 1 file
     ");
 }

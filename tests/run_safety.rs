@@ -392,3 +392,83 @@ fn a_run_whose_experiments_keep_failing_the_same_way_stops_and_says_so() {
         summary.stop_reason
     );
 }
+
+/// Issue 14: a condition over a missing proxy is unknown, and `not` keeps it unknown. `gap`
+/// is a formula with no value once `iodide_frac` passes 0.2: the second experiment has none.
+#[test]
+fn a_missing_proxy_never_meets_a_stop_condition_or_a_requirement_even_negated() {
+    let with_gap = |extra: &str| {
+        halide_campaign("350 nm .. 800 nm", "0, 0.25, 0.5", extra).replace(
+            "  peak = photoluminescence.peak_wavelength()\n",
+            "  peak = photoluminescence.peak_wavelength()\n  gap = sqrt(0.2 - iodide_frac)\n",
+        )
+    };
+    // `not (gap < 100)` is unknown where `gap` is missing: the run goes on to the end.
+    let c = campaign(&with_gap("stop when not (gap < 100)"));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    let seen = statuses(&out);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        !summary.stop_reason.contains("stop condition"),
+        "{}",
+        summary.stop_reason
+    );
+    let gaps = column(&out.join("observations.csv"), "gap");
+    assert!(gaps.get(1).is_some_and(Option::is_none), "{gaps:?}");
+    // `require not (gap >= 100)` is not met where `gap` is missing: that experiment is
+    // infeasible, and says why.
+    let c = campaign(&with_gap("require not (gap >= 100)"));
+    let out = dir.path().join("c");
+    run_simulated(&c, &out, &options()).expect("run");
+    let seen = statuses(&out);
+    let status: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(status, ["ok", "infeasible", "infeasible"], "{seen:?}");
+    let reason = seen.get(1).and_then(|s| s.1.as_deref()).unwrap_or_default();
+    assert!(
+        reason.contains("requirement `not gap >= 100` not met (gap not measured)"),
+        "{reason}"
+    );
+}
+
+/// A slow stream through a long coil before a late merge; the constraint keeps its
+/// steady-state wait within 7 days, so the campaign checks.
+const LATE_MERGE: &str = include_str!("data/runs/late_merge.qdx");
+
+/// Issue 14: the steady-state wait the validator proves is the one the planner waits (the
+/// residence along each stream's own way, not the reactor volume over the total flow), and an
+/// experiment whose wait is too long anyway is refused before any of its settings is sent.
+#[test]
+fn a_late_merge_wait_is_proven_by_check_and_refused_before_anything_moves() {
+    // Without the constraint, check refuses the 104-day wait of the slowest stream.
+    let without = LATE_MERGE.replace("  p_cd.rate >= 0.1527 uL/min\n", "");
+    let report = rendered(&check_text("late.qdx", &without));
+    assert!(
+        report.contains("the steady-state wait can last 104.2 days"),
+        "{report}"
+    );
+    // A campaign that got past check some other way (here: its first coil grew after it) is
+    // refused by its plan, before any instrument is opened: nothing reaches the lab.
+    let mut c = campaign(LATE_MERGE);
+    for way in &mut c.topology.ways {
+        for s in &mut way.segments {
+            s.volume *= 100.0;
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let error = run_simulated(&c, &out, &options()).expect_err("refused");
+    assert!(
+        error.to_string().contains(
+            "the steady-state wait would last 289.7 days; a single wait lasts at most 7 days"
+        ),
+        "{error}"
+    );
+    let sent: Vec<_> = qdx::journal::read(&out.join("journal.jsonl"))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| matches!(r.event, qdx::journal::Event::Command { .. }))
+        .collect();
+    assert!(sent.is_empty(), "{sent:?}");
+}

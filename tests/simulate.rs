@@ -388,3 +388,111 @@ fn a_table_separated_by_semicolons_with_headers_that_are_not_names_runs() {
     assert_eq!(column(header, row, "v_pbbr2"), "2");
     assert_eq!(column(header, row, "plqy"), "70");
 }
+
+/// Issue 14: every device value either is a located error of check or runs on the simulated
+/// lab; none passes check and then stops the run when the simulated lab is built. Each case
+/// edits `tiny.qdx` and names the error code check gives, or `None` when the value runs.
+#[test]
+fn every_value_check_accepts_the_simulated_lab_runs() {
+    let tiny = include_str!("data/cli/tiny.qdx");
+    let heater = "heater h1 : heater { range 20 degC .. 320 degC }";
+    let cases: [(&str, &str, Option<&str>); 13] = [
+        // A pixel count the simulated detector lacks shapes only the simulated spectra.
+        ("excitation 405 nm", "excitation 405 nm, pixels 8", None),
+        // A kind of the campaign's own may leave its setpoint unbounded.
+        (
+            "heater h1 : heater { range 20 degC .. 320 degC }",
+            "heater h1 : open_heater { }",
+            None,
+        ),
+        // −1 °C and 0 K are temperatures: a heater's range may start there.
+        (
+            heater,
+            "heater h1 : heater { range -1 degC .. 320 degC }",
+            None,
+        ),
+        (heater, "heater h1 : heater { range 0 K .. 320 degC }", None),
+        (
+            heater,
+            "heater h1 : heater { range 20 degC .. 320 degC, time_constant -0 s }",
+            Some("qdx::validate::time_range"),
+        ),
+        (
+            heater,
+            "heater h1 : heater { range 20 degC .. 320 degC, time_constant 0 s }",
+            Some("qdx::validate::time_range"),
+        ),
+        (
+            "excitation 405 nm",
+            "excitation -1 nm",
+            Some("qdx::validate::not_positive"),
+        ),
+        (
+            "excitation 405 nm",
+            "excitation 0 nm",
+            Some("qdx::validate::not_positive"),
+        ),
+        (
+            "flow_cell { volume 2 uL,",
+            "flow_cell { volume 2 uL, path_length -1 mm,",
+            Some("qdx::validate::not_positive"),
+        ),
+        (
+            "range 400 nm .. 750 nm",
+            "range -10 nm .. 750 nm",
+            Some("qdx::validate::not_positive"),
+        ),
+        (
+            "range 400 nm .. 750 nm",
+            "range 400 nm .. 400 nm",
+            Some("qdx::validate::empty_range"),
+        ),
+        (
+            "p_cd : syringe_pump { syringe 10 mL",
+            "p_cd : syringe_pump { syringe 0 mL",
+            Some("qdx::validate::not_positive"),
+        ),
+        (
+            "maximize peak",
+            "maximize peak in 0 nm .. 1 nm / 0",
+            Some("qdx::validate::not_finite"),
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert!(tiny.contains(from), "{from}");
+        let text = tiny.replacen(from, to, 1).replacen(
+            "use std.spectra",
+            "use std.spectra\n\nkind open_heater : heater {\n  setting setpoint : temperature\n}",
+            1,
+        );
+        let checked = check_text("tiny.qdx", &text);
+        let report = rendered(&checked);
+        match (expected, checked.campaign) {
+            (None, Some(c)) => {
+                let dir = tempfile::tempdir().expect("temp");
+                run_simulated(&c, &dir.path().join("b"), &options())
+                    .unwrap_or_else(|e| panic!("`{to}` passed check, then the run failed: {e}"));
+            }
+            (Some(code), None) => {
+                let errors: Vec<_> = checked
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .collect();
+                assert!(
+                    errors.iter().any(|d| d.code == code),
+                    "`{to}`: expected {code}:\n{report}"
+                );
+                for d in errors {
+                    assert!(
+                        d.primary_span().and_then(|s| s.range()).is_some(),
+                        "`{to}`: `{}` has no location",
+                        d.message
+                    );
+                }
+            }
+            (None, None) => panic!("`{to}` should check:\n{report}"),
+            (Some(code), Some(_)) => panic!("`{to}` should fail check with {code}"),
+        }
+    }
+}

@@ -203,17 +203,39 @@ fn a_grid_leaves_out_the_points_that_break_a_constraint() {
     }
 }
 
+/// Issue 14: check and plan agree on a grid's points. Check refuses a grid none of whose
+/// points satisfies the constraints (the planner could run none of them).
 #[test]
-fn a_grid_with_no_point_inside_the_constraints_is_refused_by_the_planner() {
+fn a_grid_with_no_point_inside_the_constraints_is_refused_by_check() {
     let text = rates_campaign(GRID, 18).replace(
         "p_cd.rate + p_se.rate <= 20 uL/min",
         "p_cd.rate + p_se.rate <= 20 uL/min\n  p_cd.rate >= 5 uL/min\n  p_cd.rate <= 9 uL/min",
     );
     let checked = check_files(&text, &[]);
-    let sources = checked.sources.clone();
-    let c = valid(checked);
-    let diags = qdx::plan::plan(&c).expect_err("no grid point is feasible");
-    insta::assert_snapshot!(render_all(&diags, &sources, Style::Plain));
+    assert!(checked.campaign.is_none());
+    insta::assert_snapshot!(render_all(
+        &checked.diagnostics,
+        &checked.sources,
+        Style::Plain
+    ));
+}
+
+/// Issue 14: a grid is counted against the budget by the points it runs, those that satisfy
+/// the constraints, as the planner counts them.
+#[test]
+fn a_grid_is_counted_against_the_budget_by_the_points_it_runs() {
+    // 18 points, 12 of them inside the constraint: a budget of 12 runs them all.
+    let c = valid(check_files(&rates_campaign(GRID, 12), &[]));
+    let plan = qdx::plan::plan(&c).expect("plan");
+    assert_eq!(plan.experiments, 12);
+    // A budget of 11 is one short, and check says so in the same terms.
+    let checked = check_files(&rates_campaign(GRID, 11), &[]);
+    assert!(checked.campaign.is_none());
+    insta::assert_snapshot!(render_all(
+        &checked.diagnostics,
+        &checked.sources,
+        Style::Plain
+    ));
 }
 
 /// The Suzuki pool example with another optimizer block and budget.

@@ -11,6 +11,12 @@ use crate::validate::campaign::*;
 /// becomes one nanolitre, far below anything that changes a residence time.
 const MIN_SEGMENT_M3: f64 = 1e-12;
 
+/// A device's upper limit as the simulated lab holds it: a limit the kind does not give is the
+/// largest number.
+fn unbounded_above(hi: f64) -> f64 {
+    if hi.is_finite() { hi } else { f64::MAX }
+}
+
 /// The simulated lab for a campaign with a reactor.
 pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
     let stock_of = |pump: DeviceId| c.stocks.iter().find(|s| s.pump == pump);
@@ -27,7 +33,7 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
             syringe_volume: d.syringe().unwrap_or(1.0),
             initial_volume: None,
             min_rate: rate.map_or(0.0, |r| r.lo.max(0.0)),
-            max_rate: rate.map_or(1e-3, |r| r.hi),
+            max_rate: rate.map_or(1e-3, |r| unbounded_above(r.hi)),
         });
     }
     let mut heaters = Vec::new();
@@ -35,8 +41,10 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
         let sp = d.driven(Drive::HeaterSetpoint);
         heaters.push(sim::HeaterConfig {
             name: d.name.clone(),
-            min_k: sp.map_or(273.15, |s| s.lo),
-            max_k: sp.map_or(573.15, |s| s.hi),
+            // A kind may leave a setting unbounded (`setting setpoint : temperature`): the
+            // simulated sibling then guards nothing on that side, but its limits are numbers.
+            min_k: sp.map_or(273.15, |s| s.lo.max(0.0)),
+            max_k: sp.map_or(573.15, |s| unbounded_above(s.hi)),
             time_constant_s: d.time_constant(),
         });
     }
@@ -104,7 +112,11 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
         s.min_nm = lo;
         s.max_nm = hi;
         if let Some(PropertyValue::Integer(p)) = d.property("pixels") {
-            s.pixels = usize::try_from(*p).unwrap_or(1024).clamp(16, 65_536);
+            // The campaign's pixel count shapes only the simulated spectra; a count the simulated
+            // detector does not have is read at its nearest.
+            s.pixels = usize::try_from(*p)
+                .unwrap_or(1024)
+                .clamp(*sim::config::PIXELS.start(), *sim::config::PIXELS.end());
         }
         if let Some(x) = d.quantity("excitation") {
             s.excitation_nm = x * 1e9;

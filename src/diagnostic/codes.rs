@@ -138,7 +138,7 @@ catalog! {
         pub const BUDGET: &str = "qdx::validate::budget";
         /// The optimizer's batch is larger than the experiment budget.
         pub const BUDGET_BATCH: &str = "qdx::validate::budget_batch";
-        /// A grid has more points than the experiment budget allows.
+        /// A grid has more points that satisfy the constraints than the experiment budget allows.
         pub const BUDGET_GRID: &str = "qdx::validate::budget_grid";
         /// The initial design has more experiments than the experiment budget.
         pub const BUDGET_INITIAL: &str = "qdx::validate::budget_initial";
@@ -238,6 +238,8 @@ catalog! {
         pub const FOLLOW_ON: &str = "qdx::validate::follow_on";
         /// A grid cannot keep a composition summing to its total.
         pub const GRID_COMPOSITION: &str = "qdx::validate::grid_composition";
+        /// No point of a grid satisfies the constraints.
+        pub const GRID_INFEASIBLE: &str = "qdx::validate::grid_infeasible";
         /// A grid has no levels for some of the variables.
         pub const GRID_WITHOUT_LEVELS: &str = "qdx::validate::grid_without_levels";
         /// A stock of the halide-exchange model has no halide, or one the model does not know.
@@ -310,12 +312,14 @@ catalog! {
         pub const NOT_A_NUMBER: &str = "qdx::validate::not_a_number";
         /// A property value, which must be a constant (a number with its unit), names something.
         pub const NOT_CONSTANT: &str = "qdx::validate::not_constant";
-        /// A value is not a finite number (in a device kind, or in a lab binding's setting).
+        /// A constant is not a finite number (a property, an objective's value, a lab binding's setting).
         pub const NOT_FINITE: &str = "qdx::validate::not_finite";
         /// A heater or spectrometer, which liquid does not flow through, is in a connection.
         pub const NOT_IN_FLOW_PATH: &str = "qdx::validate::not_in_flow_path";
         /// An integer variable's bounds are not whole numbers without units.
         pub const NOT_INTEGER: &str = "qdx::validate::not_integer";
+        /// A path length, excitation wavelength, wavelength range or syringe volume is not above zero.
+        pub const NOT_POSITIVE: &str = "qdx::validate::not_positive";
         /// Warning: a desirability ramps over the values observed so far, not a stated range.
         pub const OBSERVED_RAMP: &str = "qdx::validate::observed_ramp";
         /// A choice variable has only one option.
@@ -404,6 +408,8 @@ catalog! {
         pub const SETTLE: &str = "qdx::validate::settle";
         /// A spectrum is used as a number.
         pub const SPECTRUM_AS_VALUE: &str = "qdx::validate::spectrum_as_value";
+        /// The flow splits: a device other than a valve feeds two devices (no parallel reactors).
+        pub const SPLIT_FLOW: &str = "qdx::validate::split_flow";
         /// The steady-state wait is not longer than zero.
         pub const STEADY_STATE: &str = "qdx::validate::steady_state";
         /// A strategy that moves through continuous space only meets a choice variable.
@@ -508,6 +514,8 @@ catalog! {
         pub const UNKNOWN_VARIABLE: &str = "qdx::validate::unknown_variable";
         /// A pump's flow reaches no measuring cell.
         pub const UNMEASURED_PUMP: &str = "qdx::validate::unmeasured_pump";
+        /// A safety limit on a value qdx never reads (`pressure`: no pressure sensor is read).
+        pub const UNREAD_LIMIT: &str = "qdx::validate::unread_limit";
         /// The analysis cannot prove that a derived value stays within a device's limits.
         pub const UNPROVEN_LIMITS: &str = "qdx::validate::unproven_limits";
         /// The analysis cannot prove that the steady-state wait stays within 7 days.

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 pub use super::command::Command;
 use crate::diagnostic::codes::plan as code;
+use crate::source::{Span, Synthetic};
 use crate::validate::campaign::*;
 use crate::validate::expr::Env;
 
@@ -90,7 +91,7 @@ pub enum Operation {
         volumes: f64,
         total_flow: f64,
         /// The time one reactor volume takes at the experiment's rates, s (see
-        /// [`residence_time`]).
+        /// [`Topology::residence_time`]).
         residence: f64,
         extra: f64,
     },
@@ -277,61 +278,24 @@ pub fn settle_time(delta: f64, within: f64, tau: f64) -> f64 {
     }
 }
 
-/// The time one "reactor volume" takes at these pump rates, s: how long the slowest new stream
-/// needs from its pump to the measuring cell (inclusive).
-///
-/// Every device on a pump's way carries the sum of the rates of the pumps whose ways pass
-/// through it, so each segment has its own residence time; a stream's time is the sum over its
-/// way and the slowest running stream sets the wait. For streams that all join before the first
-/// device with a volume this is `reactor_volume / total_flow`; a long coil before a later merge
-/// point counts at its own (lower) flow. A device without a declared volume holds none.
-pub fn residence_time(c: &Campaign, rates: &BTreeMap<DeviceId, f64>) -> f64 {
-    let total_flow: f64 = rates.values().filter(|r| **r > 0.0).sum();
-    let Some(cell) = c.measurement.as_ref().map(|m| m.cell) else {
-        let v = c.topology.reactor_volume.unwrap_or(0.0);
-        return if total_flow > 0.0 {
-            v / total_flow
-        } else {
-            0.0
-        };
-    };
-    let running = |p: DeviceId| rates.get(&p).is_some_and(|r| *r > 0.0);
-    // Each running pump's way up to the cell.
-    let ways: Vec<(DeviceId, &[DeviceId])> = c
-        .topology
-        .paths
-        .iter()
-        .filter(|p| running(p.pump))
-        .filter_map(|p| {
-            let end = p.devices.iter().position(|d| *d == cell)?;
-            Some((p.pump, p.devices.get(..=end)?))
-        })
-        .collect();
-    let flow_through = |d: DeviceId| -> f64 {
-        ways.iter()
-            .filter(|(_, way)| way.contains(&d))
-            .map(|(p, _)| rates.get(p).copied().unwrap_or(0.0))
-            .sum()
-    };
-    ways.iter()
-        .map(|(_, way)| {
-            way.iter()
-                .filter_map(|d| {
-                    let dev = c.devices.get(*d)?;
-                    if dev.role == Role::Pump {
-                        return None;
-                    }
-                    let q = flow_through(*d);
-                    (q > 0.0).then(|| dev.volume() / q)
-                })
-                .sum::<f64>()
-        })
-        .fold(0.0, f64::max)
+/// Time for `volumes` reactor volumes to flow at these pump rates
+/// ([`Topology::residence_time`]).
+pub fn steady_state_time(c: &Campaign, volumes: f64, rates: &BTreeMap<DeviceId, f64>) -> f64 {
+    volumes * c.topology.residence_time(rates)
 }
 
-/// Time for `volumes` reactor volumes to flow at these pump rates.
-pub fn steady_state_time(c: &Campaign, volumes: f64, rates: &BTreeMap<DeviceId, f64>) -> f64 {
-    volumes * residence_time(c, rates)
+/// Refuses a wait validation would not allow: longer than
+/// [`crate::validate::durations::MAX_WAIT_S`], or not a number.
+fn check_wait(what: &'static str, seconds: f64, span: Span) -> Result<(), PlanError> {
+    if seconds <= crate::validate::durations::MAX_WAIT_S {
+        Ok(())
+    } else {
+        Err(PlanError::Wait {
+            what,
+            seconds,
+            span,
+        })
+    }
 }
 
 /// A group of operations that run at the same time, with the reason they run.
@@ -392,6 +356,13 @@ pub enum PlanError {
         value: String,
         span: crate::source::Span,
     },
+    /// A wait longer than validation allows ([`crate::validate::durations::MAX_WAIT_S`]).
+    #[error("the {what} would last {}; a single wait lasts at most {}", crate::validate::durations::human(*seconds), crate::validate::durations::human(crate::validate::durations::MAX_WAIT_S))]
+    Wait {
+        what: &'static str,
+        seconds: f64,
+        span: crate::source::Span,
+    },
 }
 
 impl PlanError {
@@ -400,7 +371,8 @@ impl PlanError {
             PlanError::OutOfLimits { span, .. }
             | PlanError::NotFinite { span, .. }
             | PlanError::SyringeTooSmall { span, .. }
-            | PlanError::Safety { span, .. } => *span,
+            | PlanError::Safety { span, .. }
+            | PlanError::Wait { span, .. } => *span,
         }
     }
 
@@ -522,29 +494,36 @@ pub fn settings_at(c: &Campaign, vars: &[f64]) -> Result<Settings, PlanError> {
     Ok(settings)
 }
 
-/// The safety envelope, checked at the point.
+/// The safety envelope, checked at the point. A limit holds only on a value known here: one
+/// that cannot be told is never within the envelope.
 fn check_safety(c: &Campaign, s: &Settings) -> Result<(), PlanError> {
     let total_flow: f64 = s.rates.values().sum();
     for l in &c.safety.limits {
-        let value = match &l.subject {
-            LimitSubject::TotalFlow => Some(total_flow),
-            LimitSubject::Temperature => s.setpoints.values().copied().reduce(f64::max),
-            LimitSubject::Derived(d) => s.derived.get(*d).copied(),
-            LimitSubject::Variable(v) => s.variables.get(*v).copied(),
-            LimitSubject::Pressure => None,
-        };
-        if let Some(x) = value {
-            let ok = match l.subject {
-                LimitSubject::Temperature => s.setpoints.values().all(|t| l.op.holds(*t, l.value)),
-                _ => l.op.holds(x, l.value * (1.0 + 1e-9 * l.value.signum())),
-            };
-            if !ok {
-                return Err(PlanError::Safety {
-                    limit: l.text.clone(),
-                    value: l.unit.format(x),
-                    span: l.span,
-                });
+        let (value, ok) = match &l.subject {
+            // Every setpoint: with no heater there is none to break it.
+            LimitSubject::Temperature => (
+                s.setpoints.values().copied().reduce(f64::max),
+                s.setpoints.values().all(|t| l.op.holds(*t, l.value)),
+            ),
+            subject => {
+                let value = match subject {
+                    LimitSubject::TotalFlow => Some(total_flow),
+                    LimitSubject::Derived(d) => s.derived.get(*d).copied(),
+                    LimitSubject::Variable(v) => s.variables.get(*v).copied(),
+                    LimitSubject::Temperature => None,
+                };
+                let ok =
+                    value.is_some_and(|x| l.op.holds(x, l.value * (1.0 + 1e-9 * l.value.signum())));
+                (value, ok)
             }
+        };
+        if !ok {
+            return Err(PlanError::Safety {
+                limit: l.text.clone(),
+                value: value
+                    .map_or_else(|| "its value is unknown".to_owned(), |x| l.unit.format(x)),
+                span: l.span,
+            });
         }
     }
     Ok(())
@@ -606,8 +585,12 @@ pub fn schedule(
     let thermal_ops = thermal_waits(c, state, &mut plan);
     let volumes = m.map_or(3.0, |m| m.steady_state_volumes);
     let extra = m.map_or(0.0, |m| m.steady_state_extra);
-    let residence = residence_time(c, &rates);
+    let residence = c.topology.residence_time(&rates);
     let steady = volumes * residence + extra;
+    // Validation proved both waits bounded over the variable box; here they are checked at the
+    // point, before any setting of the experiment is sent.
+    let span = m.map_or(Span::synthetic(Synthetic::Default), |m| m.span);
+    check_wait("steady-state wait", steady, span)?;
     let acquire_ops = acquisitions(c);
     let acquire_time: f64 = acquire_ops.iter().map(|o| o.estimate(&plan, c)).sum();
     // While a temperature settles the pumps stand still: what flows then is discarded anyway,
@@ -619,6 +602,7 @@ pub fn schedule(
     let flush_time = flush.as_ref().map_or(0.0, |f| {
         steady_state_time(c, f.volumes, &BTreeMap::from([(f.pump, f.rate)]))
     });
+    check_wait("flush", flush_time, span)?;
     let mut needs: BTreeMap<DeviceId, f64> = rates.iter().map(|(p, r)| (*p, r * running)).collect();
     if let Some(f) = &flush {
         *needs.entry(f.pump).or_insert(0.0) += f.rate * flush_time;
@@ -759,7 +743,9 @@ pub fn schedule(
             ops: vec![Operation::WaitSteadyState {
                 volumes: f.volumes,
                 total_flow: f.rate,
-                residence: residence_time(c, &BTreeMap::from([(f.pump, f.rate)])),
+                residence: c
+                    .topology
+                    .residence_time(&BTreeMap::from([(f.pump, f.rate)])),
                 extra: 0.0,
             }],
         });

@@ -83,32 +83,6 @@ pub struct DesignPlan {
     pub makespan: f64,
 }
 
-/// Every point of a grid: choices over all their levels, others over their declared levels.
-pub fn grid_points(c: &Campaign) -> Vec<Vec<f64>> {
-    let axes: Vec<Vec<f64>> = c
-        .variables
-        .iter()
-        .enumerate()
-        .map(|(i, v)| match &v.domain {
-            Domain::Choice { levels } => (0..levels.len()).map(|k| k as f64).collect(),
-            _ => c.optimizer.levels.get(&i).cloned().unwrap_or_default(),
-        })
-        .collect();
-    let mut points = vec![Vec::new()];
-    for axis in &axes {
-        let mut next = Vec::with_capacity(points.len() * axis.len());
-        for p in &points {
-            for x in axis {
-                let mut q: Vec<f64> = p.clone();
-                q.push(*x);
-                next.push(q);
-            }
-        }
-        points = next;
-    }
-    points
-}
-
 /// A design's points (SI values, in the design's order) and the warnings about them.
 type Design = (Vec<Vec<f64>>, Vec<String>);
 
@@ -118,29 +92,28 @@ type Design = (Vec<Vec<f64>>, Vec<String>);
 fn design_points(c: &Campaign) -> Result<Option<Design>, String> {
     match c.optimizer.strategy {
         Strategy::Grid => {
-            let domain = &c.search.domain;
-            if domain.pool().is_some() {
+            if c.search.domain.pool().is_some() {
                 return Err("a grid's points need not be rows of the table: use sobol, latin_hypercube or random, which pick rows".into());
             }
-            let all = grid_points(c);
-            let total = all.len();
-            let kept: Vec<Vec<f64>> = all
-                .into_iter()
-                .filter(|p| domain.is_feasible(&crate::validate::strategy::point(&c.variables, p)))
-                .collect();
-            if kept.is_empty() {
+            let Some(grid) = &c.search.grid else {
+                return Err("the grid was not built".into());
+            };
+            if grid.points.is_empty() {
                 return Err(format!(
-                    "none of the grid's {total} points satisfies the constraints"
+                    "none of the grid's {} points satisfies the constraints",
+                    grid.total
                 ));
             }
             let mut warnings = Vec::new();
-            if kept.len() < total {
+            let kept = grid.points.len() as u64;
+            if kept < grid.total {
                 warnings.push(format!(
-                    "{} of the grid's {total} points break a constraint and are left out",
-                    total - kept.len()
+                    "{} of the grid's {} points break a constraint and are left out",
+                    grid.total - kept,
+                    grid.total
                 ));
             }
-            Ok(Some((kept, warnings)))
+            Ok(Some((grid.points.clone(), warnings)))
         }
         Strategy::Sobol | Strategy::LatinHypercube => {
             let mut s = qdx_optimize::build(

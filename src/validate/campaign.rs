@@ -131,12 +131,25 @@ pub struct Search {
     /// The objectives as `qdx-optimize` scores them (proxy values in SI); a design without
     /// objectives gets a stand-in ([`super::strategy::NO_OBJECTIVE`]).
     pub objectives: qdx_optimize::Objectives,
-    /// The strategy and its options (a grid is enumerated by the planner).
+    /// The strategy and its options (a grid's points are [`Search::grid`]).
     pub strategy: qdx_optimize::StrategySpec,
     /// How many experiments a Sobol or Latin-hypercube design runs.
     pub design_size: usize,
     /// Earlier results the optimizer starts from (`prior` sources), rows inside the ranges.
     pub prior: Vec<qdx_optimize::Observation>,
+    /// The grid's points, for a grid strategy ([`super::strategy::grid`]).
+    pub grid: Option<Grid>,
+}
+
+/// A grid design, decided once: validation counts its points against the budget and the
+/// planner runs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// The points that satisfy the constraints (SI values of the variables, choices as level
+    /// indices), in the grid's order.
+    pub points: Vec<Vec<f64>>,
+    /// Every point of the grid, those that break a constraint included.
+    pub total: u64,
 }
 
 /// One file of the campaign as run.
@@ -419,8 +432,63 @@ pub struct Topology {
     /// For each pump, the ordered devices from the pump to its outlet.
     pub paths: Vec<FlowPath>,
     /// The volume from the point where all streams have joined to the measuring cell, m³
-    /// (what one "reactor volume" of steady-state wait means).
+    /// (the reactor volume a `qdx plan` step names).
     pub reactor_volume: Option<f64>,
+    /// Each pump's way to the measuring cell: what one "reactor volume" of steady-state wait
+    /// takes ([`Topology::residence_time`]). Empty without a measuring cell.
+    pub ways: Vec<Way>,
+}
+
+/// A pump's way to the measuring cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Way {
+    pub pump: DeviceId,
+    /// The devices after the pump up to the cell (inclusive) that hold liquid, in flow order.
+    pub segments: Vec<Segment>,
+}
+
+/// A device on a way, with what flows through it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub device: DeviceId,
+    /// What it holds, m³ (above zero).
+    pub volume: f64,
+    /// Every pump whose way passes through it: the flow through it is the sum of their rates.
+    pub pumps: Vec<DeviceId>,
+}
+
+impl Topology {
+    /// The time one "reactor volume" takes at these pump rates (m³/s), s: how long the slowest
+    /// running stream needs from its pump to the measuring cell (inclusive). The planner waits
+    /// it and validation proves it bounded over the variable box (`durations`), both from
+    /// [`Topology::ways`].
+    ///
+    /// Every device on a way carries the sum of the rates of the running pumps whose ways pass
+    /// through it, so each segment has its own residence time; a stream's time is the sum over
+    /// its way. For streams that all join before the first device with a volume this is
+    /// `reactor_volume / total_flow`; a long coil before a later merge point counts at its own
+    /// (lower) flow.
+    pub fn residence_time(&self, rates: &BTreeMap<DeviceId, f64>) -> f64 {
+        let rate = |p: DeviceId| rates.get(&p).copied().filter(|r| *r > 0.0);
+        if self.ways.is_empty() {
+            let total: f64 = rates.keys().filter_map(|p| rate(*p)).sum();
+            let v = self.reactor_volume.unwrap_or(0.0);
+            return if total > 0.0 { v / total } else { 0.0 };
+        }
+        self.ways
+            .iter()
+            .filter(|w| rate(w.pump).is_some())
+            .map(|w| {
+                w.segments
+                    .iter()
+                    .map(|s| {
+                        let q: f64 = s.pumps.iter().filter_map(|p| rate(*p)).sum();
+                        s.volume / q
+                    })
+                    .sum::<f64>()
+            })
+            .fold(0.0, f64::max)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -814,23 +882,41 @@ pub enum Condition {
 }
 
 impl Condition {
-    /// Evaluates with proxy values (SI); a missing proxy makes the condition false.
-    pub fn holds(&self, value: &dyn Fn(ProxyId) -> Option<f64>) -> bool {
+    /// Whether the condition is met, in three-valued (Kleene) logic: `None` when the answer
+    /// depends on a proxy that is missing (or not a number). `not` of unknown is unknown, `and`
+    /// is false as soon as one side is false, `or` true as soon as one side is true; a missing
+    /// value never makes a condition met, however it is negated.
+    pub fn truth(&self, value: &dyn Fn(ProxyId) -> Option<f64>) -> Option<bool> {
+        let known = |p: ProxyId| value(p).filter(|x| !x.is_nan());
         match self {
             Condition::Compare {
                 proxy,
                 op,
                 value: v,
-            } => value(*proxy).is_some_and(|x| op.holds(x, *v)),
+            } => known(*proxy).map(|x| op.holds(x, *v)),
             Condition::Within {
                 proxy,
                 target,
                 tolerance,
-            } => value(*proxy).is_some_and(|x| (x - target).abs() <= *tolerance),
-            Condition::And(a, b) => a.holds(value) && b.holds(value),
-            Condition::Or(a, b) => a.holds(value) || b.holds(value),
-            Condition::Not(a) => !a.holds(value),
+            } => known(*proxy).map(|x| (x - target).abs() <= *tolerance),
+            Condition::And(a, b) => match (a.truth(value), b.truth(value)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            Condition::Or(a, b) => match (a.truth(value), b.truth(value)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Condition::Not(a) => a.truth(value).map(|t| !t),
         }
+    }
+
+    /// Whether the condition is certainly met with these proxy values (SI): an unknown answer
+    /// ([`Condition::truth`]) is not met.
+    pub fn holds(&self, value: &dyn Fn(ProxyId) -> Option<f64>) -> bool {
+        self.truth(value) == Some(true)
     }
 }
 
@@ -1239,8 +1325,6 @@ pub enum LimitSubject {
     Temperature,
     /// The sum of all pump rates.
     TotalFlow,
-    /// Every pressure reading.
-    Pressure,
     /// One derived value or device setting.
     Derived(DerivedId),
     /// One variable.

@@ -2,16 +2,16 @@
 //!
 //! The runtime turns these values into waits on the lab's clock. A campaign that passes
 //! `qdx check` must only ask for waits a person would plan for, so each value is bounded here,
-//! with its span, before anything is sent to a device. Every bound is inclusive and every value
-//! must also be finite and not negative.
+//! with its span, before anything is sent to a device. Every bound is inclusive (but a time
+//! constant's zero) and every value must also be finite and not negative.
 //!
 //! | value                                                            | allowed                |
 //! |------------------------------------------------------------------|------------------------|
 //! | one wait: `settle … for`, the time in `steady_state after`       | 0 s .. 7 days          |
-//! | the steady-state wait over the whole variable box (reactor volumes at the slowest total flow, plus its time) | ≤ 7 days |
-//! | a flush (`volumes` reactor volumes at its `rate`)                | ≤ 7 days               |
+//! | the steady-state wait over the whole variable box (reactor volumes along the slowest stream's way, `Topology::residence_time`, plus its time) | ≤ 7 days |
+//! | a flush (`volumes` reactor volumes along the rinse pump's way at its `rate`) | ≤ 7 days |
 //! | a syringe refill (`syringe` at `refill_rate`, capped at the pump's maximum rate) | ≤ 7 days |
-//! | a heater's `time_constant`                                       | 0 s .. 12 h            |
+//! | a heater's `time_constant`                                       | above 0 s .. 12 h      |
 //! | any other device property that is a time                        | 0 s .. 7 days          |
 //! | a `retry … backoff`                                              | 0 s .. 5 min           |
 //! | the campaign's `budget { time … }`                               | above 0 s .. 365 days  |
@@ -30,7 +30,7 @@ use qdx_units::{Dimension, Interval};
 use super::Validator;
 use super::bounds::Proof;
 use super::campaign::*;
-use super::expr::TExpr;
+use super::expr::{MathFn, TExpr};
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::codes::validate as code;
 use crate::source::Span;
@@ -120,6 +120,20 @@ pub(super) fn check_property(
 ) -> Result<(), Diagnostic> {
     if dimension == Dimension::TIME {
         let what = format!("`{name}` of `{device}`");
+        // A heater responds in some time: the runtime and the simulated lab divide by it.
+        if name == "time_constant" && si <= 0.0 {
+            return Err(Diagnostic::error(
+                code::TIME_RANGE,
+                format!(
+                    "{what} is not above 0 s; it must lie within above 0 s .. {}",
+                    human(MAX_TIME_CONSTANT_S)
+                ),
+            )
+            .label(span, "not above 0 s")
+            .help(
+                "a real coil or bath responds within minutes to an hour, e.g. `time_constant 60 s`",
+            ));
+        }
         return if name == "time_constant" {
             check_time(
                 &what,
@@ -212,20 +226,23 @@ impl Validator<'_> {
     }
 
     /// Proves that the steady-state wait and the flush stay within [`MAX_WAIT_S`] for every
-    /// experiment the optimizer may choose. Runs after [`Validator::prove_bounds`].
+    /// experiment the optimizer may choose, with the residence time the planner waits
+    /// ([`Topology::residence_time`]). Runs after [`Validator::prove_bounds`].
     pub(super) fn prove_waits(&mut self) {
         if self.diags.has_errors() {
             return;
         }
-        let (Some(m), Some(volume)) = (self.measurement.as_ref(), self.topology.reactor_volume)
-        else {
+        let Some(m) = self.measurement.as_ref() else {
             return;
         };
         let (steady_span, flush_span) = self.measure_spans();
         let mut found = Vec::new();
         if let (Some(f), Some(span)) = (&m.flush, flush_span) {
             let time = if f.rate > 0.0 {
-                f.volumes * volume / f.rate
+                f.volumes
+                    * self
+                        .topology
+                        .residence_time(&std::collections::BTreeMap::from([(f.pump, f.rate)]))
             } else {
                 f64::INFINITY
             };
@@ -250,68 +267,44 @@ impl Validator<'_> {
             }
         }
         let (volumes, extra) = (m.steady_state_volumes, m.steady_state_extra);
-        let pump_rates: Vec<(TExpr, String)> = self
-            .derived
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| {
-                matches!(
-                    &d.target,
-                    DerivedTarget::Setting {
-                        drive: Drive::PumpRate,
-                        ..
-                    }
-                )
-            })
-            .map(|(i, d)| (TExpr::Derived(i), d.name.clone()))
-            .collect();
-        let Some(total) = pump_rates
-            .iter()
-            .map(|(e, _)| e.clone())
-            .reduce(|a, b| TExpr::Add(Box::new(a), Box::new(b)))
-        else {
+        let Some(span) = steady_span.filter(|_| volumes > 0.0) else {
             self.report(found);
             return;
         };
-        let Some(span) = steady_span.filter(|_| volumes > 0.0 && volume > 0.0) else {
+        // wait = volumes · residence + extra ≤ MAX  ⇔  every running way's time ≤ (MAX − extra) / volumes
+        let longest = (MAX_WAIT_S - extra).max(0.0) / volumes;
+        let Ok(allowed) = Interval::new(f64::NEG_INFINITY, longest) else {
             self.report(found);
             return;
         };
-        // wait = volumes · V / total + extra ≤ MAX  ⇔  total ≥ volumes · V / (MAX − extra)
-        let slowest = volumes * volume / (MAX_WAIT_S - extra).max(f64::MIN_POSITIVE);
         let (derived, region) = self.region();
         let region = super::bounds::Region {
             derived: &derived,
             ..region
         };
-        let Ok(allowed) = Interval::new(slowest, f64::INFINITY) else {
-            self.report(found);
-            return;
-        };
-        let flow_unit = DisplayUnit::new(
-            qdx_units::Unit::parse("uL/min").unwrap_or_else(|_| qdx_units::Unit::dimensionless()),
-            qdx_units::Interpretation::Difference,
-        );
-        let sum_text = pump_rates
-            .iter()
-            .map(|(_, n)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(" + ");
-        let help = format!(
-            "narrow the variables toward faster flows, or add a constraint such as `{sum_text} >= {}`",
-            flow_unit.approx(slowest * 1.0001)
-        );
-        match region.prove_within(&total, allowed) {
-            Proof::Holds { .. } | Proof::Infeasible => {}
-            Proof::Violated { witness, value } => {
-                let wait = if value > 0.0 {
-                    volumes * volume / value + extra
-                } else {
-                    f64::INFINITY
-                };
-                let at = self.describe_point(&witness, &total);
-                found.push(
-                    Diagnostic::error(
+        let mut worst: Option<(f64, Diagnostic)> = None;
+        for (way, time) in self.way_times() {
+            let pump = self
+                .devices
+                .get(way.pump)
+                .map_or("?", |d| d.name.as_str())
+                .to_owned();
+            let cell = self
+                .devices
+                .get(m.cell)
+                .map_or("?", |d| d.name.as_str())
+                .to_owned();
+            let help = way_help(self, &way, longest);
+            match region.prove_within(&time, allowed) {
+                Proof::Holds { .. } | Proof::Infeasible => {}
+                Proof::Violated { witness, value } => {
+                    let wait = volumes * value + extra;
+                    let wait = if wait.is_nan() { f64::INFINITY } else { wait };
+                    if worst.as_ref().is_some_and(|(w, _)| *w >= wait) {
+                        continue;
+                    }
+                    let at = self.describe_point(&witness, &time);
+                    let d = Diagnostic::error(
                         code::TIME_RANGE,
                         format!(
                             "the steady-state wait can last {}; a single wait lasts at most 7 days",
@@ -321,25 +314,96 @@ impl Validator<'_> {
                     .label(
                         span,
                         format!(
-                            "{} reactor volumes of {} at a total flow of {} (at {at})",
+                            "{} reactor volumes, each {} from `{pump}` to `{cell}` (at {at})",
                             qdx_units::format_number(volumes),
-                            DisplayUnit::of("uL").approx(volume),
-                            flow_unit.approx(value)
+                            human(value),
                         ),
                     )
-                    .help(help),
-                );
+                    .help(help);
+                    worst = Some((wait, d));
+                }
+                Proof::Unknown { .. } => {
+                    if worst.is_none() {
+                        worst = Some((
+                            f64::NEG_INFINITY,
+                            Diagnostic::error(
+                                code::UNPROVEN_WAIT,
+                                "cannot prove that the steady-state wait stays within 7 days",
+                            )
+                            .label(
+                                span,
+                                format!(
+                                    "the slowest flow from `{pump}` to `{cell}` could not be established"
+                                ),
+                            )
+                            .help(help),
+                        ));
+                    }
+                }
             }
-            Proof::Unknown { .. } => found.push(
-                Diagnostic::error(
-                    code::UNPROVEN_WAIT,
-                    "cannot prove that the steady-state wait stays within 7 days",
-                )
-                .label(span, "the slowest total flow could not be established")
-                .help(help),
-            ),
         }
+        found.extend(worst.map(|(_, d)| d));
         self.report(found);
+    }
+
+    /// The rate of each pump the campaign drives (its derived setting), and the pump's
+    /// smallest running rate (m³/s).
+    fn pump_rates(&self) -> Vec<(DeviceId, DerivedId, f64)> {
+        self.derived
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match &d.target {
+                DerivedTarget::Setting {
+                    device,
+                    drive: Drive::PumpRate,
+                    ..
+                } => {
+                    let lo = self
+                        .devices
+                        .get(*device)
+                        .and_then(|dev| dev.driven(Drive::PumpRate))
+                        .map_or(0.0, |s| s.lo.max(0.0));
+                    Some((*device, i, lo))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// For each way of a pump the campaign drives, the time one reactor volume takes along it,
+    /// as an expression over the variables: [`Topology::residence_time`]'s sum, with the way's
+    /// own pump at no less than its smallest running rate (the planner sends no slower rate: a
+    /// smaller one is sent as that rate, or as a stop, which takes the way out of the wait).
+    fn way_times(&self) -> Vec<(Way, TExpr)> {
+        let rates = self.pump_rates();
+        let rate_of = |p: DeviceId| rates.iter().find(|(d, _, _)| *d == p);
+        self.topology
+            .ways
+            .iter()
+            .filter_map(|way| {
+                let (_, own, own_lo) = rate_of(way.pump)?;
+                let own = TExpr::Call(
+                    MathFn::Max,
+                    vec![TExpr::Derived(*own), TExpr::Const(*own_lo)],
+                );
+                let time = way
+                    .segments
+                    .iter()
+                    .map(|s| {
+                        let flow = s
+                            .pumps
+                            .iter()
+                            .filter(|p| **p != way.pump)
+                            .filter_map(|p| rate_of(*p))
+                            .fold(own.clone(), |sum, (_, d, _)| {
+                                TExpr::Add(Box::new(sum), Box::new(TExpr::Derived(*d)))
+                            });
+                        TExpr::Div(Box::new(TExpr::Const(s.volume)), Box::new(flow))
+                    })
+                    .reduce(|a, b| TExpr::Add(Box::new(a), Box::new(b)))?;
+                Some((way.clone(), time))
+            })
+            .collect()
     }
 
     fn report(&mut self, found: Vec<Diagnostic>) {
@@ -347,6 +411,37 @@ impl Validator<'_> {
             self.error(d);
         }
     }
+}
+
+/// How to make a way fast enough. Streams only join along a way, so its first segment carries
+/// the least flow: when that flow moves the way's whole volume within `longest`, every segment
+/// does.
+fn way_help(v: &Validator<'_>, way: &Way, longest: f64) -> String {
+    let generic = "narrow the variables toward faster flows";
+    let Some(first) = way.segments.first() else {
+        return generic.to_owned();
+    };
+    let names: Vec<&str> = first
+        .pumps
+        .iter()
+        .filter_map(|p| {
+            v.derived.iter().find(|d| {
+                matches!(&d.target, DerivedTarget::Setting { device, drive: Drive::PumpRate, .. } if device == p)
+            })
+        })
+        .map(|d| d.name.as_str())
+        .collect();
+    let volume: f64 = way.segments.iter().map(|s| s.volume).sum();
+    let slowest = volume / longest.max(f64::MIN_POSITIVE);
+    let flow_unit = DisplayUnit::new(
+        qdx_units::Unit::parse("uL/min").unwrap_or_else(|_| qdx_units::Unit::dimensionless()),
+        qdx_units::Interpretation::Difference,
+    );
+    format!(
+        "{generic}, or add a constraint such as `{} >= {}`",
+        names.join(" + "),
+        flow_unit.approx(slowest * 1.0001)
+    )
 }
 
 #[cfg(test)]

@@ -352,6 +352,35 @@ pub fn parse_unit(text: &str, span: Span) -> Result<Unit, Diagnostic> {
     })
 }
 
+/// `-25 degC` is the temperature −25 °C, as a point or a difference as the context reads it:
+/// a temperature literal with its number negated. For a unit `a·x + b` in kelvin, the point
+/// `a·x + b` becomes `−a·x + b`, which is the point less twice the difference `a·x`.
+fn negated_literal(t: Typed, operand: &ast::Expr, span: Span) -> Result<Typed, Diagnostic> {
+    let (Some(point), Some(diff)) = (t.expr.as_const(), t.literal_difference) else {
+        return Err(
+            Diagnostic::error(code::INTERNAL, "a temperature literal without its value").at(span),
+        );
+    };
+    let point = point - 2.0 * diff;
+    if point < 0.0 {
+        let written = match &operand.kind {
+            ExprKind::Quantity { number, unit, .. } => format!("-{} {unit}", number.text),
+            _ => "this temperature".to_owned(),
+        };
+        return Err(Diagnostic::error(
+            code::BELOW_ABSOLUTE_ZERO,
+            format!("{written} is below absolute zero"),
+        )
+        .at(span));
+    }
+    Ok(Typed {
+        expr: TExpr::Const(point),
+        ty: t.ty,
+        literal_difference: Some(-diff),
+        span,
+    })
+}
+
 impl Typer<'_> {
     pub fn expr(&self, e: &ast::Expr) -> Result<Typed, Diagnostic> {
         let span = e.span;
@@ -420,11 +449,9 @@ impl Typer<'_> {
                 operand,
             } => {
                 let t = self.expr(operand)?;
-                let t = if t.ty.temp == Temp::Literal {
-                    t.as_difference()
-                } else {
-                    t
-                };
+                if t.ty.temp == Temp::Literal {
+                    return negated_literal(t, operand, span);
+                }
                 if t.ty.temp == Temp::Absolute {
                     return Err(Diagnostic::error(
                         code::TEMPERATURE,

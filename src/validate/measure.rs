@@ -529,6 +529,7 @@ impl<'a> Validator<'a> {
                 .borrow()
                 .iter()
                 .any(|k| k.starts_with("device:"));
+        self.topology.ways = self.ways_to(cell);
         match self.reactor_volume_to(cell) {
             Ok(v) => self.topology.reactor_volume = Some(v),
             Err(_) if broken => {}

@@ -268,6 +268,12 @@ impl<'a> Validator<'a> {
                     return;
                 }
             };
+            if let Some(grid) = &search.grid {
+                self.grid_checks(grid, &budget, &optimizer);
+                if self.diags.has_errors() {
+                    return;
+                }
+            }
             self.campaign = Some(Campaign {
                 name,
                 description,

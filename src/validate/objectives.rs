@@ -112,7 +112,13 @@ impl<'a> Validator<'a> {
             )
             .at(e.span));
         }
-        Ok(t.expr.eval(&NoEnv))
+        let value = t.expr.eval(&NoEnv);
+        if !value.is_finite() {
+            return Err(
+                Diagnostic::error(code::NOT_FINITE, "this value is not a finite number").at(e.span),
+            );
+        }
+        Ok(value)
     }
 
     pub(super) fn objectives(&mut self) {
@@ -1193,23 +1199,6 @@ impl<'a> Validator<'a> {
                     .label(span, "budget"),
                 );
             }
-            if config.strategy == Strategy::Grid && !config.levels.is_empty() {
-                let size = config.grid_size(&self.variables);
-                // A grid too large to plan is reported once, by `optimizer`.
-                if size > n && size <= MAX_DESIGN_POINTS {
-                    errors.push(
-                        Diagnostic::error(
-                            code::BUDGET_GRID,
-                            format!(
-                                "the grid has {size} points, but the budget allows {n} experiments"
-                            ),
-                        )
-                        .label(span, "budget")
-                        .label(config.span, format!("{size} grid points"))
-                        .help("raise the budget or use fewer levels"),
-                    );
-                }
-            }
         }
         if budget.experiments.is_none()
             && budget.time.is_none()
@@ -1246,6 +1235,62 @@ impl<'a> Validator<'a> {
         }
         for d in errors {
             self.error(d);
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// The grid against its constraints and the budget, by the points it runs
+    /// ([`super::strategy::grid`], as the planner runs them): some must satisfy the
+    /// constraints, and no more than the budget allows.
+    pub(super) fn grid_checks(
+        &mut self,
+        grid: &Grid,
+        budget: &Budget,
+        optimizer: &OptimizerConfig,
+    ) {
+        let kept = grid.points.len() as u64;
+        let left_out = grid.total - kept.min(grid.total);
+        if kept == 0 {
+            let mut d = Diagnostic::error(
+                code::GRID_INFEASIBLE,
+                format!(
+                    "none of the grid's {} points satisfies the constraints",
+                    grid.total
+                ),
+            )
+            .label(optimizer.span, format!("{} grid points", grid.total));
+            for c in &self.constraints {
+                d = d.label(c.span, "constraint");
+            }
+            self.error(d.help(
+                "choose levels inside the region the constraints allow, or loosen a constraint",
+            ));
+            return;
+        }
+        if let Some(n) = budget.experiments
+            && kept > n
+        {
+            let (points, label) = if left_out > 0 {
+                (
+                    format!(
+                        "{kept} points that satisfy the constraints ({left_out} of its {} break one)",
+                        grid.total
+                    ),
+                    format!("{kept} of these {} grid points are run", grid.total),
+                )
+            } else {
+                (format!("{kept} points"), format!("{kept} grid points"))
+            };
+            self.error(
+                Diagnostic::error(
+                    code::BUDGET_GRID,
+                    format!("the grid has {points}, but the budget allows {n} experiments"),
+                )
+                .label(budget.spans.experiments.unwrap_or(optimizer.span), "budget")
+                .label(optimizer.span, label)
+                .help("raise the budget or use fewer levels"),
+            );
         }
     }
 }

@@ -188,7 +188,7 @@ impl<'a> Validator<'a> {
             };
             match self.prop_value(def.ty, &p.value, names) {
                 Ok(v) => {
-                    if let Err(e) = checked_duration(&d.name.name, def, &v, p.value.span()) {
+                    if let Err(e) = checked_property(&d.name.name, def, &v, p.value.span()) {
                         errors.push(e);
                     }
                     device.properties.insert(def.name.clone(), v);
@@ -210,7 +210,7 @@ impl<'a> Validator<'a> {
                     {}
                 Some(default) => match self.prop_value(def.ty, default, names) {
                     Ok(v) => {
-                        if let Err(e) = checked_duration(&d.name.name, def, &v, default.span()) {
+                        if let Err(e) = checked_property(&d.name.name, def, &v, default.span()) {
                             errors.push(e);
                         }
                         device.properties.insert(def.name.clone(), v);
@@ -536,6 +536,8 @@ impl<'a> Validator<'a> {
     pub(super) fn topology(&mut self) {
         let index = self.device_index();
         let mut edges: BTreeSet<(DeviceId, DeviceId)> = BTreeSet::new();
+        // Where each edge is first written: the port it leads to.
+        let mut edge_at: BTreeMap<(DeviceId, DeviceId), Span> = BTreeMap::new();
         let mut connected: BTreeSet<DeviceId> = BTreeSet::new();
         let mut errors = Vec::new();
         let mut any_connection = false;
@@ -546,9 +548,9 @@ impl<'a> Validator<'a> {
                     continue;
                 };
                 any_connection = true;
-                let mut stages: Vec<Vec<DeviceId>> = Vec::new();
+                let mut stages: Vec<Vec<(DeviceId, Span)>> = Vec::new();
                 for stage in &c.stages {
-                    let mut ids = Vec::new();
+                    let mut ids: Vec<(DeviceId, Span)> = Vec::new();
                     for port in stage {
                         match index.get(&port.device.name) {
                             Some(&id) => {
@@ -580,7 +582,7 @@ impl<'a> Validator<'a> {
                                     );
                                     continue;
                                 }
-                                ids.push(id);
+                                ids.push((id, port.span));
                             }
                             None => {
                                 if let Err(d) = self.find_device(&port.device, None) {
@@ -593,8 +595,8 @@ impl<'a> Validator<'a> {
                 }
                 for pair in stages.windows(2) {
                     if let [from, to] = pair {
-                        for &a in from {
-                            for &b in to {
+                        for &(a, _) in from {
+                            for &(b, at) in to {
                                 if a == b {
                                     errors.push(
                                         Diagnostic::error(
@@ -606,6 +608,7 @@ impl<'a> Validator<'a> {
                                     continue;
                                 }
                                 edges.insert((a, b));
+                                edge_at.entry((a, b)).or_insert(at);
                                 connected.insert(a);
                                 connected.insert(b);
                             }
@@ -720,6 +723,45 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        // A stream has one way: until parallel reactors exist, a device feeds one device. A valve
+        // is the exception, as it switches between its outlets rather than dividing the flow.
+        for (id, dev) in self.devices.iter().enumerate() {
+            if dev.role == Role::Valve {
+                continue;
+            }
+            // An edge back into a pump or around a cycle is reported as that.
+            let ways: Vec<DeviceId> = out_edges(id)
+                .filter(|w| self.devices.get(*w).is_some_and(|d| d.role != Role::Pump))
+                .collect();
+            if cycle.as_ref().is_some_and(|c| c.contains(&id)) {
+                continue;
+            }
+            if ways.len() < 2 {
+                continue;
+            }
+            let names: Vec<String> = ways
+                .iter()
+                .filter_map(|&w| self.devices.get(w))
+                .map(|d| format!("`{}`", d.name))
+                .collect();
+            let mut d = Diagnostic::error(
+                code::SPLIT_FLOW,
+                format!(
+                    "the flow splits after `{}` into {}",
+                    dev.name,
+                    names.join(" and ")
+                ),
+            );
+            for w in &ways {
+                if let Some(at) = edge_at.get(&(id, *w)) {
+                    d = d.label(*at, format!("`{}` feeds this", dev.name));
+                }
+            }
+            diags.push(d.help(format!(
+                "qdx has no parallel reactors yet: connect `{}` to one device (a switching valve may choose between outlets)",
+                dev.name
+            )));
+        }
         if let Some(c) = cycle {
             let names: Vec<&str> = c
                 .iter()
@@ -802,6 +844,40 @@ impl<'a> Validator<'a> {
         for w in warnings {
             self.error(w);
         }
+    }
+
+    /// Each pump's way to `cell` ([`Way`]): the devices that hold liquid, each with the pumps
+    /// whose ways pass through it. A pump that does not reach the cell has none.
+    pub(super) fn ways_to(&self, cell: DeviceId) -> Vec<Way> {
+        let edges: BTreeSet<(DeviceId, DeviceId)> = self.topology.edges.iter().copied().collect();
+        let paths: Vec<(DeviceId, Vec<DeviceId>)> = self
+            .topology
+            .paths
+            .iter()
+            .filter_map(|p| Some((p.pump, shortest_path(p.pump, cell, &edges)?)))
+            .collect();
+        paths
+            .iter()
+            .map(|(pump, path)| Way {
+                pump: *pump,
+                segments: path
+                    .iter()
+                    .filter_map(|d| {
+                        let dev = self.devices.get(*d)?;
+                        let volume = dev.volume();
+                        (dev.role != Role::Pump && volume > 0.0).then(|| Segment {
+                            device: *d,
+                            volume,
+                            pumps: paths
+                                .iter()
+                                .filter(|(_, other)| other.contains(d))
+                                .map(|(p, _)| *p)
+                                .collect(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     /// The volume from where all pumps' streams have joined to `cell`, inclusive (m³).
@@ -926,16 +1002,64 @@ fn source_text(e: &ast::Expr) -> String {
     }
 }
 
-/// A property the runtime turns into a wait, checked against its bounds (see `durations`).
-fn checked_duration(
+/// A property checked against what it can physically be: one the runtime turns into a wait
+/// against its bounds (see `durations`); one the lab reads that only means something above
+/// zero (a cell's `path_length`, a spectrometer's `excitation` and wavelength `range`, a pump's
+/// `syringe`) above zero. The simulated lab refuses such values when a run starts, and a real
+/// instrument has none.
+fn checked_property(
     device: &str,
     def: &super::kinds::PropDef,
     value: &PropertyValue,
     span: Span,
 ) -> Result<(), Diagnostic> {
+    let not_positive = |what: &str, why: &str| {
+        Diagnostic::error(
+            code::NOT_POSITIVE,
+            format!("`{}` of `{device}` is not above zero: {what}", def.name),
+        )
+        .label(span, "not above zero")
+        .help(why.to_owned())
+    };
     match (def.ty, value) {
         (PropType::Quantity(dim), PropertyValue::Quantity { si, .. }) => {
-            super::durations::check_property(device, &def.name, dim, *si, span)
+            super::durations::check_property(device, &def.name, dim, *si, span)?;
+            let what = match (def.name.as_str(), dim) {
+                ("path_length", Dimension::LENGTH) => Some((
+                    "light crosses the cell over some length",
+                    "write the cell's path length, e.g. `10 mm`",
+                )),
+                ("excitation", Dimension::LENGTH) => Some((
+                    "a wavelength is above zero",
+                    "write the wavelength of the excitation source, e.g. `365 nm`",
+                )),
+                ("syringe", Dimension::VOLUME) => Some((
+                    "a syringe holds some volume",
+                    "write the syringe's volume, e.g. `5 mL`",
+                )),
+                _ => None,
+            };
+            match what {
+                Some((what, why)) if *si <= 0.0 => Err(not_positive(what, why)),
+                _ => Ok(()),
+            }
+        }
+        (PropType::Range(dim), PropertyValue::Range { lo, hi, .. })
+            if def.name == "range" && dim == Dimension::LENGTH && !(*lo > 0.0 && lo < hi) =>
+        {
+            Err(if *lo <= 0.0 {
+                not_positive(
+                    "a wavelength is above zero",
+                    "start the range above zero, e.g. `350 nm .. 800 nm`",
+                )
+            } else {
+                Diagnostic::error(
+                    code::EMPTY_RANGE,
+                    format!("`{}` of `{device}` holds a single value", def.name),
+                )
+                .label(span, "its ends are equal")
+                .help("a spectrometer reads a band of wavelengths: give its low and high ends, e.g. `350 nm .. 800 nm`")
+            })
         }
         _ => Ok(()),
     }

@@ -122,8 +122,8 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `pressure <= 5 bar`,
-    /// `p1.rate <= 1 mL/min`, `x >= …`.
+    /// `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `p1.rate <= 1 mL/min`,
+    /// `x >= …`.
     fn limit(&mut self, e: &ast::Expr) -> Result<Limit, Diagnostic> {
         let ExprKind::Binary { op, left, right } = &e.kind else {
             return Err(not_a_limit(e.span));
@@ -156,13 +156,27 @@ impl<'a> Validator<'a> {
             .help("e.g. `temperature <= 90 degC` or `total_flow <= 1.5 mL/min`"));
         };
         let text = self.loaded.sources.snippet(e.span).unwrap_or("").to_owned();
+        // A name means one thing: one the campaign declares (a variable or derived value called
+        // `total_flow` or `temperature`) is that, in a limit as everywhere else; the built-in
+        // subjects stand for names the campaign leaves free.
         let builtin = match &subject.kind {
-            ExprKind::Path(p) if p.segments.len() == 1 => match p.dotted().as_str() {
-                "temperature" => Some((LimitSubject::Temperature, Dimension::TEMPERATURE)),
-                "total_flow" => Some((LimitSubject::TotalFlow, Dimension::FLOW_RATE)),
-                "pressure" => Some((LimitSubject::Pressure, Dimension::PRESSURE)),
-                _ => None,
-            },
+            ExprKind::Path(p) if p.segments.len() == 1 && !self.declares(&p.dotted()) => {
+                match p.dotted().as_str() {
+                    "temperature" => Some((LimitSubject::Temperature, Dimension::TEMPERATURE)),
+                    "total_flow" => Some((LimitSubject::TotalFlow, Dimension::FLOW_RATE)),
+                    // A limit is kept only on values qdx knows before it sends a setting; a value it
+                    // never reads is unknown, and an unknown value is never within a limit.
+                    "pressure" => {
+                        return Err(Diagnostic::error(
+                        code::UNREAD_LIMIT,
+                        "qdx reads no pressure sensor, so it cannot keep a pressure limit",
+                    )
+                    .label(subject.span, "never measured during a run")
+                    .help("remove the limit and let the rig's relief valve or back-pressure regulator hold the pressure"));
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         };
         if let Some((subject, dim)) = builtin {
@@ -190,11 +204,19 @@ impl<'a> Validator<'a> {
         let (st, vt) = self.typed_comparison(subject, value)?;
         let subject_id = match &st.expr {
             TExpr::Derived(id) => LimitSubject::Derived(*id),
-            TExpr::Var(id) => LimitSubject::Variable(*id),
+            // A variable that a device setting takes as it is (`temperature … -> h1`): the limit
+            // is on that setting, so the setting's driver guard holds it too (`bind`).
+            TExpr::Var(id) => self
+                .derived
+                .iter()
+                .position(|d| {
+                    matches!(d.target, DerivedTarget::Setting { .. }) && d.expr == TExpr::Var(*id)
+                })
+                .map_or(LimitSubject::Variable(*id), LimitSubject::Derived),
             _ => {
                 return Err(Diagnostic::error(code::LIMIT_SUBJECT, "a safety limit names one value: a variable, a derived value or a device setting")
                     .at(subject.span)
-                    .help("or one of `temperature`, `total_flow`, `pressure`"));
+                    .help("or `temperature` (every heater setpoint) or `total_flow` (the sum of all pump rates)"));
             }
         };
         let si = vt.expr.eval(&NoEnv);
@@ -211,6 +233,13 @@ impl<'a> Validator<'a> {
             text,
             span: e.span,
         })
+    }
+
+    /// Whether the campaign declares `name` as a variable, parameter or derived value.
+    fn declares(&self, name: &str) -> bool {
+        self.variables.iter().any(|v| v.name == name)
+            || self.parameters.contains_key(name)
+            || self.derived.iter().any(|d| d.name == name)
     }
 
     pub(super) fn region(&self) -> (Vec<TExpr>, Region<'static>) {
@@ -539,7 +568,7 @@ fn not_a_limit(span: Span) -> Diagnostic {
         "a safety limit compares a value with a constant",
     )
     .at(span)
-    .help("e.g. `temperature <= 90 degC`, `total_flow <= 1.5 mL/min`, `pressure <= 5 bar`")
+    .help("e.g. `temperature <= 90 degC` or `total_flow <= 1.5 mL/min`")
 }
 
 fn fault_actions(actions: &[Action]) -> Result<Vec<FaultAction>, Diagnostic> {

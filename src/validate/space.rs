@@ -260,6 +260,25 @@ impl<'a> Validator<'a> {
             let result = self.variable(v);
             if result.is_err() {
                 self.poison(format!("var:{}", v.name.name));
+                // The setting it was bound to is not "set by nothing": its variable is wrong.
+                if let Some(b) = &v.binding {
+                    let setting =
+                        b.setting.as_ref().map(|s| s.name.clone()).or_else(|| {
+                            match self
+                                .devices
+                                .iter()
+                                .find(|d| d.name == b.device.name)?
+                                .settings
+                                .as_slice()
+                            {
+                                [only] => Some(only.name.clone()),
+                                _ => None,
+                            }
+                        });
+                    if let Some(s) = setting {
+                        self.poison(format!("setting:{}.{s}", b.device.name));
+                    }
+                }
                 if let VariableType::Composition { components, .. } = &v.ty {
                     for c in components {
                         self.poison(format!("var:{}.{}", v.name.name, c.name.name));

@@ -64,13 +64,58 @@ pub fn search(s: &Sections<'_>) -> Result<Search, String> {
     };
     let strategy = spec(s, &domain);
     let prior = prior_observations(s)?;
+    let grid = if s.optimizer.strategy == c::Strategy::Grid {
+        Some(grid(s.variables, s.optimizer, &domain)?)
+    } else {
+        None
+    };
     Ok(Search {
         domain: Arc::new(domain),
         objectives: objectives(s.objectives).map_err(|e| format!("the objectives: {e}"))?,
         strategy,
         design_size: design_size(s.optimizer, s.budget),
         prior,
+        grid,
     })
+}
+
+/// The grid over the variables (every option of a choice, the declared levels of the others)
+/// and, of its points, those the domain's constraints allow: the one place that decides which
+/// experiments a grid runs, for validation's budget check and for the planner.
+pub fn grid(
+    variables: &[c::Variable],
+    optimizer: &c::OptimizerConfig,
+    domain: &opt::Domain,
+) -> Result<c::Grid, String> {
+    let total = optimizer.grid_size(variables);
+    if total > c::MAX_DESIGN_POINTS {
+        return Err(format!(
+            "the grid has {total} points, more than qdx plans ({})",
+            c::MAX_DESIGN_POINTS
+        ));
+    }
+    let axes: Vec<Vec<f64>> = variables
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match &v.domain {
+            VarDomain::Choice { levels } => (0..levels.len()).map(|k| k as f64).collect(),
+            _ => optimizer.levels.get(&i).cloned().unwrap_or_default(),
+        })
+        .collect();
+    let mut points = vec![Vec::new()];
+    for axis in &axes {
+        let mut next = Vec::with_capacity(points.len() * axis.len());
+        for p in &points {
+            for x in axis {
+                let mut q: Vec<f64> = p.clone();
+                q.push(*x);
+                next.push(q);
+            }
+        }
+        points = next;
+    }
+    points.retain(|p| domain.is_feasible(&point(variables, p)));
+    Ok(c::Grid { points, total })
 }
 
 /// The search domain: variables, compositions, linear and non-linear constraints.
@@ -289,7 +334,7 @@ fn design_size(o: &c::OptimizerConfig, budget: &c::Budget) -> usize {
         .unwrap_or(20)
 }
 
-/// The strategy specification of an adaptive strategy. Grids are enumerated by the planner.
+/// The strategy specification of an adaptive strategy. A grid's points are [`grid`].
 fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
     let o = s.optimizer;
     let initial = |default: opt::InitialDesign| -> opt::InitialDesign {

@@ -189,6 +189,9 @@ pub struct PressureSensorConfig {
     pub resistance_pa_s_per_m3: f64,
 }
 
+/// The pixel counts a simulated spectrometer reads.
+pub const PIXELS: std::ops::RangeInclusive<usize> = 3..=16_384;
+
 fn positive(what: &str, v: f64) -> SimResult<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
@@ -243,7 +246,13 @@ impl SimConfig {
                 &format!("heater {} time constant", h.name),
                 h.time_constant_s,
             )?;
-            positive(&format!("heater {} minimum", h.name), h.min_k)?;
+            // Absolute zero is the one bound a temperature has: a range may start there.
+            if !(h.min_k.is_finite() && h.min_k >= 0.0) {
+                return Err(SimError::InvalidConfig(format!(
+                    "heater {} minimum must be a temperature (0 K or above), got {}",
+                    h.name, h.min_k
+                )));
+            }
             if !(h.max_k.is_finite() && h.max_k >= h.min_k) {
                 return Err(SimError::InvalidConfig(format!(
                     "heater {} range is empty",
@@ -259,10 +268,12 @@ impl SimConfig {
                     s.name
                 )));
             }
-            if !(3..=16_384).contains(&s.pixels) {
+            if !PIXELS.contains(&s.pixels) {
                 return Err(SimError::InvalidConfig(format!(
-                    "spectrometer {} needs 3 ..= 16384 pixels",
-                    s.name
+                    "spectrometer {} needs {} ..= {} pixels",
+                    s.name,
+                    PIXELS.start(),
+                    PIXELS.end()
                 )));
             }
             for (what, v) in [

@@ -569,3 +569,16 @@ async fn direct_models_answer_with_readings() {
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].quantity(), SpectrumQuantity::Counts);
 }
+
+#[test]
+fn a_heater_range_may_start_at_absolute_zero_but_not_below() {
+    let mut config = presets::cspbx3(1);
+    config.heaters[0].min_k = 0.0;
+    assert!(SimLab::new(config, Arc::new(VirtualClock::new())).is_ok());
+    let mut config = presets::cspbx3(1);
+    config.heaters[0].min_k = -1.0;
+    assert!(matches!(
+        SimLab::new(config, Arc::new(VirtualClock::new())),
+        Err(SimError::InvalidConfig(_))
+    ));
+}
