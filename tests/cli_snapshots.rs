@@ -1302,44 +1302,47 @@ fn lab_probe_of_ports_that_do_not_exist() {
 #[test]
 fn help() {
     let env = CliEnv::new();
-    insta::assert_snapshot!(env.run(&["--help"]), @r#"
-        exit: 0
-        --- stdout
-        An experiment language for self-driving quantum-dot flow labs
+    insta::assert_snapshot!(env.run(&["--help"]), @"
+    exit: 0
+    --- stdout
+    An experiment language for self-driving quantum-dot flow labs
 
-        Usage: qdx [OPTIONS] <COMMAND>
+    Usage: qdx [OPTIONS] <COMMAND>
 
-        Commands:
-          check   Check campaign files and report every error at once
-          fmt     Format files in the canonical style (comments kept), or check that they are
-          plan    Show what a campaign will do: operations, waits, reagent, refills, time
-          run     Run a campaign (on the simulated lab unless --lab names a hardware binding)
-          resume  Continue an interrupted run from its bundle: no experiment repeated, none lost
-          verify  Check every file of a bundle against its manifest
-          replay  Re-run a bundle's campaign with its seed on the simulated lab and report any difference
-          lab     Work with lab binding files
-          new     Create a new campaign folder with a campaign and a lab file that check clean
-          help    Print this message or the help of the given subcommand(s)
+    Commands:
+      check        Check campaign files and report every error at once
+      fmt          Format files in the canonical style (comments kept), or check that they are
+      plan         Show what a campaign will do: operations, waits, reagent, refills, time
+      run          Run a campaign (on the simulated lab unless --lab names a hardware binding)
+      resume       Continue an interrupted run from its bundle: no experiment repeated, none lost
+      verify       Check every file of a bundle against its manifest
+      replay       Re-run a bundle's campaign with its seed on the simulated lab and report any difference
+      report       Render a bundle's report again (from its stored campaign and journal alone)
+      completions  Print a completion script for a shell (bash, zsh, fish, elvish, powershell)
+      man          Print the manual page (roff; `qdx man > qdx.1 && man ./qdx.1`)
+      lab          Work with lab binding files
+      new          Create a new campaign folder with a campaign and a lab file that check clean
+      help         Print this message or the help of the given subcommand(s)
 
-        Options:
-              --no-color  Never colour the output
-          -h, --help      Print help
-          -V, --version   Print version
+    Options:
+          --no-color  Never colour the output
+      -h, --help      Print help
+      -V, --version   Print version
 
-        Exit codes:
-          0      success
-          1      the input has errors (campaign, lab file, an argument's value that qdx refuses), or
-                 verify/replay/fmt --check found a difference
-          2      usage error (unknown command or option, missing argument, a value of the wrong form:
-                 `--seed abc`, `--format xml`)
-          3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
-                 corrupt or edited bundle, a bundle in use by another qdx, an internal error
-          4      the run ended without a single successful experiment, or gave up after too many
-                 consecutive identical failures
-          128+n  a signal ended the run once the lab was in its safe state: 130 SIGINT (Ctrl-C),
-                 143 SIGTERM, 129 SIGHUP; `qdx resume` goes on
-        --- stderr
-    "#);
+    Exit codes:
+      0      success
+      1      the input has errors (campaign, lab file, an argument's value that qdx refuses), or
+             verify/replay/fmt --check found a difference
+      2      usage error (unknown command or option, missing argument, a value of the wrong form:
+             `--seed abc`, `--format xml`)
+      3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
+             corrupt or edited bundle, a bundle in use by another qdx, an internal error
+      4      the run ended without a single successful experiment, or gave up after too many
+             consecutive identical failures
+      128+n  a signal ended the run once the lab was in its safe state: 130 SIGINT (Ctrl-C),
+             143 SIGTERM, 129 SIGHUP; `qdx resume` goes on
+    --- stderr
+    ");
 }
 
 #[test]
@@ -1415,4 +1418,114 @@ fn an_output_shows_its_exit_code_and_both_streams() {
         out.to_string(),
         "exit: 3\n--- stdout\nout\n--- stderr\nno newline\n[no newline at the end]\n"
     );
+}
+
+/// Issue 17: `qdx report` renders a bundle again from its stored campaign and journal: the
+/// HTML is the page the run wrote, byte for byte; JSON and Markdown give the same facts.
+#[test]
+fn report_renders_a_bundle_again_in_three_forms() {
+    let env = tiny();
+    let ran = env.run(&["run", "tiny.qdx", "-q", "--out", "b"]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let html = env.run(&["report", "b"]);
+    assert_eq!(html.code, Some(0), "{html}");
+    assert_eq!(html.stdout, env.read("b/report.html"));
+    insta::assert_snapshot!(env.run(&["report", "b", "--format", "md"]), @"
+    exit: 0
+    --- stdout
+    # tiny
+
+    Two CdSe experiments at two temperatures.
+
+    2 experiments (2 succeeded, 0 failed or skipped) · optimizer `grid` · seed 7
+
+    Stopped: the experiment budget (2) is spent
+
+    ## Best experiments
+
+    | experiment | objective | residence [s] | temperature [degC] | peak [nm] |
+    |---|---|---|---|---|
+    | 1 | 4.727e-7 | 60 | 280 | 472.7 |
+    | 0 | 4.336e-7 | 60 | 260 | 433.6 |
+
+    Spectra of every experiment are in `spectra/`; all values in `observations.csv`.
+    --- stderr
+    ");
+    let json = env.run(&["report", "b", "--format", "json", "--out", "report.json"]);
+    assert_eq!((json.code, json.stdout.as_str()), (Some(0), ""), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&env.read("report.json")).expect("json");
+    assert_eq!(v["qdx_report"], 1);
+    assert_eq!(v["counts"]["experiments"], 2);
+    assert_eq!(v["columns"]["variables"][1]["unit"], "degC");
+    let e1 = &v["experiments"][1];
+    assert_eq!(e1["status"], "ok");
+    assert_eq!(e1["variables"]["temperature"], 280.0);
+    // The settings sent, in the unit the column names: 150 uL over 60 s, split in two.
+    assert_eq!(e1["settings"]["p_cd.rate"], 75.0);
+    assert!(
+        e1["proxies"]["peak"]
+            .as_f64()
+            .is_some_and(|nm| (300.0..800.0).contains(&nm))
+    );
+    assert_eq!(v["best"][0], 1);
+    // Not a bundle.
+    insta::assert_snapshot!(env.run(&["report", "tiny.qdx"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: tiny.qdx holds no journal.jsonl (is it a qdx bundle?)
+    ");
+}
+
+/// Issue 17: `qdx fmt -` formats standard input to standard output; with `--check`, says
+/// whether it would change it.
+#[test]
+fn fmt_reads_standard_input() {
+    let env = tiny();
+    let messy = env.read("tiny.qdx").replace("  seed 7\n", "seed    7\n");
+    let out = env.run_with_stdin(&["fmt", "-"], &messy);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""), "{out}");
+    assert_eq!(out.stdout, env.read("tiny.qdx"));
+    insta::assert_snapshot!(env.run_with_stdin(&["fmt", "--check", "-"], &messy), @"
+    exit: 1
+    --- stdout
+    would reformat <stdin>
+    --- stderr
+    ");
+    insta::assert_snapshot!(env.run_with_stdin(&["fmt", "-"], "qdx 1\ncampaign {"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    qdx::syntax::unexpected
+
+      × unexpected `{`
+       ╭─[<stdin>:2:10]
+     1 │ qdx 1
+     2 │ campaign {
+       ·          ┬
+       ·          ╰── expected a string
+       ╰────
+    ");
+}
+
+/// Issue 17: completions and a manual page come from the same definitions as `--help`.
+#[test]
+fn completions_and_the_manual_page_know_every_command() {
+    let env = CliEnv::new();
+    let bash = env.run(&["completions", "bash"]);
+    assert_eq!(bash.code, Some(0), "{bash}");
+    let man = env.run(&["man"]);
+    assert_eq!(man.code, Some(0), "{man}");
+    for command in [
+        "check", "fmt", "plan", "run", "resume", "verify", "replay", "report", "lab", "new",
+    ] {
+        assert!(
+            bash.stdout.contains(command),
+            "bash completion lacks {command}"
+        );
+        assert!(
+            man.stdout.contains(&format!(".TH qdx-{command} 1")),
+            "the manual lacks qdx-{command}"
+        );
+    }
 }

@@ -399,3 +399,37 @@ pub fn replay(dir: &Path, style: Style) -> Result<Outcome, CliError> {
         Ok(Outcome::Found)
     }
 }
+
+/// `qdx report`: the bundle's report rendered again from its stored campaign and journal.
+pub fn report(
+    dir: &Path,
+    format: super::ReportFormat,
+    out: Option<&Path>,
+    style: Style,
+) -> Result<Outcome, CliError> {
+    started(dir)?;
+    let checked = bundle_checked(dir, style)?;
+    let Some(campaign) = checked.campaign else {
+        return Err(CliError::NoCampaign {
+            dir: dir.to_path_buf(),
+        });
+    };
+    let format = match format {
+        super::ReportFormat::Html => crate::report::Format::Html,
+        super::ReportFormat::Json => crate::report::Format::Json,
+        super::ReportFormat::Md => crate::report::Format::Markdown,
+    };
+    let text = crate::bundle::report(dir, &campaign, format)?;
+    match out {
+        Some(path) => crate::files::write_atomic(path, text.as_bytes()).map_err(|source| {
+            CliError::WriteFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?,
+        None => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+    }
+    Ok(Outcome::Success)
+}
