@@ -991,17 +991,19 @@ fn plan_of_a_campaign_with_errors() {
 fn run_a_small_campaign() {
     let env = tiny();
     insta::assert_snapshot!(env.run(&["run", "tiny.qdx"]), @r#"
-        exit: 0
-        --- stdout
-        2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
-        bundle: runs/tiny-1
-          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
-          report.html        plots of the campaign
-          journal.jsonl      every event, in order
-          spectra/           raw spectra, CSV with a wavelength column
-          optimizer/         every suggestion with the model's explanation
-          manifest.json      SHA-256 of every file (check with `qdx verify`)
-        --- stderr
+    exit: 0
+    --- stdout
+    2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+    bundle: runs/tiny-1
+      observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+      report.html        plots of the campaign
+      journal.jsonl      every event, in order
+      spectra/           raw spectra, CSV with a wavelength column
+      optimizer/         every suggestion with the model's explanation
+      manifest.json      SHA-256 of every file (check with `qdx verify`)
+    --- stderr
+    experiment 0 (1/2) ok · residence 60 s, temperature 260 degC · peak 433.6 nm · best score 4.336e-7
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.7 nm · best score 4.727e-7
     "#);
     assert!(env.path("runs/tiny-1/manifest.json").is_file());
     // The next run takes the next folder.
@@ -1074,18 +1076,19 @@ fn resume_an_interrupted_run() {
     let env = tiny();
     interrupted(&env);
     insta::assert_snapshot!(env.run(&["resume", "b"]), @r#"
-        exit: 0
-        --- stdout
-        resumed.
-        2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
-        bundle: b
-          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
-          report.html        plots of the campaign
-          journal.jsonl      every event, in order
-          spectra/           raw spectra, CSV with a wavelength column
-          optimizer/         every suggestion with the model's explanation
-          manifest.json      SHA-256 of every file (check with `qdx verify`)
-        --- stderr
+    exit: 0
+    --- stdout
+    resumed.
+    2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+    bundle: b
+      observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+      report.html        plots of the campaign
+      journal.jsonl      every event, in order
+      spectra/           raw spectra, CSV with a wavelength column
+      optimizer/         every suggestion with the model's explanation
+      manifest.json      SHA-256 of every file (check with `qdx verify`)
+    --- stderr
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.7 nm · best score 4.727e-7
     "#);
     assert_eq!(env.run(&["verify", "b"]).code, Some(0));
 }
@@ -1528,4 +1531,51 @@ fn completions_and_the_manual_page_know_every_command() {
             "the manual lacks qdx-{command}"
         );
     }
+}
+
+/// Issue 17: `qdx run --format json` streams a JSON line per step and per experiment on
+/// stdout, and ends with the summary as a last line; nothing else is on stdout.
+#[test]
+fn run_format_json_streams_steps_experiments_and_the_summary() {
+    let env = tiny();
+    let out = env.run(&["run", "tiny.qdx", "--out", "b", "--format", "json"]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""), "{out}");
+    let events: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().expect("an event"))
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "experiment").count(), 2);
+    assert_eq!(kinds.last(), Some(&"finished"));
+    // Each experiment's steps come before it, the steady-state wait with its lab time.
+    let first = kinds.iter().position(|k| *k == "experiment").expect("one");
+    assert!(kinds[..first].iter().all(|k| *k == "step"), "{kinds:?}");
+    assert!(
+        events[..first].iter().any(|e| e["why"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("steady state"))
+            && e["wait_s"].as_f64().is_some_and(|s| s > 100.0)),
+        "{events:?}"
+    );
+    // The experiment events agree with the bundle's report.
+    let report: serde_json::Value =
+        serde_json::from_str(&env.run(&["report", "b", "--format", "json"]).stdout).expect("json");
+    for (k, e) in events
+        .iter()
+        .filter(|e| e["event"] == "experiment")
+        .enumerate()
+    {
+        let r = &report["experiments"][k];
+        for field in ["experiment", "status", "variables", "settings", "proxies"] {
+            assert_eq!(e[field], r[field], "{field} of experiment {k}");
+        }
+    }
+    let end = events.last().expect("the summary");
+    assert_eq!(end["experiments"], 2);
+    assert_eq!(end["end"], "completed");
+    assert_eq!(end["bundle"], "b");
 }

@@ -298,7 +298,7 @@ fn plan_and_run(campaign: &qdx::validate::Campaign) -> bool {
     short.budget.experiments = Some(short.budget.experiments.map_or(2, |n| n.min(2)));
     let dir = tempfile::tempdir().expect("temp folder");
     let options = qdx::runtime::RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     };

@@ -93,6 +93,12 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     Html,
     Json,
@@ -153,9 +159,12 @@ pub enum Command {
         /// Use this seed instead of the campaign's.
         #[arg(long)]
         seed: Option<u64>,
-        /// No progress bar.
+        /// No progress (a bar on a terminal, else a line per experiment on stderr).
         #[arg(long, short)]
         quiet: bool,
+        /// `json`: progress and the summary as JSON lines on stdout, for pipelines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RunFormat,
         /// Crash tests: stop after this journal record and wait to be killed.
         #[arg(long, hide = true)]
         halt_after: Option<u64>,
@@ -167,9 +176,12 @@ pub enum Command {
         /// For a run on hardware: the lab binding (default: the copy in the bundle).
         #[arg(long)]
         lab: Option<PathBuf>,
-        /// No progress bar.
+        /// No progress (a bar on a terminal, else a line per experiment on stderr).
         #[arg(long, short)]
         quiet: bool,
+        /// `json`: progress and the summary as JSON lines on stdout, for pipelines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RunFormat,
         /// Crash tests: stop after this journal record and wait to be killed.
         #[arg(long, hide = true)]
         halt_after: Option<u64>,
@@ -289,14 +301,24 @@ pub fn run(cli: Cli) -> ExitCode {
             out,
             seed,
             quiet,
+            format,
             halt_after,
-        } => run::run(&file, out, seed, lab, quiet, halt_after, style),
+        } => run::run(
+            &file,
+            out,
+            seed,
+            lab,
+            run::Show { quiet, format },
+            halt_after,
+            style,
+        ),
         Command::Resume {
             bundle,
             lab,
             quiet,
+            format,
             halt_after,
-        } => run::resume(&bundle, lab, quiet, halt_after, style),
+        } => run::resume(&bundle, lab, run::Show { quiet, format }, halt_after, style),
         Command::Lab {
             command: LabCommand::Probe { lab, campaign },
         } => lab::probe(&lab, campaign.as_deref(), style),

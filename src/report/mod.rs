@@ -24,7 +24,7 @@ use std::path::Path;
 
 use qdx_optimize::Score;
 
-use crate::record::Experiment;
+use crate::record::{Experiment, Outcome, SavedSpectrum};
 use crate::validate::campaign::*;
 
 /// One finished experiment, as the report shows it.
@@ -132,97 +132,130 @@ fn symbol(unit: &DisplayUnit) -> &str {
     unit.symbol()
 }
 
-/// The JSON form (shape in the module doc).
-fn json(inputs: &Inputs<'_>) -> serde_json::Value {
-    use serde_json::{Map, Value, json};
-    let c = inputs.campaign;
-    let scores = combined(inputs.scores);
-    let number = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
-    // In the unit, as the shortest decimal that reads back to the SI value (as in
-    // `observations.csv`: 75, not 75.00000000000001 uL/min).
-    let in_unit = |unit: &DisplayUnit, si: f64| {
-        number(unit.number(si).parse().unwrap_or_else(|_| unit.from_si(si)))
-    };
-    let settings: Vec<(DerivedId, &Derived)> = c
-        .derived
+/// A value in `unit` as JSON: the shortest decimal that reads back to the SI value (as in
+/// `observations.csv`: 75, not 75.00000000000001 uL/min); `null` for no finite value.
+fn in_unit(unit: &DisplayUnit, si: f64) -> serde_json::Value {
+    let x = unit.number(si).parse().unwrap_or_else(|_| unit.from_si(si));
+    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// The derived device settings a campaign sends, with their ids.
+fn settings(c: &Campaign) -> Vec<(DerivedId, &Derived)> {
+    c.derived
         .iter()
         .enumerate()
         .filter(|(_, d)| matches!(d.target, DerivedTarget::Setting { .. }))
+        .collect()
+}
+
+/// One experiment as JSON (the `experiments` items of the report, the `experiment` events of
+/// `qdx run --format json`): `{experiment, status, reason, variables, settings, proxies,
+/// desirability, objective, spectra}`, values in the campaign's units. `score` is `None` while
+/// the scores over all experiments are not known (a run in progress): desirabilities and the
+/// objective are then `null`.
+pub fn experiment_json(
+    c: &Campaign,
+    id: u64,
+    point: &[f64],
+    outcome: Option<&Outcome>,
+    score: Option<&Score>,
+    spectra: &[SavedSpectrum],
+) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let number = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+    let variables: Map<String, Value> = c
+        .variables
+        .iter()
+        .zip(point)
+        .map(|(v, x)| {
+            let value = if v.is_numeric() {
+                in_unit(&v.unit, *x)
+            } else {
+                Value::String(v.cell(*x))
+            };
+            (v.name.clone(), value)
+        })
         .collect();
+    let sent: Map<String, Value> = settings(c)
+        .iter()
+        .map(|(id, d)| {
+            let x = outcome.and_then(|o| o.settings.get(id)).copied();
+            (
+                d.name.clone(),
+                x.map_or(Value::Null, |x| in_unit(&d.unit, x)),
+            )
+        })
+        .collect();
+    let proxies: Map<String, Value> = c
+        .proxies
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let x = outcome.and_then(|o| o.proxies.get(k).copied().flatten());
+            (
+                p.name.clone(),
+                x.map_or(Value::Null, |x| in_unit(&p.unit, x)),
+            )
+        })
+        .collect();
+    let desirability: Map<String, Value> = c
+        .objectives
+        .list
+        .iter()
+        .enumerate()
+        .map(|(k, o)| {
+            let d = score.and_then(|s| s.desirabilities.get(k).copied().flatten());
+            (o.name.clone(), d.map_or(Value::Null, number))
+        })
+        .collect();
+    let spectra: Vec<Value> = spectra
+        .iter()
+        .map(|s| json!({"channel": s.channel.name(), "replicate": s.replicate, "file": s.file}))
+        .collect();
+    json!({
+        "experiment": id,
+        "status": outcome.map_or("unfinished", |o| o.status.name()),
+        "reason": outcome.and_then(|o| o.reason.clone()),
+        "variables": variables,
+        "settings": sent,
+        "proxies": proxies,
+        "desirability": desirability,
+        "objective": score.and_then(|s| s.combined).map_or(Value::Null, number),
+        "spectra": spectra,
+    })
+}
+
+/// The JSON form (shape in the module doc).
+fn json(inputs: &Inputs<'_>) -> serde_json::Value {
+    use serde_json::json;
+    let c = inputs.campaign;
+    let scores = combined(inputs.scores);
     let column = |name: &str, unit: &DisplayUnit| json!({"name": name, "unit": symbol(unit)});
     let columns = json!({
         "variables": c.variables.iter().map(|v| column(&v.name, &v.unit)).collect::<Vec<_>>(),
-        "settings": settings.iter().map(|(_, d)| column(&d.name, &d.unit)).collect::<Vec<_>>(),
+        "settings": settings(c).iter().map(|(_, d)| column(&d.name, &d.unit)).collect::<Vec<_>>(),
         "proxies": c.proxies.iter().map(|p| column(&p.name, &p.unit)).collect::<Vec<_>>(),
     });
-    let mut ok = 0;
-    let experiments: Vec<Value> = inputs
+    let experiments: Vec<serde_json::Value> = inputs
         .experiments
         .iter()
         .map(|e| {
-            let outcome = e.outcome.as_ref();
-            if outcome.is_some_and(|o| o.status.is_ok()) {
-                ok += 1;
-            }
-            let variables: Map<String, Value> = c
-                .variables
-                .iter()
-                .zip(&e.point)
-                .map(|(v, x)| {
-                    let value = if v.is_numeric() {
-                        in_unit(&v.unit, *x)
-                    } else {
-                        Value::String(v.cell(*x))
-                    };
-                    (v.name.clone(), value)
-                })
-                .collect();
-            let settings: Map<String, Value> = settings
-                .iter()
-                .map(|(id, d)| {
-                    let sent = outcome.and_then(|o| o.settings.get(id)).copied();
-                    (d.name.clone(), sent.map_or(Value::Null, |x| in_unit(&d.unit, x)))
-                })
-                .collect();
-            let proxies: Map<String, Value> = c
-                .proxies
-                .iter()
-                .enumerate()
-                .map(|(k, p)| {
-                    let x = outcome.and_then(|o| o.proxies.get(k).copied().flatten());
-                    (p.name.clone(), x.map_or(Value::Null, |x| in_unit(&p.unit, x)))
-                })
-                .collect();
-            let score = inputs.scores.get(&e.id);
-            let desirability: Map<String, Value> = c
-                .objectives
-                .list
-                .iter()
-                .enumerate()
-                .map(|(k, o)| {
-                    let d = score.and_then(|s| s.desirabilities.get(k).copied().flatten());
-                    (o.name.clone(), d.map_or(Value::Null, number))
-                })
-                .collect();
-            let spectra: Vec<Value> = e
-                .spectra
-                .iter()
-                .map(|s| json!({"channel": s.channel.name(), "replicate": s.replicate, "file": s.file}))
-                .collect();
-            json!({
-                "experiment": e.id,
-                "status": outcome.map_or("unfinished", |o| o.status.name()),
-                "reason": outcome.and_then(|o| o.reason.clone()),
-                "variables": variables,
-                "settings": settings,
-                "proxies": proxies,
-                "desirability": desirability,
-                "objective": scores.get(&e.id).copied().flatten().map_or(Value::Null, number),
-                "spectra": spectra,
-            })
+            experiment_json(
+                c,
+                e.id,
+                &e.point,
+                e.outcome.as_ref(),
+                inputs.scores.get(&e.id),
+                &e.spectra,
+            )
         })
         .collect();
     let total = experiments.len();
+    let ok = inputs
+        .experiments
+        .iter()
+        .filter(|e| e.outcome.as_ref().is_some_and(|o| o.status.is_ok()))
+        .count();
     json!({
         "qdx_report": 1,
         "campaign": c.name,

@@ -309,7 +309,7 @@ pub fn setup(campaign: &str, lab: &str) -> (Campaign, LabBinding) {
 
 pub fn options() -> RunOptions {
     RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: true,
         halt_after: None,
     }
