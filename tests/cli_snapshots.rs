@@ -1260,7 +1260,7 @@ fn lab_probe_of_emulated_instruments() {
         p_a     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
         p_b     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
         h1      eurotherm.e3200  heater        Eurotherm 2000/3000 series (Modbus RTU)      25.0 °C, setpoint 25.0 °C
-        spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01          ready
+        spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01.0        ready
 
         all 4 devices answered
         --- stderr
