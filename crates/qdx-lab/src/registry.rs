@@ -678,7 +678,17 @@ impl Connector {
                 };
                 let stream = self.exclusive(name, "huber", &port, huber::serial_settings(baud))?;
                 let link = Link::new(stream, timeout.unwrap_or(huber::DEFAULT_TIMEOUT));
-                Ok(Box::new(huber::HuberHeater::new(name, link, sensor)))
+                let mut heater = huber::HuberHeater::new(name, link, sensor);
+                // Reads the unit's own setpoint limits now, which every setpoint is checked
+                // against.
+                heater
+                    .identify()
+                    .await
+                    .map_err(|e| RegistryError::Connect {
+                        device: name.into(),
+                        kind: e.kind,
+                    })?;
+                Ok(Box::new(heater))
             }
             other => Err(RegistryError::UnknownKind(other.into())),
         }

@@ -88,7 +88,12 @@ async fn out_of_envelope_commands_never_reach_the_wire() {
     assert!(matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)));
     assert!(heaters.received().is_empty());
     h.set_setpoint(273.15 + 60.0).await.expect("inside");
-    assert_eq!(heaters.received().len(), 2, "setpoint and control on");
+    // The unit's own limits (0x30, 0x31) are read before its first setpoint.
+    assert_eq!(
+        heaters.received().len(),
+        4,
+        "limits, setpoint and control on"
+    );
 }
 
 #[tokio::test(start_paused = true)]
