@@ -830,7 +830,6 @@ impl Connector {
                     chemyx::serial_settings(baud),
                     timeout.unwrap_or(chemyx::DEFAULT_TIMEOUT),
                 )?;
-                link.lock().await.set_settle(chemyx::SETTLE);
                 let volume = number(&settings, "syringe_volume").unwrap_or(0.0);
                 let mut pump = chemyx::ChemyxPump::new(name, link, volume);
                 pump.configure(diameter_mm).await.map_err(connect_err)?;

@@ -203,8 +203,7 @@ async fn the_guard_reads_a_chemyx_pumps_own_rate_before_starting_it() {
     use qdx_lab::emulators::chemyx::ChemyxEmulator;
     let clock = Arc::new(VirtualClock::new());
     let emulator = Emulator::new(ChemyxEmulator::new(clock));
-    let link =
-        share(Link::new(emulator.connect(), chemyx::DEFAULT_TIMEOUT).with_settle(chemyx::SETTLE));
+    let link = share(Link::new(emulator.connect(), chemyx::DEFAULT_TIMEOUT));
     let mut raw = ChemyxPump::new("p_c", link, 10e-6);
     raw.configure(14.57).await.expect("configure");
     // 5 mL/min on the pump's own panel (µL/min after configure).
