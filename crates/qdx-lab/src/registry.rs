@@ -817,7 +817,12 @@ impl Connector {
                     harvard::serial_settings(baud),
                     timeout.unwrap_or(harvard::DEFAULT_TIMEOUT),
                 )?;
-                let mut pump = harvard::HarvardPump::new(name, link, address);
+                let model = if kind == "harvard.phd_ultra" {
+                    harvard::HarvardModel::PhdUltra
+                } else {
+                    harvard::HarvardModel::Pump11Elite
+                };
+                let mut pump = harvard::HarvardPump::new(name, link, address, model);
                 pump.configure(diameter_mm).await.map_err(connect_err)?;
                 Ok(Box::new(pump))
             }

@@ -228,13 +228,13 @@ async fn the_guard_reads_a_chemyx_pumps_own_rate_before_starting_it() {
 /// the run command will use instead.
 #[tokio::test(start_paused = true)]
 async fn the_guard_reads_a_harvard_pumps_set_rate_not_its_idle_status() {
-    use qdx_lab::drivers::harvard::{self, HarvardPump};
+    use qdx_lab::drivers::harvard::{self, HarvardModel, HarvardPump};
     use qdx_lab::emulators::harvard::HarvardEmulator;
     use qdx_lab::protocol::harvard::RateUnit;
     let clock = Arc::new(VirtualClock::new());
     let emulator = Emulator::new(HarvardEmulator::new(clock, 0));
     let link = share(Link::new(emulator.connect(), harvard::DEFAULT_TIMEOUT));
-    let mut raw = HarvardPump::new("p_h", link, 0);
+    let mut raw = HarvardPump::new("p_h", link, 0, HarvardModel::Pump11Elite);
     raw.configure(14.57).await.expect("configure");
     let ml_min = RateUnit {
         volume: 'm',
