@@ -304,8 +304,8 @@ pub fn kinds() -> Vec<DriverKind> {
             ]
             .concat(),
         },
+        eurotherm("eurotherm.e2400"),
         eurotherm("eurotherm.e3200"),
-        eurotherm("eurotherm.modbus"),
         DriverKind {
             name: "huber.pilot_one",
             device: DeviceKind::Heater,
@@ -633,11 +633,18 @@ impl Connector {
         Self::expect_device(kind, DeviceKind::Heater)?;
         let (port, baud, timeout) = Self::port_of(kind, &settings)?;
         match kind {
-            "eurotherm.e3200" | "eurotherm.modbus" => {
+            "eurotherm.e3200" | "eurotherm.e2400" => {
                 let stream =
                     self.exclusive(name, "eurotherm", &port, eurotherm::serial_settings(baud))?;
                 let config = eurotherm::EurothermConfig {
                     slave: ranged(kind, &settings, "modbus_address", 1u8)?,
+                    // The same tag means different things on the two series (instruments.md
+                    // A4): the kind names the register map.
+                    series: if kind == "eurotherm.e2400" {
+                        eurotherm::EurothermSeries::E2400
+                    } else {
+                        eurotherm::EurothermSeries::E3200
+                    },
                     decimals: match integer(&settings, "decimals") {
                         Some(_) => Some(ranged(kind, &settings, "decimals", 0u8)?),
                         None => None,
@@ -653,8 +660,9 @@ impl Connector {
                     config,
                     timeout.unwrap_or(eurotherm::DEFAULT_TIMEOUT),
                 );
-                // Reads the display unit and decimal places now: a controller whose scale
-                // cannot be proven fails at connect, not at its first setpoint.
+                // Reads the display unit, comms resolution and decimal places now: a
+                // controller whose scale cannot be proven fails at connect, not at its first
+                // setpoint.
                 heater
                     .identify()
                     .await
