@@ -466,7 +466,7 @@ fn check_lab_with_a_device_of_the_wrong_kind() {
            ·                    ╰── a pump driver
          9 │   bind spec1 = ocean.flame {
            ╰────
-          help: heater drivers: `eurotherm.e3200`, `eurotherm.modbus`, `huber.pilot_one`
+          help: heater drivers: `eurotherm.e2400`, `eurotherm.e3200`, `huber.pilot_one`
 
         Advice: qdx::lab::wrong_role
 
@@ -1262,13 +1262,47 @@ fn lab_probe_of_emulated_instruments() {
         device  driver           port          identity                                     status
         p_a     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
         p_b     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
-        h1      eurotherm.e3200  heater        Eurotherm 2000/3000 series (Modbus RTU)      25.0 °C, setpoint 25.0 °C
-        spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01          ready
+        h1      eurotherm.e3200  heater        Eurotherm 3200 series (Modbus RTU)           25.0 °C, setpoint 25.0 °C
+        spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01.0        ready
 
         all 4 devices answered
         --- stderr
     "#,
     );
+}
+
+/// Issue 15: a stall left pending on a New Era pump from earlier use is reported by the probe
+/// (instruments.md A1), not acknowledged silently by its first command.
+#[cfg(unix)]
+#[test]
+fn lab_probe_reports_an_alarm_left_pending_on_a_pump() {
+    let rig = crate::hardware::pty::PtyRig::start(None);
+    rig.rig.pumps.with_device(|d| {
+        if let Some(p) = d.inner.pumps.get_mut(&1) {
+            p.alarm = Some(b'S');
+        }
+    });
+    let env = CliEnv::new();
+    env.copy("tests/data/labs", "labs");
+    let names = ["pumps", "heater", "spectrometer"];
+    for (name, pty) in names.iter().zip(&rig.paths) {
+        std::os::unix::fs::symlink(pty, env.path(name)).expect("symlink");
+    }
+    rig_lab(&env, names);
+    insta::assert_snapshot!(env.run(&["lab", "probe", "lab.qdx"]), @r#"
+    exit: 1
+    --- stdout
+    lab "test-rig"
+
+    device  driver           port          identity                                                                                                                                                                status
+    p_a     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928                                                                                                                             stopped, infuse, rate 1 mL/min
+    p_b     new_era.ne1000   pumps         error: cannot connect: alarm: motor stalled (alarm S) was pending when the session began (left from earlier use, acknowledged now): check the pump, then connect again  failed
+    h1      eurotherm.e3200  heater        Eurotherm 3200 series (Modbus RTU)                                                                                                                                      25.0 °C, setpoint 25.0 °C
+    spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01.0                                                                                                                                   ready
+
+    1 of 4 devices failed
+    --- stderr
+    "#);
 }
 
 #[test]

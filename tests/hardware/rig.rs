@@ -225,6 +225,7 @@ impl DeviceConnector for EmulatedConnector {
             self.rig.heater.connect(),
             EurothermConfig {
                 slave: 1,
+                series: eurotherm::EurothermSeries::E3200,
                 decimals: Some(1),
                 alarm_register: None,
             },

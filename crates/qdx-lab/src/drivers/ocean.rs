@@ -11,6 +11,8 @@
 //! - Integration time and scan count are checked against the command's range before sending.
 //! - The read deadline of `S` grows with `scans × integration`, so a long acquisition is not
 //!   mistaken for a hung device.
+//! - The firmware version is the `v` word read as one decimal number, 1000 = 1.00.0 (Flame-S
+//!   manual p. 114, instruments.md A6), never split into bytes.
 
 use std::time::Duration;
 
@@ -134,7 +136,7 @@ impl<S: ByteStream> OceanBackend for Rs232Backend<S> {
             .read_frame(protocol::decode_version)
             .await
             .map_err(|kind| self.error(kind))?;
-        Ok(version.map(|v| format!("{}.{:02}", v >> 8, v & 0xFF)))
+        Ok(version.map(protocol::version_text))
     }
 
     async fn set_integration_ms(&mut self, ms: u16) -> DeviceResult<()> {
