@@ -196,7 +196,7 @@ pub struct SavedSpectrum {
     pub channel: ChannelKind,
     /// From 0.
     pub replicate: u32,
-    /// Path in the bundle (`spectra/e0003-absorbance-r1.csv`).
+    /// Path in the bundle (`spectra/e0003-absorbance-r0.csv`).
     pub file: String,
 }
 

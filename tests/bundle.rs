@@ -306,7 +306,7 @@ fn replay_compares_the_files_themselves() {
     let dir = tempfile::tempdir().expect("temp");
     let bundle = dir.path().join("b");
     run_to(&bundle, &[]);
-    let spectrum = bundle.join("spectra/e0002-photoluminescence-r1.csv");
+    let spectrum = bundle.join("spectra/e0002-photoluminescence-r0.csv");
     let text = std::fs::read_to_string(&spectrum).expect("spectrum");
     std::fs::write(&spectrum, text.replacen(',', ",1", 1)).expect("edit");
     let out = qdx().arg("replay").arg(&bundle).output().expect("qdx runs");
@@ -476,4 +476,71 @@ fn a_report_that_cannot_be_written_is_named_by_its_path() {
         shown.contains("error: cannot write the report [BUNDLE]/report.html: "),
         "{shown}"
     );
+}
+
+/// Issue 17: the bundle describes its tables in `datapackage.json` (a Frictionless Data
+/// Package): the observations schema is the CSV's header with a type and unit per column, and
+/// `spectra.csv` links every acquired spectrum (as the journal records it, replicates from 0)
+/// to its experiment.
+#[test]
+fn the_bundle_describes_its_tables_and_links_rows_to_spectra() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    run_to(&bundle, &[]);
+    let read = |name: &str| std::fs::read_to_string(bundle.join(name)).expect(name);
+    let package: serde_json::Value = serde_json::from_str(&read("datapackage.json")).expect("json");
+    let resources = package["resources"].as_array().expect("resources");
+    let resource = |name: &str| {
+        resources
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} resource"))
+    };
+    let fields = resource("observations")["schema"]["fields"]
+        .as_array()
+        .expect("fields");
+    let observations = read("observations.csv");
+    let header: Vec<&str> = observations
+        .lines()
+        .next()
+        .expect("header")
+        .split(',')
+        .collect();
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, header);
+    let field = |name: &str| fields.iter().find(|f| f["name"] == name).expect(name);
+    assert_eq!(field("experiment")["type"], "integer");
+    assert_eq!(field("reason")["type"], "string");
+    assert_eq!(field("peak [nm]")["type"], "number");
+    assert_eq!(field("peak [nm]")["unit"], "nm");
+    assert_eq!(field("plqy")["unit"], "");
+    // Every file of the spectra index exists, and the index is what the journal acquired.
+    let index = read("spectra.csv");
+    let mut rows: Vec<String> = index.lines().skip(1).map(str::to_owned).collect();
+    for row in &rows {
+        let file = row.rsplit(',').next().expect("file");
+        assert!(bundle.join(file).is_file(), "{file}");
+    }
+    let mut acquired: Vec<String> = read("journal.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event"] == "acquired")
+        .map(|r| {
+            format!(
+                "{},{},{},{}",
+                r["experiment"],
+                r["channel"].as_str().expect("channel"),
+                r["replicate"],
+                r["file"].as_str().expect("file")
+            )
+        })
+        .collect();
+    rows.sort();
+    acquired.sort();
+    assert!(!rows.is_empty());
+    assert_eq!(rows, acquired);
+    assert!(rows.iter().all(|r| r.ends_with("-r0.csv")), "{rows:?}");
 }

@@ -748,7 +748,7 @@ fn plan_text() {
       4. steady state before measuring: 2 reactor volumes, one being the time the slowest stream takes from its pump through the cell at these rates
            wait 2 × 61.2 s = 122.4 s at 150 uL/min in all
       5. measure: each replicate reads every channel
-           acquire photoluminescence on spec1 (100 ms x 2, replicate 1)
+           acquire photoluminescence on spec1 (100 ms x 2, replicate 0)
       estimated 8 min
 
     one experiment takes 5.5 min .. 8 min (median 8 min)
@@ -932,7 +932,7 @@ fn plan_dot() {
       subgraph cluster_4 {
         label="measure: each replicate reads every channel";
         style=rounded;
-        s4o0 [label="acquire photoluminescence on spec1 (100 ms x 2, replicate 1)", shape=note];
+        s4o0 [label="acquire photoluminescence on spec1 (100 ms x 2, replicate 0)", shape=note];
       }
       s3o0 -> s4o0;
     }
@@ -996,6 +996,8 @@ fn run_a_small_campaign() {
     2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
     bundle: runs/tiny-1
       observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+      datapackage.json   every table's columns, types and units (Python: qdx.load("…"))
+      spectra.csv        the spectrum files of each experiment
       report.html        plots of the campaign
       journal.jsonl      every event, in order
       spectra/           raw spectra, CSV with a wavelength column
@@ -1082,6 +1084,8 @@ fn resume_an_interrupted_run() {
     2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
     bundle: b
       observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+      datapackage.json   every table's columns, types and units (Python: qdx.load("…"))
+      spectra.csv        the spectrum files of each experiment
       report.html        plots of the campaign
       journal.jsonl      every event, in order
       spectra/           raw spectra, CSV with a wavelength column
@@ -1141,12 +1145,12 @@ fn verify_a_clean_bundle() {
     let mut env = tiny();
     finished(&env);
     env.normalize_bundle_id("b");
-    insta::assert_snapshot!(env.run(&["verify", "b"]), @r#"
-        exit: 0
-        --- stdout
-        ok: 10 files match the manifest of b (bundle $BUNDLE_ID)
-        --- stderr
-    "#);
+    insta::assert_snapshot!(env.run(&["verify", "b"]), @"
+    exit: 0
+    --- stdout
+    ok: 12 files match the manifest of b (bundle $BUNDLE_ID)
+    --- stderr
+    ");
 }
 
 #[test]
@@ -1214,14 +1218,14 @@ fn replay_a_clean_bundle() {
 fn replay_finds_a_difference() {
     let env = tiny();
     finished(&env);
-    let spectrum = "b/spectra/e0001-photoluminescence-r1.csv";
+    let spectrum = "b/spectra/e0001-photoluminescence-r0.csv";
     let edited = env.read(spectrum).replacen(',', ",1", 1);
     env.write(spectrum, &edited);
     insta::assert_snapshot!(env.run(&["replay", "b"]), @r#"
         exit: 1
         --- stdout
         ok: every optimizer decision follows from the journaled measurements
-        differs: spectra/e0001-photoluminescence-r1.csv has different content
+        differs: spectra/e0001-photoluminescence-r0.csv has different content
         --- stderr
     "#);
 }

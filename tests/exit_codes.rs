@@ -114,19 +114,21 @@ fn a_run_without_a_successful_experiment_exits_4() {
     env.copy("tests/data/runs/all-fail.qdx", "all-fail.qdx");
     env.copy("tests/data/runs/proxies", "proxies");
     insta::assert_snapshot!(env.run(&["run", "all-fail.qdx", "-q", "--out", "b"]), @r#"
-        exit: 4
-        --- stdout
-        3 experiments (3 failed or skipped) in 17.9 min of lab time; stopped: the experiment budget (3) is spent
-        no experiment succeeded
-        bundle: b
-          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
-          report.html        plots of the campaign
-          journal.jsonl      every event, in order
-          spectra/           raw spectra, CSV with a wavelength column
-          optimizer/         every suggestion with the model's explanation
-          manifest.json      SHA-256 of every file (check with `qdx verify`)
-        --- stderr
-        error: no experiment succeeded
+    exit: 4
+    --- stdout
+    3 experiments (3 failed or skipped) in 17.9 min of lab time; stopped: the experiment budget (3) is spent
+    no experiment succeeded
+    bundle: b
+      observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+      datapackage.json   every table's columns, types and units (Python: qdx.load("…"))
+      spectra.csv        the spectrum files of each experiment
+      report.html        plots of the campaign
+      journal.jsonl      every event, in order
+      spectra/           raw spectra, CSV with a wavelength column
+      optimizer/         every suggestion with the model's explanation
+      manifest.json      SHA-256 of every file (check with `qdx verify`)
+    --- stderr
+    error: no experiment succeeded
     "#);
     assert!(
         env.path("b/manifest.json").is_file(),

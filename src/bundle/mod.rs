@@ -295,6 +295,8 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         "optimizer/suggestions.jsonl",
         &files::suggestions::write(c, &experiments),
     )?;
+    write_file("spectra.csv", &files::spectrum::index(&experiments))?;
+    write_file("datapackage.json", &files::package::write(c))?;
     let facts = Facts::of(&records);
     let inputs = crate::report::Inputs {
         dir,

@@ -99,6 +99,10 @@ fn summary(s: &RunSummary) -> String {
         ));
     }
     t.push_str("  observations.csv   one row per experiment (pandas: pd.read_csv(\"…/observations.csv\"))\n");
+    t.push_str(
+        "  datapackage.json   every table's columns, types and units (Python: qdx.load(\"…\"))\n",
+    );
+    t.push_str("  spectra.csv        the spectrum files of each experiment\n");
     t.push_str("  report.html        plots of the campaign\n");
     t.push_str("  journal.jsonl      every event, in order\n");
     t.push_str("  spectra/           raw spectra, CSV with a wavelength column\n");

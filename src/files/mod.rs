@@ -14,9 +14,13 @@
 //!   journal.jsonl        crate::journal::Record, one JSON object per line: `seq` (from 0),
 //!                        `t` (lab time, s), `event` and its fields; every physical value in SI
 //!                        (m³/s, K, s, m³); the source of truth every other file is read from
+//!   datapackage.json     the bundle for programs: each table's columns, types and units
+//!                        ([`package`], a Frictionless Data Package)
 //!   observations.csv     one row per experiment ([`observations`])
+//!   spectra.csv          the file of each experiment's spectrum ([`spectrum::index`])
 //!   optimizer/suggestions.jsonl   one suggestion per line ([`suggestions`])
-//!   spectra/e<NNNN>-<channel>-r<k>.csv   one spectrum ([`spectrum`]); calibration spectra as
+//!   spectra/e<NNNN>-<channel>-r<k>.csv   one spectrum ([`spectrum`]), experiments and
+//!                        replicates numbered from 0 as everywhere; calibration spectra as
 //!                        spectra/calibration-<channel>-<dark|reference>.csv
 //!   report.html          the report (`crate::report`)
 //!   wall.jsonl           wall-clock times of the run's phases (not part of the bundle id)
@@ -24,11 +28,12 @@
 //!
 //! Invariants: every file qdx writes whole goes through [`write_atomic`] (a temporary file,
 //! synced, renamed into place: never torn); the derived files (`observations.csv`,
-//! `suggestions.jsonl`, `report.html`) are functions of the journal's live records and the
+//! `spectra.csv`, `datapackage.json`, `suggestions.jsonl`, `report.html`) are functions of the journal's live records and the
 //! campaign, read through [`crate::record`]; every number printed in a user's unit goes through
 //! one formatter, [`crate::validate::campaign::DisplayUnit::number`].
 
 pub mod observations;
+pub mod package;
 pub mod plan;
 pub mod spectrum;
 pub mod suggestions;

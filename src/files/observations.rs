@@ -34,39 +34,153 @@ pub fn variable_cell(c: &Campaign, variable: usize, si: f64) -> String {
         .map_or_else(String::new, |v| v.cell(si))
 }
 
-/// The text of `observations.csv`.
-pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Score>) -> String {
-    let settings: Vec<(usize, &Derived)> = c
-        .derived
+/// What a column holds, for readers that type their columns (`datapackage.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Integer,
+    Number,
+    String,
+    Boolean,
+}
+
+impl ColumnType {
+    /// The Frictionless Table Schema name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "integer",
+            ColumnType::Number => "number",
+            ColumnType::String => "string",
+            ColumnType::Boolean => "boolean",
+        }
+    }
+}
+
+/// One column of `observations.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The header: the name, and its unit in brackets when it has one.
+    pub header: String,
+    pub kind: ColumnType,
+    /// The unit every value is in (`""` for none).
+    pub unit: String,
+    pub description: String,
+}
+
+/// The columns of `observations.csv`, in order (the module doc says what each holds).
+pub fn columns(c: &Campaign) -> Vec<Column> {
+    let col = |header: String, kind, unit: &str, description: String| Column {
+        header,
+        kind,
+        unit: unit.to_owned(),
+        description,
+    };
+    let mut out = vec![
+        col(
+            "experiment".into(),
+            ColumnType::Integer,
+            "",
+            "the experiment's id, from 0, in the order suggested".into(),
+        ),
+        col(
+            "status".into(),
+            ColumnType::String,
+            "",
+            "ok, failed, infeasible, skipped, refused or unfinished".into(),
+        ),
+    ];
+    for v in &c.variables {
+        let (kind, what) = if v.is_numeric() {
+            (ColumnType::Number, "the suggested value of variable")
+        } else {
+            (ColumnType::String, "the suggested level of variable")
+        };
+        out.push(col(
+            super::column(&v.name, &v.unit),
+            kind,
+            v.unit.symbol(),
+            format!("{what} `{}`", v.name),
+        ));
+    }
+    for (_, d) in settings(c) {
+        out.push(col(
+            super::column(&d.name, &d.unit),
+            ColumnType::Number,
+            d.unit.symbol(),
+            format!(
+                "`{}` as sent to the device and in effect while the experiment was measured",
+                d.name
+            ),
+        ));
+    }
+    for p in &c.proxies {
+        out.push(col(
+            super::column(&p.name, &p.unit),
+            ColumnType::Number,
+            p.unit.symbol(),
+            format!("proxy `{}`; empty when it could not be computed", p.name),
+        ));
+    }
+    for o in &c.objectives.list {
+        out.push(col(
+            format!("desirability:{}", o.name),
+            ColumnType::Number,
+            "",
+            format!("the desirability of objective `{}`, 0 .. 1", o.name),
+        ));
+    }
+    if !c.objectives.list.is_empty() {
+        out.push(col(
+            "objective".into(),
+            ColumnType::Number,
+            "",
+            "the combined score (empty for failures and Pareto campaigns)".into(),
+        ));
+        if c.objectives.combine == Combine::Pareto {
+            out.push(col(
+                "pareto_front".into(),
+                ColumnType::Boolean,
+                "",
+                "on the Pareto front of the finished experiments".into(),
+            ));
+        }
+    }
+    out.push(col(
+        "lab_time_start [s]".into(),
+        ColumnType::Number,
+        "s",
+        "lab time when it was suggested".into(),
+    ));
+    out.push(col(
+        "lab_time_end [s]".into(),
+        ColumnType::Number,
+        "s",
+        "lab time when it was measured; empty while unfinished".into(),
+    ));
+    out.push(col(
+        "reason".into(),
+        ColumnType::String,
+        "",
+        "why it is not ok, or which proxies of an ok experiment are missing".into(),
+    ));
+    out
+}
+
+/// The derived device settings, with their ids, in the campaign's order.
+pub fn settings(c: &Campaign) -> Vec<(usize, &Derived)> {
+    c.derived
         .iter()
         .enumerate()
         .filter(|(_, d)| matches!(d.target, DerivedTarget::Setting { .. }))
-        .collect();
+        .collect()
+}
+
+/// The text of `observations.csv`.
+pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Score>) -> String {
+    let settings = settings(c);
     let pareto = c.objectives.combine == Combine::Pareto;
     let plain = DisplayUnit::plain();
     let number = |x: f64| plain.number(x);
-    let mut header = vec!["experiment".to_owned(), "status".to_owned()];
-    header.extend(c.variables.iter().map(|v| super::column(&v.name, &v.unit)));
-    header.extend(
-        settings
-            .iter()
-            .map(|(_, d)| super::column(&d.name, &d.unit)),
-    );
-    header.extend(c.proxies.iter().map(|p| super::column(&p.name, &p.unit)));
-    for o in &c.objectives.list {
-        header.push(format!("desirability:{}", o.name));
-    }
-    if !c.objectives.list.is_empty() {
-        header.push("objective".into());
-        if pareto {
-            header.push("pareto_front".into());
-        }
-    }
-    header.extend([
-        "lab_time_start [s]".to_owned(),
-        "lab_time_end [s]".to_owned(),
-        "reason".to_owned(),
-    ]);
+    let header: Vec<String> = columns(c).into_iter().map(|col| col.header).collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail.
     let _ = w.write_record(&header);

@@ -14,6 +14,17 @@
 
 use qdx_spectra::{Spectrum, SpectrumQuantity};
 
+use crate::validate::campaign::ChannelKind;
+
+/// The bundle path of an experiment's spectrum: `spectra/e0003-absorbance-r0.csv`. Experiments
+/// and replicates are numbered from 0 everywhere (file names, journal, `spectra.csv`).
+pub fn experiment_file(experiment: u64, channel: ChannelKind, replicate: u32) -> String {
+    format!(
+        "spectra/e{experiment:04}-{}-r{replicate}.csv",
+        channel.name()
+    )
+}
+
 /// The header name of a spectrum's quantity.
 fn quantity_name(q: SpectrumQuantity) -> &'static str {
     match q {
@@ -82,6 +93,27 @@ pub fn read(text: &str) -> Result<Spectrum, String> {
         values.push(v);
     }
     Spectrum::new(wavelengths, values, quantity).map_err(|e| e.to_string())
+}
+
+/// The text of `spectra.csv`: one row per experiment spectrum, linking an experiment (the
+/// `experiment` column of `observations.csv`) to its files: `experiment,channel,replicate,file`.
+pub fn index(experiments: &[crate::record::Experiment]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = w.write_record(["experiment", "channel", "replicate", "file"]);
+    for e in experiments {
+        for s in &e.spectra {
+            let _ = w.write_record([
+                e.id.to_string().as_str(),
+                s.channel.name(),
+                s.replicate.to_string().as_str(),
+                s.file.as_str(),
+            ]);
+        }
+    }
+    w.into_inner()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ impl Operation {
                     name(device),
                     qdx_units::format_number(integration * 1000.0),
                     averages,
-                    replicate + 1
+                    replicate
                 ),
             },
             Operation::WaitThermal {

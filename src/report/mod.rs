@@ -139,14 +139,7 @@ fn in_unit(unit: &DisplayUnit, si: f64) -> serde_json::Value {
     serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
-/// The derived device settings a campaign sends, with their ids.
-fn settings(c: &Campaign) -> Vec<(DerivedId, &Derived)> {
-    c.derived
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| matches!(d.target, DerivedTarget::Setting { .. }))
-        .collect()
-}
+use crate::files::observations::settings;
 
 /// One experiment as JSON (the `experiments` items of the report, the `experiment` events of
 /// `qdx run --format json`): `{experiment, status, reason, variables, settings, proxies,

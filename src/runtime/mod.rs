@@ -1117,8 +1117,7 @@ impl<'c> Run<'c> {
                             }
                             Err(FaultOutcome::Recovered) => continue,
                         };
-                        let file =
-                            format!("spectra/e{id:04}-{}-r{}.csv", channel.name(), replicate + 1);
+                        let file = crate::files::spectrum::experiment_file(id, channel, *replicate);
                         self.write_spectrum(&file, &raw)?;
                         self.log(Event::Acquired {
                             experiment: id,

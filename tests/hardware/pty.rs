@@ -179,7 +179,7 @@ fn a_campaign_runs_end_to_end_on_emulated_instruments_over_ptys() {
     ));
     let observations = std::fs::read_to_string(bundle.join("observations.csv")).expect("csv");
     assert_eq!(observations.lines().count(), 4, "{observations}");
-    let spectrum = std::fs::read_to_string(bundle.join("spectra/e0000-photoluminescence-r1.csv"))
+    let spectrum = std::fs::read_to_string(bundle.join("spectra/e0000-photoluminescence-r0.csv"))
         .expect("a spectrum");
     assert_eq!(spectrum.lines().count(), 2049);
     // The emulated lamp's profile peaks at the middle pixel: 300 nm + 0.25 nm × 1023.5.

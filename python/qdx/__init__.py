@@ -1,0 +1,125 @@
+"""Read qdx result bundles into pandas, and call the qdx command line.
+
+A bundle describes itself in ``datapackage.json`` (a Frictionless Data Package): every
+column's type and unit come from there, so nothing here guesses a dtype from the values or
+parses a ``.qdx`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pandas as pd
+
+__all__ = ["Bundle", "QdxError", "check", "load", "run"]
+
+# Table Schema types to pandas dtypes (nullable, so an empty cell is a missing value and an
+# integer column stays integer).
+_DTYPES = {"integer": "Int64", "number": "float64", "string": "string", "boolean": "boolean"}
+
+
+class QdxError(Exception):
+    """The qdx command failed; ``returncode`` and ``stderr`` say how."""
+
+    def __init__(self, message: str, returncode: int, stderr: str):
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def _read_table(path: Path, fields: List[Dict[str, Any]]) -> pd.DataFrame:
+    """A CSV read as text, then typed column by column as its schema says."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    names = [f["name"] for f in fields]
+    if list(frame.columns) != names:
+        raise ValueError(f"{path}: columns {list(frame.columns)} differ from the descriptor's {names}")
+    for f in fields:
+        column = frame[f["name"]].replace("", pd.NA)
+        kind = f.get("type", "string")
+        if kind == "boolean":
+            column = column.map({"true": True, "false": False}, na_action="ignore")
+        elif kind in ("integer", "number"):
+            column = pd.to_numeric(column)
+        frame[f["name"]] = column.astype(_DTYPES.get(kind, "string"))
+    return frame
+
+
+class Bundle:
+    """A result bundle: the folder a ``qdx run`` wrote."""
+
+    def __init__(self, folder: os.PathLike | str):
+        self.folder = Path(folder)
+        descriptor = self.folder / "datapackage.json"
+        if not descriptor.is_file():
+            raise FileNotFoundError(f"{self.folder} holds no datapackage.json (is it a qdx bundle?)")
+        self.descriptor: Dict[str, Any] = json.loads(descriptor.read_text(encoding="utf-8"))
+        self._resources = {r["name"]: r for r in self.descriptor["resources"]}
+        obs = self._resources["observations"]
+        fields = obs["schema"]["fields"]
+        self.observations = _read_table(self.folder / obs["path"], fields)
+        self.units: Dict[str, str] = {f["name"]: f.get("unit", "") for f in fields}
+        self.observations.attrs["units"] = dict(self.units)
+        spectra = self._resources["spectra"]
+        self.spectra = _read_table(self.folder / spectra["path"], spectra["schema"]["fields"])
+
+    def spectrum(self, experiment: int, channel: str, replicate: int = 0) -> pd.DataFrame:
+        """One spectrum of an experiment: ``wavelength_nm`` and the quantity its header names."""
+        rows = self.spectra[
+            (self.spectra["experiment"] == experiment)
+            & (self.spectra["channel"] == channel)
+            & (self.spectra["replicate"] == replicate)
+        ]
+        if rows.empty:
+            raise KeyError(f"no {channel} spectrum, replicate {replicate}, of experiment {experiment}")
+        frame = pd.read_csv(self.folder / rows["file"].iloc[0])
+        frame.attrs["units"] = {"wavelength_nm": "nm"}
+        return frame
+
+    def journal(self) -> List[Dict[str, Any]]:
+        """Every record of ``journal.jsonl``, in order (physical values in SI units)."""
+        path = self.folder / self._resources["journal"]["path"]
+        with path.open(encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def __repr__(self) -> str:
+        return f"Bundle({str(self.folder)!r}, {len(self.observations)} experiments)"
+
+
+def load(folder: os.PathLike | str) -> Bundle:
+    """The bundle in ``folder``."""
+    return Bundle(folder)
+
+
+def _qdx() -> str:
+    return os.environ.get("QDX", "qdx")
+
+
+def check(path: os.PathLike | str) -> List[Dict[str, Any]]:
+    """The diagnostics of ``qdx check --format json`` (empty when the file checks clean)."""
+    done = subprocess.run(
+        [_qdx(), "check", "--format", "json", str(path)], capture_output=True, text=True
+    )
+    if done.returncode not in (0, 1):
+        raise QdxError(f"qdx check exited {done.returncode}", done.returncode, done.stderr)
+    return json.loads(done.stdout)["diagnostics"]
+
+
+def run(
+    path: os.PathLike | str, out: Optional[os.PathLike | str] = None, seed: Optional[int] = None
+) -> Bundle:
+    """Runs a campaign (on the simulated lab) and returns the bundle it wrote."""
+    args = [_qdx(), "run", "--format", "json", str(path)]
+    if out is not None:
+        args += ["--out", str(out)]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    done = subprocess.run(args, capture_output=True, text=True)
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    finished = [e for e in events if e.get("event") == "finished"]
+    if not finished:
+        raise QdxError(f"qdx run exited {done.returncode}: {done.stderr.strip()}", done.returncode, done.stderr)
+    return Bundle(finished[-1]["bundle"])

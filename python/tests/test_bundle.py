@@ -1,0 +1,77 @@
+"""The Python reader against bundles the qdx binary writes (QDX names the binary)."""
+
+import os
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+
+import qdx
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "tests" / "data" / "cli" / "tiny.qdx"
+
+
+class BundleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp())
+        shutil.copy(TINY, cls.tmp / "tiny.qdx")
+        cls.bundle = qdx.run(cls.tmp / "tiny.qdx", out=cls.tmp / "b")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def test_three_lines_load_every_table_and_spectrum_with_units(self):
+        b = qdx.load(self.tmp / "b")
+        self.assertEqual(len(b.observations), 2)
+        self.assertEqual(b.units["temperature [degC]"], "degC")
+        self.assertEqual(b.units["p_cd.rate [uL/min]"], "uL/min")
+        self.assertEqual(b.observations.attrs["units"]["peak [nm]"], "nm")
+        # Every experiment's spectra are reachable from its row.
+        for experiment in b.observations["experiment"]:
+            pl = b.spectrum(int(experiment), "photoluminescence")
+            self.assertEqual(list(pl.columns), ["wavelength_nm", "counts"])
+            self.assertGreater(len(pl), 10)
+        with self.assertRaises(KeyError):
+            b.spectrum(99, "photoluminescence")
+
+    def test_columns_are_typed_by_the_descriptor_not_by_their_values(self):
+        obs = self.bundle.observations
+        self.assertEqual(str(obs["experiment"].dtype), "Int64")
+        self.assertEqual(str(obs["status"].dtype), "string")
+        self.assertEqual(str(obs["peak [nm]"].dtype), "float64")
+        # Every reason is empty in this run: still text, not a column of floats.
+        self.assertEqual(str(obs["reason"].dtype), "string")
+        self.assertTrue(obs["reason"].isna().all())
+        self.assertEqual(list(obs["temperature [degC]"]), [260.0, 280.0])
+        self.assertEqual(list(obs["p_cd.rate [uL/min]"]), [75.0, 75.0])
+
+    def test_the_spectra_index_and_the_journal_number_replicates_alike(self):
+        replicates = set(self.bundle.spectra["replicate"])
+        acquired = {
+            (r["experiment"], r["channel"], r["replicate"], r["file"])
+            for r in self.bundle.journal()
+            if r["event"] == "acquired"
+        }
+        self.assertEqual(replicates, {0})
+        indexed = set(self.bundle.spectra.itertuples(index=False, name=None))
+        self.assertEqual(indexed, acquired)
+        for f in self.bundle.spectra["file"]:
+            self.assertTrue(f.endswith("-r0.csv"), f)
+
+    def test_check_returns_located_diagnostics(self):
+        broken = self.tmp / "broken.qdx"
+        broken.write_text(TINY.read_text().replace("temperature <= 310 degC", "temperature <= 310 mL"))
+        diagnostics = qdx.check(broken)
+        self.assertTrue(any(d["severity"] == "error" and d["line"] for d in diagnostics), diagnostics)
+        self.assertEqual(qdx.check(TINY), [])
+
+    def test_a_folder_that_is_not_a_bundle_is_refused(self):
+        with self.assertRaises(FileNotFoundError):
+            qdx.load(self.tmp)
+
+
+if __name__ == "__main__":
+    unittest.main()
