@@ -16,7 +16,7 @@ use qdx_sim as sim;
 
 use super::hardware::{
     CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector, DynHeater, DynPump, DynSpectrometer,
-    InfuseLimit, Watched,
+    DynValve, InfuseLimit, Watched,
 };
 use crate::bind::{LabBinding, LabFile, Limits};
 use crate::validate::campaign::*;
@@ -235,6 +235,18 @@ impl Lab {
                     lab.spectrometers.insert(
                         b.device,
                         Box::new(Watched::new(name, DynSpectrometer(raw), CALL_DEADLINE)),
+                    );
+                }
+                (DeviceKind::Valve, Limits::Valve(_)) => {
+                    let raw = tokio::time::timeout(
+                        CONNECT_DEADLINE,
+                        connector.valve(&b.driver, name, &b.settings),
+                    )
+                    .await
+                    .map_err(|_| timed_out(name))??;
+                    lab.valves.insert(
+                        b.device,
+                        Box::new(Watched::new(name, DynValve(raw), CALL_DEADLINE)),
                     );
                 }
                 _ => {
