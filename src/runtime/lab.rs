@@ -244,9 +244,16 @@ impl Lab {
                     )
                     .await
                     .map_err(|_| timed_out(name))??;
+                    // A move may take its binding's move timeout before it is read back.
+                    let moving = match b.settings.get("move_timeout_ms") {
+                        Some(SettingValue::Integer(ms)) => {
+                            Duration::from_millis(u64::try_from(*ms).unwrap_or(0))
+                        }
+                        _ => qdx_lab::drivers::vici::DEFAULT_MOVE_TIMEOUT,
+                    };
                     lab.valves.insert(
                         b.device,
-                        Box::new(Watched::new(name, DynValve(raw), CALL_DEADLINE)),
+                        Box::new(Watched::new(name, DynValve(raw), CALL_DEADLINE + moving)),
                     );
                 }
                 _ => {

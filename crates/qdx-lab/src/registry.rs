@@ -1019,6 +1019,41 @@ mod tests {
         assert!(names.windows(2).all(|w| w[0] < w[1]));
     }
 
+    #[test]
+    fn vici_valves_state_their_positions() {
+        let port = ("port", SettingValue::String("/dev/ttyUSB3".into()));
+        assert_eq!(
+            capability(
+                "vici.multiposition",
+                &settings(&[port.clone(), ("positions", SettingValue::Integer(6))])
+            ),
+            Ok(Capability::Valve { positions: 6 })
+        );
+        assert_eq!(
+            capability("vici.two_position", &settings(std::slice::from_ref(&port))),
+            Ok(Capability::Valve { positions: 2 })
+        );
+        assert!(matches!(
+            check_settings("vici.multiposition", &settings(std::slice::from_ref(&port))),
+            Err(RegistryError::MissingSetting { .. })
+        ));
+        let names = SettingValue::Names(BTreeMap::from([("sample".to_owned(), 2)]));
+        let checked = check_settings(
+            "vici.two_position",
+            &settings(&[port.clone(), ("names", names.clone())]),
+        )
+        .expect("names are a setting");
+        assert_eq!(checked.get("names"), Some(&names));
+        assert_eq!(checked.get("baud"), Some(&SettingValue::Integer(9600)));
+        assert!(matches!(
+            check_settings(
+                "vici.two_position",
+                &settings(&[port, ("names", SettingValue::Integer(2))])
+            ),
+            Err(RegistryError::BadSetting { .. })
+        ));
+    }
+
     #[tokio::test]
     async fn wrong_device_kinds_and_port_conflicts_are_errors() {
         let mut lab = Connector::new(Arc::new(crate::clock::VirtualClock::new()));

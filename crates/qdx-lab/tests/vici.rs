@@ -103,6 +103,35 @@ async fn the_driver_moves_and_proves_every_move() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_actuator_silent_while_it_turns_is_asked_again_until_it_arrives() {
+    let emulator = selector(None, 10);
+    emulator.with_device(|e| {
+        e.move_time = Duration::from_millis(400);
+        e.busy_while_moving = true;
+    });
+    let mut v = ViciValve::new(
+        "v1",
+        line(&emulator),
+        None,
+        ValveType::Multiposition { positions: 10 },
+    );
+    v.configure().await.expect("configure");
+    // Nine steps of 400 ms: several CP reads go unanswered (1 s timeout each) on the way.
+    v.set_position(10).await.expect("arrives");
+    let reads = emulator
+        .received()
+        .iter()
+        .filter(|r| r.as_slice() == b"CP")
+        .count();
+    assert!(reads >= 3, "{:?}", emulator.received());
+    assert_eq!(emulator.with_device(|e| e.position), 10);
+    // Still silent after the move timeout: the link's timeout, not an alarm.
+    emulator.with_device(|e| e.move_time = Duration::from_secs(60));
+    let error = v.set_position(1).await.expect_err("never answers in time");
+    assert_eq!(error.kind, DeviceErrorKind::Timeout(DEFAULT_TIMEOUT));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_switching_valve_goes_to_a_and_b_even_when_the_actuator_answers_actions() {
     let emulator = Emulator::new(ViciEmulator::new(
         Arc::new(RealClock::new()),

@@ -12,7 +12,9 @@
 //! Invariants:
 //! - A move is proven, never assumed: after `GO`, the driver reads `CP` until the actuator
 //!   reports the position asked for; one that does not get there within the move timeout is
-//!   a [`DeviceErrorKind::Alarm`] naming the position asked for and the one it reports.
+//!   a [`DeviceErrorKind::Alarm`] naming the position asked for and the one it reports. An
+//!   actuator silent while its rotor turns is asked again until the move timeout; silence
+//!   after it is the link's [`DeviceErrorKind::Timeout`].
 //! - A position outside 1 ..= the valve's positions is refused before anything is written
 //!   ([`DeviceErrorKind::OutOfEnvelope`]).
 //! - [`ViciValve::configure`] (at connect) sets `IFM0` so action commands are not answered
@@ -235,7 +237,17 @@ impl<S: ByteStream> ViciValve<S> {
     async fn wait_for(&self, target: u16) -> DeviceResult<()> {
         let started = tokio::time::Instant::now();
         loop {
-            let now = self.current().await?;
+            let now = match self.current().await {
+                Ok(now) => now,
+                // Busy turning, perhaps: ask again while the move may still be under way.
+                Err(e)
+                    if matches!(e.kind, DeviceErrorKind::Timeout(_))
+                        && started.elapsed() < self.move_timeout =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if now == target {
                 return Ok(());
             }

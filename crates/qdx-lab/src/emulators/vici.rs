@@ -8,9 +8,10 @@
 //!   Every reply line begins with the ID when one is set ([F]).
 //! - Modes follow `AM`: two-position (1, 2) answers `CPA`/`CPB` and refuses `NP` and `HM`;
 //!   multiposition (3) answers `CPnn` and moves to 1 ..= NP.
-//! - A move takes `move_time` on the [`Clock`]; until then `CP` still reports the position the
-//!   rotor is leaving (**unverified**: the manual does not say). A `stuck` actuator accepts
-//!   moves and never turns.
+//! - A move takes `move_time` a step on the [`Clock`]; until then `CP` still reports the
+//!   position the rotor is leaving, or, with `busy_while_moving`, gets no answer at all (the
+//!   manual says neither: both are **unverified**, and the driver copes with both). A `stuck`
+//!   actuator accepts moves and never turns.
 //! - Action commands answer nothing under `IFM0`, `CP…` under `IFM1`/`IFM2` (the basic
 //!   answer's form is **unverified**; the Hein driver reads `CP…` after a toggle). The factory
 //!   setting is taken to be `IFM1` so a driver has to cope with it (**unverified**).
@@ -42,6 +43,8 @@ pub struct ViciEmulator {
     pub move_time: Duration,
     /// The rotor does not turn (a jammed valve, a failed motor).
     pub stuck: bool,
+    /// Requests that arrive while the rotor turns get no answer.
+    pub busy_while_moving: bool,
     /// `IFM`: 0 no answer to action commands, 1 basic, 2 extended.
     pub interface_mode: u8,
     clock: Arc<dyn Clock>,
@@ -56,6 +59,7 @@ impl ViciEmulator {
             moving: None,
             move_time: Duration::ZERO,
             stuck: false,
+            busy_while_moving: false,
             interface_mode: 1,
             clock,
         }
@@ -214,6 +218,10 @@ impl Protocol for ViciEmulator {
         let Some((command, broadcast)) = self.addressed(&text) else {
             return Vec::new();
         };
+        self.current();
+        if self.busy_while_moving && self.moving.is_some() {
+            return Vec::new();
+        }
         let reply = self.act(command);
         if broadcast { Vec::new() } else { reply }
     }
