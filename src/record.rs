@@ -162,7 +162,7 @@ impl InEffect {
             Command::SetSetpoint { kelvin } => {
                 self.setpoints.insert(device, *kelvin);
             }
-            Command::SetPosition { position } => {
+            Command::SetPosition { position, .. } => {
                 self.positions.insert(device, *position);
             }
             Command::Acquire { .. } => {}

@@ -482,6 +482,49 @@ fn check_lab_with_a_device_of_the_wrong_kind() {
     );
 }
 
+/// Issue 15: `qdx check --lab` proves the route's valve positions are named by the lab, and
+/// says where both sides are when one is not.
+#[test]
+fn check_lab_with_a_route_position_the_lab_does_not_name() {
+    let env = CliEnv::new();
+    env.copy("tests/data/labs/routed.qdx", "routed.qdx");
+    env.copy(
+        "tests/data/invalid_lab_valve/unnamed_position.qdx",
+        "unnamed.qdx",
+    );
+    insta::assert_snapshot!(
+        env.run(&["check", "--lab", "unnamed.qdx", "routed.qdx"]),
+        @r#"
+    exit: 1
+    --- stdout
+    ok: routed.qdx (campaign "rig-route")
+    --- stderr
+    qdx::lab::unnamed_position
+
+      × the route collects at position 2 of `v1`, which the lab does not name
+        ╭─[unnamed.qdx:22:11]
+     21 │     positions 6
+     22 │     names { waste 1, solvent 3 }
+        ·           ───────────┬──────────
+        ·                      ╰── names `waste` (1), `solvent` (3)
+     23 │   }
+        ╰────
+      help: name every position the plan turns the valve to, e.g. `sample 2` in `names { … }`
+
+    Advice: qdx::lab::unnamed_position
+
+      ☞ the route turns `v1` to position 2
+        ╭─[routed.qdx:62:3]
+     61 │   photoluminescence { integration 5 ms, average 2 }
+     62 │   route { valve v1, collect 2, waste 1 }
+        ·   ──────────────────────────────────────
+     63 │ }
+        ╰────
+    1 error, 0 warnings in 1 file
+    "#
+    );
+}
+
 /// Issue 14, item 17: `qdx check dir/*.qdx` right after `qdx new` checks the lab file as a lab
 /// file (on its own: its block, drivers, settings), not as a campaign without a `campaign`
 /// block; a lab file's own errors are reported as such.

@@ -476,7 +476,7 @@ fn flush_and_route_run_around_each_measurement() {
                         device,
                         command,
                     } if *x == e => Some(match command {
-                        Command::SetPosition { position } => format!("{device}={position}"),
+                        Command::SetPosition { position, .. } => format!("{device}={position}"),
                         Command::SetRate { .. } => format!("{device} on"),
                         Command::Stop => format!("{device} off"),
                         Command::Acquire { .. } => "acquire".to_owned(),

@@ -8,6 +8,7 @@
 //! lab "our-flow-rig-1" {
 //!   bind p_seed = new_era.ne1000 { port "/dev/ttyUSB0", address 0, syringe_diameter 14.57 mm }
 //!   bind h1 = eurotherm.e3200 { port "/dev/ttyUSB1", modbus_address 1 }
+//!   bind v1 = vici.multiposition { port "/dev/ttyUSB3", positions 6, names { sample 2, waste 1 } }
 //! }
 //! ```
 //!
@@ -18,8 +19,12 @@
 //! [`Campaign`] and builds the [`LabBinding`] the runtime connects.
 //!
 //! Invariants of a [`LabBinding`] (what the runtime relies on):
-//! - every pump, heater and spectrometer of the campaign is bound exactly once, to a driver
-//!   kind that serves its role; nothing else is bound;
+//! - every pump, heater and spectrometer of the campaign, and every valve it turns (the
+//!   measurement's route), is bound exactly once, to a driver kind that serves its role;
+//!   nothing else is bound;
+//! - every position the campaign gives a bound valve exists on the instrument, and when the
+//!   lab names a valve's positions, each position the route turns it to has a name (the
+//!   plan's commands and the journal carry it, through [`LabBinding::apply`]);
 //! - every binding's settings passed `check_settings` (defaults filled in, SI units);
 //! - every rate the planner can send to a pump (the proven range of its derived rate, its
 //!   refill rate) is one the driver can run with that syringe, or zero (stopped); every
@@ -74,6 +79,8 @@ pub struct Bind {
     pub capability: Capability,
     /// Where each setting was written.
     pub setting_spans: BTreeMap<String, Span>,
+    /// Where each entry of `names` was written.
+    pub name_spans: BTreeMap<String, Span>,
     pub span: Span,
 }
 
@@ -133,11 +140,21 @@ pub struct HeaterLimits {
     pub safe_setpoint: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the runtime may tell a valve, and what the lab calls its positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValveLimits {
+    /// Positions 1 ..= this exist on the instrument.
+    pub positions: u16,
+    /// The lab's names, by position.
+    pub names: BTreeMap<u16, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum Limits {
     Pump(PumpLimits),
     Heater(HeaterLimits),
     Spectrometer,
+    Valve(ValveLimits),
 }
 
 /// One campaign device and the instrument that plays it.
@@ -168,9 +185,15 @@ impl LabBinding {
 
     /// The campaign as this lab runs it: each pump's smallest rate raised to the smallest its
     /// driver can run, so the planner rounds rates below it to zero or to it (and notes it),
-    /// exactly as it does for the campaign's own `min_rate`.
+    /// exactly as it does for the campaign's own `min_rate`; the route's valve positions
+    /// carry the names the lab gives them.
     pub fn apply(&self, c: &Campaign) -> Campaign {
         let mut out = c.clone();
+        if let Some(route) = out.measurement.as_mut().and_then(|m| m.route.as_mut())
+            && let Some(Limits::Valve(v)) = self.device(route.valve).map(|b| &b.limits)
+        {
+            route.names = v.names.clone();
+        }
         for b in &self.devices {
             if let Limits::Pump(p) = &b.limits
                 && let Some(dev) = out.devices.get_mut(b.device)
@@ -252,6 +275,7 @@ fn device_kind_name(kind: DeviceKind) -> &'static str {
         DeviceKind::Pump => "pump",
         DeviceKind::Heater => "heater",
         DeviceKind::Spectrometer => "spectrometer",
+        DeviceKind::Valve => "valve",
     }
 }
 
@@ -373,6 +397,7 @@ fn parse_bind(b: &ast::Bind, diags: &mut Diagnostics) -> Option<Bind> {
     };
     let mut settings = Settings::new();
     let mut spans = BTreeMap::new();
+    let mut name_spans = BTreeMap::new();
     let mut ok = true;
     for p in b.props.iter().flat_map(|p| &p.entries) {
         let name = p.name.name.as_str();
@@ -390,6 +415,11 @@ fn parse_bind(b: &ast::Bind, diags: &mut Diagnostics) -> Option<Bind> {
             ok = false;
             continue;
         };
+        if let ast::PropValue::Props(entries) = &p.value {
+            for e in &entries.entries {
+                name_spans.entry(e.name.name.clone()).or_insert(e.span);
+            }
+        }
         if spans.insert(name.to_owned(), p.value.span()).is_some() {
             diags.push(
                 Diagnostic::error(code::SETTING_TWICE, format!("`{name}` is given twice"))
@@ -427,6 +457,7 @@ fn parse_bind(b: &ast::Bind, diags: &mut Diagnostics) -> Option<Bind> {
         capability: Capability::Heater { setpoint: None },
         settings: checked,
         setting_spans: spans,
+        name_spans,
         span: b.span,
     };
     if !check_values(&bind, diags) {
@@ -452,6 +483,9 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
         )
         .at(span)
     };
+    if ty == SettingType::Names {
+        return names_value(value);
+    }
     let ast::PropValue::Expr(e) = value else {
         return Err(wrong(type_name(ty)));
     };
@@ -493,7 +527,54 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
             Ok(SettingValue::NumberList(out))
         }
         (SettingType::NumberList, _) => Err(wrong("a list of numbers, `[c0, c1, c2, c3]`")),
+        (SettingType::Names, _) => Err(wrong(type_name(ty))),
     }
+}
+
+/// `{ sample 2, waste 1 }`: a name for each whole number (a valve's named positions).
+fn names_value(value: &ast::PropValue) -> Result<SettingValue, Diagnostic> {
+    let ast::PropValue::Props(props) = value else {
+        return Err(Diagnostic::error(
+            code::SETTING_TYPE,
+            "expected names of positions, found something else",
+        )
+        .at(value.span())
+        .help("write `names { sample 2, solvent 3, waste 1 }`"));
+    };
+    let mut names = BTreeMap::new();
+    for p in &props.entries {
+        let position = match &p.value {
+            ast::PropValue::Expr(e) => match &e.kind {
+                ExprKind::Number(n)
+                    if n.value.fract() == 0.0 && (1.0..=99.0).contains(&n.value) =>
+                {
+                    Some(n.value as i64)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(position) = position else {
+            return Err(Diagnostic::error(
+                code::SETTING_TYPE,
+                format!(
+                    "`{}` names no position: expected a whole number from 1",
+                    p.name.name
+                ),
+            )
+            .at(p.value.span())
+            .help("write the valve position this name stands for, e.g. `sample 2`"));
+        };
+        if names.insert(p.name.name.clone(), position).is_some() {
+            return Err(Diagnostic::error(
+                code::SETTING_TWICE,
+                format!("`{}` is named twice", p.name.name),
+            )
+            .label(p.span, "named again here")
+            .help("each name stands for one position"));
+        }
+    }
+    Ok(SettingValue::Names(names))
 }
 
 fn type_name(ty: SettingType) -> &'static str {
@@ -504,6 +585,7 @@ fn type_name(ty: SettingType) -> &'static str {
         SettingType::Volume => "a volume",
         SettingType::Temperature => "a temperature",
         SettingType::NumberList => "a list of numbers",
+        SettingType::Names => "names of positions, `{ sample 2, waste 1 }`",
     }
 }
 
@@ -565,7 +647,12 @@ fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
         ("decimals", 0, 4),
         ("pixels", 3, 65_535),
     ];
+    let valve = b.kind == DeviceKind::Valve;
     for (name, lo, hi) in ranges {
+        // A valve's address is a one-digit device ID, checked below.
+        if valve && name == "address" {
+            continue;
+        }
         if let Some(i) = integer(name)
             && !(lo..=hi).contains(&i)
         {
@@ -575,6 +662,9 @@ fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
                 "check the instrument's manual for the value it is set to",
             ));
         }
+    }
+    if valve {
+        check_valve_values(b, diags);
     }
     if let Some(i) = integer("alarm_register")
         && !(0..=65_535).contains(&i)
@@ -651,16 +741,99 @@ fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
     diags.error_count() == before
 }
 
-/// Ports: daisy-chain pumps of one family may share a port (same baud, distinct addresses);
-/// any other second use of a port is an error.
+/// A valve binding's device ID, positions and names.
+fn check_valve_values(b: &Bind, diags: &mut Diagnostics) {
+    let integer = |name: &str| match b.settings.get(name) {
+        Some(SettingValue::Integer(i)) => Some(*i),
+        _ => None,
+    };
+    let bad = |setting: &str, message: String, help: &str| {
+        Diagnostic::error(code::BAD_SETTING, message)
+            .label(b.span_of(setting), "here")
+            .help(help.to_owned())
+    };
+    if let Some(id) = integer("address")
+        && !(0..=9).contains(&id)
+    {
+        diags.push(bad(
+            "address",
+            format!("`address` {id} is not a device ID 0 ..= 9"),
+            "a VICI actuator's device ID is one digit, set on the actuator with `ID`; leave `address` out when none is set",
+        ));
+    }
+    if let Some(ms) = integer("move_timeout_ms")
+        && !(1..=600_000).contains(&ms)
+    {
+        diags.push(bad(
+            "move_timeout_ms",
+            format!("`move_timeout_ms` {ms} is outside 1 ..= 600000"),
+            "how long a move may take before the valve counts as stuck, in ms",
+        ));
+    }
+    let positions = integer("positions");
+    if let Some(n) = positions
+        && (!(2..=40).contains(&n) || n % 2 != 0)
+    {
+        diags.push(bad(
+            "positions",
+            format!("`positions` {n} is not an even number from 2 to 40"),
+            "the number of positions the actuator indexes (`NP` on the actuator), as the manual allows it",
+        ));
+        return;
+    }
+    let positions = positions.unwrap_or(2);
+    let Some(SettingValue::Names(names)) = b.settings.get("names") else {
+        return;
+    };
+    let mut by_position: BTreeMap<i64, &str> = BTreeMap::new();
+    for (name, position) in names {
+        let at = b
+            .name_spans
+            .get(name)
+            .copied()
+            .unwrap_or(b.span_of("names"));
+        if !(1..=positions).contains(position) {
+            diags.push(
+                Diagnostic::error(
+                    code::BAD_SETTING,
+                    format!("`{name}` names position {position}, but the valve has positions 1 ..= {positions}"),
+                )
+                .label(at, format!("position {position}"))
+                .help("name a position the valve has"),
+            );
+        } else if let Some(first) = by_position.insert(*position, name) {
+            let first_at = b.name_spans.get(first).copied().unwrap_or(at);
+            let (first, second, first_at, at) =
+                if first_at.range().map(|r| r.start) <= at.range().map(|r| r.start) {
+                    (first, name.as_str(), first_at, at)
+                } else {
+                    (name.as_str(), first, at, first_at)
+                };
+            diags.push(
+                Diagnostic::error(
+                    code::BAD_SETTING,
+                    format!("`{first}` and `{second}` both name position {position}"),
+                )
+                .label(at, "named again here")
+                .label(first_at, format!("`{first}` names it first"))
+                .help("give each position one name"),
+            );
+        }
+    }
+}
+
+/// Ports: daisy-chain pumps of one family, and VICI valves with device IDs, may share a port
+/// (same baud, distinct addresses); any other second use of a port is an error.
 fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
-    let family = |driver: &str| -> (&'static str, bool) {
-        match driver.split('.').next().unwrap_or("") {
+    let family = |b: &Bind| -> (&'static str, bool) {
+        match b.driver.split('.').next().unwrap_or("") {
             "new_era" => ("new_era", true),
             "harvard" => ("harvard", true),
             "chemyx" => ("chemyx", false),
             "eurotherm" => ("eurotherm", false),
             "huber" => ("huber", false),
+            // Only an actuator with a device ID keeps quiet about commands for another.
+            "vici" => ("vici", b.settings.contains_key("address")),
             _ => ("ocean", false),
         }
     };
@@ -668,8 +841,9 @@ fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
         let Some(first) = binds.iter().take(k).find(|x| x.port() == b.port()) else {
             continue;
         };
-        let (fa, shareable) = family(&first.driver);
-        let (fb, _) = family(&b.driver);
+        let (fa, first_shares) = family(first);
+        let (fb, shares) = family(b);
+        let shareable = first_shares && shares;
         let port = b.port();
         let conflict = |why: String, help: &str| {
             Diagnostic::error(code::PORT_CONFLICT, format!("port {port}: {why}"))
@@ -680,7 +854,11 @@ fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
         if fa != fb || !shareable {
             diags.push(conflict(
                 format!("`{}` and `{}` cannot share a serial line", first.device, b.device),
-                "only New Era or Harvard pumps share a line (a daisy chain, each at its own `address`); give each other instrument its own port",
+                if fa == "vici" || fb == "vici" {
+                    "only VICI valves with device IDs share a line with each other, each at its own `address`; give each other instrument its own port"
+                } else {
+                    "only New Era or Harvard pumps share a line (a daisy chain, each at its own `address`); give each other instrument its own port"
+                },
             ));
             continue;
         }
@@ -717,7 +895,11 @@ fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
                     other.span_of("address"),
                     format!("address of `{}`", other.device),
                 )
-                .help("pumps on one line need distinct addresses (set on each pump's keypad)"),
+                .help(if fa == "vici" {
+                    "valves on one line need distinct device IDs (set on each actuator with `ID`)"
+                } else {
+                    "pumps on one line need distinct addresses (set on each pump's keypad)"
+                }),
             );
         }
     }
@@ -728,6 +910,7 @@ fn role_kind(role: Role) -> Option<DeviceKind> {
         Role::Pump => Some(DeviceKind::Pump),
         Role::Heater => Some(DeviceKind::Heater),
         Role::Spectrometer => Some(DeviceKind::Spectrometer),
+        Role::Valve => Some(DeviceKind::Valve),
         _ => None,
     }
 }
@@ -833,14 +1016,10 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
                 continue;
             }
             None => {
-                let help = if dev.role == Role::Valve {
-                    "qdx has no valve driver yet; run this campaign on the simulated lab".to_owned()
-                } else {
-                    format!(
-                        "a {} is passive: only pumps, heaters and spectrometers are bound",
-                        dev.role.name()
-                    )
-                };
+                let help = format!(
+                    "a {} is passive: only pumps, heaters, spectrometers and valves are bound",
+                    dev.role.name()
+                );
                 diags.push(
                     Diagnostic::error(
                         code::NOT_DRIVEN,
@@ -864,6 +1043,7 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
                 check_spectrometer(c, id, dev, b, &mut diags);
                 Some(Limits::Spectrometer)
             }
+            DeviceKind::Valve => valve_limits(c, id, dev, b, &mut diags).map(Limits::Valve),
         };
         if let Some(limits) = limits {
             devices.push(BoundDevice {
@@ -888,7 +1068,7 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
                 device_kind_name(k),
                 drivers_for(k)
             ),
-            None => "qdx has no valve driver yet; run this campaign on the simulated lab".into(),
+            None => format!("a {} is passive and needs no instrument", d.role.name()),
         };
         diags.push(
             Diagnostic::error(
@@ -914,6 +1094,86 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
         devices,
     });
     (binding, diags)
+}
+
+/// A valve: the campaign's positions exist on the instrument, and when the lab names
+/// positions, the route's are named.
+fn valve_limits(
+    c: &Campaign,
+    id: DeviceId,
+    dev: &Device,
+    b: &Bind,
+    diags: &mut Diagnostics,
+) -> Option<ValveLimits> {
+    let Capability::Valve { positions } = b.capability else {
+        return None;
+    };
+    let names: BTreeMap<u16, String> = match b.settings.get("names") {
+        Some(SettingValue::Names(names)) => names
+            .iter()
+            .filter_map(|(name, p)| Some((u16::try_from(*p).ok()?, name.clone())))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let mut ok = true;
+    let declared = match dev.property("positions") {
+        Some(PropertyValue::Integer(n)) => *n,
+        _ => 2,
+    };
+    if declared > i64::from(positions) {
+        let at = if b.setting_spans.contains_key("positions") {
+            b.span_of("positions")
+        } else {
+            b.driver_span
+        };
+        diags.push(
+            Diagnostic::error(
+                code::VALVE_POSITIONS,
+                format!(
+                    "`{}` has {declared} positions in the campaign, but `{}` turns {positions}",
+                    b.device, b.driver
+                ),
+            )
+            .label(at, format!("{positions} positions"))
+            .label(dev.span, format!("{declared} positions"))
+            .help("bind a valve with as many positions as the campaign declares, or declare fewer"),
+        );
+        ok = false;
+    }
+    let route = c
+        .measurement
+        .as_ref()
+        .and_then(|m| m.route.as_ref())
+        .filter(|r| r.valve == id);
+    if let Some(r) = route
+        && !names.is_empty()
+    {
+        for (what, position, example) in [
+            ("collects at", r.collect, "sample"),
+            ("sends waste to", r.waste, "waste"),
+        ] {
+            if names.contains_key(&position) {
+                continue;
+            }
+            let named: Vec<String> = names.iter().map(|(p, n)| format!("`{n}` ({p})")).collect();
+            diags.push(
+                Diagnostic::error(
+                    code::UNNAMED_POSITION,
+                    format!(
+                        "the route {what} position {position} of `{}`, which the lab does not name",
+                        b.device
+                    ),
+                )
+                .label(b.span_of("names"), format!("names {}", named.join(", ")))
+                .label(r.span, format!("the route turns `{}` to position {position}", b.device))
+                .help(format!(
+                    "name every position the plan turns the valve to, e.g. `{example} {position}` in `names {{ … }}`"
+                )),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(ValveLimits { positions, names })
 }
 
 /// The derived value that sets `device.setting`, if any.

@@ -2,7 +2,8 @@
 //! is and its status, and print one row per device.
 //!
 //! Nothing is started or heated: opening a pump writes its syringe diameter (the drivers
-//! configure it on connection), and every other call is a read. Every call has a deadline, so
+//! configure it on connection; a valve's actuator is told not to answer moves), and every
+//! other call is a read. Every call has a deadline, so
 //! a silent device shows as failed instead of hanging the probe.
 
 use std::io::Write as _;
@@ -134,6 +135,32 @@ pub async fn probe_binds(binds: &[Bind], connector: &mut dyn DeviceConnector) ->
                                 t.push_str(&format!(", alarm: {a}"));
                             }
                             t
+                        });
+                    }
+                }
+            }
+            DeviceKind::Valve => {
+                match tokio::time::timeout(
+                    CONNECT_DEADLINE,
+                    connector.valve(&b.driver, &b.device, &b.settings),
+                )
+                .await
+                {
+                    Err(_) => row.identity = Err(connect_timeout()),
+                    Ok(Err(e)) => row.identity = Err(failed(e)),
+                    Ok(Ok(mut valve)) => {
+                        row.identity = timed(CALL_DEADLINE, valve.identify())
+                            .await
+                            .map(|i| identity_text(&i));
+                        let names = match b.settings.get("names") {
+                            Some(registry::SettingValue::Names(n)) => n.clone(),
+                            _ => Default::default(),
+                        };
+                        row.status = timed(CALL_DEADLINE, valve.position()).await.map(|p| {
+                            match names.iter().find(|(_, at)| **at == i64::from(p)) {
+                                Some((name, _)) => format!("position {p} ({name})"),
+                                None => format!("position {p}"),
+                            }
                         });
                     }
                 }

@@ -574,7 +574,7 @@ catalog! {
         pub const NO_WITHDRAW: &str = "qdx::lab::no_withdraw";
         /// A lab file holds something besides its `lab` block.
         pub const NOT_A_LAB_ITEM: &str = "qdx::lab::not_a_lab_item";
-        /// A device is bound whose role no driver plays (a passive device, a valve).
+        /// A device is bound whose role no driver plays (a passive device).
         pub const NOT_DRIVEN: &str = "qdx::lab::not_driven";
         /// Two bindings share a serial port they cannot share.
         pub const PORT_CONFLICT: &str = "qdx::lab::port_conflict";
@@ -608,6 +608,10 @@ catalog! {
         pub const UNKNOWN_DRIVER: &str = "qdx::lab::unknown_driver";
         /// A binding gives a setting its driver does not have.
         pub const UNKNOWN_SETTING: &str = "qdx::lab::unknown_setting";
+        /// The lab names a valve's positions but not one the plan turns it to.
+        pub const UNNAMED_POSITION: &str = "qdx::lab::unnamed_position";
+        /// A valve has positions in the campaign that the bound valve does not have.
+        pub const VALVE_POSITIONS: &str = "qdx::lab::valve_positions";
         /// Warning: a spectrometer covers fewer wavelengths than the campaign declares.
         pub const WAVELENGTH_COVERAGE: &str = "qdx::lab::wavelength_coverage";
         /// A device is bound to a driver of another role.

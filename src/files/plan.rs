@@ -262,8 +262,11 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     );
                     entry(&mut m, "setpoint", &unit, *kelvin);
                 }
-                Command::SetPosition { position } => {
+                Command::SetPosition { position, name } => {
                     m.insert("position".into(), json!(position));
+                    if let Some(name) = name {
+                        m.insert("position_name".into(), json!(name));
+                    }
                 }
                 Command::Acquire {
                     illumination,

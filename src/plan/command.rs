@@ -22,8 +22,13 @@ pub enum Command {
     Refill { volume: f64, rate: f64 },
     /// Set a heater's setpoint (K).
     SetSetpoint { kelvin: f64 },
-    /// Turn a valve to a position.
-    SetPosition { position: u16 },
+    /// Turn a valve to a position; `name` is what the lab binding calls it (`sample`), absent
+    /// when the lab names none (and on the simulated lab).
+    SetPosition {
+        position: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// Take one averaged spectrum under a light: `averages` scans of `integration` s each.
     Acquire {
         illumination: Illumination,

@@ -182,9 +182,14 @@ impl Operation {
                 Command::SetSetpoint { kelvin } => {
                     format!("set {} to {}", name(device), temp_format(*kelvin))
                 }
-                Command::SetPosition { position } => {
-                    format!("set {} to position {position}", name(device))
-                }
+                Command::SetPosition {
+                    position,
+                    name: None,
+                } => format!("set {} to position {position}", name(device)),
+                Command::SetPosition {
+                    position,
+                    name: Some(label),
+                } => format!("set {} to position {position} ({label})", name(device)),
                 Command::Acquire {
                     illumination,
                     integration,
@@ -675,7 +680,10 @@ pub fn schedule(
         // What flows while the reactor comes to steady state goes to waste.
         set_ops.push(Operation::send(
             r.valve,
-            Command::SetPosition { position: r.waste },
+            Command::SetPosition {
+                position: r.waste,
+                name: r.name(r.waste),
+            },
         ));
     }
     if !set_ops.is_empty() {
@@ -706,6 +714,7 @@ pub fn schedule(
                     r.valve,
                     Command::SetPosition {
                         position: r.collect,
+                        name: r.name(r.collect),
                     },
                 )],
             });
@@ -719,7 +728,10 @@ pub fn schedule(
                 why: "back to waste".into(),
                 ops: vec![Operation::send(
                     r.valve,
-                    Command::SetPosition { position: r.waste },
+                    Command::SetPosition {
+                        position: r.waste,
+                        name: r.name(r.waste),
+                    },
                 )],
             });
         }

@@ -9,7 +9,8 @@
 //!    refused (a refill withdraws from the reservoir and only answers to the envelope);
 //! 4. [`Watched`]: every call has a deadline, so a hung device cannot hang the run.
 //!
-//! Spectrometers are watched with a deadline that grows with the acquisition asked for.
+//! Spectrometers are watched with a deadline that grows with the acquisition asked for; valves
+//! with a call's deadline (their drivers read every move back until it arrives).
 //!
 //! Invariants: a command outside the limits is refused with `OutOfEnvelope` before anything
 //! is written, whatever part of the runtime asked for it; every call returns within its
@@ -22,7 +23,7 @@ use qdx_lab::registry::{self, RegistryError, Settings};
 use qdx_lab::watchdog::with_deadline;
 use qdx_lab::{
     AcquireRequest, DeviceError, DeviceErrorKind, DeviceResult, Heater, HeaterStatus, Identity,
-    Pump, PumpDirection, PumpStatus, Spectrometer,
+    Pump, PumpDirection, PumpStatus, Spectrometer, Valve,
 };
 use qdx_spectra::Spectrum;
 
@@ -55,6 +56,12 @@ pub trait DeviceConnector: Send {
         name: &str,
         settings: &Settings,
     ) -> Result<Box<dyn Spectrometer>, RegistryError>;
+    async fn valve(
+        &mut self,
+        driver: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Valve>, RegistryError>;
 }
 
 #[async_trait]
@@ -84,6 +91,15 @@ impl DeviceConnector for registry::Connector {
         settings: &Settings,
     ) -> Result<Box<dyn Spectrometer>, RegistryError> {
         registry::Connector::spectrometer(self, driver, name, settings).await
+    }
+
+    async fn valve(
+        &mut self,
+        driver: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Valve>, RegistryError> {
+        registry::Connector::valve(self, driver, name, settings).await
     }
 }
 
@@ -311,6 +327,36 @@ impl<S: Spectrometer> Spectrometer for Watched<S> {
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum> {
         let deadline = acquire_deadline(self.deadline, request);
         with_deadline(&self.name, deadline, self.inner.acquire(request)).await
+    }
+}
+
+/// A boxed valve as a `Valve`.
+#[derive(Debug)]
+pub struct DynValve(pub Box<dyn Valve>);
+
+#[async_trait]
+impl Valve for DynValve {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        self.0.identify().await
+    }
+    async fn set_position(&mut self, position: u16) -> DeviceResult<()> {
+        self.0.set_position(position).await
+    }
+    async fn position(&mut self) -> DeviceResult<u16> {
+        self.0.position().await
+    }
+}
+
+#[async_trait]
+impl<V: Valve> Valve for Watched<V> {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        with_deadline(&self.name, self.deadline, self.inner.identify()).await
+    }
+    async fn set_position(&mut self, position: u16) -> DeviceResult<()> {
+        with_deadline(&self.name, self.deadline, self.inner.set_position(position)).await
+    }
+    async fn position(&mut self) -> DeviceResult<u16> {
+        with_deadline(&self.name, self.deadline, self.inner.position()).await
     }
 }
 

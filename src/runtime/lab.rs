@@ -16,7 +16,7 @@ use qdx_sim as sim;
 
 use super::hardware::{
     CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector, DynHeater, DynPump, DynSpectrometer,
-    InfuseLimit, Watched,
+    DynValve, InfuseLimit, Watched,
 };
 use crate::bind::{LabBinding, LabFile, Limits};
 use crate::validate::campaign::*;
@@ -235,6 +235,25 @@ impl Lab {
                     lab.spectrometers.insert(
                         b.device,
                         Box::new(Watched::new(name, DynSpectrometer(raw), CALL_DEADLINE)),
+                    );
+                }
+                (DeviceKind::Valve, Limits::Valve(_)) => {
+                    let raw = tokio::time::timeout(
+                        CONNECT_DEADLINE,
+                        connector.valve(&b.driver, name, &b.settings),
+                    )
+                    .await
+                    .map_err(|_| timed_out(name))??;
+                    // A move may take its binding's move timeout before it is read back.
+                    let moving = match b.settings.get("move_timeout_ms") {
+                        Some(SettingValue::Integer(ms)) => {
+                            Duration::from_millis(u64::try_from(*ms).unwrap_or(0))
+                        }
+                        _ => qdx_lab::drivers::vici::DEFAULT_MOVE_TIMEOUT,
+                    };
+                    lab.valves.insert(
+                        b.device,
+                        Box::new(Watched::new(name, DynValve(raw), CALL_DEADLINE + moving)),
                     );
                 }
                 _ => {

@@ -607,7 +607,7 @@ impl<'c> Run<'c> {
                     Some(h) => h.set_setpoint(*kelvin).await,
                     None => Ok(()),
                 },
-                Command::SetPosition { position } => match self.lab.valves.get_mut(device) {
+                Command::SetPosition { position, .. } => match self.lab.valves.get_mut(device) {
                     Some(v) => v.set_position(*position).await,
                     None => Ok(()),
                 },
@@ -818,7 +818,8 @@ impl<'c> Run<'c> {
                 ));
             }
             for (id, valve) in self.lab.valves.iter_mut() {
-                let Some(Command::SetPosition { position }) = by_device.get(id).copied().cloned()
+                let Some(Command::SetPosition { position, .. }) =
+                    by_device.get(id).copied().cloned()
                 else {
                     continue;
                 };

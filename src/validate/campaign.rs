@@ -716,6 +716,17 @@ pub struct Route {
     pub valve: DeviceId,
     pub collect: u16,
     pub waste: u16,
+    /// The names a lab binding gives the valve's positions (`names { sample 2, waste 1 }`);
+    /// empty until a binding is applied (`bind::LabBinding::apply`), and on the simulated lab.
+    pub names: BTreeMap<u16, String>,
+    pub span: Span,
+}
+
+impl Route {
+    /// The lab's name for `position`, if it names it.
+    pub fn name(&self, position: u16) -> Option<String> {
+        self.names.get(&position).cloned()
+    }
 }
 
 /// A value computed from each measurement.

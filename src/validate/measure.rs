@@ -742,6 +742,8 @@ impl<'a> Validator<'a> {
                 valve,
                 collect,
                 waste,
+                names: BTreeMap::new(),
+                span,
             })
         } else {
             Err(errors)

@@ -13,6 +13,9 @@ use crate::support::{check_path, relative};
 
 const CAMPAIGN: &str = "tests/data/labs/campaign.qdx";
 
+/// The campaign with a routed selection valve.
+const ROUTED: &str = "tests/data/labs/routed.qdx";
+
 const ML_PER_MIN: f64 = 1e-6 / 60.0;
 
 fn check(lab: &Path) -> CheckedLab {
@@ -58,6 +61,82 @@ fn invalid_lab_files_report_located_errors() {
         });
     });
     assert!(count >= 8, "the invalid lab corpus has {count} files");
+}
+
+/// Issue 15: a valve's binding is checked against the campaign that routes through it.
+#[test]
+fn invalid_valve_bindings_report_located_errors() {
+    let campaign = check_path(Path::new(ROUTED));
+    assert!(campaign.campaign.is_some(), "the routed campaign validates");
+    let mut count = 0;
+    insta::glob!("../data/invalid_lab_valve", "*.qdx", |path| {
+        count += 1;
+        let rel = relative(path);
+        let source = std::fs::read_to_string(path).expect("readable test file");
+        let display = rel.to_string_lossy().replace('\\', "/");
+        let checked = check_lab(
+            &DiskWorld,
+            &rel,
+            &display,
+            campaign.sources.clone(),
+            campaign.campaign.as_ref(),
+        );
+        assert!(checked.binding.is_none(), "{display} should not bind");
+        for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
+            assert!(
+                d.primary_span().and_then(|s| s.range()).is_some(),
+                "{display}: error `{}` has no location",
+                d.message
+            );
+        }
+        let text = render_all(&checked.diagnostics, &checked.sources, Style::Plain);
+        assert!(text.contains(&display), "{text}");
+        insta::with_settings!({ description => source, omit_expression => true }, {
+            insta::assert_snapshot!(text);
+        });
+    });
+    assert_eq!(count, 8, "the invalid valve corpus");
+}
+
+/// Issue 15: the routed rig binds its valve with the positions and names the plan uses.
+#[test]
+fn the_routed_rig_binds_its_valve_and_names_the_routes_positions() {
+    let campaign = check_path(Path::new(ROUTED));
+    let c = campaign
+        .campaign
+        .as_ref()
+        .expect("the routed campaign validates");
+    let checked = check_lab(
+        &DiskWorld,
+        Path::new("tests/data/labs/routed-rig.qdx"),
+        "tests/data/labs/routed-rig.qdx",
+        campaign.sources.clone(),
+        Some(c),
+    );
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{}",
+        render_all(&checked.diagnostics, &checked.sources, Style::Plain)
+    );
+    let binding = checked.binding.expect("a binding");
+    let v1 = binding
+        .devices
+        .iter()
+        .find(|d| d.name == "v1")
+        .expect("v1 is bound");
+    let Limits::Valve(limits) = &v1.limits else {
+        panic!("v1 is a valve: {:?}", v1.limits);
+    };
+    assert_eq!(limits.positions, 6);
+    let route = binding
+        .apply(c)
+        .measurement
+        .and_then(|m| m.route)
+        .expect("a route");
+    assert_eq!(
+        (route.name(route.collect), route.name(route.waste)),
+        (Some("sample".to_owned()), Some("waste".to_owned()))
+    );
 }
 
 #[test]
@@ -245,7 +324,7 @@ lab "flush-rig" {
         .filter(|d| d.is_error())
         .map(|d| d.code)
         .collect();
-    // The valve that routes the product has no driver; the wash pump's 4.78 mm syringe can
+    // The valve that routes the product is not bound; the wash pump's 4.78 mm syringe can
     // neither flush at 1 mL/min nor refill at 5 mL/min.
     assert_eq!(
         errors,

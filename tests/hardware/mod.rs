@@ -1,8 +1,9 @@
 //! Real hardware in the runtime: lab binding files checked against campaigns, fault injection
 //! through the whole runtime on emulated instruments, and an end-to-end campaign over
-//! pseudo-terminals through `qdx run --lab`.
+//! pseudo-terminals through `qdx run --lab`; a campaign routed through a selection valve.
 
 mod binding;
 mod faults;
 pub(crate) mod pty;
 mod rig;
+mod valve;

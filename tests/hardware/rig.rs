@@ -1,5 +1,5 @@
 //! An emulated rig for the hardware tests: emulators of the instruments `tests/data/labs/rig.qdx`
-//! binds, a connector that opens the real serial drivers on in-memory streams to them, the
+//! binds (and the selection valve `routed-rig.qdx` adds), a connector that opens the real serial drivers on in-memory streams to them, the
 //! campaign and binding loaded from text, and a way to script faults by request.
 
 use std::path::Path;
@@ -14,17 +14,25 @@ use qdx::validate::campaign::Campaign;
 use qdx_lab::drivers::eurotherm::{self, EurothermConfig, EurothermHeater};
 use qdx_lab::drivers::new_era::{self, NewEraPump};
 use qdx_lab::drivers::ocean::{self, OceanSpectrometer, Rs232Backend};
+use qdx_lab::drivers::vici::{self, ValveType, ViciValve};
 use qdx_lab::emulators::eurotherm::EurothermEmulator;
 use qdx_lab::emulators::new_era::NewEraChain;
 use qdx_lab::emulators::ocean::OceanEmulator;
+use qdx_lab::emulators::vici::{Mode, ViciEmulator};
 use qdx_lab::emulators::{Emulator, GARBAGE, Protocol};
 use qdx_lab::registry::{RegistryError, SettingValue, Settings};
 use qdx_lab::transport::{Link, SharedLink, share};
-use qdx_lab::{Clock, DeviceError, Heater, Illumination, Pump, RealClock, Spectrometer};
+use qdx_lab::{Clock, DeviceError, Heater, Illumination, Pump, RealClock, Spectrometer, Valve};
 use tokio::io::DuplexStream;
 
 pub const CAMPAIGN: &str = include_str!("../data/labs/campaign.qdx");
 pub const LAB: &str = include_str!("../data/labs/rig.qdx");
+/// The campaign with a selection valve its measurement routes through, and its rig.
+pub const ROUTED: &str = include_str!("../data/labs/routed.qdx");
+pub const ROUTED_LAB: &str = include_str!("../data/labs/routed-rig.qdx");
+
+/// The selection valve's device ID in `routed-rig.qdx`.
+pub const VALVE_ID: u8 = 3;
 
 /// How a scripted emulator answers one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +102,8 @@ pub struct Rig {
     pub pumps: Emulator<Scripted<NewEraChain>>,
     pub heater: Emulator<Scripted<EurothermEmulator>>,
     pub spectrometer: Emulator<Scripted<OceanEmulator>>,
+    /// `v1`: a 6-position selector with device ID 3, 40 ms a step.
+    pub valve: Emulator<Scripted<ViciEmulator>>,
 }
 
 impl Rig {
@@ -105,6 +115,15 @@ impl Rig {
             pumps: Emulator::new(Scripted::normal(NewEraChain::new(clock.clone(), &[0, 1]))),
             heater: Emulator::new(Scripted::normal(EurothermEmulator::new(clock.clone(), 1))),
             spectrometer: Emulator::new(Scripted::normal(OceanEmulator::new(2048))),
+            valve: Emulator::new(Scripted::normal({
+                let mut v = ViciEmulator::new(
+                    clock.clone(),
+                    Some(VALVE_ID),
+                    Mode::Multiposition { positions: 6 },
+                );
+                v.move_time = std::time::Duration::from_millis(40);
+                v
+            })),
             clock,
         }
     }
@@ -117,6 +136,22 @@ impl Rig {
     pub fn script_spectrometer(self, script: Script<OceanEmulator>) -> Rig {
         self.spectrometer.with_device(|d| d.script = script);
         self
+    }
+
+    pub fn script_valve(self, script: Script<ViciEmulator>) -> Rig {
+        self.valve.with_device(|d| d.script = script);
+        self
+    }
+
+    /// The `GO…` requests the valve took, without its ID: `["GO1", "GO2", …]`.
+    pub fn valve_moves(&self) -> Vec<String> {
+        self.valve
+            .received()
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .filter_map(|r| r.strip_prefix(&VALVE_ID.to_string()).map(str::to_owned))
+            .filter(|r| r.starts_with("GO") || r == "HM")
+            .collect()
     }
 
     /// Opens the binding's devices on this rig (the campaign as the binding applies it).
@@ -260,6 +295,27 @@ impl DeviceConnector for EmulatedConnector {
         )
         .map_err(connect_error(name))?;
         Ok(Box::new(spectrometer))
+    }
+
+    async fn valve(
+        &mut self,
+        driver: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Valve>, RegistryError> {
+        assert_eq!(driver, "vici.multiposition");
+        let id = match settings.get("address") {
+            Some(SettingValue::Integer(a)) => Some(u8::try_from(*a).expect("an ID")),
+            _ => None,
+        };
+        let positions = match settings.get("positions") {
+            Some(SettingValue::Integer(n)) => u16::try_from(*n).expect("positions"),
+            other => panic!("positions: {other:?}"),
+        };
+        let link = share(Link::new(self.rig.valve.connect(), vici::DEFAULT_TIMEOUT));
+        let mut valve = ViciValve::new(name, link, id, ValveType::Multiposition { positions });
+        valve.configure().await.map_err(connect_error(name))?;
+        Ok(Box::new(valve))
     }
 }
 

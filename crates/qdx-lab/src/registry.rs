@@ -9,9 +9,10 @@
 //! - Every kind lists every setting it reads; [`check_settings`] rejects unknown names, wrong
 //!   types and missing required settings, and fills in defaults, so a connector never sees
 //!   an incomplete binding.
-//! - Pumps of the daisy-chain families (New Era, Harvard) bound to the same port share one
-//!   serial line through one [`crate::transport::SharedLink`]; any other second use of a port
-//!   is an error, as are two bindings of one port with different baud rates or families.
+//! - Pumps of the daisy-chain families (New Era, Harvard), and VICI valves with a device ID,
+//!   bound to the same port share one serial line through one
+//!   [`crate::transport::SharedLink`]; any other second use of a port is an error, as are two
+//!   bindings of one port with different baud rates or families.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use crate::capability::{
     TemperatureRange, syringe_rate_range,
 };
 use crate::clock::Clock;
-use crate::device::{Heater, Illumination, Pump, Spectrometer};
-use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean};
+use crate::device::{Heater, Illumination, Pump, Spectrometer, Valve};
+use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean, vici};
 use crate::error::DeviceErrorKind;
 use crate::transport::{Link, SerialSettings, SharedLink, open_serial, share};
 
@@ -37,6 +38,7 @@ pub enum DeviceKind {
     Pump,
     Heater,
     Spectrometer,
+    Valve,
 }
 
 /// The type of a setting, with its SI unit where it has one.
@@ -53,6 +55,8 @@ pub enum SettingType {
     Temperature,
     /// A list of plain numbers.
     NumberList,
+    /// Names for whole numbers: `{ sample 1, waste 3 }` (a valve's named positions).
+    Names,
 }
 
 /// A setting's value, SI for quantities.
@@ -63,6 +67,7 @@ pub enum SettingValue {
     Integer(i64),
     Number(f64),
     NumberList(Vec<f64>),
+    Names(BTreeMap<String, i64>),
 }
 
 /// Settings by name.
@@ -102,6 +107,10 @@ pub enum Capability {
         integration_s: (f64, f64),
         max_averages: u32,
         pixels: usize,
+    },
+    /// Positions 1 ..= `positions`.
+    Valve {
+        positions: u16,
     },
 }
 
@@ -323,9 +332,44 @@ pub fn kinds() -> Vec<DriverKind> {
         },
         ocean("ocean.usb2000"),
         ocean("ocean.flame"),
+        vici_kind("vici.multiposition", true),
+        vici_kind("vici.two_position", false),
     ];
     all.sort_by_key(|k| k.name);
     all
+}
+
+/// A VICI universal actuator: a selection valve (`positions` required) or a switching valve.
+fn vici_kind(name: &'static str, multiposition: bool) -> DriverKind {
+    use SettingType as T;
+    let mut settings = serial(vici::DEFAULT_BAUD);
+    settings.push(optional(
+        "address",
+        T::Integer,
+        "device ID 0-9 set on the actuator (`ID`); absent when none is set",
+    ));
+    if multiposition {
+        settings.push(required(
+            "positions",
+            T::Integer,
+            "positions the actuator indexes (`NP`), an even number 2-40",
+        ));
+    }
+    settings.push(optional(
+        "names",
+        T::Names,
+        "names of positions, `{ sample 1, waste 2 }`",
+    ));
+    settings.push(optional(
+        "move_timeout_ms",
+        T::Integer,
+        "how long a move may take, ms (5000 if absent)",
+    ));
+    DriverKind {
+        name,
+        device: DeviceKind::Valve,
+        settings,
+    }
 }
 
 /// The kind called `name`.
@@ -374,6 +418,9 @@ pub fn check_settings(kind_name: &str, settings: &Settings) -> Result<Settings, 
             ) => x.is_finite() && (*x > 0.0 || spec.ty == SettingType::Temperature && *x >= 0.0),
             (SettingType::NumberList, SettingValue::NumberList(xs)) => {
                 xs.iter().all(|x| x.is_finite())
+            }
+            (SettingType::Names, SettingValue::Names(names)) => {
+                names.keys().all(|n| !n.trim().is_empty())
             }
             _ => false,
         };
@@ -482,6 +529,9 @@ pub fn capability(kind_name: &str, settings: &Settings) -> Result<Capability, Re
                 ),
                 max_averages: u32::from(*ocean::SCANS.end()),
                 pixels: ranged(kind_name, &settings, "pixels", ocean::PIXELS)?,
+            }),
+            DeviceKind::Valve => Ok(Capability::Valve {
+                positions: ranged(kind_name, &settings, "positions", 2u16)?,
             }),
             DeviceKind::Pump => Err(RegistryError::UnknownKind(kind_name.into())),
         },
@@ -764,6 +814,60 @@ impl Connector {
         Ok(Box::new(spectrometer))
     }
 
+    /// Opens and configures the valve bound as `name`: its mode and number of positions are
+    /// checked against the binding before it is used (`ViciValve::configure`).
+    pub async fn valve(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Valve>, RegistryError> {
+        let settings = check_settings(kind, settings)?;
+        Self::expect_device(kind, DeviceKind::Valve)?;
+        let (port, baud, timeout) = Self::port_of(kind, &settings)?;
+        let valve = match kind {
+            "vici.multiposition" => vici::ValveType::Multiposition {
+                positions: ranged(kind, &settings, "positions", 2u16)?,
+            },
+            "vici.two_position" => vici::ValveType::TwoPosition,
+            other => return Err(RegistryError::UnknownKind(other.into())),
+        };
+        let id = match integer(&settings, "address") {
+            Some(i) if (0..=9).contains(&i) => u8::try_from(i).ok(),
+            Some(i) => {
+                return Err(RegistryError::BadSetting {
+                    kind: kind.into(),
+                    setting: "address".into(),
+                    why: format!("device ID {i} is not one of 0-9"),
+                });
+            }
+            None => None,
+        };
+        let move_timeout = match integer(&settings, "move_timeout_ms") {
+            Some(_) => Duration::from_millis(ranged(kind, &settings, "move_timeout_ms", 0u64)?),
+            None => vici::DEFAULT_MOVE_TIMEOUT,
+        };
+        // Actuators with a device ID may share a line; one without answers every command.
+        let link = self.link(
+            name,
+            "vici",
+            id.is_some(),
+            &port,
+            vici::serial_settings(baud),
+            timeout.unwrap_or(vici::DEFAULT_TIMEOUT),
+        )?;
+        let mut driver =
+            vici::ViciValve::new(name, link, id, valve).with_move_timeout(move_timeout);
+        driver
+            .configure()
+            .await
+            .map_err(|e| RegistryError::Connect {
+                device: name.into(),
+                kind: e.kind,
+            })?;
+        Ok(Box::new(driver))
+    }
+
     /// Opens and configures the pump bound as `name`.
     pub async fn pump(
         &mut self,
@@ -933,8 +1037,43 @@ mod tests {
             })
         );
         let names: Vec<&str> = kinds().iter().map(|k| k.name).collect();
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 11);
         assert!(names.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn vici_valves_state_their_positions() {
+        let port = ("port", SettingValue::String("/dev/ttyUSB3".into()));
+        assert_eq!(
+            capability(
+                "vici.multiposition",
+                &settings(&[port.clone(), ("positions", SettingValue::Integer(6))])
+            ),
+            Ok(Capability::Valve { positions: 6 })
+        );
+        assert_eq!(
+            capability("vici.two_position", &settings(std::slice::from_ref(&port))),
+            Ok(Capability::Valve { positions: 2 })
+        );
+        assert!(matches!(
+            check_settings("vici.multiposition", &settings(std::slice::from_ref(&port))),
+            Err(RegistryError::MissingSetting { .. })
+        ));
+        let names = SettingValue::Names(BTreeMap::from([("sample".to_owned(), 2)]));
+        let checked = check_settings(
+            "vici.two_position",
+            &settings(&[port.clone(), ("names", names.clone())]),
+        )
+        .expect("names are a setting");
+        assert_eq!(checked.get("names"), Some(&names));
+        assert_eq!(checked.get("baud"), Some(&SettingValue::Integer(9600)));
+        assert!(matches!(
+            check_settings(
+                "vici.two_position",
+                &settings(&[port, ("names", SettingValue::Integer(2))])
+            ),
+            Err(RegistryError::BadSetting { .. })
+        ));
     }
 
     #[tokio::test]

@@ -101,3 +101,42 @@ async fn pump_heater_and_spectrometer_over_ptys() {
     assert_eq!(spectrum.averages, 2);
     assert!(spectrum.values().iter().all(|&v| v >= 1000.0));
 }
+
+/// Issue 15: the registry opens a VICI selection valve by path, checks it against the binding
+/// at connect, and turns it.
+#[tokio::test]
+async fn a_vici_valve_over_a_pty() {
+    use qdx_lab::emulators::vici::{Mode, ViciEmulator};
+    let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
+    let valve = Emulator::new(ViciEmulator::new(
+        clock.clone(),
+        Some(4),
+        Mode::Multiposition { positions: 10 },
+    ));
+    let (path, _keep) = pty(&valve);
+    let mut lab = Connector::new(clock);
+    let binding = |positions: i64| {
+        settings(&[
+            ("port", SettingValue::String(path.clone())),
+            ("address", SettingValue::Integer(4)),
+            ("positions", SettingValue::Integer(positions)),
+        ])
+    };
+    let mut v1 = lab
+        .valve("vici.multiposition", "v1", &binding(10))
+        .await
+        .expect("v1");
+    v1.set_position(7).await.expect("move");
+    assert_eq!(v1.position().await.expect("position"), 7);
+    assert_eq!(valve.with_device(|v| v.position), 7);
+    // A second binding of the same actuator that disagrees with it is refused at connect
+    // (the port is shared: both bindings have a device ID).
+    let error = lab
+        .valve("vici.multiposition", "v2", &binding(6))
+        .await
+        .expect_err("NP is 10");
+    assert!(
+        error.to_string().contains("indexes 10 positions"),
+        "{error}"
+    );
+}

@@ -7,3 +7,4 @@ pub mod huber;
 pub mod modbus;
 pub mod new_era;
 pub mod ocean;
+pub mod vici;
