@@ -14,13 +14,16 @@ use qdx::validate::campaign::Campaign;
 use qdx_lab::drivers::eurotherm::{self, EurothermConfig, EurothermHeater};
 use qdx_lab::drivers::new_era::{self, NewEraPump};
 use qdx_lab::drivers::ocean::{self, OceanSpectrometer, Rs232Backend};
+use qdx_lab::drivers::ocean_usb::{self, UsbBackend};
 use qdx_lab::emulators::eurotherm::EurothermEmulator;
 use qdx_lab::emulators::new_era::NewEraChain;
 use qdx_lab::emulators::ocean::OceanEmulator;
+use qdx_lab::emulators::ocean_usb::{OoiEmulator, OoiKind};
+use qdx_lab::emulators::usb::UsbEmulator;
 use qdx_lab::emulators::{Emulator, GARBAGE, Protocol};
-use qdx_lab::registry::{RegistryError, SettingValue, Settings};
+use qdx_lab::registry::{self, RegistryError, SettingValue, Settings, SpectrometerBinding};
 use qdx_lab::transport::{Link, SharedLink, share};
-use qdx_lab::{Clock, DeviceError, Heater, Illumination, Pump, RealClock, Spectrometer};
+use qdx_lab::{Clock, DeviceError, Heater, Pump, RealClock, Spectrometer};
 use tokio::io::DuplexStream;
 
 pub const CAMPAIGN: &str = include_str!("../data/labs/campaign.qdx");
@@ -94,6 +97,8 @@ pub struct Rig {
     pub pumps: Emulator<Scripted<NewEraChain>>,
     pub heater: Emulator<Scripted<EurothermEmulator>>,
     pub spectrometer: Emulator<Scripted<OceanEmulator>>,
+    /// The spectrometer a lab file binds on USB (`ocean.flame_usb`, ...): a Flame-S.
+    pub usb_spectrometer: UsbEmulator<OoiEmulator>,
 }
 
 impl Rig {
@@ -105,6 +110,7 @@ impl Rig {
             pumps: Emulator::new(Scripted::normal(NewEraChain::new(clock.clone(), &[0, 1]))),
             heater: Emulator::new(Scripted::normal(EurothermEmulator::new(clock.clone(), 1))),
             spectrometer: Emulator::new(Scripted::normal(OceanEmulator::new(2048))),
+            usb_spectrometer: UsbEmulator::new(OoiEmulator::new(OoiKind::Usb2000Plus)),
             clock,
         }
     }
@@ -238,26 +244,31 @@ impl DeviceConnector for EmulatedConnector {
         name: &str,
         settings: &Settings,
     ) -> Result<Box<dyn Spectrometer>, RegistryError> {
-        assert_eq!(driver, "ocean.flame");
-        let mut coefficients = [0.0; 4];
-        if let Some(SettingValue::NumberList(c)) = settings.get("wavelength_coefficients") {
-            for (slot, v) in coefficients.iter_mut().zip(c) {
-                *slot = *v;
-            }
+        let binding = SpectrometerBinding::from_settings(driver, settings)?;
+        if let Some(model) = registry::usb_model(driver) {
+            let backend = UsbBackend::open(
+                name,
+                self.rig.usb_spectrometer.host(),
+                model,
+                ocean_usb::DEFAULT_TIMEOUT,
+            )
+            .await
+            .map_err(connect_error(name))?;
+            let spectrometer =
+                OceanSpectrometer::open(name, backend, binding.wavelength, binding.lamp)
+                    .await
+                    .map_err(connect_error(name))?;
+            return Ok(Box::new(spectrometer));
         }
+        assert_eq!(driver, "ocean.flame");
         let backend = Rs232Backend::new(
             name,
             Link::new(self.rig.spectrometer.connect(), ocean::DEFAULT_TIMEOUT),
-            2048,
+            ocean::FLAME_S_RS232,
         );
-        let spectrometer = OceanSpectrometer::new(
-            name,
-            "Flame-S",
-            backend,
-            coefficients,
-            Some(Illumination::Excitation),
-        )
-        .map_err(connect_error(name))?;
+        let spectrometer = OceanSpectrometer::open(name, backend, binding.wavelength, binding.lamp)
+            .await
+            .map_err(connect_error(name))?;
         Ok(Box::new(spectrometer))
     }
 }
