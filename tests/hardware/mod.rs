@@ -6,3 +6,4 @@ mod binding;
 mod faults;
 pub(crate) mod pty;
 mod rig;
+mod usb;

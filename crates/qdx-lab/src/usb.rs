@@ -6,9 +6,10 @@
 //! other end in memory.
 //!
 //! Invariants (both implementations):
-//! - [`UsbBulk::read`] returns at most `max_len` bytes. It ends early at a short packet, as a
-//!   USB IN transfer does; a transfer that brought more than was asked keeps the rest for the
-//!   next read of that endpoint (the host always asks for whole packets).
+//! - [`UsbBulk::read`] returns at most `max_len` bytes, fewer only when a transfer ended with
+//!   a short packet (the device's message is over). The host asks for whole packets: a
+//!   transfer that brought more than was asked keeps the rest for the next read of that
+//!   endpoint, with whether its transfer ended short.
 //! - Silence until the deadline is `Timeout`; an unplugged device is `Disconnected`; a stalled
 //!   endpoint is `Refused`; anything else the stack reports is `Io`.
 
@@ -68,8 +69,9 @@ pub struct NusbBulk {
     interface: Interface,
     ins: BTreeMap<u8, Endpoint<Bulk, In>>,
     outs: BTreeMap<u8, Endpoint<Bulk, Out>>,
-    /// Bytes a transfer brought beyond what its read asked for, per IN endpoint.
-    leftover: BTreeMap<u8, Vec<u8>>,
+    /// Bytes a transfer brought beyond what its read asked for, per IN endpoint, and whether
+    /// that transfer ended with a short packet.
+    leftover: BTreeMap<u8, (Vec<u8>, bool)>,
 }
 
 impl std::fmt::Debug for NusbBulk {
@@ -183,12 +185,17 @@ impl UsbBulk for NusbBulk {
         max_len: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, DeviceErrorKind> {
-        if let Some(kept) = self.leftover.get_mut(&endpoint)
+        let mut data = Vec::new();
+        if let Some((kept, ended_short)) = self.leftover.get_mut(&endpoint)
             && !kept.is_empty()
         {
             let n = kept.len().min(max_len);
-            return Ok(kept.drain(..n).collect());
+            data.extend(kept.drain(..n));
+            if data.len() == max_len || *ended_short {
+                return Ok(data);
+            }
         }
+        let max_len = max_len - data.len();
         if !self.ins.contains_key(&endpoint) {
             let ep = self
                 .interface
@@ -215,12 +222,14 @@ impl UsbBulk for NusbBulk {
         let actual = done.actual_len;
         done.status
             .map_err(|e| transfer_error(&what, endpoint, e))?;
-        let mut data = done.buffer.into_vec();
-        data.truncate(actual);
-        if data.len() > max_len {
-            let rest = data.split_off(max_len);
-            self.leftover.entry(endpoint).or_default().extend(rest);
+        let mut got = done.buffer.into_vec();
+        got.truncate(actual);
+        let ended_short = actual < requested;
+        if got.len() > max_len {
+            let rest = got.split_off(max_len);
+            self.leftover.insert(endpoint, (rest, ended_short));
         }
+        data.extend(got);
         Ok(data)
     }
 }

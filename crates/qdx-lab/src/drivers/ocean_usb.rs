@@ -360,13 +360,14 @@ impl<U: UsbBulk> UsbBackend<U> {
             return Err(self.garbage(format!("short read of an OBP reply: {} bytes", reply.len())));
         };
         while reply.len() < total {
-            let more = self
-                .read(layout.input, total - reply.len(), timeout)
-                .await?;
-            if more.is_empty() {
+            let asked = total - reply.len();
+            let more = self.read(layout.input, asked, timeout).await?;
+            let ended = more.len() < asked;
+            reply.extend_from_slice(&more);
+            if ended {
+                // A short packet: the device's message is over.
                 break;
             }
-            reply.extend_from_slice(&more);
         }
         if reply.len() != total {
             return Err(self.garbage(format!(

@@ -136,7 +136,8 @@ impl<F: UsbFunction> UsbEmulator<F> {
 #[derive(Debug)]
 pub struct EmulatedUsb<F> {
     emulator: UsbEmulator<F>,
-    leftover: BTreeMap<u8, Vec<u8>>,
+    /// Bytes a read did not take, and whether their transfer ended with a short packet.
+    leftover: BTreeMap<u8, (Vec<u8>, bool)>,
 }
 
 impl<F> EmulatedUsb<F> {
@@ -217,19 +218,27 @@ impl<F: UsbFunction + std::fmt::Debug> UsbBulk for EmulatedUsb<F> {
         max_len: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, DeviceErrorKind> {
-        if let Some(kept) = self.leftover.get_mut(&endpoint)
+        let mut taken = Vec::new();
+        if let Some((kept, ended_short)) = self.leftover.get_mut(&endpoint)
             && !kept.is_empty()
         {
             let n = kept.len().min(max_len);
-            return Ok(kept.drain(..n).collect());
+            taken.extend(kept.drain(..n));
+            if taken.len() == max_len || *ended_short {
+                return Ok(taken);
+            }
         }
+        let max_len = max_len - taken.len();
         let Some(size) = lock(&self.emulator.shared.function).in_packet_size(endpoint) else {
             return Err(DeviceErrorKind::Io(format!(
                 "no IN endpoint {endpoint:#04x}"
             )));
         };
+        // The host asks for whole packets.
+        let requested = max_len.max(1).div_ceil(size.max(1)) * size.max(1);
         let deadline = Instant::now() + timeout;
         let mut data: Vec<u8> = Vec::new();
+        let mut ended_short = false;
         loop {
             if self.unplugged() {
                 return Err(DeviceErrorKind::Disconnected(
@@ -250,8 +259,9 @@ impl<F: UsbFunction + std::fmt::Debug> UsbBulk for EmulatedUsb<F> {
                     };
                     let short = packet.data.len() < size;
                     data.extend_from_slice(&packet.data);
-                    if short || data.len() >= max_len {
+                    if short || data.len() >= requested {
                         ended = true;
+                        ended_short = short;
                         break;
                     }
                 }
@@ -272,8 +282,9 @@ impl<F: UsbFunction + std::fmt::Debug> UsbBulk for EmulatedUsb<F> {
         }
         if data.len() > max_len {
             let rest = data.split_off(max_len);
-            self.leftover.entry(endpoint).or_default().extend(rest);
+            self.leftover.insert(endpoint, (rest, ended_short));
         }
-        Ok(data)
+        taken.extend(data);
+        Ok(taken)
     }
 }
