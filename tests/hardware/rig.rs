@@ -120,6 +120,12 @@ impl Rig {
         self
     }
 
+    /// Plays a USB spectrometer of another model.
+    pub fn usb_model(mut self, kind: OoiKind) -> Rig {
+        self.usb_spectrometer = UsbEmulator::new(OoiEmulator::new(kind));
+        self
+    }
+
     pub fn script_spectrometer(self, script: Script<OceanEmulator>) -> Rig {
         self.spectrometer.with_device(|d| d.script = script);
         self

@@ -233,3 +233,27 @@ impl UsbBulk for NusbBulk {
         Ok(data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real stack answers a device that is not there with an error, never a panic: no
+    /// device (`Disconnected`), or no USB bus to list at all (`Io`, in a container).
+    #[tokio::test]
+    async fn an_absent_device_is_an_error() {
+        let selector = UsbSelector {
+            vendor_id: OCEAN_VENDOR_ID,
+            product_id: 0xFFFE,
+            serial_number: Some("no such serial".into()),
+        };
+        let error = open_usb(&selector).await.expect_err("nothing has this id");
+        match error {
+            DeviceErrorKind::Disconnected(m) => {
+                assert_eq!(m, "no USB 2457:fffe serial no such serial is connected");
+            }
+            DeviceErrorKind::Io(m) => assert!(m.starts_with("listing USB devices"), "{m}"),
+            other => panic!("{other}"),
+        }
+    }
+}

@@ -149,7 +149,10 @@ async fn a_flame_s_on_usb_reads_its_calibration_and_corrects_dark_and_nonlineari
 
 #[tokio::test(start_paused = true)]
 async fn a_lab_file_calibration_overrides_the_stored_one() {
-    let emulator = UsbEmulator::new(OoiEmulator::new(OoiKind::Usb2000Plus));
+    // The stored wavelengths are not even read: a garbled slot does not matter.
+    let mut device = OoiEmulator::new(OoiKind::Usb2000Plus);
+    device.eeprom.insert(2, "abc".into());
+    let emulator = UsbEmulator::new(device);
     let spec = open(
         &emulator,
         ocean_usb::usb2000plus(),
@@ -158,6 +161,35 @@ async fn a_lab_file_calibration_overrides_the_stored_one() {
     )
     .await;
     assert_eq!(spec.wavelengths()[10], 402.0);
+    assert!(!emulator.written().contains(&(0x01, vec![0x05, 0x02])));
+    assert_eq!(spec.nonlinearity(), [0.95, 1.2e-06, -1.1e-11]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_obp_device_without_nonlinearity_messages_is_left_uncorrected() {
+    let mut device = ObpEmulator::new();
+    device.knows_nonlinearity = false;
+    let emulator = UsbEmulator::new(device);
+    let mut spec = open(&emulator, ocean_usb::sts(), None, None).await;
+    assert!(spec.nonlinearity().is_empty());
+    let dark = spec
+        .acquire(&request(Illumination::Dark, 0.1, 1))
+        .await
+        .expect("dark");
+    assert_eq!(dark.values()[0], 1500.0);
+    // Any other NACK of the coefficients is an error.
+    let emulator = UsbEmulator::new(ObpEmulator::new());
+    emulator.with_device(|d| d.nack_next = Some(12));
+    let backend = UsbBackend::open("spec1", emulator.host(), ocean_usb::sts(), DEFAULT_TIMEOUT)
+        .await
+        .expect("opens");
+    let error = OceanSpectrometer::open("spec1", backend, None, None)
+        .await
+        .expect_err("nack");
+    assert!(
+        matches!(&error.kind, DeviceErrorKind::Refused(m) if m.contains("error 12")),
+        "{error}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -104,23 +104,18 @@ pub struct Scans {
     pub clipped: bool,
 }
 
-/// Calibration stored in the instrument.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DeviceCalibration {
-    /// Wavelength polynomial, order 0 first, nm.
-    pub wavelength: Vec<f64>,
-    /// Nonlinearity polynomial, order 0 first; empty when the device has none.
-    pub nonlinearity: Vec<f64>,
-}
-
 /// How qdx reaches an Ocean spectrometer.
 #[async_trait]
 pub trait OceanBackend: Send + std::fmt::Debug {
     fn detector(&self) -> &Detector;
     /// Firmware version and serial number, where the backend can read them.
     async fn identify(&mut self) -> DeviceResult<(Option<String>, Option<String>)>;
-    /// The calibration stored in the device; `None` when the backend cannot read it.
-    async fn calibration(&mut self) -> DeviceResult<Option<DeviceCalibration>>;
+    /// The wavelength polynomial stored in the device (order 0 first, nm); `None` when the
+    /// backend cannot read it.
+    async fn stored_wavelengths(&mut self) -> DeviceResult<Option<Vec<f64>>>;
+    /// The nonlinearity polynomial stored in the device (order 0 first); empty when it has
+    /// none or the backend cannot read it.
+    async fn stored_nonlinearity(&mut self) -> DeviceResult<Vec<f64>>;
     async fn set_integration_us(&mut self, us: u32) -> DeviceResult<()>;
     /// Switches the lamp / strobe output.
     async fn set_lamp(&mut self, on: bool) -> DeviceResult<()>;
@@ -242,8 +237,12 @@ impl<S: ByteStream> OceanBackend for Rs232Backend<S> {
         Ok((version.map(|v| format!("{}.{:02}", v >> 8, v & 0xFF)), None))
     }
 
-    async fn calibration(&mut self) -> DeviceResult<Option<DeviceCalibration>> {
+    async fn stored_wavelengths(&mut self) -> DeviceResult<Option<Vec<f64>>> {
         Ok(None)
+    }
+
+    async fn stored_nonlinearity(&mut self) -> DeviceResult<Vec<f64>> {
+        Ok(Vec::new())
     }
 
     async fn set_integration_us(&mut self, us: u32) -> DeviceResult<()> {
@@ -359,7 +358,8 @@ impl<B: OceanBackend> OceanSpectrometer<B> {
     }
 
     /// Builds the spectrometer from the calibration stored in the device; `wavelength`
-    /// overrides the stored wavelength polynomial (a lab file's calibration).
+    /// overrides the stored wavelength polynomial (a lab file's calibration), which is then
+    /// not read.
     pub async fn open(
         name: impl Into<String>,
         mut backend: B,
@@ -367,15 +367,14 @@ impl<B: OceanBackend> OceanSpectrometer<B> {
         lamp: Option<Illumination>,
     ) -> DeviceResult<Self> {
         let name = name.into();
-        let stored = backend.calibration().await?;
-        let nonlinearity = stored
-            .as_ref()
-            .map(|c| c.nonlinearity.clone())
-            .unwrap_or_default();
-        let wavelength = match (wavelength, stored) {
-            (Some(given), _) => given,
-            (None, Some(stored)) => stored.wavelength,
-            (None, None) => {
+        let nonlinearity = backend.stored_nonlinearity().await?;
+        let wavelength = match wavelength {
+            Some(given) => Some(given),
+            None => backend.stored_wavelengths().await?,
+        };
+        let wavelength = match wavelength {
+            Some(wavelength) => wavelength,
+            None => {
                 return Err(DeviceError::new(
                     name,
                     DeviceErrorKind::Refused(

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::drivers::ocean::{Detector, DeviceCalibration, OceanBackend, Scans};
+use crate::drivers::ocean::{Detector, OceanBackend, Scans};
 use crate::error::{DeviceError, DeviceErrorKind, DeviceResult};
 use crate::protocol::obp::{self, Message, message};
 use crate::protocol::ooi::{self, PixelOrder};
@@ -342,15 +342,15 @@ impl<U: UsbBulk> UsbBackend<U> {
         ooi::decode_pixels(layout.order, &bytes, layout.mask).map_err(|m| self.garbage(m))
     }
 
-    /// One OBP exchange: the reply's data, or the device's NACK as an error.
-    async fn obp(
+    /// One OBP exchange: the reply's data, or the error code of the device's NACK.
+    async fn obp_exchange(
         &mut self,
         layout: &ObpLayout,
         message_type: u32,
         data: Vec<u8>,
         request_ack: bool,
         timeout: Duration,
-    ) -> DeviceResult<Vec<u8>> {
+    ) -> DeviceResult<Result<Vec<u8>, u16>> {
         let request = obp::encode(&Message::request(message_type, data, request_ack));
         self.write(layout.out, &request).await?;
         let mut reply = self.read(layout.input, 64, timeout).await?;
@@ -384,11 +384,7 @@ impl<U: UsbBulk> UsbBackend<U> {
             ))));
         }
         if msg.flags & obp::FLAG_NACK != 0 {
-            return Err(self.error(DeviceErrorKind::Refused(format!(
-                "OBP NACK to message {message_type:#010x}: error {} ({})",
-                msg.error,
-                obp::error_text(msg.error)
-            ))));
+            return Ok(Err(msg.error));
         }
         if msg.message_type != message_type {
             return Err(self.garbage(format!(
@@ -401,7 +397,35 @@ impl<U: UsbBulk> UsbBackend<U> {
                 "OBP reply to {message_type:#010x} is neither ACK nor NACK"
             )));
         }
-        Ok(msg.data)
+        Ok(Ok(msg.data))
+    }
+
+    fn nack(&self, message_type: u32, code: u16) -> DeviceError {
+        self.error(DeviceErrorKind::Refused(format!(
+            "OBP NACK to message {message_type:#010x}: error {code} ({})",
+            obp::error_text(code)
+        )))
+    }
+
+    /// One OBP exchange; a NACK is `Refused` with the device's error code.
+    async fn obp(
+        &mut self,
+        layout: &ObpLayout,
+        message_type: u32,
+        data: Vec<u8>,
+        request_ack: bool,
+        timeout: Duration,
+    ) -> DeviceResult<Vec<u8>> {
+        self.obp_exchange(layout, message_type, data, request_ack, timeout)
+            .await?
+            .map_err(|code| self.nack(message_type, code))
+    }
+
+    fn one_byte(&self, data: &[u8]) -> DeviceResult<u8> {
+        match data {
+            [n] => Ok(*n),
+            other => Err(self.garbage(format!("OBP count of {} bytes, not 1", other.len()))),
+        }
     }
 
     async fn obp_query(
@@ -415,23 +439,16 @@ impl<U: UsbBulk> UsbBackend<U> {
     }
 
     async fn obp_count(&mut self, layout: &ObpLayout, message_type: u32) -> DeviceResult<u8> {
-        match self
-            .obp_query(layout, message_type, Vec::new())
-            .await?
-            .as_slice()
-        {
-            [n] => Ok(*n),
-            other => Err(self.garbage(format!("OBP count of {} bytes, not 1", other.len()))),
-        }
+        let data = self.obp_query(layout, message_type, Vec::new()).await?;
+        self.one_byte(&data)
     }
 
     async fn obp_coefficients(
         &mut self,
         layout: &ObpLayout,
-        count: u32,
+        n: u8,
         each: u32,
     ) -> DeviceResult<Vec<f64>> {
-        let n = self.obp_count(layout, count).await?;
         let mut out = Vec::with_capacity(usize::from(n));
         for i in 0..n {
             let data = self.obp_query(layout, each, vec![i]).await?;
@@ -472,57 +489,74 @@ impl<U: UsbBulk> OceanBackend for UsbBackend<U> {
         Ok((None, Some(serial)))
     }
 
-    async fn calibration(&mut self) -> DeviceResult<Option<DeviceCalibration>> {
+    async fn stored_wavelengths(&mut self) -> DeviceResult<Option<Vec<f64>>> {
         match self.model.protocol.clone() {
             UsbProtocol::Ooi(layout) => {
                 let mut wavelength = Vec::with_capacity(4);
                 for k in 0..4 {
                     wavelength.push(self.ooi_number(&layout, ooi::slot::WAVELENGTH + k).await?);
                 }
+                Ok(Some(wavelength))
+            }
+            UsbProtocol::Obp(layout) => {
+                let n = self
+                    .obp_count(&layout, message::GET_WAVELENGTH_COEFFICIENT_COUNT)
+                    .await?;
+                let wavelength = self
+                    .obp_coefficients(&layout, n, message::GET_WAVELENGTH_COEFFICIENT)
+                    .await?;
+                Ok(Some(wavelength))
+            }
+        }
+    }
+
+    async fn stored_nonlinearity(&mut self) -> DeviceResult<Vec<f64>> {
+        match self.model.protocol.clone() {
+            UsbProtocol::Ooi(layout) => {
                 // An unprogrammed order slot is "no correction"; anything else must parse.
                 let order = self
                     .ooi_slot(&layout, ooi::slot::NONLINEARITY_ORDER)
                     .await?;
-                let mut nonlinearity = Vec::new();
-                if !order.is_empty() {
-                    let order = ooi::parse_number(ooi::slot::NONLINEARITY_ORDER, &order)
-                        .map_err(|m| self.garbage(m))?;
-                    if !(0.0..=7.0).contains(&order) || order.fract() != 0.0 {
-                        return Err(self.garbage(format!(
-                            "nonlinearity polynomial order {order} is not 0 ..= 7"
-                        )));
-                    }
-                    for k in 0..=(order as u8) {
-                        nonlinearity.push(
-                            self.ooi_number(&layout, ooi::slot::NONLINEARITY + k)
-                                .await?,
-                        );
-                    }
+                if order.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(Some(DeviceCalibration {
-                    wavelength,
-                    nonlinearity,
-                }))
+                let order = ooi::parse_number(ooi::slot::NONLINEARITY_ORDER, &order)
+                    .map_err(|m| self.garbage(m))?;
+                if !(0.0..=7.0).contains(&order) || order.fract() != 0.0 {
+                    return Err(self.garbage(format!(
+                        "nonlinearity polynomial order {order} is not 0 ..= 7"
+                    )));
+                }
+                let mut nonlinearity = Vec::new();
+                for k in 0..=(order as u8) {
+                    nonlinearity.push(
+                        self.ooi_number(&layout, ooi::slot::NONLINEARITY + k)
+                            .await?,
+                    );
+                }
+                Ok(nonlinearity)
             }
             UsbProtocol::Obp(layout) => {
-                let wavelength = self
-                    .obp_coefficients(
-                        &layout,
-                        message::GET_WAVELENGTH_COEFFICIENT_COUNT,
-                        message::GET_WAVELENGTH_COEFFICIENT,
-                    )
-                    .await?;
-                let nonlinearity = self
-                    .obp_coefficients(
+                // A device that does not know the message has no coefficients to give.
+                let timeout = self.timeout;
+                let count = self
+                    .obp_exchange(
                         &layout,
                         message::GET_NONLINEARITY_COEFFICIENT_COUNT,
-                        message::GET_NONLINEARITY_COEFFICIENT,
+                        Vec::new(),
+                        false,
+                        timeout,
                     )
                     .await?;
-                Ok(Some(DeviceCalibration {
-                    wavelength,
-                    nonlinearity,
-                }))
+                let n = match count {
+                    Err(obp::error::UNKNOWN_MESSAGE_TYPE) => return Ok(Vec::new()),
+                    Err(code) => {
+                        return Err(self.nack(message::GET_NONLINEARITY_COEFFICIENT_COUNT, code));
+                    }
+                    Ok(data) => self.one_byte(&data)?,
+                };
+                self.obp_coefficients(&layout, n, message::GET_NONLINEARITY_COEFFICIENT)
+                    .await
             }
         }
     }

@@ -346,6 +346,8 @@ pub struct ObpEmulator {
     pub nack_next: Option<u16>,
     /// Damage the checksum of the next reply.
     pub corrupt_checksum_next: bool,
+    /// Whether the firmware knows the nonlinearity messages (else: unknown message type).
+    pub knows_nonlinearity: bool,
     /// The message types taken, in order.
     pub messages: Vec<u32>,
 }
@@ -383,6 +385,7 @@ impl ObpEmulator {
             md5_replies: true,
             nack_next: None,
             corrupt_checksum_next: false,
+            knows_nonlinearity: true,
             messages: Vec::new(),
         }
     }
@@ -518,6 +521,7 @@ impl ObpEmulator {
             0x0011_0110 => Ok(Vec::new()),
             0x0018_0100 => Ok(vec![self.wavelength.len() as u8]),
             0x0018_0101 => coefficient(&self.wavelength),
+            0x0018_1100 | 0x0018_1101 if !self.knows_nonlinearity => Err(2),
             0x0018_1100 => Ok(vec![self.nonlinearity.len() as u8]),
             0x0018_1101 => coefficient(&self.nonlinearity),
             _ => Err(2),

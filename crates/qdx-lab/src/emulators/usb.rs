@@ -59,6 +59,9 @@ pub struct UsbFaults {
     pub silent: bool,
     /// The device is unplugged: every transfer fails.
     pub unplugged: bool,
+    /// Unplug the device when the host writes its transfer number `n` (counting from 1;
+    /// that transfer fails).
+    pub unplug_at_write: Option<u64>,
     /// Cut the next reply of more than one packet to this many bytes.
     pub cut_next_reply: Option<usize>,
     /// Lose the last packet of the next reply of more than one packet.
@@ -77,6 +80,7 @@ struct Shared<F> {
     queues: Mutex<BTreeMap<u8, VecDeque<Queued>>>,
     faults: Mutex<UsbFaults>,
     written: Mutex<Vec<(u8, Vec<u8>)>>,
+    writes: Mutex<u64>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,6 +109,7 @@ impl<F: UsbFunction> UsbEmulator<F> {
                 queues: Mutex::new(BTreeMap::new()),
                 faults: Mutex::new(UsbFaults::default()),
                 written: Mutex::new(Vec::new()),
+                writes: Mutex::new(0),
             }),
         }
     }
@@ -181,12 +186,20 @@ impl<F: UsbFunction + std::fmt::Debug> UsbBulk for EmulatedUsb<F> {
         data: &[u8],
         _timeout: Duration,
     ) -> Result<(), DeviceErrorKind> {
+        let shared = &self.emulator.shared;
+        {
+            let mut writes = lock(&shared.writes);
+            *writes += 1;
+            let mut faults = lock(&shared.faults);
+            if faults.unplug_at_write == Some(*writes) {
+                faults.unplugged = true;
+            }
+        }
         if self.unplugged() {
             return Err(DeviceErrorKind::Disconnected(
                 "emulated device unplugged".into(),
             ));
         }
-        let shared = &self.emulator.shared;
         let reply = {
             let mut function = lock(&shared.function);
             if !function.has_out(endpoint) {

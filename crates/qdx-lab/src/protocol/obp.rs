@@ -72,6 +72,11 @@ impl Message {
     }
 }
 
+/// Error codes the driver acts on.
+pub mod error {
+    pub const UNKNOWN_MESSAGE_TYPE: u16 = 2;
+}
+
 /// The text of an OBP error code (python-seabreeze's table).
 pub fn error_text(code: u16) -> &'static str {
     match code {
