@@ -72,9 +72,9 @@ async fn a_usb_spectrometer_unplugged_mid_run_aborts_in_the_safe_state() {
     let rig = Rig::new();
     // Opening writes 3 transfers (init, trigger mode, status) and reads 8 EEPROM slots
     // (nonlinearity order and 3 coefficients, 4 wavelength coefficients); the calibration's
-    // dark spectrum takes 5 (lamp off, integration time, the dropped scan, two scans); the
-    // first experiment starts with the lamp on and its dropped scan: the cable goes at its
-    // first kept scan, the 19th transfer.
+    // dark spectrum takes 6 (lamp off, integration time and its read-back, the dropped scan,
+    // two scans); the first experiment switches the lamp on: the cable goes at its dropped
+    // scan, the 19th transfer.
     rig.usb_spectrometer
         .set_faults(|f| f.unplug_at_write = Some(19));
     let (_dir, result, records) = run(&rig, &c, &binding).await;

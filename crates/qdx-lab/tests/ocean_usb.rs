@@ -305,6 +305,21 @@ async fn ooi_wire_faults_are_clear_errors_and_the_next_acquisition_works() {
     emulator.set_faults(|f| f.silent = false);
     spec.acquire(&dark).await.expect("recovers");
 
+    // An integration time the device silently kept at its old value (read back from Query
+    // Status): refused, not a spectrum labelled with the wrong time.
+    emulator.with_device(|d| d.ignore_integration_next = true);
+    let error = spec
+        .acquire(&request(Illumination::Dark, 0.02, 1))
+        .await
+        .expect_err("kept");
+    assert!(
+        matches!(&error.kind, DeviceErrorKind::Refused(m) if m.contains("reports 10000 µs")),
+        "{error}"
+    );
+    spec.acquire(&request(Illumination::Dark, 0.02, 1))
+        .await
+        .expect("recovers");
+
     // Unplugged.
     emulator.set_faults(|f| f.unplugged = true);
     let error = spec.acquire(&dark).await.expect_err("unplugged");
@@ -501,7 +516,7 @@ fn usb_kinds_have_their_models_capabilities_and_no_port() {
     assert_eq!(
         cap("ocean.usb2000_usb"),
         Capability::Spectrometer {
-            integration_s: (0.003, 655.35),
+            integration_s: (0.003, 65.535),
             max_averages: 5000,
             pixels: 2048
         }

@@ -14,9 +14,10 @@
 //! `intensities(correct_dark_counts, correct_nonlinearity)`,
 //! `ap--/python-seabreeze:src/seabreeze/spectrometers.py`):
 //! 1. electrical dark: the mean of the model's dark pixels is subtracted from every pixel;
-//! 2. nonlinearity: `x / Σ cᵢ xⁱ` with the device's coefficients (Ocean's OOINLCorrect
-//!    procedure as quoted in python-seabreeze; the formula is unverified against an Ocean
-//!    manual).
+//! 2. nonlinearity: `x / Σ cᵢ xⁱ` on the dark-subtracted counts, the device's coefficients
+//!    order 0 first (the same file: `numpy.poly1d(coefficients[::-1])`, `out / polyval`);
+//!    here the polynomial is evaluated at `max(x, 0)`, so a pixel a little below the
+//!    electrical dark cannot reach a pole of it. Unverified against an Ocean manual.
 //!
 //! Invariants:
 //! - The wavelength grid is checked strictly increasing, and the nonlinearity polynomial

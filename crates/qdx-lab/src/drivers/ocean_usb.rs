@@ -4,7 +4,13 @@
 //!
 //! Sources, per fact:
 //! - Models (USB ids, endpoints, pixels, full scale, integration range and unit, electrical
-//!   dark pixels): `ap--/python-seabreeze:src/seabreeze/pyseabreeze/devices.py`.
+//!   dark pixels): `ap--/python-seabreeze:src/seabreeze/pyseabreeze/devices.py`; except the
+//!   longest integration time, which that file gives as 655 350 000 µs where the Flame manual
+//!   (Set Integration Time) and `/work/shared/reference/instruments.md` A6 say 65 535 000 µs:
+//!   the manual's is used (the USB2000's too, unverified: a u16 of ms).
+//! - After setting the integration time, the FPGA models' Query Status is read back: the
+//!   manual says an out-of-range value leaves the setting unchanged without any answer, so a
+//!   device that kept its old value is caught (`Refused`) instead of mislabelling spectra.
 //! - OOI commands and replies: `protocol::ooi` (Flame manual 225-00000-000-11-201604 and
 //!   `pyseabreeze/protocol.py`). Spectrum transfers: Flame manual, Request Spectra (pixels
 //!   LSB | MSB on EP2 In, then a one-byte sync packet `0x69`; on the USB4000 / Flame-T at high
@@ -99,7 +105,7 @@ pub fn usb2000() -> UsbModel {
             model: "USB2000",
             pixels: 2048,
             full_scale: 4095,
-            integration_us: 3_000..=655_350_000,
+            integration_us: 3_000..=65_535_000,
             dark_pixels: 2..24,
         },
         product_id: 0x1002,
@@ -122,7 +128,7 @@ fn usb2000plus_like(model: &'static str) -> UsbModel {
             model,
             pixels: 2048,
             full_scale: 65_535,
-            integration_us: 1_000..=655_350_000,
+            integration_us: 1_000..=65_535_000,
             dark_pixels: 6..21,
         },
         product_id: 0x101E,
@@ -573,6 +579,20 @@ impl<U: UsbBulk> OceanBackend for UsbBackend<U> {
                 let value = us / layout.integration_unit_us.max(1);
                 self.write(layout.out, &ooi::set_integration_time(value))
                     .await?;
+                if layout.has_status {
+                    self.write(layout.out, &[ooi::QUERY_STATUS]).await?;
+                    let timeout = self.timeout;
+                    let reply = self
+                        .read(layout.query_in, ooi::STATUS_REPLY_LEN, timeout)
+                        .await?;
+                    let status = ooi::decode_status(&reply).map_err(|m| self.garbage(m))?;
+                    if status.integration_us != us {
+                        return Err(self.error(DeviceErrorKind::Refused(format!(
+                            "integration time {us} µs was set, but the device reports {} µs",
+                            status.integration_us
+                        ))));
+                    }
+                }
             }
             UsbProtocol::Obp(layout) => {
                 let timeout = self.timeout;

@@ -121,6 +121,9 @@ pub struct OoiEmulator {
     pub stale: Option<(u32, bool)>,
     /// Send the next sync packet with this byte instead of `0x69`.
     pub bad_sync_next: Option<u8>,
+    /// Leave the integration time unchanged at the next Set Integration Time, as the manual
+    /// says the device does with a value out of its range.
+    pub ignore_integration_next: bool,
     /// Every command byte taken, in order.
     pub commands: Vec<u8>,
 }
@@ -154,6 +157,7 @@ impl OoiEmulator {
             lamp_counts_per_ms: 200.0,
             stale: None,
             bad_sync_next: None,
+            ignore_integration_next: false,
             commands: Vec::new(),
         }
     }
@@ -291,7 +295,9 @@ impl UsbFunction for OoiEmulator {
             0x02 => {
                 if let Some(bytes) = data.get(1..5) {
                     let value = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-                    if self.kind.integration_range().contains(&value) {
+                    if self.kind.integration_range().contains(&value)
+                        && !std::mem::take(&mut self.ignore_integration_next)
+                    {
                         let us = value * self.kind.integration_unit_us();
                         if us != self.integration_us {
                             self.changing();
