@@ -34,7 +34,12 @@ impl World for DiskWorld {
 /// invalid byte is (line, column and byte offset), not std's bare "stream did not contain
 /// valid UTF-8".
 pub fn read_text(path: &Path) -> io::Result<String> {
-    String::from_utf8(std::fs::read(path)?).map_err(|e| {
+    utf8_text(std::fs::read(path)?)
+}
+
+/// Bytes as text; bytes that are not UTF-8 are an error saying where the first invalid byte is.
+pub fn utf8_text(bytes: Vec<u8>) -> io::Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();
         let before = bytes.get(..at).unwrap_or_default();

@@ -140,6 +140,27 @@ impl CliEnv {
         self.output(&out)
     }
 
+    /// Runs `qdx ARGS…` to its end with `input` on its standard input.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> CliOutput {
+        use std::io::Write as _;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("qdx starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("stdin written");
+        let out = child.wait_with_output().expect("qdx runs");
+        self.output(&out)
+    }
+
     /// The normalised form of a finished process's output.
     pub fn output(&self, out: &Output) -> CliOutput {
         CliOutput {

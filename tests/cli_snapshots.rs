@@ -466,7 +466,7 @@ fn check_lab_with_a_device_of_the_wrong_kind() {
            ·                    ╰── a pump driver
          9 │   bind spec1 = ocean.flame {
            ╰────
-          help: heater drivers: `eurotherm.e3200`, `eurotherm.modbus`, `huber.pilot_one`
+          help: heater drivers: `eurotherm.e2400`, `eurotherm.e3200`, `huber.pilot_one`
 
         Advice: qdx::lab::wrong_role
 
@@ -991,17 +991,19 @@ fn plan_of_a_campaign_with_errors() {
 fn run_a_small_campaign() {
     let env = tiny();
     insta::assert_snapshot!(env.run(&["run", "tiny.qdx"]), @r#"
-        exit: 0
-        --- stdout
-        2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
-        bundle: runs/tiny-1
-          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
-          report.html        plots of the campaign
-          journal.jsonl      every event, in order
-          spectra/           raw spectra, CSV with a wavelength column
-          optimizer/         every suggestion with the model's explanation
-          manifest.json      SHA-256 of every file (check with `qdx verify`)
-        --- stderr
+    exit: 0
+    --- stdout
+    2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+    bundle: runs/tiny-1
+      observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+      report.html        plots of the campaign
+      journal.jsonl      every event, in order
+      spectra/           raw spectra, CSV with a wavelength column
+      optimizer/         every suggestion with the model's explanation
+      manifest.json      SHA-256 of every file (check with `qdx verify`)
+    --- stderr
+    experiment 0 (1/2) ok · residence 60 s, temperature 260 degC · peak 433.6 nm · best score 4.336e-7
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.7 nm · best score 4.727e-7
     "#);
     assert!(env.path("runs/tiny-1/manifest.json").is_file());
     // The next run takes the next folder.
@@ -1074,18 +1076,19 @@ fn resume_an_interrupted_run() {
     let env = tiny();
     interrupted(&env);
     insta::assert_snapshot!(env.run(&["resume", "b"]), @r#"
-        exit: 0
-        --- stdout
-        resumed.
-        2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
-        bundle: b
-          observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
-          report.html        plots of the campaign
-          journal.jsonl      every event, in order
-          spectra/           raw spectra, CSV with a wavelength column
-          optimizer/         every suggestion with the model's explanation
-          manifest.json      SHA-256 of every file (check with `qdx verify`)
-        --- stderr
+    exit: 0
+    --- stdout
+    resumed.
+    2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+    bundle: b
+      observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
+      report.html        plots of the campaign
+      journal.jsonl      every event, in order
+      spectra/           raw spectra, CSV with a wavelength column
+      optimizer/         every suggestion with the model's explanation
+      manifest.json      SHA-256 of every file (check with `qdx verify`)
+    --- stderr
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.7 nm · best score 4.727e-7
     "#);
     assert_eq!(env.run(&["verify", "b"]).code, Some(0));
 }
@@ -1259,13 +1262,47 @@ fn lab_probe_of_emulated_instruments() {
         device  driver           port          identity                                     status
         p_a     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
         p_b     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928  stopped, infuse, rate 1 mL/min
-        h1      eurotherm.e3200  heater        Eurotherm 2000/3000 series (Modbus RTU)      25.0 °C, setpoint 25.0 °C
-        spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01          ready
+        h1      eurotherm.e3200  heater        Eurotherm 3200 series (Modbus RTU)           25.0 °C, setpoint 25.0 °C
+        spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01.0        ready
 
         all 4 devices answered
         --- stderr
     "#,
     );
+}
+
+/// Issue 15: a stall left pending on a New Era pump from earlier use is reported by the probe
+/// (instruments.md A1), not acknowledged silently by its first command.
+#[cfg(unix)]
+#[test]
+fn lab_probe_reports_an_alarm_left_pending_on_a_pump() {
+    let rig = crate::hardware::pty::PtyRig::start(None);
+    rig.rig.pumps.with_device(|d| {
+        if let Some(p) = d.inner.pumps.get_mut(&1) {
+            p.alarm = Some(b'S');
+        }
+    });
+    let env = CliEnv::new();
+    env.copy("tests/data/labs", "labs");
+    let names = ["pumps", "heater", "spectrometer"];
+    for (name, pty) in names.iter().zip(&rig.paths) {
+        std::os::unix::fs::symlink(pty, env.path(name)).expect("symlink");
+    }
+    rig_lab(&env, names);
+    insta::assert_snapshot!(env.run(&["lab", "probe", "lab.qdx"]), @r#"
+    exit: 1
+    --- stdout
+    lab "test-rig"
+
+    device  driver           port          identity                                                                                                                                                                status
+    p_a     new_era.ne1000   pumps         New Era Pump Systems NE1000, firmware 3.928                                                                                                                             stopped, infuse, rate 1 mL/min
+    p_b     new_era.ne1000   pumps         error: cannot connect: alarm: motor stalled (alarm S) was pending when the session began (left from earlier use, acknowledged now): check the pump, then connect again  failed
+    h1      eurotherm.e3200  heater        Eurotherm 3200 series (Modbus RTU)                                                                                                                                      25.0 °C, setpoint 25.0 °C
+    spec1   ocean.flame      spectrometer  Ocean Optics Flame-S, firmware 3.01.0                                                                                                                                   ready
+
+    1 of 4 devices failed
+    --- stderr
+    "#);
 }
 
 #[test]
@@ -1302,44 +1339,47 @@ fn lab_probe_of_ports_that_do_not_exist() {
 #[test]
 fn help() {
     let env = CliEnv::new();
-    insta::assert_snapshot!(env.run(&["--help"]), @r#"
-        exit: 0
-        --- stdout
-        An experiment language for self-driving quantum-dot flow labs
+    insta::assert_snapshot!(env.run(&["--help"]), @"
+    exit: 0
+    --- stdout
+    An experiment language for self-driving quantum-dot flow labs
 
-        Usage: qdx [OPTIONS] <COMMAND>
+    Usage: qdx [OPTIONS] <COMMAND>
 
-        Commands:
-          check   Check campaign files and report every error at once
-          fmt     Format files in the canonical style (comments kept), or check that they are
-          plan    Show what a campaign will do: operations, waits, reagent, refills, time
-          run     Run a campaign (on the simulated lab unless --lab names a hardware binding)
-          resume  Continue an interrupted run from its bundle: no experiment repeated, none lost
-          verify  Check every file of a bundle against its manifest
-          replay  Re-run a bundle's campaign with its seed on the simulated lab and report any difference
-          lab     Work with lab binding files
-          new     Create a new campaign folder with a campaign and a lab file that check clean
-          help    Print this message or the help of the given subcommand(s)
+    Commands:
+      check        Check campaign files and report every error at once
+      fmt          Format files in the canonical style (comments kept), or check that they are
+      plan         Show what a campaign will do: operations, waits, reagent, refills, time
+      run          Run a campaign (on the simulated lab unless --lab names a hardware binding)
+      resume       Continue an interrupted run from its bundle: no experiment repeated, none lost
+      verify       Check every file of a bundle against its manifest
+      replay       Re-run a bundle's campaign with its seed on the simulated lab and report any difference
+      report       Render a bundle's report again (from its stored campaign and journal alone)
+      completions  Print a completion script for a shell (bash, zsh, fish, elvish, powershell)
+      man          Print the manual page (roff; `qdx man > qdx.1 && man ./qdx.1`)
+      lab          Work with lab binding files
+      new          Create a new campaign folder with a campaign and a lab file that check clean
+      help         Print this message or the help of the given subcommand(s)
 
-        Options:
-              --no-color  Never colour the output
-          -h, --help      Print help
-          -V, --version   Print version
+    Options:
+          --no-color  Never colour the output
+      -h, --help      Print help
+      -V, --version   Print version
 
-        Exit codes:
-          0      success
-          1      the input has errors (campaign, lab file, an argument's value that qdx refuses), or
-                 verify/replay/fmt --check found a difference
-          2      usage error (unknown command or option, missing argument, a value of the wrong form:
-                 `--seed abc`, `--format xml`)
-          3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
-                 corrupt or edited bundle, a bundle in use by another qdx, an internal error
-          4      the run ended without a single successful experiment, or gave up after too many
-                 consecutive identical failures
-          128+n  a signal ended the run once the lab was in its safe state: 130 SIGINT (Ctrl-C),
-                 143 SIGTERM, 129 SIGHUP; `qdx resume` goes on
-        --- stderr
-    "#);
+    Exit codes:
+      0      success
+      1      the input has errors (campaign, lab file, an argument's value that qdx refuses), or
+             verify/replay/fmt --check found a difference
+      2      usage error (unknown command or option, missing argument, a value of the wrong form:
+             `--seed abc`, `--format xml`)
+      3      qdx could not finish its job: a hardware fault stopped the run, I/O (disk full), a
+             corrupt or edited bundle, a bundle in use by another qdx, an internal error
+      4      the run ended without a single successful experiment, or gave up after too many
+             consecutive identical failures
+      128+n  a signal ended the run once the lab was in its safe state: 130 SIGINT (Ctrl-C),
+             143 SIGTERM, 129 SIGHUP; `qdx resume` goes on
+    --- stderr
+    ");
 }
 
 #[test]
@@ -1415,4 +1455,161 @@ fn an_output_shows_its_exit_code_and_both_streams() {
         out.to_string(),
         "exit: 3\n--- stdout\nout\n--- stderr\nno newline\n[no newline at the end]\n"
     );
+}
+
+/// Issue 17: `qdx report` renders a bundle again from its stored campaign and journal: the
+/// HTML is the page the run wrote, byte for byte; JSON and Markdown give the same facts.
+#[test]
+fn report_renders_a_bundle_again_in_three_forms() {
+    let env = tiny();
+    let ran = env.run(&["run", "tiny.qdx", "-q", "--out", "b"]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let html = env.run(&["report", "b"]);
+    assert_eq!(html.code, Some(0), "{html}");
+    assert_eq!(html.stdout, env.read("b/report.html"));
+    insta::assert_snapshot!(env.run(&["report", "b", "--format", "md"]), @"
+    exit: 0
+    --- stdout
+    # tiny
+
+    Two CdSe experiments at two temperatures.
+
+    2 experiments (2 succeeded, 0 failed or skipped) · optimizer `grid` · seed 7
+
+    Stopped: the experiment budget (2) is spent
+
+    ## Best experiments
+
+    | experiment | objective | residence [s] | temperature [degC] | peak [nm] |
+    |---|---|---|---|---|
+    | 1 | 4.727e-7 | 60 | 280 | 472.7 |
+    | 0 | 4.336e-7 | 60 | 260 | 433.6 |
+
+    Spectra of every experiment are in `spectra/`; all values in `observations.csv`.
+    --- stderr
+    ");
+    let json = env.run(&["report", "b", "--format", "json", "--out", "report.json"]);
+    assert_eq!((json.code, json.stdout.as_str()), (Some(0), ""), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&env.read("report.json")).expect("json");
+    assert_eq!(v["qdx_report"], 1);
+    assert_eq!(v["counts"]["experiments"], 2);
+    assert_eq!(v["columns"]["variables"][1]["unit"], "degC");
+    let e1 = &v["experiments"][1];
+    assert_eq!(e1["status"], "ok");
+    assert_eq!(e1["variables"]["temperature"], 280.0);
+    // The settings sent, in the unit the column names: 150 uL over 60 s, split in two.
+    assert_eq!(e1["settings"]["p_cd.rate"], 75.0);
+    assert!(
+        e1["proxies"]["peak"]
+            .as_f64()
+            .is_some_and(|nm| (300.0..800.0).contains(&nm))
+    );
+    assert_eq!(v["best"][0], 1);
+    // Not a bundle.
+    insta::assert_snapshot!(env.run(&["report", "tiny.qdx"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: tiny.qdx holds no journal.jsonl (is it a qdx bundle?)
+    ");
+}
+
+/// Issue 17: `qdx fmt -` formats standard input to standard output; with `--check`, says
+/// whether it would change it.
+#[test]
+fn fmt_reads_standard_input() {
+    let env = tiny();
+    let messy = env.read("tiny.qdx").replace("  seed 7\n", "seed    7\n");
+    let out = env.run_with_stdin(&["fmt", "-"], &messy);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""), "{out}");
+    assert_eq!(out.stdout, env.read("tiny.qdx"));
+    insta::assert_snapshot!(env.run_with_stdin(&["fmt", "--check", "-"], &messy), @"
+    exit: 1
+    --- stdout
+    would reformat <stdin>
+    --- stderr
+    ");
+    insta::assert_snapshot!(env.run_with_stdin(&["fmt", "-"], "qdx 1\ncampaign {"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    qdx::syntax::unexpected
+
+      × unexpected `{`
+       ╭─[<stdin>:2:10]
+     1 │ qdx 1
+     2 │ campaign {
+       ·          ┬
+       ·          ╰── expected a string
+       ╰────
+    ");
+}
+
+/// Issue 17: completions and a manual page come from the same definitions as `--help`.
+#[test]
+fn completions_and_the_manual_page_know_every_command() {
+    let env = CliEnv::new();
+    let bash = env.run(&["completions", "bash"]);
+    assert_eq!(bash.code, Some(0), "{bash}");
+    let man = env.run(&["man"]);
+    assert_eq!(man.code, Some(0), "{man}");
+    for command in [
+        "check", "fmt", "plan", "run", "resume", "verify", "replay", "report", "lab", "new",
+    ] {
+        assert!(
+            bash.stdout.contains(command),
+            "bash completion lacks {command}"
+        );
+        assert!(
+            man.stdout.contains(&format!(".TH qdx-{command} 1")),
+            "the manual lacks qdx-{command}"
+        );
+    }
+}
+
+/// Issue 17: `qdx run --format json` streams a JSON line per step and per experiment on
+/// stdout, and ends with the summary as a last line; nothing else is on stdout.
+#[test]
+fn run_format_json_streams_steps_experiments_and_the_summary() {
+    let env = tiny();
+    let out = env.run(&["run", "tiny.qdx", "--out", "b", "--format", "json"]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""), "{out}");
+    let events: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().expect("an event"))
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "experiment").count(), 2);
+    assert_eq!(kinds.last(), Some(&"finished"));
+    // Each experiment's steps come before it, the steady-state wait with its lab time.
+    let first = kinds.iter().position(|k| *k == "experiment").expect("one");
+    assert!(kinds[..first].iter().all(|k| *k == "step"), "{kinds:?}");
+    assert!(
+        events[..first].iter().any(|e| e["why"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("steady state"))
+            && e["wait_s"].as_f64().is_some_and(|s| s > 100.0)),
+        "{events:?}"
+    );
+    // The experiment events agree with the bundle's report.
+    let report: serde_json::Value =
+        serde_json::from_str(&env.run(&["report", "b", "--format", "json"]).stdout).expect("json");
+    for (k, e) in events
+        .iter()
+        .filter(|e| e["event"] == "experiment")
+        .enumerate()
+    {
+        let r = &report["experiments"][k];
+        for field in ["experiment", "status", "variables", "settings", "proxies"] {
+            assert_eq!(e[field], r[field], "{field} of experiment {k}");
+        }
+    }
+    let end = events.last().expect("the summary");
+    assert_eq!(end["experiments"], 2);
+    assert_eq!(end["end"], "completed");
+    assert_eq!(end["bundle"], "b");
 }

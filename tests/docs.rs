@@ -72,7 +72,7 @@ fn the_readmes_campaign_checks_and_runs_as_shown() {
         );
         let campaign = checked.campaign.expect("a campaign");
         let options = RunOptions {
-            progress: false,
+            progress: qdx::runtime::Progress::Off,
             sync_each: false,
             halt_after: None,
         };

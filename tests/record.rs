@@ -78,7 +78,7 @@ fn observations_hold_the_pump_rates_the_journal_shows_were_sent() {
     let dir = tempfile::tempdir().expect("temp");
     let bundle = dir.path().join("run");
     let options = RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     };

@@ -10,7 +10,7 @@ use crate::support::{check_text, column, rendered};
 
 fn options() -> RunOptions {
     RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     }

@@ -7,7 +7,7 @@ use crate::support::{check_text, rendered};
 
 fn options() -> RunOptions {
     RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     }

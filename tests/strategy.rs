@@ -22,7 +22,7 @@ fn qdx() -> Command {
 
 fn options() -> RunOptions {
     RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     }

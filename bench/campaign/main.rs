@@ -140,7 +140,7 @@ fn run(
     strategy: Option<Box<dyn opt::Strategy>>,
 ) -> Result<Vec<Experiment>, String> {
     let options = RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     };

@@ -253,6 +253,29 @@ impl Facts {
     }
 }
 
+/// The report of a bundle (`qdx report`): like every derived file, a function of the
+/// campaign and the journal's live records, so an upgraded qdx can render an old bundle again.
+pub fn report(
+    dir: &Path,
+    c: &Campaign,
+    format: crate::report::Format,
+) -> Result<String, BundleError> {
+    let records = journal::live(&journal::read(&dir.join("journal.jsonl"))?);
+    let experiments = crate::record::read(c, &records);
+    let scores = crate::record::scores(c, &experiments);
+    let facts = Facts::of(&records);
+    Ok(crate::report::render(
+        &crate::report::Inputs {
+            dir,
+            campaign: c,
+            experiments: &experiments,
+            scores: &scores,
+            stop_reason: &facts.stop_reason,
+        },
+        format,
+    ))
+}
+
 /// Writes the files derived from the journal's live records, then the manifest over
 /// everything. Idempotent: the derived files are a function of the journal, so writing a
 /// bundle again (a finalisation cut short, completed by `qdx resume`) gives the same files.
@@ -273,11 +296,16 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         &files::suggestions::write(c, &experiments),
     )?;
     let facts = Facts::of(&records);
-    crate::report::write(dir, c, &experiments, &scores, &facts.stop_reason).map_err(|source| {
-        BundleError::Report {
-            path: dir.join("report.html"),
-            source,
-        }
+    let inputs = crate::report::Inputs {
+        dir,
+        campaign: c,
+        experiments: &experiments,
+        scores: &scores,
+        stop_reason: &facts.stop_reason,
+    };
+    crate::report::write(&inputs).map_err(|source| BundleError::Report {
+        path: dir.join("report.html"),
+        source,
     })?;
     let mut files = BTreeMap::new();
     let mut wall_files = BTreeMap::new();

@@ -1,4 +1,5 @@
-//! `qdx fmt FILE…`: canonical formatting, in place or as a check.
+//! `qdx fmt FILE…`: canonical formatting, in place or as a check. `-` is standard input,
+//! formatted to standard output (for editors and pipes).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -13,8 +14,18 @@ pub fn run(files: &[PathBuf], check: bool) -> Result<Outcome, CliError> {
     let mut unformatted = false;
     let mut out = std::io::stdout().lock();
     for path in files {
-        let display = path.to_string_lossy().replace('\\', "/");
-        let text = match crate::world::read_text(path) {
+        let stdin = path.as_os_str() == "-";
+        let display = if stdin {
+            "<stdin>".to_owned()
+        } else {
+            path.to_string_lossy().replace('\\', "/")
+        };
+        let read = if stdin {
+            read_stdin()
+        } else {
+            crate::world::read_text(path)
+        };
+        let text = match read {
             Ok(t) => t,
             Err(source) => {
                 errors.push(CliError::ReadSource {
@@ -27,6 +38,14 @@ pub fn run(files: &[PathBuf], check: bool) -> Result<Outcome, CliError> {
         let mut sources = SourceMap::new();
         let id = sources.add(display.clone(), Origin::User(path.clone()), text.clone());
         match crate::format::format_file(&sources, id) {
+            Ok(formatted) if stdin => {
+                if check && formatted != text {
+                    let _ = writeln!(out, "would reformat {display}");
+                    unformatted = true;
+                } else if !check {
+                    let _ = out.write_all(formatted.as_bytes());
+                }
+            }
             Ok(formatted) if formatted == text => {}
             Ok(formatted) => {
                 if check {
@@ -52,4 +71,12 @@ pub fn run(files: &[PathBuf], check: bool) -> Result<Outcome, CliError> {
         None if unformatted => Ok(Outcome::Found),
         None => Ok(Outcome::Success),
     }
+}
+
+/// Standard input as text, refused like a file when it is not UTF-8.
+fn read_stdin() -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut bytes)?;
+    crate::world::utf8_text(bytes)
 }

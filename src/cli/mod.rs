@@ -93,6 +93,19 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Json,
+    Md,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Text,
     Json,
@@ -118,6 +131,7 @@ pub enum Command {
     },
     /// Format files in the canonical style (comments kept), or check that they are.
     Fmt {
+        /// Files to format in place; `-` reads standard input and writes standard output.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Change nothing; exit 1 if a file is not formatted.
@@ -145,29 +159,62 @@ pub enum Command {
         /// Use this seed instead of the campaign's.
         #[arg(long)]
         seed: Option<u64>,
-        /// No progress bar.
+        /// No progress (a bar on a terminal, else a line per experiment on stderr).
         #[arg(long, short)]
         quiet: bool,
+        /// `json`: progress and the summary as JSON lines on stdout, for pipelines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RunFormat,
         /// Crash tests: stop after this journal record and wait to be killed.
         #[arg(long, hide = true)]
         halt_after: Option<u64>,
     },
     /// Continue an interrupted run from its bundle: no experiment repeated, none lost.
     Resume {
+        /// The bundle folder of the interrupted run.
         bundle: PathBuf,
         /// For a run on hardware: the lab binding (default: the copy in the bundle).
         #[arg(long)]
         lab: Option<PathBuf>,
+        /// No progress (a bar on a terminal, else a line per experiment on stderr).
         #[arg(long, short)]
         quiet: bool,
+        /// `json`: progress and the summary as JSON lines on stdout, for pipelines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RunFormat,
         /// Crash tests: stop after this journal record and wait to be killed.
         #[arg(long, hide = true)]
         halt_after: Option<u64>,
     },
     /// Check every file of a bundle against its manifest.
-    Verify { bundle: PathBuf },
+    Verify {
+        /// The bundle folder a run wrote.
+        bundle: PathBuf,
+    },
     /// Re-run a bundle's campaign with its seed on the simulated lab and report any difference.
-    Replay { bundle: PathBuf },
+    Replay {
+        /// The bundle folder a run wrote.
+        bundle: PathBuf,
+    },
+    /// Render a bundle's report again (from its stored campaign and journal alone).
+    Report {
+        /// The bundle folder a run wrote.
+        bundle: PathBuf,
+        /// The form: the HTML page the run wrote, JSON for programs, or Markdown.
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Write the report to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `qdx man > qdx.1 && man ./qdx.1`).
+    Man,
     /// Work with lab binding files.
     Lab {
         #[command(subcommand)]
@@ -254,21 +301,58 @@ pub fn run(cli: Cli) -> ExitCode {
             out,
             seed,
             quiet,
+            format,
             halt_after,
-        } => run::run(&file, out, seed, lab, quiet, halt_after, style),
+        } => run::run(
+            &file,
+            out,
+            seed,
+            lab,
+            run::Show { quiet, format },
+            halt_after,
+            style,
+        ),
         Command::Resume {
             bundle,
             lab,
             quiet,
+            format,
             halt_after,
-        } => run::resume(&bundle, lab, quiet, halt_after, style),
+        } => run::resume(&bundle, lab, run::Show { quiet, format }, halt_after, style),
         Command::Lab {
             command: LabCommand::Probe { lab, campaign },
         } => lab::probe(&lab, campaign.as_deref(), style),
         Command::Verify { bundle } => run::verify(&bundle),
         Command::Replay { bundle } => run::replay(&bundle, style),
+        Command::Report {
+            bundle,
+            format,
+            out,
+        } => run::report(&bundle, format, out.as_deref(), style),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "qdx", &mut std::io::stdout().lock());
+            Ok(Outcome::Success)
+        }
+        Command::Man => man(),
     };
     ExitCode::from(exit_code(result, style))
+}
+
+/// `qdx man`: the manual page of `qdx` and its commands, from the same definitions as `--help`.
+fn man() -> Result<Outcome, CliError> {
+    use std::io::Write as _;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    // Rendering into memory cannot fail; stdout errors are ignored as every command does.
+    let _ = clap_mangen::Man::new(cmd.clone()).render(&mut page);
+    for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
+        let name = format!("qdx-{}", sub.get_name());
+        let sub = sub.clone().name(name.clone()).bin_name(name);
+        let _ = clap_mangen::Man::new(sub).render(&mut page);
+    }
+    let _ = std::io::stdout().lock().write_all(&page);
+    Ok(Outcome::Success)
 }
 
 /// Says on stderr why a command did not succeed, and returns its exit code.
@@ -292,6 +376,34 @@ fn exit_code(result: Result<Outcome, CliError>, style: Style) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::exit;
+
+    /// Issue 17: every command and every argument says what it is in `--help` (and so in the
+    /// manual page and completions).
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && cmd.get_name() != "help" {
+                missing.push(path.clone());
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && !matches!(id, "help" | "version") {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(
+            &<super::Cli as clap::CommandFactory>::command(),
+            "",
+            &mut missing,
+        );
+        assert!(missing.is_empty(), "no help for: {missing:?}");
+    }
     use crate::runtime::{RunEnd, RunSummary, Signal};
 
     fn ended(end: RunEnd, experiments: u64, failed: u64) -> u8 {

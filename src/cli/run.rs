@@ -21,6 +21,58 @@ pub fn default_out(name: &str) -> PathBuf {
     }
 }
 
+/// What `run` and `resume` show: `--quiet`, `--format`.
+#[derive(Debug, Clone, Copy)]
+pub struct Show {
+    pub quiet: bool,
+    pub format: super::RunFormat,
+}
+
+impl Show {
+    /// A bar on a terminal, a line per experiment elsewhere, JSON lines for `--format json`.
+    fn progress(self) -> crate::runtime::Progress {
+        use crate::runtime::Progress;
+        use std::io::IsTerminal;
+        match self.format {
+            super::RunFormat::Json => Progress::Json,
+            _ if self.quiet => Progress::Off,
+            _ if std::io::stderr().is_terminal() => Progress::Bar,
+            _ => Progress::Lines,
+        }
+    }
+
+    /// The run's summary on stdout: text, or the last JSON line
+    /// `{"event": "finished", bundle, experiments, failed, stop_reason, lab_time_s, finished,
+    /// end}`.
+    fn summary(self, s: &RunSummary, before: &str) {
+        let text = match self.format {
+            super::RunFormat::Json => {
+                let end = match s.end {
+                    RunEnd::Completed => "completed".to_owned(),
+                    RunEnd::Halted => "halted".to_owned(),
+                    RunEnd::Aborted => "aborted".to_owned(),
+                    RunEnd::Interrupted(signal) => format!("interrupted by {}", signal.name()),
+                };
+                let mut line = serde_json::json!({
+                    "event": "finished",
+                    "bundle": s.bundle.display().to_string(),
+                    "experiments": s.experiments,
+                    "failed": s.failed,
+                    "stop_reason": s.stop_reason,
+                    "lab_time_s": s.lab_time,
+                    "finished": s.finished,
+                    "end": end,
+                })
+                .to_string();
+                line.push('\n');
+                line
+            }
+            super::RunFormat::Text => format!("{before}{}", summary(s)),
+        };
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+}
+
 fn summary(s: &RunSummary) -> String {
     let mut t = String::new();
     t.push_str(&format!(
@@ -60,7 +112,7 @@ pub fn run(
     out: Option<PathBuf>,
     seed: Option<u64>,
     lab: Option<PathBuf>,
-    quiet: bool,
+    show: Show,
     halt_after: Option<u64>,
     style: Style,
 ) -> Result<Outcome, CliError> {
@@ -88,9 +140,8 @@ pub fn run(
             dir,
         });
     }
-    use std::io::IsTerminal;
     let options = RunOptions {
-        progress: !quiet && std::io::stderr().is_terminal(),
+        progress: show.progress(),
         // On hardware every record is made durable at once: a crash must not lose a command.
         sync_each: binding.is_some(),
         halt_after,
@@ -101,7 +152,7 @@ pub fn run(
     };
     // A refused plan (on hardware, with the limits the binding adds) wrote nothing.
     let s = result.map_err(|e| CliError::of_run(e, &checked.sources))?;
-    let _ = write!(std::io::stdout().lock(), "{}", summary(&s));
+    show.summary(&s, "");
     Ok(Outcome::Ran(s))
 }
 
@@ -226,7 +277,7 @@ fn check_inputs(dir: &Path, started: &Started, under: &[&str]) -> Result<(), Cli
 pub fn resume(
     dir: &Path,
     lab: Option<PathBuf>,
-    quiet: bool,
+    show: Show,
     halt_after: Option<u64>,
     style: Style,
 ) -> Result<Outcome, CliError> {
@@ -296,9 +347,8 @@ pub fn resume(
         }
         Some(b)
     };
-    use std::io::IsTerminal;
     let options = RunOptions {
-        progress: !quiet && std::io::stderr().is_terminal(),
+        progress: show.progress(),
         sync_each: binding.is_some(),
         halt_after,
     };
@@ -307,7 +357,7 @@ pub fn resume(
         None => crate::runtime::resume_simulated(&campaign, dir, &options),
     };
     let s = result.map_err(|e| CliError::of_run(e, &checked.sources))?;
-    let _ = write!(std::io::stdout().lock(), "resumed.\n{}", summary(&s));
+    show.summary(&s, "resumed.\n");
     Ok(Outcome::Ran(s))
 }
 
@@ -378,7 +428,7 @@ pub fn replay(dir: &Path, style: Style) -> Result<Outcome, CliError> {
     let scratch = tempfile::tempdir().map_err(CliError::TempDir)?;
     let out = scratch.path().join("replay");
     let options = RunOptions {
-        progress: false,
+        progress: crate::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     };
@@ -398,4 +448,38 @@ pub fn replay(dir: &Path, style: Style) -> Result<Outcome, CliError> {
         }
         Ok(Outcome::Found)
     }
+}
+
+/// `qdx report`: the bundle's report rendered again from its stored campaign and journal.
+pub fn report(
+    dir: &Path,
+    format: super::ReportFormat,
+    out: Option<&Path>,
+    style: Style,
+) -> Result<Outcome, CliError> {
+    started(dir)?;
+    let checked = bundle_checked(dir, style)?;
+    let Some(campaign) = checked.campaign else {
+        return Err(CliError::NoCampaign {
+            dir: dir.to_path_buf(),
+        });
+    };
+    let format = match format {
+        super::ReportFormat::Html => crate::report::Format::Html,
+        super::ReportFormat::Json => crate::report::Format::Json,
+        super::ReportFormat::Md => crate::report::Format::Markdown,
+    };
+    let text = crate::bundle::report(dir, &campaign, format)?;
+    match out {
+        Some(path) => crate::files::write_atomic(path, text.as_bytes()).map_err(|source| {
+            CliError::WriteFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?,
+        None => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+    }
+    Ok(Outcome::Success)
 }

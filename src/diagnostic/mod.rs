@@ -6,6 +6,7 @@
 //! the caller attaches the span), so semantic errors render exactly like syntax errors.
 //! Rendering goes through miette, with a fixed theme and width when asked (for snapshots).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -563,12 +564,49 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, style: Style) -> String {
 }
 
 /// Renders all diagnostics, one after another.
+/// Warnings of one code shown in full before the rest are folded into one line: a file with
+/// 100 000 unused variables must not print 55 MB of the same warning. Errors are never folded,
+/// and `--format json` keeps every diagnostic.
+pub const WARNINGS_SHOWN_PER_CODE: usize = 3;
+
 pub fn render_all(diags: &Diagnostics, sources: &SourceMap, style: Style) -> String {
-    diags
-        .iter()
-        .map(|d| render(d, sources, style))
-        .collect::<Vec<_>>()
-        .join("\n")
+    // Per code: how many warnings were seen, and the locations of the first and last folded.
+    let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut folded: BTreeMap<&'static str, (usize, Option<String>, Option<String>)> =
+        BTreeMap::new();
+    let mut shown = Vec::new();
+    for d in diags.iter() {
+        if !d.is_error() {
+            let n = seen.entry(d.code).or_default();
+            *n += 1;
+            if *n > WARNINGS_SHOWN_PER_CODE {
+                let at = location(d, sources);
+                let f = folded.entry(d.code).or_insert((0, at.clone(), None));
+                f.0 += 1;
+                f.2 = at;
+                continue;
+            }
+        }
+        shown.push(render(d, sources, style));
+    }
+    for (code, (n, first, last)) in folded {
+        let span = match (first, last) {
+            (Some(a), Some(b)) if a != b => format!(", from {a} to {b}"),
+            (Some(a), _) => format!(", at {a}"),
+            _ => String::new(),
+        };
+        let plural = if n == 1 { "" } else { "s" };
+        shown.push(format!(
+            "{code}\n\n  ⚠ {n} more warning{plural} like the ones above{span}\n  help: `qdx check --format json` lists every one\n"
+        ));
+    }
+    shown.join("\n")
+}
+
+/// `file:line` of a diagnostic's primary label.
+fn location(d: &Diagnostic, sources: &SourceMap) -> Option<String> {
+    let at = json_label(d.primary_span()?, None, sources);
+    Some(format!("{}:{}", at.file?, at.line?))
 }
 
 /// The machine-readable form of a diagnostic (`qdx check --format json`).

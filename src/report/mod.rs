@@ -1,8 +1,20 @@
-//! `report.html`: a self-contained page with SVG plots, written into the bundle from the
-//! journal (no scripts, no external files, so it opens anywhere and archives well).
+//! The report of a run, in three forms (`qdx report BUNDLE --format html|json|md`):
+//! - `html`: `report.html`, a self-contained page with SVG plots, also written into the bundle
+//!   (no scripts, no external files, so it opens anywhere and archives well);
+//! - `json`: the same facts for programs (shape below);
+//! - `md`: a summary with the best experiments and the failures, for a lab notebook or an issue.
 //!
-//! Invariant: the page is a function of the campaign and the journal only (no wall-clock
-//! times), so it is part of the reproducible bundle.
+//! Invariant: a report is a function of the campaign and the journal only (no wall-clock
+//! times), so `report.html` is part of the reproducible bundle and `qdx report` on a bundle
+//! gives the page the run wrote.
+//!
+//! The JSON shape (`"qdx_report": 1`): `campaign`, `description`, `seed`, `optimizer`,
+//! `stop_reason`, `counts` (`experiments`, `ok`, `not_ok`), `columns` (`variables`, `settings`,
+//! `proxies`: each `{name, unit}`, the unit every value of that name is given in, `""` for none),
+//! `experiments` (each `{experiment, status, reason, variables, settings, proxies,
+//! desirability, objective, spectra}`, values in the columns' units, a choice by its level's
+//! name, `null` where there is no value), and `best` (up to 10 experiment ids, best first, by
+//! the combined objective).
 
 mod svg;
 
@@ -12,7 +24,7 @@ use std::path::Path;
 
 use qdx_optimize::Score;
 
-use crate::record::Experiment;
+use crate::record::{Experiment, Outcome, SavedSpectrum};
 use crate::validate::campaign::*;
 
 /// One finished experiment, as the report shows it.
@@ -48,25 +60,335 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Writes `report.html` into the bundle: the experiments and their scores
-/// ([`crate::record`]), and why the run stopped.
-pub fn write(
-    dir: &Path,
-    c: &Campaign,
-    experiments: &[Experiment],
-    scores: &BTreeMap<u64, Score>,
-    stop_reason: &str,
-) -> std::io::Result<()> {
-    let scores = combined(scores);
-    let mut page = html(c, experiments, &scores, stop_reason);
-    let spectra = best_spectra(dir, experiments, &scores);
+/// What a report shows: the campaign, its experiments and their scores ([`crate::record`]),
+/// why the run stopped, and the bundle folder the spectra files are read from.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub dir: &'a Path,
+    pub campaign: &'a Campaign,
+    pub experiments: &'a [Experiment],
+    pub scores: &'a BTreeMap<u64, Score>,
+    pub stop_reason: &'a str,
+}
+
+/// The forms a report takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Json,
+    Markdown,
+}
+
+/// The report in `format`.
+pub fn render(inputs: &Inputs<'_>, format: Format) -> String {
+    match format {
+        Format::Html => page(inputs),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&json(inputs)).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+        Format::Markdown => markdown(inputs),
+    }
+}
+
+/// Writes `report.html` into the bundle.
+pub fn write(inputs: &Inputs<'_>) -> std::io::Result<()> {
+    crate::files::write_atomic(&inputs.dir.join("report.html"), page(inputs).as_bytes())
+}
+
+/// The HTML page.
+fn page(inputs: &Inputs<'_>) -> String {
+    let scores = combined(inputs.scores);
+    let mut page = html(
+        inputs.campaign,
+        inputs.experiments,
+        &scores,
+        inputs.stop_reason,
+    );
+    let spectra = best_spectra(inputs.dir, inputs.experiments, &scores);
     if !spectra.is_empty() {
         let at = page
             .rfind("<p>Spectra of every experiment")
             .unwrap_or(page.len());
         page.insert_str(at, &spectra);
     }
-    crate::files::write_atomic(&dir.join("report.html"), page.as_bytes())
+    page
+}
+
+/// Finished experiments with a combined score, best first (ties by id), at most `n`.
+fn ranked(scores: &BTreeMap<u64, Option<f64>>, n: usize) -> Vec<(u64, f64)> {
+    let mut ranked: Vec<(u64, f64)> = scores
+        .iter()
+        .filter_map(|(k, v)| Some((*k, (*v)?)))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(n);
+    ranked
+}
+
+/// The display unit's symbol, `""` for a unitless value.
+fn symbol(unit: &DisplayUnit) -> &str {
+    unit.symbol()
+}
+
+/// A value in `unit` as JSON: the shortest decimal that reads back to the SI value (as in
+/// `observations.csv`: 75, not 75.00000000000001 uL/min); `null` for no finite value.
+fn in_unit(unit: &DisplayUnit, si: f64) -> serde_json::Value {
+    let x = unit.number(si).parse().unwrap_or_else(|_| unit.from_si(si));
+    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// The derived device settings a campaign sends, with their ids.
+fn settings(c: &Campaign) -> Vec<(DerivedId, &Derived)> {
+    c.derived
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| matches!(d.target, DerivedTarget::Setting { .. }))
+        .collect()
+}
+
+/// One experiment as JSON (the `experiments` items of the report, the `experiment` events of
+/// `qdx run --format json`): `{experiment, status, reason, variables, settings, proxies,
+/// desirability, objective, spectra}`, values in the campaign's units. `score` is `None` while
+/// the scores over all experiments are not known (a run in progress): desirabilities and the
+/// objective are then `null`.
+pub fn experiment_json(
+    c: &Campaign,
+    id: u64,
+    point: &[f64],
+    outcome: Option<&Outcome>,
+    score: Option<&Score>,
+    spectra: &[SavedSpectrum],
+) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let number = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+    let variables: Map<String, Value> = c
+        .variables
+        .iter()
+        .zip(point)
+        .map(|(v, x)| {
+            let value = if v.is_numeric() {
+                in_unit(&v.unit, *x)
+            } else {
+                Value::String(v.cell(*x))
+            };
+            (v.name.clone(), value)
+        })
+        .collect();
+    let sent: Map<String, Value> = settings(c)
+        .iter()
+        .map(|(id, d)| {
+            let x = outcome.and_then(|o| o.settings.get(id)).copied();
+            (
+                d.name.clone(),
+                x.map_or(Value::Null, |x| in_unit(&d.unit, x)),
+            )
+        })
+        .collect();
+    let proxies: Map<String, Value> = c
+        .proxies
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let x = outcome.and_then(|o| o.proxies.get(k).copied().flatten());
+            (
+                p.name.clone(),
+                x.map_or(Value::Null, |x| in_unit(&p.unit, x)),
+            )
+        })
+        .collect();
+    let desirability: Map<String, Value> = c
+        .objectives
+        .list
+        .iter()
+        .enumerate()
+        .map(|(k, o)| {
+            let d = score.and_then(|s| s.desirabilities.get(k).copied().flatten());
+            (o.name.clone(), d.map_or(Value::Null, number))
+        })
+        .collect();
+    let spectra: Vec<Value> = spectra
+        .iter()
+        .map(|s| json!({"channel": s.channel.name(), "replicate": s.replicate, "file": s.file}))
+        .collect();
+    json!({
+        "experiment": id,
+        "status": outcome.map_or("unfinished", |o| o.status.name()),
+        "reason": outcome.and_then(|o| o.reason.clone()),
+        "variables": variables,
+        "settings": sent,
+        "proxies": proxies,
+        "desirability": desirability,
+        "objective": score.and_then(|s| s.combined).map_or(Value::Null, number),
+        "spectra": spectra,
+    })
+}
+
+/// The JSON form (shape in the module doc).
+fn json(inputs: &Inputs<'_>) -> serde_json::Value {
+    use serde_json::json;
+    let c = inputs.campaign;
+    let scores = combined(inputs.scores);
+    let column = |name: &str, unit: &DisplayUnit| json!({"name": name, "unit": symbol(unit)});
+    let columns = json!({
+        "variables": c.variables.iter().map(|v| column(&v.name, &v.unit)).collect::<Vec<_>>(),
+        "settings": settings(c).iter().map(|(_, d)| column(&d.name, &d.unit)).collect::<Vec<_>>(),
+        "proxies": c.proxies.iter().map(|p| column(&p.name, &p.unit)).collect::<Vec<_>>(),
+    });
+    let experiments: Vec<serde_json::Value> = inputs
+        .experiments
+        .iter()
+        .map(|e| {
+            experiment_json(
+                c,
+                e.id,
+                &e.point,
+                e.outcome.as_ref(),
+                inputs.scores.get(&e.id),
+                &e.spectra,
+            )
+        })
+        .collect();
+    let total = experiments.len();
+    let ok = inputs
+        .experiments
+        .iter()
+        .filter(|e| e.outcome.as_ref().is_some_and(|o| o.status.is_ok()))
+        .count();
+    json!({
+        "qdx_report": 1,
+        "campaign": c.name,
+        "description": c.description,
+        "seed": c.seed,
+        "optimizer": c.optimizer.strategy.name(),
+        "stop_reason": inputs.stop_reason,
+        "counts": {"experiments": total, "ok": ok, "not_ok": total - ok},
+        "columns": columns,
+        "experiments": experiments,
+        "best": ranked(&scores, 10).iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+    })
+}
+
+/// A Markdown table cell: pipes escaped, line breaks flattened.
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The Markdown form: what happened, the best experiments, the failures. Computed values to
+/// four significant digits (`observations.csv` has every digit).
+fn markdown(inputs: &Inputs<'_>) -> String {
+    let c = inputs.campaign;
+    let scores = combined(inputs.scores);
+    let finished: Vec<&Experiment> = inputs
+        .experiments
+        .iter()
+        .filter(|e| e.outcome.is_some())
+        .collect();
+    let ok = finished
+        .iter()
+        .filter(|e| e.outcome.as_ref().is_some_and(|o| o.status.is_ok()))
+        .count();
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", c.name);
+    if let Some(d) = &c.description {
+        let _ = writeln!(s, "{d}\n");
+    }
+    let _ = writeln!(
+        s,
+        "{} experiments ({ok} succeeded, {} failed or skipped) · optimizer `{}` · seed {}\n",
+        finished.len(),
+        finished.len() - ok,
+        c.optimizer.strategy.name(),
+        c.seed
+    );
+    if !inputs.stop_reason.is_empty() {
+        let _ = writeln!(s, "Stopped: {}\n", inputs.stop_reason);
+    }
+    let header = |s: &mut String, first: &[&str]| {
+        let mut cols: Vec<String> = first.iter().map(|x| (*x).to_owned()).collect();
+        cols.extend(
+            c.variables
+                .iter()
+                .map(|v| crate::files::column(&v.name, &v.unit)),
+        );
+        cols.extend(
+            c.proxies
+                .iter()
+                .map(|p| crate::files::column(&p.name, &p.unit)),
+        );
+        let _ = writeln!(
+            s,
+            "| {} |",
+            cols.iter()
+                .map(|x| md_cell(x))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(s, "|{}", "---|".repeat(cols.len()));
+    };
+    let values = |e: &Experiment| -> Vec<String> {
+        let mut cells: Vec<String> = c
+            .variables
+            .iter()
+            .zip(&e.point)
+            .map(|(v, x)| v.cell(*x))
+            .collect();
+        cells.extend(c.proxies.iter().enumerate().map(|(k, p)| {
+            e.outcome
+                .as_ref()
+                .and_then(|o| o.proxies.get(k).copied().flatten())
+                .map_or_else(String::new, |x| p.unit.approx_number(x))
+        }));
+        cells
+    };
+    let best = ranked(&scores, 10);
+    if !best.is_empty() {
+        let _ = writeln!(s, "## Best experiments\n");
+        header(&mut s, &["experiment", "objective"]);
+        for (id, score) in &best {
+            let Some(e) = inputs.experiments.iter().find(|e| e.id == *id) else {
+                continue;
+            };
+            let mut cells = vec![id.to_string(), DisplayUnit::plain().approx_number(*score)];
+            cells.extend(values(e));
+            let _ = writeln!(
+                s,
+                "| {} |",
+                cells
+                    .iter()
+                    .map(|x| md_cell(x))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        s.push('\n');
+    }
+    let failed: Vec<&&Experiment> = finished
+        .iter()
+        .filter(|e| e.outcome.as_ref().is_some_and(|o| !o.status.is_ok()))
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(s, "## Experiments that did not succeed\n");
+        let _ = writeln!(s, "| experiment | status | reason |\n|---|---|---|");
+        for e in failed {
+            if let Some(o) = &e.outcome {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} |",
+                    e.id,
+                    o.status.name(),
+                    md_cell(o.reason.as_deref().unwrap_or(""))
+                );
+            }
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "Spectra of every experiment are in `spectra/`; all values in `observations.csv`."
+    );
+    s
 }
 
 /// The combined score of each finished experiment (`None` for failures and Pareto campaigns).
@@ -80,12 +402,7 @@ fn best_spectra(
     experiments: &[Experiment],
     scores: &BTreeMap<u64, Option<f64>>,
 ) -> String {
-    let mut ranked: Vec<(u64, f64)> = scores
-        .iter()
-        .filter_map(|(k, v)| Some((*k, (*v)?)))
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let best: Vec<u64> = ranked.iter().take(3).map(|(k, _)| *k).collect();
+    let best: Vec<u64> = ranked(scores, 3).iter().map(|(k, _)| *k).collect();
     let mut by_channel: BTreeMap<ChannelKind, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
     let mut legend: BTreeMap<ChannelKind, Vec<u64>> = BTreeMap::new();
     for id in &best {

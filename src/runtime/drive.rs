@@ -126,24 +126,6 @@ fn prepare(
     write(&dir.join("plan.json"), plan_json)
 }
 
-fn progress_bar(c: &Campaign, total: u64, show: bool) -> Option<indicatif::ProgressBar> {
-    if !show {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    let style = indicatif::ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} experiments · {msg}",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_prefix(c.name.clone());
-    Some(bar)
-}
-
 impl<'c> Run<'c> {
     pub(super) fn new(
         c: &'c Campaign,
@@ -163,7 +145,7 @@ impl<'c> Run<'c> {
             dir,
             state: LabState::initial(c),
             calibration: super::measure::Calibration::default(),
-            progress: progress_bar(c, total, options.progress),
+            progress: super::progress::Shown::new(c, total, options.progress),
             offset: 0.0,
             replay: Vec::new(),
             replaying: false,
@@ -204,16 +186,8 @@ impl<'c> Run<'c> {
     }
 
     fn tick(&self, estimate_left: f64) {
-        if let Some(bar) = &self.progress {
-            bar.set_position(self.outcomes.len() as u64);
-            let best = self
-                .best()
-                .map_or_else(|| "best —".to_owned(), |b| format!("best score {b:.3}"));
-            bar.set_message(format!(
-                "{best} · lab time left ~{}",
-                crate::plan::hours(estimate_left.max(0.0))
-            ));
-        }
+        self.progress
+            .tick(self.outcomes.len() as u64, self.best(), estimate_left);
     }
 
     /// The loop. Returns why it stopped.
@@ -485,7 +459,32 @@ impl<'c> Run<'c> {
 
     fn record(&mut self, done: &Done) -> Result<(), RunError> {
         self.log(done.outcome.event(self.c, done.experiment))?;
-        self.journal_sync()
+        self.journal_sync()?;
+        if !self.replaying {
+            // The best over the experiments before this one and this one.
+            let mut scored: Vec<opt::Observation> = self
+                .outcomes
+                .iter()
+                .map(|o| o.observation(self.c))
+                .collect();
+            scored.push(done.observation(self.c));
+            let best = self
+                .c
+                .search
+                .objectives
+                .score(&scored)
+                .iter()
+                .filter_map(|s| s.combined)
+                .reduce(f64::max);
+            self.progress.experiment(
+                self.c,
+                (done.experiment, &done.point),
+                &done.outcome,
+                best,
+                (scored.len() as u64, self.plan.experiments),
+            );
+        }
+        Ok(())
     }
 
     fn journal_sync(&mut self) -> Result<(), RunError> {
@@ -896,9 +895,7 @@ fn finish(
         run.log(Event::Finished { experiments })?;
     }
     run.journal.sync()?;
-    if let Some(bar) = &run.progress {
-        bar.finish_and_clear();
-    }
+    run.progress.finish();
     let lab_time = run.now();
     let failed = run
         .outcomes

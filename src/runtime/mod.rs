@@ -21,9 +21,11 @@
 //! device again; it continues where the run stopped: no experiment is repeated or lost.
 
 mod drive;
+pub use progress::Progress;
 pub mod hardware;
 pub mod lab;
 pub mod measure;
+mod progress;
 
 #[cfg(test)]
 mod tests;
@@ -169,8 +171,8 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
 /// How a run is set up.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+    /// What the run shows while it runs ([`Progress`]).
+    pub progress: Progress,
     /// Sync the journal on every record (hardware) rather than before each actuation step.
     pub sync_each: bool,
     /// For crash tests: after writing this journal record, stop and wait to be killed.
@@ -253,7 +255,7 @@ pub struct Run<'c> {
     state: LabState,
     calibration: Calibration,
     wall: crate::files::wall::WallLog,
-    progress: Option<indicatif::ProgressBar>,
+    progress: progress::Shown,
     /// Clock time when this process started, relative to the journal's time line.
     offset: f64,
     /// Experiments to replay before going live (resume).
@@ -905,6 +907,7 @@ impl<'c> Run<'c> {
             let slice = left.min(every);
             self.lab.clock.sleep(slice).await;
             left -= slice;
+            self.progress.waiting(left.as_secs_f64());
             for (id, pump) in self.lab.pumps.iter_mut() {
                 if self.heard.contains_key(id) {
                     continue; // already in trouble: do not wait on it again
@@ -1018,6 +1021,18 @@ impl<'c> Run<'c> {
         // they still run: a stall during the steady-state wait would spoil the measurement.
         let mut pumps_checked = false;
         for step in &plan.steps {
+            if !self.replaying {
+                let wait = step.ops.iter().find_map(|op| match op {
+                    Operation::WaitSteadyState {
+                        volumes,
+                        residence,
+                        extra,
+                        ..
+                    } => Some(volumes * residence + extra),
+                    _ => None,
+                });
+                self.progress.step(id, &step.why, wait);
+            }
             let settings: Vec<(DeviceId, Command)> = step
                 .ops
                 .iter()

@@ -39,7 +39,7 @@ async fn the_safe_state_stops_every_device_even_when_the_journal_cannot_be_writt
     let journal = Journal::on_file(full, Path::new("/dev/full"));
     let dir = tempfile::tempdir().expect("temp");
     let options = RunOptions {
-        progress: false,
+        progress: crate::runtime::Progress::Off,
         sync_each: false,
         halt_after: None,
     };

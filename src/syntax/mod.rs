@@ -517,6 +517,16 @@ fn with_hint(diag: Diagnostic, positives: &[Rule], text: &str, pos: usize) -> Di
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect();
+    if let Some(c) = rest
+        .chars()
+        .next()
+        .filter(|c| !c.is_ascii() && c.is_alphanumeric())
+    {
+        return diag.help(format!(
+            "`{c}` is not an ASCII letter: names are made of ASCII letters, digits and `_`; text in \
+             any script belongs in strings and comments"
+        ));
+    }
     if RESERVED.contains(&word.as_str()) && positives.contains(&Rule::ident) {
         return diag.help(format!(
             "`{word}` is a reserved word of the language; it cannot name a device, stock, variable or proxy"

@@ -222,14 +222,23 @@ impl<'t> Lower<'t> {
     fn number(&self, pair: Pair<'_, Rule>) -> LowerResult<NumberLit> {
         let span = self.span(&pair);
         let text = pair.as_str().to_owned();
+        let out_of_range = |why: &str| {
+            Diagnostic::error(code::NUMBER_OUT_OF_RANGE, "this number is out of range")
+                .label(span, why.to_owned())
+        };
         let value = text
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
-            .ok_or_else(|| {
-                Diagnostic::error(code::NUMBER_OUT_OF_RANGE, "this number is out of range")
-                    .label(span, "not a finite number")
-            })?;
+            .ok_or_else(|| out_of_range("not a finite number"))?;
+        // A literal with a non-zero digit that reads as zero (or as a subnormal, which keeps a
+        // few digits at best) would silently change the file's meaning: `1e-400` is not `0`.
+        let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+        if value.abs() < f64::MIN_POSITIVE && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+            return Err(out_of_range(
+                "too small to hold: the smallest number qdx reads is 2.2e-308",
+            ));
+        }
         Ok(NumberLit { value, text, span })
     }
 

@@ -72,9 +72,8 @@ impl DisplayUnit {
         )
     }
 
-    /// A computed value to four significant digits, in the unit, for messages and plans:
-    /// `1.667 mL/min` (tables print every digit, [`Self::number`]).
-    pub fn approx(&self, si: f64) -> String {
+    /// [`Self::approx`] without the unit's symbol, for table cells whose header names it.
+    pub fn approx_number(&self, si: f64) -> String {
         let x = self.from_si(si);
         let rounded = if x == 0.0 || !x.is_finite() {
             x
@@ -83,7 +82,13 @@ impl DisplayUnit {
             let scale = 10_f64.powi(digits.clamp(-300, 300));
             (x * scale).round() / scale
         };
-        let text = qdx_units::format_number(rounded);
+        qdx_units::format_number(rounded)
+    }
+
+    /// A computed value to four significant digits, in the unit, for messages and plans:
+    /// `1.667 mL/min` (tables print every digit, [`Self::number`]).
+    pub fn approx(&self, si: f64) -> String {
+        let text = self.approx_number(si);
         if self.symbol().is_empty() {
             text
         } else {

@@ -395,6 +395,21 @@ impl<'a> Validator<'a> {
             }
             match region.prove_within(&target, allowed) {
                 Proof::Holds { enclosure } => ranges.push(Some(enclosure)),
+                Proof::Violated { witness, value } if value.is_nan() => {
+                    ranges.push(None);
+                    let at = self.describe_point(&witness, &target);
+                    found.push(
+                        Diagnostic::error(
+                            code::OUT_OF_LIMITS,
+                            format!("`{}` has no value at {at}", d.name),
+                        )
+                        .label(d.span, format!("0/0 or ∞ − ∞ at {at}"))
+                        .help(format!(
+                            "a run cannot send an undefined value to the device; narrow the variables' ranges, or add a constraint that keeps `{}` defined",
+                            d.name
+                        )),
+                    );
+                }
                 Proof::Violated { witness, value } => {
                     ranges.push(None);
                     let at = self.describe_point(&witness, &target);
@@ -500,14 +515,15 @@ impl<'a> Validator<'a> {
                     ),
                     _ => String::new(),
                 };
+                let reach = if value.is_nan() {
+                    "has no value (0/0 or ∞ − ∞)".to_owned()
+                } else {
+                    format!("can reach {}", l.unit.approx(value))
+                };
                 found.push(
                     Diagnostic::error(
                         code::OUT_OF_LIMITS,
-                        format!(
-                            "{name} can reach {}, outside the safety limit `{}`",
-                            l.unit.approx(value),
-                            l.text
-                        ),
+                        format!("{name} {reach}, outside the safety limit `{}`", l.text),
                     )
                     .label(l.span, format!("reached at {at}"))
                     .help("narrow the variables' ranges or add a constraint"),

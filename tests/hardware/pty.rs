@@ -25,7 +25,7 @@ fn qdx() -> Command {
 
 /// The rig's emulators served on pty pairs from their own thread and runtime, until dropped.
 pub(crate) struct PtyRig {
-    rig: Rig,
+    pub(crate) rig: Rig,
     /// The slave paths: the pump line, the heater, the spectrometer.
     pub(crate) paths: [String; 3],
     stop: Option<tokio::sync::oneshot::Sender<()>>,

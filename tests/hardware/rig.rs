@@ -237,6 +237,7 @@ impl DeviceConnector for EmulatedConnector {
             self.rig.heater.connect(),
             EurothermConfig {
                 slave: 1,
+                series: eurotherm::EurothermSeries::E3200,
                 decimals: Some(1),
                 alarm_register: None,
             },
@@ -326,7 +327,7 @@ pub fn setup(campaign: &str, lab: &str) -> (Campaign, LabBinding) {
 
 pub fn options() -> RunOptions {
     RunOptions {
-        progress: false,
+        progress: qdx::runtime::Progress::Off,
         sync_each: true,
         halt_after: None,
     }

@@ -332,8 +332,8 @@ pub fn kinds() -> Vec<DriverKind> {
             ]
             .concat(),
         },
+        eurotherm("eurotherm.e2400"),
         eurotherm("eurotherm.e3200"),
-        eurotherm("eurotherm.modbus"),
         DriverKind {
             name: "huber.pilot_one",
             device: DeviceKind::Heater,
@@ -741,11 +741,18 @@ impl Connector {
         Self::expect_device(kind, DeviceKind::Heater)?;
         let (port, baud, timeout) = Self::port_of(kind, &settings)?;
         match kind {
-            "eurotherm.e3200" | "eurotherm.modbus" => {
+            "eurotherm.e3200" | "eurotherm.e2400" => {
                 let stream =
                     self.exclusive(name, "eurotherm", &port, eurotherm::serial_settings(baud))?;
                 let config = eurotherm::EurothermConfig {
                     slave: ranged(kind, &settings, "modbus_address", 1u8)?,
+                    // The same tag means different things on the two series (instruments.md
+                    // A4): the kind names the register map.
+                    series: if kind == "eurotherm.e2400" {
+                        eurotherm::EurothermSeries::E2400
+                    } else {
+                        eurotherm::EurothermSeries::E3200
+                    },
                     decimals: match integer(&settings, "decimals") {
                         Some(_) => Some(ranged(kind, &settings, "decimals", 0u8)?),
                         None => None,
@@ -761,8 +768,9 @@ impl Connector {
                     config,
                     timeout.unwrap_or(eurotherm::DEFAULT_TIMEOUT),
                 );
-                // Reads the display unit and decimal places now: a controller whose scale
-                // cannot be proven fails at connect, not at its first setpoint.
+                // Reads the display unit, comms resolution and decimal places now: a
+                // controller whose scale cannot be proven fails at connect, not at its first
+                // setpoint.
                 heater
                     .identify()
                     .await
@@ -786,7 +794,17 @@ impl Connector {
                 };
                 let stream = self.exclusive(name, "huber", &port, huber::serial_settings(baud))?;
                 let link = Link::new(stream, timeout.unwrap_or(huber::DEFAULT_TIMEOUT));
-                Ok(Box::new(huber::HuberHeater::new(name, link, sensor)))
+                let mut heater = huber::HuberHeater::new(name, link, sensor);
+                // Reads the unit's own setpoint limits now, which every setpoint is checked
+                // against.
+                heater
+                    .identify()
+                    .await
+                    .map_err(|e| RegistryError::Connect {
+                        device: name.into(),
+                        kind: e.kind,
+                    })?;
+                Ok(Box::new(heater))
             }
             other => Err(RegistryError::UnknownKind(other.into())),
         }
@@ -914,7 +932,12 @@ impl Connector {
                     harvard::serial_settings(baud),
                     timeout.unwrap_or(harvard::DEFAULT_TIMEOUT),
                 )?;
-                let mut pump = harvard::HarvardPump::new(name, link, address);
+                let model = if kind == "harvard.phd_ultra" {
+                    harvard::HarvardModel::PhdUltra
+                } else {
+                    harvard::HarvardModel::Pump11Elite
+                };
+                let mut pump = harvard::HarvardPump::new(name, link, address, model);
                 pump.configure(diameter_mm).await.map_err(connect_err)?;
                 Ok(Box::new(pump))
             }
@@ -927,7 +950,6 @@ impl Connector {
                     chemyx::serial_settings(baud),
                     timeout.unwrap_or(chemyx::DEFAULT_TIMEOUT),
                 )?;
-                link.lock().await.set_settle(chemyx::SETTLE);
                 let volume = number(&settings, "syringe_volume").unwrap_or(0.0);
                 let mut pump = chemyx::ChemyxPump::new(name, link, volume);
                 pump.configure(diameter_mm).await.map_err(connect_err)?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{ML_PER_MIN, exchange};
-use qdx_lab::drivers::chemyx::{ChemyxPump, DEFAULT_TIMEOUT, SETTLE};
+use qdx_lab::drivers::chemyx::{ChemyxPump, DEFAULT_TIMEOUT};
 use qdx_lab::emulators::Emulator;
 use qdx_lab::emulators::chemyx::ChemyxEmulator;
 use qdx_lab::transport::{Link, share};
@@ -18,28 +18,38 @@ fn emulator() -> (Arc<VirtualClock>, Emulator<ChemyxEmulator>) {
 }
 
 fn pump(emulator: &Emulator<ChemyxEmulator>) -> ChemyxPump<tokio::io::DuplexStream> {
-    let link = share(Link::new(emulator.connect(), DEFAULT_TIMEOUT).with_settle(SETTLE));
+    let link = share(Link::new(emulator.connect(), DEFAULT_TIMEOUT));
     ChemyxPump::new("p_c", link, 10e-6)
 }
 
+/// instruments.md A3 and its appendix: echo, answer, prompt.
 #[tokio::test(start_paused = true)]
 async fn appendix_transcripts() {
     let (_clock, emulator) = emulator();
     let mut s = emulator.connect();
-    assert_eq!(
-        exchange(&mut s, b"set rate 1\r", 14).await,
-        b"rate = 1.000\r\n"
-    );
-    assert_eq!(exchange(&mut s, b"start\r", 7).await, b"start\r\n");
-    assert_eq!(exchange(&mut s, b"pump status\r", 3).await, b"1\r\n");
-    assert_eq!(
-        exchange(&mut s, b"set diameter 28.6\r", 20).await,
-        b"diameter = 28.600\r\n"
-    );
-    assert_eq!(
-        exchange(&mut s, b"set units 0\r", 11).await,
-        b"units = 0\r\n"
-    );
+    for (request, reply) in [
+        (
+            &b"set rate 1\r"[..],
+            &b"set rate 1\r\nrate = 1.000\r\n>"[..],
+        ),
+        (b"start\r", b"start\r\n>"),
+        (b"pump status\r", b"pump status\r\n1\r\n>"),
+        (
+            b"set diameter 28.6\r",
+            b"set diameter 28.6\r\ndia = 28.600\r\n>",
+        ),
+        (b"set units 0\r", b"set units 0\r\nunit = 0\r\n>"),
+        (
+            b"view parameter\r",
+            b"view parameter\r\nunit = 0\r\ndia = 28.600\r\nrate = 1.000\r\n\
+              time = 0.000\r\nvolume = 1.000\r\ndelay = 0.000\r\n>",
+        ),
+    ] {
+        assert_eq!(
+            String::from_utf8_lossy(&exchange(&mut s, request, reply.len()).await),
+            String::from_utf8_lossy(reply)
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -143,12 +153,11 @@ async fn stall_at_start_is_an_alarm() {
     assert_eq!(error.kind, DeviceErrorKind::Alarm("motor stalled".into()));
 }
 
-/// Issue 9, item 5: a pump that echoes each command line: the echo (`pump status`) is not the
-/// status code, nor any other answer.
+/// Issue 9, item 5: the pump echoes each command line (instruments.md A3): the echo
+/// (`pump status`) is not the status code, nor any other answer.
 #[tokio::test(start_paused = true)]
 async fn an_echoed_command_line_is_not_taken_for_the_answer() {
     let (clock, emulator) = emulator();
-    emulator.with_device(|e| e.echo = true);
     let mut p = pump(&emulator);
     p.configure(14.57).await.expect("configure");
     p.set_rate(0.5 * ML_PER_MIN).await.expect("rate");
@@ -165,4 +174,41 @@ async fn an_echoed_command_line_is_not_taken_for_the_answer() {
     let status = p.status().await.expect("status");
     assert_eq!(status.alarm.as_deref(), Some("motor stalled"));
     p.stop().await.expect("stop");
+}
+
+/// Issue 15: `view parameter` prints `unit =`, not `units =` (instruments.md A3, from qudi's
+/// `PumpParameters` and Chemios' regex), so the rate read-back failed on a real pump.
+#[tokio::test(start_paused = true)]
+async fn the_rate_is_read_back_from_view_parameters_unit_line() {
+    let (_clock, emulator) = emulator();
+    let mut p = pump(&emulator);
+    p.configure(14.57).await.expect("configure");
+    p.set_rate(0.5 * ML_PER_MIN).await.expect("rate");
+    let status = p.status().await.expect("status");
+    assert!(
+        (status.rate - 0.5 * ML_PER_MIN).abs() < 1e-15,
+        "{}",
+        status.rate
+    );
+    emulator.with_device(|e| e.units = 0);
+    let status = p.status().await.expect("status");
+    assert!(
+        (status.rate - 500.0 * ML_PER_MIN).abs() < 1e-12,
+        "500 read in mL/min: {}",
+        status.rate
+    );
+}
+
+/// Issue 15: vendor drivers wait 0.3–0.5 s for an answer (instruments.md A3); a reader that
+/// calls a reply complete after 100 ms of quiet takes the echo alone for it. The reply is read
+/// to its `>` prompt instead.
+#[tokio::test(start_paused = true)]
+async fn a_reply_is_read_to_its_prompt_however_late_the_answer_comes() {
+    let (_clock, emulator) = emulator();
+    let mut p = pump(&emulator);
+    p.configure(14.57).await.expect("configure");
+    // The echo `pump status\r\n` at once, the answer 0.4 s later.
+    emulator.set_faults(|f| f.pause_within_replies = Some((13, Duration::from_millis(400))));
+    assert_eq!(p.identify().await.expect("identify").vendor, "Chemyx");
+    assert!(!p.status().await.expect("status").running);
 }

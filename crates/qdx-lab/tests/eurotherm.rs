@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::exchange;
-use qdx_lab::drivers::eurotherm::{DEFAULT_TIMEOUT, EurothermConfig, EurothermHeater};
+use qdx_lab::drivers::eurotherm::{
+    DEFAULT_TIMEOUT, EurothermConfig, EurothermHeater, EurothermSeries,
+};
 use qdx_lab::emulators::Emulator;
 use qdx_lab::emulators::eurotherm::EurothermEmulator;
 use qdx_lab::protocol::modbus::with_crc;
@@ -23,6 +25,7 @@ fn emulator() -> (Arc<VirtualClock>, Emulator<EurothermEmulator>) {
 fn heater(emulator: &Emulator<EurothermEmulator>, alarm_register: Option<u16>) -> EurothermHeater {
     let config = EurothermConfig {
         slave: 1,
+        series: EurothermSeries::E3200,
         // Read from the instrument: the tests below set the emulator's.
         decimals: None,
         alarm_register,
@@ -82,6 +85,7 @@ async fn a_binding_that_disagrees_with_the_instrument_is_refused() {
     let (_clock, emulator) = emulator();
     let config = EurothermConfig {
         slave: 1,
+        series: EurothermSeries::E3200,
         decimals: Some(2),
         alarm_register: None,
     };
@@ -220,4 +224,95 @@ async fn setpoints_go_to_the_comms_setpoint_never_the_eeprom() {
         );
         assert!((e.setpoint - 80.0).abs() < 1e-9, "{}", e.setpoint);
     });
+}
+
+fn heater_2400(emulator: &Emulator<EurothermEmulator>) -> EurothermHeater {
+    let config = EurothermConfig {
+        slave: 1,
+        series: EurothermSeries::E2400,
+        decimals: None,
+        alarm_register: None,
+    };
+    EurothermHeater::new("h1", emulator.connect(), config, DEFAULT_TIMEOUT)
+}
+
+fn emulator_2400() -> Emulator<EurothermEmulator> {
+    let clock = Arc::new(VirtualClock::new());
+    Emulator::new(EurothermEmulator::series_2400(clock, 1))
+}
+
+/// Issue 15: a 2400 in Integer comms resolution (`rES`, tag 12550; HA026230 §3.5) sends and
+/// takes whole numbers, so with one decimal 60 °C sent as 600 means 600 °C, and reads back
+/// as written. The driver reads `rES` at connect and refuses Integer before any write.
+#[tokio::test(start_paused = true)]
+async fn integer_comms_resolution_on_a_2400_is_refused_at_connect() {
+    let emulator = emulator_2400();
+    emulator.with_device(|e| {
+        e.comms_resolution = 1;
+        e.limits = (0.0, 1000.0);
+    });
+    // The emulator: whole degrees on the wire whatever the display's decimals.
+    let mut s = emulator.connect();
+    let read_pv = with_crc(vec![0x01, 0x03, 0x00, 0x01, 0x00, 0x01]);
+    assert_eq!(
+        exchange(&mut s, &read_pv, 7).await,
+        with_crc(vec![0x01, 0x03, 0x02, 0x00, 25])
+    );
+    drop(s);
+    let mut h = heater_2400(&emulator);
+    let error = h.identify().await.expect_err("Integer resolution");
+    assert!(
+        matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+        "{error}"
+    );
+    insta::assert_snapshot!(error.to_string());
+    let error = h
+        .set_setpoint(273.15 + 60.0)
+        .await
+        .expect_err("no setpoint");
+    assert!(error.to_string().contains("rES"), "{error}");
+    let functions: Vec<u8> = emulator
+        .received()
+        .iter()
+        .filter_map(|r| r.get(1).copied())
+        .collect();
+    assert!(functions.iter().all(|&f| f == 0x03), "{functions:?}");
+    assert!((emulator.with_device(|e| e.setpoint) - 25.0).abs() < 1e-9);
+
+    // At Full resolution the same controller works.
+    emulator.with_device(|e| e.comms_resolution = 0);
+    let mut h = heater_2400(&emulator);
+    h.set_setpoint(273.15 + 60.0).await.expect("setpoint");
+    assert!((emulator.with_device(|e| e.setpoint) - 60.0).abs() < 1e-9);
+}
+
+/// Issue 15: on a 2400 (v3) the remote setpoint is tag 485 and tag 26 is "remote input comms
+/// access" (HA026230); the driver wrote setpoints to 26 whatever the series.
+#[tokio::test(start_paused = true)]
+async fn a_2400_takes_its_setpoint_at_485_and_tag_26_is_never_written() {
+    let emulator = emulator_2400();
+    let mut h = heater_2400(&emulator);
+    assert_eq!(
+        h.identify().await.expect("identify").model,
+        "2400 series (Modbus RTU)"
+    );
+    for celsius in [60.0, 72.5] {
+        h.set_setpoint(273.15 + celsius).await.expect("setpoint");
+    }
+    emulator.with_device(|e| {
+        assert_eq!(e.eeprom_writes, 0);
+        assert_eq!(e.remote_input_comms_access, 0);
+        assert!(e.remote, "remote setpoint selected");
+        assert!((e.setpoint - 72.5).abs() < 1e-9, "{}", e.setpoint);
+    });
+    let written: Vec<u16> = emulator
+        .received()
+        .iter()
+        .filter(|r| r.get(1) == Some(&0x10))
+        .filter_map(|r| Some(u16::from_be_bytes([*r.get(2)?, *r.get(3)?])))
+        .collect();
+    assert!(!written.contains(&26), "{written:?}");
+    assert!(written.contains(&485), "{written:?}");
+    let status = h.status().await.expect("status");
+    assert!((status.setpoint - (273.15 + 72.5)).abs() < 1e-9);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{ML_PER_MIN, exchange};
-use qdx_lab::drivers::harvard::{DEFAULT_TIMEOUT, HarvardPump};
+use qdx_lab::drivers::harvard::{DEFAULT_TIMEOUT, HarvardModel, HarvardPump};
 use qdx_lab::emulators::Emulator;
 use qdx_lab::emulators::harvard::HarvardEmulator;
 use qdx_lab::transport::{Link, share};
@@ -21,10 +21,19 @@ fn emulator(address: u8) -> (Arc<VirtualClock>, Emulator<HarvardEmulator>) {
 }
 
 fn pump(emulator: &Emulator<HarvardEmulator>, address: u8) -> HarvardPump<tokio::io::DuplexStream> {
+    model_pump(emulator, address, HarvardModel::Pump11Elite)
+}
+
+fn model_pump(
+    emulator: &Emulator<HarvardEmulator>,
+    address: u8,
+    model: HarvardModel,
+) -> HarvardPump<tokio::io::DuplexStream> {
     HarvardPump::new(
         "p_h",
         share(Link::new(emulator.connect(), DEFAULT_TIMEOUT)),
         address,
+        model,
     )
 }
 
@@ -167,12 +176,14 @@ async fn faults_map_to_kinds() {
     ));
 }
 
-/// Issue 9, item 5: PHD Ultra firmware prints five status flags, not the Elite's six.
+/// Issue 9, item 5, and issue 15: PHD Ultra firmware prints five status flags (direction,
+/// limit, stall, trigger, direction port: PHD ULTRA manual p. 88), and its manual shows the
+/// direction flag in lower case only; a running pump is known by its prompt.
 #[tokio::test(start_paused = true)]
 async fn a_phd_ultra_status_line_with_five_flags_is_read() {
     let clock = Arc::new(VirtualClock::new());
     let emulator = Emulator::new(HarvardEmulator::phd_ultra(clock.clone(), 0));
-    let mut p = pump(&emulator, 0);
+    let mut p = model_pump(&emulator, 0, HarvardModel::PhdUltra);
     p.configure(14.57).await.expect("configure");
     p.set_rate(ML_PER_MIN).await.expect("rate");
     p.start().await.expect("start");
@@ -189,4 +200,60 @@ async fn a_phd_ultra_status_line_with_five_flags_is_read() {
     let status = p.status().await.expect("status");
     assert_eq!(status.alarm.as_deref(), Some("motor stalled"));
     assert!(!status.running);
+}
+
+/// Issue 15: the PHD ULTRA takes an address with a colon, `12:irat 3.2 ul/min` (PHD ULTRA
+/// manual 5419-002 Rev A p. 83); the Elite's form `12irat` does not reach it.
+#[tokio::test(start_paused = true)]
+async fn a_phd_ultra_at_an_address_is_addressed_with_a_colon() {
+    let clock = Arc::new(VirtualClock::new());
+    let emulator = Emulator::new(HarvardEmulator::phd_ultra(clock.clone(), 12));
+    let mut s = emulator.connect();
+    assert_eq!(exchange(&mut s, b"12:irate 100 u/m\r", 4).await, b"\n12:");
+    drop(s);
+    let mut p = model_pump(&emulator, 12, HarvardModel::PhdUltra);
+    p.configure(14.57).await.expect("configure");
+    assert!(
+        p.identify()
+            .await
+            .expect("identify")
+            .model
+            .starts_with("PHD ULTRA")
+    );
+    p.set_rate(ML_PER_MIN).await.expect("rate");
+    p.start().await.expect("start");
+    clock.advance_to(Duration::from_secs(30));
+    let status = p.status().await.expect("status");
+    assert!(status.running, "{status:?}");
+    assert!((status.infused - 0.5e-6).abs() < 1e-9, "{}", status.infused);
+    let sent = emulator.received();
+    assert!(sent.iter().any(|r| r.starts_with(b"12:irun")), "{sent:?}");
+}
+
+/// Issue 15: a pump with echo on repeats each command ahead of its reply (instruments.md A2);
+/// connecting sends `echo off`, and an echo is never taken for an answer.
+#[tokio::test(start_paused = true)]
+async fn echo_is_turned_off_at_connect_and_an_echo_is_never_an_answer() {
+    for model in [HarvardModel::Pump11Elite, HarvardModel::PhdUltra] {
+        let clock = Arc::new(VirtualClock::new());
+        let emulator = Emulator::new(match model {
+            HarvardModel::Pump11Elite => HarvardEmulator::new(clock.clone(), 1),
+            HarvardModel::PhdUltra => HarvardEmulator::phd_ultra(clock.clone(), 1),
+        });
+        emulator.with_device(|e| e.echo = true);
+        let mut p = model_pump(&emulator, 1, model);
+        p.configure(14.57).await.expect("configure");
+        assert!(!emulator.with_device(|e| e.echo), "{model:?}");
+        // Turned back on behind the driver's back: the echo line is still not the answer.
+        emulator.with_device(|e| e.echo = true);
+        assert!(p.identify().await.expect("identify").firmware.is_some());
+        p.set_rate(ML_PER_MIN).await.expect("rate");
+        let status = p.status().await.expect("status");
+        assert!(!status.running && status.alarm.is_none(), "{status:?}");
+        assert!(
+            (status.rate / ML_PER_MIN - 1.0).abs() < 1e-6,
+            "{}",
+            status.rate
+        );
+    }
 }

@@ -64,8 +64,11 @@ async fn faults_map_to_kinds() {
         DeviceErrorKind::Alarm(_)
     ));
     emulator.with_device(|e| e.process_sensor_missing = false);
-    // The unit clamps to its range: the driver reports the refusal.
-    let error = h.set_setpoint(273.15 + 250.0).await.expect_err("clamped");
+    // The limits were read at first contact; a unit whose range has narrowed since clamps the
+    // setpoint, and the driver reports that too.
+    h.identify().await.expect("identify");
+    emulator.with_device(|e| e.range = (-40.0, 150.0));
+    let error = h.set_setpoint(273.15 + 180.0).await.expect_err("clamped");
     assert!(
         matches!(error.kind, DeviceErrorKind::Refused(ref m) if m.contains("clamped")),
         "{error}"
@@ -95,4 +98,57 @@ async fn faults_map_to_kinds() {
         h.status().await.expect_err("gone").kind,
         DeviceErrorKind::Disconnected(_)
     ));
+}
+
+/// Issue 15: the unit's own setpoint limits (0x30 / 0x31, instruments.md A4) were never read,
+/// so a setpoint outside them was written and only found out by the clamped echo.
+#[tokio::test(start_paused = true)]
+async fn a_setpoint_outside_the_units_own_limits_is_refused_before_it_is_written() {
+    let (_clock, emulator) = emulator();
+    emulator.with_device(|e| e.range = (-20.0, 120.0));
+    let mut h = heater(&emulator, HuberSensor::Internal);
+    h.identify().await.expect("identify");
+    for celsius in [150.0, -30.0] {
+        let error = h
+            .set_setpoint(273.15 + celsius)
+            .await
+            .expect_err("outside the unit's limits");
+        assert!(
+            matches!(error.kind, DeviceErrorKind::OutOfEnvelope(ref m)
+                if m.contains("-20.00 °C") && m.contains("120.00 °C")),
+            "{error}"
+        );
+    }
+    let writes: Vec<_> = emulator
+        .received()
+        .into_iter()
+        .filter(|r| r.starts_with(b"{M00") && !r.ends_with(b"****\r"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    h.set_setpoint(273.15 + 120.0).await.expect("at the limit");
+    assert_eq!(emulator.with_device(|e| e.setpoint), 120.0);
+}
+
+/// Issue 15: the status word at 0x0A (instruments.md A4: error and warning bits) was never
+/// read, so a thermostat in error reported no alarm.
+#[tokio::test(start_paused = true)]
+async fn the_status_words_error_and_warning_bits_are_alarms() {
+    use qdx_lab::protocol::huber::{STATUS_ERROR, STATUS_WARNING};
+    let (_clock, emulator) = emulator();
+    let mut h = heater(&emulator, HuberSensor::Internal);
+    assert_eq!(h.status().await.expect("status").alarm, None);
+    emulator.with_device(|e| e.status_word = STATUS_ERROR | 0x0001);
+    let alarm = h.status().await.expect("status").alarm;
+    assert!(
+        alarm
+            .as_deref()
+            .is_some_and(|a| a.contains("error") && a.contains("0x0081")),
+        "{alarm:?}"
+    );
+    emulator.with_device(|e| e.status_word = STATUS_WARNING);
+    let alarm = h.status().await.expect("status").alarm;
+    assert!(
+        alarm.as_deref().is_some_and(|a| a.contains("warning")),
+        "{alarm:?}"
+    );
 }

@@ -66,7 +66,7 @@ async fn driver_averages_and_maps_wavelengths() {
     let mut spec = spectrometer(&emulator);
     assert_eq!(
         spec.identify().await.expect("identify").firmware.as_deref(),
-        Some("3.01")
+        Some("3.01.0")
     );
     let dark = spec
         .acquire(&request(Illumination::Dark, 0.05, 1))
@@ -292,4 +292,26 @@ async fn the_scan_after_a_lamp_or_integration_change_is_discarded() {
         .filter(|r| r.as_slice() == b"S")
         .count();
     assert_eq!(unchanged - again, 1, "nothing changed: nothing dropped");
+}
+
+/// Issue 15: `v` answers one decimal word (Flame-S manual p. 114: 1000 means 1.00.0); the
+/// driver split it into a high and a low byte, so 1000 (0x03E8) read as "3.232".
+#[tokio::test(start_paused = true)]
+async fn the_version_word_is_decimal_not_two_bytes() {
+    let emulator = Emulator::new(OceanEmulator::new(PIXELS));
+    let mut s = emulator.connect();
+    emulator.with_device(|d| d.version = 1000);
+    assert_eq!(exchange(&mut s, b"v", 3).await, [0x06, 0x03, 0xE8]);
+    drop(s);
+    let mut spec = spectrometer(&emulator);
+    assert_eq!(
+        spec.identify().await.expect("identify").firmware.as_deref(),
+        Some("1.00.0")
+    );
+    emulator.with_device(|d| d.version = 2105);
+    let mut spec = spectrometer(&emulator);
+    assert_eq!(
+        spec.identify().await.expect("identify").firmware.as_deref(),
+        Some("2.10.5")
+    );
 }

@@ -88,7 +88,12 @@ async fn out_of_envelope_commands_never_reach_the_wire() {
     assert!(matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)));
     assert!(heaters.received().is_empty());
     h.set_setpoint(273.15 + 60.0).await.expect("inside");
-    assert_eq!(heaters.received().len(), 2, "setpoint and control on");
+    // The unit's own limits (0x30, 0x31) are read before its first setpoint.
+    assert_eq!(
+        heaters.received().len(),
+        4,
+        "limits, setpoint and control on"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -198,8 +203,7 @@ async fn the_guard_reads_a_chemyx_pumps_own_rate_before_starting_it() {
     use qdx_lab::emulators::chemyx::ChemyxEmulator;
     let clock = Arc::new(VirtualClock::new());
     let emulator = Emulator::new(ChemyxEmulator::new(clock));
-    let link =
-        share(Link::new(emulator.connect(), chemyx::DEFAULT_TIMEOUT).with_settle(chemyx::SETTLE));
+    let link = share(Link::new(emulator.connect(), chemyx::DEFAULT_TIMEOUT));
     let mut raw = ChemyxPump::new("p_c", link, 10e-6);
     raw.configure(14.57).await.expect("configure");
     // 5 mL/min on the pump's own panel (µL/min after configure).
@@ -224,13 +228,13 @@ async fn the_guard_reads_a_chemyx_pumps_own_rate_before_starting_it() {
 /// the run command will use instead.
 #[tokio::test(start_paused = true)]
 async fn the_guard_reads_a_harvard_pumps_set_rate_not_its_idle_status() {
-    use qdx_lab::drivers::harvard::{self, HarvardPump};
+    use qdx_lab::drivers::harvard::{self, HarvardModel, HarvardPump};
     use qdx_lab::emulators::harvard::HarvardEmulator;
     use qdx_lab::protocol::harvard::RateUnit;
     let clock = Arc::new(VirtualClock::new());
     let emulator = Emulator::new(HarvardEmulator::new(clock, 0));
     let link = share(Link::new(emulator.connect(), harvard::DEFAULT_TIMEOUT));
-    let mut raw = HarvardPump::new("p_h", link, 0);
+    let mut raw = HarvardPump::new("p_h", link, 0, HarvardModel::Pump11Elite);
     raw.configure(14.57).await.expect("configure");
     let ml_min = RateUnit {
         volume: 'm',

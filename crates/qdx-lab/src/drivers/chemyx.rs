@@ -1,20 +1,27 @@
 //! Chemyx Fusion syringe pumps (100/200/4000/6000, NanoJet, OEM), single channel.
 //!
+//! Source: instruments.md A3 (`cukelarter/Chemyx-Syringe-Pump`, `Chemios/chemios`,
+//! `Ulm-IQO/qudi-iqo-modules:src/qudi/hardware/pump/chemyx_f4000x.py`).
+//!
 //! Invariants:
+//! - Every reply is read to its `>` prompt ([`protocol::decode`]): vendor drivers wait
+//!   0.3–0.5 s before reading, and a reader that guessed a shorter quiet time took the echo
+//!   alone for the answer. The echo of the command line is dropped before the answer is read.
 //! - The driver works in µL/min (`set units 2`, volumes in µL), which keeps 1 nL/min
 //!   resolution with the pump's three decimals at every rate an SDL uses.
 //! - Direction is the sign of the target volume (the pump has no direction command); each
 //!   start sends `set volume ±syringe volume`, so the pump stops by itself at an empty (or
 //!   full) syringe.
-//! - Every settings echo (`rate = 1.000`) is checked against what was sent; an echo that
-//!   does not match is [`DeviceErrorKind::Garbage`], an `invalid` line is
-//!   [`DeviceErrorKind::Refused`].
+//! - Every settings answer (`rate = 1.000`) is checked numerically against what was sent; one
+//!   that does not match is [`DeviceErrorKind::Garbage`], an `invalid` line is
+//!   [`DeviceErrorKind::Refused`]. The key of the answer to `set units` / `set diameter` is
+//!   unverified: `unit` / `dia` (as `view parameter` prints them) and `units` / `diameter`
+//!   are both accepted.
 //! - A stall shows as `pump status` 4: `start` reads it back and fails with
 //!   [`DeviceErrorKind::Alarm`]; `status` reports it in [`PumpStatus::alarm`].
-//! - A pump that echoes the command line before its answer is understood: the echo is dropped
-//!   before the answer is read.
-//! - `status` reports the rate set on the pump, read from it (`view parameter`, assumed to list
-//!   `name = value` lines like the settings echoes; unverified: calibrate), never a cached value.
+//! - `status` reports the rate set on the pump, read from it with `view parameter`, whose lines
+//!   are `unit =`, `dia =`, `rate =`, `time =`, `volume =`, `delay =` (the key is `unit`, not
+//!   `units`), never a cached value.
 //! - The only way to the pump is the [`Pump`] trait and `configure`: raw commands are private.
 
 use std::time::Duration;
@@ -30,9 +37,6 @@ use crate::transport::{ByteStream, SerialSettings, SharedLink};
 pub const DEFAULT_BAUD: u32 = 9600;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
-
-/// How long a reply must stay quiet to be complete (vendor drivers wait 0.3–0.4 s).
-pub const SETTLE: Duration = Duration::from_millis(100);
 
 /// 8N1, no flow control.
 pub fn serial_settings(baud: u32) -> SerialSettings {
@@ -108,12 +112,18 @@ impl<S: ByteStream> ChemyxPump<S> {
         Ok(lines)
     }
 
-    /// Sends `set <name> <value>` and checks the echo `<name> = <value>` numerically.
+    /// Sends `set <name> <value>` and checks the answer `<key> = <value>` numerically, where
+    /// the key is `name` or one of `keys` (see the module doc).
     async fn set(&mut self, name: &str, value: f64, text: &str) -> DeviceResult<()> {
         let lines = self.transact(&format!("set {name} {text}")).await?;
+        let keys: &[&str] = match name {
+            "units" => &["unit", "units"],
+            "diameter" => &["dia", "diameter"],
+            _ => &[name],
+        };
         let echoed = lines
             .iter()
-            .find_map(|line| echo_value(line, name))
+            .find_map(|line| keys.iter().find_map(|key| echo_value(line, key)))
             .and_then(|v| v.parse::<f64>().ok());
         match echoed {
             Some(echo) if (echo - value).abs() <= 1e-3 * value.abs().max(1.0) => Ok(()),
@@ -152,7 +162,7 @@ impl<S: ByteStream> ChemyxPump<S> {
                 .find_map(|line| echo_value(line, name))
                 .and_then(|v| v.parse::<f64>().ok())
         };
-        let unit = value("units")
+        let unit = value("unit")
             .filter(|u| u.fract() == 0.0 && (0.0..=3.0).contains(u))
             .and_then(|u| units_si(u as u8));
         match (value("rate"), unit) {

@@ -1,18 +1,31 @@
-//! Eurotherm 2000/3000-series temperature controllers over Modbus RTU (tokio-modbus client).
+//! Eurotherm 3200 and 2400 (v3) temperature controllers over Modbus RTU (tokio-modbus client).
+//!
+//! Source: instruments.md A4: Eurotherm 3200 manual HA028651 Issue 7 §15.5, 2000-series
+//! communications handbook HA026230 (§3.5, §3.16, §6.1), minimalmodbus usage.
+//!
+//! The register map is per series ([`EurothermSeries::registers`]), because the same tag means
+//! different things: on a 3200 tag 26 is the remote setpoint, on a 2400 (v3) it is "remote
+//! input comms access" and the remote setpoint `rm.SP` is tag 485 (HA026230).
 //!
 //! Invariants:
 //! - Temperatures are scaled 16-bit integers with the instrument's display decimal places
 //!   (77.2 °C with one decimal is 772), read from the instrument (tag 525) before any
 //!   temperature is read or written, never assumed; a value that does not fit is refused before
 //!   it is sent.
+//! - That scaling holds only at Full comms resolution. On a 2400 the comms resolution `rES`
+//!   (tag 12550: 0 Full, 1 Integer) is read at connect, and Integer is refused
+//!   ([`DeviceErrorKind::OutOfEnvelope`]) before any write: every value would be a whole
+//!   number, so with one decimal 60 °C sent as 600 would mean 600 °C (HA026230 §3.5, §6.1).
+//!   The 3200's equivalent is unverified: calibrate (no tag is read there).
 //! - The instrument's display unit (tag 516) must be °C: a controller in °F, K or no unit is
 //!   refused before any write ([`DeviceErrorKind::OutOfEnvelope`]), since the driver cannot
 //!   prove what its numbers mean. A binding's `decimals`, when given, must agree with the
 //!   instrument.
-//! - Setpoints go to the comms (remote) setpoint, 26, selected once with remote setpoint select,
-//!   276, after seeding it with the working setpoint (so selecting it changes nothing); the
-//!   target setpoint, 2, lives in EEPROM (about 100 000 writes) and is never written. Each
-//!   write is read back.
+//! - Setpoints go to the series' remote setpoint (26 on a 3200, 485 on a 2400), selected once
+//!   with remote setpoint select, 276 (0 local, 1 remote; on the 2400 unverified: calibrate),
+//!   after seeding it with the working setpoint (so selecting it changes nothing); the target
+//!   setpoint, 2, lives in EEPROM (about 100 000 writes) and is never written. Each write is
+//!   read back.
 //! - The only way to the registers is the [`Heater`] trait: raw register access is private.
 //! - Every call has a deadline. Silence is [`DeviceErrorKind::Timeout`]; bytes that never
 //!   formed a valid frame by then are [`DeviceErrorKind::Garbage`] (the RTU decoder skips
@@ -44,31 +57,76 @@ pub fn serial_settings(baud: u32) -> SerialSettings {
     SerialSettings::eight_n_one(baud)
 }
 
-/// Process value (alias of tag 1 is 289 on the 3500).
-pub const PV: u16 = 1;
-/// Target setpoint.
-pub const TARGET_SP: u16 = 2;
-/// Working setpoint.
-pub const WORKING_SP: u16 = 5;
-/// Comms (remote) setpoint.
-pub const COMMS_SP: u16 = 26;
-/// Remote setpoint select: 0 local, 1 remote.
-pub const REMOTE_SELECT: u16 = 276;
-/// Display units: 0 °C, 1 °F, 2 K, 3 none.
-pub const UNITS: u16 = 516;
-/// Display decimal places: 0, 1 or 2.
-pub const DECIMALS: u16 = 525;
-
 const ZERO_CELSIUS: f64 = 273.15;
 
-// Tags 26, 276, 516 and 525 are not in instruments.md (unverified: calibrate): they come from
-// the Eurotherm 3200 manual's Modbus table (HA028651 §15.5) and the 2000-series map, where 516
-// reads 0 °C, 1 °F, 2 K, 3 none and 525 reads 0, 1 or 2 decimal places.
+/// Which controller series, and so which register map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EurothermSeries {
+    /// 3200 (HA028651 Issue 7 §15.5).
+    E3200,
+    /// 2400, firmware v3 (HA026230).
+    E2400,
+}
+
+/// The registers (parameter tags) the driver uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterMap {
+    /// Process value.
+    pub pv: u16,
+    /// Working setpoint (read-only).
+    pub working_sp: u16,
+    /// Remote (comms) setpoint, in RAM.
+    pub remote_sp: u16,
+    /// Remote setpoint select: 0 local, 1 remote.
+    pub remote_select: u16,
+    /// Display units: 0 °C, 1 °F, 2 K, 3 none.
+    pub units: u16,
+    /// Display decimal places: 0, 1 or 2.
+    pub decimals: u16,
+    /// Comms resolution (0 Full, 1 Integer), where the series has one the driver knows.
+    pub comms_resolution: Option<u16>,
+}
+
+impl EurothermSeries {
+    pub fn registers(self) -> RegisterMap {
+        match self {
+            // PV 1, WKG.SP 5, Rm.SP 26 used when 276 is 1 (HA028651 §15.5); 516 / 525 as on
+            // the 2000 series (their 3200 values unverified); no rES known (unverified).
+            Self::E3200 => RegisterMap {
+                pv: 1,
+                working_sp: 5,
+                remote_sp: 26,
+                remote_select: 276,
+                units: 516,
+                decimals: 525,
+                comms_resolution: None,
+            },
+            // rm.SP 485, units 516, decimals 525, rES 12550 (HA026230); 276 unverified.
+            Self::E2400 => RegisterMap {
+                pv: 1,
+                working_sp: 5,
+                remote_sp: 485,
+                remote_select: 276,
+                units: 516,
+                decimals: 525,
+                comms_resolution: Some(12550),
+            },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::E3200 => "3200",
+            Self::E2400 => "2400",
+        }
+    }
+}
 
 /// The register map of one controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EurothermConfig {
     pub slave: u8,
+    pub series: EurothermSeries,
     /// The decimal places the binding expects, if it says; checked against the instrument.
     pub decimals: Option<u8>,
     /// A register whose non-zero value means an active alarm (e.g. 10213 on the 3500).
@@ -133,6 +191,7 @@ pub struct EurothermHeater {
     name: String,
     context: Context,
     config: EurothermConfig,
+    registers: RegisterMap,
     timeout: Duration,
     received: Arc<AtomicU64>,
     drop_stale: Arc<AtomicBool>,
@@ -171,6 +230,7 @@ impl EurothermHeater {
             name: name.into(),
             context,
             config,
+            registers: config.series.registers(),
             timeout,
             received,
             drop_stale,
@@ -256,12 +316,14 @@ impl EurothermHeater {
         self.error(DeviceErrorKind::OutOfEnvelope(why))
     }
 
-    /// The instrument's decimal places, read once; fails unless it shows °C.
+    /// The instrument's decimal places, read once; fails unless it shows °C and, where the
+    /// series has one, its comms resolution is Full.
     async fn decimals(&mut self) -> DeviceResult<u8> {
         if let Some(decimals) = self.decimals {
             return Ok(decimals);
         }
-        let unit = match self.read_register(UNITS).await? {
+        let map = self.registers;
+        let unit = match self.read_register(map.units).await? {
             0 => None,
             1 => Some("°F".to_string()),
             2 => Some("kelvin".to_string()),
@@ -271,17 +333,38 @@ impl EurothermHeater {
         if let Some(unit) = unit {
             return Err(self.refuse(format!(
                 "the controller shows temperatures in {unit}, not °C, so no setpoint it would \
-                 understand can be proven; set its display units (UNITS, tag {UNITS}) to °C"
+                 understand can be proven; set its display units (UNITS, tag {}) to °C",
+                map.units
             )));
         }
-        let decimals = self.read_register(DECIMALS).await?;
+        if let Some(tag) = map.comms_resolution {
+            match self.read_register(tag).await? {
+                0 => {}
+                1 => {
+                    return Err(self.refuse(format!(
+                        "the controller's comms resolution (rES, tag {tag}) is Integer: it \
+                         sends and takes every value as a whole number, so a setpoint scaled \
+                         by its decimal places would mean ten or a hundred times the \
+                         temperature; set rES to Full"
+                    )));
+                }
+                other => {
+                    return Err(self.error(DeviceErrorKind::Garbage(format!(
+                        "comms resolution (tag {tag}) reads {other}; expected 0 (Full) or 1 \
+                         (Integer)"
+                    ))));
+                }
+            }
+        }
+        let decimals = self.read_register(map.decimals).await?;
         let decimals = u8::try_from(decimals)
             .ok()
             .filter(|d| *d <= 2)
             .ok_or_else(|| {
                 self.refuse(format!(
-                    "the controller reports {decimals} decimal places (tag {DECIMALS}); \
-                     expected 0, 1 or 2"
+                    "the controller reports {decimals} decimal places (tag {}); expected 0, 1 \
+                     or 2",
+                    map.decimals
                 ))
             })?;
         if let Some(expected) = self.config.decimals
@@ -306,17 +389,19 @@ impl EurothermHeater {
         Ok(f64::from(raw as i16) / scale + ZERO_CELSIUS)
     }
 
-    /// Selects the comms setpoint, seeded with the working setpoint so nothing moves.
+    /// Selects the remote setpoint, seeded with the working setpoint so nothing moves.
     async fn select_remote(&mut self) -> DeviceResult<()> {
         if self.remote {
             return Ok(());
         }
-        let working = self.read_register(WORKING_SP).await?;
-        self.write_register(COMMS_SP, working).await?;
-        self.write_register(REMOTE_SELECT, 1).await?;
-        if self.read_register(REMOTE_SELECT).await? != 1 {
+        let map = self.registers;
+        let working = self.read_register(map.working_sp).await?;
+        self.write_register(map.remote_sp, working).await?;
+        self.write_register(map.remote_select, 1).await?;
+        if self.read_register(map.remote_select).await? != 1 {
             return Err(self.error(DeviceErrorKind::Refused(format!(
-                "the controller did not select the comms setpoint (tag {REMOTE_SELECT})"
+                "the controller did not select the remote setpoint (tag {})",
+                map.remote_select
             ))));
         }
         self.remote = true;
@@ -329,10 +414,10 @@ impl Heater for EurothermHeater {
     async fn identify(&mut self) -> DeviceResult<Identity> {
         // The instrument-ident register differs by series; reading the PV (in °C, at the
         // instrument's scale) proves the line and the configuration.
-        self.read_kelvin(PV).await?;
+        self.read_kelvin(self.registers.pv).await?;
         Ok(Identity {
             vendor: "Eurotherm".into(),
-            model: "2000/3000 series (Modbus RTU)".into(),
+            model: format!("{} series (Modbus RTU)", self.config.series.name()),
             firmware: None,
             serial_number: None,
         })
@@ -349,11 +434,12 @@ impl Heater for EurothermHeater {
         }
         let word = scaled as i16 as u16;
         self.select_remote().await?;
-        self.write_register(COMMS_SP, word).await?;
-        let echoed = self.read_register(COMMS_SP).await?;
+        let remote_sp = self.registers.remote_sp;
+        self.write_register(remote_sp, word).await?;
+        let echoed = self.read_register(remote_sp).await?;
         if echoed != word {
             return Err(self.error(DeviceErrorKind::Refused(format!(
-                "comms setpoint reads back {} after writing {}",
+                "remote setpoint (tag {remote_sp}) reads back {} after writing {}",
                 echoed as i16, word as i16
             ))));
         }
@@ -361,8 +447,8 @@ impl Heater for EurothermHeater {
     }
 
     async fn status(&mut self) -> DeviceResult<HeaterStatus> {
-        let temperature = self.read_kelvin(PV).await?;
-        let setpoint = self.read_kelvin(WORKING_SP).await?;
+        let temperature = self.read_kelvin(self.registers.pv).await?;
+        let setpoint = self.read_kelvin(self.registers.working_sp).await?;
         let alarm = match self.config.alarm_register {
             Some(register) => {
                 let word = self.read_register(register).await?;

@@ -1,9 +1,22 @@
 //! Harvard Apparatus Pump 11 Elite and PHD Ultra ("Ultra" command set).
 //!
+//! Source: instruments.md A2: the Pump 11 Elite manual (Publication 5420-002 Rev C), the PHD
+//! ULTRA manual (Publication 5419-002 Rev A) and flowchem's Elite driver.
+//!
 //! Invariants:
+//! - Commands take the model's address form ([`HarvardModel`]): `12irat …` on the Elite,
+//!   `12:irat …` on the PHD ULTRA (its manual p. 83).
+//! - `configure` sends `echo off` first (a pump with echo on repeats each command ahead of
+//!   its reply; unverified for the PHD), and a first reply line that repeats the command is
+//!   dropped anyway, so an echo is never taken for an answer.
 //! - Every reply is read to its prompt; an error line (`Argument error`, ...) makes the command
 //!   [`DeviceErrorKind::Refused`]; a stall prompt `*` makes it [`DeviceErrorKind::Alarm`],
 //!   except for `stop`, which a stalled pump has in effect already done.
+//! - The `status` line is parsed in the model's layout: six flags on the Elite, five on the
+//!   PHD ULTRA (direction, limit, stall, trigger, direction port; no target-reached flag;
+//!   time in seconds). Whether the motor runs comes from the reply's prompt (`>` / `<`),
+//!   which both manuals document, not from the case of the direction flag, which the PHD
+//!   ULTRA manual shows only in lower case.
 //! - The infusion and withdrawal rates are separate settings on the pump: the rate given to
 //!   `set_rate` is sent for the current direction, and sent again for the new direction when
 //!   the direction changes.
@@ -21,6 +34,8 @@ use async_trait::async_trait;
 use crate::device::{Identity, Pump, PumpDirection, PumpStatus};
 use crate::error::{DeviceError, DeviceErrorKind, DeviceResult};
 use crate::protocol::harvard::{self as protocol, ERRORS, Prompt, Reply, StatusLine};
+
+pub use crate::protocol::harvard::Model as HarvardModel;
 use crate::transport::{ByteStream, SerialSettings, SharedLink};
 
 /// flowchem's default; the pump offers 9600 to 921 600.
@@ -38,6 +53,7 @@ pub struct HarvardPump<S> {
     name: String,
     link: SharedLink<S>,
     address: u8,
+    model: HarvardModel,
     direction: PumpDirection,
     /// The last rate set through this driver, m³/s.
     rate: Option<f64>,
@@ -50,6 +66,7 @@ impl<S> std::fmt::Debug for HarvardPump<S> {
         f.debug_struct("HarvardPump")
             .field("name", &self.name)
             .field("address", &self.address)
+            .field("model", &self.model)
             .field("direction", &self.direction)
             .field("running", &self.running)
             .finish_non_exhaustive()
@@ -57,11 +74,18 @@ impl<S> std::fmt::Debug for HarvardPump<S> {
 }
 
 impl<S: ByteStream> HarvardPump<S> {
-    pub fn new(name: impl Into<String>, link: SharedLink<S>, address: u8) -> Self {
+    /// A pump of `model` at `address` on `link`. Nothing is sent yet.
+    pub fn new(
+        name: impl Into<String>,
+        link: SharedLink<S>,
+        address: u8,
+        model: HarvardModel,
+    ) -> Self {
         Self {
             name: name.into(),
             link,
             address,
+            model,
             direction: PumpDirection::Infuse,
             rate: None,
             running: false,
@@ -75,15 +99,25 @@ impl<S: ByteStream> HarvardPump<S> {
 
     /// Sends one command and reads its reply, whatever the prompt.
     async fn transact(&mut self, command: &str) -> DeviceResult<Reply> {
-        let frame = protocol::encode(self.address, command);
+        let frame = protocol::encode(self.model, self.address, command);
         let address = self.address;
         let mut link = self.link.lock().await;
         link.send(&frame).await.map_err(|kind| self.error(kind))?;
-        let reply = link
+        let mut reply = link
             .read_frame(|buf| protocol::decode(address, buf))
             .await
             .map_err(|kind| self.error(kind))?;
         drop(link);
+        // An echo of the command (echo on) is not part of the answer.
+        if !command.is_empty()
+            && reply.lines.first().is_some_and(|line| {
+                line.trim()
+                    .to_ascii_lowercase()
+                    .ends_with(&command.to_ascii_lowercase())
+            })
+        {
+            reply.lines.remove(0);
+        }
         self.running = matches!(reply.prompt, Prompt::Infusing | Prompt::Withdrawing);
         if let Some(line) = reply
             .lines
@@ -114,8 +148,10 @@ impl<S: ByteStream> HarvardPump<S> {
         self.command(&format!("diameter {text}")).await.map(drop)
     }
 
-    /// Stops the pump, sets the syringe and clears the target and the volume counters.
+    /// Turns the command echo off, stops the pump, sets the syringe and clears the target and
+    /// the volume counters.
     pub async fn configure(&mut self, diameter_mm: f64) -> DeviceResult<()> {
+        self.command("echo off").await?;
         self.stop().await?;
         self.set_diameter_mm(diameter_mm).await?;
         self.command("ctvolume").await?;
@@ -235,14 +271,19 @@ impl<S: ByteStream> Pump for HarvardPump<S> {
     async fn status(&mut self) -> DeviceResult<PumpStatus> {
         let reply = self.transact("status").await?;
         let line = first_line(self, &reply.lines, "status")?;
-        let status = StatusLine::parse(&line)
-            .ok_or_else(|| self.error(DeviceErrorKind::Garbage(format!("status {line:?}"))))?;
+        let status = StatusLine::parse(&line, self.model).ok_or_else(|| {
+            self.error(DeviceErrorKind::Garbage(format!(
+                "status {line:?} (expected {} flags)",
+                self.model.status_flags()
+            )))
+        })?;
+        let running = matches!(reply.prompt, Prompt::Infusing | Prompt::Withdrawing);
         let stalled = status.stalled() || reply.prompt == Prompt::Stalled;
         let infused = self.volume("ivolume").await?;
         let withdrawn = self.volume("wvolume").await?;
         let rate = if self.zero_rate {
             0.0
-        } else if status.running() {
+        } else if running {
             // fL/s to m³/s.
             status.rate_fl_per_s as f64 * 1e-18
         } else {
@@ -257,7 +298,7 @@ impl<S: ByteStream> Pump for HarvardPump<S> {
                 .ok_or_else(|| self.error(DeviceErrorKind::Garbage(format!("{query} {line:?}"))))?
         };
         Ok(PumpStatus {
-            running: status.running(),
+            running,
             direction: if status.withdrawing() {
                 PumpDirection::Withdraw
             } else {

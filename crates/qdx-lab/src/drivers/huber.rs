@@ -1,9 +1,20 @@
 //! Huber Unistat / Pilot ONE thermostats over PB commands.
 //!
-//! Invariants: a setpoint is written only after temperature control is switched on once, and
-//! the reply must echo the value written (a thermostat that clamps it is
-//! [`DeviceErrorKind::Refused`]); `7FFF` is [`DeviceErrorKind::Refused`] (unsupported), the
-//! no-sensor value −151 °C an [`DeviceErrorKind::Alarm`].
+//! Source: instruments.md A4, from the Huber Data Communication manual V2.3.0 and flowchem
+//! (`cambiegroup/flowchem:src/flowchem/devices/huber/chiller.py`).
+//!
+//! Invariants:
+//! - The unit's own setpoint limits (0x30 minimum, 0x31 maximum) are read at first contact
+//!   ([`Heater::identify`], which the registry calls at connect) and before the first setpoint
+//!   otherwise; a setpoint outside them is [`DeviceErrorKind::OutOfEnvelope`] and is never
+//!   written.
+//! - A setpoint written must come back in the reply (a thermostat that clamps it anyway is
+//!   [`DeviceErrorKind::Refused`]); temperature control is switched on after the first one.
+//! - `status` reads the status word at 0x0A: its error or warning bit is reported in
+//!   [`HeaterStatus::alarm`] with the raw word (bit positions as flowchem decodes them,
+//!   unverified: calibrate).
+//! - `7FFF` is [`DeviceErrorKind::Refused`] (unsupported), the no-sensor value −151 °C an
+//!   [`DeviceErrorKind::Alarm`].
 
 use std::time::Duration;
 
@@ -41,6 +52,8 @@ pub struct HuberHeater<S> {
     link: Link<S>,
     sensor: HuberSensor,
     control_on: bool,
+    /// The unit's own setpoint limits, °C, once read.
+    limits: Option<(f64, f64)>,
 }
 
 impl<S> std::fmt::Debug for HuberHeater<S> {
@@ -59,6 +72,7 @@ impl<S: ByteStream> HuberHeater<S> {
             link,
             sensor,
             control_on: false,
+            limits: None,
         }
     }
 
@@ -103,6 +117,39 @@ impl<S: ByteStream> HuberHeater<S> {
         Ok(protocol::raw_to_celsius(raw) + ZERO_CELSIUS)
     }
 
+    /// The unit's own setpoint limits, °C, read once (0x30, 0x31).
+    async fn limits(&mut self) -> DeviceResult<(f64, f64)> {
+        if let Some(limits) = self.limits {
+            return Ok(limits);
+        }
+        let min = protocol::raw_to_celsius(self.transact(protocol::SETPOINT_MIN, None).await?);
+        let max = protocol::raw_to_celsius(self.transact(protocol::SETPOINT_MAX, None).await?);
+        if min > max {
+            return Err(self.error(DeviceErrorKind::Garbage(format!(
+                "setpoint limits {min:.2} °C (0x30) above {max:.2} °C (0x31)"
+            ))));
+        }
+        self.limits = Some((min, max));
+        Ok((min, max))
+    }
+
+    /// The alarm the status word at 0x0A reports, if any.
+    async fn alarm(&mut self) -> DeviceResult<Option<String>> {
+        let word = self.transact(protocol::STATUS, None).await?;
+        let what = match (
+            word & protocol::STATUS_ERROR != 0,
+            word & protocol::STATUS_WARNING != 0,
+        ) {
+            (true, true) => "error and warning",
+            (true, false) => "error",
+            (false, true) => "warning",
+            (false, false) => return Ok(None),
+        };
+        Ok(Some(format!(
+            "{what} flagged in the status word ({word:#06x} at 0x0a); see the thermostat's display"
+        )))
+    }
+
     /// Switches temperature control on or off.
     pub async fn set_control(&mut self, on: bool) -> DeviceResult<()> {
         self.transact(protocol::CONTROL, Some(i16::from(on)))
@@ -115,8 +162,9 @@ impl<S: ByteStream> HuberHeater<S> {
 #[async_trait]
 impl<S: ByteStream> Heater for HuberHeater<S> {
     async fn identify(&mut self) -> DeviceResult<Identity> {
-        // PB has no identity query; reading the setpoint proves the line works.
-        self.transact(protocol::SETPOINT, None).await?;
+        // PB has no identity query; reading the setpoint limits proves the line works and
+        // fetches what every setpoint is checked against.
+        self.limits().await?;
         Ok(Identity {
             vendor: "Huber".into(),
             model: "PB thermostat".into(),
@@ -126,6 +174,14 @@ impl<S: ByteStream> Heater for HuberHeater<S> {
     }
 
     async fn set_setpoint(&mut self, kelvin: f64) -> DeviceResult<()> {
+        let (min, max) = self.limits().await?;
+        let celsius = kelvin - ZERO_CELSIUS;
+        if !(min..=max).contains(&celsius) {
+            return Err(self.error(DeviceErrorKind::OutOfEnvelope(format!(
+                "setpoint {celsius:.2} °C is outside the thermostat's own limits, \
+                 {min:.2} °C to {max:.2} °C (addresses 0x30, 0x31)"
+            ))));
+        }
         let raw = protocol::celsius_to_raw(kelvin - ZERO_CELSIUS).ok_or_else(|| {
             self.error(DeviceErrorKind::OutOfEnvelope(format!(
                 "setpoint {kelvin} K cannot be sent"
@@ -153,10 +209,11 @@ impl<S: ByteStream> Heater for HuberHeater<S> {
         let temperature = self.temperature(address).await?;
         let setpoint =
             protocol::raw_to_celsius(self.transact(protocol::SETPOINT, None).await?) + ZERO_CELSIUS;
+        let alarm = self.alarm().await?;
         Ok(HeaterStatus {
             temperature,
             setpoint,
-            alarm: None,
+            alarm,
         })
     }
 }

@@ -15,10 +15,17 @@
 //! - While the pump runs, rates keep the current rate unit (the pump refuses a unit change).
 //! - First contact (before the first command of a session) finds the pump's mode and clears a
 //!   pending alarm: a status query in the driver's mode, and in the other mode if that one is
-//!   not answered, since safe mode survives a power cycle and a crashed run can leave a pump in
-//!   it; the alarm the query acknowledges (`R` after power-up, `T` after a crashed run's safe-mode
-//!   timeout) is kept in [`NewEraPump::alarm_at_connect`]. A pump found in safe mode is returned
-//!   to basic mode by [`NewEraPump::configure`] unless safe mode was asked for.
+//!   not answered or answered `?COM` (a pump may answer a frame of the other mode with `?COM`
+//!   rather than silence: instruments.md A1, "Safe mode"), since safe mode survives a power
+//!   cycle and a crashed run can leave a pump in it. Its reply is read in either framing. A
+//!   pump found in safe mode is returned to basic mode by [`NewEraPump::configure`] unless safe
+//!   mode was asked for.
+//! - The alarm first contact acknowledges is kept in [`NewEraPump::alarm_at_connect`]. `R`
+//!   (power-up) is expected; any other (`S` stall, `T` safe-mode timeout, ...) was left from
+//!   earlier use and is reported, not swallowed (instruments.md A1): the session's first
+//!   command fails with it as [`DeviceErrorKind::Alarm`] (so connecting, which configures the
+//!   pump, fails and a run does not start), or `status`, if that comes first, reports it in
+//!   [`PumpStatus::alarm`]. Either way it is reported once.
 //! - `SAF0` returns a pump to basic mode; the reply to `SAF n` is read in either framing.
 //! - The only way to the pump is the [`Pump`] trait and the configuration methods here: raw
 //!   commands are private.
@@ -64,6 +71,8 @@ pub struct NewEraPump<S> {
     wants_safe: bool,
     /// The alarm first contact acknowledged, if any.
     alarm_at_connect: Option<String>,
+    /// A left-over alarm first contact found, until it is reported.
+    unreported_alarm: Option<String>,
 }
 
 impl<S> std::fmt::Debug for NewEraPump<S> {
@@ -91,6 +100,7 @@ impl<S: ByteStream> NewEraPump<S> {
             awake: false,
             wants_safe: mode == Mode::Safe,
             alarm_at_connect: None,
+            unreported_alarm: None,
         }
     }
 
@@ -113,27 +123,46 @@ impl<S: ByteStream> NewEraPump<S> {
             Mode::Basic => Mode::Safe,
             Mode::Safe => Mode::Basic,
         };
-        let reply = match self.exchange(self.mode, "", false).await {
-            Ok(reply) => reply,
-            Err(first) if matches!(first.kind, DeviceErrorKind::Timeout(_)) => {
-                match self.exchange(other, "", false).await {
-                    Ok(reply) => {
-                        self.mode = other;
-                        reply
-                    }
-                    // Silent in both modes: report the driver's own mode's timeout.
-                    Err(second) if matches!(second.kind, DeviceErrorKind::Timeout(_)) => {
-                        return Err(first);
-                    }
-                    Err(second) => return Err(second),
+        // The first failure is the one reported when neither mode gets an answer.
+        let mut failure = None;
+        let mut found = None;
+        for mode in [self.mode, other] {
+            match self.exchange(mode, "", true).await {
+                Ok(Reply::Error { code, .. }) if code == "COM" => {
+                    failure.get_or_insert_with(|| {
+                        self.error(DeviceErrorKind::Garbage(format!(
+                            "status query in {mode:?} mode answered ?COM"
+                        )))
+                    });
                 }
+                Ok(reply) => {
+                    found = Some((mode, reply));
+                    break;
+                }
+                Err(error) if matches!(error.kind, DeviceErrorKind::Timeout(_)) => {
+                    failure.get_or_insert(error);
+                }
+                Err(error) => return Err(error),
             }
-            Err(error) => return Err(error),
+        }
+        let Some((mode, reply)) = found else {
+            return Err(failure.unwrap_or_else(|| {
+                self.error(DeviceErrorKind::Garbage("no answer in either mode".into()))
+            }));
         };
+        self.mode = mode;
         match reply {
             Reply::Alarm { kind, .. } => {
                 self.prompt = Prompt::Stopped;
-                self.alarm_at_connect = Some(alarm_text(kind));
+                let text = alarm_text(kind);
+                if kind != b'R' {
+                    self.unreported_alarm = Some(format!(
+                        "{text} (alarm {}) was pending when the session began (left from \
+                         earlier use, acknowledged now): check the pump, then connect again",
+                        char::from(kind)
+                    ));
+                }
+                self.alarm_at_connect = Some(text);
             }
             Reply::Ok { prompt, .. } => self.prompt = prompt,
             Reply::Error { code, .. } => return Err(self.error(error_kind(&code, "status"))),
@@ -150,6 +179,9 @@ impl<S: ByteStream> NewEraPump<S> {
     /// after first contact.
     async fn transact(&mut self, command: &str) -> DeviceResult<Reply> {
         self.wake().await?;
+        if let Some(alarm) = self.unreported_alarm.take() {
+            return Err(self.error(DeviceErrorKind::Alarm(alarm)));
+        }
         self.exchange(self.mode, command, false).await
     }
 
@@ -390,6 +422,9 @@ impl<S: ByteStream> Pump for NewEraPump<S> {
     }
 
     async fn status(&mut self) -> DeviceResult<PumpStatus> {
+        // A left-over alarm first contact found is reported here rather than failing.
+        self.wake().await?;
+        let left_over = self.unreported_alarm.take();
         // An empty command reads the prompt, and acknowledges a pending alarm.
         let alarm = match self.transact("").await? {
             Reply::Alarm { kind, .. } => {
@@ -401,6 +436,7 @@ impl<S: ByteStream> Pump for NewEraPump<S> {
                 None
             }
         };
+        let alarm = left_over.or(alarm);
         let running = self.running();
         let prompt = self.prompt;
         let dispensed = self.command("DIS").await?;

@@ -29,6 +29,8 @@
 //!   reached it. It is judged on raw counts, before any correction.
 //! - After a failed exchange the driver forgets what it believes the device's settings are,
 //!   so the next acquisition sends them again (and discards a scan).
+//! - The RS-232 firmware version is the `v` word read as one decimal number, 1000 = 1.00.0
+//!   (Flame-S manual p. 114, instruments.md A6), never split into bytes.
 
 use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
@@ -235,7 +237,7 @@ impl<S: ByteStream> OceanBackend for Rs232Backend<S> {
             .read_frame(protocol::decode_version)
             .await
             .map_err(|kind| self.error(kind))?;
-        Ok((version.map(|v| format!("{}.{:02}", v >> 8, v & 0xFF)), None))
+        Ok((version.map(protocol::version_text), None))
     }
 
     async fn stored_wavelengths(&mut self) -> DeviceResult<Option<Vec<f64>>> {

@@ -1,14 +1,18 @@
 //! A Chemyx Fusion pump, as far as instruments.md A3 documents it.
 //!
-//! Invariants: settings are echoed `name = value` with three decimals; `pump status` answers
-//! its code alone; the pump runs toward `|volume|` in the direction of the volume's sign and
-//! stops there; a stall stops the motor and reads as status 4 until `stop` or `start`.
+//! Invariants, from the reference text: every reply is the echo of the command line, then the
+//! answer lines, then the prompt `>` (`set rate 1\r` → `set rate 1\r\nrate = 1\r\n>`;
+//! qudi reads to `"\r\n>"`); `view parameter` lists `unit =`, `dia =`, `rate =`, `time =`,
+//! `volume =`, `delay =` lines (the key is `unit`, not `units`); `pump status` answers its
+//! code (0 stopped, 1 running, 2 paused, 3 delayed, 4 stalled); the pump runs toward
+//! `|volume|` in the direction of the volume's sign and stops there; a stall stops the motor
+//! and reads as status 4 until `stop` or `start`.
 //!
-//! Assumed where instruments.md is silent (unverified: calibrate): with [`ChemyxEmulator::echo`]
-//! the pump first echoes the command line it received, so the `pump status` code is not the
-//! first line of the reply (seen on real pumps; the reference's transcripts show no echo, which
-//! stays the default); `view parameter` lists the settings as `name = value` lines, in the form
-//! of the settings echoes.
+//! Assumed where instruments.md is silent (unverified: calibrate): numbers print with three
+//! decimals; `set units` and `set diameter` answer under the keys `view parameter` uses
+//! (`unit = 2`, `dia = 14.570`); `start`, `stop`, `pause`, `restart` answer nothing between
+//! the echo and the prompt; `dispensed volume` answers `dispensed volume = <v>`; an unknown
+//! command answers `Invalid command`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +36,10 @@ pub struct ChemyxEmulator {
     pub moved: f64,
     /// The motor stalls as soon as it is started (a jammed syringe).
     pub stall_on_start: bool,
-    /// Echo each command line before the reply (see the module doc).
-    pub echo: bool,
+    /// `set time`, min (kept for `view parameter`).
+    pub time: f64,
+    /// `set delay`, min (kept for `view parameter`).
+    pub delay: f64,
     last_update: Duration,
     clock: Arc<dyn Clock>,
 }
@@ -48,7 +54,8 @@ impl ChemyxEmulator {
             state: PumpState::Stopped,
             moved: 0.0,
             stall_on_start: false,
-            echo: false,
+            time: 0.0,
+            delay: 0.0,
             last_update: Duration::ZERO,
             clock,
         }
@@ -83,14 +90,14 @@ impl ChemyxEmulator {
             ["set", "units", n] => match n.parse::<u8>() {
                 Ok(n) if n <= 3 => {
                     self.units = n;
-                    vec![format!("units = {n}")]
+                    vec![format!("unit = {n}")]
                 }
                 _ => invalid(),
             },
             ["set", "diameter", d] => match d.parse::<f64>() {
                 Ok(d) if d > 0.0 && d <= 50.0 => {
                     self.diameter_mm = d;
-                    vec![format!("diameter = {d:.3}")]
+                    vec![format!("dia = {d:.3}")]
                 }
                 _ => invalid(),
             },
@@ -119,26 +126,28 @@ impl ChemyxEmulator {
                     PumpState::Running
                 };
                 self.moved = 0.0;
-                vec!["start".into()]
+                vec![]
             }
             ["stop"] => {
                 self.state = PumpState::Stopped;
-                vec!["stop".into()]
+                vec![]
             }
             ["pause"] if self.state == PumpState::Running => {
                 self.state = PumpState::Paused;
-                vec!["pause".into()]
+                vec![]
             }
             ["restart"] if self.state == PumpState::Paused => {
                 self.state = PumpState::Running;
-                vec!["restart".into()]
+                vec![]
             }
             ["pump", "status"] => vec![self.state.code().to_string()],
             ["view", "parameter"] => vec![
-                format!("units = {}", self.units),
-                format!("diameter = {:.3}", self.diameter_mm),
+                format!("unit = {}", self.units),
+                format!("dia = {:.3}", self.diameter_mm),
                 format!("rate = {:.3}", self.rate),
+                format!("time = {:.3}", self.time),
                 format!("volume = {:.3}", self.volume),
+                format!("delay = {:.3}", self.delay),
             ],
             ["dispensed", "volume"] => {
                 let volume_si = units_si(self.units).map_or(1.0, |u| u.1);
@@ -161,15 +170,13 @@ impl Protocol for ChemyxEmulator {
 
     fn respond(&mut self, request: &[u8]) -> Vec<u8> {
         self.advance();
-        let command = String::from_utf8_lossy(request).trim().to_ascii_lowercase();
-        let mut lines = self.execute(&command);
-        if self.echo {
-            lines.insert(0, String::from_utf8_lossy(request).trim().to_string());
-        }
-        format_reply(&lines)
+        let echo = String::from_utf8_lossy(request).trim().to_string();
+        let lines = self.execute(&echo.to_ascii_lowercase());
+        format_reply(&echo, &lines)
     }
 
-    fn error_reply(&mut self, _request: &[u8]) -> Vec<u8> {
-        format_reply(&["Invalid command".to_string()])
+    fn error_reply(&mut self, request: &[u8]) -> Vec<u8> {
+        let echo = String::from_utf8_lossy(request).trim().to_string();
+        format_reply(&echo, &["Invalid command".to_string()])
     }
 }

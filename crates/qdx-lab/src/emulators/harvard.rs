@@ -2,15 +2,25 @@
 //!
 //! Invariants:
 //! - Commands match by full name or by a prefix of at least four letters (`irat`), and a pump
-//!   answers only its own address (none = 0).
+//!   answers only its own address (none = 0). The Pump 11 Elite takes the address with no
+//!   separator (`12irat 3.2 u/m`, Elite manual 5420-002 Rev C); the PHD ULTRA with a colon
+//!   (`12:irat 3.2 ul/min`, PHD ULTRA manual 5419-002 Rev A p. 83).
 //! - A stall stops the motor and shows the prompt `*` until the next `stop` or run command.
 //! - Volumes grow at the direction's rate on the [`Clock`]; with a target volume the pump
 //!   stops at it and shows `T*`.
+//! - `status` prints three integers and the model's flags. Pump 11 Elite (pp. 52–58): rate
+//!   fL/s, time in 1/56 000 000 s clock cycles, volume fL; six flags: direction `I`/`W` (lower
+//!   case while the motor is idle), limit, stall `S`, trigger, direction port `I`/`W`, target
+//!   reached `T`. PHD ULTRA (p. 88): the time is the infuse time in seconds, and five flags:
+//!   direction, limit, stall, trigger, direction port; no target-reached flag.
+//! - With [`HarvardEmulator::echo`] on (`echo on`), the pump echoes each command ahead of its
+//!   reply; `echo off` stops it.
 //!
 //! Assumed where instruments.md is silent (unverified: calibrate): the `status` line reports
-//! the motor's rate, so an idle pump reports 0 fL/s whatever `irate`/`wrate` hold; PHD Ultra
-//! firmware ([`HarvardEmulator::phd_ultra`]) prints five status flags, without the Elite's
-//! direction-port flag (direction, limit, stall, trigger, target reached).
+//! the motor's rate, so an idle pump reports 0 fL/s whatever `irate`/`wrate` hold; the PHD
+//! ULTRA prints its direction flag in lower case whether or not the motor runs (the only form
+//! its manual shows); a PHD ULTRA ignores an address without the colon; the echo is one data
+//! line holding the command as received, without its address.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +50,12 @@ pub struct HarvardEmulator {
     pub target: f64,
     pub infused: f64,
     pub withdrawn: f64,
-    /// Flags in the `status` line: 6 (Pump 11 Elite) or 5 (PHD Ultra).
-    pub status_flags: usize,
+    /// PHD ULTRA firmware: `NN:` addresses and its five-flag `status` line.
+    pub phd_ultra: bool,
+    /// Echo each command ahead of its reply (`echo on` / `echo off`).
+    pub echo: bool,
+    /// Seconds the motor has infused (the PHD ULTRA's `status` time).
+    pub infuse_seconds: f64,
     moved: f64,
     last_update: Duration,
     clock: Arc<dyn Clock>,
@@ -69,20 +83,22 @@ impl HarvardEmulator {
             target: 0.0,
             infused: 0.0,
             withdrawn: 0.0,
-            status_flags: 6,
+            phd_ultra: false,
+            echo: false,
+            infuse_seconds: 0.0,
             moved: 0.0,
             last_update: Duration::ZERO,
             clock,
         }
     }
 
-    /// A PHD Ultra at `address`: the Elite's command set, its own version line, and a `status`
-    /// line with five flags.
+    /// A PHD Ultra at `address`: the Elite's command set, its own version line, `NN:`
+    /// addresses and its five-flag `status` line.
     pub fn phd_ultra(clock: Arc<dyn Clock>, address: u8) -> Self {
         Self {
             version: "PHD ULTRA I/W 2.0.7".into(),
             speed: crate::capability::PHD_ULTRA_SPEED,
-            status_flags: 5,
+            phd_ultra: true,
             ..Self::new(clock, address)
         }
     }
@@ -122,6 +138,8 @@ impl HarvardEmulator {
             self.withdrawn += moved;
         } else {
             self.infused += moved;
+            let rate = self.rate();
+            self.infuse_seconds += if rate > 0.0 { moved / rate } else { elapsed };
         }
     }
 
@@ -148,18 +166,18 @@ impl HarvardEmulator {
     }
 
     fn status_line(&self) -> String {
-        let dir = match (self.withdrawing, self.running) {
-            (false, true) => 'I',
-            (true, true) => 'W',
-            (false, false) => 'i',
-            (true, false) => 'w',
+        let direction = if self.withdrawing { 'w' } else { 'i' };
+        let dir = if self.running && !self.phd_ultra {
+            direction.to_ascii_uppercase()
+        } else {
+            direction
         };
-        let direction_port = if self.withdrawing { 'W' } else { 'I' };
+        let direction_port = direction.to_ascii_uppercase();
         let mut flags = vec![dir, '.', if self.stalled { 'S' } else { '.' }, '.'];
-        if self.status_flags >= 6 {
-            flags.push(direction_port);
+        flags.push(direction_port);
+        if !self.phd_ultra {
+            flags.push(if self.target_reached { 'T' } else { '.' });
         }
-        flags.push(if self.target_reached { 'T' } else { '.' });
         let flags: String = flags.into_iter().collect();
         let displaced = if self.withdrawing {
             self.withdrawn
@@ -167,13 +185,18 @@ impl HarvardEmulator {
             self.infused
         };
         StatusLine {
-            // m³/s to fL/s and m³ to fL; clock ticks at 56 MHz. The motor's rate: 0 when idle.
+            // m³/s to fL/s and m³ to fL. The motor's rate: 0 when idle.
             rate_fl_per_s: if self.running {
                 (self.rate() * 1e18).round() as u64
             } else {
                 0
             },
-            time_ticks: (self.clock.now().as_secs_f64() * 56e6) as u64,
+            // Elite: clock cycles at 56 MHz; PHD ULTRA: infuse time, s.
+            time_ticks: if self.phd_ultra {
+                self.infuse_seconds as u64
+            } else {
+                (self.clock.now().as_secs_f64() * 56e6) as u64
+            },
             volume_fl: (displaced * 1e18).round() as u64,
             flags,
         }
@@ -226,10 +249,10 @@ impl HarvardEmulator {
     }
 
     fn execute(&mut self, word: &str, args: &[&str]) -> Result<Vec<String>, &'static str> {
-        const NAMES: [&str; 20] = [
+        const NAMES: [&str; 21] = [
             "irate", "wrate", "irun", "wrun", "rrun", "run", "stop", "stp", "diameter", "ivolume",
             "wvolume", "civolume", "cwvolume", "cvolume", "tvolume", "ctvolume", "ver", "version",
-            "status", "crate",
+            "status", "crate", "echo",
         ];
         let name = NAMES
             .iter()
@@ -326,6 +349,14 @@ impl HarvardEmulator {
                 )])
             }
             ("crate", []) => Ok(vec![]),
+            ("echo", ["on"]) => {
+                self.echo = true;
+                Ok(vec![])
+            }
+            ("echo", ["off"]) => {
+                self.echo = false;
+                Ok(vec![])
+            }
             _ => Err("Argument error"),
         }
     }
@@ -342,6 +373,14 @@ impl Protocol for HarvardEmulator {
         let text = String::from_utf8_lossy(request).to_ascii_lowercase();
         let digits = text.chars().take_while(char::is_ascii_digit).count();
         let (address, command) = text.split_at(digits.min(2));
+        let command = match (address.is_empty(), self.phd_ultra) {
+            (true, _) | (false, false) => command,
+            // The PHD ULTRA's address form is `NN:`; without the colon it is not addressed.
+            (false, true) => match command.strip_prefix(':') {
+                Some(rest) => rest,
+                None => return Vec::new(),
+            },
+        };
         let address: u8 = if address.is_empty() {
             0
         } else {
@@ -354,6 +393,7 @@ impl Protocol for HarvardEmulator {
             return Vec::new();
         }
         self.advance();
+        let echo = self.echo.then(|| command.trim().to_string());
         let mut words = command.split_whitespace();
         let lines = match words.next() {
             None => Ok(vec![]),
@@ -362,7 +402,10 @@ impl Protocol for HarvardEmulator {
                 self.execute(word, &args)
             }
         };
-        let lines = lines.unwrap_or_else(|error| vec![error.to_string()]);
+        let mut lines = lines.unwrap_or_else(|error| vec![error.to_string()]);
+        if let Some(echo) = echo.filter(|e| !e.is_empty()) {
+            lines.insert(0, echo);
+        }
         format_reply(self.address, &lines, self.prompt())
     }
 

@@ -4,6 +4,11 @@
 //! address; unknown addresses read `7FFF`; the setpoint is clamped to the unit's range; with
 //! control on, the bath temperature relaxes toward the setpoint on the [`Clock`] with time
 //! constant `tau`, and with control off toward the ambient temperature.
+//!
+//! From instruments.md A4: the status word at 0x0A carries the error and warning bits
+//! ([`HuberEmulator::status_word`], raw, so a test can set any bit; the bit positions are
+//! flowchem's, unverified: calibrate), and the unit's own setpoint limits read at 0x30
+//! (minimum) and 0x31 (maximum), the same [`HuberEmulator::range`] the setpoint is clamped to.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +17,7 @@ use crate::clock::Clock;
 use crate::emulators::{Protocol, take_line};
 use crate::protocol::huber::{
     self as protocol, CIRCULATION, CONTROL, INTERNAL, NO_SENSOR, PROCESS, RETURN, SETPOINT,
-    UNSUPPORTED,
+    SETPOINT_MAX, SETPOINT_MIN, STATUS, UNSUPPORTED,
 };
 use crate::transport::Decoded;
 
@@ -25,8 +30,10 @@ pub struct HuberEmulator {
     pub ambient: f64,
     pub control_on: bool,
     pub circulation_on: bool,
-    /// Setpoint limits, °C.
+    /// Setpoint limits, °C: read at 0x30 / 0x31, and a setpoint written outside is clamped.
     pub range: (f64, f64),
+    /// The status word at 0x0A, as the unit sends it.
+    pub status_word: u16,
     pub tau: Duration,
     /// The process Pt100 is unplugged: it reads −151 °C.
     pub process_sensor_missing: bool,
@@ -43,6 +50,7 @@ impl HuberEmulator {
             control_on: false,
             circulation_on: false,
             range: (-40.0, 200.0),
+            status_word: 0,
             tau: Duration::from_secs(120),
             process_sensor_missing: false,
             last_update: Duration::ZERO,
@@ -110,6 +118,9 @@ impl Protocol for HuberEmulator {
                 self.control_on = v != 0;
                 u16::from(self.control_on)
             }
+            (STATUS, None) => self.status_word,
+            (SETPOINT_MIN, None) => Self::raw(self.range.0),
+            (SETPOINT_MAX, None) => Self::raw(self.range.1),
             (CIRCULATION, None) => u16::from(self.circulation_on),
             (CIRCULATION, Some(v)) => {
                 self.circulation_on = v != 0;

@@ -58,6 +58,9 @@ pub struct Faults {
     pub error_replies: u32,
     /// Write every reply in single bytes with a short pause between them.
     pub split_replies: bool,
+    /// Write the first `n` bytes of every reply, then pause this long before the rest (a
+    /// device that echoes a command at once and answers it later).
+    pub pause_within_replies: Option<(usize, Duration)>,
     /// Close the stream after taking this many requests in total (the last one unanswered).
     pub disconnect_after: Option<u64>,
 }
@@ -160,10 +163,19 @@ impl<P: Protocol> Emulator<P> {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                let written = if faults.split_replies {
-                    write_split(&mut stream, &reply).await
-                } else {
-                    write_whole(&mut stream, &reply).await
+                let written = match faults.pause_within_replies {
+                    Some((at, pause)) if at < reply.len() => {
+                        let (head, tail) = reply.split_at(at);
+                        match write_whole(&mut stream, head).await {
+                            Ok(()) => {
+                                tokio::time::sleep(pause).await;
+                                write_whole(&mut stream, tail).await
+                            }
+                            Err(error) => Err(error),
+                        }
+                    }
+                    _ if faults.split_replies => write_split(&mut stream, &reply).await,
+                    _ => write_whole(&mut stream, &reply).await,
                 };
                 if written.is_err() {
                     return;

@@ -19,9 +19,15 @@
 //!   left in safe mode by a crashed run powers up in safe mode, its timer stopped until the
 //!   first valid packet (instruments.md, "Safe mode"). `SAF0` returns a pump to basic mode.
 //!
-//! Assumed where instruments.md is silent (unverified: calibrate): a pump in one mode ignores
-//! frames of the other mode; the reply to `SAF n` goes out in the framing the command came in,
-//! unless [`NewEraChain::saf_reply_in_new_mode`] is set (firmware that switches first).
+//! - A pump in one mode that receives a frame of the other mode either ignores it or, with
+//!   [`NewEraChain::wrong_mode_answers_com`], answers `?COM` (instruments.md, "Safe mode": a pump
+//!   may answer with `?COM` rather than with silence; unverified). The frame is not a valid
+//!   packet: it neither acknowledges an alarm nor restarts the safe-mode timer.
+//!
+//! Assumed where instruments.md is silent (unverified: calibrate): the `?COM` answer to a
+//! wrong-mode frame goes out in the framing of the pump's own mode, from its own address; the
+//! reply to `SAF n` goes out in the framing the command came in, unless
+//! [`NewEraChain::saf_reply_in_new_mode`] is set (firmware that switches first).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -158,6 +164,8 @@ pub struct NewEraChain {
     pub stop_pauses_first: bool,
     /// Answer `SAF n` in the framing of the mode it switches to (see the module doc).
     pub saf_reply_in_new_mode: bool,
+    /// Answer a frame of the other mode with `?COM` instead of ignoring it.
+    pub wrong_mode_answers_com: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -170,6 +178,7 @@ impl NewEraChain {
             version: "NE1000V3.928".into(),
             stop_pauses_first: false,
             saf_reply_in_new_mode: false,
+            wrong_mode_answers_com: false,
             clock,
         }
     }
@@ -434,6 +443,11 @@ impl Protocol for NewEraChain {
                 continue;
             };
             if pump.safe_mode != safe {
+                if self.wrong_mode_answers_com && !broadcast {
+                    let own = pump.safe_mode;
+                    let status = pump.status_char();
+                    reply = Self::frame(own, &reply_data(address, status, "?COM"));
+                }
                 continue;
             }
             pump.advance(now);

@@ -4,7 +4,9 @@
 //! after `scans × integration` (tokio time) with the spectrum frame, WORD pixels for one scan
 //! and DWORD sums for more; counts are deterministic: a dark baseline plus, with the lamp
 //! on, a smooth lamp profile growing with integration time on every pixel but the optically
-//! masked ones, clipped at the detector's full scale per scan.
+//! masked ones, clipped at the detector's full scale per scan; `v` answers ACK and the
+//! version as one decimal word, MSB first: 1000 means 1.00.0 (Flame-S manual p. 114, via
+//! instruments.md A6), not a high byte and a low byte.
 //!
 //! The detector runs free: the first scan after a change of integration time or lamp was
 //! integrating while the setting changed, and reads as if taken with the old setting
@@ -25,6 +27,7 @@ pub struct OceanEmulator {
     pub scans: u16,
     pub lamp_on: bool,
     pub binary: bool,
+    /// The firmware version as the `v` word: 3010 is 3.01.0.
     pub version: u16,
     /// Counts per pixel with the lamp off.
     pub dark: u32,
@@ -48,7 +51,7 @@ impl OceanEmulator {
             scans: 1,
             lamp_on: false,
             binary: true,
-            version: 0x0301,
+            version: 3010,
             dark: 1000,
             lamp_counts_per_ms: 200.0,
             out_of_memory: false,

@@ -1,14 +1,18 @@
-//! Chemyx Fusion wire format: lowercase text commands ending in `\r`, replies as text lines.
+//! Chemyx Fusion wire format: lowercase text commands ending in `\r`; each reply is the echo
+//! of the command line, the answer lines and the prompt `>` (instruments.md A3: qudi reads to
+//! `"\r\n>"`; the Noël/UvA driver takes the line after the echo).
 //!
-//! A reply has no end marker (vendor drivers sleep 0.3–0.4 s and read what came), so
-//! [`decode`] offers the complete lines received so far as a frame that is final once the
-//! line stays quiet for the link's settle time. Replies echo settings as `name = value`.
-//! The exact line terminator and the echo of `start`/`stop` are **unverified: calibrate**;
-//! the emulator and driver agree on `\r\n` and on the forms below.
+//! Invariant: [`decode`] returns a reply only once its prompt has arrived, so an answer that
+//! comes long after the echo (vendor drivers wait 0.3–0.5 s) is never cut off at the echo,
+//! and no settle time is guessed. Replies echo settings as `name = value`; the line
+//! terminator `\r\n` is qudi's, the forms of the other answers are **unverified: calibrate**.
 
 use crate::transport::Decoded;
 
 const MAX_REPLY: usize = 512;
+
+/// The prompt that ends every reply.
+pub const PROMPT: char = '>';
 
 /// `command\r`.
 pub fn encode(command: &str) -> Vec<u8> {
@@ -17,42 +21,49 @@ pub fn encode(command: &str) -> Vec<u8> {
     frame
 }
 
-/// Complete, non-empty lines received so far, final unless more arrive.
+/// The lines of one reply (echo included, blank lines dropped), once its prompt has arrived.
 pub fn decode(buf: &[u8]) -> Decoded<Vec<String>> {
-    if buf.len() > MAX_REPLY {
-        return Decoded::Invalid("reply too long".into());
-    }
-    // Replies are printable ASCII: anything else is garbage at once, line end or not.
+    // Replies are printable ASCII: anything else is garbage at once, prompt or not.
     if buf
         .iter()
         .any(|&b| !(b.is_ascii_graphic() || b == b' ' || b == b'\r' || b == b'\n'))
     {
         return Decoded::Invalid("reply is not printable text".into());
     }
-    let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
-        return Decoded::Incomplete;
+    // The prompt opens a line of its own: `>` at the start or right after a line feed.
+    let prompt = buf
+        .iter()
+        .enumerate()
+        .position(|(at, &b)| b == PROMPT as u8 && (at == 0 || buf.get(at - 1) == Some(&b'\n')));
+    let Some(prompt) = prompt else {
+        return if buf.len() > MAX_REPLY {
+            Decoded::Invalid("reply too long, and no prompt".into())
+        } else {
+            Decoded::Incomplete
+        };
     };
-    let text = String::from_utf8_lossy(buf.get(..end).unwrap_or(&[]));
-    let lines: Vec<String> = text
+    let text = String::from_utf8_lossy(buf.get(..prompt).unwrap_or(&[]));
+    let lines = text
         .split('\n')
         .map(|line| line.trim().to_string())
         .filter(|line| !line.is_empty())
         .collect();
-    if lines.is_empty() {
-        return Decoded::Incomplete;
-    }
-    Decoded::FrameUnlessMore {
+    Decoded::Frame {
         value: lines,
-        consumed: end + 1,
+        consumed: prompt + 1,
     }
 }
 
-/// Formats reply lines.
-pub fn format_reply(lines: &[String]) -> Vec<u8> {
-    lines
-        .iter()
-        .flat_map(|line| format!("{line}\r\n").into_bytes())
-        .collect()
+/// Formats a reply as the pump sends it: the echo of the command line, the answer lines,
+/// the prompt (instruments.md A3: `set rate 1\r` → `set rate 1\r\nrate = 1\r\n>`).
+pub fn format_reply(echo: &str, lines: &[String]) -> Vec<u8> {
+    let mut out = format!("{echo}\r\n");
+    for line in lines {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push(PROMPT);
+    out.into_bytes()
 }
 
 /// The value of a `name = value` echo, if `line` is one for `name`.
@@ -111,16 +122,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_wait_for_quiet_and_echoes_parse() {
-        assert_eq!(decode(b"rate = 1."), Decoded::Incomplete);
+    fn a_reply_ends_at_its_prompt_and_echoes_parse() {
+        assert_eq!(decode(b"set rate 1\r\nrate = 1."), Decoded::Incomplete);
+        // The echo alone is not a reply, however long the line stays quiet.
+        assert_eq!(decode(b"set rate 1\r\n"), Decoded::Incomplete);
         assert_eq!(
-            decode(b"rate = 1.000\r\n"),
-            Decoded::FrameUnlessMore {
-                value: vec!["rate = 1.000".into()],
-                consumed: 14
+            decode(b"set rate 1\r\nrate = 1.000\r\n>"),
+            Decoded::Frame {
+                value: vec!["set rate 1".into(), "rate = 1.000".into()],
+                consumed: 27
+            }
+        );
+        assert_eq!(
+            decode(b"start\r\n>"),
+            Decoded::Frame {
+                value: vec!["start".into()],
+                consumed: 8
             }
         );
         assert!(matches!(decode(b"\x01\x02\n"), Decoded::Invalid(_)));
+        assert!(matches!(decode(&[b'x'; 600]), Decoded::Invalid(_)));
         assert_eq!(echo_value("rate = 1.000", "rate"), Some("1.000"));
         assert_eq!(echo_value("rate = 1.000", "volume"), None);
         assert_eq!(PumpState::from_code("4"), Some(PumpState::Stalled));

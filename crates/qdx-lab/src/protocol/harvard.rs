@@ -60,12 +60,41 @@ pub const ERRORS: [&str; 4] = [
 
 const MAX_LINE: usize = 128;
 
-/// Frames a command: `[addr]command\r` (no address for pump 0).
-pub fn encode(address: u8, command: &str) -> Vec<u8> {
+/// The firmware families, which differ in address form and `status` layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Pump 11 Elite (manual 5420-002 Rev C): `12irat`, six status flags.
+    Pump11Elite,
+    /// PHD ULTRA (manual 5419-002 Rev A): `12:irat`, five status flags.
+    PhdUltra,
+}
+
+impl Model {
+    /// What follows the address in a command: nothing on the Elite (`12irat 3.2 u/m`), a
+    /// colon on the PHD ULTRA (`12:irat 3.2 ul/min`, its manual p. 83).
+    pub fn address_separator(self) -> &'static str {
+        match self {
+            Self::Pump11Elite => "",
+            Self::PhdUltra => ":",
+        }
+    }
+
+    /// Flags in the `status` line: six on the Elite (pp. 52–58), five on the PHD ULTRA
+    /// (p. 88: direction, limit, stall, trigger, direction port; no target reached).
+    pub fn status_flags(self) -> usize {
+        match self {
+            Self::Pump11Elite => 6,
+            Self::PhdUltra => 5,
+        }
+    }
+}
+
+/// Frames a command: `[addr[sep]]command\r` (no address for pump 0).
+pub fn encode(model: Model, address: u8, command: &str) -> Vec<u8> {
     let mut frame = if address == 0 {
         String::new()
     } else {
-        address.to_string()
+        format!("{address}{}", model.address_separator())
     };
     frame.push_str(command);
     frame.push('\r');
@@ -334,23 +363,27 @@ pub fn format_volume(volume: f64) -> String {
     format!("{number} {unit}")
 }
 
-/// The machine-readable `status` line: rate fL/s, time in 1/56e6 s ticks, volume fL, flags.
+/// The machine-readable `status` line: three integers and the model's flags.
 ///
-/// The Pump 11 Elite prints six flags; PHD Ultra firmware prints five, without the direction
-/// port (assumed, unverified: calibrate). Direction and stall are the first and third in both,
-/// target reached the last.
+/// Pump 11 Elite (manual 5420-002 Rev C pp. 52–58): rate fL/s, time in 1/56 000 000 s clock
+/// cycles, volume fL; six flags: direction `I`/`W` (lower case while the motor is idle),
+/// limit, stall `S`, trigger `T`, direction port `I`/`W`, target reached `T`. PHD ULTRA
+/// (5419-002 Rev A p. 88): the time is the infuse time in seconds; five flags: direction,
+/// limit, stall, trigger, direction port, and no target-reached flag. The PHD ULTRA manual
+/// shows the direction flag only in lower case, so on that model the case says nothing about
+/// the motor (instruments.md A2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusLine {
     pub rate_fl_per_s: u64,
+    /// Elite: clock cycles; PHD ULTRA: seconds.
     pub time_ticks: u64,
     pub volume_fl: u64,
-    /// Direction `I`/`W`, lower case when the motor is idle; limit; stall `S`; trigger;
-    /// direction port; target reached `T`.
     pub flags: String,
 }
 
 impl StatusLine {
-    pub fn parse(line: &str) -> Option<Self> {
+    /// Parses a line of `model`'s layout: exactly its number of flags.
+    pub fn parse(line: &str, model: Model) -> Option<Self> {
         let mut parts = line.split_whitespace();
         let status = Self {
             rate_fl_per_s: parts.next()?.parse().ok()?,
@@ -359,7 +392,7 @@ impl StatusLine {
             flags: parts.next()?.to_string(),
         };
         let flags = status.flags.chars().count();
-        (parts.next().is_none() && (flags == 5 || flags == 6)).then_some(status)
+        (parts.next().is_none() && flags == model.status_flags()).then_some(status)
     }
 
     pub fn format(&self) -> String {
@@ -373,7 +406,8 @@ impl StatusLine {
         self.flags.chars().nth(index).unwrap_or('.')
     }
 
-    pub fn running(&self) -> bool {
+    /// Upper-case direction: the motor runs (the Elite's meaning; not on the PHD ULTRA).
+    pub fn direction_upper_case(&self) -> bool {
         self.flag(0).is_ascii_uppercase()
     }
 
@@ -385,8 +419,9 @@ impl StatusLine {
         self.flag(2) == 'S'
     }
 
+    /// The sixth flag, `T`: only the Elite has it.
     pub fn target_reached(&self) -> bool {
-        self.flags.ends_with('T')
+        self.flag(5) == 'T'
     }
 }
 
@@ -465,11 +500,24 @@ mod tests {
         assert!((volume - 0.25e-6).abs() < 1e-15);
         assert_eq!(format_volume(0.25e-6), "250 ul");
         assert_eq!(format_volume(2.5e-6), "2.5 ml");
-        let status = StatusLine::parse("1000000 5600 2000 I..I.T").expect("status");
-        assert!(status.running() && !status.withdrawing() && status.target_reached());
-        assert_eq!(StatusLine::parse("1 2 3"), None);
-        let phd = StatusLine::parse("0 5600 2000 w.S.T").expect("five flags");
-        assert!(!phd.running() && phd.withdrawing() && phd.stalled() && phd.target_reached());
-        assert_eq!(StatusLine::parse("0 5600 2000 i...I.."), None);
+        let elite = Model::Pump11Elite;
+        let status = StatusLine::parse("1000000 5600 2000 I..I.T", elite).expect("status");
+        assert!(status.direction_upper_case() && !status.withdrawing());
+        assert!(status.target_reached());
+        assert_eq!(StatusLine::parse("1 2 3", elite), None);
+        // PHD ULTRA: direction, limit, stall, trigger, direction port; time in seconds.
+        let phd = StatusLine::parse("0 12 2000 w.STW", Model::PhdUltra).expect("five flags");
+        assert!(phd.withdrawing() && phd.stalled() && !phd.target_reached());
+        assert_eq!(StatusLine::parse("0 12 2000 w.STW", elite), None);
+        assert_eq!(
+            StatusLine::parse("0 5600 2000 i...I.", Model::PhdUltra),
+            None
+        );
+        assert_eq!(encode(elite, 12, "irat 3.2 u/m"), b"12irat 3.2 u/m\r");
+        assert_eq!(
+            encode(Model::PhdUltra, 12, "irat 3.2 ul/min"),
+            b"12:irat 3.2 ul/min\r"
+        );
+        assert_eq!(encode(Model::PhdUltra, 0, "irun"), b"irun\r");
     }
 }

@@ -16,10 +16,24 @@ pub const INTERNAL: u8 = 0x01;
 pub const RETURN: u8 = 0x02;
 /// Process (external Pt100) temperature.
 pub const PROCESS: u8 = 0x07;
+/// Status word 1 ("vStatus1"): error and warning bits among others (instruments.md A4).
+pub const STATUS: u8 = 0x0A;
+/// The unit's lowest accepted setpoint (instruments.md A4, from flowchem `chiller.py`).
+pub const SETPOINT_MIN: u8 = 0x30;
+/// The unit's highest accepted setpoint.
+pub const SETPOINT_MAX: u8 = 0x31;
 /// Temperature control on/off.
 pub const CONTROL: u8 = 0x14;
 /// Circulation on/off.
 pub const CIRCULATION: u8 = 0x16;
+
+/// The error bit of [`STATUS`]. flowchem's `parse_status1` reads the word as a 16-character
+/// binary string, most significant bit first, and takes character 8 as `error` and 9 as
+/// `warning`: masks 0x0080 and 0x0040. Which end the manual counts bits from is
+/// unverified: calibrate.
+pub const STATUS_ERROR: u16 = 0x0080;
+/// The warning bit of [`STATUS`] (see [`STATUS_ERROR`]).
+pub const STATUS_WARNING: u16 = 0x0040;
 
 /// "Not supported or not licensed".
 pub const UNSUPPORTED: u16 = 0x7FFF;

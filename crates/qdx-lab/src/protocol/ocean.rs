@@ -53,6 +53,12 @@ pub fn decode_version(buf: &[u8]) -> Decoded<Option<u16>> {
     }
 }
 
+/// The version the `v` word stands for: one decimal number, `major minor(2) patch(1)`, so
+/// 1000 is 1.00.0 (Flame-S manual p. 114, instruments.md A6). It is not a high and a low byte.
+pub fn version_text(word: u16) -> String {
+    format!("{}.{:02}.{}", word / 1000, word / 10 % 100, word % 10)
+}
+
 /// One spectrum as read: summed counts of `scans` scans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawSpectrum {
@@ -151,6 +157,13 @@ pub fn encode_spectrum(spectrum: &RawSpectrum) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_word_reads_as_one_decimal_number() {
+        assert_eq!(version_text(1000), "1.00.0");
+        assert_eq!(version_text(3010), "3.01.0");
+        assert_eq!(version_text(u16::MAX), "65.53.5");
+    }
 
     #[test]
     fn spectrum_round_trip_and_markers() {
