@@ -631,7 +631,8 @@ fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
         Some(SettingValue::Number(x)) => Some(*x),
         _ => None,
     };
-    if b.port().trim().is_empty() {
+    // USB kinds have no `port` setting at all; a serial kind's must name a device.
+    if b.settings.contains_key("port") && b.port().trim().is_empty() {
         diags.push(bad(
             "port",
             "the serial port is empty".into(),
@@ -712,9 +713,12 @@ fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
         _ => {}
     }
     if let Some(SettingValue::NumberList(c)) = b.settings.get("wavelength_coefficients") {
-        let pixels = integer("pixels")
-            .and_then(|p| usize::try_from(p).ok())
-            .unwrap_or(qdx_lab::drivers::ocean::PIXELS);
+        let pixels = match b.capability {
+            Capability::Spectrometer { pixels, .. } => pixels,
+            _ => integer("pixels")
+                .and_then(|p| usize::try_from(p).ok())
+                .unwrap_or(qdx_lab::drivers::ocean::PIXELS),
+        };
         let mut padded = [0.0; 4];
         for (slot, v) in padded.iter_mut().zip(c) {
             *slot = *v;
@@ -824,6 +828,9 @@ fn check_valve_values(b: &Bind, diags: &mut Diagnostics) {
 
 /// Ports: daisy-chain pumps of one family, and VICI valves with device IDs, may share a port
 /// (same baud, distinct addresses); any other second use of a port is an error.
+/// Ports: daisy-chain pumps of one family may share a port (same baud, distinct addresses);
+/// any other second use of a port is an error. USB devices have no port: they are found by
+/// their ids and serial number.
 fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
     let family = |b: &Bind| -> (&'static str, bool) {
         match b.driver.split('.').next().unwrap_or("") {
@@ -838,6 +845,9 @@ fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
         }
     };
     for (k, b) in binds.iter().enumerate() {
+        if b.port().is_empty() {
+            continue;
+        }
         let Some(first) = binds.iter().take(k).find(|x| x.port() == b.port()) else {
             continue;
         };

@@ -71,7 +71,12 @@ pub async fn probe_binds(binds: &[Bind], connector: &mut dyn DeviceConnector) ->
         let mut row = ProbeRow {
             device: b.device.clone(),
             driver: b.driver.clone(),
-            port: b.port().to_owned(),
+            // USB devices are found by their ids and serial number, not a port.
+            port: if b.port().is_empty() {
+                "usb".to_owned()
+            } else {
+                b.port().to_owned()
+            },
             identity: Err("not connected".into()),
             status: Err("not connected".into()),
         };

@@ -51,13 +51,14 @@ async fn a_silent_spectrometer_is_retried_then_its_experiment_skipped() {
         ),
         LAB,
     );
-    // The calibration's dark spectrum is answered; the next three requests for a spectrum (the
-    // first experiment's and its two retries) are not.
+    // The calibration's dark spectrum (a scan dropped after the settings changed, then the
+    // kept one) is answered; the next three requests for a spectrum (the first experiment's and
+    // its two retries) are not.
     let mut spectra = 0;
     let rig = Rig::new().script_spectrometer(Box::new(move |_, request| {
         if request == b"S" {
             spectra += 1;
-            if (2..=4).contains(&spectra) {
+            if (3..=5).contains(&spectra) {
                 return Reply::Silent;
             }
         }
@@ -78,7 +79,8 @@ async fn a_silent_spectrometer_is_retried_then_its_experiment_skipped() {
         ]
     );
     assert_eq!(statuses(&records), ["skipped", "ok", "ok"]);
-    assert_eq!(rig.spectra_taken(), 1 + 3 + 2);
+    // Each answered acquisition drops the scan taken while the lamp switched on.
+    assert_eq!(rig.spectra_taken(), 2 + 3 + 2 * 2);
     // Skipping is no stop: the only safe state is the one at the end of the run.
     let states = safe_states(&records);
     assert_eq!(states.len(), 1);
@@ -144,8 +146,9 @@ async fn a_pump_stall_pauses_the_run_in_the_safe_state_and_resume_finishes_it() 
         measured(&records),
         vec![(0, "ok".into()), (1, "ok".into()), (2, "ok".into())]
     );
-    // The calibration was read back, not taken again: one spectrum per experiment.
-    assert_eq!(fresh.spectra_taken(), 3);
+    // The calibration was read back, not taken again: one spectrum per experiment, each after
+    // the scan dropped while the lamp switched on.
+    assert_eq!(fresh.spectra_taken(), 3 * 2);
     assert_safe(&fresh, &records);
 }
 
@@ -203,11 +206,12 @@ async fn a_spectrometer_disconnected_mid_run_aborts_in_the_safe_state() {
         LAB,
     );
     let rig = Rig::new();
-    // Calibration takes 5 requests (binary mode, lamp, integration, scans, spectrum) and each
-    // experiment 5 (lamp on, integration, scans, spectrum, lamp off): the line drops at the
-    // second experiment's integration time.
+    // Calibration takes 7 requests (binary mode, lamp, integration, one scan, the dropped
+    // spectrum, the scans, the spectrum) and each experiment 6 (lamp on, one scan, the dropped
+    // spectrum, the scans, the spectrum, lamp off): the line drops at the second experiment's
+    // scan count.
     rig.spectrometer
-        .set_faults(|f| f.disconnect_after = Some(5 + 5 + 2));
+        .set_faults(|f| f.disconnect_after = Some(7 + 6 + 2));
     let (_dir, result, records) = run(&rig, &c, &binding).await;
     result.expect("an aborted run still writes its bundle");
     assert_eq!(
@@ -256,12 +260,12 @@ async fn a_nak_follows_the_any_policy() {
         &campaign_with_safety("  safe h1 = 30 degC\n  on any : skip_experiment"),
         LAB,
     );
-    // The spectrometer refuses the second experiment's integration time once.
-    let mut integrations = 0;
+    // The spectrometer refuses to switch the lamp on for the second experiment, once.
+    let mut lamp_on = 0;
     let rig = Rig::new().script_spectrometer(Box::new(move |_, request| {
-        if request.first() == Some(&b'I') {
-            integrations += 1;
-            if integrations == 3 {
+        if request == b"J\x00\x01" {
+            lamp_on += 1;
+            if lamp_on == 2 {
                 return Reply::Nak;
             }
         }

@@ -6,4 +6,5 @@ mod binding;
 mod faults;
 pub(crate) mod pty;
 mod rig;
+mod usb;
 mod valve;

@@ -14,15 +14,18 @@ use qdx::validate::campaign::Campaign;
 use qdx_lab::drivers::eurotherm::{self, EurothermConfig, EurothermHeater};
 use qdx_lab::drivers::new_era::{self, NewEraPump};
 use qdx_lab::drivers::ocean::{self, OceanSpectrometer, Rs232Backend};
+use qdx_lab::drivers::ocean_usb::{self, UsbBackend};
 use qdx_lab::drivers::vici::{self, ValveType, ViciValve};
 use qdx_lab::emulators::eurotherm::EurothermEmulator;
 use qdx_lab::emulators::new_era::NewEraChain;
 use qdx_lab::emulators::ocean::OceanEmulator;
+use qdx_lab::emulators::ocean_usb::{OoiEmulator, OoiKind};
+use qdx_lab::emulators::usb::UsbEmulator;
 use qdx_lab::emulators::vici::{Mode, ViciEmulator};
 use qdx_lab::emulators::{Emulator, GARBAGE, Protocol};
-use qdx_lab::registry::{RegistryError, SettingValue, Settings};
+use qdx_lab::registry::{self, RegistryError, SettingValue, Settings, SpectrometerBinding};
 use qdx_lab::transport::{Link, SharedLink, share};
-use qdx_lab::{Clock, DeviceError, Heater, Illumination, Pump, RealClock, Spectrometer, Valve};
+use qdx_lab::{Clock, DeviceError, Heater, Pump, RealClock, Spectrometer, Valve};
 use tokio::io::DuplexStream;
 
 pub const CAMPAIGN: &str = include_str!("../data/labs/campaign.qdx");
@@ -104,6 +107,8 @@ pub struct Rig {
     pub spectrometer: Emulator<Scripted<OceanEmulator>>,
     /// `v1`: a 6-position selector with device ID 3, 40 ms a step.
     pub valve: Emulator<Scripted<ViciEmulator>>,
+    /// The spectrometer a lab file binds on USB (`ocean.flame_usb`, ...): a Flame-S.
+    pub usb_spectrometer: UsbEmulator<OoiEmulator>,
 }
 
 impl Rig {
@@ -124,12 +129,19 @@ impl Rig {
                 v.move_time = std::time::Duration::from_millis(40);
                 v
             })),
+            usb_spectrometer: UsbEmulator::new(OoiEmulator::new(OoiKind::Usb2000Plus)),
             clock,
         }
     }
 
     pub fn script_pumps(self, script: Script<NewEraChain>) -> Rig {
         self.pumps.with_device(|d| d.script = script);
+        self
+    }
+
+    /// Plays a USB spectrometer of another model.
+    pub fn usb_model(mut self, kind: OoiKind) -> Rig {
+        self.usb_spectrometer = UsbEmulator::new(OoiEmulator::new(kind));
         self
     }
 
@@ -274,26 +286,31 @@ impl DeviceConnector for EmulatedConnector {
         name: &str,
         settings: &Settings,
     ) -> Result<Box<dyn Spectrometer>, RegistryError> {
-        assert_eq!(driver, "ocean.flame");
-        let mut coefficients = [0.0; 4];
-        if let Some(SettingValue::NumberList(c)) = settings.get("wavelength_coefficients") {
-            for (slot, v) in coefficients.iter_mut().zip(c) {
-                *slot = *v;
-            }
+        let binding = SpectrometerBinding::from_settings(driver, settings)?;
+        if let Some(model) = registry::usb_model(driver) {
+            let backend = UsbBackend::open(
+                name,
+                self.rig.usb_spectrometer.host(),
+                model,
+                ocean_usb::DEFAULT_TIMEOUT,
+            )
+            .await
+            .map_err(connect_error(name))?;
+            let spectrometer =
+                OceanSpectrometer::open(name, backend, binding.wavelength, binding.lamp)
+                    .await
+                    .map_err(connect_error(name))?;
+            return Ok(Box::new(spectrometer));
         }
+        assert_eq!(driver, "ocean.flame");
         let backend = Rs232Backend::new(
             name,
             Link::new(self.rig.spectrometer.connect(), ocean::DEFAULT_TIMEOUT),
-            2048,
+            ocean::FLAME_S_RS232,
         );
-        let spectrometer = OceanSpectrometer::new(
-            name,
-            "Flame-S",
-            backend,
-            coefficients,
-            Some(Illumination::Excitation),
-        )
-        .map_err(connect_error(name))?;
+        let spectrometer = OceanSpectrometer::open(name, backend, binding.wavelength, binding.lamp)
+            .await
+            .map_err(connect_error(name))?;
         Ok(Box::new(spectrometer))
     }
 

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod retry;
 pub mod safe_state;
 pub mod transport;
+pub mod usb;
 pub mod watchdog;
 
 pub use clock::{Clock, RealClock, Sleep, VirtualClock};

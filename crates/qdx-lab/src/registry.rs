@@ -27,7 +27,7 @@ use crate::capability::{
 };
 use crate::clock::Clock;
 use crate::device::{Heater, Illumination, Pump, Spectrometer, Valve};
-use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean, vici};
+use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean, ocean_usb, vici};
 use crate::error::DeviceErrorKind;
 use crate::transport::{Link, SerialSettings, SharedLink, open_serial, share};
 
@@ -248,6 +248,34 @@ pub fn kinds() -> Vec<DriverKind> {
         ]
         .concat(),
     };
+    let ocean_usb_kind = |name| DriverKind {
+        name,
+        device: DeviceKind::Spectrometer,
+        settings: vec![
+            optional(
+                "serial_number",
+                T::String,
+                "the spectrometer's USB serial number (needed when two of the model are connected)",
+            ),
+            optional(
+                "wavelength_coefficients",
+                T::NumberList,
+                "c0..c3 of λ(i) = c0 + c1 i + c2 i² + c3 i³, nm; overrides the calibration the \
+                 spectrometer stores",
+            ),
+            spec(
+                "lamp",
+                T::String,
+                Some(SettingValue::String("none".into())),
+                "source on the lamp output: broadband, excitation or none",
+            ),
+            optional(
+                "timeout_ms",
+                T::Integer,
+                "reply timeout, ms (driver default if absent)",
+            ),
+        ],
+    };
     let harvard = |name| DriverKind {
         name,
         device: DeviceKind::Pump,
@@ -334,6 +362,11 @@ pub fn kinds() -> Vec<DriverKind> {
         ocean("ocean.flame"),
         vici_kind("vici.multiposition", true),
         vici_kind("vici.two_position", false),
+        ocean_usb_kind("ocean.usb2000_usb"),
+        ocean_usb_kind("ocean.usb2000plus"),
+        ocean_usb_kind("ocean.flame_usb"),
+        ocean_usb_kind("ocean.usb4000"),
+        ocean_usb_kind("ocean.sts"),
     ];
     all.sort_by_key(|k| k.name);
     all
@@ -370,6 +403,32 @@ fn vici_kind(name: &'static str, multiposition: bool) -> DriverKind {
         device: DeviceKind::Valve,
         settings,
     }
+}
+
+/// The USB model a spectrometer kind opens; `None` for the serial kinds.
+pub fn usb_model(kind: &str) -> Option<ocean_usb::UsbModel> {
+    match kind {
+        "ocean.usb2000_usb" => Some(ocean_usb::usb2000()),
+        "ocean.usb2000plus" => Some(ocean_usb::usb2000plus()),
+        "ocean.flame_usb" => Some(ocean_usb::flame_s()),
+        "ocean.usb4000" => Some(ocean_usb::usb4000()),
+        "ocean.sts" => Some(ocean_usb::sts()),
+        _ => None,
+    }
+}
+
+/// The detector a spectrometer kind drives, with the binding's pixel count on serial kinds.
+fn detector(kind: &str, settings: &Settings) -> Result<ocean::Detector, RegistryError> {
+    if let Some(model) = usb_model(kind) {
+        return Ok(model.detector);
+    }
+    let mut detector = if kind == "ocean.usb2000" {
+        ocean::USB2000_RS232
+    } else {
+        ocean::FLAME_S_RS232
+    };
+    detector.pixels = ranged(kind, settings, "pixels", ocean::PIXELS)?;
+    Ok(detector)
 }
 
 /// The kind called `name`.
@@ -522,19 +581,68 @@ pub fn capability(kind_name: &str, settings: &Settings) -> Result<Capability, Re
                     _ => None,
                 },
             }),
-            DeviceKind::Spectrometer => Ok(Capability::Spectrometer {
-                integration_s: (
-                    f64::from(*ocean::INTEGRATION_MS.start()) / 1000.0,
-                    f64::from(*ocean::INTEGRATION_MS.end()) / 1000.0,
-                ),
-                max_averages: u32::from(*ocean::SCANS.end()),
-                pixels: ranged(kind_name, &settings, "pixels", ocean::PIXELS)?,
-            }),
             DeviceKind::Valve => Ok(Capability::Valve {
                 positions: ranged(kind_name, &settings, "positions", 2u16)?,
             }),
+            DeviceKind::Spectrometer => {
+                let detector = detector(kind_name, &settings)?;
+                Ok(Capability::Spectrometer {
+                    integration_s: (
+                        f64::from(*detector.integration_us.start()) / 1e6,
+                        f64::from(*detector.integration_us.end()) / 1e6,
+                    ),
+                    max_averages: u32::from(*ocean::SCANS.end()),
+                    pixels: detector.pixels,
+                })
+            }
             DeviceKind::Pump => Err(RegistryError::UnknownKind(kind_name.into())),
         },
+    }
+}
+
+/// A spectrometer binding's settings, read and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectrometerBinding {
+    /// The wavelength polynomial the binding gives (order 0 first), if any.
+    pub wavelength: Option<Vec<f64>>,
+    pub lamp: Option<Illumination>,
+    pub serial_number: Option<String>,
+}
+
+impl SpectrometerBinding {
+    /// Reads the settings of a spectrometer kind (already checked by [`check_settings`]).
+    pub fn from_settings(kind: &str, settings: &Settings) -> Result<Self, RegistryError> {
+        let bad = |setting: &str, why: String| RegistryError::BadSetting {
+            kind: kind.into(),
+            setting: setting.into(),
+            why,
+        };
+        let wavelength = match settings.get("wavelength_coefficients") {
+            Some(SettingValue::NumberList(c)) if c.is_empty() || c.len() > 4 => {
+                return Err(bad(
+                    "wavelength_coefficients",
+                    format!("needs 1 to 4 numbers, got {}", c.len()),
+                ));
+            }
+            Some(SettingValue::NumberList(c)) => Some(c.clone()),
+            _ => None,
+        };
+        let lamp = match text(settings, "lamp") {
+            Some("broadband") => Some(Illumination::Broadband),
+            Some("excitation") => Some(Illumination::Excitation),
+            Some("none") | None => None,
+            Some(other) => {
+                return Err(bad(
+                    "lamp",
+                    format!("`{other}` is not broadband, excitation or none"),
+                ));
+            }
+        };
+        Ok(Self {
+            wavelength,
+            lamp,
+            serial_number: text(settings, "serial_number").map(str::to_string),
+        })
     }
 }
 
@@ -752,7 +860,8 @@ impl Connector {
         }
     }
 
-    /// Opens the spectrometer bound as `name`.
+    /// Opens the spectrometer bound as `name`: a serial port, or a USB device by its ids and
+    /// serial number.
     pub async fn spectrometer(
         &mut self,
         kind: &str,
@@ -762,55 +871,53 @@ impl Connector {
         let settings = check_settings(kind, settings)?;
         Self::expect_device(kind, DeviceKind::Spectrometer)?;
         let (port, baud, timeout) = Self::port_of(kind, &settings)?;
-        let bad = |setting: &str, why: String| RegistryError::BadSetting {
-            kind: kind.into(),
-            setting: setting.into(),
-            why,
+        let spectrometer = SpectrometerBinding::from_settings(kind, &settings)?;
+        let connect = |e: crate::DeviceError| RegistryError::Connect {
+            device: name.into(),
+            kind: e.kind,
         };
-        let coefficients: [f64; 4] = match settings.get("wavelength_coefficients") {
-            Some(SettingValue::NumberList(c)) => {
-                let mut padded = [0.0; 4];
-                if c.is_empty() || c.len() > 4 {
-                    return Err(bad(
-                        "wavelength_coefficients",
-                        format!("needs 1 to 4 numbers, got {}", c.len()),
-                    ));
-                }
-                for (slot, value) in padded.iter_mut().zip(c) {
-                    *slot = *value;
-                }
-                padded
-            }
-            _ => return Err(bad("wavelength_coefficients", "missing".into())),
-        };
-        let lamp = match text(&settings, "lamp") {
-            Some("broadband") => Some(Illumination::Broadband),
-            Some("excitation") => Some(Illumination::Excitation),
-            Some("none") | None => None,
-            Some(other) => {
-                return Err(bad(
-                    "lamp",
-                    format!("`{other}` is not broadband, excitation or none"),
-                ));
-            }
-        };
-        let pixels: usize = ranged(kind, &settings, "pixels", ocean::PIXELS)?;
-        let model = if kind == "ocean.flame" {
-            "Flame-S"
-        } else {
-            "USB2000"
-        };
+        if let Some(model) = usb_model(kind) {
+            let selector = model.selector(spectrometer.serial_number.clone());
+            let usb =
+                crate::usb::open_usb(&selector)
+                    .await
+                    .map_err(|kind| RegistryError::Connect {
+                        device: name.into(),
+                        kind,
+                    })?;
+            let backend = ocean_usb::UsbBackend::open(
+                name,
+                usb,
+                model,
+                timeout.unwrap_or(ocean_usb::DEFAULT_TIMEOUT),
+            )
+            .await
+            .map_err(connect)?;
+            let spectrometer = ocean::OceanSpectrometer::open(
+                name,
+                backend,
+                spectrometer.wavelength,
+                spectrometer.lamp,
+            )
+            .await
+            .map_err(connect)?;
+            return Ok(Box::new(spectrometer));
+        }
+        let detector = detector(kind, &settings)?;
         let stream = self.exclusive(name, "ocean", &port, ocean::serial_settings(baud))?;
         let backend = ocean::Rs232Backend::new(
             name,
             Link::new(stream, timeout.unwrap_or(ocean::DEFAULT_TIMEOUT)),
-            pixels,
+            detector,
         );
-        let spectrometer = ocean::OceanSpectrometer::new(name, model, backend, coefficients, lamp)
-            .map_err(|e| RegistryError::Connect {
-                device: name.into(),
-                kind: e.kind,
-            })?;
+        let spectrometer = ocean::OceanSpectrometer::open(
+            name,
+            backend,
+            spectrometer.wavelength,
+            spectrometer.lamp,
+        )
+        .await
+        .map_err(connect)?;
         Ok(Box::new(spectrometer))
     }
 
@@ -1037,7 +1144,7 @@ mod tests {
             })
         );
         let names: Vec<&str> = kinds().iter().map(|k| k.name).collect();
-        assert_eq!(names.len(), 11);
+        assert_eq!(names.len(), 16);
         assert!(names.windows(2).all(|w| w[0] < w[1]));
     }
 

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{exchange, read_n};
-use qdx_lab::drivers::ocean::{DEFAULT_TIMEOUT, OceanSpectrometer, PIXELS, Rs232Backend};
+use qdx_lab::drivers::ocean::{
+    DEFAULT_TIMEOUT, FLAME_S_RS232, OceanSpectrometer, PIXELS, Rs232Backend, USB2000_RS232,
+};
 use qdx_lab::emulators::Emulator;
 use qdx_lab::emulators::ocean::OceanEmulator;
 use qdx_lab::transport::Link;
@@ -17,13 +19,13 @@ fn spectrometer(emulator: &Emulator<OceanEmulator>) -> Spec {
     let backend = Rs232Backend::new(
         "spec1",
         Link::new(emulator.connect(), DEFAULT_TIMEOUT),
-        PIXELS,
+        FLAME_S_RS232,
     );
     OceanSpectrometer::new(
         "spec1",
-        "Flame-S",
         backend,
-        CAL,
+        &CAL,
+        Vec::new(),
         Some(Illumination::Broadband),
     )
     .expect("valid calibration")
@@ -71,7 +73,8 @@ async fn driver_averages_and_maps_wavelengths() {
         .await
         .expect("dark");
     assert_eq!(dark.len(), PIXELS);
-    assert!(dark.values().iter().all(|&v| v == 1000.0));
+    // The electrical dark (the mean of the masked pixels 6..21) is subtracted.
+    assert!(dark.values().iter().all(|&v| v == 0.0));
     assert!((dark.wavelength_nm()[0] - 339.0).abs() < 1e-12);
     let last = 339.0 + 0.38 * 2047.0 - 1.5e-5 * 2047.0 * 2047.0;
     assert!((dark.wavelength_nm()[PIXELS - 1] - last).abs() < 1e-9);
@@ -86,7 +89,7 @@ async fn driver_averages_and_maps_wavelengths() {
         let mut probe = e.clone();
         probe.lamp_on = true;
         probe.integration_ms = 50;
-        f64::from(probe.scan_counts(PIXELS / 2))
+        f64::from(probe.scan_counts(PIXELS / 2)) - f64::from(probe.dark)
     });
     assert_eq!(lit.values()[PIXELS / 2], expected_peak);
     assert!(!lit.saturated);
@@ -184,13 +187,111 @@ fn a_bad_calibration_is_refused() {
         let backend = Rs232Backend::new(
             "spec1",
             Link::new(emulator.connect(), DEFAULT_TIMEOUT),
-            PIXELS,
+            FLAME_S_RS232,
         );
         let error =
-            OceanSpectrometer::new("spec1", "Flame-S", backend, [500.0, -0.1, 0.0, 0.0], None)
+            OceanSpectrometer::new("spec1", backend, &[500.0, -0.1, 0.0, 0.0], Vec::new(), None)
                 .expect_err("decreasing grid");
         assert!(matches!(error.kind, DeviceErrorKind::Refused(_)));
     });
+}
+
+/// The 12-bit USB2000 clips at 4095: a spectrum at full scale is saturated, not only one at
+/// 65535 (the old driver judged every model against 65535).
+#[tokio::test(start_paused = true)]
+async fn a_usb2000_at_4095_counts_is_saturated() {
+    let mut device = OceanEmulator::new(PIXELS);
+    device.full_scale = 4095;
+    device.masked = 2..24;
+    let emulator = Emulator::new(device);
+    let backend = Rs232Backend::new(
+        "spec1",
+        Link::new(emulator.connect(), DEFAULT_TIMEOUT),
+        USB2000_RS232,
+    );
+    let mut spec = OceanSpectrometer::new(
+        "spec1",
+        backend,
+        &CAL,
+        Vec::new(),
+        Some(Illumination::Broadband),
+    )
+    .expect("valid calibration");
+    // 200 counts/ms at the peak: 50 ms gives 10 000 counts, clipped at 4095.
+    let bright = spec
+        .acquire(&request(Illumination::Broadband, 0.05, 1))
+        .await
+        .expect("bright");
+    assert!(
+        bright.saturated,
+        "a USB2000 pixel at 4095 counts is saturated"
+    );
+    let dim = spec
+        .acquire(&request(Illumination::Broadband, 0.003, 1))
+        .await
+        .expect("dim");
+    assert!(!dim.saturated);
+    let error = spec
+        .acquire(&request(Illumination::Dark, 0.002, 1))
+        .await
+        .expect_err("below the USB2000's 3 ms");
+    assert!(
+        matches!(error.kind, DeviceErrorKind::OutOfEnvelope(_)),
+        "{error}"
+    );
+}
+
+/// In free-running mode the first scan after the lamp or integration time changed is stale:
+/// the driver drops it and returns the next one.
+#[tokio::test(start_paused = true)]
+async fn the_scan_after_a_lamp_or_integration_change_is_discarded() {
+    let emulator = Emulator::new(OceanEmulator::new(PIXELS));
+    let mut spec = spectrometer(&emulator);
+    spec.acquire(&request(Illumination::Dark, 0.05, 1))
+        .await
+        .expect("dark");
+    let before = emulator
+        .received()
+        .iter()
+        .filter(|r| r.as_slice() == b"S")
+        .count();
+    let lit = spec
+        .acquire(&request(Illumination::Broadband, 0.05, 1))
+        .await
+        .expect("lit");
+    // The lamp was off while the stale scan integrated: without the discard the peak would
+    // read the dark level.
+    let peak = emulator.with_device(|e| {
+        let mut probe = e.clone();
+        probe.lamp_on = true;
+        probe.integration_ms = 50;
+        f64::from(probe.scan_counts(PIXELS / 2)) - f64::from(probe.dark)
+    });
+    assert_eq!(lit.values()[PIXELS / 2], peak);
+    let taken = emulator
+        .received()
+        .iter()
+        .filter(|r| r.as_slice() == b"S")
+        .count();
+    assert_eq!(taken - before, 2, "one scan dropped, one kept");
+    // The lamp went off after the lit spectrum; two dark ones in a row change nothing.
+    spec.acquire(&request(Illumination::Dark, 0.05, 1))
+        .await
+        .expect("dark");
+    let again = emulator
+        .received()
+        .iter()
+        .filter(|r| r.as_slice() == b"S")
+        .count();
+    spec.acquire(&request(Illumination::Dark, 0.05, 1))
+        .await
+        .expect("dark again");
+    let unchanged = emulator
+        .received()
+        .iter()
+        .filter(|r| r.as_slice() == b"S")
+        .count();
+    assert_eq!(unchanged - again, 1, "nothing changed: nothing dropped");
 }
 
 /// Issue 15: `v` answers one decimal word (Flame-S manual p. 114: 1000 means 1.00.0); the

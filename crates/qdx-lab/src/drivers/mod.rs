@@ -7,4 +7,5 @@ pub mod harvard;
 pub mod huber;
 pub mod new_era;
 pub mod ocean;
+pub mod ocean_usb;
 pub mod vici;

@@ -20,6 +20,8 @@ pub mod harvard;
 pub mod huber;
 pub mod new_era;
 pub mod ocean;
+pub mod ocean_usb;
+pub mod usb;
 pub mod vici;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -3,10 +3,16 @@
 //! Invariants: `I`, `A`, `J` answer ACK for values in range and NAK otherwise; `S` answers
 //! after `scans × integration` (tokio time) with the spectrum frame, WORD pixels for one scan
 //! and DWORD sums for more; counts are deterministic: a dark baseline plus, with the lamp
-//! on, a smooth lamp profile growing with integration time, clipped at 65535 per scan; `v`
-//! answers ACK and the version as one decimal word, MSB first: 1000 means 1.00.0 (Flame-S
-//! manual p. 114, via instruments.md A6), not a high byte and a low byte.
+//! on, a smooth lamp profile growing with integration time on every pixel but the optically
+//! masked ones, clipped at the detector's full scale per scan; `v` answers ACK and the
+//! version as one decimal word, MSB first: 1000 means 1.00.0 (Flame-S manual p. 114, via
+//! instruments.md A6), not a high byte and a low byte.
+//!
+//! The detector runs free: the first scan after a change of integration time or lamp was
+//! integrating while the setting changed, and reads as if taken with the old setting
+//! (`/work/shared/reference/instruments.md` A6).
 
+use std::ops::Range;
 use std::time::Duration;
 
 use crate::drivers::ocean::{INTEGRATION_MS, SCANS};
@@ -29,6 +35,12 @@ pub struct OceanEmulator {
     pub lamp_counts_per_ms: f64,
     /// Simulate a device without memory for the spectrum (answers ETX).
     pub out_of_memory: bool,
+    /// The ADC's highest count: 65535 (Flame-S), 4095 (the 12-bit USB2000).
+    pub full_scale: u32,
+    /// Pixels no light reaches (the Flame-S's 6..21).
+    pub masked: Range<usize>,
+    /// The settings `(integration ms, lamp)` of the scan in progress when one changed.
+    pub stale: Option<(u16, bool)>,
 }
 
 impl OceanEmulator {
@@ -43,18 +55,32 @@ impl OceanEmulator {
             dark: 1000,
             lamp_counts_per_ms: 200.0,
             out_of_memory: false,
+            full_scale: 65_535,
+            masked: 6..21,
+            stale: None,
         }
     }
 
-    /// Counts of one scan at pixel `i`.
+    /// Counts of one scan at pixel `i` with the current settings.
     pub fn scan_counts(&self, i: usize) -> u32 {
+        self.counts_with(i, self.integration_ms, self.lamp_on)
+    }
+
+    fn counts_with(&self, i: usize, integration_ms: u16, lamp_on: bool) -> u32 {
         let mut counts = f64::from(self.dark);
-        if self.lamp_on && self.pixels > 1 {
+        if lamp_on && self.pixels > 1 && !self.masked.contains(&i) {
             let x = i as f64 / (self.pixels - 1) as f64;
             let profile = (-((x - 0.5) / 0.2).powi(2)).exp();
-            counts += self.lamp_counts_per_ms * f64::from(self.integration_ms) * profile;
+            counts += self.lamp_counts_per_ms * f64::from(integration_ms) * profile;
         }
-        counts.min(f64::from(u16::MAX)) as u32
+        counts.min(f64::from(self.full_scale)) as u32
+    }
+
+    /// Remembers the settings of the scan in progress before one changes.
+    fn changing(&mut self) {
+        if self.stale.is_none() {
+            self.stale = Some((self.integration_ms, self.lamp_on));
+        }
     }
 
     /// How long the device takes to acquire before answering `S`.
@@ -88,7 +114,8 @@ impl Protocol for OceanEmulator {
         match (request.first(), word(request)) {
             (Some(b'I'), Some(ms)) => {
                 let ok = INTEGRATION_MS.contains(&ms);
-                if ok {
+                if ok && ms != self.integration_ms {
+                    self.changing();
                     self.integration_ms = ms;
                 }
                 ack(ok)
@@ -101,6 +128,9 @@ impl Protocol for OceanEmulator {
                 ack(ok)
             }
             (Some(b'J'), Some(on)) => {
+                if (on != 0) != self.lamp_on {
+                    self.changing();
+                }
                 self.lamp_on = on != 0;
                 ack(on <= 1)
             }
@@ -119,8 +149,14 @@ impl Protocol for OceanEmulator {
             (Some(b'S'), _) if self.out_of_memory => vec![crate::protocol::ocean::ETX],
             (Some(b'S'), _) => {
                 let scans = u32::from(self.scans.max(1));
+                let stale = self.stale.take();
                 let summed = (0..self.pixels)
-                    .map(|i| self.scan_counts(i) * scans)
+                    .map(|i| match stale {
+                        Some((ms, lamp)) => {
+                            self.counts_with(i, ms, lamp) + self.scan_counts(i) * (scans - 1)
+                        }
+                        None => self.scan_counts(i) * scans,
+                    })
                     .collect();
                 encode_spectrum(&RawSpectrum {
                     scans: self.scans,

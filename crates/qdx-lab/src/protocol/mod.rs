@@ -6,5 +6,7 @@ pub mod harvard;
 pub mod huber;
 pub mod modbus;
 pub mod new_era;
+pub mod obp;
 pub mod ocean;
+pub mod ooi;
 pub mod vici;
