@@ -1660,3 +1660,52 @@ fn run_format_json_streams_steps_experiments_and_the_summary() {
     assert_eq!(end["end"], "completed");
     assert_eq!(end["bundle"], "b");
 }
+
+/// Issue 17: every command that reports something has `--format json`: `verify`, `replay`,
+/// and `check --summary` (which used to drop the summary from its JSON).
+#[test]
+fn verify_replay_and_check_summary_speak_json() {
+    let env = tiny();
+    assert_eq!(
+        env.run(&["run", "tiny.qdx", "-q", "--out", "b"]).code,
+        Some(0)
+    );
+    let parse = |out: &CliOutput| -> serde_json::Value {
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let verify = env.run(&["verify", "b", "--format", "json"]);
+    assert_eq!(verify.code, Some(0), "{verify}");
+    let v = parse(&verify);
+    assert_eq!(
+        (v["ok"].clone(), v["files"].clone()),
+        (true.into(), 12.into())
+    );
+    assert_eq!(v["problems"], serde_json::json!([]));
+    let replay = env.run(&["replay", "b", "--format", "json"]);
+    assert_eq!(replay.code, Some(0), "{replay}");
+    assert_eq!(
+        parse(&replay),
+        serde_json::json!({"ok": true, "decisions": [], "files": [], "measurements_repeated": true})
+    );
+    // An edited spectrum: verify names it, and exits 1 as its text form does.
+    env.write(
+        "b/spectra/e0000-photoluminescence-r0.csv",
+        "wavelength_nm,counts\n400,1\n",
+    );
+    let edited = env.run(&["verify", "b", "--format", "json"]);
+    assert_eq!(edited.code, Some(1), "{edited}");
+    assert_eq!(
+        parse(&edited)["problems"],
+        serde_json::json!([
+            "spectra/e0000-photoluminescence-r0.csv: differs from the manifest (SHA-256 mismatch)"
+        ])
+    );
+    let check = env.run(&["check", "tiny.qdx", "--summary", "--format", "json"]);
+    assert_eq!(check.code, Some(0), "{check}");
+    let summary = &parse(&check)["summaries"][0];
+    assert_eq!(summary["file"], "tiny.qdx");
+    assert_eq!(
+        summary["summary"][0],
+        "campaign \"tiny\" (language 1, seed 7)"
+    );
+}

@@ -62,6 +62,8 @@ pub fn run(
     let mut errors = 0;
     let mut warnings = 0;
     let mut json = Vec::new();
+    // `--summary --format json`: each campaign's summary as its lines (the text form's).
+    let mut summaries = Vec::new();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     for path in files {
@@ -130,6 +132,12 @@ pub fn run(
                 for d in checked.diagnostics.iter() {
                     json.push(to_json(d, &checked.sources));
                 }
+                if with_summary && let Some(c) = &checked.campaign {
+                    summaries.push(serde_json::json!({
+                        "file": path.to_string_lossy().replace('\\', "/"),
+                        "summary": summary(c).lines().collect::<Vec<_>>(),
+                    }));
+                }
                 if let Some((_, l)) = &lab_checked {
                     for d in l.diagnostics.iter() {
                         json.push(to_json(d, &l.sources));
@@ -140,12 +148,15 @@ pub fn run(
     }
     match format {
         Format::Json => {
-            let report = serde_json::json!({
+            let mut report = serde_json::json!({
                 "files": files.iter().map(|f| f.to_string_lossy().replace('\\', "/")).collect::<Vec<_>>(),
                 "errors": errors,
                 "warnings": warnings,
                 "diagnostics": json,
             });
+            if with_summary && let Some(map) = report.as_object_mut() {
+                map.insert("summaries".into(), serde_json::Value::Array(summaries));
+            }
             let _ = writeln!(
                 stdout.lock(),
                 "{}",

@@ -93,7 +93,7 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RunFormat {
+pub enum TextOrJson {
     Text,
     Json,
 }
@@ -122,7 +122,8 @@ pub enum Command {
         /// Output format of diagnostics.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
-        /// Print what validation resolved (devices, derived ranges, proxies, …).
+        /// Print what validation resolved (devices, derived ranges, proxies, …); with
+        /// `--format json`, as `summaries` (each file's lines).
         #[arg(long)]
         summary: bool,
         /// Also check this lab binding file against each campaign.
@@ -164,7 +165,7 @@ pub enum Command {
         quiet: bool,
         /// `json`: progress and the summary as JSON lines on stdout, for pipelines.
         #[arg(long, value_enum, default_value = "text")]
-        format: RunFormat,
+        format: TextOrJson,
         /// Crash tests: stop after this journal record and wait to be killed.
         #[arg(long, hide = true)]
         halt_after: Option<u64>,
@@ -181,7 +182,7 @@ pub enum Command {
         quiet: bool,
         /// `json`: progress and the summary as JSON lines on stdout, for pipelines.
         #[arg(long, value_enum, default_value = "text")]
-        format: RunFormat,
+        format: TextOrJson,
         /// Crash tests: stop after this journal record and wait to be killed.
         #[arg(long, hide = true)]
         halt_after: Option<u64>,
@@ -190,11 +191,17 @@ pub enum Command {
     Verify {
         /// The bundle folder a run wrote.
         bundle: PathBuf,
+        /// `json`: `{ok, bundle, bundle_id, files, problems}` on stdout.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
     },
     /// Re-run a bundle's campaign with its seed on the simulated lab and report any difference.
     Replay {
         /// The bundle folder a run wrote.
         bundle: PathBuf,
+        /// `json`: `{ok, decisions, files, measurements_repeated}` on stdout.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
     },
     /// Render a bundle's report again (from its stored campaign and journal alone).
     Report {
@@ -322,8 +329,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Lab {
             command: LabCommand::Probe { lab, campaign },
         } => lab::probe(&lab, campaign.as_deref(), style),
-        Command::Verify { bundle } => run::verify(&bundle),
-        Command::Replay { bundle } => run::replay(&bundle, style),
+        Command::Verify { bundle, format } => run::verify(&bundle, format),
+        Command::Replay { bundle, format } => run::replay(&bundle, format, style),
         Command::Report {
             bundle,
             format,

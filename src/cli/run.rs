@@ -25,7 +25,7 @@ pub fn default_out(name: &str) -> PathBuf {
 #[derive(Debug, Clone, Copy)]
 pub struct Show {
     pub quiet: bool,
-    pub format: super::RunFormat,
+    pub format: super::TextOrJson,
 }
 
 impl Show {
@@ -34,7 +34,7 @@ impl Show {
         use crate::runtime::Progress;
         use std::io::IsTerminal;
         match self.format {
-            super::RunFormat::Json => Progress::Json,
+            super::TextOrJson::Json => Progress::Json,
             _ if self.quiet => Progress::Off,
             _ if std::io::stderr().is_terminal() => Progress::Bar,
             _ => Progress::Lines,
@@ -46,7 +46,7 @@ impl Show {
     /// end}`.
     fn summary(self, s: &RunSummary, before: &str) {
         let text = match self.format {
-            super::RunFormat::Json => {
+            super::TextOrJson::Json => {
                 let end = match s.end {
                     RunEnd::Completed => "completed".to_owned(),
                     RunEnd::Halted => "halted".to_owned(),
@@ -67,7 +67,7 @@ impl Show {
                 line.push('\n');
                 line
             }
-            super::RunFormat::Text => format!("{before}{}", summary(s)),
+            super::TextOrJson::Text => format!("{before}{}", summary(s)),
         };
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
@@ -365,8 +365,23 @@ pub fn resume(
     Ok(Outcome::Ran(s))
 }
 
-pub fn verify(dir: &Path) -> Result<Outcome, CliError> {
+pub fn verify(dir: &Path, format: super::TextOrJson) -> Result<Outcome, CliError> {
     let (manifest, problems) = crate::bundle::verify(dir)?;
+    if format == super::TextOrJson::Json {
+        let report = serde_json::json!({
+            "ok": problems.is_empty(),
+            "bundle": dir.display().to_string(),
+            "bundle_id": manifest.bundle_id,
+            "files": manifest.files.len() + manifest.wall_clock.files.len(),
+            "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{report}");
+        return Ok(if problems.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Found
+        });
+    }
     if problems.is_empty() {
         let _ = writeln!(
             std::io::stdout().lock(),
@@ -393,7 +408,20 @@ pub fn verify(dir: &Path) -> Result<Outcome, CliError> {
 
 /// Re-runs the bundle's campaign with its recorded seed on the simulated lab, in a temporary
 /// folder, and compares every reproducible file.
-pub fn replay(dir: &Path, style: Style) -> Result<Outcome, CliError> {
+pub fn replay(dir: &Path, format: super::TextOrJson, style: Style) -> Result<Outcome, CliError> {
+    let json = format == super::TextOrJson::Json;
+    // In JSON, one object at the end: what differs in the decisions, then in the files.
+    let done = |decisions: &[String], files: Option<&[String]>| {
+        let ok = decisions.is_empty() && files.is_none_or(<[String]>::is_empty);
+        let report = serde_json::json!({
+            "ok": ok,
+            "decisions": decisions,
+            "files": files.unwrap_or_default(),
+            "measurements_repeated": files.is_some(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{report}");
+        if ok { Outcome::Success } else { Outcome::Found }
+    };
     let started = started(dir)?;
     let checked = bundle_checked(dir, style)?;
     let Some(mut campaign) = checked.campaign else {
@@ -409,26 +437,32 @@ pub fn replay(dir: &Path, style: Style) -> Result<Outcome, CliError> {
     let records = crate::journal::live(&records);
     let decisions = crate::runtime::replay_decisions(&campaign, &records)
         .map_err(|e| CliError::of_run(e, &checked.sources))?;
-    let mut stdout = std::io::stdout().lock();
-    if decisions.is_empty() {
-        let _ = writeln!(
-            stdout,
-            "ok: every optimizer decision follows from the journaled measurements"
-        );
-    } else {
-        for x in &decisions {
-            let _ = writeln!(stdout, "differs: {x}");
+    let decisions: Vec<String> = decisions.iter().map(ToString::to_string).collect();
+    if json {
+        if !decisions.is_empty() || !simulated {
+            return Ok(done(&decisions, None));
         }
-        return Ok(Outcome::Found);
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        if decisions.is_empty() {
+            let _ = writeln!(
+                stdout,
+                "ok: every optimizer decision follows from the journaled measurements"
+            );
+        } else {
+            for x in &decisions {
+                let _ = writeln!(stdout, "differs: {x}");
+            }
+            return Ok(Outcome::Found);
+        }
+        if !simulated {
+            let _ = writeln!(
+                stdout,
+                "the run was on real instruments: its measurements cannot be repeated here"
+            );
+            return Ok(Outcome::Success);
+        }
     }
-    if !simulated {
-        let _ = writeln!(
-            stdout,
-            "the run was on real instruments: its measurements cannot be repeated here"
-        );
-        return Ok(Outcome::Success);
-    }
-    drop(stdout);
     let scratch = tempfile::tempdir().map_err(CliError::TempDir)?;
     let out = scratch.path().join("replay");
     let options = RunOptions {
@@ -438,6 +472,10 @@ pub fn replay(dir: &Path, style: Style) -> Result<Outcome, CliError> {
     };
     crate::runtime::run_simulated(&campaign, &out, &options).map_err(CliError::Replay)?;
     let differences = crate::bundle::compare(dir, &out)?;
+    if json {
+        let files: Vec<String> = differences.iter().map(ToString::to_string).collect();
+        return Ok(done(&decisions, Some(&files)));
+    }
     let mut stdout = std::io::stdout().lock();
     if differences.is_empty() {
         let _ = writeln!(
