@@ -549,8 +549,16 @@ fn fifty_thousand_variables_with_a_warning_each_check_and_fold() {
     // (issue 14: 100 000 variables printed 55 MB).
     let out = rendered(&checked);
     assert!(out.len() < 10_000, "{} bytes of warnings", out.len());
-    let first = text.lines().position(|l| l.starts_with("  v3 :")).expect("v3") + 1;
-    let last = text.lines().position(|l| l.starts_with("  v49999 :")).expect("v49999") + 1;
+    let first = text
+        .lines()
+        .position(|l| l.starts_with("  v3 :"))
+        .expect("v3")
+        + 1;
+    let last = text
+        .lines()
+        .position(|l| l.starts_with("  v49999 :"))
+        .expect("v49999")
+        + 1;
     assert!(
         out.contains(&format!(
             "⚠ 49997 more warnings like the ones above, from wide.qdx:{first} to wide.qdx:{last}"

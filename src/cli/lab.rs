@@ -160,6 +160,19 @@ pub async fn probe_binds(binds: &[Bind], connector: &mut dyn DeviceConnector) ->
                     }
                 }
             }
+            // A light is not switched while probing (a lamp output is probed with its
+            // spectrometer); what switches it is shown instead.
+            DeviceKind::Light => {
+                let spectrometer = match b.settings.get("spectrometer") {
+                    Some(registry::SettingValue::String(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                row.identity = Ok(match &spectrometer {
+                    Some(s) => format!("lamp output of {s}"),
+                    None => "switched by the operator".to_owned(),
+                });
+                row.status = Ok("not switched while probing".to_owned());
+            }
         }
         if row.identity.is_err() && row.status.is_err() {
             row.status = Err("failed".into());

@@ -25,7 +25,7 @@ use crate::capability::{
     TemperatureRange, syringe_rate_range,
 };
 use crate::clock::Clock;
-use crate::device::{Heater, Illumination, Pump, Spectrometer};
+use crate::device::{Heater, Illumination, Light, Pump, Spectrometer};
 use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean};
 use crate::error::DeviceErrorKind;
 use crate::transport::{Link, SerialSettings, SharedLink, open_serial, share};
@@ -37,6 +37,8 @@ pub enum DeviceKind {
     Pump,
     Heater,
     Spectrometer,
+    /// A light source the plan switches (or what switches it).
+    Light,
 }
 
 /// The type of a setting, with its SI unit where it has one.
@@ -102,6 +104,10 @@ pub enum Capability {
         integration_s: (f64, f64),
         max_averages: u32,
         pixels: usize,
+    },
+    /// `switched`: qdx switches it; otherwise the operator does (it may stay on).
+    Light {
+        switched: bool,
     },
 }
 
@@ -227,7 +233,8 @@ pub fn kinds() -> Vec<DriverKind> {
                     "lamp",
                     T::String,
                     Some(SettingValue::String("none".into())),
-                    "source on the lamp output: broadband, excitation or none",
+                    "source on the lamp output: broadband, excitation, none, or light (a light \
+                     of the campaign bound with `ocean.lamp_output`, switched by the plan)",
                 ),
                 spec(
                     "pixels",
@@ -323,6 +330,22 @@ pub fn kinds() -> Vec<DriverKind> {
         },
         ocean("ocean.usb2000"),
         ocean("ocean.flame"),
+        // Lights: what switches each light of the campaign.
+        DriverKind {
+            name: "ocean.lamp_output",
+            device: DeviceKind::Light,
+            settings: vec![required(
+                "spectrometer",
+                T::String,
+                "the Ocean spectrometer (its name in the campaign) whose lamp-enable output \
+                 switches this light",
+            )],
+        },
+        DriverKind {
+            name: "manual",
+            device: DeviceKind::Light,
+            settings: Vec::new(),
+        },
     ];
     all.sort_by_key(|k| k.name);
     all
@@ -483,6 +506,9 @@ pub fn capability(kind_name: &str, settings: &Settings) -> Result<Capability, Re
                 max_averages: u32::from(*ocean::SCANS.end()),
                 pixels: ranged(kind_name, &settings, "pixels", ocean::PIXELS)?,
             }),
+            DeviceKind::Light => Ok(Capability::Light {
+                switched: kind.name != "manual",
+            }),
             DeviceKind::Pump => Err(RegistryError::UnknownKind(kind_name.into())),
         },
     }
@@ -501,6 +527,55 @@ struct OpenPort {
 pub struct Connector {
     clock: Arc<dyn Clock>,
     ports: BTreeMap<String, OpenPort>,
+    /// Lamp outputs of the spectrometers opened with `lamp "light"`, by spectrometer name,
+    /// until the light bound to each is opened.
+    lamp_outputs: LampOutputs,
+}
+
+/// Lights on spectrometers' lamp outputs, made when the spectrometer is opened and taken by
+/// the light's binding (`ocean.lamp_output { spectrometer … }`).
+#[derive(Default)]
+pub struct LampOutputs(BTreeMap<String, crate::lights::LampOutputLight>);
+
+impl std::fmt::Debug for LampOutputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl LampOutputs {
+    pub fn insert(&mut self, spectrometer: &str, light: crate::lights::LampOutputLight) {
+        self.0.insert(spectrometer.to_owned(), light);
+    }
+
+    /// Opens a light binding: `manual`, or the lamp output of a spectrometer opened before.
+    pub fn light(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        let settings = check_settings(kind, settings)?;
+        Connector::expect_device(kind, DeviceKind::Light)?;
+        match kind {
+            "manual" => Ok(Box::new(crate::lights::ManualLight::new(name))),
+            "ocean.lamp_output" => {
+                let spectrometer = text(&settings, "spectrometer").unwrap_or_default();
+                let make = self
+                    .0
+                    .remove(spectrometer)
+                    .ok_or_else(|| RegistryError::Connect {
+                        device: name.into(),
+                        kind: DeviceErrorKind::Refused(format!(
+                            "`{spectrometer}` was not opened with its lamp output as a light \
+                         (`lamp \"light\"`), or another light took it"
+                        )),
+                    })?;
+                Ok(make(name))
+            }
+            other => Err(RegistryError::UnknownKind(other.into())),
+        }
+    }
 }
 
 impl Connector {
@@ -508,6 +583,7 @@ impl Connector {
         Self {
             clock,
             ports: BTreeMap::new(),
+            lamp_outputs: LampOutputs::default(),
         }
     }
 
@@ -718,7 +794,7 @@ impl Connector {
         let lamp = match text(&settings, "lamp") {
             Some("broadband") => Some(Illumination::Broadband),
             Some("excitation") => Some(Illumination::Excitation),
-            Some("none") | None => None,
+            Some("none" | "light") | None => None,
             Some(other) => {
                 return Err(bad(
                     "lamp",
@@ -738,12 +814,33 @@ impl Connector {
             Link::new(stream, timeout.unwrap_or(ocean::DEFAULT_TIMEOUT)),
             pixels,
         );
+        if text(&settings, "lamp") == Some("light") {
+            let (spectrometer, light) =
+                crate::lights::ocean_lamp_output(name, model, backend, coefficients)
+                    .await
+                    .map_err(|e| RegistryError::Connect {
+                        device: name.into(),
+                        kind: e.kind,
+                    })?;
+            self.lamp_outputs.insert(name, light);
+            return Ok(spectrometer);
+        }
         let spectrometer = ocean::OceanSpectrometer::new(name, model, backend, coefficients, lamp)
             .map_err(|e| RegistryError::Connect {
                 device: name.into(),
                 kind: e.kind,
             })?;
         Ok(Box::new(spectrometer))
+    }
+
+    /// Opens the light bound as `name` (after the spectrometer whose lamp output it is).
+    pub fn light(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        self.lamp_outputs.light(kind, name, settings)
     }
 
     /// Opens and configures the pump bound as `name`.
@@ -911,7 +1008,7 @@ mod tests {
             })
         );
         let names: Vec<&str> = kinds().iter().map(|k| k.name).collect();
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 11);
         assert!(names.windows(2).all(|w| w[0] < w[1]));
     }
 
