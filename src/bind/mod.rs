@@ -495,6 +495,10 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
             Ok(SettingValue::NumberList(out))
         }
         (SettingType::NumberList, _) => Err(wrong("a list of numbers, `[c0, c1, c2, c3]`")),
+        (SettingType::Device, ExprKind::Path(p)) if p.segments.len() == 1 => {
+            Ok(SettingValue::String(p.dotted()))
+        }
+        (SettingType::Device, _) => Err(wrong("a device name, e.g. `spec1`")),
     }
 }
 
@@ -506,6 +510,7 @@ fn type_name(ty: SettingType) -> &'static str {
         SettingType::Volume => "a volume",
         SettingType::Temperature => "a temperature",
         SettingType::NumberList => "a list of numbers",
+        SettingType::Device => "a device name",
     }
 }
 
@@ -896,6 +901,10 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
             continue;
         }
         let help = match role_kind(d.role) {
+            Some(DeviceKind::Light) => format!(
+                "add `bind {} = ocean.lamp_output {{ spectrometer … }}` if a spectrometer's lamp output switches it, or `bind {} = manual`",
+                d.name, d.name
+            ),
             Some(k) => format!(
                 "add `bind {} = <driver> {{ port \"…\", … }}`; {} drivers: {}",
                 d.name,

@@ -4,5 +4,6 @@
 
 mod binding;
 mod faults;
+mod lights;
 pub(crate) mod pty;
 mod rig;

@@ -18,9 +18,9 @@ use qdx_lab::emulators::eurotherm::EurothermEmulator;
 use qdx_lab::emulators::new_era::NewEraChain;
 use qdx_lab::emulators::ocean::OceanEmulator;
 use qdx_lab::emulators::{Emulator, GARBAGE, Protocol};
-use qdx_lab::registry::{RegistryError, SettingValue, Settings};
+use qdx_lab::registry::{LampOutputs, RegistryError, SettingValue, Settings};
 use qdx_lab::transport::{Link, SharedLink, share};
-use qdx_lab::{Clock, DeviceError, Heater, Illumination, Pump, RealClock, Spectrometer};
+use qdx_lab::{Clock, DeviceError, Heater, Illumination, Light, Pump, RealClock, Spectrometer};
 use tokio::io::DuplexStream;
 
 pub const CAMPAIGN: &str = include_str!("../data/labs/campaign.qdx");
@@ -124,6 +124,7 @@ impl Rig {
         let mut connector = EmulatedConnector {
             rig: self.clone(),
             chain: None,
+            lamp_outputs: LampOutputs::default(),
         };
         Lab::hardware_with(c, binding, self.clock.clone(), &mut connector)
             .await
@@ -166,6 +167,8 @@ struct EmulatedConnector {
     rig: Rig,
     /// The pumps' shared line, once opened.
     chain: Option<SharedLink<DuplexStream>>,
+    /// Lights on the spectrometer's lamp output, once it is opened with `lamp "light"`.
+    lamp_outputs: LampOutputs,
 }
 
 fn connect_error(name: &str) -> impl Fn(DeviceError) -> RegistryError + '_ {
@@ -250,6 +253,14 @@ impl DeviceConnector for EmulatedConnector {
             Link::new(self.rig.spectrometer.connect(), ocean::DEFAULT_TIMEOUT),
             2048,
         );
+        if settings.get("lamp") == Some(&SettingValue::String("light".into())) {
+            let (spectrometer, light) =
+                qdx_lab::lights::ocean_lamp_output(name, "Flame-S", backend, coefficients)
+                    .await
+                    .map_err(connect_error(name))?;
+            self.lamp_outputs.insert(name, light);
+            return Ok(spectrometer);
+        }
         let spectrometer = OceanSpectrometer::new(
             name,
             "Flame-S",
@@ -259,6 +270,15 @@ impl DeviceConnector for EmulatedConnector {
         )
         .map_err(connect_error(name))?;
         Ok(Box::new(spectrometer))
+    }
+
+    async fn light(
+        &mut self,
+        driver: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        self.lamp_outputs.light(driver, name, settings)
     }
 }
 

@@ -55,6 +55,9 @@ pub enum SettingType {
     Temperature,
     /// A list of plain numbers.
     NumberList,
+    /// The name of another device of the campaign, written bare (`spectrometer spec1`);
+    /// held as a [`SettingValue::String`].
+    Device,
 }
 
 /// A setting's value, SI for quantities.
@@ -336,7 +339,7 @@ pub fn kinds() -> Vec<DriverKind> {
             device: DeviceKind::Light,
             settings: vec![required(
                 "spectrometer",
-                T::String,
+                T::Device,
                 "the Ocean spectrometer (its name in the campaign) whose lamp-enable output \
                  switches this light",
             )],
@@ -389,7 +392,7 @@ pub fn check_settings(kind_name: &str, settings: &Settings) -> Result<Settings, 
             (None, None) => continue,
         };
         let ok = match (spec.ty, &value) {
-            (SettingType::String, SettingValue::String(_)) => true,
+            (SettingType::String | SettingType::Device, SettingValue::String(_)) => true,
             (SettingType::Integer, SettingValue::Integer(_)) => true,
             (
                 SettingType::Length | SettingType::Volume | SettingType::Temperature,
