@@ -14,11 +14,37 @@ use crate::support::{check_text, column};
 const LIGHTS: &str = "tests/data/valid/absorbance_and_pl_lights.qdx";
 const INTEGRATED: &str = "examples/cspbx3-orange.qdx";
 
-/// A campaign file cut to four experiments (three from the design), without its script proxy.
+/// The example as it was before it declared lights: the spectrometer's own sources.
+const CELL_WITH_LIGHTS: &str = "  cell s1 : flow_cell {
+    volume 5 uL
+    path_length 1 mm
+    spectrometer spec1
+    absorbance lamp1
+    photoluminescence led365
+  }
+  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm }
+  light lamp1 : lamp { range 200 nm .. 1100 nm }
+  light led365 : led { wavelength 365 nm }
+";
+const CELL_WITHOUT: &str =
+    "  cell s1 : flow_cell { volume 5 uL, path_length 1 mm, spectrometer spec1 }
+  spectrometer spec1 : uv_vis_pl { range 350 nm .. 800 nm, excitation 365 nm }
+";
+
+/// A campaign file cut to four experiments (three from the design), without its script proxy;
+/// the example without its lights.
 fn short(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .expect("campaign")
-        .replace("experiments 80,", "experiments 4,")
+    let text = std::fs::read_to_string(path).expect("campaign");
+    let text = if path == INTEGRATED {
+        assert!(
+            text.contains(CELL_WITH_LIGHTS),
+            "the example declares its lights"
+        );
+        text.replace(CELL_WITH_LIGHTS, CELL_WITHOUT)
+    } else {
+        text
+    };
+    text.replace("experiments 80,", "experiments 4,")
         .replace("initial sobol 10", "initial sobol 3")
         .replace("  score = script \"proxies/score.rhai\"\n", "")
 }
