@@ -902,8 +902,8 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
         }
         let help = match role_kind(d.role) {
             Some(DeviceKind::Light) => format!(
-                "add `bind {} = ocean.lamp_output {{ spectrometer … }}` if a spectrometer's lamp output switches it, or `bind {} = manual`",
-                d.name, d.name
+                "add `bind {} = ocean.lamp_output {{ spectrometer … }}` if a spectrometer's lamp output switches it, `bind {} = thorlabs.sc10 {{ port \"…\" }}` for a shutter in front of it, or `bind {} = manual`",
+                d.name, d.name, d.name
             ),
             Some(k) => format!(
                 "add `bind {} = <driver> {{ port \"…\", … }}`; {} drivers: {}",
@@ -1315,7 +1315,7 @@ fn check_light(c: &Campaign, lab: &ParsedLab, b: &Bind, diags: &mut Diagnostics)
                 ),
             )
             .label(b.driver_span, "the operator's responsibility")
-            .help("bind it to what switches it (`ocean.lamp_output { spectrometer … }`), or make sure it is off whenever it should be"),
+            .help("bind it to what switches it (`ocean.lamp_output { spectrometer … }`, or a shutter in front of it: `thorlabs.sc10 { port … }`), or make sure it is off whenever it should be"),
         );
         return;
     }
@@ -1351,7 +1351,7 @@ fn check_light(c: &Campaign, lab: &ParsedLab, b: &Bind, diags: &mut Diagnostics)
                 b.span_of("spectrometer"),
                 "switched by this spectrometer's lamp output",
             )
-            .help("name an Ocean spectrometer bound in this lab, or bind the light as `manual`"),
+            .help("name an Ocean spectrometer bound in this lab, or bind the light to a shutter (`thorlabs.sc10`) or as `manual`"),
         );
         return;
     }

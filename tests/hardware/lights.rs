@@ -186,6 +186,22 @@ fn a_light_switched_by_hand_binds_with_a_warning() {
 }
 
 #[test]
+fn a_lamp_behind_a_shutter_and_an_led_on_the_lamp_output_bind_without_a_warning() {
+    let lab = LAB
+        .replace(
+            "bind lamp1 = ocean.lamp_output { spectrometer spec1 }",
+            "bind lamp1 = thorlabs.sc10 { port \"/dev/ttyUSB3\" }",
+        )
+        .replace(
+            "bind led405 = manual",
+            "bind led405 = ocean.lamp_output { spectrometer spec1 }",
+        );
+    let (binds, text) = lab_diagnostics(&lab);
+    assert!(binds, "{text}");
+    assert_eq!(text, "");
+}
+
+#[test]
 fn lights_bound_to_what_cannot_switch_them_are_located_errors() {
     let cases = [
         (

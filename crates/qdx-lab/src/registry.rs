@@ -26,7 +26,7 @@ use crate::capability::{
 };
 use crate::clock::Clock;
 use crate::device::{Heater, Illumination, Light, Pump, Spectrometer};
-use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean};
+use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean, thorlabs};
 use crate::error::DeviceErrorKind;
 use crate::transport::{Link, SerialSettings, SharedLink, open_serial, share};
 
@@ -348,6 +348,11 @@ pub fn kinds() -> Vec<DriverKind> {
             name: "manual",
             device: DeviceKind::Light,
             settings: Vec::new(),
+        },
+        DriverKind {
+            name: "thorlabs.sc10",
+            device: DeviceKind::Light,
+            settings: serial(thorlabs::DEFAULT_BAUD),
         },
     ];
     all.sort_by_key(|k| k.name);
@@ -843,6 +848,14 @@ impl Connector {
         name: &str,
         settings: &Settings,
     ) -> Result<Box<dyn Light>, RegistryError> {
+        if kind == "thorlabs.sc10" {
+            let settings = check_settings(kind, settings)?;
+            let (port, baud, timeout) = Self::port_of(kind, &settings)?;
+            let stream =
+                self.exclusive(name, "thorlabs", &port, thorlabs::serial_settings(baud))?;
+            let link = Link::new(stream, timeout.unwrap_or(thorlabs::DEFAULT_TIMEOUT));
+            return Ok(Box::new(thorlabs::Sc10Shutter::new(name, link)));
+        }
         self.lamp_outputs.light(kind, name, settings)
     }
 
@@ -1011,7 +1024,7 @@ mod tests {
             })
         );
         let names: Vec<&str> = kinds().iter().map(|k| k.name).collect();
-        assert_eq!(names.len(), 11);
+        assert_eq!(names.len(), 12);
         assert!(names.windows(2).all(|w| w[0] < w[1]));
     }
 

@@ -7,3 +7,4 @@ pub mod harvard;
 pub mod huber;
 pub mod new_era;
 pub mod ocean;
+pub mod thorlabs;

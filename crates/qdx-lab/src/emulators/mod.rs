@@ -20,6 +20,7 @@ pub mod harvard;
 pub mod huber;
 pub mod new_era;
 pub mod ocean;
+pub mod thorlabs;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
