@@ -162,6 +162,30 @@ pub async fn probe_binds(binds: &[Bind], connector: &mut dyn DeviceConnector) ->
             }
             // A light is not switched while probing (a lamp output is probed with its
             // spectrometer); what switches it is shown instead.
+            DeviceKind::Light if b.settings.contains_key("port") => {
+                match tokio::time::timeout(
+                    CONNECT_DEADLINE,
+                    connector.light(&b.driver, &b.device, &b.settings),
+                )
+                .await
+                {
+                    Err(_) => row.identity = Err(connect_timeout()),
+                    Ok(Err(e)) => row.identity = Err(failed(e)),
+                    Ok(Ok(mut light)) => {
+                        row.identity = timed(CALL_DEADLINE, light.identify())
+                            .await
+                            .map(|i| identity_text(&i));
+                        row.status = timed(CALL_DEADLINE, light.state()).await.map(|s| {
+                            match s {
+                                Some(true) => "on",
+                                Some(false) => "off",
+                                None => "state unknown",
+                            }
+                            .to_owned()
+                        });
+                    }
+                }
+            }
             DeviceKind::Light => {
                 let spectrometer = match b.settings.get("spectrometer") {
                     Some(registry::SettingValue::String(s)) => Some(s.clone()),

@@ -444,6 +444,15 @@ impl<'c> Run<'c> {
                 failures.push(e.to_string());
             }
         }
+        // Lights off too (a laser or a UV lamp left on is a hazard of its own).
+        let lights: Vec<DeviceId> = self.lab.lights.keys().copied().collect();
+        for l in &lights {
+            if let Some(light) = self.lab.lights.get_mut(l)
+                && let Err(e) = light.set(false).await
+            {
+                failures.push(e.to_string());
+            }
+        }
         for p in &pumps {
             self.state.rates.insert(*p, 0.0);
             self.track_flow(*p, Some(0.0));
@@ -456,6 +465,7 @@ impl<'c> Run<'c> {
         for (h, k) in &heaters {
             commands.push((*h, Command::SetSetpoint { kelvin: *k }));
         }
+        commands.extend(lights.iter().map(|l| (*l, Command::SetLight { on: false })));
         self.log_commands(None, commands)?;
         self.log(Event::SafeState {
             reason: reason.to_owned(),

@@ -75,7 +75,8 @@ async fn an_absorbance_and_pl_lab_binds_and_switches_its_lamp_around_each_scan()
     let rig = Rig::new();
     let (_dir, result, records) = run(&rig, &c, &binding).await;
     result.expect("the run finishes");
-    // Calibration: dark at each integration time, the reference under the lamp.
+    // Calibration: dark at each integration time, the reference under the lamp; then the
+    // safe state at the end (commands outside any experiment).
     assert_eq!(
         steps(&records, None),
         [
@@ -88,7 +89,14 @@ async fn an_absorbance_and_pl_lab_binds_and_switches_its_lamp_around_each_scan()
             "lamp1 off",
             "spec1 discard 0.01",
             "spec1 acquire Dark 0.01 -",
+            // The safe state the run ends in turns every light off.
+            "lamp1 off",
+            "led405 off",
         ]
+    );
+    assert!(
+        !rig.spectrometer.with_device(|d| d.inner.lamp_on),
+        "the lamp ends off"
     );
     // Each experiment: absorbance under the lamp, then PL under the LED.
     assert_eq!(
