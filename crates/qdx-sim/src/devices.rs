@@ -281,7 +281,8 @@ impl SimSpectrometer {
     /// An acquisition in a cell the campaign's lights shine into: the spectrum is what the
     /// lights that are on give (none on: dark), whatever the request's `illumination` (a
     /// spectrometer with lights has no source of its own). After a switch, the first scan
-    /// saw the old lights for half its time.
+    /// saw the old lights for half its time; after a change of integration time, it was
+    /// exposed for the old time (a free-running detector was already integrating).
     fn acquire_lit(
         w: &mut World,
         index: usize,
@@ -303,11 +304,30 @@ impl SimSpectrometer {
             .ok_or_else(|| refused(name, "no such spectrometer".into()))?;
         let before = spec.lights_before.take();
         let mut signal = lit_signal(spec, &populations, &lights, &now);
+        let n = f64::from(request.averages.max(1));
+        // What the first scan saw, as a rate over the new integration time.
+        let mut first = signal.clone();
+        let mut stale = false;
         if let Some(before) = before {
             let old = lit_signal(spec, &populations, &lights, &before);
-            let n = f64::from(request.averages.max(1));
-            for (s, o) in signal.iter_mut().zip(&old) {
-                *s = (0.5 * o + (n - 0.5) * *s) / n;
+            for (f, o) in first.iter_mut().zip(&old) {
+                *f = 0.5 * (*f + o);
+            }
+            stale = true;
+        }
+        let t = request.integration_time_s;
+        if let Some(previous) = spec.last_integration.replace(t)
+            && (previous - t).abs() > 1e-12
+            && t > 0.0
+        {
+            for f in &mut first {
+                *f *= previous / t;
+            }
+            stale = true;
+        }
+        if stale {
+            for (s, f) in signal.iter_mut().zip(&first) {
+                *s = (f + (n - 1.0) * *s) / n;
             }
         }
         let (counts, saturated) = spec.detector.acquire(

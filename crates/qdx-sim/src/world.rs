@@ -72,6 +72,9 @@ pub(crate) struct SpectrometerState {
     /// Which lights were on before the first switch since the last scan (`None`: no switch
     /// since): the next scan was already integrating, so part of it saw those.
     pub lights_before: Option<Vec<bool>>,
+    /// The integration time of the last scan, s: a scan at another time was already
+    /// integrating at the old one when it was asked for (with lights only).
+    pub last_integration: Option<f64>,
 }
 
 /// A light and whether it is on.
@@ -168,6 +171,7 @@ impl World {
                     grid,
                     lamp,
                     lights_before: None,
+                    last_integration: None,
                 }
             })
             .collect();

@@ -720,3 +720,35 @@ async fn the_first_scan_after_a_switch_still_saw_the_old_lights() {
         .unwrap();
     assert!((signal(&again) / signal(&second) - 1.0).abs() < 0.05);
 }
+
+#[tokio::test]
+async fn the_first_scan_after_an_integration_change_was_exposed_for_the_old_time() {
+    let (lab, clock) = new_lab(with_lights(5));
+    product(&lab, &clock).await;
+    let mut spec = lab.spectrometer("spec1").unwrap();
+    lab.light("lamp1").unwrap().set(true).await.unwrap();
+    spec.acquire(&req(Illumination::Dark, 0.02, 1))
+        .await
+        .unwrap();
+    let settled_20 = spec
+        .acquire(&req(Illumination::Dark, 0.02, 1))
+        .await
+        .unwrap();
+    // Doubling the time: the first scan is still a 20 ms scan, the next a 40 ms one.
+    let first = spec
+        .acquire(&req(Illumination::Dark, 0.04, 1))
+        .await
+        .unwrap();
+    let second = spec
+        .acquire(&req(Illumination::Dark, 0.04, 1))
+        .await
+        .unwrap();
+    let peak = |s: &Spectrum| s.values().iter().copied().fold(0.0, f64::max);
+    assert!(
+        (peak(&first) / peak(&settled_20) - 1.0).abs() < 0.05,
+        "{} vs {}",
+        peak(&first),
+        peak(&settled_20)
+    );
+    assert!(peak(&second) > 1.7 * peak(&settled_20), "{}", peak(&second));
+}
