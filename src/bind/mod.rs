@@ -18,13 +18,15 @@
 //! [`Campaign`] and builds the [`LabBinding`] the runtime connects.
 //!
 //! Invariants of a [`LabBinding`] (what the runtime relies on):
-//! - every pump, heater and spectrometer of the campaign is bound exactly once, to a driver
-//!   kind that serves its role; nothing else is bound;
+//! - every pump, heater, spectrometer and light of the campaign is bound exactly once, to a
+//!   driver kind that serves its role; nothing else is bound; a light on a spectrometer's
+//!   lamp output has that spectrometer bound in the same lab, with `lamp "light"`;
 //! - every binding's settings passed `check_settings` (defaults filled in, SI units);
 //! - every rate the planner can send to a pump (the proven range of its derived rate, its
 //!   refill rate) is one the driver can run with that syringe, or zero (stopped); every
 //!   setpoint the planner can send to a heater, and its safe setpoint, lies within the
-//!   driver's stated range; a spectrometer's light output serves the campaign's channels;
+//!   driver's stated range; a spectrometer's light output serves the campaign's channels
+//!   (without declared lights), or is a light the plan switches (with them);
 //! - each pump's and heater's envelope is the campaign's device limits ∩ the driver's
 //!   capability ∩ the safety limits, and holds the heater's safe setpoint. The runtime checks
 //!   every command against it just before the command is written.
