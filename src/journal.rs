@@ -102,9 +102,9 @@ pub enum Event {
         #[serde(flatten)]
         command: Command,
     },
-    /// A wait, and why.
+    /// A wait, and why (`experiment` absent for the calibration's).
     Waited {
-        experiment: u64,
+        experiment: Option<u64>,
         why: String,
         seconds: f64,
     },

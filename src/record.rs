@@ -165,7 +165,7 @@ impl InEffect {
             Command::SetPosition { position, .. } => {
                 self.positions.insert(device, *position);
             }
-            Command::Acquire { .. } => {}
+            Command::Acquire { .. } | Command::SetLight { .. } | Command::Discard { .. } => {}
         }
     }
 

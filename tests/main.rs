@@ -11,6 +11,7 @@ mod exit_codes;
 mod format;
 mod grammar_examples;
 mod hardware;
+mod lights;
 mod objectives;
 mod record;
 mod robustness;

@@ -674,7 +674,7 @@ fn a_script_result_of_the_wrong_type_at_run_time_names_the_script_and_the_type()
     let row = obs.lines().nth(1).expect("an experiment");
     assert!(
         row.contains(
-            "score: typed.qdx:66:5: the script's result is a string (\"\"too red\"\"), expected a number"
+            "score: typed.qdx:76:5: the script's result is a string (\"\"too red\"\"), expected a number"
         ),
         "{row}"
     );

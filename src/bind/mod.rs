@@ -19,9 +19,10 @@
 //! [`Campaign`] and builds the [`LabBinding`] the runtime connects.
 //!
 //! Invariants of a [`LabBinding`] (what the runtime relies on):
-//! - every pump, heater and spectrometer of the campaign, and every valve it turns (the
-//!   measurement's route), is bound exactly once, to a driver kind that serves its role;
-//!   nothing else is bound;
+//! - every pump, heater, spectrometer and light of the campaign, and every valve it turns
+//!   (the measurement's route), is bound exactly once, to a driver kind that serves its role;
+//!   nothing else is bound; a light on a spectrometer's lamp output has that spectrometer bound
+//!   in the same lab, with `lamp "light"`;
 //! - every position the campaign gives a bound valve exists on the instrument, and when the
 //!   lab names a valve's positions, each position the route turns it to has a name (the
 //!   plan's commands and the journal carry it, through [`LabBinding::apply`]);
@@ -29,7 +30,8 @@
 //! - every rate the planner can send to a pump (the proven range of its derived rate, its
 //!   refill rate) is one the driver can run with that syringe, or zero (stopped); every
 //!   setpoint the planner can send to a heater, and its safe setpoint, lies within the
-//!   driver's stated range; a spectrometer's light output serves the campaign's channels;
+//!   driver's stated range; a spectrometer's light output serves the campaign's channels
+//!   (without declared lights), or is a light the plan switches (with them);
 //! - each pump's and heater's envelope is the campaign's device limits ∩ the driver's
 //!   capability ∩ the safety limits, and holds the heater's safe setpoint. The runtime checks
 //!   every command against it just before the command is written.
@@ -155,6 +157,7 @@ pub enum Limits {
     Heater(HeaterLimits),
     Spectrometer,
     Valve(ValveLimits),
+    Light,
 }
 
 /// One campaign device and the instrument that plays it.
@@ -276,6 +279,7 @@ fn device_kind_name(kind: DeviceKind) -> &'static str {
         DeviceKind::Heater => "heater",
         DeviceKind::Spectrometer => "spectrometer",
         DeviceKind::Valve => "valve",
+        DeviceKind::Light => "light",
     }
 }
 
@@ -528,6 +532,10 @@ fn setting_value(ty: SettingType, value: &ast::PropValue) -> Result<SettingValue
         }
         (SettingType::NumberList, _) => Err(wrong("a list of numbers, `[c0, c1, c2, c3]`")),
         (SettingType::Names, _) => Err(wrong(type_name(ty))),
+        (SettingType::Device, ExprKind::Path(p)) if p.segments.len() == 1 => {
+            Ok(SettingValue::String(p.dotted()))
+        }
+        (SettingType::Device, _) => Err(wrong("a device name, e.g. `spec1`")),
     }
 }
 
@@ -586,6 +594,7 @@ fn type_name(ty: SettingType) -> &'static str {
         SettingType::Temperature => "a temperature",
         SettingType::NumberList => "a list of numbers",
         SettingType::Names => "names of positions, `{ sample 2, waste 1 }`",
+        SettingType::Device => "a device name",
     }
 }
 
@@ -677,7 +686,7 @@ fn check_values(b: &Bind, diags: &mut Diagnostics) -> bool {
         ));
     }
     let choices: [(&str, &[&str]); 2] = [
-        ("lamp", &["broadband", "excitation", "none"]),
+        ("lamp", &["broadband", "excitation", "none", "light"]),
         ("sensor", &["internal", "process"]),
     ];
     for (name, allowed) in choices {
@@ -845,10 +854,14 @@ fn check_ports(binds: &[Bind], diags: &mut Diagnostics) {
         }
     };
     for (k, b) in binds.iter().enumerate() {
-        if b.port().is_empty() {
+        if !b.settings.contains_key("port") || b.port().is_empty() {
             continue;
         }
-        let Some(first) = binds.iter().take(k).find(|x| x.port() == b.port()) else {
+        let Some(first) = binds
+            .iter()
+            .take(k)
+            .find(|x| x.settings.contains_key("port") && x.port() == b.port())
+        else {
             continue;
         };
         let (fa, first_shares) = family(first);
@@ -921,6 +934,7 @@ fn role_kind(role: Role) -> Option<DeviceKind> {
         Role::Heater => Some(DeviceKind::Heater),
         Role::Spectrometer => Some(DeviceKind::Spectrometer),
         Role::Valve => Some(DeviceKind::Valve),
+        Role::Light => Some(DeviceKind::Light),
         _ => None,
     }
 }
@@ -929,7 +943,7 @@ fn role_kind(role: Role) -> Option<DeviceKind> {
 /// whose position the campaign sets (a derived position, or the measurement's route).
 fn needs_binding(c: &Campaign, id: DeviceId, d: &Device) -> bool {
     match d.role {
-        Role::Pump | Role::Heater | Role::Spectrometer => true,
+        Role::Pump | Role::Heater | Role::Spectrometer | Role::Light => true,
         Role::Valve => {
             c.setting_source(id, "position").is_some()
                 || c.measurement
@@ -1050,10 +1064,14 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
             DeviceKind::Pump => pump_limits(c, id, dev, b, &mut diags).map(Limits::Pump),
             DeviceKind::Heater => heater_limits(c, id, dev, b, &mut diags).map(Limits::Heater),
             DeviceKind::Spectrometer => {
-                check_spectrometer(c, id, dev, b, &mut diags);
+                check_spectrometer(c, id, dev, b, lab, &mut diags);
                 Some(Limits::Spectrometer)
             }
             DeviceKind::Valve => valve_limits(c, id, dev, b, &mut diags).map(Limits::Valve),
+            DeviceKind::Light => {
+                check_light(c, lab, b, &mut diags);
+                Some(Limits::Light)
+            }
         };
         if let Some(limits) = limits {
             devices.push(BoundDevice {
@@ -1072,6 +1090,10 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
             continue;
         }
         let help = match role_kind(d.role) {
+            Some(DeviceKind::Light) => format!(
+                "add `bind {} = ocean.lamp_output {{ spectrometer … }}` if a spectrometer's lamp output switches it, `bind {} = thorlabs.sc10 {{ port \"…\" }}` for a shutter in front of it, or `bind {} = manual`",
+                d.name, d.name, d.name
+            ),
             Some(k) => format!(
                 "add `bind {} = <driver> {{ port \"…\", … }}`; {} drivers: {}",
                 d.name,
@@ -1096,6 +1118,16 @@ pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) 
             .label(d.span, "the campaign drives it")
             .help(help),
         );
+    }
+    // A spectrometer whose lamp output is a light leaves switching it to that light.
+    for light in lab.binds.iter().filter(|b| b.driver == LAMP_OUTPUT) {
+        if let Some(spec) = light
+            .text("spectrometer")
+            .and_then(|s| devices.iter_mut().find(|d| d.name == s))
+        {
+            spec.settings
+                .insert("lamp".into(), SettingValue::String("light".into()));
+        }
     }
     devices.sort_by_key(|d| d.device);
     let binding = (!diags.has_errors()).then(|| LabBinding {
@@ -1513,7 +1545,121 @@ fn heater_limits(
     })
 }
 
-fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags: &mut Diagnostics) {
+/// The driver kind of a spectrometer's lamp output as a light.
+const LAMP_OUTPUT: &str = "ocean.lamp_output";
+
+/// The light bound to the lamp output of the spectrometer bound as `spectrometer`, if any.
+fn lamp_output_light<'l>(lab: &'l ParsedLab, spectrometer: &str) -> Option<&'l Bind> {
+    lab.binds
+        .iter()
+        .find(|x| x.driver == LAMP_OUTPUT && x.text("spectrometer") == Some(spectrometer))
+}
+
+/// A light's binding: what switches it exists and is free, and a light the operator switches
+/// is flagged (it reaches every spectrum, the dark ones too).
+fn check_light(c: &Campaign, lab: &ParsedLab, b: &Bind, diags: &mut Diagnostics) {
+    if b.driver == "manual" {
+        let uses: Vec<&str> = c
+            .measurement
+            .iter()
+            .flat_map(|m| &m.channels)
+            .filter(|ch| {
+                ch.light
+                    .and_then(|l| c.devices.get(l))
+                    .is_some_and(|d| d.name == b.device)
+            })
+            .map(|ch| ch.kind.name())
+            .collect();
+        diags.push(
+            Diagnostic::warning(
+                code::MANUAL_LIGHT,
+                format!(
+                    "`{}` is switched by hand: qdx cannot turn it off, so it also lights the dark spectra{}",
+                    b.device,
+                    if c.measurement.as_ref().is_some_and(|m| m.channels.len() > uses.len()) {
+                        " and the other channel's"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .label(b.driver_span, "the operator's responsibility")
+            .help("bind it to what switches it (`ocean.lamp_output { spectrometer … }`, or a shutter in front of it: `thorlabs.sc10 { port … }`), or make sure it is off whenever it should be"),
+        );
+        return;
+    }
+    let Some(name) = b.text("spectrometer") else {
+        return;
+    };
+    let spec = c.device_id(name).and_then(|id| c.devices.get(id));
+    let bound = lab.binds.iter().find(|x| x.device == name);
+    let problem = match (spec, bound) {
+        (None, _) => Some(format!("the campaign has no device `{name}`")),
+        (Some(d), _) if d.role != Role::Spectrometer => Some(format!(
+            "`{name}` is a {}, not a spectrometer",
+            d.role.name()
+        )),
+        (Some(_), None) => Some(format!("`{name}` is not bound in this lab")),
+        (Some(_), Some(s))
+            if !s.driver.starts_with("ocean.") || s.kind != DeviceKind::Spectrometer =>
+        {
+            Some(format!(
+                "`{name}` is bound to `{}`, which has no lamp output",
+                s.driver
+            ))
+        }
+        _ => None,
+    };
+    if let Some(why) = problem {
+        diags.push(
+            Diagnostic::error(
+                code::LIGHT_SWITCH,
+                format!("`{}` cannot be switched: {why}", b.device),
+            )
+            .label(
+                b.span_of("spectrometer"),
+                "switched by this spectrometer's lamp output",
+            )
+            .help("name an Ocean spectrometer bound in this lab, or bind the light to a shutter (`thorlabs.sc10`) or as `manual`"),
+        );
+        return;
+    }
+    if let Some(first) = lamp_output_light(lab, name)
+        && first.device != b.device
+    {
+        diags.push(
+            Diagnostic::error(
+                code::LIGHT_SWITCH,
+                format!("`{}` and `{}` are both on the lamp output of `{name}`", first.device, b.device),
+            )
+            .label(b.span_of("spectrometer"), "second light on it")
+            .label(first.span_of("spectrometer"), "first light on it")
+            .help("one output switches one light: bind the other light to what switches it, or as `manual`"),
+        );
+    }
+    if let Some(s) = bound
+        && let Some(lamp @ ("broadband" | "excitation")) = s.text("lamp")
+    {
+        diags.push(
+            Diagnostic::error(
+                code::LIGHT_SWITCH,
+                format!("the lamp output of `{name}` switches the light `{}`, but its binding says `lamp \"{lamp}\"`", b.device),
+            )
+            .label(s.span_of("lamp"), "a source of its own")
+            .label(b.span_of("spectrometer"), format!("`{}` is on it", b.device))
+            .help(format!("remove `lamp \"{lamp}\"` from `{name}`: the plan switches `{}`", b.device)),
+        );
+    }
+}
+
+fn check_spectrometer(
+    c: &Campaign,
+    id: DeviceId,
+    dev: &Device,
+    b: &Bind,
+    lab: &ParsedLab,
+    diags: &mut Diagnostics,
+) {
     let Capability::Spectrometer {
         integration_s,
         max_averages,
@@ -1530,6 +1676,23 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
         return;
     };
     let lamp = b.text("lamp").unwrap_or("none");
+    let lit = m.channels.iter().any(|ch| ch.light.is_some());
+    if lamp == "light" && lamp_output_light(lab, &b.device).is_none() {
+        diags.push(
+            Diagnostic::error(
+                code::LIGHT_SWITCH,
+                format!(
+                    "the lamp output of `{}` is a light, but no light is bound to it",
+                    b.device
+                ),
+            )
+            .label(b.span_of("lamp"), "`lamp \"light\"`")
+            .help(format!(
+                "bind the light on it: `bind lamp1 = ocean.lamp_output {{ spectrometer {} }}`",
+                b.device
+            )),
+        );
+    }
     let needs: Vec<(&str, &str)> = m
         .channels
         .iter()
@@ -1540,7 +1703,28 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
         .collect();
     let mut sources: Vec<&str> = needs.iter().map(|(_, s)| *s).collect();
     sources.dedup();
-    if sources.len() > 1 {
+    let cell = c.devices.get(m.cell).map_or("s1", |d| d.name.as_str());
+    if lit {
+        // The plan switches the campaign's lights; the lamp output serves one only as a light.
+        if let lamp @ ("broadband" | "excitation") = lamp
+            && lamp_output_light(lab, &b.device).is_none()
+        {
+            diags.push(
+                Diagnostic::error(
+                    code::LIGHT_SOURCES,
+                    format!(
+                        "the campaign's lights are switched by the plan, but `{}` switches a {lamp} source of its own on its lamp output",
+                        b.device
+                    ),
+                )
+                .label(b.span_of("lamp"), format!("`lamp \"{lamp}\"`"))
+                .help(format!(
+                    "bind the light wired to the lamp output to it, e.g. `bind lamp1 = ocean.lamp_output {{ spectrometer {} }}`, and remove `lamp \"{lamp}\"`",
+                    b.device
+                )),
+            );
+        }
+    } else if sources.len() > 1 {
         diags.push(
             Diagnostic::error(
                 code::LIGHT_SOURCES,
@@ -1551,7 +1735,10 @@ fn check_spectrometer(c: &Campaign, id: DeviceId, dev: &Device, b: &Bind, diags:
             )
             .label(b.span_of("lamp"), "one `lamp` output")
             .label(m.span, "both channels are measured here")
-            .help("measure one channel with this spectrometer, or add a second spectrometer for the other channel"),
+            .help(format!(
+                "declare the two lights and name them in the cell: `light lamp1 : lamp`, `light led1 : led {{ wavelength 365 nm }}`, `cell {cell} : flow_cell {{ …, absorbance lamp1, photoluminescence led1 }}`; then bind each to what switches it, e.g. `bind lamp1 = ocean.lamp_output {{ spectrometer {} }}` and `bind led1 = manual`",
+                b.device
+            )),
         );
     } else if let Some(((channel, source), _)) = needs.first().zip(sources.first())
         && lamp != *source

@@ -52,12 +52,13 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
     let first = c.topology.paths.first().ok_or("the reactor has no pump")?;
     let mut flow_path = Vec::new();
     let mut spectrometers = Vec::new();
+    let mut lights: Vec<sim::LightConfig> = Vec::new();
     let mut valves = Vec::new();
     for &id in &first.devices {
         let Some(d) = c.devices.get(id) else { continue };
         let volume = d.volume().max(MIN_SEGMENT_M3);
         let kind = match d.role {
-            Role::Pump | Role::Outlet | Role::Heater | Role::Spectrometer => continue,
+            Role::Pump | Role::Outlet | Role::Heater | Role::Spectrometer | Role::Light => continue,
             Role::Mixer => sim::SegmentKind::Mixer,
             Role::Coil => sim::SegmentKind::Coil {
                 heater: d
@@ -123,6 +124,40 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
         }
         if let Some(l) = cell.and_then(|c| c.quantity("path_length")) {
             s.path_length_m = l;
+        }
+        // The lights the cell names shine into this spectrometer; a PL light's wavelength is
+        // what excites the sample (and what a reference dye is excited at).
+        for channel in ["absorbance", "photoluminescence"] {
+            let Some(light) = cell
+                .and_then(|c| c.device_ref(channel))
+                .and_then(|l| c.devices.get(l))
+            else {
+                continue;
+            };
+            if lights
+                .iter()
+                .any(|x: &sim::LightConfig| x.name == light.name)
+            {
+                continue;
+            }
+            let kind = match (light.light_band(), light.light_wavelength()) {
+                (Some((lo, hi)), _) => sim::LightKind::Broadband {
+                    min_nm: lo * 1e9,
+                    max_nm: hi * 1e9,
+                },
+                (None, Some(w)) => {
+                    s.excitation_nm = w * 1e9;
+                    sim::LightKind::Narrow {
+                        wavelength_nm: w * 1e9,
+                    }
+                }
+                (None, None) => continue,
+            };
+            lights.push(sim::LightConfig {
+                name: light.name.clone(),
+                spectrometer: d.name.clone(),
+                kind,
+            });
         }
         spectrometers.push(s);
     }
@@ -192,6 +227,7 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
         spectrometers,
         valves,
         pressure_sensors: Vec::new(),
+        lights,
         chemistry,
     })
 }

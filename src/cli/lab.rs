@@ -192,6 +192,43 @@ pub async fn probe_binds(binds: &[Bind], connector: &mut dyn DeviceConnector) ->
                     }
                 }
             }
+            // A light is not switched while probing (a lamp output is probed with its
+            // spectrometer); what switches it is shown instead.
+            DeviceKind::Light if b.settings.contains_key("port") => {
+                match tokio::time::timeout(
+                    CONNECT_DEADLINE,
+                    connector.light(&b.driver, &b.device, &b.settings),
+                )
+                .await
+                {
+                    Err(_) => row.identity = Err(connect_timeout()),
+                    Ok(Err(e)) => row.identity = Err(failed(e)),
+                    Ok(Ok(mut light)) => {
+                        row.identity = timed(CALL_DEADLINE, light.identify())
+                            .await
+                            .map(|i| identity_text(&i));
+                        row.status = timed(CALL_DEADLINE, light.state()).await.map(|s| {
+                            match s {
+                                Some(true) => "on",
+                                Some(false) => "off",
+                                None => "state unknown",
+                            }
+                            .to_owned()
+                        });
+                    }
+                }
+            }
+            DeviceKind::Light => {
+                let spectrometer = match b.settings.get("spectrometer") {
+                    Some(registry::SettingValue::String(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                row.identity = Ok(match &spectrometer {
+                    Some(s) => format!("lamp output of {s}"),
+                    None => "switched by the operator".to_owned(),
+                });
+                row.status = Ok("not switched while probing".to_owned());
+            }
         }
         if row.identity.is_err() && row.status.is_err() {
             row.status = Err("failed".into());

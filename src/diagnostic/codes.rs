@@ -154,6 +154,8 @@ catalog! {
         pub const CHANNEL_NOT_MEASURED: &str = "qdx::validate::channel_not_measured";
         /// A measurement reads a channel its cell's spectrometer does not measure.
         pub const CHANNEL_UNSUPPORTED: &str = "qdx::validate::channel_unsupported";
+        /// A cell names a light for one measured channel but none for another.
+        pub const CHANNEL_WITHOUT_LIGHT: &str = "qdx::validate::channel_without_light";
         /// A choice variable is used in arithmetic; it has no numeric value.
         pub const CHOICE_IN_EXPRESSION: &str = "qdx::validate::choice_in_expression";
         /// A simulated table's `inputs` or `outputs` is not a list of names.
@@ -232,6 +234,8 @@ catalog! {
         pub const EMPTY_RAMP: &str = "qdx::validate::empty_ramp";
         /// A range's low end is not below its high end (a variable's, a property's, wavelengths).
         pub const EMPTY_RANGE: &str = "qdx::validate::empty_range";
+        /// An `excitation` (a spectrometer's, or `relative_plqy`'s) disagrees with the wavelength of the photoluminescence light.
+        pub const EXCITATION_MISMATCH: &str = "qdx::validate::excitation_mismatch";
         /// A `flush` is incomplete or has a pump, rate or volume count that cannot be.
         pub const FLUSH: &str = "qdx::validate::flush";
         /// Not shown: an error that follows from one already reported (the validator drops it).
@@ -258,6 +262,8 @@ catalog! {
         pub const KIND_NOT_IMPORTED: &str = "qdx::validate::kind_not_imported";
         /// A campaign file has a `lab` block; bindings belong in a lab file.
         pub const LAB_IN_CAMPAIGN: &str = "qdx::validate::lab_in_campaign";
+        /// Warning: a lamp's band covers only part of the spectrometer's range.
+        pub const LAMP_COVERAGE: &str = "qdx::validate::lamp_coverage";
         /// A grid's level count is not 2 to 10000, or its list of levels is empty.
         pub const LEVEL_COUNT: &str = "qdx::validate::level_count";
         /// A grid level lies outside its variable's range.
@@ -266,6 +272,8 @@ catalog! {
         pub const LEVELS_OF_CHOICE: &str = "qdx::validate::levels_of_choice";
         /// `levels` are given to an optimizer that is not a grid.
         pub const LEVELS_WITHOUT_GRID: &str = "qdx::validate::levels_without_grid";
+        /// A measurement names a light that cannot serve it: a narrow-band light for absorbance, a lamp for photoluminescence, or a band that misses what is read.
+        pub const LIGHT_UNSUITABLE: &str = "qdx::validate::light_unsuitable";
         /// A safety limit's bound is not a constant value.
         pub const LIMIT_NOT_CONSTANT: &str = "qdx::validate::limit_not_constant";
         /// A safety limit's subject is not one value (a variable, derived value or setting).
@@ -566,6 +574,10 @@ catalog! {
         pub const INTEGRATION: &str = "qdx::lab::integration";
         /// A spectrometer's channels need light sources its binding cannot give.
         pub const LIGHT_SOURCES: &str = "qdx::lab::light_sources";
+        /// A light's binding names what switches it wrongly: no such spectrometer, one not bound, or a lamp output already in use.
+        pub const LIGHT_SWITCH: &str = "qdx::lab::light_switch";
+        /// Warning: a light bound as `manual` stays on through every spectrum, the dark ones included.
+        pub const MANUAL_LIGHT: &str = "qdx::lab::manual_light";
         /// A binding lacks a setting its driver needs.
         pub const MISSING_SETTING: &str = "qdx::lab::missing_setting";
         /// A lab file has no `lab` block.

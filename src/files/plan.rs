@@ -273,6 +273,7 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     integration,
                     averages,
                     replicate,
+                    light,
                 } => {
                     m.insert("illumination".into(), json!(illumination));
                     entry(
@@ -283,6 +284,20 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     );
                     m.insert("averages".into(), json!(averages));
                     m.insert("replicate".into(), json!(replicate));
+                    if let Some(light) = light {
+                        m.insert("light".into(), json!(light));
+                    }
+                }
+                Command::SetLight { on } => {
+                    m.insert("on".into(), json!(on));
+                }
+                Command::Discard { integration } => {
+                    entry(
+                        &mut m,
+                        "integration",
+                        &fixed("ms", Interpretation::Difference),
+                        *integration,
+                    );
                 }
             }
         }
@@ -323,6 +338,11 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
         }
         Operation::Read => {
             m.insert("read".into(), json!("virtual lab"));
+        }
+        Operation::WaitLight { device, seconds: s } => {
+            m.insert("wait".into(), json!("light"));
+            m.insert("device".into(), json!(name(*device)));
+            entry(&mut m, "seconds", &seconds, *s);
         }
     }
     Value::Object(m)

@@ -38,13 +38,29 @@ pub enum Command {
         /// spectra; absent in journals written before it was recorded).
         #[serde(default)]
         replicate: u32,
+        /// The campaign's light the plan switched on for it (`None` for a dark spectrum, and
+        /// when the spectrometer's own source serves the channel). With lights, the
+        /// spectrometer is asked for no source of its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        light: Option<String>,
     },
+    /// Switch a light on or off.
+    SetLight { on: bool },
+    /// Take one scan of `integration` s and throw it away: the first scan after a light is
+    /// switched or the integration time changes mixes the old state with the new (a
+    /// free-running detector was already integrating).
+    Discard { integration: f64 },
 }
 
 impl Command {
-    /// Whether the command changes a device's setting (everything but an acquisition).
+    /// Whether the command changes a device's setting (a pump's, a heater's, a valve's): the
+    /// settings of a step go out together, before its waits and acquisitions. Lights and
+    /// discarded scans are not: they are sent in order with the acquisitions.
     pub fn is_setting(&self) -> bool {
-        !matches!(self, Command::Acquire { .. })
+        !matches!(
+            self,
+            Command::Acquire { .. } | Command::SetLight { .. } | Command::Discard { .. }
+        )
     }
 
     /// The acquisition of one channel's spectrum.
@@ -54,6 +70,7 @@ impl Command {
             integration,
             averages,
             replicate,
+            light: None,
         }
     }
 
@@ -64,11 +81,21 @@ impl Command {
                 illumination,
                 integration,
                 averages,
+                light,
                 ..
             } => Some(qdx_lab::AcquireRequest {
-                illumination: *illumination,
+                illumination: if light.is_some() {
+                    Illumination::Dark
+                } else {
+                    *illumination
+                },
                 integration_time_s: *integration,
                 averages: *averages,
+            }),
+            Command::Discard { integration } => Some(qdx_lab::AcquireRequest {
+                illumination: Illumination::Dark,
+                integration_time_s: *integration,
+                averages: 1,
             }),
             _ => None,
         }

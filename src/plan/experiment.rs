@@ -14,6 +14,7 @@ use crate::diagnostic::codes::plan as code;
 use crate::source::{Span, Synthetic};
 use crate::validate::campaign::*;
 use crate::validate::expr::Env;
+use qdx_lab::Illumination;
 
 /// Seconds of overhead per device command and per acquisition (serial round trips).
 pub const COMMAND_OVERHEAD_S: f64 = 0.05;
@@ -69,7 +70,11 @@ impl LabState {
             Command::SetSetpoint { kelvin } => {
                 self.setpoints.insert(device, *kelvin);
             }
-            Command::Refill { .. } | Command::SetPosition { .. } | Command::Acquire { .. } => {}
+            Command::Refill { .. }
+            | Command::SetPosition { .. }
+            | Command::Acquire { .. }
+            | Command::SetLight { .. }
+            | Command::Discard { .. } => {}
         }
     }
 }
@@ -97,6 +102,8 @@ pub enum Operation {
     },
     /// Ask a virtual lab (table or script model) for its readings at the variables.
     Read,
+    /// Wait `seconds` for a light just switched on to settle (its kind's `settle`).
+    WaitLight { device: DeviceId, seconds: f64 },
 }
 
 impl Operation {
@@ -124,6 +131,20 @@ impl Operation {
         )
     }
 
+    /// Whether it runs in order with the acquisitions around it (a scan, kept or discarded;
+    /// a light switched; its settle time), rather than in parallel with its step.
+    pub fn is_sequenced(&self) -> bool {
+        matches!(
+            self,
+            Operation::Send {
+                command: Command::Acquire { .. }
+                    | Command::Discard { .. }
+                    | Command::SetLight { .. },
+                ..
+            } | Operation::WaitLight { .. }
+        )
+    }
+
     /// Estimated duration, s.
     pub fn estimate(&self, plan: &ExperimentPlan, c: &Campaign) -> f64 {
         match self {
@@ -131,7 +152,9 @@ impl Operation {
                 Command::Stop
                 | Command::SetRate { .. }
                 | Command::SetSetpoint { .. }
-                | Command::SetPosition { .. } => COMMAND_OVERHEAD_S,
+                | Command::SetPosition { .. }
+                | Command::SetLight { .. } => COMMAND_OVERHEAD_S,
+                Command::Discard { integration } => integration + COMMAND_OVERHEAD_S,
                 Command::Refill { volume, rate } => {
                     volume / rate.max(f64::MIN_POSITIVE) + 2.0 * COMMAND_OVERHEAD_S
                 }
@@ -142,6 +165,7 @@ impl Operation {
                 } => integration * f64::from(*averages) + COMMAND_OVERHEAD_S,
             },
             Operation::Read => COMMAND_OVERHEAD_S,
+            Operation::WaitLight { seconds, .. } => *seconds,
             Operation::WaitThermal {
                 device,
                 within,
@@ -195,15 +219,32 @@ impl Operation {
                     integration,
                     averages,
                     replicate,
+                    light,
                 } => format!(
-                    "acquire {} on {} ({} ms x {}, replicate {})",
+                    "acquire {} on {} ({} ms x {}, replicate {}){}",
                     super::command::channel(*illumination).map_or("dark", ChannelKind::name),
                     name(device),
                     qdx_units::format_number(integration * 1000.0),
                     averages,
-                    replicate
+                    replicate,
+                    light
+                        .as_ref()
+                        .map_or(String::new(), |l| format!(" under {l}"))
+                ),
+                Command::SetLight { on } => {
+                    format!("switch {} {}", name(device), if *on { "on" } else { "off" })
+                }
+                Command::Discard { integration } => format!(
+                    "discard one scan on {} ({} ms): the first after a change",
+                    name(device),
+                    qdx_units::format_number(integration * 1000.0)
                 ),
             },
+            Operation::WaitLight { device, seconds } => format!(
+                "wait {} s for {} to settle",
+                qdx_units::format_number(*seconds),
+                name(device)
+            ),
             Operation::WaitThermal {
                 device,
                 within,
@@ -720,7 +761,11 @@ pub fn schedule(
             });
         }
         plan.steps.push(Step {
-            why: "measure: each replicate reads every channel".into(),
+            why: if switches_lights(c) {
+                "measure: each channel under its light (switched, settled, first scan discarded), every replicate".into()
+            } else {
+                "measure: each replicate reads every channel".into()
+            },
             ops: acquire_ops,
         });
         if let Some(r) = &route {
@@ -814,7 +859,154 @@ fn thermal_waits(c: &Campaign, state: &LabState, plan: &mut ExperimentPlan) -> V
     ops
 }
 
-/// The measurement's acquisitions: each replicate reads every channel.
+/// Switching lights and taking scans in order: a switched light waits its settle time, and
+/// the first scan after a switch or an integration change is discarded.
+struct LightSequence<'c> {
+    c: &'c Campaign,
+    spectrometer: DeviceId,
+    on: Option<DeviceId>,
+    /// The lights changed since the last scan.
+    changed: bool,
+    integration: Option<f64>,
+    ops: Vec<Operation>,
+}
+
+impl<'c> LightSequence<'c> {
+    fn new(c: &'c Campaign, spectrometer: DeviceId) -> Self {
+        Self {
+            c,
+            spectrometer,
+            on: None,
+            changed: true,
+            integration: None,
+            ops: Vec::new(),
+        }
+    }
+
+    /// Only `light` on (none: dark).
+    fn switch(&mut self, light: Option<DeviceId>) {
+        if self.on == light {
+            return;
+        }
+        if let Some(old) = self.on {
+            self.ops
+                .push(Operation::send(old, Command::SetLight { on: false }));
+        }
+        if let Some(new) = light {
+            self.ops
+                .push(Operation::send(new, Command::SetLight { on: true }));
+            let seconds = self.c.devices.get(new).map_or(0.0, Device::settle);
+            if seconds > 0.0 {
+                self.ops.push(Operation::WaitLight {
+                    device: new,
+                    seconds,
+                });
+            }
+        }
+        self.on = light;
+        self.changed = true;
+    }
+
+    /// A spectrum under the light on now.
+    fn scan(&mut self, illumination: Illumination, ch: &Channel, replicate: u32) {
+        let fresh = self
+            .integration
+            .is_none_or(|t| (t - ch.integration).abs() > 1e-12);
+        if self.changed || fresh {
+            self.ops.push(Operation::send(
+                self.spectrometer,
+                Command::Discard {
+                    integration: ch.integration,
+                },
+            ));
+        }
+        self.changed = false;
+        self.integration = Some(ch.integration);
+        let light = self
+            .on
+            .and_then(|l| self.c.devices.get(l))
+            .map(|d| d.name.clone());
+        self.ops.push(Operation::send(
+            self.spectrometer,
+            Command::Acquire {
+                illumination,
+                integration: ch.integration,
+                averages: ch.averages,
+                replicate,
+                light,
+            },
+        ));
+    }
+}
+
+/// Whether the campaign's measurement switches lights of its own (a channel names one).
+pub fn switches_lights(c: &Campaign) -> bool {
+    c.measurement
+        .as_ref()
+        .is_some_and(|m| m.channels.iter().any(|ch| ch.light.is_some()))
+}
+
+/// The calibration before the first experiment, with solvent in the cell: for each channel a
+/// dark spectrum at its integration time, and for absorbance the reference under its light.
+/// Each operation comes with the channel it calibrates.
+pub fn calibration(c: &Campaign) -> Vec<(ChannelKind, Operation)> {
+    let Some((m, spectrometer)) = c
+        .measurement
+        .as_ref()
+        .and_then(|m| Some((m, m.spectrometer?)))
+    else {
+        return Vec::new();
+    };
+    if !switches_lights(c) {
+        // The spectrometer's own sources: it switches them itself.
+        return m
+            .channels
+            .iter()
+            .flat_map(|ch| {
+                let mut takes = vec![Illumination::Dark];
+                if ch.kind == ChannelKind::Absorbance {
+                    takes.push(Illumination::Broadband);
+                }
+                takes.into_iter().map(|illumination| {
+                    (
+                        ch.kind,
+                        Operation::send(
+                            spectrometer,
+                            Command::Acquire {
+                                illumination,
+                                integration: ch.integration,
+                                averages: ch.averages,
+                                replicate: 0,
+                                light: None,
+                            },
+                        ),
+                    )
+                })
+            })
+            .collect();
+    }
+    let mut seq = LightSequence::new(c, spectrometer);
+    let mut out = Vec::new();
+    for ch in &m.channels {
+        seq.switch(None);
+        seq.scan(Illumination::Dark, ch, 0);
+        if ch.kind == ChannelKind::Absorbance {
+            seq.switch(ch.light);
+            seq.scan(Illumination::Broadband, ch, 0);
+        }
+        out.extend(seq.ops.drain(..).map(|op| (ch.kind, op)));
+    }
+    seq.switch(None);
+    let last = m
+        .channels
+        .last()
+        .map_or(ChannelKind::Absorbance, |ch| ch.kind);
+    out.extend(seq.ops.drain(..).map(|op| (last, op)));
+    out
+}
+
+/// The measurement's acquisitions: each replicate reads every channel. With lights, each
+/// channel is read under its light, all its replicates in a row, and the lights end off.
 fn acquisitions(c: &Campaign) -> Vec<Operation> {
     let Some((m, spectrometer)) = c
         .measurement
@@ -823,6 +1015,17 @@ fn acquisitions(c: &Campaign) -> Vec<Operation> {
     else {
         return Vec::new();
     };
+    if switches_lights(c) {
+        let mut seq = LightSequence::new(c, spectrometer);
+        for ch in &m.channels {
+            seq.switch(ch.light);
+            for r in 0..m.replicates {
+                seq.scan(super::command::illumination(ch.kind), ch, r);
+            }
+        }
+        seq.switch(None);
+        return seq.ops;
+    }
     (0..m.replicates)
         .flat_map(|r| {
             m.channels.iter().map(move |ch| {
@@ -906,7 +1109,7 @@ fn run_through(
                 _ => {}
             }
         }
-        let longest = if s.ops.iter().any(Operation::is_acquisition) {
+        let longest = if s.ops.iter().any(Operation::is_sequenced) {
             s.ops.iter().map(|o| o.estimate(plan, c)).sum::<f64>()
         } else {
             s.ops

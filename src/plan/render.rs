@@ -114,7 +114,9 @@ pub fn dot(c: &Campaign, plan: &Plan) -> String {
         for (j, op) in step.ops.iter().enumerate() {
             let id = format!("s{i}o{j}");
             let shape = match op {
-                Operation::WaitThermal { .. } | Operation::WaitSteadyState { .. } => "ellipse",
+                Operation::WaitThermal { .. }
+                | Operation::WaitSteadyState { .. }
+                | Operation::WaitLight { .. } => "ellipse",
                 Operation::Read => "note",
                 o if o.is_acquisition() => "note",
                 _ => "box",
@@ -128,7 +130,7 @@ pub fn dot(c: &Campaign, plan: &Plan) -> String {
         }
         s.push_str("  }\n");
         // Acquisitions in a step run one after another; other operations in parallel.
-        let sequential = step.ops.iter().all(Operation::is_acquisition);
+        let sequential = step.ops.iter().all(Operation::is_sequenced);
         if sequential {
             for (k, id) in current.iter().enumerate() {
                 if k == 0 {

@@ -23,7 +23,7 @@ use qdx_lab::registry::{self, RegistryError, Settings};
 use qdx_lab::watchdog::with_deadline;
 use qdx_lab::{
     AcquireRequest, DeviceError, DeviceErrorKind, DeviceResult, Heater, HeaterStatus, Identity,
-    Pump, PumpDirection, PumpStatus, Spectrometer, Valve,
+    Light, Pump, PumpDirection, PumpStatus, Spectrometer, Valve,
 };
 use qdx_spectra::Spectrum;
 
@@ -62,6 +62,16 @@ pub trait DeviceConnector: Send {
         name: &str,
         settings: &Settings,
     ) -> Result<Box<dyn Valve>, RegistryError>;
+    /// Opens a light, after the spectrometers (one may switch it on its lamp output). By
+    /// default only `manual` lights open.
+    async fn light(
+        &mut self,
+        driver: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        registry::LampOutputs::default().light(driver, name, settings)
+    }
 }
 
 #[async_trait]
@@ -100,6 +110,15 @@ impl DeviceConnector for registry::Connector {
         settings: &Settings,
     ) -> Result<Box<dyn Valve>, RegistryError> {
         registry::Connector::valve(self, driver, name, settings).await
+    }
+
+    async fn light(
+        &mut self,
+        driver: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        registry::Connector::light(self, driver, name, settings)
     }
 }
 
@@ -371,6 +390,36 @@ impl Spectrometer for DynSpectrometer {
     }
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum> {
         self.0.acquire(request).await
+    }
+}
+
+#[async_trait]
+impl<L: Light> Light for Watched<L> {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        with_deadline(&self.name, self.deadline, self.inner.identify()).await
+    }
+    async fn set(&mut self, on: bool) -> DeviceResult<()> {
+        with_deadline(&self.name, self.deadline, self.inner.set(on)).await
+    }
+    async fn state(&mut self) -> DeviceResult<Option<bool>> {
+        with_deadline(&self.name, self.deadline, self.inner.state()).await
+    }
+}
+
+/// A boxed light as a `Light`.
+#[derive(Debug)]
+pub struct DynLight(pub Box<dyn Light>);
+
+#[async_trait]
+impl Light for DynLight {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        self.0.identify().await
+    }
+    async fn set(&mut self, on: bool) -> DeviceResult<()> {
+        self.0.set(on).await
+    }
+    async fn state(&mut self) -> DeviceResult<Option<bool>> {
+        self.0.state().await
     }
 }
 

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use qdx_lab::guard::{GuardedHeater, GuardedPump};
 use qdx_lab::registry::{self, DeviceKind, RegistryError, SettingValue};
-use qdx_lab::{Clock, DeviceErrorKind, Heater, Pump, PumpDirection, Spectrometer, Valve};
+use qdx_lab::{Clock, DeviceErrorKind, Heater, Light, Pump, PumpDirection, Spectrometer, Valve};
 use qdx_sim as sim;
 
 use super::hardware::{
-    CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector, DynHeater, DynPump, DynSpectrometer,
-    DynValve, InfuseLimit, Watched,
+    CALL_DEADLINE, CONNECT_DEADLINE, DeviceConnector, DynHeater, DynLight, DynPump,
+    DynSpectrometer, DynValve, InfuseLimit, Watched,
 };
 use crate::bind::{LabBinding, LabFile, Limits};
 use crate::validate::campaign::*;
@@ -49,6 +49,7 @@ pub struct Lab {
     pub heaters: BTreeMap<DeviceId, Box<dyn Heater>>,
     pub spectrometers: BTreeMap<DeviceId, Box<dyn Spectrometer>>,
     pub valves: BTreeMap<DeviceId, Box<dyn Valve>>,
+    pub lights: BTreeMap<DeviceId, Box<dyn Light>>,
     pub virtual_lab: Option<VirtualLab>,
     /// The simulated reactor, when simulated (for reference-dye calibration).
     pub sim: Option<sim::SimLab>,
@@ -78,6 +79,7 @@ impl Lab {
             heaters: BTreeMap::new(),
             spectrometers: BTreeMap::new(),
             valves: BTreeMap::new(),
+            lights: BTreeMap::new(),
             virtual_lab: None,
             sim: None,
             keepalive: None,
@@ -126,6 +128,10 @@ impl Lab {
                     lab.valves
                         .insert(id, world.valve(&d.name).map_err(|e| e.to_string())?);
                 }
+                Role::Light => {
+                    lab.lights
+                        .insert(id, world.light(&d.name).map_err(|e| e.to_string())?);
+                }
                 _ => {}
             }
         }
@@ -163,6 +169,7 @@ impl Lab {
             heaters: BTreeMap::new(),
             spectrometers: BTreeMap::new(),
             valves: BTreeMap::new(),
+            lights: BTreeMap::new(),
             virtual_lab: None,
             sim: None,
             keepalive: None,
@@ -171,7 +178,11 @@ impl Lab {
             device: device.to_owned(),
             kind: DeviceErrorKind::Timeout(CONNECT_DEADLINE),
         };
-        for b in &binding.devices {
+        // Lights after everything else: a light on a spectrometer's lamp output is made when
+        // the spectrometer is opened.
+        let mut order: Vec<&crate::bind::BoundDevice> = binding.devices.iter().collect();
+        order.sort_by_key(|b| b.kind == DeviceKind::Light);
+        for b in order {
             let name = b.name.as_str();
             if c.devices.get(b.device).is_none_or(|d| d.name != b.name) {
                 return Err(RegistryError::Connect {
@@ -223,6 +234,18 @@ impl Lab {
                     lab.heaters.insert(
                         b.device,
                         Box::new(Watched::new(name, guarded, CALL_DEADLINE)),
+                    );
+                }
+                (DeviceKind::Light, _) => {
+                    let raw = tokio::time::timeout(
+                        CONNECT_DEADLINE,
+                        connector.light(&b.driver, name, &b.settings),
+                    )
+                    .await
+                    .map_err(|_| timed_out(name))??;
+                    lab.lights.insert(
+                        b.device,
+                        Box::new(Watched::new(name, DynLight(raw), CALL_DEADLINE)),
                     );
                 }
                 (DeviceKind::Spectrometer, _) => {

@@ -446,6 +446,15 @@ impl<'c> Run<'c> {
                 failures.push(e.to_string());
             }
         }
+        // Lights off too (a laser or a UV lamp left on is a hazard of its own).
+        let lights: Vec<DeviceId> = self.lab.lights.keys().copied().collect();
+        for l in &lights {
+            if let Some(light) = self.lab.lights.get_mut(l)
+                && let Err(e) = light.set(false).await
+            {
+                failures.push(e.to_string());
+            }
+        }
         for p in &pumps {
             self.state.rates.insert(*p, 0.0);
             self.track_flow(*p, Some(0.0));
@@ -458,6 +467,7 @@ impl<'c> Run<'c> {
         for (h, k) in &heaters {
             commands.push((*h, Command::SetSetpoint { kelvin: *k }));
         }
+        commands.extend(lights.iter().map(|l| (*l, Command::SetLight { on: false })));
         self.log_commands(None, commands)?;
         self.log(Event::SafeState {
             reason: reason.to_owned(),
@@ -611,12 +621,16 @@ impl<'c> Run<'c> {
                     Some(v) => v.set_position(*position).await,
                     None => Ok(()),
                 },
-                Command::Acquire { .. } => {
+                Command::Acquire { .. } | Command::Discard { .. } => {
                     match (self.lab.spectrometers.get_mut(device), command.request()) {
                         (Some(s), Some(request)) => s.acquire(&request).await.map(|_| ()),
                         _ => Ok(()),
                     }
                 }
+                Command::SetLight { on } => match self.lab.lights.get_mut(device) {
+                    Some(l) => l.set(*on).await,
+                    None => Ok(()),
+                },
             },
             RetryOp::HeaterStatus(device) => match self.lab.heaters.get_mut(device) {
                 Some(h) => h.status().await.map(|_| ()),
@@ -639,34 +653,51 @@ impl<'c> Run<'c> {
         };
         let mut files = Vec::new();
         let spec_name = self.device_name(spec);
-        for ch in &m.channels {
-            let mut takes = vec![(Illumination::Dark, "dark")];
-            if ch.kind == ChannelKind::Absorbance {
-                takes.push((Illumination::Broadband, "reference"));
-            }
-            for (illumination, what) in takes {
-                let command = Command::Acquire {
-                    illumination,
-                    integration: ch.integration,
-                    averages: ch.averages,
-                    replicate: 0,
-                };
-                let s = match self.acquire(None, spec, command).await? {
-                    Ok(s) => s,
-                    Err(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => {
+        for (channel, op) in crate::plan::experiment::calibration(self.c) {
+            let (device, command) = match op {
+                Operation::Send { device, command } => (device, command),
+                Operation::WaitLight { device, seconds } => {
+                    self.idle(seconds).await?;
+                    let why = format!("{} settles after switching", self.device_name(device));
+                    self.log(Event::Waited {
+                        experiment: None,
+                        why,
+                        seconds,
+                    })?;
+                    continue;
+                }
+                _ => continue,
+            };
+            let illumination = match &command {
+                Command::Acquire { illumination, .. } => *illumination,
+                _ => match self.sequenced(None, device, command).await? {
+                    None | Some(FaultOutcome::Recovered) => continue,
+                    Some(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => {
                         return Ok(Some(format!("calibration failed: {why}")));
                     }
-                    Err(FaultOutcome::Recovered) => continue,
-                };
-                let file = format!("spectra/calibration-{}-{what}.csv", ch.kind.name());
-                self.write_spectrum(&file, &s)?;
-                files.push(file);
-                match illumination {
-                    Illumination::Dark => {
-                        self.calibration.dark.insert(ch.kind, s);
-                    }
-                    _ => self.calibration.reference = Some(s),
+                },
+            };
+            let s = match self.acquire(None, spec, command).await? {
+                Ok(s) => s,
+                Err(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => {
+                    return Ok(Some(format!("calibration failed: {why}")));
                 }
+                Err(FaultOutcome::Recovered) => continue,
+            };
+            let kind = channel;
+            let what = if illumination == Illumination::Dark {
+                "dark"
+            } else {
+                "reference"
+            };
+            let file = format!("spectra/calibration-{}-{what}.csv", kind.name());
+            self.write_spectrum(&file, &s)?;
+            files.push(file);
+            match illumination {
+                Illumination::Dark => {
+                    self.calibration.dark.insert(kind, s);
+                }
+                _ => self.calibration.reference = Some(s),
             }
         }
         // Reference dyes for relative PLQY: the simulated lab computes what the dye gives.
@@ -700,6 +731,50 @@ impl<'c> Run<'c> {
         self.calibrated = true;
         self.log(Event::Calibrated { files })?;
         Ok(None)
+    }
+
+    /// Journals and sends a light switch or a discarded scan (in order with the
+    /// acquisitions). A fault follows the policies, as for any command.
+    async fn sequenced(
+        &mut self,
+        experiment: Option<u64>,
+        device: DeviceId,
+        command: Command,
+    ) -> Result<Option<FaultOutcome>, RunError> {
+        self.log_commands(experiment, vec![(device, command.clone())])?;
+        let name = self.device_name(device);
+        let sent = match &command {
+            Command::SetLight { on } => match self.lab.lights.get_mut(&device) {
+                Some(l) => l.set(*on).await,
+                None => {
+                    return Ok(Some(FaultOutcome::Skip(format!(
+                        "the lab has no light `{name}`"
+                    ))));
+                }
+            },
+            Command::Discard { .. } => {
+                match (self.lab.spectrometers.get_mut(&device), command.request()) {
+                    (Some(s), Some(request)) => s.acquire(&request).await.map(|_| ()),
+                    _ => {
+                        return Ok(Some(FaultOutcome::Skip(format!(
+                            "the lab has no spectrometer `{name}`"
+                        ))));
+                    }
+                }
+            }
+            other => {
+                return Ok(Some(FaultOutcome::Skip(format!(
+                    "{other:?} is not sent in sequence"
+                ))));
+            }
+        };
+        match sent {
+            Ok(()) => Ok(None),
+            Err(e) => Ok(Some(
+                self.on_fault(experiment, device, &e, &RetryOp::Send(device, command))
+                    .await?,
+            )),
+        }
     }
 
     /// Journals and sends an acquisition. A fault follows the policies: after a retry that
@@ -989,7 +1064,7 @@ impl<'c> Run<'c> {
         }
         let waited = self.now() - started;
         self.log(Event::Waited {
-            experiment,
+            experiment: Some(experiment),
             why: format!(
                 "{} settled within {} for {} s",
                 self.device_name(heater),
@@ -1080,7 +1155,7 @@ impl<'c> Run<'c> {
                         let seconds = volumes * residence + extra;
                         self.idle(seconds).await?;
                         self.log(Event::Waited {
-                            experiment: id,
+                            experiment: Some(id),
                             why: step.why.clone(),
                             seconds,
                         })?;
@@ -1135,6 +1210,24 @@ impl<'c> Run<'c> {
                                 )));
                             }
                         }
+                    }
+                    Operation::Send {
+                        device,
+                        command: command @ (Command::SetLight { .. } | Command::Discard { .. }),
+                    } => match self.sequenced(Some(id), *device, command.clone()).await? {
+                        None | Some(FaultOutcome::Recovered) => {}
+                        Some(FaultOutcome::Skip(why)) => {
+                            return Ok(Ok(self.failed(Status::Skipped, why)));
+                        }
+                        Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
+                    },
+                    Operation::WaitLight { device, seconds } => {
+                        self.idle(*seconds).await?;
+                        self.log(Event::Waited {
+                            experiment: Some(id),
+                            why: format!("{} settles after switching", self.device_name(*device)),
+                            seconds: *seconds,
+                        })?;
                     }
                     Operation::Read => {
                         self.measuring();
@@ -1301,9 +1394,11 @@ async fn pump_command(
         Command::Refill { volume, rate } => {
             refill(pump, name, clock, keepalive, *volume, *rate).await
         }
-        Command::SetSetpoint { .. } | Command::SetPosition { .. } | Command::Acquire { .. } => {
-            Ok(())
-        }
+        Command::SetSetpoint { .. }
+        | Command::SetPosition { .. }
+        | Command::Acquire { .. }
+        | Command::SetLight { .. }
+        | Command::Discard { .. } => Ok(()),
     }
 }
 

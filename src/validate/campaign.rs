@@ -233,10 +233,11 @@ pub enum Role {
     Sensor,
     Regulator,
     Outlet,
+    Light,
 }
 
 impl Role {
-    pub const ALL: [Role; 11] = [
+    pub const ALL: [Role; 12] = [
         Role::Pump,
         Role::Mixer,
         Role::Coil,
@@ -248,6 +249,7 @@ impl Role {
         Role::Sensor,
         Role::Regulator,
         Role::Outlet,
+        Role::Light,
     ];
 
     pub fn name(self) -> &'static str {
@@ -263,6 +265,7 @@ impl Role {
             Role::Sensor => "sensor",
             Role::Regulator => "regulator",
             Role::Outlet => "outlet",
+            Role::Light => "light",
         }
     }
 
@@ -272,7 +275,7 @@ impl Role {
 
     /// Devices that liquid flows through (and so must be connected).
     pub fn in_flow_path(self) -> bool {
-        !matches!(self, Role::Heater | Role::Spectrometer)
+        !matches!(self, Role::Heater | Role::Spectrometer | Role::Light)
     }
 }
 
@@ -387,6 +390,25 @@ impl Device {
     /// A heater's first-order time constant, s (60 s for a kind that declares none).
     pub fn time_constant(&self) -> f64 {
         self.quantity("time_constant").unwrap_or(60.0)
+    }
+
+    /// How long a light takes to settle after it is switched on, s (0 for a kind that
+    /// declares none).
+    pub fn settle(&self) -> f64 {
+        self.quantity("settle").unwrap_or(0.0)
+    }
+
+    /// A narrow-band light's wavelength (an LED, a laser), m.
+    pub fn light_wavelength(&self) -> Option<f64> {
+        self.quantity("wavelength")
+    }
+
+    /// A broadband light's band (a lamp), m.
+    pub fn light_band(&self) -> Option<(f64, f64)> {
+        match self.properties.get("range")? {
+            PropertyValue::Range { lo, hi, .. } if self.role == Role::Light => Some((*lo, *hi)),
+            _ => None,
+        }
     }
 
     /// The liquid a segment holds, m³ (a device without a declared volume holds none).
@@ -675,6 +697,9 @@ pub struct Channel {
     /// Integration time of one scan, s.
     pub integration: f64,
     pub averages: u32,
+    /// The light it is measured under, switched by the plan (the cell's `absorbance` /
+    /// `photoluminescence` property); `None`: the spectrometer's own source for the channel.
+    pub light: Option<DeviceId>,
 }
 
 #[derive(Debug, Clone)]

@@ -472,7 +472,16 @@ impl<'a> Validator<'a> {
                         );
                         continue;
                     };
-                    if spectrometer.is_some() && !supported.iter().any(|s| s == &name.name) {
+                    // A light named for the channel serves it; otherwise the spectrometer's
+                    // own sources must.
+                    let light = self
+                        .devices
+                        .get(cell)
+                        .and_then(|d| d.device_ref(&name.name));
+                    if light.is_none()
+                        && spectrometer.is_some()
+                        && !supported.iter().any(|s| s == &name.name)
+                    {
                         let spec_name = spectrometer
                             .and_then(|s| self.devices.get(s))
                             .map_or("the spectrometer", |d| d.name.as_str());
@@ -484,18 +493,19 @@ impl<'a> Validator<'a> {
                             )
                             .at(*span)
                             .help(format!(
-                                "it measures: {}",
+                                "it measures: {}; or declare a light for it and name it in the cell: `{} <light>`",
                                 if supported.is_empty() {
                                     "nothing".to_owned()
                                 } else {
                                     supported.join(", ")
-                                }
+                                },
+                                name.name
                             )),
                         );
                         continue;
                     }
                     match channel(kind, props.as_ref()) {
-                        Ok(c) => measurement.channels.push(c),
+                        Ok(c) => measurement.channels.push(Channel { light, ..c }),
                         Err(mut ds) => errors.append(&mut ds),
                     }
                 }
@@ -1492,6 +1502,7 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
         kind,
         integration: 0.1,
         averages: 1,
+        light: None,
     };
     let mut errors = Vec::new();
     for p in props.iter().flat_map(|p| p.entries.iter()) {

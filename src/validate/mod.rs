@@ -13,6 +13,7 @@ pub mod durations;
 pub mod expr;
 pub mod ids;
 pub(crate) mod kinds;
+mod lights;
 pub(crate) mod measure;
 mod objectives;
 mod reactor;
@@ -216,6 +217,7 @@ impl<'a> Validator<'a> {
         self.measurement();
         self.unused_by_virtual_lab();
         self.proxies();
+        self.lights();
         self.objectives();
         self.optimizer();
         self.priors();

@@ -55,7 +55,7 @@ impl Scope for DevicePropScope<'_> {
 }
 
 impl<'a> Validator<'a> {
-    fn device_decls(&self) -> Vec<&'a ast::Device> {
+    pub(super) fn device_decls(&self) -> Vec<&'a ast::Device> {
         let mut out = Vec::new();
         for (_, item) in &self.items.list {
             if let Item::Reactor(block) = item {
@@ -828,6 +828,8 @@ impl<'a> Validator<'a> {
             if !d.role.in_flow_path() && !attached.contains(&id) && !any_device_error {
                 let how = if d.role == Role::Heater {
                     "add `heater NAME` to a coil's properties"
+                } else if d.role == Role::Light {
+                    "name it for a measurement in a flow cell's properties: `absorbance NAME` or `photoluminescence NAME`"
                 } else {
                     "add `spectrometer NAME` to a flow cell's properties"
                 };

@@ -4,6 +4,7 @@
 
 mod binding;
 mod faults;
+mod lights;
 pub(crate) mod pty;
 mod rig;
 mod usb;

@@ -23,9 +23,11 @@ use qdx_lab::emulators::ocean_usb::{OoiEmulator, OoiKind};
 use qdx_lab::emulators::usb::UsbEmulator;
 use qdx_lab::emulators::vici::{Mode, ViciEmulator};
 use qdx_lab::emulators::{Emulator, GARBAGE, Protocol};
-use qdx_lab::registry::{self, RegistryError, SettingValue, Settings, SpectrometerBinding};
+use qdx_lab::registry::{
+    self, LampOutputs, RegistryError, SettingValue, Settings, SpectrometerBinding,
+};
 use qdx_lab::transport::{Link, SharedLink, share};
-use qdx_lab::{Clock, DeviceError, Heater, Pump, RealClock, Spectrometer, Valve};
+use qdx_lab::{Clock, DeviceError, Heater, Light, Pump, RealClock, Spectrometer, Valve};
 use tokio::io::DuplexStream;
 
 pub const CAMPAIGN: &str = include_str!("../data/labs/campaign.qdx");
@@ -171,6 +173,7 @@ impl Rig {
         let mut connector = EmulatedConnector {
             rig: self.clone(),
             chain: None,
+            lamp_outputs: LampOutputs::default(),
         };
         Lab::hardware_with(c, binding, self.clock.clone(), &mut connector)
             .await
@@ -213,6 +216,8 @@ struct EmulatedConnector {
     rig: Rig,
     /// The pumps' shared line, once opened.
     chain: Option<SharedLink<DuplexStream>>,
+    /// Lights on the spectrometer's lamp output, once it is opened with `lamp "light"`.
+    lamp_outputs: LampOutputs,
 }
 
 fn connect_error(name: &str) -> impl Fn(DeviceError) -> RegistryError + '_ {
@@ -308,6 +313,14 @@ impl DeviceConnector for EmulatedConnector {
             Link::new(self.rig.spectrometer.connect(), ocean::DEFAULT_TIMEOUT),
             ocean::FLAME_S_RS232,
         );
+        if binding.lamp_is_a_light {
+            let (spectrometer, light) =
+                qdx_lab::lights::ocean_lamp_output(name, backend, binding.wavelength)
+                    .await
+                    .map_err(connect_error(name))?;
+            self.lamp_outputs.insert(name, light);
+            return Ok(spectrometer);
+        }
         let spectrometer = OceanSpectrometer::open(name, backend, binding.wavelength, binding.lamp)
             .await
             .map_err(connect_error(name))?;
@@ -333,6 +346,15 @@ impl DeviceConnector for EmulatedConnector {
         let mut valve = ViciValve::new(name, link, id, ValveType::Multiposition { positions });
         valve.configure().await.map_err(connect_error(name))?;
         Ok(Box::new(valve))
+    }
+
+    async fn light(
+        &mut self,
+        driver: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        self.lamp_outputs.light(driver, name, settings)
     }
 }
 

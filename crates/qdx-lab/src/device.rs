@@ -96,6 +96,19 @@ pub trait Spectrometer: Send + std::fmt::Debug {
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum>;
 }
 
+/// A light source the plan switches for each measurement: a lamp, an LED or a laser, or
+/// whatever switches one (a spectrometer's lamp-enable output, a shutter in front of a lamp).
+#[async_trait]
+pub trait Light: Send + std::fmt::Debug {
+    async fn identify(&mut self) -> DeviceResult<Identity>;
+    /// Switches the light on (`true`) or off; returns once the command is taken (the light
+    /// may still need its settle time).
+    async fn set(&mut self, on: bool) -> DeviceResult<()>;
+    /// Whether the light is on, as far as the device can tell (`None`: it cannot tell, as
+    /// for a light the operator switches by hand).
+    async fn state(&mut self) -> DeviceResult<Option<bool>>;
+}
+
 /// A selection or switching valve (also a collector's collect/waste switch).
 #[async_trait]
 pub trait Valve: Send + std::fmt::Debug {

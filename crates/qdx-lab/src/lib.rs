@@ -15,6 +15,7 @@ pub mod drivers;
 pub mod emulators;
 pub mod error;
 pub mod guard;
+pub mod lights;
 pub mod protocol;
 pub mod registry;
 pub mod retry;
@@ -25,7 +26,7 @@ pub mod watchdog;
 
 pub use clock::{Clock, RealClock, Sleep, VirtualClock};
 pub use device::{
-    AcquireRequest, Heater, HeaterStatus, Identity, Illumination, PressureSensor, Pump,
+    AcquireRequest, Heater, HeaterStatus, Identity, Illumination, Light, PressureSensor, Pump,
     PumpDirection, PumpStatus, Spectrometer, Valve,
 };
 pub use error::{DeviceError, DeviceErrorKind, DeviceResult};

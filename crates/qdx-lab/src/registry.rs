@@ -26,8 +26,10 @@ use crate::capability::{
     TemperatureRange, syringe_rate_range,
 };
 use crate::clock::Clock;
-use crate::device::{Heater, Illumination, Pump, Spectrometer, Valve};
-use crate::drivers::{chemyx, eurotherm, harvard, huber, new_era, ocean, ocean_usb, vici};
+use crate::device::{Heater, Illumination, Light, Pump, Spectrometer, Valve};
+use crate::drivers::{
+    chemyx, eurotherm, harvard, huber, new_era, ocean, ocean_usb, thorlabs, vici,
+};
 use crate::error::DeviceErrorKind;
 use crate::transport::{Link, SerialSettings, SharedLink, open_serial, share};
 
@@ -39,6 +41,8 @@ pub enum DeviceKind {
     Heater,
     Spectrometer,
     Valve,
+    /// A light source the plan switches (or what switches it).
+    Light,
 }
 
 /// The type of a setting, with its SI unit where it has one.
@@ -57,6 +61,9 @@ pub enum SettingType {
     NumberList,
     /// Names for whole numbers: `{ sample 1, waste 3 }` (a valve's named positions).
     Names,
+    /// The name of another device of the campaign, written bare (`spectrometer spec1`);
+    /// held as a [`SettingValue::String`].
+    Device,
 }
 
 /// A setting's value, SI for quantities.
@@ -111,6 +118,10 @@ pub enum Capability {
     /// Positions 1 ..= `positions`.
     Valve {
         positions: u16,
+    },
+    /// `switched`: qdx switches it; otherwise the operator does (it may stay on).
+    Light {
+        switched: bool,
     },
 }
 
@@ -236,7 +247,8 @@ pub fn kinds() -> Vec<DriverKind> {
                     "lamp",
                     T::String,
                     Some(SettingValue::String("none".into())),
-                    "source on the lamp output: broadband, excitation or none",
+                    "source on the lamp output: broadband, excitation, none, or light (a light \
+                     of the campaign bound with `ocean.lamp_output`, switched by the plan)",
                 ),
                 spec(
                     "pixels",
@@ -367,6 +379,27 @@ pub fn kinds() -> Vec<DriverKind> {
         ocean_usb_kind("ocean.flame_usb"),
         ocean_usb_kind("ocean.usb4000"),
         ocean_usb_kind("ocean.sts"),
+        // Lights: what switches each light of the campaign.
+        DriverKind {
+            name: "ocean.lamp_output",
+            device: DeviceKind::Light,
+            settings: vec![required(
+                "spectrometer",
+                T::Device,
+                "the Ocean spectrometer (its name in the campaign) whose lamp-enable output \
+                 switches this light",
+            )],
+        },
+        DriverKind {
+            name: "manual",
+            device: DeviceKind::Light,
+            settings: Vec::new(),
+        },
+        DriverKind {
+            name: "thorlabs.sc10",
+            device: DeviceKind::Light,
+            settings: serial(thorlabs::DEFAULT_BAUD),
+        },
     ];
     all.sort_by_key(|k| k.name);
     all
@@ -469,7 +502,7 @@ pub fn check_settings(kind_name: &str, settings: &Settings) -> Result<Settings, 
             (None, None) => continue,
         };
         let ok = match (spec.ty, &value) {
-            (SettingType::String, SettingValue::String(_)) => true,
+            (SettingType::String | SettingType::Device, SettingValue::String(_)) => true,
             (SettingType::Integer, SettingValue::Integer(_)) => true,
             (
                 SettingType::Length | SettingType::Volume | SettingType::Temperature,
@@ -595,6 +628,9 @@ pub fn capability(kind_name: &str, settings: &Settings) -> Result<Capability, Re
                     pixels: detector.pixels,
                 })
             }
+            DeviceKind::Light => Ok(Capability::Light {
+                switched: kind.name != "manual",
+            }),
             DeviceKind::Pump => Err(RegistryError::UnknownKind(kind_name.into())),
         },
     }
@@ -606,6 +642,8 @@ pub struct SpectrometerBinding {
     /// The wavelength polynomial the binding gives (order 0 first), if any.
     pub wavelength: Option<Vec<f64>>,
     pub lamp: Option<Illumination>,
+    /// `lamp "light"`: the lamp output is a light of the campaign, switched by the plan.
+    pub lamp_is_a_light: bool,
     pub serial_number: Option<String>,
 }
 
@@ -627,18 +665,20 @@ impl SpectrometerBinding {
             Some(SettingValue::NumberList(c)) => Some(c.clone()),
             _ => None,
         };
+        let lamp_is_a_light = text(settings, "lamp") == Some("light");
         let lamp = match text(settings, "lamp") {
             Some("broadband") => Some(Illumination::Broadband),
             Some("excitation") => Some(Illumination::Excitation),
-            Some("none") | None => None,
+            Some("none" | "light") | None => None,
             Some(other) => {
                 return Err(bad(
                     "lamp",
-                    format!("`{other}` is not broadband, excitation or none"),
+                    format!("`{other}` is not broadband, excitation, light or none"),
                 ));
             }
         };
         Ok(Self {
+            lamp_is_a_light,
             wavelength,
             lamp,
             serial_number: text(settings, "serial_number").map(str::to_string),
@@ -659,6 +699,55 @@ struct OpenPort {
 pub struct Connector {
     clock: Arc<dyn Clock>,
     ports: BTreeMap<String, OpenPort>,
+    /// Lamp outputs of the spectrometers opened with `lamp "light"`, by spectrometer name,
+    /// until the light bound to each is opened.
+    lamp_outputs: LampOutputs,
+}
+
+/// Lights on spectrometers' lamp outputs, made when the spectrometer is opened and taken by
+/// the light's binding (`ocean.lamp_output { spectrometer … }`).
+#[derive(Default)]
+pub struct LampOutputs(BTreeMap<String, crate::lights::LampOutputLight>);
+
+impl std::fmt::Debug for LampOutputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl LampOutputs {
+    pub fn insert(&mut self, spectrometer: &str, light: crate::lights::LampOutputLight) {
+        self.0.insert(spectrometer.to_owned(), light);
+    }
+
+    /// Opens a light binding: `manual`, or the lamp output of a spectrometer opened before.
+    pub fn light(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        let settings = check_settings(kind, settings)?;
+        Connector::expect_device(kind, DeviceKind::Light)?;
+        match kind {
+            "manual" => Ok(Box::new(crate::lights::ManualLight::new(name))),
+            "ocean.lamp_output" => {
+                let spectrometer = text(&settings, "spectrometer").unwrap_or_default();
+                let make = self
+                    .0
+                    .remove(spectrometer)
+                    .ok_or_else(|| RegistryError::Connect {
+                        device: name.into(),
+                        kind: DeviceErrorKind::Refused(format!(
+                            "`{spectrometer}` was not opened with its lamp output as a light \
+                         (`lamp \"light\"`), or another light took it"
+                        )),
+                    })?;
+                Ok(make(name))
+            }
+            other => Err(RegistryError::UnknownKind(other.into())),
+        }
+    }
 }
 
 impl Connector {
@@ -666,6 +755,7 @@ impl Connector {
         Self {
             clock,
             ports: BTreeMap::new(),
+            lamp_outputs: LampOutputs::default(),
         }
     }
 
@@ -860,6 +950,34 @@ impl Connector {
         }
     }
 
+    /// Opens an Ocean spectrometer on `backend`; one whose lamp output is a light of the
+    /// campaign (`lamp "light"`, filled in by the binding) is split into a spectrometer that
+    /// switches nothing and that light, which [`Connector::light`] hands out.
+    async fn open_ocean<B: ocean::OceanBackend + 'static>(
+        &mut self,
+        name: &str,
+        backend: B,
+        binding: SpectrometerBinding,
+    ) -> Result<Box<dyn Spectrometer>, RegistryError> {
+        let connect = |e: crate::DeviceError| RegistryError::Connect {
+            device: name.into(),
+            kind: e.kind,
+        };
+        if binding.lamp_is_a_light {
+            let (spectrometer, light) =
+                crate::lights::ocean_lamp_output(name, backend, binding.wavelength)
+                    .await
+                    .map_err(connect)?;
+            self.lamp_outputs.insert(name, light);
+            return Ok(spectrometer);
+        }
+        let spectrometer =
+            ocean::OceanSpectrometer::open(name, backend, binding.wavelength, binding.lamp)
+                .await
+                .map_err(connect)?;
+        Ok(Box::new(spectrometer))
+    }
+
     /// Opens the spectrometer bound as `name`: a serial port, or a USB device by its ids and
     /// serial number.
     pub async fn spectrometer(
@@ -893,15 +1011,7 @@ impl Connector {
             )
             .await
             .map_err(connect)?;
-            let spectrometer = ocean::OceanSpectrometer::open(
-                name,
-                backend,
-                spectrometer.wavelength,
-                spectrometer.lamp,
-            )
-            .await
-            .map_err(connect)?;
-            return Ok(Box::new(spectrometer));
+            return self.open_ocean(name, backend, spectrometer).await;
         }
         let detector = detector(kind, &settings)?;
         let stream = self.exclusive(name, "ocean", &port, ocean::serial_settings(baud))?;
@@ -910,15 +1020,7 @@ impl Connector {
             Link::new(stream, timeout.unwrap_or(ocean::DEFAULT_TIMEOUT)),
             detector,
         );
-        let spectrometer = ocean::OceanSpectrometer::open(
-            name,
-            backend,
-            spectrometer.wavelength,
-            spectrometer.lamp,
-        )
-        .await
-        .map_err(connect)?;
-        Ok(Box::new(spectrometer))
+        self.open_ocean(name, backend, spectrometer).await
     }
 
     /// Opens and configures the valve bound as `name`: its mode and number of positions are
@@ -973,6 +1075,24 @@ impl Connector {
                 kind: e.kind,
             })?;
         Ok(Box::new(driver))
+    }
+
+    /// Opens the light bound as `name` (after the spectrometer whose lamp output it is).
+    pub fn light(
+        &mut self,
+        kind: &str,
+        name: &str,
+        settings: &Settings,
+    ) -> Result<Box<dyn Light>, RegistryError> {
+        if kind == "thorlabs.sc10" {
+            let settings = check_settings(kind, settings)?;
+            let (port, baud, timeout) = Self::port_of(kind, &settings)?;
+            let stream =
+                self.exclusive(name, "thorlabs", &port, thorlabs::serial_settings(baud))?;
+            let link = Link::new(stream, timeout.unwrap_or(thorlabs::DEFAULT_TIMEOUT));
+            return Ok(Box::new(thorlabs::Sc10Shutter::new(name, link)));
+        }
+        self.lamp_outputs.light(kind, name, settings)
     }
 
     /// Opens and configures the pump bound as `name`.
@@ -1144,7 +1264,7 @@ mod tests {
             })
         );
         let names: Vec<&str> = kinds().iter().map(|k| k.name).collect();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 19);
         assert!(names.windows(2).all(|w| w[0] < w[1]));
     }
 

@@ -36,7 +36,33 @@ pub struct SimConfig {
     pub valves: Vec<ValveConfig>,
     #[serde(default)]
     pub pressure_sensors: Vec<PressureSensorConfig>,
+    /// Light sources switched by the plan. A spectrometer that some light shines into sees
+    /// only the lights that are on; one without lights uses its own lamp and excitation
+    /// source, switched by each acquisition's `Illumination`.
+    #[serde(default)]
+    pub lights: Vec<LightConfig>,
     pub chemistry: ChemistryConfig,
+}
+
+/// A light source shining through a spectrometer's flow cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LightConfig {
+    pub name: String,
+    /// The spectrometer whose cell it lights.
+    pub spectrometer: String,
+    #[serde(flatten)]
+    pub kind: LightKind,
+}
+
+/// What a light emits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LightKind {
+    /// A broadband lamp: the spectrometer's lamp spectrum, over `min_nm ..= max_nm` only.
+    Broadband { min_nm: f64, max_nm: f64 },
+    /// An LED or laser at one wavelength: excites photoluminescence (the spectrometer's
+    /// `excitation_e_per_s` for a sample absorbing all of it).
+    Narrow { wavelength_nm: f64 },
 }
 
 /// A stock solution in a pump's syringe.
@@ -257,6 +283,29 @@ impl SimConfig {
                 return Err(SimError::InvalidConfig(format!(
                     "heater {} range is empty",
                     h.name
+                )));
+            }
+        }
+        for l in &self.lights {
+            unique("light", &l.name)?;
+            if !self.spectrometers.iter().any(|s| s.name == l.spectrometer) {
+                return Err(SimError::InvalidConfig(format!(
+                    "light {} shines into spectrometer {}, which does not exist",
+                    l.name, l.spectrometer
+                )));
+            }
+            let ok = match l.kind {
+                LightKind::Broadband { min_nm, max_nm } => {
+                    min_nm.is_finite() && max_nm.is_finite() && max_nm > min_nm
+                }
+                LightKind::Narrow { wavelength_nm } => {
+                    wavelength_nm.is_finite() && wavelength_nm > 0.0
+                }
+            };
+            if !ok {
+                return Err(SimError::InvalidConfig(format!(
+                    "light {} needs a non-empty band or a positive wavelength",
+                    l.name
                 )));
             }
         }

@@ -9,12 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use qdx_lab::{
     AcquireRequest, Clock, DeviceError, DeviceErrorKind, DeviceResult, Heater, HeaterStatus,
-    Identity, Illumination, PressureSensor, Pump, PumpDirection, PumpStatus, Spectrometer, Valve,
+    Identity, Illumination, Light, PressureSensor, Pump, PumpDirection, PumpStatus, Spectrometer,
+    Valve,
 };
 use qdx_spectra::{Spectrum, SpectrumQuantity};
 
-use crate::optics::render;
-use crate::world::World;
+use crate::config::LightKind;
+use crate::optics::{Population, render};
+use crate::world::{LightState, SpectrometerState, World};
 
 /// Longest single-scan integration a simulated spectrometer accepts, s (Flame-S: 65 s).
 pub const MAX_INTEGRATION_S: f64 = 65.535;
@@ -222,6 +224,9 @@ impl SimSpectrometer {
         t_mid: f64,
         name: &str,
     ) -> DeviceResult<Spectrum> {
+        if w.lights.iter().any(|l| l.spectrometer == index) {
+            return Self::acquire_lit(w, index, request, t_mid, name);
+        }
         let populations = match request.illumination {
             Illumination::Dark => Vec::new(),
             Illumination::Broadband | Illumination::Excitation => w.cell_populations(index, t_mid),
@@ -272,6 +277,111 @@ impl SimSpectrometer {
     }
 }
 
+impl SimSpectrometer {
+    /// An acquisition in a cell the campaign's lights shine into: the spectrum is what the
+    /// lights that are on give (none on: dark), whatever the request's `illumination` (a
+    /// spectrometer with lights has no source of its own). After a switch, the first scan
+    /// saw the old lights for half its time; after a change of integration time, it was
+    /// exposed for the old time (a free-running detector was already integrating).
+    fn acquire_lit(
+        w: &mut World,
+        index: usize,
+        request: &AcquireRequest,
+        t_mid: f64,
+        name: &str,
+    ) -> DeviceResult<Spectrum> {
+        let populations = w.cell_populations(index, t_mid);
+        let lights: Vec<LightState> = w
+            .lights
+            .iter()
+            .filter(|l| l.spectrometer == index)
+            .cloned()
+            .collect();
+        let now: Vec<bool> = lights.iter().map(|l| l.on).collect();
+        let spec = w
+            .spectrometers
+            .get_mut(index)
+            .ok_or_else(|| refused(name, "no such spectrometer".into()))?;
+        let before = spec.lights_before.take();
+        let mut signal = lit_signal(spec, &populations, &lights, &now);
+        let n = f64::from(request.averages.max(1));
+        // What the first scan saw, as a rate over the new integration time.
+        let mut first = signal.clone();
+        let mut stale = false;
+        if let Some(before) = before {
+            let old = lit_signal(spec, &populations, &lights, &before);
+            for (f, o) in first.iter_mut().zip(&old) {
+                *f = 0.5 * (*f + o);
+            }
+            stale = true;
+        }
+        let t = request.integration_time_s;
+        if let Some(previous) = spec.last_integration.replace(t)
+            && (previous - t).abs() > 1e-12
+            && t > 0.0
+        {
+            for f in &mut first {
+                *f *= previous / t;
+            }
+            stale = true;
+        }
+        if stale {
+            for (s, f) in signal.iter_mut().zip(&first) {
+                *s = (f + (n - 1.0) * *s) / n;
+            }
+        }
+        let (counts, saturated) = spec.detector.acquire(
+            &signal,
+            request.integration_time_s,
+            request.averages,
+            &mut spec.noise,
+        );
+        Spectrum::new(spec.grid.clone(), counts, SpectrumQuantity::Counts)
+            .map(|s| s.with_acquisition(request.integration_time_s, request.averages, saturated))
+            .map_err(|e| DeviceError::new(name, DeviceErrorKind::Io(e.to_string())))
+    }
+}
+
+/// The signal (electrons per second per pixel) of the lights that are `on`, through the cell.
+fn lit_signal(
+    spec: &SpectrometerState,
+    populations: &[Population],
+    lights: &[LightState],
+    on: &[bool],
+) -> Vec<f64> {
+    let cfg = &spec.config;
+    let mut signal = vec![0.0; spec.grid.len()];
+    for (light, _) in lights.iter().zip(on).filter(|(_, on)| **on) {
+        match light.config.kind {
+            LightKind::Broadband { min_nm, max_nm } => {
+                let optics = render(
+                    populations,
+                    &spec.grid,
+                    cfg.path_length_m,
+                    cfg.excitation_nm,
+                );
+                for (((s, x), l), a) in signal
+                    .iter_mut()
+                    .zip(&spec.grid)
+                    .zip(&spec.lamp)
+                    .zip(&optics.absorbance)
+                {
+                    if (min_nm..=max_nm).contains(x) {
+                        *s += cfg.lamp_e_per_s * l * 10f64.powf(-a);
+                    }
+                }
+            }
+            LightKind::Narrow { wavelength_nm } => {
+                let optics = render(populations, &spec.grid, cfg.path_length_m, wavelength_nm);
+                for (s, e) in signal.iter_mut().zip(&optics.emission) {
+                    *s += cfg.excitation_e_per_s * e;
+                }
+            }
+        }
+    }
+    signal
+}
+
 #[async_trait]
 impl Spectrometer for SimSpectrometer {
     async fn identify(&mut self) -> DeviceResult<Identity> {
@@ -301,6 +411,57 @@ impl Spectrometer for SimSpectrometer {
             .await;
         let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
         Self::acquire_at(&mut w, self.index, request, start + 0.5 * total, &self.name)
+    }
+}
+
+/// A simulated light: the spectrometer whose cell it shines into sees it while it is on.
+#[derive(Debug)]
+pub struct SimLight {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Light for SimLight {
+    async fn identify(&mut self) -> DeviceResult<Identity> {
+        Ok(identity("light", &self.name))
+    }
+
+    async fn set(&mut self, on: bool) -> DeviceResult<()> {
+        let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        let (spectrometer, was) = w
+            .lights
+            .get(self.index)
+            .map(|l| (l.spectrometer, l.on))
+            .ok_or_else(|| refused(&self.name, "no such light".into()))?;
+        if was == on {
+            return Ok(());
+        }
+        let before: Vec<bool> = w
+            .lights
+            .iter()
+            .filter(|l| l.spectrometer == spectrometer)
+            .map(|l| l.on)
+            .collect();
+        if let Some(s) = w.spectrometers.get_mut(spectrometer)
+            && s.lights_before.is_none()
+        {
+            s.lights_before = Some(before);
+        }
+        if let Some(l) = w.lights.get_mut(self.index) {
+            l.on = on;
+        }
+        Ok(())
+    }
+
+    async fn state(&mut self) -> DeviceResult<Option<bool>> {
+        let w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        w.lights
+            .get(self.index)
+            .map(|l| Some(l.on))
+            .ok_or_else(|| refused(&self.name, "no such light".into()))
     }
 }
 

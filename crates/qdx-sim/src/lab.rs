@@ -6,12 +6,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use qdx_lab::{Clock, Heater, PressureSensor, Pump, Spectrometer, Valve};
+use qdx_lab::{Clock, Heater, Light, PressureSensor, Pump, Spectrometer, Valve};
 use qdx_spectra::{DyeCalibration, ReferenceDye};
 
 use crate::chemistry::BoundChemistry;
 use crate::config::SimConfig;
-use crate::devices::{SimHeater, SimPressureSensor, SimPump, SimSpectrometer, SimValve};
+use crate::devices::{SimHeater, SimLight, SimPressureSensor, SimPump, SimSpectrometer, SimValve};
 use crate::error::{SimError, SimResult};
 use crate::reading::{Inputs, MeasureRequest, MeasurementKind, Reading, Readings};
 use crate::world::World;
@@ -98,6 +98,19 @@ impl SimLab {
         self.index("spectrometer", name, |w| {
             w.spectrometers.iter().position(|s| s.config.name == name)
         })
+    }
+
+    /// A light switched by the plan.
+    pub fn light(&self, name: &str) -> SimResult<Box<dyn Light>> {
+        let index = self.index("light", name, |w| {
+            w.lights.iter().position(|l| l.config.name == name)
+        })?;
+        Ok(Box::new(SimLight {
+            name: name.into(),
+            index,
+            world: self.world.clone(),
+            clock: self.clock.clone(),
+        }))
     }
 
     /// A valve or a collector.

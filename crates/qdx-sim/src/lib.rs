@@ -35,12 +35,12 @@ pub use chemistry::{
     HalideSource, ParamSpec, SPECTRAL_MODELS, params_schema,
 };
 pub use config::{
-    HeaterConfig, PathSegment, PressureSensorConfig, PumpConfig, SegmentKind, SimConfig,
-    SpectrometerConfig, Stock, ValveConfig,
+    HeaterConfig, LightConfig, LightKind, PathSegment, PressureSensorConfig, PumpConfig,
+    SegmentKind, SimConfig, SpectrometerConfig, Stock, ValveConfig,
 };
 pub use devices::{
-    MAX_AVERAGES, MAX_INTEGRATION_S, SimHeater, SimPressureSensor, SimPump, SimSpectrometer,
-    SimValve,
+    MAX_AVERAGES, MAX_INTEGRATION_S, SimHeater, SimLight, SimPressureSensor, SimPump,
+    SimSpectrometer, SimValve,
 };
 pub use error::{SimError, SimResult};
 pub use lab::SimLab;

@@ -90,6 +90,7 @@ pub fn cspbx3(seed: u64) -> SimConfig {
             positions: 2,
             initial_position: 1,
         }],
+        lights: Vec::new(),
         pressure_sensors: vec![PressureSensorConfig {
             name: "pt1".into(),
             back_pressure_pa: 2e5,
@@ -128,6 +129,7 @@ pub fn cdse(seed: u64) -> SimConfig {
         flow_path: path(100.0),
         spectrometers: vec![SpectrometerConfig::named("spec1")],
         valves: Vec::new(),
+        lights: Vec::new(),
         pressure_sensors: Vec::new(),
         chemistry: ChemistryConfig::CdseGrowth {
             roles: CdSeRoles {

@@ -16,8 +16,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::chemistry::{BoundChemistry, Conditions};
 use crate::config::{
-    HeaterConfig, PressureSensorConfig, PumpConfig, SegmentKind, SimConfig, SpectrometerConfig,
-    ValveConfig,
+    HeaterConfig, LightConfig, PressureSensorConfig, PumpConfig, SegmentKind, SimConfig,
+    SpectrometerConfig, ValveConfig,
 };
 use crate::detector::Detector;
 use crate::error::{SimError, SimResult};
@@ -69,6 +69,21 @@ pub(crate) struct SpectrometerState {
     pub noise: ChaCha8Rng,
     /// Volume from the mixer inlet to the middle of this spectrometer's flow cell, m³.
     pub cell_position: f64,
+    /// Which lights were on before the first switch since the last scan (`None`: no switch
+    /// since): the next scan was already integrating, so part of it saw those.
+    pub lights_before: Option<Vec<bool>>,
+    /// The integration time of the last scan, s: a scan at another time was already
+    /// integrating at the old one when it was asked for (with lights only).
+    pub last_integration: Option<f64>,
+}
+
+/// A light and whether it is on.
+#[derive(Debug, Clone)]
+pub(crate) struct LightState {
+    pub config: LightConfig,
+    /// Index into `World::spectrometers`.
+    pub spectrometer: usize,
+    pub on: bool,
 }
 
 /// A stretch of reactor coil along the path.
@@ -89,6 +104,7 @@ pub(crate) struct World {
     pub spectrometers: Vec<SpectrometerState>,
     pub valves: Vec<(ValveConfig, u16)>,
     pub pressure_sensors: Vec<PressureSensorConfig>,
+    pub lights: Vec<LightState>,
     pub flow: FlowHistory,
     coils: Vec<CoilSpan>,
     pub chemistry: BoundChemistry,
@@ -154,6 +170,8 @@ impl World {
                     config: s.clone(),
                     grid,
                     lamp,
+                    lights_before: None,
+                    last_integration: None,
                 }
             })
             .collect();
@@ -181,6 +199,19 @@ impl World {
                 .map(|v| (v.clone(), v.initial_position))
                 .collect(),
             pressure_sensors: config.pressure_sensors.clone(),
+            lights: config
+                .lights
+                .iter()
+                .map(|l| LightState {
+                    config: l.clone(),
+                    spectrometer: config
+                        .spectrometers
+                        .iter()
+                        .position(|s| s.name == l.spectrometer)
+                        .unwrap_or(usize::MAX),
+                    on: false,
+                })
+                .collect(),
             flow: FlowHistory::new(config.pumps.len()),
             coils,
             chemistry: BoundChemistry::bind(&config.chemistry, &config.pumps)?,

@@ -582,3 +582,173 @@ fn a_heater_range_may_start_at_absolute_zero_but_not_below() {
         Err(SimError::InvalidConfig(_))
     ));
 }
+
+/// The product sketch with a lamp and a 365 nm LED shining into spec1's cell.
+fn with_lights(seed: u64) -> SimConfig {
+    let mut config = presets::cspbx3(seed);
+    config.lights = vec![
+        LightConfig {
+            name: "lamp1".into(),
+            spectrometer: "spec1".into(),
+            kind: LightKind::Broadband {
+                min_nm: 200.0,
+                max_nm: 1100.0,
+            },
+        },
+        LightConfig {
+            name: "led365".into(),
+            spectrometer: "spec1".into(),
+            kind: LightKind::Narrow {
+                wavelength_nm: 365.0,
+            },
+        },
+    ];
+    config
+}
+
+/// Product in the cell at steady state (seeds alone: green CsPbBr3).
+async fn product(lab: &SimLab, clock: &VirtualClock) {
+    let q = flow_for(30.0);
+    set_rates(
+        lab,
+        &[
+            ("p_seed", 0.9 * q),
+            ("p_iodide", 0.0),
+            ("p_ligand", 0.1 * q),
+        ],
+    )
+    .await;
+    wait(clock, 400.0).await;
+}
+
+fn total(s: &Spectrum) -> f64 {
+    s.values().iter().sum()
+}
+
+#[tokio::test]
+async fn with_lights_the_spectrometer_sees_only_the_lights_that_are_on() {
+    let (lab, clock) = new_lab(with_lights(3));
+    product(&lab, &clock).await;
+    let mut spec = lab.spectrometer("spec1").unwrap();
+    let mut led = lab.light("led365").unwrap();
+    let mut lamp = lab.light("lamp1").unwrap();
+    let dark = spec
+        .acquire(&req(Illumination::Dark, 0.1, 5))
+        .await
+        .unwrap();
+    // A plan that forgets to switch gets a dark spectrum, whatever it asks for.
+    let forgot = spec
+        .acquire(&req(Illumination::Excitation, 0.1, 5))
+        .await
+        .unwrap();
+    assert!(
+        (total(&forgot) / total(&dark) - 1.0).abs() < 0.01,
+        "{} vs dark {}",
+        total(&forgot),
+        total(&dark)
+    );
+    // The LED excites the product's emission; the first scan after the switch is thrown away.
+    led.set(true).await.unwrap();
+    assert_eq!(led.state().await.unwrap(), Some(true));
+    spec.acquire(&req(Illumination::Dark, 0.1, 1))
+        .await
+        .unwrap();
+    let raw = spec
+        .acquire(&req(Illumination::Dark, 0.1, 5))
+        .await
+        .unwrap();
+    let lit_pl = qdx_spectra::subtract_dark(&raw, &dark).unwrap();
+    let peak = qdx_spectra::peak_wavelength(&lit_pl).unwrap().value;
+    assert!((peak - 512.0).abs() < 1.0, "CsPbBr3 emission: {peak}");
+    // The same sample without lights of its own (integrated sources) gives the same emission.
+    let (plain, plain_clock) = new_lab(presets::cspbx3(3));
+    product(&plain, &plain_clock).await;
+    let integrated = pl(&plain).await;
+    let ratio = total(&lit_pl) / total(&integrated);
+    assert!(
+        (ratio - 1.0).abs() < 0.05,
+        "PL with the LED / integrated: {ratio}"
+    );
+    // The lamp: transmission through the product, bright where it does not absorb.
+    led.set(false).await.unwrap();
+    lamp.set(true).await.unwrap();
+    spec.acquire(&req(Illumination::Dark, 0.05, 1))
+        .await
+        .unwrap();
+    let lit = spec
+        .acquire(&req(Illumination::Dark, 0.05, 5))
+        .await
+        .unwrap();
+    assert!(
+        total(&lit) > 5.0 * total(&dark) / 2.0,
+        "the lamp shines through"
+    );
+}
+
+#[tokio::test]
+async fn the_first_scan_after_a_switch_still_saw_the_old_lights() {
+    let (lab, clock) = new_lab(with_lights(4));
+    product(&lab, &clock).await;
+    let mut spec = lab.spectrometer("spec1").unwrap();
+    let mut lamp = lab.light("lamp1").unwrap();
+    let dark = spec
+        .acquire(&req(Illumination::Dark, 0.05, 1))
+        .await
+        .unwrap();
+    lamp.set(true).await.unwrap();
+    let first = spec
+        .acquire(&req(Illumination::Dark, 0.05, 1))
+        .await
+        .unwrap();
+    let second = spec
+        .acquire(&req(Illumination::Dark, 0.05, 1))
+        .await
+        .unwrap();
+    let signal = |s: &Spectrum| total(s) - total(&dark);
+    // Half the first scan was integrated in the dark.
+    let share = signal(&first) / signal(&second);
+    assert!(
+        (share - 0.5).abs() < 0.05,
+        "first scan / settled scan: {share}"
+    );
+    // Switching back and forth before a scan: what counts is the state before the first switch.
+    lamp.set(false).await.unwrap();
+    lamp.set(true).await.unwrap();
+    let again = spec
+        .acquire(&req(Illumination::Dark, 0.05, 1))
+        .await
+        .unwrap();
+    assert!((signal(&again) / signal(&second) - 1.0).abs() < 0.05);
+}
+
+#[tokio::test]
+async fn the_first_scan_after_an_integration_change_was_exposed_for_the_old_time() {
+    let (lab, clock) = new_lab(with_lights(5));
+    product(&lab, &clock).await;
+    let mut spec = lab.spectrometer("spec1").unwrap();
+    lab.light("lamp1").unwrap().set(true).await.unwrap();
+    spec.acquire(&req(Illumination::Dark, 0.02, 1))
+        .await
+        .unwrap();
+    let settled_20 = spec
+        .acquire(&req(Illumination::Dark, 0.02, 1))
+        .await
+        .unwrap();
+    // Doubling the time: the first scan is still a 20 ms scan, the next a 40 ms one.
+    let first = spec
+        .acquire(&req(Illumination::Dark, 0.04, 1))
+        .await
+        .unwrap();
+    let second = spec
+        .acquire(&req(Illumination::Dark, 0.04, 1))
+        .await
+        .unwrap();
+    let peak = |s: &Spectrum| s.values().iter().copied().fold(0.0, f64::max);
+    assert!(
+        (peak(&first) / peak(&settled_20) - 1.0).abs() < 0.05,
+        "{} vs {}",
+        peak(&first),
+        peak(&settled_20)
+    );
+    assert!(peak(&second) > 1.7 * peak(&settled_20), "{}", peak(&second));
+}

@@ -8,4 +8,5 @@ pub mod huber;
 pub mod new_era;
 pub mod ocean;
 pub mod ocean_usb;
+pub mod thorlabs;
 pub mod vici;

@@ -21,6 +21,7 @@ pub mod huber;
 pub mod new_era;
 pub mod ocean;
 pub mod ocean_usb;
+pub mod thorlabs;
 pub mod usb;
 pub mod vici;
 
