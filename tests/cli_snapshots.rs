@@ -1350,6 +1350,36 @@ fn lab_probe_reports_an_alarm_left_pending_on_a_pump() {
     1 of 4 devices failed
     --- stderr
     "#);
+    // The same probe for programs (issue 17): one object, each device's answer or error. The
+    // first probe acknowledged the alarm; it is left pending again.
+    rig.rig.pumps.with_device(|d| {
+        if let Some(p) = d.inner.pumps.get_mut(&1) {
+            p.alarm = Some(b'S');
+        }
+    });
+    let out = env.run(&["lab", "probe", "lab.qdx", "--format", "json"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(
+        (v["lab"].clone(), v["ok"].clone()),
+        ("test-rig".into(), false.into())
+    );
+    let devices = v["devices"].as_array().expect("devices");
+    let oks: Vec<(&str, bool)> = devices
+        .iter()
+        .map(|d| (d["device"].as_str().expect("name"), d["ok"] == true))
+        .collect();
+    assert_eq!(
+        oks,
+        [("p_a", true), ("p_b", false), ("h1", true), ("spec1", true)]
+    );
+    let p_b = &devices[1];
+    assert!(
+        p_b["error"].as_str().is_some_and(|e| e.contains("alarm S")),
+        "{p_b}"
+    );
+    assert_eq!(p_b["identity"], serde_json::Value::Null);
+    assert_eq!(devices[2]["status"], "25.0 °C, setpoint 25.0 °C");
 }
 
 #[test]

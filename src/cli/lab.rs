@@ -280,7 +280,12 @@ pub fn table(rows: &[ProbeRow]) -> String {
     out
 }
 
-pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> Result<Outcome, CliError> {
+pub fn probe(
+    lab: &Path,
+    campaign: Option<&Path>,
+    format: super::TextOrJson,
+    style: Style,
+) -> Result<Outcome, CliError> {
     let checked = campaign.map(super::check::check_file);
     if let Some(c) = &checked {
         super::usable(c.campaign.as_ref(), &c.diagnostics, &c.sources, style)?;
@@ -305,6 +310,14 @@ pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> Result<Outcom
     });
     let failed = rows.iter().filter(|r| !r.ok()).count();
     let mut out = std::io::stdout().lock();
+    if format == super::TextOrJson::Json {
+        let _ = writeln!(out, "{}", json(&parsed.name, &rows));
+        return Ok(if failed == 0 {
+            Outcome::Success
+        } else {
+            Outcome::Found
+        });
+    }
     let _ = write!(out, "lab {:?}\n\n{}", parsed.name, table(&rows));
     if failed == 0 {
         let _ = writeln!(out, "\nall {} devices answered", rows.len());
@@ -313,4 +326,35 @@ pub fn probe(lab: &Path, campaign: Option<&Path>, style: Style) -> Result<Outcom
         let _ = writeln!(out, "\n{failed} of {} devices failed", rows.len());
         Ok(Outcome::Found)
     }
+}
+
+/// The probe as JSON: `{lab, ok, devices: [{device, driver, port, ok, identity, status,
+/// error}]}`, `identity` and `status` the texts the table shows (`null` when they could not be
+/// read), `error` why not.
+fn json(lab: &str, rows: &[ProbeRow]) -> serde_json::Value {
+    let devices: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let error = r
+                .identity
+                .as_ref()
+                .err()
+                .or(r.status.as_ref().err())
+                .cloned();
+            serde_json::json!({
+                "device": r.device,
+                "driver": r.driver,
+                "port": r.port,
+                "ok": r.ok(),
+                "identity": r.identity.as_ref().ok(),
+                "status": r.status.as_ref().ok(),
+                "error": error,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "lab": lab,
+        "ok": rows.iter().all(ProbeRow::ok),
+        "devices": devices,
+    })
 }

@@ -247,6 +247,9 @@ pub enum LabCommand {
         /// Also check the binding against this campaign.
         #[arg(long)]
         campaign: Option<PathBuf>,
+        /// `json`: `{lab, ok, devices: [{device, driver, port, ok, identity, status, error}]}`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
     },
 }
 
@@ -327,8 +330,13 @@ pub fn run(cli: Cli) -> ExitCode {
             halt_after,
         } => run::resume(&bundle, lab, run::Show { quiet, format }, halt_after, style),
         Command::Lab {
-            command: LabCommand::Probe { lab, campaign },
-        } => lab::probe(&lab, campaign.as_deref(), style),
+            command:
+                LabCommand::Probe {
+                    lab,
+                    campaign,
+                    format,
+                },
+        } => lab::probe(&lab, campaign.as_deref(), format, style),
         Command::Verify { bundle, format } => run::verify(&bundle, format),
         Command::Replay { bundle, format } => run::replay(&bundle, format, style),
         Command::Report {
