@@ -397,6 +397,29 @@ fn prior_rows_outside_a_narrowed_range_are_left_out_with_a_warning() {
     assert_eq!(inside.len(), 6, "the rows with 0 <= x1 and x2 <= 12");
 }
 
+/// Issue 14 (noticed): prior data saved with `;` (a decimal-comma locale's spreadsheet) or tabs
+/// reads as with commas.
+#[test]
+fn prior_data_separated_by_semicolons_or_tabs_reads_as_with_commas() {
+    let model = std::fs::read_to_string("examples/models/branin.rhai").expect("model");
+    let prior = earlier_observations();
+    let c = valid(check_files(
+        &branin("  x1 : number in 0 .. 10\n  x2 : number in 0 .. 12\n"),
+        &[
+            ("models/branin.rhai", &model),
+            ("earlier/observations.csv", &prior),
+        ],
+    ));
+    let commas = qdx::validate::strategy::prior_from_csv(&c.sections(), &prior).expect("prior");
+    assert_eq!(commas.len(), 6);
+    for separator in [";", "\t"] {
+        let text = prior.replace(',', separator);
+        let read = qdx::validate::strategy::prior_from_csv(&c.sections(), &text)
+            .unwrap_or_else(|e| panic!("{separator:?}: {e}"));
+        assert_eq!(read, commas, "{separator:?}");
+    }
+}
+
 #[test]
 fn run_warns_about_prior_rows_outside_the_ranges_and_finishes() {
     let dir = tempfile::tempdir().expect("temp");

@@ -564,12 +564,15 @@ fn column_of(headers: &[String], name: &str) -> Option<(usize, Option<String>)> 
 }
 
 /// Reads prior data: one column per variable (named like it, with or without ` [unit]`,
-/// values in that unit or the variable's). Rows outside the variables' ranges (an earlier
+/// values in that unit or the variable's), separated by `,`, `;` or tabs. Rows outside the variables' ranges (an earlier
 /// campaign with wider bounds) are counted and left out, never an error: the search space may
 /// have been narrowed since. A cell that is not a value of its variable is an error.
 pub fn prior_table(variables: &[c::Variable], text: &str) -> Result<PriorTable, String> {
+    // A spreadsheet saved in a decimal-comma locale writes `;`: the delimiter is the one its
+    // header uses, as for tables (`qdx_sim::table::detect_delimiter`).
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
+        .delimiter(qdx_sim::table::detect_delimiter(text))
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
