@@ -128,6 +128,10 @@ pub enum Event {
         /// it was recorded, and for virtual labs, which have no devices.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         settings: BTreeMap<String, f64>,
+        /// The lab recorded this experiment as failed (a table's failed synthesis): a result,
+        /// not a fault; it never counts toward the repeated-failure stop. Absent when false.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recorded: bool,
     },
     /// A device fault and what the policy did.
     Fault {

@@ -31,6 +31,8 @@ pub struct Outcome {
     pub readings: BTreeMap<String, f64>,
     /// The derived device settings in effect while the experiment was measured, as sent, SI.
     pub settings: BTreeMap<DerivedId, f64>,
+    /// The lab recorded it as failed (a table's failed synthesis): a result, not a fault.
+    pub recorded: bool,
 }
 
 impl Outcome {
@@ -47,6 +49,7 @@ impl Outcome {
             proxies: vec![None; c.proxies.len()],
             readings: BTreeMap::new(),
             settings,
+            recorded: false,
         }
     }
 
@@ -68,6 +71,7 @@ impl Outcome {
                 .iter()
                 .filter_map(|(d, v)| Some((c.derived.get(*d)?.name.clone(), *v)))
                 .collect(),
+            recorded: self.recorded,
         }
     }
 
@@ -79,6 +83,7 @@ impl Outcome {
             proxies,
             readings,
             settings,
+            recorded,
             ..
         } = event
         else {
@@ -99,6 +104,7 @@ impl Outcome {
                 .enumerate()
                 .filter_map(|(k, d)| Some((k, *settings.get(&d.name)?)))
                 .collect(),
+            recorded: *recorded,
         })
     }
 

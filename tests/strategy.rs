@@ -342,6 +342,32 @@ fn an_empty_output_cell_marks_its_experiment_failed_with_the_reason() {
     insta::assert_snapshot!(reason.clone().unwrap_or_default(), @"table model: the table records this experiment as failed (empty `yield`, `turnover`)");
 }
 
+/// Issue 16: failed syntheses a pool table records are results, not a fault of the lab: they
+/// never trigger the repeated-failure stop (7 of 30 random pool runs stopped themselves early).
+/// The journal keeps them apart (`recorded`), so a resumed run counts the same way.
+#[test]
+fn failed_syntheses_a_table_records_never_stop_the_run_as_repeated_failures() {
+    let mut table = String::from("ligand,res_time,temperature,catalyst_loading,yield,turnover\n");
+    for k in 0..12 {
+        // Two rows of twelve are complete; the others record a failed synthesis.
+        let outputs = if k % 6 == 0 { "0.2,0.5" } else { "," };
+        table.push_str(&format!("L{},{},30,0.5,{outputs}\n", k % 8, 60 + 40 * k));
+    }
+    let c = valid(check_files(
+        &suzuki("optimizer random", 12),
+        &[("data/suzuki-flow.csv", &table)],
+    ));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary.experiments, 12, "{summary:?}");
+    assert!(summary.stop_reason.contains("budget"), "{summary:?}");
+    let runs = experiments(&out);
+    assert_eq!(runs.iter().filter(|(_, s, _)| s == "failed").count(), 10);
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+    assert_eq!(journal.matches("\"recorded\":true").count(), 10);
+}
+
 fn branin(ranges: &str) -> String {
     std::fs::read_to_string("examples/branin-script.qdx")
         .expect("example")

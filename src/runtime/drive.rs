@@ -851,7 +851,8 @@ impl Run<'_> {
 /// An experiment's failure with the numbers of its reason left out (`None`: not a failure, or
 /// an `infeasible` one, which is data).
 fn failure_cause(o: &Outcome) -> Option<String> {
-    if matches!(o.status, Status::Ok | Status::Infeasible) {
+    // A failed synthesis the lab recorded is a result, like an infeasible one.
+    if matches!(o.status, Status::Ok | Status::Infeasible) || o.recorded {
         return None;
     }
     let mut cause = format!("{}: ", o.status);

@@ -1240,6 +1240,11 @@ impl<'c> Run<'c> {
                         interrupted_script().await;
                         match result {
                             Ok(r) => readings = r,
+                            Err(e @ qdx_sim::SimError::RecordedFailure(_)) => {
+                                let mut outcome = self.failed(Status::Failed, e.to_string());
+                                outcome.recorded = true;
+                                return Ok(Ok(outcome));
+                            }
                             Err(e) => return Ok(Ok(self.failed(Status::Failed, e.to_string()))),
                         }
                     }
@@ -1311,6 +1316,7 @@ impl<'c> Run<'c> {
                 .measured_settings
                 .take()
                 .unwrap_or_else(|| self.in_effect.settings(self.c)),
+            recorded: false,
         }))
     }
 

@@ -32,6 +32,10 @@ pub enum SimError {
     },
     #[error("table model: {0}")]
     Table(String),
+    /// The table records this experiment as a failed synthesis (an empty output cell): a
+    /// result, not a fault of the virtual lab.
+    #[error("table model: {0}")]
+    RecordedFailure(String),
     #[error("the point {0} is not a row of the table (pool mode only offers the file's rows)")]
     NotInPool(String),
     #[error("script model: {0}")]

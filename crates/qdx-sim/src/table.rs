@@ -407,7 +407,7 @@ impl TableModel {
                 .map(|(n, _)| format!("`{n}`"))
                 .collect();
             if !empty.is_empty() {
-                return Err(SimError::Table(format!(
+                return Err(SimError::RecordedFailure(format!(
                     "the table records this experiment as failed (empty {})",
                     empty.join(", ")
                 )));
@@ -563,7 +563,9 @@ L1,60,110,\n";
             "a failed row can still be picked"
         );
         match pool.evaluate(&point("L0", 600.0, 30.0)) {
-            Err(SimError::Table(why)) => assert!(why.contains("failed") && why.contains("`yield`")),
+            Err(SimError::RecordedFailure(why)) => {
+                assert!(why.contains("failed") && why.contains("`yield`"))
+            }
             other => panic!("{other:?}"),
         }
         // A replicate with a value outweighs one without.
