@@ -267,7 +267,7 @@ fn check_summary() {
     ok: tiny.qdx (campaign "tiny")
     campaign "tiny" (language 1, seed 7)
       Two CdSe experiments at two temperatures.
-    budget: 2 experiments
+    budget: 2 experiments, stop after 5 experiments in a row fail the same way
     stocks:
       cadmium in p_cd, 0.1 mol/L
       selenium in p_se, 0.1 mol/L

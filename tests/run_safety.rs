@@ -393,6 +393,48 @@ fn a_run_whose_experiments_keep_failing_the_same_way_stops_and_says_so() {
     );
 }
 
+/// Issue 16: the repeated-failure stop is a declared option, `budget { repeated_failures N }`.
+#[test]
+fn the_repeated_failure_stop_is_declared_in_the_budget() {
+    let text = halide_campaign(
+        "350 nm .. 450 nm",
+        "0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35",
+        "",
+    );
+    for (written, stops_after) in [
+        ("repeated_failures 3", Some(3)),
+        ("repeated_failures 20", None),
+    ] {
+        let c = campaign(&text.replace(
+            "budget { experiments 20 }",
+            &format!("budget {{ experiments 8, {written} }}"),
+        ));
+        let dir = tempfile::tempdir().expect("temp");
+        let out = dir.path().join("b");
+        let summary = run_simulated(&c, &out, &options()).expect("run");
+        let seen = statuses(&out);
+        assert!(seen.iter().all(|(s, _)| s == "failed"), "{seen:?}");
+        match stops_after {
+            Some(n) => {
+                assert_eq!(seen.len(), n, "{written}: {seen:?}");
+                assert_eq!(summary.end, qdx::runtime::RunEnd::Aborted, "{summary:?}");
+                assert!(
+                    summary
+                        .stop_reason
+                        .starts_with("the last 3 experiments failed the same way"),
+                    "{}",
+                    summary.stop_reason
+                );
+            }
+            // Never reached: every grid point runs and the run ends as the design does.
+            None => {
+                assert_eq!(seen.len(), 8, "{written}: {seen:?}");
+                assert!(summary.finished, "{summary:?}");
+            }
+        }
+    }
+}
+
 /// Issue 14: a condition over a missing proxy is unknown, and `not` keeps it unknown. `gap`
 /// is a formula with no value once `iodide_frac` passes 0.2: the second experiment has none.
 #[test]

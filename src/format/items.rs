@@ -262,6 +262,9 @@ impl<'a> Printer<'a> {
                         format!("reagent {} {},", stock.name, expr::expr(amount))
                     }
                     BudgetEntry::Time(t) => format!("time {},", expr::expr(t)),
+                    BudgetEntry::RepeatedFailures(n) => {
+                        format!("repeated_failures {},", self.int(n))
+                    }
                 };
                 self.layout.line_entry(*span, &text, next);
             }
@@ -477,6 +480,7 @@ impl<'a> Printer<'a> {
                     format!("reagent {} {}", stock.name, expr::expr(amount))
                 }
                 BudgetEntry::Time(t) => format!("time {}", expr::expr(t)),
+                BudgetEntry::RepeatedFailures(n) => format!("repeated_failures {}", self.int(n)),
             })
             .collect::<Vec<_>>();
         let inline = if inline.is_empty() {
@@ -508,6 +512,11 @@ impl<'a> Printer<'a> {
                     BudgetEntry::Time(t) => {
                         (self.layout.start(t.span), self.layout.end(t.span), "time")
                     }
+                    BudgetEntry::RepeatedFailures(n) => (
+                        self.layout.start(n.span),
+                        self.layout.end(n.span),
+                        "repeated_failures",
+                    ),
                 };
                 let start = self.layout.keyword_before(node_start, keyword);
                 let span = match b.span.file() {

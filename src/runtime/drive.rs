@@ -449,7 +449,7 @@ impl<'c> Run<'c> {
             .rev()
             .take_while(|o| failure_cause(&o.outcome).as_ref() == Some(&cause))
             .count();
-        (same >= super::REPEATED_FAILURES).then(|| {
+        (same as u64 >= self.c.budget.stop_after_failures()).then(|| {
             format!(
                 "the last {same} experiments failed the same way ({}): fix the cause, then `qdx resume` goes on",
                 last.reason.as_deref().unwrap_or(last.status.name())

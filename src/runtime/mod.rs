@@ -198,8 +198,9 @@ pub struct RunSummary {
 /// a systematic failure (a proxy that cannot be computed on this setup, a lab problem) would
 /// otherwise spend the whole budget on nothing. "The same way" is the same status and reason
 /// with its numbers left out (`signal-to-noise ratio 3.2` and `3.4` are one cause). An
-/// `infeasible` experiment measured fine: it is data, and never counts.
-pub const REPEATED_FAILURES: usize = 5;
+/// `infeasible` experiment measured fine, and a failed synthesis a table records is a result:
+/// neither counts. The default of `budget { repeated_failures N }`.
+pub const REPEATED_FAILURES: usize = Budget::DEFAULT_REPEATED_FAILURES as usize;
 
 /// A finished experiment, as the loop remembers it (the record itself is the journal's).
 #[derive(Debug, Clone, PartialEq)]

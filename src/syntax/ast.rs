@@ -170,6 +170,8 @@ pub enum BudgetEntry {
         amount: Expr,
     },
     Time(Expr),
+    /// `repeated_failures 5`: stop after this many experiments in a row fail the same way.
+    RepeatedFailures(IntLit),
 }
 
 #[derive(Debug, Clone, PartialEq)]

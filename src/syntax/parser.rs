@@ -391,6 +391,9 @@ impl<'t> Lower<'t> {
                             Rule::budget_time => {
                                 BudgetEntry::Time(self.expr(ec.expect(Rule::expr)?)?)
                             }
+                            Rule::budget_failures => BudgetEntry::RepeatedFailures(
+                                self.integer(ec.expect(Rule::integer)?)?,
+                            ),
                             other => {
                                 return Err(internal(pspan, &format!("budget entry {other:?}")));
                             }

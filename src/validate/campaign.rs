@@ -196,7 +196,20 @@ pub struct Budget {
     pub reagent_per_stock: BTreeMap<String, f64>,
     /// Wall time (lab time), s.
     pub time: Option<f64>,
+    /// `repeated_failures N` as written; [`Budget::stop_after_failures`] is what a run uses.
+    pub repeated_failures: Option<u64>,
     pub spans: BudgetSpans,
+}
+
+impl Budget {
+    /// After this many experiments in a row fail the same way when the campaign does not say.
+    pub const DEFAULT_REPEATED_FAILURES: u64 = 5;
+
+    /// Stop after this many experiments in a row fail the same way (`repeated_failures`).
+    pub fn stop_after_failures(&self) -> u64 {
+        self.repeated_failures
+            .unwrap_or(Self::DEFAULT_REPEATED_FAILURES)
+    }
 }
 
 #[derive(Debug, Clone, Default)]

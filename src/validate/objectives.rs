@@ -1079,6 +1079,19 @@ impl<'a> Validator<'a> {
                     budget.experiments = Some(n.value);
                     budget.spans.experiments = Some(n.span);
                 }
+                ast::BudgetEntry::RepeatedFailures(n) => {
+                    if n.value == 0 {
+                        self.error(
+                            Diagnostic::error(
+                                code::BUDGET,
+                                "`repeated_failures 0` would stop before the first experiment",
+                            )
+                            .label(n.span, "at least 1")
+                            .help("the run stops after this many experiments in a row fail the same way; write a number at least as large as the budget to never stop for it"),
+                        );
+                    }
+                    budget.repeated_failures = Some(n.value);
+                }
                 ast::BudgetEntry::Reagent { stock, amount } => {
                     match quantity_of(Dimension::VOLUME, amount) {
                         Ok((v, _)) if v > 0.0 => {

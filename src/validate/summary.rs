@@ -100,9 +100,12 @@ pub fn summary(c: &Campaign) -> String {
             )
         ));
     }
-    if !budget.is_empty() {
-        let _ = writeln!(s, "budget: {}", budget.join(", "));
-    }
+    // Stated even when not written: the default is a decision the run takes.
+    budget.push(format!(
+        "stop after {} experiments in a row fail the same way",
+        c.budget.stop_after_failures()
+    ));
+    let _ = writeln!(s, "budget: {}", budget.join(", "));
     if !c.stocks.is_empty() {
         let _ = writeln!(s, "stocks:");
         for st in &c.stocks {
