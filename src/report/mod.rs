@@ -389,56 +389,131 @@ fn combined(scores: &BTreeMap<u64, Score>) -> BTreeMap<u64, Option<f64>> {
     scores.iter().map(|(k, s)| (*k, s.combined)).collect()
 }
 
-/// The raw spectra of the three best experiments, one plot per channel.
+/// A spectrum file of the bundle, read (`None` when missing or unreadable).
+fn read_spectrum(dir: &Path, file: &str) -> Option<qdx_spectra::Spectrum> {
+    let text = std::fs::read_to_string(dir.join(file)).ok()?;
+    crate::files::spectrum::read(&text).ok()
+}
+
+/// The points of a spectrum to plot: raw counts for photoluminescence; for absorbance,
+/// `A = -log10((S - D)/(R - D))` from the bundle's own calibration spectra (`dark`,
+/// `reference`), as the run computed it, without the pixels where that is no measurement
+/// (clipped: no light through the sample, or none from the lamp). `None` when absorbance
+/// cannot be computed (no calibration in the bundle, or spectra on different grids).
+fn spectrum_points(
+    kind: ChannelKind,
+    raw: &qdx_spectra::Spectrum,
+    calibration: Option<&(qdx_spectra::Spectrum, qdx_spectra::Spectrum)>,
+) -> Option<Vec<(f64, f64)>> {
+    let zip = |s: &qdx_spectra::Spectrum, skip: &[usize]| -> Vec<(f64, f64)> {
+        s.wavelength_nm()
+            .iter()
+            .copied()
+            .zip(s.values().iter().copied())
+            .enumerate()
+            .filter(|(i, (_, y))| y.is_finite() && !skip.contains(i))
+            .map(|(_, p)| p)
+            .collect()
+    };
+    match kind {
+        ChannelKind::Photoluminescence => Some(zip(raw, &[])),
+        ChannelKind::Absorbance => {
+            let (dark, reference) = calibration?;
+            let a = qdx_spectra::absorbance_spectrum(
+                raw,
+                reference,
+                dark,
+                qdx_spectra::AbsorbanceOptions::default(),
+            )
+            .ok()?;
+            Some(zip(&a, a.clipped()))
+        }
+    }
+}
+
+/// The spectra of the three best experiments, one plot per channel, a line per experiment
+/// with a legend: absorbance computed from the bundle's calibration spectra, raw
+/// photoluminescence counts.
 fn best_spectra(
     dir: &Path,
     experiments: &[Experiment],
     scores: &BTreeMap<u64, Option<f64>>,
 ) -> String {
     let best: Vec<u64> = ranked(scores, 3).iter().map(|(k, _)| *k).collect();
+    let calibration = match (
+        read_spectrum(dir, "spectra/calibration-absorbance-dark.csv"),
+        read_spectrum(dir, "spectra/calibration-absorbance-reference.csv"),
+    ) {
+        (Some(d), Some(r)) => Some((d, r)),
+        _ => None,
+    };
     let mut by_channel: BTreeMap<ChannelKind, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
     let mut legend: BTreeMap<ChannelKind, Vec<u64>> = BTreeMap::new();
+    let mut no_absorbance = false;
     for id in &best {
         let Some(e) = experiments.iter().find(|e| e.id == *id) else {
             continue;
         };
         for saved in e.spectra.iter().filter(|s| s.replicate == 0) {
-            let Some(spectrum) = std::fs::read_to_string(dir.join(&saved.file))
-                .ok()
-                .and_then(|text| crate::files::spectrum::read(&text).ok())
-            else {
+            let Some(spectrum) = read_spectrum(dir, &saved.file) else {
                 continue;
             };
-            let points: Vec<(f64, f64)> = spectrum
-                .wavelength_nm()
-                .iter()
-                .copied()
-                .zip(spectrum.values().iter().copied())
-                .collect();
-            by_channel.entry(saved.channel).or_default().push(points);
-            legend.entry(saved.channel).or_default().push(*id);
+            match spectrum_points(saved.channel, &spectrum, calibration.as_ref()) {
+                Some(points) if !points.is_empty() => {
+                    by_channel.entry(saved.channel).or_default().push(points);
+                    legend.entry(saved.channel).or_default().push(*id);
+                }
+                _ => no_absorbance |= saved.channel == ChannelKind::Absorbance,
+            }
         }
     }
     let mut s = String::new();
     for (kind, lines) in by_channel {
         let channel = kind.name();
-        let ids = legend
-            .get(&kind)
-            .map(|v| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default();
+        let ids = legend.get(&kind).cloned().unwrap_or_default();
+        let list = ids
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (what, y_label, from) = match kind {
+            ChannelKind::Absorbance => (
+                "Absorbance",
+                "absorbance",
+                "from the bundle's dark and reference spectra",
+            ),
+            ChannelKind::Photoluminescence => ("Raw photoluminescence", "counts", "raw counts"),
+        };
         let _ = writeln!(
             s,
-            "<h2>Raw {channel} spectra of the best experiments ({ids})</h2>"
+            "<h2>{what} spectra of the best experiments ({list})</h2>"
         );
         s.push_str(&svg::plot(&svg::Plot {
-            title: format!("{channel}: raw counts, experiments {ids}"),
+            title: format!("{channel} {from}, experiments {list}"),
             x_label: "wavelength [nm]".into(),
-            y_label: "counts".into(),
+            y_label: y_label.into(),
             lines,
             dots: Vec::new(),
+            legend: ids.iter().map(|id| format!("experiment {id}")).collect(),
+            missing: Vec::new(),
         }));
     }
+    if no_absorbance {
+        let _ = writeln!(
+            s,
+            "<p>Some absorbance spectra are not plotted: the bundle has no usable calibration (<code>spectra/calibration-absorbance-dark.csv</code>, <code>-reference.csv</code>) for them.</p>"
+        );
+    }
     s
+}
+
+/// The note a per-experiment plot's title carries when some experiments have no value there.
+fn without_value(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => "; 1 experiment without a value (hollow, on the axis)".to_owned(),
+        n => format!("; {n} experiments without a value (hollow, on the axis)"),
+    }
 }
 
 /// The report page.
@@ -487,13 +562,23 @@ fn html(
             .iter()
             .filter_map(|r| Some((r.id as f64, scores.get(&r.id).copied().flatten()?)))
             .collect();
+        let missing: Vec<f64> = rows
+            .iter()
+            .filter(|r| scores.get(&r.id).copied().flatten().is_none())
+            .map(|r| r.id as f64)
+            .collect();
         let _ = writeln!(s, "<h2>Objective</h2>");
         s.push_str(&svg::plot(&svg::Plot {
-            title: "score per experiment (dots) and best so far (line)".into(),
+            title: format!(
+                "score per experiment (dots) and best so far (line){}",
+                without_value(missing.len())
+            ),
             x_label: "experiment".into(),
             y_label: "score".into(),
             lines: vec![series],
             dots: vec![points],
+            legend: Vec::new(),
+            missing,
         }));
     }
     // Each proxy against experiment number.
@@ -507,21 +592,24 @@ fn html(
                 ))
             })
             .collect();
-        if points.is_empty() {
+        let missing: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.proxies.get(k).copied().flatten().is_none())
+            .map(|r| r.id as f64)
+            .collect();
+        if points.is_empty() && missing.is_empty() {
             continue;
         }
-        let unit = if p.unit.symbol().is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", p.unit.symbol())
-        };
-        let _ = writeln!(s, "<h2>{}{}</h2>", escape(&p.name), escape(&unit));
+        let column = crate::files::column(&p.name, &p.unit);
+        let _ = writeln!(s, "<h2>{}</h2>", escape(&column));
         s.push_str(&svg::plot(&svg::Plot {
-            title: format!("{} per experiment", p.name),
+            title: format!("{} per experiment{}", p.name, without_value(missing.len())),
             x_label: "experiment".into(),
-            y_label: format!("{}{unit}", p.name),
+            y_label: column,
             lines: Vec::new(),
             dots: vec![points],
+            legend: Vec::new(),
+            missing,
         }));
     }
     // Parameter map: the first two numeric variables, coloured by score.
@@ -546,8 +634,8 @@ fn html(
             .collect();
         let _ = writeln!(s, "<h2>Where the experiments went</h2>");
         s.push_str(&svg::scatter(
-            &format!("{} [{}]", vx.name, vx.unit.symbol()),
-            &format!("{} [{}]", vy.name, vy.unit.symbol()),
+            &crate::files::column(&vx.name, &vx.unit),
+            &crate::files::column(&vy.name, &vy.unit),
             &pts,
         ));
     }
@@ -569,10 +657,12 @@ fn html(
         let _ = writeln!(s, "<h2>Pareto front</h2>");
         s.push_str(&svg::plot(&svg::Plot {
             title: format!("{} against {}", pb.name, pa.name),
-            x_label: pa.name.clone(),
-            y_label: pb.name.clone(),
+            x_label: crate::files::column(&pa.name, &pa.unit),
+            y_label: crate::files::column(&pb.name, &pb.unit),
             lines: Vec::new(),
             dots: vec![pts],
+            legend: Vec::new(),
+            missing: Vec::new(),
         }));
     }
     // The best experiments.
@@ -603,29 +693,32 @@ fn html(
         for v in &c.variables {
             let _ = write!(
                 s,
-                "<th>{} [{}]</th>",
-                escape(&v.name),
-                escape(v.unit.symbol())
+                "<th>{}</th>",
+                escape(&crate::files::column(&v.name, &v.unit))
             );
         }
         for p in &c.proxies {
             let _ = write!(
                 s,
-                "<th>{} [{}]</th>",
-                escape(&p.name),
-                escape(p.unit.symbol())
+                "<th>{}</th>",
+                escape(&crate::files::column(&p.name, &p.unit))
             );
         }
         s.push_str("</tr>\n");
         for r in ranked.iter().take(10) {
             let _ = write!(
                 s,
-                "<tr><td>{}</td><td>{:.4}</td>",
+                "<tr><td>{}</td><td>{}</td>",
                 r.id,
-                scores.get(&r.id).copied().flatten().unwrap_or(f64::NAN)
+                DisplayUnit::plain()
+                    .approx_number(scores.get(&r.id).copied().flatten().unwrap_or(f64::NAN))
             );
             for (v, x) in c.variables.iter().zip(r.values) {
-                let cell = v.cell(*x);
+                let cell = if v.is_numeric() {
+                    v.unit.approx_number(*x)
+                } else {
+                    v.cell(*x)
+                };
                 let _ = write!(s, "<td>{}</td>", escape(&cell));
             }
             for (k, p) in c.proxies.iter().enumerate() {
@@ -634,10 +727,32 @@ fn html(
                     .get(k)
                     .copied()
                     .flatten()
-                    .map_or_else(String::new, |x| p.unit.number(x));
+                    .map_or_else(String::new, |x| p.unit.approx_number(x));
                 let _ = write!(s, "<td>{}</td>", escape(&cell));
             }
             s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
+    // The experiments that did not succeed, and why (also in `observations.csv`).
+    let failed: Vec<(&Experiment, &Outcome)> = experiments
+        .iter()
+        .filter_map(|e| Some((e, e.outcome.as_ref()?)))
+        .filter(|(_, o)| !o.status.is_ok())
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h2>Experiments that did not succeed</h2>\n<table class=\"failures\"><tr><th>experiment</th><th>status</th><th style=\"text-align:left\">reason</th></tr>"
+        );
+        for (e, o) in failed {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
+                e.id,
+                escape(o.status.name()),
+                escape(o.reason.as_deref().unwrap_or(""))
+            );
         }
         s.push_str("</table>\n");
     }

@@ -17,6 +17,11 @@ pub struct Plot {
     pub y_label: String,
     pub lines: Vec<Vec<(f64, f64)>>,
     pub dots: Vec<Vec<(f64, f64)>>,
+    /// The names of `lines`, in order, shown in a legend (none when empty).
+    pub legend: Vec<String>,
+    /// Positions on the x axis of experiments without a value (failed, skipped, or a proxy that
+    /// gave none): hollow markers on the axis, so a gap in the dots is not mistaken for no run.
+    pub missing: Vec<f64>,
 }
 
 use super::escape;
@@ -135,7 +140,13 @@ fn axes(s: &mut String, f: &Frame, title: &str, x_label: &str, y_label: &str) {
 
 /// A plot of lines and dots.
 pub fn plot(p: &Plot) -> String {
-    let xs = p.lines.iter().chain(&p.dots).flatten().map(|(x, _)| *x);
+    let xs = p
+        .lines
+        .iter()
+        .chain(&p.dots)
+        .flatten()
+        .map(|(x, _)| *x)
+        .chain(p.missing.iter().copied());
     let ys = p.lines.iter().chain(&p.dots).flatten().map(|(_, y)| *y);
     let f = Frame {
         x: range(xs),
@@ -166,6 +177,28 @@ pub fn plot(p: &Plot) -> String {
                 f.py(*y)
             );
         }
+    }
+    for x in p.missing.iter().filter(|x| x.is_finite()) {
+        let _ = write!(
+            s,
+            "<circle class=\"missing\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"white\" stroke=\"#c00\" stroke-width=\"1.5\"/>",
+            f.px(*x),
+            H - BOTTOM
+        );
+    }
+    for (k, name) in p.legend.iter().enumerate() {
+        let colour = COLOURS.get(k % COLOURS.len()).copied().unwrap_or("#1f5fa8");
+        let y = TOP + 14.0 + 16.0 * k as f64;
+        let x = W - RIGHT - 150.0;
+        let _ = write!(
+            s,
+            "<g class=\"legend\"><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{colour}\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{y:.1}\">{}</text></g>",
+            y - 4.0,
+            x + 20.0,
+            y - 4.0,
+            x + 26.0,
+            escape(name)
+        );
     }
     s.push_str("</svg>\n");
     s
