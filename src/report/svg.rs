@@ -43,12 +43,18 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Round tick values covering the range.
-fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+/// Tick positions over `lo ..= hi`, a 1, 2 or 5 step; `whole`: the values are whole numbers
+/// (experiment ids), so no tick falls between two of them.
+fn ticks(lo: f64, hi: f64, whole: bool) -> Vec<f64> {
     let span = hi - lo;
     if !(span.is_finite() && span > 0.0) {
         return vec![lo];
     }
-    let raw = span / 5.0;
+    let raw = if whole {
+        (span / 5.0).max(1.0)
+    } else {
+        span / 5.0
+    };
     let mag = 10_f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
@@ -83,7 +89,7 @@ impl Frame {
     }
 }
 
-fn axes(s: &mut String, f: &Frame, title: &str, x_label: &str, y_label: &str) {
+fn axes(s: &mut String, f: &Frame, (title, whole_x): (&str, bool), x_label: &str, y_label: &str) {
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-family=\"sans-serif\" font-size=\"11\">"
@@ -100,7 +106,7 @@ fn axes(s: &mut String, f: &Frame, title: &str, x_label: &str, y_label: &str) {
         W - LEFT - RIGHT,
         H - TOP - BOTTOM
     );
-    for t in ticks(f.x.0, f.x.1) {
+    for t in ticks(f.x.0, f.x.1, whole_x) {
         let x = f.px(t);
         let _ = write!(
             s,
@@ -111,7 +117,7 @@ fn axes(s: &mut String, f: &Frame, title: &str, x_label: &str, y_label: &str) {
             label(t)
         );
     }
-    for t in ticks(f.y.0, f.y.1) {
+    for t in ticks(f.y.0, f.y.1, false) {
         let y = f.py(t);
         let _ = write!(
             s,
@@ -147,13 +153,14 @@ pub fn plot(p: &Plot) -> String {
         .flatten()
         .map(|(x, _)| *x)
         .chain(p.missing.iter().copied());
+    let whole_x = xs.clone().all(|x| x.fract() == 0.0);
     let ys = p.lines.iter().chain(&p.dots).flatten().map(|(_, y)| *y);
     let f = Frame {
         x: range(xs),
         y: range(ys),
     };
     let mut s = String::new();
-    axes(&mut s, &f, &p.title, &p.x_label, &p.y_label);
+    axes(&mut s, &f, (&p.title, whole_x), &p.x_label, &p.y_label);
     const COLOURS: [&str; 4] = ["#1f5fa8", "#d95f02", "#1b9e77", "#7570b3"];
     for (k, line) in p.lines.iter().enumerate() {
         let pts: Vec<String> = line
@@ -215,7 +222,10 @@ pub fn scatter(x_label: &str, y_label: &str, points: &[(f64, f64, Option<f64>)])
     axes(
         &mut s,
         &f,
-        &format!("{y_label} against {x_label} (darker: higher score)"),
+        (
+            &format!("{y_label} against {x_label} (darker: higher score)"),
+            false,
+        ),
         x_label,
         y_label,
     );
@@ -237,4 +247,27 @@ pub fn scatter(x_label: &str, y_label: &str, points: &[(f64, f64, Option<f64>)])
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17: a plot against experiment ids ticks whole experiments only (it showed 0.5, 1.5).
+    #[test]
+    fn an_axis_of_whole_numbers_ticks_whole_numbers() {
+        assert_eq!(ticks(0.0, 2.0, false), [0.0, 0.5, 1.0, 1.5, 2.0]);
+        assert_eq!(ticks(0.0, 2.0, true), [0.0, 1.0, 2.0]);
+        let page = plot(&Plot {
+            title: "peak per experiment".into(),
+            x_label: "experiment".into(),
+            y_label: "peak [nm]".into(),
+            lines: Vec::new(),
+            dots: vec![vec![(0.0, 500.0), (1.0, 510.0), (2.0, 505.0)]],
+            legend: Vec::new(),
+            missing: Vec::new(),
+        });
+        assert!(page.contains(">1</text>"), "{page}");
+        assert!(!page.contains(">0.5</text>"), "{page}");
+    }
 }
