@@ -368,6 +368,61 @@ fn failed_syntheses_a_table_records_never_stop_the_run_as_repeated_failures() {
     assert_eq!(journal.matches("\"recorded\":true").count(), 10);
 }
 
+/// Issue 16: a campaign without an `optimizer` block runs qdx's default (it was an error):
+/// Bayesian optimisation after a Sobol design of max(5, 2·d) experiments, at most half the
+/// budget; `check --summary` says so.
+#[test]
+fn a_campaign_without_an_optimizer_runs_bayesian_optimisation_after_a_sobol_design() {
+    use qdx::validate::campaign::{OptimizerConfig, Strategy};
+    for (variables, budget, initial) in [
+        (3, Some(30), 6),
+        (3, Some(8), 4),
+        (1, None, 5),
+        (2, Some(1), 1),
+    ] {
+        let o = OptimizerConfig::default_for(variables, budget, true);
+        assert_eq!(
+            (o.strategy, o.initial),
+            (Strategy::Bayesian, Some((Strategy::Sobol, initial))),
+            "{variables} variables, budget {budget:?}"
+        );
+    }
+    let screen = OptimizerConfig::default_for(3, Some(8), false);
+    assert_eq!((screen.strategy, screen.initial), (Strategy::Sobol, None));
+    let text = std::fs::read_to_string("tests/data/valid/no_optimizer.qdx")
+        .expect("corpus")
+        .replace("budget { experiments 30 }", "budget { experiments 8 }");
+    let c = valid(check_files(&text, &[]));
+    assert!(c.optimizer.chosen_by_qdx);
+    assert!(qdx::validate::summary::summary(&c).contains(
+        "optimizer: bayesian, initial sobol 4 (qdx's default: the campaign names no optimizer)"
+    ));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary.experiments, 8);
+    let phases: Vec<String> = std::fs::read_to_string(out.join("optimizer/suggestions.jsonl"))
+        .expect("suggestions")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["explain"]["phase"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        phases.iter().filter(|p| *p == "initial design").count(),
+        4,
+        "{phases:?}"
+    );
+    assert!(
+        phases[4..].iter().all(|p| p != "initial design"),
+        "{phases:?}"
+    );
+}
+
 fn branin(ranges: &str) -> String {
     std::fs::read_to_string("examples/branin-script.qdx")
         .expect("example")

@@ -300,8 +300,6 @@ catalog! {
         pub const NO_MEASUREMENT: &str = "qdx::validate::no_measurement";
         /// An optimizing strategy is chosen, but the campaign has no objective.
         pub const NO_OBJECTIVE: &str = "qdx::validate::no_objective";
-        /// The campaign has no `optimizer` block.
-        pub const NO_OPTIMIZER: &str = "qdx::validate::no_optimizer";
         /// `readings` are used without a virtual lab (`simulate table` or `simulate script`).
         pub const NO_READINGS: &str = "qdx::validate::no_readings";
         /// Warning: the campaign has no `seed`, so runs use seed 0.

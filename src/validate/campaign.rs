@@ -1027,6 +1027,8 @@ pub struct OptimizerConfig {
     /// Its options (`acquisition ucb`, `beta 2`, `surrogate gp { kernel matern52 }`), typed.
     pub options: OptimizerOptions,
     pub span: Span,
+    /// qdx chose it: the campaign has no `optimizer` block ([`OptimizerConfig::default_for`]).
+    pub chosen_by_qdx: bool,
 }
 
 /// The most experiments a design known in advance (a grid, Sobol or Latin hypercube points, an
@@ -1036,6 +1038,30 @@ pub struct OptimizerConfig {
 pub const MAX_DESIGN_POINTS: u64 = 100_000;
 
 impl OptimizerConfig {
+    /// The optimizer of a campaign without an `optimizer` block: Bayesian optimisation (every
+    /// variable type, constraints and pools take it) after a Sobol design of max(5, 2·d)
+    /// experiments for d variables, the initial size Ax uses, but at most half the experiment
+    /// budget (and at least one), so the model has experiments left to choose. Without an
+    /// objective there is nothing to optimise: a Sobol design over the budget screens the box.
+    pub fn default_for(variables: usize, budget: Option<u64>, objectives: bool) -> OptimizerConfig {
+        let wanted = (2 * variables as u64).max(5);
+        let initial = budget.map_or(wanted, |b| wanted.min(b / 2).max(1));
+        let (strategy, initial) = if objectives {
+            (Strategy::Bayesian, Some((Strategy::Sobol, initial)))
+        } else {
+            (Strategy::Sobol, None)
+        };
+        OptimizerConfig {
+            strategy,
+            initial,
+            batch: 1,
+            levels: BTreeMap::new(),
+            options: OptimizerOptions::default(),
+            span: Span::synthetic(crate::source::Synthetic::Default),
+            chosen_by_qdx: true,
+        }
+    }
+
     /// Points of the grid over `variables`: every option of a choice, the levels of the others
     /// (saturating: a product past `u64::MAX` stays there).
     pub fn grid_size(&self, variables: &[Variable]) -> u64 {

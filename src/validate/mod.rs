@@ -235,13 +235,12 @@ impl<'a> Validator<'a> {
                 requirements: Vec::new(),
                 stop: None,
             });
-            let optimizer = self.optimizer.take().unwrap_or(OptimizerConfig {
-                strategy: Strategy::Random,
-                initial: None,
-                batch: 1,
-                levels: BTreeMap::new(),
-                options: OptimizerOptions::default(),
-                span: Span::synthetic(crate::source::Synthetic::Default),
+            let optimizer = self.optimizer.take().unwrap_or_else(|| {
+                OptimizerConfig::default_for(
+                    self.variables.len(),
+                    budget.experiments,
+                    !objectives.list.is_empty(),
+                )
             });
             // What the optimizer works with, built once here from the sections.
             let search = strategy::search(&strategy::Sections {

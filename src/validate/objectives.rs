@@ -530,22 +530,9 @@ impl<'a> Validator<'a> {
             Item::Optimizer(o) => Some(o),
             _ => None,
         });
+        // Without a block the campaign gets qdx's default, chosen once the budget is known
+        // (`OptimizerConfig::default_for`).
         let Some(o) = blocks.first().copied() else {
-            let span = self
-                .items
-                .of(|i| match i {
-                    Item::Campaign(c) => Some(c),
-                    _ => None,
-                })
-                .first()
-                .map_or(Span::synthetic(crate::source::Synthetic::Default), |c| {
-                    c.name.span
-                });
-            self.error(
-                Diagnostic::error(code::NO_OPTIMIZER, "the campaign has no `optimizer` block")
-                    .label(span, "which experiments should this campaign run?")
-                    .help("add e.g. `optimizer bayesian { initial sobol 10 }`, or a design: `optimizer grid { levels { … } }`"),
-            );
             return;
         };
         let name = o.strategy.name.as_str();
@@ -584,6 +571,7 @@ impl<'a> Validator<'a> {
             levels: BTreeMap::new(),
             options: OptimizerOptions::default(),
             span: o.span,
+            chosen_by_qdx: false,
         };
         let allowed = OPTIONS
             .iter()
@@ -1221,8 +1209,10 @@ impl<'a> Validator<'a> {
                 Some(Strategy::Grid)
             )
         {
+            // Without an `optimizer` block qdx's default runs, which ends only by the budget
+            // or a stop condition too.
             let has_stop = self.objectives.as_ref().is_some_and(|o| o.stop.is_some());
-            if !has_stop && self.optimizer.is_some() {
+            if !has_stop {
                 let span =
                     self.items
                         .of(|i| match i {

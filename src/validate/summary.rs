@@ -328,7 +328,12 @@ pub fn summary(c: &Campaign) -> String {
         opt.push(format!("batch {}", o.batch));
     }
     opt.extend(o.options.written());
-    let _ = writeln!(s, "optimizer: {}", opt.join(", "));
+    let chosen = if o.chosen_by_qdx {
+        " (qdx's default: the campaign names no optimizer)"
+    } else {
+        ""
+    };
+    let _ = writeln!(s, "optimizer: {}{chosen}", opt.join(", "));
     for (var, levels) in &o.levels {
         if let Some(v) = c.variables.get(*var) {
             let _ = writeln!(
