@@ -127,11 +127,6 @@ fn ranked(scores: &BTreeMap<u64, Option<f64>>, n: usize) -> Vec<(u64, f64)> {
     ranked
 }
 
-/// The display unit's symbol, `""` for a unitless value.
-fn symbol(unit: &DisplayUnit) -> &str {
-    unit.symbol()
-}
-
 /// A value in `unit` as JSON: the shortest decimal that reads back to the SI value (as in
 /// `observations.csv`: 75, not 75.00000000000001 uL/min); `null` for no finite value.
 fn in_unit(unit: &DisplayUnit, si: f64) -> serde_json::Value {
@@ -223,7 +218,7 @@ fn json(inputs: &Inputs<'_>) -> serde_json::Value {
     use serde_json::json;
     let c = inputs.campaign;
     let scores = combined(inputs.scores);
-    let column = |name: &str, unit: &DisplayUnit| json!({"name": name, "unit": symbol(unit)});
+    let column = |name: &str, unit: &DisplayUnit| json!({"name": name, "unit": unit.symbol()});
     let columns = json!({
         "variables": c.variables.iter().map(|v| column(&v.name, &v.unit)).collect::<Vec<_>>(),
         "settings": settings(c).iter().map(|(_, d)| column(&d.name, &d.unit)).collect::<Vec<_>>(),

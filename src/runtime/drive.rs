@@ -460,7 +460,7 @@ impl<'c> Run<'c> {
     fn record(&mut self, done: &Done) -> Result<(), RunError> {
         self.log(done.outcome.event(self.c, done.experiment))?;
         self.journal_sync()?;
-        if !self.replaying {
+        if !self.replaying && self.progress.shows_experiments() {
             // The best over the experiments before this one and this one.
             let mut scored: Vec<opt::Observation> = self
                 .outcomes

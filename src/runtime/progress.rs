@@ -61,6 +61,11 @@ impl Shown {
         }
     }
 
+    /// Whether finished experiments are shown (the caller then computes the best score).
+    pub(super) fn shows_experiments(&self) -> bool {
+        self.mode != Progress::Off
+    }
+
     /// A step of experiment `id` begins; `wait` is the lab time it waits, s, if it is a wait.
     pub(super) fn step(&self, id: u64, why: &str, wait: Option<f64>) {
         let wait_text = wait.map(crate::validate::durations::human);
