@@ -79,6 +79,10 @@ pub enum Event {
         /// that started. Empty in journals written before it was recorded.
         #[serde(default)]
         inputs: BTreeMap<String, String>,
+        /// The lab's instruments were emulators (`qdx run --emulate`): a dry run of the real
+        /// drivers, not a synthesis. Absent (false) in every other journal.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        emulated: bool,
     },
     /// Dark and reference spectra taken with solvent in the cell, before any experiment.
     Calibrated { files: Vec<String> },

@@ -167,6 +167,15 @@ pub enum CliError {
         file: PathBuf,
         binds: String,
     },
+    #[error(
+        "{}",
+        if *.emulated {
+            format!("the run in {} was a dry run on emulated instruments: resume it with --emulate", .dir.display())
+        } else {
+            format!("the run in {} was not on emulated instruments: resume it without --emulate", .dir.display())
+        }
+    )]
+    EmulationMismatch { dir: PathBuf, emulated: bool },
     #[error("`{name}` is not a usable campaign name: use letters, digits, `-` and `_`")]
     CampaignName { name: String },
     #[error("{} already exists; qdx new never overwrites files", .folder.display())]
@@ -223,6 +232,7 @@ impl CliError {
             | CliError::SimulatedRun { .. }
             | CliError::LabNeeded { .. }
             | CliError::LabMismatch { .. }
+            | CliError::EmulationMismatch { .. }
             | CliError::CampaignName { .. }
             | CliError::FolderExists { .. }
             | CliError::ReadSource { .. } => ErrorKind::Input,
@@ -576,6 +586,13 @@ mod tests {
                 },
             ),
             (
+                "CliError::EmulationMismatch",
+                CliError::EmulationMismatch {
+                    dir: "runs/x-1".into(),
+                    emulated: true,
+                },
+            ),
+            (
                 "CliError::CampaignName",
                 CliError::CampaignName { name: "-x".into() },
             ),
@@ -686,6 +703,7 @@ mod tests {
         1  CliError::SimulatedRun
         1  CliError::LabNeeded
         1  CliError::LabMismatch
+        1  CliError::EmulationMismatch
         1  CliError::CampaignName
         1  CliError::FolderExists
         3  CliError::CreateFolder

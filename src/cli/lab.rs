@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use qdx_lab::emulators::rig::{EmptyPlant, EmulatedPorts, RigDevice};
 use qdx_lab::registry::{self, DeviceKind};
 use qdx_lab::{Clock, DeviceError, Identity, PumpDirection, RealClock};
 
@@ -62,6 +63,20 @@ async fn timed<T>(
         Ok(Err(e)) => Err(e.kind.to_string()),
         Err(_) => Err(format!("no answer within {} s", deadline.as_secs())),
     }
+}
+
+/// One failed row per binding: none could be connected, for `why`.
+fn unbound_rows(binds: &[Bind], why: &str) -> Vec<ProbeRow> {
+    binds
+        .iter()
+        .map(|b| ProbeRow {
+            device: b.device.clone(),
+            driver: b.driver.clone(),
+            port: b.port().to_owned(),
+            identity: Err(why.to_owned()),
+            status: Err(why.to_owned()),
+        })
+        .collect()
 }
 
 /// Connects every binding in turn and reads its identity and status.
@@ -283,6 +298,7 @@ pub fn table(rows: &[ProbeRow]) -> String {
 pub fn probe(
     lab: &Path,
     campaign: Option<&Path>,
+    emulate: bool,
     format: super::TextOrJson,
     style: Style,
 ) -> Result<Outcome, CliError> {
@@ -302,12 +318,30 @@ pub fn probe(
     );
     // A binding with errors is probed all the same, once its file parses.
     let parsed = super::usable(l.parsed, &l.diagnostics, &l.sources, style)?;
-    let runtime = crate::runtime::current_thread()?;
-    let rows = runtime.block_on(async {
-        let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
-        let mut connector = registry::Connector::new(clock);
-        probe_binds(&parsed.binds, &mut connector).await
-    });
+    let rows = if emulate {
+        // Emulators in an empty plant: a probe reads identities and status, nothing flows.
+        crate::runtime::paused_time()?.block_on(async {
+            let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
+            let devices = parsed.binds.iter().map(|b| RigDevice {
+                name: b.device.clone(),
+                kind: b.driver.clone(),
+                settings: b.settings.clone(),
+            });
+            match EmulatedPorts::new(clock.clone(), Arc::new(EmptyPlant), devices) {
+                Ok(ports) => {
+                    let mut connector = registry::Connector::with_ports(clock, Box::new(ports));
+                    probe_binds(&parsed.binds, &mut connector).await
+                }
+                Err(e) => unbound_rows(&parsed.binds, &e.to_string()),
+            }
+        })
+    } else {
+        crate::runtime::current_thread()?.block_on(async {
+            let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
+            let mut connector = registry::Connector::new(clock);
+            probe_binds(&parsed.binds, &mut connector).await
+        })
+    };
     let failed = rows.iter().filter(|r| !r.ok()).count();
     let mut out = std::io::stdout().lock();
     if format == super::TextOrJson::Json {
@@ -318,7 +352,8 @@ pub fn probe(
             Outcome::Found
         });
     }
-    let _ = write!(out, "lab {:?}\n\n{}", parsed.name, table(&rows));
+    let emulated = if emulate { " (emulated)" } else { "" };
+    let _ = write!(out, "lab {:?}{emulated}\n\n{}", parsed.name, table(&rows));
     if failed == 0 {
         let _ = writeln!(out, "\nall {} devices answered", rows.len());
         Ok(Outcome::Success)

@@ -154,6 +154,10 @@ pub enum Command {
         /// A lab binding file (`lab "…" { bind … }`) for real instruments.
         #[arg(long)]
         lab: Option<PathBuf>,
+        /// Play the lab file's instruments with emulators: a dry run of the real drivers, the
+        /// emulated devices sitting in the campaign's simulated twin (needs --lab).
+        #[arg(long, requires = "lab")]
+        emulate: bool,
         /// Where to write the bundle (default: runs/<campaign>-<n>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -177,6 +181,10 @@ pub enum Command {
         /// For a run on hardware: the lab binding (default: the copy in the bundle).
         #[arg(long)]
         lab: Option<PathBuf>,
+        /// Continue a dry run on emulated instruments (`run --emulate`); required for one,
+        /// refused for any other run.
+        #[arg(long)]
+        emulate: bool,
         /// No progress (a bar on a terminal, else a line per experiment on stderr).
         #[arg(long, short)]
         quiet: bool,
@@ -247,6 +255,10 @@ pub enum LabCommand {
         /// Also check the binding against this campaign.
         #[arg(long)]
         campaign: Option<PathBuf>,
+        /// Probe emulators of the bound devices instead of the ports (checks the drivers and
+        /// the lab file without the instruments).
+        #[arg(long)]
+        emulate: bool,
         /// `json`: `{lab, ok, devices: [{device, driver, port, ok, identity, status, error}]}`.
         #[arg(long, value_enum, default_value = "text")]
         format: TextOrJson,
@@ -308,6 +320,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run {
             file,
             lab,
+            emulate,
             out,
             seed,
             quiet,
@@ -317,7 +330,7 @@ pub fn run(cli: Cli) -> ExitCode {
             &file,
             out,
             seed,
-            lab,
+            lab.map(|lab| run::LabChoice { lab, emulate }),
             run::Show { quiet, format },
             halt_after,
             style,
@@ -325,18 +338,27 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Resume {
             bundle,
             lab,
+            emulate,
             quiet,
             format,
             halt_after,
-        } => run::resume(&bundle, lab, run::Show { quiet, format }, halt_after, style),
+        } => run::resume(
+            &bundle,
+            lab,
+            emulate,
+            run::Show { quiet, format },
+            halt_after,
+            style,
+        ),
         Command::Lab {
             command:
                 LabCommand::Probe {
                     lab,
                     campaign,
+                    emulate,
                     format,
                 },
-        } => lab::probe(&lab, campaign.as_deref(), format, style),
+        } => lab::probe(&lab, campaign.as_deref(), emulate, format, style),
         Command::Verify { bundle, format } => run::verify(&bundle, format),
         Command::Replay { bundle, format } => run::replay(&bundle, format, style),
         Command::Report {

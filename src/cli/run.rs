@@ -111,11 +111,19 @@ fn summary(s: &RunSummary) -> String {
     t
 }
 
+/// The lab a run uses instead of the simulated one: a binding file, its instruments real or
+/// emulated.
+#[derive(Debug, Clone)]
+pub struct LabChoice {
+    pub lab: PathBuf,
+    pub emulate: bool,
+}
+
 pub fn run(
     file: &Path,
     out: Option<PathBuf>,
     seed: Option<u64>,
-    lab: Option<PathBuf>,
+    lab: Option<LabChoice>,
     show: Show,
     halt_after: Option<u64>,
     style: Style,
@@ -130,9 +138,10 @@ pub fn run(
     if let Some(s) = seed {
         campaign.seed = s;
     }
+    let emulate = lab.as_ref().is_some_and(|l| l.emulate);
     let binding = match lab {
         Some(lab) => {
-            let l = super::check::check_lab_file(&lab, &checked);
+            let l = super::check::check_lab_file(&lab.lab, &checked);
             Some(super::usable(l.binding, &l.diagnostics, &l.sources, style)?)
         }
         None => None,
@@ -151,6 +160,7 @@ pub fn run(
         halt_after,
     };
     let result = match &binding {
+        Some(b) if emulate => crate::runtime::run_emulated(&campaign, b, &dir, &options),
         Some(b) => crate::runtime::run_hardware(&campaign, b, &dir, &options),
         None => crate::runtime::run_simulated(&campaign, &dir, &options),
     };
@@ -213,6 +223,8 @@ struct Started {
     lab: String,
     inputs: std::collections::BTreeMap<String, String>,
     finished: bool,
+    /// The run was on emulated instruments.
+    emulated: bool,
 }
 
 /// Reads what a bundle's journal says of how its run began, or says why it cannot.
@@ -234,12 +246,17 @@ fn started(dir: &Path) -> Result<Started, CliError> {
         .any(|r| matches!(r.event, Event::Finished { .. }));
     match records.into_iter().next().map(|r| r.event) {
         Some(Event::Started {
-            seed, lab, inputs, ..
+            seed,
+            lab,
+            inputs,
+            emulated,
+            ..
         }) => Ok(Started {
             seed,
             lab,
             inputs,
             finished,
+            emulated,
         }),
         _ => Err(RunError::NotStarted {
             dir: dir.to_path_buf(),
@@ -281,6 +298,7 @@ fn check_inputs(dir: &Path, started: &Started, under: &[&str]) -> Result<(), Cli
 pub fn resume(
     dir: &Path,
     lab: Option<PathBuf>,
+    emulate: bool,
     show: Show,
     halt_after: Option<u64>,
     style: Style,
@@ -325,6 +343,14 @@ pub fn resume(
             }
         };
     }
+    // A dry run on emulators is never continued on the instruments, nor a real run on
+    // emulators: the journal would mix two labs.
+    if emulate != started.emulated {
+        return Err(CliError::EmulationMismatch {
+            dir: dir.to_path_buf(),
+            emulated: started.emulated,
+        });
+    }
     let binding = if run_lab == "simulated" {
         if let Some(lab) = lab {
             return Err(CliError::SimulatedRun {
@@ -357,6 +383,7 @@ pub fn resume(
         halt_after,
     };
     let result = match &binding {
+        Some(b) if emulate => crate::runtime::resume_emulated(&campaign, b, dir, &options),
         Some(b) => crate::runtime::resume_hardware(&campaign, b, dir, &options),
         None => crate::runtime::resume_simulated(&campaign, dir, &options),
     };

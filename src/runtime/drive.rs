@@ -578,6 +578,7 @@ async fn start(
             c,
             lab_file.iter().map(|l| (l.name.as_str(), l.text.as_str())),
         ),
+        emulated: run.lab.emulated,
     })?;
     run.journal.sync()?;
     prepare(c, lab_file.as_ref(), &staging.path, &plan_json)?;
@@ -636,6 +637,64 @@ async fn connect(c: &Campaign, binding: &LabBinding) -> Result<Lab, RunError> {
             lab: binding.name.clone(),
             source,
         })
+}
+
+/// The runtime of a run on emulated instruments: tokio's clock paused, so it moves only when
+/// every task waits, straight to the next deadline. The drivers' reply deadlines, the
+/// emulators' work times and the run's waits all read that one clock ([`RealClock`] reads
+/// tokio's), so an hour of steady-state waiting takes no wall time, and what the run does
+/// does not depend on how busy the machine is.
+pub fn paused_time() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .enable_io()
+        .start_paused(true)
+        .build()
+        .map_err(RunError::Runtime)
+}
+
+/// Opens a binding's devices as emulators in the campaign's simulated twin
+/// ([`Lab::emulated`]), on tokio's clock (paused: see [`paused_time`]).
+async fn connect_emulated(c: &Campaign, binding: &LabBinding) -> Result<Lab, RunError> {
+    let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
+    Lab::emulated(c, binding, clock)
+        .await
+        .map_err(|source| RunError::Connect {
+            lab: binding.name.clone(),
+            source,
+        })
+}
+
+/// Runs a campaign on a lab binding's instruments played by emulators: every real driver,
+/// every guard and the safe state, against emulators of the bound devices in the campaign's
+/// simulated twin (`qdx run --lab … --emulate`).
+pub fn run_emulated(
+    c: &Campaign,
+    binding: &LabBinding,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let applied = binding.apply(c);
+    let plan = plan_of(&applied)?;
+    paused_time()?.block_on(async {
+        let lab = connect_emulated(&applied, binding).await?;
+        start(&applied, plan, lab, dir, options, None).await
+    })
+}
+
+/// Continues a run on emulated instruments ([`run_emulated`]).
+pub fn resume_emulated(
+    c: &Campaign,
+    binding: &LabBinding,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let applied = binding.apply(c);
+    paused_time()?.block_on(async {
+        let (journal, records) = reopen(dir, options)?;
+        let lab = connect_emulated(&applied, binding).await?;
+        resume_from(&applied, lab, dir, options, journal, records).await
+    })
 }
 
 /// Continues a run on the instruments of a lab binding.

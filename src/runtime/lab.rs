@@ -42,6 +42,9 @@ pub struct Lab {
     /// `simulated`, or the lab binding's name.
     pub name: String,
     pub kind: LabKind,
+    /// The binding's instruments are played by emulators (`qdx run --emulate`): a dry run of
+    /// the real drivers, recorded as such in the journal.
+    pub emulated: bool,
     /// The lab binding file, copied into the bundle.
     pub lab_file: Option<LabFile>,
     pub clock: Arc<dyn Clock>,
@@ -73,6 +76,7 @@ impl Lab {
         let mut lab = Lab {
             name: "simulated".to_owned(),
             kind: LabKind::Simulated,
+            emulated: false,
             lab_file: None,
             clock: clock.clone(),
             pumps: BTreeMap::new(),
@@ -150,6 +154,43 @@ impl Lab {
         Lab::hardware_with(c, binding, clock, &mut connector).await
     }
 
+    /// The instruments of a lab binding played by emulators (`qdx run --emulate`): the real
+    /// drivers, opened by the same connector as on hardware, talk to emulators of the bound
+    /// devices (`qdx_lab::emulators::rig`), which sit in the campaign's simulated twin: the
+    /// pumps move its fluid, the heater reads its temperature, the spectrometer sees its cell.
+    /// Nothing else of the twin reaches the run: no shortcut real instruments would not have
+    /// (a reference dye, say, is not computed by the simulator).
+    pub async fn emulated(
+        c: &Campaign,
+        binding: &LabBinding,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Lab, RegistryError> {
+        let no_twin = |why: String| RegistryError::Connect {
+            device: binding.name.clone(),
+            kind: DeviceErrorKind::Refused(format!(
+                "the emulators need the campaign's simulated twin: {why}"
+            )),
+        };
+        let config = crate::bind::sim::sim_config(c).map_err(no_twin)?;
+        let plant = sim::SimLab::new(config, clock.clone()).map_err(|e| no_twin(e.to_string()))?;
+        let ports = qdx_lab::emulators::rig::EmulatedPorts::new(
+            clock.clone(),
+            Arc::new(plant),
+            binding
+                .devices
+                .iter()
+                .map(|d| qdx_lab::emulators::rig::RigDevice {
+                    name: d.name.clone(),
+                    kind: d.driver.clone(),
+                    settings: d.settings.clone(),
+                }),
+        )?;
+        let mut connector = registry::Connector::with_ports(clock.clone(), Box::new(ports));
+        let mut lab = Lab::hardware_with(c, binding, clock, &mut connector).await?;
+        lab.emulated = true;
+        Ok(lab)
+    }
+
     /// [`Lab::hardware`] with devices opened by `connector` (tests open drivers on in-memory
     /// streams to emulators). Each pump is stopped and set to infuse once opened, so a run
     /// never starts from whatever state a previous session left it in.
@@ -163,6 +204,7 @@ impl Lab {
         let mut lab = Lab {
             name: binding.name.clone(),
             kind: LabKind::Hardware,
+            emulated: false,
             lab_file: Some(binding.file.clone()),
             clock,
             pumps: BTreeMap::new(),

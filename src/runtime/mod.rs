@@ -31,8 +31,9 @@ mod progress;
 mod tests;
 
 pub use drive::{
-    RunEnd, Signal, current_thread, finalise, replay_decisions, resume, resume_hardware,
-    resume_simulated, run, run_hardware, run_simulated, run_simulated_with, run_with,
+    RunEnd, Signal, current_thread, finalise, paused_time, replay_decisions, resume,
+    resume_emulated, resume_hardware, resume_simulated, run, run_emulated, run_hardware,
+    run_simulated, run_simulated_with, run_with,
 };
 
 use std::collections::BTreeMap;

@@ -3,6 +3,7 @@
 //! pseudo-terminals through `qdx run --lab`; a campaign routed through a selection valve.
 
 mod binding;
+mod emulated;
 mod faults;
 mod lights;
 pub(crate) mod pty;

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio_serial::SerialStream;
 
 use crate::capability::{
     CHEMYX_FUSION_SPEED, LinearSpeed, NE1000_SPEED, PHD_ULTRA_SPEED, PUMP11_ELITE_SPEED, RateRange,
@@ -31,7 +31,8 @@ use crate::drivers::{
     chemyx, eurotherm, harvard, huber, new_era, ocean, ocean_usb, thorlabs, vici,
 };
 use crate::error::DeviceErrorKind;
-use crate::transport::{Link, SerialSettings, SharedLink, open_serial, share};
+use crate::transport::{BoxedStream, Link, SerialSettings, SharedLink, open_serial, share};
+use crate::usb::{UsbBulk, UsbSelector};
 
 /// Which device trait a kind serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -686,18 +687,63 @@ impl SpectrometerBinding {
     }
 }
 
+/// Where a [`Connector`] opens what a binding names: this machine's serial ports and USB bus
+/// ([`SystemPorts`]), or emulators of the bound instruments (`crate::emulators::rig`), so a
+/// dry run exercises every driver exactly as a real run does.
+#[async_trait]
+pub trait Ports: Send + std::fmt::Debug {
+    /// Opens serial port `port` for the device bound as `device`.
+    fn serial(
+        &mut self,
+        device: &str,
+        port: &str,
+        settings: &SerialSettings,
+    ) -> Result<BoxedStream, DeviceErrorKind>;
+    /// Opens the USB device `selector` picks, for the device bound as `device`.
+    async fn usb(
+        &mut self,
+        device: &str,
+        selector: &UsbSelector,
+    ) -> Result<Box<dyn UsbBulk>, DeviceErrorKind>;
+}
+
+/// The machine's own serial ports (`tokio-serial`) and USB devices (`nusb`).
+#[derive(Debug, Default)]
+pub struct SystemPorts;
+
+#[async_trait]
+impl Ports for SystemPorts {
+    fn serial(
+        &mut self,
+        _device: &str,
+        port: &str,
+        settings: &SerialSettings,
+    ) -> Result<BoxedStream, DeviceErrorKind> {
+        Ok(Box::new(open_serial(port, settings)?))
+    }
+
+    async fn usb(
+        &mut self,
+        _device: &str,
+        selector: &UsbSelector,
+    ) -> Result<Box<dyn UsbBulk>, DeviceErrorKind> {
+        Ok(Box::new(crate::usb::open_usb(selector).await?))
+    }
+}
+
 /// A port opened for a daisy chain, shared by the pumps bound to it.
 #[derive(Debug)]
 struct OpenPort {
     family: &'static str,
     baud: u32,
-    link: Option<SharedLink<SerialStream>>,
+    link: Option<SharedLink<BoxedStream>>,
 }
 
-/// Opens bound devices on real serial ports, sharing daisy-chain lines.
+/// Opens bound devices on serial ports and USB devices, sharing daisy-chain lines.
 #[derive(Debug)]
 pub struct Connector {
     clock: Arc<dyn Clock>,
+    opener: Box<dyn Ports>,
     ports: BTreeMap<String, OpenPort>,
     /// Lamp outputs of the spectrometers opened with `lamp "light"`, by spectrometer name,
     /// until the light bound to each is opened.
@@ -751,9 +797,16 @@ impl LampOutputs {
 }
 
 impl Connector {
+    /// Opens devices on this machine's ports.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_ports(clock, Box::new(SystemPorts))
+    }
+
+    /// Opens devices through `opener` (emulators, for a dry run).
+    pub fn with_ports(clock: Arc<dyn Clock>, opener: Box<dyn Ports>) -> Self {
         Self {
             clock,
+            opener,
             ports: BTreeMap::new(),
             lamp_outputs: LampOutputs::default(),
         }
@@ -790,7 +843,7 @@ impl Connector {
         port: &str,
         serial: SerialSettings,
         timeout: Duration,
-    ) -> Result<SharedLink<SerialStream>, RegistryError> {
+    ) -> Result<SharedLink<BoxedStream>, RegistryError> {
         if let Some(open) = self.ports.get(port) {
             let conflict = |why: String| RegistryError::PortConflict {
                 port: port.into(),
@@ -812,10 +865,13 @@ impl Connector {
                 return Ok(Arc::clone(link));
             }
         }
-        let stream = open_serial(port, &serial).map_err(|kind| RegistryError::Connect {
-            device: device.into(),
-            kind,
-        })?;
+        let stream =
+            self.opener
+                .serial(device, port, &serial)
+                .map_err(|kind| RegistryError::Connect {
+                    device: device.into(),
+                    kind,
+                })?;
         let link = share(Link::new(stream, timeout));
         self.ports.insert(
             port.into(),
@@ -835,17 +891,20 @@ impl Connector {
         family: &'static str,
         port: &str,
         serial: SerialSettings,
-    ) -> Result<SerialStream, RegistryError> {
+    ) -> Result<BoxedStream, RegistryError> {
         if let Some(open) = self.ports.get(port) {
             return Err(RegistryError::PortConflict {
                 port: port.into(),
                 why: format!("already used by a {} device", open.family),
             });
         }
-        let stream = open_serial(port, &serial).map_err(|kind| RegistryError::Connect {
-            device: device.into(),
-            kind,
-        })?;
+        let stream =
+            self.opener
+                .serial(device, port, &serial)
+                .map_err(|kind| RegistryError::Connect {
+                    device: device.into(),
+                    kind,
+                })?;
         self.ports.insert(
             port.into(),
             OpenPort {
@@ -997,7 +1056,8 @@ impl Connector {
         if let Some(model) = usb_model(kind) {
             let selector = model.selector(spectrometer.serial_number.clone());
             let usb =
-                crate::usb::open_usb(&selector)
+                self.opener
+                    .usb(name, &selector)
                     .await
                     .map_err(|kind| RegistryError::Connect {
                         device: name.into(),

@@ -44,6 +44,27 @@ pub trait UsbBulk: Send + std::fmt::Debug {
     ) -> Result<Vec<u8>, DeviceErrorKind>;
 }
 
+#[async_trait]
+impl UsbBulk for Box<dyn UsbBulk> {
+    async fn write(
+        &mut self,
+        endpoint: u8,
+        data: &[u8],
+        timeout: Duration,
+    ) -> Result<(), DeviceErrorKind> {
+        (**self).write(endpoint, data, timeout).await
+    }
+
+    async fn read(
+        &mut self,
+        endpoint: u8,
+        max_len: usize,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, DeviceErrorKind> {
+        (**self).read(endpoint, max_len, timeout).await
+    }
+}
+
 /// Which USB device to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsbSelector {

@@ -41,7 +41,7 @@ impl SimLab {
         })
     }
 
-    fn lock(&self) -> SimResult<std::sync::MutexGuard<'_, World>> {
+    pub(crate) fn lock(&self) -> SimResult<std::sync::MutexGuard<'_, World>> {
         let mut w = self
             .world
             .lock()

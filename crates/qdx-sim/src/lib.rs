@@ -22,6 +22,7 @@ pub mod error;
 pub mod flow;
 mod lab;
 pub mod optics;
+mod plant;
 pub mod presets;
 pub mod reading;
 pub mod rng;

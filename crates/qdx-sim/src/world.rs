@@ -113,7 +113,7 @@ pub(crate) struct World {
 
 /// Relative spectrum of the broadband lamp (tungsten-halogen-like, with a deuterium floor in
 /// the UV), 1 at its brightest.
-fn lamp_shape(wavelength_nm: f64) -> f64 {
+pub(crate) fn lamp_shape(wavelength_nm: f64) -> f64 {
     0.25 + 0.75 * qdx_spectra::shapes::gaussian(wavelength_nm, 620.0, 450.0)
 }
 

@@ -61,6 +61,22 @@ impl ChemyxEmulator {
         }
     }
 
+    /// The motor's rate (m³/s) and direction: a negative target volume withdraws.
+    pub fn motion(&self) -> (f64, crate::device::PumpDirection) {
+        let rate_si = crate::protocol::chemyx::units_si(self.units).map_or(0.0, |u| u.0);
+        let direction = if self.volume < 0.0 {
+            crate::device::PumpDirection::Withdraw
+        } else {
+            crate::device::PumpDirection::Infuse
+        };
+        (self.rate.abs() * rate_si, direction)
+    }
+
+    /// Whether the motor turns.
+    pub fn running(&self) -> bool {
+        self.state == PumpState::Running
+    }
+
     pub fn stall(&mut self) {
         self.advance();
         self.state = PumpState::Stalled;

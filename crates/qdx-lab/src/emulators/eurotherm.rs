@@ -126,6 +126,12 @@ impl EurothermEmulator {
         }
     }
 
+    /// The process value is `celsius` now (a plant's thermal model drives the display).
+    pub fn hold(&mut self, celsius: f64) {
+        self.temperature = celsius;
+        self.last_update = self.clock.now();
+    }
+
     pub fn advance(&mut self) {
         let now = self.clock.now();
         let elapsed = now.saturating_sub(self.last_update).as_secs_f64();

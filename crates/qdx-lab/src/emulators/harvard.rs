@@ -110,7 +110,8 @@ impl HarvardEmulator {
         self.stalled = true;
     }
 
-    fn rate(&self) -> f64 {
+    /// The rate of the current direction, m³/s.
+    pub fn rate(&self) -> f64 {
         let (value, unit) = if self.withdrawing {
             self.withdraw_rate
         } else {

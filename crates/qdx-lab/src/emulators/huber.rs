@@ -58,6 +58,12 @@ impl HuberEmulator {
         }
     }
 
+    /// The measured temperature is `celsius` now (a plant's thermal model drives it).
+    pub fn hold(&mut self, celsius: f64) {
+        self.temperature = celsius;
+        self.last_update = self.clock.now();
+    }
+
     pub fn advance(&mut self) {
         let now = self.clock.now();
         let elapsed = now.saturating_sub(self.last_update).as_secs_f64();

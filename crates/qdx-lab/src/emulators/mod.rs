@@ -21,10 +21,12 @@ pub mod huber;
 pub mod new_era;
 pub mod ocean;
 pub mod ocean_usb;
+pub mod rig;
 pub mod thorlabs;
 pub mod usb;
 pub mod vici;
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -67,6 +69,55 @@ pub struct Faults {
     pub disconnect_after: Option<u64>,
 }
 
+/// Runs on a device's state before and after each request it answers, so an emulator and
+/// what it is connected to (a plant: [`rig`]) stay in step: a pump's motor drives the plant's
+/// flow, a heater reads the plant's temperature.
+pub struct Hook<P>(pub Box<dyn FnMut(&mut P) + Send>);
+
+impl<P> std::fmt::Debug for Hook<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
+}
+
+/// What an emulated spectrometer's detector sees when it is connected to a plant: counts per
+/// second at each pixel, given whether the spectrometer's own lamp output is on. Without a
+/// scene, the spectrometer emulators draw a smooth lamp profile.
+#[derive(Clone)]
+pub struct Scene(pub Arc<dyn Fn(bool) -> Vec<f64> + Send + Sync>);
+
+impl std::fmt::Debug for Scene {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scene")
+    }
+}
+
+impl Scene {
+    /// One scan of `seconds`: the dark level plus the scene's rate times the time on every
+    /// pixel light reaches (not the optically masked ones), clipped at the ADC's full scale.
+    pub fn counts(
+        &self,
+        lamp_on: bool,
+        seconds: f64,
+        pixels: usize,
+        dark: u32,
+        full_scale: u32,
+        masked: &Range<usize>,
+    ) -> Vec<u32> {
+        let rates = (self.0)(lamp_on);
+        (0..pixels)
+            .map(|i| {
+                let lit = if masked.contains(&i) {
+                    0.0
+                } else {
+                    rates.get(i).copied().unwrap_or(0.0).max(0.0) * seconds
+                };
+                (f64::from(dark) + lit).round().min(f64::from(full_scale)) as u32
+            })
+            .collect()
+    }
+}
+
 /// Bytes that no protocol here can take for a reply: no STX, ACK, NAK, `{`, LF or prompt.
 pub const GARBAGE: &[u8] = b"\xfe\xfd#~\xa5\x7f";
 
@@ -81,6 +132,7 @@ struct Shared<P> {
     protocol: Mutex<P>,
     faults: Mutex<Faults>,
     received: Mutex<Vec<Vec<u8>>>,
+    hook: Mutex<Option<Hook<P>>>,
 }
 
 impl<P> Clone for Emulator<P> {
@@ -103,7 +155,19 @@ impl<P: Protocol> Emulator<P> {
                 protocol: Mutex::new(protocol),
                 faults: Mutex::new(Faults::default()),
                 received: Mutex::new(Vec::new()),
+                hook: Mutex::new(None),
             }),
+        }
+    }
+
+    /// Runs `hook` on the device's state before and after each request it answers.
+    pub fn set_hook(&self, hook: impl FnMut(&mut P) + Send + 'static) {
+        *lock(&self.shared.hook) = Some(Hook(Box::new(hook)));
+    }
+
+    fn run_hook(&self) {
+        if let Some(Hook(hook)) = lock(&self.shared.hook).as_mut() {
+            hook(&mut lock(&self.shared.protocol));
         }
     }
 
@@ -156,8 +220,10 @@ impl<P: Protocol> Emulator<P> {
                 if faults.disconnect_after.is_some_and(|limit| taken >= limit) {
                     return;
                 }
+                self.run_hook();
                 let work = lock(&self.shared.protocol).work_time(&request);
                 let reply = self.reply_to(&request);
+                self.run_hook();
                 if faults.silent || reply.is_empty() {
                     continue;
                 }

@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use crate::drivers::ocean::{INTEGRATION_MS, SCANS};
-use crate::emulators::Protocol;
+use crate::emulators::{Protocol, Scene};
 use crate::protocol::ocean::{ACK, NAK, RawSpectrum, encode_spectrum};
 
 /// An emulated spectrometer.
@@ -41,6 +41,8 @@ pub struct OceanEmulator {
     pub masked: Range<usize>,
     /// The settings `(integration ms, lamp)` of the scan in progress when one changed.
     pub stale: Option<(u16, bool)>,
+    /// What the detector sees when the emulator is connected to a plant.
+    pub scene: Option<Scene>,
 }
 
 impl OceanEmulator {
@@ -58,6 +60,7 @@ impl OceanEmulator {
             full_scale: 65_535,
             masked: 6..21,
             stale: None,
+            scene: None,
         }
     }
 
@@ -74,6 +77,23 @@ impl OceanEmulator {
             counts += self.lamp_counts_per_ms * f64::from(integration_ms) * profile;
         }
         counts.min(f64::from(self.full_scale)) as u32
+    }
+
+    /// One scan's counts on every pixel.
+    fn scan(&self, integration_ms: u16, lamp_on: bool) -> Vec<u32> {
+        match &self.scene {
+            Some(scene) => scene.counts(
+                lamp_on,
+                f64::from(integration_ms) / 1000.0,
+                self.pixels,
+                self.dark,
+                self.full_scale,
+                &self.masked,
+            ),
+            None => (0..self.pixels)
+                .map(|i| self.counts_with(i, integration_ms, lamp_on))
+                .collect(),
+        }
     }
 
     /// Remembers the settings of the scan in progress before one changes.
@@ -149,14 +169,15 @@ impl Protocol for OceanEmulator {
             (Some(b'S'), _) if self.out_of_memory => vec![crate::protocol::ocean::ETX],
             (Some(b'S'), _) => {
                 let scans = u32::from(self.scans.max(1));
-                let stale = self.stale.take();
-                let summed = (0..self.pixels)
-                    .map(|i| match stale {
-                        Some((ms, lamp)) => {
-                            self.counts_with(i, ms, lamp) + self.scan_counts(i) * (scans - 1)
-                        }
-                        None => self.scan_counts(i) * scans,
-                    })
+                let now = self.scan(self.integration_ms, self.lamp_on);
+                let first = match self.stale.take() {
+                    Some((ms, lamp)) => self.scan(ms, lamp),
+                    None => now.clone(),
+                };
+                let summed = first
+                    .iter()
+                    .zip(&now)
+                    .map(|(first, now)| first + now * (scans - 1))
                     .collect();
                 encode_spectrum(&RawSpectrum {
                     scans: self.scans,

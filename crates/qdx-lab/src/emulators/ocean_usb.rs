@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 
+use crate::emulators::Scene;
 use crate::emulators::usb::{InPacket, UsbFunction, packets};
 
 /// Which OOI instrument the emulator plays.
@@ -126,6 +127,8 @@ pub struct OoiEmulator {
     pub ignore_integration_next: bool,
     /// Every command byte taken, in order.
     pub commands: Vec<u8>,
+    /// What the detector sees when the emulator is connected to a plant.
+    pub scene: Option<Scene>,
 }
 
 impl OoiEmulator {
@@ -159,6 +162,7 @@ impl OoiEmulator {
             bad_sync_next: None,
             ignore_integration_next: false,
             commands: Vec::new(),
+            scene: None,
         }
     }
 
@@ -182,6 +186,23 @@ impl OoiEmulator {
         counts.min(f64::from(self.kind.full_scale())) as u32
     }
 
+    /// One scan's counts on every pixel.
+    fn scan(&self, integration_us: u32, lamp_on: bool) -> Vec<u32> {
+        match &self.scene {
+            Some(scene) => scene.counts(
+                lamp_on,
+                f64::from(integration_us) * 1e-6,
+                self.pixels(),
+                self.dark,
+                self.kind.full_scale(),
+                &self.kind.masked(),
+            ),
+            None => (0..self.pixels())
+                .map(|i| self.counts_with(i, integration_us, lamp_on))
+                .collect(),
+        }
+    }
+
     fn changing(&mut self) {
         if self.stale.is_none() {
             self.stale = Some((self.integration_us, self.lamp_on));
@@ -201,9 +222,7 @@ impl OoiEmulator {
             .stale
             .take()
             .unwrap_or((self.integration_us, self.lamp_on));
-        let counts: Vec<u16> = (0..self.pixels())
-            .map(|i| self.counts_with(i, us, lamp) as u16)
-            .collect();
+        let counts: Vec<u16> = self.scan(us, lamp).into_iter().map(|c| c as u16).collect();
         match self.kind {
             OoiKind::Usb2000 => {
                 let mut out = Vec::with_capacity(2 * counts.len());
@@ -356,6 +375,8 @@ pub struct ObpEmulator {
     pub knows_nonlinearity: bool,
     /// The message types taken, in order.
     pub messages: Vec<u32>,
+    /// What the detector sees when the emulator is connected to a plant.
+    pub scene: Option<Scene>,
 }
 
 const STS_PIXELS: usize = 1024;
@@ -393,6 +414,7 @@ impl ObpEmulator {
             corrupt_checksum_next: false,
             knows_nonlinearity: true,
             messages: Vec::new(),
+            scene: None,
         }
     }
 
@@ -508,8 +530,20 @@ impl ObpEmulator {
             0x0000_0101 => Ok(vec![self.serial.len() as u8]),
             0x0010_1100 => {
                 let us = self.stale.take().unwrap_or(self.integration_us);
-                Ok((0..STS_PIXELS)
-                    .flat_map(|i| (self.counts_with(i, us) as u16).to_le_bytes())
+                let counts = match &self.scene {
+                    Some(scene) => scene.counts(
+                        self.lamp_on,
+                        f64::from(us) * 1e-6,
+                        STS_PIXELS,
+                        self.dark,
+                        STS_FULL_SCALE,
+                        &(0..0),
+                    ),
+                    None => (0..STS_PIXELS).map(|i| self.counts_with(i, us)).collect(),
+                };
+                Ok(counts
+                    .into_iter()
+                    .flat_map(|c| (c as u16).to_le_bytes())
                     .collect())
             }
             0x0011_0010 => {

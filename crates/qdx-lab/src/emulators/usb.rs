@@ -81,6 +81,7 @@ struct Shared<F> {
     faults: Mutex<UsbFaults>,
     written: Mutex<Vec<(u8, Vec<u8>)>>,
     writes: Mutex<u64>,
+    hook: Mutex<Option<super::Hook<F>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -110,8 +111,14 @@ impl<F: UsbFunction> UsbEmulator<F> {
                 faults: Mutex::new(UsbFaults::default()),
                 written: Mutex::new(Vec::new()),
                 writes: Mutex::new(0),
+                hook: Mutex::new(None),
             }),
         }
+    }
+
+    /// Runs `hook` on the device's state before and after each OUT transfer it takes.
+    pub fn set_hook(&self, hook: impl FnMut(&mut F) + Send + 'static) {
+        *lock(&self.shared.hook) = Some(super::Hook(Box::new(hook)));
     }
 
     /// Runs `f` on the device's state.
@@ -208,7 +215,15 @@ impl<F: UsbFunction + std::fmt::Debug> UsbBulk for EmulatedUsb<F> {
                 )));
             }
             lock(&shared.written).push((endpoint, data.to_vec()));
-            function.bulk_out(endpoint, data)
+            let mut hook = lock(&shared.hook);
+            if let Some(super::Hook(hook)) = hook.as_mut() {
+                hook(&mut function);
+            }
+            let reply = function.bulk_out(endpoint, data);
+            if let Some(super::Hook(hook)) = hook.as_mut() {
+                hook(&mut function);
+            }
+            reply
         };
         let reply = apply_faults(&mut lock(&shared.faults), reply);
         let now = Instant::now();
