@@ -136,6 +136,10 @@ pub struct Manifest {
     pub entry: String,
     pub seed: u64,
     pub lab: String,
+    /// The lab's instruments were emulators (`qdx run --emulate`): a dry run, not data.
+    /// Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emulated: bool,
     pub experiments: u64,
     pub stop_reason: String,
     /// SHA-256 of every file, by path relative to the bundle.
@@ -181,6 +185,7 @@ struct Facts {
     campaign: Option<String>,
     language_version: Option<u32>,
     lab: String,
+    emulated: bool,
     experiments: u64,
     stop_reason: String,
 }
@@ -192,6 +197,7 @@ impl Facts {
             campaign: None,
             language_version: None,
             lab: "simulated".to_owned(),
+            emulated: false,
             experiments: 0,
             stop_reason: String::new(),
         };
@@ -202,12 +208,14 @@ impl Facts {
                     campaign,
                     language_version,
                     lab,
+                    emulated,
                     ..
                 } => {
                     facts.seed = Some(*seed);
                     facts.campaign = Some(campaign.clone());
                     facts.language_version = Some(*language_version);
                     facts.lab.clone_from(lab);
+                    facts.emulated = *emulated;
                 }
                 Event::Stopped { reason } => facts.stop_reason.clone_from(reason),
                 Event::Measured { .. } => facts.experiments += 1,
@@ -239,6 +247,11 @@ impl Facts {
             self.language_version.map(|v| v.to_string()),
         );
         check("lab", m.lab.clone(), Some(self.lab.clone()));
+        check(
+            "emulated",
+            m.emulated.to_string(),
+            Some(self.emulated.to_string()),
+        );
         check(
             "experiments",
             m.experiments.to_string(),
@@ -347,6 +360,7 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         entry,
         seed: facts.seed.unwrap_or(c.seed),
         lab: facts.lab,
+        emulated: facts.emulated,
         experiments: facts.experiments,
         stop_reason: facts.stop_reason,
         bundle_id: bundle_id(&files),

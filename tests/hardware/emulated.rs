@@ -128,6 +128,14 @@ fn the_standard_rig_runs_cspbx3_on_emulators_as_the_simulated_lab_does() {
     assert_eq!(records[0]["lab"], "cspbx3-flow-rig");
     assert_eq!(records[0]["emulated"], true);
     assert!(journal(&simulated)[0].get("emulated").is_none());
+    let manifest = |bundle: &Path| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(bundle.join("manifest.json")).expect("manifest"),
+        )
+        .expect("json")
+    };
+    assert_eq!(manifest(&emulated)["emulated"], true);
+    assert!(manifest(&simulated).get("emulated").is_none());
     for device in [
         "p_seed", "p_iodide", "p_ligand", "h1", "spec1", "lamp1", "led365",
     ] {
