@@ -119,6 +119,10 @@ pub struct LabChoice {
     pub emulate: bool,
 }
 
+/// Said before the summary of a run on emulated instruments, so it is not taken for data.
+const DRY_RUN: &str =
+    "dry run: the lab's instruments were emulators in the campaign's simulated twin\n";
+
 pub fn run(
     file: &Path,
     out: Option<PathBuf>,
@@ -166,7 +170,7 @@ pub fn run(
     };
     // A refused plan (on hardware, with the limits the binding adds) wrote nothing.
     let s = result.map_err(|e| CliError::of_run(e, &checked.sources))?;
-    show.summary(&s, "");
+    show.summary(&s, if emulate { DRY_RUN } else { "" });
     Ok(Outcome::Ran(s))
 }
 
@@ -388,7 +392,12 @@ pub fn resume(
         None => crate::runtime::resume_simulated(&campaign, dir, &options),
     };
     let s = result.map_err(|e| CliError::of_run(e, &checked.sources))?;
-    show.summary(&s, "resumed.\n");
+    let before = if emulate {
+        format!("resumed.\n{DRY_RUN}")
+    } else {
+        "resumed.\n".to_owned()
+    };
+    show.summary(&s, &before);
     Ok(Outcome::Ran(s))
 }
 

@@ -112,6 +112,12 @@ fn the_standard_rig_runs_cspbx3_on_emulators_as_the_simulated_lab_does() {
         "{}",
         shown(&out)
     );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("dry run: the lab's instruments were emulators"),
+        "{}",
+        shown(&out)
+    );
     let simulated = dir.path().join("simulated");
     let out = qdx()
         .arg("run")
