@@ -7,7 +7,8 @@ use super::svg::{self, Layer, Plot};
 use crate::record::SavedSpectrum;
 use crate::validate::campaign::ChannelKind;
 
-/// Most points a drawn spectrum keeps (a minimum and a maximum per bucket, so peaks stay).
+/// Most points a drawn spectrum keeps (a minimum and a maximum per bucket, so peaks stay) in a
+/// plot 640 px wide; fewer in a narrower one (an experiment's detail).
 const MAX_POINTS: usize = 400;
 
 /// The bundle's files a report reads spectra from.
@@ -49,7 +50,7 @@ impl<'a> Spectra<'a> {
     /// the run computed it, without the pixels where that is no measurement (clipped: no
     /// light through the sample, or none from the lamp). `None` when the file cannot be read
     /// or absorbance cannot be computed (no calibration, spectra on different grids).
-    pub fn points(&self, saved: &SavedSpectrum) -> Option<Vec<(f64, f64)>> {
+    pub fn points(&self, saved: &SavedSpectrum, max: usize) -> Option<Vec<(f64, f64)>> {
         let raw = read(self.dir, &saved.file)?;
         let zip = |s: &qdx_spectra::Spectrum, skip: &[usize]| -> Vec<(f64, f64)> {
             s.wavelength_nm()
@@ -75,7 +76,7 @@ impl<'a> Spectra<'a> {
                 zip(&a, a.clipped())
             }
         };
-        (!points.is_empty()).then(|| thin(&points))
+        (!points.is_empty()).then(|| thin(&points, max))
     }
 
     /// One plot of channel `kind`: a line per `(name, spectrum)`, with a legend. `None` when
@@ -91,7 +92,14 @@ impl<'a> Spectra<'a> {
         p.width = size.0;
         p.height = size.1;
         for (k, (name, saved)) in lines.iter().enumerate() {
-            let Some(points) = self.points(saved) else {
+            // About a point per pixel of a 640 px plot's frame; half as many in a narrower
+            // one (an experiment's detail: a report of 200 experiments stays a few MB).
+            let max = if size.0 >= 640.0 {
+                MAX_POINTS
+            } else {
+                MAX_POINTS / 2
+            };
+            let Some(points) = self.points(saved, max) else {
                 continue;
             };
             p.layers.push(Layer::Line {
@@ -106,14 +114,14 @@ impl<'a> Spectra<'a> {
     }
 }
 
-/// At most [`MAX_POINTS`] of `points` (sorted by wavelength): the lowest and the highest of
-/// each of equal runs, in order, so a narrow peak survives.
-fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    if points.len() <= MAX_POINTS {
+/// At most `max` of `points` (sorted by wavelength): the lowest and the highest of each of
+/// equal runs, in order, so a narrow peak survives.
+fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max {
         return points.to_vec();
     }
-    let buckets = MAX_POINTS / 2;
-    let mut out = Vec::with_capacity(MAX_POINTS);
+    let buckets = (max / 2).max(1);
+    let mut out = Vec::with_capacity(max);
     for b in 0..buckets {
         let from = b * points.len() / buckets;
         let to = ((b + 1) * points.len() / buckets).min(points.len());
@@ -151,7 +159,7 @@ mod tests {
                 (x, if i == 1001 { 5000.0 } else { 10.0 })
             })
             .collect();
-        let thinned = thin(&points);
+        let thinned = thin(&points, MAX_POINTS);
         assert!(thinned.len() <= MAX_POINTS);
         assert!(thinned.contains(&points[1001]));
         assert!(thinned.windows(2).all(|w| w[0].0 < w[1].0));
