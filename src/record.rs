@@ -302,3 +302,83 @@ pub fn scores(c: &Campaign, experiments: &[Experiment]) -> BTreeMap<u64, opt::Sc
         .zip(c.search.objectives.score(&observations))
         .collect()
 }
+
+/// The hypervolume of a Pareto campaign's front as the campaign went: after each finished
+/// experiment, the hypervolume of the front of it and every finished experiment before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hypervolume {
+    /// The reference point in `qdx-optimize`'s utility space (SI), one per objective.
+    pub reference: Vec<f64>,
+    /// Whether the campaign declares it (`combine pareto { reference { … } }`); otherwise it
+    /// is the worst observed utility of each objective less 10 % of its observed range.
+    pub declared: bool,
+    /// By experiment id, in the unit [`Hypervolume::unit`] names.
+    pub by_experiment: BTreeMap<u64, f64>,
+    /// The product of the units of the objectives that are maximised or minimised (a target
+    /// or a one-sided goal's utility is a plain number), `""` when there is none.
+    pub unit: String,
+}
+
+/// The hypervolume of a Pareto campaign after each finished experiment (`None` for other
+/// campaigns, or before any experiment has a value for every objective), from the
+/// utilities `scores` holds ([`scores`]), in the campaign's units: a maximised or minimised
+/// objective's utility is its value, which the campaign writes in its unit.
+pub fn hypervolume(
+    c: &Campaign,
+    experiments: &[Experiment],
+    scores: &BTreeMap<u64, opt::Score>,
+) -> Option<Hypervolume> {
+    use crate::validate::campaign::{Combine, Goal};
+    if c.objectives.combine != Combine::Pareto || c.objectives.list.len() < 2 {
+        return None;
+    }
+    let finished: Vec<opt::Observation> = experiments
+        .iter()
+        .filter_map(|e| e.observation(c))
+        .collect();
+    let reference = c.search.objectives.reference_point_for(&finished)?;
+    // Each utility axis in the campaign's unit: a difference of values scales by the unit's
+    // factor (offsets, as between K and degC, cancel in a hypervolume).
+    let factors: Vec<f64> = c
+        .objectives
+        .list
+        .iter()
+        .map(|o| match o.goal {
+            Goal::Maximize | Goal::Minimize => (o.unit.from_si(1.0) - o.unit.from_si(0.0)).abs(),
+            _ => 1.0,
+        })
+        .collect();
+    let factor: f64 = factors.iter().product();
+    let unit = hypervolume_unit(c);
+    let mut points: Vec<Vec<f64>> = Vec::new();
+    let mut by_experiment = BTreeMap::new();
+    for e in experiments.iter().filter(|e| e.outcome.is_some()) {
+        if let Some(u) = scores
+            .get(&e.id)
+            .and_then(|s| s.utilities.iter().copied().collect::<Option<Vec<f64>>>())
+        {
+            points.push(u);
+        }
+        by_experiment.insert(e.id, opt::pareto::hypervolume(&points, &reference) * factor);
+    }
+    Some(Hypervolume {
+        reference,
+        declared: c.objectives.reference_point.is_some(),
+        by_experiment,
+        unit,
+    })
+}
+
+/// The unit of a Pareto campaign's hypervolume: the product of the units of the objectives
+/// that are maximised or minimised (`nm·uL/min`), `""` when there is none.
+pub fn hypervolume_unit(c: &Campaign) -> String {
+    use crate::validate::campaign::Goal;
+    c.objectives
+        .list
+        .iter()
+        .filter(|o| matches!(o.goal, Goal::Maximize | Goal::Minimize))
+        .map(|o| o.unit.symbol())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("·")
+}

@@ -126,6 +126,7 @@ fn every_link_of_the_readmes_leads_to_a_file() {
         "grammar/README.md",
         "ARCHITECTURE.md",
         "bench/README.md",
+        "docs/report/README.md",
     ] {
         let path = root().join(readme);
         let text = std::fs::read_to_string(&path).expect("readable");

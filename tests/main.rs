@@ -14,6 +14,7 @@ mod hardware;
 mod lights;
 mod objectives;
 mod record;
+mod report;
 mod report_browser;
 mod robustness;
 mod run_safety;

@@ -11,8 +11,10 @@
 //!   the device can run); empty when nothing was sent for it;
 //! - one per proxy (`peak [nm]`): empty when it could not be computed (`reason` says why);
 //! - `desirability:<objective>` per objective, then `objective` (the combined score; empty for
-//!   failures and Pareto campaigns), then `pareto_front` (`true`/`false`) for Pareto campaigns;
-//!   scores are computed over all finished experiments together;
+//!   failures and Pareto campaigns), then `pareto_front` (`true`/`false`) and `hypervolume`
+//!   (of the front of this and every earlier finished experiment, [`crate::record::hypervolume`],
+//!   in the product of the units of the maximised and minimised objectives) for Pareto
+//!   campaigns; scores are computed over all finished experiments together;
 //! - `lab_time_start [s]`, `lab_time_end [s]`: lab time (virtual on the simulated lab) when it
 //!   was suggested and when it was measured;
 //! - `reason`: why it is not `ok`, or which proxies of an `ok` experiment are missing.
@@ -142,6 +144,21 @@ pub fn columns(c: &Campaign) -> Vec<Column> {
                 "",
                 "on the Pareto front of the finished experiments".into(),
             ));
+            let unit = crate::record::hypervolume_unit(c);
+            out.push(col(
+                if unit.is_empty() {
+                    "hypervolume".to_owned()
+                } else {
+                    format!("hypervolume [{unit}]")
+                },
+                ColumnType::Number,
+                &unit,
+                "the hypervolume of the Pareto front of this and every earlier finished \
+                 experiment, against the campaign's reference point or, without one, the \
+                 worst observed value of each objective less 10 % of its observed range \
+                 (the report states the point)"
+                    .into(),
+            ));
         }
     }
     out.push(col(
@@ -178,6 +195,7 @@ pub fn settings(c: &Campaign) -> Vec<(usize, &Derived)> {
 pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Score>) -> String {
     let settings = settings(c);
     let pareto = c.objectives.combine == Combine::Pareto;
+    let hypervolume = crate::record::hypervolume(c, experiments, scores);
     let plain = DisplayUnit::plain();
     let number = |x: f64| plain.number(x);
     let header: Vec<String> = columns(c).into_iter().map(|col| col.header).collect();
@@ -223,6 +241,12 @@ pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Sc
             );
             if pareto {
                 cells.push(score.map_or_else(String::new, |s| s.on_front.to_string()));
+                cells.push(
+                    hypervolume
+                        .as_ref()
+                        .and_then(|h| h.by_experiment.get(&e.id))
+                        .map_or_else(String::new, |v| number(*v)),
+                );
             }
         }
         cells.push(number(e.started));

@@ -1,21 +1,35 @@
 //! The report of a run, in three forms (`qdx report BUNDLE --format html|json|md`):
 //! - `html`: `report.html`, a self-contained page with SVG plots, also written into the bundle
-//!   (no scripts, no external files, so it opens anywhere and archives well);
+//!   (no scripts, no external files, so it opens anywhere and archives well; its sections are
+//!   listed in `html.rs`; `docs/report/` shows it for four campaigns);
 //! - `json`: the same facts for programs (shape below);
-//! - `md`: a summary with the best experiments and the failures, for a lab notebook or an issue.
+//! - `md`: a summary with the best experiments (or the Pareto front and its hypervolume) and
+//!   the failures, for a lab notebook or an issue.
 //!
 //! Invariant: a report is a function of the campaign and the journal only (no wall-clock
-//! times), so `report.html` is part of the reproducible bundle and `qdx report` on a bundle
-//! gives the page the run wrote.
+//! times, no randomness but a seed derived from the campaign's for the model), so
+//! `report.html` is part of the reproducible bundle and `qdx report` on a bundle gives the
+//! page the run wrote.
 //!
 //! The JSON shape (`"qdx_report": 1`): `campaign`, `description`, `seed`, `optimizer`,
 //! `stop_reason`, `counts` (`experiments`, `ok`, `not_ok`), `columns` (`variables`, `settings`,
 //! `proxies`: each `{name, unit}`, the unit every value of that name is given in, `""` for none),
 //! `experiments` (each `{experiment, status, reason, variables, settings, proxies,
 //! desirability, objective, spectra}`, values in the columns' units, a choice by its level's
-//! name, `null` where there is no value), and `best` (up to 10 experiment ids, best first, by
-//! the combined objective).
+//! name, `null` where there is no value; in a Pareto campaign also `pareto_front` and
+//! `hypervolume`, that of the front of this and every earlier finished experiment), `best` (up
+//! to 10 experiment ids, best first, by the combined objective), and `model`: for each
+//! quantity modelled (the objective's proxy, the combined objective, or each objective of a
+//! Pareto campaign) once enough experiments succeeded, `{quantity, unit, experiments,
+//! lengthscales, importance, noise_sd, loo_rmse, leave_one_out}` (lengthscales and importance
+//! by variable name, `leave_one_out` a list of `{experiment, observed, predicted, sd}` in the
+//! quantity's unit). A Pareto campaign adds `front` (the ids on the front) and `hypervolume`:
+//! `{unit, reference, reference_declared, final}`, `reference` the point by objective in words
+//! (`"550 nm"`, or for a target `"12 nm from 600 nm"`).
 
+mod analysis;
+mod html;
+mod spectra;
 mod svg;
 
 use std::collections::BTreeMap;
@@ -25,32 +39,8 @@ use std::path::Path;
 use qdx_optimize::Score;
 
 use crate::record::{Experiment, Outcome, SavedSpectrum};
+
 use crate::validate::campaign::*;
-
-/// One finished experiment, as the report shows it.
-#[derive(Debug, Clone)]
-struct Row<'a> {
-    id: u64,
-    values: &'a [f64],
-    ok: bool,
-    /// By proxy id, SI.
-    proxies: &'a [Option<f64>],
-}
-
-fn rows(experiments: &[Experiment]) -> Vec<Row<'_>> {
-    experiments
-        .iter()
-        .filter_map(|e| {
-            let o = e.outcome.as_ref()?;
-            Some(Row {
-                id: e.id,
-                values: &e.point,
-                ok: o.status.is_ok(),
-                proxies: &o.proxies,
-            })
-        })
-        .collect()
-}
 
 /// Text for HTML and SVG: the characters markup gives a meaning to, escaped.
 fn escape(s: &str) -> String {
@@ -99,21 +89,7 @@ pub fn write(inputs: &Inputs<'_>) -> std::io::Result<()> {
 
 /// The HTML page.
 fn page(inputs: &Inputs<'_>) -> String {
-    let scores = combined(inputs.scores);
-    let mut page = html(
-        inputs.campaign,
-        inputs.experiments,
-        &scores,
-        inputs.stop_reason,
-    );
-    let spectra = best_spectra(inputs.dir, inputs.experiments, &scores);
-    if !spectra.is_empty() {
-        let at = page
-            .rfind("<p>Spectra of every experiment")
-            .unwrap_or(page.len());
-        page.insert_str(at, &spectra);
-    }
-    page
+    html::page(inputs)
 }
 
 /// Finished experiments with a combined score, best first (ties by id), at most `n`.
@@ -244,7 +220,64 @@ fn json(inputs: &Inputs<'_>) -> serde_json::Value {
         .iter()
         .filter(|e| e.outcome.as_ref().is_some_and(|o| o.status.is_ok()))
         .count();
-    json!({
+    let hypervolume = crate::record::hypervolume(c, inputs.experiments, inputs.scores);
+    let pareto = c.objectives.combine == Combine::Pareto;
+    let mut experiments = experiments;
+    if pareto {
+        for (e, value) in inputs.experiments.iter().zip(experiments.iter_mut()) {
+            if let Some(map) = value.as_object_mut() {
+                map.insert(
+                    "pareto_front".into(),
+                    json!(inputs.scores.get(&e.id).map(|s| s.on_front)),
+                );
+                map.insert(
+                    "hypervolume".into(),
+                    hypervolume
+                        .as_ref()
+                        .and_then(|h| h.by_experiment.get(&e.id))
+                        .map_or(serde_json::Value::Null, |v| number(*v)),
+                );
+            }
+        }
+    }
+    let quantities = analysis::quantities(c, inputs.experiments, inputs.scores);
+    let models: Vec<serde_json::Value> = quantities
+        .iter()
+        .filter_map(|q| {
+            let m = q.model.as_ref()?;
+            let by_variable = |values: &[f64]| -> serde_json::Map<String, serde_json::Value> {
+                c.variables
+                    .iter()
+                    .zip(values)
+                    .map(|(v, x)| (v.name.clone(), number(*x)))
+                    .collect()
+            };
+            let loo: Vec<serde_json::Value> = m
+                .ids
+                .iter()
+                .zip(&m.loo)
+                .map(|(id, p)| {
+                    json!({
+                        "experiment": id,
+                        "observed": q.values.get(id).map_or(serde_json::Value::Null, |v| number(*v)),
+                        "predicted": number(p.mean),
+                        "sd": number(p.sd),
+                    })
+                })
+                .collect();
+            Some(json!({
+                "quantity": q.name,
+                "unit": q.unit,
+                "experiments": m.ids.len(),
+                "lengthscales": by_variable(&m.surrogate.lengthscales()),
+                "importance": by_variable(&m.importance()),
+                "noise_sd": number(m.surrogate.noise_sd()),
+                "loo_rmse": number(m.loo_rmse(&q.values)),
+                "leave_one_out": loo,
+            }))
+        })
+        .collect();
+    let mut out = json!({
         "qdx_report": 1,
         "campaign": c.name,
         "description": c.description,
@@ -255,7 +288,43 @@ fn json(inputs: &Inputs<'_>) -> serde_json::Value {
         "columns": columns,
         "experiments": experiments,
         "best": ranked(&scores, 10).iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-    })
+        "model": models,
+    });
+    if pareto && let Some(map) = out.as_object_mut() {
+        map.insert(
+            "front".into(),
+            json!(
+                inputs
+                    .scores
+                    .iter()
+                    .filter(|(_, s)| s.on_front)
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>()
+            ),
+        );
+        if let Some(h) = &hypervolume {
+            let reference: serde_json::Map<String, serde_json::Value> =
+                analysis::reference_text(c, h)
+                    .into_iter()
+                    .map(|(name, text)| (name, serde_json::Value::String(text)))
+                    .collect();
+            map.insert(
+                "hypervolume".into(),
+                json!({
+                    "unit": h.unit,
+                    "reference": reference,
+                    "reference_declared": h.declared,
+                    "final": h.by_experiment.values().last().map_or(serde_json::Value::Null, |v| number(*v)),
+                }),
+            );
+        }
+    }
+    out
+}
+
+/// A finite number as JSON, `null` otherwise.
+fn number(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 /// A Markdown table cell: pipes escaped, line breaks flattened.
@@ -326,7 +395,7 @@ fn markdown(inputs: &Inputs<'_>) -> String {
             e.outcome
                 .as_ref()
                 .and_then(|o| o.proxies.get(k).copied().flatten())
-                .map_or_else(String::new, |x| p.unit.approx_number(x))
+                .map_or_else(String::new, |x| analysis::sig4(p.unit.from_si(x)))
         }));
         cells
     };
@@ -338,7 +407,7 @@ fn markdown(inputs: &Inputs<'_>) -> String {
             let Some(e) = inputs.experiments.iter().find(|e| e.id == *id) else {
                 continue;
             };
-            let mut cells = vec![id.to_string(), DisplayUnit::plain().approx_number(*score)];
+            let mut cells = vec![id.to_string(), analysis::sig4(*score)];
             cells.extend(values(e));
             let _ = writeln!(
                 s,
@@ -351,6 +420,51 @@ fn markdown(inputs: &Inputs<'_>) -> String {
             );
         }
         s.push('\n');
+    }
+    if c.objectives.combine == Combine::Pareto {
+        let front: Vec<&Experiment> = inputs
+            .experiments
+            .iter()
+            .filter(|e| inputs.scores.get(&e.id).is_some_and(|s| s.on_front))
+            .collect();
+        if !front.is_empty() {
+            let _ = writeln!(s, "## Experiments on the Pareto front\n");
+            header(&mut s, &["experiment"]);
+            for e in front {
+                let mut cells = vec![e.id.to_string()];
+                cells.extend(values(e));
+                let _ = writeln!(
+                    s,
+                    "| {} |",
+                    cells
+                        .iter()
+                        .map(|x| md_cell(x))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
+            }
+            s.push('\n');
+        }
+        if let Some(h) = crate::record::hypervolume(c, inputs.experiments, inputs.scores) {
+            let reference = analysis::reference_text(c, &h)
+                .iter()
+                .map(|(n, t)| format!("{n} {t}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(
+                s,
+                "Hypervolume of the front: {}, against the reference point {reference} ({}).\n",
+                analysis::approx(
+                    h.by_experiment.values().last().copied().unwrap_or(0.0),
+                    &h.unit
+                ),
+                if h.declared {
+                    "declared by the campaign"
+                } else {
+                    "the worst observed value of each objective less 10 % of its observed range"
+                }
+            );
+        }
     }
     let failed: Vec<&&Experiment> = finished
         .iter()
@@ -382,375 +496,4 @@ fn markdown(inputs: &Inputs<'_>) -> String {
 /// The combined score of each finished experiment (`None` for failures and Pareto campaigns).
 fn combined(scores: &BTreeMap<u64, Score>) -> BTreeMap<u64, Option<f64>> {
     scores.iter().map(|(k, s)| (*k, s.combined)).collect()
-}
-
-/// A spectrum file of the bundle, read (`None` when missing or unreadable).
-fn read_spectrum(dir: &Path, file: &str) -> Option<qdx_spectra::Spectrum> {
-    let text = std::fs::read_to_string(dir.join(file)).ok()?;
-    crate::files::spectrum::read(&text).ok()
-}
-
-/// The points of a spectrum to plot: raw counts for photoluminescence; for absorbance,
-/// `A = -log10((S - D)/(R - D))` from the bundle's own calibration spectra (`dark`,
-/// `reference`), as the run computed it, without the pixels where that is no measurement
-/// (clipped: no light through the sample, or none from the lamp). `None` when absorbance
-/// cannot be computed (no calibration in the bundle, or spectra on different grids).
-fn spectrum_points(
-    kind: ChannelKind,
-    raw: &qdx_spectra::Spectrum,
-    calibration: Option<&(qdx_spectra::Spectrum, qdx_spectra::Spectrum)>,
-) -> Option<Vec<(f64, f64)>> {
-    let zip = |s: &qdx_spectra::Spectrum, skip: &[usize]| -> Vec<(f64, f64)> {
-        s.wavelength_nm()
-            .iter()
-            .copied()
-            .zip(s.values().iter().copied())
-            .enumerate()
-            .filter(|(i, (_, y))| y.is_finite() && !skip.contains(i))
-            .map(|(_, p)| p)
-            .collect()
-    };
-    match kind {
-        ChannelKind::Photoluminescence => Some(zip(raw, &[])),
-        ChannelKind::Absorbance => {
-            let (dark, reference) = calibration?;
-            let a = qdx_spectra::absorbance_spectrum(
-                raw,
-                reference,
-                dark,
-                qdx_spectra::AbsorbanceOptions::default(),
-            )
-            .ok()?;
-            Some(zip(&a, a.clipped()))
-        }
-    }
-}
-
-/// The spectra of the three best experiments, one plot per channel, a line per experiment
-/// with a legend: absorbance computed from the bundle's calibration spectra, raw
-/// photoluminescence counts.
-fn best_spectra(
-    dir: &Path,
-    experiments: &[Experiment],
-    scores: &BTreeMap<u64, Option<f64>>,
-) -> String {
-    let best: Vec<u64> = ranked(scores, 3).iter().map(|(k, _)| *k).collect();
-    let calibration = match (
-        read_spectrum(dir, "spectra/calibration-absorbance-dark.csv"),
-        read_spectrum(dir, "spectra/calibration-absorbance-reference.csv"),
-    ) {
-        (Some(d), Some(r)) => Some((d, r)),
-        _ => None,
-    };
-    let mut by_channel: BTreeMap<ChannelKind, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
-    let mut legend: BTreeMap<ChannelKind, Vec<u64>> = BTreeMap::new();
-    let mut no_absorbance = false;
-    for id in &best {
-        let Some(e) = experiments.iter().find(|e| e.id == *id) else {
-            continue;
-        };
-        for saved in e.spectra.iter().filter(|s| s.replicate == 0) {
-            let Some(spectrum) = read_spectrum(dir, &saved.file) else {
-                continue;
-            };
-            match spectrum_points(saved.channel, &spectrum, calibration.as_ref()) {
-                Some(points) if !points.is_empty() => {
-                    by_channel.entry(saved.channel).or_default().push(points);
-                    legend.entry(saved.channel).or_default().push(*id);
-                }
-                _ => no_absorbance |= saved.channel == ChannelKind::Absorbance,
-            }
-        }
-    }
-    let mut s = String::new();
-    for (kind, lines) in by_channel {
-        let channel = kind.name();
-        let ids = legend.get(&kind).cloned().unwrap_or_default();
-        let list = ids
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let (what, y_label, from) = match kind {
-            ChannelKind::Absorbance => (
-                "Absorbance",
-                "absorbance",
-                "from the bundle's dark and reference spectra",
-            ),
-            ChannelKind::Photoluminescence => ("Raw photoluminescence", "counts", "raw counts"),
-        };
-        let _ = writeln!(
-            s,
-            "<h2>{what} spectra of the best experiments ({list})</h2>"
-        );
-        s.push_str(&svg::plot(&svg::Plot {
-            title: format!("{channel} {from}, experiments {list}"),
-            x_label: "wavelength [nm]".into(),
-            y_label: y_label.into(),
-            lines,
-            dots: Vec::new(),
-            legend: ids.iter().map(|id| format!("experiment {id}")).collect(),
-            missing: Vec::new(),
-        }));
-    }
-    if no_absorbance {
-        let _ = writeln!(
-            s,
-            "<p>Some absorbance spectra are not plotted: the bundle has no usable calibration (<code>spectra/calibration-absorbance-dark.csv</code>, <code>-reference.csv</code>) for them.</p>"
-        );
-    }
-    s
-}
-
-/// The note a per-experiment plot's title carries when some experiments have no value there.
-fn without_value(n: usize) -> String {
-    match n {
-        0 => String::new(),
-        1 => "; 1 experiment without a value (hollow, on the axis)".to_owned(),
-        n => format!("; {n} experiments without a value (hollow, on the axis)"),
-    }
-}
-
-/// The report page.
-fn html(
-    c: &Campaign,
-    experiments: &[Experiment],
-    scores: &BTreeMap<u64, Option<f64>>,
-    stop_reason: &str,
-) -> String {
-    let rows = rows(experiments);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}th{{background:#f4f4f4}}h2{{margin-top:1.5em}}</style></head><body>\n",
-        escape(&c.name)
-    );
-    let _ = writeln!(s, "<h1>{}</h1>", escape(&c.name));
-    if let Some(d) = &c.description {
-        let _ = writeln!(s, "<p>{}</p>", escape(d));
-    }
-    let ok = rows.iter().filter(|r| r.ok).count();
-    let _ = writeln!(
-        s,
-        "<p>{} experiments ({} succeeded, {} failed or skipped) · optimizer <code>{}</code> · seed {}</p>",
-        rows.len(),
-        ok,
-        rows.len() - ok,
-        c.optimizer.strategy.name(),
-        c.seed
-    );
-    if !stop_reason.is_empty() {
-        let _ = writeln!(s, "<p>Stopped: {}</p>", escape(stop_reason));
-    }
-    // Objective (best so far) against experiment number.
-    if !scores.is_empty() {
-        let mut best = f64::NEG_INFINITY;
-        let series: Vec<(f64, f64)> = rows
-            .iter()
-            .filter_map(|r| {
-                let v = scores.get(&r.id).copied().flatten()?;
-                best = best.max(v);
-                Some((r.id as f64, best))
-            })
-            .collect();
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter_map(|r| Some((r.id as f64, scores.get(&r.id).copied().flatten()?)))
-            .collect();
-        let missing: Vec<f64> = rows
-            .iter()
-            .filter(|r| scores.get(&r.id).copied().flatten().is_none())
-            .map(|r| r.id as f64)
-            .collect();
-        let _ = writeln!(s, "<h2>Objective</h2>");
-        s.push_str(&svg::plot(&svg::Plot {
-            title: format!(
-                "score per experiment (dots) and best so far (line){}",
-                without_value(missing.len())
-            ),
-            x_label: "experiment".into(),
-            y_label: "score".into(),
-            lines: vec![series],
-            dots: vec![points],
-            legend: Vec::new(),
-            missing,
-        }));
-    }
-    // Each proxy against experiment number.
-    for (k, p) in c.proxies.iter().enumerate() {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    r.id as f64,
-                    p.unit.from_si(r.proxies.get(k).copied().flatten()?),
-                ))
-            })
-            .collect();
-        let missing: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.proxies.get(k).copied().flatten().is_none())
-            .map(|r| r.id as f64)
-            .collect();
-        if points.is_empty() && missing.is_empty() {
-            continue;
-        }
-        let column = crate::files::column(&p.name, &p.unit);
-        let _ = writeln!(s, "<h2>{}</h2>", escape(&column));
-        s.push_str(&svg::plot(&svg::Plot {
-            title: format!("{} per experiment{}", p.name, without_value(missing.len())),
-            x_label: "experiment".into(),
-            y_label: column,
-            lines: Vec::new(),
-            dots: vec![points],
-            legend: Vec::new(),
-            missing,
-        }));
-    }
-    // Parameter map: the first two numeric variables, coloured by score.
-    let numeric: Vec<(usize, &Variable)> = c
-        .variables
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_numeric())
-        .collect();
-    if let [(i, vx), (j, vy), ..] = numeric.as_slice() {
-        let pts: Vec<(f64, f64, Option<f64>)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    vx.unit
-                        .from_si(r.values.get(*i).copied().unwrap_or(f64::NAN)),
-                    vy.unit
-                        .from_si(r.values.get(*j).copied().unwrap_or(f64::NAN)),
-                    scores.get(&r.id).copied().flatten(),
-                )
-            })
-            .collect();
-        let _ = writeln!(s, "<h2>Where the experiments went</h2>");
-        s.push_str(&svg::scatter(
-            &crate::files::column(&vx.name, &vx.unit),
-            &crate::files::column(&vy.name, &vy.unit),
-            &pts,
-        ));
-    }
-    // Pareto front of the first two objectives.
-    if c.objectives.combine == Combine::Pareto
-        && let (Some(a), Some(b)) = (c.objectives.list.first(), c.objectives.list.get(1))
-        && let (Some(pa), Some(pb)) = (c.proxies.get(a.proxy), c.proxies.get(b.proxy))
-    {
-        let pts: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.ok)
-            .filter_map(|r| {
-                Some((
-                    pa.unit.from_si(r.proxies.get(a.proxy).copied().flatten()?),
-                    pb.unit.from_si(r.proxies.get(b.proxy).copied().flatten()?),
-                ))
-            })
-            .collect();
-        let _ = writeln!(s, "<h2>Pareto front</h2>");
-        s.push_str(&svg::plot(&svg::Plot {
-            title: format!("{} against {}", pb.name, pa.name),
-            x_label: crate::files::column(&pa.name, &pa.unit),
-            y_label: crate::files::column(&pb.name, &pb.unit),
-            lines: Vec::new(),
-            dots: vec![pts],
-            legend: Vec::new(),
-            missing: Vec::new(),
-        }));
-    }
-    // The best experiments.
-    let mut ranked: Vec<&Row> = rows
-        .iter()
-        .filter(|r| scores.get(&r.id).copied().flatten().is_some())
-        .collect();
-    ranked.sort_by(|a, b| {
-        scores
-            .get(&b.id)
-            .copied()
-            .flatten()
-            .unwrap_or(f64::NEG_INFINITY)
-            .total_cmp(
-                &scores
-                    .get(&a.id)
-                    .copied()
-                    .flatten()
-                    .unwrap_or(f64::NEG_INFINITY),
-            )
-            .then(a.id.cmp(&b.id))
-    });
-    if !ranked.is_empty() {
-        let _ = writeln!(
-            s,
-            "<h2>Best experiments</h2>\n<table><tr><th>experiment</th><th>score</th>"
-        );
-        for v in &c.variables {
-            let _ = write!(
-                s,
-                "<th>{}</th>",
-                escape(&crate::files::column(&v.name, &v.unit))
-            );
-        }
-        for p in &c.proxies {
-            let _ = write!(
-                s,
-                "<th>{}</th>",
-                escape(&crate::files::column(&p.name, &p.unit))
-            );
-        }
-        s.push_str("</tr>\n");
-        for r in ranked.iter().take(10) {
-            let _ = write!(
-                s,
-                "<tr><td>{}</td><td>{}</td>",
-                r.id,
-                DisplayUnit::plain()
-                    .approx_number(scores.get(&r.id).copied().flatten().unwrap_or(f64::NAN))
-            );
-            for (v, x) in c.variables.iter().zip(r.values) {
-                let cell = if v.is_numeric() {
-                    v.unit.approx_number(*x)
-                } else {
-                    v.cell(*x)
-                };
-                let _ = write!(s, "<td>{}</td>", escape(&cell));
-            }
-            for (k, p) in c.proxies.iter().enumerate() {
-                let cell = r
-                    .proxies
-                    .get(k)
-                    .copied()
-                    .flatten()
-                    .map_or_else(String::new, |x| p.unit.approx_number(x));
-                let _ = write!(s, "<td>{}</td>", escape(&cell));
-            }
-            s.push_str("</tr>\n");
-        }
-        s.push_str("</table>\n");
-    }
-    // The experiments that did not succeed, and why (also in `observations.csv`).
-    let failed: Vec<(&Experiment, &Outcome)> = experiments
-        .iter()
-        .filter_map(|e| Some((e, e.outcome.as_ref()?)))
-        .filter(|(_, o)| !o.status.is_ok())
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(
-            s,
-            "<h2>Experiments that did not succeed</h2>\n<table class=\"failures\"><tr><th>experiment</th><th>status</th><th style=\"text-align:left\">reason</th></tr>"
-        );
-        for (e, o) in failed {
-            let _ = writeln!(
-                s,
-                "<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
-                e.id,
-                escape(o.status.name()),
-                escape(o.reason.as_deref().unwrap_or(""))
-            );
-        }
-        s.push_str("</table>\n");
-    }
-    s.push_str("<p>Spectra of every experiment are in <code>spectra/</code>; all values in <code>observations.csv</code>.</p>\n</body></html>\n");
-    s
 }

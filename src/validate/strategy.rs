@@ -322,7 +322,17 @@ fn objectives(objectives: &c::Objectives) -> Result<opt::Objectives, opt::Optimi
     } else {
         combine
     };
-    opt::Objectives::new(list, combine)
+    // A declared hypervolume reference point (proxy values, SI) in utility space, where
+    // `qdx-optimize` measures hypervolumes.
+    let reference: Option<Vec<f64>> = objectives.reference_point.as_ref().and_then(|r| {
+        list.iter()
+            .zip(r)
+            .map(|(o, v)| o.utility(*v))
+            .collect::<Option<Vec<f64>>>()
+    });
+    let mut out = opt::Objectives::new(list, combine)?;
+    out.reference_point = reference;
+    Ok(out)
 }
 
 /// The number of experiments a design runs (`points`, else the experiment budget, else 20).

@@ -456,6 +456,23 @@ impl Gp {
         Self::with_theta(&rows, &ys, &self.train.categorical, &self.theta)
     }
 
+    /// Leave-one-out predictions of each training target with these hyperparameters:
+    /// `(mean, variance)`, the variance of the observation (noise included). Closed form
+    /// (Rasmussen & Williams, eq. 5.12): `μ₋ᵢ = yᵢ − αᵢ / [K⁻¹]ᵢᵢ`, `σ²₋ᵢ = 1 / [K⁻¹]ᵢᵢ`.
+    pub fn leave_one_out(&self) -> Vec<(f64, f64)> {
+        let n = self.train.n;
+        (0..n)
+            .map(|i| {
+                let kii = self.kinv[i * n + i];
+                if kii > 0.0 && kii.is_finite() {
+                    (self.y[i] - self.alpha[i] / kii, 1.0 / kii)
+                } else {
+                    (self.mean, self.sf2)
+                }
+            })
+            .collect()
+    }
+
     /// Training inputs.
     pub fn inputs(&self) -> Vec<Vec<f64>> {
         let d = self.train.d;

@@ -22,6 +22,7 @@ pub mod problems;
 mod sobol;
 mod spec;
 mod strategy;
+mod surrogate;
 mod warp;
 
 pub use acquisition::Acquisition;
@@ -39,3 +40,4 @@ pub use prior::read_prior_csv;
 pub use sobol::Sobol;
 pub use spec::{StrategySpec, build, check_support};
 pub use strategy::Strategy;
+pub use surrogate::{Prediction, Surrogate};
