@@ -20,7 +20,7 @@ let client;
  * @param {string | undefined} workspaceRoot
  */
 function serverCommand(config, workspaceRoot) {
-  let command = String(config.get('path', 'qdx') || 'qdx').trim();
+  let command = String(config.get('path', 'qdx') ?? '').trim() || 'qdx';
   if (workspaceRoot && (command.startsWith('./') || command.startsWith('../'))) {
     command = require('path').resolve(workspaceRoot, command);
   }

@@ -65,6 +65,14 @@ mod tests {
             ("locals", super::LOCALS_QUERY),
             ("indents", super::INDENTS_QUERY),
             ("folds", super::FOLDS_QUERY),
+            (
+                "../helix/queries/qdx/highlights",
+                include_str!("../../../helix/queries/qdx/highlights.scm"),
+            ),
+            (
+                "../helix/queries/qdx/indents",
+                include_str!("../../../helix/queries/qdx/indents.scm"),
+            ),
         ] {
             if let Err(e) = Query::new(&language, source) {
                 panic!("queries/{name}.scm: {e}");
