@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 # The extension's own dependencies (vscode-languageclient), as package-lock.json pins them; the
 # test-only ones (vscode-textmate, vscode-oniguruma) stay out of the package.
 npm ci --no-audit --no-fund
-# @vscode/vsce packs what .vscodeignore leaves, with the production dependencies.
-npx --yes @vscode/vsce@3 package --no-dependencies --skip-license --allow-missing-repository "$@"
+# @vscode/vsce packs what .vscodeignore leaves, with the production dependencies (the client
+# library) and without the test-only ones.
+npx --yes @vscode/vsce@3 package --skip-license --allow-missing-repository "$@"
 ls -l ./*.vsix
