@@ -4,7 +4,7 @@
  * The reference is the pest grammar `grammar/qdx.pest` (prose in `grammar/README.md`): where
  * the two disagree, qdx.pest wins and this file has a bug. Rules keep qdx.pest's names so the
  * two can be read side by side; `cargo test` checks that both accept and reject the same files
- * (editors/tree-sitter-qdx/tests/parity.rs).
+ * (bindings/rust/parity.rs).
  *
  * Three things a PEG does that an LR grammar has to spell out:
  * - units: a quantity is a number then, on the same line, a unit; `src/scanner.c` scans
