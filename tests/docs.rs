@@ -127,6 +127,9 @@ fn every_link_of_the_readmes_leads_to_a_file() {
         "ARCHITECTURE.md",
         "bench/README.md",
         "docs/report/README.md",
+        "editors/README.md",
+        "editors/tree-sitter-qdx/README.md",
+        "editors/vscode/README.md",
     ] {
         let path = root().join(readme);
         let text = std::fs::read_to_string(&path).expect("readable");

@@ -1,0 +1,27 @@
+; Every block folds: the top-level items and the brace lists inside them.
+
+[
+  (campaign)
+  (budget)
+  (kind_decl)
+  (stocks)
+  (reactor)
+  (variables)
+  (choice_type)
+  (composition_type)
+  (parameters)
+  (derive)
+  (constraints)
+  (measure)
+  (proxies)
+  (objectives)
+  (optimizer)
+  (levels)
+  (safety)
+  (lab)
+  (props)
+  (arguments)
+  (list)
+  (raw_string)
+  (comment)
+] @fold
