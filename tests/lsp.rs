@@ -470,7 +470,7 @@ fn an_editor_session_on_the_orange_campaign() {
     // Rename a variable everywhere it is used; a reserved word is refused.
     let at = c.at(&uri, &text, "residence : time", 2);
     let prepared = c.result("textDocument/prepareRename", at.clone());
-    assert_eq!(prepared["start"]["line"], json!(45), "{prepared}");
+    assert_eq!(prepared["start"]["line"], json!(46), "{prepared}");
     let mut rename = at.clone();
     rename["newName"] = json!("residence_time");
     let renamed = c.result("textDocument/rename", rename);

@@ -62,9 +62,14 @@ fn trailing_comment(line: &str) -> Option<usize> {
     None
 }
 
-/// The first line of a declaration as written (a block's head, an entry's line).
+/// A declaration as written: a kind or a reference dye whole (it is short and says what it
+/// holds), otherwise its first line (a block's head, an entry's line).
 fn declaration(sources: &SourceMap, symbol: &Symbol) -> Option<String> {
     let text = sources.snippet(symbol.span)?;
+    if matches!(symbol.kind, SymbolKind::Kind | SymbolKind::Reference) && text.lines().count() <= 24
+    {
+        return Some(text.to_owned());
+    }
     let first = text.lines().next()?.trim_end();
     // Leave a trailing comment to the doc line.
     let first = match trailing_comment(first) {
@@ -319,7 +324,7 @@ fn derived_facts(c: &Campaign, i: usize, d: &Derived) -> Vec<String> {
 }
 
 fn device_facts(c: &Campaign, d: &Device) -> Vec<String> {
-    let mut out = vec![format!("a {} of kind `{}`", d.role.name(), d.kind)];
+    let mut out = vec![format!("a {}", d.role.name())];
     for (k, v) in &d.properties {
         out.push(format!("{k} {}", v.describe(&c.devices)));
     }

@@ -842,6 +842,16 @@ fn to_lsp(
         .and_then(|s| s.range())
         .map_or_else(lsp::Range::default, |r| lines.range(text, r));
     let mut message = d.message.clone();
+    // The primary label's text says what is wrong at the place: it goes with the message.
+    let primary_label = d
+        .labels
+        .first()
+        .filter(|l| in_entry(&l.span))
+        .and_then(|l| l.message.as_deref());
+    if let Some(m) = primary_label {
+        message.push('\n');
+        message.push_str(m);
+    }
     if let Some(h) = &d.help {
         message.push_str("\nhelp: ");
         message.push_str(h);
@@ -852,8 +862,8 @@ fn to_lsp(
     }
     let mut related = Vec::new();
     for (i, label) in d.labels.iter().enumerate() {
-        let primary_here = i == 0 && in_entry(&label.span);
-        if primary_here && label.message.is_none() {
+        // The primary label is the diagnostic's own range, its text in the message.
+        if i == 0 && in_entry(&label.span) {
             continue;
         }
         if let Some(location) = location(sources, label.span, entry, text) {

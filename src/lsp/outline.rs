@@ -79,6 +79,20 @@ pub fn semantic_tokens(
         .filter(|o| o.file == file)
         .map(|o| ((o.start, o.end), o))
         .collect();
+    // `use std.devices`: the module path is one occurrence of the file; its words are
+    // namespaces.
+    let modules: Vec<(usize, usize)> = index
+        .occurrences
+        .iter()
+        .filter(|o| {
+            o.file == file
+                && index
+                    .symbols
+                    .get(o.symbol)
+                    .is_some_and(|s| s.kind == SymbolKind::File)
+        })
+        .map(|o| (o.start, o.end))
+        .collect();
     for (k, t) in tokens.iter().enumerate() {
         let word = t.text(text);
         let (ty, modifiers) = match t.kind {
@@ -122,6 +136,8 @@ pub fn semantic_tokens(
                         m |= 4;
                     }
                     (symbol_type(s.kind), m)
+                } else if modules.iter().any(|&(a, b)| a <= t.start && t.end <= b) {
+                    (SemanticTokenType::NAMESPACE, 0)
                 } else if KEYWORDS.contains(&word) {
                     (SemanticTokenType::KEYWORD, 0)
                 } else if k > 0

@@ -126,7 +126,7 @@ mod tests {
         let mut text = "qdx 1\nvariables {\n  x : time in 1 s .. 2 s\n}\n".to_owned();
         apply_change(
             &mut text,
-            Some(Range::new(Position::new(2, 15), Position::new(2, 16))),
+            Some(Range::new(Position::new(2, 16), Position::new(2, 17))),
             "min",
         );
         assert_eq!(text, "qdx 1\nvariables {\n  x : time in 1 min .. 2 s\n}\n");
