@@ -3,6 +3,8 @@
 //!
 //! Invariant of [`Loaded`]: every module was parsed without syntax errors, appears once, and
 //! every relative import lies inside the campaign's folder tree (the entry file's folder).
+//! [`load_recovering`], for editors, keeps a module with syntax errors as the blocks of it that
+//! parse and says so in [`Loaded::recovered`]; validation refuses such a campaign.
 //! Files that fail to load or parse are reported and left out; loading goes on with the rest
 //! so that all errors are reported together.
 

@@ -765,3 +765,58 @@ fn recovering_parse_of_random_text() {
         })
         .expect("no failure");
 }
+
+/// Every fix a diagnostic of the invalid corpus offers (a quick fix in the editor), applied
+/// to the file, leaves it parsing and removes that diagnostic from that place.
+#[test]
+fn the_fixes_of_the_invalid_corpus_fix_what_they_say() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("tests/data/invalid"))
+        .expect("corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "qdx"))
+        .collect();
+    files.sort();
+    let mut applied = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(root).expect("inside").to_path_buf();
+        let display = rel.to_string_lossy().replace('\\', "/");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let loaded = qdx::load::load(&qdx::world::DiskWorld, &rel, &display);
+        let checked = qdx::validate::validate(&loaded, &qdx::world::DiskWorld);
+        for d in checked.diagnostics.iter() {
+            let Some(fix) = &d.fix else { continue };
+            if fix.span.file() != loaded.entry {
+                continue;
+            }
+            let range = fix.span.range().expect("a place");
+            let mut fixed = text.clone();
+            fixed.replace_range(range.clone(), &fix.replacement);
+            let open =
+                std::collections::BTreeMap::from([(qdx::world::normalize(&rel), fixed.clone())]);
+            let world = qdx::lsp::analysis::Overlay { open: &open };
+            let again = qdx::validate::validate(&qdx::load::load(&world, &rel, &display), &world);
+            let at = d.primary_span().and_then(|s| s.range()).map(|r| r.start);
+            assert!(
+                !again
+                    .diagnostics
+                    .iter()
+                    .any(|x| x.code.starts_with("qdx::syntax::")),
+                "{display}: the fix of {} leaves a syntax error",
+                d.code
+            );
+            assert!(
+                !again.diagnostics.iter().any(|x| x.code == d.code
+                    && x.primary_span().and_then(|s| s.range()).map(|r| r.start) == at),
+                "{display}: the fix `{}` of {} does not remove it",
+                fix.replacement,
+                d.code
+            );
+            applied.push(format!(
+                "{display}: {} `{}` -> `{}`",
+                d.code, &text[range], fix.replacement
+            ));
+        }
+    }
+    insta::assert_snapshot!("lsp_corpus_fixes", applied.join("\n"));
+}

@@ -102,6 +102,9 @@ pub fn symbol(
     stale: bool,
 ) -> String {
     let mut out = String::new();
+    if symbol.kind == SymbolKind::File {
+        return format!("file `{}`\n", symbol.name);
+    }
     if let Some(decl) = declaration(sources, symbol) {
         let _ = writeln!(out, "```qdx\n{decl}\n```");
     }

@@ -525,9 +525,15 @@ impl Server {
         let (doc, offset) = self.at(uri, position)?;
         let a = doc.analysis.as_ref()?;
         let entry = a.entry?;
+        let lines = LineIndex::new(&doc.text);
+        let here = Here {
+            file: Some(entry),
+            text: &doc.text,
+            lines: &lines,
+        };
         if let Some(o) = a.index.at(entry, offset) {
             let symbol = a.index.symbols.get(o.symbol)?;
-            return location(&a.sources, symbol.name_span, Some(entry), &doc.text);
+            return location(&a.sources, symbol.name_span, here);
         }
         // Not in what parses now: the name in the last version that checked, if its
         // declaration is still where it was.
@@ -548,7 +554,7 @@ impl Server {
         if !still_there {
             return None;
         }
-        location(&g.sources, symbol.name_span, Some(entry), &doc.text)
+        location(&g.sources, symbol.name_span, here)
     }
 
     fn references(
@@ -561,18 +567,17 @@ impl Server {
         let a = doc.analysis.as_ref()?;
         let entry = a.entry?;
         let o = a.index.at(entry, offset)?;
+        let lines = LineIndex::new(&doc.text);
+        let here = Here {
+            file: Some(entry),
+            text: &doc.text,
+            lines: &lines,
+        };
         let out = a
             .index
             .occurrences_of(o.symbol)
             .filter(|x| include_declaration || !x.declaration)
-            .filter_map(|x| {
-                location(
-                    &a.sources,
-                    Span::new(x.file, x.start, x.end),
-                    Some(entry),
-                    &doc.text,
-                )
-            })
+            .filter_map(|x| location(&a.sources, Span::new(x.file, x.start, x.end), here))
             .collect();
         Some(out)
     }
@@ -735,6 +740,7 @@ impl Server {
         // `lsp::Uri` caches parts of itself in cells, which never change its hash.
         #[allow(clippy::mutable_key_type)]
         let mut changes: HashMap<lsp::Uri, Vec<lsp::TextEdit>> = HashMap::new();
+        let mut lines: BTreeMap<FileId, LineIndex> = BTreeMap::new();
         for o in a.index.occurrences_of(symbol) {
             let Some(file) = a.sources.get(o.file) else {
                 continue;
@@ -749,9 +755,9 @@ impl Server {
             let Some(file_uri) = file_uri(file) else {
                 continue;
             };
-            let lines = LineIndex::new(text);
+            let index = lines.entry(o.file).or_insert_with(|| LineIndex::new(text));
             changes.entry(file_uri).or_default().push(lsp::TextEdit {
-                range: lines.range(text, o.start..o.end),
+                range: index.range(text, o.start..o.end),
                 new_text: new_name.to_owned(),
             });
         }
@@ -768,6 +774,11 @@ impl Server {
         let a = doc.analysis.as_ref()?;
         let entry = a.entry?;
         let lines = LineIndex::new(&doc.text);
+        let here = Here {
+            file: Some(entry),
+            text: &doc.text,
+            lines: &lines,
+        };
         let wanted = lines.bytes(&doc.text, range);
         let mut out = Vec::new();
         for d in a.diagnostics.iter() {
@@ -790,7 +801,7 @@ impl Server {
                 out.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
                     title: format!("Replace `{old}` with `{}`", fix.replacement),
                     kind: Some(lsp::CodeActionKind::QUICKFIX),
-                    diagnostics: Some(vec![to_lsp(d, &a.sources, Some(entry), &doc.text)]),
+                    diagnostics: Some(vec![to_lsp(d, &a.sources, here)]),
                     edit: Some(lsp::WorkspaceEdit::new(HashMap::from([(
                         doc.uri.clone(),
                         vec![edit],
@@ -818,29 +829,29 @@ fn receiver(text: &str, start: usize) -> Option<&str> {
 
 /// The diagnostics of an analysis, as the protocol has them, for the document.
 fn diagnostics(a: &Analysis, text: &str) -> Vec<lsp::Diagnostic> {
+    let lines = LineIndex::new(text);
+    let here = Here {
+        file: a.entry,
+        text,
+        lines: &lines,
+    };
     a.diagnostics
         .iter()
-        .map(|d| to_lsp(d, &a.sources, a.entry, text))
+        .map(|d| to_lsp(d, &a.sources, here))
         .collect()
 }
 
 /// One diagnostic, placed in the document (`entry`, whose current text is `text`). One whose
 /// primary place is in another file (an import, a script) is shown at its first label in the
 /// document, or at the top, with the other file's place as related information.
-fn to_lsp(
-    d: &Diagnostic,
-    sources: &SourceMap,
-    entry: Option<FileId>,
-    text: &str,
-) -> lsp::Diagnostic {
-    let lines = LineIndex::new(text);
-    let in_entry = |s: &Span| s.file().is_some() && s.file() == entry && s.range().is_some();
+fn to_lsp(d: &Diagnostic, sources: &SourceMap, here: Here<'_>) -> lsp::Diagnostic {
+    let in_entry = |s: &Span| s.file().is_some() && s.file() == here.file && s.range().is_some();
     let place = d
         .primary_span()
         .filter(in_entry)
         .or_else(|| d.labels.iter().map(|l| l.span).find(in_entry))
         .and_then(|s| s.range())
-        .map_or_else(lsp::Range::default, |r| lines.range(text, r));
+        .map_or_else(lsp::Range::default, |r| here.lines.range(here.text, r));
     let mut message = d.message.clone();
     // The primary label's text says what is wrong at the place: it goes with the message.
     let primary_label = d
@@ -866,7 +877,7 @@ fn to_lsp(
         if i == 0 && in_entry(&label.span) {
             continue;
         }
-        if let Some(location) = location(sources, label.span, entry, text) {
+        if let Some(location) = location(sources, label.span, here) {
             related.push(lsp::DiagnosticRelatedInformation {
                 location,
                 message: label
@@ -897,24 +908,25 @@ fn to_lsp(
     }
 }
 
+/// The document a conversion is for: its file in the analysis, its current text and lines.
+#[derive(Clone, Copy)]
+struct Here<'a> {
+    file: Option<FileId>,
+    text: &'a str,
+    lines: &'a LineIndex,
+}
+
 /// Where a span is, as a location an editor opens: the document itself (with its current
 /// text), a file of the campaign, or the standard library's copy on disk.
-fn location(
-    sources: &SourceMap,
-    span: Span,
-    entry: Option<FileId>,
-    text: &str,
-) -> Option<lsp::Location> {
+fn location(sources: &SourceMap, span: Span, here: Here<'_>) -> Option<lsp::Location> {
     let file = sources.get(span.file()?)?;
     let range = span.range()?;
     let uri = file_uri(file)?;
-    let text = if Some(file.id) == entry {
-        text
-    } else {
-        &file.text
-    };
-    let lines = LineIndex::new(text);
-    Some(lsp::Location::new(uri, lines.range(text, range)))
+    if Some(file.id) == here.file {
+        return Some(lsp::Location::new(uri, here.lines.range(here.text, range)));
+    }
+    let lines = LineIndex::new(&file.text);
+    Some(lsp::Location::new(uri, lines.range(&file.text, range)))
 }
 
 /// The URI of a loaded file; the standard library's modules are written out once to a folder

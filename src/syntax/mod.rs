@@ -105,10 +105,9 @@ pub fn parse_recovering(sources: &SourceMap, file: FileId) -> (Ast, Vec<Diagnost
         .get(file)
         .map(|f| f.text.as_str())
         .unwrap_or_default();
-    let whole = match parse_text(file, text, 0) {
-        Ok(ast) => return (ast, Vec::new()),
-        Err(d) => d,
-    };
+    if let Some(ast) = parse_quietly(file, text, 0) {
+        return (ast, Vec::new());
+    }
     let mut ast = Ast {
         file,
         header: None,
@@ -120,7 +119,11 @@ pub fn parse_recovering(sources: &SourceMap, file: FileId) -> (Ast, Vec<Diagnost
         let Some(part) = text.get(range.clone()) else {
             continue;
         };
-        match parse_text(file, part, range.start) {
+        // The error's wording costs a second, detailed parse: only for a block that fails.
+        match parse_quietly(file, part, range.start)
+            .ok_or(())
+            .or_else(|()| parse_text(file, part, range.start))
+        {
             Ok(parsed) => {
                 if k == 0 {
                     ast.header = parsed.header;
@@ -132,9 +135,18 @@ pub fn parse_recovering(sources: &SourceMap, file: FileId) -> (Ast, Vec<Diagnost
     }
     if errors.is_empty() {
         // The blocks parse one by one but not together: the file's own error says why.
-        errors.push(whole);
+        errors.extend(parse_text(file, text, 0).err());
     }
     (ast, errors)
+}
+
+/// [`parse_text`]'s tree, or nothing when it has an error (without the work of wording it).
+fn parse_quietly(file: FileId, text: &str, base: usize) -> Option<Ast> {
+    if Outline::of(text).too_deep().is_some() {
+        return None;
+    }
+    let root = parser::parse_pairs(text).ok()?.next()?;
+    Lower::new(file, text, base).file(root).ok()
 }
 
 /// The words that open a top-level block (what [`blocks`] cuts a file at).
