@@ -17,6 +17,7 @@ pub mod files;
 pub mod format;
 pub mod journal;
 pub mod load;
+pub mod lsp;
 pub mod names;
 pub mod plan;
 pub mod record;

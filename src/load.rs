@@ -3,6 +3,8 @@
 //!
 //! Invariant of [`Loaded`]: every module was parsed without syntax errors, appears once, and
 //! every relative import lies inside the campaign's folder tree (the entry file's folder).
+//! [`load_recovering`], for editors, keeps a module with syntax errors as the blocks of it that
+//! parse and says so in [`Loaded::recovered`]; validation refuses such a campaign.
 //! Files that fail to load or parse are reported and left out; loading goes on with the rest
 //! so that all errors are reported together.
 
@@ -51,6 +53,9 @@ pub struct Loaded {
     /// The entry module first, then imports in the order first met.
     pub modules: Vec<Module>,
     pub diagnostics: Diagnostics,
+    /// Loaded by [`load_recovering`] and some module had syntax errors: it holds the blocks
+    /// that parsed. Such a campaign is for an editor's navigation; it is never validated.
+    pub recovered: bool,
 }
 
 impl Loaded {
@@ -78,6 +83,33 @@ pub fn load(world: &dyn World, path: &Path, display: &str) -> Loaded {
 /// Like [`load`], adding the files to `sources` (a lab file loaded after its campaign, so that
 /// one source map holds both and a diagnostic can point into either).
 pub fn load_after(world: &dyn World, path: &Path, display: &str, sources: SourceMap) -> Loaded {
+    load_with(world, path, display, sources, Parse::Strict)
+}
+
+/// Like [`load`], for editors: a module with syntax errors keeps the blocks that parse
+/// ([`syntax::parse_recovering`]), every block's error is reported, and its imports are still
+/// followed. When no module had a syntax error this is [`load`]'s result; otherwise
+/// [`Loaded::recovered`] is set.
+pub fn load_recovering(world: &dyn World, path: &Path, display: &str) -> Loaded {
+    load_with(world, path, display, SourceMap::new(), Parse::Recovering)
+}
+
+/// How a module is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parse {
+    /// A syntax error leaves the module out.
+    Strict,
+    /// A syntax error leaves out the block it is in (for editors).
+    Recovering,
+}
+
+fn load_with(
+    world: &dyn World,
+    path: &Path,
+    display: &str,
+    sources: SourceMap,
+    parse: Parse,
+) -> Loaded {
     let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loaded = Loaded {
         sources,
@@ -85,6 +117,7 @@ pub fn load_after(world: &dyn World, path: &Path, display: &str, sources: Source
         entry: None,
         modules: Vec::new(),
         diagnostics: Diagnostics::new(),
+        recovered: false,
     };
     match world.read(path) {
         Ok(text) => {
@@ -92,7 +125,7 @@ pub fn load_after(world: &dyn World, path: &Path, display: &str, sources: Source
                 .sources
                 .add(display, Origin::User(crate::world::normalize(path)), text);
             loaded.entry = Some(id);
-            load_module(world, &mut loaded, id, ModuleKind::Entry);
+            load_module(world, &mut loaded, id, ModuleKind::Entry, parse);
         }
         Err(e) => loaded.diagnostics.push(
             Diagnostic::error(code::READ, format!("cannot read `{display}`: {e}"))
@@ -108,12 +141,22 @@ pub fn load_text(display: &str, text: &str) -> Loaded {
     load(&world, Path::new(display), display)
 }
 
-fn load_module(world: &dyn World, loaded: &mut Loaded, id: FileId, kind: ModuleKind) {
-    let ast = match syntax::parse(&loaded.sources, id) {
-        Ok(ast) => ast,
-        Err(d) => {
-            loaded.diagnostics.push(d);
-            return;
+fn load_module(world: &dyn World, loaded: &mut Loaded, id: FileId, kind: ModuleKind, parse: Parse) {
+    let ast = match parse {
+        Parse::Strict => match syntax::parse(&loaded.sources, id) {
+            Ok(ast) => ast,
+            Err(d) => {
+                loaded.diagnostics.push(d);
+                return;
+            }
+        },
+        Parse::Recovering => {
+            let (ast, errors) = syntax::parse_recovering(&loaded.sources, id);
+            if !errors.is_empty() {
+                loaded.recovered = true;
+                loaded.diagnostics.extend(errors);
+            }
+            ast
         }
     };
     check_header(&ast, &loaded.sources, &mut loaded.diagnostics);
@@ -127,7 +170,7 @@ fn load_module(world: &dyn World, loaded: &mut Loaded, id: FileId, kind: ModuleK
         .collect();
     loaded.modules.push(Module { kind, ast });
     for u in imports {
-        import(world, loaded, id, &u);
+        import(world, loaded, id, &u, parse);
     }
 }
 
@@ -160,7 +203,7 @@ fn check_header(ast: &Ast, sources: &SourceMap, diags: &mut Diagnostics) {
     }
 }
 
-fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl) {
+fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl, parse: Parse) {
     match &u.target {
         ast::UseTarget::Module(path) => {
             let name = path.dotted();
@@ -170,7 +213,7 @@ fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl
                     Diagnostic::error(code::UNKNOWN_MODULE, format!("unknown module `{name}`"))
                         .label(path.span, "no such module");
                 d = match crate::names::closest(&name, known.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    Some(s) => d.did_you_mean(path.span, s),
                     None => d.help(format!("the standard library has {}", known.join(", "))),
                 };
                 loaded.diagnostics.push(d);
@@ -185,7 +228,7 @@ fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl
             }
             let file_name = format!("std/{}.qdx", name.trim_start_matches("std."));
             let id = loaded.sources.add(file_name, Origin::Stdlib, *text);
-            load_module(world, loaded, id, ModuleKind::Stdlib(name));
+            load_module(world, loaded, id, ModuleKind::Stdlib(name), parse);
         }
         ast::UseTarget::File(s) => {
             let dir = loaded.dir_of(from);
@@ -234,7 +277,7 @@ fn import(world: &dyn World, loaded: &mut Loaded, from: FileId, u: &ast::UseDecl
             };
             let rel = relative_name(&loaded.root, &path);
             let id = loaded.sources.add(rel.clone(), Origin::User(path), text);
-            load_module(world, loaded, id, ModuleKind::File(rel));
+            load_module(world, loaded, id, ModuleKind::File(rel), parse);
         }
     }
 }

@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["report"],
     &["bundle"],
     &["runtime"],
+    &["lsp"],
     &["cli"],
 ];
 

@@ -1432,6 +1432,7 @@ fn help() {
       verify       Check every file of a bundle against its manifest
       replay       Re-run a bundle's campaign with its seed on the simulated lab and report any difference
       report       Render a bundle's report again (from its stored campaign and journal alone)
+      lsp          Run the language server for editors, on standard input and output
       completions  Print a completion script for a shell (bash, zsh, fish, elvish, powershell)
       man          Print the manual page (roff; `qdx man > qdx.1 && man ./qdx.1`)
       lab          Work with lab binding files
@@ -1631,7 +1632,7 @@ fn completions_and_the_manual_page_know_every_command() {
     let man = env.run(&["man"]);
     assert_eq!(man.code, Some(0), "{man}");
     for command in [
-        "check", "fmt", "plan", "run", "resume", "verify", "replay", "report", "lab", "new",
+        "check", "fmt", "plan", "run", "resume", "verify", "replay", "report", "lab", "new", "lsp",
     ] {
         assert!(
             bash.stdout.contains(command),

@@ -12,6 +12,7 @@ mod format;
 mod grammar_examples;
 mod hardware;
 mod lights;
+mod lsp;
 mod objectives;
 mod record;
 mod report;

@@ -108,6 +108,10 @@ pub enum CliError {
     /// `qdx replay` could not run the campaign again.
     #[error("the replay failed: {0}")]
     Replay(RunError),
+    /// `qdx lsp` lost its client mid-message (the protocol broke, or standard input or output
+    /// failed).
+    #[error("the language server stopped: {0}")]
+    Lsp(String),
     /// `qdx replay` has nowhere to run the campaign again.
     #[error("no temporary folder: {0}")]
     TempDir(std::io::Error),
@@ -237,6 +241,7 @@ impl CliError {
             | CliError::FolderExists { .. }
             | CliError::ReadSource { .. } => ErrorKind::Input,
             CliError::TempDir(_)
+            | CliError::Lsp(_)
             | CliError::InputsMissing { .. }
             | CliError::InputEdited { .. }
             | CliError::CreateFolder { .. }

@@ -222,6 +222,17 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run the language server for editors, on standard input and output.
+    ///
+    /// Diagnostics as `qdx check` gives them (with quick fixes), hover with the ranges
+    /// validation proved, go to definition, references, completion, formatting as `qdx fmt`,
+    /// the outline, semantic tokens and rename. Editors start it themselves: see
+    /// `editors/README.md`.
+    Lsp {
+        /// Talk over standard input and output (the only transport; editors' clients pass it).
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete in.
@@ -372,8 +383,16 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(Outcome::Success)
         }
         Command::Man => man(),
+        Command::Lsp { stdio: _ } => lsp(),
     };
     ExitCode::from(exit_code(result, style))
+}
+
+/// `qdx lsp`: the language server, until the editor says `exit`.
+fn lsp() -> Result<Outcome, CliError> {
+    crate::lsp::run()
+        .map(|()| Outcome::Success)
+        .map_err(|e| CliError::Lsp(e.to_string()))
 }
 
 /// `qdx man`: the manual page of `qdx` and its commands, from the same definitions as `--help`.

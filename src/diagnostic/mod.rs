@@ -31,16 +31,30 @@ pub struct Label {
     pub message: Option<String>,
 }
 
+/// A change that resolves a diagnostic: the text at `span` replaced by `replacement` (a
+/// language server offers it as a quick fix; the help line says the same in words).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fix {
+    pub span: Span,
+    pub replacement: String,
+}
+
 /// One message for the user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
+    // Fields are in size order so that it packs under 128 bytes (see `notes`).
     pub severity: Severity,
     pub code: &'static str,
     pub message: String,
     /// The first label is the primary one: it decides the file the diagnostic is shown in.
     pub labels: Vec<Label>,
     pub help: Option<String>,
-    pub notes: Vec<String>,
+    /// A boxed slice rather than a `Vec`, like `fix`: a diagnostic is returned by value
+    /// everywhere, and stays under 128 bytes.
+    pub notes: Box<[String]>,
+    /// A change that resolves it, when one is certain enough to offer (a misspelt name or
+    /// unit); boxed, so that a diagnostic stays small enough to return by value.
+    pub fix: Option<Box<Fix>>,
 }
 
 impl Diagnostic {
@@ -51,7 +65,8 @@ impl Diagnostic {
             message: message.into(),
             labels: Vec::new(),
             help: None,
-            notes: Vec::new(),
+            notes: Box::default(),
+            fix: None,
         }
     }
 
@@ -86,8 +101,26 @@ impl Diagnostic {
     }
 
     pub fn note(mut self, note: impl Into<String>) -> Self {
-        self.notes.push(note.into());
+        let mut notes = std::mem::take(&mut self.notes).into_vec();
+        notes.push(note.into());
+        self.notes = notes.into_boxed_slice();
         self
+    }
+
+    /// Offers replacing the text at `span` by `replacement` (see [`Fix`]).
+    pub fn fix(mut self, span: Span, replacement: impl Into<String>) -> Self {
+        self.fix = Some(Box::new(Fix {
+            span,
+            replacement: replacement.into(),
+        }));
+        self
+    }
+
+    /// "did you mean `suggestion`?", with the fix that writes it in place of the text at
+    /// `span` (the misspelt name or unit).
+    pub fn did_you_mean(self, span: Span, suggestion: &str) -> Self {
+        self.help(format!("did you mean `{suggestion}`?"))
+            .fix(span, suggestion)
     }
 
     pub fn is_error(&self) -> bool {
@@ -682,6 +715,6 @@ pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
             .map(|l| json_label(l.span, l.message.clone(), sources))
             .collect(),
         help: d.help.clone(),
-        notes: d.notes.clone(),
+        notes: d.notes.to_vec(),
     }
 }

@@ -37,19 +37,28 @@ pub fn parse(sources: &SourceMap, file: FileId) -> ParseResult<Ast> {
         .get(file)
         .map(|f| f.text.as_str())
         .unwrap_or_default();
+    parse_text(file, text, 0)
+}
+
+/// Parses `text`, which starts at byte `base` of file `file`: spans in the AST and in the
+/// diagnostic point into the file.
+fn parse_text(file: FileId, text: &str, base: usize) -> ParseResult<Ast> {
     let outline = Outline::of(text);
     if let Some(at) = outline.too_deep() {
-        return Err(Diagnostic::error(
-            code::TOO_DEEP,
-            format!("brackets nest more than {MAX_NESTING} levels deep"),
-        )
-        .label(
-            Span::new(file, at, at + 1),
-            format!("level {} opens here", MAX_NESTING + 1),
-        )
-        .help(format!(
-            "qdx reads at most {MAX_NESTING} levels of `{{`, `(` and `[`; flatten the structure"
-        )));
+        return Err(shifted(
+            Diagnostic::error(
+                code::TOO_DEEP,
+                format!("brackets nest more than {MAX_NESTING} levels deep"),
+            )
+            .label(
+                Span::new(file, at, at + 1),
+                format!("level {} opens here", MAX_NESTING + 1),
+            )
+            .help(format!(
+                "qdx reads at most {MAX_NESTING} levels of `{{`, `(` and `[`; flatten the structure"
+            )),
+            base,
+        ));
     }
     let mut pairs = match parser::parse_pairs(text) {
         Ok(p) => p,
@@ -59,19 +68,189 @@ pub fn parse(sources: &SourceMap, file: FileId) -> ParseResult<Ast> {
             pest::set_error_detail(true);
             let detailed = parser::parse_pairs(text).err();
             pest::set_error_detail(false);
-            return Err(syntax_error(
-                detailed.as_deref().unwrap_or(&first),
-                file,
-                text,
-                &outline,
+            return Err(shifted(
+                syntax_error(detailed.as_deref().unwrap_or(&first), file, text, &outline),
+                base,
             ));
         }
     };
-    let lower = Lower::new(file, text);
+    let lower = Lower::new(file, text, base);
     match pairs.next() {
         Some(root) => lower.file(root),
         None => Err(Diagnostic::error(code::EMPTY, "empty parse")),
     }
+}
+
+/// `d` with the spans it labels moved `base` bytes further into their file.
+fn shifted(mut d: Diagnostic, base: usize) -> Diagnostic {
+    if base == 0 {
+        return d;
+    }
+    for label in &mut d.labels {
+        if let (Some(file), Some(range)) = (label.span.file(), label.span.range()) {
+            label.span = Span::new(file, range.start + base, range.end + base);
+        }
+    }
+    d
+}
+
+/// Parses one file and goes on past syntax errors, for editors: a file that does not parse is
+/// cut into its top-level blocks ([`blocks`]), each parsed on its own, so one broken block
+/// neither hides the errors of another nor the declarations of the rest. Returns the AST of
+/// what parsed (every block when there is no error: then it is [`parse`]'s) and every block's
+/// syntax error, in order. The partial AST is for an editor's outline, hover and navigation;
+/// nothing validates it.
+pub fn parse_recovering(sources: &SourceMap, file: FileId) -> (Ast, Vec<Diagnostic>) {
+    let text = sources
+        .get(file)
+        .map(|f| f.text.as_str())
+        .unwrap_or_default();
+    if let Some(ast) = parse_quietly(file, text, 0) {
+        return (ast, Vec::new());
+    }
+    let mut ast = Ast {
+        file,
+        header: None,
+        items: Vec::new(),
+        span: Span::new(file, 0, text.len()),
+    };
+    let mut errors = Vec::new();
+    for (k, range) in blocks(text).into_iter().enumerate() {
+        let Some(part) = text.get(range.clone()) else {
+            continue;
+        };
+        // The error's wording costs a second, detailed parse: only for a block that fails.
+        match parse_quietly(file, part, range.start)
+            .ok_or(())
+            .or_else(|()| parse_text(file, part, range.start))
+        {
+            Ok(parsed) => {
+                if k == 0 {
+                    ast.header = parsed.header;
+                }
+                ast.items.extend(parsed.items);
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    if errors.is_empty() {
+        // The blocks parse one by one but not together: the file's own error says why.
+        errors.extend(parse_text(file, text, 0).err());
+    }
+    (ast, errors)
+}
+
+/// [`parse_text`]'s tree, or nothing when it has an error (without the work of wording it).
+fn parse_quietly(file: FileId, text: &str, base: usize) -> Option<Ast> {
+    if Outline::of(text).too_deep().is_some() {
+        return None;
+    }
+    let root = parser::parse_pairs(text).ok()?.next()?;
+    Lower::new(file, text, base).file(root).ok()
+}
+
+/// The words that open a top-level block (what [`blocks`] cuts a file at).
+const BLOCK_WORDS: &[&str] = &[
+    "campaign",
+    "use",
+    "kind",
+    "builtin",
+    "reference",
+    "stocks",
+    "reactor",
+    "variables",
+    "parameters",
+    "derive",
+    "constraints",
+    "measure",
+    "proxies",
+    "objectives",
+    "optimizer",
+    "optimiser",
+    "prior",
+    "safety",
+    "simulate",
+    "lab",
+];
+
+/// The byte ranges of a file's top-level blocks, in order and covering the whole text: the
+/// first holds the header (and whatever comes before the first block). A block starts on a
+/// line whose first word opens a block, when the brackets before it are balanced or, so that a
+/// block left open does not swallow the rest of the file, when the word starts the line at its
+/// first column (the canonical layout indents everything inside a block). Brackets, block
+/// keywords and line starts inside comments and strings do not count.
+pub fn blocks(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    let mut depth: i64 = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if i == 0 || bytes.get(i - 1) == Some(&b'\n') {
+            let indent = bytes
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
+            let word: String = text
+                .get(i + indent..)
+                .unwrap_or("")
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if i > 0 && BLOCK_WORDS.contains(&word.as_str()) && (depth <= 0 || indent == 0) {
+                starts.push(i);
+                depth = 0;
+            }
+        }
+        let rest = text.get(i..).unwrap_or("");
+        let skip = if rest.starts_with("//") {
+            rest.find('\n').unwrap_or(rest.len())
+        } else if rest.starts_with("/*") {
+            rest.get(2..)
+                .and_then(|r| r.find("*/"))
+                .map_or(rest.len(), |k| k + 4)
+        } else if rest.starts_with("\"\"\"") {
+            rest.get(3..)
+                .and_then(|r| r.find("\"\"\""))
+                .map_or(rest.len(), |k| k + 6)
+        } else if rest.starts_with('"') {
+            let mut j = 1;
+            while let Some(&c) = bytes.get(i + j) {
+                if c == b'\\' {
+                    j += 2;
+                    continue;
+                }
+                if c == b'"' {
+                    j += 1;
+                    break;
+                }
+                if c == b'\n' {
+                    break;
+                }
+                j += 1;
+            }
+            j
+        } else {
+            match bytes.get(i) {
+                Some(b'{' | b'(' | b'[') => depth += 1,
+                Some(b'}' | b')' | b']') => depth -= 1,
+                _ => {}
+            }
+            1
+        };
+        i += skip.max(1);
+        // A skipped comment or string may end inside a character: step to the next boundary.
+        while i < bytes.len() && !text.is_char_boundary(i) {
+            i += 1;
+        }
+    }
+    let mut ranges: Vec<std::ops::Range<usize>> = starts
+        .windows(2)
+        .filter_map(|w| Some(*w.first()?..*w.get(1)?))
+        .collect();
+    ranges.push(starts.last().copied().unwrap_or(0)..text.len());
+    ranges
 }
 
 /// The keywords that start a top-level block; listing them all in an error is noise.

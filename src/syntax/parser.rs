@@ -133,6 +133,8 @@ fn internal(span: Span, what: &str) -> Diagnostic {
 pub(crate) struct Lower<'t> {
     pub file: FileId,
     pub text: &'t str,
+    /// Where `text` starts in the file (a block parsed on its own, `parse_recovering`).
+    base: usize,
     /// Depth of the expression tree above the expression being lowered (see
     /// [`super::MAX_EXPRESSION_DEPTH`]).
     expr_depth: std::cell::Cell<usize>,
@@ -157,10 +159,11 @@ fn only_trivia(s: &str) -> bool {
 }
 
 impl<'t> Lower<'t> {
-    pub fn new(file: FileId, text: &'t str) -> Self {
+    pub fn new(file: FileId, text: &'t str, base: usize) -> Self {
         Self {
             file,
             text,
+            base,
             expr_depth: std::cell::Cell::new(0),
         }
     }
@@ -183,7 +186,7 @@ impl<'t> Lower<'t> {
         } else {
             end
         };
-        Span::new(self.file, start, end)
+        Span::new(self.file, self.base + start, self.base + end)
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -1034,7 +1037,7 @@ impl<'t> Lower<'t> {
         let depth = above + 1 + operators.len();
         if depth > super::MAX_EXPRESSION_DEPTH {
             let start = pair.as_span().start();
-            let first = Span::new(self.file, start, start + 1);
+            let first = Span::new(self.file, self.base + start, self.base + start + 1);
             // The operator that goes one level too deep, or the bracket or call that does.
             let room = super::MAX_EXPRESSION_DEPTH.saturating_sub(above + 1);
             let at = operators.get(room).map_or(first, |op| self.span(op));

@@ -341,7 +341,11 @@ pub fn parse_unit(text: &str, span: Span) -> Result<Unit, Diagnostic> {
         qdx_units::UnitError::UnknownUnit { unit, suggestion } => {
             let d = Diagnostic::error(code::UNKNOWN_UNIT, format!("unknown unit `{unit}`"))
                 .label(span, "not a unit qdx knows");
+            // The fix replaces the span, so only where it covers the unit's text alone (not
+            // the quotes of a unit written as a string).
+            let bare = span.range().is_some_and(|r| r.len() == text.len());
             match suggestion {
+                Some(s) if bare => d.did_you_mean(span, s),
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(
                     "units are written like `uL`, `mL/min`, `degC`, `nm`, `mol/L`, `bar`, `%`",
@@ -647,7 +651,7 @@ impl Typer<'_> {
             let d = Diagnostic::error(code::UNKNOWN_FUNCTION, format!("unknown function `{name}`"))
                 .label(callee.span, "not a function here");
             return Err(match crate::names::closest(&name, known.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.did_you_mean(callee.span, s),
                 None => d.help(format!("functions available here: {}", known.join(", "))),
             });
         };

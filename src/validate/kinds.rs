@@ -227,7 +227,7 @@ impl<'a> Validator<'a> {
             )
             .label(k.role.span, "not a role");
             d = match closest(&k.role.name, roles.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.did_you_mean(k.role.span, s),
                 None => d.help(format!("roles are: {}", roles.join(", "))),
             };
             errors.push(d);
@@ -321,7 +321,7 @@ impl<'a> Validator<'a> {
         )
         .label(path.span, "no such kind");
         Err(match closest(&name, known.iter().copied()) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
+            Some(s) => d.did_you_mean(path.span, s),
             None if self.imported_std.is_empty() => {
                 d.help("device kinds come from `use std.devices` or from `kind` declarations")
             }
@@ -423,7 +423,7 @@ impl<'a> Validator<'a> {
                             )
                             .label(span, format!("expected a {}", role.name()));
                             Err(match closest(&name, known.iter().copied()) {
-                                Some(s) => d.help(format!("did you mean `{s}`?")),
+                                Some(s) => d.did_you_mean(span, s),
                                 None => d.help(format!(
                                     "declare a {} in the `reactor` block",
                                     role.name()
@@ -503,7 +503,7 @@ fn unknown_type(ty: &ast::Ident) -> Diagnostic {
     let d = Diagnostic::error(code::UNKNOWN_TYPE, format!("unknown type `{}`", ty.name))
         .label(ty.span, "not a type");
     match closest(&ty.name, known.iter().copied()) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
+        Some(s) => d.did_you_mean(ty.span, s),
         None => d.help("types are quantity kinds (`volume`, `flow_rate`, `temperature`, …), `<kind>_range`, `integer`, `string`, `bool`, or a device role"),
     }
 }

@@ -258,7 +258,7 @@ impl Scope for ProxyScope<'_, '_> {
         let d = Diagnostic::error(code::UNKNOWN_NAME, format!("unknown name `{name}`"))
             .label(span, "not a proxy or variable");
         Err(match closest(&name, known.iter().copied()) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
+            Some(s) => d.did_you_mean(span, s),
             None => d,
         })
     }
@@ -610,7 +610,7 @@ impl<'a> Validator<'a> {
                     )
                     .at(p.name.span);
                     errors.push(match closest(other, ["pump", "rate", "volumes"]) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        Some(s) => d.did_you_mean(p.name.span, s),
                         None => d.help("a flush takes `pump`, `rate` and `volumes`"),
                     });
                 }
@@ -706,7 +706,7 @@ impl<'a> Validator<'a> {
                     )
                     .at(p.name.span);
                     errors.push(match closest(other, ["valve", "collect", "waste"]) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        Some(s) => d.did_you_mean(p.name.span, s),
                         None => d.help("a route takes `valve`, `collect` and `waste`"),
                     });
                 }
@@ -1003,7 +1003,7 @@ impl<'a> Validator<'a> {
                     d.help("spectral functions come from `use std.spectra`")
                 } else {
                     match closest(&function.name, known.iter().copied()) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        Some(s) => d.did_you_mean(function.span, s),
                         None => d.help(format!("spectral functions: {}", known.join(", "))),
                     }
                 });
@@ -1040,7 +1040,7 @@ impl<'a> Validator<'a> {
                         )
                         .at(n.span);
                         return Err(match closest(&n.name, known.iter().copied()) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            Some(s) => d.did_you_mean(n.span, s),
                             None => d.help(format!("its arguments are: {}", known.join(", "))),
                         });
                     }
@@ -1340,7 +1340,7 @@ impl<'a> Validator<'a> {
             )
             .at(path.span);
             return Err(match closest(&dotted, known.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.did_you_mean(path.span, s),
                 None if known.is_empty() => d.help(
                     "reference dyes come from `use std.reference` or a `reference` declaration",
                 ),
@@ -1539,7 +1539,7 @@ fn channel(kind: ChannelKind, props: Option<&ast::Props>) -> Result<Channel, Vec
                 )
                 .at(p.name.span);
                 errors.push(match closest(other, ["integration", "average"]) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    Some(s) => d.did_you_mean(p.name.span, s),
                     None => d.help("a measurement takes `integration` (a time) and `average` (a number of scans)"),
                 });
             }

@@ -27,6 +27,11 @@ pub mod summary;
 use std::collections::BTreeMap;
 
 pub use campaign::Campaign;
+/// What an editor completes: the options of each optimizer strategy (with what they take),
+/// the chemistry models with their stock roles, the actions of a fault policy.
+pub(crate) use objectives::OPTIONS as OPTIMIZER_OPTIONS;
+pub(crate) use safety::ACTIONS as FAULT_ACTIONS;
+pub(crate) use simulate::MODELS as SIMULATION_MODELS;
 
 use crate::diagnostic::codes::validate as code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -50,7 +55,8 @@ pub struct Checked {
 /// prior data).
 pub fn validate(loaded: &Loaded, world: &dyn World) -> Checked {
     let mut diags = loaded.diagnostics.clone();
-    if loaded.entry_ast().is_none() {
+    // A campaign loaded past its syntax errors holds only the blocks that parsed.
+    if loaded.entry_ast().is_none() || loaded.recovered {
         diags.sort();
         return Checked {
             campaign: None,

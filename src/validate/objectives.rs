@@ -15,7 +15,7 @@ use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, ObjectiveEntry, OptimizerEntry, UnaryOp};
 
 /// Options each strategy accepts, with what they take.
-const OPTIONS: &[(&str, &[(&str, &str)])] = &[
+pub(crate) const OPTIONS: &[(&str, &[(&str, &str)])] = &[
     (
         "bayesian",
         &[
@@ -73,7 +73,7 @@ impl<'a> Validator<'a> {
                 )
                 .label(ident.span, "not a declared proxy");
                 Err(match closest(&ident.name, known.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    Some(s) => d.did_you_mean(ident.span, s),
                     None if known.is_empty() => d.help("declare what you measure in a `proxies` block, e.g. `peak = photoluminescence.peak_wavelength()`"),
                     None => d.help(format!("the proxies are: {}", known.join(", "))),
                 })
@@ -207,7 +207,7 @@ impl<'a> Validator<'a> {
                             .at(method.span);
                             errors.push(
                                 match closest(other, ["desirability", "weighted_sum", "pareto"]) {
-                                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                                    Some(s) => d.did_you_mean(method.span, s),
                                     None => d.help(
                                         "combine with `desirability`, `weighted_sum` or `pareto`",
                                     ),
@@ -366,7 +366,7 @@ impl<'a> Validator<'a> {
                         )
                         .at(p.name.span);
                         errors.push(match closest(&p.name.name, known.iter().copied()) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            Some(s) => d.did_you_mean(p.name.span, s),
                             None => d.help("give a weight to each objective by its proxy's name: `{ peak 2, plqy 1 }`"),
                         });
                         continue;
@@ -559,7 +559,7 @@ impl<'a> Validator<'a> {
             )
             .at(o.strategy.span);
             self.error(match closest(name, known.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.did_you_mean(o.strategy.span, s),
                 None => d.help(format!("optimizers: {}", known.join(", "))),
             });
             return;
@@ -596,7 +596,7 @@ impl<'a> Validator<'a> {
                             )
                             .at(design.span);
                             errors.push(match closest(other, ["sobol", "latin_hypercube", "random"]) {
-                                Some(s) => d.help(format!("did you mean `{s}`?")),
+                                Some(s) => d.did_you_mean(design.span, s),
                                 None => d.help("an initial design is `sobol`, `latin_hypercube` or `random`"),
                             });
                             continue;
@@ -884,7 +884,7 @@ impl<'a> Validator<'a> {
             )
             .at(l.variable.span);
             return Err(match closest(&l.variable.name, known.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.did_you_mean(l.variable.span, s),
                 None => d,
             });
         };

@@ -177,7 +177,7 @@ impl<'a> Validator<'a> {
                 errors.push(match closest(&p.name.name, known.iter().copied()) {
                     Some(s) => {
                         suggested.push(s.to_owned());
-                        diag.help(format!("did you mean `{s}`?"))
+                        diag.did_you_mean(p.name.span, s)
                     }
                     None if known.is_empty() => {
                         diag.help(format!("a `{}` has no properties", kind.name))
@@ -398,7 +398,7 @@ impl<'a> Validator<'a> {
                 )
                 .label(ident.span, "unknown device");
                 Err(match closest(&ident.name, known.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    Some(s) => d.did_you_mean(ident.span, s),
                     None if known.is_empty() => {
                         d.help(format!("declare a {what} in the `reactor` block"))
                     }

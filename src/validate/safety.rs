@@ -16,7 +16,7 @@ use crate::names::closest;
 use crate::source::Span;
 use crate::syntax::ast::{self, Action, ExprKind, Item, SafetyEntry};
 
-const ACTIONS: &[&str] = &["skip_experiment", "pause", "abort", "stop_all", "continue"];
+pub(crate) const ACTIONS: &[&str] = &["skip_experiment", "pause", "abort", "stop_all", "continue"];
 
 impl<'a> Validator<'a> {
     pub(super) fn safety(&mut self) {
@@ -49,7 +49,7 @@ impl<'a> Validator<'a> {
                         )
                         .label(fault.span, "not a fault qdx raises");
                         self.error(match closest(&fault.name, names.iter().copied()) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            Some(s) => d.did_you_mean(fault.span, s),
                             None => d.help(format!("faults are: {}", names.join(", "))),
                         });
                         continue;
@@ -654,7 +654,7 @@ fn plain_action(ident: &ast::Ident) -> Result<FaultAction, Diagnostic> {
             let d = Diagnostic::error(code::UNKNOWN_ACTION, format!("unknown action `{other}`"))
                 .at(ident.span);
             return Err(match closest(other, ACTIONS.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.did_you_mean(ident.span, s),
                 None => d.help(format!(
                     "actions are `retry N`, {}",
                     ACTIONS

@@ -16,7 +16,7 @@ use crate::syntax::ast::{self, ExprKind, Item, SimModel};
 const MANY_STOCK_ROLES: &[&str] = &["halide"];
 
 /// Chemistry models and the roles each needs (role, required).
-const MODELS: &[(&str, &[(&str, bool)])] = &[
+pub(crate) const MODELS: &[(&str, &[(&str, bool)])] = &[
     (
         "cspbx3_halide_exchange",
         &[("seeds", true), ("halide", true), ("ligand", false)],

@@ -188,7 +188,7 @@ impl Scope for SpaceScope<'_, '_> {
         let d = Diagnostic::error(code::UNKNOWN_NAME, format!("unknown name `{dotted}`"))
             .label(span, "not a variable, parameter or derived value");
         Err(match closest(&dotted, known.iter().map(String::as_str)) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
+            Some(s) => d.did_you_mean(span, s),
             None => d,
         })
     }
@@ -322,7 +322,7 @@ impl<'a> Validator<'a> {
                     let kinds: Vec<&str> = Dimension::kind_names().collect();
                     let d = Diagnostic::error(code::UNKNOWN_TYPE, format!("unknown quantity kind `{}`", dimension.name)).label(dimension.span, "not a kind of quantity");
                     match closest(&dimension.name, kinds.iter().copied()) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        Some(s) => d.did_you_mean(dimension.span, s),
                         None => d.help("kinds are time, temperature, flow_rate, volume, concentration, pressure, length, wavelength, ratio, number, …"),
                     }
                 })?;
@@ -591,7 +591,9 @@ impl<'a> Validator<'a> {
                     )
                     .at(s.span);
                     self.error(match closest(&s.name, known.iter().copied()) {
-                        Some(k) => d.help(format!("did you mean `{}.{k}`?", dev.name)),
+                        Some(k) => d
+                            .help(format!("did you mean `{}.{k}`?", dev.name))
+                            .fix(s.span, k),
                         None if known.is_empty() => {
                             d.help(format!("a `{}` has no settings to bind", dev.kind))
                         }
@@ -842,7 +844,7 @@ impl<'a> Validator<'a> {
                             let known: Vec<&str> = device.settings.iter().map(|s| s.name.as_str()).collect();
                             let d = Diagnostic::error(code::UNKNOWN_SETTING, format!("`{}` has no setting `{}`", dev.name, setting.name)).at(setting.span);
                             match closest(&setting.name, known.iter().copied()) {
-                                Some(k) => d.help(format!("did you mean `{}.{k}`?", dev.name)),
+                                Some(k) => d.help(format!("did you mean `{}.{k}`?", dev.name)).fix(setting.span, k),
                                 None if known.is_empty() => d.help(format!("a `{}` has no settings", device.kind)),
                                 None => d.help(format!("its settings are: {}", known.join(", "))),
                             }
