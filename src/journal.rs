@@ -84,8 +84,14 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         emulated: bool,
     },
-    /// Dark and reference spectra taken with solvent in the cell, before any experiment.
-    Calibrated { files: Vec<String> },
+    /// Dark and reference spectra taken with solvent in the cell, before any experiment (and
+    /// again every `blank { every … }`), and the reference dyes as measured in the cell (or, on
+    /// the simulated lab without a `reference_dye` line, as the simulator computes them).
+    Calibrated {
+        files: Vec<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        dyes: BTreeMap<String, qdx_spectra::DyeCalibration>,
+    },
     /// The optimizer (or the design) proposed an experiment.
     Suggested {
         experiment: u64,

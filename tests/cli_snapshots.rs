@@ -621,12 +621,12 @@ fn a_campaign_up_the_tree_reaches_its_own_script() {
         qdx::load::outside_folder
 
           × the script path leads outside the campaign's folder
-            ╭─[../camp/escape.qdx:75:18]
-         74 │   plqy = relative_plqy(photoluminescence, absorbance, excitation: 365 nm, reference: std.reference.coumarin153)
-         75 │   score = script "proxies/link.rhai"
+            ╭─[../camp/escape.qdx:88:18]
+         87 │   plqy = relative_plqy(photoluminescence, absorbance, excitation: 365 nm, reference: std.reference.quinine_sulfate)
+         88 │   score = script "proxies/link.rhai"
             ·                  ─────────┬─────────
             ·                           ╰── outside the campaign's folder tree
-         76 │ }
+         89 │ }
             ╰────
           help: campaign files are shared between labs: keep every file they use inside the campaign's
                 folder

@@ -672,10 +672,16 @@ fn a_script_result_of_the_wrong_type_at_run_time_names_the_script_and_the_type()
     run_simulated(&c, &dir.path().join("b"), &options()).expect("the run itself goes on");
     let obs = std::fs::read_to_string(dir.path().join("b/observations.csv")).expect("observations");
     let row = obs.lines().nth(1).expect("an experiment");
+    // The script's second line, in the file's numbering.
+    let line = text
+        .lines()
+        .position(|l| l.contains("too red"))
+        .expect("the script")
+        + 1;
     assert!(
-        row.contains(
-            "score: typed.qdx:76:5: the script's result is a string (\"\"too red\"\"), expected a number"
-        ),
+        row.contains(&format!(
+            "score: typed.qdx:{line}:5: the script's result is a string (\"\"too red\"\"), expected a number"
+        )),
         "{row}"
     );
 }
@@ -999,5 +1005,111 @@ fn a_designs_refills_happen_where_the_plan_says() {
     assert!(
         text.contains("p_cd takes in 9.789 mL before experiment 43"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_blank_repeats_on_its_interval_and_the_dye_is_measured_in_the_cell() {
+    let dir = tempfile::tempdir().expect("temp");
+    let text = std::fs::read_to_string("examples/cspbx3-orange.qdx")
+        .expect("example")
+        .replace("experiments 80", "experiments 5")
+        .replace("initial sobol 10", "initial sobol 5")
+        .replace("every 4 h", "every 10 min");
+    assert!(text.contains("every 10 min"));
+    std::fs::create_dir_all(dir.path().join("proxies")).expect("folder");
+    std::fs::copy(
+        "examples/proxies/score.rhai",
+        dir.path().join("proxies/score.rhai"),
+    )
+    .expect("copy");
+    let file = dir.path().join("c.qdx");
+    std::fs::write(&file, text).expect("write");
+    let c = check_path(&file).campaign.expect("valid");
+    let out = dir.path().join("b");
+    let s = run_simulated(&c, &out, &options()).expect("run");
+    assert_eq!((s.experiments, s.failed), (5, 0));
+    use qdx::journal::{Command, Event};
+    let records = qdx::journal::read(&out.join("journal.jsonl")).expect("journal");
+    // Each calibration: the experiments' pumps stopped, the blank alone, the dark and
+    // reference spectra, the dye alone, its spectra, the blank again; the whole thing again
+    // once ten minutes of lab time have passed (each experiment takes longer).
+    let calibrations: Vec<usize> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.event, Event::Calibrated { .. }))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        calibrations.len() >= 3,
+        "{} calibrations",
+        calibrations.len()
+    );
+    let mut from = 0;
+    for (round, &k) in calibrations.iter().enumerate() {
+        let Event::Calibrated { files, dyes } = &records[k].event else {
+            unreachable!()
+        };
+        let suffix = if round == 0 {
+            String::new()
+        } else {
+            format!("-{round}")
+        };
+        for f in [
+            "absorbance-dark",
+            "absorbance-reference",
+            "photoluminescence-dark",
+            "absorbance-dye",
+            "photoluminescence-dye",
+        ] {
+            let name = format!("spectra/calibration-{f}{suffix}.csv");
+            assert!(files.contains(&name), "{name} in {files:?}");
+            assert!(out.join(&name).is_file(), "{name}");
+        }
+        let dye = dyes.get("quinine_sulfate").expect("the dye");
+        assert!((dye.absorbance - 0.05).abs() < 0.01, "{dye:?}");
+        // Between the previous experiment and this record, only the blank and the dye ran.
+        let running: Vec<String> = records[from..k]
+            .iter()
+            .filter_map(|r| match &r.event {
+                Event::Command {
+                    experiment: None,
+                    device,
+                    command: Command::SetRate { .. },
+                } => Some(device.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(running, ["p_wash", "p_dye", "p_wash"], "round {round}");
+        if round > 0 {
+            let stopped: Vec<&str> = records[from..k]
+                .iter()
+                .filter_map(|r| match &r.event {
+                    Event::Command {
+                        experiment: None,
+                        device,
+                        command: Command::Stop,
+                    } => Some(device.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for pump in ["p_seed", "p_iodide"] {
+                assert!(stopped.contains(&pump), "round {round}: {stopped:?}");
+            }
+        }
+        from = k;
+    }
+    let plqy = column(&out.join("observations.csv"), "plqy");
+    assert!(
+        plqy.iter().all(|q| q.is_some_and(|q| q > 0.0 && q <= 1.0)),
+        "{plqy:?}"
+    );
+    // The bundle verifies and replays with its repeated calibrations.
+    let verify = qdx().arg("verify").arg(&out).output().expect("qdx runs");
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
     );
 }

@@ -80,10 +80,18 @@ class Bundle:
         return frame
 
     def journal(self) -> List[Dict[str, Any]]:
-        """Every record of ``journal.jsonl``, in order (physical values in SI units)."""
+        """Every record of ``journal.jsonl``, in order (every number in SI: see ``journal_units``)."""
         path = self.folder / self._resources["journal"]["path"]
         with path.open(encoding="utf-8") as f:
             return [json.loads(line) for line in f if line.strip()]
+
+    @property
+    def journal_units(self) -> Dict[str, Any]:
+        """The SI unit of every number the journal holds, as the descriptor states it:
+        ``"command.set_rate.rate"`` (by event, command and field), ``"measured.proxies"``
+        and ``"measured.settings"`` (name to unit), ``"suggested.values"`` (one
+        ``{"name", "unit"}`` per variable, in the order of ``values``)."""
+        return dict(self._resources["journal"].get("units", {}))
 
     def __repr__(self) -> str:
         return f"Bundle({str(self.folder)!r}, {len(self.observations)} experiments)"

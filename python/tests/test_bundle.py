@@ -61,6 +61,22 @@ class BundleTest(unittest.TestCase):
         for f in self.bundle.spectra["file"]:
             self.assertTrue(f.endswith("-r0.csv"), f)
 
+    def test_every_number_of_the_journal_has_its_unit_in_the_descriptor(self):
+        units = self.bundle.journal_units
+        self.assertEqual(units["t"], "s")
+        self.assertEqual(units["command.set_rate.rate"], "m³·s⁻¹")
+        self.assertEqual(units["command.set_setpoint.kelvin"], "K")
+        names = [v["name"] for v in units["suggested.values"]]
+        for r in self.bundle.journal():
+            if r["event"] == "suggested":
+                self.assertEqual(len(r["values"]), len(names))
+            if r["event"] == "measured":
+                for name in r["proxies"]:
+                    self.assertIn(name, units["measured.proxies"])
+                for name in r.get("settings", {}):
+                    self.assertIn(name, units["measured.settings"])
+        self.assertEqual(units["measured.proxies"]["peak"], "m")
+
     def test_check_returns_located_diagnostics(self):
         broken = self.tmp / "broken.qdx"
         broken.write_text(TINY.read_text().replace("temperature <= 310 degC", "temperature <= 310 mL"))

@@ -1343,34 +1343,34 @@ fn pump_limits(
             );
         }
     }
-    // A flush runs this pump alone at the flush rate.
-    if let Some(f) = c
+    // A flush, a blank or a reference dye runs this pump alone at the line's rate.
+    for (line, f) in c
         .measurement
-        .as_ref()
-        .and_then(|m| m.flush.as_ref())
-        .filter(|f| f.pump == id)
-        && (f.rate < cap.min * (1.0 - REL) || f.rate > cap.max * (1.0 + REL))
+        .iter()
+        .flat_map(|m| m.pumped_lines())
+        .filter(|(_, f)| f.pump == id)
     {
-        let span = c.measurement.as_ref().map_or(dev.span, |m| m.span);
-        diags.push(
-            Diagnostic::error(
-                code::FLUSH_RATE,
-                format!(
-                    "`{}` flushes at {}, which {what} cannot run ({} .. {})",
-                    b.device,
-                    show(unit, f.rate),
-                    show(unit, cap.min),
-                    show(unit, cap.max)
-                ),
-            )
-            .label(at, "this syringe")
-            .label(
-                span,
-                format!("the flush runs `{}` at {}", b.device, show(unit, f.rate)),
-            )
-            .help("choose a flush rate the pump runs"),
-        );
-        ok = false;
+        if f.rate < cap.min * (1.0 - REL) || f.rate > cap.max * (1.0 + REL) {
+            diags.push(
+                Diagnostic::error(
+                    code::FLUSH_RATE,
+                    format!(
+                        "`{line}` runs `{}` at {}, which {what} cannot run ({} .. {})",
+                        b.device,
+                        show(unit, f.rate),
+                        show(unit, cap.min),
+                        show(unit, cap.max)
+                    ),
+                )
+                .label(at, "this syringe")
+                .label(
+                    f.span,
+                    format!("`{line}` runs `{}` at {}", b.device, show(unit, f.rate)),
+                )
+                .help(format!("choose a `{line}` rate the pump runs")),
+            );
+            ok = false;
+        }
     }
     // Refills withdraw at the syringe pump's refill rate, capped at its maximum rate.
     let refill = dev.refill_rate();
@@ -1794,9 +1794,13 @@ fn check_spectrometer(
             );
         }
     }
-    // Relative PLQY needs the reference dye measured in this instrument; the runtime computes
-    // that calibration only for the simulated lab so far.
-    for p in &c.proxies {
+    // Relative PLQY needs the reference dye measured in this instrument: a `reference_dye`
+    // line runs it through the cell; without one only the simulated lab can compute it.
+    let dye_line = c
+        .measurement
+        .as_ref()
+        .is_some_and(|m| m.reference_dye.is_some());
+    for p in c.proxies.iter().filter(|_| !dye_line) {
         if let ProxyDefinition::Builtin {
             function: SpectralFunction::RelativePlqy { reference: dye, .. },
         } = &p.definition
@@ -1805,13 +1809,13 @@ fn check_spectrometer(
                 Diagnostic::warning(
                     code::REFERENCE_DYE,
                     format!(
-                        "`{}` needs {} measured in `{}`, which qdx does not do on instruments yet: `{}` will not be computed",
+                        "`{}` needs {} measured in `{}`, and the measurement has no `reference_dye` line: `{}` will not be computed",
                         p.name, dye.name, b.device, p.name
                     ),
                 )
                 .label(b.device_span, "this spectrometer")
                 .label(p.span, format!("`{}` compares with {}", p.name, dye.name))
-                .help("experiments whose objectives need it are recorded as failed; run the campaign on the simulated lab, or use a proxy without a reference dye"),
+                .help("run the dye through the cell: a pump holding the dye's solution and `reference_dye { pump p_dye, rate 200 uL/min, volumes 2 }` with a `blank` in the measure block; otherwise experiments whose objectives need it are recorded as failed"),
             );
         }
     }

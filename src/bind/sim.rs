@@ -17,6 +17,49 @@ fn unbounded_above(hi: f64) -> f64 {
     if hi.is_finite() { hi } else { f64::MAX }
 }
 
+/// The absorbance the simulated reference dye's solution has at the excitation wavelength in
+/// the cell: prepared for the relative method (below 0.1, IUPAC 2013).
+const DYE_ABSORBANCE: f64 = 0.05;
+
+/// The reference dye in `pump`'s syringe, when the measurement's `reference_dye` line runs it.
+/// The simulated dye needs the absorption and emission maxima its declaration gives
+/// (`absorption`, `emission`).
+fn dye_stock(c: &Campaign, pump: DeviceId) -> Result<Option<sim::DyeStock>, String> {
+    let Some(m) = c.measurement.as_ref() else {
+        return Ok(None);
+    };
+    if m.reference_dye.as_ref().is_none_or(|l| l.pump != pump) {
+        return Ok(None);
+    }
+    let Some((dye, excitation)) = c.proxies.iter().find_map(|p| match &p.definition {
+        ProxyDefinition::Builtin {
+            function:
+                SpectralFunction::RelativePlqy {
+                    reference,
+                    excitation,
+                    ..
+                },
+        } => Some((reference, *excitation)),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let (Some(absorption), Some(emission)) = (dye.absorption, dye.emission) else {
+        return Err(format!(
+            "the simulated lab needs the absorption and emission maxima of {} (its `absorption` and `emission`)",
+            dye.name
+        ));
+    };
+    let n_ratio = qdx_spectra::plqy::SAMPLE_REFRACTIVE_INDEX / dye.refractive_index;
+    Ok(Some(sim::DyeStock {
+        absorption_nm: absorption * 1e9,
+        emission_nm: emission * 1e9,
+        quantum_yield: dye.quantum_yield * n_ratio * n_ratio,
+        absorbance: DYE_ABSORBANCE,
+        at_nm: excitation * 1e9,
+    }))
+}
+
 /// The simulated lab for a campaign with a reactor.
 pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
     let stock_of = |pump: DeviceId| c.stocks.iter().find(|s| s.pump == pump);
@@ -34,6 +77,7 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
             initial_volume: None,
             min_rate: rate.map_or(0.0, |r| r.lo.max(0.0)),
             max_rate: rate.map_or(1e-3, |r| unbounded_above(r.hi)),
+            dye: dye_stock(c, id)?,
         });
     }
     let mut heaters = Vec::new();

@@ -164,8 +164,7 @@ pub fn run(
         halt_after,
     };
     let result = match &binding {
-        Some(b) if emulate => crate::runtime::run_emulated(&campaign, b, &dir, &options),
-        Some(b) => crate::runtime::run_hardware(&campaign, b, &dir, &options),
+        Some(b) => crate::runtime::run_hardware(&campaign, b, instruments(emulate), &dir, &options),
         None => crate::runtime::run_simulated(&campaign, &dir, &options),
     };
     // A refused plan (on hardware, with the limits the binding adds) wrote nothing.
@@ -387,8 +386,9 @@ pub fn resume(
         halt_after,
     };
     let result = match &binding {
-        Some(b) if emulate => crate::runtime::resume_emulated(&campaign, b, dir, &options),
-        Some(b) => crate::runtime::resume_hardware(&campaign, b, dir, &options),
+        Some(b) => {
+            crate::runtime::resume_hardware(&campaign, b, instruments(emulate), dir, &options)
+        }
         None => crate::runtime::resume_simulated(&campaign, dir, &options),
     };
     let s = result.map_err(|e| CliError::of_run(e, &checked.sources))?;
@@ -560,4 +560,13 @@ pub fn report(
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The instruments `--emulate` asks for.
+fn instruments(emulate: bool) -> crate::runtime::Instruments {
+    if emulate {
+        crate::runtime::Instruments::Emulated
+    } else {
+        crate::runtime::Instruments::Real
+    }
 }

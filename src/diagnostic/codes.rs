@@ -238,6 +238,10 @@ catalog! {
         pub const EXCITATION_MISMATCH: &str = "qdx::validate::excitation_mismatch";
         /// A `flush` is incomplete or has a pump, rate or volume count that cannot be.
         pub const FLUSH: &str = "qdx::validate::flush";
+        /// A `blank` is incomplete, has a pump, rate or volume count that cannot be, or a repeat interval that cannot be.
+        pub const BLANK: &str = "qdx::validate::blank";
+        /// A `reference_dye` line is incomplete or cannot be measured: no blank, no proxy naming a dye, several dyes, or a pump the experiments drive.
+        pub const REFERENCE_DYE: &str = "qdx::validate::reference_dye";
         /// Not shown: an error that follows from one already reported (the validator drops it).
         pub const FOLLOW_ON: &str = "qdx::validate::follow_on";
         /// A grid cannot keep a composition summing to its total.

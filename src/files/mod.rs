@@ -12,8 +12,9 @@
 //!   lab/…                the lab binding file exactly as run (hardware runs)
 //!   plan.json            the plan, devices by name, numbers in named units ([`plan`])
 //!   journal.jsonl        crate::journal::Record, one JSON object per line: `seq` (from 0),
-//!                        `t` (lab time, s), `event` and its fields; every physical value in SI
-//!                        (m³/s, K, s, m³); the source of truth every other file is read from
+//!                        `t` (lab time, s), `event` and its fields; every physical value in SI,
+//!                        each unit named in datapackage.json (the journal resource's `units`);
+//!                        the source of truth every other file is read from
 //!   datapackage.json     the bundle for programs: each table's columns, types and units
 //!                        ([`package`], a Frictionless Data Package)
 //!   observations.csv     one row per experiment ([`observations`])
@@ -21,7 +22,8 @@
 //!   optimizer/suggestions.jsonl   one suggestion per line ([`suggestions`])
 //!   spectra/e<NNNN>-<channel>-r<k>.csv   one spectrum ([`spectrum`]), experiments and
 //!                        replicates numbered from 0 as everywhere; calibration spectra as
-//!                        spectra/calibration-<channel>-<dark|reference>.csv
+//!                        spectra/calibration-<channel>-<dark|reference|dye>[-<round>].csv
+//!                        ([`spectrum::calibration_file`])
 //!   report.html          the report (`crate::report`)
 //!   wall.jsonl           wall-clock times of the run's phases (not part of the bundle id)
 //! ```

@@ -7,14 +7,62 @@
 //! Resources: `observations` (`observations.csv`, primary key `experiment`), `spectra`
 //! (`spectra.csv`: the file of each experiment's spectrum, by experiment, channel and
 //! replicate, a foreign key into `observations`), `spectrum` (the layout every file under
-//! `spectra/` shares), `suggestions` and `journal` (JSON lines; the journal's numbers are SI:
-//! m³/s, K, s, m³, m). Units are a `unit` property on each field (`""` for none), the symbol
-//! the campaign wrote.
+//! `spectra/` shares), `suggestions` and `journal` (JSON lines). Units are a `unit` property on
+//! each field (`""` for none), the symbol the campaign wrote. The journal's numbers are SI;
+//! its resource carries `units`, the SI unit of every number a record can hold: each event's
+//! fields by `event.field` (`command.rate` by command), and the per-name maps (`suggested.values`
+//! in the variables' order, `measured.proxies`, `measured.settings`) name by name.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::observations::columns;
-use crate::validate::campaign::Campaign;
+use crate::validate::campaign::{Campaign, DerivedTarget, Domain};
+
+/// The SI unit of every number the journal holds (see the module doc).
+fn journal_units(c: &Campaign) -> Value {
+    let si = |d: qdx_units::Dimension| d.si_symbol();
+    let flow = si(qdx_units::Dimension::FLOW_RATE);
+    let volume = si(qdx_units::Dimension::VOLUME);
+    let values: Vec<Value> = c
+        .variables
+        .iter()
+        .map(|v| {
+            let unit = match v.domain {
+                Domain::Choice { .. } => "index of the choice, from 0".to_owned(),
+                _ => si(v.dimension),
+            };
+            json!({"name": v.name, "unit": unit})
+        })
+        .collect();
+    let proxies: Map<String, Value> = c
+        .proxies
+        .iter()
+        .map(|p| (p.name.clone(), json!(si(p.dimension))))
+        .collect();
+    let settings: Map<String, Value> = c
+        .derived
+        .iter()
+        .filter(|d| matches!(d.target, DerivedTarget::Setting { .. }))
+        .map(|d| (d.name.clone(), json!(si(d.dimension))))
+        .collect();
+    json!({
+        "t": "s",
+        "planned.estimated_duration": "s",
+        "waited.seconds": "s",
+        "command.set_rate.rate": flow,
+        "command.refill.volume": volume,
+        "command.refill.rate": flow,
+        "command.set_setpoint.kelvin": "K",
+        "command.acquire.integration": "s",
+        "command.discard.integration": "s",
+        "calibrated.dyes.integrated_pl": "counts·nm",
+        "calibrated.dyes.integration_time_s": "s",
+        "calibrated.dyes.absorbance": "1",
+        "suggested.values": values,
+        "measured.proxies": proxies,
+        "measured.settings": settings,
+    })
+}
 
 /// The text of `datapackage.json`.
 pub fn write(c: &Campaign) -> String {
@@ -67,7 +115,8 @@ pub fn write(c: &Campaign) -> String {
                 "description": "every file under spectra/: the wavelength, then one quantity \
                     named by the header: counts (raw, as acquired), absorbance (decadic) or \
                     intensity (arbitrary units); calibration spectra are \
-                    spectra/calibration-<channel>-<dark|reference>.csv",
+                    spectra/calibration-<channel>-<dark|reference|dye>[-<round>].csv \
+                    (no round for the first calibration)",
                 "schema": {
                     "fields": [
                         field("wavelength_nm", "number", "nm", "the wavelength"),
@@ -86,7 +135,8 @@ pub fn write(c: &Campaign) -> String {
                 "path": "journal.jsonl",
                 "format": "jsonl",
                 "description": "every event in order: seq, t (lab time, s), event and its \
-                    fields; physical values in SI (m³/s, K, s, m³, m)",
+                    fields; every number in SI, its unit in `units`",
+                "units": journal_units(c),
             },
         ],
     });

@@ -25,6 +25,36 @@ pub fn experiment_file(experiment: u64, channel: ChannelKind, replicate: u32) ->
     )
 }
 
+/// The bundle path of a calibration spectrum: `spectra/calibration-absorbance-dark.csv` for
+/// the run's first calibration, `spectra/calibration-absorbance-dark-2.csv` for its third
+/// (`blank { every … }`). `what` is `dark`, `reference` or `dye`.
+pub fn calibration_file(round: u64, channel: ChannelKind, what: &str) -> String {
+    if round == 0 {
+        format!("spectra/calibration-{}-{what}.csv", channel.name())
+    } else {
+        format!("spectra/calibration-{}-{what}-{round}.csv", channel.name())
+    }
+}
+
+/// What [`calibration_file`] wrote into a name: round, channel and `dark`/`reference`/`dye`.
+pub fn parse_calibration_file(file: &str) -> Option<(u64, ChannelKind, &str)> {
+    let stem = file
+        .strip_prefix("spectra/calibration-")?
+        .strip_suffix(".csv")?;
+    let mut parts = stem.split('-');
+    let channel = match parts.next()? {
+        "absorbance" => ChannelKind::Absorbance,
+        "photoluminescence" => ChannelKind::Photoluminescence,
+        _ => return None,
+    };
+    let what = parts.next()?;
+    let round = match parts.next() {
+        Some(k) => k.parse().ok().filter(|k| *k > 0)?,
+        None => 0,
+    };
+    parts.next().is_none().then_some((round, channel, what))
+}
+
 /// The header name of a spectrum's quantity.
 fn quantity_name(q: SpectrumQuantity) -> &'static str {
     match q {
@@ -119,6 +149,34 @@ pub fn index(experiments: &[crate::record::Experiment]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calibration_file_names_read_back_as_written() {
+        for round in [0, 1, 12] {
+            for channel in [ChannelKind::Absorbance, ChannelKind::Photoluminescence] {
+                for what in ["dark", "reference", "dye"] {
+                    let name = calibration_file(round, channel, what);
+                    assert_eq!(
+                        parse_calibration_file(&name),
+                        Some((round, channel, what)),
+                        "{name}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            calibration_file(0, ChannelKind::Absorbance, "dark"),
+            "spectra/calibration-absorbance-dark.csv"
+        );
+        for other in [
+            "spectra/e0001-absorbance-r0.csv",
+            "spectra/calibration-absorbance-dark-0.csv",
+            "spectra/calibration-uv-dark.csv",
+            "spectra/calibration-absorbance-dark-1-2.csv",
+        ] {
+            assert_eq!(parse_calibration_file(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn a_spectrum_reads_back_as_written() {

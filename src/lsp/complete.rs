@@ -358,7 +358,15 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
         },
         ("measure", 0) if last == Some("at") => devices_of(&mut out, index, Some("cell")),
         ("measure", 1) if words.is_empty() => {
-            out.keywords(&["steady_state", "settle", "replicates"]);
+            out.keywords(&[
+                "steady_state",
+                "settle",
+                "replicates",
+                "flush",
+                "blank",
+                "reference_dye",
+                "route",
+            ]);
             for c in ["absorbance", "photoluminescence"] {
                 out.push(
                     c,

@@ -946,10 +946,20 @@ pub fn switches_lights(c: &Campaign) -> bool {
         .is_some_and(|m| m.channels.iter().any(|ch| ch.light.is_some()))
 }
 
-/// The calibration before the first experiment, with solvent in the cell: for each channel a
-/// dark spectrum at its integration time, and for absorbance the reference under its light.
-/// Each operation comes with the channel it calibrates.
-pub fn calibration(c: &Campaign) -> Vec<(ChannelKind, Operation)> {
+/// What a calibration scan is kept as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// The blank: dark spectra, and the absorbance reference.
+    Blank,
+    /// The reference dye, in every channel, processed against the blank.
+    Dye,
+}
+
+/// The calibration, in order: the blank line through the cell (when declared); the dark and
+/// reference spectra; then, when declared, the reference dye through the cell, read in every
+/// channel as an experiment reads it (one replicate), and the blank line again to clear it.
+/// Each operation comes with what its scans are kept as and the channel it serves.
+pub fn calibration(c: &Campaign) -> Vec<(Kept, ChannelKind, Operation)> {
     let Some((m, spectrometer)) = c
         .measurement
         .as_ref()
@@ -957,6 +967,79 @@ pub fn calibration(c: &Campaign) -> Vec<(ChannelKind, Operation)> {
     else {
         return Vec::new();
     };
+    let first = m
+        .channels
+        .first()
+        .map_or(ChannelKind::Absorbance, |ch| ch.kind);
+    let mut out: Vec<(Kept, ChannelKind, Operation)> = Vec::new();
+    if let Some(blank) = &m.blank {
+        out.extend(
+            pumped_line(c, blank)
+                .into_iter()
+                .map(|op| (Kept::Blank, first, op)),
+        );
+    }
+    out.extend(
+        dark_and_reference(c, m, spectrometer)
+            .into_iter()
+            .map(|(ch, op)| (Kept::Blank, ch, op)),
+    );
+    if let (Some(dye), Some(blank)) = (&m.reference_dye, &m.blank) {
+        out.extend(
+            pumped_line(c, dye)
+                .into_iter()
+                .map(|op| (Kept::Dye, first, op)),
+        );
+        let mut channel = first;
+        for op in acquisitions(c) {
+            if let Operation::Send {
+                command:
+                    Command::Acquire {
+                        illumination,
+                        replicate,
+                        ..
+                    },
+                ..
+            } = &op
+            {
+                if *replicate > 0 {
+                    continue;
+                }
+                channel = super::command::channel(*illumination).unwrap_or(channel);
+            }
+            out.push((Kept::Dye, channel, op));
+        }
+        out.extend(
+            pumped_line(c, blank)
+                .into_iter()
+                .map(|op| (Kept::Blank, first, op)),
+        );
+    }
+    out
+}
+
+/// One pump alone through the reactor and the cell for the line's reactor volumes, then
+/// stopped.
+fn pumped_line(c: &Campaign, line: &Flush) -> Vec<Operation> {
+    let rates = BTreeMap::from([(line.pump, line.rate)]);
+    vec![
+        Operation::send(line.pump, Command::SetRate { rate: line.rate }),
+        Operation::WaitSteadyState {
+            volumes: line.volumes,
+            total_flow: line.rate,
+            residence: c.topology.residence_time(&rates),
+            extra: 0.0,
+        },
+        Operation::send(line.pump, Command::Stop),
+    ]
+}
+
+/// Dark and reference spectra with the blank in the cell.
+fn dark_and_reference(
+    c: &Campaign,
+    m: &Measurement,
+    spectrometer: DeviceId,
+) -> Vec<(ChannelKind, Operation)> {
     if !switches_lights(c) {
         // The spectrometer's own sources: it switches them itself.
         return m

@@ -159,6 +159,8 @@ impl<'c> Run<'c> {
             resume_marker: None,
             halt_after: options.halt_after,
             calibrated: false,
+            calibrations: 0,
+            calibrated_at: 0.0,
             halted: false,
             repeated_failure: false,
             sync_each: options.sync_each,
@@ -228,6 +230,18 @@ impl<'c> Run<'c> {
             let done = self.outcomes.len() as u64;
             if done >= budget {
                 return Ok(format!("the experiment budget ({budget}) is spent"));
+            }
+            // Lamps drift: the blank repeats on its interval, between experiments.
+            if let Some(every) = c
+                .measurement
+                .as_ref()
+                .and_then(|m| m.blank.as_ref())
+                .and_then(|b| b.every)
+                && self.now() - self.calibrated_at >= every
+                && let Some(stop) = self.calibrate().await?
+            {
+                self.halted = true;
+                return Ok(stop);
             }
             let left = budget
                 .saturating_sub(done)
@@ -612,31 +626,57 @@ pub fn run_simulated_with(
     current_thread()?.block_on(run_with(c, lab, dir, options, Some(strategy)))
 }
 
-/// Runs a campaign on the instruments of a lab binding (real serial ports, the real clock).
+/// Whose instruments a lab binding opens: the lab's own, or emulators of them (`--emulate`).
+/// Everything else of a run on a binding is the same code either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instruments {
+    /// The bound serial ports and USB devices, on the real clock.
+    Real,
+    /// Emulators of the bound devices in the campaign's simulated twin ([`Lab::emulated`]),
+    /// on tokio's paused clock ([`paused_time`]).
+    Emulated,
+}
+
+impl Instruments {
+    fn runtime(self) -> Result<tokio::runtime::Runtime, RunError> {
+        match self {
+            Instruments::Real => current_thread(),
+            Instruments::Emulated => paused_time(),
+        }
+    }
+
+    /// Opens the binding's devices. Both read [`RealClock`], which is tokio's: paused under
+    /// [`paused_time`], the wall clock otherwise.
+    async fn connect(self, c: &Campaign, binding: &LabBinding) -> Result<Lab, RunError> {
+        let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
+        match self {
+            Instruments::Real => Lab::hardware(c, binding, clock).await,
+            Instruments::Emulated => Lab::emulated(c, binding, clock).await,
+        }
+        .map_err(|source| RunError::Connect {
+            lab: binding.name.clone(),
+            source,
+        })
+    }
+}
+
+/// Runs a campaign on the instruments of a lab binding: the real ones, or (`qdx run --lab …
+/// --emulate`) every real driver, guard and the safe state against emulators of the bound
+/// devices in the campaign's simulated twin.
 pub fn run_hardware(
     c: &Campaign,
     binding: &LabBinding,
+    instruments: Instruments,
     dir: &Path,
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     let applied = binding.apply(c);
     // Planned before any instrument is opened: a refused plan touches nothing.
     let plan = plan_of(&applied)?;
-    current_thread()?.block_on(async {
-        let lab = connect(&applied, binding).await?;
+    instruments.runtime()?.block_on(async {
+        let lab = instruments.connect(&applied, binding).await?;
         start(&applied, plan, lab, dir, options, None).await
     })
-}
-
-/// Opens the instruments of a binding on the real clock.
-async fn connect(c: &Campaign, binding: &LabBinding) -> Result<Lab, RunError> {
-    let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
-    Lab::hardware(c, binding, clock)
-        .await
-        .map_err(|source| RunError::Connect {
-            lab: binding.name.clone(),
-            source,
-        })
 }
 
 /// The runtime of a run on emulated instruments: tokio's clock paused, so it moves only when
@@ -653,63 +693,20 @@ pub fn paused_time() -> Result<tokio::runtime::Runtime, RunError> {
         .map_err(RunError::Runtime)
 }
 
-/// Opens a binding's devices as emulators in the campaign's simulated twin
-/// ([`Lab::emulated`]), on tokio's clock (paused: see [`paused_time`]).
-async fn connect_emulated(c: &Campaign, binding: &LabBinding) -> Result<Lab, RunError> {
-    let clock: Arc<dyn Clock> = Arc::new(RealClock::new());
-    Lab::emulated(c, binding, clock)
-        .await
-        .map_err(|source| RunError::Connect {
-            lab: binding.name.clone(),
-            source,
-        })
-}
-
-/// Runs a campaign on a lab binding's instruments played by emulators: every real driver,
-/// every guard and the safe state, against emulators of the bound devices in the campaign's
-/// simulated twin (`qdx run --lab … --emulate`).
-pub fn run_emulated(
-    c: &Campaign,
-    binding: &LabBinding,
-    dir: &Path,
-    options: &RunOptions,
-) -> Result<RunSummary, RunError> {
-    let applied = binding.apply(c);
-    let plan = plan_of(&applied)?;
-    paused_time()?.block_on(async {
-        let lab = connect_emulated(&applied, binding).await?;
-        start(&applied, plan, lab, dir, options, None).await
-    })
-}
-
-/// Continues a run on emulated instruments ([`run_emulated`]).
-pub fn resume_emulated(
-    c: &Campaign,
-    binding: &LabBinding,
-    dir: &Path,
-    options: &RunOptions,
-) -> Result<RunSummary, RunError> {
-    let applied = binding.apply(c);
-    paused_time()?.block_on(async {
-        let (journal, records) = reopen(dir, options)?;
-        let lab = connect_emulated(&applied, binding).await?;
-        resume_from(&applied, lab, dir, options, journal, records).await
-    })
-}
-
-/// Continues a run on the instruments of a lab binding.
+/// Continues a run on the instruments of a lab binding ([`run_hardware`]).
 pub fn resume_hardware(
     c: &Campaign,
     binding: &LabBinding,
+    instruments: Instruments,
     dir: &Path,
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     let applied = binding.apply(c);
-    current_thread()?.block_on(async {
+    instruments.runtime()?.block_on(async {
         // Take the bundle (its lock) and refuse a finished or foreign one before touching any
         // instrument.
         let (journal, records) = reopen(dir, options)?;
-        let lab = connect(&applied, binding).await?;
+        let lab = instruments.connect(&applied, binding).await?;
         resume_from(&applied, lab, dir, options, journal, records).await
     })
 }
@@ -1109,15 +1106,27 @@ async fn resume_from(
         .get(last_complete + 1)
         .map_or(journal.next_seq(), |r| r.seq);
     let void_to = journal.next_seq();
-    let calibrated = records.iter().find_map(|r| match &r.event {
-        Event::Calibrated { files } => Some(files.clone()),
-        _ => None,
-    });
+    // The last calibration before the void is the one in effect (`blank { every … }` takes
+    // it again; one cut short is void).
+    let calibrations: Vec<Calibrated> = records
+        .iter()
+        .take(last_complete + 1)
+        .filter_map(|r| match &r.event {
+            Event::Calibrated { files, dyes } => Some(Calibrated {
+                t: r.t,
+                files: files.clone(),
+                dyes: dyes.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let rounds = calibrations.len() as u64;
+    let calibrated = calibrations.into_iter().last();
     let hardware = lab.kind == LabKind::Hardware;
     let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, plan);
     run.resume_marker = Some((void_from, void_to));
     if hardware {
-        run.restore(&records, replay, calibrated.as_deref())?;
+        run.restore(&records, replay, calibrated.as_ref(), rounds)?;
         run.go_live()?;
     } else {
         replay.retain(|r| r.measured.is_some());
@@ -1140,7 +1149,8 @@ impl Run<'_> {
         &mut self,
         records: &[Record],
         suggested: Vec<Replayed>,
-        calibration: Option<&[String]>,
+        calibration: Option<&Calibrated>,
+        rounds: u64,
     ) -> Result<(), RunError> {
         let c = self.c;
         // Reagent used by the completed experiments, for the budgets: each planned again, in
@@ -1247,16 +1257,27 @@ impl Run<'_> {
             .unwrap_or(0);
         // The run clock goes on from the journal's last record.
         self.offset = records.last().map_or(0.0, |r| r.t);
-        if let Some(files) = calibration {
-            self.load_calibration(files)?;
+        if let Some(cal) = calibration {
+            self.load_calibration(&cal.files, &cal.dyes)?;
+            self.calibrated_at = cal.t;
         }
+        // Spectra of a later calibration take the next round's names, never an earlier one's.
+        self.calibrations = rounds.max(self.calibrations);
         Ok(())
     }
 
     /// Reads the calibration spectra a run saved, instead of taking them again: the cell no
     /// longer holds clean solvent.
-    fn load_calibration(&mut self, files: &[String]) -> Result<(), RunError> {
+    fn load_calibration(
+        &mut self,
+        files: &[String],
+        dyes: &BTreeMap<String, qdx_spectra::DyeCalibration>,
+    ) -> Result<(), RunError> {
         for file in files {
+            let Some((_, channel, what)) = crate::files::spectrum::parse_calibration_file(file)
+            else {
+                continue;
+            };
             let path = self.dir.join(file);
             let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
             let spectrum =
@@ -1264,27 +1285,28 @@ impl Run<'_> {
                     file: file.clone(),
                     why,
                 })?;
-            let Some(stem) = file
-                .strip_prefix("spectra/calibration-")
-                .and_then(|f| f.strip_suffix(".csv"))
-            else {
-                continue;
-            };
-            match stem.rsplit_once('-') {
-                Some((channel, "dark")) => {
-                    let kind = match channel {
-                        "absorbance" => ChannelKind::Absorbance,
-                        _ => ChannelKind::Photoluminescence,
-                    };
-                    self.calibration.dark.insert(kind, spectrum);
+            match what {
+                "dark" => {
+                    self.calibration.dark.insert(channel, spectrum);
                 }
-                Some((_, "reference")) => self.calibration.reference = Some(spectrum),
+                "reference" => self.calibration.reference = Some(spectrum),
                 _ => {}
             }
         }
+        // The dyes as the run measured (or the simulated lab computed) them: journaled, not
+        // measured again from the files.
+        self.calibration.dyes.clone_from(dyes);
         self.calibrated = true;
         Ok(())
     }
+}
+
+/// A calibration as the journal recorded it.
+struct Calibrated {
+    /// Run time it was recorded at, s.
+    t: f64,
+    files: Vec<String>,
+    dyes: BTreeMap<String, qdx_spectra::DyeCalibration>,
 }
 
 /// Takes from a syringe what its pump moved since its last rate change, up to `t`.

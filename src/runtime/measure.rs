@@ -13,8 +13,9 @@ use qdx_spectra::{self as spectra, Spectrum};
 use crate::validate::campaign::*;
 use crate::validate::expr::Env;
 
-/// Sample refractive index for relative PLQY (toluene / octadecene-like solvents).
-pub const SAMPLE_REFRACTIVE_INDEX: f64 = 1.496;
+/// Sample refractive index for relative PLQY; its one home is `qdx_spectra`, which the
+/// simulated lab's binding also reads.
+pub use qdx_spectra::plqy::SAMPLE_REFRACTIVE_INDEX;
 
 /// Spectra taken with solvent in the cell before the first experiment.
 #[derive(Debug, Clone, Default)]

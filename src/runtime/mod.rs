@@ -31,9 +31,9 @@ mod progress;
 mod tests;
 
 pub use drive::{
-    RunEnd, Signal, current_thread, finalise, paused_time, replay_decisions, resume,
-    resume_emulated, resume_hardware, resume_simulated, run, run_emulated, run_hardware,
-    run_simulated, run_simulated_with, run_with,
+    Instruments, RunEnd, Signal, current_thread, finalise, paused_time, replay_decisions, resume,
+    resume_hardware, resume_simulated, run, run_hardware, run_simulated, run_simulated_with,
+    run_with,
 };
 
 use std::collections::BTreeMap;
@@ -278,6 +278,10 @@ pub struct Run<'c> {
     halt_after: Option<u64>,
     /// The dark and reference spectra are in `calibration` (taken, or read back on resume).
     calibrated: bool,
+    /// Calibrations taken so far in this bundle (the next one's round number).
+    calibrations: u64,
+    /// Run time of the calibration in effect, s (`blank { every … }` counts from it).
+    calibrated_at: f64,
     /// The run stopped early and stays resumable.
     halted: bool,
     /// The run stopped on [`REPEATED_FAILURES`] identical failures.
@@ -642,20 +646,39 @@ impl<'c> Run<'c> {
         }
     }
 
-    /// Dark and reference spectra with solvent in the cell, before any product reaches it.
-    /// A device fault follows the fault policies (a retry takes the spectrum again); returns
-    /// why the run stops when a policy stops it (skipping is stopping: nothing can be measured
-    /// without a calibration).
+    /// The calibration ([`crate::plan::experiment::calibration`]): the blank through the cell
+    /// (or the solvent the cell holds when the run starts, without a `blank` line), dark and
+    /// reference spectra, and the reference dye measured against them. A device fault follows
+    /// the fault policies (a retry takes the spectrum again); returns why the run stops when a
+    /// policy stops it (skipping is stopping: nothing can be measured without a calibration).
+    /// Taken again every `blank { every … }`: `round` numbers the calibrations of a run from 0.
     async fn calibrate(&mut self) -> Result<Option<String>, RunError> {
+        use crate::plan::experiment::Kept;
         let Some(m) = self.c.measurement.clone() else {
             return Ok(None);
         };
         let Some(spec) = m.spectrometer else {
             return Ok(None);
         };
+        let round = self.calibrations;
+        let failed = |why: String| Ok(Some(format!("calibration failed: {why}")));
+        // Between experiments the last experiment's pumps still run: the lines run alone.
+        let running: Vec<(DeviceId, Command)> = self
+            .state
+            .rates
+            .iter()
+            .filter(|(_, r)| **r > 0.0)
+            .map(|(p, _)| (*p, Command::Stop))
+            .collect();
+        if m.blank.is_some() && !running.is_empty() {
+            match self.settings(None, &running).await? {
+                None | Some(FaultOutcome::Recovered) => {}
+                Some(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => return failed(why),
+            }
+        }
         let mut files = Vec::new();
-        let spec_name = self.device_name(spec);
-        for (channel, op) in crate::plan::experiment::calibration(self.c) {
+        let mut dye: BTreeMap<ChannelKind, Spectrum> = BTreeMap::new();
+        for (kept, channel, op) in crate::plan::experiment::calibration(self.c) {
             let (device, command) = match op {
                 Operation::Send { device, command } => (device, command),
                 Operation::WaitLight { device, seconds } => {
@@ -668,70 +691,138 @@ impl<'c> Run<'c> {
                     })?;
                     continue;
                 }
+                Operation::WaitSteadyState {
+                    volumes,
+                    residence,
+                    extra,
+                    ..
+                } => {
+                    let seconds = volumes * residence + extra;
+                    self.idle(seconds).await?;
+                    let what = match kept {
+                        Kept::Blank => "the blank",
+                        Kept::Dye => "the reference dye",
+                    };
+                    self.log(Event::Waited {
+                        experiment: None,
+                        why: format!(
+                            "{what} through the cell: {} reactor volumes",
+                            qdx_units::format_number(volumes)
+                        ),
+                        seconds,
+                    })?;
+                    continue;
+                }
                 _ => continue,
             };
             let illumination = match &command {
                 Command::Acquire { illumination, .. } => *illumination,
+                Command::SetRate { .. } | Command::Stop => {
+                    match self.settings(None, &[(device, command)]).await? {
+                        None | Some(FaultOutcome::Recovered) => continue,
+                        Some(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => {
+                            return failed(why);
+                        }
+                    }
+                }
                 _ => match self.sequenced(None, device, command).await? {
                     None | Some(FaultOutcome::Recovered) => continue,
                     Some(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => {
-                        return Ok(Some(format!("calibration failed: {why}")));
+                        return failed(why);
                     }
                 },
             };
             let s = match self.acquire(None, spec, command).await? {
                 Ok(s) => s,
-                Err(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => {
-                    return Ok(Some(format!("calibration failed: {why}")));
-                }
+                Err(FaultOutcome::Skip(why) | FaultOutcome::Stop(why)) => return failed(why),
                 Err(FaultOutcome::Recovered) => continue,
             };
-            let kind = channel;
-            let what = if illumination == Illumination::Dark {
-                "dark"
-            } else {
-                "reference"
+            let what = match (kept, illumination) {
+                (Kept::Dye, _) => "dye",
+                (Kept::Blank, Illumination::Dark) => "dark",
+                (Kept::Blank, _) => "reference",
             };
-            let file = format!("spectra/calibration-{}-{what}.csv", kind.name());
+            let file = crate::files::spectrum::calibration_file(round, channel, what);
             self.write_spectrum(&file, &s)?;
             files.push(file);
-            match illumination {
-                Illumination::Dark => {
-                    self.calibration.dark.insert(kind, s);
+            match (kept, illumination) {
+                (Kept::Dye, _) => {
+                    let processed = measure::process(channel, &s, &self.calibration)
+                        .map_err(|why| format!("the reference dye's {}: {why}", channel.name()));
+                    match processed {
+                        Ok(p) => {
+                            dye.insert(channel, p);
+                        }
+                        Err(why) => return failed(why),
+                    }
                 }
-                _ => self.calibration.reference = Some(s),
+                (Kept::Blank, Illumination::Dark) => {
+                    self.calibration.dark.insert(channel, s);
+                }
+                (Kept::Blank, _) => self.calibration.reference = Some(s),
             }
         }
-        // Reference dyes for relative PLQY: the simulated lab computes what the dye gives.
+        let mut dyes = BTreeMap::new();
         for p in &self.c.proxies {
-            if let ProxyDefinition::Builtin {
-                function: SpectralFunction::RelativePlqy { reference: dye, .. },
+            let ProxyDefinition::Builtin {
+                function:
+                    SpectralFunction::RelativePlqy {
+                        reference: d,
+                        excitation,
+                        ..
+                    },
             } = &p.definition
-                && let Some(sim) = &self.lab.sim
-            {
+            else {
+                continue;
+            };
+            if dyes.contains_key(&d.name) {
+                continue;
+            }
+            if m.reference_dye.is_some() {
+                // Measured in this instrument, against this blank.
+                let (Some(pl), Some(abs)) = (
+                    dye.get(&ChannelKind::Photoluminescence),
+                    dye.get(&ChannelKind::Absorbance),
+                ) else {
+                    return failed(format!(
+                        "{} needs the reference dye read in both channels",
+                        p.name
+                    ));
+                };
+                match qdx_spectra::DyeCalibration::measure(pl, abs, excitation * 1e9) {
+                    Ok(cal) => {
+                        dyes.insert(d.name.clone(), cal);
+                    }
+                    Err(e) => return failed(format!("the reference dye {}: {e}", d.name)),
+                }
+            } else if let Some(sim) = &self.lab.sim {
+                // No dye line: the simulated lab computes what the dye would give.
                 let pl = m
                     .channels
                     .iter()
                     .find(|c| c.kind == ChannelKind::Photoluminescence)
                     .map_or(0.1, |c| c.integration);
                 let reference = qdx_spectra::ReferenceDye::new(
-                    dye.name.clone(),
-                    dye.quantum_yield,
-                    dye.refractive_index,
+                    d.name.clone(),
+                    d.quantum_yield,
+                    d.refractive_index,
                 );
                 if let Ok(cal) = sim.reference_calibration(
-                    &spec_name,
+                    &self.device_name(spec),
                     &reference,
                     0.05,
                     measure::SAMPLE_REFRACTIVE_INDEX,
                     pl,
                 ) {
-                    self.calibration.dyes.insert(dye.name.clone(), cal);
+                    dyes.insert(d.name.clone(), cal);
                 }
             }
         }
+        self.calibration.dyes.clone_from(&dyes);
         self.calibrated = true;
-        self.log(Event::Calibrated { files })?;
+        self.calibrations += 1;
+        self.calibrated_at = self.now();
+        self.log(Event::Calibrated { files, dyes })?;
         Ok(None)
     }
 
@@ -835,10 +926,10 @@ impl<'c> Run<'c> {
     /// Runs one planned step's settings: commands to independent devices in parallel.
     async fn run_settings(
         &mut self,
-        experiment: u64,
+        experiment: Option<u64>,
         commands: &[(DeviceId, Command)],
     ) -> Result<Option<FaultOutcome>, RunError> {
-        self.log_commands(Some(experiment), commands.to_vec())?;
+        self.log_commands(experiment, commands.to_vec())?;
         let by_device: BTreeMap<DeviceId, &Command> =
             commands.iter().map(|(d, c)| (*d, c)).collect();
         // Each device gets its own future; they run concurrently.
@@ -915,13 +1006,36 @@ impl<'c> Run<'c> {
                     Some(command) => RetryOp::Send(device, (*command).clone()),
                     None => RetryOp::Nothing,
                 };
-                match self.on_fault(Some(experiment), device, &e, &retry).await? {
+                match self.on_fault(experiment, device, &e, &retry).await? {
                     FaultOutcome::Recovered => {}
                     other => return Ok(Some(other)),
                 }
             }
         }
         Ok(None)
+    }
+
+    /// Sends settings ([`Run::run_settings`]) and, unless a policy skips or stops, records
+    /// them as the lab's state: rates, setpoints, positions and the flows the syringes drain by.
+    async fn settings(
+        &mut self,
+        experiment: Option<u64>,
+        commands: &[(DeviceId, Command)],
+    ) -> Result<Option<FaultOutcome>, RunError> {
+        let outcome = self.run_settings(experiment, commands).await?;
+        if let Some(FaultOutcome::Skip(_) | FaultOutcome::Stop(_)) = outcome {
+            return Ok(outcome);
+        }
+        for (device, command) in commands {
+            self.state.apply(*device, command);
+            match command {
+                Command::SetRate { rate } => self.track_flow(*device, Some(*rate)),
+                Command::Stop => self.track_flow(*device, Some(0.0)),
+                Command::Refill { .. } => self.track_flow(*device, None),
+                _ => {}
+            }
+        }
+        Ok(outcome)
     }
 
     /// Asks every pump that should be running whether it is, without an alarm; a fault
@@ -1118,21 +1232,12 @@ impl<'c> Run<'c> {
                 .map(|(d, c)| (d, c.clone()))
                 .collect();
             if !settings.is_empty() {
-                match self.run_settings(id, &settings).await? {
+                match self.settings(Some(id), &settings).await? {
                     None | Some(FaultOutcome::Recovered) => {}
                     Some(FaultOutcome::Skip(why)) => {
                         return Ok(Ok(self.failed(Status::Skipped, why)));
                     }
                     Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
-                }
-                for (device, command) in &settings {
-                    self.state.apply(*device, command);
-                    match command {
-                        Command::SetRate { rate } => self.track_flow(*device, Some(*rate)),
-                        Command::Stop => self.track_flow(*device, Some(0.0)),
-                        Command::Refill { .. } => self.track_flow(*device, None),
-                        _ => {}
-                    }
                 }
             }
             for op in &step.ops {

@@ -733,12 +733,20 @@ pub struct Measurement {
     pub channels: Vec<Channel>,
     /// Rinse after each measurement: one pump alone at a rate for some reactor volumes.
     pub flush: Option<Flush>,
+    /// Solvent through the cell before the dark and reference spectra are taken (and again
+    /// every `every`, for lamp drift). Without it the run assumes the cell holds clean
+    /// solvent when it starts.
+    pub blank: Option<Flush>,
+    /// The reference dye's solution through the cell, measured after the blank (both
+    /// channels) for relative PLQY: the dye is the one the campaign's proxies name.
+    pub reference_dye: Option<Flush>,
     /// Send product to a collector while it is measured, to waste otherwise.
     pub route: Option<Route>,
     pub span: Span,
 }
 
-/// `flush { pump p_wash, rate 500 uL/min, volumes 2 }`
+/// One pump alone through the reactor and the cell: `flush { pump p_wash, rate 500 uL/min,
+/// volumes 2 }`, and likewise `blank { … }` (which may add `every 2 h`) and `reference_dye { … }`.
 #[derive(Debug, Clone)]
 pub struct Flush {
     pub pump: DeviceId,
@@ -746,6 +754,23 @@ pub struct Flush {
     pub rate: f64,
     /// Reactor volumes to flush.
     pub volumes: f64,
+    /// Repeat interval, s (`blank` only): the whole calibration is taken again once this much
+    /// lab time has passed since the last, before the next experiment.
+    pub every: Option<f64>,
+    pub span: Span,
+}
+
+impl Measurement {
+    /// The lines that run one pump alone, with the word that declares each.
+    pub fn pumped_lines(&self) -> impl Iterator<Item = (&'static str, &Flush)> {
+        [
+            ("flush", self.flush.as_ref()),
+            ("blank", self.blank.as_ref()),
+            ("reference_dye", self.reference_dye.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(what, f)| Some((what, f?)))
+    }
 }
 
 /// `route { valve v1, collect 2, waste 1 }`
@@ -869,8 +894,13 @@ pub struct ReferenceDye {
     pub quantum_yield: f64,
     pub refractive_index: f64,
     pub solvent: Option<String>,
-    /// m (SI), if the reference declares it.
+    /// m (SI), if the reference declares it: a wavelength where the dye absorbs well (its
+    /// absorption maximum in the standard library).
     pub excitation: Option<f64>,
+    /// m (SI), the absorption maximum, if the reference declares it.
+    pub absorption: Option<f64>,
+    /// m (SI), the emission maximum, if the reference declares it.
+    pub emission: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -204,30 +204,25 @@ pub(super) fn check_refill(device: &Device, at: Span) -> Result<(), Diagnostic> 
 }
 
 impl Validator<'_> {
-    /// The spans of the `steady_state` and `settle` entries and of the `flush` of the measure
-    /// block, for the waits checked after the bounds are proven.
-    fn measure_spans(&self) -> (Option<Span>, Option<Span>) {
+    /// The span of the `steady_state` entry of the measure block (the block's when it has
+    /// none), for the waits checked after the bounds are proven.
+    fn steady_state_span(&self) -> Option<Span> {
         let measures = self.items.of(|i| match i {
             Item::Measure(m) => Some(m),
             _ => None,
         });
-        let Some(m) = measures.first() else {
-            return (None, None);
-        };
+        let m = measures.first()?;
         let steady = m.entries.iter().find_map(|e| match e {
             MeasureEntry::SteadyState { after, .. } => Some(after.span),
             _ => None,
         });
-        let flush = m.entries.iter().find_map(|e| match e {
-            MeasureEntry::Channel { name, span, .. } if name.name == "flush" => Some(*span),
-            _ => None,
-        });
-        (steady.or(Some(m.span)), flush)
+        steady.or(Some(m.span))
     }
 
-    /// Proves that the steady-state wait and the flush stay within [`MAX_WAIT_S`] for every
-    /// experiment the optimizer may choose, with the residence time the planner waits
-    /// ([`Topology::residence_time`]). Runs after [`Validator::prove_bounds`].
+    /// Proves that the steady-state wait and each line that runs one pump alone (flush,
+    /// blank, reference dye) stay within [`MAX_WAIT_S`] for every experiment the optimizer may
+    /// choose, with the residence time the planner waits ([`Topology::residence_time`]). Runs
+    /// after [`Validator::prove_bounds`].
     pub(super) fn prove_waits(&mut self) {
         if self.diags.has_errors() {
             return;
@@ -235,9 +230,9 @@ impl Validator<'_> {
         let Some(m) = self.measurement.as_ref() else {
             return;
         };
-        let (steady_span, flush_span) = self.measure_spans();
+        let steady_span = self.steady_state_span();
         let mut found = Vec::new();
-        if let (Some(f), Some(span)) = (&m.flush, flush_span) {
+        for (what, f) in m.pumped_lines() {
             let time = if f.rate > 0.0 {
                 f.volumes
                     * self
@@ -251,18 +246,27 @@ impl Validator<'_> {
                     Diagnostic::error(
                         code::TIME_RANGE,
                         format!(
-                            "the flush takes {}; a single wait lasts at most 7 days",
+                            "{} takes {}; a single wait lasts at most 7 days",
+                            if what == "flush" {
+                                "the flush".to_string()
+                            } else {
+                                format!("the `{what}` line")
+                            },
                             human(time)
                         ),
                     )
                     .label(
-                        span,
+                        f.span,
                         format!(
                             "{} reactor volumes at this rate",
                             qdx_units::format_number(f.volumes)
                         ),
                     )
-                    .help("flush faster or fewer reactor volumes"),
+                    .help(if what == "flush" {
+                        "flush faster or fewer reactor volumes"
+                    } else {
+                        "run it faster or for fewer reactor volumes"
+                    }),
                 );
             }
         }

@@ -342,6 +342,8 @@ impl<'a> Validator<'a> {
             replicates: 1,
             channels: Vec::new(),
             flush: None,
+            blank: None,
+            reference_dye: None,
             route: None,
             span: m.span,
         };
@@ -431,9 +433,23 @@ impl<'a> Validator<'a> {
                         .at(count.span),
                     ),
                 },
-                MeasureEntry::Channel { name, props, span } if name.name == "flush" => {
-                    match self.flush(props.as_ref(), *span) {
-                        Ok(f) => measurement.flush = Some(f),
+                MeasureEntry::Channel { name, props, span }
+                    if matches!(name.name.as_str(), "flush" | "blank" | "reference_dye") =>
+                {
+                    let what = match name.name.as_str() {
+                        "blank" => "blank",
+                        "reference_dye" => "reference_dye",
+                        _ => "flush",
+                    };
+                    match self.pumped(what, props.as_ref(), *span) {
+                        Ok((f, mut ds)) => {
+                            errors.append(&mut ds);
+                            match what {
+                                "blank" => measurement.blank = Some(f),
+                                "reference_dye" => measurement.reference_dye = Some(f),
+                                _ => measurement.flush = Some(f),
+                            }
+                        }
                         Err(mut ds) => errors.append(&mut ds),
                     }
                 }
@@ -462,6 +478,8 @@ impl<'a> Validator<'a> {
                                     "replicates",
                                     "flush",
                                     "route",
+                                    "blank",
+                                    "reference_dye",
                                 ],
                             ) {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -559,14 +577,118 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// `flush { pump p_wash, rate 500 uL/min, volumes 2 }`
-    fn flush(&self, props: Option<&ast::Props>, span: Span) -> Result<Flush, Vec<Diagnostic>> {
-        let mut errors = Vec::new();
-        let (mut pump, mut rate, mut volumes) = (None, None, None);
+    /// The reference dye's line: measured against the blank (its absorbance needs the
+    /// blank's reference spectrum, and only a blank clears the dye from the cell before the
+    /// next reference), for the one dye the proxies name, from a pump that feeds no experiment.
+    pub(super) fn reference_lines(&mut self) {
+        let Some(m) = self.measurement.clone() else {
+            return;
+        };
+        let Some(line) = &m.reference_dye else {
+            return;
+        };
+        let mut found = Vec::new();
+        if m.blank.is_none() {
+            found.push(
+                Diagnostic::error(
+                    code::REFERENCE_DYE,
+                    "the dye is measured against the blank, and the measurement declares none",
+                )
+                .at(line.span)
+                .help("add `blank { pump p_wash, rate 500 uL/min, volumes 2 }`: solvent through the cell before the dark and reference spectra, and after the dye"),
+            );
+        }
+        let dyes: std::collections::BTreeSet<&str> = self
+            .proxies
+            .iter()
+            .filter_map(|p| match &p.definition {
+                ProxyDefinition::Builtin {
+                    function: SpectralFunction::RelativePlqy { reference, .. },
+                } => Some(reference.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        match dyes.len() {
+            0 => found.push(
+                Diagnostic::warning(
+                    code::REFERENCE_DYE,
+                    "no proxy compares with a reference dye: the dye would be measured for nothing",
+                )
+                .at(line.span)
+                .help("use it in a proxy (`relative_plqy(photoluminescence, absorbance, excitation: 365 nm, reference: std.reference.coumarin153)`) or remove the line"),
+            ),
+            1 => {}
+            _ => found.push(
+                Diagnostic::error(
+                    code::REFERENCE_DYE,
+                    format!(
+                        "the proxies compare with {} dyes ({}); one `reference_dye` line measures one",
+                        dyes.len(),
+                        dyes.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at(line.span)
+                .help("compare every relative PLQY with the same reference dye"),
+            ),
+        }
+        let feeds = self.derived.iter().any(|d| {
+            matches!(&d.target, DerivedTarget::Setting { device, setting, .. } if *device == line.pump && setting == "rate")
+        });
+        if feeds {
+            let name = self.devices.get(line.pump).map_or("", |d| d.name.as_str());
+            found.push(
+                Diagnostic::error(
+                    code::REFERENCE_DYE,
+                    format!("`{name}` feeds the experiments (`{name}.rate` is derived), so it cannot hold the reference dye"),
+                )
+                .at(line.span)
+                .help("give the dye its own pump, upstream of the cell, that nothing derives"),
+            );
+        }
+        for d in found {
+            self.diags.push(d);
+        }
+    }
+
+    /// A line that runs one pump alone: `flush { pump p_wash, rate 500 uL/min, volumes 2 }`,
+    /// `blank { pump p_wash, rate 500 uL/min, volumes 2, every 2 h }`, `reference_dye { pump
+    /// p_dye, rate 200 uL/min, volumes 2 }`. Only a blank repeats (`every`).
+    ///
+    /// A wrong `every` still gives the line (without the repeat) next to its error, so the
+    /// checks that need a blank do not also report it missing.
+    fn pumped(
+        &self,
+        what: &'static str,
+        props: Option<&ast::Props>,
+        span: Span,
+    ) -> Result<(Flush, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let code = match what {
+            "blank" => code::BLANK,
+            "reference_dye" => code::REFERENCE_DYE,
+            _ => code::FLUSH,
+        };
+        let a = if what == "flush" {
+            "a flush"
+        } else {
+            "the line"
+        };
+        let known: &[&str] = if what == "blank" {
+            &["pump", "rate", "volumes", "every"]
+        } else {
+            &["pump", "rate", "volumes"]
+        };
+        let example = match what {
+            "blank" => "e.g. `blank { pump p_wash, rate 500 uL/min, volumes 2, every 2 h }`",
+            "reference_dye" => "e.g. `reference_dye { pump p_dye, rate 200 uL/min, volumes 2 }`",
+            _ => "e.g. `flush { pump p_wash, rate 500 uL/min, volumes 2 }`",
+        };
+        let (mut errors, mut every_errors) = (Vec::new(), Vec::new());
+        let (mut pump, mut rate, mut volumes, mut every) = (None, None, None, None);
         for p in props.iter().flat_map(|p| p.entries.iter()) {
             let ast::PropValue::Expr(e) = &p.value else {
                 errors.push(
-                    Diagnostic::error(code::FLUSH, "a flush property is a single value").at(p.span),
+                    Diagnostic::error(code, format!("a `{what}` property is a single value"))
+                        .at(p.span),
                 );
                 continue;
             };
@@ -583,14 +705,14 @@ impl<'a> Validator<'a> {
                         }
                     }
                     _ => errors.push(
-                        Diagnostic::error(code::FLUSH, "`pump` names the pump that flushes")
+                        Diagnostic::error(code, format!("`pump` names the pump of `{what}`"))
                             .at(e.span),
                     ),
                 },
                 "rate" => match quantity_of(Dimension::FLOW_RATE, e) {
                     Ok((r, _)) if r > 0.0 => rate = Some(r),
                     Ok(_) => errors.push(
-                        Diagnostic::error(code::FLUSH, "the flush rate must be above zero")
+                        Diagnostic::error(code, format!("the `{what}` rate must be above zero"))
                             .at(e.span),
                     ),
                     Err(d) => errors.push(d),
@@ -598,25 +720,50 @@ impl<'a> Validator<'a> {
                 "volumes" => match quantity_of(Dimension::DIMENSIONLESS, e) {
                     Ok((v, _)) if v > 0.0 && v <= 100.0 => volumes = Some(v),
                     Ok(_) => errors.push(
-                        Diagnostic::error(code::FLUSH, "flush between 0 and 100 reactor volumes")
-                            .at(e.span),
+                        Diagnostic::error(
+                            code,
+                            format!("`{what}` runs between 0 and 100 reactor volumes"),
+                        )
+                        .at(e.span),
                     ),
                     Err(d) => errors.push(d),
+                },
+                "every" if what == "blank" => match quantity_of(Dimension::TIME, e) {
+                    Ok((t, _)) if (60.0..=super::durations::MAX_WAIT_S).contains(&t) => {
+                        every = Some(t)
+                    }
+                    Ok(_) => every_errors.push(
+                        Diagnostic::error(
+                            code,
+                            "the blank repeats between every minute and every 7 days",
+                        )
+                        .at(e.span)
+                        .help("the calibration is taken again between experiments once this much lab time has passed"),
+                    ),
+                    Err(d) => every_errors.push(d),
                 },
                 other => {
                     let d = Diagnostic::error(
                         code::UNKNOWN_PROPERTY,
-                        format!("a flush has no property `{other}`"),
+                        format!("`{what}` has no property `{other}`"),
                     )
                     .at(p.name.span);
-                    errors.push(match closest(other, ["pump", "rate", "volumes"]) {
+                    errors.push(match closest(other, known.iter().copied()) {
                         Some(s) => d.did_you_mean(p.name.span, s),
-                        None => d.help("a flush takes `pump`, `rate` and `volumes`"),
+                        None => d.help(format!(
+                            "`{what}` takes {}",
+                            known
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
                     });
                 }
             }
         }
         if !errors.is_empty() {
+            errors.append(&mut every_errors);
             return Err(errors);
         }
         match (pump, rate, volumes) {
@@ -624,30 +771,41 @@ impl<'a> Validator<'a> {
                 if let Some(spec) = self.devices.get(pump).and_then(|d| d.setting("rate"))
                     && (rate > spec.hi || rate < spec.lo)
                 {
-                    return Err(vec![
+                    every_errors.insert(
+                        0,
                         Diagnostic::error(
                             code::OUT_OF_LIMITS,
                             format!(
-                                "the flush rate {} is outside the pump's limits {} .. {}",
+                                "the `{what}` rate {} is outside the pump's limits {} .. {}",
                                 spec.unit.format(rate),
                                 spec.unit.format(spec.lo),
                                 spec.unit.format(spec.hi)
                             ),
                         )
                         .at(span),
-                    ]);
+                    );
+                    return Err(every_errors);
                 }
-                Ok(Flush {
-                    pump,
-                    rate,
-                    volumes,
-                })
+                Ok((
+                    Flush {
+                        pump,
+                        rate,
+                        volumes,
+                        every,
+                        span,
+                    },
+                    every_errors,
+                ))
             }
-            _ => Err(vec![
-                Diagnostic::error(code::FLUSH, "a flush needs `pump`, `rate` and `volumes`")
-                    .at(span)
-                    .help("e.g. `flush { pump p_wash, rate 500 uL/min, volumes 2 }`"),
-            ]),
+            _ => {
+                every_errors.insert(
+                    0,
+                    Diagnostic::error(code, format!("{a} needs `pump`, `rate` and `volumes`"))
+                        .at(span)
+                        .help(example),
+                );
+                Err(every_errors)
+            }
         }
     }
 
@@ -1387,19 +1545,23 @@ impl<'a> Validator<'a> {
             }) => Some(s.clone()),
             _ => None,
         };
-        let excitation = match decl.props.get("excitation") {
-            Some(ast::Prop {
-                value: ast::PropValue::Expr(e),
-                ..
-            }) => Some(quantity_of(Dimension::LENGTH, e)?.0),
-            _ => None,
+        let wavelength = |key: &str| -> Result<Option<f64>, Diagnostic> {
+            match decl.props.get(key) {
+                Some(ast::Prop {
+                    value: ast::PropValue::Expr(e),
+                    ..
+                }) => Ok(Some(quantity_of(Dimension::LENGTH, e)?.0)),
+                _ => Ok(None),
+            }
         };
         Ok(ReferenceDye {
             name: short.clone(),
             quantum_yield,
             refractive_index,
             solvent,
-            excitation,
+            excitation: wavelength("excitation")?,
+            absorption: wavelength("absorption")?,
+            emission: wavelength("emission")?,
         })
     }
 

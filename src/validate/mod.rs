@@ -223,6 +223,7 @@ impl<'a> Validator<'a> {
         self.measurement();
         self.unused_by_virtual_lab();
         self.proxies();
+        self.reference_lines();
         self.lights();
         self.objectives();
         self.optimizer();

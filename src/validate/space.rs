@@ -910,7 +910,8 @@ impl<'a> Validator<'a> {
 
     /// Every pump needs a rate and every heater a setpoint.
     fn check_settings_have_values(&mut self) {
-        // A pump that only rinses (`flush { pump p_wash, … }`) has no rate during experiments.
+        // A pump that only rinses or holds the blank or the reference dye (`flush { pump p_wash,
+        // … }`) has no rate during experiments.
         let flush_pumps: Vec<String> = self
             .items
             .of(|i| match i {
@@ -924,7 +925,9 @@ impl<'a> Validator<'a> {
                     name,
                     props: Some(p),
                     ..
-                } if name.name == "flush" => p.get("pump"),
+                } if matches!(name.name.as_str(), "flush" | "blank" | "reference_dye") => {
+                    p.get("pump")
+                }
                 _ => None,
             })
             .filter_map(|p| match &p.value {

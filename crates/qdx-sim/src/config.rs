@@ -90,6 +90,64 @@ pub struct PumpConfig {
     pub min_rate: f64,
     /// Largest rate the pump accepts, m³/s.
     pub max_rate: f64,
+    /// The syringe holds a fluorescence standard's solution (a reference dye), not a reagent:
+    /// the cell shows the dye wherever this pump's fluid is.
+    #[serde(default)]
+    pub dye: Option<DyeStock>,
+}
+
+/// A reference dye's solution, as the simulated cell shows it.
+///
+/// Model (simulator assumptions, unverified against any one dye's spectra): one absorption
+/// band, a Gaussian in energy of FWHM [`DYE_ABSORPTION_FWHM_EV`] at `absorption_nm`; one
+/// emission line, a Gaussian of FWHM [`DYE_EMISSION_FWHM_EV`] (in energy, turned into nm at
+/// the peak) at `emission_nm`; concentration such that the cell's absorbance at the reference
+/// wavelength is `absorbance` (the usual preparation for the relative method: below 0.1, so
+/// the inner filter stays negligible; IUPAC, Resch-Genger & Rurack, Pure Appl. Chem. 2013).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DyeStock {
+    /// Absorption maximum, nm.
+    pub absorption_nm: f64,
+    /// Emission maximum, nm.
+    pub emission_nm: f64,
+    /// Photons emitted per photon absorbed, as the detector sees them relative to the
+    /// sample's solvent: the dye's quantum yield times `(n_sample / n_dye)²` (collection
+    /// scales as `1/n²`; the sample's own emission is the simulator's unit).
+    pub quantum_yield: f64,
+    /// Absorbance of the solution at `at_nm` in the cell, AU.
+    pub absorbance: f64,
+    /// Where `absorbance` holds, nm (the excitation wavelength).
+    pub at_nm: f64,
+}
+
+/// FWHM of a simulated dye's absorption band, eV (broad, as for coumarins).
+pub const DYE_ABSORPTION_FWHM_EV: f64 = 0.45;
+/// FWHM of a simulated dye's emission line, eV.
+pub const DYE_EMISSION_FWHM_EV: f64 = 0.35;
+
+impl DyeStock {
+    /// The solution as a population in a cell of path `path_m`.
+    pub fn population(&self, path_m: f64) -> crate::optics::Population {
+        use qdx_spectra::shapes::{EV_NM, gaussian};
+        let center_ev = EV_NM / self.absorption_nm;
+        let at = gaussian(EV_NM / self.at_nm, center_ev, DYE_ABSORPTION_FWHM_EV);
+        let per_m = self.absorbance / (path_m * at).max(f64::MIN_POSITIVE);
+        let em_ev = EV_NM / self.emission_nm;
+        let fwhm_nm = EV_NM / (em_ev - 0.5 * DYE_EMISSION_FWHM_EV)
+            - EV_NM / (em_ev + 0.5 * DYE_EMISSION_FWHM_EV);
+        crate::optics::Population {
+            bands: vec![crate::optics::Band::Peak {
+                center_ev,
+                fwhm_ev: DYE_ABSORPTION_FWHM_EV,
+                per_m,
+            }],
+            emission: Some(crate::optics::Emission {
+                peak_nm: self.emission_nm,
+                fwhm_nm,
+                quantum_yield: self.quantum_yield,
+            }),
+        }
+    }
 }
 
 /// A temperature controller with a first-order response.
@@ -248,6 +306,31 @@ impl SimConfig {
                     "pump {} min rate must lie in 0 ..= max rate",
                     p.name
                 )));
+            }
+            if let Some(d) = &p.dye {
+                for (what, v) in [
+                    ("absorption maximum", d.absorption_nm),
+                    ("emission maximum", d.emission_nm),
+                    ("absorbance", d.absorbance),
+                    ("reference wavelength", d.at_nm),
+                ] {
+                    positive(&format!("pump {} dye {what}", p.name), v)?;
+                }
+                if !(d.quantum_yield.is_finite() && d.quantum_yield >= 0.0) {
+                    return Err(SimError::InvalidConfig(format!(
+                        "pump {} dye quantum yield must be zero or more",
+                        p.name
+                    )));
+                }
+                // Peak absorbance per metre a dye would need to reach `absorbance` at the
+                // reference wavelength: a dye that barely absorbs there cannot be prepared.
+                let peak = d.population(1.0).absorbance_per_m(d.absorption_nm);
+                if !(peak.is_finite() && peak <= 3e4) {
+                    return Err(SimError::InvalidConfig(format!(
+                        "pump {}: the dye absorbs too little at {} nm (its band peaks at {} nm) to reach an absorbance of {} there",
+                        p.name, d.at_nm, d.absorption_nm, d.absorbance
+                    )));
+                }
             }
             if let Some(v) = p.initial_volume
                 && !(v.is_finite() && v >= 0.0 && v <= p.syringe_volume)

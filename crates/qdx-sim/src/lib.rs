@@ -36,7 +36,7 @@ pub use chemistry::{
     HalideSource, ParamSpec, SPECTRAL_MODELS, params_schema,
 };
 pub use config::{
-    HeaterConfig, LightConfig, LightKind, PathSegment, PressureSensorConfig, PumpConfig,
+    DyeStock, HeaterConfig, LightConfig, LightKind, PathSegment, PressureSensorConfig, PumpConfig,
     SegmentKind, SimConfig, SpectrometerConfig, Stock, ValveConfig,
 };
 pub use devices::{

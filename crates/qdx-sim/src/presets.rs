@@ -34,6 +34,7 @@ fn pump(
         initial_volume: None,
         min_rate: 0.1 * UL_PER_MIN,
         max_rate: max_ml_min * 1000.0 * UL_PER_MIN,
+        dye: None,
     }
 }
 

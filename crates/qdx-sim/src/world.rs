@@ -69,6 +69,8 @@ pub(crate) struct SpectrometerState {
     pub noise: ChaCha8Rng,
     /// Volume from the mixer inlet to the middle of this spectrometer's flow cell, m³.
     pub cell_position: f64,
+    /// Each pump's reference dye as this cell shows it undiluted (`None`: a reagent).
+    pub dyes: Vec<Option<Population>>,
     /// Which lights were on before the first switch since the last scan (`None`: no switch
     /// since): the next scan was already integrating, so part of it saw those.
     pub lights_before: Option<Vec<bool>>,
@@ -167,6 +169,11 @@ impl World {
                     detector: Detector::new(s, &mut pattern),
                     noise: stream(config.seed, &format!("spectrometer/{}/noise", s.name)),
                     cell_position: cells.get(&s.name).copied().unwrap_or(0.0),
+                    dyes: config
+                        .pumps
+                        .iter()
+                        .map(|p| p.dye.as_ref().map(|d| d.population(s.path_length_m)))
+                        .collect(),
                     config: s.clone(),
                     grid,
                     lamp,
@@ -352,6 +359,14 @@ impl World {
                     .iter()
                     .map(|p| p.scaled(weight)),
             );
+            // A reference dye is diluted like any stock and does not react.
+            for (dye, fraction) in spec.dyes.iter().zip(&c.fractions) {
+                if let Some(dye) = dye
+                    && *fraction > 0.0
+                {
+                    out.push(dye.scaled(weight * fraction));
+                }
+            }
         }
         out
     }

@@ -752,3 +752,104 @@ async fn the_first_scan_after_an_integration_change_was_exposed_for_the_old_time
     );
     assert!(peak(&second) > 1.7 * peak(&settled_20), "{}", peak(&second));
 }
+
+#[tokio::test]
+async fn a_reference_dye_measured_in_the_cell_gives_the_sample_its_true_yield() {
+    // Quinine sulfate (QY 0.59 in 0.105 M HClO4, n 1.333) through the same cell as the sample,
+    // prepared to A = 0.05 at 365 nm: the dye's own spectra calibrate the relative method.
+    let mut config = presets::cspbx3(4);
+    let n_ratio: f64 = 1.496 / 1.333;
+    config.pumps.push(PumpConfig {
+        name: "p_dye".into(),
+        stock: None,
+        syringe_volume: 5000.0 * UL,
+        initial_volume: None,
+        min_rate: 0.1 * UL_PER_MIN,
+        max_rate: 1000.0 * UL_PER_MIN,
+        dye: Some(DyeStock {
+            absorption_nm: 347.0,
+            emission_nm: 451.0,
+            quantum_yield: 0.59 * n_ratio * n_ratio,
+            absorbance: 0.05,
+            at_nm: 365.0,
+        }),
+    });
+    let (lab, clock) = new_lab(config);
+    let mut spec = lab.spectrometer("spec1").unwrap();
+    let dark = spec
+        .acquire(&req(Illumination::Dark, 0.05, 5))
+        .await
+        .unwrap();
+    let reference = spec
+        .acquire(&req(Illumination::Broadband, 0.05, 5))
+        .await
+        .unwrap();
+    async fn absorbance_now(
+        spec: &mut Box<dyn qdx_lab::Spectrometer>,
+        dark: &Spectrum,
+        reference: &Spectrum,
+    ) -> Spectrum {
+        let sample = spec
+            .acquire(&req(Illumination::Broadband, 0.05, 5))
+            .await
+            .unwrap();
+        qdx_spectra::absorbance_spectrum(&sample, reference, dark, Default::default()).unwrap()
+    }
+    // Ten path volumes of dye alone.
+    set_rates(&lab, &[("p_dye", flow_for(30.0))]).await;
+    wait(&clock, 300.0).await;
+    let dye_abs = absorbance_now(&mut spec, &dark, &reference).await;
+    let dye_pl = pl(&lab).await;
+    let measured = qdx_spectra::DyeCalibration::measure(&dye_pl, &dye_abs, 365.0).unwrap();
+    assert!(
+        (measured.absorbance - 0.05).abs() < 0.003,
+        "{}",
+        measured.absorbance
+    );
+    lab.pump("p_dye").unwrap().stop().await.unwrap();
+    let q = flow_for(60.0);
+    set_rates(
+        &lab,
+        &[
+            ("p_seed", 0.8 * q),
+            ("p_iodide", 0.1 * q),
+            ("p_ligand", 0.1 * q),
+        ],
+    )
+    .await;
+    wait(&clock, 1200.0).await;
+    let absorbance = absorbance_now(&mut spec, &dark, &reference).await;
+    let pl = pl(&lab).await;
+    let model = CsPbX3HalideExchange::new(&Default::default()).unwrap();
+    let truth = model.evaluate(&qdx_sim::chemistry::CsPbX3Inputs {
+        seed_concentration: 8.0,
+        halides: vec![(Halide::I, 5.0)],
+        ligand_fraction: 0.1,
+        residence_s: 60.0,
+        temperature_k: 298.15,
+    });
+    let qy = truth.main().unwrap().quantum_yield;
+    let quinine = qdx_spectra::ReferenceDye::new("quinine_sulfate", 0.59, 1.333);
+    let phi = |cal| {
+        qdx_spectra::relative_plqy(
+            &pl,
+            &absorbance,
+            365.0,
+            &quinine.clone().with_calibration(cal),
+            1.496,
+        )
+        .unwrap()
+        .value
+    };
+    let shortcut = lab
+        .reference_calibration("spec1", &quinine, 0.05, 1.496, 0.1)
+        .unwrap();
+    let (by_dye, by_shortcut) = (phi(measured), phi(shortcut));
+    // Measured here: truth 0.679, by the dye's own spectra 0.700, by the noise-free shortcut
+    // 0.681.
+    assert!((by_dye / qy - 1.0).abs() < 0.05, "{by_dye} vs {qy}");
+    assert!(
+        (by_shortcut / qy - 1.0).abs() < 0.01,
+        "{by_shortcut} vs {qy}"
+    );
+}

@@ -21,7 +21,8 @@ pub mod shapes;
 pub mod smooth;
 
 pub use absorbance::{
-    ExcitonOptions, absorbance_at, first_excitonic_peak, first_excitonic_peak_with,
+    ExcitonOptions, absorbance_around, absorbance_at, first_excitonic_peak,
+    first_excitonic_peak_with,
 };
 pub use error::{ProxyError, ProxyResult};
 pub use measured::{Measured, ProxyUnit};

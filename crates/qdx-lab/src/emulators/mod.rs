@@ -94,7 +94,17 @@ impl std::fmt::Debug for Scene {
 
 impl Scene {
     /// One scan of `seconds`: the dark level plus the scene's rate times the time on every
-    /// pixel light reaches (not the optically masked ones), clipped at the ADC's full scale.
+    /// pixel light reaches (not the optically masked ones), through the detector's
+    /// nonlinearity, clipped at the ADC's full scale.
+    ///
+    /// `nonlinearity` is the device's stored polynomial (order 0 first; empty for a linear
+    /// detector). Ocean's coefficients are fitted to the normalised response, counts per second
+    /// divided by its low-signal value, against the dark-subtracted counts read (Ocean Optics,
+    /// "OOINLCorrect linearity coefficient procedure"): a detector with those coefficients
+    /// reads `x` counts above dark where `x = true · P(x)`. The emulator solves that for `x`,
+    /// so a driver that divides by `P(x)` gets the light back and one that does not is off by
+    /// `P` (5 % at low signal with the default coefficients).
+    #[allow(clippy::too_many_arguments)]
     pub fn counts(
         &self,
         lamp_on: bool,
@@ -103,6 +113,7 @@ impl Scene {
         dark: u32,
         full_scale: u32,
         masked: &Range<usize>,
+        nonlinearity: &[f64],
     ) -> Vec<u32> {
         let rates = (self.0)(lamp_on);
         (0..pixels)
@@ -112,10 +123,30 @@ impl Scene {
                 } else {
                     rates.get(i).copied().unwrap_or(0.0).max(0.0) * seconds
                 };
-                (f64::from(dark) + lit).round().min(f64::from(full_scale)) as u32
+                let read = nonlinear(lit, nonlinearity, f64::from(full_scale));
+                (f64::from(dark) + read).round().min(f64::from(full_scale)) as u32
             })
             .collect()
     }
+}
+
+/// The counts `x` a detector whose normalised response is `P(x)` reads for `linear` counts of
+/// light: `x = linear · P(x)`, by fixed-point iteration (P varies by well under 1 per count,
+/// so it contracts); capped at `full_scale`.
+fn nonlinear(linear: f64, p: &[f64], full_scale: f64) -> f64 {
+    if p.is_empty() || linear <= 0.0 {
+        return linear;
+    }
+    let response = |x: f64| p.iter().rev().fold(0.0, |acc, &k| acc * x + k);
+    let mut x = linear;
+    for _ in 0..50 {
+        let next = (linear * response(x)).clamp(0.0, full_scale);
+        if (next - x).abs() < 1e-9 * full_scale {
+            return next;
+        }
+        x = next;
+    }
+    x
 }
 
 /// Bytes that no protocol here can take for a reply: no STX, ACK, NAK, `{`, LF or prompt.
@@ -293,4 +324,26 @@ pub(crate) fn take_line(input: &mut Vec<u8>, terminator: u8) -> Option<Vec<u8>> 
     let mut line: Vec<u8> = input.drain(..=end).collect();
     line.pop();
     Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nonlinear;
+
+    #[test]
+    fn the_detector_reads_what_the_published_correction_undoes() {
+        let p = [0.95, 1.2e-6, -1.1e-11];
+        let response = |x: f64| p[0] + p[1] * x + p[2] * x * x;
+        for linear in [10.0, 350.0, 5_000.0, 40_000.0] {
+            let x = nonlinear(linear, &p, 65_535.0);
+            // Ocean's correction divides the counts read by the response there.
+            assert!(
+                (x / response(x) - linear).abs() < 1e-6 * linear,
+                "{linear}: {x}"
+            );
+        }
+        // Low signal reads 5 % low; a linear detector reads what it gets.
+        assert!((nonlinear(100.0, &p, 65_535.0) / 100.0 - 0.95).abs() < 1e-3);
+        assert_eq!(nonlinear(100.0, &[], 65_535.0), 100.0);
+    }
 }

@@ -89,6 +89,8 @@ impl OceanEmulator {
                 self.dark,
                 self.full_scale,
                 &self.masked,
+                // The RS-232 command set stores no nonlinearity polynomial: a linear detector.
+                &[],
             ),
             None => (0..self.pixels)
                 .map(|i| self.counts_with(i, integration_ms, lamp_on))

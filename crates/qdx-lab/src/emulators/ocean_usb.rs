@@ -170,6 +170,27 @@ impl OoiEmulator {
         self.kind.pixels()
     }
 
+    /// The nonlinearity polynomial the EEPROM holds (slots 6.. up to the order in slot 14), as
+    /// the detector follows it; empty when the order slot is absent or unreadable.
+    fn nonlinearity(&self) -> Vec<f64> {
+        let Some(order) = self
+            .eeprom
+            .get(&14)
+            .and_then(|t| t.trim().parse::<usize>().ok())
+            .filter(|o| *o <= 7)
+        else {
+            return Vec::new();
+        };
+        (0..=order)
+            .map(|k| {
+                self.eeprom
+                    .get(&(6 + k as u8))
+                    .and_then(|t| t.trim().parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            })
+            .collect()
+    }
+
     /// Counts of one scan at pixel `i` with the current settings.
     pub fn scan_counts(&self, i: usize) -> u32 {
         self.counts_with(i, self.integration_us, self.lamp_on)
@@ -196,6 +217,7 @@ impl OoiEmulator {
                 self.dark,
                 self.kind.full_scale(),
                 &self.kind.masked(),
+                &self.nonlinearity(),
             ),
             None => (0..self.pixels())
                 .map(|i| self.counts_with(i, integration_us, lamp_on))
@@ -538,6 +560,11 @@ impl ObpEmulator {
                         self.dark,
                         STS_FULL_SCALE,
                         &(0..0),
+                        &self
+                            .nonlinearity
+                            .iter()
+                            .map(|c| f64::from(*c))
+                            .collect::<Vec<_>>(),
                     ),
                     None => (0..STS_PIXELS).map(|i| self.counts_with(i, us)).collect(),
                 };
