@@ -832,3 +832,69 @@ fn the_fixes_of_the_invalid_corpus_fix_what_they_say() {
     }
     insta::assert_snapshot!("lsp_corpus_fixes", applied.join("\n"));
 }
+
+/// A reactor the planner cannot give a meaning to (a split, a valve whose ways join again, a
+/// second line beside the measured one) is an error in the editor too, located on the
+/// connection that makes it so.
+#[test]
+fn the_editor_shows_topologies_the_planner_cannot_run() {
+    let mut c = Client::start();
+    c.result(
+        "initialize",
+        json!({
+            "processId": null,
+            "rootUri": c.root_uri,
+            "capabilities": {},
+            "initializationOptions": { "debounceMs": 20 },
+        }),
+    );
+    c.notify("initialized", json!({}));
+    for (file, code, line, text) in [
+        (
+            "split_flow.qdx",
+            "qdx::validate::split_flow",
+            28,
+            "p_cd, p_se -> m1 -> r1, r2",
+        ),
+        (
+            "valve_rejoin.qdx",
+            "qdx::validate::valve_rejoin",
+            31,
+            "v1.a -> r1 -> s1",
+        ),
+        (
+            "two_lines.qdx",
+            "qdx::validate::unmeasured_line",
+            33,
+            "p_se -> r2 -> s2",
+        ),
+    ] {
+        let source = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/invalid")
+                .join(file),
+        )
+        .expect("test file");
+        assert!(
+            source
+                .lines()
+                .nth(line)
+                .is_some_and(|l| l.trim().starts_with(text)),
+            "{file}: line {line}"
+        );
+        let uri = c.uri(file);
+        c.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "qdx", "version": 1, "text": source } }),
+        );
+        let diagnostics = c.diagnostics(&uri, 1);
+        let list = diagnostics.as_array().expect("list");
+        assert_eq!(list.len(), 1, "{file}: {diagnostics}");
+        assert_eq!(list[0]["code"], code, "{file}: {diagnostics}");
+        assert_eq!(list[0]["severity"], 1, "{file}: an error");
+        assert_eq!(
+            list[0]["range"]["start"]["line"], line,
+            "{file}: located on the connection: {diagnostics}"
+        );
+    }
+}

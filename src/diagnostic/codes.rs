@@ -522,6 +522,8 @@ catalog! {
         pub const UNKNOWN_UNIT: &str = "qdx::validate::unknown_unit";
         /// Grid levels name a variable that is not declared.
         pub const UNKNOWN_VARIABLE: &str = "qdx::validate::unknown_variable";
+        /// A pump's flow never reaches the measured cell (a second line: no parallel reactors).
+        pub const UNMEASURED_LINE: &str = "qdx::validate::unmeasured_line";
         /// A pump's flow reaches no measuring cell.
         pub const UNMEASURED_PUMP: &str = "qdx::validate::unmeasured_pump";
         /// A safety limit on a value qdx never reads (`pressure`: no pressure sensor is read).
@@ -546,6 +548,8 @@ catalog! {
         pub const USED_BEFORE_DEFINED: &str = "qdx::validate::used_before_defined";
         /// A derived value is used before it is derived.
         pub const USED_BEFORE_DERIVED: &str = "qdx::validate::used_before_derived";
+        /// Two ways out of a valve join again (a valve choosing between parallel reactors).
+        pub const VALVE_REJOIN: &str = "qdx::validate::valve_rejoin";
         /// A wavelength lies outside what the spectrometer measures.
         pub const WAVELENGTH_RANGE: &str = "qdx::validate::wavelength_range";
         /// An objective's weight is not a number above zero.

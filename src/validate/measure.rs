@@ -557,6 +557,9 @@ impl<'a> Validator<'a> {
                 .borrow()
                 .iter()
                 .any(|k| k.starts_with("device:"));
+        if !broken {
+            errors.extend(self.unmeasured_lines(cell, m.cell.span));
+        }
         self.topology.ways = self.ways_to(cell);
         match self.reactor_volume_to(cell) {
             Ok(v) => self.topology.reactor_volume = Some(v),
@@ -575,6 +578,52 @@ impl<'a> Validator<'a> {
         if self.virtual_lab().is_none() {
             self.measurement = Some(measurement);
         }
+    }
+
+    /// A pump whose flow reaches a cell but not `cell`, the one measured: a second line beside
+    /// the measured one. The plan would drive its pump and count its reagent, but no experiment
+    /// measures what it makes and the simulated lab has one line (no parallel reactors). A pump
+    /// that reaches no cell at all is `unmeasured_pump`'s.
+    fn unmeasured_lines(&self, cell: DeviceId, cell_span: Span) -> Vec<Diagnostic> {
+        let Some(cell_name) = self.devices.get(cell).map(|d| d.name.as_str()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for path in &self.topology.paths {
+            if path.devices.contains(&cell) {
+                continue;
+            }
+            let other = path
+                .devices
+                .iter()
+                .filter_map(|d| self.devices.get(*d))
+                .find(|d| d.role == Role::Cell);
+            let (Some(pump), Some(other)) = (self.devices.get(path.pump), other) else {
+                continue;
+            };
+            let mut d = Diagnostic::error(
+                code::UNMEASURED_LINE,
+                format!(
+                    "pump `{}` feeds `{}`, but the campaign measures at `{cell_name}`",
+                    pump.name, other.name
+                ),
+            );
+            // The pump's first connection: where its line leaves the measured one.
+            match self
+                .edge_at
+                .iter()
+                .find(|((from, _), _)| *from == path.pump)
+            {
+                Some((_, at)) => d = d.label(*at, format!("`{}` flows this way", pump.name)),
+                None => d = d.label(pump.span, "never reaches the measured cell"),
+            }
+            d = d.label(cell_span, "the only cell measured");
+            out.push(d.help(format!(
+                "parallel reactors are not supported yet: declare one line per campaign, or connect `{}` into the line that reaches `{cell_name}`",
+                pump.name
+            )));
+        }
+        out
     }
 
     /// The reference dye's line: measured against the blank (its absorbance needs the

@@ -112,6 +112,9 @@ pub(crate) struct Validator<'a> {
     devices: Vec<Device>,
     stocks: Vec<Stock>,
     topology: Topology,
+    /// Where each flow edge is first written (the port it leads to), for errors about the
+    /// topology found after `topology` (the measured cell's lines).
+    edge_at: BTreeMap<(DeviceId, DeviceId), Span>,
     variables: Vec<Variable>,
     compositions: Vec<Composition>,
     /// Parameter name → typed constant.
@@ -159,6 +162,7 @@ impl<'a> Validator<'a> {
             devices: Vec::new(),
             stocks: Vec::new(),
             topology: Topology::default(),
+            edge_at: BTreeMap::new(),
             variables: Vec::new(),
             compositions: Vec::new(),
             parameters: BTreeMap::new(),

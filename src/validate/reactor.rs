@@ -762,6 +762,62 @@ impl<'a> Validator<'a> {
                 dev.name
             )));
         }
+        // A valve switches the whole stream to one of its ways, so its ways must stay apart: two
+        // that join again would make it choose between parallel reactors, and neither the plan
+        // (which counts one way's volume) nor the simulated lab (one line) knows which one the
+        // liquid took. Ways that meet only at an outlet hold nothing that is measured.
+        let mut rejoined = false;
+        for (id, dev) in self.devices.iter().enumerate() {
+            if dev.role != Role::Valve || cycle.as_ref().is_some_and(|c| c.contains(&id)) {
+                continue;
+            }
+            let ways: Vec<DeviceId> = out_edges(id)
+                .filter(|w| self.devices.get(*w).is_some_and(|d| d.role != Role::Pump))
+                .collect();
+            let reach: Vec<(DeviceId, Vec<DeviceId>)> =
+                ways.iter().map(|&w| (w, reachable(w, &edges))).collect();
+            let rejoin = reach.iter().enumerate().find_map(|(i, (a, ra))| {
+                reach.iter().skip(i + 1).find_map(|(b, rb)| {
+                    // The first device of `a`'s way, in flow order, that `b`'s way reaches too.
+                    let at = ra.iter().copied().find(|d| {
+                        rb.contains(d)
+                            && self.devices.get(*d).is_some_and(|x| x.role != Role::Outlet)
+                    })?;
+                    Some((*a, *b, at))
+                })
+            });
+            let Some((a, b, at)) = rejoin else { continue };
+            let name = |d: DeviceId| self.devices.get(d).map_or("?", |x| x.name.as_str());
+            let mut d = Diagnostic::error(
+                code::VALVE_REJOIN,
+                format!(
+                    "the ways out of valve `{}` through `{}` and `{}` join again at `{}`",
+                    dev.name,
+                    name(a),
+                    name(b),
+                    name(at)
+                ),
+            );
+            for w in [a, b] {
+                if let Some(span) = edge_at.get(&(id, w)) {
+                    d = d.label(*span, format!("one way out of `{}`", dev.name));
+                }
+            }
+            // Where the ways meet: the connections into the joining device.
+            for (&(from, to), span) in &edge_at {
+                if to == at && from != id {
+                    d = d.label(*span, format!("joins again at `{}`", name(at)));
+                }
+            }
+            diags.push(d.help(
+                "parallel reactors are not supported yet: declare one reactor line per campaign; a valve may switch only between ways that stay apart (e.g. to waste and to a collector)",
+            ));
+            rejoined = true;
+        }
+        if rejoined {
+            // The reactor volume to the cell has no meaning either: reported as this, not again.
+            self.poison("topology");
+        }
         if let Some(c) = cycle {
             let names: Vec<&str> = c
                 .iter()
@@ -809,6 +865,7 @@ impl<'a> Validator<'a> {
             self.error(e);
         }
         self.topology.edges = edges.into_iter().collect();
+        self.edge_at = edge_at;
         // Heaters and spectrometers must be attached to something.
         let mut attached: BTreeSet<DeviceId> = BTreeSet::new();
         for d in &self.devices {
