@@ -63,6 +63,15 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// What a probe point read in one experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointMeasured {
+    /// The residence time at the point, s: the point's coil volume over the flow through the
+    /// coil, at the pump rates in effect when it was read.
+    pub residence: f64,
+    pub proxies: BTreeMap<String, Option<f64>>,
+}
+
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -124,6 +133,9 @@ pub enum Event {
         channel: ChannelKind,
         replicate: u32,
         file: String,
+        /// The probe point it was taken at, from 0 (absent without a `probe`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        point: Option<u32>,
     },
     /// The experiment's results.
     Measured {
@@ -142,6 +154,10 @@ pub enum Event {
         /// not a fault; it never counts toward the repeated-failure stop. Absent when false.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         recorded: bool,
+        /// With a `probe`: what each point read, in the probe's order (the last point's
+        /// proxies are also `proxies`, which the objectives read). Absent without one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        points: Vec<PointMeasured>,
     },
     /// A device fault and what the policy did.
     Fault {

@@ -33,6 +33,17 @@ pub struct Outcome {
     pub settings: BTreeMap<DerivedId, f64>,
     /// The lab recorded it as failed (a table's failed synthesis): a result, not a fault.
     pub recorded: bool,
+    /// With a `probe`: what each point read, in the probe's order (`proxies` are the last
+    /// point's). Empty without one.
+    pub points: Vec<PointOutcome>,
+}
+
+/// What one probe point read: its residence time (s) and every proxy there, SI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointOutcome {
+    pub residence: f64,
+    /// One per proxy, in the campaign's order; `None` where it could not be computed.
+    pub proxies: Vec<Option<f64>>,
 }
 
 impl Outcome {
@@ -50,6 +61,7 @@ impl Outcome {
             readings: BTreeMap::new(),
             settings,
             recorded: false,
+            points: Vec::new(),
         }
     }
 
@@ -59,12 +71,7 @@ impl Outcome {
             experiment,
             status: self.status,
             reason: self.reason.clone(),
-            proxies: c
-                .proxies
-                .iter()
-                .zip(&self.proxies)
-                .map(|(p, v)| (p.name.clone(), *v))
-                .collect(),
+            proxies: named(c, &self.proxies),
             readings: self.readings.clone(),
             settings: self
                 .settings
@@ -72,6 +79,14 @@ impl Outcome {
                 .filter_map(|(d, v)| Some((c.derived.get(*d)?.name.clone(), *v)))
                 .collect(),
             recorded: self.recorded,
+            points: self
+                .points
+                .iter()
+                .map(|p| crate::journal::PointMeasured {
+                    residence: p.residence,
+                    proxies: named(c, &p.proxies),
+                })
+                .collect(),
         }
     }
 
@@ -84,6 +99,7 @@ impl Outcome {
             readings,
             settings,
             recorded,
+            points,
             ..
         } = event
         else {
@@ -92,11 +108,7 @@ impl Outcome {
         Some(Outcome {
             status: *status,
             reason: reason.clone(),
-            proxies: c
-                .proxies
-                .iter()
-                .map(|p| proxies.get(&p.name).copied().flatten())
-                .collect(),
+            proxies: by_order(c, proxies),
             readings: readings.clone(),
             settings: c
                 .derived
@@ -105,6 +117,13 @@ impl Outcome {
                 .filter_map(|(k, d)| Some((k, *settings.get(&d.name)?)))
                 .collect(),
             recorded: *recorded,
+            points: points
+                .iter()
+                .map(|p| PointOutcome {
+                    residence: p.residence,
+                    proxies: by_order(c, &p.proxies),
+                })
+                .collect(),
         })
     }
 
@@ -116,6 +135,7 @@ impl Outcome {
             && self.proxies == replayed.proxies
             && self.readings == replayed.readings
             && (self.settings.is_empty() || self.settings == replayed.settings)
+            && self.points == replayed.points
     }
 
     /// This outcome as the optimizer receives it, at `point` (SI values of the variables).
@@ -139,6 +159,23 @@ impl Outcome {
         };
         opt::Observation { point, outcome }
     }
+}
+
+/// Proxy values in the campaign's order, by name (as the journal holds them).
+fn named(c: &Campaign, values: &[Option<f64>]) -> BTreeMap<String, Option<f64>> {
+    c.proxies
+        .iter()
+        .zip(values)
+        .map(|(p, v)| (p.name.clone(), *v))
+        .collect()
+}
+
+/// Proxy values by name, in the campaign's order (`None` for a proxy the map lacks).
+fn by_order(c: &Campaign, values: &BTreeMap<String, Option<f64>>) -> Vec<Option<f64>> {
+    c.proxies
+        .iter()
+        .map(|p| values.get(&p.name).copied().flatten())
+        .collect()
 }
 
 /// What each device was last told, folded from the commands sent to it: the settings in
@@ -171,7 +208,10 @@ impl InEffect {
             Command::SetPosition { position, .. } => {
                 self.positions.insert(device, *position);
             }
-            Command::Acquire { .. } | Command::SetLight { .. } | Command::Discard { .. } => {}
+            Command::Acquire { .. }
+            | Command::SetLight { .. }
+            | Command::Discard { .. }
+            | Command::MoveProbe { .. } => {}
         }
     }
 
@@ -204,6 +244,8 @@ pub struct SavedSpectrum {
     pub replicate: u32,
     /// Path in the bundle (`spectra/e0003-absorbance-r0.csv`).
     pub file: String,
+    /// The probe point it was taken at, from 0 (`None` without a `probe`).
+    pub point: Option<u32>,
 }
 
 /// One experiment of a run.
@@ -264,12 +306,14 @@ pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
                 channel,
                 replicate,
                 file,
+                point,
             } => {
                 if let Some(e) = out.get_mut(experiment) {
                     e.spectra.push(SavedSpectrum {
                         channel: *channel,
                         replicate: *replicate,
                         file: file.clone(),
+                        point: *point,
                     });
                 }
             }

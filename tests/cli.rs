@@ -47,6 +47,7 @@ fn check_examples_exits_zero() {
         ok: examples/cdse-grid-screen.qdx (campaign "cdse-grid-screen")
         ok: examples/cdse-krishnadasan.qdx (campaign "cdse-krishnadasan-2007")
         ok: examples/cspbx3-orange.qdx (campaign "cspbx3-orange-600nm")
+        ok: examples/epps-2017-multipoint.qdx (campaign "epps-2017-multipoint")
         ok: examples/suzuki-pool.qdx (campaign "suzuki-pool")
         --- stderr
     "#);

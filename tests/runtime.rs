@@ -1113,3 +1113,153 @@ fn the_blank_repeats_on_its_interval_and_the_dye_is_measured_in_the_cell() {
         String::from_utf8_lossy(&verify.stderr)
     );
 }
+
+/// Multi-point detection (Epps 2017): the probe reads the coil at each declared point after
+/// the steady state; every experiment records a growth curve (a residence time and every
+/// proxy per point), the last point is the one the objectives read, the journal says where
+/// each spectrum was taken, and the bundle replays.
+#[test]
+fn a_probe_records_a_growth_curve_per_experiment_and_the_bundle_replays() {
+    let path = Path::new("examples/epps-2017-multipoint.qdx");
+    let c = check_path(path).campaign.expect("the example checks");
+    let probe = c
+        .measurement
+        .as_ref()
+        .and_then(|m| m.probe.as_ref())
+        .expect("a probe");
+    assert_eq!(probe.points.len(), 5);
+    // The plan moves the probe to every point, in order, and takes the spectra there.
+    let mut state = LabState::initial(&c);
+    let plan = plan_experiment(&c, &mut state, 0, &[300e-9 / 60.0, 0.3, 313.15]).expect("plan");
+    let moves: Vec<u32> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.ops.iter())
+        .filter_map(|op| match op {
+            Operation::Send {
+                command: qdx::plan::Command::MoveProbe { point, .. },
+                ..
+            } => Some(*point),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moves, vec![0, 1, 2, 3, 4]);
+    let steady = plan
+        .steps
+        .iter()
+        .position(|s| {
+            s.ops
+                .iter()
+                .any(|o| matches!(o, Operation::WaitSteadyState { .. }))
+        })
+        .expect("a steady-state wait");
+    let first_move = plan
+        .steps
+        .iter()
+        .position(|s| {
+            s.ops.iter().any(|o| {
+                matches!(
+                    o,
+                    Operation::Send {
+                        command: qdx::plan::Command::MoveProbe { .. },
+                        ..
+                    }
+                )
+            })
+        })
+        .expect("a move");
+    assert!(
+        steady < first_move,
+        "the probe reads after the steady state"
+    );
+    // 20 uL of a coil at 300 uL/min: 4 s of residence.
+    assert!(
+        plan.steps[first_move]
+            .why
+            .contains("20 uL along r1, 4 s of residence"),
+        "{}",
+        plan.steps[first_move].why
+    );
+
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("run");
+    let summary = run_simulated(&c, &out, &options()).expect("runs");
+    assert!(summary.experiments >= 5, "{summary:?}");
+    let obs = out.join("observations.csv");
+    let status: Vec<String> = {
+        let mut r = csv::Reader::from_path(&obs).expect("observations");
+        let header = r.headers().expect("header").clone();
+        let k = header.iter().position(|h| h == "status").expect("status");
+        r.records()
+            .map(|row| row.expect("row").get(k).unwrap_or_default().to_owned())
+            .collect()
+    };
+    let residence: Vec<Vec<Option<f64>>> = (1..=5)
+        .map(|k| column(&obs, &format!("point{k}.residence [s]")))
+        .collect();
+    let peaks: Vec<Vec<Option<f64>>> = (1..=5)
+        .map(|k| column(&obs, &format!("point{k}.peak [nm]")))
+        .collect();
+    let peak = column(&obs, "peak [nm]");
+    let (mut ok, mut shifted) = (0, 0);
+    for (e, s) in status.iter().enumerate() {
+        if s != "ok" {
+            continue;
+        }
+        ok += 1;
+        let times: Vec<f64> = residence
+            .iter()
+            .map(|col| col[e].expect("a residence"))
+            .collect();
+        assert!(
+            times.windows(2).all(|w| w[0] > 0.0 && w[1] > w[0]),
+            "experiment {e}: residence times increase along the coil: {times:?}"
+        );
+        // The point volumes are 20, 50, 100, 150, 200 uL: the times scale with them.
+        assert!((times[4] / times[0] - 10.0).abs() < 1e-9, "{times:?}");
+        let along: Vec<f64> = peaks.iter().map(|col| col[e].expect("a peak")).collect();
+        assert_eq!(
+            peak[e],
+            Some(along[4]),
+            "the objectives read the last point"
+        );
+        assert!(
+            along.windows(2).all(|w| w[1] > w[0] - 1.0),
+            "experiment {e}: the exchange never turns the emission back to blue along the coil: {along:?}"
+        );
+        if along[4] > along[0] + 1.0 {
+            shifted += 1;
+        }
+    }
+    assert!(ok >= 3, "{status:?}");
+    assert!(
+        shifted >= 1,
+        "the iodide exchange red-shifts the emission along the coil"
+    );
+    // The journal: a move per point per experiment, and each spectrum with its point.
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+    let moves = journal.matches("\"command\":\"move_probe\"").count() as u64;
+    assert_eq!(moves, 5 * summary.experiments, "{summary:?}");
+    assert!(journal.contains("\"file\":\"spectra/e0000-p4-photoluminescence-r0.csv\",\"point\":4"));
+    assert!(out.join("spectra/e0000-p0-absorbance-r0.csv").is_file());
+    let index = std::fs::read_to_string(out.join("spectra.csv")).expect("index");
+    assert!(
+        index.starts_with("experiment,channel,replicate,file,point\n"),
+        "{index}"
+    );
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(
+        report.contains("<section id=\"growth\""),
+        "a growth-curve section"
+    );
+    let replay = qdx().arg("replay").arg(&out).output().expect("qdx runs");
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&replay.stdout),
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let verify = qdx().arg("verify").arg(&out).output().expect("qdx runs");
+    assert_eq!(verify.status.code(), Some(0));
+}

@@ -308,7 +308,8 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         "optimizer/suggestions.jsonl",
         &files::suggestions::write(c, &experiments),
     )?;
-    write_file("spectra.csv", &files::spectrum::index(&experiments))?;
+    let probe = c.measurement.as_ref().is_some_and(|m| m.probe.is_some());
+    write_file("spectra.csv", &files::spectrum::index(&experiments, probe))?;
     write_file("datapackage.json", &files::package::write(c))?;
     let facts = Facts::of(&records);
     let inputs = crate::report::Inputs {

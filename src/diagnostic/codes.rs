@@ -362,6 +362,10 @@ catalog! {
         pub const PROPERTY_NOT_NUMERIC: &str = "qdx::validate::property_not_numeric";
         /// A property's value is not of the type its kind, stock or reference declares.
         pub const PROPERTY_TYPE: &str = "qdx::validate::property_type";
+        /// A `probe` is incomplete, names no coil on the way to the cell, or lists its points out of order.
+        pub const PROBE: &str = "qdx::validate::probe";
+        /// A probe point lies outside its coil (at or before its inlet, or past its volume).
+        pub const PROBE_OUTSIDE_COIL: &str = "qdx::validate::probe_outside_coil";
         /// A pump receives flow from another device.
         pub const PUMP_FED: &str = "qdx::validate::pump_fed";
         /// A pump is given a second stock.

@@ -10,6 +10,10 @@
 //!   sent to the device and in effect while the experiment was measured (after rounding to what
 //!   the device can run); empty when nothing was sent for it;
 //! - one per proxy (`peak [nm]`): empty when it could not be computed (`reason` says why);
+//!   with a `probe`, the value at its last point (the one the objectives read);
+//! - with a `probe`, for each point `k` from 1: `point<k>.residence [s]` (the residence time
+//!   there at the rates in effect), then one per proxy (`point<k>.peak [nm]`): the growth
+//!   curve along the coil;
 //! - `desirability:<objective>` per objective, then `objective` (the combined score; empty for
 //!   failures and Pareto campaigns), then `pareto_front` (`true`/`false`) and `hypervolume`
 //!   (of the front of this and every earlier finished experiment, [`crate::record::hypervolume`],
@@ -122,6 +126,29 @@ pub fn columns(c: &Campaign) -> Vec<Column> {
             format!("proxy `{}`; empty when it could not be computed", p.name),
         ));
     }
+    if let Some(probe) = probe(c) {
+        let coil = c.devices.get(probe.coil).map_or("?", |d| d.name.as_str());
+        for (k, point) in probe.points.iter().enumerate() {
+            let at = format!("at point {} ({} along `{coil}`)", k + 1, point.label());
+            out.push(col(
+                format!("point{}.residence [s]", k + 1),
+                ColumnType::Number,
+                "s",
+                format!("the residence time {at}, at the rates in effect"),
+            ));
+            for p in &c.proxies {
+                out.push(col(
+                    super::column(&format!("point{}.{}", k + 1, p.name), &p.unit),
+                    ColumnType::Number,
+                    p.unit.symbol(),
+                    format!(
+                        "proxy `{}` {at}; empty when it could not be computed",
+                        p.name
+                    ),
+                ));
+            }
+        }
+    }
     for o in &c.objectives.list {
         out.push(col(
             format!("desirability:{}", o.name),
@@ -182,6 +209,11 @@ pub fn columns(c: &Campaign) -> Vec<Column> {
     out
 }
 
+/// The measurement's probe, if it reads several points.
+fn probe(c: &Campaign) -> Option<&crate::validate::campaign::Probe> {
+    c.measurement.as_ref().and_then(|m| m.probe.as_ref())
+}
+
 /// The derived device settings, with their ids, in the campaign's order.
 pub fn settings(c: &Campaign) -> Vec<(usize, &Derived)> {
     c.derived
@@ -224,6 +256,24 @@ pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Sc
                     .and_then(|o| o.proxies.get(k).copied().flatten())
                     .map_or_else(String::new, |v| p.unit.number(v)),
             );
+        }
+        if let Some(probe) = probe(c) {
+            for k in 0..probe.points.len() {
+                let point = outcome.and_then(|o| o.points.get(k));
+                cells.push(
+                    point
+                        .map(|p| p.residence)
+                        .filter(|t| t.is_finite())
+                        .map_or_else(String::new, number),
+                );
+                for (j, p) in c.proxies.iter().enumerate() {
+                    cells.push(
+                        point
+                            .and_then(|pt| pt.proxies.get(j).copied().flatten())
+                            .map_or_else(String::new, |v| p.unit.number(v)),
+                    );
+                }
+            }
         }
         if !c.objectives.list.is_empty() {
             let score = scores.get(&e.id);

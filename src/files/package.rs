@@ -6,12 +6,13 @@
 //!
 //! Resources: `observations` (`observations.csv`, primary key `experiment`), `spectra`
 //! (`spectra.csv`: the file of each experiment's spectrum, by experiment, channel and
-//! replicate, a foreign key into `observations`), `spectrum` (the layout every file under
-//! `spectra/` shares), `suggestions` and `journal` (JSON lines). Units are a `unit` property on
-//! each field (`""` for none), the symbol the campaign wrote. The journal's numbers are SI;
-//! its resource carries `units`, the SI unit of every number a record can hold: each event's
-//! fields by `event.field` (`command.rate` by command), and the per-name maps (`suggested.values`
-//! in the variables' order, `measured.proxies`, `measured.settings`) name by name.
+//! replicate, and probe point with a `probe`; a foreign key into `observations`), `spectrum`
+//! (the layout every file under `spectra/` shares), `suggestions` and `journal` (JSON lines).
+//! Units are a `unit` property on each field (`""` for none), the symbol the campaign wrote.
+//! The journal's numbers are SI; its resource carries `units`, the SI unit of every number a
+//! record can hold: each event's fields by `event.field` (`command.rate` by command), and the
+//! per-name maps (`suggested.values` in the variables' order, `measured.proxies`,
+//! `measured.settings`) name by name.
 
 use serde_json::{Map, Value, json};
 
@@ -71,6 +72,27 @@ pub fn write(c: &Campaign) -> String {
         .iter()
         .map(|col| field(&col.header, col.kind.name(), &col.unit, &col.description))
         .collect();
+    let mut spectra = vec![
+        field(
+            "experiment",
+            "integer",
+            "",
+            "the experiment's id (observations.csv)",
+        ),
+        field("channel", "string", "", "absorbance or photoluminescence"),
+        field("replicate", "integer", "", "the replicate, from 0"),
+        field("file", "string", "", "the spectrum's path in the bundle"),
+    ];
+    let mut key = vec!["experiment", "channel", "replicate"];
+    if c.measurement.as_ref().is_some_and(|m| m.probe.is_some()) {
+        spectra.push(field(
+            "point",
+            "integer",
+            "",
+            "the probe point it was taken at, from 0",
+        ));
+        key.push("point");
+    }
     let package = json!({
         "profile": "tabular-data-package",
         "name": slug(&c.name),
@@ -95,13 +117,8 @@ pub fn write(c: &Campaign) -> String {
                 "mediatype": "text/csv",
                 "encoding": "utf-8",
                 "schema": {
-                    "fields": [
-                        field("experiment", "integer", "", "the experiment's id (observations.csv)"),
-                        field("channel", "string", "", "absorbance or photoluminescence"),
-                        field("replicate", "integer", "", "the replicate, from 0"),
-                        field("file", "string", "", "the spectrum's path in the bundle"),
-                    ],
-                    "primaryKey": ["experiment", "channel", "replicate"],
+                    "fields": spectra,
+                    "primaryKey": key,
                     "foreignKeys": [{
                         "fields": ["experiment"],
                         "reference": {"resource": "observations", "fields": ["experiment"]},

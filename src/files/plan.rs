@@ -274,6 +274,7 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     averages,
                     replicate,
                     light,
+                    point,
                 } => {
                     m.insert("illumination".into(), json!(illumination));
                     entry(
@@ -287,6 +288,23 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     if let Some(light) = light {
                         m.insert("light".into(), json!(light));
                     }
+                    if let Some(point) = point {
+                        m.insert("point".into(), json!(point));
+                    }
+                }
+                Command::MoveProbe {
+                    point,
+                    coil,
+                    volume,
+                } => {
+                    m.insert("point".into(), json!(point));
+                    m.insert("coil".into(), json!(coil));
+                    entry(
+                        &mut m,
+                        "volume",
+                        &fixed("uL", Interpretation::Difference),
+                        *volume,
+                    );
                 }
                 Command::SetLight { on } => {
                     m.insert("on".into(), json!(on));

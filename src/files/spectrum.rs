@@ -55,6 +55,15 @@ pub fn parse_calibration_file(file: &str) -> Option<(u64, ChannelKind, &str)> {
     parts.next().is_none().then_some((round, channel, what))
 }
 
+/// The bundle path of a spectrum taken at probe point `point` (from 0):
+/// `spectra/e0003-p1-absorbance-r0.csv`.
+pub fn point_file(experiment: u64, point: u32, channel: ChannelKind, replicate: u32) -> String {
+    format!(
+        "spectra/e{experiment:04}-p{point}-{}-r{replicate}.csv",
+        channel.name()
+    )
+}
+
 /// The header name of a spectrum's quantity.
 fn quantity_name(q: SpectrumQuantity) -> &'static str {
     match q {
@@ -126,19 +135,29 @@ pub fn read(text: &str) -> Result<Spectrum, String> {
 }
 
 /// The text of `spectra.csv`: one row per experiment spectrum, linking an experiment (the
-/// `experiment` column of `observations.csv`) to its files: `experiment,channel,replicate,file`.
-pub fn index(experiments: &[crate::record::Experiment]) -> String {
+/// `experiment` column of `observations.csv`) to its files: `experiment,channel,replicate,file`,
+/// and with `points` (the campaign's measurement has a `probe`) a last column `point`, the
+/// probe point from 0.
+pub fn index(experiments: &[crate::record::Experiment], points: bool) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["experiment", "channel", "replicate", "file"];
+    if points {
+        header.push("point");
+    }
     // Writing to memory cannot fail.
-    let _ = w.write_record(["experiment", "channel", "replicate", "file"]);
+    let _ = w.write_record(&header);
     for e in experiments {
         for s in &e.spectra {
-            let _ = w.write_record([
-                e.id.to_string().as_str(),
-                s.channel.name(),
-                s.replicate.to_string().as_str(),
-                s.file.as_str(),
-            ]);
+            let mut row = vec![
+                e.id.to_string(),
+                s.channel.name().to_owned(),
+                s.replicate.to_string(),
+                s.file.clone(),
+            ];
+            if points {
+                row.push(s.point.map_or_else(String::new, |p| p.to_string()));
+            }
+            let _ = w.write_record(&row);
         }
     }
     w.into_inner()

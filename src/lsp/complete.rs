@@ -163,6 +163,21 @@ const TOP_LEVEL: &[(&str, &str)] = &[
     ("lab", "lab bindings (in a lab file)"),
 ];
 
+/// The `measure` entries written as a name and a property list, with what they do.
+const MEASURE_ENTRIES: &[(&str, &str)] = &[
+    ("probe", "read the coil at several points along it"),
+    ("flush", "rinse with one pump after each measurement"),
+    (
+        "blank",
+        "solvent through the cell for the dark and reference spectra",
+    ),
+    (
+        "reference_dye",
+        "the reference dye through the cell for relative PLQY",
+    ),
+    ("route", "collect the product while it is measured"),
+];
+
 struct Out {
     items: Vec<CompletionItem>,
 }
@@ -358,15 +373,7 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
         },
         ("measure", 0) if last == Some("at") => devices_of(&mut out, index, Some("cell")),
         ("measure", 1) if words.is_empty() => {
-            out.keywords(&[
-                "steady_state",
-                "settle",
-                "replicates",
-                "flush",
-                "blank",
-                "reference_dye",
-                "route",
-            ]);
+            out.keywords(&["steady_state", "settle", "replicates"]);
             for c in ["absorbance", "photoluminescence"] {
                 out.push(
                     c,
@@ -374,7 +381,27 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
                     Some("measured channel".into()),
                 );
             }
+            for (entry, what) in MEASURE_ENTRIES {
+                out.push(
+                    entry,
+                    CompletionItemKind::PROPERTY,
+                    Some((*what).to_owned()),
+                );
+            }
         }
+        ("measure", 2) if words.is_empty() && cx.head.first() == Some(&"probe") => {
+            out.push(
+                "along",
+                CompletionItemKind::PROPERTY,
+                Some("the coil the probe reads".into()),
+            );
+            out.push(
+                "at",
+                CompletionItemKind::PROPERTY,
+                Some("volumes from the coil's inlet".into()),
+            );
+        }
+        ("measure", 2) if last == Some("along") => devices_of(&mut out, index, Some("coil")),
         ("measure", 1) if last == Some("steady_state") => out.keywords(&["after"]),
         ("measure", 1) if last == Some("settle") => out.keywords(&["within"]),
         ("measure", 2) if words.is_empty() => {
@@ -694,5 +721,22 @@ mod tests {
         ));
         assert!(names.contains(&"residence".to_owned()), "{names:?}");
         assert!(labels(&format!("{HEAD}// a comment |")).is_empty());
+    }
+
+    #[test]
+    fn offers_the_probe_and_what_it_takes() {
+        let reactor = "reactor {\n  coil r1 : reactor_coil { volume 100 uL }\n  mixer m1 : cross_mixer { volume 1 uL }\n}\n";
+        let entries = labels(&format!("{HEAD}{reactor}measure at s1 {{\n  |\n}}\n"));
+        assert!(entries.contains(&"probe".to_owned()), "{entries:?}");
+        assert!(entries.contains(&"flush".to_owned()), "{entries:?}");
+        let props = labels(&format!(
+            "{HEAD}{reactor}measure at s1 {{\n  probe {{ |\n}}\n"
+        ));
+        assert_eq!(props, vec!["along", "at"]);
+        let coils = labels(&format!(
+            "{HEAD}{reactor}measure at s1 {{\n  probe {{ along |\n}}\n"
+        ));
+        assert!(coils.contains(&"r1".to_owned()), "{coils:?}");
+        assert!(!coils.contains(&"m1".to_owned()), "{coils:?}");
     }
 }

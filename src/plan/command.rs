@@ -43,6 +43,17 @@ pub enum Command {
         /// spectrometer is asked for no source of its own.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         light: Option<String>,
+        /// Which of the measurement's probe points it reads, from 0 (absent without a
+        /// `probe`: the one reading, in the cell).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        point: Option<u32>,
+    },
+    /// Move a spectrometer's probe along a coil to point `point` (from 0) of the
+    /// measurement's `probe`, `volume` m³ of coil `coil` from its inlet.
+    MoveProbe {
+        point: u32,
+        coil: String,
+        volume: f64,
     },
     /// Switch a light on or off.
     SetLight { on: bool },
@@ -59,7 +70,10 @@ impl Command {
     pub fn is_setting(&self) -> bool {
         !matches!(
             self,
-            Command::Acquire { .. } | Command::SetLight { .. } | Command::Discard { .. }
+            Command::Acquire { .. }
+                | Command::SetLight { .. }
+                | Command::Discard { .. }
+                | Command::MoveProbe { .. }
         )
     }
 
@@ -71,6 +85,7 @@ impl Command {
             averages,
             replicate,
             light: None,
+            point: None,
         }
     }
 

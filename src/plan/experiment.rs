@@ -74,7 +74,8 @@ impl LabState {
             | Command::SetPosition { .. }
             | Command::Acquire { .. }
             | Command::SetLight { .. }
-            | Command::Discard { .. } => {}
+            | Command::Discard { .. }
+            | Command::MoveProbe { .. } => {}
         }
     }
 }
@@ -139,7 +140,8 @@ impl Operation {
             Operation::Send {
                 command: Command::Acquire { .. }
                     | Command::Discard { .. }
-                    | Command::SetLight { .. },
+                    | Command::SetLight { .. }
+                    | Command::MoveProbe { .. },
                 ..
             } | Operation::WaitLight { .. }
         )
@@ -153,7 +155,8 @@ impl Operation {
                 | Command::SetRate { .. }
                 | Command::SetSetpoint { .. }
                 | Command::SetPosition { .. }
-                | Command::SetLight { .. } => COMMAND_OVERHEAD_S,
+                | Command::SetLight { .. }
+                | Command::MoveProbe { .. } => COMMAND_OVERHEAD_S,
                 Command::Discard { integration } => integration + COMMAND_OVERHEAD_S,
                 Command::Refill { volume, rate } => {
                     volume / rate.max(f64::MIN_POSITIVE) + 2.0 * COMMAND_OVERHEAD_S
@@ -220,16 +223,28 @@ impl Operation {
                     averages,
                     replicate,
                     light,
+                    point,
                 } => format!(
-                    "acquire {} on {} ({} ms x {}, replicate {}){}",
+                    "acquire {} on {} ({} ms x {}, replicate {}){}{}",
                     super::command::channel(*illumination).map_or("dark", ChannelKind::name),
                     name(device),
                     qdx_units::format_number(integration * 1000.0),
                     averages,
                     replicate,
+                    point.map_or(String::new(), |p| format!(", point {}", p + 1)),
                     light
                         .as_ref()
                         .map_or(String::new(), |l| format!(" under {l}"))
+                ),
+                Command::MoveProbe {
+                    point,
+                    coil,
+                    volume,
+                } => format!(
+                    "move the probe of {} to point {}: {} along {coil}",
+                    name(device),
+                    point + 1,
+                    unit_format("uL", *volume)
                 ),
                 Command::SetLight { on } => {
                     format!("switch {} {}", name(device), if *on { "on" } else { "off" })
@@ -638,7 +653,12 @@ pub fn schedule(
     let span = m.map_or(Span::synthetic(Synthetic::Default), |m| m.span);
     check_wait("steady-state wait", steady, span)?;
     let acquire_ops = acquisitions(c);
-    let acquire_time: f64 = acquire_ops.iter().map(|o| o.estimate(&plan, c)).sum();
+    let measure_steps = measure_steps(c, &rates, acquire_ops);
+    let acquire_time: f64 = measure_steps
+        .iter()
+        .flat_map(|s| s.ops.iter())
+        .map(|o| o.estimate(&plan, c))
+        .sum();
     // While a temperature settles the pumps stand still: what flows then is discarded anyway,
     // and the steady-state wait that follows flushes the coil. So the pumps run for the
     // steady state, the acquisitions and a few commands.
@@ -747,7 +767,7 @@ pub fn schedule(
             extra,
         }],
     });
-    if !acquire_ops.is_empty() {
+    if !measure_steps.is_empty() {
         if let Some(r) = &route {
             plan.steps.push(Step {
                 why: "collect the product while it is measured".into(),
@@ -760,14 +780,7 @@ pub fn schedule(
                 )],
             });
         }
-        plan.steps.push(Step {
-            why: if switches_lights(c) {
-                "measure: each channel under its light (switched, settled, first scan discarded), every replicate".into()
-            } else {
-                "measure: each replicate reads every channel".into()
-            },
-            ops: acquire_ops,
-        });
+        plan.steps.extend(measure_steps);
         if let Some(r) = &route {
             plan.steps.push(Step {
                 why: "back to waste".into(),
@@ -934,6 +947,7 @@ impl<'c> LightSequence<'c> {
                 averages: ch.averages,
                 replicate,
                 light,
+                point: None,
             },
         ));
     }
@@ -1061,6 +1075,7 @@ fn dark_and_reference(
                                 averages: ch.averages,
                                 replicate: 0,
                                 light: None,
+                                point: None,
                             },
                         ),
                     )
@@ -1117,6 +1132,90 @@ fn acquisitions(c: &Campaign) -> Vec<Operation> {
                     Command::acquire(ch.kind, ch.integration, ch.averages, r),
                 )
             })
+        })
+        .collect()
+}
+
+/// The steps that take an experiment's spectra: one step of `acquire_ops`, or with a
+/// `probe` one step per point, which moves the probe there and takes them all again, each
+/// acquisition marked with its point.
+fn measure_steps(
+    c: &Campaign,
+    rates: &BTreeMap<DeviceId, f64>,
+    acquire_ops: Vec<Operation>,
+) -> Vec<Step> {
+    if acquire_ops.is_empty() {
+        return Vec::new();
+    }
+    let how = if switches_lights(c) {
+        "each channel under its light (switched, settled, first scan discarded), every replicate"
+    } else {
+        "each replicate reads every channel"
+    };
+    let probe = c
+        .measurement
+        .as_ref()
+        .and_then(|m| Some((m.probe.as_ref()?, m.spectrometer?)));
+    let Some((probe, spectrometer)) = probe else {
+        return vec![Step {
+            why: format!("measure: {how}"),
+            ops: acquire_ops,
+        }];
+    };
+    let coil = c
+        .devices
+        .get(probe.coil)
+        .map_or_else(String::new, |d| d.name.clone());
+    let residence = probe.residence_times(&c.topology, rates);
+    probe
+        .points
+        .iter()
+        .zip(residence)
+        .enumerate()
+        .map(|(k, (point, residence))| {
+            let index = u32::try_from(k).unwrap_or(u32::MAX);
+            let mut ops = vec![Operation::send(
+                spectrometer,
+                Command::MoveProbe {
+                    point: index,
+                    coil: coil.clone(),
+                    volume: point.volume,
+                },
+            )];
+            ops.extend(acquire_ops.iter().cloned().map(|op| match op {
+                Operation::Send {
+                    device,
+                    command: Command::Acquire {
+                        illumination,
+                        integration,
+                        averages,
+                        replicate,
+                        light,
+                        ..
+                    },
+                } => Operation::send(
+                    device,
+                    Command::Acquire {
+                        illumination,
+                        integration,
+                        averages,
+                        replicate,
+                        light,
+                        point: Some(index),
+                    },
+                ),
+                other => other,
+            }));
+            Step {
+                why: format!(
+                    "measure at point {} of {}: {} along {coil}, {} of residence at these rates; {how}",
+                    k + 1,
+                    probe.points.len(),
+                    point.label(),
+                    unit_format("s", residence)
+                ),
+                ops,
+            }
         })
         .collect()
 }

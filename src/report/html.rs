@@ -6,6 +6,8 @@
 //!   `hypervolume`: the hypervolume after each experiment, with its reference point stated;
 //! - `best` (or `front`): the best experiments (or those on the front), linked to their detail;
 //! - `proxies`: each proxy per experiment, with the marks the campaign declares on it;
+//! - `growth` (a campaign whose measurement has a `probe`): each proxy against the residence
+//!   time at every probe point, one curve per experiment;
 //! - `parallel`: parallel coordinates over every variable, choices included, coloured by
 //!   the objective;
 //! - `model`: the model's variable importance, its leave-one-out predictions against the
@@ -234,6 +236,9 @@ pub fn page(inputs: &Inputs<'_>) -> String {
     }
     if let Some(s) = proxies(&page) {
         sections.push(("proxies", "Proxies", s));
+    }
+    if let Some(s) = growth(&page) {
+        sections.push(("growth", "Growth curves along the coil", s));
     }
     if let Some(s) = parallel(&page) {
         sections.push(("parallel", "Where the experiments went", s));
@@ -737,6 +742,91 @@ fn best(page: &Page<'_>) -> Option<String> {
 }
 
 /// Each proxy against the experiment, with the marks the campaign declares on it.
+/// With a `probe`: each proxy against the residence time at the points the probe read, one
+/// curve per finished experiment (in its colour, linked to its detail).
+fn growth(page: &Page<'_>) -> Option<String> {
+    let c = page.c;
+    let probe = c.measurement.as_ref()?.probe.as_ref()?;
+    let coil = c.devices.get(probe.coil).map_or("?", |d| d.name.as_str());
+    let mut s = String::from("<div class=\"grid\">");
+    let mut any = false;
+    for (j, p) in c.proxies.iter().enumerate() {
+        let mut plot = Plot::new(
+            format!("{} along {coil}", p.name),
+            "residence time [s]".into(),
+            crate::files::column(&p.name, &p.unit),
+        );
+        plot.width = HALF;
+        for (k, e) in page.finished().enumerate() {
+            let Some(o) = e.outcome.as_ref() else {
+                continue;
+            };
+            let points: Vec<(f64, f64)> = o
+                .points
+                .iter()
+                .filter_map(|pt| {
+                    let y = p.unit.from_si(pt.proxies.get(j).copied().flatten()?);
+                    (pt.residence.is_finite() && y.is_finite()).then_some((pt.residence, y))
+                })
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            let colour = svg::colour(k);
+            let dots = points
+                .iter()
+                .map(|(x, y)| {
+                    Dot::new(
+                        *x,
+                        *y,
+                        format!(
+                            "experiment {}: {} at {}",
+                            e.id,
+                            approx(*y, p.unit.symbol()),
+                            approx(*x, "s")
+                        ),
+                        Some(e.id),
+                    )
+                })
+                .collect();
+            plot.layers.push(Layer::Line {
+                name: None,
+                points,
+                colour: colour.into(),
+                dashed: false,
+                step: false,
+            });
+            plot.layers.push(Layer::Dots {
+                name: None,
+                dots,
+                colour: colour.into(),
+                ring: false,
+                radius: 3.0,
+            });
+        }
+        if plot.layers.is_empty() {
+            continue;
+        }
+        any = true;
+        s.push_str(&svg::plot(&plot));
+    }
+    s.push_str("</div>\n");
+    let _ = writeln!(
+        s,
+        "<p class=\"note\">The probe read <code>{coil}</code> at {} points ({}); a point's residence time is its volume over the flow through the coil, so each experiment's flow sets where its curve lies. The objectives read the last point.</p>",
+        probe.points.len(),
+        escape(
+            &probe
+                .points
+                .iter()
+                .map(crate::validate::campaign::ProbePoint::label)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    );
+    any.then_some(s)
+}
+
 fn proxies(page: &Page<'_>) -> Option<String> {
     let c = page.c;
     let mut s = String::from("<div class=\"grid\">");
@@ -1239,7 +1329,13 @@ fn best_spectra(page: &Page<'_>) -> Option<String> {
         let Some(e) = page.experiment(*id) else {
             continue;
         };
-        for saved in e.spectra.iter().filter(|s| s.replicate == 0) {
+        // With a probe, the last point: the one the objectives read.
+        let last = e.spectra.iter().filter_map(|s| s.point).max();
+        for saved in e
+            .spectra
+            .iter()
+            .filter(|s| s.replicate == 0 && s.point == last)
+        {
             by_channel
                 .entry(saved.channel)
                 .or_default()
@@ -1511,10 +1607,13 @@ fn details(page: &Page<'_>) -> String {
         let mut by_channel: BTreeMap<ChannelKind, Vec<(String, &crate::record::SavedSpectrum)>> =
             BTreeMap::new();
         for saved in &e.spectra {
-            by_channel
-                .entry(saved.channel)
-                .or_default()
-                .push((format!("replicate {}", saved.replicate), saved));
+            by_channel.entry(saved.channel).or_default().push((
+                match saved.point {
+                    Some(p) => format!("point {}, replicate {}", p + 1, saved.replicate),
+                    None => format!("replicate {}", saved.replicate),
+                },
+                saved,
+            ));
         }
         if !by_channel.is_empty() {
             s.push_str("<div class=\"grid\">");

@@ -637,6 +637,12 @@ impl<'c> Run<'c> {
                     Some(l) => l.set(*on).await,
                     None => Ok(()),
                 },
+                Command::MoveProbe { coil, volume, .. } => {
+                    match self.lab.spectrometers.get_mut(device) {
+                        Some(s) => s.move_probe(coil, *volume).await,
+                        None => Ok(()),
+                    }
+                }
             },
             RetryOp::HeaterStatus(device) => match self.lab.heaters.get_mut(device) {
                 Some(h) => h.status().await.map(|_| ()),
@@ -849,6 +855,16 @@ impl<'c> Run<'c> {
                 match (self.lab.spectrometers.get_mut(&device), command.request()) {
                     (Some(s), Some(request)) => s.acquire(&request).await.map(|_| ()),
                     _ => {
+                        return Ok(Some(FaultOutcome::Skip(format!(
+                            "the lab has no spectrometer `{name}`"
+                        ))));
+                    }
+                }
+            }
+            Command::MoveProbe { coil, volume, .. } => {
+                match self.lab.spectrometers.get_mut(&device) {
+                    Some(s) => s.move_probe(coil, *volume).await,
+                    None => {
                         return Ok(Some(FaultOutcome::Skip(format!(
                             "the lab has no spectrometer `{name}`"
                         ))));
@@ -1206,7 +1222,11 @@ impl<'c> Run<'c> {
         plan: &ExperimentPlan,
     ) -> Result<Result<Outcome, String>, RunError> {
         let id = plan.id;
-        let mut spectra: BTreeMap<ChannelKind, Vec<Spectrum>> = BTreeMap::new();
+        // By probe point (`None` without a probe), then channel.
+        let mut spectra: BTreeMap<Option<u32>, BTreeMap<ChannelKind, Vec<Spectrum>>> =
+            BTreeMap::new();
+        // The residence time at each probe point when the probe moved there.
+        let mut residence: BTreeMap<u32, f64> = BTreeMap::new();
         let mut readings = BTreeMap::new();
         self.measured_settings = None;
         // On hardware the pumps are asked, once per experiment before its spectra, whether
@@ -1273,6 +1293,7 @@ impl<'c> Run<'c> {
                             command @ Command::Acquire {
                                 illumination,
                                 replicate,
+                                point,
                                 ..
                             },
                     } => {
@@ -1300,22 +1321,54 @@ impl<'c> Run<'c> {
                             }
                             Err(FaultOutcome::Recovered) => continue,
                         };
-                        let file = crate::files::spectrum::experiment_file(id, channel, *replicate);
+                        let file = match point {
+                            Some(p) => {
+                                crate::files::spectrum::point_file(id, *p, channel, *replicate)
+                            }
+                            None => {
+                                crate::files::spectrum::experiment_file(id, channel, *replicate)
+                            }
+                        };
                         self.write_spectrum(&file, &raw)?;
                         self.log(Event::Acquired {
                             experiment: id,
                             channel,
                             replicate: *replicate,
                             file,
+                            point: *point,
                         })?;
                         match measure::process(channel, &raw, &self.calibration) {
-                            Ok(s) => spectra.entry(channel).or_default().push(s),
+                            Ok(s) => spectra
+                                .entry(*point)
+                                .or_default()
+                                .entry(channel)
+                                .or_default()
+                                .push(s),
                             Err(why) => {
                                 return Ok(Ok(self.failed(
                                     Status::Failed,
                                     format!("{}: {why}", channel.name()),
                                 )));
                             }
+                        }
+                    }
+                    Operation::Send {
+                        device,
+                        command: command @ Command::MoveProbe { point, .. },
+                    } => {
+                        if let Some(p) = self.c.measurement.as_ref().and_then(|m| m.probe.as_ref())
+                            && let Some(t) = p
+                                .residence_times(&self.c.topology, &self.state.rates)
+                                .get(*point as usize)
+                        {
+                            residence.insert(*point, *t);
+                        }
+                        match self.sequenced(Some(id), *device, command.clone()).await? {
+                            None | Some(FaultOutcome::Recovered) => {}
+                            Some(FaultOutcome::Skip(why)) => {
+                                return Ok(Ok(self.failed(Status::Skipped, why)));
+                            }
+                            Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
                         }
                     }
                     Operation::Send {
@@ -1359,19 +1412,50 @@ impl<'c> Run<'c> {
                 }
             }
         }
-        let channels: BTreeMap<ChannelKind, Spectrum> = spectra
-            .iter()
-            .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
-            .collect();
-        let (proxies, failures) = measure::proxies(
-            self.c,
-            &plan.variables,
-            &plan.derived,
-            &channels,
-            &readings,
-            &self.calibration,
-        );
-        interrupted_script().await;
+        let probe = self.c.measurement.as_ref().and_then(|m| m.probe.as_ref());
+        let mut points = Vec::new();
+        let mut point_failures: Vec<String> = Vec::new();
+        let mut measured = (Vec::new(), Vec::new());
+        // Without a probe the one reading; with one every point in order, the last read
+        // for the objectives.
+        let keys: Vec<Option<u32>> = match probe {
+            Some(p) => (0..p.points.len())
+                .map(|k| Some(u32::try_from(k).unwrap_or(u32::MAX)))
+                .collect(),
+            None => vec![None],
+        };
+        for (n, key) in keys.iter().enumerate() {
+            let channels: BTreeMap<ChannelKind, Spectrum> = spectra
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
+                .collect();
+            let (proxies, failures) = measure::proxies(
+                self.c,
+                &plan.variables,
+                &plan.derived,
+                &channels,
+                &readings,
+                &self.calibration,
+            );
+            interrupted_script().await;
+            if let Some(k) = key {
+                points.push(crate::record::PointOutcome {
+                    residence: residence.get(k).copied().unwrap_or(f64::NAN),
+                    proxies: proxies.clone(),
+                });
+                if n + 1 < keys.len() {
+                    point_failures.extend(
+                        failures
+                            .iter()
+                            .map(|(name, why)| format!("point {}: {name}: {why}", k + 1)),
+                    );
+                }
+            }
+            measured = (proxies, failures);
+        }
+        let (proxies, failures) = measured;
         // An experiment fails when a proxy an objective needs could not be computed.
         let needed: Vec<ProxyId> = self.c.objectives.list.iter().map(|o| o.proxy).collect();
         let missing: Vec<String> = failures
@@ -1399,18 +1483,16 @@ impl<'c> Run<'c> {
         } else if !unmet.is_empty() {
             (Status::Infeasible, Some(unmet.join("; ")))
         } else {
+            let all: Vec<String> = point_failures
+                .into_iter()
+                .chain(failures.iter().map(|(n, w)| format!("{n}: {w}")))
+                .collect();
             (
                 Status::Ok,
-                if failures.is_empty() {
+                if all.is_empty() {
                     None
                 } else {
-                    Some(
-                        failures
-                            .iter()
-                            .map(|(n, w)| format!("{n}: {w}"))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    )
+                    Some(all.join("; "))
                 },
             )
         };
@@ -1424,6 +1506,7 @@ impl<'c> Run<'c> {
                 .take()
                 .unwrap_or_else(|| self.in_effect.settings(self.c)),
             recorded: false,
+            points,
         }))
     }
 
@@ -1511,7 +1594,8 @@ async fn pump_command(
         | Command::SetPosition { .. }
         | Command::Acquire { .. }
         | Command::SetLight { .. }
-        | Command::Discard { .. } => Ok(()),
+        | Command::Discard { .. }
+        | Command::MoveProbe { .. } => Ok(()),
     }
 }
 

@@ -742,7 +742,75 @@ pub struct Measurement {
     pub reference_dye: Option<Flush>,
     /// Send product to a collector while it is measured, to waste otherwise.
     pub route: Option<Route>,
+    /// Read the coil at several points along it (multi-point detection): every channel at
+    /// every point, in order. `None`: one reading, in the cell.
+    pub probe: Option<Probe>,
     pub span: Span,
+}
+
+/// `probe { along r1, at [25 uL, 50 uL, 100 uL] }`: the cell's probe moves along a coil and
+/// reads it at each point after the steady state, so one experiment gives a growth curve.
+/// Invariant: the coil lies on the way to the cell; the points are inside it, increasing.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub coil: DeviceId,
+    pub points: Vec<ProbePoint>,
+    pub span: Span,
+}
+
+/// One place a probe reads.
+#[derive(Debug, Clone)]
+pub struct ProbePoint {
+    /// Volume of the coil from its inlet to the point, m³.
+    pub volume: f64,
+    /// The unit the campaign wrote it in.
+    pub unit: DisplayUnit,
+    /// The residence time at the point over the whole variable box, s, as proven by the
+    /// interval prover (a sound enclosure; `None` when it could not be established).
+    pub residence: Option<(f64, f64)>,
+    pub span: Span,
+}
+
+impl ProbePoint {
+    /// The point as the campaign wrote it (`25 uL`).
+    pub fn label(&self) -> String {
+        self.unit.format(self.volume)
+    }
+}
+
+impl Probe {
+    /// The flow through the coil at these pump rates, m³/s: the rates of every pump whose way
+    /// passes through it.
+    pub fn flow(&self, topology: &Topology, rates: &BTreeMap<DeviceId, f64>) -> f64 {
+        topology
+            .ways
+            .iter()
+            .flat_map(|w| w.segments.iter())
+            .find(|s| s.device == self.coil)
+            .map_or_else(
+                || rates.values().filter(|r| **r > 0.0).sum(),
+                |s| {
+                    s.pumps
+                        .iter()
+                        .filter_map(|p| rates.get(p))
+                        .filter(|r| **r > 0.0)
+                        .sum()
+                },
+            )
+    }
+
+    /// The residence time at each point at these pump rates, s (infinite with no flow).
+    pub fn residence_times(
+        &self,
+        topology: &Topology,
+        rates: &BTreeMap<DeviceId, f64>,
+    ) -> Vec<f64> {
+        let q = self.flow(topology, rates);
+        self.points
+            .iter()
+            .map(|p| if q > 0.0 { p.volume / q } else { f64::INFINITY })
+            .collect()
+    }
 }
 
 /// One pump alone through the reactor and the cell: `flush { pump p_wash, rate 500 uL/min,

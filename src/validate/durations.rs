@@ -350,6 +350,65 @@ impl Validator<'_> {
         self.report(found);
     }
 
+    /// Encloses the residence time at each probe point over the variable box: the point's
+    /// volume over the flow through its coil (the sum of the derived rates of every pump whose
+    /// way passes through it). Recorded for `qdx check --summary` and hover; nothing to refuse,
+    /// as the steady-state wait, which covers the whole coil, is proven above.
+    pub(super) fn prove_probe(&mut self) {
+        if self.diags.has_errors() {
+            return;
+        }
+        let Some(coil) = self
+            .measurement
+            .as_ref()
+            .and_then(|m| m.probe.as_ref())
+            .map(|p| p.coil)
+        else {
+            return;
+        };
+        let rates = self.pump_rates();
+        let pumps: Vec<DeviceId> = self
+            .topology
+            .ways
+            .iter()
+            .flat_map(|w| w.segments.iter())
+            .find(|s| s.device == coil)
+            .map(|s| s.pumps.clone())
+            .unwrap_or_default();
+        let flow = pumps
+            .iter()
+            .filter_map(|p| rates.iter().find(|(d, _, _)| d == p))
+            .map(|(_, d, _)| TExpr::Derived(*d))
+            .reduce(|a, b| TExpr::Add(Box::new(a), Box::new(b)));
+        let Some(flow) = flow else { return };
+        let (derived, region) = self.region();
+        let region = super::bounds::Region {
+            derived: &derived,
+            ..region
+        };
+        // The flow's enclosure gives each point's: volume over flow, with the flow above zero.
+        let flow = region
+            .enclose_value(&flow, 64)
+            .map(|i| (i.lo(), i.hi()))
+            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && *lo > 0.0);
+        let windows: Vec<Option<(f64, f64)>> = self
+            .measurement
+            .as_ref()
+            .and_then(|m| m.probe.as_ref())
+            .map(|p| {
+                p.points
+                    .iter()
+                    .map(|pt| flow.map(|(lo, hi)| (pt.volume / hi, pt.volume / lo)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(p) = self.measurement.as_mut().and_then(|m| m.probe.as_mut()) {
+            for (pt, w) in p.points.iter_mut().zip(windows) {
+                pt.residence = w;
+            }
+        }
+    }
+
     /// The rate of each pump the campaign drives (its derived setting), and the pump's
     /// smallest running rate (m³/s).
     fn pump_rates(&self) -> Vec<(DeviceId, DerivedId, f64)> {

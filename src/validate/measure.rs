@@ -345,6 +345,7 @@ impl<'a> Validator<'a> {
             blank: None,
             reference_dye: None,
             route: None,
+            probe: None,
             span: m.span,
         };
         let mut errors = Vec::new();
@@ -459,6 +460,12 @@ impl<'a> Validator<'a> {
                         Err(mut ds) => errors.append(&mut ds),
                     }
                 }
+                MeasureEntry::Channel { name, props, span } if name.name == "probe" => {
+                    match self.probe(cell, props.as_ref(), *span) {
+                        Ok(p) => measurement.probe = Some(p),
+                        Err(mut ds) => errors.append(&mut ds),
+                    }
+                }
                 MeasureEntry::Channel { name, props, span } => {
                     let Some(kind) = channel_kind(&name.name) else {
                         self.poison(format!("channel:{}", name.name));
@@ -480,6 +487,7 @@ impl<'a> Validator<'a> {
                                     "route",
                                     "blank",
                                     "reference_dye",
+                                    "probe",
                                 ],
                             ) {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -855,6 +863,174 @@ impl<'a> Validator<'a> {
                 );
                 Err(every_errors)
             }
+        }
+    }
+
+    /// `probe { along r1, at [25 uL, 50 uL, 100 uL] }`: the coil must lie on the way to
+    /// `cell`, each point inside it (after its inlet, at most its volume), in increasing order.
+    fn probe(
+        &self,
+        cell: DeviceId,
+        props: Option<&ast::Props>,
+        span: Span,
+    ) -> Result<Probe, Vec<Diagnostic>> {
+        const EXAMPLE: &str = "e.g. `probe { along r1, at [25 uL, 50 uL, 100 uL] }`: volumes of the coil from its inlet";
+        const MAX_POINTS: usize = 100;
+        let mut errors = Vec::new();
+        let mut coil: Option<(DeviceId, Span)> = None;
+        let mut written: Option<(&[ast::Expr], Span)> = None;
+        for p in props.iter().flat_map(|p| p.entries.iter()) {
+            let ast::PropValue::Expr(e) = &p.value else {
+                errors.push(
+                    Diagnostic::error(code::PROBE, "a probe property is a single value")
+                        .at(p.span)
+                        .help(EXAMPLE),
+                );
+                continue;
+            };
+            match p.name.name.as_str() {
+                "along" => match &e.kind {
+                    ExprKind::Path(path) if path.segments.len() == 1 => {
+                        let ident = ast::Ident {
+                            name: path.dotted(),
+                            span: path.span,
+                        };
+                        match self.find_device(&ident, Some(Role::Coil)) {
+                            Ok(id) => coil = Some((id, e.span)),
+                            Err(d) => errors.push(d),
+                        }
+                    }
+                    _ => errors.push(
+                        Diagnostic::error(code::PROBE, "`along` names the coil the probe reads")
+                            .at(e.span)
+                            .help(EXAMPLE),
+                    ),
+                },
+                "at" => match &e.kind {
+                    ExprKind::List(items) if !items.is_empty() => {
+                        written = Some((items.as_slice(), e.span));
+                    }
+                    _ => errors.push(
+                        Diagnostic::error(code::PROBE, "`at` lists the points the probe reads")
+                            .at(e.span)
+                            .help(EXAMPLE),
+                    ),
+                },
+                other => {
+                    let d = Diagnostic::error(
+                        code::UNKNOWN_PROPERTY,
+                        format!("a probe has no property `{other}`"),
+                    )
+                    .at(p.name.span);
+                    errors.push(match closest(other, ["along", "at"]) {
+                        Some(s) => d.did_you_mean(p.name.span, s),
+                        None => d.help("a probe takes `along` and `at`"),
+                    });
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (Some((coil, coil_span)), Some((items, list_span))) = (coil, written) else {
+            return Err(vec![
+                Diagnostic::error(code::PROBE, "a probe needs `along` and `at`")
+                    .at(span)
+                    .help(EXAMPLE),
+            ]);
+        };
+        let coil_dev = self.devices.get(coil);
+        let coil_name = coil_dev.map_or("?", |d| d.name.as_str());
+        if !self
+            .ways_to(cell)
+            .iter()
+            .any(|w| w.segments.iter().any(|s| s.device == coil))
+        {
+            let cell_name = self.devices.get(cell).map_or("?", |d| d.name.as_str());
+            return Err(vec![
+                Diagnostic::error(
+                    code::PROBE,
+                    format!("coil `{coil_name}` is not on the way to `{cell_name}`"),
+                )
+                .at(coil_span)
+                .help(format!(
+                    "the probe reads the coil the measured stream flows through before `{cell_name}`; name one that a connection leads to it"
+                )),
+            ]);
+        }
+        let capacity = coil_dev.map_or(0.0, Device::volume);
+        if items.len() > MAX_POINTS {
+            return Err(vec![
+                Diagnostic::error(
+                    code::PROBE,
+                    format!(
+                        "a probe reads at most {MAX_POINTS} points; this one lists {}",
+                        items.len()
+                    ),
+                )
+                .at(list_span),
+            ]);
+        }
+        let mut points: Vec<ProbePoint> = Vec::new();
+        for e in items {
+            let volume = match quantity_of(Dimension::VOLUME, e) {
+                Ok((v, _)) => v,
+                Err(d) => {
+                    errors.push(d.help(
+                        "a point is the volume of the coil from its inlet to it, e.g. `50 uL`",
+                    ));
+                    continue;
+                }
+            };
+            let unit = super::kinds::display_unit(
+                super::kinds::written_unit(e),
+                Dimension::VOLUME,
+                Interpretation::Difference,
+                volume,
+            );
+            if !(volume > 0.0 && volume <= capacity) {
+                let cap = unit.format(capacity);
+                errors.push(
+                    Diagnostic::error(
+                        code::PROBE_OUTSIDE_COIL,
+                        format!(
+                            "the point {} is outside `{coil_name}`, which holds {cap}",
+                            unit.format(volume)
+                        ),
+                    )
+                    .at(e.span)
+                    .label(coil_span, format!("{cap} from inlet to outlet"))
+                    .help(format!(
+                        "a point is the volume from the coil's inlet: above 0 and at most {cap}"
+                    )),
+                );
+                continue;
+            }
+            if let Some(prev) = points.last()
+                && volume <= prev.volume
+            {
+                errors.push(
+                    Diagnostic::error(
+                        code::PROBE,
+                        "the probe's points must increase along the coil",
+                    )
+                    .at(e.span)
+                    .label(prev.span, "the point before")
+                    .help("list the points from the coil's inlet to its outlet, each once"),
+                );
+                continue;
+            }
+            points.push(ProbePoint {
+                volume,
+                unit,
+                residence: None,
+                span: e.span,
+            });
+        }
+        if errors.is_empty() {
+            Ok(Probe { coil, points, span })
+        } else {
+            Err(errors)
         }
     }
 

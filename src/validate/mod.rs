@@ -234,6 +234,7 @@ impl<'a> Validator<'a> {
         self.priors();
         self.prove_bounds();
         self.prove_waits();
+        self.prove_probe();
         self.budget_checks(&header);
         self.unused_warnings();
         if let Some((name, description, seed, version, budget)) = header

@@ -271,6 +271,28 @@ pub fn summary(c: &Campaign) -> String {
         if m.replicates > 1 {
             let _ = writeln!(s, "  {} replicates", m.replicates);
         }
+        if let Some(p) = &m.probe {
+            let _ = writeln!(
+                s,
+                "  probe along {}: {} points, every channel at each",
+                device_name(c, p.coil),
+                p.points.len()
+            );
+            let seconds = DisplayUnit::of("s");
+            for (k, point) in p.points.iter().enumerate() {
+                let window = point.residence.map_or_else(
+                    || "residence time not established over the variables".to_owned(),
+                    |(lo, hi)| {
+                        format!(
+                            "residence within {} .. {} over the variables",
+                            seconds.approx(lo),
+                            seconds.approx(hi)
+                        )
+                    },
+                );
+                let _ = writeln!(s, "    point {}: {}, {window}", k + 1, point.label());
+            }
+        }
     }
     if !c.proxies.is_empty() {
         let _ = writeln!(s, "proxies:");

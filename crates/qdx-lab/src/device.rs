@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use qdx_spectra::Spectrum;
 use serde::{Deserialize, Serialize};
 
-use crate::error::DeviceResult;
+use crate::error::{DeviceError, DeviceErrorKind, DeviceResult};
 
 /// What a device says it is (`qdx lab probe` prints this).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +94,19 @@ pub trait Spectrometer: Send + std::fmt::Debug {
     async fn identify(&mut self) -> DeviceResult<Identity>;
     /// Takes one averaged spectrum of raw counts ([`qdx_spectra::SpectrumQuantity::Counts`]).
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum>;
+    /// Moves the spectrometer's probe along reactor coil `coil` to `volume` m³ from its inlet
+    /// (multi-point detection: the probe reads the coil through its wall). A spectrometer that
+    /// reads only its flow cell refuses, which is what every driver does unless it has a
+    /// probe that moves.
+    async fn move_probe(&mut self, coil: &str, volume: f64) -> DeviceResult<()> {
+        let _ = volume;
+        Err(DeviceError::new(
+            "spectrometer",
+            DeviceErrorKind::Refused(format!(
+                "this spectrometer reads its flow cell only; it has no probe to move along `{coil}`"
+            )),
+        ))
+    }
 }
 
 /// A light source the plan switches for each measurement: a lamp, an LED or a laser, or

@@ -412,6 +412,14 @@ impl Spectrometer for SimSpectrometer {
         let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
         Self::acquire_at(&mut w, self.index, request, start + 0.5 * total, &self.name)
     }
+
+    /// The simulated probe moves at once: from now on the spectrometer sees the fluid at that
+    /// point of the coil, reacted for as long as it took to get there.
+    async fn move_probe(&mut self, coil: &str, volume: f64) -> DeviceResult<()> {
+        let mut w = lock(&self.world, self.clock.as_ref(), &self.name)?;
+        w.move_probe(self.index, coil, volume)
+            .map_err(|why| refused(&self.name, why))
+    }
 }
 
 /// A simulated light: the spectrometer whose cell it shines into sees it while it is on.

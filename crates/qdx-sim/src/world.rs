@@ -91,6 +91,7 @@ pub(crate) struct LightState {
 /// A stretch of reactor coil along the path.
 #[derive(Debug, Clone, PartialEq)]
 struct CoilSpan {
+    name: String,
     start: f64,
     end: f64,
     /// Index into `World::heaters`; ambient when `None`.
@@ -141,6 +142,7 @@ impl World {
             position += seg.volume;
             match &seg.kind {
                 SegmentKind::Coil { heater } => coils.push(CoilSpan {
+                    name: seg.name.clone(),
                     start,
                     end: position,
                     heater: heater
@@ -305,9 +307,11 @@ impl World {
         let fractions = seg.flows.iter().map(|f| f / total).collect();
         let mut residence = 0.0;
         let mut weighted = 0.0;
-        for coil in self.coils.iter().filter(|c| c.end <= until + 1e-18) {
+        // A coil the element is still in (a probe reading it midway) counts up to `until`.
+        for coil in self.coils.iter().filter(|c| c.start < until) {
+            let end = coil.end.min(until);
             let a = self.flow.time_of_volume(v_in + coil.start, horizon);
-            let b = self.flow.time_of_volume(v_in + coil.end, horizon);
+            let b = self.flow.time_of_volume(v_in + end, horizon);
             let dt = (b - a).max(0.0);
             residence += dt;
             weighted += dt * self.coil_temperature(coil, a, b);
@@ -369,6 +373,32 @@ impl World {
             }
         }
         out
+    }
+
+    /// Moves spectrometer `index`'s probe to `volume` m³ along coil `coil` from its inlet:
+    /// from then on it sees the fluid there.
+    pub(crate) fn move_probe(
+        &mut self,
+        index: usize,
+        coil: &str,
+        volume: f64,
+    ) -> Result<(), String> {
+        let span = self
+            .coils
+            .iter()
+            .find(|c| c.name == coil)
+            .ok_or_else(|| format!("the simulated reactor has no coil `{coil}`"))?;
+        let length = span.end - span.start;
+        if !(volume.is_finite() && volume > 0.0 && volume <= length * (1.0 + 1e-9)) {
+            return Err(format!(
+                "{volume} m³ is outside coil `{coil}` ({length} m³)"
+            ));
+        }
+        let position = span.start + volume.min(length);
+        if let Some(spec) = self.spectrometers.get_mut(index) {
+            spec.cell_position = position;
+        }
+        Ok(())
     }
 
     pub(crate) fn pump_index(&self, name: &str) -> SimResult<usize> {
