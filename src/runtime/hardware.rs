@@ -347,6 +347,10 @@ impl<S: Spectrometer> Spectrometer for Watched<S> {
         let deadline = acquire_deadline(self.deadline, request);
         with_deadline(&self.name, deadline, self.inner.acquire(request)).await
     }
+    async fn discard(&mut self, request: &AcquireRequest) -> DeviceResult<()> {
+        let deadline = acquire_deadline(self.deadline, request);
+        with_deadline(&self.name, deadline, self.inner.discard(request)).await
+    }
     async fn move_probe(&mut self, coil: &str, volume: f64) -> DeviceResult<()> {
         with_deadline(
             &self.name,
@@ -398,6 +402,9 @@ impl Spectrometer for DynSpectrometer {
     }
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum> {
         self.0.acquire(request).await
+    }
+    async fn discard(&mut self, request: &AcquireRequest) -> DeviceResult<()> {
+        self.0.discard(request).await
     }
     async fn move_probe(&mut self, coil: &str, volume: f64) -> DeviceResult<()> {
         self.0.move_probe(coil, volume).await

@@ -629,7 +629,7 @@ impl<'c> Run<'c> {
                 },
                 Command::Acquire { .. } | Command::Discard { .. } => {
                     match (self.lab.spectrometers.get_mut(device), command.request()) {
-                        (Some(s), Some(request)) => s.acquire(&request).await.map(|_| ()),
+                        (Some(s), Some(request)) => s.discard(&request).await,
                         _ => Ok(()),
                     }
                 }
@@ -853,7 +853,7 @@ impl<'c> Run<'c> {
             },
             Command::Discard { .. } => {
                 match (self.lab.spectrometers.get_mut(&device), command.request()) {
-                    (Some(s), Some(request)) => s.acquire(&request).await.map(|_| ()),
+                    (Some(s), Some(request)) => s.discard(&request).await,
                     _ => {
                         return Ok(Some(FaultOutcome::Skip(format!(
                             "the lab has no spectrometer `{name}`"

@@ -131,15 +131,14 @@ async fn an_absorbance_and_pl_lab_binds_and_switches_its_lamp_around_each_scan()
         .filter(|r| matches!(r.event, Event::Measured { .. }))
         .count();
     assert_eq!(experiments, 3);
-    // The driver also drops the first scan after an integration-time change on its own (its
-    // rule for campaigns without lights, qdx_lab::drivers::ocean): where the integration
-    // changes (5 ms for absorbance, 10 ms for PL), that scan comes before the plan's discard.
-    // Calibration: dark at 5 ms (dropped, discarded, taken), the reference under the lamp
-    // (discarded, taken), dark at 10 ms; then per experiment absorbance under the lamp and PL
-    // with the lamp off, each after an integration change.
-    let mut expected = vec![false, false, false, true, true, false, false, false];
+    // Every plan discard is one scan: where the integration changes (5 ms for absorbance, 10 ms
+    // for PL) the scan the driver drops as stale is that discard, not a second one (issue 15).
+    // Calibration: dark at 5 ms (discarded, taken), the reference under the lamp (discarded,
+    // taken), dark at 10 ms (discarded, taken); then per experiment absorbance under the lamp
+    // and PL with the lamp off, each discarded once and taken.
+    let mut expected = vec![false, false, true, true, false, false];
     for _ in 0..experiments {
-        expected.extend([true, true, true, false, false, false]);
+        expected.extend([true, true, false, false]);
     }
     assert_eq!(lit, expected);
 }

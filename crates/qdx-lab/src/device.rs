@@ -94,6 +94,13 @@ pub trait Spectrometer: Send + std::fmt::Debug {
     async fn identify(&mut self) -> DeviceResult<Identity>;
     /// Takes one averaged spectrum of raw counts ([`qdx_spectra::SpectrumQuantity::Counts`]).
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum>;
+    /// Makes the next acquisition with `request`'s settings fresh after a light switch or a
+    /// setting change: takes one scan and drops it (the scan integrating during the change
+    /// mixes both states). A driver that already drops the stale scan after its own setting
+    /// change makes that scan the one dropped, so the discard never costs two.
+    async fn discard(&mut self, request: &AcquireRequest) -> DeviceResult<()> {
+        self.acquire(request).await.map(|_| ())
+    }
     /// Moves the spectrometer's probe along reactor coil `coil` to `volume` m³ from its inlet
     /// (multi-point detection: the probe reads the coil through its wall). A spectrometer that
     /// reads only its flow cell refuses, which is what every driver does unless it has a

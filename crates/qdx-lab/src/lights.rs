@@ -131,6 +131,14 @@ impl<B: OceanBackend + 'static> Spectrometer for GatedSpectrometer<B> {
         };
         self.shared.lock().await.acquire(&request).await
     }
+
+    async fn discard(&mut self, request: &AcquireRequest) -> DeviceResult<()> {
+        let request = AcquireRequest {
+            illumination: Illumination::Dark,
+            ..*request
+        };
+        self.shared.lock().await.discard(&request).await
+    }
 }
 
 /// The light half: the spectrometer's lamp-enable output.

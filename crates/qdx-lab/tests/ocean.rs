@@ -315,3 +315,38 @@ async fn the_version_word_is_decimal_not_two_bytes() {
         Some("2.10.5")
     );
 }
+
+/// Issue 15: the plan discards a scan after an integration change, and the driver drops the
+/// stale one too; a discard is now that one scan, not two.
+#[tokio::test(start_paused = true)]
+async fn a_discard_after_an_integration_change_costs_one_scan() {
+    let emulator = Emulator::new(OceanEmulator::new(PIXELS));
+    let mut spec = spectrometer(&emulator);
+    let scans = || {
+        emulator
+            .received()
+            .iter()
+            .filter(|r| r.as_slice() == b"S")
+            .count()
+    };
+    spec.acquire(&request(Illumination::Dark, 0.05, 1))
+        .await
+        .expect("dark");
+    let before = scans();
+    spec.discard(&request(Illumination::Dark, 0.1, 1))
+        .await
+        .expect("discard");
+    assert_eq!(scans() - before, 1, "the stale scan is the one dropped");
+    let before = scans();
+    spec.acquire(&request(Illumination::Dark, 0.1, 3))
+        .await
+        .expect("fresh");
+    // One `S` reads the device's own sum of the three scans; none is dropped first.
+    assert_eq!(scans() - before, 1, "settled: no scan dropped");
+    // Nothing changed: the discard still drops one scan (a light may have switched outside).
+    let before = scans();
+    spec.discard(&request(Illumination::Dark, 0.1, 1))
+        .await
+        .expect("discard");
+    assert_eq!(scans() - before, 1);
+}

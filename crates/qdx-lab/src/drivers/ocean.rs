@@ -7,7 +7,9 @@
 //! judged against the model's own full scale, lamp control, and a discarded scan after every
 //! change of integration time or lamp (in free-running mode the scan integrating during the
 //! change is stale: `/work/shared/reference/instruments.md` A6, from python-seabreeze issues
-//! #110 and #177). It talks to the instrument through an [`OceanBackend`]:
+//! #110 and #177); the plan's own discard after a light switch or an integration change drops
+//! exactly one scan (`Spectrometer::discard`), the stale one when the driver changed a setting.
+//! It talks to the instrument through an [`OceanBackend`]:
 //! [`Rs232Backend`] here, the USB backends in `drivers::ocean_usb`.
 //!
 //! Corrections, in the order applied to the average of the scans (the order of SeaBreeze's
@@ -425,6 +427,57 @@ impl<B: OceanBackend> OceanSpectrometer<B> {
         Ok(changed)
     }
 
+    /// The lamp state, integration (µs) and scan count `request` asks for, checked against the
+    /// model before anything is sent.
+    fn wanted(&self, request: &AcquireRequest) -> DeviceResult<(bool, u32, u32)> {
+        let detector = self.backend.detector();
+        let us = (request.integration_time_s * 1e6).round();
+        let range = &detector.integration_us;
+        if !(us.is_finite() && us >= f64::from(*range.start()) && us <= f64::from(*range.end())) {
+            return Err(self.error(DeviceErrorKind::OutOfEnvelope(format!(
+                "integration time {} s is outside the {}'s {} s ..= {} s",
+                request.integration_time_s,
+                detector.model,
+                f64::from(*range.start()) / 1e6,
+                f64::from(*range.end()) / 1e6,
+            ))));
+        }
+        let us = us as u32;
+        let scans = request.averages;
+        if !(1..=u32::from(*SCANS.end())).contains(&scans) {
+            return Err(self.error(DeviceErrorKind::OutOfEnvelope(format!(
+                "{scans} averages is outside 1 ..= {}",
+                SCANS.end()
+            ))));
+        }
+        let lamp_on = match request.illumination {
+            Illumination::Dark => false,
+            wanted if Some(wanted) == self.lamp => true,
+            wanted => {
+                return Err(self.error(DeviceErrorKind::Refused(format!(
+                    "{wanted:?} light is not switched by this spectrometer's lamp output"
+                ))));
+            }
+        };
+        Ok((lamp_on, us, scans))
+    }
+
+    /// After an exchange: a failure forgets what the device is set to (the next acquisition
+    /// sends it again), and the lamp goes off after every acquisition, whatever happened.
+    async fn after(&mut self, lamp_on: bool, failed: bool) -> DeviceResult<()> {
+        if failed {
+            self.lamp_on = None;
+            self.integration_us = None;
+        }
+        if self.lamp_on != Some(false) && (lamp_on || failed) {
+            let off = self.backend.set_lamp(false).await;
+            self.lamp_on = off.is_ok().then_some(false);
+            off
+        } else {
+            Ok(())
+        }
+    }
+
     async fn take(&mut self, lamp_on: bool, us: u32, scans: u32) -> DeviceResult<Scans> {
         if self.settle(lamp_on, us).await? {
             // The scan integrating while the setting changed mixes both: dropped.
@@ -460,49 +513,27 @@ impl<B: OceanBackend> Spectrometer for OceanSpectrometer<B> {
         })
     }
 
+    /// Exactly one scan is dropped: when the settings change, the stale scan the driver drops
+    /// anyway is that scan (the plan's discard would otherwise cost a second one); else the
+    /// next scan. The lamp is left as asked on success, for the acquisition that follows (it
+    /// turns it off); a failure turns it off and forgets the settings.
+    async fn discard(&mut self, request: &AcquireRequest) -> DeviceResult<()> {
+        let (lamp_on, us, _) = self.wanted(request)?;
+        let dropped = match self.settle(lamp_on, us).await {
+            Ok(_) => self.backend.read_scans(1).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if dropped.is_err() {
+            self.after(lamp_on, true).await?;
+        }
+        dropped
+    }
+
     async fn acquire(&mut self, request: &AcquireRequest) -> DeviceResult<Spectrum> {
         let detector = self.backend.detector().clone();
-        let us = (request.integration_time_s * 1e6).round();
-        let range = &detector.integration_us;
-        if !(us.is_finite() && us >= f64::from(*range.start()) && us <= f64::from(*range.end())) {
-            return Err(self.error(DeviceErrorKind::OutOfEnvelope(format!(
-                "integration time {} s is outside the {}'s {} s ..= {} s",
-                request.integration_time_s,
-                detector.model,
-                f64::from(*range.start()) / 1e6,
-                f64::from(*range.end()) / 1e6,
-            ))));
-        }
-        let us = us as u32;
-        let scans = request.averages;
-        if !(1..=u32::from(*SCANS.end())).contains(&scans) {
-            return Err(self.error(DeviceErrorKind::OutOfEnvelope(format!(
-                "{scans} averages is outside 1 ..= {}",
-                SCANS.end()
-            ))));
-        }
-        let lamp_on = match request.illumination {
-            Illumination::Dark => false,
-            wanted if Some(wanted) == self.lamp => true,
-            wanted => {
-                return Err(self.error(DeviceErrorKind::Refused(format!(
-                    "{wanted:?} light is not switched by this spectrometer's lamp output"
-                ))));
-            }
-        };
+        let (lamp_on, us, scans) = self.wanted(request)?;
         let taken = self.take(lamp_on, us, scans).await;
-        if taken.is_err() {
-            self.lamp_on = None;
-            self.integration_us = None;
-        }
-        // The lamp goes off after every acquisition, whatever happened.
-        let off = if self.lamp_on != Some(false) && (lamp_on || taken.is_err()) {
-            let off = self.backend.set_lamp(false).await;
-            self.lamp_on = off.is_ok().then_some(false);
-            off
-        } else {
-            Ok(())
-        };
+        let off = self.after(lamp_on, taken.is_err()).await;
         let raw = taken?;
         off?;
         if raw.summed.len() != detector.pixels {
