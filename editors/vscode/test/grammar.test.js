@@ -188,7 +188,7 @@ test('examples/cspbx3-orange.qdx: keywords, units, strings, numbers and comments
   assertScope(tokens, plqy, 'plqy', 'variable.other.definition');
   assertScope(tokens, plqy, 'relative_plqy', 'entity.name.function.call');
   assertScope(tokens, plqy, 'excitation', 'variable.parameter');
-  assertScope(tokens, plqy, 'coumarin153', 'variable.other.property');
+  assertScope(tokens, plqy, 'quinine_sulfate', 'variable.other.property');
   assertScope(tokens, lineOf('peak = photoluminescence'), 'peak_wavelength', 'entity.name.function.call');
   assertScope(tokens, lineOf('p_seed.rate >= 5'), '>=', 'keyword.operator.comparison');
   assertScope(tokens, lineOf('p_seed.rate >= 5'), 'uL/min', 'keyword.other.unit');
