@@ -31,17 +31,20 @@ fn dye_stock(c: &Campaign, pump: DeviceId) -> Result<Option<sim::DyeStock>, Stri
     if m.reference_dye.as_ref().is_none_or(|l| l.pump != pump) {
         return Ok(None);
     }
-    let Some((dye, excitation)) = c.proxies.iter().find_map(|p| match &p.definition {
-        ProxyDefinition::Builtin {
-            function:
-                SpectralFunction::RelativePlqy {
-                    reference,
-                    excitation,
-                    ..
-                },
-        } => Some((reference, *excitation)),
-        _ => None,
-    }) else {
+    let Some((dye, excitation, sample_index)) =
+        c.proxies.iter().find_map(|p| match &p.definition {
+            ProxyDefinition::Builtin {
+                function:
+                    SpectralFunction::RelativePlqy {
+                        reference,
+                        excitation,
+                        sample_index,
+                        ..
+                    },
+            } => Some((reference, *excitation, *sample_index)),
+            _ => None,
+        })
+    else {
         return Ok(None);
     };
     let (Some(absorption), Some(emission)) = (dye.absorption, dye.emission) else {
@@ -50,7 +53,9 @@ fn dye_stock(c: &Campaign, pump: DeviceId) -> Result<Option<sim::DyeStock>, Stri
             dye.name
         ));
     };
-    let n_ratio = qdx_spectra::plqy::SAMPLE_REFRACTIVE_INDEX / dye.refractive_index;
+    // The detector collects a solution's emission as 1/n² of its solvent: the dye in its own
+    // solvent against the sample in the one its proxy declares.
+    let n_ratio = sample_index / dye.refractive_index;
     Ok(Some(sim::DyeStock {
         absorption_nm: absorption * 1e9,
         emission_nm: emission * 1e9,

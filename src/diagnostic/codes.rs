@@ -124,6 +124,8 @@ catalog! {
         pub const ARGUMENT: &str = "qdx::validate::argument";
         /// A spectral function's argument is not of the parameter's type.
         pub const ARGUMENT_TYPE: &str = "qdx::validate::argument_type";
+        /// A spectral function's argument is outside what it can mean (an index below 1).
+        pub const ARGUMENT_RANGE: &str = "qdx::validate::argument_range";
         /// `derive` assigns to a variable or parameter.
         pub const ASSIGN_TO_INPUT: &str = "qdx::validate::assign_to_input";
         /// `derive` assigns to a device property, which the reactor block fixes.

@@ -13,10 +13,6 @@ use qdx_spectra::{self as spectra, Spectrum};
 use crate::validate::campaign::*;
 use crate::validate::expr::Env;
 
-/// Sample refractive index for relative PLQY; its one home is `qdx_spectra`, which the
-/// simulated lab's binding also reads.
-pub use qdx_spectra::plqy::SAMPLE_REFRACTIVE_INDEX;
-
 /// Spectra taken with solvent in the cell before the first experiment.
 #[derive(Debug, Clone, Default)]
 pub struct Calibration {
@@ -160,6 +156,7 @@ fn builtin(
             absorbance,
             excitation,
             reference: dye,
+            sample_index,
         } => {
             let (emission, abs) = (measured(emission)?, measured(absorbance)?);
             let calibration = cal.dyes.get(&dye.name).copied().ok_or_else(|| {
@@ -174,15 +171,9 @@ fn builtin(
                 dye.refractive_index,
             )
             .with_calibration(calibration);
-            spectra::relative_plqy(
-                emission,
-                abs,
-                nm(*excitation),
-                &reference,
-                SAMPLE_REFRACTIVE_INDEX,
-            )
-            .map_err(e)?
-            .value
+            spectra::relative_plqy(emission, abs, nm(*excitation), &reference, *sample_index)
+                .map_err(e)?
+                .value
         }
     })
 }
@@ -573,6 +564,41 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
         failures
             .iter()
             .any(|(name, why)| name == "x" && why.contains("expected a spectrum of"))
+    }
+
+    /// `sample_index` reaches the n² correction: the same spectra and dye give yields in the
+    /// ratio of the squared indices (hexane against the default toluene), and check refuses
+    /// an index no solvent has.
+    #[test]
+    fn the_sample_solvents_index_scales_the_yield_by_its_square() {
+        let calibration = Calibration {
+            dark: BTreeMap::new(),
+            reference: None,
+            dyes: BTreeMap::from([(
+                "coumarin153".to_owned(),
+                DyeCalibration {
+                    integrated_pl: 1e4,
+                    integration_time_s: 0.1,
+                    absorbance: 0.05,
+                },
+            )]),
+        };
+        let plqy = |call: &str| {
+            let c = check(call).expect("the call checks");
+            let (values, failures) =
+                proxies(&c, &[0.5], &[], &measured(), &BTreeMap::new(), &calibration);
+            assert!(failures.is_empty(), "{failures:?}");
+            values.last().copied().flatten().expect("a yield")
+        };
+        let base = "relative_plqy(photoluminescence, absorbance, excitation: 500 nm, reference: std.reference.coumarin153";
+        let toluene = plqy(&format!("{base})"));
+        let hexane = plqy(&format!("{base}, sample_index: 1.375)"));
+        let expected = (1.375_f64 / 1.496).powi(2);
+        assert!(
+            (hexane / toluene - expected).abs() < 1e-12,
+            "{hexane} / {toluene}"
+        );
+        assert!(check(&format!("{base}, sample_index: 0.5)")).is_none());
     }
 
     /// Every spectral function of `std.spectra`, with each measured channel in each of its

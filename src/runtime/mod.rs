@@ -775,6 +775,7 @@ impl<'c> Run<'c> {
                     SpectralFunction::RelativePlqy {
                         reference: d,
                         excitation,
+                        sample_index,
                         ..
                     },
             } = &p.definition
@@ -817,7 +818,7 @@ impl<'c> Run<'c> {
                     &self.device_name(spec),
                     &reference,
                     0.05,
-                    measure::SAMPLE_REFRACTIVE_INDEX,
+                    *sample_index,
                     pl,
                 ) {
                     dyes.insert(d.name.clone(), cal);

@@ -915,12 +915,15 @@ pub enum SpectralFunction {
     },
     /// `first_excitonic_peak(spectrum)`
     FirstExcitonicPeak { spectrum: ChannelKind },
-    /// `relative_plqy(emission, absorbance, excitation, reference)`, the excitation in m.
+    /// `relative_plqy(emission, absorbance, excitation, reference, sample_index)`, the
+    /// excitation in m; `sample_index` is the refractive index of the sample's solvent
+    /// (1.0 ..= 3.0, checked).
     RelativePlqy {
         emission: ChannelKind,
         absorbance: ChannelKind,
         excitation: f64,
         reference: ReferenceDye,
+        sample_index: f64,
     },
 }
 

@@ -161,6 +161,7 @@ impl Arguments {
                 absorbance: self.spectrum("absorbance")?,
                 excitation: self.number("excitation")?,
                 reference: self.reference("reference")?,
+                sample_index: self.number("sample_index")?,
             },
             _ => return None,
         };
@@ -665,14 +666,21 @@ impl<'a> Validator<'a> {
                 _ => None,
             })
             .collect();
+        // A proxy that did not check may be the one that names the dye: no verdict on it.
+        let a_proxy_failed = self
+            .poisoned
+            .borrow()
+            .iter()
+            .any(|k| k.starts_with("proxy:"));
         match dyes.len() {
+            0 if a_proxy_failed => {}
             0 => found.push(
                 Diagnostic::warning(
                     code::REFERENCE_DYE,
                     "no proxy compares with a reference dye: the dye would be measured for nothing",
                 )
                 .at(line.span)
-                .help("use it in a proxy (`relative_plqy(photoluminescence, absorbance, excitation: 365 nm, reference: std.reference.coumarin153)`) or remove the line"),
+                .help("use it in a proxy (`relative_plqy(photoluminescence, absorbance, excitation: 365 nm, reference: std.reference.quinine_sulfate)`) or remove the line"),
             ),
             1 => {}
             _ => found.push(
@@ -1613,6 +1621,19 @@ impl<'a> Validator<'a> {
                 "compute it with a proxy script, which reads the measured spectra: `{name} = script \"proxies/{name}.rhai\"`"
             )));
         };
+        if let SpectralFunction::RelativePlqy { sample_index, .. } = &resolved
+            && !(1.0..=3.0).contains(sample_index)
+        {
+            return Err(Diagnostic::error(
+                code::ARGUMENT_RANGE,
+                format!(
+                    "a refractive index of {} is not a solvent's",
+                    qdx_units::format_number(*sample_index)
+                ),
+            )
+            .at(call_span)
+            .help("`sample_index` is the refractive index of the sample's solvent, between 1 and 3 (toluene 1.496, hexane 1.375, water 1.333)"));
+        }
         if let SpectralFunction::IntegratedArea { from, to, .. } = &resolved
             && from >= to
         {

@@ -20,10 +20,6 @@ use crate::peak::integrated_area_with;
 use crate::process::Baseline;
 use crate::{Spectrum, SpectrumQuantity};
 
-/// Refractive index of the sample's solvent for the n² correction of relative PLQY: toluene
-/// (1.496), the solvent of the simulated chemistries and of most hot-injection products.
-pub const SAMPLE_REFRACTIVE_INDEX: f64 = 1.496;
-
 /// The reference dye's own measurement in the instrument: what `I_ref` and `A_ref` were.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DyeCalibration {
