@@ -246,6 +246,10 @@ pub struct SavedSpectrum {
     pub file: String,
     /// The probe point it was taken at, from 0 (`None` without a `probe`).
     pub point: Option<u32>,
+    /// The calibration spectra it was processed with: the files of the last `calibrated`
+    /// record before it (a `blank { every … }` takes new ones between experiments); empty
+    /// when the run journaled none.
+    pub calibration: Vec<String>,
 }
 
 /// One experiment of a run.
@@ -279,8 +283,10 @@ impl Experiment {
 /// replaces an earlier one.
 pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
     let mut out: BTreeMap<u64, Experiment> = BTreeMap::new();
+    let mut calibration: &[String] = &[];
     for r in records {
         match &r.event {
+            Event::Calibrated { files, .. } => calibration = files,
             Event::Suggested {
                 experiment,
                 batch,
@@ -314,6 +320,7 @@ pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
                         replicate: *replicate,
                         file: file.clone(),
                         point: *point,
+                        calibration: calibration.to_vec(),
                     });
                 }
             }

@@ -1104,6 +1104,33 @@ fn the_blank_repeats_on_its_interval_and_the_dye_is_measured_in_the_cell() {
         plqy.iter().all(|q| q.is_some_and(|q| q > 0.0 && q <= 1.0)),
         "{plqy:?}"
     );
+    // Each experiment's spectra name the calibration they were processed with, the last one
+    // journaled before them (the report draws absorbance against it), and more than one is used.
+    let mut in_effect: Vec<String> = Vec::new();
+    let mut expected: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    for r in &records {
+        match &r.event {
+            Event::Calibrated { files, .. } => in_effect.clone_from(files),
+            Event::Acquired { experiment, .. } => {
+                expected.insert(*experiment, in_effect.clone());
+            }
+            _ => {}
+        }
+    }
+    let experiments = qdx::record::read(&c, &qdx::journal::live(&records));
+    let mut used = std::collections::BTreeSet::new();
+    for e in &experiments {
+        for saved in &e.spectra {
+            assert_eq!(
+                Some(&saved.calibration),
+                expected.get(&e.id),
+                "{}",
+                saved.file
+            );
+            used.insert(saved.calibration.clone());
+        }
+    }
+    assert!(used.len() >= 2, "{used:?}");
     // The bundle verifies and replays with its repeated calibrations.
     let verify = qdx().arg("verify").arg(&out).output().expect("qdx runs");
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Spectra as the report draws them: read from the bundle's files, absorbance computed from
 //! the bundle's own calibration spectra, thinned for the page.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::svg::{self, Layer, Plot};
@@ -11,12 +12,16 @@ use crate::validate::campaign::ChannelKind;
 /// plot 640 px wide; fewer in a narrower one (an experiment's detail).
 const MAX_POINTS: usize = 400;
 
+/// An absorbance calibration: the dark and the reference spectrum.
+type Calibration = (qdx_spectra::Spectrum, qdx_spectra::Spectrum);
+
 /// The bundle's files a report reads spectra from.
 #[derive(Debug)]
 pub struct Spectra<'a> {
     dir: &'a Path,
-    /// The absorbance calibration (dark, reference), when the bundle has it.
-    calibration: Option<(qdx_spectra::Spectrum, qdx_spectra::Spectrum)>,
+    /// The absorbance calibrations by the dark spectrum's file: each absorbance spectrum is
+    /// drawn against the one the run processed it with ([`SavedSpectrum::calibration`]).
+    calibrations: std::cell::RefCell<BTreeMap<String, Option<Calibration>>>,
 }
 
 /// A spectrum file of the bundle, read (`None` when missing or unreadable).
@@ -35,14 +40,34 @@ pub fn y_label(kind: ChannelKind) -> &'static str {
 
 impl<'a> Spectra<'a> {
     pub fn new(dir: &'a Path) -> Spectra<'a> {
-        let calibration = match (
-            read(dir, "spectra/calibration-absorbance-dark.csv"),
-            read(dir, "spectra/calibration-absorbance-reference.csv"),
-        ) {
-            (Some(d), Some(r)) => Some((d, r)),
-            _ => None,
+        Spectra {
+            dir,
+            calibrations: std::cell::RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// The absorbance calibration `saved` was processed with, read once per calibration.
+    /// A spectrum of a journal without a `calibrated` record (older bundles) takes the run's
+    /// first calibration files.
+    fn calibration(&self, saved: &SavedSpectrum) -> Option<Calibration> {
+        use crate::files::spectrum::{calibration_file, parse_calibration_file};
+        let named = |what: &str| {
+            saved
+                .calibration
+                .iter()
+                .find(|f| {
+                    parse_calibration_file(f)
+                        .is_some_and(|(_, ch, w)| ch == ChannelKind::Absorbance && w == what)
+                })
+                .cloned()
+                .unwrap_or_else(|| calibration_file(0, ChannelKind::Absorbance, what))
         };
-        Spectra { dir, calibration }
+        let (dark, reference) = (named("dark"), named("reference"));
+        self.calibrations
+            .borrow_mut()
+            .entry(dark.clone())
+            .or_insert_with(|| Some((read(self.dir, &dark)?, read(self.dir, &reference)?)))
+            .clone()
     }
 
     /// The points of a saved spectrum to plot: raw counts for photoluminescence; for
@@ -65,11 +90,11 @@ impl<'a> Spectra<'a> {
         let points = match saved.channel {
             ChannelKind::Photoluminescence => zip(&raw, &[]),
             ChannelKind::Absorbance => {
-                let (dark, reference) = self.calibration.as_ref()?;
+                let (dark, reference) = self.calibration(saved)?;
                 let a = qdx_spectra::absorbance_spectrum(
                     &raw,
-                    reference,
-                    dark,
+                    &reference,
+                    &dark,
                     qdx_spectra::AbsorbanceOptions::default(),
                 )
                 .ok()?;
