@@ -1036,7 +1036,7 @@ fn run_a_small_campaign() {
     insta::assert_snapshot!(env.run(&["run", "tiny.qdx"]), @r#"
     exit: 0
     --- stdout
-    2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+    2 experiments (0 failed or skipped) in 13.7 min of lab time; stopped: the experiment budget (2) is spent
     bundle: runs/tiny-1
       observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
       datapackage.json   every table's columns, types and units (Python: qdx.load("…"))
@@ -1047,8 +1047,8 @@ fn run_a_small_campaign() {
       optimizer/         every suggestion with the model's explanation
       manifest.json      SHA-256 of every file (check with `qdx verify`)
     --- stderr
-    experiment 0 (1/2) ok · residence 60 s, temperature 260 degC · peak 433.6 nm · best score 4.336e-7
-    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.7 nm · best score 4.727e-7
+    experiment 0 (1/2) ok · residence 60 s, temperature 260 degC · peak 433.7 nm · best score 4.337e-7
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.8 nm · best score 4.728e-7
     "#);
     assert!(env.path("runs/tiny-1/manifest.json").is_file());
     // The next run takes the next folder.
@@ -1124,7 +1124,7 @@ fn resume_an_interrupted_run() {
     exit: 0
     --- stdout
     resumed.
-    2 experiments (0 failed or skipped) in 13.6 min of lab time; stopped: the experiment budget (2) is spent
+    2 experiments (0 failed or skipped) in 13.7 min of lab time; stopped: the experiment budget (2) is spent
     bundle: b
       observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
       datapackage.json   every table's columns, types and units (Python: qdx.load("…"))
@@ -1135,7 +1135,7 @@ fn resume_an_interrupted_run() {
       optimizer/         every suggestion with the model's explanation
       manifest.json      SHA-256 of every file (check with `qdx verify`)
     --- stderr
-    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.7 nm · best score 4.727e-7
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.8 nm · best score 4.728e-7
     "#);
     assert_eq!(env.run(&["verify", "b"]).code, Some(0));
 }
@@ -1560,8 +1560,8 @@ fn report_renders_a_bundle_again_in_three_forms() {
 
     | experiment | objective | residence [s] | temperature [degC] | peak [nm] |
     |---|---|---|---|---|
-    | 1 | 4.727e-7 | 60 | 280 | 472.7 |
-    | 0 | 4.336e-7 | 60 | 260 | 433.6 |
+    | 1 | 4.728e-7 | 60 | 280 | 472.8 |
+    | 0 | 4.337e-7 | 60 | 260 | 433.7 |
 
     Spectra of every experiment are in `spectra/`; all values in `observations.csv`.
     --- stderr

@@ -116,7 +116,7 @@ fn a_run_without_a_successful_experiment_exits_4() {
     insta::assert_snapshot!(env.run(&["run", "all-fail.qdx", "-q", "--out", "b"]), @r#"
     exit: 4
     --- stdout
-    3 experiments (3 failed or skipped) in 17.9 min of lab time; stopped: the experiment budget (3) is spent
+    3 experiments (3 failed or skipped) in 18.1 min of lab time; stopped: the experiment budget (3) is spent
     no experiment succeeded
     bundle: b
       observations.csv   one row per experiment (pandas: pd.read_csv("…/observations.csv"))
@@ -178,7 +178,7 @@ fn input_usage_and_failure_exit_1_2_and_3() {
     exit: 3
     --- stdout
     --- stderr
-    error: journal b/journal.jsonl, line 14: EOF while parsing a string at line 1 column 115
+    error: journal b/journal.jsonl, line 14: EOF while parsing a string at line 1 column 107
     ");
 }
 

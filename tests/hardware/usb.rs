@@ -72,11 +72,11 @@ async fn a_usb_spectrometer_unplugged_mid_run_aborts_in_the_safe_state() {
     let rig = Rig::new();
     // Opening writes 3 transfers (init, trigger mode, status) and reads 8 EEPROM slots
     // (nonlinearity order and 3 coefficients, 4 wavelength coefficients); the calibration's
-    // dark spectrum takes 6 (lamp off, integration time and its read-back, the dropped scan,
-    // two scans); the first experiment switches the lamp on: the cable goes at its dropped
-    // scan, the 19th transfer.
+    // dark spectrum takes 54 (lamp off, integration time and its read-back, the dropped scan,
+    // the calibration's 50 scans); the first experiment switches the lamp on: the cable goes
+    // at its dropped scan, the 67th transfer.
     rig.usb_spectrometer
-        .set_faults(|f| f.unplug_at_write = Some(19));
+        .set_faults(|f| f.unplug_at_write = Some(67));
     let (_dir, result, records) = run(&rig, &c, &binding).await;
     result.expect("an aborted run still writes its bundle");
     assert_eq!(
@@ -90,7 +90,7 @@ async fn a_usb_spectrometer_unplugged_mid_run_aborts_in_the_safe_state() {
     );
     assert!(measured(&records).is_empty());
     let written = rig.usb_spectrometer.written();
-    assert_eq!(written.len(), 18, "nothing went out after the cable");
+    assert_eq!(written.len(), 66, "nothing went out after the cable");
 }
 
 #[test]
