@@ -423,6 +423,49 @@ fn a_campaign_without_an_optimizer_runs_bayesian_optimisation_after_a_sobol_desi
     );
 }
 
+/// Issue 16: Bayesian optimisation of a composite score models each proxy (`model composite`)
+/// or the score (`model score`, the default); every model-chosen suggestion records which.
+#[test]
+fn the_model_option_picks_what_the_gp_models_and_suggestions_record_it() {
+    let base = std::fs::read_to_string("tests/data/valid/no_optimizer.qdx")
+        .expect("corpus")
+        .replace("budget { experiments 30 }", "budget { experiments 8 }");
+    let models = |text: &str| -> Vec<String> {
+        let c = valid(check_files(text, &[]));
+        let dir = tempfile::tempdir().expect("temp");
+        let out = dir.path().join("b");
+        run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl"))
+            .expect("suggestions")
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                v["explain"]["model"].as_str().unwrap_or("-").to_owned()
+            })
+            .collect()
+    };
+    let declared = |model: &str| {
+        base.replace(
+            "safety {",
+            &format!("optimizer bayesian {{\n  initial sobol 4\n  model {model}\n}}\n\nsafety {{"),
+        )
+    };
+    let expect = |model: &str| {
+        let mut v = vec!["-".to_owned(); 4];
+        v.extend(std::iter::repeat_n(model.to_owned(), 4));
+        v
+    };
+    assert_eq!(models(&base), expect("score"));
+    assert_eq!(models(&declared("composite")), expect("composite"));
+    assert_eq!(models(&declared("score")), expect("score"));
+    let c = valid(check_files(&declared("composite"), &[]));
+    assert!(matches!(
+        &c.search.strategy,
+        qdx_optimize::StrategySpec::Bayesian(b) if b.model == qdx_optimize::BayesModel::Composite
+    ));
+    assert!(qdx::validate::summary::summary(&c).contains("model composite"));
+}
+
 fn branin(ranges: &str) -> String {
     std::fs::read_to_string("examples/branin-script.qdx")
         .expect("example")

@@ -5,7 +5,8 @@
 //! cargo run --release --example campaign_bench -- CAMPAIGN --method M --seed S [--budget N]
 //! ```
 //!
-//! Methods: `native` (the campaign's own `optimizer` block), `bayesian`, `snobfit`,
+//! Methods: `native` (the campaign's own `optimizer` block), `bayesian` (its default model, one
+//! GP of the combined score), `bayesian_composite` (one GP per proxy, `model composite`), `snobfit`,
 //! `nelder_mead`, `evolutionary`, `random`, `sobol` (a planned design of the budget's size,
 //! in the planner's order), and `external`: the suggestions come from another process over
 //! standard input and output (one JSON object per line), so the Python peers run through the
@@ -399,6 +400,11 @@ fn main_inner() -> Result<(), String> {
             m => {
                 let c = if m == "native" {
                     base
+                } else if m == "bayesian_composite" {
+                    // One GP per proxy, the score applied to their predictions.
+                    let mut c = with_strategy(base, Strategy::Bayesian);
+                    c.optimizer.options.model = Some(qdx::validate::campaign::ModelKind::Composite);
+                    rebuilt(c)
                 } else {
                     let s = strategy_of(m).ok_or_else(|| format!("unknown method `{m}`"))?;
                     with_strategy(base, s)

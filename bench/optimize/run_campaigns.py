@@ -10,9 +10,9 @@ with fixed ranges (see bench/campaign/main.rs for why and how they are fixed).
 
     python3 bench/optimize/run_campaigns.py [--seeds 10] [--first-seed 0]
             [--campaigns cspbx3-orange,cdse-krishnadasan]
-            [--methods native,bayesian,snobfit,nelder_mead,evolutionary,sobol,random,
+            [--methods native,bayesian,bayesian_composite,snobfit,nelder_mead,evolutionary,sobol,random,
                        ax,skopt,optuna_gp,optuna_tpe,py_random]
-            [--threads 1] [--force]
+            [--threads 1] [--force] [--no-build] [--raw DIR] [--table FILE]
     python3 bench/optimize/run_campaigns.py --report
 
 Writes raw runs to results/raw/campaign-<campaign>.<method>.jsonl (cached: a run already there
@@ -20,10 +20,14 @@ is not repeated unless --force), the table results/campaigns.md and the plots
 results/campaign-<campaign>.svg. A peer's point that breaks a campaign constraint is refused
 before any experiment runs (as `qdx run` would refuse it): the peer is told the worst score
 (0) for it and asked again; such refusals cost no experiment and are counted in the table.
+The table holds exactly the --methods given and its "best known" is the best of their runs, so
+a run of a few methods should go to its own --table (and, when the simulated lab changed since
+the cached runs, its own --raw directory) rather than overwrite results/campaigns.md.
 Never run from CI or tests.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,11 +44,12 @@ ROOT = run_peers.ROOT
 RESULTS = run_peers.RESULTS
 RAW = run_peers.RAW
 CAMPAIGNS = ["cspbx3-orange", "cdse-krishnadasan"]
-OURS = ["native", "bayesian", "snobfit", "nelder_mead", "evolutionary", "sobol", "random"]
+OURS = ["native", "bayesian", "bayesian_composite", "snobfit", "nelder_mead", "evolutionary", "sobol", "random"]
 PEERS = ["ax", "skopt", "optuna_gp", "optuna_tpe", "py_random"]
 # Fractions of the best score any run found on the campaign.
 THRESHOLDS = [0.99, 0.95]
-BINARY = ROOT / "target" / "release" / "examples" / "campaign_bench"
+# Where `cargo build` puts it: $CARGO_TARGET_DIR when set, else the workspace's target/.
+BINARY = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release" / "examples" / "campaign_bench"
 
 
 class CampaignProblem:
@@ -128,6 +133,13 @@ def raw_path(campaign, method):
     return RAW / ("campaign-%s.%s.jsonl" % (campaign, method))
 
 
+def use_raw(path):
+    """`--raw DIR`: keep (and read) the raw runs somewhere else than results/raw, e.g. runs made
+    after a change to the simulated lab, which are not comparable with the cached ones."""
+    global RAW
+    RAW = Path(path)
+
+
 def load_raw(campaign, method):
     p = raw_path(campaign, method)
     if not p.exists():
@@ -136,7 +148,8 @@ def load_raw(campaign, method):
 
 
 def run_all(args):
-    build()
+    if not args.no_build:
+        build()
     RAW.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     for campaign in args.campaigns.split(","):
@@ -173,10 +186,14 @@ def fmt(v):
 
 
 def report(args):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    matplotlib.rcParams["svg.hashsalt"] = "qdx"
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        matplotlib.rcParams["svg.hashsalt"] = "qdx"
+    except ImportError:  # the table needs no plotting library; the plots are left as they are
+        print("matplotlib is not installed here: writing the table, not the plots", file=sys.stderr)
+        plt = None
     lo, hi = (int(v) for v in args.report_seeds.split("-"))
     methods = args.methods.split(",")
     text = ["| campaign | optimizer | seeds | reached %g %% of best | median exps | median lab h | "
@@ -194,7 +211,8 @@ def report(args):
         if not everything:
             continue
         best_known = max(everything)
-        fig, ax = plt.subplots(figsize=(6, 4))
+        if plt is not None:
+            fig, ax = plt.subplots(figsize=(6, 4))
         for m in methods:
             rs = rows[m]
             if not rs:
@@ -219,21 +237,26 @@ def report(args):
             text.append("| %s (%d exps, best known %.4f) | %s | %d–%d | %s | %.4f | %d | %s |"
                         % (campaign, rs[0]["budget"], best_known, m, rs[0]["seed"], rs[-1]["seed"],
                            " | ".join(cells), final, refused, "%.3g" % statistics.median(ms) if ms else "–"))
+            if plt is None:
+                continue
             n = min(len(t) for t in traces)
             ax.plot(range(1, n + 1), [statistics.median(t[i] for t in traces) for i in range(n)],
                     label="%s (%d seeds)" % (m, len(rs)), linestyle="-" if m in OURS else "--")
+        if plt is None:
+            continue
         ax.set_xlabel("experiment")
         ax.set_ylabel("median best-so-far score")
         ax.set_title(campaign + " (simulated lab)")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(RESULTS / ("campaign-%s.svg" % campaign), metadata={"Date": None})
+        stem = "campaign" if args.table == "campaigns.md" else Path(args.table).stem
+        fig.savefig(RESULTS / ("%s-%s.svg" % (stem, campaign)), metadata={"Date": None})
         plt.close(fig)
     out = "\n".join(text) + "\n"
     if errors:
         out += "\n### Errors\n\n" + "".join("- %s / %s / seed %s: `%s`\n" % (
             e["campaign"], e["method"], e["seed"], e["error"].strip().splitlines()[-1][:300]) for e in errors)
-    (RESULTS / "campaigns.md").write_text(out)
+    (RESULTS / args.table).write_text(out)
     print(out)
 
 
@@ -245,14 +268,23 @@ def main():
     ap.add_argument("--methods", default=",".join(OURS + PEERS))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (Ax)")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--no-build", action="store_true", help="run the campaign_bench already built")
     ap.add_argument("--report", action="store_true")
     ap.add_argument("--report-seeds", default="0-9")
+    ap.add_argument("--raw", default=str(RAW), help="directory of the raw runs (default results/raw)")
+    ap.add_argument("--table", default="campaigns.md", help="the table's file name in results/")
+    ap.add_argument("--plots", action="store_true", help="with --report: enter the venv to draw the plots")
     args = ap.parse_args()
-    run_peers.ensure_venv()
+    use_raw(args.raw)
+    # The peers (and the plots) live in the benchmark's virtual environment; qdx's own
+    # methods need none of it.
+    if (not args.report and any(m in PEERS for m in args.methods.split(","))) or (
+            args.report and args.plots):
+        run_peers.ensure_venv()
     # scikit-optimize warns on every repeated point; the raw runs record what happened.
     warnings.filterwarnings("ignore", category=UserWarning)
     RESULTS.mkdir(exist_ok=True)
-    if "ax" in args.methods.split(","):
+    if "ax" in args.methods.split(",") and not args.report:
         import torch
         torch.set_num_threads(args.threads)
     if not args.report:

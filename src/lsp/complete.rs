@@ -452,6 +452,25 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
                     out.push(d, CompletionItemKind::ENUM_MEMBER, Some("design".into()));
                 }
             }
+            ["model"] => {
+                for (m, _) in crate::validate::campaign::ModelKind::NAMES {
+                    out.push(m, CompletionItemKind::ENUM_MEMBER, Some("model".into()));
+                }
+            }
+            ["acquisition"] => {
+                for (a, _) in crate::validate::campaign::Acquisition::NAMES {
+                    out.push(
+                        a,
+                        CompletionItemKind::ENUM_MEMBER,
+                        Some("acquisition".into()),
+                    );
+                }
+            }
+            ["failures"] => {
+                for (f, _) in crate::validate::campaign::FailureModel::NAMES {
+                    out.push(f, CompletionItemKind::ENUM_MEMBER, Some("failures".into()));
+                }
+            }
             _ => {}
         },
         ("optimizer" | "optimiser", 2) if words.is_empty() => {
@@ -721,6 +740,10 @@ mod tests {
         ));
         assert!(names.contains(&"residence".to_owned()), "{names:?}");
         assert!(labels(&format!("{HEAD}// a comment |")).is_empty());
+        let options = labels(&format!("{HEAD}optimizer bayesian {{\n  |\n}}\n"));
+        assert!(options.contains(&"model".to_owned()), "{options:?}");
+        let models = labels(&format!("{HEAD}optimizer bayesian {{\n  model |\n}}\n"));
+        assert_eq!(models, vec!["composite", "score"]);
     }
 
     #[test]

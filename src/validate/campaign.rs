@@ -1190,6 +1190,8 @@ pub struct OptimizerOptions {
     pub failures: Option<FailureModel>,
     /// `surrogate gp { kernel matern52 }` (bayesian): the one surrogate there is.
     pub surrogate: Option<Kernel>,
+    /// `model`: what the GP models, each measured value or the combined score (bayesian).
+    pub model: Option<ModelKind>,
     /// `initial_step`, a fraction of each range (nelder_mead).
     pub initial_step: Option<f64>,
     /// `initial_radius`, a fraction of each range (snobfit).
@@ -1220,6 +1222,9 @@ impl OptimizerOptions {
         }
         if let Some(k) = self.surrogate {
             out.push(format!("surrogate gp {{ kernel {} }}", k.name()));
+        }
+        if let Some(m) = self.model {
+            out.push(format!("model {}", m.name()));
         }
         for (name, value) in [
             ("initial_step", self.initial_step),
@@ -1310,6 +1315,37 @@ impl FailureModel {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, f)| *f)
+    }
+}
+
+/// What Bayesian optimisation models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// `composite`: one GP per proxy an objective reads, the score applied to their predictions
+    /// (the same as `score` for a single maximised or minimised proxy and for Pareto fronts).
+    Composite,
+    /// `score`: one GP of the combined score (the default).
+    Score,
+}
+
+impl ModelKind {
+    pub const NAMES: [(&'static str, ModelKind); 2] = [
+        ("composite", ModelKind::Composite),
+        ("score", ModelKind::Score),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| *m)
     }
 }
 

@@ -26,6 +26,10 @@ pub(crate) const OPTIONS: &[(&str, &[(&str, &str)])] = &[
             ),
             ("beta", "a number (UCB exploration)"),
             ("failures", "feasibility_model or impute_worst"),
+            (
+                "model",
+                "composite (one GP per proxy, the score applied to their predictions) or score (one GP of the combined score)",
+            ),
         ],
     ),
     (
@@ -1418,6 +1422,15 @@ fn set_option(options: &mut OptimizerOptions, name: &str, v: &OptionValue) -> Re
                     _ => None,
                 }
                 .ok_or("`failures` is `feasibility_model` or `impute_worst`")?,
+            );
+        }
+        "model" => {
+            options.model = Some(
+                match v {
+                    OptionValue::Name(n) => ModelKind::from_name(n),
+                    _ => None,
+                }
+                .ok_or("`model` is `composite` or `score`")?,
             );
         }
         "beta" => options.beta = Some(num(1e-6, 1e6, "a positive number")?),

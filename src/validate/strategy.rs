@@ -388,6 +388,12 @@ fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
                     c::FailureModel::ImputeWorst => opt::FailureHandling::ImputeWorst,
                 };
             }
+            if let Some(m) = o.options.model {
+                b.model = match m {
+                    c::ModelKind::Composite => opt::BayesModel::Composite,
+                    c::ModelKind::Score => opt::BayesModel::Score,
+                };
+            }
             opt::StrategySpec::Bayesian(b)
         }
         c::Strategy::NelderMead => {

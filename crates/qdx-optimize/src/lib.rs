@@ -7,6 +7,7 @@
 
 mod acquisition;
 mod bayes;
+mod composite;
 mod design;
 mod domain;
 mod error;
@@ -26,7 +27,9 @@ mod surrogate;
 mod warp;
 
 pub use acquisition::Acquisition;
-pub use bayes::{BayesOptions, Bayesian, FailureHandling, InitialDesign, InitialKind, Kernel};
+pub use bayes::{
+    BayesModel, BayesOptions, Bayesian, FailureHandling, InitialDesign, InitialKind, Kernel,
+};
 pub use design::{Design, DesignKind};
 pub use domain::{
     CompositionGroup, ConstraintFn, Domain, LinearConstraint, NonlinearConstraint, Point, Relation,

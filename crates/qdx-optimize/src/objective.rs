@@ -86,15 +86,30 @@ impl Objective {
 
     /// Utility (higher is better) of a measured value; `None` if `y` is not finite.
     pub fn utility(&self, y: f64) -> Option<f64> {
+        self.utility_slope(y).map(|(u, _)| u)
+    }
+
+    /// Utility and its derivative in `y` (one-sided at the kinks: a target's slope at the
+    /// target is that of the band above it; a one-sided goal is flat once met).
+    pub(crate) fn utility_slope(&self, y: f64) -> Option<(f64, f64)> {
         if !y.is_finite() {
             return None;
         }
         Some(match self.goal {
-            Goal::Maximize => y,
-            Goal::Minimize => -y,
-            Goal::Target { value, tolerance } => -(y - value).abs() / tolerance,
-            Goal::AtLeast(x) => -(x - y).max(0.0) / self.one_sided_scale(x),
-            Goal::AtMost(x) => -(y - x).max(0.0) / self.one_sided_scale(x),
+            Goal::Maximize => (y, 1.0),
+            Goal::Minimize => (-y, -1.0),
+            Goal::Target { value, tolerance } => (
+                -(y - value).abs() / tolerance,
+                if y >= value { -1.0 } else { 1.0 } / tolerance,
+            ),
+            Goal::AtLeast(x) => {
+                let s = self.one_sided_scale(x);
+                (-(x - y).max(0.0) / s, if y < x { 1.0 / s } else { 0.0 })
+            }
+            Goal::AtMost(x) => {
+                let s = self.one_sided_scale(x);
+                (-(y - x).max(0.0) / s, if y > x { -1.0 / s } else { 0.0 })
+            }
         })
     }
 
@@ -114,34 +129,60 @@ impl Objective {
     /// Desirability in `[0, 1]`; `observed` is the `(min, max)` of measured values, used when no
     /// explicit range is set.
     pub fn desirability(&self, y: f64, observed: Option<(f64, f64)>) -> Option<f64> {
+        self.desirability_slope(y, observed).map(|(d, _)| d)
+    }
+
+    /// Desirability and its derivative in `y` (zero where a ramp is clamped).
+    pub(crate) fn desirability_slope(
+        &self,
+        y: f64,
+        observed: Option<(f64, f64)>,
+    ) -> Option<(f64, f64)> {
         if !y.is_finite() {
             return None;
         }
         let range = self.range.or(observed);
-        let ramp = |t: f64| -> f64 {
+        let ramp = |t: f64| -> (f64, f64) {
             match range {
-                Some((lo, hi)) if hi > lo => ((t - lo) / (hi - lo)).clamp(0.0, 1.0),
-                _ => 1.0, // a single distinct value: every observation is as good as the best
+                Some((lo, hi)) if hi > lo => {
+                    let r = (t - lo) / (hi - lo);
+                    if r <= 0.0 {
+                        (0.0, 0.0)
+                    } else if r >= 1.0 {
+                        (1.0, 0.0)
+                    } else {
+                        (r, 1.0 / (hi - lo))
+                    }
+                }
+                _ => (1.0, 0.0), // a single distinct value: every observation is as good as the best
             }
         };
-        let bell = |delta: f64, width: f64| (-0.5 * (delta / width).powi(2)).exp();
+        // exp(-½ (delta / width)²) and its derivative in delta.
+        let bell = |delta: f64, width: f64| {
+            let b = (-0.5 * (delta / width).powi(2)).exp();
+            (b, -b * delta / (width * width))
+        };
         Some(match self.goal {
             Goal::Maximize => ramp(y),
             Goal::Minimize => match range {
-                Some((lo, hi)) if hi > lo => 1.0 - ramp(y),
-                _ => 1.0,
+                Some((lo, hi)) if hi > lo => {
+                    let (r, dr) = ramp(y);
+                    (1.0 - r, -dr)
+                }
+                _ => (1.0, 0.0),
             },
             Goal::Target { value, tolerance } => bell(y - value, tolerance),
             Goal::AtLeast(x) => {
                 if y >= x {
-                    1.0
+                    (1.0, 0.0)
                 } else {
-                    bell(x - y, self.one_sided_scale(x))
+                    let (b, db) = bell(x - y, self.one_sided_scale(x));
+                    (b, -db)
                 }
             }
             Goal::AtMost(x) => {
                 if y <= x {
-                    1.0
+                    (1.0, 0.0)
                 } else {
                     bell(y - x, self.one_sided_scale(x))
                 }
@@ -348,7 +389,10 @@ impl Objectives {
             .collect()
     }
 
-    fn observed_ranges(&self, observations: &[Observation]) -> Vec<Option<(f64, f64)>> {
+    /// The `(min, max)` of each objective's measured values over `observations`: what a
+    /// desirability ramp without an explicit range spans. The one place that range is decided,
+    /// for scoring and for models that push predictions through the score.
+    pub(crate) fn observed_ranges(&self, observations: &[Observation]) -> Vec<Option<(f64, f64)>> {
         let mut ranges: Vec<Option<(f64, f64)>> = vec![None; self.objectives.len()];
         for ys in observations.iter().filter_map(|o| self.raw_values(o)) {
             for (r, y) in ranges.iter_mut().zip(ys) {
@@ -387,17 +431,9 @@ impl Objectives {
                         .collect(),
                     None => vec![None; self.objectives.len()],
                 };
-                let combined = match (self.combine, u) {
-                    (_, None) | (Combine::Pareto, _) => None,
-                    (Combine::Single, Some(u)) => u.first().copied(),
-                    (Combine::WeightedSum, Some(u)) => Some(
-                        self.objectives
-                            .iter()
-                            .zip(u)
-                            .map(|(o, ui)| o.weight * ui)
-                            .sum(),
-                    ),
-                    (Combine::Desirability, Some(_)) => self.geometric_mean(&desirabilities),
+                let combined = match (self.combine, &raw, u) {
+                    (_, _, None) | (Combine::Pareto, _, _) | (_, None, _) => None,
+                    (_, Some(ys), Some(_)) => self.combined_of(ys, &ranges, false).map(|(v, _)| v),
                 };
                 let satisfied = raw.as_ref().is_some_and(|ys| {
                     self.objectives
@@ -416,17 +452,78 @@ impl Objectives {
             .collect()
     }
 
-    fn geometric_mean(&self, ds: &[Option<f64>]) -> Option<f64> {
-        let wsum: f64 = self.objectives.iter().map(|o| o.weight).sum();
-        let mut log = 0.0;
-        for (o, d) in self.objectives.iter().zip(ds) {
-            let d = (*d)?;
-            if d <= 0.0 {
-                return Some(0.0);
-            }
-            log += o.weight / wsum * d.ln();
+    /// Whether the score is a known function of the measured values that a model of each
+    /// value can be pushed through with something to gain: several objectives combined by
+    /// weighted sum or desirability, or one objective whose utility is not the value itself (a
+    /// target, a one-sided goal). `Pareto` has no single score (strategies scalarise it).
+    pub fn is_composite(&self) -> bool {
+        match self.combine {
+            Combine::WeightedSum | Combine::Desirability => true,
+            Combine::Single => self
+                .objectives
+                .iter()
+                .any(|o| !matches!(o.goal, Goal::Maximize | Goal::Minimize)),
+            Combine::Pareto => false,
         }
-        Some(log.exp())
+    }
+
+    /// The combined score of one experiment's measured values `ys` (one per objective, in
+    /// order), desirability ramps spanning `ranges` where an objective gives none (see
+    /// [`Objectives::observed_ranges`]), and, with `grad`, its derivative in each value. What
+    /// [`Objectives::score`] reports as `combined`; `None` for `Pareto` and non-finite values.
+    pub(crate) fn combined_of(
+        &self,
+        ys: &[f64],
+        ranges: &[Option<(f64, f64)>],
+        grad: bool,
+    ) -> Option<(f64, Vec<f64>)> {
+        let m = self.objectives.len();
+        if ys.len() != m {
+            return None;
+        }
+        let mut slopes = if grad { vec![0.0; m] } else { Vec::new() };
+        match self.combine {
+            Combine::Pareto => None,
+            Combine::Single => {
+                let (u, du) = self.objectives.first()?.utility_slope(*ys.first()?)?;
+                if grad {
+                    slopes[0] = du;
+                }
+                Some((u, slopes))
+            }
+            Combine::WeightedSum => {
+                let mut total = 0.0;
+                for (k, (o, &y)) in self.objectives.iter().zip(ys).enumerate() {
+                    let (u, du) = o.utility_slope(y)?;
+                    total += o.weight * u;
+                    if grad {
+                        slopes[k] = o.weight * du;
+                    }
+                }
+                Some((total, slopes))
+            }
+            Combine::Desirability => {
+                let wsum: f64 = self.objectives.iter().map(|o| o.weight).sum();
+                let mut ds = Vec::with_capacity(m);
+                for (k, (o, &y)) in self.objectives.iter().zip(ys).enumerate() {
+                    ds.push(o.desirability_slope(y, ranges.get(k).copied().flatten())?);
+                }
+                let mut log = 0.0;
+                for (o, (d, _)) in self.objectives.iter().zip(&ds) {
+                    if *d <= 0.0 {
+                        return Some((0.0, slopes));
+                    }
+                    log += o.weight / wsum * d.ln();
+                }
+                let g = log.exp();
+                if grad {
+                    for (k, (o, (d, dd))) in self.objectives.iter().zip(&ds).enumerate() {
+                        slopes[k] = g * o.weight / wsum * dd / d;
+                    }
+                }
+                Some((g, slopes))
+            }
+        }
     }
 
     /// The scalar each observation contributes to a single-objective strategy (higher is
@@ -765,5 +862,66 @@ mod tests {
         let sc = objs.scalarize(&history, Some(&[0.5, 0.5]));
         assert!(sc[2].unwrap() < sc[0].unwrap());
         assert_eq!(sc[3], None);
+    }
+
+    /// The score a composite model pushes its predictions through is the score
+    /// `observations.csv` reports, with the same observed ranges; its slopes are the score's.
+    #[test]
+    fn combined_of_is_the_reported_score_and_its_slopes_are_its_derivatives() {
+        let target = Objective::new(
+            "peak",
+            Goal::Target {
+                value: 600.0,
+                tolerance: 5.0,
+            },
+        );
+        let history = vec![
+            obs(&[("peak", 603.0), ("plqy", 0.5), ("fwhm", 30.0)]),
+            obs(&[("peak", 590.0), ("plqy", 0.8), ("fwhm", 22.0)]),
+            obs(&[("peak", 611.0), ("plqy", 0.3), ("fwhm", 41.0)]),
+            failed(),
+        ];
+        for combine in [Combine::Desirability, Combine::WeightedSum] {
+            let objs = Objectives::new(
+                vec![
+                    target.clone().weighted(2.0),
+                    Objective::new("plqy", Goal::Maximize),
+                    Objective::new("fwhm", Goal::Minimize),
+                ],
+                combine,
+            )
+            .unwrap();
+            assert!(objs.is_composite());
+            let ranges = objs.observed_ranges(&history);
+            let scores = objs.score(&history);
+            for (o, s) in history.iter().zip(&scores).take(3) {
+                let Outcome::Measured(v) = &o.outcome else {
+                    unreachable!()
+                };
+                let ys = [v["peak"], v["plqy"], v["fwhm"]];
+                let (g, _) = objs.combined_of(&ys, &ranges, true).unwrap();
+                assert_eq!(Some(g), s.combined);
+                // Slopes inside the ramps (observed values sit on their ends, at the kinks).
+                let ys = [ys[0] + 1.0, 0.5 * (ys[1] + 0.5), 0.5 * (ys[2] + 30.0)];
+                let (_, dg) = objs.combined_of(&ys, &ranges, true).unwrap();
+                for k in 0..3 {
+                    let h = 1e-6 * ys[k].abs().max(1.0);
+                    let (mut up, mut down) = (ys, ys);
+                    up[k] += h;
+                    down[k] -= h;
+                    let fd = (objs.combined_of(&up, &ranges, false).unwrap().0
+                        - objs.combined_of(&down, &ranges, false).unwrap().0)
+                        / (2.0 * h);
+                    assert!(
+                        (dg[k] - fd).abs() < 1e-5 * fd.abs().max(1e-3),
+                        "{combine:?} value {k}: {} vs {fd}",
+                        dg[k]
+                    );
+                }
+            }
+        }
+        // One maximised value is its own score: nothing to gain from a composite model.
+        assert!(!Objectives::single(Objective::new("y", Goal::Maximize)).is_composite());
+        assert!(Objectives::single(target).is_composite());
     }
 }

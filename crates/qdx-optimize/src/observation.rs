@@ -45,6 +45,10 @@ pub struct Explanation {
     pub strategy: String,
     /// Phase inside the strategy (`initial design`, `model`, `simplex reflect`, …).
     pub phase: String,
+    /// What a model-based strategy modelled: `score` (one model of the combined score) or
+    /// `composite` (one model per measured value, pushed through the score).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Predicted utility (the scalar being maximised) at the point, if a model exists.
     pub predicted_mean: Option<f64>,
     /// Predicted standard deviation of the utility.

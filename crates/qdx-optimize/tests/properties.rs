@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use qdx_optimize::{
-    Acquisition, BayesOptions, Combine, Domain, EvolutionOptions, FailureHandling, Goal,
-    InitialDesign, InitialKind, LinearConstraint, NelderMeadOptions, Objective, Objectives,
+    Acquisition, BayesModel, BayesOptions, Combine, Domain, EvolutionOptions, FailureHandling,
+    Goal, InitialDesign, InitialKind, LinearConstraint, NelderMeadOptions, Objective, Objectives,
     Observation, Outcome, Point, Relation, SnobfitOptions, StrategySpec, Variable, build,
     check_support,
 };
@@ -95,7 +95,29 @@ fn specs(d: &Domain) -> Vec<StrategySpec> {
 }
 
 fn run(spec: &StrategySpec, d: &Arc<Domain>, seed: u64, rounds: usize) -> Vec<Point> {
-    let mut st = build(spec, Arc::clone(d), objectives(), seed).unwrap();
+    run_with(spec, d, seed, rounds, objectives())
+}
+
+/// A target on `y`: Bayesian optimisation takes its composite path (a GP of `y`, the target's
+/// utility applied to its predictions).
+fn target() -> Objectives {
+    Objectives::single(Objective::new(
+        "y",
+        Goal::Target {
+            value: -0.2,
+            tolerance: 0.05,
+        },
+    ))
+}
+
+fn run_with(
+    spec: &StrategySpec,
+    d: &Arc<Domain>,
+    seed: u64,
+    rounds: usize,
+    objectives: Objectives,
+) -> Vec<Point> {
+    let mut st = build(spec, Arc::clone(d), objectives, seed).unwrap();
     let mut all = Vec::new();
     for r in 0..rounds {
         let sug = st.ask(2, &[]).unwrap();
@@ -130,6 +152,24 @@ proptest! {
                 prop_assert!(d.is_feasible(&p), "{spec:?} suggested infeasible {p:?}");
             }
         }
+    }
+
+    #[test]
+    fn composite_suggestions_are_feasible_and_repeatable(nc in 3usize..5, composition: bool, categorical: bool, seed in 0u64..1000) {
+        let d = Arc::new(domain(nc, composition, categorical, false));
+        let spec = StrategySpec::Bayesian(BayesOptions {
+            initial: InitialDesign {
+                kind: InitialKind::Sobol,
+                n: 3,
+            },
+            model: BayesModel::Composite,
+            ..BayesOptions::for_domain(&d)
+        });
+        let first = run_with(&spec, &d, seed, 5, target());
+        for p in &first {
+            prop_assert!(d.is_feasible(p), "suggested infeasible {p:?}");
+        }
+        prop_assert_eq!(first, run_with(&spec, &d, seed, 5, target()));
     }
 
     #[test]
