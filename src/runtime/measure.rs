@@ -546,9 +546,9 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
         }
     }
 
-    /// Does the runtime refuse the spectra of `c`'s proxy `x` for their kind?
-    fn wrong_quantity_at_run_time(c: &Campaign) -> bool {
-        let calibration = Calibration {
+    /// A calibration with coumarin 153 measured (no dark or reference spectra).
+    fn coumarin_calibrated() -> Calibration {
+        Calibration {
             dark: BTreeMap::new(),
             reference: None,
             dyes: BTreeMap::from([(
@@ -559,7 +559,12 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
                     absorbance: 0.05,
                 },
             )]),
-        };
+        }
+    }
+
+    /// Does the runtime refuse the spectra of `c`'s proxy `x` for their kind?
+    fn wrong_quantity_at_run_time(c: &Campaign) -> bool {
+        let calibration = coumarin_calibrated();
         let (_, failures) = proxies(c, &[0.5], &[], &measured(), &BTreeMap::new(), &calibration);
         failures
             .iter()
@@ -571,18 +576,7 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
     /// an index no solvent has.
     #[test]
     fn the_sample_solvents_index_scales_the_yield_by_its_square() {
-        let calibration = Calibration {
-            dark: BTreeMap::new(),
-            reference: None,
-            dyes: BTreeMap::from([(
-                "coumarin153".to_owned(),
-                DyeCalibration {
-                    integrated_pl: 1e4,
-                    integration_time_s: 0.1,
-                    absorbance: 0.05,
-                },
-            )]),
-        };
+        let calibration = coumarin_calibrated();
         let plqy = |call: &str| {
             let c = check(call).expect("the call checks");
             let (values, failures) =

@@ -49,13 +49,7 @@ impl DyeCalibration {
             )));
         }
         let absorbance = excited_absorbance(absorbance, excitation_nm)?;
-        let f = absorptance(absorbance);
-        if f.is_nan() || f <= 1e-4 {
-            return Err(ProxyError::NoAbsorption {
-                wavelength: excitation_nm,
-                absorptance: f,
-            });
-        }
+        absorbing(absorbance, excitation_nm)?;
         Ok(DyeCalibration {
             integrated_pl,
             integration_time_s: pl.integration_time_s,
@@ -182,7 +176,15 @@ fn excited_absorbance(absorbance: &Spectrum, excitation_nm: f64) -> ProxyResult<
 }
 
 fn absorbed_fraction(absorbance: &Spectrum, excitation_nm: f64) -> ProxyResult<f64> {
-    let a = excited_absorbance(absorbance, excitation_nm)?;
+    absorbing(
+        excited_absorbance(absorbance, excitation_nm)?,
+        excitation_nm,
+    )
+}
+
+/// The fraction of the excitation an absorbance of `a` takes up, refused when it is too small
+/// (or undefined) for a yield to be computed from it.
+fn absorbing(a: f64, excitation_nm: f64) -> ProxyResult<f64> {
     let f = absorptance(a);
     if f.is_nan() || f <= 1e-4 {
         return Err(ProxyError::NoAbsorption {
@@ -233,13 +235,7 @@ pub fn relative_plqy(
             reference.name
         )));
     }
-    let f_ref = absorptance(calibration.absorbance);
-    if f_ref.is_nan() || f_ref <= 1e-4 {
-        return Err(ProxyError::NoAbsorption {
-            wavelength: excitation_nm,
-            absorptance: f_ref,
-        });
-    }
+    let f_ref = absorbing(calibration.absorbance, excitation_nm)?;
     let area = emitted(pl)?;
     let f = absorbed_fraction(absorbance, excitation_nm)?;
     // Per second of integration when both times are known; otherwise same settings assumed.
