@@ -423,8 +423,8 @@ fn a_campaign_without_an_optimizer_runs_bayesian_optimisation_after_a_sobol_desi
     );
 }
 
-/// Issue 16: Bayesian optimisation of a composite score models each proxy (`model composite`)
-/// or the score (`model score`, the default); every model-chosen suggestion records which.
+/// Issue 16: Bayesian optimisation of a composite score models each proxy (`model composite`,
+/// the default) or the score (`model score`); every model-chosen suggestion records which.
 #[test]
 fn the_model_option_picks_what_the_gp_models_and_suggestions_record_it() {
     let base = std::fs::read_to_string("tests/data/valid/no_optimizer.qdx")
@@ -455,7 +455,7 @@ fn the_model_option_picks_what_the_gp_models_and_suggestions_record_it() {
         v.extend(std::iter::repeat_n(model.to_owned(), 4));
         v
     };
-    assert_eq!(models(&base), expect("score"));
+    assert_eq!(models(&base), expect("composite"));
     assert_eq!(models(&declared("composite")), expect("composite"));
     assert_eq!(models(&declared("score")), expect("score"));
     let c = valid(check_files(&declared("composite"), &[]));

@@ -5,8 +5,11 @@
 //! cargo run --release --example campaign_bench -- CAMPAIGN --method M --seed S [--budget N]
 //! ```
 //!
-//! Methods: `native` (the campaign's own `optimizer` block), `bayesian` (its default model, one
-//! GP of the combined score), `bayesian_composite` (one GP per proxy, `model composite`), `snobfit`,
+//! Methods: `native` (the campaign's own `optimizer` block), `bayesian` (the defaults: since
+//! the composite model became the default, the same as `bayesian_composite`),
+//! `bayesian_composite` (one GP per proxy, `model composite`), `bayesian_score` (one GP of the
+//! combined score, `model score`: the default before), `bayesian_impute` (`failures
+//! impute_worst`, which always models the score), `snobfit`,
 //! `nelder_mead`, `evolutionary`, `random`, `sobol` (a planned design of the budget's size,
 //! in the planner's order), and `external`: the suggestions come from another process over
 //! standard input and output (one JSON object per line), so the Python peers run through the
@@ -404,6 +407,17 @@ fn main_inner() -> Result<(), String> {
                     // One GP per proxy, the score applied to their predictions.
                     let mut c = with_strategy(base, Strategy::Bayesian);
                     c.optimizer.options.model = Some(qdx::validate::campaign::ModelKind::Composite);
+                    rebuilt(c)
+                } else if m == "bayesian_score" {
+                    // One GP of the combined score (the default before the composite model).
+                    let mut c = with_strategy(base, Strategy::Bayesian);
+                    c.optimizer.options.model = Some(qdx::validate::campaign::ModelKind::Score);
+                    rebuilt(c)
+                } else if m == "bayesian_impute" {
+                    // A failed experiment counts as the worst score seen, no feasibility model.
+                    let mut c = with_strategy(base, Strategy::Bayesian);
+                    c.optimizer.options.failures =
+                        Some(qdx::validate::campaign::FailureModel::ImputeWorst);
                     rebuilt(c)
                 } else {
                     let s = strategy_of(m).ok_or_else(|| format!("unknown method `{m}`"))?;

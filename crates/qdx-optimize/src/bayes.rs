@@ -89,12 +89,12 @@ pub enum BayesModel {
     /// predictions pushed through the known score (see `composite.rs`), when the score is a
     /// function of the values worth modelling that way ([`Objectives::is_composite`]), the
     /// acquisition is (log or noisy) EI and failures go to the feasibility model; otherwise
-    /// the same as `Score`.
-    Composite,
-    /// One GP of the combined score (ParEGO's scalarisation for Pareto objectives). The
-    /// default until the composite model, which wins both simulated campaigns, is measured on
-    /// pool campaigns too (see `bench/optimize/README.md`, "Composite model").
+    /// the same as `Score`. The default: it wins both simulated campaigns and both pool
+    /// campaigns with failures (`bench/optimize/README.md`, "Composite model";
+    /// `bench/pools/README.md`).
     #[default]
+    Composite,
+    /// One GP of the combined score (ParEGO's scalarisation for Pareto objectives).
     Score,
 }
 
@@ -129,7 +129,8 @@ fn enabled() -> bool {
 
 impl BayesOptions {
     /// Defaults for a domain: a Sobol design of `clamp(d + 2, 5, 10)` points, log EI, batch 1,
-    /// output warping and basin escape on, the score model.
+    /// output warping and basin escape on, the composite model (one GP per measured value where
+    /// the score is a known function of several, or of a target).
     pub fn for_domain(domain: &Domain) -> Self {
         BayesOptions {
             initial: InitialDesign {
@@ -142,7 +143,7 @@ impl BayesOptions {
             failures: FailureHandling::FeasibilityModel,
             output_warping: true,
             basin_escape: true,
-            model: BayesModel::Score,
+            model: BayesModel::Composite,
         }
     }
 }
