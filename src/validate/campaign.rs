@@ -119,6 +119,9 @@ pub struct Campaign {
     pub priors: Vec<PriorSource>,
     pub safety: Safety,
     pub simulation: Option<Simulation>,
+    /// The declared data files (`data { target "data/target.csv" }`), read and parsed by
+    /// validation; scripts read them by name (`data("target")`), nothing reads the files again.
+    pub data: std::sync::Arc<qdx_script::DataFiles>,
     /// Every file the campaign is made of, as read (for the bundle).
     pub files: Vec<CampaignFile>,
     /// What the optimizer works with, built from the sections above.
@@ -173,6 +176,7 @@ pub enum FileRole {
     Script,
     Table,
     Prior,
+    Data,
 }
 
 impl FileRole {
@@ -183,6 +187,7 @@ impl FileRole {
             FileRole::Script => "script",
             FileRole::Table => "table",
             FileRole::Prior => "prior data",
+            FileRole::Data => "data",
         }
     }
 }

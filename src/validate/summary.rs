@@ -438,6 +438,13 @@ pub fn summary(c: &Campaign) -> String {
             }
         );
     }
+    for name in c.data.names() {
+        if let Some(t) = c.data.get(name) {
+            let columns: Vec<&str> = t.columns.iter().map(|(n, _)| n.as_str()).collect();
+            let rows = t.columns.first().map_or(0, |(_, v)| v.len());
+            let _ = writeln!(s, "data {name}: {rows} rows of {}", columns.join(", "));
+        }
+    }
     let files: Vec<String> = c
         .files
         .iter()
