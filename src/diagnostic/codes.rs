@@ -250,7 +250,7 @@ catalog! {
         pub const REFERENCE_DYE: &str = "qdx::validate::reference_dye";
         /// Not shown: an error that follows from one already reported (the validator drops it).
         pub const FOLLOW_ON: &str = "qdx::validate::follow_on";
-        /// A grid cannot keep a composition summing to its total.
+        /// A grid over a composition has no levels for it, or levels that give no point inside its parts' ranges.
         pub const GRID_COMPOSITION: &str = "qdx::validate::grid_composition";
         /// No point of a grid satisfies the constraints.
         pub const GRID_INFEASIBLE: &str = "qdx::validate::grid_infeasible";

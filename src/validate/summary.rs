@@ -356,6 +356,16 @@ pub fn summary(c: &Campaign) -> String {
         ""
     };
     let _ = writeln!(s, "optimizer: {}{chosen}", opt.join(", "));
+    for (k, levels) in &o.composition_levels {
+        if let Some(comp) = c.compositions.get(*k) {
+            let _ = writeln!(
+                s,
+                "  levels {}: {levels} per part (simplex lattice, steps of 1/{} of the total)",
+                comp.name,
+                levels.saturating_sub(1)
+            );
+        }
+    }
     for (var, levels) in &o.levels {
         if let Some(v) = c.variables.get(*var) {
             let _ = writeln!(
