@@ -1047,8 +1047,8 @@ fn run_a_small_campaign() {
       optimizer/         every suggestion with the model's explanation
       manifest.json      SHA-256 of every file (check with `qdx verify`)
     --- stderr
-    experiment 0 (1/2) ok · residence 60 s, temperature 260 degC · peak 433.7 nm · best score 4.337e-7
-    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.8 nm · best score 4.728e-7
+    experiment 0 (1/2) ok · residence 60 s, temperature 260 degC · peak 432.2 nm · best score 4.322e-7
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472 nm · best score 4.72e-7
     "#);
     assert!(env.path("runs/tiny-1/manifest.json").is_file());
     // The next run takes the next folder.
@@ -1135,7 +1135,7 @@ fn resume_an_interrupted_run() {
       optimizer/         every suggestion with the model's explanation
       manifest.json      SHA-256 of every file (check with `qdx verify`)
     --- stderr
-    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472.8 nm · best score 4.728e-7
+    experiment 1 (2/2) ok · residence 60 s, temperature 280 degC · peak 472 nm · best score 4.72e-7
     "#);
     assert_eq!(env.run(&["verify", "b"]).code, Some(0));
 }
@@ -1560,8 +1560,8 @@ fn report_renders_a_bundle_again_in_three_forms() {
 
     | experiment | objective | residence [s] | temperature [degC] | peak [nm] |
     |---|---|---|---|---|
-    | 1 | 4.728e-7 | 60 | 280 | 472.8 |
-    | 0 | 4.337e-7 | 60 | 260 | 433.7 |
+    | 1 | 4.72e-7 | 60 | 280 | 472 |
+    | 0 | 4.322e-7 | 60 | 260 | 432.2 |
 
     Spectra of every experiment are in `spectra/`; all values in `observations.csv`.
     --- stderr

@@ -69,6 +69,7 @@ fn all_constructs_uses_every_top_level_block() {
             "builtin",
             "campaign",
             "constraints",
+            "data",
             "derive",
             "kind",
             "lab",

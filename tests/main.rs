@@ -6,6 +6,7 @@ mod cli;
 mod cli_env;
 mod cli_snapshots;
 mod corpus;
+mod data_files;
 mod docs;
 mod exit_codes;
 mod format;

@@ -614,3 +614,37 @@ fn prior_data_with_a_bad_cell_is_an_error_of_check() {
     assert!(checked.campaign.is_none());
     insta::assert_snapshot!(rendered(&checked));
 }
+
+/// A grid over a composition runs its simplex lattice: `feed 5` gives the Cd share 0, 1/4,
+/// 1/2, 3/4 and 1 with Se the rest; only 1/2 lies in the Cd range 0.3 .. 0.7, so 2 × 2 × 1
+/// points, each summing to the total.
+#[test]
+fn a_grid_over_a_composition_runs_the_lattice_points_inside_the_parts_ranges() {
+    let c = crate::support::check_path(Path::new("tests/data/valid/grid_composition.qdx"))
+        .campaign
+        .expect("valid");
+    let grid = c.search.grid.as_ref().expect("a grid");
+    assert_eq!(grid.total, 2 * 2 * 5);
+    let cd = c
+        .variables
+        .iter()
+        .position(|v| v.name == "feed.cd")
+        .expect("feed.cd");
+    let se = c
+        .variables
+        .iter()
+        .position(|v| v.name == "feed.se")
+        .expect("feed.se");
+    assert_eq!(grid.points.len(), 4);
+    for p in &grid.points {
+        assert_eq!((p[cd], p[se]), (0.5, 0.5), "{p:?}");
+    }
+    // Three parts in 5 levels: C(4 + 2, 2) = 15 lattice points.
+    assert_eq!(qdx::validate::campaign::lattice_size(3, 4), 15);
+    assert_eq!(qdx::validate::campaign::lattice_size(2, 4), 5);
+    let dir = tempfile::tempdir().expect("temp");
+    // The design runs its 4 points (whether the chemistry gives a spectrum at each is not
+    // what is tested here).
+    let s = run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    assert_eq!(s.experiments, 4);
+}

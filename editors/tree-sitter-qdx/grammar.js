@@ -121,6 +121,7 @@ module.exports = grammar({
         $.objectives,
         $.optimizer,
         $.prior,
+        $.data,
         $.safety,
         $.simulate,
         $.lab,
@@ -426,6 +427,10 @@ module.exports = grammar({
 
     prior: ($) =>
       seq('prior', field('format', $.ident), field('source', $.string), optional($.props)),
+
+    // Data files scripts read: `data { target "data/target-spectrum.csv" }`.
+    data: ($) => seq('data', '{', repeat($.data_file), '}'),
+    data_file: ($) => seq(field('name', $.ident), field('source', $.string)),
 
     // ─────────────────────── safety, simulation, lab bindings ───────────────────────
 

@@ -186,6 +186,10 @@ catalog! {
         pub const CYCLE: &str = "qdx::validate::cycle";
         /// A device of the reactor is in no connection.
         pub const DANGLING_DEVICE: &str = "qdx::validate::dangling_device";
+        /// A declared data file is not a table of numbers under a header of column names.
+        pub const DATA_FILE: &str = "qdx::validate::data_file";
+        /// Two data files are declared under one name.
+        pub const DATA_TWICE: &str = "qdx::validate::data_twice";
         /// The flow stops at a device with no outlet downstream.
         pub const DEAD_END: &str = "qdx::validate::dead_end";
         /// `derive` assigns to something that is neither a name nor a device setting.
@@ -246,7 +250,7 @@ catalog! {
         pub const REFERENCE_DYE: &str = "qdx::validate::reference_dye";
         /// Not shown: an error that follows from one already reported (the validator drops it).
         pub const FOLLOW_ON: &str = "qdx::validate::follow_on";
-        /// A grid cannot keep a composition summing to its total.
+        /// A grid over a composition has no levels for it, or levels that give no point inside its parts' ranges.
         pub const GRID_COMPOSITION: &str = "qdx::validate::grid_composition";
         /// No point of a grid satisfies the constraints.
         pub const GRID_INFEASIBLE: &str = "qdx::validate::grid_infeasible";
@@ -484,6 +488,8 @@ catalog! {
         pub const UNKNOWN_CHANNEL: &str = "qdx::validate::unknown_channel";
         /// `combine` names a way to combine objectives qdx does not know.
         pub const UNKNOWN_COMBINE: &str = "qdx::validate::unknown_combine";
+        /// A script reads `data(name)` with a name no data file is declared as.
+        pub const UNKNOWN_DATA: &str = "qdx::validate::unknown_data";
         /// No device has the name given.
         pub const UNKNOWN_DEVICE: &str = "qdx::validate::unknown_device";
         /// A fault policy names a fault qdx does not raise.

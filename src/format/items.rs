@@ -36,6 +36,7 @@ enum Node<'n> {
     Parameter(&'n Parameter),
     Assignment(&'n Assignment),
     Constraint(&'n Expr),
+    DataFile(&'n DataFile),
     Measure(&'n MeasureEntry),
     Proxy(&'n Proxy),
     Objective(&'n ObjectiveEntry),
@@ -183,6 +184,13 @@ impl<'a> Printer<'a> {
                 let head = format!("prior {} {}", p.format.name, string(&p.path.value));
                 self.with_props(p.span, head, p.props.as_ref(), next);
             }
+            Item::Data(b) => self.block(
+                b.span,
+                "data",
+                &b.entries,
+                |d| (d.span, Node::DataFile(d)),
+                next,
+            ),
             Item::Safety(b) => self.block(
                 b.span,
                 "safety",
@@ -334,6 +342,10 @@ impl<'a> Printer<'a> {
                 self.layout.line_entry(a.span, &text, next);
             }
             Node::Constraint(e) => self.layout.line_entry(e.span, &expr::expr(e), next),
+            Node::DataFile(d) => {
+                let text = format!("{} {}", d.name.name, string(&d.path.value));
+                self.layout.line_entry(d.span, &text, next);
+            }
             Node::Measure(m) => self.measure_entry(m, next),
             Node::Proxy(p) => {
                 let definition = match &p.definition {

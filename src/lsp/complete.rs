@@ -156,6 +156,7 @@ const TOP_LEVEL: &[(&str, &str)] = &[
     ("objectives", "what to optimise and when to stop"),
     ("optimizer", "the strategy and its options"),
     ("prior", "earlier results to start from"),
+    ("data", "data files scripts read"),
     ("safety", "limits and fault policies"),
     ("simulate", "the simulated lab's model"),
     ("kind", "a device kind"),

@@ -405,7 +405,8 @@ impl Index {
                         }
                     }
                 }
-                Item::Builtin(_) => {}
+                // Data files are named for scripts, which read them by a string.
+                Item::Builtin(_) | Item::Data(_) => {}
                 Item::Reference(r) => self.props(&r.props, None),
                 Item::Stocks(block) => {
                     for s in &block.entries {

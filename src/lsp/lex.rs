@@ -99,6 +99,7 @@ pub const KEYWORDS: &[&str] = &[
     "batch",
     "levels",
     "prior",
+    "data",
     "safety",
     "on",
     "retry",

@@ -445,6 +445,23 @@ pub fn document_symbols(ast: &ast::Ast, text: &str) -> Vec<DocumentSymbol> {
                 LspKind::NAMESPACE,
                 Vec::new(),
             ),
+            Item::Data(b) => (
+                keyword,
+                LspKind::NAMESPACE,
+                b.entries
+                    .iter()
+                    .map(|d| {
+                        symbol(
+                            d.name.name.clone(),
+                            Some(format!("{:?}", d.path.value)),
+                            LspKind::FILE,
+                            d.span,
+                            d.name.span,
+                            Vec::new(),
+                        )
+                    })
+                    .collect(),
+            ),
             Item::Prior(p) => (
                 format!("prior {} {:?}", p.format.name, p.path.value),
                 LspKind::FILE,

@@ -228,7 +228,7 @@ fn spread(mut xs: Vec<f64>) -> Spread {
 /// Experiments of a design known before the run, counted without building it.
 fn planned_design_size(c: &Campaign) -> Option<u64> {
     match c.optimizer.strategy {
-        Strategy::Grid => Some(c.optimizer.grid_size(&c.variables)),
+        Strategy::Grid => Some(c.optimizer.grid_size(&c.variables, &c.compositions)),
         Strategy::Sobol | Strategy::LatinHypercube => Some(c.search.design_size as u64),
         _ => None,
     }

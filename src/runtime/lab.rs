@@ -105,8 +105,9 @@ impl Lab {
                     path: path.clone(),
                     outputs: outputs.iter().map(|r| r.name.clone()).collect(),
                 };
-                let model =
-                    sim::ScriptModel::from_source(source, &config).map_err(|e| e.to_string())?;
+                let model = sim::ScriptModel::from_source(source, &config)
+                    .map_err(|e| e.to_string())?
+                    .with_data(std::sync::Arc::clone(&c.data));
                 lab.virtual_lab = Some(VirtualLab::Script(model));
                 return Ok(lab);
             }

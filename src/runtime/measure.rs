@@ -268,7 +268,9 @@ fn script(
         },
     };
     let locate = |e: qdx_script::ScriptError| located(c, file, &e);
-    let compiled = qdx_script::Script::compile(source, origin).map_err(locate)?;
+    let compiled = qdx_script::Script::compile(source, origin)
+        .map_err(locate)?
+        .with_data(std::sync::Arc::clone(&c.data));
     // A script reads whole spectra, so where it looks cannot be told: one that may read a
     // saturated channel gets no value rather than one computed from clipped data.
     for (k, s) in channels {

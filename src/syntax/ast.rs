@@ -81,6 +81,7 @@ pub enum Item {
     Objectives(Block<ObjectiveEntry>),
     Optimizer(Optimizer),
     Prior(Prior),
+    Data(Block<DataFile>),
     Safety(Block<SafetyEntry>),
     Simulate(Simulate),
     Lab(Lab),
@@ -105,6 +106,7 @@ impl Item {
             Item::Objectives(x) => x.span,
             Item::Optimizer(x) => x.span,
             Item::Prior(x) => x.span,
+            Item::Data(x) => x.span,
             Item::Safety(x) => x.span,
             Item::Simulate(x) => x.span,
             Item::Lab(x) => x.span,
@@ -130,6 +132,7 @@ impl Item {
             Item::Objectives(_) => "objectives",
             Item::Optimizer(_) => "optimizer",
             Item::Prior(_) => "prior",
+            Item::Data(_) => "data",
             Item::Safety(_) => "safety",
             Item::Simulate(_) => "simulate",
             Item::Lab(_) => "lab",
@@ -608,6 +611,14 @@ pub struct Prior {
     pub format: Ident,
     pub path: StringLit,
     pub props: Option<Props>,
+    pub span: Span,
+}
+
+/// `target "data/target-spectrum.csv"` in a `data` block: a file scripts read by its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataFile {
+    pub name: Ident,
+    pub path: StringLit,
     pub span: Span,
 }
 

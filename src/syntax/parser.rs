@@ -331,6 +331,13 @@ impl<'t> Lower<'t> {
                     span,
                 })
             }
+            Rule::data => Item::Data(self.block(pair, |l, p| {
+                let span = l.span(&p);
+                let mut c = Cursor::new(p, l);
+                let name = l.expect_ident(&mut c)?;
+                let path = l.string(c.expect(Rule::string)?);
+                Ok(DataFile { name, path, span })
+            })?),
             Rule::safety => Item::Safety(self.block(pair, |l, p| l.safety_entry(p))?),
             Rule::simulate => Item::Simulate(self.simulate(pair)?),
             Rule::lab => Item::Lab(self.lab(pair)?),

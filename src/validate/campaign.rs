@@ -119,6 +119,9 @@ pub struct Campaign {
     pub priors: Vec<PriorSource>,
     pub safety: Safety,
     pub simulation: Option<Simulation>,
+    /// The declared data files (`data { target "data/target.csv" }`), read and parsed by
+    /// validation; scripts read them by name (`data("target")`), nothing reads the files again.
+    pub data: std::sync::Arc<qdx_script::DataFiles>,
     /// Every file the campaign is made of, as read (for the bundle).
     pub files: Vec<CampaignFile>,
     /// What the optimizer works with, built from the sections above.
@@ -173,6 +176,7 @@ pub enum FileRole {
     Script,
     Table,
     Prior,
+    Data,
 }
 
 impl FileRole {
@@ -183,6 +187,7 @@ impl FileRole {
             FileRole::Script => "script",
             FileRole::Table => "table",
             FileRole::Prior => "prior data",
+            FileRole::Data => "data",
         }
     }
 }
@@ -1125,6 +1130,10 @@ pub struct OptimizerConfig {
     pub batch: u64,
     /// Grid levels per variable (SI values, or level indices for choices).
     pub levels: BTreeMap<VarId, Vec<f64>>,
+    /// Grid levels per composition (its index in `Campaign::compositions`): `k` levels give
+    /// every part the values total·j/(k − 1), j = 0 … k − 1, in the combinations that sum to
+    /// the total (a simplex-lattice design); points outside a part's range are left out.
+    pub composition_levels: BTreeMap<usize, u64>,
     /// Its options (`acquisition ucb`, `beta 2`, `surrogate gp { kernel matern52 }`), typed.
     pub options: OptimizerOptions,
     pub span: Span,
@@ -1157,6 +1166,7 @@ impl OptimizerConfig {
             initial,
             batch: 1,
             levels: BTreeMap::new(),
+            composition_levels: BTreeMap::new(),
             options: OptimizerOptions::default(),
             span: Span::synthetic(crate::source::Synthetic::Default),
             chosen_by_qdx: true,
@@ -1165,16 +1175,48 @@ impl OptimizerConfig {
 
     /// Points of the grid over `variables`: every option of a choice, the levels of the others
     /// (saturating: a product past `u64::MAX` stays there).
-    pub fn grid_size(&self, variables: &[Variable]) -> u64 {
+    pub fn grid_size(&self, variables: &[Variable], compositions: &[Composition]) -> u64 {
+        let lattices = self
+            .composition_levels
+            .iter()
+            .map(|(k, levels)| {
+                let parts = compositions
+                    .get(*k)
+                    .map_or(1, |c| c.components.len() as u64);
+                lattice_size(parts, levels.saturating_sub(1))
+            })
+            .fold(1_u64, u64::saturating_mul);
         variables
             .iter()
             .enumerate()
             .map(|(i, v)| match &v.domain {
                 Domain::Choice { levels } => levels.len() as u64,
+                // A composition's parts count once, as its lattice.
+                Domain::Component { .. } => 1,
                 _ => self.levels.get(&i).map_or(1, |l| l.len() as u64),
             })
-            .fold(1_u64, u64::saturating_mul)
+            .fold(lattices, u64::saturating_mul)
     }
+}
+
+/// Points of a simplex lattice of `parts` parts in `steps` steps: the ways to write `steps` as
+/// an ordered sum of `parts` counts, C(steps + parts − 1, parts − 1), saturating.
+pub fn lattice_size(parts: u64, steps: u64) -> u64 {
+    // C(n, r) by the multiplicative formula; each partial product is itself a binomial
+    // coefficient, so the division is exact.
+    let (n, r) = (
+        steps.saturating_add(parts.saturating_sub(1)),
+        parts.saturating_sub(1),
+    );
+    let r = r.min(n.saturating_sub(r));
+    let mut c: u128 = 1;
+    for i in 0..r {
+        c = c * u128::from(n - i) / u128::from(i + 1);
+        if c > u128::from(u64::MAX) {
+            return u64::MAX;
+        }
+    }
+    u64::try_from(c).unwrap_or(u64::MAX)
 }
 
 /// The optimizer block's options, typed by validation (each checked and read once; the

@@ -1340,7 +1340,7 @@ impl<'a> Validator<'a> {
         base: usize,
     ) -> Result<qdx_script::Script, Diagnostic> {
         match qdx_script::Script::compile(source, origin) {
-            Ok(script) => Ok(script),
+            Ok(script) => Ok(script.with_data(std::sync::Arc::clone(&self.data))),
             Err(e) => {
                 let at = e.source_offset().unwrap_or(base);
                 Err(

@@ -9,6 +9,7 @@
 
 pub mod bounds;
 pub mod campaign;
+mod data;
 pub mod durations;
 pub mod expr;
 pub mod ids;
@@ -128,6 +129,8 @@ pub(crate) struct Validator<'a> {
     priors: Vec<PriorSource>,
     safety: Safety,
     simulation: Option<Simulation>,
+    /// The declared data files, read and parsed once (`data`), for scripts.
+    data: std::sync::Arc<qdx_script::DataFiles>,
     files: Vec<CampaignFile>,
     /// Names used somewhere (for unused-declaration warnings).
     used: std::cell::RefCell<std::collections::BTreeSet<String>>,
@@ -175,6 +178,7 @@ impl<'a> Validator<'a> {
             priors: Vec::new(),
             safety: Safety::default(),
             simulation: None,
+            data: std::sync::Arc::default(),
             files: Vec::new(),
             used: std::cell::RefCell::new(std::collections::BTreeSet::new()),
             poisoned: std::cell::RefCell::new(std::collections::BTreeSet::new()),
@@ -223,6 +227,7 @@ impl<'a> Validator<'a> {
         self.derive();
         self.constraints();
         self.safety();
+        self.data_files();
         self.simulate();
         self.measurement();
         self.unused_by_virtual_lab();
@@ -307,6 +312,7 @@ impl<'a> Validator<'a> {
                 priors: std::mem::take(&mut self.priors),
                 safety: std::mem::take(&mut self.safety),
                 simulation: self.simulation.take(),
+                data: std::sync::Arc::clone(&self.data),
                 files: std::mem::take(&mut self.files),
                 search,
             });

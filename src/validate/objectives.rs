@@ -573,6 +573,7 @@ impl<'a> Validator<'a> {
             initial: None,
             batch: 1,
             levels: BTreeMap::new(),
+            composition_levels: BTreeMap::new(),
             options: OptimizerOptions::default(),
             span: o.span,
             chosen_by_qdx: false,
@@ -582,6 +583,8 @@ impl<'a> Validator<'a> {
             .find(|(n, _)| *n == canonical)
             .map_or(&[][..], |(_, o)| *o);
         let mut errors = Vec::new();
+        // Where each composition's levels are written, for errors about its lattice.
+        let mut composition_level_at: BTreeMap<usize, Span> = BTreeMap::new();
         for e in &o.entries {
             match e {
                 OptimizerEntry::Initial {
@@ -676,6 +679,35 @@ impl<'a> Validator<'a> {
                         continue;
                     }
                     for l in levels {
+                        if let Some(k) = self
+                            .compositions
+                            .iter()
+                            .position(|c| c.name == l.variable.name)
+                        {
+                            match composition_levels(l) {
+                                Ok(n) => {
+                                    if config.composition_levels.insert(k, n).is_some() {
+                                        errors.push(
+                                            Diagnostic::error(
+                                                code::DUPLICATE_LEVELS,
+                                                format!(
+                                                    "levels of `{}` are given twice",
+                                                    l.variable.name
+                                                ),
+                                            )
+                                            .at(l.span),
+                                        );
+                                    }
+                                    composition_level_at.insert(k, l.span);
+                                }
+                                Err(d) => {
+                                    // Reported here; not again as levels missing.
+                                    composition_level_at.insert(k, l.span);
+                                    errors.push(d);
+                                }
+                            }
+                            continue;
+                        }
                         match self.levels(l) {
                             Ok((id, values)) => {
                                 if config.levels.insert(id, values).is_some() {
@@ -735,8 +767,10 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        if config.strategy == Strategy::Grid && !config.levels.is_empty() {
-            let size = config.grid_size(&self.variables);
+        if config.strategy == Strategy::Grid
+            && !(config.levels.is_empty() && config.composition_levels.is_empty())
+        {
+            let size = config.grid_size(&self.variables, &self.compositions);
             if size > MAX_DESIGN_POINTS {
                 let levels_span = o.entries.iter().find_map(|e| match e {
                     OptimizerEntry::Levels { span, .. } => Some(*span),
@@ -779,15 +813,27 @@ impl<'a> Validator<'a> {
                 }
             }
             Strategy::Grid => {
-                if !self.compositions.is_empty() {
-                    errors.push(
-                        Diagnostic::error(
-                            code::GRID_COMPOSITION,
-                            "a grid cannot keep a composition summing to its total",
-                        )
-                        .at(o.span)
-                        .help("use `sobol` or `latin_hypercube` for compositions"),
-                    );
+                for (k, comp) in self.compositions.iter().enumerate() {
+                    match config.composition_levels.get(&k) {
+                        None if composition_level_at.contains_key(&k) => {}
+                        None => errors.push(
+                            Diagnostic::error(
+                                code::GRID_COMPOSITION,
+                                format!("a grid needs levels for the composition `{}`", comp.name),
+                            )
+                            .label(o.strategy.span, "a grid over the variables")
+                            .help(format!(
+                                "add `levels {{ {} 5 }}`: each part then takes 0, 1/4, 1/2, 3/4 and all of the total, in the combinations that sum to it",
+                                comp.name
+                            )),
+                        ),
+                        Some(levels) => {
+                            if let Some(d) = self.lattice_outside_ranges(comp, *levels) {
+                                let at = composition_level_at.get(&k).copied().unwrap_or(o.span);
+                                errors.push(d.at(at));
+                            }
+                        }
+                    }
                 }
                 let missing: Vec<&Variable> = self
                     .variables
@@ -875,6 +921,41 @@ impl<'a> Validator<'a> {
     }
 
     /// `temperature [240 degC, 260 degC]` or `residence 5`.
+    /// Why a composition's grid lattice in `levels` levels cannot be formed: no point of it
+    /// has every part inside its range (`None` when one has, or when the lattice is too large
+    /// to list, which the grid's size check reports).
+    fn lattice_outside_ranges(&self, comp: &Composition, levels: u64) -> Option<Diagnostic> {
+        let steps = levels.saturating_sub(1);
+        if super::campaign::lattice_size(comp.components.len() as u64, steps) > MAX_DESIGN_POINTS {
+            return None;
+        }
+        let lattice = super::strategy::lattice(comp, steps);
+        let inside = |(id, x): &(VarId, f64)| {
+            self.variables.get(*id).is_some_and(|v| match v.domain {
+                Domain::Component { lo, hi, .. } => {
+                    let slack = 1e-9 * comp.total.abs().max(1.0);
+                    *x >= lo - slack && *x <= hi + slack
+                }
+                _ => true,
+            })
+        };
+        if lattice.iter().any(|point| point.iter().all(inside)) {
+            return None;
+        }
+        Some(
+            Diagnostic::error(
+                code::GRID_COMPOSITION,
+                format!(
+                    "the grid cannot be formed: in {levels} levels, no point of `{}` has every part inside its range",
+                    comp.name
+                ),
+            )
+            .help(format!(
+                "{levels} levels give each part a multiple of 1/{steps} of the total; use more levels, or widen the parts' ranges"
+            )),
+        )
+    }
+
     fn levels(&self, l: &ast::Level) -> Result<(VarId, Vec<f64>), Diagnostic> {
         let Some(id) = self
             .variables
@@ -1500,4 +1581,29 @@ fn ramp_warnings(
         }
     }
     out
+}
+
+/// The level count of a composition's grid (`mix 5`); a list is refused, since its parts'
+/// values must sum to the total.
+fn composition_levels(l: &ast::Level) -> Result<u64, Diagnostic> {
+    match &l.values {
+        ast::LevelValues::Count(n) if (2..=10_000).contains(&n.value) => Ok(n.value),
+        ast::LevelValues::Count(n) => Err(Diagnostic::error(
+            code::LEVEL_COUNT,
+            "a grid needs 2 to 10000 levels per variable",
+        )
+        .at(n.span)),
+        ast::LevelValues::List(_, span) => Err(Diagnostic::error(
+            code::LEVEL_COUNT,
+            format!(
+                "`{}` is a composition: its grid takes a number of levels, not a list",
+                l.variable.name
+            ),
+        )
+        .at(*span)
+        .help(format!(
+            "write `{} 5`: each part then takes 0, 1/4, 1/2, 3/4 and all of the total, in the combinations that sum to it",
+            l.variable.name
+        ))),
+    }
 }

@@ -2,7 +2,9 @@
 //! few representative inputs, so that a script that would fail in every experiment is an error
 //! before the run.
 //!
-//! Invariant: two failures are reported, because the made-up inputs cannot be their cause:
+//! Invariant: three failures are reported, because the made-up inputs cannot be their cause:
+//! - a `data(name)` call with a name no data file is declared as (the tables it reads are
+//!   the declared files themselves, not made up);
 //! - a result of the wrong type (a string where a number is expected, a map without a declared
 //!   output);
 //! - a limit of the sandbox (operations, memory, a value's size, nesting, time). The dry run
@@ -71,6 +73,9 @@ impl Failure {
             ScriptErrorKind::WrongType => Diagnostic::error(code::SCRIPT_RESULT, message).help(
                 format!("`qdx check` ran the script {}; {result}", self.inputs),
             ),
+            ScriptErrorKind::UnknownData => Diagnostic::error(code::UNKNOWN_DATA, message).help(
+                "a script reads only the files the campaign declares, by their names: `data { target \"data/target.csv\" }`, then `data(\"target\")`",
+            ),
             ScriptErrorKind::TooSlow => Diagnostic::error(code::SCRIPT_LIMIT, message).help(format!(
                 "`qdx check` ran the script {} and stopped it after {} s (a run allows {} s per evaluation, and evaluates it in every experiment; a proxy takes microseconds, a model milliseconds)",
                 self.inputs,
@@ -88,6 +93,7 @@ impl Failure {
     pub(super) fn label(&self) -> &'static str {
         match self.error.kind {
             ScriptErrorKind::WrongType => "the result comes from here",
+            ScriptErrorKind::UnknownData => "read here",
             _ => "stopped here",
         }
     }
@@ -240,6 +246,7 @@ fn reported(kind: ScriptErrorKind) -> bool {
     matches!(
         kind,
         ScriptErrorKind::WrongType
+            | ScriptErrorKind::UnknownData
             | ScriptErrorKind::TooManyOperations
             | ScriptErrorKind::TooSlow
             | ScriptErrorKind::TooMuchMemory

@@ -633,7 +633,7 @@ impl<'a> Validator<'a> {
             &source,
             qdx_script::ScriptOrigin::File(file.clone()),
         ) {
-            Ok(script) => script,
+            Ok(script) => script.with_data(std::sync::Arc::clone(&self.data)),
             Err(e) => {
                 let at = e.source_offset().unwrap_or(0);
                 return Err(vec![

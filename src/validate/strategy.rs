@@ -65,7 +65,7 @@ pub fn search(s: &Sections<'_>) -> Result<Search, String> {
     let strategy = spec(s, &domain);
     let prior = prior_observations(s)?;
     let grid = if s.optimizer.strategy == c::Strategy::Grid {
-        Some(grid(s.variables, s.optimizer, &domain)?)
+        Some(grid(s.variables, s.compositions, s.optimizer, &domain)?)
     } else {
         None
     };
@@ -84,31 +84,51 @@ pub fn search(s: &Sections<'_>) -> Result<Search, String> {
 /// experiments a grid runs, for validation's budget check and for the planner.
 pub fn grid(
     variables: &[c::Variable],
+    compositions: &[c::Composition],
     optimizer: &c::OptimizerConfig,
     domain: &opt::Domain,
 ) -> Result<c::Grid, String> {
-    let total = optimizer.grid_size(variables);
+    let total = optimizer.grid_size(variables, compositions);
     if total > c::MAX_DESIGN_POINTS {
         return Err(format!(
             "the grid has {total} points, more than qdx plans ({})",
             c::MAX_DESIGN_POINTS
         ));
     }
-    let axes: Vec<Vec<f64>> = variables
-        .iter()
-        .enumerate()
-        .map(|(i, v)| match &v.domain {
-            VarDomain::Choice { levels } => (0..levels.len()).map(|k| k as f64).collect(),
-            _ => optimizer.levels.get(&i).cloned().unwrap_or_default(),
-        })
-        .collect();
-    let mut points = vec![Vec::new()];
-    for axis in &axes {
-        let mut next = Vec::with_capacity(points.len() * axis.len());
+    // Each factor of the grid is a list of settings, one setting a list of (variable, value):
+    // a variable's levels one variable at a time, a composition's lattice all its parts at once.
+    let mut factors: Vec<Vec<Vec<(usize, f64)>>> = Vec::new();
+    for (i, v) in variables.iter().enumerate() {
+        match &v.domain {
+            VarDomain::Choice { levels } => {
+                factors.push((0..levels.len()).map(|k| vec![(i, k as f64)]).collect());
+            }
+            VarDomain::Component { .. } => {}
+            _ => factors.push(
+                optimizer
+                    .levels
+                    .get(&i)
+                    .map(|l| l.iter().map(|x| vec![(i, *x)]).collect())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+    for (k, levels) in &optimizer.composition_levels {
+        if let Some(comp) = compositions.get(*k) {
+            factors.push(lattice(comp, levels.saturating_sub(1)));
+        }
+    }
+    let mut points = vec![vec![0.0; variables.len()]];
+    for factor in &factors {
+        let mut next = Vec::with_capacity(points.len() * factor.len());
         for p in &points {
-            for x in axis {
-                let mut q: Vec<f64> = p.clone();
-                q.push(*x);
+            for setting in factor {
+                let mut q = p.clone();
+                for (i, x) in setting {
+                    if let Some(slot) = q.get_mut(*i) {
+                        *slot = *x;
+                    }
+                }
                 next.push(q);
             }
         }
@@ -116,6 +136,43 @@ pub fn grid(
     }
     points.retain(|p| domain.is_feasible(&point(variables, p)));
     Ok(c::Grid { points, total })
+}
+
+/// The simplex lattice of a composition in `steps` steps: every way to give its parts
+/// total·j/steps with the j summing to `steps`, the first part's share falling from the
+/// whole total, then the second's, and so on. Parts' ranges are not applied here (the domain's feasibility
+/// check leaves those points out).
+pub fn lattice(comp: &c::Composition, steps: u64) -> Vec<Vec<(usize, f64)>> {
+    let parts = comp.components.len();
+    let mut out = Vec::new();
+    let mut counts = vec![0_u64; parts];
+    fill(&mut counts, 0, steps, &mut |counts| {
+        out.push(
+            comp.components
+                .iter()
+                .zip(counts)
+                .map(|(id, j)| (*id, comp.total * (*j as f64) / (steps.max(1) as f64)))
+                .collect(),
+        );
+    });
+    out
+}
+
+/// Every assignment of `left` to `counts[at..]` (the last takes what is left), in order.
+fn fill(counts: &mut [u64], at: usize, left: u64, emit: &mut dyn FnMut(&[u64])) {
+    if at + 1 >= counts.len() {
+        if let Some(last) = counts.get_mut(at) {
+            *last = left;
+        }
+        emit(counts);
+        return;
+    }
+    for j in (0..=left).rev() {
+        if let Some(slot) = counts.get_mut(at) {
+            *slot = j;
+        }
+        fill(counts, at + 1, left - j, emit);
+    }
 }
 
 /// The search domain: variables, compositions, linear and non-linear constraints.

@@ -356,6 +356,16 @@ pub fn summary(c: &Campaign) -> String {
         ""
     };
     let _ = writeln!(s, "optimizer: {}{chosen}", opt.join(", "));
+    for (k, levels) in &o.composition_levels {
+        if let Some(comp) = c.compositions.get(*k) {
+            let _ = writeln!(
+                s,
+                "  levels {}: {levels} per part (simplex lattice, steps of 1/{} of the total)",
+                comp.name,
+                levels.saturating_sub(1)
+            );
+        }
+    }
     for (var, levels) in &o.levels {
         if let Some(v) = c.variables.get(*var) {
             let _ = writeln!(
@@ -437,6 +447,13 @@ pub fn summary(c: &Campaign) -> String {
                 format!(" {{{}}}", params.join(", "))
             }
         );
+    }
+    for name in c.data.names() {
+        if let Some(t) = c.data.get(name) {
+            let columns: Vec<&str> = t.columns.iter().map(|(n, _)| n.as_str()).collect();
+            let rows = t.columns.first().map_or(0, |(_, v)| v.len());
+            let _ = writeln!(s, "data {name}: {rows} rows of {}", columns.join(", "));
+        }
     }
     let files: Vec<String> = c
         .files

@@ -64,12 +64,18 @@ pub const LIMITS: ScriptLimits = ScriptLimits {
 /// - `BasicIteratorPackage`: `for i in 0..n`, `range(a, b, step)`;
 /// - qdx helpers (registered here): `sqrt exp ln log10` also on integers, `pow(x, y)`,
 ///   `clamp(x, lo, hi)`, and on arrays of numbers `sum mean argmax argmin`, `trapz(x, y)`
-///   (trapezoid integral) and `interp(xs, ys, x)` (linear interpolation, `xs` ascending).
+///   (trapezoid integral) and `interp(xs, ys, x)` (linear interpolation, `xs` ascending);
+/// - `data(name)`: the data file the campaign declares as `name` (`data { target
+///   "data/target.csv" }`), as an object map from each column's name to its array of numbers,
+///   read and checked by `qdx check` before the script runs; only the files a script was given
+///   with [`crate::Script::with_data`], and a name not among them is an error
+///   ([`crate::ScriptErrorKind::UnknownData`]).
 ///
 /// **What it does not get**: no `eval` (the symbol is disabled), no `import`/`export` and no
 /// modules (crate feature `no_module`), no time (`no_time`: no `timestamp`), no `sleep` and no
-/// `exit` (the language-core package that holds them is not registered), no file, network,
-/// process or environment access (no function for any of it exists), no randomness (no rand
+/// `exit` (the language-core package that holds them is not registered), no file access but
+/// `data(name)`'s declared tables, no network, process or environment access (no function for
+/// any of it exists), no randomness (no rand
 /// package), no custom syntax (`no_custom_syntax`), no blobs or bit fields. `print` and `debug`
 /// are swallowed, never written to the terminal.
 ///
@@ -169,6 +175,7 @@ fn register_helpers(engine: &mut Engine) {
                     .sum())
             },
         )
+        .register_fn("data", |name: &str| crate::data::data(name))
         .register_fn(
             "interp",
             |xs: Array, ys: Array, x: Dynamic| -> Result<FLOAT, Box<EvalAltResult>> {

@@ -62,6 +62,8 @@ pub enum ScriptErrorKind {
     TooDeep,
     /// A string, array or map grew past its limit, or too many variables or functions.
     TooLarge,
+    /// It called `data(name)` with a name the campaign declares no data file as.
+    UnknownData,
     /// It used something the sandbox forbids (`eval`, `import`, `export`, ...).
     Forbidden,
     /// It ran, but its result has the wrong type: a string, an array, true/false, nothing, a

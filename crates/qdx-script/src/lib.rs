@@ -16,6 +16,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod alloc;
+mod data;
 mod engine;
 mod error;
 mod inputs;
@@ -23,6 +24,7 @@ mod script;
 mod watch;
 
 pub use alloc::{MeteredAllocator, memory_metered};
+pub use data::{DataFiles, DataTable};
 pub use engine::{LIMITS, ScriptLimits, sandboxed_engine};
 pub use error::{ScriptError, ScriptErrorKind, ScriptOrigin, ScriptPosition};
 pub use inputs::Inputs;

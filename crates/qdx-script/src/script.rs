@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, ParseErrorType, Position, Scope};
 
+use crate::data::{DataFiles, Reading, UnknownData};
 use crate::engine::{LIMITS, sandboxed_engine};
 use crate::error::{ScriptError, ScriptErrorKind, ScriptOrigin, ScriptPosition, locate};
 use crate::inputs::Inputs;
@@ -49,6 +50,8 @@ pub struct Script {
     budget: ScriptBudget,
     /// A flag that stops this script's evaluations, besides [`Interrupt::process`].
     interrupt: Option<Interrupt>,
+    /// The data files `data(name)` reads (none by default).
+    data: Option<Arc<DataFiles>>,
 }
 
 fn identifier_words(source: &str) -> BTreeSet<String> {
@@ -87,6 +90,7 @@ impl Script {
                 words: Arc::new(identifier_words(source)),
                 budget: BUDGET,
                 interrupt: None,
+                data: None,
             }),
             Err(e) => Err(parse_error(&e, source, origin)),
         }
@@ -104,6 +108,13 @@ impl Script {
     #[must_use]
     pub fn with_interrupt(mut self, interrupt: Interrupt) -> Script {
         self.interrupt = Some(interrupt);
+        self
+    }
+
+    /// The same script, reading `files` through `data(name)`.
+    #[must_use]
+    pub fn with_data(mut self, files: Arc<DataFiles>) -> Script {
+        self.data = Some(files);
         self
     }
 
@@ -180,7 +191,9 @@ impl Script {
             }
         }
         let watch = Watch::start(self.budget, self.interrupt.clone());
+        let reading = Reading::start(self.data.clone());
         let result = engine().eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast);
+        drop(reading);
         drop(watch);
         result.map_err(|e| self.eval_error(*e, inputs))
     }
@@ -439,6 +452,13 @@ fn describe(
                 "the script was stopped".to_owned(),
             ),
         },
+        E::ErrorRuntime(value, _) if value.is::<UnknownData>() => (
+            ScriptErrorKind::UnknownData,
+            value
+                .clone()
+                .try_cast::<UnknownData>()
+                .map_or_else(String::new, |u| u.message),
+        ),
         E::ErrorTooManyOperations(_) => (
             ScriptErrorKind::TooManyOperations,
             format!(

@@ -274,3 +274,63 @@ fn evaluation_is_deterministic() {
         assert_eq!(script.eval_proxy(&Inputs::new()).unwrap(), 1.0);
     }
 }
+
+fn target_files() -> std::sync::Arc<qdx_script::DataFiles> {
+    let mut files = qdx_script::DataFiles::new();
+    files.insert(
+        "target",
+        qdx_script::DataTable {
+            columns: vec![
+                ("wavelength_nm".to_owned(), vec![500.0, 550.0, 600.0]),
+                ("intensity".to_owned(), vec![0.0, 1.0, 0.5]),
+            ],
+        },
+    );
+    std::sync::Arc::new(files)
+}
+
+#[test]
+fn a_script_reads_its_declared_data_files_by_name() {
+    let script = compile(
+        "let t = data(\"target\");\ninterp(t.wavelength_nm, t.intensity, x) + t.keys().len()",
+    )
+    .with_data(target_files());
+    let value = script
+        .eval_proxy(&Inputs::new().number("x", 575.0))
+        .unwrap();
+    assert!((value - 2.75).abs() < 1e-12, "{value}");
+    // A change the script makes to its copy stays in that evaluation.
+    let edits = compile("let t = data(\"target\");\nt.intensity[1] = 9.0;\nt.intensity[1]")
+        .with_data(target_files());
+    assert_eq!(edits.eval_proxy(&Inputs::new()).unwrap(), 9.0);
+    let again = compile("data(\"target\").intensity[1]").with_data(target_files());
+    assert_eq!(again.eval_proxy(&Inputs::new()).unwrap(), 1.0);
+}
+
+#[test]
+fn an_undeclared_data_name_is_its_own_located_error() {
+    let script = compile("let a = 1;\ndata(\"targte\").intensity[0]").with_data(target_files());
+    let e = script.eval_proxy(&Inputs::new()).unwrap_err();
+    assert_eq!(e.kind, ScriptErrorKind::UnknownData);
+    assert_eq!(
+        e.message,
+        "no data file is declared as `targte`; the campaign declares `target`"
+    );
+    assert_eq!(e.position.map(|p| p.line), Some(2));
+    // Without data files, a script reads none, whatever it names.
+    let none = compile("data(\"target\")")
+        .eval_proxy(&Inputs::new())
+        .unwrap_err();
+    assert_eq!(none.kind, ScriptErrorKind::UnknownData);
+    assert!(
+        none.message.contains("the campaign declares none"),
+        "{}",
+        none.message
+    );
+    // A script's own `throw` is not mistaken for it.
+    let thrown = compile("throw \"no data file is declared as `x`\"")
+        .with_data(target_files())
+        .eval_proxy(&Inputs::new())
+        .unwrap_err();
+    assert_eq!(thrown.kind, ScriptErrorKind::Runtime);
+}

@@ -47,6 +47,13 @@ impl ScriptModel {
         })
     }
 
+    /// The same model, reading the campaign's declared data files through `data(name)`.
+    #[must_use]
+    pub fn with_data(mut self, files: std::sync::Arc<qdx_script::DataFiles>) -> Self {
+        self.script = self.script.with_data(files);
+        self
+    }
+
     /// The names this model reports.
     pub fn outputs(&self) -> Vec<String> {
         if self.config.outputs.is_empty() {
