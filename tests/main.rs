@@ -24,3 +24,4 @@ mod simulate;
 mod spans;
 mod strategy;
 mod support;
+mod transient;

@@ -39,6 +39,7 @@ pub mod package;
 pub mod plan;
 pub mod spectrum;
 pub mod suggestions;
+pub mod transient;
 pub mod wall;
 
 use std::collections::BTreeMap;

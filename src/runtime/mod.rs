@@ -215,6 +215,11 @@ impl Done {
     fn observation(&self, c: &Campaign) -> opt::Observation {
         self.outcome.observation(c, &self.point)
     }
+
+    /// What the optimizer is told of it: one observation, or one per reading of a ramp.
+    fn observations(&self, c: &Campaign) -> Vec<opt::Observation> {
+        self.outcome.observations(c, &self.point)
+    }
 }
 
 /// A journaled experiment a resumed run replays.
@@ -297,6 +302,10 @@ pub struct Run<'c> {
     /// Problems a keep-alive poll heard during a wait (an alarm is answered once, so it is
     /// kept here), handled with the fault policy at the next pump check.
     heard: BTreeMap<DeviceId, DeviceError>,
+    /// With a transient measurement: the current experiment's rate commands and acquisitions
+    /// as journaled, with their times (rebuilt the same way when a resumed run replays), from
+    /// which `crate::transient::map` derives each spectrum's conditions.
+    ramp_events: Vec<(f64, Event)>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -376,6 +385,25 @@ impl<'c> Run<'c> {
         for (device, command) in &commands {
             self.in_effect.apply(*device, command);
         }
+        if self.transient().is_some() && experiment.is_some() {
+            let t = self.now();
+            for (device, command) in &commands {
+                if matches!(
+                    command,
+                    Command::SetRate { .. } | Command::Stop | Command::Refill { .. }
+                ) {
+                    let device = self.device_name(*device);
+                    self.ramp_events.push((
+                        t,
+                        Event::Command {
+                            experiment,
+                            device,
+                            command: command.clone(),
+                        },
+                    ));
+                }
+            }
+        }
         if self.replaying {
             return Ok(());
         }
@@ -403,6 +431,14 @@ impl<'c> Run<'c> {
             self.halt_point(seq)?;
         }
         Ok(())
+    }
+
+    /// The campaign's transient measurement, if it has one.
+    fn transient(&self) -> Option<&Transient> {
+        self.c
+            .measurement
+            .as_ref()
+            .and_then(|m| m.transient.as_ref())
     }
 
     fn device_name(&self, id: DeviceId) -> String {
@@ -1230,6 +1266,9 @@ impl<'c> Run<'c> {
         let mut residence: BTreeMap<u32, f64> = BTreeMap::new();
         let mut readings = BTreeMap::new();
         self.measured_settings = None;
+        self.ramp_events.clear();
+        // With a transient measurement, by reading of the ramp, then channel.
+        let mut ramp_spectra: BTreeMap<u32, BTreeMap<ChannelKind, Vec<Spectrum>>> = BTreeMap::new();
         // On hardware the pumps are asked, once per experiment before its spectra, whether
         // they still run: a stall during the steady-state wait would spoil the measurement.
         let mut pumps_checked = false;
@@ -1295,6 +1334,7 @@ impl<'c> Run<'c> {
                                 illumination,
                                 replicate,
                                 point,
+                                tick,
                                 ..
                             },
                     } => {
@@ -1322,29 +1362,43 @@ impl<'c> Run<'c> {
                             }
                             Err(FaultOutcome::Recovered) => continue,
                         };
-                        let file = match point {
-                            Some(p) => {
+                        let file = match (point, tick) {
+                            (Some(p), _) => {
                                 crate::files::spectrum::point_file(id, *p, channel, *replicate)
                             }
-                            None => {
+                            (None, Some(k)) => crate::files::spectrum::tick_file(id, *k, channel),
+                            (None, None) => {
                                 crate::files::spectrum::experiment_file(id, channel, *replicate)
                             }
                         };
                         self.write_spectrum(&file, &raw)?;
-                        self.log(Event::Acquired {
+                        let acquired = Event::Acquired {
                             experiment: id,
                             channel,
                             replicate: *replicate,
                             file,
                             point: *point,
-                        })?;
+                            tick: *tick,
+                        };
+                        if tick.is_some() {
+                            self.ramp_events.push((self.now(), acquired.clone()));
+                        }
+                        self.log(acquired)?;
                         match measure::process(channel, &raw, &self.calibration) {
-                            Ok(s) => spectra
-                                .entry(*point)
-                                .or_default()
-                                .entry(channel)
-                                .or_default()
-                                .push(s),
+                            Ok(s) => match tick {
+                                Some(k) => ramp_spectra
+                                    .entry(*k)
+                                    .or_default()
+                                    .entry(channel)
+                                    .or_default()
+                                    .push(s),
+                                None => spectra
+                                    .entry(*point)
+                                    .or_default()
+                                    .entry(channel)
+                                    .or_default()
+                                    .push(s),
+                            },
                             Err(why) => {
                                 return Ok(Ok(self.failed(
                                     Status::Failed,
@@ -1387,6 +1441,14 @@ impl<'c> Run<'c> {
                         self.log(Event::Waited {
                             experiment: Some(id),
                             why: format!("{} settles after switching", self.device_name(*device)),
+                            seconds: *seconds,
+                        })?;
+                    }
+                    Operation::Hold { seconds } => {
+                        self.idle(*seconds).await?;
+                        self.log(Event::Waited {
+                            experiment: Some(id),
+                            why: step.why.clone(),
                             seconds: *seconds,
                         })?;
                     }
@@ -1456,6 +1518,43 @@ impl<'c> Run<'c> {
             }
             measured = (proxies, failures);
         }
+        // A transient ramp: every reading's proxies at the conditions the journaled flows
+        // map it to; the last reading's are the experiment's (like a probe's last point).
+        let mut ticks = Vec::new();
+        if let Some(t) = self.transient() {
+            let mapped = crate::transient::map(
+                self.c,
+                t,
+                id,
+                self.ramp_events.iter().map(|(at, e)| (*at, e)),
+            );
+            for m in mapped {
+                let channels: BTreeMap<ChannelKind, Spectrum> = ramp_spectra
+                    .get(&m.tick)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
+                    .collect();
+                let (proxies, failures) = measure::proxies(
+                    self.c,
+                    &plan.variables,
+                    &plan.derived,
+                    &channels,
+                    &readings,
+                    &self.calibration,
+                );
+                interrupted_script().await;
+                ticks.push(crate::record::TickOutcome {
+                    tick: m.tick,
+                    acquired: m.acquired,
+                    entry: m.entry,
+                    residence: m.residence,
+                    value: m.value,
+                    proxies: proxies.clone(),
+                });
+                measured = (proxies, failures);
+            }
+        }
         let (proxies, failures) = measured;
         // An experiment fails when a proxy an objective needs could not be computed.
         let needed: Vec<ProxyId> = self.c.objectives.list.iter().map(|o| o.proxy).collect();
@@ -1508,6 +1607,7 @@ impl<'c> Run<'c> {
                 .unwrap_or_else(|| self.in_effect.settings(self.c)),
             recorded: false,
             points,
+            ticks,
         }))
     }
 
