@@ -1641,9 +1641,12 @@ fn details(page: &Page<'_>) -> String {
                 }
             }
             s.push_str("</div><p class=\"note\">Files: ");
+            // Each file once: a ramp's readings share their channel's array.
+            let mut seen = std::collections::BTreeSet::new();
             let files: Vec<String> = e
                 .spectra
                 .iter()
+                .filter(|f| seen.insert(f.file.as_str()))
                 .map(|f| {
                     format!(
                         "<a href=\"{}\"><code>{}</code></a>",

@@ -111,6 +111,10 @@ pub enum RunError {
     /// The optimizer failed to suggest or to learn from a measurement.
     #[error("the optimizer failed: {0}")]
     Optimizer(opt::OptimizeError),
+    /// A transient ramp's readings could not be stored as an array (readings on different
+    /// wavelength grids).
+    #[error("cannot store the ramp's spectra in {file}: {why}")]
+    Stack { file: String, why: String },
     /// A calibration spectrum the bundle holds does not read.
     #[error("cannot read the calibration {file}: {why}")]
     Calibration { file: String, why: String },
@@ -965,6 +969,26 @@ impl<'c> Run<'c> {
         }
     }
 
+    /// Writes a transient ramp's readings so far as `file` (and its wavelength axis), whole
+    /// and atomically: see [`crate::files::stack`].
+    fn write_stack(&self, file: &str, readings: &BTreeMap<u32, Spectrum>) -> Result<(), RunError> {
+        if self.replaying {
+            return Ok(());
+        }
+        let path = self.dir.join(file);
+        let (stack, axis) =
+            crate::files::stack::encode(readings).map_err(|why| RunError::Stack {
+                file: file.to_owned(),
+                why,
+            })?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        crate::files::write_atomic(&path, &stack).map_err(io_error(&path))?;
+        let axis_path = self.dir.join(crate::files::stack::wavelength_file(file));
+        crate::files::write_atomic(&axis_path, &axis).map_err(io_error(&axis_path))
+    }
+
     fn write_spectrum(&self, file: &str, s: &Spectrum) -> Result<(), RunError> {
         if self.replaying {
             return Ok(());
@@ -1269,6 +1293,8 @@ impl<'c> Run<'c> {
         self.ramp_events.clear();
         // With a transient measurement, by reading of the ramp, then channel.
         let mut ramp_spectra: BTreeMap<u32, BTreeMap<ChannelKind, Vec<Spectrum>>> = BTreeMap::new();
+        // …and as acquired (raw counts), by channel then reading, for the bundle's arrays.
+        let mut ramp_raw: BTreeMap<ChannelKind, BTreeMap<u32, Spectrum>> = BTreeMap::new();
         // On hardware the pumps are asked, once per experiment before its spectra, whether
         // they still run: a stall during the steady-state wait would spoil the measurement.
         let mut pumps_checked = false;
@@ -1366,12 +1392,20 @@ impl<'c> Run<'c> {
                             (Some(p), _) => {
                                 crate::files::spectrum::point_file(id, *p, channel, *replicate)
                             }
-                            (None, Some(k)) => crate::files::spectrum::tick_file(id, *k, channel),
+                            (None, Some(_)) => crate::files::stack::stack_file(id, channel),
                             (None, None) => {
                                 crate::files::spectrum::experiment_file(id, channel, *replicate)
                             }
                         };
-                        self.write_spectrum(&file, &raw)?;
+                        match tick {
+                            // A ramp's readings go into one array per channel.
+                            Some(k) => {
+                                let readings = ramp_raw.entry(channel).or_default();
+                                readings.insert(*k, raw.clone());
+                                self.write_stack(&file, readings)?;
+                            }
+                            None => self.write_spectrum(&file, &raw)?,
+                        }
                         let acquired = Event::Acquired {
                             experiment: id,
                             channel,
