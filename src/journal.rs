@@ -72,6 +72,24 @@ pub struct PointMeasured {
     pub proxies: BTreeMap<String, Option<f64>>,
 }
 
+/// What one reading of a transient ramp read, and the conditions it maps to (computed from
+/// the journaled rate commands and acquisition times, `crate::transient`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TickMeasured {
+    /// Which reading of the ramp, from 0.
+    pub tick: u32,
+    /// The middle of its acquisitions, s on the journal's time line.
+    pub acquired: f64,
+    /// When the fluid element it read entered the mixer, s.
+    pub entry: f64,
+    /// Its residence time from the mixer to the cell, s.
+    pub residence: f64,
+    /// The ramped variable's equivalent steady-state value, SI: the value at which a steady
+    /// flow gives this residence time.
+    pub value: f64,
+    pub proxies: BTreeMap<String, Option<f64>>,
+}
+
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -136,6 +154,10 @@ pub enum Event {
         /// The probe point it was taken at, from 0 (absent without a `probe`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         point: Option<u32>,
+        /// The reading of a transient ramp it belongs to, from 0 (absent without a
+        /// `transient`). The record's time is when the acquisition ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tick: Option<u32>,
     },
     /// The experiment's results.
     Measured {
@@ -158,6 +180,10 @@ pub enum Event {
         /// proxies are also `proxies`, which the objectives read). Absent without one.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         points: Vec<PointMeasured>,
+        /// With a `transient` measurement: each reading of the ramp and the conditions it maps
+        /// to, in order (the last reading's proxies are also `proxies`). Absent without one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ticks: Vec<TickMeasured>,
     },
     /// A device fault and what the policy did.
     Fault {

@@ -25,5 +25,6 @@ pub mod report;
 pub mod runtime;
 pub mod source;
 pub mod syntax;
+pub mod transient;
 pub mod validate;
 pub mod world;

@@ -36,6 +36,22 @@ pub struct Outcome {
     /// With a `probe`: what each point read, in the probe's order (`proxies` are the last
     /// point's). Empty without one.
     pub points: Vec<PointOutcome>,
+    /// With a `transient` measurement: each reading of the ramp, the conditions it maps to and
+    /// its proxies (`proxies` are the last reading's). Empty without one.
+    pub ticks: Vec<TickOutcome>,
+}
+
+/// One reading of a transient ramp: where and when its fluid element came from (see
+/// `crate::transient`) and every proxy, SI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickOutcome {
+    pub tick: u32,
+    pub acquired: f64,
+    pub entry: f64,
+    pub residence: f64,
+    /// The ramped variable's equivalent steady-state value, SI.
+    pub value: f64,
+    pub proxies: Vec<Option<f64>>,
 }
 
 /// What one probe point read: its residence time (s) and every proxy there, SI.
@@ -62,6 +78,7 @@ impl Outcome {
             settings,
             recorded: false,
             points: Vec::new(),
+            ticks: Vec::new(),
         }
     }
 
@@ -87,6 +104,18 @@ impl Outcome {
                     proxies: named(c, &p.proxies),
                 })
                 .collect(),
+            ticks: self
+                .ticks
+                .iter()
+                .map(|t| crate::journal::TickMeasured {
+                    tick: t.tick,
+                    acquired: t.acquired,
+                    entry: t.entry,
+                    residence: t.residence,
+                    value: t.value,
+                    proxies: named(c, &t.proxies),
+                })
+                .collect(),
         }
     }
 
@@ -100,6 +129,7 @@ impl Outcome {
             settings,
             recorded,
             points,
+            ticks,
             ..
         } = event
         else {
@@ -124,6 +154,17 @@ impl Outcome {
                     proxies: by_order(c, &p.proxies),
                 })
                 .collect(),
+            ticks: ticks
+                .iter()
+                .map(|t| TickOutcome {
+                    tick: t.tick,
+                    acquired: t.acquired,
+                    entry: t.entry,
+                    residence: t.residence,
+                    value: t.value,
+                    proxies: by_order(c, &t.proxies),
+                })
+                .collect(),
         })
     }
 
@@ -136,11 +177,61 @@ impl Outcome {
             && self.readings == replayed.readings
             && (self.settings.is_empty() || self.settings == replayed.settings)
             && self.points == replayed.points
+            && self.ticks == replayed.ticks
     }
 
-    /// This outcome as the optimizer receives it, at `point` (SI values of the variables).
+    /// What the optimizer learns from this outcome, at `point` (SI values of the variables):
+    /// the one observation, or with a transient ramp one per reading, at the point with the
+    /// ramped variable at the reading's equivalent value (a failed experiment: one failure,
+    /// at the point). A reading whose proxies could not all be computed is told as measured
+    /// with the ones it has.
+    pub fn observations(&self, c: &Campaign, point: &[f64]) -> Vec<opt::Observation> {
+        let ramp = c
+            .measurement
+            .as_ref()
+            .and_then(|m| m.transient.as_ref())
+            .map(|t| t.variable);
+        match ramp {
+            Some(x) if self.status.is_ok() && !self.ticks.is_empty() => self
+                .ticks
+                .iter()
+                .map(|t| {
+                    let mut at = point.to_vec();
+                    if let Some(v) = at.get_mut(x) {
+                        *v = t.value;
+                    }
+                    opt::Observation {
+                        point: crate::validate::strategy::point(&c.variables, &at),
+                        outcome: opt::Outcome::Measured(
+                            c.proxies
+                                .iter()
+                                .zip(&t.proxies)
+                                .filter_map(|(p, v)| Some((p.name.clone(), (*v)?)))
+                                .collect(),
+                        ),
+                    }
+                })
+                .collect(),
+            _ => vec![self.observation(c, point)],
+        }
+    }
+
+    /// This outcome as one observation, at `point` (SI values of the variables); with a
+    /// transient ramp, at its last reading (whose proxies are `proxies`), the ramped variable
+    /// at that reading's equivalent value rather than the suggested one, which never ran.
     pub fn observation(&self, c: &Campaign, point: &[f64]) -> opt::Observation {
-        let point = crate::validate::strategy::point(&c.variables, point);
+        let mut at = point.to_vec();
+        if let (Some(x), Some(last)) = (
+            c.measurement
+                .as_ref()
+                .and_then(|m| m.transient.as_ref())
+                .map(|t| t.variable),
+            self.ticks.last(),
+        ) && let Some(v) = at.get_mut(x)
+        {
+            *v = last.value;
+        }
+        let point = crate::validate::strategy::point(&c.variables, &at);
         let outcome = if self.status.is_ok() {
             opt::Outcome::Measured(
                 c.proxies
@@ -246,6 +337,8 @@ pub struct SavedSpectrum {
     pub file: String,
     /// The probe point it was taken at, from 0 (`None` without a `probe`).
     pub point: Option<u32>,
+    /// The reading of a transient ramp it belongs to, from 0 (`None` without a `transient`).
+    pub tick: Option<u32>,
     /// The calibration spectra it was processed with: the files of the last `calibrated`
     /// record before it (a `blank { every … }` takes new ones between experiments); empty
     /// when the run journaled none.
@@ -275,6 +368,15 @@ impl Experiment {
     /// The finished experiment as the optimizer receives it.
     pub fn observation(&self, c: &Campaign) -> Option<opt::Observation> {
         Some(self.outcome.as_ref()?.observation(c, &self.point))
+    }
+
+    /// What the optimizer is told of it (nothing before it is measured): one observation, or
+    /// one per reading of a transient ramp.
+    pub fn observations(&self, c: &Campaign) -> Vec<opt::Observation> {
+        self.outcome
+            .as_ref()
+            .map(|o| o.observations(c, &self.point))
+            .unwrap_or_default()
     }
 }
 
@@ -313,6 +415,7 @@ pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
                 replicate,
                 file,
                 point,
+                tick,
             } => {
                 if let Some(e) = out.get_mut(experiment) {
                     e.spectra.push(SavedSpectrum {
@@ -320,6 +423,7 @@ pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
                         replicate: *replicate,
                         file: file.clone(),
                         point: *point,
+                        tick: *tick,
                         calibration: calibration.to_vec(),
                     });
                 }

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["bind"],
     &["plan"],
     &["journal"],
-    &["record"],
+    &["record", "transient"],
     &["files"],
     &["report"],
     &["bundle"],

@@ -46,6 +46,7 @@ fn check_examples_exits_zero() {
         ok: examples/branin-script.qdx (campaign "branin-script")
         ok: examples/cdse-grid-screen.qdx (campaign "cdse-grid-screen")
         ok: examples/cdse-krishnadasan.qdx (campaign "cdse-krishnadasan-2007")
+        ok: examples/cdse-transient.qdx (campaign "cdse-transient")
         ok: examples/cspbx3-orange.qdx (campaign "cspbx3-orange-600nm")
         ok: examples/epps-2017-multipoint.qdx (campaign "epps-2017-multipoint")
         ok: examples/mekki-berrada-2021-spectrum.qdx (campaign "mekki-berrada-2021-spectrum")

@@ -25,3 +25,4 @@ mod simulate;
 mod spans;
 mod strategy;
 mod support;
+mod transient;

@@ -66,18 +66,53 @@ class Bundle:
         spectra = self._resources["spectra"]
         self.spectra = _read_table(self.folder / spectra["path"], spectra["schema"]["fields"])
 
-    def spectrum(self, experiment: int, channel: str, replicate: int = 0) -> pd.DataFrame:
-        """One spectrum of an experiment: ``wavelength_nm`` and the quantity its header names."""
+        # A transient campaign's readings: one row per reading of a ramp, with the conditions
+        # its spectrum maps to (absent for other campaigns).
+        transient = self._resources.get("transient")
+        self.transient: Optional[pd.DataFrame] = None
+        if transient is not None:
+            fields = transient["schema"]["fields"]
+            self.transient = _read_table(self.folder / transient["path"], fields)
+            self.transient.attrs["units"] = {f["name"]: f.get("unit", "") for f in fields}
+
+    def spectrum(
+        self, experiment: int, channel: str, replicate: int = 0, tick: Optional[int] = None
+    ) -> pd.DataFrame:
+        """One spectrum of an experiment: ``wavelength_nm`` and the quantity its header names.
+        For a transient campaign, ``tick`` names the reading of the ramp (a row of its array)."""
         rows = self.spectra[
             (self.spectra["experiment"] == experiment)
             & (self.spectra["channel"] == channel)
             & (self.spectra["replicate"] == replicate)
         ]
+        if tick is not None and "tick" in self.spectra.columns:
+            rows = rows[rows["tick"] == tick]
         if rows.empty:
             raise KeyError(f"no {channel} spectrum, replicate {replicate}, of experiment {experiment}")
-        frame = pd.read_csv(self.folder / rows["file"].iloc[0])
+        file = rows["file"].iloc[0]
+        if file.endswith(".npy"):
+            wavelengths, counts = self.ramp(experiment, channel)
+            row = int(rows["tick"].iloc[0])
+            frame = pd.DataFrame({"wavelength_nm": wavelengths, "counts": counts[row]})
+        else:
+            frame = pd.read_csv(self.folder / file)
         frame.attrs["units"] = {"wavelength_nm": "nm"}
         return frame
+
+    def ramp(self, experiment: int, channel: str):
+        """A transient experiment's readings of one channel: the wavelength axis (nm) and the
+        (reading x pixel) array of raw counts, both numpy arrays (row ``k`` is ``tick`` k)."""
+        import numpy as np
+
+        rows = self.spectra[
+            (self.spectra["experiment"] == experiment) & (self.spectra["channel"] == channel)
+        ]
+        files = [f for f in rows["file"] if f.endswith(".npy")]
+        if not files:
+            raise KeyError(f"no {channel} ramp in experiment {experiment}")
+        stack = self.folder / files[0]
+        axis = stack.with_name(stack.stem + "-wavelength_nm.npy")
+        return np.load(axis), np.load(stack)
 
     def journal(self) -> List[Dict[str, Any]]:
         """Every record of ``journal.jsonl``, in order (every number in SI: see ``journal_units``)."""

@@ -77,6 +77,22 @@ class BundleTest(unittest.TestCase):
                     self.assertIn(name, units["measured.settings"])
         self.assertEqual(units["measured.proxies"]["peak"], "m")
 
+    def test_a_transient_campaign_reads_its_ramps_and_their_conditions(self):
+        text = (ROOT / "examples" / "cdse-transient.qdx").read_text(encoding="utf-8")
+        path = self.tmp / "transient.qdx"
+        path.write_text(text.replace("experiments 6,", "experiments 3,"), encoding="utf-8")
+        b = qdx.run(path, out=self.tmp / "t")
+        self.assertEqual(len(b.observations), 3)
+        readings = b.transient
+        self.assertEqual(len(readings), 3 * 61)
+        self.assertEqual(readings.attrs["units"]["total_flow [uL/min]"], "uL/min")
+        wavelengths, counts = b.ramp(1, "photoluminescence")
+        self.assertEqual(counts.shape, (61, len(wavelengths)))
+        one = b.spectrum(1, "photoluminescence", tick=12)
+        self.assertEqual(list(one["counts"]), list(counts[12]))
+        first = readings[(readings["experiment"] == 1) & (readings["tick"] == 0)]
+        self.assertAlmostEqual(float(first["total_flow [uL/min]"].iloc[0]), 40.0, places=6)
+
     def test_check_returns_located_diagnostics(self):
         broken = self.tmp / "broken.qdx"
         broken.write_text(TINY.read_text().replace("temperature <= 310 degC", "temperature <= 310 mL"))

@@ -309,7 +309,17 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
         &files::suggestions::write(c, &experiments),
     )?;
     let probe = c.measurement.as_ref().is_some_and(|m| m.probe.is_some());
-    write_file("spectra.csv", &files::spectrum::index(&experiments, probe))?;
+    let transient = c.measurement.as_ref().and_then(|m| m.transient.as_ref());
+    write_file(
+        "spectra.csv",
+        &files::spectrum::index(&experiments, probe, transient.is_some()),
+    )?;
+    if let Some(t) = transient {
+        write_file(
+            "transient.csv",
+            &files::transient::write(c, t, &experiments),
+        )?;
+    }
     write_file("datapackage.json", &files::package::write(c))?;
     let facts = Facts::of(&records);
     let inputs = crate::report::Inputs {

@@ -313,6 +313,7 @@ impl RunError {
             | RunError::PriorRefused(_)
             | RunError::Optimizer(_)
             | RunError::Calibration { .. }
+            | RunError::Stack { .. }
             | RunError::Io { .. }
             | RunError::Diverged { .. }
             | RunError::Wait { .. }
@@ -460,6 +461,13 @@ mod tests {
             (
                 "RunError::Calibration",
                 RunError::Calibration {
+                    file: "f".into(),
+                    why: "x".into(),
+                },
+            ),
+            (
+                "RunError::Stack",
+                RunError::Stack {
                     file: "f".into(),
                     why: "x".into(),
                 },
@@ -687,6 +695,7 @@ mod tests {
         3  RunError::PriorRefused
         3  RunError::Optimizer
         3  RunError::Calibration
+        3  RunError::Stack
         3  RunError::Journal(Corrupt)
         3  RunError::Bundle(Io)
         3  RunError::Io

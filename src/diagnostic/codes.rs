@@ -462,6 +462,10 @@ catalog! {
         pub const TOLERANCE: &str = "qdx::validate::tolerance";
         /// A spectral function gets more arguments than it takes.
         pub const TOO_MANY_ARGUMENTS: &str = "qdx::validate::too_many_arguments";
+        /// A `transient` measurement is incomplete or out of range (its ramp, its spectra, its interval).
+        pub const TRANSIENT: &str = "qdx::validate::transient";
+        /// A `transient` measurement asks for what qdx cannot map back to conditions (a ramp that changes more than the flow).
+        pub const TRANSIENT_UNSUPPORTED: &str = "qdx::validate::transient_unsupported";
         /// Warning: a device (a heater, a spectrometer) is not attached to anything.
         pub const UNATTACHED: &str = "qdx::validate::unattached";
         /// Nothing ends the campaign: no budget and no stop condition.

@@ -24,6 +24,10 @@
 //!                        replicates numbered from 0 as everywhere; calibration spectra as
 //!                        spectra/calibration-<channel>-<dark|reference|dye>[-<round>].csv
 //!                        ([`spectrum::calibration_file`])
+//!   spectra/e<NNNN>-ramp-<channel>.npy   a transient ramp's readings, one row each, raw
+//!                        counts, with `…-wavelength_nm.npy` beside it ([`stack`])
+//!   transient.csv        one row per reading of a transient ramp: the conditions its spectrum
+//!                        maps to and its proxies ([`transient`])
 //!   report.html          the report (`crate::report`)
 //!   wall.jsonl           wall-clock times of the run's phases (not part of the bundle id)
 //! ```
@@ -38,7 +42,9 @@ pub mod observations;
 pub mod package;
 pub mod plan;
 pub mod spectrum;
+pub mod stack;
 pub mod suggestions;
+pub mod transient;
 pub mod wall;
 
 use std::collections::BTreeMap;

@@ -46,7 +46,7 @@ fn journal_units(c: &Campaign) -> Value {
         .filter(|d| matches!(d.target, DerivedTarget::Setting { .. }))
         .map(|d| (d.name.clone(), json!(si(d.dimension))))
         .collect();
-    json!({
+    let mut units = json!({
         "t": "s",
         "planned.estimated_duration": "s",
         "waited.seconds": "s",
@@ -60,9 +60,22 @@ fn journal_units(c: &Campaign) -> Value {
         "calibrated.dyes.integration_time_s": "s",
         "calibrated.dyes.absorbance": "1",
         "suggested.values": values,
-        "measured.proxies": proxies,
+        "measured.proxies": proxies.clone(),
         "measured.settings": settings,
-    })
+    });
+    let ramped = c
+        .measurement
+        .as_ref()
+        .and_then(|m| m.transient.as_ref())
+        .and_then(|t| c.variables.get(t.variable));
+    if let (Some(v), Some(units)) = (ramped, units.as_object_mut()) {
+        for key in ["acquired", "entry", "residence"] {
+            units.insert(format!("measured.ticks.{key}"), json!("s"));
+        }
+        units.insert("measured.ticks.value".into(), json!(si(v.dimension)));
+        units.insert("measured.ticks.proxies".into(), Value::Object(proxies));
+    }
+    units
 }
 
 /// The text of `datapackage.json`.
@@ -92,6 +105,16 @@ pub fn write(c: &Campaign) -> String {
             "the probe point it was taken at, from 0",
         ));
         key.push("point");
+    }
+    let transient = c.measurement.as_ref().and_then(|m| m.transient.as_ref());
+    if transient.is_some() {
+        spectra.push(field(
+            "tick",
+            "integer",
+            "",
+            "the reading of the transient ramp it belongs to, from 0 (transient.csv)",
+        ));
+        key.push("tick");
     }
     let package = json!({
         "profile": "tabular-data-package",
@@ -157,6 +180,32 @@ pub fn write(c: &Campaign) -> String {
             },
         ],
     });
+    let mut package = package;
+    if let (Some(t), Some(resources)) = (
+        transient,
+        package.get_mut("resources").and_then(Value::as_array_mut),
+    ) {
+        let fields: Vec<Value> = super::transient::columns(c, t)
+            .iter()
+            .map(|col| field(&col.header, col.kind.name(), &col.unit, &col.description))
+            .collect();
+        resources.push(json!({
+            "name": "transient",
+            "path": "transient.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": {
+                "fields": fields,
+                "primaryKey": ["experiment", "tick"],
+                "foreignKeys": [{
+                    "fields": ["experiment"],
+                    "reference": {"resource": "observations", "fields": ["experiment"]},
+                }],
+            },
+        }));
+    }
     let mut text = serde_json::to_string_pretty(&package).unwrap_or_default();
     text.push('\n');
     text

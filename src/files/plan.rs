@@ -275,6 +275,7 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     replicate,
                     light,
                     point,
+                    tick,
                 } => {
                     m.insert("illumination".into(), json!(illumination));
                     entry(
@@ -290,6 +291,9 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
                     }
                     if let Some(point) = point {
                         m.insert("point".into(), json!(point));
+                    }
+                    if let Some(tick) = tick {
+                        m.insert("tick".into(), json!(tick));
                     }
                 }
                 Command::MoveProbe {
@@ -360,6 +364,10 @@ fn operation(c: &Campaign, op: &Operation) -> Value {
         Operation::WaitLight { device, seconds: s } => {
             m.insert("wait".into(), json!("light"));
             m.insert("device".into(), json!(name(*device)));
+            entry(&mut m, "seconds", &seconds, *s);
+        }
+        Operation::Hold { seconds: s } => {
+            m.insert("wait".into(), json!("hold"));
             entry(&mut m, "seconds", &seconds, *s);
         }
     }

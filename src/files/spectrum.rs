@@ -64,6 +64,11 @@ pub fn point_file(experiment: u64, point: u32, channel: ChannelKind, replicate: 
     )
 }
 
+/// The file of reading `tick` (from 0) of a transient experiment's ramp.
+pub fn tick_file(experiment: u64, tick: u32, channel: ChannelKind) -> String {
+    format!("spectra/e{experiment:04}-t{tick:04}-{}.csv", channel.name())
+}
+
 /// The header name of a spectrum's quantity.
 fn quantity_name(q: SpectrumQuantity) -> &'static str {
     match q {
@@ -138,11 +143,14 @@ pub fn read(text: &str) -> Result<Spectrum, String> {
 /// `experiment` column of `observations.csv`) to its files: `experiment,channel,replicate,file`,
 /// and with `points` (the campaign's measurement has a `probe`) a last column `point`, the
 /// probe point from 0.
-pub fn index(experiments: &[crate::record::Experiment], points: bool) -> String {
+pub fn index(experiments: &[crate::record::Experiment], points: bool, ticks: bool) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["experiment", "channel", "replicate", "file"];
     if points {
         header.push("point");
+    }
+    if ticks {
+        header.push("tick");
     }
     // Writing to memory cannot fail.
     let _ = w.write_record(&header);
@@ -156,6 +164,9 @@ pub fn index(experiments: &[crate::record::Experiment], points: bool) -> String 
             ];
             if points {
                 row.push(s.point.map_or_else(String::new, |p| p.to_string()));
+            }
+            if ticks {
+                row.push(s.tick.map_or_else(String::new, |k| k.to_string()));
             }
             let _ = w.write_record(&row);
         }

@@ -167,6 +167,7 @@ const TOP_LEVEL: &[(&str, &str)] = &[
 /// The `measure` entries written as a name and a property list, with what they do.
 const MEASURE_ENTRIES: &[(&str, &str)] = &[
     ("probe", "read the coil at several points along it"),
+    ("transient", "ramp the flow and read the cell all the time"),
     ("flush", "rinse with one pump after each measurement"),
     (
         "blank",
@@ -403,6 +404,24 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
             );
         }
         ("measure", 2) if last == Some("along") => devices_of(&mut out, index, Some("coil")),
+        ("measure", 2) if words.is_empty() && cx.head.first() == Some(&"transient") => {
+            for (p, what) in [
+                ("ramp", "the variable the ramp moves (a total flow)"),
+                ("from", "where the ramp starts"),
+                ("to", "where the ramp ends"),
+                ("over", "how long the ramp lasts"),
+                ("every", "the interval between spectra"),
+                ("shape", "linear or exponential"),
+                ("residence", "how spectra map to the fluid they read"),
+            ] {
+                out.push(p, CompletionItemKind::PROPERTY, Some(what.to_owned()));
+            }
+        }
+        ("measure", 2) if last == Some("ramp") => {
+            out.symbols(index, SymbolKind::Variable, |_| true);
+        }
+        ("measure", 2) if last == Some("shape") => out.keywords(&["exponential", "linear"]),
+        ("measure", 2) if last == Some("residence") => out.keywords(&["plug_flow"]),
         ("measure", 1) if last == Some("steady_state") => out.keywords(&["after"]),
         ("measure", 1) if last == Some("settle") => out.keywords(&["within"]),
         ("measure", 2) if words.is_empty() => {
@@ -762,5 +781,26 @@ mod tests {
         ));
         assert!(coils.contains(&"r1".to_owned()), "{coils:?}");
         assert!(!coils.contains(&"m1".to_owned()), "{coils:?}");
+    }
+
+    #[test]
+    fn offers_the_transient_and_what_it_takes() {
+        let head =
+            format!("{HEAD}variables {{\n  total_flow : flow_rate in 5 uL/min .. 40 uL/min\n}}\n");
+        let entries = labels(&format!("{head}measure at s1 {{\n  |\n}}\n"));
+        assert!(entries.contains(&"transient".to_owned()), "{entries:?}");
+        let props = labels(&format!("{head}measure at s1 {{\n  transient {{ |\n}}\n"));
+        assert_eq!(
+            props,
+            vec!["ramp", "from", "to", "over", "every", "shape", "residence"]
+        );
+        let vars = labels(&format!(
+            "{head}measure at s1 {{\n  transient {{ ramp |\n}}\n"
+        ));
+        assert_eq!(vars, vec!["total_flow"]);
+        let shapes = labels(&format!(
+            "{head}measure at s1 {{\n  transient {{ ramp total_flow, shape |\n}}\n"
+        ));
+        assert_eq!(shapes, vec!["exponential", "linear"]);
     }
 }

@@ -47,6 +47,10 @@ pub enum Command {
         /// `probe`: the one reading, in the cell).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         point: Option<u32>,
+        /// Which reading of a transient measurement's ramp it is, from 0 (absent without a
+        /// `transient`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tick: Option<u32>,
     },
     /// Move a spectrometer's probe along a coil to point `point` (from 0) of the
     /// measurement's `probe`, `volume` m³ of coil `coil` from its inlet.
@@ -86,6 +90,7 @@ impl Command {
             replicate,
             light: None,
             point: None,
+            tick: None,
         }
     }
 

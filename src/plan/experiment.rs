@@ -16,8 +16,7 @@ use crate::validate::campaign::*;
 use crate::validate::expr::Env;
 use qdx_lab::Illumination;
 
-/// Seconds of overhead per device command and per acquisition (serial round trips).
-pub const COMMAND_OVERHEAD_S: f64 = 0.05;
+pub use crate::validate::campaign::COMMAND_OVERHEAD_S;
 /// Safety margin on reagent: refill when less than this share of a syringe would remain.
 pub const REAGENT_MARGIN: f64 = 1.05;
 
@@ -105,6 +104,8 @@ pub enum Operation {
     Read,
     /// Wait `seconds` for a light just switched on to settle (its kind's `settle`).
     WaitLight { device: DeviceId, seconds: f64 },
+    /// Keep the flows for the rest of a transient ramp's interval between readings, s.
+    Hold { seconds: f64 },
 }
 
 impl Operation {
@@ -144,6 +145,7 @@ impl Operation {
                     | Command::MoveProbe { .. },
                 ..
             } | Operation::WaitLight { .. }
+                | Operation::Hold { .. }
         )
     }
 
@@ -168,7 +170,7 @@ impl Operation {
                 } => integration * f64::from(*averages) + COMMAND_OVERHEAD_S,
             },
             Operation::Read => COMMAND_OVERHEAD_S,
-            Operation::WaitLight { seconds, .. } => *seconds,
+            Operation::WaitLight { seconds, .. } | Operation::Hold { seconds } => *seconds,
             Operation::WaitThermal {
                 device,
                 within,
@@ -224,14 +226,19 @@ impl Operation {
                     replicate,
                     light,
                     point,
+                    tick,
                 } => format!(
-                    "acquire {} on {} ({} ms x {}, replicate {}){}{}",
+                    "acquire {} on {} ({} ms x {}, replicate {}){}{}{}",
                     super::command::channel(*illumination).map_or("dark", ChannelKind::name),
                     name(device),
                     qdx_units::format_number(integration * 1000.0),
                     averages,
                     replicate,
                     point.map_or(String::new(), |p| format!(", point {}", p + 1)),
+                    tick.map_or(String::new(), |k| format!(
+                        ", reading {} of the ramp",
+                        k + 1
+                    )),
                     light
                         .as_ref()
                         .map_or(String::new(), |l| format!(" under {l}"))
@@ -284,6 +291,10 @@ impl Operation {
                 flow(*total_flow)
             ),
             Operation::Read => "read the virtual lab".to_owned(),
+            Operation::Hold { seconds } => format!(
+                "hold the flows {} s until the next reading",
+                qdx_units::format_number(*seconds)
+            ),
         }
     }
 }
@@ -597,8 +608,38 @@ pub fn plan_experiment(
     id: u64,
     vars: &[f64],
 ) -> Result<ExperimentPlan, PlanError> {
-    let settings = settings_at(c, vars)?;
-    schedule(c, state, id, settings)
+    let Some(t) = c.measurement.as_ref().and_then(|m| m.transient.as_ref()) else {
+        return schedule(c, state, id, settings_at(c, vars)?);
+    };
+    // A transient experiment runs at the ramp's start, whatever value of the ramped variable
+    // the optimizer proposed; each reading's rates are the settings at the ramp's value then,
+    // checked like any experiment's (limits after rounding, the safety envelope).
+    let mut at = vars.to_vec();
+    if let Some(v) = at.get_mut(t.variable) {
+        *v = t.from;
+    }
+    let settings = settings_at(c, &at)?;
+    let mut ramp = Vec::new();
+    for (time, value) in t.ticks() {
+        if let Some(v) = at.get_mut(t.variable) {
+            *v = value;
+        }
+        ramp.push(RampTick {
+            time,
+            value,
+            rates: settings_at(c, &at)?.rates,
+        });
+    }
+    schedule_with(c, state, id, settings, &ramp)
+}
+
+/// One reading of a transient ramp as planned: its time from the ramp's start (s), the ramped
+/// variable's value then (SI), and the pump rates sent for it (m³/s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RampTick {
+    pub time: f64,
+    pub value: f64,
+    pub rates: BTreeMap<DeviceId, f64>,
 }
 
 /// Schedules an experiment's settings from the lab's current state: refills, temperature
@@ -609,6 +650,19 @@ pub fn schedule(
     state: &mut LabState,
     id: u64,
     settings: Settings,
+) -> Result<ExperimentPlan, PlanError> {
+    schedule_with(c, state, id, settings, &[])
+}
+
+/// [`schedule`], with a transient measurement's ramp (empty without one): after the steady
+/// state at `settings` (the ramp's start), one step per reading sets the pumps to its rates,
+/// takes every channel once, and holds the flows until the next reading.
+fn schedule_with(
+    c: &Campaign,
+    state: &mut LabState,
+    id: u64,
+    settings: Settings,
+    ramp: &[RampTick],
 ) -> Result<ExperimentPlan, PlanError> {
     let start_rates = state.rates.clone();
     let Settings {
@@ -653,7 +707,14 @@ pub fn schedule(
     let span = m.map_or(Span::synthetic(Synthetic::Default), |m| m.span);
     check_wait("steady-state wait", steady, span)?;
     let acquire_ops = acquisitions(c);
-    let measure_steps = measure_steps(c, &rates, acquire_ops);
+    let every = m
+        .and_then(|m| m.transient.as_ref())
+        .map_or(0.0, |t| t.every);
+    let measure_steps = if ramp.is_empty() {
+        measure_steps(c, &rates, acquire_ops)
+    } else {
+        ramp_steps(c, &rates, &acquire_ops, ramp, every)
+    };
     let acquire_time: f64 = measure_steps
         .iter()
         .flat_map(|s| s.ops.iter())
@@ -669,7 +730,25 @@ pub fn schedule(
         steady_state_time(c, f.volumes, &BTreeMap::from([(f.pump, f.rate)]))
     });
     check_wait("flush", flush_time, span)?;
-    let mut needs: BTreeMap<DeviceId, f64> = rates.iter().map(|(p, r)| (*p, r * running)).collect();
+    let mut needs: BTreeMap<DeviceId, f64> = if ramp.is_empty() {
+        rates.iter().map(|(p, r)| (*p, r * running)).collect()
+    } else {
+        // The steady state at the ramp's start, then each reading's rates for its interval.
+        let mut needs: BTreeMap<DeviceId, f64> = rates
+            .iter()
+            .map(|(p, r)| (*p, r * (steady + COMMAND_OVERHEAD_S * 4.0)))
+            .collect();
+        for step in &measure_steps {
+            let seconds: f64 = step.ops.iter().map(|o| o.estimate(&plan, c)).sum();
+            for (p, r) in step.ops.iter().filter_map(|o| match o.setting() {
+                Some((p, Command::SetRate { rate })) => Some((p, *rate)),
+                _ => None,
+            }) {
+                *needs.entry(p).or_insert(0.0) += r * seconds;
+            }
+        }
+        needs
+    };
     if let Some(f) = &flush {
         *needs.entry(f.pump).or_insert(0.0) += f.rate * flush_time;
     }
@@ -729,7 +808,9 @@ pub fn schedule(
     // Settings: pumps (and heaters, if they did not need settling) in parallel.
     let mut set_ops: Vec<Operation> = Vec::new();
     for (p, r) in &rates {
-        if state.rates.get(p).is_none_or(|old| (old - r).abs() > 1e-15) {
+        // A ramp's flow history is read back from this experiment's own commands, so it
+        // states every pump's starting rate even when unchanged.
+        if !ramp.is_empty() || state.rates.get(p).is_none_or(|old| (old - r).abs() > 1e-15) {
             set_ops.push(Operation::send(*p, Command::SetRate { rate: *r }));
         }
     }
@@ -948,6 +1029,7 @@ impl<'c> LightSequence<'c> {
                 replicate,
                 light,
                 point: None,
+                tick: None,
             },
         ));
     }
@@ -1100,6 +1182,7 @@ fn dark_and_reference(
                                 replicate: 0,
                                 light: None,
                                 point: None,
+                                tick: None,
                             },
                         ),
                     )
@@ -1226,6 +1309,7 @@ fn measure_steps(
                         replicate,
                         light,
                         point: Some(index),
+                        tick: None,
                     },
                 ),
                 other => other,
@@ -1237,6 +1321,99 @@ fn measure_steps(
                     probe.points.len(),
                     point.label(),
                     unit_format("s", residence)
+                ),
+                ops,
+            }
+        })
+        .collect()
+}
+
+/// A transient measurement's readings: one step each, which sets every pump to the reading's
+/// rates (the first reading's are the steady state's, sent again so the ramp's history is
+/// whole), takes every channel once marked with its `tick`, and holds the flows for the rest
+/// of the interval (the last reading holds nothing: the ramp ends with it).
+///
+/// The ramp is a staircase of rate commands, one per reading: a real syringe pump takes
+/// discrete rate commands over a serial line (tens of milliseconds each), and the interval
+/// between readings is what the campaign chose to resolve the ramp with, at least
+/// `MIN_TRANSIENT_SPECTRA` steps over it. The mapping of spectra to conditions integrates
+/// the journaled staircase exactly, so the steps are no error of the mapping.
+fn ramp_steps(
+    c: &Campaign,
+    rates: &BTreeMap<DeviceId, f64>,
+    acquire_ops: &[Operation],
+    ramp: &[RampTick],
+    every: f64,
+) -> Vec<Step> {
+    let Some(t) = c.measurement.as_ref().and_then(|m| m.transient.as_ref()) else {
+        return Vec::new();
+    };
+    let variable = c.variables.get(t.variable);
+    let name = variable.map_or("?", |v| v.name.as_str());
+    let n = ramp.len();
+    ramp.iter()
+        .enumerate()
+        .map(|(k, tick)| {
+            let index = u32::try_from(k).unwrap_or(u32::MAX);
+            let tick_rates = if k == 0 { rates } else { &tick.rates };
+            let mut ops: Vec<Operation> = tick_rates
+                .iter()
+                .map(|(p, r)| Operation::send(*p, Command::SetRate { rate: *r }))
+                .collect();
+            ops.extend(acquire_ops.iter().cloned().map(|op| match op {
+                Operation::Send {
+                    device,
+                    command:
+                        Command::Acquire {
+                            illumination,
+                            integration,
+                            averages,
+                            replicate,
+                            light,
+                            point,
+                            ..
+                        },
+                } => Operation::send(
+                    device,
+                    Command::Acquire {
+                        illumination,
+                        integration,
+                        averages,
+                        replicate,
+                        light,
+                        point,
+                        tick: Some(index),
+                    },
+                ),
+                other => other,
+            }));
+            let busy: f64 = ops
+                .iter()
+                .map(|o| match o {
+                    Operation::Send { command, .. } => match command {
+                        Command::Acquire {
+                            integration,
+                            averages,
+                            ..
+                        } => integration * f64::from(*averages) + COMMAND_OVERHEAD_S,
+                        Command::Discard { integration } => integration + COMMAND_OVERHEAD_S,
+                        _ => COMMAND_OVERHEAD_S,
+                    },
+                    Operation::WaitLight { seconds, .. } => *seconds,
+                    _ => 0.0,
+                })
+                .sum();
+            if k + 1 < n {
+                ops.push(Operation::Hold {
+                    seconds: (every - busy).max(0.0),
+                });
+            }
+            Step {
+                why: format!(
+                    "ramp reading {} of {n}: {name} {} at {} s into the ramp",
+                    k + 1,
+                    variable.map_or_else(String::new, |v| v.unit.format(tick.value)),
+                    qdx_units::format_number(tick.time)
                 ),
                 ops,
             }

@@ -1329,12 +1329,14 @@ fn best_spectra(page: &Page<'_>) -> Option<String> {
         let Some(e) = page.experiment(*id) else {
             continue;
         };
-        // With a probe, the last point: the one the objectives read.
+        // With a probe, the last point: the one the objectives read; with a transient ramp,
+        // the last reading (whose proxies are the experiment's).
         let last = e.spectra.iter().filter_map(|s| s.point).max();
+        let last_tick = e.spectra.iter().filter_map(|s| s.tick).max();
         for saved in e
             .spectra
             .iter()
-            .filter(|s| s.replicate == 0 && s.point == last)
+            .filter(|s| s.replicate == 0 && s.point == last && s.tick == last_tick)
         {
             by_channel
                 .entry(saved.channel)
@@ -1606,11 +1608,22 @@ fn details(page: &Page<'_>) -> String {
         // Spectra, a plot per channel with a line per replicate.
         let mut by_channel: BTreeMap<ChannelKind, Vec<(String, &crate::record::SavedSpectrum)>> =
             BTreeMap::new();
+        // A transient ramp's readings: about eight of them, evenly spaced, and the last, so a
+        // plot stays legible and the report small.
+        let readings = e.spectra.iter().filter_map(|s| s.tick).max();
+        let stride = readings.map_or(1, |n| (n / 8).max(1));
         for saved in &e.spectra {
+            if let (Some(k), Some(n)) = (saved.tick, readings)
+                && k % stride != 0
+                && k != n
+            {
+                continue;
+            }
             by_channel.entry(saved.channel).or_default().push((
-                match saved.point {
-                    Some(p) => format!("point {}, replicate {}", p + 1, saved.replicate),
-                    None => format!("replicate {}", saved.replicate),
+                match (saved.point, saved.tick) {
+                    (Some(p), _) => format!("point {}, replicate {}", p + 1, saved.replicate),
+                    (None, Some(k)) => format!("reading {} of the ramp", k + 1),
+                    (None, None) => format!("replicate {}", saved.replicate),
                 },
                 saved,
             ));
@@ -1628,9 +1641,12 @@ fn details(page: &Page<'_>) -> String {
                 }
             }
             s.push_str("</div><p class=\"note\">Files: ");
+            // Each file once: a ramp's readings share their channel's array.
+            let mut seen = std::collections::BTreeSet::new();
             let files: Vec<String> = e
                 .spectra
                 .iter()
+                .filter(|f| seen.insert(f.file.as_str()))
                 .map(|f| {
                     format!(
                         "<a href=\"{}\"><code>{}</code></a>",

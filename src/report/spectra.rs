@@ -76,7 +76,13 @@ impl<'a> Spectra<'a> {
     /// light through the sample, or none from the lamp). `None` when the file cannot be read
     /// or absorbance cannot be computed (no calibration, spectra on different grids).
     pub fn points(&self, saved: &SavedSpectrum, max: usize) -> Option<Vec<(f64, f64)>> {
-        let raw = read(self.dir, &saved.file)?;
+        let raw = match saved.tick {
+            // A transient ramp's reading: a row of its array.
+            Some(k) if saved.file.ends_with(".npy") => {
+                crate::files::stack::read_row(self.dir, &saved.file, k)?
+            }
+            _ => read(self.dir, &saved.file)?,
+        };
         let zip = |s: &qdx_spectra::Spectrum, skip: &[usize]| -> Vec<(f64, f64)> {
             s.wavelength_nm()
                 .iter()

@@ -168,6 +168,7 @@ impl<'c> Run<'c> {
             flows: BTreeMap::new(),
             strategy: None,
             heard: BTreeMap::new(),
+            ramp_events: Vec::new(),
         }
     }
 
@@ -209,7 +210,7 @@ impl<'c> Run<'c> {
             // The prior data first; a hardware run resumed from its journal then starts with
             // its completed experiments.
             let mut prior = c.search.prior.clone();
-            prior.extend(self.outcomes.iter().map(|o| o.observation(c)));
+            prior.extend(self.outcomes.iter().flat_map(|o| o.observations(c)));
             if !prior.is_empty() {
                 s.tell(&prior).map_err(RunError::PriorRefused)?;
             }
@@ -327,7 +328,7 @@ impl<'c> Run<'c> {
                             ),
                         };
                         self.record(&done)?;
-                        told.push(done.observation(c));
+                        told.extend(done.observations(c));
                         self.outcomes.push(done);
                         continue;
                     }
@@ -408,7 +409,7 @@ impl<'c> Run<'c> {
                     outcome,
                 };
                 self.record(&done)?;
-                told.push(done.observation(c));
+                told.extend(done.observations(c));
                 self.outcomes.push(done);
                 if !self.replaying
                     && let Some(why) = self.repeated_failure()
@@ -1363,7 +1364,7 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
                 ));
             }
         }
-        let told: Vec<opt::Observation> = members.iter().filter_map(|e| e.observation(c)).collect();
+        let told: Vec<opt::Observation> = members.iter().flat_map(|e| e.observations(c)).collect();
         if !told.is_empty() {
             strategy.tell(&told).map_err(RunError::Optimizer)?;
         }

@@ -111,6 +111,10 @@ pub enum RunError {
     /// The optimizer failed to suggest or to learn from a measurement.
     #[error("the optimizer failed: {0}")]
     Optimizer(opt::OptimizeError),
+    /// A transient ramp's readings could not be stored as an array (readings on different
+    /// wavelength grids).
+    #[error("cannot store the ramp's spectra in {file}: {why}")]
+    Stack { file: String, why: String },
     /// A calibration spectrum the bundle holds does not read.
     #[error("cannot read the calibration {file}: {why}")]
     Calibration { file: String, why: String },
@@ -215,6 +219,11 @@ impl Done {
     fn observation(&self, c: &Campaign) -> opt::Observation {
         self.outcome.observation(c, &self.point)
     }
+
+    /// What the optimizer is told of it: one observation, or one per reading of a ramp.
+    fn observations(&self, c: &Campaign) -> Vec<opt::Observation> {
+        self.outcome.observations(c, &self.point)
+    }
 }
 
 /// A journaled experiment a resumed run replays.
@@ -297,6 +306,10 @@ pub struct Run<'c> {
     /// Problems a keep-alive poll heard during a wait (an alarm is answered once, so it is
     /// kept here), handled with the fault policy at the next pump check.
     heard: BTreeMap<DeviceId, DeviceError>,
+    /// With a transient measurement: the current experiment's rate commands and acquisitions
+    /// as journaled, with their times (rebuilt the same way when a resumed run replays), from
+    /// which `crate::transient::map` derives each spectrum's conditions.
+    ramp_events: Vec<(f64, Event)>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -376,6 +389,25 @@ impl<'c> Run<'c> {
         for (device, command) in &commands {
             self.in_effect.apply(*device, command);
         }
+        if self.transient().is_some() && experiment.is_some() {
+            let t = self.now();
+            for (device, command) in &commands {
+                if matches!(
+                    command,
+                    Command::SetRate { .. } | Command::Stop | Command::Refill { .. }
+                ) {
+                    let device = self.device_name(*device);
+                    self.ramp_events.push((
+                        t,
+                        Event::Command {
+                            experiment,
+                            device,
+                            command: command.clone(),
+                        },
+                    ));
+                }
+            }
+        }
         if self.replaying {
             return Ok(());
         }
@@ -403,6 +435,14 @@ impl<'c> Run<'c> {
             self.halt_point(seq)?;
         }
         Ok(())
+    }
+
+    /// The campaign's transient measurement, if it has one.
+    fn transient(&self) -> Option<&Transient> {
+        self.c
+            .measurement
+            .as_ref()
+            .and_then(|m| m.transient.as_ref())
     }
 
     fn device_name(&self, id: DeviceId) -> String {
@@ -929,6 +969,26 @@ impl<'c> Run<'c> {
         }
     }
 
+    /// Writes a transient ramp's readings so far as `file` (and its wavelength axis), whole
+    /// and atomically: see [`crate::files::stack`].
+    fn write_stack(&self, file: &str, readings: &BTreeMap<u32, Spectrum>) -> Result<(), RunError> {
+        if self.replaying {
+            return Ok(());
+        }
+        let path = self.dir.join(file);
+        let (stack, axis) =
+            crate::files::stack::encode(readings).map_err(|why| RunError::Stack {
+                file: file.to_owned(),
+                why,
+            })?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        crate::files::write_atomic(&path, &stack).map_err(io_error(&path))?;
+        let axis_path = self.dir.join(crate::files::stack::wavelength_file(file));
+        crate::files::write_atomic(&axis_path, &axis).map_err(io_error(&axis_path))
+    }
+
     fn write_spectrum(&self, file: &str, s: &Spectrum) -> Result<(), RunError> {
         if self.replaying {
             return Ok(());
@@ -1230,6 +1290,11 @@ impl<'c> Run<'c> {
         let mut residence: BTreeMap<u32, f64> = BTreeMap::new();
         let mut readings = BTreeMap::new();
         self.measured_settings = None;
+        self.ramp_events.clear();
+        // With a transient measurement, by reading of the ramp, then channel.
+        let mut ramp_spectra: BTreeMap<u32, BTreeMap<ChannelKind, Vec<Spectrum>>> = BTreeMap::new();
+        // …and as acquired (raw counts), by channel then reading, for the bundle's arrays.
+        let mut ramp_raw: BTreeMap<ChannelKind, BTreeMap<u32, Spectrum>> = BTreeMap::new();
         // On hardware the pumps are asked, once per experiment before its spectra, whether
         // they still run: a stall during the steady-state wait would spoil the measurement.
         let mut pumps_checked = false;
@@ -1295,6 +1360,7 @@ impl<'c> Run<'c> {
                                 illumination,
                                 replicate,
                                 point,
+                                tick,
                                 ..
                             },
                     } => {
@@ -1322,29 +1388,51 @@ impl<'c> Run<'c> {
                             }
                             Err(FaultOutcome::Recovered) => continue,
                         };
-                        let file = match point {
-                            Some(p) => {
+                        let file = match (point, tick) {
+                            (Some(p), _) => {
                                 crate::files::spectrum::point_file(id, *p, channel, *replicate)
                             }
-                            None => {
+                            (None, Some(_)) => crate::files::stack::stack_file(id, channel),
+                            (None, None) => {
                                 crate::files::spectrum::experiment_file(id, channel, *replicate)
                             }
                         };
-                        self.write_spectrum(&file, &raw)?;
-                        self.log(Event::Acquired {
+                        match tick {
+                            // A ramp's readings go into one array per channel.
+                            Some(k) => {
+                                let readings = ramp_raw.entry(channel).or_default();
+                                readings.insert(*k, raw.clone());
+                                self.write_stack(&file, readings)?;
+                            }
+                            None => self.write_spectrum(&file, &raw)?,
+                        }
+                        let acquired = Event::Acquired {
                             experiment: id,
                             channel,
                             replicate: *replicate,
                             file,
                             point: *point,
-                        })?;
+                            tick: *tick,
+                        };
+                        if tick.is_some() {
+                            self.ramp_events.push((self.now(), acquired.clone()));
+                        }
+                        self.log(acquired)?;
                         match measure::process(channel, &raw, &self.calibration) {
-                            Ok(s) => spectra
-                                .entry(*point)
-                                .or_default()
-                                .entry(channel)
-                                .or_default()
-                                .push(s),
+                            Ok(s) => match tick {
+                                Some(k) => ramp_spectra
+                                    .entry(*k)
+                                    .or_default()
+                                    .entry(channel)
+                                    .or_default()
+                                    .push(s),
+                                None => spectra
+                                    .entry(*point)
+                                    .or_default()
+                                    .entry(channel)
+                                    .or_default()
+                                    .push(s),
+                            },
                             Err(why) => {
                                 return Ok(Ok(self.failed(
                                     Status::Failed,
@@ -1387,6 +1475,14 @@ impl<'c> Run<'c> {
                         self.log(Event::Waited {
                             experiment: Some(id),
                             why: format!("{} settles after switching", self.device_name(*device)),
+                            seconds: *seconds,
+                        })?;
+                    }
+                    Operation::Hold { seconds } => {
+                        self.idle(*seconds).await?;
+                        self.log(Event::Waited {
+                            experiment: Some(id),
+                            why: step.why.clone(),
                             seconds: *seconds,
                         })?;
                     }
@@ -1456,6 +1552,43 @@ impl<'c> Run<'c> {
             }
             measured = (proxies, failures);
         }
+        // A transient ramp: every reading's proxies at the conditions the journaled flows
+        // map it to; the last reading's are the experiment's (like a probe's last point).
+        let mut ticks = Vec::new();
+        if let Some(t) = self.transient() {
+            let mapped = crate::transient::map(
+                self.c,
+                t,
+                id,
+                self.ramp_events.iter().map(|(at, e)| (*at, e)),
+            );
+            for m in mapped {
+                let channels: BTreeMap<ChannelKind, Spectrum> = ramp_spectra
+                    .get(&m.tick)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
+                    .collect();
+                let (proxies, failures) = measure::proxies(
+                    self.c,
+                    &plan.variables,
+                    &plan.derived,
+                    &channels,
+                    &readings,
+                    &self.calibration,
+                );
+                interrupted_script().await;
+                ticks.push(crate::record::TickOutcome {
+                    tick: m.tick,
+                    acquired: m.acquired,
+                    entry: m.entry,
+                    residence: m.residence,
+                    value: m.value,
+                    proxies: proxies.clone(),
+                });
+                measured = (proxies, failures);
+            }
+        }
         let (proxies, failures) = measured;
         // An experiment fails when a proxy an objective needs could not be computed.
         let needed: Vec<ProxyId> = self.c.objectives.list.iter().map(|o| o.proxy).collect();
@@ -1508,6 +1641,7 @@ impl<'c> Run<'c> {
                 .unwrap_or_else(|| self.in_effect.settings(self.c)),
             recorded: false,
             points,
+            ticks,
         }))
     }
 

@@ -750,7 +750,100 @@ pub struct Measurement {
     /// Read the coil at several points along it (multi-point detection): every channel at
     /// every point, in order. `None`: one reading, in the cell.
     pub probe: Option<Probe>,
+    /// A transient (ramped) flow experiment: the flows sweep while spectra are taken all the
+    /// time. `None`: one steady-state reading per experiment.
+    pub transient: Option<Transient>,
     pub span: Span,
+}
+
+/// Seconds of overhead per device command and per acquisition (serial round trips): the
+/// planner's estimate, which validation also counts when it checks that a transient reading
+/// fits in its interval.
+pub const COMMAND_OVERHEAD_S: f64 = 0.05;
+
+/// The fewest spectra a transient experiment may take: fewer do not resolve a ramp.
+pub const MIN_TRANSIENT_SPECTRA: u64 = 10;
+/// The most spectra a transient experiment may take (the plan holds one step per spectrum).
+pub const MAX_TRANSIENT_SPECTRA: u64 = 10_000;
+
+/// `transient { ramp total_flow, from 600 uL/min, to 100 uL/min, over 20 min, every 10 s }`:
+/// after the steady state at `from`, the ramped variable moves to `to` over `over` seconds and
+/// the spectrometer reads every `every` seconds; each spectrum is mapped back to the conditions
+/// of the fluid element it saw, from the journaled flows (see `crate::transient`).
+///
+/// Invariants (validation): the variable is continuous and `from`/`to` lie inside its bounds
+/// and differ; every pump rate the campaign derives is proportional to it at fixed other
+/// variables, so a ramp changes the total flow and never the composition (the residence time
+/// alone tells an element's conditions, and the equivalent steady-state value of the variable
+/// is its time average over the element's transit); no constraint reads it; the ramp takes
+/// between [`MIN_TRANSIENT_SPECTRA`] and [`MAX_TRANSIENT_SPECTRA`] spectra and one reading of
+/// every channel fits in `every`.
+#[derive(Debug, Clone)]
+pub struct Transient {
+    pub variable: VarId,
+    /// Start and end of the ramp, SI.
+    pub from: f64,
+    pub to: f64,
+    /// Duration of the ramp, s.
+    pub over: f64,
+    pub shape: RampShape,
+    /// Interval between readings, s; the pumps are given a new rate at each reading.
+    pub every: f64,
+    pub residence: ResidenceModel,
+    pub span: Span,
+}
+
+/// How a ramp moves between its ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RampShape {
+    Linear,
+    /// Geometric: equal ratios in equal times (both ends above zero).
+    Exponential,
+}
+
+/// How a spectrum is mapped to the fluid element it saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidenceModel {
+    /// Every element moves with the mean flow: the element at the cell at time `t` entered
+    /// the mixer when the volume pumped since equals the volume from the mixer to the cell.
+    PlugFlow,
+}
+
+impl Transient {
+    /// How many spectra the ramp takes: one at its start, then one every `every` up to its end.
+    pub fn spectra(&self) -> u64 {
+        let n = (self.over / self.every * (1.0 + 1e-12)).floor();
+        if n.is_finite() && n >= 0.0 {
+            (n as u64).saturating_add(1)
+        } else {
+            0
+        }
+    }
+
+    /// The ramped variable's value `t` seconds into the ramp (clamped to its ends).
+    pub fn value_at(&self, t: f64) -> f64 {
+        let s = if self.over > 0.0 {
+            (t / self.over).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        match self.shape {
+            RampShape::Linear => self.from + (self.to - self.from) * s,
+            RampShape::Exponential => self.from * (self.to / self.from).powf(s),
+        }
+    }
+
+    /// The time of each reading from the start of the ramp, s, and the variable's value then.
+    pub fn ticks(&self) -> Vec<(f64, f64)> {
+        (0..self.spectra())
+            .map(|k| {
+                let t = (k as f64 * self.every).min(self.over);
+                (t, self.value_at(t))
+            })
+            .collect()
+    }
 }
 
 /// `probe { along r1, at [25 uL, 50 uL, 100 uL] }`: the cell's probe moves along a coil and

@@ -347,6 +347,7 @@ impl<'a> Validator<'a> {
             reference_dye: None,
             route: None,
             probe: None,
+            transient: None,
             span: m.span,
         };
         let mut errors = Vec::new();
@@ -461,6 +462,12 @@ impl<'a> Validator<'a> {
                         Err(mut ds) => errors.append(&mut ds),
                     }
                 }
+                MeasureEntry::Channel { name, props, span } if name.name == "transient" => {
+                    match self.transient(props.as_ref(), *span) {
+                        Ok(t) => measurement.transient = Some(t),
+                        Err(mut ds) => errors.append(&mut ds),
+                    }
+                }
                 MeasureEntry::Channel { name, props, span } if name.name == "probe" => {
                     match self.probe(cell, props.as_ref(), *span) {
                         Ok(p) => measurement.probe = Some(p),
@@ -489,6 +496,7 @@ impl<'a> Validator<'a> {
                                     "blank",
                                     "reference_dye",
                                     "probe",
+                                    "transient",
                                 ],
                             ) {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -537,6 +545,9 @@ impl<'a> Validator<'a> {
                     }
                 }
             }
+        }
+        if let Some(t) = &measurement.transient {
+            errors.extend(super::transient::transient_fits(&measurement, t));
         }
         if spectrometer.is_none() && !self.is_poisoned(&format!("device:{}", m.cell.name)) {
             errors.push(

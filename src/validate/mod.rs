@@ -24,6 +24,7 @@ mod simulate;
 mod space;
 pub mod strategy;
 pub mod summary;
+mod transient;
 
 use std::collections::BTreeMap;
 

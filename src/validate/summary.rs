@@ -293,6 +293,28 @@ pub fn summary(c: &Campaign) -> String {
                 let _ = writeln!(s, "    point {}: {}, {window}", k + 1, point.label());
             }
         }
+        if let Some(t) = &m.transient {
+            let seconds = DisplayUnit::of("s");
+            let (name, unit) = c
+                .variables
+                .get(t.variable)
+                .map_or(("?", DisplayUnit::plain()), |v| {
+                    (v.name.as_str(), v.unit.clone())
+                });
+            let _ = writeln!(
+                s,
+                "  transient: ramp {name} from {} to {} over {} ({}), a spectrum every {} ({} in all), mapped by plug flow",
+                unit.format(t.from),
+                unit.format(t.to),
+                seconds.approx(t.over),
+                match t.shape {
+                    RampShape::Linear => "linear",
+                    RampShape::Exponential => "exponential",
+                },
+                seconds.approx(t.every),
+                t.spectra()
+            );
+        }
     }
     if !c.proxies.is_empty() {
         let _ = writeln!(s, "proxies:");
