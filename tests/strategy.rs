@@ -466,6 +466,66 @@ fn the_model_option_picks_what_the_gp_models_and_suggestions_record_it() {
     assert!(qdx::validate::summary::summary(&c).contains("model composite"));
 }
 
+/// Issue 20: `surrogate extra_trees` and `surrogate nn_ensemble` replace the GP (of the score,
+/// or of each proxy with `model composite`); every model-chosen suggestion records the surrogate
+/// and the importance of each variable.
+#[test]
+fn the_surrogate_option_picks_the_learned_model_and_suggestions_record_importances() {
+    let base = std::fs::read_to_string("tests/data/valid/no_optimizer.qdx")
+        .expect("corpus")
+        .replace("budget { experiments 30 }", "budget { experiments 7 }");
+    let declared = |options: &str| {
+        base.replace(
+            "safety {",
+            &format!("optimizer bayesian {{\n  initial sobol 4\n  {options}\n}}\n\nsafety {{"),
+        )
+    };
+    let explains = |text: &str| -> Vec<serde_json::Value> {
+        let c = valid(check_files(text, &[]));
+        let dir = tempfile::tempdir().expect("temp");
+        let out = dir.path().join("b");
+        run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl"))
+            .expect("suggestions")
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                v["explain"].clone()
+            })
+            .collect()
+    };
+    for (options, model, surrogate, key) in [
+        (
+            "surrogate extra_trees",
+            "score",
+            "extra_trees",
+            "importance.residence",
+        ),
+        (
+            "surrogate nn_ensemble\n  model composite",
+            "composite",
+            "nn_ensemble",
+            "importance.peak.residence",
+        ),
+        ("surrogate gp", "score", "gp", "lengthscale.residence"),
+    ] {
+        let e = explains(&declared(options));
+        assert_eq!(e.len(), 7);
+        for x in &e[4..] {
+            assert_eq!(x["model"], model, "{options}: {x}");
+            assert_eq!(x["surrogate"], surrogate, "{options}: {x}");
+            assert!(x["details"][key].is_number(), "{options}: {x}");
+            assert!(x["acquisition"].as_f64().is_some_and(f64::is_finite), "{x}");
+        }
+        let c = valid(check_files(&declared(options), &[]));
+        assert!(
+            qdx::validate::summary::summary(&c).contains(&format!("surrogate {surrogate}")),
+            "{}",
+            qdx::validate::summary::summary(&c)
+        );
+    }
+}
+
 fn branin(ranges: &str) -> String {
     std::fs::read_to_string("examples/branin-script.qdx")
         .expect("example")

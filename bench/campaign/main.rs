@@ -6,7 +6,10 @@
 //! ```
 //!
 //! Methods: `native` (the campaign's own `optimizer` block), `bayesian` (its default model, one
-//! GP of the combined score), `bayesian_composite` (one GP per proxy, `model composite`), `snobfit`,
+//! GP of the combined score), `bayesian_composite` (one GP per proxy, `model composite`),
+//! `bayesian_extra_trees` and `bayesian_nn_ensemble` (`surrogate extra_trees` / `nn_ensemble` of
+//! the score), `bayesian_composite_extra_trees` and `bayesian_composite_nn_ensemble` (one of them
+//! per proxy), `snobfit`,
 //! `nelder_mead`, `evolutionary`, `random`, `sobol` (a planned design of the budget's size,
 //! in the planner's order), and `external`: the suggestions come from another process over
 //! standard input and output (one JSON object per line), so the Python peers run through the
@@ -400,10 +403,25 @@ fn main_inner() -> Result<(), String> {
             m => {
                 let c = if m == "native" {
                     base
-                } else if m == "bayesian_composite" {
-                    // One GP per proxy, the score applied to their predictions.
+                } else if let Some(rest) = m.strip_prefix("bayesian_") {
+                    // `composite` (one model per proxy, the score applied to their
+                    // predictions), a surrogate (`extra_trees`, `nn_ensemble`), or both
+                    // (`composite_extra_trees`).
+                    use qdx::validate::campaign::{ModelKind, SurrogateKind};
+                    let (composite, surrogate) = match rest.strip_prefix("composite") {
+                        Some(s) => (true, s.strip_prefix('_').unwrap_or(s)),
+                        None => (false, rest),
+                    };
                     let mut c = with_strategy(base, Strategy::Bayesian);
-                    c.optimizer.options.model = Some(qdx::validate::campaign::ModelKind::Composite);
+                    if composite {
+                        c.optimizer.options.model = Some(ModelKind::Composite);
+                    }
+                    c.optimizer.options.surrogate = match surrogate {
+                        "" => None,
+                        "extra_trees" => Some(SurrogateKind::ExtraTrees),
+                        "nn_ensemble" => Some(SurrogateKind::NnEnsemble),
+                        _ => return Err(format!("unknown method `{m}`")),
+                    };
                     rebuilt(c)
                 } else {
                     let s = strategy_of(m).ok_or_else(|| format!("unknown method `{m}`"))?;

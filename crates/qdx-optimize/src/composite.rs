@@ -23,6 +23,7 @@ use rand::Rng;
 use crate::acquisition::{self, norm_cdf};
 use crate::error::Result;
 use crate::gp::Gp;
+use crate::learned::Regressor;
 use crate::objective::Objectives;
 use crate::sobol::Sobol;
 
@@ -31,10 +32,11 @@ pub(crate) const BASE_SAMPLES: usize = 64;
 /// Softness of the improvement, as a fraction of the spread of the observed scores.
 pub(crate) const TAU_FRACTION: f64 = 1e-4;
 
-/// One measured value's GP; it models `(y − shift) / scale`.
+/// One measured value's model (a GP or a learned surrogate, see `learned.rs`); it models
+/// `(y − shift) / scale`.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueModel {
-    pub gp: Gp,
+    pub model: Regressor,
     pub shift: f64,
     pub scale: f64,
 }
@@ -50,7 +52,7 @@ pub(crate) struct ValuePrediction {
 
 impl ValueModel {
     pub fn predict(&self, x: &[f64], grad: bool) -> ValuePrediction {
-        let p = self.gp.predict(x, grad);
+        let p = self.model.predict(x, grad);
         let sd = p.var.sqrt().max(1e-12);
         ValuePrediction {
             mean: self.shift + self.scale * p.mean,
@@ -205,11 +207,11 @@ impl<'a> CompositeModel<'a> {
         (value, g)
     }
 
-    /// Kriging believer: each value's GP gets a fantasy observation of its mean at `x`.
+    /// Kriging believer: each value's model gets a fantasy observation of its mean at `x`.
     pub fn believe(&mut self, x: &[f64]) -> Result<()> {
         for v in &mut self.values {
-            let mu = v.gp.predict(x, false).mean;
-            v.gp = v.gp.with_point(x, mu)?;
+            let mu = v.model.predict(x, false).mean;
+            v.model = v.model.with_point(x, mu)?;
         }
         Ok(())
     }
@@ -311,12 +313,12 @@ mod tests {
         let b = Gp::with_theta(&x, &[-0.5, 0.1, 0.7], &[false], &theta).unwrap();
         vec![
             ValueModel {
-                gp: a,
+                model: Regressor::Gp(a),
                 shift: 600e-9,
                 scale: 10e-9,
             },
             ValueModel {
-                gp: b,
+                model: Regressor::Gp(b),
                 shift: 0.5,
                 scale: 0.2,
             },
@@ -478,7 +480,7 @@ mod tests {
         let base = base_samples(1, BASE_SAMPLES, &mut rng);
         let model = CompositeModel::new(
             vec![ValueModel {
-                gp,
+                model: Regressor::Gp(gp),
                 shift: 0.0,
                 scale: 1.0,
             }],
