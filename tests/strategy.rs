@@ -674,3 +674,57 @@ fn prior_data_with_a_bad_cell_is_an_error_of_check() {
     assert!(checked.campaign.is_none());
     insta::assert_snapshot!(rendered(&checked));
 }
+
+/// Issue 20: `examples/artificial-chemist.qdx` runs on the simulated lab with its network
+/// ensembles (one per proxy), and what it did is pinned: each experiment's phase, model and
+/// surrogate, what it measured, and where the stop condition ended the run. A change to the
+/// ensemble, the composite acquisition or the simulated lab shows up here.
+#[test]
+fn the_artificial_chemist_example_runs_its_network_ensembles() {
+    let c = crate::support::check_path(Path::new("examples/artificial-chemist.qdx"))
+        .campaign
+        .expect("the example checks");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+    let suggestions: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl"))
+            .expect("suggestions")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+    let csv = std::fs::read_to_string(out.join("observations.csv")).expect("observations");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (peak, plqy, fwhm, score) = (
+        col("peak [nm]"),
+        col("plqy"),
+        col("fwhm [nm]"),
+        col("objective"),
+    );
+    let mut table = String::from(
+        "exp  phase           model      surrogate    peak nm  plqy   fwhm nm  score\n",
+    );
+    for (row, s) in lines.zip(&suggestions) {
+        let f: Vec<&str> = row.split(',').collect();
+        let num = |i: usize| f[i].parse::<f64>().expect("number");
+        let e = &s["explain"];
+        table.push_str(&format!(
+            "{:<4} {:<15} {:<10} {:<12} {:>7.1}  {:.3}  {:>7.1}  {:.3}\n",
+            f[0],
+            e["phase"].as_str().unwrap_or("-"),
+            e["model"].as_str().unwrap_or("-"),
+            e["surrogate"].as_str().unwrap_or("-"),
+            num(peak),
+            num(plqy),
+            num(fwhm),
+            num(score),
+        ));
+    }
+    table.push_str(&format!(
+        "experiments {}, failed {}, stopped: {}\n",
+        summary.experiments, summary.failed, summary.stop_reason
+    ));
+    insta::assert_snapshot!(table);
+}
