@@ -18,6 +18,10 @@
 //! experiments use the kriging believer: each chosen point is added to the GP at its predicted mean
 //! before the next one is chosen.
 //!
+//! With a learned surrogate (`BayesOptions::surrogate`: extra-trees or a network ensemble, see
+//! `learned.rs`) steps (2), (4) and (6) use it in place of the GP (`ask_learned`, or one per
+//! value in the composite model); output warping and basin escape are GP-only.
+//!
 //! Invariants: suggestions are feasible and distinct from observed and pending points; all
 //! randomness derives from the seed, the number of observations and the number of asks, and no
 //! state other than the warm-start hyperparameters carries over between asks (basin escape is

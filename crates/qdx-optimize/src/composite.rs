@@ -13,6 +13,9 @@
 //! log space. `best` is the best score of the posterior means at the successful observations
 //! (the best observed score when the GPs interpolate; robust to noise otherwise).
 //!
+//! With `surrogate extra_trees` or `nn_ensemble` each value's model is that surrogate instead
+//! of a GP ([`Regressor`]); the acquisition is the same, without gradients (see `learned.rs`).
+//!
 //! Invariants: the score is [`Objectives::combined_of`] with the ranges
 //! [`Objectives::observed_ranges`] gives, i.e. exactly what `observations.csv` reports; values
 //! and gradients are finite for finite inputs; the GPs are independent (one per value, each with
