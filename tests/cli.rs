@@ -43,6 +43,7 @@ fn check_examples_exits_zero() {
     insta::assert_snapshot!(env.run(&args), @r#"
         exit: 0
         --- stdout
+        ok: examples/artificial-chemist.qdx (campaign "artificial-chemist")
         ok: examples/branin-script.qdx (campaign "branin-script")
         ok: examples/cdse-grid-screen.qdx (campaign "cdse-grid-screen")
         ok: examples/cdse-krishnadasan.qdx (campaign "cdse-krishnadasan-2007")

@@ -466,6 +466,78 @@ fn the_model_option_picks_what_the_gp_models_and_suggestions_record_it() {
     assert!(qdx::validate::summary::summary(&c).contains("model composite"));
 }
 
+/// Issue 20: `surrogate extra_trees` and `surrogate nn_ensemble` replace the GP (of the score,
+/// or of each proxy with `model composite`); every model-chosen suggestion records the surrogate
+/// and the importance of each variable.
+#[test]
+fn the_surrogate_option_picks_the_learned_model_and_suggestions_record_importances() {
+    let base = std::fs::read_to_string("tests/data/valid/no_optimizer.qdx")
+        .expect("corpus")
+        .replace("budget { experiments 30 }", "budget { experiments 7 }");
+    let declared = |options: &str| {
+        base.replace(
+            "safety {",
+            &format!("optimizer bayesian {{\n  initial sobol 4\n  {options}\n}}\n\nsafety {{"),
+        )
+    };
+    let explains = |text: &str| -> Vec<serde_json::Value> {
+        let c = valid(check_files(text, &[]));
+        let dir = tempfile::tempdir().expect("temp");
+        let out = dir.path().join("b");
+        run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl"))
+            .expect("suggestions")
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                v["explain"].clone()
+            })
+            .collect()
+    };
+    for (options, model, surrogate, key) in [
+        (
+            "surrogate extra_trees\n  model score",
+            "score",
+            "extra_trees",
+            "importance.residence",
+        ),
+        // The default model is composite: one forest per proxy.
+        (
+            "surrogate extra_trees",
+            "composite",
+            "extra_trees",
+            "importance.peak.residence",
+        ),
+        (
+            "surrogate nn_ensemble\n  model composite",
+            "composite",
+            "nn_ensemble",
+            "importance.peak.residence",
+        ),
+        (
+            "surrogate gp\n  model score",
+            "score",
+            "gp",
+            "lengthscale.residence",
+        ),
+    ] {
+        let e = explains(&declared(options));
+        assert_eq!(e.len(), 7);
+        for x in &e[4..] {
+            assert_eq!(x["model"], model, "{options}: {x}");
+            assert_eq!(x["surrogate"], surrogate, "{options}: {x}");
+            assert!(x["details"][key].is_number(), "{options}: {x}");
+            assert!(x["acquisition"].as_f64().is_some_and(f64::is_finite), "{x}");
+        }
+        let c = valid(check_files(&declared(options), &[]));
+        assert!(
+            qdx::validate::summary::summary(&c).contains(&format!("surrogate {surrogate}")),
+            "{}",
+            qdx::validate::summary::summary(&c)
+        );
+    }
+}
+
 fn branin(ranges: &str) -> String {
     std::fs::read_to_string("examples/branin-script.qdx")
         .expect("example")
@@ -647,4 +719,58 @@ fn a_grid_over_a_composition_runs_the_lattice_points_inside_the_parts_ranges() {
     // what is tested here).
     let s = run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
     assert_eq!(s.experiments, 4);
+}
+
+/// Issue 20: `examples/artificial-chemist.qdx` runs on the simulated lab with its network
+/// ensembles (one per proxy), and what it did is pinned: each experiment's phase, model and
+/// surrogate, what it measured, and where the stop condition ended the run. A change to the
+/// ensemble, the composite acquisition or the simulated lab shows up here.
+#[test]
+fn the_artificial_chemist_example_runs_its_network_ensembles() {
+    let c = crate::support::check_path(Path::new("examples/artificial-chemist.qdx"))
+        .campaign
+        .expect("the example checks");
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+    let suggestions: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl"))
+            .expect("suggestions")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+    let csv = std::fs::read_to_string(out.join("observations.csv")).expect("observations");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (peak, plqy, fwhm, score) = (
+        col("peak [nm]"),
+        col("plqy"),
+        col("fwhm [nm]"),
+        col("objective"),
+    );
+    let mut table = String::from(
+        "exp  phase           model      surrogate    peak nm  plqy   fwhm nm  score\n",
+    );
+    for (row, s) in lines.zip(&suggestions) {
+        let f: Vec<&str> = row.split(',').collect();
+        let num = |i: usize| f[i].parse::<f64>().expect("number");
+        let e = &s["explain"];
+        table.push_str(&format!(
+            "{:<4} {:<15} {:<10} {:<12} {:>7.1}  {:.3}  {:>7.1}  {:.3}\n",
+            f[0],
+            e["phase"].as_str().unwrap_or("-"),
+            e["model"].as_str().unwrap_or("-"),
+            e["surrogate"].as_str().unwrap_or("-"),
+            num(peak),
+            num(plqy),
+            num(fwhm),
+            num(score),
+        ));
+    }
+    table.push_str(&format!(
+        "experiments {}, failed {}, stopped: {}\n",
+        summary.experiments, summary.failed, summary.stop_reason
+    ));
+    insta::assert_snapshot!(table);
 }

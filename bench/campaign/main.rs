@@ -9,7 +9,10 @@
 //! the composite model became the default, the same as `bayesian_composite`),
 //! `bayesian_composite` (one GP per proxy, `model composite`), `bayesian_score` (one GP of the
 //! combined score, `model score`: the default before), `bayesian_impute` (`failures
-//! impute_worst`, which always models the score), `snobfit`,
+//! impute_worst`, which always models the score), `bayesian_extra_trees` and
+//! `bayesian_nn_ensemble` (`surrogate extra_trees` / `nn_ensemble` of the score),
+//! `bayesian_composite_extra_trees` and `bayesian_composite_nn_ensemble` (one of them per
+//! proxy), `snobfit`,
 //! `nelder_mead`, `evolutionary`, `random`, `sobol` (a planned design of the budget's size,
 //! in the planner's order), and `external`: the suggestions come from another process over
 //! standard input and output (one JSON object per line), so the Python peers run through the
@@ -403,21 +406,32 @@ fn main_inner() -> Result<(), String> {
             m => {
                 let c = if m == "native" {
                     base
-                } else if m == "bayesian_composite" {
-                    // One GP per proxy, the score applied to their predictions.
+                } else if let Some(rest) = m.strip_prefix("bayesian_") {
+                    // `score` (one model of the combined score), `composite` (one model per
+                    // proxy, the score applied to their predictions), `impute` (failures as
+                    // the worst score), a surrogate (`extra_trees`, `nn_ensemble`) of the
+                    // score, or a composite of surrogates (`composite_extra_trees`). A name
+                    // says its model: the default changed from score to composite.
+                    use qdx::validate::campaign::{FailureModel, ModelKind, SurrogateKind};
                     let mut c = with_strategy(base, Strategy::Bayesian);
-                    c.optimizer.options.model = Some(qdx::validate::campaign::ModelKind::Composite);
-                    rebuilt(c)
-                } else if m == "bayesian_score" {
-                    // One GP of the combined score (the default before the composite model).
-                    let mut c = with_strategy(base, Strategy::Bayesian);
-                    c.optimizer.options.model = Some(qdx::validate::campaign::ModelKind::Score);
-                    rebuilt(c)
-                } else if m == "bayesian_impute" {
-                    // A failed experiment counts as the worst score seen, no feasibility model.
-                    let mut c = with_strategy(base, Strategy::Bayesian);
-                    c.optimizer.options.failures =
-                        Some(qdx::validate::campaign::FailureModel::ImputeWorst);
+                    let (model, surrogate) = match rest {
+                        "score" => (ModelKind::Score, ""),
+                        "impute" => {
+                            c.optimizer.options.failures = Some(FailureModel::ImputeWorst);
+                            (ModelKind::Score, "")
+                        }
+                        _ => match rest.strip_prefix("composite") {
+                            Some(s) => (ModelKind::Composite, s.strip_prefix('_').unwrap_or(s)),
+                            None => (ModelKind::Score, rest),
+                        },
+                    };
+                    c.optimizer.options.model = Some(model);
+                    c.optimizer.options.surrogate = match surrogate {
+                        "" => None,
+                        "extra_trees" => Some(SurrogateKind::ExtraTrees),
+                        "nn_ensemble" => Some(SurrogateKind::NnEnsemble),
+                        _ => return Err(format!("unknown method `{m}`")),
+                    };
                     rebuilt(c)
                 } else {
                     let s = strategy_of(m).ok_or_else(|| format!("unknown method `{m}`"))?;

@@ -10,7 +10,10 @@ with fixed ranges (see bench/campaign/main.rs for why and how they are fixed).
 
     python3 bench/optimize/run_campaigns.py [--seeds 10] [--first-seed 0]
             [--campaigns cspbx3-orange,cdse-krishnadasan]
-            [--methods native,bayesian,bayesian_composite,bayesian_score,bayesian_impute,snobfit,nelder_mead,evolutionary,sobol,random,
+            [--methods native,bayesian,bayesian_composite,bayesian_score,bayesian_impute,
+                       bayesian_extra_trees,bayesian_nn_ensemble,
+                       bayesian_composite_extra_trees,bayesian_composite_nn_ensemble,
+                       snobfit,nelder_mead,evolutionary,sobol,random,
                        ax,skopt,optuna_gp,optuna_tpe,py_random]
             [--threads 1] [--force] [--no-build] [--raw DIR] [--table FILE]
     python3 bench/optimize/run_campaigns.py --report
@@ -44,7 +47,10 @@ ROOT = run_peers.ROOT
 RESULTS = run_peers.RESULTS
 RAW = run_peers.RAW
 CAMPAIGNS = ["cspbx3-orange", "cdse-krishnadasan"]
-OURS = ["native", "bayesian", "bayesian_composite", "bayesian_score", "bayesian_impute", "snobfit", "nelder_mead", "evolutionary", "sobol", "random"]
+OURS = ["native", "bayesian", "bayesian_composite", "bayesian_score", "bayesian_impute",
+        "bayesian_extra_trees", "bayesian_nn_ensemble",
+        "bayesian_composite_extra_trees", "bayesian_composite_nn_ensemble",
+        "snobfit", "nelder_mead", "evolutionary", "sobol", "random"]
 PEERS = ["ax", "skopt", "optuna_gp", "optuna_tpe", "py_random"]
 # Fractions of the best score any run found on the campaign.
 THRESHOLDS = [0.99, 0.95]

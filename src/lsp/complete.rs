@@ -486,6 +486,11 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
                     );
                 }
             }
+            ["surrogate"] => {
+                for (s, what) in crate::validate::campaign::SurrogateKind::NAMES {
+                    out.push(s, CompletionItemKind::ENUM_MEMBER, Some(what.to_owned()));
+                }
+            }
             ["failures"] => {
                 for (f, _) in crate::validate::campaign::FailureModel::NAMES {
                     out.push(f, CompletionItemKind::ENUM_MEMBER, Some("failures".into()));
@@ -764,6 +769,8 @@ mod tests {
         assert!(options.contains(&"model".to_owned()), "{options:?}");
         let models = labels(&format!("{HEAD}optimizer bayesian {{\n  model |\n}}\n"));
         assert_eq!(models, vec!["composite", "score"]);
+        let surrogates = labels(&format!("{HEAD}optimizer bayesian {{\n  surrogate |\n}}\n"));
+        assert_eq!(surrogates, vec!["gp", "extra_trees", "nn_ensemble"]);
     }
 
     #[test]

@@ -1323,8 +1323,8 @@ pub struct OptimizerOptions {
     pub beta: Option<f64>,
     /// `failures`: how failed experiments are modelled (bayesian).
     pub failures: Option<FailureModel>,
-    /// `surrogate gp { kernel matern52 }` (bayesian): the one surrogate there is.
-    pub surrogate: Option<Kernel>,
+    /// `surrogate` (bayesian): `gp { kernel matern52 }`, `extra_trees` or `nn_ensemble`.
+    pub surrogate: Option<SurrogateKind>,
     /// `model`: what the GP models, each measured value or the combined score (bayesian).
     pub model: Option<ModelKind>,
     /// `initial_step`, a fraction of each range (nelder_mead).
@@ -1355,8 +1355,12 @@ impl OptimizerOptions {
         if let Some(f) = self.failures {
             out.push(format!("failures {}", f.name()));
         }
-        if let Some(k) = self.surrogate {
-            out.push(format!("surrogate gp {{ kernel {} }}", k.name()));
+        match self.surrogate {
+            Some(SurrogateKind::Gp(k)) => {
+                out.push(format!("surrogate gp {{ kernel {} }}", k.name()));
+            }
+            Some(other) => out.push(format!("surrogate {}", other.name())),
+            None => {}
         }
         if let Some(m) = self.model {
             out.push(format!("model {}", m.name()));
@@ -1481,6 +1485,38 @@ impl ModelKind {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, m)| *m)
+    }
+}
+
+/// The surrogate Bayesian optimisation fits (of the score, or of each proxy with
+/// `model composite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurrogateKind {
+    /// `gp { kernel matern52 }` (or just `gp`): a Gaussian process (the default).
+    Gp(Kernel),
+    /// `extra_trees`: extremely randomised trees, uncertainty from the trees' spread.
+    ExtraTrees,
+    /// `nn_ensemble`: five small neural networks, uncertainty from their spread.
+    NnEnsemble,
+}
+
+impl SurrogateKind {
+    /// The names a campaign writes, with what each is (for errors and completion).
+    pub const NAMES: [(&'static str, &'static str); 3] = [
+        ("gp", "a Gaussian process (Matérn-5/2), the default"),
+        (
+            "extra_trees",
+            "extremely randomised trees, uncertainty from their spread",
+        ),
+        ("nn_ensemble", "an ensemble of five small neural networks"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SurrogateKind::Gp(_) => "gp",
+            SurrogateKind::ExtraTrees => "extra_trees",
+            SurrogateKind::NnEnsemble => "nn_ensemble",
+        }
     }
 }
 

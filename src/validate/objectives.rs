@@ -19,7 +19,10 @@ pub(crate) const OPTIONS: &[(&str, &[(&str, &str)])] = &[
     (
         "bayesian",
         &[
-            ("surrogate", "gp { kernel matern52 }"),
+            (
+                "surrogate",
+                "gp { kernel matern52 } (the default), extra_trees or nn_ensemble",
+            ),
             (
                 "acquisition",
                 "log_expected_improvement, noisy_expected_improvement or upper_confidence_bound",
@@ -1473,14 +1476,18 @@ fn set_option(options: &mut OptimizerOptions, name: &str, v: &OptionValue) -> Re
             );
         }
         "surrogate" => {
-            let wrong = "the surrogate is `gp { kernel matern52 }`";
-            let kernel = match v {
-                OptionValue::Name(n) if n == "gp" => Kernel::Matern52,
+            let wrong = "the surrogate is `gp { kernel matern52 }`, `extra_trees` or `nn_ensemble`";
+            let surrogate = match v {
+                OptionValue::Name(n) if n == "gp" => SurrogateKind::Gp(Kernel::Matern52),
+                OptionValue::Name(n) if n == "extra_trees" => SurrogateKind::ExtraTrees,
+                OptionValue::Name(n) if n == "nn_ensemble" => SurrogateKind::NnEnsemble,
                 OptionValue::Block(b) if b.len() == 1 => match b.get("gp") {
                     Some(OptionValue::Block(inner)) if inner.keys().all(|k| k == "kernel") => {
                         match inner.get("kernel") {
-                            None => Kernel::Matern52,
-                            Some(OptionValue::Name(k)) if k == "matern52" => Kernel::Matern52,
+                            None => SurrogateKind::Gp(Kernel::Matern52),
+                            Some(OptionValue::Name(k)) if k == "matern52" => {
+                                SurrogateKind::Gp(Kernel::Matern52)
+                            }
                             Some(OptionValue::Name(_)) => {
                                 return Err("the GP kernel is `matern52` (Matérn-5/2 with one lengthscale per variable)".into());
                             }
@@ -1494,7 +1501,7 @@ fn set_option(options: &mut OptimizerOptions, name: &str, v: &OptionValue) -> Re
                 },
                 _ => return Err(wrong.into()),
             };
-            options.surrogate = Some(kernel);
+            options.surrogate = Some(surrogate);
         }
         "failures" => {
             options.failures = Some(

@@ -445,6 +445,13 @@ fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
                     c::FailureModel::ImputeWorst => opt::FailureHandling::ImputeWorst,
                 };
             }
+            if let Some(k) = o.options.surrogate {
+                b.surrogate = match k {
+                    c::SurrogateKind::Gp(_) => opt::BayesSurrogate::Gp,
+                    c::SurrogateKind::ExtraTrees => opt::BayesSurrogate::ExtraTrees,
+                    c::SurrogateKind::NnEnsemble => opt::BayesSurrogate::NnEnsemble,
+                };
+            }
             if let Some(m) = o.options.model {
                 b.model = match m {
                     c::ModelKind::Composite => opt::BayesModel::Composite,

@@ -18,6 +18,10 @@
 //! experiments use the kriging believer: each chosen point is added to the GP at its predicted mean
 //! before the next one is chosen.
 //!
+//! With a learned surrogate (`BayesOptions::surrogate`: extra-trees or a network ensemble, see
+//! `learned.rs`) steps (2), (4) and (6) use it in place of the GP (`ask_learned`, or one per
+//! value in the composite model); output warping and basin escape are GP-only.
+//!
 //! Invariants: suggestions are feasible and distinct from observed and pending points; all
 //! randomness derives from the seed, the number of observations and the number of asks, and no
 //! state other than the warm-start hyperparameters carries over between asks (basin escape is
@@ -37,6 +41,7 @@ use crate::domain::{Domain, Point, Variable, point_key};
 use crate::error::{OptimizeError, Result};
 use crate::gp::{FitEffort, Gp, Metric, Prior, normal};
 use crate::lbfgs;
+use crate::learned::{BayesSurrogate, Learned, Regressor};
 use crate::objective::{Combine, Objectives};
 use crate::observation::{Explanation, Observation, Outcome, Suggestion};
 use crate::sobol::Sobol;
@@ -121,6 +126,10 @@ pub struct BayesOptions {
     /// What the GP models: the combined score or each measured value (see [`BayesModel`]).
     #[serde(default)]
     pub model: BayesModel,
+    /// The surrogate: a GP, extra-trees or a network ensemble (see `learned.rs`); with the
+    /// composite model, one of them per measured value.
+    #[serde(default)]
+    pub surrogate: BayesSurrogate,
 }
 
 fn enabled() -> bool {
@@ -144,6 +153,7 @@ impl BayesOptions {
             output_warping: true,
             basin_escape: true,
             model: BayesModel::Composite,
+            surrogate: BayesSurrogate::Gp,
         }
     }
 }
@@ -454,6 +464,7 @@ impl Bayesian {
             .iter()
             .map(|o| domain.to_model(&o.point))
             .collect();
+        let levels: Vec<Option<usize>> = (0..domain.dim()).map(|i| domain.levels_of(i)).collect();
         let prior = Prior::for_dim(domain.dim());
         if self.value_thetas.len() != objectives.len() {
             self.value_thetas = vec![None; objectives.len()];
@@ -472,19 +483,30 @@ impl Bayesian {
             }
             let (shift, scale) = standardisation(&ys);
             let ystd: Vec<f64> = ys.iter().map(|y| (y - shift) / scale).collect();
-            let warm = self.value_thetas[k].take();
-            let effort = self.fit_effort(xs.len(), warm.is_some());
-            let gp = Gp::fit(
-                &xs,
-                &ystd,
-                &categorical,
-                &prior,
-                warm.as_deref(),
-                effort,
-                rng,
-            )?;
-            self.value_thetas[k] = Some(gp.theta.clone());
-            values.push(ValueModel { gp, shift, scale });
+            let model =
+                match Learned::fit(self.options.surrogate, &xs, &ystd, &levels, rng.random()) {
+                    Some(learned) => Regressor::Learned(learned),
+                    None => {
+                        let warm = self.value_thetas[k].take();
+                        let effort = self.fit_effort(xs.len(), warm.is_some());
+                        let gp = Gp::fit(
+                            &xs,
+                            &ystd,
+                            &categorical,
+                            &prior,
+                            warm.as_deref(),
+                            effort,
+                            rng,
+                        )?;
+                        self.value_thetas[k] = Some(gp.theta.clone());
+                        Regressor::Gp(gp)
+                    }
+                };
+            values.push(ValueModel {
+                model,
+                shift,
+                scale,
+            });
         }
         let failures = scores.iter().filter(|u| u.is_none()).count();
         let feasibility = if failures > 0 {
@@ -497,8 +519,8 @@ impl Bayesian {
         for p in pending {
             let x = domain.to_model(p);
             for v in &mut values {
-                let mu = v.gp.predict(&x, false).mean;
-                v.gp = v.gp.with_point(&x, mu)?;
+                let mu = v.model.predict(&x, false).mean;
+                v.model = v.model.with_point(&x, mu)?;
             }
         }
         // Successful observations, best score first (the incumbent and the anchors).
@@ -533,6 +555,7 @@ impl Bayesian {
             let x = domain.to_model(&point);
             let mut explain = self.explain("model");
             explain.model = Some("composite".into());
+            explain.surrogate = Some(self.options.surrogate.name().into());
             let (mean, sd) = model.score_distribution(&x);
             explain.predicted_mean = model.score_at_mean(&x).or(Some(mean));
             explain.predicted_sd = Some(sd);
@@ -545,12 +568,21 @@ impl Bayesian {
                 let p = v.predict(&x, false);
                 details.insert(format!("predicted.{}", o.name), p.mean);
                 details.insert(format!("predicted_sd.{}", o.name), p.sd);
-                let (lens, sf2, noise, _) = v.gp.summary();
-                for (var, l) in domain.variables().iter().zip(&lens) {
-                    details.insert(format!("lengthscale.{}.{}", o.name, var.name()), *l);
+                match &v.model {
+                    Regressor::Gp(gp) => {
+                        let (lens, sf2, noise, _) = gp.summary();
+                        for (var, l) in domain.variables().iter().zip(&lens) {
+                            details.insert(format!("lengthscale.{}.{}", o.name, var.name()), *l);
+                        }
+                        details.insert(format!("signal_variance.{}", o.name), sf2);
+                        details.insert(format!("noise_variance.{}", o.name), noise);
+                    }
+                    Regressor::Learned(l) => {
+                        for (var, w) in domain.variables().iter().zip(l.importances()) {
+                            details.insert(format!("importance.{}.{}", o.name, var.name()), *w);
+                        }
+                    }
                 }
-                details.insert(format!("signal_variance.{}", o.name), sf2);
-                details.insert(format!("noise_variance.{}", o.name), noise);
             }
             details.insert("incumbent".into(), model.best);
             details.insert("training_points".into(), successes.len() as f64);
@@ -725,6 +757,7 @@ impl Bayesian {
                 .map(|f| acquisition::log_feasibility(f, &x, false).0.exp());
             let mut explain = self.explain("model");
             explain.model = Some("score".into());
+            explain.surrogate = Some("gp".into());
             let (shift, scale) = model.scale;
             let (m, sd) = (shift + scale * pred.mean, scale * pred.var.sqrt());
             explain.predicted_mean = Some(ymean + ysd * warp.inverse(m));
@@ -757,6 +790,201 @@ impl Bayesian {
             out.push(Suggestion { point, explain });
         }
         Ok(out)
+    }
+
+    /// Model-based suggestions from a learned surrogate of the score (extra-trees or a network
+    /// ensemble, see `learned.rs`): the same utilities, failure handling, candidate search and
+    /// kriging believer as [`Self::ask_model`], without the GP-only steps (no output warping —
+    /// trees are invariant to monotone transforms of the targets and the networks fit skewed
+    /// targets directly — and no basin escape, whose test reads GP lengthscales). Noisy EI
+    /// samples the incumbent from the surrogate's predictions at the observations.
+    fn ask_learned(
+        &mut self,
+        n: usize,
+        pending: &[Point],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<Suggestion>> {
+        let domain = Arc::clone(&self.history.domain);
+        let objectives = &self.history.objectives;
+        let weights: Option<Vec<f64>> = (objectives.combine == Combine::Pareto).then(|| {
+            let e: Vec<f64> = (0..objectives.len())
+                .map(|_| -(1.0 - rng.random::<f64>()).ln())
+                .collect();
+            let s: f64 = e.iter().sum::<f64>().max(1e-300);
+            e.iter().map(|v| v / s).collect()
+        });
+        let utilities = self.history.utilities(weights.as_deref());
+        let categorical: Vec<bool> = domain
+            .variables()
+            .iter()
+            .map(Variable::is_categorical)
+            .collect();
+        let levels: Vec<Option<usize>> = (0..domain.dim()).map(|i| domain.levels_of(i)).collect();
+        let impute = self.options.failures == FailureHandling::ImputeWorst;
+        let worst = utilities
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for (o, u) in self.history.observations.iter().zip(&utilities) {
+            match u {
+                Some(u) => {
+                    xs.push(domain.to_model(&o.point));
+                    ys.push(*u);
+                }
+                None if impute && worst.is_finite() => {
+                    xs.push(domain.to_model(&o.point));
+                    ys.push(worst);
+                }
+                None => {}
+            }
+        }
+        let failures = utilities.iter().filter(|u| u.is_none()).count();
+        let (ymean, ysd) = standardisation(&ys);
+        let ystd: Vec<f64> = ys.iter().map(|y| (y - ymean) / ysd).collect();
+        let kind = self.options.surrogate;
+        let Some(mut learned) = Learned::fit(kind, &xs, &ystd, &levels, rng.random()) else {
+            return Ok(Vec::new());
+        };
+        let feasibility = if failures > 0 && !impute {
+            let f = self.fit_feasibility(&utilities, &categorical, rng)?;
+            self.feas_theta = Some(f.theta.clone());
+            Some(f)
+        } else {
+            None
+        };
+        for p in pending {
+            let x = domain.to_model(p);
+            let mu = learned.predict(&x, false).mean;
+            learned = learned.with_point(&x, mu);
+        }
+        let anchors: Vec<Vec<f64>> = {
+            let mut idx: Vec<(usize, f64)> = ystd.iter().copied().enumerate().collect();
+            idx.sort_by(|a, b| b.1.total_cmp(&a.1));
+            idx.iter()
+                .filter_map(|(i, _)| xs.get(*i).cloned())
+                .take(ANCHORS)
+                .collect()
+        };
+        let mut model =
+            LearnedModel::new(learned, feasibility.as_ref(), self.options.acquisition, rng);
+        let mut taken = self.history.taken(pending);
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let chosen = match domain.pool() {
+                Some(_) => choose_from_pool(&domain, &model, &taken),
+                None => choose_continuous(&domain, &model, &anchors, &taken, rng),
+            };
+            let Some((point, acq)) = chosen else { break };
+            let x = domain.to_model(&point);
+            let pred = model.learned.predict(&x, false);
+            let mut explain = self.explain("model");
+            explain.model = Some("score".into());
+            explain.surrogate = Some(kind.name().into());
+            explain.predicted_mean = Some(ymean + ysd * pred.mean);
+            explain.predicted_sd = Some(ysd * pred.var.sqrt());
+            explain.acquisition = Some(acq);
+            explain.feasibility = model
+                .feasibility
+                .map(|f| acquisition::log_feasibility(f, &x, false).0.exp());
+            let mut details = BTreeMap::new();
+            for (v, w) in domain.variables().iter().zip(model.learned.importances()) {
+                details.insert(format!("importance.{}", v.name()), *w);
+            }
+            details.insert("training_points".into(), xs.len() as f64);
+            if let Some(w) = &weights {
+                for (o, wi) in objectives.objectives.iter().zip(w) {
+                    details.insert(format!("weight.{}", o.name), *wi);
+                }
+            }
+            explain.details = details;
+            taken.insert(point_key(&point));
+            // Kriging believer for the rest of the batch.
+            if out.len() + 1 < n {
+                let learned = model.learned.with_point(&x, pred.mean);
+                model =
+                    LearnedModel::new(learned, feasibility.as_ref(), self.options.acquisition, rng);
+            }
+            out.push(Suggestion { point, explain });
+        }
+        Ok(out)
+    }
+}
+
+/// The acquisition surface of a learned surrogate of the score.
+struct LearnedModel<'a> {
+    learned: Learned,
+    feasibility: Option<&'a Gp>,
+    acquisition: Acquisition,
+    /// Best predicted mean at the training points (the incumbent of log EI).
+    best: f64,
+    /// Incumbent samples for noisy EI.
+    bests: Vec<f64>,
+}
+
+impl<'a> LearnedModel<'a> {
+    fn new(
+        learned: Learned,
+        feasibility: Option<&'a Gp>,
+        acquisition: Acquisition,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let preds: Vec<(f64, f64)> = learned
+            .inputs()
+            .iter()
+            .map(|x| {
+                let p = learned.predict(x, false);
+                (p.mean, p.var)
+            })
+            .collect();
+        let best = preds
+            .iter()
+            .map(|(m, _)| *m)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let bests = if acquisition == Acquisition::NoisyEi {
+            (0..NOISY_SAMPLES)
+                .map(|_| {
+                    preds
+                        .iter()
+                        .map(|(m, v)| m + v.sqrt() * normal(rng))
+                        .fold(f64::NEG_INFINITY, f64::max)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        LearnedModel {
+            learned,
+            feasibility,
+            acquisition,
+            best,
+            bests,
+        }
+    }
+}
+
+impl Surface for LearnedModel<'_> {
+    fn allowed(&self, _: &[f64]) -> bool {
+        true
+    }
+
+    fn value(&self, x: &[f64], grad: bool) -> (f64, Vec<f64>) {
+        let p = self.learned.predict(x, grad);
+        let (mut v, mut g) = match self.acquisition {
+            Acquisition::LogEi => acquisition::log_ei(&p, self.best, grad),
+            Acquisition::NoisyEi => acquisition::log_noisy_ei(&p, &self.bests, grad),
+            Acquisition::Ucb { beta } => acquisition::ucb(&p, beta, grad),
+        };
+        if let Some(f) = self.feasibility {
+            let (lp, gp) = acquisition::log_feasibility(f, x, grad);
+            v += lp;
+            for (a, b) in g.iter_mut().zip(gp) {
+                *a += b;
+            }
+        }
+        (v, g)
     }
 }
 
@@ -998,6 +1226,8 @@ impl Strategy for Bayesian {
             pend.extend(out.iter().map(|s| s.point.clone()));
             let more = if self.uses_composite() {
                 self.ask_composite(n - out.len(), &pend, &mut rng)?
+            } else if self.options.surrogate != BayesSurrogate::Gp {
+                self.ask_learned(n - out.len(), &pend, &mut rng)?
             } else {
                 self.ask_model(n - out.len(), &pend, &mut rng)?
             };
@@ -1265,9 +1495,10 @@ mod tests {
                 .into(),
             )
         };
-        let run = |objectives: Objectives, model: BayesModel| -> Vec<Suggestion> {
+        let run_with = |objectives: Objectives, model: BayesModel, surrogate| -> Vec<Suggestion> {
             let mut o = BayesOptions::for_domain(&d);
             o.model = model;
+            o.surrogate = surrogate;
             let mut s = Bayesian::new(o, Arc::clone(&d), objectives, 11).unwrap();
             let mut out = Vec::new();
             for _ in 0..12 {
@@ -1282,6 +1513,7 @@ mod tests {
             }
             out
         };
+        let run = |objectives, model| run_with(objectives, model, BayesSurrogate::Gp);
         let composite = run(both.clone(), BayesModel::Composite);
         let model = |v: &[Suggestion]| -> Vec<Option<String>> {
             v.iter().map(|s| s.explain.model.clone()).collect()
@@ -1307,7 +1539,7 @@ mod tests {
             })
             .fold(f64::INFINITY, f64::min);
         assert!(best < 0.02, "closest peak {best}");
-        let score = run(both, BayesModel::Score);
+        let score = run(both.clone(), BayesModel::Score);
         expected[5..].fill(Some("score".to_owned()));
         assert_eq!(model(&score), expected);
         let single = run(
@@ -1315,5 +1547,156 @@ mod tests {
             BayesModel::Composite,
         );
         assert_eq!(model(&single), expected);
+        // With extra-trees: one forest per value, each value's importances recorded.
+        let trees = run_with(both, BayesModel::Composite, BayesSurrogate::ExtraTrees);
+        expected[5..].fill(Some("composite".to_owned()));
+        assert_eq!(model(&trees), expected);
+        let last = &trees[11].explain;
+        assert_eq!(last.surrogate.as_deref(), Some("extra_trees"));
+        // `peak` depends on x1 only, `q` on x2 only.
+        let imp = |k: &str| last.details[&format!("importance.{k}")];
+        assert!(
+            imp("peak.x1") > imp("peak.x2") && imp("q.x2") > imp("q.x1"),
+            "{last:?}"
+        );
+    }
+
+    /// Extra-trees and the network ensemble drive the same loop as the GP: each model-based
+    /// suggestion names its surrogate, has a finite acquisition and a prediction, records the
+    /// importances (the dummy variable least important by the end), finds the peak, and the
+    /// same seed gives the same suggestions.
+    #[test]
+    fn learned_surrogates_find_the_peak_deterministically_and_rank_a_dummy_last() {
+        let d = Arc::new(
+            Domain::new(vec![
+                Variable::continuous("x1", 0.0, 1.0),
+                Variable::continuous("x2", 0.0, 1.0),
+                Variable::continuous("dummy", 0.0, 1.0),
+            ])
+            .unwrap(),
+        );
+        let f = |p: &Point| {
+            let (a, b) = (p.0[0].as_f64(), p.0[1].as_f64());
+            -(a - 0.7).powi(2) - 2.0 * (b - 0.3).powi(2)
+        };
+        let run = |surrogate: BayesSurrogate| -> Vec<Suggestion> {
+            let mut o = BayesOptions::for_domain(&d);
+            o.surrogate = surrogate;
+            let mut s = Bayesian::new(o, Arc::clone(&d), objectives(), 5).unwrap();
+            let mut out = Vec::new();
+            for _ in 0..25 {
+                let sug = s.ask(1, &[]).unwrap().remove(0);
+                let y = f(&sug.point);
+                s.tell(&[Observation {
+                    point: sug.point.clone(),
+                    outcome: Outcome::single("y", y),
+                }])
+                .unwrap();
+                out.push(sug);
+            }
+            out
+        };
+        for surrogate in [BayesSurrogate::ExtraTrees, BayesSurrogate::NnEnsemble] {
+            let name = surrogate.name();
+            let sug = run(surrogate);
+            let model_based: Vec<&Suggestion> =
+                sug.iter().filter(|s| s.explain.phase == "model").collect();
+            assert_eq!(model_based.len(), 20, "{name}");
+            for s in &model_based {
+                assert_eq!(s.explain.surrogate.as_deref(), Some(name));
+                assert!(s.explain.acquisition.is_some_and(f64::is_finite), "{name}");
+                assert!(s.explain.predicted_mean.is_some_and(f64::is_finite));
+                assert!(
+                    s.explain
+                        .predicted_sd
+                        .is_some_and(|v| v.is_finite() && v > 0.0)
+                );
+            }
+            let last = &model_based[19].explain.details;
+            let imp = |v: &str| last[&format!("importance.{v}")];
+            assert!(
+                imp("dummy") < imp("x1") && imp("dummy") < imp("x2"),
+                "{name}: {last:?}"
+            );
+            let best = sug
+                .iter()
+                .map(|s| f(&s.point))
+                .fold(f64::NEG_INFINITY, f64::max);
+            assert!(best > -0.01, "{name}: best {best}");
+            let again = run(surrogate);
+            assert_eq!(
+                sug.iter().map(|s| &s.point).collect::<Vec<_>>(),
+                again.iter().map(|s| &s.point).collect::<Vec<_>>(),
+                "{name}"
+            );
+        }
+    }
+
+    /// Pool mode, a categorical variable, failures and batches with a learned surrogate: the
+    /// suggestions are distinct unused pool points, avoid the region that fails, and carry the
+    /// feasibility model's probability.
+    #[test]
+    fn learned_surrogates_respect_the_pool_failures_and_batches() {
+        let pool: Vec<Point> = (0..150)
+            .map(|i| Point(vec![Value::Real(i as f64 / 149.0), Value::Category(i % 3)]))
+            .collect();
+        let d = Arc::new(
+            Domain::new(vec![
+                Variable::continuous("x", 0.0, 1.0),
+                Variable::categorical("c", &["a", "b", "c"]),
+            ])
+            .unwrap()
+            .with_pool(pool.clone())
+            .unwrap(),
+        );
+        let outcome = |p: &Point| {
+            let x = p.0[0].as_f64();
+            if x > 0.6 {
+                Outcome::Failed {
+                    reason: "no product".into(),
+                }
+            } else {
+                let bonus = if p.0[1] == Value::Category(2) {
+                    0.3
+                } else {
+                    0.0
+                };
+                Outcome::single("y", -(x - 0.35).powi(2) + bonus)
+            }
+        };
+        for surrogate in [BayesSurrogate::ExtraTrees, BayesSurrogate::NnEnsemble] {
+            let mut o = BayesOptions::for_domain(&d);
+            o.surrogate = surrogate;
+            let mut s = Bayesian::new(o, Arc::clone(&d), objectives(), 3).unwrap();
+            let mut seen: Vec<Point> = Vec::new();
+            let mut late_failures = 0;
+            for round in 0..5 {
+                let batch = s.ask(3, &[]).unwrap();
+                assert_eq!(batch.len(), 3);
+                for sug in &batch {
+                    assert!(pool.contains(&sug.point) && !seen.contains(&sug.point));
+                    seen.push(sug.point.clone());
+                    if round >= 3 {
+                        assert!(sug.explain.feasibility.is_some(), "{:?}", sug.explain);
+                        late_failures += usize::from(sug.point.0[0].as_f64() > 0.6);
+                    }
+                }
+                let obs: Vec<Observation> = batch
+                    .iter()
+                    .map(|g| Observation {
+                        point: g.point.clone(),
+                        outcome: outcome(&g.point),
+                    })
+                    .collect();
+                s.tell(&obs).unwrap();
+            }
+            assert!(late_failures <= 2, "{}: {late_failures}", surrogate.name());
+            assert!(
+                seen.iter()
+                    .any(|p| p.0[1] == Value::Category(2) && (p.0[0].as_f64() - 0.35).abs() < 0.1),
+                "{}",
+                surrogate.name()
+            );
+        }
     }
 }

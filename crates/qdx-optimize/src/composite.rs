@@ -13,6 +13,9 @@
 //! log space. `best` is the best score of the posterior means at the successful observations
 //! (the best observed score when the GPs interpolate; robust to noise otherwise).
 //!
+//! With `surrogate extra_trees` or `nn_ensemble` each value's model is that surrogate instead
+//! of a GP ([`Regressor`]); the acquisition is the same, without gradients (see `learned.rs`).
+//!
 //! Invariants: the score is [`Objectives::combined_of`] with the ranges
 //! [`Objectives::observed_ranges`] gives, i.e. exactly what `observations.csv` reports; values
 //! and gradients are finite for finite inputs; the GPs are independent (one per value, each with
@@ -23,6 +26,7 @@ use rand::Rng;
 use crate::acquisition::{self, norm_cdf};
 use crate::error::Result;
 use crate::gp::Gp;
+use crate::learned::Regressor;
 use crate::objective::Objectives;
 use crate::sobol::Sobol;
 
@@ -31,10 +35,11 @@ pub(crate) const BASE_SAMPLES: usize = 64;
 /// Softness of the improvement, as a fraction of the spread of the observed scores.
 pub(crate) const TAU_FRACTION: f64 = 1e-4;
 
-/// One measured value's GP; it models `(y − shift) / scale`.
+/// One measured value's model (a GP or a learned surrogate, see `learned.rs`); it models
+/// `(y − shift) / scale`.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueModel {
-    pub gp: Gp,
+    pub model: Regressor,
     pub shift: f64,
     pub scale: f64,
 }
@@ -50,7 +55,7 @@ pub(crate) struct ValuePrediction {
 
 impl ValueModel {
     pub fn predict(&self, x: &[f64], grad: bool) -> ValuePrediction {
-        let p = self.gp.predict(x, grad);
+        let p = self.model.predict(x, grad);
         let sd = p.var.sqrt().max(1e-12);
         ValuePrediction {
             mean: self.shift + self.scale * p.mean,
@@ -205,11 +210,11 @@ impl<'a> CompositeModel<'a> {
         (value, g)
     }
 
-    /// Kriging believer: each value's GP gets a fantasy observation of its mean at `x`.
+    /// Kriging believer: each value's model gets a fantasy observation of its mean at `x`.
     pub fn believe(&mut self, x: &[f64]) -> Result<()> {
         for v in &mut self.values {
-            let mu = v.gp.predict(x, false).mean;
-            v.gp = v.gp.with_point(x, mu)?;
+            let mu = v.model.predict(x, false).mean;
+            v.model = v.model.with_point(x, mu)?;
         }
         Ok(())
     }
@@ -311,12 +316,12 @@ mod tests {
         let b = Gp::with_theta(&x, &[-0.5, 0.1, 0.7], &[false], &theta).unwrap();
         vec![
             ValueModel {
-                gp: a,
+                model: Regressor::Gp(a),
                 shift: 600e-9,
                 scale: 10e-9,
             },
             ValueModel {
-                gp: b,
+                model: Regressor::Gp(b),
                 shift: 0.5,
                 scale: 0.2,
             },
@@ -478,7 +483,7 @@ mod tests {
         let base = base_samples(1, BASE_SAMPLES, &mut rng);
         let model = CompositeModel::new(
             vec![ValueModel {
-                gp,
+                model: Regressor::Gp(gp),
                 shift: 0.0,
                 scale: 1.0,
             }],

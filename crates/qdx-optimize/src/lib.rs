@@ -10,9 +10,12 @@ mod bayes;
 mod composite;
 mod design;
 mod domain;
+mod ensemble;
 mod error;
+mod forest;
 mod gp;
 mod lbfgs;
+mod learned;
 mod linalg;
 mod local;
 mod objective;
@@ -36,6 +39,7 @@ pub use domain::{
     Value, Variable,
 };
 pub use error::{OptimizeError, Result};
+pub use learned::BayesSurrogate;
 pub use local::{Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions};
 pub use objective::{Combine, Condition, Goal, Objective, Objectives, Score};
 pub use observation::{Explanation, Observation, Outcome, Suggestion};

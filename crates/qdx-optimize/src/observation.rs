@@ -49,6 +49,9 @@ pub struct Explanation {
     /// `composite` (one model per measured value, pushed through the score).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The surrogate that made a model-based suggestion: `gp`, `extra_trees` or `nn_ensemble`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surrogate: Option<String>,
     /// Predicted utility (the scalar being maximised) at the point, if a model exists.
     pub predicted_mean: Option<f64>,
     /// Predicted standard deviation of the utility.
