@@ -43,6 +43,8 @@ fn a_failed_experiment_names_its_first_cause() {
         std::fs::read_to_string("examples/cdse-grid-screen.qdx").expect("the grid example");
     let mut text = example.clone();
     for (from, to) in [
+        // Through a 10 mm path the dots' exciton absorbance cannot be measured: the first cause.
+        ("path_length 0.5 mm", "path_length 10 mm"),
         (
             "  exciton = absorbance.first_excitonic_peak()\n",
             "  exciton = absorbance.first_excitonic_peak()\n  diameter = exciton * 2\n",
