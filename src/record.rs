@@ -216,10 +216,11 @@ impl Outcome {
         }
     }
 
-    /// This outcome as one observation, at `point` (SI values of the variables); with a
-    /// transient ramp, at its last reading (whose proxies are `proxies`), the ramped variable
-    /// at that reading's equivalent value rather than the suggested one, which never ran.
-    pub fn observation(&self, c: &Campaign, point: &[f64]) -> opt::Observation {
+    /// The point this outcome's `proxies` were measured at, from the suggested `point` (SI):
+    /// the same, except that with a transient ramp the ramped variable is at the last
+    /// reading's equivalent value (the suggested value never ran; every reading's is in
+    /// `ticks`).
+    pub fn measured_point(&self, c: &Campaign, point: &[f64]) -> Vec<f64> {
         let mut at = point.to_vec();
         if let (Some(x), Some(last)) = (
             c.measurement
@@ -231,7 +232,14 @@ impl Outcome {
         {
             *v = last.value;
         }
-        let point = crate::validate::strategy::point(&c.variables, &at);
+        at
+    }
+
+    /// This outcome as one observation, at `point` (SI values of the variables); with a
+    /// transient ramp, at its last reading (whose proxies are `proxies`), the ramped variable
+    /// at that reading's equivalent value rather than the suggested one, which never ran.
+    pub fn observation(&self, c: &Campaign, point: &[f64]) -> opt::Observation {
+        let point = crate::validate::strategy::point(&c.variables, &self.measured_point(c, point));
         let outcome = if self.status.is_ok() {
             opt::Outcome::Measured(
                 c.proxies
@@ -365,6 +373,16 @@ pub struct Experiment {
 }
 
 impl Experiment {
+    /// The point its proxies were measured at (SI; choices as level indices): the suggested
+    /// one, with a transient ramp's variable at the last reading's value (see
+    /// [`Outcome::measured_point`]). What every table and plot pairs with the proxies.
+    pub fn measured_point(&self, c: &Campaign) -> Vec<f64> {
+        match &self.outcome {
+            Some(o) => o.measured_point(c, &self.point),
+            None => self.point.clone(),
+        }
+    }
+
     /// The finished experiment as the optimizer receives it.
     pub fn observation(&self, c: &Campaign) -> Option<opt::Observation> {
         Some(self.outcome.as_ref()?.observation(c, &self.point))

@@ -126,6 +126,24 @@ fn a_transient_run_maps_every_spectrum_to_the_fluid_it_read() {
         let last = readings.last().expect("readings");
         assert!(last.value > 1.5 * t.to, "{last:?}");
     }
+    // observations.csv pairs each experiment's proxies (its last reading's) with the ramped
+    // variable's value at that reading, not with the suggested value, which never ran.
+    let mut table = csv::Reader::from_path(bundle.join("observations.csv")).expect("csv");
+    let header = table.headers().expect("header").clone();
+    let column = header
+        .iter()
+        .position(|h| h == "total_flow [uL/min]")
+        .expect("the ramped variable's column");
+    let rows: Vec<csv::StringRecord> = table.records().map(|r| r.expect("row")).collect();
+    for (experiment, readings) in ticks(&records) {
+        let last = readings.last().expect("readings");
+        let shown: f64 = rows[experiment as usize][column].parse().expect("a number");
+        assert!(
+            (shown - last.value * 60e9).abs() < 1e-6 * shown,
+            "experiment {experiment}: {shown} uL/min in observations.csv, last reading at {} uL/min",
+            last.value * 60e9
+        );
+    }
     // Each reading is its own spectrum file, journaled with its reading.
     let acquired = records
         .iter()

@@ -6,6 +6,8 @@
 //! - `status`: `ok`, `failed`, `infeasible`, `skipped`, `refused`, or `unfinished` (suggested,
 //!   never measured: the run stopped during it);
 //! - one per variable (`residence [s]`): the suggested value; a choice by its level's name;
+//!   with a `transient` ramp, the ramped variable's equivalent value at the last reading (the
+//!   one whose proxies the row holds; every reading is in `transient.csv`);
 //! - one per derived device setting (`p_cd.rate [uL/min]`, `h1.setpoint [degC]`): the value
 //!   sent to the device and in effect while the experiment was measured (after rounding to what
 //!   the device can run); empty when nothing was sent for it;
@@ -240,7 +242,7 @@ pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Sc
             e.id.to_string(),
             outcome.map_or("unfinished", |o| o.status.name()).to_owned(),
         ];
-        for (k, x) in e.point.iter().enumerate() {
+        for (k, x) in e.measured_point(c).iter().enumerate() {
             cells.push(variable_cell(c, k, *x));
         }
         for (k, d) in &settings {

@@ -129,7 +129,7 @@ impl Model {
 
 /// The optimizer's point of an experiment.
 pub fn point(c: &Campaign, e: &Experiment) -> qdx_optimize::Point {
-    crate::validate::strategy::point(&c.variables, &e.point)
+    crate::validate::strategy::point(&c.variables, &e.measured_point(c))
 }
 
 /// The quantities the campaign optimises, each with its model (when enough experiments

@@ -722,7 +722,7 @@ fn best(page: &Page<'_>) -> Option<String> {
                     .and_then(|q| q.values.get(id))
                     .map_or_else(String::new, |v| approx(*v, ""))));
             }
-            for (k, x) in e.point.iter().enumerate() {
+            for (k, x) in e.measured_point(c).iter().enumerate() {
                 r.push_str(&td(&page.variable_cell(k, *x)));
             }
             for (k, p) in c.proxies.iter().enumerate() {
@@ -967,7 +967,7 @@ fn parallel(page: &Page<'_>) -> Option<String> {
             let mut values: Vec<Option<f64>> = c
                 .variables
                 .iter()
-                .zip(&e.point)
+                .zip(&e.measured_point(c))
                 .map(|(v, x)| {
                     Some(if v.is_numeric() {
                         v.unit.from_si(*x)
@@ -983,7 +983,7 @@ fn parallel(page: &Page<'_>) -> Option<String> {
             let settings: Vec<String> = c
                 .variables
                 .iter()
-                .zip(&e.point)
+                .zip(&e.measured_point(c))
                 .enumerate()
                 .map(|(k, (v, x))| {
                     if v.is_numeric() {
@@ -1191,7 +1191,7 @@ fn slice(
     let predictions: Vec<(f64, qdx_optimize::Prediction)> = xs
         .iter()
         .map(|x| {
-            let mut values = best.point.clone();
+            let mut values = best.measured_point(page.c);
             if let Some(slot) = values.get_mut(k) {
                 *slot = *x;
             }
@@ -1224,7 +1224,7 @@ fn slice(
         .finished()
         .filter_map(|e| {
             let y = *q.values.get(&e.id)?;
-            let x = *e.point.get(k)?;
+            let x = *e.measured_point(page.c).get(k)?;
             Some(Dot::new(
                 x_of(x),
                 y,

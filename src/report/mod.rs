@@ -207,7 +207,7 @@ fn json(inputs: &Inputs<'_>) -> serde_json::Value {
             experiment_json(
                 c,
                 e.id,
-                &e.point,
+                &e.measured_point(c),
                 e.outcome.as_ref(),
                 inputs.scores.get(&e.id),
                 &e.spectra,
@@ -388,7 +388,7 @@ fn markdown(inputs: &Inputs<'_>) -> String {
         let mut cells: Vec<String> = c
             .variables
             .iter()
-            .zip(&e.point)
+            .zip(&e.measured_point(c))
             .map(|(v, x)| v.cell(*x))
             .collect();
         cells.extend(c.proxies.iter().enumerate().map(|(k, p)| {
