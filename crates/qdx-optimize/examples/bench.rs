@@ -7,7 +7,8 @@
 //!     --problem branin --strategy bayesian --seeds 10 --budget 30 [--data ../shared/bench-data]
 //!     [--batch 1] [--failures feasibility|impute] [--initial 5] [--acquisition logei|noisyei|ucb]
 //!     [--first-seed 0] [--no-warp] [--no-escape]
-//! cargo run --release -p qdx-optimize --example bench -- --timing --problem hartmann6
+//! cargo run --release -p qdx-optimize --example bench -- --timing --problem hartmann6 \
+//!     [--sizes 10,50,100,200] [--repeats 5]
 //! ```
 //!
 //! Problems: branin, hartmann6, hartmann6_noisy (additive N(0, 0.1²) noise), branin_fail (Branin
@@ -45,6 +46,7 @@ struct Args {
     repeats: usize,
     warp: bool,
     escape: bool,
+    sizes: Vec<usize>,
 }
 
 fn parse() -> Args {
@@ -63,6 +65,7 @@ fn parse() -> Args {
         repeats: 5,
         warp: true,
         escape: true,
+        sizes: vec![10, 50, 100, 200],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -78,6 +81,7 @@ fn parse() -> Args {
             "--data" => a.data = PathBuf::from(v),
             "--initial" => a.initial = Some(v.parse().unwrap()),
             "--repeats" => a.repeats = v.parse().unwrap(),
+            "--sizes" => a.sizes = v.split(',').map(|n| n.parse().unwrap()).collect(),
             "--failures" => {
                 a.failures = if v == "impute" {
                     FailureHandling::ImputeWorst
@@ -401,7 +405,7 @@ fn label(a: &Args) -> String {
 /// Median time of one `ask(1)` after telling `n` random observations, for each `n`.
 fn timing(a: &Args, problem: &Problem) {
     let domain = Arc::new(problem.domain.clone());
-    for &n in &[10usize, 50, 100, 200] {
+    for &n in &a.sizes {
         let mut samples = Vec::new();
         for r in 0..a.repeats {
             let seed = r as u64;

@@ -8,7 +8,7 @@
 //! definite, and only then.
 
 #[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     // Four accumulators let the compiler keep several FMAs in flight.
     let mut s = [0.0f64; 4];
     let chunks = a.len().min(b.len()) / 4;
@@ -55,10 +55,7 @@ pub(crate) fn log_det(l: &[f64], n: usize) -> f64 {
 
 /// Solves `L Lᵀ x = b`.
 pub(crate) fn solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
-    let mut z = vec![0.0; n];
-    for i in 0..n {
-        z[i] = (b[i] - dot(&l[i * n..i * n + i], &z[..i])) / l[i * n + i];
-    }
+    let z = forward(l, n, b);
     // Back substitution with Lᵀ: x_i = (z_i − Σ_{k>i} L_ki x_k) / L_ii.
     let mut x = z;
     for i in (0..n).rev() {
@@ -71,9 +68,8 @@ pub(crate) fn solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
     x
 }
 
-/// `A⁻¹` (row-major, symmetric) from the Cholesky factor.
-pub(crate) fn inverse(l: &[f64], n: usize) -> Vec<f64> {
-    // Rows of Xᵀ where X = L⁻¹: row j of Xᵀ is column j of X, non-zero from index j on.
+/// `Xᵀ` for `X = L⁻¹` (row-major): row `j` is column `j` of `X`, zero before index `j`.
+pub(crate) fn lower_inverse_t(l: &[f64], n: usize) -> Vec<f64> {
     let mut xt = vec![0.0; n * n];
     let mut col = vec![0.0; n];
     for j in 0..n {
@@ -86,6 +82,21 @@ pub(crate) fn inverse(l: &[f64], n: usize) -> Vec<f64> {
         }
         xt[j * n..(j + 1) * n].copy_from_slice(&col);
     }
+    xt
+}
+
+/// Solves `L z = b` (forward substitution).
+pub(crate) fn forward(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
+    let mut z = vec![0.0; n];
+    for i in 0..n {
+        z[i] = (b[i] - dot(&l[i * n..i * n + i], &z[..i])) / l[i * n + i];
+    }
+    z
+}
+
+/// `A⁻¹` (row-major, symmetric) from the Cholesky factor.
+pub(crate) fn inverse(l: &[f64], n: usize) -> Vec<f64> {
+    let xt = lower_inverse_t(l, n);
     // A⁻¹ = Xᵀ X: entry (a, b) = Σ_{k ≥ max(a,b)} X_ka X_kb.
     let mut inv = vec![0.0; n * n];
     for a in 0..n {
