@@ -12,12 +12,14 @@
 //!
 //! Modules: [`config`] (plain data), [`flow`] (flow history, residence-time distribution),
 //! [`thermal`] (heater response), [`optics`] (absorbance and emission of populations),
-//! [`detector`] (noise), [`chemistry`] (models), [`table`], [`script`], [`reading`].
+//! [`detector`] (noise), [`scattering`] (SAXS of polydisperse spheres), [`dichroism`] (a
+//! bisignate CD model), [`chemistry`] (models), [`table`], [`script`], [`reading`].
 
 pub mod chemistry;
 pub mod config;
 pub mod detector;
 mod devices;
+pub mod dichroism;
 pub mod error;
 pub mod flow;
 mod lab;
@@ -26,6 +28,7 @@ mod plant;
 pub mod presets;
 pub mod reading;
 pub mod rng;
+pub mod scattering;
 pub mod script;
 pub mod table;
 pub mod thermal;

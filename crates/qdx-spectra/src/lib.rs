@@ -6,17 +6,20 @@
 //! Modules: [`process`] (dark subtraction, absorbance, baseline, noise), [`smooth`]
 //! (Savitzky–Golay), [`peak`] (peak wavelength, FWHM, area), [`absorbance`] (absorbance at a
 //! wavelength, first excitonic peak), [`plqy`] (relative quantum yield), [`shapes`] (line
-//! shapes for synthetic spectra). Every proxy returns a [`Measured`] value with its unit or a
+//! shapes for synthetic spectra), [`scattering`] (Guinier radius from SAXS `I(q)`),
+//! [`dichroism`] (CD extremum, dissymmetry factor). Every proxy returns a [`Measured`] value with its unit or a
 //! typed [`ProxyError`], never NaN.
 
 use serde::{Deserialize, Serialize};
 
 pub mod absorbance;
+pub mod dichroism;
 pub mod error;
 pub mod measured;
 pub mod peak;
 pub mod plqy;
 pub mod process;
+pub mod scattering;
 pub mod shapes;
 pub mod smooth;
 

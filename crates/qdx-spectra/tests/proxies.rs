@@ -326,6 +326,12 @@ proptest! {
             integrated_pl: 1.0, integration_time_s: 0.1, absorbance: 0.1,
         });
         finite(relative_plqy(&s, &s, at, &dye, 1.5));
+        finite(qdx_spectra::dichroism::extremum_wavelength(&s));
+        finite(qdx_spectra::dichroism::anisotropy(&s, &s, at));
+        // The same values as a SAXS pattern over q = λ/1000 (1/nm).
+        let q: Vec<f64> = s.wavelength_nm().iter().map(|w| w * 1e-3).collect();
+        finite(qdx_spectra::scattering::guinier_radius(&q, s.values()));
+        finite(qdx_spectra::scattering::sphere_radius(&q, s.values()));
     }
 }
 
