@@ -247,10 +247,12 @@ fn a_run_killed_in_the_middle_of_a_ramp_and_resumed_maps_every_spectrum_from_its
     );
 }
 
-/// The example at one recipe (Cd share 0.5, 280 °C): one ramp, or steady-state experiments at
-/// the given total flows (uL/min).
-fn one_recipe(flows: Option<&[f64]>) -> Campaign {
-    let text = std::fs::read_to_string(EXAMPLE).expect("the example");
+/// The example at one recipe (Cd share 0.5, 280 °C): one ramp (with `ramp_extra` added to its
+/// properties), or steady-state experiments at the given total flows (uL/min).
+fn one_recipe(flows: Option<&[f64]>, ramp_extra: &str) -> Campaign {
+    let text = std::fs::read_to_string(EXAMPLE)
+        .expect("the example")
+        .replace("    every 20 s\n", &format!("    every 20 s\n{ramp_extra}"));
     let (levels, n) = match flows {
         Some(f) => (
             f.iter()
@@ -289,10 +291,10 @@ fn the_simulated_lab_gives_a_ramp_the_spectra_of_steady_flows_at_the_mapped_cond
         sync_each: false,
         halt_after: None,
     };
-    let ramp = one_recipe(None);
+    let ramp = one_recipe(None, "");
     run_simulated(&ramp, &dir.path().join("ramp"), &options).expect("the ramp");
     let flows = [40.0, 30.0, 20.0, 16.0, 11.0];
-    let steady = one_recipe(Some(&flows));
+    let steady = one_recipe(Some(&flows), "");
     run_simulated(&steady, &dir.path().join("steady"), &options).expect("steady flows");
     let intensity = |c: &Campaign, p: &[Option<f64>]| {
         let k = c
@@ -345,4 +347,38 @@ fn the_simulated_lab_gives_a_ramp_the_spectra_of_steady_flows_at_the_mapped_cond
             100.0 * gap
         );
     }
+}
+
+#[test]
+fn a_hold_at_the_end_of_the_ramp_brings_the_readings_to_the_end_conditions() {
+    let dir = tempfile::tempdir().expect("temp");
+    let options = RunOptions {
+        progress: qdx::runtime::Progress::Off,
+        sync_each: false,
+        halt_after: None,
+    };
+    // 45 uL from the mixer to the cell take 9 min at the ramp's end flow, 5 uL/min.
+    let c = one_recipe(None, "    hold 9 min\n");
+    let t = c
+        .measurement
+        .as_ref()
+        .and_then(|m| m.transient.as_ref())
+        .expect("transient");
+    assert_eq!(t.spectra(), (20 + 9) * 3 + 1);
+    let bundle = dir.path().join("run");
+    run_simulated(&c, &bundle, &options).expect("the run");
+    let records = records(&bundle);
+    assert_mapped_from_the_journal(&c, &records);
+    let readings = &ticks(&records)[0].1;
+    assert_eq!(readings.len() as u64, t.spectra());
+    // Without the hold the last reading maps to about 9.6 uL/min (the first test); after it,
+    // to the end's 5 uL/min.
+    let last = readings.last().expect("readings");
+    assert!(
+        (last.value - t.to).abs() < 0.03 * t.to,
+        "{} uL/min",
+        last.value * 6e10
+    );
+    let at_ramp_end = &readings[60];
+    assert!(at_ramp_end.value > 1.5 * t.to, "{at_ramp_end:?}");
 }

@@ -411,6 +411,10 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
                 ("to", "where the ramp ends"),
                 ("over", "how long the ramp lasts"),
                 ("every", "the interval between spectra"),
+                (
+                    "hold",
+                    "how long the end value is held while readings go on",
+                ),
                 ("shape", "linear or exponential"),
                 ("residence", "how spectra map to the fluid they read"),
             ] {
@@ -799,7 +803,16 @@ mod tests {
         let props = labels(&format!("{head}measure at s1 {{\n  transient {{ |\n}}\n"));
         assert_eq!(
             props,
-            vec!["ramp", "from", "to", "over", "every", "shape", "residence"]
+            vec![
+                "ramp",
+                "from",
+                "to",
+                "over",
+                "every",
+                "hold",
+                "shape",
+                "residence"
+            ]
         );
         let vars = labels(&format!(
             "{head}measure at s1 {{\n  transient {{ ramp |\n}}\n"

@@ -786,6 +786,11 @@ pub struct Transient {
     pub to: f64,
     /// Duration of the ramp, s.
     pub over: f64,
+    /// How long the end value is held after the ramp while readings go on, s (0: none). Why:
+    /// the fluid in the cell when a ramp ends entered the mixer one reactor volume earlier, at
+    /// a higher flow; held long enough (a residence time at the end's flow), the readings
+    /// reach the end's conditions.
+    pub hold: f64,
     pub shape: RampShape,
     /// Interval between readings, s; the pumps are given a new rate at each reading.
     pub every: f64,
@@ -812,9 +817,10 @@ pub enum ResidenceModel {
 }
 
 impl Transient {
-    /// How many spectra the ramp takes: one at its start, then one every `every` up to its end.
+    /// How many spectra the ramp takes: one at its start, then one every `every` up to the end
+    /// of its hold.
     pub fn spectra(&self) -> u64 {
-        let n = (self.over / self.every * (1.0 + 1e-12)).floor();
+        let n = ((self.over + self.hold) / self.every * (1.0 + 1e-12)).floor();
         if n.is_finite() && n >= 0.0 {
             (n as u64).saturating_add(1)
         } else {
@@ -839,7 +845,7 @@ impl Transient {
     pub fn ticks(&self) -> Vec<(f64, f64)> {
         (0..self.spectra())
             .map(|k| {
-                let t = (k as f64 * self.every).min(self.over);
+                let t = (k as f64 * self.every).min(self.over + self.hold);
                 (t, self.value_at(t))
             })
             .collect()

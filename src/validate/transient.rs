@@ -24,7 +24,16 @@ use qdx_units::Dimension;
 
 const EXAMPLE: &str =
     "e.g. `transient { ramp total_flow, from 600 uL/min, to 100 uL/min, over 20 min, every 10 s }`";
-const PROPERTIES: [&str; 7] = ["ramp", "from", "to", "over", "every", "shape", "residence"];
+const PROPERTIES: [&str; 8] = [
+    "ramp",
+    "from",
+    "to",
+    "over",
+    "every",
+    "hold",
+    "shape",
+    "residence",
+];
 
 struct PointEnv<'a> {
     vars: &'a [f64],
@@ -56,6 +65,7 @@ impl Validator<'_> {
         let mut to: Option<&ast::Expr> = None;
         let mut over: Option<(f64, Span)> = None;
         let mut every: Option<(f64, Span)> = None;
+        let mut hold = 0.0;
         let mut shape = RampShape::Linear;
         let mut shape_span = span;
         let residence = ResidenceModel::PlugFlow;
@@ -104,6 +114,19 @@ impl Validator<'_> {
                 }
                 "from" => from = Some(e),
                 "to" => to = Some(e),
+                "hold" => match quantity_of(Dimension::TIME, e).and_then(|(s, _)| {
+                    super::durations::check_time(
+                        "the hold at the ramp's end",
+                        s,
+                        super::durations::MAX_WAIT_S,
+                        e.span,
+                        "a hold lasts at most 7 days",
+                    )
+                    .map(|()| s)
+                }) {
+                    Ok(s) => hold = s,
+                    Err(d) => errors.push(d),
+                },
                 "over" | "every" => {
                     let what = if p.name.name == "over" {
                         "the ramp's duration"
@@ -265,6 +288,7 @@ impl Validator<'_> {
             from,
             to,
             over,
+            hold,
             shape,
             every,
             residence,
@@ -281,7 +305,7 @@ impl Validator<'_> {
                 )
                 .at(every_span)
                 .label(over_span, "the ramp's duration")
-                .help("one spectrum is taken at the start and then one every `every` until the ramp ends"),
+                .help("one spectrum is taken at the start and then one every `every` until the ramp (and its `hold`) ends"),
             );
         }
         if errors.is_empty() {
