@@ -1356,6 +1356,11 @@ fn a_map_stops_at_its_level_and_not_before() {
     let (manifest, problems) = qdx::bundle::verify(&out).expect("manifest");
     assert!(problems.is_empty(), "{problems:?}");
     assert!(manifest.files.contains_key("map.csv"));
+    // The report draws it: a section with the mean and sd heat maps over the two variables.
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(report.contains("<section id=\"map\">"));
+    assert!(report.contains("peak: its uncertainty (sd)"));
+    assert!(report.matches("<rect").count() > 2 * 1000);
 }
 
 /// With a level no map of this lab reaches, the run spends its budget: the level never stops it
