@@ -19,8 +19,7 @@
 
 use qdx_optimize as opt;
 
-use crate::validate::campaign::{Campaign, DisplayUnit, Domain};
-use qdx_units::Interpretation;
+use crate::validate::campaign::{Campaign, DisplayUnit, Domain, MapGoal};
 
 /// The fitted map and how uncertain it is over the reference set.
 #[derive(Debug)]
@@ -39,15 +38,10 @@ pub fn fit(c: &Campaign, observations: &[opt::Observation]) -> Option<Fitted> {
     Some(Fitted { model, uncertainty })
 }
 
-/// How many values the map needs before its uncertainty can stop a run: the initial design of
-/// a mapping optimizer, else the size Bayesian optimisation would give it. A GP of a handful of
-/// points can be confidently wrong (a long lengthscale fitted to two values), so the map is not
-/// judged before a space-filling design has covered the box.
+/// How many values the map needs before its uncertainty can stop a run (see
+/// [`MapGoal::min_values`]).
 pub fn min_values(c: &Campaign) -> usize {
-    match &c.search.strategy {
-        opt::StrategySpec::Map(o) => o.initial,
-        _ => opt::BayesOptions::for_domain(&c.search.domain).initial.n,
-    }
+    MapGoal::min_values(&c.search.strategy, &c.search.domain)
 }
 
 /// Why a run stops when its map is as certain as declared: `None` while it is not (or before
@@ -88,7 +82,7 @@ pub fn explain(c: &Campaign, fitted: &Fitted) -> Option<serde_json::Value> {
 
 /// The sd's unit: the proxy's, as a difference (an sd of 2 K is 2 degC).
 pub fn sd_unit(unit: &DisplayUnit) -> DisplayUnit {
-    DisplayUnit::new(unit.unit.clone(), Interpretation::Difference)
+    MapGoal::sd_unit(unit)
 }
 
 /// The most points a map's grid holds (many choices times many variables); a larger grid is

@@ -1199,6 +1199,27 @@ pub struct MapGoal {
     pub span: Span,
 }
 
+impl MapGoal {
+    /// The sd's unit: the proxy's, as a difference (an sd of 2 K is 2 degC).
+    pub fn sd_unit(unit: &DisplayUnit) -> DisplayUnit {
+        DisplayUnit::new(unit.unit.clone(), Interpretation::Difference)
+    }
+
+    /// How many values the map needs before its uncertainty can stop a run: the initial design
+    /// of a mapping optimizer, else the size Bayesian optimisation would give it. A GP of a
+    /// handful of points can be confidently wrong (a long lengthscale fitted to two values), so
+    /// the map is not judged before a space-filling design has covered the box.
+    pub fn min_values(
+        strategy: &qdx_optimize::StrategySpec,
+        domain: &qdx_optimize::Domain,
+    ) -> usize {
+        match strategy {
+            qdx_optimize::StrategySpec::Map(o) => o.initial,
+            _ => qdx_optimize::BayesOptions::for_domain(domain).initial.n,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Strategy {
     Random,

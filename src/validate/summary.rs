@@ -369,10 +369,9 @@ pub fn summary(c: &Campaign) -> String {
             || " (no level: until the budget)".to_owned(),
             |l| {
                 format!(
-                    " until sd <= {}: the largest predicted sd over the {} points of map.csv, judged once {} values are measured",
-                    crate::files::map::sd_unit(&m.unit).format(l),
-                    crate::files::map::grid_points(c).len(),
-                    crate::files::map::min_values(c)
+                    " until sd <= {}: the largest predicted sd over the points of map.csv, judged once {} values are measured",
+                    MapGoal::sd_unit(&m.unit).format(l),
+                    MapGoal::min_values(&c.search.strategy, &c.search.domain)
                 )
             },
         );
