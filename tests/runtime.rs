@@ -1290,3 +1290,90 @@ fn a_probe_records_a_growth_curve_per_experiment_and_the_bundle_replays() {
     let verify = qdx().arg("verify").arg(&out).output().expect("qdx runs");
     assert_eq!(verify.status.code(), Some(0));
 }
+
+/// The mapping example: the run stops as soon as the map's largest sd over map.csv's points is
+/// under the declared level, not before, and the bundle's map is that certain everywhere.
+#[test]
+fn a_map_stops_at_its_level_and_not_before() {
+    let c = check_path(Path::new("examples/maceiczyk-2014-map.qdx"))
+        .campaign
+        .expect("valid");
+    let level_nm = 1.5;
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).expect("run");
+    assert!(
+        summary.stop_reason.contains("reached its level"),
+        "{summary:?}"
+    );
+    assert!(
+        summary.experiments < c.budget.experiments.expect("budget"),
+        "{summary:?}"
+    );
+    // Every suggestion made once the map was judged recorded a largest sd above the level:
+    // the run went on only while the map was not yet certain enough.
+    let min_values = qdx::files::map::min_values(&c) as u64;
+    let suggestions =
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl")).expect("suggestions");
+    let mut judged = 0;
+    for line in suggestions.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let experiment = v["experiment"].as_u64().expect("id");
+        let map = &v["explain"]["map"];
+        if experiment >= min_values {
+            let max_sd = map["max_sd"].as_f64().expect("the map's sd");
+            assert_eq!(map["unit"], "nm");
+            assert!(
+                max_sd > level_nm,
+                "experiment {experiment} ran at {max_sd} nm"
+            );
+            judged += 1;
+        }
+    }
+    assert!(judged > 0, "the map was judged before it stopped");
+    // The map in the bundle: every grid point within the level, and listed in the package.
+    let map = std::fs::read_to_string(out.join("map.csv")).expect("map.csv");
+    let header: Vec<&str> = map.lines().next().expect("header").split(',').collect();
+    assert_eq!(
+        header,
+        [
+            "residence [min]",
+            "se_fraction",
+            "peak mean [nm]",
+            "peak sd [nm]"
+        ]
+    );
+    let sds: Vec<f64> = map
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).expect("sd").parse().expect("number"))
+        .collect();
+    assert!(sds.len() > 1000, "{}", sds.len());
+    let worst = sds.iter().copied().fold(0.0, f64::max);
+    assert!(worst <= level_nm, "{worst}");
+    let package = std::fs::read_to_string(out.join("datapackage.json")).expect("package");
+    assert!(package.contains("\"path\": \"map.csv\""));
+    let (manifest, problems) = qdx::bundle::verify(&out).expect("manifest");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(manifest.files.contains_key("map.csv"));
+    // The report draws it: a section with the mean and sd heat maps over the two variables.
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(report.contains("<section id=\"map\">"));
+    assert!(report.contains("peak: its uncertainty (sd)"));
+    assert!(report.matches("<rect").count() > 2 * 1000);
+}
+
+/// With a level no map of this lab reaches, the run spends its budget: the level never stops it
+/// early by accident.
+#[test]
+fn a_map_whose_level_is_out_of_reach_runs_to_the_budget() {
+    let text = std::fs::read_to_string("examples/maceiczyk-2014-map.qdx")
+        .expect("example")
+        .replace("until sd <= 1.5 nm", "until sd <= 0.001 nm")
+        .replace("experiments 40", "experiments 12");
+    let c = check_text("map.qdx", &text).campaign.expect("valid");
+    let dir = tempfile::tempdir().expect("temp");
+    let summary = run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
+    assert_eq!(summary.experiments, 12, "{summary:?}");
+    assert!(summary.stop_reason.contains("budget"), "{summary:?}");
+}

@@ -357,7 +357,7 @@ module.exports = grammar({
       seq(
         'objectives',
         '{',
-        repeat(choice($.maximize, $.minimize, $.target, $.require, $.combine, $.stop)),
+        repeat(choice($.maximize, $.minimize, $.target, $.map, $.require, $.combine, $.stop)),
         '}',
       ),
 
@@ -398,6 +398,15 @@ module.exports = grammar({
     combine: ($) => seq('combine', field('method', $.ident), optional($.props)),
 
     stop: ($) => seq('stop', 'when', $._expr),
+
+    // `map peak until sd <= 2 nm`: map a proxy over the box until its largest predicted sd is
+    // under the level.
+    map: ($) =>
+      seq(
+        'map',
+        field('proxy', $.ident),
+        optional(seq('until', 'sd', '<=', field('level', $.target_value))),
+      ),
 
     optimizer: ($) =>
       seq(

@@ -74,6 +74,14 @@ class Bundle:
             fields = transient["schema"]["fields"]
             self.transient = _read_table(self.folder / transient["path"], fields)
             self.transient.attrs["units"] = {f["name"]: f.get("unit", "") for f in fields}
+        # A mapping campaign's map (`map peak until sd <= 2 nm`): a grid over the variables with
+        # the mapped proxy's mean and sd, in the campaign's units (absent for other campaigns).
+        mapped = self._resources.get("map")
+        self.map: Optional[pd.DataFrame] = None
+        if mapped is not None and (self.folder / mapped["path"]).exists():
+            fields = mapped["schema"]["fields"]
+            self.map = _read_table(self.folder / mapped["path"], fields)
+            self.map.attrs["units"] = {f["name"]: f.get("unit", "") for f in fields}
 
     def spectrum(
         self, experiment: int, channel: str, replicate: int = 0, tick: Optional[int] = None

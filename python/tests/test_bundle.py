@@ -93,6 +93,16 @@ class BundleTest(unittest.TestCase):
         first = readings[(readings["experiment"] == 1) & (readings["tick"] == 0)]
         self.assertAlmostEqual(float(first["total_flow [uL/min]"].iloc[0]), 40.0, places=6)
 
+    def test_a_mapping_campaign_reads_its_map(self):
+        b = qdx.run(ROOT / "examples" / "maceiczyk-2014-map.qdx", out=self.tmp / "m")
+        self.assertEqual(
+            list(b.map.columns),
+            ["residence [min]", "se_fraction", "peak mean [nm]", "peak sd [nm]"],
+        )
+        self.assertEqual(b.map.attrs["units"]["peak sd [nm]"], "nm")
+        self.assertLessEqual(float(b.map["peak sd [nm]"].max()), 1.5)
+        self.assertIsNone(qdx.load(self.tmp / "b").map)
+
     def test_check_returns_located_diagnostics(self):
         broken = self.tmp / "broken.qdx"
         broken.write_text(TINY.read_text().replace("temperature <= 310 degC", "temperature <= 310 mL"))

@@ -320,6 +320,18 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
             &files::transient::write(c, t, &experiments),
         )?;
     }
+    if c.objectives.map.is_some() {
+        let observations: Vec<qdx_optimize::Observation> = c
+            .search
+            .prior
+            .iter()
+            .cloned()
+            .chain(experiments.iter().flat_map(|e| e.observations(c)))
+            .collect();
+        if let Some(text) = files::map::write(c, &observations) {
+            write_file("map.csv", &text)?;
+        }
+    }
     write_file("datapackage.json", &files::package::write(c))?;
     let facts = Facts::of(&records);
     let inputs = crate::report::Inputs {

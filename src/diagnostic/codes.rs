@@ -222,6 +222,10 @@ catalog! {
         pub const DUPLICATE_LEVELS: &str = "qdx::validate::duplicate_levels";
         /// A parameter has the name of another parameter or of a variable.
         pub const DUPLICATE_NAME: &str = "qdx::validate::duplicate_name";
+        /// `map` next to `maximize`/`minimize`/`target`, or twice.
+        pub const MAP_OBJECTIVE: &str = "qdx::validate::map_objective";
+        /// A map acquisition without a `map`, an optimising acquisition or strategy with one.
+        pub const MAP_STRATEGY: &str = "qdx::validate::map_strategy";
         /// A proxy has two objectives.
         pub const DUPLICATE_OBJECTIVE: &str = "qdx::validate::duplicate_objective";
         /// A fault has two policies.

@@ -206,6 +206,24 @@ pub fn write(c: &Campaign) -> String {
             },
         }));
     }
+    if c.objectives.map.is_some()
+        && let Some(resources) = package.get_mut("resources").and_then(Value::as_array_mut)
+    {
+        let fields: Vec<Value> = super::map::columns(c)
+            .iter()
+            .map(|(h, unit, d)| field(h, "number", unit, d))
+            .collect();
+        resources.push(json!({
+            "name": "map",
+            "path": "map.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "description": "the map of the mapped proxy on a grid over the variables (points that break a constraint left out); absent before two values were measured",
+            "schema": {"fields": fields},
+        }));
+    }
     let mut text = serde_json::to_string_pretty(&package).unwrap_or_default();
     text.push('\n');
     text

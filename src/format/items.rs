@@ -651,6 +651,10 @@ impl<'a> Printer<'a> {
                 text.push_str(&weight_text(weight.as_ref()));
                 text
             }
+            ObjectiveEntry::Map { proxy, level, .. } => match level {
+                Some(l) => format!("map {} until sd <= {}", proxy.name, expr::expr(l)),
+                None => format!("map {}", proxy.name),
+            },
             ObjectiveEntry::Require { condition, .. } => {
                 format!("require {}", expr::expr(condition))
             }

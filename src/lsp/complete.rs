@@ -435,13 +435,15 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
         }
         ("objectives", 1) => match words.as_slice() {
             [] => out.keywords(&[
-                "maximize", "minimize", "target", "require", "combine", "stop",
+                "maximize", "minimize", "target", "map", "require", "combine", "stop",
             ]),
-            ["maximize" | "minimize" | "target" | "maximise" | "minimise"] => {
+            ["maximize" | "minimize" | "target" | "maximise" | "minimise" | "map"] => {
                 out.symbols(index, SymbolKind::Proxy, |_| true);
             }
             ["combine"] => out.keywords(&["desirability", "weighted_sum", "pareto"]),
             ["stop"] => out.keywords(&["when"]),
+            ["map", _] => out.keywords(&["until"]),
+            ["map", _, "until"] => out.keywords(&["sd"]),
             _ => expression(&mut out, index, "objectives"),
         },
         ("objectives", 2) if words.is_empty() => out.symbols(index, SymbolKind::Proxy, |_| true),

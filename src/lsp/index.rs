@@ -516,6 +516,12 @@ impl Index {
                                     self.expr(w);
                                 }
                             }
+                            ast::ObjectiveEntry::Map { proxy, level, .. } => {
+                                self.name(proxy, PROXY);
+                                if let Some(l) = level {
+                                    self.expr(l);
+                                }
+                            }
                             ast::ObjectiveEntry::Require { condition, .. }
                             | ast::ObjectiveEntry::Stop { condition, .. } => self.expr(condition),
                             ast::ObjectiveEntry::Combine { props, .. } => {

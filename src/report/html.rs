@@ -234,6 +234,9 @@ pub fn page(inputs: &Inputs<'_>) -> String {
         };
         sections.push((if page.pareto() { "front" } else { "best" }, title, s));
     }
+    if let Some(s) = map(&page) {
+        sections.push(("map", "The map", s));
+    }
     if let Some(s) = proxies(&page) {
         sections.push(("proxies", "Proxies", s));
     }
@@ -344,6 +347,193 @@ pub fn page(inputs: &Inputs<'_>) -> String {
     }
     s.push_str("<p class=\"note\">Every value is in <code>observations.csv</code> (units in its header, described in <code>datapackage.json</code>); each spectrum is a file under <code>spectra/</code>, listed in <code>spectra.csv</code>.</p>\n</body></html>\n");
     s
+}
+
+/// A mapping campaign's map: heat maps of the mapped proxy's mean and sd over the two variables
+/// the map varies fastest along (the shortest lengthscales), the others at the middle of their
+/// grid axis, with the experiments as dots. The same model and grid as `map.csv`.
+fn map(page: &Page<'_>) -> Option<String> {
+    let c = page.c;
+    let goal = c.objectives.map.as_ref()?;
+    if c.variables.len() < 2 {
+        return None;
+    }
+    let observations: Vec<qdx_optimize::Observation> = c
+        .search
+        .prior
+        .iter()
+        .cloned()
+        .chain(page.experiments.iter().flat_map(|e| e.observations(c)))
+        .collect();
+    let fitted = crate::files::map::fit(c, &observations)?;
+    let mut order: Vec<(usize, f64)> = fitted
+        .model
+        .lengthscales()
+        .into_iter()
+        .enumerate()
+        .collect();
+    order.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let (ix, iy) = match order.as_slice() {
+        [a, b, ..] => (a.0.min(b.0), a.0.max(b.0)),
+        _ => return None,
+    };
+    let axes = crate::files::map::axes(c);
+    let middle: Vec<f64> = axes
+        .iter()
+        .map(|a| a.get(a.len() / 2).copied().unwrap_or(f64::NAN))
+        .collect();
+    let (xs, ys) = (axes.get(ix)?, axes.get(iy)?);
+    let (vx, vy) = (c.variables.get(ix)?, c.variables.get(iy)?);
+    // One cell per feasible grid point: (column, row, mean, sd).
+    type Cell = (usize, usize, f64, f64);
+    let mut cells: Vec<Cell> = Vec::new();
+    for (j, y) in ys.iter().enumerate() {
+        for (i, x) in xs.iter().enumerate() {
+            let mut values = middle.clone();
+            if let Some(v) = values.get_mut(ix) {
+                *v = *x;
+            }
+            if let Some(v) = values.get_mut(iy) {
+                *v = *y;
+            }
+            let point = crate::validate::strategy::point(&c.variables, &values);
+            if c.search.domain.is_feasible(&point) {
+                let p = fitted.model.predict(&point);
+                cells.push((i, j, p.mean, p.sd));
+            }
+        }
+    }
+    if cells.is_empty() {
+        return None;
+    }
+    let dots: Vec<(f64, f64, u64)> = page
+        .finished()
+        .filter(|e| e.outcome.as_ref().is_some_and(|o| o.status.is_ok()))
+        .filter_map(|e| Some((*e.point.get(ix)?, *e.point.get(iy)?, e.id)))
+        .collect();
+    let sd_unit = crate::files::map::sd_unit(&goal.unit);
+    let heat = |title: String,
+                value: &dyn Fn(&Cell) -> f64,
+                unit: &crate::validate::campaign::DisplayUnit| {
+        let values: Vec<f64> = cells.iter().map(value).collect();
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (w, h, left, top) = (300.0, 240.0, 56.0, 28.0);
+        let (cw, ch) = (w / xs.len() as f64, h / ys.len() as f64);
+        let mut svg = format!(
+            "<svg class=\"plot\" width=\"{0}\" viewBox=\"0 0 {0} {1}\" role=\"img\" aria-label=\"{2}\"><text x=\"{left}\" y=\"16\" class=\"title\">{3}</text>",
+            w + left + 20.0,
+            h + top + 54.0,
+            escape(&title),
+            escape(&title)
+        );
+        for (cell, v) in cells.iter().zip(&values) {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{}\"><title>{}</title></rect>",
+                left + cell.0 as f64 * cw,
+                top + h - (cell.1 + 1) as f64 * ch,
+                cw + 0.05,
+                ch + 0.05,
+                svg::scale_colour(t),
+                escape(&unit.approx(*v))
+            );
+        }
+        let span = |a: &[f64], x: f64| {
+            let (a0, a1) = (
+                a.first().copied().unwrap_or(0.0),
+                a.last().copied().unwrap_or(1.0),
+            );
+            if a1 > a0 { (x - a0) / (a1 - a0) } else { 0.5 }
+        };
+        for (x, y, id) in &dots {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"none\" stroke=\"#fff\" stroke-width=\"1.5\"><title>experiment {id}</title></circle>",
+                left + cw / 2.0 + span(xs, *x) * (w - cw),
+                top + h - ch / 2.0 - span(ys, *y) * (h - ch)
+            );
+        }
+        let end = |v: &crate::validate::campaign::Variable, a: &[f64], last: bool| {
+            let x = if last { a.last() } else { a.first() };
+            x.map_or_else(String::new, |x| v.unit.approx(*x))
+        };
+        let _ = write!(
+            svg,
+            "<text x=\"{left}\" y=\"{:.1}\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            top + h + 14.0,
+            escape(&end(vx, xs, false)),
+            left + w,
+            top + h + 14.0,
+            escape(&end(vx, xs, true)),
+            left + w / 2.0,
+            top + h + 30.0,
+            escape(&vx.name),
+        );
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><text x=\"12\" y=\"{:.1}\" transform=\"rotate(-90 12 {:.1})\" text-anchor=\"middle\">{}</text>",
+            left - 4.0,
+            top + h,
+            escape(&end(vy, ys, false)),
+            left - 4.0,
+            top + 10.0,
+            escape(&end(vy, ys, true)),
+            top + h / 2.0,
+            top + h / 2.0,
+            escape(&vy.name)
+        );
+        let _ = write!(
+            svg,
+            "<text x=\"{left}\" y=\"{:.1}\">{} (dark) to {} (bright)</text></svg>",
+            top + h + 44.0,
+            escape(&unit.approx(lo)),
+            escape(&unit.approx(hi))
+        );
+        svg
+    };
+    let mean = heat(
+        format!("{}: the map's prediction", goal.name),
+        &|c| c.2,
+        &goal.unit,
+    );
+    let sd = heat(
+        format!("{}: its uncertainty (sd)", goal.name),
+        &|c| c.3,
+        &sd_unit,
+    );
+    let others: Vec<String> = c
+        .variables
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != ix && *k != iy)
+        .filter_map(|(k, v)| Some(format!("{} = {}", v.name, v.unit.approx(*middle.get(k)?))))
+        .collect();
+    let mut s = format!("<div class=\"grid\">{mean}{sd}</div>\n");
+    let _ = writeln!(
+        s,
+        "<p>A Gaussian-process map of <code>{}</code> from {} measured values; its largest sd over the {} grid points of <code>map.csv</code> is {}{}. Dots: the experiments.{}</p>",
+        escape(&goal.name),
+        qdx_optimize::mapped_values(&observations, &goal.name)
+            .1
+            .len(),
+        crate::files::map::grid_points(c).len(),
+        escape(&sd_unit.approx(fitted.uncertainty.max_sd)),
+        goal.level.map_or_else(String::new, |l| format!(
+            " (the declared level: {})",
+            escape(&sd_unit.format(l))
+        )),
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " The other variables are held at {}.",
+                escape(&others.join(", "))
+            )
+        }
+    );
+    Some(s)
 }
 
 /// The best so far of the objective, the model's estimate of it with ±2 sd, each

@@ -229,6 +229,28 @@ impl<'c> Run<'c> {
         let budget = c.budget.experiments.unwrap_or(u64::MAX);
         loop {
             let done = self.outcomes.len() as u64;
+            // A mapping campaign: the map of everything measured so far, judged before the
+            // budget (a map that reaches its level with the last experiment says so) and
+            // recorded in the next suggestions' explanations.
+            let map = if c.objectives.map.is_some() {
+                let observations: Vec<opt::Observation> = c
+                    .search
+                    .prior
+                    .iter()
+                    .cloned()
+                    .chain(self.outcomes.iter().flat_map(|o| o.observations(c)))
+                    .collect();
+                let fitted = crate::files::map::fit(c, &observations);
+                if let Some(why) = fitted
+                    .as_ref()
+                    .and_then(|f| crate::files::map::level_reached(c, &observations, f))
+                {
+                    return Ok(why);
+                }
+                fitted.and_then(|f| crate::files::map::explain(c, &f))
+            } else {
+                None
+            };
             if done >= budget {
                 return Ok(format!("the experiment budget ({budget}) is spent"));
             }
@@ -269,10 +291,12 @@ impl<'c> Run<'c> {
                     suggestions
                         .into_iter()
                         .map(|s| {
-                            (
-                                crate::validate::strategy::values(&s.point),
-                                serde_json::to_value(&s.explain).unwrap_or(serde_json::Value::Null),
-                            )
+                            let mut explain =
+                                serde_json::to_value(&s.explain).unwrap_or(serde_json::Value::Null);
+                            if let (Some(m), Some(o)) = (&map, explain.as_object_mut()) {
+                                o.insert("map".into(), m.clone());
+                            }
+                            (crate::validate::strategy::values(&s.point), explain)
                         })
                         .collect()
                 }

@@ -500,6 +500,13 @@ pub enum ObjectiveEntry {
         weight: Option<NumberLit>,
         span: Span,
     },
+    /// `map peak until sd <= 2 nm`: map the proxy over the variables' box until its largest
+    /// predicted sd falls to the level (no level: until the budget).
+    Map {
+        proxy: Ident,
+        level: Option<Expr>,
+        span: Span,
+    },
     /// `require plqy >= 0.2`
     Require { condition: Expr, span: Span },
     /// `combine desirability { weights ... }` / `combine pareto`
@@ -518,6 +525,7 @@ impl ObjectiveEntry {
             ObjectiveEntry::Maximize { span, .. }
             | ObjectiveEntry::Minimize { span, .. }
             | ObjectiveEntry::Target { span, .. }
+            | ObjectiveEntry::Map { span, .. }
             | ObjectiveEntry::Require { span, .. }
             | ObjectiveEntry::Combine { span, .. }
             | ObjectiveEntry::Stop { span, .. } => *span,

@@ -834,6 +834,14 @@ impl<'t> Lower<'t> {
                     span,
                 }
             }
+            Rule::map => ObjectiveEntry::Map {
+                proxy: self.expect_ident(&mut c)?,
+                level: c
+                    .optional(Rule::target_value)
+                    .map(|v| self.target_value(v))
+                    .transpose()?,
+                span,
+            },
             Rule::require => ObjectiveEntry::Require {
                 condition: self.expr(c.expect(Rule::expr)?)?,
                 span,

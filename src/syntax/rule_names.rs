@@ -73,7 +73,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::script_ref => "`script \"file.rhai\"`",
         Rule::objectives => "an `objectives` block",
         Rule::objective_entry => {
-            "`maximize`, `minimize`, `target`, `require`, `combine` or `stop when`"
+            "`maximize`, `minimize`, `target`, `map`, `require`, `combine` or `stop when`"
         }
         Rule::maximize => "`maximize`",
         Rule::minimize => "`minimize`",
@@ -84,6 +84,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::require => "`require`",
         Rule::combine => "`combine`",
         Rule::stop => "`stop when`",
+        Rule::map => "`map`",
         Rule::optimizer => "an `optimizer` block",
         Rule::optimizer_entry => "an optimizer option",
         Rule::initial => "`initial`",
@@ -186,6 +187,9 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::kw_combine => "`combine`",
         Rule::kw_stop => "`stop`",
         Rule::kw_when => "`when`",
+        Rule::kw_map => "`map`",
+        Rule::kw_until => "`until`",
+        Rule::kw_sd => "`sd`",
         Rule::kw_optimizer => "`optimizer`",
         Rule::kw_initial => "`initial`",
         Rule::kw_batch => "`batch`",

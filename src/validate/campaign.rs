@@ -1182,11 +1182,48 @@ impl Condition {
 #[derive(Debug, Clone)]
 pub struct Objectives {
     pub list: Vec<Objective>,
+    /// `map peak until sd <= 2 nm`: the campaign maps a proxy instead of optimising (never
+    /// together with `list`).
+    pub map: Option<MapGoal>,
     pub combine: Combine,
     /// Reference point for the hypervolume (Pareto), per objective, SI.
     pub reference_point: Option<Vec<f64>>,
     pub requirements: Vec<Condition>,
     pub stop: Option<Condition>,
+}
+
+/// A mapping goal: model `proxy` over the variables' box until the largest predicted sd over
+/// the reference set (see `qdx_optimize::MapModel`) is at most `level`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapGoal {
+    pub proxy: ProxyId,
+    pub name: String,
+    /// The stop level, SI, in the proxy's dimension (a difference); `None`: until the budget.
+    pub level: Option<f64>,
+    /// The proxy's display unit (map.csv, the report, the stop reason).
+    pub unit: DisplayUnit,
+    pub span: Span,
+}
+
+impl MapGoal {
+    /// The sd's unit: the proxy's, as a difference (an sd of 2 K is 2 degC).
+    pub fn sd_unit(unit: &DisplayUnit) -> DisplayUnit {
+        DisplayUnit::new(unit.unit.clone(), Interpretation::Difference)
+    }
+
+    /// How many values the map needs before its uncertainty can stop a run: the initial design
+    /// of a mapping optimizer, else the size Bayesian optimisation would give it. A GP of a
+    /// handful of points can be confidently wrong (a long lengthscale fitted to two values), so
+    /// the map is not judged before a space-filling design has covered the box.
+    pub fn min_values(
+        strategy: &qdx_optimize::StrategySpec,
+        domain: &qdx_optimize::Domain,
+    ) -> usize {
+        match strategy {
+            qdx_optimize::StrategySpec::Map(o) => o.initial,
+            _ => qdx_optimize::BayesOptions::for_domain(domain).initial.n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1399,11 +1436,15 @@ pub enum Acquisition {
     NoisyExpectedImprovement,
     /// `upper_confidence_bound` (`ucb`), with `beta`.
     UpperConfidenceBound,
+    /// `max_variance`: the point of largest predicted variance (mapping campaigns).
+    MaxVariance,
+    /// `integrated_variance`: the point that most reduces the variance over the box (mapping).
+    IntegratedVariance,
 }
 
 impl Acquisition {
     /// Every acquisition by the names a campaign may write (the first is the canonical one).
-    pub const NAMES: [(&'static str, Acquisition); 6] = [
+    pub const NAMES: [(&'static str, Acquisition); 8] = [
         (
             "log_expected_improvement",
             Acquisition::LogExpectedImprovement,
@@ -1416,7 +1457,17 @@ impl Acquisition {
         ("log_ei", Acquisition::LogExpectedImprovement),
         ("noisy_ei", Acquisition::NoisyExpectedImprovement),
         ("ucb", Acquisition::UpperConfidenceBound),
+        ("max_variance", Acquisition::MaxVariance),
+        ("integrated_variance", Acquisition::IntegratedVariance),
     ];
+
+    /// Whether it maps (reduces uncertainty) rather than optimises.
+    pub fn maps(self) -> bool {
+        matches!(
+            self,
+            Acquisition::MaxVariance | Acquisition::IntegratedVariance
+        )
+    }
 
     pub fn name(self) -> &'static str {
         Self::NAMES

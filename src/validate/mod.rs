@@ -252,12 +252,13 @@ impl<'a> Validator<'a> {
                 reference_point: None,
                 requirements: Vec::new(),
                 stop: None,
+                map: None,
             });
             let optimizer = self.optimizer.take().unwrap_or_else(|| {
                 OptimizerConfig::default_for(
                     self.variables.len(),
                     budget.experiments,
-                    !objectives.list.is_empty(),
+                    !objectives.list.is_empty() || objectives.map.is_some(),
                 )
             });
             // What the optimizer works with, built once here from the sections.

@@ -25,7 +25,7 @@ pub(crate) const OPTIONS: &[(&str, &[(&str, &str)])] = &[
             ),
             (
                 "acquisition",
-                "log_expected_improvement, noisy_expected_improvement or upper_confidence_bound",
+                "log_expected_improvement, noisy_expected_improvement or upper_confidence_bound; max_variance or integrated_variance to map",
             ),
             ("beta", "a number (UCB exploration)"),
             ("failures", "feasibility_model or impute_worst"),
@@ -142,6 +142,7 @@ impl<'a> Validator<'a> {
         let mut combine: Option<(Combine, Span, Option<&ast::Props>)> = None;
         let mut stop_exprs = Vec::new();
         let mut require_exprs = Vec::new();
+        let mut maps: Vec<(&ast::Ident, Option<&ast::Expr>, Span)> = Vec::new();
         let mut errors = Vec::new();
         let mut ramps: Vec<(String, &str, Option<Span>, bool)> = Vec::new();
         for e in &entries {
@@ -188,6 +189,10 @@ impl<'a> Validator<'a> {
                         }
                     });
                     (proxy, goal, None, weight, *span)
+                }
+                ObjectiveEntry::Map { proxy, level, span } => {
+                    maps.push((proxy, level.as_ref(), *span));
+                    continue;
                 }
                 ObjectiveEntry::Require { condition, .. } => {
                     require_exprs.push(condition);
@@ -422,16 +427,93 @@ impl<'a> Validator<'a> {
         let stop = stops
             .into_iter()
             .reduce(|a, b| Condition::Or(Box::new(a), Box::new(b)));
+        let map = self.map_goal(&maps, &list, &mut errors);
         for d in errors {
             self.error(d);
         }
         self.objectives = Some(Objectives {
             list,
+            map,
             combine: method,
             reference_point,
             requirements,
             stop,
         });
+    }
+
+    /// The campaign's `map` goal: one at most, never beside an optimised objective, its stop
+    /// level a positive difference in the proxy's dimension (`2 nm`, `1.5 K`).
+    fn map_goal(
+        &self,
+        maps: &[(&ast::Ident, Option<&ast::Expr>, Span)],
+        list: &[Objective],
+        errors: &mut Vec<Diagnostic>,
+    ) -> Option<MapGoal> {
+        let (proxy, level, span) = *maps.first()?;
+        if let Some((_, _, second)) = maps.get(1) {
+            errors.push(
+                Diagnostic::error(code::MAP_OBJECTIVE, "a campaign maps one proxy")
+                    .label(*second, "second map")
+                    .label(span, "first map")
+                    .help("the uncertainty-driven design and its stop level follow one model; map the other proxy in a second campaign"),
+            );
+        }
+        if let Some(first) = list.first() {
+            let mut d = Diagnostic::error(
+                code::MAP_OBJECTIVE,
+                "a map cannot share the campaign with an objective",
+            )
+            .label(span, "maps the proxy over the whole box")
+            .label(first.span, "optimises toward one place");
+            for o in list.iter().skip(1) {
+                d = d.label(o.span, "optimises too");
+            }
+            errors.push(d.help("a map spends its experiments where the model is least sure, an objective where it is best: keep one (`stop when` still stops a map)"));
+            self.poison(format!("objective:{}", proxy.name));
+            return None;
+        }
+        let id = match self.find_proxy(proxy) {
+            Ok(id) => id,
+            Err(d) => {
+                errors.push(d);
+                self.poison(format!("objective:{}", proxy.name));
+                return None;
+            }
+        };
+        let failed = |d: Diagnostic, errors: &mut Vec<Diagnostic>| {
+            errors.push(d);
+            self.poison(format!("objective:{}", proxy.name));
+        };
+        let level = match level {
+            Some(e) => match self.proxy_value(id, e, true) {
+                Ok(v) if v > 0.0 => Some(v),
+                Ok(_) => {
+                    failed(
+                        Diagnostic::error(code::MAP_OBJECTIVE, "the map's sd level must be above zero")
+                            .at(e.span)
+                            .help("a model is never certain: give the largest sd you accept, e.g. `until sd <= 2 nm`"),
+                        errors,
+                    );
+                    return None;
+                }
+                Err(d) => {
+                    failed(d, errors);
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let unit = self
+            .proxies
+            .get(id)
+            .map_or_else(DisplayUnit::plain, |p| p.unit.clone());
+        Some(MapGoal {
+            proxy: id,
+            name: proxy.name.clone(),
+            level,
+            unit,
+            span,
+        })
     }
 
     /// The desirability ramp `in lo .. hi` of a `maximize` or `minimize` goal, in SI.
@@ -588,6 +670,8 @@ impl<'a> Validator<'a> {
         let mut errors = Vec::new();
         // Where each composition's levels are written, for errors about its lattice.
         let mut composition_level_at: BTreeMap<usize, Span> = BTreeMap::new();
+        // Where `acquisition` is written, for errors about a map.
+        let mut acquisition_at: Option<Span> = None;
         for e in &o.entries {
             match e {
                 OptimizerEntry::Initial {
@@ -759,6 +843,9 @@ impl<'a> Validator<'a> {
                         });
                         continue;
                     }
+                    if opt.name == "acquisition" {
+                        acquisition_at = Some(*span);
+                    }
                     match option_value(opt, value.as_ref(), props.as_ref()) {
                         Ok(v) => {
                             if let Err(msg) = set_option(&mut config.options, &opt.name, &v) {
@@ -901,7 +988,43 @@ impl<'a> Validator<'a> {
             self.poisoned.borrow().iter().any(|k| {
                 k.starts_with("objective:") || k.starts_with("proxy:") || k == "measurement"
             });
-        if self.objectives.as_ref().is_some_and(|o| o.list.is_empty())
+        let map = self.objectives.as_ref().and_then(|o| o.map.as_ref());
+        let map_acquisition = config.options.acquisition.filter(|a| a.maps());
+        if let Some(m) = map {
+            let optimising = match config.strategy {
+                Strategy::Bayesian => config.options.acquisition.filter(|a| !a.maps()).map(|a| {
+                    (
+                        format!("`{}` optimises an objective", a.name()),
+                        acquisition_at.unwrap_or(o.span),
+                    )
+                }),
+                Strategy::NelderMead | Strategy::Snobfit | Strategy::Evolutionary => Some((
+                    format!("`{canonical}` optimises an objective"),
+                    o.strategy.span,
+                )),
+                _ => None,
+            };
+            if let Some((what, at)) = optimising {
+                errors.push(
+                    Diagnostic::error(code::MAP_STRATEGY, format!("{what}, but the campaign maps `{}`", m.name))
+                        .at(at)
+                        .label(m.span, "the map")
+                        .help("map with `bayesian { acquisition max_variance }` (the default) or `integrated_variance`, or a design (`sobol`, `grid`)"),
+                );
+            }
+        } else if let Some(a) = map_acquisition
+            && !objective_errors
+        {
+            errors.push(
+                Diagnostic::error(code::MAP_STRATEGY, format!("`{}` maps a proxy, but the campaign maps none", a.name()))
+                    .at(acquisition_at.unwrap_or(o.span))
+                    .help("add `map <proxy> until sd <= <level>` to the objectives, or optimise with `log_expected_improvement`"),
+            );
+        }
+        if self
+            .objectives
+            .as_ref()
+            .is_some_and(|o| o.list.is_empty() && o.map.is_none())
             && !objective_errors
             && matches!(
                 config.strategy,
@@ -1472,7 +1595,7 @@ fn set_option(options: &mut OptimizerOptions, name: &str, v: &OptionValue) -> Re
                     OptionValue::Name(n) => Acquisition::from_name(n),
                     _ => None,
                 }
-                .ok_or("`acquisition` is `log_expected_improvement`, `noisy_expected_improvement` or `upper_confidence_bound`")?,
+                .ok_or("`acquisition` is `log_expected_improvement`, `noisy_expected_improvement` or `upper_confidence_bound`; to map, `max_variance` or `integrated_variance`")?,
             );
         }
         "surrogate" => {

@@ -426,6 +426,23 @@ fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
             n: design_size(o, s.budget),
         },
         c::Strategy::Grid => opt::StrategySpec::Random,
+        c::Strategy::Bayesian if s.objectives.map.is_some() => {
+            let b = opt::BayesOptions::for_domain(domain);
+            opt::StrategySpec::Map(opt::MapOptions {
+                proxy: s
+                    .objectives
+                    .map
+                    .as_ref()
+                    .map_or_else(String::new, |m| m.name.clone()),
+                initial: initial(b.initial).n,
+                acquisition: match o.options.acquisition {
+                    Some(c::Acquisition::IntegratedVariance) => {
+                        opt::MapAcquisition::IntegratedVariance
+                    }
+                    _ => opt::MapAcquisition::MaxVariance,
+                },
+            })
+        }
         c::Strategy::Bayesian => {
             let mut b = opt::BayesOptions::for_domain(domain);
             b.initial = initial(b.initial);
@@ -437,6 +454,10 @@ fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
                     c::Acquisition::UpperConfidenceBound => opt::Acquisition::Ucb {
                         beta: o.options.beta.unwrap_or(2.0),
                     },
+                    // Validation refuses a map acquisition without a `map`.
+                    c::Acquisition::MaxVariance | c::Acquisition::IntegratedVariance => {
+                        opt::Acquisition::LogEi
+                    }
                 };
             }
             if let Some(f) = o.options.failures {

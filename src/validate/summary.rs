@@ -363,6 +363,23 @@ pub fn summary(c: &Campaign) -> String {
             let _ = writeln!(s, "  stop when {}", condition(c, stop));
         }
     }
+    if let Some(m) = &c.objectives.map {
+        let _ = writeln!(s, "objectives (map):");
+        let level = m.level.map_or_else(
+            || " (no level: until the budget)".to_owned(),
+            |l| {
+                format!(
+                    " until sd <= {}: the largest predicted sd over the points of map.csv, judged once {} values are measured",
+                    MapGoal::sd_unit(&m.unit).format(l),
+                    MapGoal::min_values(&c.search.strategy, &c.search.domain)
+                )
+            },
+        );
+        let _ = writeln!(s, "  map {}{level}", m.name);
+        if let Some(stop) = &c.objectives.stop {
+            let _ = writeln!(s, "  stop when {}", condition(c, stop));
+        }
+    }
     let o = &c.optimizer;
     let mut opt = vec![o.strategy.name().to_owned()];
     if let Some((kind, n)) = &o.initial {
@@ -372,6 +389,12 @@ pub fn summary(c: &Campaign) -> String {
         opt.push(format!("batch {}", o.batch));
     }
     opt.extend(o.options.written());
+    if c.objectives.map.is_some()
+        && o.options.acquisition.is_none()
+        && matches!(c.search.strategy, qdx_optimize::StrategySpec::Map(_))
+    {
+        opt.push("acquisition max_variance (the mapping default)".into());
+    }
     let chosen = if o.chosen_by_qdx {
         " (qdx's default: the campaign names no optimizer)"
     } else {

@@ -798,6 +798,38 @@ impl Gp {
             .collect()
     }
 
+    /// The prior covariance `k(a, b)` of the latent function (no noise).
+    pub(crate) fn kernel(&self, a: &[f64], b: &[f64]) -> f64 {
+        let r2: f64 = a
+            .iter()
+            .zip(b)
+            .zip(&self.train.categorical)
+            .zip(&self.inv_ls2)
+            .map(|(((x, y), c), il)| sqdiff(*x, *y, *c) * il)
+            .sum();
+        self.sf2 * matern52(r2).0
+    }
+
+    /// The prior covariances `k(x, xᵢ)` with the training inputs and `K⁻¹ k(x, ·)`, so that the
+    /// posterior covariance of `x` and `x'` is `k(x, x') − k(x, ·)ᵀ K⁻¹ k(x', ·)`.
+    pub(crate) fn cross(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let d = self.train.d;
+        let k: Vec<f64> = self
+            .train
+            .x
+            .chunks_exact(d.max(1))
+            .take(self.train.n)
+            .map(|row| self.kernel(x, row))
+            .collect();
+        let w = linalg::matvec(&self.kinv, self.train.n, &k);
+        (k, w)
+    }
+
+    /// The variance of the measurement noise (model units).
+    pub(crate) fn noise_var(&self) -> f64 {
+        self.theta[self.train.d + 1].exp()
+    }
+
     /// Posterior of the latent function at `x`; gradients only when `grad` (zero for categorical
     /// coordinates).
     pub fn predict(&self, x: &[f64], grad: bool) -> Prediction {

@@ -18,6 +18,7 @@ mod lbfgs;
 mod learned;
 mod linalg;
 mod local;
+mod mapping;
 mod objective;
 mod observation;
 pub mod pareto;
@@ -41,6 +42,10 @@ pub use domain::{
 pub use error::{OptimizeError, Result};
 pub use learned::BayesSurrogate;
 pub use local::{Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions};
+pub use mapping::{
+    MapAcquisition, MapModel, MapOptions, MapUncertainty, Mapper, REFERENCE_POINTS, mapped_values,
+    reference_set,
+};
 pub use objective::{Combine, Condition, Goal, Objective, Objectives, Score};
 pub use observation::{Explanation, Observation, Outcome, Suggestion};
 pub use prior::read_prior_csv;

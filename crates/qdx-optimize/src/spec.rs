@@ -14,6 +14,7 @@ use crate::error::{OptimizeError, Result};
 use crate::local::{
     Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions,
 };
+use crate::mapping::{MapOptions, Mapper};
 use crate::objective::Objectives;
 use crate::strategy::{Feasible, Strategy};
 
@@ -39,6 +40,9 @@ pub enum StrategySpec {
     },
     /// GP Bayesian optimisation.
     Bayesian(BayesOptions),
+    /// GP mapping of one measured value: an uncertainty-driven design (see `mapping.rs`);
+    /// written `bayesian` with a map acquisition in a campaign.
+    Map(MapOptions),
     /// Nelder–Mead simplex (no categorical variables, no pool).
     NelderMead(NelderMeadOptions),
     /// SNOBFIT-like local model + exploration (no pool).
@@ -55,7 +59,7 @@ impl StrategySpec {
             StrategySpec::Grid { .. } => "grid",
             StrategySpec::LatinHypercube { .. } => "latin_hypercube",
             StrategySpec::Sobol { .. } => "sobol",
-            StrategySpec::Bayesian(_) => "bayesian",
+            StrategySpec::Bayesian(_) | StrategySpec::Map(_) => "bayesian",
             StrategySpec::NelderMead(_) => "nelder_mead",
             StrategySpec::Snobfit(_) => "snobfit",
             StrategySpec::Evolutionary(_) => "evolutionary",
@@ -98,6 +102,12 @@ pub fn check_support(
                 && !(beta.is_finite() && beta > 0.0)
             {
                 return Err("UCB needs a positive, finite beta".into());
+            }
+            Ok(())
+        }
+        StrategySpec::Map(o) => {
+            if o.initial == 0 {
+                return Err("the initial design needs at least one point".into());
             }
             Ok(())
         }
@@ -171,6 +181,7 @@ pub fn build(
             Box::new(Design::new(DesignKind::Sobol, domain, objectives, seed)?)
         }
         StrategySpec::Bayesian(o) => Box::new(Bayesian::new(o.clone(), domain, objectives, seed)?),
+        StrategySpec::Map(o) => Box::new(Mapper::new(o.clone(), domain, objectives, seed)?),
         StrategySpec::NelderMead(o) => {
             Box::new(NelderMead::new(o.clone(), domain, objectives, seed)?)
         }

@@ -124,6 +124,35 @@ impl Surrogate {
         self.gp.summary().0
     }
 
+    /// The GP in model units (values standardised: `value = mean + scale · z`).
+    pub(crate) fn gp(&self) -> &Gp {
+        &self.gp
+    }
+
+    /// The factor from the GP's units to the values' unit.
+    pub(crate) fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    /// The domain the model lives on.
+    pub(crate) fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// The same model (same hyperparameters) told one more observation at `point`, at its
+    /// predicted mean: the kriging believer. A GP's posterior variance does not depend on the
+    /// values observed, so this is exact for variance-driven designs.
+    pub(crate) fn with_believed(&self, point: &Point) -> Result<Surrogate> {
+        let x = self.domain.to_model(point);
+        let z = self.gp.predict(&x, false).mean;
+        Ok(Surrogate {
+            domain: self.domain.clone(),
+            gp: self.gp.with_point(&x, z)?,
+            mean: self.mean,
+            scale: self.scale,
+        })
+    }
+
     /// The standard deviation of the measurement noise the model infers, in the values' unit.
     pub fn noise_sd(&self) -> f64 {
         self.scale * self.gp.summary().2.sqrt()

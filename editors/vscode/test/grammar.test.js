@@ -270,3 +270,11 @@ test('every .qdx file of the repository tokenizes', async () => {
     assert.ok(tokens.length > 0, file);
   }
 });
+
+test('a mapping goal: `map` and `until` are keywords, the level a quantity', async () => {
+  const tokens = await tokenize(['objectives {', '  map peak until sd <= 2 nm', '}'].join('\n'));
+  assertScope(tokens, 2, 'map', 'keyword.other');
+  assertScope(tokens, 2, 'until', 'keyword.other');
+  assertScope(tokens, 2, 'nm', 'keyword.other.unit');
+  assertNotScope(tokens, 2, 'peak', 'keyword.other');
+});
