@@ -76,10 +76,15 @@ pub struct FitSettings {
 impl FitSettings {
     /// The default settings for `n` parameters: the middle of the box, then (up to three
     /// parameters) every corner of its inner half, so that a correlated pair such as an
-    /// Arrhenius prefactor and activation energy is approached from several sides.
+    /// Arrhenius prefactor and activation energy is approached from several sides; past three,
+    /// the two ends of the inner half's diagonal.
     pub fn for_parameters(n: usize) -> Self {
         let mut starts = vec![vec![0.5; n]];
-        if (1..=3).contains(&n) {
+        if n > 3 {
+            // 2^n corners grow too fast: the two ends of the inner half's diagonal.
+            starts.push(vec![0.25; n]);
+            starts.push(vec![0.75; n]);
+        } else if n > 0 {
             for corner in 0..(1u32 << n) {
                 starts.push(
                     (0..n)
