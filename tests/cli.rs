@@ -45,6 +45,7 @@ fn check_examples_exits_zero() {
         --- stdout
         ok: examples/artificial-chemist.qdx (campaign "artificial-chemist")
         ok: examples/branin-script.qdx (campaign "branin-script")
+        ok: examples/cdse-arrhenius-fit.qdx (campaign "cdse-arrhenius-fit")
         ok: examples/cdse-grid-screen.qdx (campaign "cdse-grid-screen")
         ok: examples/cdse-krishnadasan.qdx (campaign "cdse-krishnadasan-2007")
         ok: examples/cdse-transient.qdx (campaign "cdse-transient")

@@ -126,6 +126,7 @@ fn every_link_of_the_readmes_leads_to_a_file() {
         "grammar/README.md",
         "ARCHITECTURE.md",
         "bench/README.md",
+        "examples/README.md",
         "docs/report/README.md",
         "editors/README.md",
         "editors/tree-sitter-qdx/README.md",

@@ -71,6 +71,7 @@ fn all_constructs_uses_every_top_level_block() {
             "constraints",
             "data",
             "derive",
+            "fit",
             "kind",
             "lab",
             "measure",

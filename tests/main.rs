@@ -9,6 +9,7 @@ mod corpus;
 mod data_files;
 mod docs;
 mod exit_codes;
+mod fit;
 mod format;
 mod grammar_examples;
 mod hardware;

@@ -125,6 +125,7 @@ module.exports = grammar({
         $.safety,
         $.simulate,
         $.lab,
+        $.fit,
       ),
 
     // ─────────────────────────── campaign header ───────────────────────────
@@ -436,6 +437,17 @@ module.exports = grammar({
 
     prior: ($) =>
       seq('prior', field('format', $.ident), field('source', $.string), optional($.props)),
+
+    // A kinetic model fitted to the campaign's observations: `fit growth { state radius = 1 nm
+    // rate radius = k / radius  parameter k in ... log  time residence  observe size = 2 * radius }`.
+    fit: ($) => seq('fit', field('name', $.ident), '{', repeat($._fit_entry), '}'),
+    _fit_entry: ($) => choice($.fit_state, $.fit_rate, $.fit_parameter, $.fit_time, $.fit_observe),
+    fit_state: ($) => seq('state', field('name', $.ident), '=', field('initial', $._expr)),
+    fit_rate: ($) => seq('rate', field('state', $.ident), '=', field('value', $._expr)),
+    fit_parameter: ($) =>
+      seq('parameter', field('name', $.ident), 'in', $.range, optional($.log_scale)),
+    fit_time: ($) => seq('time', field('value', $._expr)),
+    fit_observe: ($) => seq('observe', field('proxy', $.ident), '=', field('value', $._expr)),
 
     // Data files scripts read: `data { target "data/target-spectrum.csv" }`.
     data: ($) => seq('data', '{', repeat($.data_file), '}'),

@@ -332,6 +332,11 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
             write_file("map.csv", &text)?;
         }
     }
+    for fit in &c.fits {
+        let (json, csv) = files::fit::write(c, fit, &experiments);
+        write_file(&format!("fit/{}.json", fit.name), &json)?;
+        write_file(&format!("fit/{}.csv", fit.name), &csv)?;
+    }
     write_file("datapackage.json", &files::package::write(c))?;
     let facts = Facts::of(&records);
     let inputs = crate::report::Inputs {

@@ -190,6 +190,22 @@ catalog! {
         pub const DATA_FILE: &str = "qdx::validate::data_file";
         /// Two data files are declared under one name.
         pub const DATA_TWICE: &str = "qdx::validate::data_twice";
+        /// A `fit` expression reads what it cannot (a state in an initial value or `time`).
+        pub const FIT: &str = "qdx::validate::fit";
+        /// A fitted parameter's bounds are not constants, not increasing, or not positive on a log scale.
+        pub const FIT_BOUNDS: &str = "qdx::validate::fit_bounds";
+        /// A `fit` lacks a rate for a state, a parameter, an observation or its `time`.
+        pub const FIT_INCOMPLETE: &str = "qdx::validate::fit_incomplete";
+        /// A name, a rate, a `time` or an observation given twice in a `fit`, or a fit's name twice.
+        pub const FIT_TWICE: &str = "qdx::validate::fit_twice";
+        /// A `fit`'s equations do not balance (a rate, an observation or its `time`).
+        pub const FIT_UNITS: &str = "qdx::validate::fit_units";
+        /// `observe` names no proxy of the campaign.
+        pub const FIT_UNKNOWN_PROXY: &str = "qdx::validate::fit_unknown_proxy";
+        /// `rate` names no state of the fit.
+        pub const FIT_UNKNOWN_STATE: &str = "qdx::validate::fit_unknown_state";
+        /// A state of a `fit` that no observation depends on.
+        pub const FIT_UNOBSERVED: &str = "qdx::validate::fit_unobserved";
         /// The flow stops at a device with no outlet downstream.
         pub const DEAD_END: &str = "qdx::validate::dead_end";
         /// `derive` assigns to something that is neither a name nor a device setting.

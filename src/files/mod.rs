@@ -38,6 +38,7 @@
 //! campaign, read through [`crate::record`]; every number printed in a user's unit goes through
 //! one formatter, [`crate::validate::campaign::DisplayUnit::number`].
 
+pub mod fit;
 pub mod map;
 pub mod observations;
 pub mod package;

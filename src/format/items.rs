@@ -24,6 +24,7 @@ struct Child<'n> {
 /// The nodes that can be entries of a block, so blocks of mixed children share one loop.
 enum Node<'n> {
     Description(&'n StringLit),
+    Fit(&'n FitEntry),
     Seed(&'n IntLit),
     Budget(&'n Budget),
     BudgetEntry(&'n BudgetEntry, Span),
@@ -200,6 +201,12 @@ impl<'a> Printer<'a> {
             ),
             Item::Simulate(s) => self.simulate(s, next),
             Item::Lab(l) => self.lab(l, next),
+            Item::Fit(f) => {
+                let head = format!("fit {}", f.name.name);
+                let children = self.children(&f.entries, |e| (e.span(), Node::Fit(e)));
+                let head_end = self.layout.end(f.name.span);
+                self.block_of(f.span, head_end, &head, children, next);
+            }
         }
     }
 
@@ -342,6 +349,30 @@ impl<'a> Printer<'a> {
                 self.layout.line_entry(a.span, &text, next);
             }
             Node::Constraint(e) => self.layout.line_entry(e.span, &expr::expr(e), next),
+            Node::Fit(e) => {
+                let text = match e {
+                    FitEntry::State { name, initial, .. } => {
+                        format!("state {} = {}", name.name, expr::expr(initial))
+                    }
+                    FitEntry::Rate { state, value, .. } => {
+                        format!("rate {} = {}", state.name, expr::expr(value))
+                    }
+                    FitEntry::Parameter {
+                        name,
+                        range: r,
+                        log,
+                        ..
+                    } => {
+                        let log = if *log { " log" } else { "" };
+                        format!("parameter {} in {}{log}", name.name, range(r))
+                    }
+                    FitEntry::Time { value, .. } => format!("time {}", expr::expr(value)),
+                    FitEntry::Observe { proxy, value, .. } => {
+                        format!("observe {} = {}", proxy.name, expr::expr(value))
+                    }
+                };
+                self.layout.line_entry(e.span(), &text, next);
+            }
             Node::DataFile(d) => {
                 let text = format!("{} {}", d.name.name, string(&d.path.value));
                 self.layout.line_entry(d.span, &text, next);

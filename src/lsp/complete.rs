@@ -157,6 +157,7 @@ const TOP_LEVEL: &[(&str, &str)] = &[
     ("optimizer", "the strategy and its options"),
     ("prior", "earlier results to start from"),
     ("data", "data files scripts read"),
+    ("fit", "a kinetic model fitted to the observations"),
     ("safety", "limits and fault policies"),
     ("simulate", "the simulated lab's model"),
     ("kind", "a device kind"),

@@ -590,7 +590,8 @@ impl Index {
                         self.props(p, None);
                     }
                 }
-                Item::Lab(_) => {}
+                // A fit's states and parameters are local to it; not indexed yet.
+                Item::Lab(_) | Item::Fit(_) => {}
             }
         }
     }

@@ -477,6 +477,32 @@ pub fn document_symbols(ast: &ast::Ast, text: &str) -> Vec<DocumentSymbol> {
                 LspKind::NAMESPACE,
                 Vec::new(),
             ),
+            Item::Fit(f) => (
+                format!("fit {}", f.name.name),
+                LspKind::NAMESPACE,
+                f.entries
+                    .iter()
+                    .filter_map(|e| match e {
+                        ast::FitEntry::State { name, span, .. } => {
+                            Some((name, "state", LspKind::VARIABLE, *span))
+                        }
+                        ast::FitEntry::Parameter { name, span, .. } => {
+                            Some((name, "parameter", LspKind::CONSTANT, *span))
+                        }
+                        _ => None,
+                    })
+                    .map(|(name, what, kind, span)| {
+                        symbol(
+                            name.name.clone(),
+                            Some(what.to_owned()),
+                            kind,
+                            span,
+                            name.span,
+                            Vec::new(),
+                        )
+                    })
+                    .collect(),
+            ),
             Item::Lab(l) => (
                 format!("lab {:?}", l.name.value),
                 LspKind::NAMESPACE,

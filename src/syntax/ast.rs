@@ -85,6 +85,7 @@ pub enum Item {
     Safety(Block<SafetyEntry>),
     Simulate(Simulate),
     Lab(Lab),
+    Fit(Fit),
 }
 
 impl Item {
@@ -110,6 +111,7 @@ impl Item {
             Item::Safety(x) => x.span,
             Item::Simulate(x) => x.span,
             Item::Lab(x) => x.span,
+            Item::Fit(x) => x.span,
         }
     }
 
@@ -136,6 +138,7 @@ impl Item {
             Item::Safety(_) => "safety",
             Item::Simulate(_) => "simulate",
             Item::Lab(_) => "lab",
+            Item::Fit(_) => "fit",
         }
     }
 }
@@ -620,6 +623,58 @@ pub struct Prior {
     pub path: StringLit,
     pub props: Option<Props>,
     pub span: Span,
+}
+
+/// `fit growth { ... }`: a kinetic model whose parameters are fitted to the observations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fit {
+    pub name: Ident,
+    pub entries: Vec<FitEntry>,
+    pub span: Span,
+}
+
+/// One line of a `fit` block.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FitEntry {
+    /// `state radius = 1 nm`: a state of the ODEs and its value at time zero.
+    State {
+        name: Ident,
+        initial: Expr,
+        span: Span,
+    },
+    /// `rate radius = k / radius`: the state's time derivative.
+    Rate {
+        state: Ident,
+        value: Expr,
+        span: Span,
+    },
+    /// `parameter k in 1e-20 m^2/s .. 1e-16 m^2/s log`: a parameter to fit, within its bounds.
+    Parameter {
+        name: Ident,
+        range: Range,
+        log: bool,
+        span: Span,
+    },
+    /// `time residence`: how long each experiment's ODEs run.
+    Time { value: Expr, span: Span },
+    /// `observe exciton = f(radius)`: what the model predicts of a proxy.
+    Observe {
+        proxy: Ident,
+        value: Expr,
+        span: Span,
+    },
+}
+
+impl FitEntry {
+    pub fn span(&self) -> Span {
+        match self {
+            FitEntry::State { span, .. }
+            | FitEntry::Rate { span, .. }
+            | FitEntry::Parameter { span, .. }
+            | FitEntry::Time { span, .. }
+            | FitEntry::Observe { span, .. } => *span,
+        }
+    }
 }
 
 /// `target "data/target-spectrum.csv"` in a `data` block: a file scripts read by its name.

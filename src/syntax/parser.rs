@@ -341,6 +341,7 @@ impl<'t> Lower<'t> {
             Rule::safety => Item::Safety(self.block(pair, |l, p| l.safety_entry(p))?),
             Rule::simulate => Item::Simulate(self.simulate(pair)?),
             Rule::lab => Item::Lab(self.lab(pair)?),
+            Rule::fit => Item::Fit(self.fit(pair)?),
             other => return Err(internal(span, &format!("unexpected item {other:?}"))),
         })
     }
@@ -662,6 +663,51 @@ impl<'t> Lower<'t> {
             name,
             ty,
             binding,
+            span,
+        })
+    }
+
+    fn fit(&self, pair: Pair<'_, Rule>) -> LowerResult<Fit> {
+        let span = self.span(&pair);
+        let mut c = Cursor::new(pair, self);
+        let name = self.expect_ident(&mut c)?;
+        let mut entries = Vec::new();
+        for p in c.pairs {
+            let espan = self.span(&p);
+            let rule = p.as_rule();
+            let mut ec = Cursor::new(p, self);
+            entries.push(match rule {
+                Rule::fit_state => FitEntry::State {
+                    name: self.expect_ident(&mut ec)?,
+                    initial: self.expr(ec.expect(Rule::expr)?)?,
+                    span: espan,
+                },
+                Rule::fit_rate => FitEntry::Rate {
+                    state: self.expect_ident(&mut ec)?,
+                    value: self.expr(ec.expect(Rule::expr)?)?,
+                    span: espan,
+                },
+                Rule::fit_parameter => FitEntry::Parameter {
+                    name: self.expect_ident(&mut ec)?,
+                    range: self.range(ec.expect(Rule::range)?)?,
+                    log: ec.optional(Rule::log_scale).is_some(),
+                    span: espan,
+                },
+                Rule::fit_time => FitEntry::Time {
+                    value: self.expr(ec.expect(Rule::expr)?)?,
+                    span: espan,
+                },
+                Rule::fit_observe => FitEntry::Observe {
+                    proxy: self.expect_ident(&mut ec)?,
+                    value: self.expr(ec.expect(Rule::expr)?)?,
+                    span: espan,
+                },
+                other => return Err(internal(espan, &format!("fit entry {other:?}"))),
+            });
+        }
+        Ok(Fit {
+            name,
+            entries,
             span,
         })
     }

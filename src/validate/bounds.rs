@@ -564,7 +564,7 @@ fn gradient(e: &TExpr, b: &[Interval], derived: &[TExpr], depth: usize) -> (Inte
             Some(x) => gradient(x, b, derived, depth + 1),
             None => unknown(),
         },
-        TExpr::Proxy(_) => unknown(),
+        TExpr::Proxy(_) | TExpr::Local(_) => unknown(),
         TExpr::Neg(a) => {
             let (v, g) = gradient(a, b, derived, depth);
             (-v, g.map(|x| -x))

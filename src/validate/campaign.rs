@@ -124,8 +124,56 @@ pub struct Campaign {
     pub data: std::sync::Arc<qdx_script::DataFiles>,
     /// Every file the campaign is made of, as read (for the bundle).
     pub files: Vec<CampaignFile>,
+    /// The `fit` blocks: kinetic models fitted to the observations when the bundle is written.
+    pub fits: Vec<Fit>,
     /// What the optimizer works with, built from the sections above.
     pub search: Search,
+}
+
+/// A `fit` block, validated (`validate::fit`): its equations balance and every state is
+/// observed. Expressions read the states and parameters as [`TExpr::Local`], states first.
+#[derive(Debug, Clone)]
+pub struct Fit {
+    pub name: String,
+    pub states: Vec<FitState>,
+    pub parameters: Vec<FitParameter>,
+    /// How long each experiment's equations run, over the campaign's values (SI seconds).
+    pub time: TExpr,
+    pub observations: Vec<FitObservation>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct FitState {
+    pub name: String,
+    pub dimension: Dimension,
+    pub unit: DisplayUnit,
+    /// The value at time zero (reads parameters and campaign values), SI.
+    pub initial: TExpr,
+    /// `d(state)/dt`, SI.
+    pub rate: TExpr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct FitParameter {
+    pub name: String,
+    /// Bounds, SI; `lo < hi`, both positive when `log`.
+    pub lo: f64,
+    pub hi: f64,
+    pub log: bool,
+    pub dimension: Dimension,
+    /// The unit its bounds were written in, for the bundle.
+    pub unit: DisplayUnit,
+    pub span: Span,
+}
+
+/// `observe <proxy> = <expression>`: the model's value of a proxy at the end time.
+#[derive(Debug, Clone)]
+pub struct FitObservation {
+    pub proxy: ProxyId,
+    pub expr: TExpr,
+    pub span: Span,
 }
 
 /// What the optimizer works with, built once by validation from the campaign's sections

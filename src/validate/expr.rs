@@ -59,6 +59,8 @@ pub enum TExpr {
     Var(VarId),
     Derived(DerivedId),
     Proxy(ProxyId),
+    /// A state or parameter of a `fit` block, by its index there (states, then parameters).
+    Local(usize),
     Neg(Box<TExpr>),
     Add(Box<TExpr>, Box<TExpr>),
     Sub(Box<TExpr>, Box<TExpr>),
@@ -75,6 +77,10 @@ pub trait Env {
     fn var(&self, id: VarId) -> f64;
     fn derived(&self, id: DerivedId) -> f64;
     fn proxy(&self, id: ProxyId) -> f64;
+    /// A `fit` block's state or parameter; only a fit's model has any.
+    fn local(&self, _: usize) -> f64 {
+        f64::NAN
+    }
 }
 
 /// Intervals an expression is enclosed with.
@@ -91,6 +97,7 @@ impl TExpr {
             TExpr::Var(v) => env.var(*v),
             TExpr::Derived(d) => env.derived(*d),
             TExpr::Proxy(p) => env.proxy(*p),
+            TExpr::Local(i) => env.local(*i),
             TExpr::Neg(a) => -a.eval(env),
             TExpr::Add(a, b) => a.eval(env) + b.eval(env),
             TExpr::Sub(a, b) => a.eval(env) - b.eval(env),
@@ -120,7 +127,7 @@ impl TExpr {
             TExpr::Const(c) => Interval::point(*c)?,
             TExpr::Var(v) => env.var(*v),
             TExpr::Derived(d) => env.derived(*d)?,
-            TExpr::Proxy(_) => Interval::entire(),
+            TExpr::Proxy(_) | TExpr::Local(_) => Interval::entire(),
             TExpr::Neg(a) => -a.interval(env)?,
             TExpr::Add(a, b) => a.interval(env)? + b.interval(env)?,
             TExpr::Sub(a, b) => a.interval(env)? - b.interval(env)?,
@@ -155,7 +162,7 @@ impl TExpr {
     /// The variables this expression depends on, through derived values too.
     pub fn collect_vars(&self, derived: &dyn Fn(DerivedId) -> Option<TExpr>, out: &mut Vec<VarId>) {
         match self {
-            TExpr::Const(_) | TExpr::Proxy(_) => {}
+            TExpr::Const(_) | TExpr::Proxy(_) | TExpr::Local(_) => {}
             TExpr::Var(v) => {
                 if !out.contains(v) {
                     out.push(*v);
@@ -182,7 +189,7 @@ impl TExpr {
     /// The proxies this expression reads, in the order it reads them.
     pub fn proxies(&self, out: &mut Vec<ProxyId>) {
         match self {
-            TExpr::Const(_) | TExpr::Var(_) | TExpr::Derived(_) => {}
+            TExpr::Const(_) | TExpr::Var(_) | TExpr::Derived(_) | TExpr::Local(_) => {}
             TExpr::Proxy(p) => {
                 if !out.contains(p) {
                     out.push(*p);
@@ -198,6 +205,28 @@ impl TExpr {
                 b.proxies(out);
             }
             TExpr::Call(_, args) => args.iter().for_each(|a| a.proxies(out)),
+        }
+    }
+
+    /// The `fit` locals this expression reads ([`TExpr::Local`] indices), in reading order.
+    pub fn locals(&self, out: &mut Vec<usize>) {
+        match self {
+            TExpr::Const(_) | TExpr::Var(_) | TExpr::Derived(_) | TExpr::Proxy(_) => {}
+            TExpr::Local(i) => {
+                if !out.contains(i) {
+                    out.push(*i);
+                }
+            }
+            TExpr::Neg(a) | TExpr::Powi(a, _) => a.locals(out),
+            TExpr::Add(a, b)
+            | TExpr::Sub(a, b)
+            | TExpr::Mul(a, b)
+            | TExpr::Div(a, b)
+            | TExpr::Pow(a, b) => {
+                a.locals(out);
+                b.locals(out);
+            }
+            TExpr::Call(_, args) => args.iter().for_each(|a| a.locals(out)),
         }
     }
 

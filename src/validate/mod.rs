@@ -12,6 +12,7 @@ pub mod campaign;
 mod data;
 pub mod durations;
 pub mod expr;
+mod fit;
 pub mod ids;
 pub(crate) mod kinds;
 mod lights;
@@ -233,6 +234,7 @@ impl<'a> Validator<'a> {
         self.measurement();
         self.unused_by_virtual_lab();
         self.proxies();
+        let fits = self.fits();
         self.reference_lines();
         self.lights();
         self.objectives();
@@ -316,6 +318,7 @@ impl<'a> Validator<'a> {
                 simulation: self.simulation.take(),
                 data: std::sync::Arc::clone(&self.data),
                 files: std::mem::take(&mut self.files),
+                fits,
                 search,
             });
         }

@@ -500,6 +500,33 @@ pub fn summary(c: &Campaign) -> String {
             let _ = writeln!(s, "data {name}: {rows} rows of {}", columns.join(", "));
         }
     }
+    for f in &c.fits {
+        let states: Vec<String> = f
+            .states
+            .iter()
+            .map(|x| match x.unit.symbol() {
+                "" => x.name.clone(),
+                unit => format!("{} [{unit}]", x.name),
+            })
+            .collect();
+        let _ = writeln!(s, "fit {}: states {}", f.name, states.join(", "));
+        for p in &f.parameters {
+            let _ = writeln!(
+                s,
+                "  parameter {} in {} .. {}{}",
+                p.name,
+                p.unit.format(p.lo),
+                p.unit.format(p.hi),
+                if p.log { " (log)" } else { "" }
+            );
+        }
+        let observed: Vec<&str> = f
+            .observations
+            .iter()
+            .filter_map(|o| c.proxies.get(o.proxy).map(|p| p.name.as_str()))
+            .collect();
+        let _ = writeln!(s, "  observes {}", observed.join(", "));
+    }
     let files: Vec<String> = c
         .files
         .iter()

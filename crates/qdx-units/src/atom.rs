@@ -184,6 +184,16 @@ const BASES: &[Base] = &[
         offset: 0.0,
         prefixes: &[HECTO, KILO, MEGA],
     },
+    // Energy, for activation energies in kinetic fits (`80 kJ/mol`, `8.314 J/mol/K`).
+    Base {
+        symbol: "J",
+        aliases: &[],
+        dimension: Dimension::new(2, 1, -2, 0, 0),
+        mantissa: 1.0,
+        pow10: 0,
+        offset: 0.0,
+        prefixes: &[KILO],
+    },
     Base {
         symbol: "bar",
         aliases: &[],

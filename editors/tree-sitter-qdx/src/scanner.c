@@ -93,29 +93,32 @@ static bool scan_unit_atom(TSLexer *lexer) {
   return false;
 }
 
-// `^2`, `^-1` after an atom: consumed and marked as the end of the unit when complete.
-static void scan_unit_power(TSLexer *lexer) {
-  if (lexer->lookahead != '^') return;
+// `^2`, `^-1` after an atom: consumed and marked as the end of the unit when complete. False
+// when a `^` has no exponent (`m^/s`): the unit ends before it, and nothing after it may join
+// the unit (qdx.pest rejects the text, so tree-sitter must not read on past the `^`).
+static bool scan_unit_power(TSLexer *lexer) {
+  if (lexer->lookahead != '^') return true;
   advance(lexer);
   if (lexer->lookahead == '-') advance(lexer);
-  if (!is_digit(lexer->lookahead)) return;
+  if (!is_digit(lexer->lookahead)) return false;
   while (is_digit(lexer->lookahead)) advance(lexer);
   lexer->mark_end(lexer);
+  return true;
 }
 
 static bool scan_unit(TSLexer *lexer) {
   while (lexer->lookahead == ' ' || lexer->lookahead == '\t') lexer->advance(lexer, true);
   if (!scan_unit_atom(lexer)) return false;
   lexer->mark_end(lexer);
-  scan_unit_power(lexer);
+  bool more = scan_unit_power(lexer);
   // `/` or `*` continue the unit only when an atom follows at once: `10 mL/2` is 10 mL over 2.
-  for (;;) {
+  while (more) {
     int32_t c = lexer->lookahead;
     if (c != '/' && c != '*') break;
     advance(lexer);
     if (!scan_unit_atom(lexer)) break;
     lexer->mark_end(lexer);
-    scan_unit_power(lexer);
+    more = scan_unit_power(lexer);
   }
   lexer->result_symbol = UNIT;
   return true;
