@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use cpu_time::ThreadTime;
 use qdx_optimize::problems::{self, PoolProblem};
 use qdx_optimize::{
     Acquisition, BayesOptions, Domain, EvolutionOptions, FailureHandling, Goal, InitialDesign,
@@ -406,7 +407,7 @@ fn label(a: &Args) -> String {
 fn timing(a: &Args, problem: &Problem) {
     let domain = Arc::new(problem.domain.clone());
     for &n in &a.sizes {
-        let mut samples = Vec::new();
+        let (mut samples, mut cpu) = (Vec::new(), Vec::new());
         for r in 0..a.repeats {
             let seed = r as u64;
             let mut strat = build(
@@ -438,20 +439,23 @@ fn timing(a: &Args, problem: &Problem) {
                     outcome: Outcome::single("y", v.unwrap_or(f64::NAN)),
                 }])
                 .unwrap();
-            let t0 = Instant::now();
+            let (t0, c0) = (Instant::now(), ThreadTime::now());
             let _ = strat.ask(1, &[]).unwrap();
             samples.push(t0.elapsed().as_secs_f64() * 1e3);
+            cpu.push(c0.elapsed().as_secs_f64() * 1e3);
         }
         samples.sort_by(|x, y| x.total_cmp(y));
+        cpu.sort_by(|x, y| x.total_cmp(y));
         let med = samples[samples.len() / 2];
         println!(
-            "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"observations\":{},\"median_ms\":{:.3},\"min_ms\":{:.3},\"max_ms\":{:.3}}}",
+            "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"observations\":{},\"median_ms\":{:.3},\"min_ms\":{:.3},\"max_ms\":{:.3},\"cpu_median_ms\":{:.3}}}",
             a.problem,
             label(a),
             n,
             med,
             samples.first().copied().unwrap_or(f64::NAN),
-            samples.last().copied().unwrap_or(f64::NAN)
+            samples.last().copied().unwrap_or(f64::NAN),
+            cpu[cpu.len() / 2]
         );
     }
 }

@@ -862,11 +862,22 @@ impl Gp {
                 .zip(&self.alpha)
                 .map(|(a, b)| a * b)
                 .sum::<f64>();
+        let (mut dmean, mut dvar) = (vec![0.0; d], vec![0.0; d]);
+        if !grad {
+            // Most predictions (the acquisition's candidate sweeps) need no gradient: the
+            // quadratic form from K⁻¹'s upper triangle costs half of `K⁻¹ k*`.
+            let var = (self.sf2 - linalg::sym_quad(&self.kinv, n, &kstar)).max(1e-12 * self.sf2);
+            return Prediction {
+                mean,
+                var,
+                dmean,
+                dvar,
+            };
+        }
         let w = linalg::matvec(&self.kinv, n, &kstar);
         let var = (self.sf2 - kstar.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>())
             .max(1e-12 * self.sf2);
-        let (mut dmean, mut dvar) = (vec![0.0; d], vec![0.0; d]);
-        if grad {
+        {
             for (((row, al), wi), dki) in self
                 .basis
                 .chunks_exact(d.max(1))
@@ -938,6 +949,9 @@ mod tests {
         let p = gp.predict(&[xs], true);
         assert!((p.mean - mean).abs() < 1e-12, "{} vs {}", p.mean, mean);
         assert!((p.var - var).abs() < 1e-12, "{} vs {}", p.var, var);
+        // Without gradients the variance comes from K⁻¹'s upper triangle: the same value.
+        let q = gp.predict(&[xs], false);
+        assert!((q.mean - mean).abs() < 1e-12 && (q.var - var).abs() < 1e-12);
         // Input gradients against central differences.
         let h = 1e-6;
         let (pp, pm) = (gp.predict(&[xs + h], false), gp.predict(&[xs - h], false));
