@@ -498,3 +498,22 @@ fn every_value_check_accepts_the_simulated_lab_runs() {
         }
     }
 }
+
+/// `columns` maps a composition's part by the part's own name, but not one that two
+/// compositions share: that stays the located error, listing the inputs by full name.
+#[test]
+fn a_part_name_two_compositions_share_cannot_map_a_column() {
+    let table = "first.a,q,second.a,n,y\n0.5,0.5,0.2,0.8,1\n1,0,0.5,0.5,2\n";
+    let text = "qdx 1\n\ncampaign \"parts\" {\n  seed 1\n  budget { experiments 2 }\n}\n\n\
+        variables {\n  first : composition { a, b } total 1\n  second : composition { a, c } total 1\n}\n\n\
+        proxies {\n  y = readings.y\n}\n\nobjectives {\n  maximize y\n}\n\n\
+        simulate table \"runs.csv\" {\n  outputs [y]\n  \
+        columns { a \"p\", b \"q\", c \"n\" }\n}\n";
+    let world = qdx::world::MemoryWorld::new()
+        .with("c/parts.qdx", text)
+        .with("c/runs.csv", table);
+    let loaded = qdx::load::load(&world, std::path::Path::new("c/parts.qdx"), "c/parts.qdx");
+    let checked = qdx::validate::validate(&loaded, &world);
+    assert!(checked.campaign.is_none());
+    insta::assert_snapshot!(rendered(&checked));
+}

@@ -98,16 +98,62 @@ fn summary(s: &RunSummary) -> String {
             s.bundle.display()
         ));
     }
-    t.push_str("  observations.csv   one row per experiment (pandas: pd.read_csv(\"…/observations.csv\"))\n");
-    t.push_str(
-        "  datapackage.json   every table's columns, types and units (Python: qdx.load(\"…\"))\n",
-    );
-    t.push_str("  spectra.csv        the spectrum files of each experiment\n");
-    t.push_str("  report.html        plots of the campaign\n");
-    t.push_str("  journal.jsonl      every event, in order\n");
-    t.push_str("  spectra/           raw spectra, CSV with a wavelength column\n");
-    t.push_str("  optimizer/         every suggestion with the model's explanation\n");
-    t.push_str("  manifest.json      SHA-256 of every file (check with `qdx verify`)\n");
+    t.push_str(&listing(&s.bundle));
+    t
+}
+
+/// What the bundle at `dir` holds, one line per file or folder that is there: a run on a
+/// virtual lab has no spectra, a transient run stores its ramps as `.npy` stacks, and only
+/// a mapping campaign writes `map.csv`, so the listing is read from the folder, not assumed.
+fn listing(dir: &Path) -> String {
+    let spectra = std::fs::read_dir(dir.join("spectra"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let csv = spectra.iter().any(|n| n.ends_with(".csv"));
+    let npy = spectra.iter().any(|n| n.ends_with(".npy"));
+    let spectra_line = match (csv, npy) {
+        (true, true) => Some("raw spectra: CSV with a wavelength column; ramps as .npy stacks"),
+        (true, false) => Some("raw spectra, CSV with a wavelength column"),
+        (false, true) => Some("raw spectra: ramps as .npy stacks (numpy.load)"),
+        (false, false) => None,
+    };
+    let entries: [(&str, Option<&str>); 11] = [
+        (
+            "observations.csv",
+            Some("one row per experiment (pandas: pd.read_csv(\"…/observations.csv\"))"),
+        ),
+        (
+            "datapackage.json",
+            Some("every table's columns, types and units (Python: qdx.load(\"…\"))"),
+        ),
+        ("spectra.csv", Some("the spectrum files of each experiment")),
+        ("transient.csv", Some("one row per reading of each ramp")),
+        ("map.csv", Some("the map's mean and sd over a grid")),
+        ("report.html", Some("plots of the campaign")),
+        ("journal.jsonl", Some("every event, in order")),
+        ("spectra/", spectra_line),
+        ("fit/", Some("each fitted model's estimates and residuals")),
+        (
+            "optimizer/",
+            Some("every suggestion with the model's explanation"),
+        ),
+        (
+            "manifest.json",
+            Some("SHA-256 of every file (check with `qdx verify`)"),
+        ),
+    ];
+    let mut t = String::new();
+    for (name, what) in entries {
+        let Some(what) = what else { continue };
+        if dir.join(name.trim_end_matches('/')).exists() {
+            t.push_str(&format!("  {name:<18} {what}\n"));
+        }
+    }
     t
 }
 

@@ -452,13 +452,6 @@ impl<'a> Validator<'a> {
             }
         };
         let header = qdx_sim::csv_header(&text, delimiter);
-        // Name → the header of its column, for names that are not their column's header.
-        let columns = columns(s, &mut errors);
-        let column = |name: &str| -> String {
-            columns
-                .get(name)
-                .map_or_else(|| name.to_owned(), |(h, _)| h.clone())
-        };
         let inputs = match self.names_prop(s, "inputs") {
             Ok(v) => v.unwrap_or_else(|| self.variables.iter().map(|v| v.name.clone()).collect()),
             Err(d) => {
@@ -466,7 +459,19 @@ impl<'a> Validator<'a> {
                 Vec::new()
             }
         };
-        let outputs = match self.names_prop(s, "outputs") {
+        let declared_outputs = self.names_prop(s, "outputs");
+        // Name → the header of its column, for names that are not their column's header.
+        let columns = composition_parts(
+            columns(s, &mut errors),
+            &inputs,
+            declared_outputs.as_ref().ok().and_then(|o| o.as_deref()),
+        );
+        let column = |name: &str| -> String {
+            columns
+                .get(name)
+                .map_or_else(|| name.to_owned(), |(h, _)| h.clone())
+        };
+        let outputs = match declared_outputs {
             Ok(Some(v)) => v,
             // Every other column, by the name `columns` gives it.
             Ok(None) => {
@@ -542,7 +547,24 @@ impl<'a> Validator<'a> {
             }
         }
         for (name, (_, prop)) in &columns {
-            if !inputs.contains(name) && !outputs.contains(name) {
+            let parts: Vec<&String> = inputs
+                .iter()
+                .filter(|i| i.rsplit_once('.').is_some_and(|(_, part)| part == name))
+                .collect();
+            if !inputs.contains(name) && !outputs.contains(name) && parts.len() > 1 {
+                let full = parts.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>();
+                errors.push(
+                    Diagnostic::error(
+                        code::TABLE_COLUMNS,
+                        format!(
+                            "`columns` maps `{name}`, a part of more than one composition ({})",
+                            full.join(" and ")
+                        ),
+                    )
+                    .at(prop.name.span)
+                    .help("give the parts different names, or head their columns with the full names in the file"),
+                );
+            } else if !inputs.contains(name) && !outputs.contains(name) {
                 errors.push(
                     Diagnostic::error(
                         code::TABLE_COLUMNS,
@@ -744,6 +766,31 @@ fn delimiter(s: &ast::Simulate) -> Result<Option<u8>, Diagnostic> {
 }
 
 /// A table's `columns { name "header" }`: name → (the header of its column, the entry).
+/// `columns` names a composition's part by the part's own name (`pce10 "mat_1"` for the input
+/// `blend.pce10`), since a property's name is one word: such a key is re-keyed to the input
+/// when exactly one input is that part and no input or declared output has the name itself.
+/// Any other key is kept as written (and is an error later if it names nothing).
+fn composition_parts(
+    columns: BTreeMap<String, (String, ast::Prop)>,
+    inputs: &[String],
+    outputs: Option<&[String]>,
+) -> BTreeMap<String, (String, ast::Prop)> {
+    columns
+        .into_iter()
+        .map(|(name, column)| {
+            let own = inputs.contains(&name) || outputs.is_some_and(|o| o.contains(&name));
+            let parts: Vec<&String> = inputs
+                .iter()
+                .filter(|i| i.rsplit_once('.').is_some_and(|(_, part)| part == name))
+                .collect();
+            match parts.as_slice() {
+                [part] if !own => ((*part).clone(), column),
+                _ => (name, column),
+            }
+        })
+        .collect()
+}
+
 fn columns(
     s: &ast::Simulate,
     errors: &mut Vec<Diagnostic>,
