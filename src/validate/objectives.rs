@@ -670,8 +670,8 @@ impl<'a> Validator<'a> {
         let mut errors = Vec::new();
         // Where each composition's levels are written, for errors about its lattice.
         let mut composition_level_at: BTreeMap<usize, Span> = BTreeMap::new();
-        // Where `acquisition` is written, for errors about a map.
-        let mut acquisition_at: Option<Span> = None;
+        // Where each option and the batch are written, for errors about a map.
+        let mut option_at: BTreeMap<String, Span> = BTreeMap::new();
         for e in &o.entries {
             match e {
                 OptimizerEntry::Initial {
@@ -740,7 +740,8 @@ impl<'a> Validator<'a> {
                     }
                     config.initial = Some((kind, count.value));
                 }
-                OptimizerEntry::Batch { size, .. } => {
+                OptimizerEntry::Batch { size, span } => {
+                    option_at.insert("batch".into(), *span);
                     if size.value == 0 || size.value > 1000 {
                         errors.push(
                             Diagnostic::error(
@@ -843,9 +844,7 @@ impl<'a> Validator<'a> {
                         });
                         continue;
                     }
-                    if opt.name == "acquisition" {
-                        acquisition_at = Some(*span);
-                    }
+                    option_at.insert(opt.name.clone(), *span);
                     match option_value(opt, value.as_ref(), props.as_ref()) {
                         Ok(v) => {
                             if let Err(msg) = set_option(&mut config.options, &opt.name, &v) {
@@ -990,6 +989,7 @@ impl<'a> Validator<'a> {
             });
         let map = self.objectives.as_ref().and_then(|o| o.map.as_ref());
         let map_acquisition = config.options.acquisition.filter(|a| a.maps());
+        let acquisition_at = option_at.get("acquisition").copied();
         if let Some(m) = map {
             let optimising = match config.strategy {
                 Strategy::Bayesian => config.options.acquisition.filter(|a| !a.maps()).map(|a| {
@@ -1011,6 +1011,58 @@ impl<'a> Validator<'a> {
                         .label(m.span, "the map")
                         .help("map with `bayesian { acquisition max_variance }` (the default) or `integrated_variance`, or a design (`sobol`, `grid`)"),
                 );
+            }
+            // A map's model is one GP of the mapped proxy, its suggestions one at a time: the
+            // options that shape an optimising model would be accepted and then ignored.
+            if config.strategy == Strategy::Bayesian {
+                let not_gp = matches!(
+                    config.options.surrogate,
+                    Some(SurrogateKind::ExtraTrees | SurrogateKind::NnEnsemble)
+                );
+                let unused = [
+                    ("batch", config.batch > 1, "one experiment at a time"),
+                    ("surrogate", not_gp, "a map's model is a Gaussian process"),
+                    (
+                        "model",
+                        config.options.model.is_some(),
+                        "the map models the proxy itself",
+                    ),
+                    (
+                        "failures",
+                        config.options.failures.is_some(),
+                        "failed experiments are left out of the map",
+                    ),
+                    (
+                        "beta",
+                        config.options.beta.is_some(),
+                        "for an upper confidence bound",
+                    ),
+                ];
+                let found: Vec<(&str, Span, &str)> = unused
+                    .iter()
+                    .filter(|(_, given, _)| *given)
+                    .filter_map(|(name, _, why)| option_at.get(*name).map(|at| (*name, *at, *why)))
+                    .collect();
+                if !found.is_empty() {
+                    let names: Vec<String> =
+                        found.iter().map(|(n, _, _)| format!("`{n}`")).collect();
+                    let (list, verb) = match names.split_last() {
+                        Some((last, [])) => (last.clone(), "has"),
+                        Some((last, rest)) => (format!("{} and {last}", rest.join(", ")), "have"),
+                        None => (String::new(), "has"),
+                    };
+                    let mut d = Diagnostic::error(
+                        code::MAP_STRATEGY,
+                        format!("{list} {verb} no meaning in a map of `{}`", m.name),
+                    );
+                    for (_, at, why) in &found {
+                        d = d.label(*at, *why);
+                    }
+                    errors.push(d.label(m.span, "the map").help(format!(
+                        "remove {}: a map's model is one Gaussian process of the mapped proxy, asked for one experiment at a time",
+                        if found.len() == 1 { "it" } else { "them" }
+                    )));
+                }
             }
         } else if let Some(a) = map_acquisition
             && !objective_errors
