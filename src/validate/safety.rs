@@ -213,6 +213,24 @@ impl<'a> Validator<'a> {
                     matches!(d.target, DerivedTarget::Setting { .. }) && d.expr == TExpr::Var(*id)
                 })
                 .map_or(LimitSubject::Variable(*id), LimitSubject::Derived),
+            // A parameter is a constant: the limit guards the device setting it is sent to
+            // (`reactor_temperature = 270 degC -> stage`), where the driver guard holds it.
+            TExpr::Const(_) if let Some((name, span)) = self.parameter_named(subject) => {
+                match self.derived.iter().position(|d| {
+                    d.span == span && matches!(d.target, DerivedTarget::Setting { .. })
+                }) {
+                    Some(id) => LimitSubject::Derived(id),
+                    None => {
+                        return Err(Diagnostic::error(
+                            code::LIMIT_SUBJECT,
+                            format!("`{name}` is a parameter that no device takes, so a limit on it guards nothing"),
+                        )
+                        .at(subject.span)
+                        .label(span, "a fixed value, sent nowhere")
+                        .help(format!("send it to a setting (`{name} = … -> h1`) or limit the setting itself")));
+                    }
+                }
+            }
             _ => {
                 return Err(Diagnostic::error(code::LIMIT_SUBJECT, "a safety limit names one value: a variable, a derived value or a device setting")
                     .at(subject.span)
@@ -233,6 +251,16 @@ impl<'a> Validator<'a> {
             text,
             span: e.span,
         })
+    }
+
+    /// The parameter `subject` names, and where it is declared.
+    fn parameter_named(&self, subject: &ast::Expr) -> Option<(String, Span)> {
+        let ExprKind::Path(p) = &subject.kind else {
+            return None;
+        };
+        let name = p.dotted();
+        let (_, span) = self.parameters.get(&name)?;
+        Some((name, *span))
     }
 
     /// Whether the campaign declares `name` as a variable, parameter or derived value.
@@ -423,25 +451,52 @@ impl<'a> Validator<'a> {
                     } else {
                         allowed.lo()
                     };
+                    // A fixed value (a parameter sent to the device) is over the limit at
+                    // every point: there is no point to name and no range to narrow.
+                    let fixed = matches!(d.expr, TExpr::Const(_));
                     let mut diag = Diagnostic::error(
                         code::OUT_OF_LIMITS,
-                        format!(
-                            "`{}` can reach {}, {what} {}",
-                            d.name,
-                            d.unit.approx(value),
-                            d.unit.format(bound)
-                        ),
+                        if fixed {
+                            format!(
+                                "`{}` is set to {}, {what} {}",
+                                d.name,
+                                d.unit.approx(value),
+                                d.unit.format(bound)
+                            )
+                        } else {
+                            format!(
+                                "`{}` can reach {}, {what} {}",
+                                d.name,
+                                d.unit.approx(value),
+                                d.unit.format(bound)
+                            )
+                        },
                     )
-                    .label(d.span, format!("reaches {} at {at}", d.unit.approx(value)));
+                    .label(
+                        d.span,
+                        if fixed {
+                            "a fixed value".to_owned()
+                        } else {
+                            format!("reaches {} at {at}", d.unit.approx(value))
+                        },
+                    );
                     if let Some((text, span)) = source {
                         diag = diag.label(*span, format!("limit from {text}"));
                     }
-                    found.push(diag.help(format!(
-                        "narrow the variables' ranges, or add a constraint such as `{} {} {}`",
-                        d.name,
-                        if what == "above" { "<=" } else { ">=" },
-                        d.unit.format(bound)
-                    )));
+                    found.push(diag.help(if fixed {
+                        format!(
+                            "set it to at {} {}",
+                            if what == "above" { "most" } else { "least" },
+                            d.unit.format(bound)
+                        )
+                    } else {
+                        format!(
+                            "narrow the variables' ranges, or add a constraint such as `{} {} {}`",
+                            d.name,
+                            if what == "above" { "<=" } else { ">=" },
+                            d.unit.format(bound)
+                        )
+                    }));
                 }
                 Proof::Infeasible => ranges.push(None),
                 Proof::Unknown { enclosure } => {
