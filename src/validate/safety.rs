@@ -216,8 +216,12 @@ impl<'a> Validator<'a> {
             // A parameter is a constant: the limit guards the device setting it is sent to
             // (`reactor_temperature = 270 degC -> stage`), where the driver guard holds it.
             TExpr::Const(_) if let Some((name, span)) = self.parameter_named(subject) => {
+                // The setting the parameter's binding made, found by where it is declared
+                // (spans are left out of `==`, so the ranges are compared).
                 match self.derived.iter().position(|d| {
-                    d.span == span && matches!(d.target, DerivedTarget::Setting { .. })
+                    d.span.file() == span.file()
+                        && d.span.range() == span.range()
+                        && matches!(d.target, DerivedTarget::Setting { .. })
                 }) {
                     Some(id) => LimitSubject::Derived(id),
                     None => {
