@@ -51,6 +51,8 @@ fn check_examples_exits_zero() {
         ok: examples/cdse-transient.qdx (campaign "cdse-transient")
         ok: examples/cspbx3-orange.qdx (campaign "cspbx3-orange-600nm")
         ok: examples/epps-2017-multipoint.qdx (campaign "epps-2017-multipoint")
+        ok: examples/fong-2021-saxs.qdx (campaign "fong-2021-saxs")
+        ok: examples/li-2020-cd.qdx (campaign "li-2020-cd")
         ok: examples/maceiczyk-2014-map.qdx (campaign "maceiczyk-2014-map")
         ok: examples/mekki-berrada-2021-spectrum.qdx (campaign "mekki-berrada-2021-spectrum")
         ok: examples/suzuki-pool.qdx (campaign "suzuki-pool")
