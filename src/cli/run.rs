@@ -105,7 +105,9 @@ fn summary(s: &RunSummary) -> String {
     t.push_str("  spectra.csv        the spectrum files of each experiment\n");
     t.push_str("  report.html        plots of the campaign\n");
     t.push_str("  journal.jsonl      every event, in order\n");
-    t.push_str("  spectra/           raw spectra, CSV with a wavelength column\n");
+    t.push_str(
+        "  spectra/           raw spectra, CSV: the axis (wavelength or q), then the values\n",
+    );
     t.push_str("  optimizer/         every suggestion with the model's explanation\n");
     t.push_str("  manifest.json      SHA-256 of every file (check with `qdx verify`)\n");
     t
