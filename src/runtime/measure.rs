@@ -377,7 +377,12 @@ fn script(
         }
     }
     for (k, s) in channels {
-        inputs.set_spectrum(k.name(), s.wavelength_nm(), s.values());
+        inputs.set_series(
+            k.name(),
+            k.axis().script_field(),
+            s.wavelength_nm(),
+            s.values(),
+        );
     }
     compiled.eval_proxy(&inputs).map_err(locate)
 }
@@ -735,6 +740,29 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
             "{hexane} / {toluene}"
         );
         assert!(check(&format!("{base}, sample_index: 0.5)")).is_none());
+    }
+
+    /// A proxy script reads a SAXS pattern over its own axis, `saxs.q`, not a wavelength:
+    /// `qdx check` dry-runs it on a made-up pattern and the run gives the measured q.
+    #[test]
+    fn a_script_reads_a_saxs_pattern_over_q() {
+        let saxs = instrument(&[ParamType::Spectrum(Some(ChannelKind::Saxs))]);
+        let c = check_with(
+            "script \"\"\"\n  saxs.q[0] * saxs.values.len()\n\"\"\"",
+            saxs,
+        )
+        .expect("the script checks");
+        let (values, failures) = proxies(
+            &c,
+            &[0.5],
+            &[],
+            &measured(),
+            &BTreeMap::new(),
+            &coumarin_calibrated(),
+        );
+        assert!(failures.is_empty(), "{failures:?}");
+        let x = values.last().copied().flatten().expect("a value");
+        assert!((x - 0.01 * 300.0).abs() < 1e-9, "{x}");
     }
 
     /// Every spectral function of `std.spectra`, with each measured channel in each of its

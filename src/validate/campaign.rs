@@ -842,6 +842,14 @@ impl Axis {
         }
     }
 
+    /// The field a proxy script reads the grid from: `pl.wavelength`, `saxs.q`.
+    pub fn script_field(self) -> &'static str {
+        match self {
+            Axis::Wavelength => "wavelength",
+            Axis::ScatteringVector => "q",
+        }
+    }
+
     /// The axis label for plots.
     pub fn label(self) -> &'static str {
         match self {
