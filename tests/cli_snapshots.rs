@@ -1043,7 +1043,7 @@ fn run_a_small_campaign() {
       spectra.csv        the spectrum files of each experiment
       report.html        plots of the campaign
       journal.jsonl      every event, in order
-      spectra/           raw spectra, CSV with a wavelength column
+      spectra/           raw spectra, CSV: the axis (wavelength or q), then the values
       optimizer/         every suggestion with the model's explanation
       manifest.json      SHA-256 of every file (check with `qdx verify`)
     --- stderr
@@ -1131,7 +1131,7 @@ fn resume_an_interrupted_run() {
       spectra.csv        the spectrum files of each experiment
       report.html        plots of the campaign
       journal.jsonl      every event, in order
-      spectra/           raw spectra, CSV with a wavelength column
+      spectra/           raw spectra, CSV: the axis (wavelength or q), then the values
       optimizer/         every suggestion with the model's explanation
       manifest.json      SHA-256 of every file (check with `qdx verify`)
     --- stderr

@@ -124,7 +124,7 @@ fn a_run_without_a_successful_experiment_exits_4() {
       spectra.csv        the spectrum files of each experiment
       report.html        plots of the campaign
       journal.jsonl      every event, in order
-      spectra/           raw spectra, CSV with a wavelength column
+      spectra/           raw spectra, CSV: the axis (wavelength or q), then the values
       optimizer/         every suggestion with the model's explanation
       manifest.json      SHA-256 of every file (check with `qdx verify`)
     --- stderr

@@ -151,11 +151,11 @@ fn a_transient_run_maps_every_spectrum_to_the_fluid_it_read() {
         .count() as u64;
     assert_eq!(acquired, 3 * t.spectra());
     // The readings of a ramp are one (reading × pixel) array per channel.
-    let stack =
-        qdx::files::stack::stack_file(1, qdx::validate::campaign::ChannelKind::Photoluminescence);
-    let last = qdx::files::stack::read_row(&bundle, &stack, 60).expect("the last reading");
+    let pl = qdx::validate::campaign::ChannelKind::Photoluminescence;
+    let stack = qdx::files::stack::stack_file(1, pl);
+    let last = qdx::files::stack::read_row(&bundle, &stack, 60, pl).expect("the last reading");
     assert_eq!(last.values().len(), 1024);
-    assert!(qdx::files::stack::read_row(&bundle, &stack, 61).is_none());
+    assert!(qdx::files::stack::read_row(&bundle, &stack, 61, pl).is_none());
     let files = std::fs::read_dir(bundle.join("spectra"))
         .expect("spectra")
         .filter_map(Result::ok)

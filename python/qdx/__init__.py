@@ -22,6 +22,9 @@ __all__ = ["Bundle", "QdxError", "check", "load", "run"]
 _DTYPES = {"integer": "Int64", "number": "float64", "string": "string", "boolean": "boolean"}
 
 
+# The axis columns a spectrum file can have, with their units (`src/files/spectrum.rs`).
+_AXIS_UNITS: Dict[str, str] = {"wavelength_nm": "nm", "q_per_nm": "1/nm"}
+
 class QdxError(Exception):
     """The qdx command failed; ``returncode`` and ``stderr`` say how."""
 
@@ -86,7 +89,9 @@ class Bundle:
     def spectrum(
         self, experiment: int, channel: str, replicate: int = 0, tick: Optional[int] = None
     ) -> pd.DataFrame:
-        """One spectrum of an experiment: ``wavelength_nm`` and the quantity its header names.
+        """One spectrum of an experiment: its axis and the quantity its header names. The axis
+        column is the file's first: ``wavelength_nm`` (nm) for optical and CD spectra,
+        ``q_per_nm`` (1/nm) for a SAXS pattern; ``frame.attrs["units"]`` gives its unit.
         For a transient campaign, ``tick`` names the reading of the ramp (a row of its array)."""
         rows = self.spectra[
             (self.spectra["experiment"] == experiment)
@@ -99,17 +104,27 @@ class Bundle:
             raise KeyError(f"no {channel} spectrum, replicate {replicate}, of experiment {experiment}")
         file = rows["file"].iloc[0]
         if file.endswith(".npy"):
-            wavelengths, counts = self.ramp(experiment, channel)
+            axis, counts = self.ramp(experiment, channel)
             row = int(rows["tick"].iloc[0])
-            frame = pd.DataFrame({"wavelength_nm": wavelengths, "counts": counts[row]})
+            frame = pd.DataFrame({self._axis_name(file): axis, "counts": counts[row]})
         else:
             frame = pd.read_csv(self.folder / file)
-        frame.attrs["units"] = {"wavelength_nm": "nm"}
+        axis_name = str(frame.columns[0])
+        frame.attrs["units"] = {axis_name: _AXIS_UNITS.get(axis_name, "")}
         return frame
 
+    def _axis_name(self, stack: str) -> str:
+        """The axis a ramp's array is stored over: the one whose file lies beside it."""
+        stem = (self.folder / stack).with_suffix("")
+        for name in _AXIS_UNITS:
+            if stem.with_name(stem.name + f"-{name}.npy").exists():
+                return name
+        raise KeyError(f"no axis file beside {stack}")
+
     def ramp(self, experiment: int, channel: str):
-        """A transient experiment's readings of one channel: the wavelength axis (nm) and the
-        (reading x pixel) array of raw counts, both numpy arrays (row ``k`` is ``tick`` k)."""
+        """A transient experiment's readings of one channel: the axis (wavelength in nm, or q in
+        1/nm for SAXS) and the (reading x pixel) array of values as acquired, both numpy arrays
+        (row ``k`` is ``tick`` k)."""
         import numpy as np
 
         rows = self.spectra[
@@ -119,7 +134,7 @@ class Bundle:
         if not files:
             raise KeyError(f"no {channel} ramp in experiment {experiment}")
         stack = self.folder / files[0]
-        axis = stack.with_name(stack.stem + "-wavelength_nm.npy")
+        axis = stack.with_name(stack.stem + f"-{self._axis_name(files[0])}.npy")
         return np.load(axis), np.load(stack)
 
     def journal(self) -> List[Dict[str, Any]]:

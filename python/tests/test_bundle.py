@@ -117,3 +117,33 @@ class BundleTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AxisTest(unittest.TestCase):
+    """Issue 20: a SAXS pattern is read over q, a CD spectrum in mdeg over wavelength."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp())
+        examples = ROOT / "examples"
+        cls.saxs = qdx.run(examples / "fong-2021-saxs.qdx", out=cls.tmp / "saxs")
+        cls.cd = qdx.run(examples / "li-2020-cd.qdx", out=cls.tmp / "cd")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def test_a_saxs_pattern_is_read_over_q(self):
+        frame = self.saxs.spectrum(0, "saxs")
+        self.assertEqual(list(frame.columns), ["q_per_nm", "counts_per_s"])
+        self.assertEqual(frame.attrs["units"], {"q_per_nm": "1/nm"})
+        self.assertAlmostEqual(frame["q_per_nm"].iloc[0], 0.05)
+        # I(q) falls from the lowest q: particles, not a flat background.
+        self.assertGreater(frame["counts_per_s"].iloc[0], 10 * frame["counts_per_s"].iloc[-1])
+
+    def test_a_cd_spectrum_is_read_in_mdeg_over_wavelength(self):
+        frame = self.cd.spectrum(0, "circular_dichroism")
+        self.assertEqual(list(frame.columns), ["wavelength_nm", "mdeg"])
+        self.assertEqual(frame.attrs["units"], {"wavelength_nm": "nm"})
+        absorbance = self.cd.spectrum(0, "absorbance")
+        self.assertEqual(list(absorbance.columns), ["wavelength_nm", "counts"])

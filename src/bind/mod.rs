@@ -1675,6 +1675,25 @@ fn check_spectrometer(
     else {
         return;
     };
+    // The drivers of a real lab are optical spectrometers: none takes a SAXS frame or a CD
+    // spectrum, so a campaign that measures one runs only on the simulated lab.
+    if let Some(ch) = m.channels.iter().find(|ch| !ch.kind.takes_light()) {
+        diags.push(
+            Diagnostic::error(
+                code::CHANNEL_DRIVER,
+                format!(
+                    "the campaign measures {} with `{}`, but `{}` is an optical spectrometer",
+                    ch.kind.name(),
+                    dev.name,
+                    b.driver
+                ),
+            )
+            .label(b.driver_span, "this driver reads absorbance and photoluminescence")
+            .label(m.span, format!("{} is measured here", ch.kind.name()))
+            .help("qdx has no driver for a SAXS camera or a CD spectrometer yet: run the campaign on the simulated lab (`qdx run` without `--lab`)"),
+        );
+        return;
+    }
     let lamp = b.text("lamp").unwrap_or("none");
     let lit = m.channels.iter().any(|ch| ch.light.is_some());
     if lamp == "light" && lamp_output_light(lab, &b.device).is_none() {
@@ -1699,6 +1718,9 @@ fn check_spectrometer(
         .map(|ch| match ch.kind {
             ChannelKind::Absorbance => ("absorbance", "broadband"),
             ChannelKind::Photoluminescence => ("photoluminescence", "excitation"),
+            // Returned above: no optical driver reads them.
+            ChannelKind::Saxs => ("saxs", "x-ray"),
+            ChannelKind::CircularDichroism => ("circular_dichroism", "polarised"),
         })
         .collect();
     let mut sources: Vec<&str> = needs.iter().map(|(_, s)| *s).collect();

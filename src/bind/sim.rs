@@ -171,6 +171,14 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
         if let Some(x) = d.quantity("excitation") {
             s.excitation_nm = x * 1e9;
         }
+        // A SAXS camera (`saxs_camera`): its `q_range` (SI, 1/m) is the frame's q grid.
+        if let Some(PropertyValue::Range { lo, hi, .. }) = d.property("q_range") {
+            s.saxs = Some(sim::SaxsConfig {
+                q_min_per_nm: lo * 1e-9,
+                q_max_per_nm: hi * 1e-9,
+                ..sim::SaxsConfig::default()
+            });
+        }
         if let Some(l) = cell.and_then(|c| c.quantity("path_length")) {
             s.path_length_m = l;
         }

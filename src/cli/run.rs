@@ -117,8 +117,10 @@ fn listing(dir: &Path) -> String {
     let csv = spectra.iter().any(|n| n.ends_with(".csv"));
     let npy = spectra.iter().any(|n| n.ends_with(".npy"));
     let spectra_line = match (csv, npy) {
-        (true, true) => Some("raw spectra: CSV with a wavelength column; ramps as .npy stacks"),
-        (true, false) => Some("raw spectra, CSV with a wavelength column"),
+        (true, true) => {
+            Some("raw spectra, CSV: the axis (wavelength or q), then the values; ramps as .npy")
+        }
+        (true, false) => Some("raw spectra, CSV: the axis (wavelength or q), then the values"),
         (false, true) => Some("raw spectra: ramps as .npy stacks (numpy.load)"),
         (false, false) => None,
     };

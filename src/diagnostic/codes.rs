@@ -302,7 +302,7 @@ catalog! {
         pub const LEVELS_OF_CHOICE: &str = "qdx::validate::levels_of_choice";
         /// `levels` are given to an optimizer that is not a grid.
         pub const LEVELS_WITHOUT_GRID: &str = "qdx::validate::levels_without_grid";
-        /// A measurement names a light that cannot serve it: a narrow-band light for absorbance, a lamp for photoluminescence, or a band that misses what is read.
+        /// A measurement names a light that cannot serve it: a narrow-band light for absorbance, a lamp for photoluminescence, a band that misses what is read, or any light for a SAXS or CD channel (the instrument's own source serves it).
         pub const LIGHT_UNSUITABLE: &str = "qdx::validate::light_unsuitable";
         /// A safety limit's bound is not a constant value.
         pub const LIMIT_NOT_CONSTANT: &str = "qdx::validate::limit_not_constant";
@@ -600,6 +600,8 @@ catalog! {
         pub const ADDRESS_CONFLICT: &str = "qdx::lab::address_conflict";
         /// A measurement averages more scans than the bound spectrometer sums.
         pub const AVERAGES: &str = "qdx::lab::averages";
+        /// A campaign measures a channel (SAXS, CD) that no driver of the lab reads.
+        pub const CHANNEL_DRIVER: &str = "qdx::lab::channel_driver";
         /// A binding's setting has a value the driver does not accept.
         pub const BAD_SETTING: &str = "qdx::lab::bad_setting";
         /// The driver registry refuses a binding for another reason than a setting.

@@ -7,10 +7,13 @@
 //! …
 //! ```
 //!
-//! Two columns: the wavelength in nm, and the value in the quantity the header names: `counts`
-//! (raw detector counts, as acquired: experiments' spectra and the dark and reference
-//! spectra), `absorbance` (decadic, unitless), `intensity` (arbitrary units). Numbers are
-//! printed in full (shortest text that reads back to the same double).
+//! Two columns: the axis, and the value in the quantity the header names. The axis is the
+//! wavelength in nm (`wavelength_nm`) for optical and CD spectra, the scattering vector q in
+//! 1/nm (`q_per_nm`) for a SAXS pattern. The values: `counts` (raw detector counts, as
+//! acquired: experiments' spectra and the dark and reference spectra), `absorbance`
+//! (decadic, unitless), `intensity` (arbitrary units), `mdeg` (CD ellipticity),
+//! `counts_per_s` (SAXS intensity per q bin: `q_per_nm,counts_per_s`). Numbers are printed
+//! in full (shortest text that reads back to the same double).
 
 use qdx_spectra::{Spectrum, SpectrumQuantity};
 
@@ -42,11 +45,7 @@ pub fn parse_calibration_file(file: &str) -> Option<(u64, ChannelKind, &str)> {
         .strip_prefix("spectra/calibration-")?
         .strip_suffix(".csv")?;
     let mut parts = stem.split('-');
-    let channel = match parts.next()? {
-        "absorbance" => ChannelKind::Absorbance,
-        "photoluminescence" => ChannelKind::Photoluminescence,
-        _ => return None,
-    };
+    let channel = ChannelKind::from_name(parts.next()?)?;
     let what = parts.next()?;
     let round = match parts.next() {
         Some(k) => k.parse().ok().filter(|k| *k > 0)?,
@@ -75,6 +74,8 @@ fn quantity_name(q: SpectrumQuantity) -> &'static str {
         SpectrumQuantity::Counts => "counts",
         SpectrumQuantity::Absorbance => "absorbance",
         SpectrumQuantity::Intensity => "intensity",
+        SpectrumQuantity::Scattering => "counts_per_s",
+        SpectrumQuantity::Ellipticity => "mdeg",
     }
 }
 
@@ -83,7 +84,7 @@ pub fn write(s: &Spectrum) -> String {
     use std::fmt::Write as _;
     let mut w = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail; a failure would lose only this text.
-    let _ = w.write_record(["wavelength_nm", quantity_name(s.quantity())]);
+    let _ = w.write_record([s.quantity().axis_column(), quantity_name(s.quantity())]);
     let mut x_text = String::new();
     let mut y_text = String::new();
     for (x, y) in s.wavelength_nm().iter().zip(s.values()) {
@@ -107,9 +108,11 @@ pub fn read(text: &str) -> Result<Spectrum, String> {
         (Some("wavelength_nm"), Some("counts"), 2) => SpectrumQuantity::Counts,
         (Some("wavelength_nm"), Some("absorbance"), 2) => SpectrumQuantity::Absorbance,
         (Some("wavelength_nm"), Some("intensity"), 2) => SpectrumQuantity::Intensity,
+        (Some("wavelength_nm"), Some("mdeg"), 2) => SpectrumQuantity::Ellipticity,
+        (Some("q_per_nm"), Some("counts_per_s"), 2) => SpectrumQuantity::Scattering,
         _ => {
             return Err(format!(
-                "the header is `{}`, not `wavelength_nm,counts` (or absorbance, intensity)",
+                "the header is `{}`, not `wavelength_nm,counts` (or absorbance, intensity, mdeg) nor `q_per_nm,counts_per_s`",
                 headers.iter().collect::<Vec<_>>().join(",")
             ));
         }

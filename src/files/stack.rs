@@ -1,7 +1,8 @@
 //! `spectra/e0003-ramp-<channel>.npy`: the raw spectra of a transient experiment's ramp as one
 //! (reading × pixel) array of detector counts, float64, in NumPy's `.npy` format
-//! (`numpy.load`), with its wavelength axis beside it in
-//! `spectra/e0003-ramp-<channel>-wavelength_nm.npy` (one float64 per pixel, nm).
+//! (`numpy.load`), with its axis beside it in `spectra/e0003-ramp-<channel>-<axis>.npy` (one
+//! float64 per pixel): `wavelength_nm` for optical and CD spectra, `q_per_nm` for a SAXS
+//! camera's frames (the channel's axis, [`ChannelKind::axis`]).
 //!
 //! Row `k` is reading `k` of the ramp (the `tick` of `spectra.csv`, `transient.csv` and the
 //! journal); a reading that was never acquired (a skipped acquisition) is a row of NaN, so row
@@ -23,11 +24,13 @@ pub fn stack_file(experiment: u64, channel: ChannelKind) -> String {
     format!("spectra/e{experiment:04}-ramp-{}.npy", channel.name())
 }
 
-/// The bundle path of the wavelength axis of [`stack_file`].
-pub fn wavelength_file(stack: &str) -> String {
+/// The bundle path of the axis of [`stack_file`] for a channel of that axis
+/// (`…-wavelength_nm.npy`, `…-q_per_nm.npy`).
+pub fn axis_file(stack: &str, channel: ChannelKind) -> String {
     format!(
-        "{}-wavelength_nm.npy",
-        stack.strip_suffix(".npy").unwrap_or(stack)
+        "{}-{}.npy",
+        stack.strip_suffix(".npy").unwrap_or(stack),
+        channel.axis().column()
     )
 }
 
@@ -63,17 +66,22 @@ pub fn encode(readings: &BTreeMap<u32, Spectrum>) -> Result<(Vec<u8>, Vec<u8>), 
     Ok((stack_bytes, axis_bytes))
 }
 
-/// Reading `tick` of a stored stack, as raw counts (`None` when the files are missing or
-/// unreadable, or the row was never acquired).
-pub fn read_row(dir: &Path, stack: &str, tick: u32) -> Option<Spectrum> {
+/// Reading `tick` of a stored stack of `channel`, as acquired (`None` when the files are
+/// missing or unreadable, or the row was never acquired).
+pub fn read_row(dir: &Path, stack: &str, tick: u32, channel: ChannelKind) -> Option<Spectrum> {
     let open = |name: &str| std::fs::File::open(dir.join(name)).ok();
     let values = Array2::<f64>::read_npy(open(stack)?).ok()?;
-    let axis = Array1::<f64>::read_npy(open(&wavelength_file(stack))?).ok()?;
+    let axis = Array1::<f64>::read_npy(open(&axis_file(stack, channel))?).ok()?;
     let row: Vec<f64> = values.outer_iter().nth(tick as usize)?.to_vec();
     if row.iter().any(|v| !v.is_finite()) {
         return None;
     }
-    Spectrum::new(axis.to_vec(), row, SpectrumQuantity::Counts).ok()
+    let quantity = match channel {
+        ChannelKind::Absorbance | ChannelKind::Photoluminescence => SpectrumQuantity::Counts,
+        ChannelKind::Saxs => SpectrumQuantity::Scattering,
+        ChannelKind::CircularDichroism => SpectrumQuantity::Ellipticity,
+    };
+    Spectrum::new(axis.to_vec(), row, quantity).ok()
 }
 
 #[cfg(test)]
@@ -98,12 +106,27 @@ mod tests {
         assert_eq!(file, "spectra/e0007-ramp-photoluminescence.npy");
         std::fs::create_dir_all(dir.path().join("spectra")).expect("folder");
         std::fs::write(dir.path().join(&file), stack).expect("stack");
-        std::fs::write(dir.path().join(wavelength_file(&file)), axis).expect("axis");
-        let row = read_row(dir.path(), &file, 2).expect("reading 2");
+        let pl = ChannelKind::Photoluminescence;
+        assert_eq!(
+            axis_file(&file, pl),
+            "spectra/e0007-ramp-photoluminescence-wavelength_nm.npy"
+        );
+        assert_eq!(
+            axis_file(&stack_file(7, ChannelKind::Saxs), ChannelKind::Saxs),
+            "spectra/e0007-ramp-saxs-q_per_nm.npy"
+        );
+        std::fs::write(dir.path().join(axis_file(&file, pl)), axis).expect("axis");
+        let row = read_row(dir.path(), &file, 2, pl).expect("reading 2");
         assert_eq!(row.values(), &[30.0, 31.0, 32.0]);
         assert_eq!(row.wavelength_nm(), &[400.0, 500.0, 600.0]);
-        assert!(read_row(dir.path(), &file, 1).is_none(), "never acquired");
-        assert!(read_row(dir.path(), &file, 3).is_none(), "past the ramp");
+        assert!(
+            read_row(dir.path(), &file, 1, pl).is_none(),
+            "never acquired"
+        );
+        assert!(
+            read_row(dir.path(), &file, 3, pl).is_none(),
+            "past the ramp"
+        );
         let other = Spectrum::new(
             vec![400.0, 500.0, 601.0],
             vec![1.0, 2.0, 3.0],

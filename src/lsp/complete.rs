@@ -377,7 +377,7 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
         ("measure", 0) if last == Some("at") => devices_of(&mut out, index, Some("cell")),
         ("measure", 1) if words.is_empty() => {
             out.keywords(&["steady_state", "settle", "replicates"]);
-            for c in ["absorbance", "photoluminescence"] {
+            for c in crate::validate::campaign::ChannelKind::ALL.map(|k| k.name()) {
                 out.push(
                     c,
                     CompletionItemKind::EVENT,
@@ -630,7 +630,7 @@ fn members(out: &mut Out, index: &Index, words: &[&str], receiver: &str) {
         return;
     }
     if index.lookup(receiver, &[SymbolKind::Channel]).is_some()
-        || matches!(receiver, "absorbance" | "photoluminescence")
+        || crate::validate::campaign::ChannelKind::from_name(receiver).is_some()
     {
         out.symbols(index, SymbolKind::Builtin, |_| true);
         return;

@@ -127,6 +127,8 @@ pub fn illumination(channel: ChannelKind) -> Illumination {
     match channel {
         ChannelKind::Absorbance => Illumination::Broadband,
         ChannelKind::Photoluminescence => Illumination::Excitation,
+        ChannelKind::Saxs => Illumination::XRay,
+        ChannelKind::CircularDichroism => Illumination::CircularlyPolarized,
     }
 }
 
@@ -135,6 +137,8 @@ pub fn channel(illumination: Illumination) -> Option<ChannelKind> {
     match illumination {
         Illumination::Broadband => Some(ChannelKind::Absorbance),
         Illumination::Excitation => Some(ChannelKind::Photoluminescence),
+        Illumination::XRay => Some(ChannelKind::Saxs),
+        Illumination::CircularlyPolarized => Some(ChannelKind::CircularDichroism),
         Illumination::Dark => None,
     }
 }

@@ -1162,9 +1162,11 @@ fn dark_and_reference(
 ) -> Vec<(ChannelKind, Operation)> {
     if !switches_lights(c) {
         // The spectrometer's own sources: it switches them itself.
+        // A SAXS or CD frame is used as acquired: no dark, no reference.
         return m
             .channels
             .iter()
+            .filter(|ch| ch.kind.needs_dark())
             .flat_map(|ch| {
                 let mut takes = vec![Illumination::Dark];
                 if ch.kind == ChannelKind::Absorbance {
@@ -1192,7 +1194,7 @@ fn dark_and_reference(
     }
     let mut seq = LightSequence::new(c, spectrometer);
     let mut out = Vec::new();
-    for ch in &m.channels {
+    for ch in m.channels.iter().filter(|ch| ch.kind.needs_dark()) {
         seq.switch(None);
         seq.scan(Illumination::Dark, ch, 0);
         if ch.kind == ChannelKind::Absorbance {

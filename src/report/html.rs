@@ -1546,6 +1546,8 @@ fn best_spectra(page: &Page<'_>) -> Option<String> {
         let from = match kind {
             ChannelKind::Absorbance => "from the bundle's dark and reference spectra",
             ChannelKind::Photoluminescence => "raw counts",
+            ChannelKind::Saxs => "I(q) as the camera integrated it",
+            ChannelKind::CircularDichroism => "ellipticity as the CD spectrometer gave it",
         };
         match page.spectra.plot(
             *kind,

@@ -35,6 +35,8 @@ pub fn y_label(kind: ChannelKind) -> &'static str {
     match kind {
         ChannelKind::Absorbance => "absorbance (decadic)",
         ChannelKind::Photoluminescence => "photoluminescence [counts]",
+        ChannelKind::Saxs => "intensity [counts/s]",
+        ChannelKind::CircularDichroism => "ellipticity [mdeg]",
     }
 }
 
@@ -79,7 +81,7 @@ impl<'a> Spectra<'a> {
         let raw = match saved.tick {
             // A transient ramp's reading: a row of its array.
             Some(k) if saved.file.ends_with(".npy") => {
-                crate::files::stack::read_row(self.dir, &saved.file, k)?
+                crate::files::stack::read_row(self.dir, &saved.file, k, saved.channel)?
             }
             _ => read(self.dir, &saved.file)?,
         };
@@ -94,7 +96,10 @@ impl<'a> Spectra<'a> {
                 .collect()
         };
         let points = match saved.channel {
-            ChannelKind::Photoluminescence => zip(&raw, &[]),
+            // SAXS and CD frames are used as acquired, like raw PL counts.
+            ChannelKind::Photoluminescence | ChannelKind::Saxs | ChannelKind::CircularDichroism => {
+                zip(&raw, &[])
+            }
             ChannelKind::Absorbance => {
                 let (dark, reference) = self.calibration(saved)?;
                 let a = qdx_spectra::absorbance_spectrum(
@@ -119,7 +124,7 @@ impl<'a> Spectra<'a> {
         lines: &[(String, &SavedSpectrum)],
         size: (f64, f64),
     ) -> Option<String> {
-        let mut p = Plot::new(title, "wavelength [nm]".into(), y_label(kind).into());
+        let mut p = Plot::new(title, kind.axis().label().into(), y_label(kind).into());
         p.width = size.0;
         p.height = size.1;
         for (k, (name, saved)) in lines.iter().enumerate() {

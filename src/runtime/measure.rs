@@ -25,8 +25,29 @@ pub struct Calibration {
 }
 
 /// Turns one raw acquisition into the channel's spectrum: absorbance, or dark-subtracted
-/// emission.
+/// emission; a SAXS pattern or a CD spectrum as the instrument gave it, once its axis and
+/// quantity are the channel's (an instrument that returned something else is refused, not
+/// read on the wrong axis).
 pub fn process(kind: ChannelKind, raw: &Spectrum, cal: &Calibration) -> Result<Spectrum, String> {
+    let expected = match kind {
+        ChannelKind::Absorbance | ChannelKind::Photoluminescence => None,
+        ChannelKind::Saxs => Some(spectra::SpectrumQuantity::Scattering),
+        ChannelKind::CircularDichroism => Some(spectra::SpectrumQuantity::Ellipticity),
+    };
+    if raw.quantity().axis_column() != kind.axis().column()
+        || expected.is_some_and(|q| q != raw.quantity())
+    {
+        return Err(format!(
+            "the instrument returned {:?} over `{}`, not a {} frame over `{}`",
+            raw.quantity(),
+            raw.quantity().axis_column(),
+            kind.name(),
+            kind.axis().column()
+        ));
+    }
+    if !kind.needs_dark() {
+        return Ok(raw.clone());
+    }
     let dark = cal
         .dark
         .get(&kind)
@@ -48,6 +69,7 @@ pub fn process(kind: ChannelKind, raw: &Spectrum, cal: &Calibration) -> Result<S
         ChannelKind::Photoluminescence => {
             spectra::subtract_dark(raw, dark).map_err(|e| e.to_string())
         }
+        ChannelKind::Saxs | ChannelKind::CircularDichroism => Ok(raw.clone()),
     }
 }
 
@@ -98,10 +120,39 @@ fn builtin(
     channels: &BTreeMap<ChannelKind, Spectrum>,
     cal: &Calibration,
 ) -> Result<f64, String> {
-    let measured = |kind: &ChannelKind| {
+    let any = |kind: &ChannelKind| {
         channels
             .get(kind)
             .ok_or_else(|| "a spectrum it needs was not measured".to_owned())
+    };
+    // A function reads only spectra of the physical kind it is defined on: the optical ones
+    // never a SAXS pattern or a CD spectrum (`qdx check` already refuses such a call; this
+    // keeps a wrong spectrum from ever giving a number).
+    let of = |kind: &ChannelKind, expected: spectra::SpectrumQuantity| {
+        let s = any(kind)?;
+        if s.quantity() == expected {
+            Ok(s)
+        } else {
+            Err(spectra::ProxyError::WrongQuantity {
+                expected,
+                found: s.quantity(),
+            }
+            .to_string())
+        }
+    };
+    let measured = |kind: &ChannelKind| {
+        let s = any(kind)?;
+        match s.quantity() {
+            q
+            @ (spectra::SpectrumQuantity::Scattering | spectra::SpectrumQuantity::Ellipticity) => {
+                Err(spectra::ProxyError::WrongQuantity {
+                    expected: spectra::SpectrumQuantity::Intensity,
+                    found: q,
+                }
+                .to_string())
+            }
+            _ => Ok(s),
+        }
     };
     let e = |e: spectra::ProxyError| e.to_string();
     Ok(match function {
@@ -174,6 +225,39 @@ fn builtin(
             spectra::relative_plqy(emission, abs, nm(*excitation), &reference, *sample_index)
                 .map_err(e)?
                 .value
+        }
+        // A SAXS pattern's grid is q in 1/nm; the radii come back in nm.
+        SpectralFunction::GuinierRadius { pattern } => {
+            let s = of(pattern, spectra::SpectrumQuantity::Scattering)?;
+            spectra::scattering::guinier_radius(s.wavelength_nm(), s.values())
+                .map_err(e)?
+                .value
+                * 1e-9
+        }
+        SpectralFunction::SphereRadius { pattern } => {
+            let s = of(pattern, spectra::SpectrumQuantity::Scattering)?;
+            spectra::scattering::sphere_radius(s.wavelength_nm(), s.values())
+                .map_err(e)?
+                .value
+                * 1e-9
+        }
+        SpectralFunction::CdExtremum { spectrum } => {
+            spectra::dichroism::extremum_wavelength(of(
+                spectrum,
+                spectra::SpectrumQuantity::Ellipticity,
+            )?)
+            .map_err(e)?
+            .value
+                * 1e-9
+        }
+        SpectralFunction::Anisotropy { cd, absorbance, at } => {
+            spectra::dichroism::anisotropy(
+                of(cd, spectra::SpectrumQuantity::Ellipticity)?,
+                of(absorbance, spectra::SpectrumQuantity::Absorbance)?,
+                nm(*at),
+            )
+            .map_err(e)?
+            .value
         }
     })
 }
@@ -293,7 +377,12 @@ fn script(
         }
     }
     for (k, s) in channels {
-        inputs.set_spectrum(k.name(), s.wavelength_nm(), s.values());
+        inputs.set_series(
+            k.name(),
+            k.axis().script_field(),
+            s.wavelength_nm(),
+            s.values(),
+        );
     }
     compiled.eval_proxy(&inputs).map_err(locate)
 }
@@ -432,8 +521,40 @@ mod check_agrees_with_the_runtime {
     use crate::validate::campaign::*;
     use crate::validate::measure::ParamType;
 
-    /// A campaign measuring both channels, with `x = <call>` as its last proxy.
+    /// The instrument a call's campaign measures with: the one its declared spectrum types
+    /// need (a SAXS camera, a CD spectrometer, or a UV-vis/PL spectrometer).
+    fn instrument(types: &[ParamType]) -> (&'static str, &'static str, &'static str) {
+        let wants = |k| types.contains(&ParamType::Spectrum(Some(k)));
+        if wants(ChannelKind::Saxs) {
+            (
+                "saxs_camera { q_range 0.05 nm^-1 .. 3 nm^-1 }",
+                "saxs { integration 1 s, average 2 }",
+                "saxs.guinier_radius()",
+            )
+        } else if wants(ChannelKind::CircularDichroism) {
+            (
+                "cd_spectrometer { range 400 nm .. 750 nm }",
+                "absorbance { integration 50 ms, average 5 }\n  circular_dichroism { integration 500 ms, average 2 }",
+                "absorbance.peak_wavelength()",
+            )
+        } else {
+            (
+                "uv_vis_pl { range 400 nm .. 750 nm, excitation 405 nm }",
+                "absorbance { integration 50 ms, average 5 }\n  photoluminescence { integration 100 ms, average 5 }",
+                "photoluminescence.peak_wavelength()",
+            )
+        }
+    }
+
+    /// A campaign measuring both optical channels, with `x = <call>` as its last proxy.
     fn campaign(call: &str) -> String {
+        campaign_with(call, instrument(&[]))
+    }
+
+    /// A campaign measuring with `instrument` (its kind, its channels, a first proxy), with
+    /// `x = <call>` as its last proxy.
+    fn campaign_with(call: &str, instrument: (&str, &str, &str)) -> String {
+        let (spectrometer, channels, peak) = instrument;
         format!(
             r#"qdx 1
 campaign "kinds" {{
@@ -451,7 +572,7 @@ reactor {{
   mixer m1 : t_mixer {{ volume 1 uL }}
   coil r1 : reactor_coil {{ volume 100 uL }}
   cell s1 : flow_cell {{ volume 2 uL, spectrometer spec1 }}
-  spectrometer spec1 : uv_vis_pl {{ range 400 nm .. 750 nm, excitation 405 nm }}
+  spectrometer spec1 : {spectrometer}
   outlet waste : collector
   p1, p2 -> m1 -> r1 -> s1 -> waste
 }}
@@ -461,11 +582,10 @@ derive {{
   p2.rate = 20 uL/min * (1 - share)
 }}
 measure at s1 {{
-  absorbance {{ integration 50 ms, average 5 }}
-  photoluminescence {{ integration 100 ms, average 5 }}
+  {channels}
 }}
 proxies {{
-  peak = photoluminescence.peak_wavelength()
+  peak = {peak}
   x = {call}
 }}
 objectives {{ target peak = 560 nm within 5 nm }}
@@ -476,7 +596,11 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
     }
 
     fn check(call: &str) -> Option<Campaign> {
-        let text = campaign(call);
+        check_with(call, instrument(&[]))
+    }
+
+    fn check_with(call: &str, instrument: (&str, &str, &str)) -> Option<Campaign> {
+        let text = campaign_with(call, instrument);
         let world = crate::world::MemoryWorld::new().with("kinds.qdx", &text);
         let loaded = crate::load::load(&world, Path::new("kinds.qdx"), "kinds.qdx");
         crate::validate::validate(&loaded, &world).campaign
@@ -519,6 +643,18 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
             s.averages = 5;
             s
         };
+        // A SAXS pattern on its q grid (a Guinier curve, Rg 2 nm) and a CD couplet at 520 nm.
+        let q: Vec<f64> = (1..=300).map(|i| 0.01 * f64::from(i)).collect();
+        let intensity = q
+            .iter()
+            .map(|q| 1e4 * (-(q * q) * 4.0 / 3.0).exp() + 1.0)
+            .collect();
+        let pattern =
+            Spectrum::new(q.clone(), intensity, SpectrumQuantity::Scattering).expect("a pattern");
+        let cd = grid
+            .iter()
+            .map(|x| 5.0 * (x - 520.0) / 12.0 * gaussian(*x, 520.0, 12.0))
+            .collect();
         BTreeMap::from([
             (
                 ChannelKind::Absorbance,
@@ -527,6 +663,11 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
             (
                 ChannelKind::Photoluminescence,
                 spectrum(emission, SpectrumQuantity::Intensity),
+            ),
+            (ChannelKind::Saxs, pattern),
+            (
+                ChannelKind::CircularDichroism,
+                spectrum(cd, SpectrumQuantity::Ellipticity),
             ),
         ])
     }
@@ -539,12 +680,16 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
             | SpectralFunction::PeakIntensity { spectrum }
             | SpectralFunction::IntegratedArea { spectrum, .. }
             | SpectralFunction::AbsorbanceAt { spectrum, .. }
-            | SpectralFunction::FirstExcitonicPeak { spectrum } => vec![spectrum],
+            | SpectralFunction::FirstExcitonicPeak { spectrum }
+            | SpectralFunction::CdExtremum { spectrum } => vec![spectrum],
+            SpectralFunction::GuinierRadius { pattern }
+            | SpectralFunction::SphereRadius { pattern } => vec![pattern],
             SpectralFunction::RelativePlqy {
                 emission,
                 absorbance,
                 ..
             } => vec![emission, absorbance],
+            SpectralFunction::Anisotropy { cd, absorbance, .. } => vec![cd, absorbance],
         }
     }
 
@@ -597,6 +742,29 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
         assert!(check(&format!("{base}, sample_index: 0.5)")).is_none());
     }
 
+    /// A proxy script reads a SAXS pattern over its own axis, `saxs.q`, not a wavelength:
+    /// `qdx check` dry-runs it on a made-up pattern and the run gives the measured q.
+    #[test]
+    fn a_script_reads_a_saxs_pattern_over_q() {
+        let saxs = instrument(&[ParamType::Spectrum(Some(ChannelKind::Saxs))]);
+        let c = check_with(
+            "script \"\"\"\n  saxs.q[0] * saxs.values.len()\n\"\"\"",
+            saxs,
+        )
+        .expect("the script checks");
+        let (values, failures) = proxies(
+            &c,
+            &[0.5],
+            &[],
+            &measured(),
+            &BTreeMap::new(),
+            &coumarin_calibrated(),
+        );
+        assert!(failures.is_empty(), "{failures:?}");
+        let x = values.last().copied().flatten().expect("a value");
+        assert!((x - 0.01 * 300.0).abs() < 1e-9, "{x}");
+    }
+
     /// Every spectral function of `std.spectra`, with each measured channel in each of its
     /// spectrum parameters: `qdx check` accepts exactly the calls whose spectra the runtime
     /// computes with, and rejects exactly those that would fail every experiment for their kind.
@@ -604,17 +772,19 @@ simulate cdse_growth {{ cadmium cd, selenium se }}
     fn every_spectral_function_takes_the_spectra_the_runtime_accepts() {
         let functions = spectral_functions();
         assert!(
-            functions.len() >= 7,
+            functions.len() >= 11,
             "std.spectra has {} functions",
             functions.len()
         );
-        let kinds = [ChannelKind::Absorbance, ChannelKind::Photoluminescence];
+        let kinds = ChannelKind::ALL;
         for f in &functions {
             let types: Vec<ParamType> = f
                 .params
                 .iter()
                 .map(|p| ParamType::parse(&p.ty.name).expect("every parameter type is known"))
                 .collect();
+            let instrument = instrument(&types);
+            let check = |call: &str| check_with(call, instrument);
             // Each parameter gets a value of its type; a spectrum its own kind, or `pick`.
             let call = |pick: Option<(usize, ChannelKind)>| {
                 let args: Vec<String> = f

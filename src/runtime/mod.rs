@@ -969,9 +969,14 @@ impl<'c> Run<'c> {
         }
     }
 
-    /// Writes a transient ramp's readings so far as `file` (and its wavelength axis), whole
+    /// Writes a transient ramp's readings of `channel` so far as `file` (and its axis), whole
     /// and atomically: see [`crate::files::stack`].
-    fn write_stack(&self, file: &str, readings: &BTreeMap<u32, Spectrum>) -> Result<(), RunError> {
+    fn write_stack(
+        &self,
+        file: &str,
+        channel: ChannelKind,
+        readings: &BTreeMap<u32, Spectrum>,
+    ) -> Result<(), RunError> {
         if self.replaying {
             return Ok(());
         }
@@ -985,7 +990,7 @@ impl<'c> Run<'c> {
             std::fs::create_dir_all(parent).map_err(io_error(parent))?;
         }
         crate::files::write_atomic(&path, &stack).map_err(io_error(&path))?;
-        let axis_path = self.dir.join(crate::files::stack::wavelength_file(file));
+        let axis_path = self.dir.join(crate::files::stack::axis_file(file, channel));
         crate::files::write_atomic(&axis_path, &axis).map_err(io_error(&axis_path))
     }
 
@@ -1402,7 +1407,7 @@ impl<'c> Run<'c> {
                             Some(k) => {
                                 let readings = ramp_raw.entry(channel).or_default();
                                 readings.insert(*k, raw.clone());
-                                self.write_stack(&file, readings)?;
+                                self.write_stack(&file, channel, readings)?;
                             }
                             None => self.write_spectrum(&file, &raw)?,
                         }

@@ -738,7 +738,13 @@ pub struct Constraint {
     pub span: Span,
 }
 
-/// A spectral channel of the measurement.
+/// A channel of the measurement: a 1-D signal over a declared axis, read by one instrument.
+///
+/// Invariant: each kind has one axis and one signal unit ([`ChannelKind::axis`],
+/// [`ChannelKind::signal`]); the bundle's files, the report and the proxies read them from
+/// here and never from the data. The optical kinds (absorbance, photoluminescence) are
+/// corrected with a dark spectrum (and absorbance with a reference); SAXS and CD frames are
+/// used as the instrument gives them ([`ChannelKind::needs_dark`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -746,13 +752,109 @@ pub struct Constraint {
 pub enum ChannelKind {
     Absorbance,
     Photoluminescence,
+    /// Small-angle X-ray scattering: intensity over the scattering vector q.
+    Saxs,
+    /// Circular dichroism: ellipticity over wavelength.
+    CircularDichroism,
 }
 
 impl ChannelKind {
+    /// Every kind, in the order the language lists them.
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Absorbance,
+        ChannelKind::Photoluminescence,
+        ChannelKind::Saxs,
+        ChannelKind::CircularDichroism,
+    ];
+
+    /// The name a campaign writes (`measure` entries, an instrument's `channels`, proxies).
     pub fn name(self) -> &'static str {
         match self {
             ChannelKind::Absorbance => "absorbance",
             ChannelKind::Photoluminescence => "photoluminescence",
+            ChannelKind::Saxs => "saxs",
+            ChannelKind::CircularDichroism => "circular_dichroism",
+        }
+    }
+
+    /// The kind a campaign names, if it is one.
+    pub fn from_name(name: &str) -> Option<ChannelKind> {
+        ChannelKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The axis the signal is recorded over: its column name in the bundle's files, and its
+    /// label for plots.
+    pub fn axis(self) -> Axis {
+        match self {
+            ChannelKind::Absorbance
+            | ChannelKind::Photoluminescence
+            | ChannelKind::CircularDichroism => Axis::Wavelength,
+            ChannelKind::Saxs => Axis::ScatteringVector,
+        }
+    }
+
+    /// The signal's name and unit, for plots and the files' value column.
+    pub fn signal(self) -> (&'static str, &'static str) {
+        match self {
+            ChannelKind::Absorbance => ("absorbance", ""),
+            ChannelKind::Photoluminescence => ("photoluminescence", "counts"),
+            ChannelKind::Saxs => ("intensity", "counts/s"),
+            ChannelKind::CircularDichroism => ("ellipticity", "mdeg"),
+        }
+    }
+
+    /// Whether the raw frames are corrected with a dark spectrum taken before the first
+    /// experiment (an optical spectrometer's CCD). A SAXS camera counts photons and a CD
+    /// spectrometer reports the ellipticity itself: their frames are used as acquired.
+    pub fn needs_dark(self) -> bool {
+        match self {
+            ChannelKind::Absorbance | ChannelKind::Photoluminescence => true,
+            ChannelKind::Saxs | ChannelKind::CircularDichroism => false,
+        }
+    }
+
+    /// Whether the channel is measured under a light the campaign may declare (a lamp for
+    /// absorbance, an excitation source for PL). A SAXS camera has its X-ray beam and a CD
+    /// spectrometer its own modulated source: no campaign light serves them.
+    pub fn takes_light(self) -> bool {
+        match self {
+            ChannelKind::Absorbance | ChannelKind::Photoluminescence => true,
+            ChannelKind::Saxs | ChannelKind::CircularDichroism => false,
+        }
+    }
+}
+
+/// The axis of a channel's signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    /// Wavelength, nm.
+    Wavelength,
+    /// Scattering vector q = 4π sin θ / λ, 1/nm.
+    ScatteringVector,
+}
+
+impl Axis {
+    /// The column name in the bundle's CSV and .npy files (`wavelength_nm`, `q_per_nm`).
+    pub fn column(self) -> &'static str {
+        match self {
+            Axis::Wavelength => "wavelength_nm",
+            Axis::ScatteringVector => "q_per_nm",
+        }
+    }
+
+    /// The field a proxy script reads the grid from: `pl.wavelength`, `saxs.q`.
+    pub fn script_field(self) -> &'static str {
+        match self {
+            Axis::Wavelength => "wavelength",
+            Axis::ScatteringVector => "q",
+        }
+    }
+
+    /// The axis label for plots.
+    pub fn label(self) -> &'static str {
+        match self {
+            Axis::Wavelength => "wavelength [nm]",
+            Axis::ScatteringVector => "q [1/nm]",
         }
     }
 }
@@ -1067,6 +1169,18 @@ pub enum SpectralFunction {
     },
     /// `first_excitonic_peak(spectrum)`
     FirstExcitonicPeak { spectrum: ChannelKind },
+    /// `guinier_radius(pattern)`: the radius of gyration of a SAXS pattern, m.
+    GuinierRadius { pattern: ChannelKind },
+    /// `sphere_radius(pattern)`: the radius of the homogeneous sphere of that `Rg`, m.
+    SphereRadius { pattern: ChannelKind },
+    /// `cd_extremum(spectrum)`: the wavelength of the strongest CD band, m.
+    CdExtremum { spectrum: ChannelKind },
+    /// `anisotropy(cd, absorbance, at)`: the dissymmetry factor g at `at` (m).
+    Anisotropy {
+        cd: ChannelKind,
+        absorbance: ChannelKind,
+        at: f64,
+    },
     /// `relative_plqy(emission, absorbance, excitation, reference, sample_index)`, the
     /// excitation in m; `sample_index` is the refractive index of the sample's solvent
     /// (1.0 ..= 3.0, checked).
@@ -1090,6 +1204,10 @@ impl SpectralFunction {
             SpectralFunction::AbsorbanceAt { .. } => "absorbance_at",
             SpectralFunction::FirstExcitonicPeak { .. } => "first_excitonic_peak",
             SpectralFunction::RelativePlqy { .. } => "relative_plqy",
+            SpectralFunction::GuinierRadius { .. } => "guinier_radius",
+            SpectralFunction::SphereRadius { .. } => "sphere_radius",
+            SpectralFunction::CdExtremum { .. } => "cd_extremum",
+            SpectralFunction::Anisotropy { .. } => "anisotropy",
         }
     }
 
@@ -1101,7 +1219,11 @@ impl SpectralFunction {
             | SpectralFunction::PeakIntensity { spectrum }
             | SpectralFunction::IntegratedArea { spectrum, .. }
             | SpectralFunction::AbsorbanceAt { spectrum, .. }
-            | SpectralFunction::FirstExcitonicPeak { spectrum } => vec![*spectrum],
+            | SpectralFunction::FirstExcitonicPeak { spectrum }
+            | SpectralFunction::CdExtremum { spectrum } => vec![*spectrum],
+            SpectralFunction::GuinierRadius { pattern }
+            | SpectralFunction::SphereRadius { pattern } => vec![*pattern],
+            SpectralFunction::Anisotropy { cd, absorbance, .. } => vec![*cd, *absorbance],
             SpectralFunction::RelativePlqy {
                 emission,
                 absorbance,

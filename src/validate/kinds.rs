@@ -438,17 +438,15 @@ impl<'a> Validator<'a> {
                     for i in items {
                         match &i.kind {
                             ExprKind::Path(p)
-                                if matches!(
-                                    p.dotted().as_str(),
-                                    "absorbance" | "photoluminescence"
-                                ) =>
+                                if super::campaign::ChannelKind::from_name(&p.dotted())
+                                    .is_some() =>
                             {
                                 names.push(p.dotted())
                             }
                             _ => {
                                 return Err(Diagnostic::error(
                                     code::CHANNEL,
-                                    "channels are `absorbance` and `photoluminescence`",
+                                    "channels are `absorbance`, `photoluminescence`, `saxs` and `circular_dichroism`",
                                 )
                                 .at(i.span));
                             }

@@ -51,11 +51,33 @@ impl Validator<'_> {
         let mut out = Vec::new();
         for ch in &m.channels {
             let what = ch.kind.name();
+            if !ch.kind.takes_light() {
+                // The instrument's own source (the X-ray beam, the CD's modulated light)
+                // serves it; a campaign light named for it could never be switched for it.
+                if let Some(light) = ch.light.and_then(|l| self.devices.get(l)) {
+                    out.push(
+                        Diagnostic::error(
+                            code::LIGHT_UNSUITABLE,
+                            format!(
+                                "{what} is measured with the instrument's own source, but `{}` names the light `{}` for it",
+                                cell.name, light.name
+                            ),
+                        )
+                        .label(prop_span(&cell, what), format!("named for {what} here"))
+                        .label(light.span, format!("`{}` is declared here", light.name))
+                        .help(format!(
+                            "remove `{what} {}` from `{}`: a SAXS camera has its X-ray beam and a CD spectrometer its polarised source",
+                            light.name, cell.name
+                        )),
+                    );
+                }
+                continue;
+            }
             let Some(light) = ch.light.and_then(|l| self.devices.get(l)) else {
                 let other = m
                     .channels
                     .iter()
-                    .find(|c| c.light.is_some())
+                    .find(|c| c.light.is_some() && c.kind.takes_light())
                     .map_or("another channel", |c| c.kind.name());
                 out.push(
                     Diagnostic::error(
@@ -72,7 +94,9 @@ impl Validator<'_> {
                             "declare a broadband lamp and name it in the cell: `light lamp1 : lamp` and `cell {} : flow_cell {{ …, absorbance lamp1 }}`",
                             cell.name
                         ),
-                        ChannelKind::Photoluminescence => format!(
+                        ChannelKind::Photoluminescence
+                        | ChannelKind::Saxs
+                        | ChannelKind::CircularDichroism => format!(
                             "declare an excitation source and name it in the cell: `light led1 : led {{ wavelength 365 nm }}` and `cell {} : flow_cell {{ …, photoluminescence led1 }}`",
                             cell.name
                         ),
@@ -254,6 +278,8 @@ impl Validator<'_> {
                         }
                     }
                 },
+                // Skipped above: no campaign light serves them.
+                ChannelKind::Saxs | ChannelKind::CircularDichroism => {}
             }
         }
         for d in out {

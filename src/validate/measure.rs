@@ -19,11 +19,7 @@ use crate::syntax::ast::{self, ExprKind, Item, MeasureEntry, ProxyDef};
 pub const DEFAULT_STEADY_STATE_VOLUMES: f64 = 3.0;
 
 fn channel_kind(name: &str) -> Option<ChannelKind> {
-    match name {
-        "absorbance" => Some(ChannelKind::Absorbance),
-        "photoluminescence" => Some(ChannelKind::Photoluminescence),
-        _ => None,
-    }
+    ChannelKind::from_name(name)
 }
 
 /// The dimension a builtin's declared return type stands for, and the unit to print it in.
@@ -44,7 +40,8 @@ fn return_type(name: &str) -> Option<(Dimension, Unit)> {
 /// Each function's requirement is in its declaration, so every call is checked the same way.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum ParamType {
-    /// A measured spectrum: any channel (`spectrum`), or only one.
+    /// A measured spectrum: an optical one over wavelength, absorbance or photoluminescence
+    /// (`spectrum`), or only one kind (`absorbance_spectrum`, `saxs_pattern`, `cd_spectrum`, …).
     Spectrum(Option<ChannelKind>),
     /// A reference dye.
     Reference,
@@ -60,6 +57,8 @@ impl ParamType {
             "photoluminescence_spectrum" => {
                 ParamType::Spectrum(Some(ChannelKind::Photoluminescence))
             }
+            "saxs_pattern" => ParamType::Spectrum(Some(ChannelKind::Saxs)),
+            "cd_spectrum" => ParamType::Spectrum(Some(ChannelKind::CircularDichroism)),
             "reference" => ParamType::Reference,
             other => ParamType::Quantity(return_type(other)?.0),
         })
@@ -67,20 +66,28 @@ impl ParamType {
 
     fn describe(self) -> &'static str {
         match self {
-            ParamType::Spectrum(None) => "a measured spectrum",
+            ParamType::Spectrum(None) => "an absorbance or photoluminescence spectrum",
             ParamType::Spectrum(Some(ChannelKind::Absorbance)) => "an absorbance spectrum",
             ParamType::Spectrum(Some(ChannelKind::Photoluminescence)) => {
                 "a photoluminescence spectrum"
             }
+            ParamType::Spectrum(Some(ChannelKind::Saxs)) => "a SAXS pattern",
+            ParamType::Spectrum(Some(ChannelKind::CircularDichroism)) => "a CD spectrum",
             ParamType::Reference => "a reference dye",
             ParamType::Quantity(_) => "a quantity",
         }
     }
 }
 
-/// "the absorbance spectrum"
+/// "the absorbance spectrum", "the SAXS pattern (over q)"
 fn spectrum_article(kind: ChannelKind) -> String {
-    format!("the {} spectrum", kind.name())
+    match kind {
+        ChannelKind::Absorbance | ChannelKind::Photoluminescence => {
+            format!("the {} spectrum", kind.name())
+        }
+        ChannelKind::Saxs => "the SAXS pattern (over q)".to_owned(),
+        ChannelKind::CircularDichroism => "the CD spectrum".to_owned(),
+    }
 }
 
 /// What an argument that is not what a parameter takes is, for the message.
@@ -155,6 +162,20 @@ impl Arguments {
             },
             "first_excitonic_peak" => SpectralFunction::FirstExcitonicPeak {
                 spectrum: self.spectrum("spectrum")?,
+            },
+            "guinier_radius" => SpectralFunction::GuinierRadius {
+                pattern: self.spectrum("pattern")?,
+            },
+            "sphere_radius" => SpectralFunction::SphereRadius {
+                pattern: self.spectrum("pattern")?,
+            },
+            "cd_extremum" => SpectralFunction::CdExtremum {
+                spectrum: self.spectrum("spectrum")?,
+            },
+            "anisotropy" => SpectralFunction::Anisotropy {
+                cd: self.spectrum("cd")?,
+                absorbance: self.spectrum("absorbance")?,
+                at: self.number("at")?,
             },
             "relative_plqy" => SpectralFunction::RelativePlqy {
                 emission: self.spectrum("emission")?,
@@ -488,6 +509,8 @@ impl<'a> Validator<'a> {
                                 [
                                     "absorbance",
                                     "photoluminescence",
+                                    "saxs",
+                                    "circular_dichroism",
                                     "steady_state",
                                     "settle",
                                     "replicates",
@@ -501,7 +524,7 @@ impl<'a> Validator<'a> {
                             ) {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
                                 None => d.help(
-                                    "a flow cell measures `absorbance` and `photoluminescence`",
+                                    "a cell measures `absorbance`, `photoluminescence`, `saxs` or `circular_dichroism`, as its instrument allows",
                                 ),
                             },
                         );
@@ -527,15 +550,35 @@ impl<'a> Validator<'a> {
                                 format!("`{spec_name}` does not measure {}", name.name),
                             )
                             .at(*span)
-                            .help(format!(
-                                "it measures: {}; or declare a light for it and name it in the cell: `{} <light>`",
-                                if supported.is_empty() {
-                                    "nothing".to_owned()
-                                } else {
-                                    supported.join(", ")
-                                },
-                                name.name
-                            )),
+                            .help(if kind.takes_light() {
+                                format!(
+                                    "it measures: {}; or declare a light for it and name it in the cell: `{} <light>`",
+                                    if supported.is_empty() {
+                                        "nothing".to_owned()
+                                    } else {
+                                        supported.join(", ")
+                                    },
+                                    name.name
+                                )
+                            } else {
+                                format!(
+                                    "it measures: {}; {} needs its own instrument: `spectrometer {} : {}` named by the cell",
+                                    if supported.is_empty() {
+                                        "nothing".to_owned()
+                                    } else {
+                                        supported.join(", ")
+                                    },
+                                    name.name,
+                                    match kind {
+                                        ChannelKind::Saxs => "saxs1",
+                                        _ => "cd1",
+                                    },
+                                    match kind {
+                                        ChannelKind::Saxs => "saxs_camera",
+                                        _ => "cd_spectrometer",
+                                    }
+                                )
+                            }),
                         );
                         continue;
                     }
@@ -1505,7 +1548,7 @@ impl<'a> Validator<'a> {
                     format!("unknown parameter type `{}`", p.ty.name),
                 )
                 .label(p.ty.span, "not a parameter type")
-                .help("a spectral function takes `spectrum`, `absorbance_spectrum`, `photoluminescence_spectrum`, `reference`, or a quantity kind such as `wavelength` or `number`"));
+                .help("a spectral function takes `spectrum`, `absorbance_spectrum`, `photoluminescence_spectrum`, `saxs_pattern`, `cd_spectrum`, `reference`, or a quantity kind such as `wavelength` or `number`"));
             };
             let expects = |what: &str, found: &str| {
                 Diagnostic::error(
@@ -1534,6 +1577,19 @@ impl<'a> Validator<'a> {
                             },
                         ));
                     };
+                    if wanted.is_none() && !kind.takes_light() {
+                        return Err(expects(ty.describe(), &spectrum_article(kind)).help(
+                            format!(
+                                "`{}` reads an optical spectrum over wavelength; {} has its own functions: {}",
+                                function.name,
+                                spectrum_article(kind),
+                                match kind {
+                                    ChannelKind::Saxs => "`guinier_radius`, `sphere_radius`",
+                                    _ => "`cd_extremum`, `anisotropy`",
+                                }
+                            ),
+                        ));
+                    }
                     if let Some(w) = wanted
                         && w != kind
                     {

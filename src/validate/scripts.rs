@@ -127,9 +127,15 @@ fn describe_inputs(
     }
     let spectra: Vec<String> = channels
         .iter()
-        .filter(|k| script.mentions(k.name()))
+        .filter(|k| script.mentions(k.name()) && k.axis().script_field() == "wavelength")
         .map(|k| format!("`{}`", k.name()))
         .collect();
+    if channels
+        .iter()
+        .any(|k| script.mentions(k.name()) && k.axis().script_field() == "q")
+    {
+        parts.push("a made-up `saxs` pattern (a Guinier curve, Rg 2 nm)".to_owned());
+    }
     match spectra.as_slice() {
         [] => {}
         [one] => parts.push(format!("a made-up {one} spectrum (one band at 550 nm)")),
@@ -239,6 +245,16 @@ fn spectrum() -> (Vec<f64>, Vec<f64>) {
     (wavelength, values)
 }
 
+/// A made-up SAXS pattern for dry runs: a Guinier curve (Rg 2 nm) over q 0.05–3 /nm.
+fn saxs_pattern() -> (Vec<f64>, Vec<f64>) {
+    let q: Vec<f64> = (1..=60).map(|i| 0.05 * f64::from(i)).collect();
+    let values = q
+        .iter()
+        .map(|q| 1.0 + 1e4 * (-(q * q) * 4.0 / 3.0).exp())
+        .collect();
+    (q, values)
+}
+
 const POINTS: [Point; 3] = [Point::Middle, Point::Low, Point::High];
 
 /// Whether a dry run's error is reported (see the module doc).
@@ -267,6 +283,7 @@ pub(super) fn dry_run_proxy(
 ) -> Option<Failure> {
     let script = script.clone().with_budget(DRY_RUN);
     let (wavelength, values) = spectrum();
+    let pattern = saxs_pattern();
     // Proxy scripts read the variables in the units their ranges were written in.
     let units: Vec<DisplayUnit> = variables.iter().map(|v| v.unit.clone()).collect();
     for point in POINTS {
@@ -276,7 +293,14 @@ pub(super) fn dry_run_proxy(
             inputs.set_number(p, 1.0);
         }
         for k in channels {
-            inputs.set_spectrum(k.name(), &wavelength, &values);
+            match k.axis() {
+                super::campaign::Axis::Wavelength => {
+                    inputs.set_spectrum(k.name(), &wavelength, &values);
+                }
+                super::campaign::Axis::ScatteringVector => {
+                    inputs.set_series(k.name(), "q", &pattern.0, &pattern.1);
+                }
+            }
         }
         match script.eval_proxy(&inputs) {
             Ok(_) => {}

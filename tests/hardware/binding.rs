@@ -337,3 +337,31 @@ lab "flush-rig" {
         render_all(&checked.diagnostics, &checked.sources, Style::Plain)
     );
 }
+
+/// Issue 20: no driver of a real lab reads SAXS or CD, so a campaign measuring one binds only
+/// to the simulated lab; binding its camera to an optical spectrometer is a located error.
+#[test]
+fn a_saxs_camera_bound_to_an_optical_driver_is_a_located_error() {
+    let campaign = check_path(Path::new("examples/fong-2021-saxs.qdx"));
+    assert!(campaign.campaign.is_some(), "the SAXS example validates");
+    let lab = Path::new("tests/data/labs/saxs-on-ocean.qdx");
+    let checked = check_lab(
+        &DiskWorld,
+        lab,
+        "tests/data/labs/saxs-on-ocean.qdx",
+        campaign.sources.clone(),
+        campaign.campaign.as_ref(),
+    );
+    assert!(checked.binding.is_none(), "it must not bind");
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    insta::assert_snapshot!(render_all(
+        &checked.diagnostics,
+        &checked.sources,
+        Style::Plain
+    ));
+}

@@ -78,6 +78,13 @@ pub enum Illumination {
     Broadband,
     /// The excitation source: emission, for photoluminescence.
     Excitation,
+    /// The X-ray beam through the sample: a small-angle scattering pattern I(q). Only a SAXS
+    /// camera acquires under it; an optical driver refuses it.
+    XRay,
+    /// Alternating left and right circularly polarised light: the ellipticity (circular
+    /// dichroism) in mdeg. Only a CD spectrometer acquires under it; an optical driver
+    /// refuses it.
+    CircularlyPolarized,
 }
 
 /// One acquisition: the spectrometer averages `averages` scans of `integration_time_s` each.

@@ -82,11 +82,14 @@ impl Inputs {
 
     /// In-place form of [`Inputs::spectrum`].
     pub fn set_spectrum(&mut self, name: &str, wavelength: &[f64], values: &[f64]) {
+        self.set_series(name, "wavelength", wavelength, values);
+    }
+
+    /// A 1-D signal over an axis named `axis`: `name.<axis>` and `name.values` (a SAXS
+    /// pattern is `saxs.q`, `saxs.values`; [`Inputs::set_spectrum`] is the `wavelength` case).
+    pub fn set_series(&mut self, name: &str, axis: &str, grid: &[f64], values: &[f64]) {
         let mut map = Map::new();
-        map.insert(
-            "wavelength".into(),
-            Dynamic::from_array(float_array(wavelength)),
-        );
+        map.insert(axis.into(), Dynamic::from_array(float_array(grid)));
         map.insert("values".into(), Dynamic::from_array(float_array(values)));
         self.set(name, Dynamic::from_map(map));
     }

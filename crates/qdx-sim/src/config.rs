@@ -146,6 +146,7 @@ impl DyeStock {
                 fwhm_nm,
                 quantum_yield: self.quantum_yield,
             }),
+            ..crate::optics::Population::default()
         }
     }
 }
@@ -218,7 +219,42 @@ pub struct SpectrometerConfig {
     /// PL signal, electrons per second summed over the emission band, for a sample that
     /// absorbs all excitation light with a quantum yield of 1.
     pub excitation_e_per_s: f64,
+    /// A SAXS camera instead of an optical spectrometer: its frames are `I(q)` on this q
+    /// range (`pixels` bins), under [`qdx_lab::Illumination::XRay`].
+    pub saxs: Option<SaxsConfig>,
+    /// RMS noise of a CD spectrum (mdeg) for one second of integration; it falls as
+    /// 1/√(integration × averages).
+    pub cd_noise_mdeg: f64,
 }
+
+/// The q range and count rates of a simulated SAXS camera.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SaxsConfig {
+    pub q_min_per_nm: f64,
+    pub q_max_per_nm: f64,
+    /// Counts per second per unit of `Σ n·V²` (particle concentration × volume² in nm⁶):
+    /// sets how bright a sample scatters.
+    pub counts_per_s: f64,
+    /// Flat background (solvent, windows, parasitic scattering), counts per second per bin.
+    pub background_per_s: f64,
+}
+
+impl Default for SaxsConfig {
+    fn default() -> Self {
+        Self {
+            q_min_per_nm: 0.05,
+            q_max_per_nm: 3.0,
+            counts_per_s: SAXS_COUNTS_PER_S,
+            background_per_s: 2.0,
+        }
+    }
+}
+
+/// The default camera brightness: the CdSe model's dots (radius 1–2.5 nm, 5 mM precursors) scatter
+/// 10³–10⁴ counts/s at the lowest q (an inline flow-through capillary at a synchrotron beamline
+/// gives 10³–10⁵ counts/s per bin; the value is chosen, not measured).
+pub const SAXS_COUNTS_PER_S: f64 = 500.0;
 
 impl Default for SpectrometerConfig {
     fn default() -> Self {
@@ -235,6 +271,8 @@ impl Default for SpectrometerConfig {
             offset_counts: 1_000.0,
             lamp_e_per_s: 2.4e6,
             excitation_e_per_s: 5e7,
+            saxs: None,
+            cd_noise_mdeg: 0.05,
         }
     }
 }

@@ -224,20 +224,35 @@ impl SimSpectrometer {
         t_mid: f64,
         name: &str,
     ) -> DeviceResult<Spectrum> {
+        match request.illumination {
+            Illumination::XRay => return Self::acquire_saxs(w, index, request, t_mid, name),
+            Illumination::CircularlyPolarized => {
+                return Self::acquire_cd(w, index, request, t_mid, name);
+            }
+            Illumination::Dark | Illumination::Broadband | Illumination::Excitation => {}
+        }
         if w.lights.iter().any(|l| l.spectrometer == index) {
             return Self::acquire_lit(w, index, request, t_mid, name);
         }
         let populations = match request.illumination {
             Illumination::Dark => Vec::new(),
-            Illumination::Broadband | Illumination::Excitation => w.cell_populations(index, t_mid),
+            _ => w.cell_populations(index, t_mid),
         };
         let spec = w
             .spectrometers
             .get_mut(index)
             .ok_or_else(|| refused(name, "no such spectrometer".into()))?;
         let cfg = &spec.config;
+        if cfg.saxs.is_some() && request.illumination != Illumination::Dark {
+            return Err(refused(
+                name,
+                "a SAXS camera has no lamp or excitation source".into(),
+            ));
+        }
         let signal: Vec<f64> = match request.illumination {
-            Illumination::Dark => vec![0.0; spec.grid.len()],
+            Illumination::Dark | Illumination::XRay | Illumination::CircularlyPolarized => {
+                vec![0.0; spec.grid.len()]
+            }
             Illumination::Broadband => {
                 let optics = render(
                     &populations,
@@ -278,6 +293,90 @@ impl SimSpectrometer {
 }
 
 impl SimSpectrometer {
+    /// A SAXS frame: `I(q)` of the spheres in the cell at mid-exposure, with Poisson
+    /// counting noise over the whole exposure (`integration × averages`), in counts per
+    /// second per q bin. Only a spectrometer configured as a SAXS camera takes one.
+    fn acquire_saxs(
+        w: &mut World,
+        index: usize,
+        request: &AcquireRequest,
+        t_mid: f64,
+        name: &str,
+    ) -> DeviceResult<Spectrum> {
+        let populations = w.cell_populations(index, t_mid);
+        let spec = w
+            .spectrometers
+            .get_mut(index)
+            .ok_or_else(|| refused(name, "no such spectrometer".into()))?;
+        let Some(saxs) = spec.config.saxs.clone() else {
+            return Err(refused(
+                name,
+                "an optical spectrometer has no X-ray beam".into(),
+            ));
+        };
+        let spheres: Vec<crate::scattering::Spheres> =
+            populations.iter().filter_map(|p| p.spheres).collect();
+        let camera = crate::scattering::SaxsCamera {
+            counts_per_s: saxs.counts_per_s,
+            background_per_s: saxs.background_per_s,
+        };
+        let rate = crate::scattering::frame(
+            &spheres,
+            &spec.grid,
+            &camera,
+            request.integration_time_s,
+            request.averages,
+            Some(&mut spec.noise),
+        );
+        Spectrum::new(spec.grid.clone(), rate, SpectrumQuantity::Scattering)
+            .map(|s| s.with_acquisition(request.integration_time_s, request.averages, false))
+            .map_err(|e| DeviceError::new(name, DeviceErrorKind::Io(e.to_string())))
+    }
+
+    /// A CD spectrum: the ellipticity (mdeg) of the chiral populations' exciton couplets at
+    /// mid-exposure, plus Gaussian noise of `cd_noise_mdeg` for one second, falling as
+    /// 1/√(integration × averages). A SAXS camera cannot take one.
+    fn acquire_cd(
+        w: &mut World,
+        index: usize,
+        request: &AcquireRequest,
+        t_mid: f64,
+        name: &str,
+    ) -> DeviceResult<Spectrum> {
+        use rand_distr::{Distribution, StandardNormal};
+        let populations = w.cell_populations(index, t_mid);
+        let spec = w
+            .spectrometers
+            .get_mut(index)
+            .ok_or_else(|| refused(name, "no such spectrometer".into()))?;
+        if spec.config.saxs.is_some() {
+            return Err(refused(
+                name,
+                "a SAXS camera has no polarised light source".into(),
+            ));
+        }
+        let path = spec.config.path_length_m;
+        let mut theta = vec![0.0; spec.grid.len()];
+        for p in populations.iter().filter(|p| p.dissymmetry != 0.0) {
+            for band in &p.bands {
+                let lobe =
+                    crate::dichroism::ellipticity_mdeg(band, p.dissymmetry, path, &spec.grid);
+                for (t, l) in theta.iter_mut().zip(lobe) {
+                    *t += l;
+                }
+            }
+        }
+        let exposure = (request.integration_time_s * f64::from(request.averages.max(1))).max(1e-6);
+        let sigma = spec.config.cd_noise_mdeg / exposure.sqrt();
+        for t in &mut theta {
+            let z: f64 = StandardNormal.sample(&mut spec.noise);
+            *t += sigma * z;
+        }
+        Spectrum::new(spec.grid.clone(), theta, SpectrumQuantity::Ellipticity)
+            .map(|s| s.with_acquisition(request.integration_time_s, request.averages, false))
+            .map_err(|e| DeviceError::new(name, DeviceErrorKind::Io(e.to_string())))
+    }
+
     /// An acquisition in a cell the campaign's lights shine into: the spectrum is what the
     /// lights that are on give (none on: dark), whatever the request's `illumination` (a
     /// spectrometer with lights has no source of its own). After a switch, the first scan

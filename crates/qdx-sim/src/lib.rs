@@ -40,7 +40,7 @@ pub use chemistry::{
 };
 pub use config::{
     DyeStock, HeaterConfig, LightConfig, LightKind, PathSegment, PressureSensorConfig, PumpConfig,
-    SegmentKind, SimConfig, SpectrometerConfig, Stock, ValveConfig,
+    SaxsConfig, SegmentKind, SimConfig, SpectrometerConfig, Stock, ValveConfig,
 };
 pub use devices::{
     MAX_AVERAGES, MAX_INTEGRATION_S, SimHeater, SimLight, SimPressureSensor, SimPump,

@@ -86,11 +86,18 @@ pub struct Emission {
     pub quantum_yield: f64,
 }
 
-/// One population of particles (or molecules): how it absorbs and how it emits.
+/// One population of particles (or molecules): how it absorbs and how it emits, and, for the
+/// non-optical instruments, how it scatters X-rays and how chiral it is.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Population {
     pub bands: Vec<Band>,
     pub emission: Option<Emission>,
+    /// The particles as SAXS sees them (`None`: they scatter nothing the camera resolves,
+    /// e.g. a dissolved dye).
+    pub spheres: Option<crate::scattering::Spheres>,
+    /// Dissymmetry factor g of its exciton band (0: achiral), for
+    /// [`crate::dichroism::ellipticity_mdeg`].
+    pub dissymmetry: f64,
 }
 
 impl Population {
@@ -104,6 +111,11 @@ impl Population {
         Population {
             bands: self.bands.iter().map(|b| b.scaled(w)).collect(),
             emission: self.emission,
+            spheres: self.spheres.map(|s| crate::scattering::Spheres {
+                number: s.number * w,
+                ..s
+            }),
+            dissymmetry: self.dissymmetry,
         }
     }
 }
@@ -199,6 +211,7 @@ mod tests {
                 fwhm_nm: 20.0,
                 quantum_yield: 0.5,
             }),
+            ..Population::default()
         };
         let optics = render(&[pop], &grid, 1e-3, 365.0);
         let a = 0.3;
@@ -228,6 +241,7 @@ mod tests {
                 fwhm_nm: 20.0,
                 quantum_yield: qy,
             }),
+            ..Population::default()
         };
         let mixed = render(
             &[absorber(100.0, 1.0), absorber(300.0, 0.0)],

@@ -110,7 +110,9 @@ impl Plant for SimLab {
         match own {
             Some(Illumination::Broadband) => broadband(f64::MIN, f64::MAX, &mut electrons),
             Some(Illumination::Excitation) => narrow(cfg.excitation_nm, &mut electrons),
-            Some(Illumination::Dark) | None => {}
+            // The emulated rig is optical: no X-ray beam, no polarised source.
+            Some(Illumination::Dark | Illumination::XRay | Illumination::CircularlyPolarized)
+            | None => {}
         }
         let gain = cfg.gain_e_per_count.max(f64::MIN_POSITIVE);
         electrons

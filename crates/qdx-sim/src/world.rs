@@ -161,7 +161,11 @@ impl World {
             .spectrometers
             .iter()
             .map(|s| {
-                let grid = qdx_spectra::shapes::linear_grid(s.min_nm, s.max_nm, s.pixels);
+                // A SAXS camera's grid is q (1/nm), an optical spectrometer's a wavelength.
+                let grid = match &s.saxs {
+                    Some(x) => crate::scattering::q_grid(x.q_min_per_nm, x.q_max_per_nm, s.pixels),
+                    None => qdx_spectra::shapes::linear_grid(s.min_nm, s.max_nm, s.pixels),
+                };
                 let lamp = grid.iter().map(|x| lamp_shape(*x)).collect();
                 let mut pattern = stream(
                     config.seed,

@@ -46,9 +46,29 @@ pub enum SpectrumQuantity {
     Absorbance,
     /// Dark-corrected emission intensity (counts minus dark), as used for PL.
     Intensity,
+    /// Small-angle X-ray scattering intensity, counts per second per q bin, over the
+    /// scattering vector q in 1/nm: the grid of such a spectrum is q, not a wavelength.
+    Scattering,
+    /// Circular dichroism: ellipticity θ in millidegrees, over wavelength (nm).
+    Ellipticity,
 }
 
-/// One spectrum on a wavelength grid in nanometres.
+impl SpectrumQuantity {
+    /// The column name of the grid in files: `q_per_nm` for a scattering pattern,
+    /// `wavelength_nm` for the rest.
+    pub fn axis_column(self) -> &'static str {
+        match self {
+            SpectrumQuantity::Scattering => "q_per_nm",
+            SpectrumQuantity::Counts
+            | SpectrumQuantity::Absorbance
+            | SpectrumQuantity::Intensity
+            | SpectrumQuantity::Ellipticity => "wavelength_nm",
+        }
+    }
+}
+
+/// One spectrum on a wavelength grid in nanometres (for [`SpectrumQuantity::Scattering`], on a
+/// q grid in 1/nm: the grid accessor keeps its name, the quantity says what the axis is).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spectrum {
     wavelength_nm: Vec<f64>,

@@ -447,7 +447,12 @@ pub fn integrated_area_with(
         .sum();
     let unit = match spectrum.quantity() {
         SpectrumQuantity::Absorbance => ProxyUnit::AbsorbanceNanometre,
-        SpectrumQuantity::Counts | SpectrumQuantity::Intensity => ProxyUnit::CountsNanometre,
+        // `std.spectra` passes only optical spectra here (`qdx check`); a SAXS or CD
+        // spectrum's area would be counts-like too.
+        SpectrumQuantity::Counts
+        | SpectrumQuantity::Intensity
+        | SpectrumQuantity::Scattering
+        | SpectrumQuantity::Ellipticity => ProxyUnit::CountsNanometre,
     };
     Measured::new(area, unit)
 }

@@ -64,6 +64,8 @@ impl Dimension {
     pub const VELOCITY: Dimension = Dimension::new(1, 0, -1, 0, 0);
     /// Rate of temperature change, e.g. a heating ramp (K/s).
     pub const HEATING_RATE: Dimension = Dimension::new(0, 0, -1, 0, 1);
+    /// Inverse length: the scattering vector q of SAXS (1/m; written `1/nm`).
+    pub const SCATTERING_VECTOR: Dimension = Dimension::new(-1, 0, 0, 0, 0);
 
     /// Builds a dimension from its exponents (length, mass, time, amount, temperature).
     #[must_use]
@@ -250,6 +252,7 @@ const KIND_NAMES: &[(&str, Dimension)] = &[
     ("mass_concentration", Dimension::MASS_CONCENTRATION),
     ("velocity", Dimension::VELOCITY),
     ("heating_rate", Dimension::HEATING_RATE),
+    ("scattering_vector", Dimension::SCATTERING_VECTOR),
 ];
 
 const NAMED: &[Named] = &[
@@ -348,6 +351,12 @@ const NAMED: &[Named] = &[
         name: "heating rate",
         with_article: "a heating rate",
         example: "5 degC/min",
+    },
+    Named {
+        dimension: Dimension::SCATTERING_VECTOR,
+        name: "scattering vector",
+        with_article: "a scattering vector",
+        example: "0.5 nm^-1",
     },
 ];
 

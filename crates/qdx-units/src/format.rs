@@ -152,6 +152,7 @@ pub fn display_unit(dimension: Dimension, interpretation: Interpretation, value_
         d if d == Dimension::MOLAR_MASS => &["g/mol"],
         d if d == Dimension::MASS_CONCENTRATION => &["mg/mL"],
         d if d == Dimension::HEATING_RATE => &["K/min"],
+        d if d == Dimension::SCATTERING_VECTOR => &["nm^-1"],
         _ => &[],
     };
     let units: Vec<Unit> = ladder.iter().filter_map(|s| Unit::from_known(s)).collect();
@@ -275,6 +276,11 @@ mod tests {
         assert_eq!(pick(Dimension::FLOW_RATE, 2.5e-8), "mL/min");
         assert_eq!(pick(Dimension::LENGTH, 365e-9), "nm");
         assert_eq!(pick(Dimension::TEMPERATURE, 5.0), "K");
+        assert_eq!(pick(Dimension::SCATTERING_VECTOR, 5e8), "nm^-1");
+        assert_eq!(
+            Unit::parse("nm^-1").unwrap().dimension(),
+            Dimension::SCATTERING_VECTOR
+        );
         assert_eq!(
             display_unit(Dimension::TEMPERATURE, Interpretation::Absolute, 300.0).symbol(),
             "degC"

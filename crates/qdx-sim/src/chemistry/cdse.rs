@@ -354,6 +354,7 @@ impl CdSeGrowth {
                 fwhm_nm: pl_fwhm,
                 quantum_yield: qy,
             }),
+            ..Population::default()
         });
         CdSeOutcome {
             conversion,
@@ -415,10 +416,13 @@ impl Bound {
             residence_s: c.residence_s,
             temperature_k: c.temperature_k,
         };
-        self.model
-            .evaluate(&inputs)
+        // The same dots as SAXS sees them: spheres of the model's diameter and spread.
+        let outcome = self.model.evaluate(&inputs);
+        let spheres = crate::scattering::Spheres::from_cdse(&outcome);
+        outcome
             .population
             .into_iter()
+            .map(|p| Population { spheres, ..p })
             .collect()
     }
 }

@@ -20,6 +20,10 @@
 //!   × excess-halide etching (`exp(−(r − r_max))` past `r_max`, r counting every added halide)
 //!   × a collapse when the seeds in the mix fall below `seed_min_concentration` (too dilute to
 //!   stay colloidally stable).
+//! - circular dichroism (a model, `dissymmetry` g declared, not predicted): a chiral ligand
+//!   stock as `ligand` binds the same surface sites that heal traps, so the exciton's g is
+//!   `g_sat·l/(l + l_half)`; the CD couplet is drawn by [`crate::dichroism`]. With the
+//!   default g = 0 the particles are achiral.
 //! - absorbance: a band edge 20 meV above the emission with a continuum rising toward the blue,
 //!   plus an excitonic bump at the edge, scaled by `extinction·c_Pb`.
 //!
@@ -240,6 +244,14 @@ pub(crate) const SCHEMA: &[ParamSpec] = &[
         min: 0.0,
         max: 1.0,
         doc: "ligand volume fraction above which the particles destabilise",
+    },
+    ParamSpec {
+        name: "dissymmetry",
+        unit: "1",
+        default: 0.0,
+        min: -0.1,
+        max: 0.1,
+        doc: "dissymmetry factor g of the exciton with the surface saturated by a chiral ligand (the `ligand` stock); 0: an achiral ligand",
     },
     ParamSpec {
         name: "seed_min_concentration",
@@ -465,6 +477,10 @@ impl CsPbX3HalideExchange {
                     fwhm_nm,
                     quantum_yield: qy,
                 }),
+                // Chiral ligands bound to the surface sites the ligand heals (`ligand_half`)
+                // make the exciton optically active: g scales with that coverage.
+                dissymmetry: self.dissymmetry(inputs),
+                ..Population::default()
             };
             phases.push(CsPbX3Phase {
                 halide,
@@ -477,6 +493,12 @@ impl CsPbX3HalideExchange {
             });
         }
         CsPbX3Outcome { phases }
+    }
+
+    /// The exciton's dissymmetry factor: `dissymmetry` × the surface coverage by the ligand.
+    fn dissymmetry(&self, inputs: &CsPbX3Inputs) -> f64 {
+        let l = inputs.ligand_fraction.clamp(0.0, 1.0);
+        self.p("dissymmetry") * l / (l + self.p("ligand_half"))
     }
 
     fn quantum_yield(&self, x: f64, qy_x: f64, r: f64, inputs: &CsPbX3Inputs) -> f64 {
