@@ -115,6 +115,9 @@ pub enum Event {
     /// again every `blank { every … }`), and the reference dyes as measured in the cell (or, on
     /// the simulated lab without a `reference_dye` line, as the simulator computes them).
     Calibrated {
+        /// The parallel line whose cell was calibrated (`lines a, b`); absent without lines.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<String>,
         files: Vec<String>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         dyes: BTreeMap<String, qdx_spectra::DyeCalibration>,
@@ -123,6 +126,10 @@ pub enum Event {
     Suggested {
         experiment: u64,
         batch: u64,
+        /// The parallel line (`lines a, b`) it runs on; every device command until the next
+        /// suggestion is that line's. Absent without lines.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<String>,
         values: Vec<f64>,
         explain: serde_json::Value,
     },

@@ -359,6 +359,8 @@ pub struct Experiment {
     pub id: u64,
     /// The batch of suggestions it came in.
     pub batch: u64,
+    /// The parallel line it ran on (`lines a, b`); `None` without lines.
+    pub line: Option<String>,
     /// SI values of the variables (choices as level indices).
     pub point: Vec<f64>,
     /// The strategy's explanation of the suggestion.
@@ -403,13 +405,17 @@ impl Experiment {
 /// replaces an earlier one.
 pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
     let mut out: BTreeMap<u64, Experiment> = BTreeMap::new();
-    let mut calibration: &[String] = &[];
+    // The calibration in effect on each parallel line (`None`: the campaign has no lines).
+    let mut calibration: BTreeMap<Option<String>, &[String]> = BTreeMap::new();
     for r in records {
         match &r.event {
-            Event::Calibrated { files, .. } => calibration = files,
+            Event::Calibrated { line, files, .. } => {
+                calibration.insert(line.clone(), files);
+            }
             Event::Suggested {
                 experiment,
                 batch,
+                line,
                 values,
                 explain,
             } => {
@@ -418,6 +424,7 @@ pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
                     Experiment {
                         id: *experiment,
                         batch: *batch,
+                        line: line.clone(),
                         point: values.clone(),
                         explain: explain.clone(),
                         started: r.t,
@@ -442,7 +449,10 @@ pub fn read(c: &Campaign, records: &[Record]) -> Vec<Experiment> {
                         file: file.clone(),
                         point: *point,
                         tick: *tick,
-                        calibration: calibration.to_vec(),
+                        calibration: calibration
+                            .get(&e.line)
+                            .map(|f| f.to_vec())
+                            .unwrap_or_default(),
                     });
                 }
             }

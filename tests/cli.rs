@@ -49,6 +49,7 @@ fn check_examples_exits_zero() {
         ok: examples/cdse-grid-screen.qdx (campaign "cdse-grid-screen")
         ok: examples/cdse-krishnadasan.qdx (campaign "cdse-krishnadasan-2007")
         ok: examples/cdse-transient.qdx (campaign "cdse-transient")
+        ok: examples/chan-2010-parallel-screen.qdx (campaign "chan-2010-parallel-screen")
         ok: examples/cspbx3-orange.qdx (campaign "cspbx3-orange-600nm")
         ok: examples/epps-2017-multipoint.qdx (campaign "epps-2017-multipoint")
         ok: examples/fong-2021-saxs.qdx (campaign "fong-2021-saxs")

@@ -804,6 +804,44 @@ fn plan_text() {
     "#);
 }
 
+/// With parallel lines the two experiments of the grid run at the same time, one per line.
+#[test]
+fn plan_on_parallel_lines() {
+    let env = tiny();
+    let text = env.read("tiny.qdx").replace(
+        "  p_cd, p_se -> m1 -> r1 -> s1 -> waste\n",
+        "  p_cd, p_se -> m1 -> r1 -> s1 -> waste\n  lines a, b\n",
+    );
+    env.write("lines.qdx", &text);
+    insta::assert_snapshot!(env.run(&["plan", "lines.qdx"]), @r#"
+    exit: 0
+    --- stdout
+    plan of "tiny" (2 experiments, grid)
+
+    the first experiment, step by step:
+      1. change the temperature; pumps rest meanwhile (what flows before it settles is off-target)
+           set h1 to 260 degC
+      2. wait for the temperature to settle
+           wait until h1 is within 1 degC of its setpoint for 30 s
+      3. apply the experiment's flows (independent devices in parallel)
+           set p_cd to 75 uL/min
+           set p_se to 75 uL/min
+      4. steady state before measuring: 2 reactor volumes, one being the time the slowest stream takes from its pump through the cell at these rates
+           wait 2 × 61.2 s = 122.4 s at 150 uL/min in all
+      5. measure: each replicate reads every channel
+           acquire photoluminescence on spec1 (100 ms x 2, replicate 0)
+      estimated 8 min
+
+    one experiment takes 8 min .. 8.1 min (median 8.1 min)
+    2 parallel lines (`a`, `b`) run one experiment each per batch, at the same time: the campaign is estimated at 8.1 min for 2 experiments
+    reagent per stock (largest experiment, whole campaign):
+      cadmium: 0.153 mL, 0.307 mL
+      selenium: 0.153 mL, 0.307 mL
+    refills: 0
+    --- stderr
+    "#);
+}
+
 #[test]
 fn plan_json() {
     let env = tiny();

@@ -853,7 +853,7 @@ fn the_editor_shows_topologies_the_planner_cannot_run() {
         (
             "split_flow.qdx",
             "qdx::validate::split_flow",
-            28,
+            29,
             "p_cd, p_se -> m1 -> r1, r2",
         ),
         (

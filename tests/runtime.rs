@@ -1047,7 +1047,7 @@ fn the_blank_repeats_on_its_interval_and_the_dye_is_measured_in_the_cell() {
     );
     let mut from = 0;
     for (round, &k) in calibrations.iter().enumerate() {
-        let Event::Calibrated { files, dyes } = &records[k].event else {
+        let Event::Calibrated { files, dyes, .. } = &records[k].event else {
             unreachable!()
         };
         let suffix = if round == 0 {
@@ -1376,4 +1376,80 @@ fn a_map_whose_level_is_out_of_reach_runs_to_the_budget() {
     let summary = run_simulated(&c, &dir.path().join("b"), &options()).expect("run");
     assert_eq!(summary.experiments, 12, "{summary:?}");
     assert!(summary.stop_reason.contains("budget"), "{summary:?}");
+}
+
+#[test]
+fn parallel_lines_run_each_batch_at_the_same_time_and_the_bundle_says_where() {
+    let text = std::fs::read_to_string("examples/chan-2010-parallel-screen.qdx")
+        .expect("example")
+        .replace("experiments 24,", "experiments 9,")
+        .replace("initial sobol 6", "initial sobol 3")
+        .replace("  stop when peak within 2 nm and fwhm <= 35 nm\n", "");
+    let c = check_text("lines.qdx", &text).campaign.expect("valid");
+    assert_eq!(c.optimizer.batch, 3, "one experiment per line by default");
+    let dir = tempfile::tempdir().expect("temp");
+    let bundle = dir.path().join("b");
+    let summary = run_simulated(&c, &bundle, &options()).expect("run");
+    assert_eq!(summary.experiments, 9);
+    let records = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
+    // Batch slot k runs on line k; each line's cell is calibrated once, before its first.
+    let mut placed = Vec::new();
+    let mut calibrated = Vec::new();
+    for r in &records {
+        match &r.event {
+            qdx::journal::Event::Suggested { batch, line, .. } => {
+                placed.push((*batch, line.clone().expect("a line"), r.t));
+            }
+            qdx::journal::Event::Calibrated { line, .. } => calibrated.push(line.clone()),
+            _ => {}
+        }
+    }
+    let names = |l: &[&str]| l.iter().map(|s| Some((*s).to_owned())).collect::<Vec<_>>();
+    assert_eq!(calibrated, names(&["a", "b", "c"]));
+    for (k, (batch, line, _)) in placed.iter().enumerate() {
+        assert_eq!(*batch, k as u64 / 3);
+        assert_eq!(line, ["a", "b", "c"][k % 3]);
+    }
+    // A batch's experiments start together, and the next batch after the slowest of them.
+    let start = column(&bundle.join("observations.csv"), "lab_time_start [s]");
+    let end = column(&bundle.join("observations.csv"), "lab_time_end [s]");
+    for b in 0..3 {
+        let starts: Vec<f64> = (0..3).filter_map(|k| start[b * 3 + k]).collect();
+        assert_eq!(starts.len(), 3);
+        assert!(
+            starts.iter().all(|s| (s - starts[0]).abs() < 1e-9),
+            "{starts:?}"
+        );
+        if b > 0 {
+            let slowest = (0..3)
+                .filter_map(|k| end[(b - 1) * 3 + k])
+                .fold(0.0, f64::max);
+            assert!(
+                starts[0] >= slowest,
+                "batch {b} starts at {} before {slowest}",
+                starts[0]
+            );
+        }
+    }
+    // Three lines take about a third of the lab time the same experiments take one by one.
+    let one_by_one: f64 = (0..9)
+        .map(|k| end[k].expect("measured") - start[k].expect("started"))
+        .sum();
+    assert!(
+        summary.lab_time < one_by_one * 0.6,
+        "{} s on three lines, {one_by_one} s one after another",
+        summary.lab_time
+    );
+    let lines: Vec<String> = csv::Reader::from_path(bundle.join("observations.csv"))
+        .expect("observations")
+        .records()
+        .map(|r| r.expect("row").get(2).expect("line column").to_owned())
+        .collect();
+    assert_eq!(lines, ["a", "b", "c", "a", "b", "c", "a", "b", "c"]);
+    let (_, problems) = qdx::bundle::verify(&bundle).expect("manifest");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        qdx::runtime::replay_decisions(&c, &records).expect("replay"),
+        Vec::<String>::new()
+    );
 }

@@ -81,6 +81,12 @@ fn item(i: &Item, file: &str) {
                     .flatten()
                     .for_each(|p| check(c.span, p.span, "a port", file));
             }
+            ast::ReactorEntry::Lines(l) => {
+                check(s, l.span, "parallel lines", file);
+                l.names
+                    .iter()
+                    .for_each(|n| check(l.span, n.span, "a line's name", file));
+            }
         }),
         Item::Variables(b) => b.entries.iter().for_each(|v| {
             check(s, v.span, "a variable", file);

@@ -226,7 +226,10 @@ module.exports = grammar({
         optional($.props),
       ),
 
-    reactor: ($) => seq('reactor', '{', repeat(choice($.connection, $.device)), '}'),
+    reactor: ($) => seq('reactor', '{', repeat(choice($.lines, $.connection, $.device)), '}'),
+
+    // Parallel lines: the reactor line is built once per name.
+    lines: ($) => seq('lines', sep1(field('name', $.ident), ',')),
 
     device: ($) =>
       seq(

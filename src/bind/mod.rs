@@ -985,6 +985,33 @@ const REL: f64 = 1e-9;
 /// Checks a parsed lab against a campaign and builds the binding.
 pub fn bind(lab: &ParsedLab, c: &Campaign) -> (Option<LabBinding>, Diagnostics) {
     let mut diags = Diagnostics::new();
+    // A binding gives each device of the campaign one instrument; parallel lines need one per
+    // line's copy of it, which the `lab` block has no way to say yet.
+    if let Some(first) = c.topology.lines.first()
+        && c.topology.lines.len() > 1
+    {
+        diags.push(
+            Diagnostic::error(
+                codes::lab::PARALLEL_LINES,
+                format!(
+                    "lab `{}` binds one reactor line, and `{}` runs {} parallel lines",
+                    lab.name,
+                    c.name,
+                    c.topology.lines.len()
+                ),
+            )
+            .label(lab.name_span, "one instrument per device")
+            .label(
+                c.topology
+                    .lines
+                    .last()
+                    .map_or(first.span, |last| first.span.to(last.span)),
+                "parallel lines",
+            )
+            .help("binding each line's instruments is not supported yet: run the campaign on the simulated lab, or remove `lines` to run one line on this lab"),
+        );
+        return (None, diags);
+    }
     let mut devices = Vec::new();
     for b in &lab.binds {
         let Some(id) = c.device_id(&b.device) else {

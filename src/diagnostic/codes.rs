@@ -136,6 +136,8 @@ catalog! {
         pub const BATCH: &str = "qdx::validate::batch";
         /// A temperature literal is below absolute zero.
         pub const BELOW_ABSOLUTE_ZERO: &str = "qdx::validate::below_absolute_zero";
+        /// With parallel lines, the optimizer's batch is not one experiment per line.
+        pub const BATCH_LINES: &str = "qdx::validate::batch_lines";
         /// A budget of zero experiments, or a reagent or time budget not above zero.
         pub const BUDGET: &str = "qdx::validate::budget";
         /// The optimizer's batch is larger than the experiment budget.
@@ -450,6 +452,14 @@ catalog! {
         pub const SPECTRUM_AS_VALUE: &str = "qdx::validate::spectrum_as_value";
         /// The flow splits: a device other than a valve feeds two devices (no parallel reactors).
         pub const SPLIT_FLOW: &str = "qdx::validate::split_flow";
+        /// The reactor's parallel lines are declared in two `lines` entries.
+        pub const LINES_TWICE: &str = "qdx::validate::lines_twice";
+        /// A line name appears twice in `lines`.
+        pub const DUPLICATE_LINE: &str = "qdx::validate::duplicate_line";
+        /// `lines` names one line (the reactor as declared already is one).
+        pub const ONE_LINE: &str = "qdx::validate::one_line";
+        /// Parallel lines on a table or script lab, which has no reactor.
+        pub const LINES_VIRTUAL_LAB: &str = "qdx::validate::lines_virtual_lab";
         /// The steady-state wait is not longer than zero.
         pub const STEADY_STATE: &str = "qdx::validate::steady_state";
         /// A strategy that moves through continuous space only meets a choice variable.
@@ -632,6 +642,8 @@ catalog! {
         pub const NOT_A_LAB_ITEM: &str = "qdx::lab::not_a_lab_item";
         /// A device is bound whose role no driver plays (a passive device).
         pub const NOT_DRIVEN: &str = "qdx::lab::not_driven";
+        /// The campaign runs parallel lines (`lines a, b`), which a lab binding cannot bind yet.
+        pub const PARALLEL_LINES: &str = "qdx::lab::parallel_lines";
         /// Two bindings share a serial port they cannot share.
         pub const PORT_CONFLICT: &str = "qdx::lab::port_conflict";
         /// The campaign asks a pump for a rate above what the bound pump runs.

@@ -5,6 +5,7 @@
 //! - `experiment`: its id, from 0, in the order suggested;
 //! - `status`: `ok`, `failed`, `infeasible`, `skipped`, `refused`, or `unfinished` (suggested,
 //!   never measured: the run stopped during it);
+//! - with parallel lines (`lines a, b`), `line`: the line it ran on;
 //! - one per variable (`residence [s]`): the suggested value; a choice by its level's name;
 //!   with a `transient` ramp, the ramped variable's equivalent value at the last reading (the
 //!   one whose proxies the row holds; every reading is in `transient.csv`);
@@ -96,6 +97,14 @@ pub fn columns(c: &Campaign) -> Vec<Column> {
             "ok, failed, infeasible, skipped, refused or unfinished".into(),
         ),
     ];
+    if c.topology.lines.len() > 1 {
+        out.push(col(
+            "line".into(),
+            ColumnType::String,
+            "",
+            "the parallel line it ran on".into(),
+        ));
+    }
     for v in &c.variables {
         let (kind, what) = if v.is_numeric() {
             (ColumnType::Number, "the suggested value of variable")
@@ -242,6 +251,9 @@ pub fn write(c: &Campaign, experiments: &[Experiment], scores: &BTreeMap<u64, Sc
             e.id.to_string(),
             outcome.map_or("unfinished", |o| o.status.name()).to_owned(),
         ];
+        if c.topology.lines.len() > 1 {
+            cells.push(e.line.clone().unwrap_or_default());
+        }
         for (k, x) in e.measured_point(c).iter().enumerate() {
             cells.push(variable_cell(c, k, *x));
         }

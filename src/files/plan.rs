@@ -10,6 +10,7 @@
 //!   "campaign": "…", "strategy": "snobfit", "experiments": 60,
 //!   "duration [s]": {"min": …, "median": …, "max": …},   // one experiment, over the design space
 //!   "total_time [s]": …, "refills": 0,
+//!   "lines": ["a", "b"],   // parallel lines only: batch slot k (a design's i % lines) on line k
 //!   "refill_schedule": [{"before_experiment": 14, "pump": "p_cd", "volume [mL]": …}],
 //!                        // a design's refills; empty for an adaptive strategy
 //!   "reagent [mL]": {"<stock>": {"per_experiment_max": …, "total": …}},
@@ -81,6 +82,10 @@ pub fn write(c: &Campaign, plan: &Plan) -> String {
     duration.insert("max".into(), number(&seconds, plan.duration.max));
     out.insert("duration [s]".into(), Value::Object(duration));
     entry(&mut out, "total_time", &seconds, plan.total_time);
+    // With parallel lines: batch slot `k` (a design's experiment `i % lines`) runs on line `k`.
+    if plan.lines.len() > 1 {
+        out.insert("lines".into(), json!(plan.lines));
+    }
     out.insert("refills".into(), json!(plan.refills));
     out.insert(
         "refill_schedule".into(),

@@ -31,12 +31,16 @@ pub fn write(c: &Campaign, experiments: &[Experiment]) -> String {
             };
             vars.insert(super::column(&v.name, &v.unit), value);
         }
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "experiment": e.id,
             "batch": e.batch,
             "variables": vars,
             "explain": e.explain,
         });
+        // With parallel lines, the line it was given to.
+        if let (Some(name), Some(o)) = (&e.line, line.as_object_mut()) {
+            o.insert("line".into(), name.clone().into());
+        }
         out.push_str(&line.to_string());
         out.push('\n');
     }

@@ -329,6 +329,11 @@ impl<'a> Printer<'a> {
                     .join(" -> ");
                 self.layout.line_entry(c.span, &text, next);
             }
+            Node::Reactor(ReactorEntry::Lines(l)) => {
+                let names: Vec<&str> = l.names.iter().map(|n| n.name.as_str()).collect();
+                let text = format!("lines {}", names.join(", "));
+                self.layout.line_entry(l.span, &text, next);
+            }
             Node::Prop(p) => match &p.value {
                 PropValue::Props(inner) => {
                     self.with_props(p.span, p.name.name.clone(), Some(inner), next);

@@ -575,8 +575,15 @@ fn reactor(out: &mut Out, index: &Index, words: &[&str]) {
                     Some("device role".into()),
                 );
             }
+            out.push(
+                "lines",
+                CompletionItemKind::KEYWORD,
+                Some("parallel lines: the line built once per name, e.g. `lines a, b`".into()),
+            );
             devices_of(out, index, None);
         }
+        // Line names are new labels: nothing to offer.
+        ["lines", ..] => {}
         [role, _, ":", ..] if Role::from_name(role).is_some() => {
             out.symbols(index, SymbolKind::Kind, |n| {
                 index
@@ -744,6 +751,11 @@ mod tests {
         assert!(top.contains(&"reactor".to_owned()), "{top:?}");
         let roles = labels(&format!("{HEAD}reactor {{\n  |\n}}\n"));
         assert!(roles.contains(&"pump".to_owned()), "{roles:?}");
+        assert!(roles.contains(&"lines".to_owned()), "{roles:?}");
+        let line_names = labels(&format!(
+            "{HEAD}reactor {{\n  pump p1 : syringe_pump\n  lines a, |\n}}\n"
+        ));
+        assert!(!line_names.contains(&"p1".to_owned()), "{line_names:?}");
         let kinds = labels(&format!("{HEAD}reactor {{\n  pump p1 : |\n}}\n"));
         assert!(kinds.contains(&"syringe_pump".to_owned()), "{kinds:?}");
         assert!(!kinds.contains(&"heater".to_owned()), "{kinds:?}");

@@ -425,6 +425,8 @@ impl Index {
                                     self.name(&port.device, DEVICE);
                                 }
                             }
+                            // A line's name is a label, not a reference to anything.
+                            ast::ReactorEntry::Lines(_) => {}
                         }
                     }
                 }

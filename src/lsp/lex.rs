@@ -63,6 +63,7 @@ pub const KEYWORDS: &[&str] = &[
     "reference",
     "stocks",
     "reactor",
+    "lines",
     "variables",
     "integer",
     "choice",

@@ -319,7 +319,7 @@ pub fn document_symbols(ast: &ast::Ast, text: &str) -> Vec<DocumentSymbol> {
                             d.name.span,
                             Vec::new(),
                         )),
-                        ast::ReactorEntry::Connection(_) => None,
+                        ast::ReactorEntry::Connection(_) | ast::ReactorEntry::Lines(_) => None,
                     })
                     .collect(),
             ),

@@ -41,8 +41,13 @@ pub struct Plan {
     pub duration: Spread,
     /// Reagent per stock, m³.
     pub reagent: BTreeMap<String, ReagentEstimate>,
-    /// Estimated wall time of the whole campaign, s.
+    /// Estimated wall time of the whole campaign, s. With parallel lines, the batches' (each
+    /// as long as its slowest line's experiment).
     pub total_time: f64,
+    /// The reactor's parallel lines (`lines a, b`; empty without). Experiment `k` of a batch
+    /// runs on line `k`; a design's experiment `i` (in run order) on line `i % lines`, each
+    /// line's syringes planned on their own.
+    pub lines: Vec<String>,
     /// Projected refills over the campaign.
     pub refills: u64,
     /// For a design known in advance, each refill: before which experiment (by its place in
@@ -307,8 +312,12 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
             (None, samples, n)
         }
     };
-    // Durations and reagent over the samples, run in sequence from a fresh lab.
-    let mut state = LabState::initial(c);
+    // Durations and reagent over the samples, run in sequence from a fresh lab (each
+    // parallel line from its own, taking the samples in turn).
+    let lines: Vec<String> = c.topology.lines.iter().map(|l| l.name.clone()).collect();
+    let mut states: Vec<LabState> = (0..lines.len().max(1))
+        .map(|_| LabState::initial(c))
+        .collect();
     let mut durations = Vec::new();
     let mut per_pump_max: BTreeMap<DeviceId, f64> = BTreeMap::new();
     let mut per_pump_total: BTreeMap<DeviceId, f64> = BTreeMap::new();
@@ -316,7 +325,11 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
     let mut refill_schedule = Vec::new();
     let mut example = None;
     for (i, p) in samples.iter().enumerate() {
-        let e = plan_experiment(c, &mut state, i as u64, p).map_err(refuse)?;
+        let n = states.len();
+        let Some(state) = states.get_mut(i % n) else {
+            continue;
+        };
+        let e = plan_experiment(c, state, i as u64, p).map_err(refuse)?;
         durations.push(e.estimated_duration);
         for (pump, command) in e
             .steps
@@ -349,9 +362,17 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
     } else {
         experiments as f64 / sample_count
     };
-    let total_time = match &design {
-        Some(d) => d.makespan,
-        None => durations.iter().sum::<f64>() / sample_count * experiments as f64,
+    let total_time = match (&design, lines.len()) {
+        (Some(d), 0 | 1) => d.makespan,
+        (None, 0 | 1) => durations.iter().sum::<f64>() / sample_count * experiments as f64,
+        // A batch takes as long as its slowest line's experiment.
+        (Some(_), n) => durations
+            .chunks(n)
+            .map(|b| b.iter().copied().fold(0.0, f64::max))
+            .sum(),
+        (None, n) => {
+            durations.iter().sum::<f64>() / sample_count * experiments.div_ceil(n as u64) as f64
+        }
     };
     let refills = if design.is_some() {
         refills
@@ -451,6 +472,7 @@ pub fn plan(c: &Campaign) -> PlanResult<Plan> {
         duration,
         reagent,
         total_time,
+        lines,
         refills,
         refill_schedule,
         warnings,

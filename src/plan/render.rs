@@ -38,7 +38,17 @@ pub fn text(c: &Campaign, plan: &Plan) -> String {
         hours(plan.duration.max),
         hours(plan.duration.median)
     );
-    if let Some(d) = &plan.design {
+    if plan.lines.len() > 1 {
+        let names: Vec<String> = plan.lines.iter().map(|l| format!("`{l}`")).collect();
+        let _ = writeln!(
+            s,
+            "{} parallel lines ({}) run one experiment each per batch, at the same time: the campaign is estimated at {} for {} experiments",
+            plan.lines.len(),
+            names.join(", "),
+            hours(plan.total_time),
+            plan.experiments
+        );
+    } else if let Some(d) = &plan.design {
         let saved = d.makespan_unordered - d.makespan;
         let _ = writeln!(
             s,

@@ -1782,6 +1782,9 @@ fn details(page: &Page<'_>) -> String {
                 crate::validate::durations::human(e.started),
             ),
         ];
+        if let Some(line) = &e.line {
+            timeline.insert(2, ("line".to_owned(), line.clone()));
+        }
         if let Some(end) = e.ended {
             timeline.push((
                 "measured at (lab time)".into(),

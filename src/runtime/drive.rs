@@ -169,6 +169,8 @@ impl<'c> Run<'c> {
             strategy: None,
             heard: BTreeMap::new(),
             ramp_events: Vec::new(),
+            rigs: vec![None],
+            line: 0,
         }
     }
 
@@ -215,12 +217,18 @@ impl<'c> Run<'c> {
                 s.tell(&prior).map_err(RunError::PriorRefused)?;
             }
         }
-        if !self.calibrated
-            && let Some(stop) = self.calibrate().await?
-        {
-            self.halted = true;
-            return Ok(stop);
+        // Each parallel line's cell is calibrated with its own spectrometer.
+        for k in 0..self.rigs.len() {
+            self.switch_to(k);
+            if !self.calibrated
+                && let Some(stop) = self.calibrate().await?
+            {
+                self.halted = true;
+                return Ok(stop);
+            }
         }
+        self.switch_to(0);
+        self.align_lines().await;
         // A hardware run resumed after its last experiment met the stop condition has reached
         // its end (a replayed run meets it again in the loop).
         if let Some(stop) = self.stop_condition_met() {
@@ -254,18 +262,23 @@ impl<'c> Run<'c> {
             if done >= budget {
                 return Ok(format!("the experiment budget ({budget}) is spent"));
             }
-            // Lamps drift: the blank repeats on its interval, between experiments.
-            if let Some(every) = c
-                .measurement
-                .as_ref()
-                .and_then(|m| m.blank.as_ref())
-                .and_then(|b| b.every)
-                && self.now() - self.calibrated_at >= every
-                && let Some(stop) = self.calibrate().await?
-            {
-                self.halted = true;
-                return Ok(stop);
+            // Lamps drift: the blank repeats on its interval, between experiments (on each
+            // parallel line's cell).
+            for k in 0..self.rigs.len() {
+                self.switch_to(k);
+                if let Some(every) = c
+                    .measurement
+                    .as_ref()
+                    .and_then(|m| m.blank.as_ref())
+                    .and_then(|b| b.every)
+                    && self.now() - self.calibrated_at >= every
+                    && let Some(stop) = self.calibrate().await?
+                {
+                    self.halted = true;
+                    return Ok(stop);
+                }
             }
+            self.switch_to(0);
             let left = budget
                 .saturating_sub(done)
                 .min(planned_experiments.saturating_sub(done).max(1));
@@ -305,7 +318,9 @@ impl<'c> Run<'c> {
             let batch = self.batch;
             self.batch += 1;
             let mut told = Vec::new();
-            for (values, explain) in points {
+            for (slot, (values, explain)) in points.into_iter().enumerate() {
+                // With parallel lines, the batch's experiments run one per line, in order.
+                self.switch_to(slot % self.rigs.len());
                 let id = self.next_experiment;
                 self.next_experiment += 1;
                 // A resumed run first replays what the journal says happened.
@@ -336,6 +351,7 @@ impl<'c> Run<'c> {
                         self.log(Event::Suggested {
                             experiment: id,
                             batch,
+                            line: self.line_name(),
                             values: values.clone(),
                             explain,
                         })?;
@@ -392,6 +408,7 @@ impl<'c> Run<'c> {
                 self.log(Event::Suggested {
                     experiment: id,
                     batch,
+                    line: self.line_name(),
                     values: values.clone(),
                     explain,
                 })?;
@@ -456,6 +473,9 @@ impl<'c> Run<'c> {
                     return Ok(stop);
                 }
             }
+            // The batch ends when its last line's experiment does.
+            self.switch_to(0);
+            self.align_lines().await;
             if let Some(s) = strategy.as_mut() {
                 s.tell(&told).map_err(RunError::Optimizer)?;
             }
@@ -602,6 +622,7 @@ async fn start(
     let journal = Journal::create(&staging.path.join("journal.jsonl"), options.sync_each)?;
     let lab_file = lab.lab_file.clone();
     let mut run = Run::new(c, lab, journal, staging.path.clone(), options, plan);
+    run.add_lines()?;
     run.strategy = strategy;
     let started = crate::files::wall::now_utc();
     // The first record, before anything else of the bundle: the seed (`--seed` may differ from
@@ -921,7 +942,17 @@ impl Run<'_> {
         // replaying (a hardware run goes live before it drives), so this write delays no
         // instrument's safe state.
         let live = self.go_live();
-        let safe = self.safe_state(&why).await;
+        // Every parallel line to its safe state, the first line last (the run's clock after).
+        self.align_lines().await;
+        let mut safe = Ok(());
+        for k in (0..self.rigs.len()).rev() {
+            self.switch_to(k);
+            let done = self.safe_state(&why).await;
+            if safe.is_ok() {
+                safe = done;
+            }
+        }
+        self.align_lines().await;
         let ended = result?;
         live?;
         safe?;
@@ -1137,7 +1168,7 @@ async fn resume_from(
         .iter()
         .take(last_complete + 1)
         .filter_map(|r| match &r.event {
-            Event::Calibrated { files, dyes } => Some(Calibrated {
+            Event::Calibrated { files, dyes, .. } => Some(Calibrated {
                 t: r.t,
                 files: files.clone(),
                 dyes: dyes.clone(),
@@ -1149,6 +1180,7 @@ async fn resume_from(
     let calibrated = calibrations.into_iter().last();
     let hardware = lab.kind == LabKind::Hardware;
     let mut run = Run::new(c, lab, journal, dir.to_path_buf(), options, plan);
+    run.add_lines()?;
     run.resume_marker = Some((void_from, void_to));
     if hardware {
         run.restore(&records, replay, calibrated.as_ref(), rounds)?;

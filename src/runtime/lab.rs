@@ -73,6 +73,13 @@ impl std::fmt::Debug for Lab {
 impl Lab {
     /// The simulated twin of the campaign's lab.
     pub fn simulated(c: &Campaign, clock: Arc<dyn Clock>) -> Result<Lab, String> {
+        Lab::simulated_line(c, clock, 0)
+    }
+
+    /// The simulated twin of one of the reactor's parallel lines (`lines a, b`), by index:
+    /// the same devices on its own clock, with noise of its own (line 0's is the campaign's
+    /// seed, so a campaign's first line plays as the campaign without `lines` would).
+    pub fn simulated_line(c: &Campaign, clock: Arc<dyn Clock>, line: usize) -> Result<Lab, String> {
         let mut lab = Lab {
             name: "simulated".to_owned(),
             kind: LabKind::Simulated,
@@ -113,7 +120,11 @@ impl Lab {
             }
             _ => {}
         }
-        let config = crate::bind::sim::sim_config(c)?;
+        let mut config = crate::bind::sim::sim_config(c)?;
+        // A fixed odd constant (2^64 / golden ratio) spreads the lines' seeds apart.
+        config.seed = config
+            .seed
+            .wrapping_add((line as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let world = sim::SimLab::new(config, clock).map_err(|e| e.to_string())?;
         for (id, d) in c.devices.iter().enumerate() {
             match d.role {

@@ -310,6 +310,116 @@ pub struct Run<'c> {
     /// as journaled, with their times (rebuilt the same way when a resumed run replays), from
     /// which `crate::transient::map` derives each spectrum's conditions.
     ramp_events: Vec<(f64, Event)>,
+    /// The reactor's parallel lines (`lines a, b`), by index: `None` for the line whose lab
+    /// and state are in the fields above (`line`), the others parked. One entry without lines.
+    rigs: Vec<Option<Rig>>,
+    /// The line the fields above belong to.
+    line: usize,
+}
+
+/// One parallel line's lab and what the run knows of it, parked while another line runs
+/// ([`Run::switch_to`]). Each line has its own clock: a batch's experiments start together
+/// (`Run::align_lines`), so a line's experiment runs in the same lab time as the others'.
+struct Rig {
+    lab: Lab,
+    state: LabState,
+    in_effect: InEffect,
+    syringes: BTreeMap<DeviceId, f64>,
+    flows: BTreeMap<DeviceId, (f64, f64)>,
+    heard: BTreeMap<DeviceId, DeviceError>,
+    calibration: Calibration,
+    calibrated: bool,
+    calibrated_at: f64,
+}
+
+impl Rig {
+    fn new(c: &Campaign, lab: Lab) -> Rig {
+        let state = LabState::initial(c);
+        Rig {
+            lab,
+            syringes: state.syringe_left.clone(),
+            state,
+            in_effect: InEffect::default(),
+            flows: BTreeMap::new(),
+            heard: BTreeMap::new(),
+            calibration: Calibration::default(),
+            calibrated: false,
+            calibrated_at: 0.0,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Gives each parallel line after the first its own simulated lab, on a clock of its own.
+    /// A campaign without lines, or a lab that is not simulated, keeps its one lab.
+    fn add_lines(&mut self) -> Result<(), RunError> {
+        let c = self.c;
+        if c.topology.lines.len() < 2 || self.lab.kind != LabKind::Simulated {
+            return Ok(());
+        }
+        for k in 1..c.topology.lines.len() {
+            let clock: std::sync::Arc<dyn Clock> =
+                std::sync::Arc::new(qdx_lab::VirtualClock::new());
+            let lab = Lab::simulated_line(c, clock, k).map_err(RunError::SimulatedLab)?;
+            self.rigs.push(Some(Rig::new(c, lab)));
+        }
+        Ok(())
+    }
+
+    /// The name of the line the run's fields belong to, with parallel lines.
+    fn line_name(&self) -> Option<String> {
+        (self.rigs.len() > 1)
+            .then(|| self.c.topology.lines.get(self.line).map(|l| l.name.clone()))
+            .flatten()
+    }
+
+    /// Makes line `k` the one the run's fields (lab, state, calibration) belong to.
+    fn switch_to(&mut self, k: usize) {
+        if k == self.line {
+            return;
+        }
+        let Some(mut rig) = self.rigs.get_mut(k).and_then(Option::take) else {
+            return;
+        };
+        std::mem::swap(&mut self.lab, &mut rig.lab);
+        std::mem::swap(&mut self.state, &mut rig.state);
+        std::mem::swap(&mut self.in_effect, &mut rig.in_effect);
+        std::mem::swap(&mut self.syringes, &mut rig.syringes);
+        std::mem::swap(&mut self.flows, &mut rig.flows);
+        std::mem::swap(&mut self.heard, &mut rig.heard);
+        std::mem::swap(&mut self.calibration, &mut rig.calibration);
+        std::mem::swap(&mut self.calibrated, &mut rig.calibrated);
+        std::mem::swap(&mut self.calibrated_at, &mut rig.calibrated_at);
+        if let Some(slot) = self.rigs.get_mut(self.line) {
+            *slot = Some(rig);
+        }
+        self.line = k;
+    }
+
+    /// Brings every line's clock to the latest of them: the optimizer hears a batch when its
+    /// last experiment ends, so the next batch starts on every line at that time.
+    async fn align_lines(&mut self) {
+        if self.rigs.len() < 2 {
+            return;
+        }
+        let parked = || self.rigs.iter().flatten().map(|r| r.lab.clock.now());
+        let latest = parked()
+            .chain([self.lab.clock.now()])
+            .max()
+            .unwrap_or_default();
+        for clock in self
+            .rigs
+            .iter()
+            .flatten()
+            .map(|r| r.lab.clock.clone())
+            .chain([self.lab.clock.clone()])
+        {
+            let behind = latest.saturating_sub(clock.now());
+            if !behind.is_zero() {
+                clock.sleep(behind).await;
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -869,7 +979,11 @@ impl<'c> Run<'c> {
         self.calibrated = true;
         self.calibrations += 1;
         self.calibrated_at = self.now();
-        self.log(Event::Calibrated { files, dyes })?;
+        self.log(Event::Calibrated {
+            line: self.line_name(),
+            files,
+            dyes,
+        })?;
         Ok(None)
     }
 

@@ -276,6 +276,7 @@ pub struct Stock {
 pub enum ReactorEntry {
     Device(Device),
     Connection(Connection),
+    Lines(Lines),
 }
 
 impl ReactorEntry {
@@ -283,6 +284,7 @@ impl ReactorEntry {
         match self {
             ReactorEntry::Device(d) => d.span,
             ReactorEntry::Connection(c) => c.span,
+            ReactorEntry::Lines(l) => l.span,
         }
     }
 }
@@ -294,6 +296,14 @@ pub struct Device {
     pub name: Ident,
     pub kind: Path,
     pub props: Option<Props>,
+    pub span: Span,
+}
+
+/// `lines a, b`: the reactor line is built once per name, each line running its own
+/// experiment of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lines {
+    pub names: Vec<Ident>,
     pub span: Span,
 }
 

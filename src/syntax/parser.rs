@@ -563,6 +563,14 @@ impl<'t> Lower<'t> {
                 }
                 Ok(ReactorEntry::Connection(Connection { stages, span }))
             }
+            Rule::lines => {
+                let mut c = Cursor::new(pair, self);
+                let mut names = Vec::new();
+                while c.peek_rule() == Some(Rule::ident) {
+                    names.push(self.expect_ident(&mut c)?);
+                }
+                Ok(ReactorEntry::Lines(Lines { names, span }))
+            }
             other => Err(internal(span, &format!("reactor entry {other:?}"))),
         }
     }

@@ -530,6 +530,16 @@ pub struct Topology {
     /// Each pump's way to the measuring cell: what one "reactor volume" of steady-state wait
     /// takes ([`Topology::residence_time`]). Empty without a measuring cell.
     pub ways: Vec<Way>,
+    /// Parallel lines (`lines a, b`): copies of the line above, each running one experiment of
+    /// a batch. Empty, or two or more distinct names (`validate::lines`).
+    pub lines: Vec<Line>,
+}
+
+/// One of the reactor's parallel lines: a whole copy of the declared line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub name: String,
+    pub span: Span,
 }
 
 /// A pump's way to the measuring cell.

@@ -645,7 +645,7 @@ impl<'a> Validator<'a> {
 
     /// A pump whose flow reaches a cell but not `cell`, the one measured: a second line beside
     /// the measured one. The plan would drive its pump and count its reagent, but no experiment
-    /// measures what it makes and the simulated lab has one line (no parallel reactors). A pump
+    /// measures what it makes (parallel lines are copies of the one line, `lines a, b`). A pump
     /// that reaches no cell at all is `unmeasured_pump`'s.
     fn unmeasured_lines(&self, cell: DeviceId, cell_span: Span) -> Vec<Diagnostic> {
         let Some(cell_name) = self.devices.get(cell).map(|d| d.name.as_str()) else {
@@ -682,7 +682,7 @@ impl<'a> Validator<'a> {
             }
             d = d.label(cell_span, "the only cell measured");
             out.push(d.help(format!(
-                "parallel reactors are not supported yet: declare one line per campaign, or connect `{}` into the line that reaches `{cell_name}`",
+                "connect `{}` into the line that reaches `{cell_name}`; to run experiments side by side, declare one line and name its copies with `lines a, b`",
                 pump.name
             )));
         }

@@ -16,6 +16,7 @@ mod fit;
 pub mod ids;
 pub(crate) mod kinds;
 mod lights;
+mod lines;
 pub(crate) mod measure;
 mod objectives;
 mod reactor;
@@ -224,6 +225,7 @@ impl<'a> Validator<'a> {
         self.devices();
         self.stocks();
         self.topology();
+        self.lines();
         self.variables();
         self.parameters();
         self.derive();
@@ -239,6 +241,7 @@ impl<'a> Validator<'a> {
         self.lights();
         self.objectives();
         self.optimizer();
+        self.lines_in_campaign();
         self.priors();
         self.prove_bounds();
         self.prove_waits();
@@ -256,13 +259,18 @@ impl<'a> Validator<'a> {
                 stop: None,
                 map: None,
             });
-            let optimizer = self.optimizer.take().unwrap_or_else(|| {
+            let mut optimizer = self.optimizer.take().unwrap_or_else(|| {
                 OptimizerConfig::default_for(
                     self.variables.len(),
                     budget.experiments,
                     !objectives.list.is_empty() || objectives.map.is_some(),
                 )
             });
+            // Parallel lines run one experiment each per batch (`lines.rs` proved a written
+            // batch says so).
+            if self.topology.lines.len() > 1 && !lines::batch_written(self) {
+                optimizer.batch = self.topology.lines.len() as u64;
+            }
             // What the optimizer works with, built once here from the sections.
             let search = strategy::search(&strategy::Sections {
                 variables: &self.variables,

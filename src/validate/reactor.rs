@@ -723,8 +723,11 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        // A stream has one way: until parallel reactors exist, a device feeds one device. A valve
-        // is the exception, as it switches between its outlets rather than dividing the flow.
+        // A stream has one way: a device feeds one device. A valve is the exception, as it
+        // switches between its outlets rather than dividing the flow. Parallel reactors are
+        // whole copies of the line (`lines a, b`, `validate::lines`): a flow divided between
+        // coils would give the lines shared flow rates, which a batch of suggestions cannot
+        // respect, and the plan could not say how the flow divides.
         for (id, dev) in self.devices.iter().enumerate() {
             if dev.role == Role::Valve {
                 continue;
@@ -758,7 +761,7 @@ impl<'a> Validator<'a> {
                 }
             }
             diags.push(d.help(format!(
-                "qdx has no parallel reactors yet: connect `{}` to one device (a switching valve may choose between outlets)",
+                "connect `{}` to one device (a switching valve may choose between outlets); to run experiments side by side, declare one line and name its copies with `lines a, b`",
                 dev.name
             )));
         }
@@ -810,7 +813,7 @@ impl<'a> Validator<'a> {
                 }
             }
             diags.push(d.help(
-                "parallel reactors are not supported yet: declare one reactor line per campaign; a valve may switch only between ways that stay apart (e.g. to waste and to a collector)",
+                "a valve may switch only between ways that stay apart (e.g. to waste and to a collector); to run experiments side by side, declare one line and name its copies with `lines a, b`",
             ));
             rejoined = true;
         }

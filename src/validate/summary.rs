@@ -163,6 +163,14 @@ pub fn summary(c: &Campaign) -> String {
                 )
             );
         }
+        if c.topology.lines.len() > 1 {
+            let names: Vec<&str> = c.topology.lines.iter().map(|l| l.name.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "parallel lines: {} (copies of the line above, one experiment each per batch)",
+                names.join(", ")
+            );
+        }
     }
     let _ = writeln!(s, "variables:");
     for v in &c.variables {

@@ -365,3 +365,40 @@ fn a_saxs_camera_bound_to_an_optical_driver_is_a_located_error() {
         Style::Plain
     ));
 }
+
+#[test]
+fn a_campaign_with_parallel_lines_is_refused_by_a_lab_binding() {
+    // The test campaign with its line built twice: the rig binds one instrument per device.
+    let text = std::fs::read_to_string(CAMPAIGN)
+        .expect("campaign")
+        .replace(
+            "  p_a, p_b -> m1 -> r1 -> s1 -> waste\n",
+            "  p_a, p_b -> m1 -> r1 -> s1 -> waste\n  lines a, b\n",
+        );
+    let world = qdx::world::MemoryWorld::new()
+        .with("campaign.qdx", text.as_str())
+        .with(
+            "rig.qdx",
+            std::fs::read_to_string("tests/data/labs/rig.qdx").expect("rig"),
+        );
+    let loaded = qdx::load::load(&world, Path::new("campaign.qdx"), "campaign.qdx");
+    let campaign = qdx::validate::validate(&loaded, &world);
+    assert!(
+        campaign.campaign.is_some(),
+        "{}",
+        render_all(&campaign.diagnostics, &campaign.sources, Style::Plain)
+    );
+    let checked = check_lab(
+        &world,
+        Path::new("rig.qdx"),
+        "rig.qdx",
+        campaign.sources.clone(),
+        campaign.campaign.as_ref(),
+    );
+    assert!(checked.binding.is_none());
+    insta::assert_snapshot!(render_all(
+        &checked.diagnostics,
+        &checked.sources,
+        Style::Plain
+    ));
+}

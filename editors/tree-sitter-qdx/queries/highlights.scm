@@ -20,6 +20,7 @@
   "reference"
   "stocks"
   "reactor"
+  "lines"
   "variables"
   "integer"
   "choice"

@@ -158,6 +158,7 @@
   "reference"
   "stocks"
   "reactor"
+  "lines"
   "variables"
   "integer"
   "choice"
