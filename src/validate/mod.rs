@@ -10,6 +10,7 @@
 pub mod bounds;
 pub mod campaign;
 mod data;
+mod droplets;
 pub mod durations;
 pub mod expr;
 mod fit;
@@ -241,6 +242,7 @@ impl<'a> Validator<'a> {
         self.optimizer();
         self.priors();
         self.prove_bounds();
+        self.prove_droplets();
         self.prove_waits();
         self.prove_probe();
         self.budget_checks(&header);
