@@ -90,6 +90,27 @@ pub struct TickMeasured {
     pub proxies: BTreeMap<String, Option<f64>>,
 }
 
+/// One droplet of a droplets experiment as the journal tells it (`crate::droplet`), and what
+/// its spectrum gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DropletMeasured {
+    /// Its place in the train, from 0.
+    pub droplet: u32,
+    /// Its volume as pumped, m³.
+    pub volume: f64,
+    /// When its middle left the mixer and reached the cell, s on the journal's time line.
+    pub entry: f64,
+    pub arrival: f64,
+    /// From the mixer to the cell, s (a stop included).
+    pub residence: f64,
+    /// The reading taken as its spectrum; absent when no reading detected it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<u32>,
+    /// Readings above the threshold in its run.
+    pub readings: u32,
+    pub proxies: BTreeMap<String, Option<f64>>,
+}
+
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -191,6 +212,11 @@ pub enum Event {
         /// to, in order (the last reading's proxies are also `proxies`). Absent without one.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ticks: Vec<TickMeasured>,
+        /// With a `droplets` measurement: each droplet the journal says was made, in train
+        /// order, with its reading and proxies (`proxies` are their mean over the detected
+        /// droplets). Absent without one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        droplets: Vec<DropletMeasured>,
     },
     /// A device fault and what the policy did.
     Fault {

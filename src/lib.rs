@@ -13,6 +13,7 @@ pub mod bind;
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
+pub mod droplet;
 pub mod files;
 pub mod format;
 pub mod journal;

@@ -39,6 +39,17 @@ pub struct Outcome {
     /// With a `transient` measurement: each reading of the ramp, the conditions it maps to and
     /// its proxies (`proxies` are the last reading's). Empty without one.
     pub ticks: Vec<TickOutcome>,
+    /// With a `droplets` measurement: each droplet made, its conditions from the journal and
+    /// its proxies (`proxies` are their mean over the detected droplets). Empty without one.
+    pub droplets: Vec<DropletOutcome>,
+}
+
+/// One droplet: its conditions as the journal tells them (see `crate::droplet`) and every
+/// proxy of its spectrum, SI (all `None` when no reading detected it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropletOutcome {
+    pub droplet: crate::droplet::Droplet,
+    pub proxies: Vec<Option<f64>>,
 }
 
 /// One reading of a transient ramp: where and when its fluid element came from (see
@@ -79,6 +90,7 @@ impl Outcome {
             recorded: false,
             points: Vec::new(),
             ticks: Vec::new(),
+            droplets: Vec::new(),
         }
     }
 
@@ -116,6 +128,20 @@ impl Outcome {
                     proxies: named(c, &t.proxies),
                 })
                 .collect(),
+            droplets: self
+                .droplets
+                .iter()
+                .map(|x| crate::journal::DropletMeasured {
+                    droplet: x.droplet.index,
+                    volume: x.droplet.volume,
+                    entry: x.droplet.entry,
+                    arrival: x.droplet.arrival,
+                    residence: x.droplet.residence,
+                    tick: x.droplet.tick,
+                    readings: x.droplet.readings,
+                    proxies: named(c, &x.proxies),
+                })
+                .collect(),
         }
     }
 
@@ -130,6 +156,7 @@ impl Outcome {
             recorded,
             points,
             ticks,
+            droplets,
             ..
         } = event
         else {
@@ -165,6 +192,21 @@ impl Outcome {
                     proxies: by_order(c, &t.proxies),
                 })
                 .collect(),
+            droplets: droplets
+                .iter()
+                .map(|x| DropletOutcome {
+                    droplet: crate::droplet::Droplet {
+                        index: x.droplet,
+                        volume: x.volume,
+                        entry: x.entry,
+                        arrival: x.arrival,
+                        residence: x.residence,
+                        tick: x.tick,
+                        readings: x.readings,
+                    },
+                    proxies: by_order(c, &x.proxies),
+                })
+                .collect(),
         })
     }
 
@@ -178,6 +220,7 @@ impl Outcome {
             && (self.settings.is_empty() || self.settings == replayed.settings)
             && self.points == replayed.points
             && self.ticks == replayed.ticks
+            && self.droplets == replayed.droplets
     }
 
     /// What the optimizer learns from this outcome, at `point` (SI values of the variables):
@@ -212,6 +255,24 @@ impl Outcome {
                     }
                 })
                 .collect(),
+            _ if self.status.is_ok() && self.droplets.iter().any(|x| x.droplet.tick.is_some()) => {
+                // Every detected droplet is a reading of its own at the experiment's point.
+                let at = crate::validate::strategy::point(&c.variables, point);
+                self.droplets
+                    .iter()
+                    .filter(|x| x.droplet.tick.is_some())
+                    .map(|x| opt::Observation {
+                        point: at.clone(),
+                        outcome: opt::Outcome::Measured(
+                            c.proxies
+                                .iter()
+                                .zip(&x.proxies)
+                                .filter_map(|(p, v)| Some((p.name.clone(), (*v)?)))
+                                .collect(),
+                        ),
+                    })
+                    .collect()
+            }
             _ => vec![self.observation(c, point)],
         }
     }

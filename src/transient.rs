@@ -33,24 +33,32 @@ pub struct Mapped {
     pub value: f64,
 }
 
+/// The pump and the rate a journaled command leaves it at, m³/s (a stop or a refill: 0);
+/// `None` for any other record.
+pub(crate) fn rate_set(e: &Event) -> Option<(&str, f64)> {
+    let Event::Command {
+        device, command, ..
+    } = e
+    else {
+        return None;
+    };
+    match command {
+        Command::SetRate { rate } => Some((device.as_str(), *rate)),
+        Command::Stop | Command::Refill { .. } => Some((device.as_str(), 0.0)),
+        _ => None,
+    }
+}
+
 /// The total flow from each time on, m³/s: `(t, Q)` in time order, from the pumps' rate
 /// commands.
 fn total_flows<'e>(events: impl Iterator<Item = (f64, &'e Event)>) -> Vec<(f64, f64)> {
     let mut rates: BTreeMap<&str, f64> = BTreeMap::new();
     let mut out: Vec<(f64, f64)> = Vec::new();
     for (t, e) in events {
-        let Event::Command {
-            device, command, ..
-        } = e
-        else {
+        let Some((device, rate)) = rate_set(e) else {
             continue;
         };
-        let rate = match command {
-            Command::SetRate { rate } => *rate,
-            Command::Stop | Command::Refill { .. } => 0.0,
-            _ => continue,
-        };
-        rates.insert(device.as_str(), rate);
+        rates.insert(device, rate);
         let total = rates.values().sum();
         match out.last_mut() {
             Some(last) if last.0 == t => last.1 = total,

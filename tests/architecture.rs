@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["bind"],
     &["plan"],
     &["journal"],
-    &["record", "transient"],
+    &["record", "transient", "droplet"],
     &["files"],
     &["report"],
     &["bundle"],

@@ -43,6 +43,7 @@ fn check_examples_exits_zero() {
     insta::assert_snapshot!(env.run(&args), @r#"
         exit: 0
         --- stdout
+        ok: examples/abdel-latif-2021-droplet.qdx (campaign "abdel-latif-droplet")
         ok: examples/artificial-chemist.qdx (campaign "artificial-chemist")
         ok: examples/branin-script.qdx (campaign "branin-script")
         ok: examples/cdse-arrhenius-fit.qdx (campaign "cdse-arrhenius-fit")

@@ -8,6 +8,7 @@ mod cli_snapshots;
 mod corpus;
 mod data_files;
 mod docs;
+mod droplets;
 mod exit_codes;
 mod fit;
 mod format;

@@ -48,3 +48,45 @@ pub fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
         })
         .collect()
 }
+
+/// The `qdx` binary, run from the workspace without colour.
+pub fn qdx() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_qdx"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// Runs `qdx run <campaign> -q` into `bundle` until it has journaled record `halt`, then kills
+/// it (SIGKILL, as a power cut would): the bundle is left as a crash leaves it.
+pub fn run_killed_after(campaign: &Path, bundle: &Path, halt: u64) {
+    use std::io::BufRead as _;
+    let mut child = qdx()
+        .arg("run")
+        .arg(campaign)
+        .args(["-q", "--halt-after", &halt.to_string(), "--out"])
+        .arg(bundle)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("qdx starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut line = String::new();
+    std::io::BufReader::new(stderr)
+        .read_line(&mut line)
+        .expect("a line");
+    assert!(line.contains("halted"), "{line}");
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+/// Runs `qdx <args…>` and asserts it exits 0.
+pub fn qdx_ok(args: &[&std::ffi::OsStr]) {
+    let out = qdx().args(args).output().expect("qdx runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

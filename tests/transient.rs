@@ -1,24 +1,15 @@
 //! Transient (ramped) flow experiments: each spectrum's conditions come from the journal, in a
 //! whole run and in a run killed in the middle of a ramp and resumed.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use qdx::journal::{Event, Record};
 use qdx::runtime::{RunOptions, run_simulated};
 use qdx::validate::campaign::Campaign;
 
-use crate::support::check_text;
+use crate::support::{check_text, qdx_ok, run_killed_after};
 
 const EXAMPLE: &str = "examples/cdse-transient.qdx";
-
-fn qdx() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_qdx"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1");
-    c
-}
 
 /// The example with a budget of `n` experiments, written to `dir` (for the command line) and
 /// checked.
@@ -172,19 +163,13 @@ fn a_run_killed_in_the_middle_of_a_ramp_and_resumed_maps_every_spectrum_from_its
     let dir = tempfile::tempdir().expect("temp");
     let (path, c) = short_example(dir.path(), 3);
     let full = dir.path().join("full");
-    let out = qdx()
-        .arg("run")
-        .arg(&path)
-        .args(["-q", "--out"])
-        .arg(&full)
-        .output()
-        .expect("qdx runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    qdx_ok(&[
+        "run".as_ref(),
+        path.as_os_str(),
+        "-q".as_ref(),
+        "--out".as_ref(),
+        full.as_os_str(),
+    ]);
     // Kill it right after the 30th spectrum of the second experiment's ramp.
     let halt = records(&full)
         .iter()
@@ -201,50 +186,19 @@ fn a_run_killed_in_the_middle_of_a_ramp_and_resumed_maps_every_spectrum_from_its
         .map(|r| r.seq)
         .expect("the ramp's 31st spectrum");
     let bundle = dir.path().join("killed");
-    let mut child = qdx()
-        .arg("run")
-        .arg(&path)
-        .args(["-q", "--halt-after", &halt.to_string(), "--out"])
-        .arg(&bundle)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("qdx starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line).expect("a line");
-    assert!(line.contains("halted"), "{line}");
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    run_killed_after(&path, &bundle, halt);
     let cut = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
     assert_eq!(
         ticks(&cut).len(),
         1,
         "killed before the second experiment was measured"
     );
-    let resumed = qdx()
-        .arg("resume")
-        .arg(&bundle)
-        .arg("-q")
-        .output()
-        .expect("qdx runs");
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    qdx_ok(&["resume".as_ref(), bundle.as_os_str(), "-q".as_ref()]);
     let live = records(&bundle);
     assert_mapped_from_the_journal(&c, &live);
     // The void half-ramp maps nothing: the resumed run's readings are the whole run's.
     assert_eq!(ticks(&live), ticks(&records(&full)));
-    let verify = qdx().arg("verify").arg(&bundle).output().expect("qdx runs");
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    qdx_ok(&["verify".as_ref(), bundle.as_os_str()]);
 }
 
 /// The example at one recipe (Cd share 0.5, 280 °C): one ramp (with `ramp_extra` added to its

@@ -77,6 +77,15 @@ class Bundle:
             fields = transient["schema"]["fields"]
             self.transient = _read_table(self.folder / transient["path"], fields)
             self.transient.attrs["units"] = {f["name"]: f.get("unit", "") for f in fields}
+        # A droplet campaign's droplets: one row per droplet of a train, with its volume,
+        # entry, arrival and residence from the journal, its reading and proxies (absent for
+        # other campaigns).
+        droplets = self._resources.get("droplets")
+        self.droplets: Optional[pd.DataFrame] = None
+        if droplets is not None:
+            fields = droplets["schema"]["fields"]
+            self.droplets = _read_table(self.folder / droplets["path"], fields)
+            self.droplets.attrs["units"] = {f["name"]: f.get("unit", "") for f in fields}
         # A mapping campaign's map (`map peak until sd <= 2 nm`): a grid over the variables with
         # the mapped proxy's mean and sd, in the campaign's units (absent for other campaigns).
         mapped = self._resources.get("map")

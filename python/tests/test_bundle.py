@@ -93,6 +93,19 @@ class BundleTest(unittest.TestCase):
         first = readings[(readings["experiment"] == 1) & (readings["tick"] == 0)]
         self.assertAlmostEqual(float(first["total_flow [uL/min]"].iloc[0]), 40.0, places=6)
 
+    def test_a_droplet_campaign_reads_one_row_per_droplet(self):
+        text = (ROOT / "examples" / "abdel-latif-2021-droplet.qdx").read_text(encoding="utf-8")
+        path = self.tmp / "droplet.qdx"
+        path.write_text(text.replace("experiments 4,", "experiments 1,"), encoding="utf-8")
+        b = qdx.run(path, out=self.tmp / "d")
+        self.assertEqual(len(b.observations), 1)
+        self.assertEqual(list(b.droplets["droplet"]), [0, 1, 2, 3])
+        self.assertEqual(b.droplets.attrs["units"]["residence [s]"], "s")
+        tick = int(b.droplets["tick"].iloc[0])
+        one = b.spectrum(0, "absorbance", tick=tick)
+        self.assertGreater(len(one), 0)
+        self.assertIsNone(qdx.load(self.tmp / "d").transient)
+
     def test_a_mapping_campaign_reads_its_map(self):
         b = qdx.run(ROOT / "examples" / "maceiczyk-2014-map.qdx", out=self.tmp / "m")
         self.assertEqual(

@@ -286,5 +286,6 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
         pressure_sensors: Vec::new(),
         lights,
         chemistry,
+        segmented: c.measurement.as_ref().is_some_and(|m| m.droplets.is_some()),
     })
 }

@@ -310,10 +310,14 @@ pub fn write(dir: &Path, c: &Campaign, started: &str) -> Result<Manifest, Bundle
     )?;
     let probe = c.measurement.as_ref().is_some_and(|m| m.probe.is_some());
     let transient = c.measurement.as_ref().and_then(|m| m.transient.as_ref());
+    let droplets = c.measurement.as_ref().is_some_and(|m| m.droplets.is_some());
     write_file(
         "spectra.csv",
-        &files::spectrum::index(&experiments, probe, transient.is_some()),
+        &files::spectrum::index(&experiments, probe, transient.is_some() || droplets),
     )?;
+    if droplets {
+        write_file("droplets.csv", &files::droplets::write(c, &experiments))?;
+    }
     if let Some(t) = transient {
         write_file(
             "transient.csv",

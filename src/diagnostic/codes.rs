@@ -220,6 +220,10 @@ catalog! {
         pub const DEVICE_AS_VALUE: &str = "qdx::validate::device_as_value";
         /// A device of one role is named where a device of another role is needed.
         pub const DEVICE_ROLE: &str = "qdx::validate::device_role";
+        /// A `droplets` measurement is incomplete or out of range (its carrier, its train, its detection, its readings).
+        pub const DROPLETS: &str = "qdx::validate::droplets";
+        /// A `droplets` measurement is combined with what qdx cannot map per droplet (a probe, a ramp, replicates).
+        pub const DROPLETS_UNSUPPORTED: &str = "qdx::validate::droplets_unsupported";
         /// A spectral function's argument is given twice.
         pub const DUPLICATE_ARGUMENT: &str = "qdx::validate::duplicate_argument";
         /// A campaign has a second block of a kind it has only one of.

@@ -24,10 +24,12 @@
 //!                        replicates numbered from 0 as everywhere; calibration spectra as
 //!                        spectra/calibration-<channel>-<dark|reference|dye>[-<round>].csv
 //!                        ([`spectrum::calibration_file`])
-//!   spectra/e<NNNN>-ramp-<channel>.npy   a transient ramp's readings, one row each, raw
+//!   spectra/e<NNNN>-ramp-<channel>.npy   a transient ramp's (or a droplet train's) readings, one row each, raw
 //!                        counts, with `…-wavelength_nm.npy` beside it ([`stack`])
 //!   transient.csv        one row per reading of a transient ramp: the conditions its spectrum
 //!                        maps to and its proxies ([`transient`])
+//!   droplets.csv         one row per droplet of a droplet train: its volume, entry, arrival
+//!                        and residence from the journal, its reading and proxies ([`droplets`])
 //!   report.html          the report (`crate::report`)
 //!   wall.jsonl           wall-clock times of the run's phases (not part of the bundle id)
 //! ```
@@ -38,6 +40,7 @@
 //! campaign, read through [`crate::record`]; every number printed in a user's unit goes through
 //! one formatter, [`crate::validate::campaign::DisplayUnit::number`].
 
+pub mod droplets;
 pub mod fit;
 pub mod map;
 pub mod observations;

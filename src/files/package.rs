@@ -73,7 +73,19 @@ fn journal_units(c: &Campaign) -> Value {
             units.insert(format!("measured.ticks.{key}"), json!("s"));
         }
         units.insert("measured.ticks.value".into(), json!(si(v.dimension)));
-        units.insert("measured.ticks.proxies".into(), Value::Object(proxies));
+        units.insert(
+            "measured.ticks.proxies".into(),
+            Value::Object(proxies.clone()),
+        );
+    }
+    if c.measurement.as_ref().is_some_and(|m| m.droplets.is_some())
+        && let Some(units) = units.as_object_mut()
+    {
+        units.insert("measured.droplets.volume".into(), json!("m^3"));
+        for key in ["entry", "arrival", "residence"] {
+            units.insert(format!("measured.droplets.{key}"), json!("s"));
+        }
+        units.insert("measured.droplets.proxies".into(), Value::Object(proxies));
     }
     units
 }
@@ -107,12 +119,17 @@ pub fn write(c: &Campaign) -> String {
         key.push("point");
     }
     let transient = c.measurement.as_ref().and_then(|m| m.transient.as_ref());
-    if transient.is_some() {
+    let droplets = c.measurement.as_ref().is_some_and(|m| m.droplets.is_some());
+    if transient.is_some() || droplets {
         spectra.push(field(
             "tick",
             "integer",
             "",
-            "the reading of the transient ramp it belongs to, from 0 (transient.csv)",
+            if droplets {
+                "the reading of the droplet train it belongs to, from 0 (droplets.csv)"
+            } else {
+                "the reading of the transient ramp it belongs to, from 0 (transient.csv)"
+            },
         ));
         key.push("tick");
     }
@@ -181,30 +198,44 @@ pub fn write(c: &Campaign) -> String {
         ],
     });
     let mut package = package;
-    if let (Some(t), Some(resources)) = (
-        transient,
-        package.get_mut("resources").and_then(Value::as_array_mut),
-    ) {
-        let fields: Vec<Value> = super::transient::columns(c, t)
+    // A table of readings per experiment: `key` beside `experiment` names a row.
+    let per_reading = |name: &str, columns: Vec<super::observations::Column>, key: &str| {
+        let fields: Vec<Value> = columns
             .iter()
             .map(|col| field(&col.header, col.kind.name(), &col.unit, &col.description))
             .collect();
-        resources.push(json!({
-            "name": "transient",
-            "path": "transient.csv",
+        json!({
+            "name": name,
+            "path": format!("{name}.csv"),
             "profile": "tabular-data-resource",
             "format": "csv",
             "mediatype": "text/csv",
             "encoding": "utf-8",
             "schema": {
                 "fields": fields,
-                "primaryKey": ["experiment", "tick"],
+                "primaryKey": ["experiment", key],
                 "foreignKeys": [{
                     "fields": ["experiment"],
                     "reference": {"resource": "observations", "fields": ["experiment"]},
                 }],
             },
-        }));
+        })
+    };
+    if let Some(resources) = package.get_mut("resources").and_then(Value::as_array_mut) {
+        if let Some(t) = transient {
+            resources.push(per_reading(
+                "transient",
+                super::transient::columns(c, t),
+                "tick",
+            ));
+        }
+        if droplets {
+            resources.push(per_reading(
+                "droplets",
+                super::droplets::columns(c),
+                "droplet",
+            ));
+        }
     }
     if c.objectives.map.is_some()
         && let Some(resources) = package.get_mut("resources").and_then(Value::as_array_mut)

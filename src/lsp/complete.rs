@@ -169,6 +169,10 @@ const TOP_LEVEL: &[(&str, &str)] = &[
 const MEASURE_ENTRIES: &[(&str, &str)] = &[
     ("probe", "read the coil at several points along it"),
     ("transient", "ramp the flow and read the cell all the time"),
+    (
+        "droplets",
+        "segmented flow: a train of droplets in a carrier, a spectrum per droplet",
+    ),
     ("flush", "rinse with one pump after each measurement"),
     (
         "blank",
@@ -418,6 +422,32 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
                 ),
                 ("shape", "linear or exponential"),
                 ("residence", "how spectra map to the fluid they read"),
+            ] {
+                out.push(p, CompletionItemKind::PROPERTY, Some(what.to_owned()));
+            }
+        }
+        ("measure", 2) if words.is_empty() && cx.head.first() == Some(&"droplets") => {
+            for (p, what) in [
+                ("carrier", "the pump of the carrier phase"),
+                ("volume", "each droplet's volume"),
+                ("spacing", "carrier between two droplets"),
+                ("count", "droplets per experiment"),
+                ("every", "the interval between readings as the train passes"),
+                (
+                    "hold",
+                    "stop-and-go: how long the train rests in the reactor",
+                ),
+                ("detect", "`{ channel …, at …, above … }`: the threshold"),
+            ] {
+                out.push(p, CompletionItemKind::PROPERTY, Some(what.to_owned()));
+            }
+        }
+        ("measure", 2) if last == Some("carrier") => devices_of(&mut out, index, Some("pump")),
+        ("measure", 3) if words.is_empty() && cx.head.first() == Some(&"detect") => {
+            for (p, what) in [
+                ("channel", "absorbance or photoluminescence"),
+                ("at", "the wavelength read"),
+                ("above", "a reading above this is a droplet"),
             ] {
                 out.push(p, CompletionItemKind::PROPERTY, Some(what.to_owned()));
             }
@@ -807,6 +837,23 @@ mod tests {
         ));
         assert!(coils.contains(&"r1".to_owned()), "{coils:?}");
         assert!(!coils.contains(&"m1".to_owned()), "{coils:?}");
+    }
+
+    #[test]
+    fn offers_the_droplets_and_what_they_take() {
+        let entries = labels(&format!("{HEAD}measure at s1 {{\n  |\n}}\n"));
+        assert!(entries.contains(&"droplets".to_owned()), "{entries:?}");
+        let props = labels(&format!("{HEAD}measure at s1 {{\n  droplets {{ |\n}}\n"));
+        assert_eq!(
+            props,
+            vec![
+                "carrier", "volume", "spacing", "count", "every", "hold", "detect"
+            ]
+        );
+        let detect = labels(&format!(
+            "{HEAD}measure at s1 {{\n  droplets {{\n    detect {{ |\n}}\n"
+        ));
+        assert_eq!(detect, vec!["channel", "at", "above"]);
     }
 
     #[test]

@@ -700,7 +700,14 @@ fn schedule_with(
     let thermal_ops = thermal_waits(c, state, &mut plan);
     let volumes = m.map_or(3.0, |m| m.steady_state_volumes);
     let extra = m.map_or(0.0, |m| m.steady_state_extra);
-    let residence = c.topology.residence_time(&rates);
+    // A droplets experiment fills the reactor with carrier at the experiment's total flow
+    // first (the droplets are made after); any other with the experiment's own flows.
+    let droplets = m.and_then(|m| m.droplets.as_ref());
+    let fill: BTreeMap<DeviceId, f64> = match droplets {
+        Some(d) => BTreeMap::from([(d.carrier, rates.values().filter(|r| **r > 0.0).sum())]),
+        None => rates.clone(),
+    };
+    let residence = c.topology.residence_time(&fill);
     let steady = volumes * residence + extra;
     // Validation proved both waits bounded over the variable box; here they are checked at the
     // point, before any setting of the experiment is sent.
@@ -710,7 +717,9 @@ fn schedule_with(
     let every = m
         .and_then(|m| m.transient.as_ref())
         .map_or(0.0, |t| t.every);
-    let measure_steps = if ramp.is_empty() {
+    let measure_steps = if let Some(d) = droplets {
+        droplet_steps(c, d, &rates, &acquire_ops)
+    } else if ramp.is_empty() {
         measure_steps(c, &rates, acquire_ops)
     } else {
         ramp_steps(c, &rates, &acquire_ops, ramp, every)
@@ -730,11 +739,11 @@ fn schedule_with(
         steady_state_time(c, f.volumes, &BTreeMap::from([(f.pump, f.rate)]))
     });
     check_wait("flush", flush_time, span)?;
-    let mut needs: BTreeMap<DeviceId, f64> = if ramp.is_empty() {
+    let mut needs: BTreeMap<DeviceId, f64> = if ramp.is_empty() && droplets.is_none() {
         rates.iter().map(|(p, r)| (*p, r * running)).collect()
     } else {
         // The steady state at the ramp's start, then each reading's rates for its interval.
-        let mut needs: BTreeMap<DeviceId, f64> = rates
+        let mut needs: BTreeMap<DeviceId, f64> = fill
             .iter()
             .map(|(p, r)| (*p, r * (steady + COMMAND_OVERHEAD_S * 4.0)))
             .collect();
@@ -807,10 +816,16 @@ fn schedule_with(
     }
     // Settings: pumps (and heaters, if they did not need settling) in parallel.
     let mut set_ops: Vec<Operation> = Vec::new();
-    for (p, r) in &rates {
+    if droplets.is_some() {
+        set_ops.extend(rates.keys().map(|p| Operation::send(*p, Command::Stop)));
+    }
+    for (p, r) in &fill {
         // A ramp's flow history is read back from this experiment's own commands, so it
         // states every pump's starting rate even when unchanged.
-        if !ramp.is_empty() || state.rates.get(p).is_none_or(|old| (old - r).abs() > 1e-15) {
+        if !ramp.is_empty()
+            || droplets.is_some()
+            || state.rates.get(p).is_none_or(|old| (old - r).abs() > 1e-15)
+        {
             set_ops.push(Operation::send(*p, Command::SetRate { rate: *r }));
         }
     }
@@ -834,7 +849,7 @@ fn schedule_with(
             ops: set_ops,
         });
     }
-    let total_flow: f64 = rates.values().sum();
+    let total_flow: f64 = fill.values().sum();
     plan.steps.push(Step {
         why: format!(
             "steady state before measuring: {} reactor volumes, one being the time the slowest \
@@ -1291,31 +1306,7 @@ fn measure_steps(
                     volume: point.volume,
                 },
             )];
-            ops.extend(acquire_ops.iter().cloned().map(|op| match op {
-                Operation::Send {
-                    device,
-                    command: Command::Acquire {
-                        illumination,
-                        integration,
-                        averages,
-                        replicate,
-                        light,
-                        ..
-                    },
-                } => Operation::send(
-                    device,
-                    Command::Acquire {
-                        illumination,
-                        integration,
-                        averages,
-                        replicate,
-                        light,
-                        point: Some(index),
-                        tick: None,
-                    },
-                ),
-                other => other,
-            }));
+            ops.extend(marked(&acquire_ops, Some(index), None));
             Step {
                 why: format!(
                     "measure at point {} of {}: {} along {coil}, {} of residence at these rates; {how}",
@@ -1326,6 +1317,201 @@ fn measure_steps(
                 ),
                 ops,
             }
+        })
+        .collect()
+}
+
+/// The acquisitions of one reading, marked with where it was taken: a probe `point`, or the
+/// `tick` of a sweep (a ramp, a droplet train).
+fn marked(
+    acquire_ops: &[Operation],
+    point: Option<u32>,
+    tick: Option<u32>,
+) -> impl Iterator<Item = Operation> + '_ {
+    acquire_ops.iter().cloned().map(move |op| match op {
+        Operation::Send {
+            device,
+            command:
+                Command::Acquire {
+                    illumination,
+                    integration,
+                    averages,
+                    replicate,
+                    light,
+                    ..
+                },
+        } => Operation::send(
+            device,
+            Command::Acquire {
+                illumination,
+                integration,
+                averages,
+                replicate,
+                light,
+                point,
+                tick,
+            },
+        ),
+        other => other,
+    })
+}
+
+/// How long a step's commands and acquisitions keep the lab busy, s (what a hold to the next
+/// step leaves out).
+fn busy(ops: &[Operation]) -> f64 {
+    ops.iter()
+        .map(|o| match o {
+            Operation::Send { command, .. } => match command {
+                Command::Acquire {
+                    integration,
+                    averages,
+                    ..
+                } => integration * f64::from(*averages) + COMMAND_OVERHEAD_S,
+                Command::Discard { integration } => integration + COMMAND_OVERHEAD_S,
+                _ => COMMAND_OVERHEAD_S,
+            },
+            Operation::WaitLight { seconds, .. } => *seconds,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// A droplets measurement's train (see `crate::droplet`), after the reactor has filled with
+/// carrier at the experiment's total flow `Q`: droplet by droplet, the reagent pumps alone at
+/// their `rates` for the droplet's volume, then the carrier alone at `Q` for the spacing; with
+/// a `hold`, every pump stops once the train is made and half a spacing on, then the carrier
+/// goes on; readings every
+/// `every` from when the first droplet (less half a spacing) reaches the cell until the last
+/// has passed it (plus half a spacing), none during the stop. One step per change of the flows
+/// and per reading, each holding until the next.
+fn droplet_steps(
+    c: &Campaign,
+    d: &Droplets,
+    rates: &BTreeMap<DeviceId, f64>,
+    acquire_ops: &[Operation],
+) -> Vec<Step> {
+    let q: f64 = rates.values().filter(|r| **r > 0.0).sum();
+    let reactor = c.topology.reactor_volume.unwrap_or(0.0);
+    if q <= 0.0 {
+        return Vec::new();
+    }
+    let n = d.count;
+    let period = (d.volume + d.spacing) / q;
+    let made = f64::from(n.saturating_sub(1)) * period + d.volume / q;
+    // With a stop, the carrier first moves the train on by half a spacing, so the last
+    // droplet clears the junction (and an unheated mixer) before the flow stops.
+    let stop = made + 0.5 * d.spacing / q;
+    let microlitres = |v: f64| format!("{} uL", qdx_units::format_number(v * 1e9));
+    let reagents_on = || -> Vec<Operation> {
+        rates
+            .iter()
+            .map(|(p, r)| Operation::send(*p, Command::SetRate { rate: *r }))
+            .chain(std::iter::once(Operation::send(d.carrier, Command::Stop)))
+            .collect()
+    };
+    let carrier_on = || -> Vec<Operation> {
+        rates
+            .keys()
+            .map(|p| Operation::send(*p, Command::Stop))
+            .chain(std::iter::once(Operation::send(
+                d.carrier,
+                Command::SetRate { rate: q },
+            )))
+            .collect()
+    };
+    // (time, settings, reading, why), put in time order below.
+    let mut events: Vec<(f64, Vec<Operation>, Option<u32>, String)> = Vec::new();
+    for k in 0..n {
+        let start = f64::from(k) * period;
+        events.push((
+            start,
+            reagents_on(),
+            None,
+            format!(
+                "droplet {} of {n}: the reagents alone for {}",
+                k + 1,
+                microlitres(d.volume)
+            ),
+        ));
+        events.push((
+            start + d.volume / q,
+            carrier_on(),
+            None,
+            if k + 1 < n {
+                format!(
+                    "carrier for {} after droplet {}",
+                    microlitres(d.spacing),
+                    k + 1
+                )
+            } else {
+                "the carrier moves the train on".to_owned()
+            },
+        ));
+    }
+    if d.hold > 0.0 {
+        events.push((
+            stop,
+            rates
+                .keys()
+                .chain(std::iter::once(&d.carrier))
+                .map(|p| Operation::send(*p, Command::Stop))
+                .collect(),
+            None,
+            format!(
+                "stop-and-go: the train rests in the reactor for {} s",
+                qdx_units::format_number(d.hold)
+            ),
+        ));
+        events.push((
+            stop + d.hold,
+            vec![Operation::send(d.carrier, Command::SetRate { rate: q })],
+            None,
+            "the carrier moves the train on".to_owned(),
+        ));
+    }
+    // When the cumulative volume `v` is reached: the stop delays whatever comes after it.
+    let at = |v: f64| {
+        let t = v / q;
+        if d.hold > 0.0 && t > stop {
+            t + d.hold
+        } else {
+            t
+        }
+    };
+    let first = at((reactor - 0.5 * d.spacing).max(0.0));
+    let last = at(reactor + d.train() + 0.5 * d.spacing);
+    let mut k: u32 = 0;
+    let mut t = first;
+    while t <= last && u64::from(k) < MAX_TRANSIENT_SPECTRA {
+        let stopped = d.hold > 0.0 && t > stop && t < stop + d.hold;
+        if !stopped {
+            events.push((
+                t,
+                Vec::new(),
+                Some(k),
+                format!("droplet reading {} as the train passes the cell", k + 1),
+            ));
+            k += 1;
+        }
+        t += d.every;
+    }
+    // Stable: at one instant the flows change before the reading.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let times: Vec<f64> = events.iter().map(|e| e.0).collect();
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (time, mut ops, reading, why))| {
+            if let Some(k) = reading {
+                ops.extend(marked(acquire_ops, None, Some(k)));
+            }
+            if let Some(next) = times.get(i + 1) {
+                let seconds = (next - time - busy(&ops)).max(0.0);
+                if seconds > 0.0 {
+                    ops.push(Operation::Hold { seconds });
+                }
+            }
+            Step { why, ops }
         })
         .collect()
 }
@@ -1362,49 +1548,8 @@ fn ramp_steps(
                 .iter()
                 .map(|(p, r)| Operation::send(*p, Command::SetRate { rate: *r }))
                 .collect();
-            ops.extend(acquire_ops.iter().cloned().map(|op| match op {
-                Operation::Send {
-                    device,
-                    command:
-                        Command::Acquire {
-                            illumination,
-                            integration,
-                            averages,
-                            replicate,
-                            light,
-                            point,
-                            ..
-                        },
-                } => Operation::send(
-                    device,
-                    Command::Acquire {
-                        illumination,
-                        integration,
-                        averages,
-                        replicate,
-                        light,
-                        point,
-                        tick: Some(index),
-                    },
-                ),
-                other => other,
-            }));
-            let busy: f64 = ops
-                .iter()
-                .map(|o| match o {
-                    Operation::Send { command, .. } => match command {
-                        Command::Acquire {
-                            integration,
-                            averages,
-                            ..
-                        } => integration * f64::from(*averages) + COMMAND_OVERHEAD_S,
-                        Command::Discard { integration } => integration + COMMAND_OVERHEAD_S,
-                        _ => COMMAND_OVERHEAD_S,
-                    },
-                    Operation::WaitLight { seconds, .. } => *seconds,
-                    _ => 0.0,
-                })
-                .sum();
+            ops.extend(marked(acquire_ops, None, Some(index)));
+            let busy = busy(&ops);
             if k + 1 < n {
                 ops.push(Operation::Hold {
                     seconds: (every - busy).max(0.0),

@@ -1521,8 +1521,18 @@ fn best_spectra(page: &Page<'_>) -> Option<String> {
         };
         // With a probe, the last point: the one the objectives read; with a transient ramp,
         // the last reading (whose proxies are the experiment's).
+        // With droplets, the last detected droplet's reading (the others are carrier).
         let last = e.spectra.iter().filter_map(|s| s.point).max();
-        let last_tick = e.spectra.iter().filter_map(|s| s.tick).max();
+        let droplet_ticks: Vec<u32> = e
+            .outcome
+            .iter()
+            .flat_map(|o| o.droplets.iter())
+            .filter_map(|x| x.droplet.tick)
+            .collect();
+        let last_tick = match droplet_ticks.iter().max() {
+            Some(k) => Some(*k),
+            None => e.spectra.iter().filter_map(|s| s.tick).max(),
+        };
         for saved in e
             .spectra
             .iter()
@@ -1651,6 +1661,43 @@ fn kv(title: &str, rows: &[(String, String)]) -> String {
     }
     s.push_str("</table></div>");
     s
+}
+
+/// A droplet train: one row per droplet, its conditions from the journal and its proxies.
+fn droplet_table(s: &mut String, c: &Campaign, droplets: &[crate::record::DropletOutcome]) {
+    let seconds = crate::validate::campaign::DisplayUnit::of("s");
+    let microlitres = crate::validate::campaign::DisplayUnit::of("uL");
+    let mut head: String = [
+        "droplet",
+        "volume [uL]",
+        "residence [s]",
+        "reading",
+        "readings above the threshold",
+    ]
+    .iter()
+    .map(|h| th(h))
+    .collect();
+    for p in &c.proxies {
+        head.push_str(&th(&crate::files::column(&p.name, &p.unit)));
+    }
+    let rows: Vec<String> = droplets
+        .iter()
+        .map(|x| {
+            let d = &x.droplet;
+            let mut row = td(&(d.index + 1).to_string());
+            row.push_str(&td(&microlitres.number(d.volume)));
+            row.push_str(&td(&seconds.number(d.residence)));
+            row.push_str(&td(&d
+                .tick
+                .map_or_else(|| "not detected".to_owned(), |k| (k + 1).to_string())));
+            row.push_str(&td(&d.readings.to_string()));
+            for (p, v) in c.proxies.iter().zip(&x.proxies) {
+                row.push_str(&td(&v.map_or_else(String::new, |v| p.unit.number(v))));
+            }
+            row
+        })
+        .collect();
+    table(s, "droplets", &head, &rows);
 }
 
 /// One `<details>` per experiment: what was asked, what was sent, what came back.
@@ -1800,6 +1847,10 @@ fn details(page: &Page<'_>) -> String {
         if let Some(r) = o.and_then(|o| o.reason.as_deref()) {
             let _ = write!(s, "<p>Reason: {}</p>", escape(r));
         }
+        let droplets = o.map_or(&[][..], |o| o.droplets.as_slice());
+        if !droplets.is_empty() {
+            droplet_table(&mut s, c, droplets);
+        }
         // Spectra, a plot per channel with a line per replicate.
         let mut by_channel: BTreeMap<ChannelKind, Vec<(String, &crate::record::SavedSpectrum)>> =
             BTreeMap::new();
@@ -1807,8 +1858,17 @@ fn details(page: &Page<'_>) -> String {
         // plot stays legible and the report small.
         let readings = e.spectra.iter().filter_map(|s| s.tick).max();
         let stride = readings.map_or(1, |n| (n / 8).max(1));
+        // A droplet train's readings: the droplets' own (the others read carrier).
+        let droplet_of: BTreeMap<u32, u32> = droplets
+            .iter()
+            .filter_map(|x| Some((x.droplet.tick?, x.droplet.index)))
+            .collect();
         for saved in &e.spectra {
-            if let (Some(k), Some(n)) = (saved.tick, readings)
+            if !droplets.is_empty() {
+                if saved.tick.is_none_or(|k| !droplet_of.contains_key(&k)) {
+                    continue;
+                }
+            } else if let (Some(k), Some(n)) = (saved.tick, readings)
                 && k % stride != 0
                 && k != n
             {
@@ -1817,6 +1877,11 @@ fn details(page: &Page<'_>) -> String {
             by_channel.entry(saved.channel).or_default().push((
                 match (saved.point, saved.tick) {
                     (Some(p), _) => format!("point {}, replicate {}", p + 1, saved.replicate),
+                    (None, Some(k)) if droplet_of.contains_key(&k) => format!(
+                        "droplet {} (reading {})",
+                        droplet_of.get(&k).map_or(0, |d| d + 1),
+                        k + 1
+                    ),
                     (None, Some(k)) => format!("reading {} of the ramp", k + 1),
                     (None, None) => format!("replicate {}", saved.replicate),
                 },

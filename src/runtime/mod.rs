@@ -499,7 +499,7 @@ impl<'c> Run<'c> {
         for (device, command) in &commands {
             self.in_effect.apply(*device, command);
         }
-        if self.transient().is_some() && experiment.is_some() {
+        if self.sweeps() && experiment.is_some() {
             let t = self.now();
             for (device, command) in &commands {
                 if matches!(
@@ -545,6 +545,23 @@ impl<'c> Run<'c> {
             self.halt_point(seq)?;
         }
         Ok(())
+    }
+
+    /// Whether the campaign's experiments read the cell as a sweep (a transient ramp, a
+    /// droplet train), whose readings are mapped to conditions from the journaled flows.
+    fn sweeps(&self) -> bool {
+        self.c
+            .measurement
+            .as_ref()
+            .is_some_and(|m| m.transient.is_some() || m.droplets.is_some())
+    }
+
+    /// The campaign's droplets measurement, if it has one.
+    fn droplets(&self) -> Option<&Droplets> {
+        self.c
+            .measurement
+            .as_ref()
+            .and_then(|m| m.droplets.as_ref())
     }
 
     /// The campaign's transient measurement, if it has one.
@@ -1445,6 +1462,18 @@ impl<'c> Run<'c> {
                     Some(FaultOutcome::Stop(why)) => return Ok(Err(why)),
                 }
             }
+            // A droplet's settings are those it was made with (the reagents running, the
+            // carrier stopped), not the carrier's when the cell reads it.
+            if let Some(d) = self.droplets()
+                && settings
+                    .iter()
+                    .any(|(p, c)| *p == d.carrier && matches!(c, Command::Stop))
+                && settings
+                    .iter()
+                    .any(|(_, c)| matches!(c, Command::SetRate { rate } if *rate > 0.0))
+            {
+                self.measuring();
+            }
             for op in &step.ops {
                 match op {
                     Operation::WaitThermal {
@@ -1641,20 +1670,7 @@ impl<'c> Run<'c> {
             None => vec![None],
         };
         for (n, key) in keys.iter().enumerate() {
-            let channels: BTreeMap<ChannelKind, Spectrum> = spectra
-                .get(key)
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
-                .collect();
-            let (proxies, failures) = measure::proxies(
-                self.c,
-                &plan.variables,
-                &plan.derived,
-                &channels,
-                &readings,
-                &self.calibration,
-            );
+            let (proxies, failures) = self.reading_proxies(plan, spectra.get(key), &readings);
             interrupted_script().await;
             if let Some(k) = key {
                 points.push(crate::record::PointOutcome {
@@ -1682,20 +1698,8 @@ impl<'c> Run<'c> {
                 self.ramp_events.iter().map(|(at, e)| (*at, e)),
             );
             for m in mapped {
-                let channels: BTreeMap<ChannelKind, Spectrum> = ramp_spectra
-                    .get(&m.tick)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
-                    .collect();
-                let (proxies, failures) = measure::proxies(
-                    self.c,
-                    &plan.variables,
-                    &plan.derived,
-                    &channels,
-                    &readings,
-                    &self.calibration,
-                );
+                let (proxies, failures) =
+                    self.reading_proxies(plan, ramp_spectra.get(&m.tick), &readings);
                 interrupted_script().await;
                 ticks.push(crate::record::TickOutcome {
                     tick: m.tick,
@@ -1707,6 +1711,84 @@ impl<'c> Run<'c> {
                 });
                 measured = (proxies, failures);
             }
+        }
+        // A droplet train: each droplet the journal says was made, the reading that saw it and
+        // its proxies; the experiment's proxies are their mean over the detected droplets.
+        let mut droplets = Vec::new();
+        if let Some(d) = self.droplets() {
+            let detected: BTreeMap<u32, f64> = ramp_spectra
+                .iter()
+                .filter_map(|(k, channels)| {
+                    let s = measure::average(channels.get(&d.detect.channel)?)?;
+                    let nm = d.detect.wavelength * 1e9;
+                    Some((
+                        *k,
+                        qdx_spectra::process::interpolate(s.wavelength_nm(), s.values(), nm)?,
+                    ))
+                })
+                .collect();
+            let mapped = crate::droplet::map(
+                self.c,
+                d,
+                id,
+                self.ramp_events.iter().map(|(at, e)| (*at, e)),
+                &detected,
+            );
+            let mut sums: Vec<(f64, u32)> = vec![(0.0, 0); self.c.proxies.len()];
+            let mut failures = Vec::new();
+            for droplet in mapped {
+                let proxies = match droplet.tick {
+                    Some(k) => {
+                        let (proxies, why) =
+                            self.reading_proxies(plan, ramp_spectra.get(&k), &readings);
+                        interrupted_script().await;
+                        failures.extend(why);
+                        proxies
+                    }
+                    None => vec![None; self.c.proxies.len()],
+                };
+                for (sum, v) in sums.iter_mut().zip(&proxies) {
+                    if let Some(v) = v {
+                        sum.0 += v;
+                        sum.1 += 1;
+                    }
+                }
+                droplets.push(crate::record::DropletOutcome { droplet, proxies });
+            }
+            let detected = droplets.iter().filter(|x| x.droplet.tick.is_some()).count();
+            let mean: Vec<Option<f64>> = sums
+                .iter()
+                .map(|(sum, n)| (*n > 0).then(|| sum / f64::from(*n)))
+                .collect();
+            let mut missing: Vec<(String, String)> = Vec::new();
+            for (p, v) in self.c.proxies.iter().zip(&mean) {
+                if v.is_none() {
+                    let why = failures
+                        .iter()
+                        .find(|(name, _)| *name == p.name)
+                        .map_or_else(
+                            || {
+                                format!(
+                                    "no droplet detected ({} made; no reading of {} at {} above {})",
+                                    droplets.len(),
+                                    d.detect.channel.name(),
+                                    DisplayUnit::of("nm").approx(d.detect.wavelength),
+                                    qdx_units::format_number(d.detect.above)
+                                )
+                            },
+                            |(_, why)| why.clone(),
+                        );
+                    missing.push((p.name.clone(), why));
+                }
+            }
+            if detected < droplets.len() && detected > 0 {
+                point_failures.push(format!(
+                    "{} of {} droplets not detected",
+                    droplets.len() - detected,
+                    droplets.len()
+                ));
+            }
+            measured = (mean, missing);
         }
         let (proxies, failures) = measured;
         // An experiment fails when a proxy an objective needs could not be computed.
@@ -1761,7 +1843,31 @@ impl<'c> Run<'c> {
             recorded: false,
             points,
             ticks,
+            droplets,
         }))
+    }
+
+    /// The proxies of one reading (a probe point, a ramp's reading, a droplet) from its
+    /// processed spectra, each channel's acquisitions averaged.
+    fn reading_proxies(
+        &self,
+        plan: &ExperimentPlan,
+        spectra: Option<&BTreeMap<ChannelKind, Vec<Spectrum>>>,
+        readings: &BTreeMap<String, f64>,
+    ) -> (Vec<Option<f64>>, Vec<(String, String)>) {
+        let channels: BTreeMap<ChannelKind, Spectrum> = spectra
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((*k, measure::average(v)?)))
+            .collect();
+        measure::proxies(
+            self.c,
+            &plan.variables,
+            &plan.derived,
+            &channels,
+            readings,
+            &self.calibration,
+        )
     }
 
     /// The experiment's measurement begins: the settings in effect now are its settings.

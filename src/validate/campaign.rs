@@ -913,6 +913,9 @@ pub struct Measurement {
     /// A transient (ramped) flow experiment: the flows sweep while spectra are taken all the
     /// time. `None`: one steady-state reading per experiment.
     pub transient: Option<Transient>,
+    /// Segmented (droplet) flow: a train of droplets in a carrier, a spectrum per droplet.
+    /// `None`: the stream is continuous.
+    pub droplets: Option<Droplets>,
     pub span: Span,
 }
 
@@ -956,6 +959,59 @@ pub struct Transient {
     pub every: f64,
     pub residence: ResidenceModel,
     pub span: Span,
+}
+
+/// The most droplets one experiment may generate.
+pub const MAX_DROPLETS: u32 = 1000;
+
+/// `droplets { carrier p_oil, volume 2 uL, spacing 4 uL, count 8, every 1 s, detect {
+/// channel absorbance, at 450 nm, above 0.05 } }`: segmented flow. After the reactor is
+/// filled with carrier, the experiment's reagent pumps and the carrier pump take turns at the
+/// experiment's total flow, so `count` droplets of `volume` leave the mixer separated by
+/// `spacing` of carrier; the train moves on under carrier (stopping `hold` seconds with the
+/// whole train in the reactor: stop-and-go), the spectrometer reads the cell every `every`
+/// seconds while it passes, each reading is told droplet or carrier by the threshold, and each
+/// droplet's spectrum is mapped to the droplet the journal says it is (see `crate::droplet`).
+///
+/// Invariants (validation): `carrier` is a pump nothing derives, on the way to the cell, whose
+/// limits hold the experiment's total flow over the variable box; volume, spacing and every
+/// are above zero, `1 ..= MAX_DROPLETS` droplets, one reading of every channel fits in `every`
+/// and a droplet stays in the cell for at least two readings at the highest total flow; the
+/// detection channel is measured and its wavelength inside the spectrometer's range; with a
+/// hold, the whole train fits in the reactor before the cell.
+#[derive(Debug, Clone)]
+pub struct Droplets {
+    pub carrier: DeviceId,
+    /// Each droplet's volume, m³.
+    pub volume: f64,
+    /// Carrier between two droplets, m³.
+    pub spacing: f64,
+    pub count: u32,
+    /// Interval between readings while the train passes the cell, s.
+    pub every: f64,
+    /// Stop-and-go: how long the flow stops once the train is in the reactor, s (0: none).
+    pub hold: f64,
+    pub detect: Detection,
+    pub span: Span,
+}
+
+/// How a reading is told droplet or carrier: the channel's processed value at a wavelength
+/// above a threshold (absorbance in AU, photoluminescence in counts over dark).
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub channel: ChannelKind,
+    /// m.
+    pub wavelength: f64,
+    pub above: f64,
+    /// Where the wavelength is written.
+    pub at: Span,
+}
+
+impl Droplets {
+    /// The train's length, m³: every droplet and the carrier between them.
+    pub fn train(&self) -> f64 {
+        f64::from(self.count) * self.volume + f64::from(self.count.saturating_sub(1)) * self.spacing
+    }
 }
 
 /// How a ramp moves between its ends.

@@ -369,6 +369,7 @@ impl<'a> Validator<'a> {
             route: None,
             probe: None,
             transient: None,
+            droplets: None,
             span: m.span,
         };
         let mut errors = Vec::new();
@@ -489,6 +490,12 @@ impl<'a> Validator<'a> {
                         Err(mut ds) => errors.append(&mut ds),
                     }
                 }
+                MeasureEntry::Channel { name, props, span } if name.name == "droplets" => {
+                    match self.droplets(props.as_ref(), *span) {
+                        Ok(d) => measurement.droplets = Some(d),
+                        Err(mut ds) => errors.append(&mut ds),
+                    }
+                }
                 MeasureEntry::Channel { name, props, span } if name.name == "probe" => {
                     match self.probe(cell, props.as_ref(), *span) {
                         Ok(p) => measurement.probe = Some(p),
@@ -520,6 +527,7 @@ impl<'a> Validator<'a> {
                                     "reference_dye",
                                     "probe",
                                     "transient",
+                                    "droplets",
                                 ],
                             ) {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -632,6 +640,10 @@ impl<'a> Validator<'a> {
                     .at(m.span)
                     .help("the steady-state wait counts reactor volumes, so every device between the mixer and the cell needs a `volume`"),
             ),
+        }
+        // After the ways and the reactor volume: the carrier's way and the train's room.
+        if let Some(d) = &measurement.droplets {
+            errors.extend(self.droplets_fit(&measurement, d));
         }
         for d in errors {
             self.error(d);
@@ -1757,12 +1769,21 @@ impl<'a> Validator<'a> {
 
     /// A wavelength at which a spectrum is read must be one the spectrometer measures.
     fn within_spectrometer(&self, si: f64, span: Span) -> Result<(), Diagnostic> {
-        let Some(spec) = self
-            .measurement
-            .as_ref()
-            .and_then(|m| m.spectrometer)
-            .and_then(|s| self.devices.get(s))
-        else {
+        self.within_range_of(
+            self.measurement.as_ref().and_then(|m| m.spectrometer),
+            si,
+            span,
+        )
+    }
+
+    /// A wavelength must be one `spectrometer` measures.
+    pub(super) fn within_range_of(
+        &self,
+        spectrometer: Option<DeviceId>,
+        si: f64,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
+        let Some(spec) = spectrometer.and_then(|s| self.devices.get(s)) else {
             return Ok(());
         };
         let Some(PropertyValue::Range { lo, hi, unit }) = spec.property("range") else {

@@ -10,6 +10,7 @@
 pub mod bounds;
 pub mod campaign;
 mod data;
+mod droplets;
 pub mod durations;
 pub mod expr;
 mod fit;
@@ -244,6 +245,7 @@ impl<'a> Validator<'a> {
         self.lines_in_campaign();
         self.priors();
         self.prove_bounds();
+        self.prove_droplets();
         self.prove_waits();
         self.prove_probe();
         self.budget_checks(&header);

@@ -928,6 +928,12 @@ impl<'a> Validator<'a> {
                 } if matches!(name.name.as_str(), "flush" | "blank" | "reference_dye") => {
                     p.get("pump")
                 }
+                // The carrier of a droplets measurement runs between droplets, set by the plan.
+                ast::MeasureEntry::Channel {
+                    name,
+                    props: Some(p),
+                    ..
+                } if name.name == "droplets" => p.get("carrier"),
                 _ => None,
             })
             .filter_map(|p| match &p.value {

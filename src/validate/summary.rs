@@ -323,6 +323,27 @@ pub fn summary(c: &Campaign) -> String {
                 t.spectra()
             );
         }
+        if let Some(d) = &m.droplets {
+            let seconds = DisplayUnit::of("s");
+            let microlitres = DisplayUnit::of("uL");
+            let _ = writeln!(
+                s,
+                "  droplets: {} of {} spaced {} by carrier {}, read every {}{}; a droplet is a reading of {} at {} above {}",
+                d.count,
+                microlitres.format(d.volume),
+                microlitres.format(d.spacing),
+                c.devices.get(d.carrier).map_or("?", |x| x.name.as_str()),
+                seconds.approx(d.every),
+                if d.hold > 0.0 {
+                    format!(", stopped {} in the reactor", seconds.approx(d.hold))
+                } else {
+                    String::new()
+                },
+                d.detect.channel.name(),
+                DisplayUnit::of("nm").format(d.detect.wavelength),
+                qdx_units::format_number(d.detect.above)
+            );
+        }
     }
     if !c.proxies.is_empty() {
         let _ = writeln!(s, "proxies:");

@@ -42,6 +42,11 @@ pub struct SimConfig {
     #[serde(default)]
     pub lights: Vec<LightConfig>,
     pub chemistry: ChemistryConfig,
+    /// The stream is segmented: droplets of the reagents in an immiscible carrier. Segments
+    /// do not mix along the path, so the cell sees what is at its middle (plug flow) rather
+    /// than the laminar average that smears a continuous stream (see `crate::flow`).
+    #[serde(default)]
+    pub segmented: bool,
 }
 
 /// A light source shining through a spectrometer's flow cell.

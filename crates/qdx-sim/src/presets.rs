@@ -108,6 +108,7 @@ pub fn cspbx3(seed: u64) -> SimConfig {
             },
             params: BTreeMap::new(),
         },
+        segmented: false,
     }
 }
 
@@ -139,5 +140,6 @@ pub fn cdse(seed: u64) -> SimConfig {
             },
             params: BTreeMap::new(),
         },
+        segmented: false,
     }
 }

@@ -110,6 +110,8 @@ pub(crate) struct World {
     pub lights: Vec<LightState>,
     pub flow: FlowHistory,
     coils: Vec<CoilSpan>,
+    /// Droplets in a carrier: no axial dispersion ([`SimConfig::segmented`]).
+    segmented: bool,
     pub chemistry: BoundChemistry,
     pub last_update: f64,
 }
@@ -227,6 +229,7 @@ impl World {
                 .collect(),
             flow: FlowHistory::new(config.pumps.len()),
             coils,
+            segmented: config.segmented,
             chemistry: BoundChemistry::bind(&config.chemistry, &config.pumps)?,
             last_update: 0.0,
         })
@@ -336,7 +339,8 @@ impl World {
 
     /// The populations in the flow cell of spectrometer `index` at time `t` (s): the average
     /// over the laminar quantiles of what each streamline carries (see [`crate::flow`]).
-    /// Streamlines still holding the initial solvent contribute nothing.
+    /// Streamlines still holding the initial solvent contribute nothing. A segmented stream
+    /// has one "streamline": every segment moves with the mean flow, unmixed.
     pub(crate) fn cell_populations(&self, index: usize, t: f64) -> Vec<Population> {
         let Some(spec) = self.spectrometers.get(index) else {
             return Vec::new();
@@ -347,7 +351,12 @@ impl World {
         // is stopped they stay, reacting, until `t`.
         let horizon = t;
         let mut groups: BTreeMap<Vec<i64>, (Conditions, f64)> = BTreeMap::new();
-        for theta in laminar_quantiles() {
+        let lags: Vec<f64> = if self.segmented {
+            vec![1.0; LAMINAR_POINTS]
+        } else {
+            laminar_quantiles().to_vec()
+        };
+        for theta in lags {
             let v_in = v_now - theta * x_cell;
             let Some(c) = self.conditions(v_in, x_cell, horizon) else {
                 continue;
