@@ -161,9 +161,9 @@ fn every_droplet_is_detected_and_its_residence_comes_from_the_journal() {
     let package = std::fs::read_to_string(bundle.join("datapackage.json")).expect("package");
     assert!(package.contains("\"droplets.csv\""));
     // The readings are one array per channel, as a transient's.
-    let stack =
-        qdx::files::stack::stack_file(1, qdx::validate::campaign::ChannelKind::Photoluminescence);
-    assert!(qdx::files::stack::read_row(&bundle, &stack, 0).is_some());
+    let pl = qdx::validate::campaign::ChannelKind::Photoluminescence;
+    let stack = qdx::files::stack::stack_file(1, pl);
+    assert!(qdx::files::stack::read_row(&bundle, &stack, 0, pl).is_some());
 }
 
 #[test]

@@ -117,14 +117,14 @@ fn listing(dir: &Path) -> String {
     let csv = spectra.iter().any(|n| n.ends_with(".csv"));
     let npy = spectra.iter().any(|n| n.ends_with(".npy"));
     let spectra_line = match (csv, npy) {
-        (true, true) => {
-            Some("raw spectra, CSV: the axis (wavelength or q), then the values; ramps as .npy")
-        }
+        (true, true) => Some(
+            "raw spectra, CSV: the axis (wavelength or q), then the values; ramps and trains as .npy",
+        ),
         (true, false) => Some("raw spectra, CSV: the axis (wavelength or q), then the values"),
-        (false, true) => Some("raw spectra: ramps as .npy stacks (numpy.load)"),
+        (false, true) => Some("raw spectra: ramps and droplet trains as .npy stacks (numpy.load)"),
         (false, false) => None,
     };
-    let entries: [(&str, Option<&str>); 11] = [
+    let entries: [(&str, Option<&str>); 12] = [
         (
             "observations.csv",
             Some("one row per experiment (pandas: pd.read_csv(\"…/observations.csv\"))"),
@@ -135,6 +135,7 @@ fn listing(dir: &Path) -> String {
         ),
         ("spectra.csv", Some("the spectrum files of each experiment")),
         ("transient.csv", Some("one row per reading of each ramp")),
+        ("droplets.csv", Some("one row per droplet of each train")),
         ("map.csv", Some("the map's mean and sd over a grid")),
         ("report.html", Some("plots of the campaign")),
         ("journal.jsonl", Some("every event, in order")),
