@@ -8,7 +8,7 @@ use qdx::journal::{DropletMeasured, Event, Record};
 use qdx::runtime::{RunOptions, run_simulated};
 use qdx::validate::campaign::Campaign;
 
-use crate::support::{check_text, qdx_ok, run_killed_after};
+use crate::support::{check_text, qdx_ok, run_whole_then_killed_at};
 
 const EXAMPLE: &str = "examples/abdel-latif-2021-droplet.qdx";
 
@@ -170,31 +170,8 @@ fn every_droplet_is_detected_and_its_residence_comes_from_the_journal() {
 fn a_run_killed_in_the_middle_of_a_train_and_resumed_maps_the_same_droplets() {
     let dir = tempfile::tempdir().expect("temp");
     let (path, _) = example(dir.path(), 2, |t| t);
-    let full = dir.path().join("full");
-    qdx_ok(&[
-        "run".as_ref(),
-        path.as_os_str(),
-        "-q".as_ref(),
-        "--out".as_ref(),
-        full.as_os_str(),
-    ]);
     // Kill it right after the 10th reading of the second experiment's train.
-    let halt = records(&full)
-        .iter()
-        .find(|r| {
-            matches!(
-                r.event,
-                Event::Acquired {
-                    experiment: 1,
-                    tick: Some(10),
-                    ..
-                }
-            )
-        })
-        .map(|r| r.seq)
-        .expect("the train's 11th reading");
-    let bundle = dir.path().join("killed");
-    run_killed_after(&path, &bundle, halt);
+    let (full, bundle) = run_whole_then_killed_at(&path, dir.path(), 1, 10);
     let cut = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
     assert_eq!(
         droplets(&cut).len(),

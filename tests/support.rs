@@ -90,3 +90,37 @@ pub fn qdx_ok(args: &[&std::ffi::OsStr]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `campaign` whole into `<dir>/full`, then again into `<dir>/killed`, killed right after
+/// the journal record of reading `tick` of `experiment` (as the whole run numbered it), so a
+/// test can resume it mid-ramp or mid-train. Returns the whole run's and the killed run's
+/// bundles.
+pub fn run_whole_then_killed_at(
+    campaign: &Path,
+    dir: &Path,
+    experiment: u64,
+    tick: u32,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use qdx::journal::Event;
+    let full = dir.join("full");
+    qdx_ok(&[
+        "run".as_ref(),
+        campaign.as_os_str(),
+        "-q".as_ref(),
+        "--out".as_ref(),
+        full.as_os_str(),
+    ]);
+    let records =
+        qdx::journal::live(&qdx::journal::read(&full.join("journal.jsonl")).expect("journal"));
+    let halt = records
+        .iter()
+        .find(|r| {
+            matches!(r.event, Event::Acquired { experiment: e, tick: Some(t), .. }
+                if e == experiment && t == tick)
+        })
+        .map(|r| r.seq)
+        .unwrap_or_else(|| panic!("experiment {experiment} has no reading {tick}"));
+    let bundle = dir.join("killed");
+    run_killed_after(campaign, &bundle, halt);
+    (full, bundle)
+}

@@ -7,7 +7,7 @@ use qdx::journal::{Event, Record};
 use qdx::runtime::{RunOptions, run_simulated};
 use qdx::validate::campaign::Campaign;
 
-use crate::support::{check_text, qdx_ok, run_killed_after};
+use crate::support::{check_text, qdx_ok, run_whole_then_killed_at};
 
 const EXAMPLE: &str = "examples/cdse-transient.qdx";
 
@@ -162,31 +162,8 @@ fn a_transient_run_maps_every_spectrum_to_the_fluid_it_read() {
 fn a_run_killed_in_the_middle_of_a_ramp_and_resumed_maps_every_spectrum_from_its_journal() {
     let dir = tempfile::tempdir().expect("temp");
     let (path, c) = short_example(dir.path(), 3);
-    let full = dir.path().join("full");
-    qdx_ok(&[
-        "run".as_ref(),
-        path.as_os_str(),
-        "-q".as_ref(),
-        "--out".as_ref(),
-        full.as_os_str(),
-    ]);
     // Kill it right after the 30th spectrum of the second experiment's ramp.
-    let halt = records(&full)
-        .iter()
-        .find(|r| {
-            matches!(
-                r.event,
-                Event::Acquired {
-                    experiment: 1,
-                    tick: Some(30),
-                    ..
-                }
-            )
-        })
-        .map(|r| r.seq)
-        .expect("the ramp's 31st spectrum");
-    let bundle = dir.path().join("killed");
-    run_killed_after(&path, &bundle, halt);
+    let (full, bundle) = run_whole_then_killed_at(&path, dir.path(), 1, 30);
     let cut = qdx::journal::read(&bundle.join("journal.jsonl")).expect("journal");
     assert_eq!(
         ticks(&cut).len(),
