@@ -1723,6 +1723,8 @@ impl Acquisition {
 /// How Bayesian optimisation models experiments that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureModel {
+    /// `auto` (the default): one of the two below at each suggestion, chosen by the data.
+    Auto,
     /// `feasibility_model`: a classifier of where experiments succeed.
     FeasibilityModel,
     /// `impute_worst`: a failure counts as the worst score seen.
@@ -1730,7 +1732,8 @@ pub enum FailureModel {
 }
 
 impl FailureModel {
-    pub const NAMES: [(&'static str, FailureModel); 2] = [
+    pub const NAMES: [(&'static str, FailureModel); 3] = [
+        ("auto", FailureModel::Auto),
         ("feasibility_model", FailureModel::FeasibilityModel),
         ("impute_worst", FailureModel::ImputeWorst),
     ];

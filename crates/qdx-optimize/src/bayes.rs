@@ -6,7 +6,8 @@
 //! `warp.rs`) and a Matérn-5/2 ARD GP is fitted by MAP (warm-started from the previous fit);
 //! (3) if any experiment failed, a second GP regressed on ±1 success labels gives `P(success)`,
 //! whose log is added to the log acquisition (failed points are never given made-up values unless
-//! `FailureHandling::ImputeWorst` is chosen); (4) the acquisition is maximised by projected L-BFGS
+//! `FailureHandling::ImputeWorst` is declared, or chosen by `FailureHandling::Auto`, the default,
+//! which compares the two treatments on the data at each ask: `failures.rs`); (4) the acquisition is maximised by projected L-BFGS
 //! from the best of scrambled-Sobol and local (around the best observations) candidates, categorical
 //! coordinates held fixed during the gradient steps; in pool mode every free pool point is scored
 //! instead; (5) basin escape (`basin_escape`): when the chosen point is a re-measurement — within
@@ -39,6 +40,7 @@ use crate::composite::{self, CompositeModel, ValueModel};
 use crate::design::{Design, DesignKind};
 use crate::domain::{Domain, Point, Variable, point_key};
 use crate::error::{OptimizeError, Result};
+use crate::failures::{self, FailureChoice};
 use crate::gp::{FitEffort, Gp, Metric, Prior, normal};
 use crate::lbfgs;
 use crate::learned::{BayesSurrogate, Learned, Regressor};
@@ -79,8 +81,12 @@ pub enum Kernel {
 /// How failed experiments enter the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FailureHandling {
-    /// A GP classifier on success labels weights the acquisition by `P(success)`.
+    /// The default: at each ask with failures, one of the two below, chosen by which models
+    /// the successful outcomes better out of sample (see `failures.rs`); the choice and its
+    /// evidence are each suggestion's `explain.failures`.
     #[default]
+    Auto,
+    /// A GP classifier on success labels weights the acquisition by `P(success)`.
     FeasibilityModel,
     /// Failed experiments get the worst observed utility (the usual penalty workaround; kept for
     /// comparison in benchmarks).
@@ -149,7 +155,7 @@ impl BayesOptions {
             kernel: Kernel::Matern52,
             acquisition: Acquisition::LogEi,
             batch: 1,
-            failures: FailureHandling::FeasibilityModel,
+            failures: FailureHandling::Auto,
             output_warping: true,
             basin_escape: true,
             model: BayesModel::Composite,
@@ -195,6 +201,8 @@ pub struct Bayesian {
     feas_theta: Option<Vec<f64>>,
     /// Warm starts of the composite model's GPs, one per objective.
     value_thetas: Vec<Option<Vec<f64>>>,
+    /// What `failures auto` chose for the current ask (recomputed from the data each ask).
+    failure_choice: Option<FailureChoice>,
 }
 
 /// An acquisition surface over model space: where it may look and what it is worth there.
@@ -301,6 +309,7 @@ impl Bayesian {
             theta: None,
             feas_theta: None,
             value_thetas: Vec::new(),
+            failure_choice: None,
         })
     }
 
@@ -439,7 +448,42 @@ impl Bayesian {
                 self.options.acquisition,
                 Acquisition::LogEi | Acquisition::NoisyEi
             )
-            && self.options.failures == FailureHandling::FeasibilityModel
+            && self.failure_treatment() == FailureHandling::FeasibilityModel
+    }
+
+    /// The treatment of failures this ask uses: the declared one, or what `auto` chose.
+    fn failure_treatment(&self) -> FailureHandling {
+        match (self.options.failures, &self.failure_choice) {
+            (FailureHandling::Auto, Some(c)) => c.treatment(),
+            (FailureHandling::Auto, None) => FailureHandling::FeasibilityModel,
+            (declared, _) => declared,
+        }
+    }
+
+    /// With `failures auto` and failures among the observations, which treatment this ask uses
+    /// (see `failures.rs`); `None` otherwise.
+    fn choose_failures(&self) -> Option<FailureChoice> {
+        if self.options.failures != FailureHandling::Auto {
+            return None;
+        }
+        let domain = &self.history.domain;
+        let inputs: Vec<Vec<f64>> = self
+            .history
+            .observations
+            .iter()
+            .map(|o| domain.to_model(&o.point))
+            .collect();
+        let categorical: Vec<bool> = domain
+            .variables()
+            .iter()
+            .map(Variable::is_categorical)
+            .collect();
+        failures::choose(
+            &inputs,
+            &self.history.utilities(None),
+            &categorical,
+            self.seed,
+        )
     }
 
     /// Model-based suggestions from one GP per measured value (see `composite.rs`). No basin
@@ -618,7 +662,7 @@ impl Bayesian {
             .iter()
             .map(Variable::is_categorical)
             .collect();
-        let impute = self.options.failures == FailureHandling::ImputeWorst;
+        let impute = self.failure_treatment() == FailureHandling::ImputeWorst;
         let worst = utilities
             .iter()
             .flatten()
@@ -820,7 +864,7 @@ impl Bayesian {
             .map(Variable::is_categorical)
             .collect();
         let levels: Vec<Option<usize>> = (0..domain.dim()).map(|i| domain.levels_of(i)).collect();
-        let impute = self.options.failures == FailureHandling::ImputeWorst;
+        let impute = self.failure_treatment() == FailureHandling::ImputeWorst;
         let worst = utilities
             .iter()
             .flatten()
@@ -1224,13 +1268,17 @@ impl Strategy for Bayesian {
         if out.len() < n && successes >= 2 {
             let mut pend: Vec<Point> = pending.to_vec();
             pend.extend(out.iter().map(|s| s.point.clone()));
-            let more = if self.uses_composite() {
+            self.failure_choice = self.choose_failures();
+            let mut more = if self.uses_composite() {
                 self.ask_composite(n - out.len(), &pend, &mut rng)?
             } else if self.options.surrogate != BayesSurrogate::Gp {
                 self.ask_learned(n - out.len(), &pend, &mut rng)?
             } else {
                 self.ask_model(n - out.len(), &pend, &mut rng)?
             };
+            for s in &mut more {
+                s.explain.failures.clone_from(&self.failure_choice);
+            }
             out.extend(more);
         }
         Ok(out)
@@ -1454,6 +1502,90 @@ mod tests {
             assert!(g.point.0[0].as_f64() < 0.62, "{:?}", g.point);
             assert!(g.explain.feasibility.is_some());
         }
+    }
+
+    /// Observations on [0, 1] of `value`, failed wherever `fails` holds: 14 evenly spaced points.
+    fn failing(value: impl Fn(f64) -> f64, fails: impl Fn(f64) -> bool) -> Vec<Observation> {
+        (0..14)
+            .map(|i| {
+                let x = i as f64 / 13.0;
+                let outcome = if fails(x) {
+                    Outcome::Failed {
+                        reason: "no product".into(),
+                    }
+                } else {
+                    Outcome::single("y", value(x))
+                };
+                Observation {
+                    point: Point(vec![Value::Real(x)]),
+                    outcome,
+                }
+            })
+            .collect()
+    }
+
+    /// What `failures auto` chose for the next suggestion after `obs`.
+    fn auto_choice(obs: &[Observation], seed: u64) -> crate::failures::FailureChoice {
+        let d = Arc::new(Domain::new(vec![Variable::continuous("x", 0.0, 1.0)]).unwrap());
+        let options = BayesOptions::for_domain(&d);
+        assert_eq!(options.failures, FailureHandling::Auto);
+        let mut s = Bayesian::new(options, d, objectives(), seed).unwrap();
+        s.tell(obs).unwrap();
+        let sug = s.ask(1, &[]).unwrap();
+        assert_eq!(sug[0].explain.phase, "model");
+        sug[0]
+            .explain
+            .failures
+            .clone()
+            .expect("auto records its choice")
+    }
+
+    /// Failures bordering the best values (a decomposition limit next to the best
+    /// temperature): imputing the worst value there contradicts the measured neighbours, so
+    /// `auto` keeps the feasibility model.
+    #[test]
+    fn auto_keeps_the_feasibility_model_when_failures_border_good_results() {
+        let obs = failing(|x| x, |x| x > 0.6);
+        let c = auto_choice(&obs, 3);
+        assert_eq!(c.choice, "feasibility_model", "{c:?}");
+        assert_eq!((c.failures, c.successes), (6, 8));
+        let (f, i) = (c.feasibility_score.unwrap(), c.impute_score.unwrap());
+        assert!(f > i, "{c:?}");
+    }
+
+    /// Failures in the valley of the measured values (what would have been the worst results
+    /// failed instead): the imputed worst value agrees with the successes around it, so `auto`
+    /// imputes.
+    #[test]
+    fn auto_imputes_when_failures_continue_the_worst_results() {
+        let obs = failing(|x| (6.0 * x).sin(), |x| (6.0 * x).sin() < -0.5);
+        let c = auto_choice(&obs, 3);
+        assert_eq!(c.choice, "impute_worst", "{c:?}");
+        let (f, i) = (c.feasibility_score.unwrap(), c.impute_score.unwrap());
+        assert!(i > f, "{c:?}");
+    }
+
+    /// The choice depends on the observations and the seed only: the same data give the same
+    /// scores whether told at once (a resumed run) or one by one with asks between them (a
+    /// live run, whose warm starts and ask counter differ); no failures, no choice.
+    #[test]
+    fn auto_choice_is_a_function_of_the_data() {
+        let obs = failing(|x| x, |x| x > 0.6);
+        let once = auto_choice(&obs, 7);
+        assert_eq!(once, auto_choice(&obs, 7));
+        let d = Arc::new(Domain::new(vec![Variable::continuous("x", 0.0, 1.0)]).unwrap());
+        let mut live = Bayesian::new(BayesOptions::for_domain(&d), d, objectives(), 7).unwrap();
+        let mut last = None;
+        for o in &obs {
+            live.tell(std::slice::from_ref(o)).unwrap();
+            last = live.ask(1, &[]).unwrap().pop();
+        }
+        assert_eq!(last.unwrap().explain.failures, Some(once));
+        let clean = failing(|x| x, |_| false);
+        let d = Arc::new(Domain::new(vec![Variable::continuous("x", 0.0, 1.0)]).unwrap());
+        let mut s = Bayesian::new(BayesOptions::for_domain(&d), d, objectives(), 7).unwrap();
+        s.tell(&clean).unwrap();
+        assert_eq!(s.ask(1, &[]).unwrap()[0].explain.failures, None);
     }
 
     /// A desirability of two measured values goes through the composite model (one GP per
