@@ -334,6 +334,20 @@ fn run_once(a: &Args, problem: &Problem, seed: u64) -> String {
                     .is_some_and(|f| f.choice == "impute_worst"),
             );
             let (noisy, truth) = (problem.eval)(&s.point, &mut rng);
+            if std::env::var_os("QDX_BENCH_TRACE").is_some() {
+                eprintln!(
+                    "{} {:?} {:.4} basins={:?} sd={:?}",
+                    best_so_far.len(),
+                    s.point
+                        .0
+                        .iter()
+                        .map(|v| (v.as_f64() * 1000.0).round() / 1000.0)
+                        .collect::<Vec<_>>(),
+                    truth,
+                    s.explain.details.get("excluded_basins"),
+                    s.explain.predicted_sd
+                );
+            }
             let outcome = match noisy {
                 Some(v) if v.is_finite() => {
                     Outcome::Measured(BTreeMap::from([("y".to_string(), v)]))
