@@ -1484,8 +1484,9 @@ fn a_match_over_a_choice_sets_the_rate_of_each_level() {
     let budget = c.budget.experiments;
     let mut short = c.clone();
     short.budget.experiments = Some(budget.map_or(3, |b| b.min(3)));
-    let summary = run_simulated(&short, dir.path(), &options()).expect("runs");
+    let out = dir.path().join("run");
+    let summary = run_simulated(&short, &out, &options()).expect("runs");
     assert!(summary.experiments > 0);
-    let (_, problems) = qdx::bundle::verify(dir.path()).expect("manifest");
+    let (_, problems) = qdx::bundle::verify(&out).expect("manifest");
     assert!(problems.is_empty(), "{problems:?}");
 }

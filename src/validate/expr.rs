@@ -761,16 +761,13 @@ impl Typer<'_> {
             .collect();
         if !missing.is_empty() {
             let (what, list) = match missing.as_slice() {
-                [one] => ("a value for level", one.clone()),
-                [rest @ .., last] => (
-                    "values for levels",
-                    format!("{} and {last}", rest.join(", ")),
-                ),
-                [] => ("values for levels", String::new()),
+                [one] => ("level", one.clone()),
+                [rest @ .., last] => ("levels", format!("{} and {last}", rest.join(", "))),
+                [] => ("levels", String::new()),
             };
             return Err(Diagnostic::error(
                 code::MATCH_LEVEL,
-                format!("the `match` over `{name}` has no {what} {list}"),
+                format!("the `match` over `{name}` gives no value for {what} {list}"),
             )
             .at(span)
             .help(format!(
