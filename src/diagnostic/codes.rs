@@ -248,6 +248,10 @@ catalog! {
         pub const MAP_OBJECTIVE: &str = "qdx::validate::map_objective";
         /// A map acquisition without a `map`, an optimising acquisition or strategy with one.
         pub const MAP_STRATEGY: &str = "qdx::validate::map_strategy";
+        /// A `match` names a level the choice lacks, gives a level twice, or leaves one out.
+        pub const MATCH_LEVEL: &str = "qdx::validate::match_level";
+        /// A `match` is over something other than a choice variable, or where none is visible.
+        pub const MATCH_SUBJECT: &str = "qdx::validate::match_subject";
         /// A proxy has two objectives.
         pub const DUPLICATE_OBJECTIVE: &str = "qdx::validate::duplicate_objective";
         /// A fault has two policies.

@@ -724,6 +724,9 @@ fn expression(out: &mut Out, index: &Index, block: &str) {
         }
     }
     out.keywords(&["and", "or", "not", "within"]);
+    if matches!(block, "derive" | "constraints") {
+        out.keywords(&["match"]);
+    }
 }
 
 /// The dimension a number at the cursor takes, when the place says.

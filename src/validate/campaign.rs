@@ -2039,8 +2039,8 @@ pub struct Simulation {
     pub model: SimulationModel,
     /// Parameters in SI, by name.
     pub parameters: BTreeMap<String, f64>,
-    /// Role → stocks (for chemistry models): one stock, except `halide`, which lists every
-    /// stock that declares a halide.
+    /// Role → stocks (for chemistry models): one stock, except `halide` (exchange) and `lead`
+    /// (synthesis), which list every stock that declares a halide.
     pub roles: BTreeMap<String, Vec<StockId>>,
     pub span: Span,
 }
@@ -2048,6 +2048,7 @@ pub struct Simulation {
 #[derive(Debug, Clone)]
 pub enum SimulationModel {
     CsPbX3HalideExchange,
+    CsFaPbX3Synthesis,
     CdSeGrowth,
     Table {
         path: String,
@@ -2076,7 +2077,9 @@ impl SimulationModel {
             SimulationModel::Table { inputs, .. } | SimulationModel::Script { inputs, .. } => {
                 Some(inputs)
             }
-            SimulationModel::CsPbX3HalideExchange | SimulationModel::CdSeGrowth => None,
+            SimulationModel::CsPbX3HalideExchange
+            | SimulationModel::CsFaPbX3Synthesis
+            | SimulationModel::CdSeGrowth => None,
         }
     }
 
@@ -2086,7 +2089,9 @@ impl SimulationModel {
             SimulationModel::Table { outputs, .. } | SimulationModel::Script { outputs, .. } => {
                 outputs
             }
-            SimulationModel::CsPbX3HalideExchange | SimulationModel::CdSeGrowth => &[],
+            SimulationModel::CsPbX3HalideExchange
+            | SimulationModel::CsFaPbX3Synthesis
+            | SimulationModel::CdSeGrowth => &[],
         }
     }
 }

@@ -482,6 +482,7 @@ pub fn summary(c: &Campaign) -> String {
     if let Some(sim) = &c.simulation {
         let model = match &sim.model {
             SimulationModel::CsPbX3HalideExchange => "cspbx3_halide_exchange".to_owned(),
+            SimulationModel::CsFaPbX3Synthesis => "csfa_pbx3_synthesis".to_owned(),
             SimulationModel::CdSeGrowth => "cdse_growth".to_owned(),
             SimulationModel::Table { path, pool, .. } => {
                 format!("table {path} ({})", if *pool { "pool" } else { "emulator" })
