@@ -502,6 +502,8 @@ catalog! {
         pub const TOO_MANY_ARGUMENTS: &str = "qdx::validate::too_many_arguments";
         /// A `transient` measurement is incomplete or out of range (its ramp, its spectra, its interval).
         pub const TRANSIENT: &str = "qdx::validate::transient";
+        /// Warning: under the declared axial dispersion each spectrum of a ramp mixes fluid from a large part of it, or the dispersion is beyond the model's small-dispersion range.
+        pub const TRANSIENT_DISPERSION: &str = "qdx::validate::transient_dispersion";
         /// A `transient` measurement asks for what qdx cannot map back to conditions (a ramp that changes more than the flow).
         pub const TRANSIENT_UNSUPPORTED: &str = "qdx::validate::transient_unsupported";
         /// Warning: a device (a heater, a spectrometer) is not attached to anything.
