@@ -7,7 +7,8 @@
 //! (3) if any experiment failed, a second GP regressed on ±1 success labels gives `P(success)`,
 //! whose log is added to the log acquisition (failed points are never given made-up values unless
 //! `FailureHandling::ImputeWorst` is declared, or chosen by `FailureHandling::Auto`, the default,
-//! which compares the two treatments on the data at each ask: `failures.rs`); (4) the acquisition is maximised by projected L-BFGS
+//! which compares the two treatments on the data at each ask: `failures.rs`; a campaign the
+//! composite model serves keeps the feasibility model); (4) the acquisition is maximised by projected L-BFGS
 //! from the best of scrambled-Sobol and local (around the best observations) candidates, categorical
 //! coordinates held fixed during the gradient steps; in pool mode every free pool point is scored
 //! instead; (5) basin escape (`basin_escape`): when the chosen point is a re-measurement — within
@@ -473,6 +474,19 @@ impl Bayesian {
     /// (see `failures.rs`); `None` otherwise.
     fn choose_failures(&self) -> Option<FailureChoice> {
         if self.options.failures != FailureHandling::Auto {
+            return None;
+        }
+        // The comparison scores models of the combined score; the composite model does not
+        // fit one, and imputing would replace it by the score model, which lost to it on both
+        // simulated campaigns and both pools with failures (`bench/pools/README.md`). So a
+        // campaign the composite model serves keeps the feasibility model, unasked.
+        if self.options.model == BayesModel::Composite
+            && self.history.objectives.is_composite()
+            && matches!(
+                self.options.acquisition,
+                Acquisition::LogEi | Acquisition::NoisyEi
+            )
+        {
             return None;
         }
         let domain = &self.history.domain;
@@ -1598,6 +1612,54 @@ mod tests {
         let mut s = Bayesian::new(BayesOptions::for_domain(&d), d, objectives(), 7).unwrap();
         s.tell(&clean).unwrap();
         assert_eq!(s.ask(1, &[]).unwrap()[0].explain.failures, None);
+    }
+
+    /// A campaign the composite model serves keeps it and the feasibility model even where
+    /// failures continue the worst results (where a score model would impute): `auto` asks
+    /// nothing and records nothing.
+    #[test]
+    fn auto_leaves_the_composite_model_and_its_feasibility_model_alone() {
+        let d = Arc::new(Domain::new(vec![Variable::continuous("x", 0.0, 1.0)]).unwrap());
+        let target = Objectives::new(
+            vec![Objective::new(
+                "peak",
+                Goal::Target {
+                    value: 0.5,
+                    tolerance: 0.05,
+                },
+            )],
+            Combine::Desirability,
+        )
+        .unwrap();
+        assert!(target.is_composite());
+        let obs: Vec<Observation> = (0..14)
+            .map(|k| {
+                let x = (k as f64 + 0.5) / 14.0;
+                let outcome = if (6.0 * x).sin() < -0.5 {
+                    Outcome::Failed {
+                        reason: "no product".into(),
+                    }
+                } else {
+                    Outcome::Measured([("peak".to_string(), x)].into())
+                };
+                Observation {
+                    point: Point(vec![Value::Real(x)]),
+                    outcome,
+                }
+            })
+            .collect();
+        assert!(
+            obs.iter()
+                .any(|o| matches!(o.outcome, Outcome::Failed { .. }))
+        );
+        let options = BayesOptions::for_domain(&d);
+        assert_eq!(options.failures, FailureHandling::Auto);
+        let mut s = Bayesian::new(options, d, target, 3).unwrap();
+        s.tell(&obs).unwrap();
+        let sug = s.ask(1, &[]).unwrap().remove(0);
+        assert_eq!(sug.explain.model.as_deref(), Some("composite"), "{sug:?}");
+        assert_eq!(sug.explain.failures, None, "{sug:?}");
+        assert!(sug.explain.feasibility.is_some(), "{sug:?}");
     }
 
     /// A desirability of two measured values goes through the composite model (one GP per

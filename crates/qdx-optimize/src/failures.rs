@@ -21,6 +21,11 @@
 //! model is the one the composite model works with, and it won every benchmark with failures
 //! next to the optimum (`bench/optimize/README.md`, "Failure handling chosen by the data").
 //!
+//! Only the score model asks: where the composite model serves the campaign (a target, a
+//! desirability, a weighted sum of several proxies), the comparison of two models of the
+//! combined score says nothing about it, and imputing would replace it by the score model, which
+//! lost to it on both pools with failures; there the feasibility model stays, unasked.
+//!
 //! Cost: two GP fits of at most n points (a short MAP search each, no warm start) and the
 //! closed-form leave-one-out predictions (`Gp::leave_one_out`), once per `ask` with failures.
 //!
