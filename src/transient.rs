@@ -154,7 +154,7 @@ impl Pumped {
     /// Volume pumped from the first command to `t`.
     fn volume_at(&self, t: f64) -> Option<f64> {
         let k = self.segment(t)?;
-        Some(self.cum[k] + self.q[k] * (t - self.t[k]))
+        Some(self.cum.get(k)? + self.q.get(k)? * (t - self.t.get(k)?))
     }
 
     /// The time the pumped volume reached `v` (the earliest, were the flow stopped then);
@@ -164,11 +164,11 @@ impl Pumped {
             return None;
         }
         let k = self.cum.partition_point(|c| *c < v).checked_sub(1)?;
-        let q = self.q[k];
+        let q = *self.q.get(k)?;
         if q <= 0.0 {
             return None;
         }
-        Some(self.t[k] + (v - self.cum[k]) / q)
+        Some(self.t.get(k)? + (v - self.cum.get(k)?) / q)
     }
 
     /// The variance (m⁶) an element gains from `from` to `to` under dispersion `d` through
@@ -180,8 +180,11 @@ impl Pumped {
         let mut total = 0.0;
         let mut a = from;
         while a < to {
+            let Some(q) = self.q.get(k) else {
+                return f64::NAN;
+            };
             let b = self.t.get(k + 1).map_or(to, |next| next.min(to));
-            total += d.variance_gain(self.q[k], b - a, volume);
+            total += d.variance_gain(*q, b - a, volume);
             a = b;
             k += 1;
         }

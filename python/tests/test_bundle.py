@@ -108,8 +108,9 @@ class BundleTest(unittest.TestCase):
         spread = readings["residence spread [s]"]
         residence = readings["residence [s]"]
         self.assertTrue(((spread > 0) & (spread < residence)).all())
-        # The mean residence at the ramp's start is V/Q: 45 uL at 40 uL/min.
-        self.assertAlmostEqual(float(residence.iloc[0]), 67.5, delta=0.1)
+        # The mean residence at the ramp's start is the plug-flow one, V/Q: the 46.5 uL from
+        # the mixer through the cell (0.5 + 40 + 5 + 1) at 40 uL/min, as the plug-flow mapping.
+        self.assertAlmostEqual(float(residence.iloc[0]), 69.75, delta=0.1)
 
     def test_a_droplet_campaign_reads_one_row_per_droplet(self):
         text = (ROOT / "examples" / "abdel-latif-2021-droplet.qdx").read_text(encoding="utf-8")
