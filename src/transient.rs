@@ -35,10 +35,11 @@
 //! [`map`] on the very events it journals; a reader of a bundle calls it on `journal.jsonl`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::journal::Event;
 use crate::plan::Command;
-use crate::validate::campaign::{Campaign, Dispersion, ResidenceModel, Transient};
+use crate::validate::campaign::{Campaign, Dispersion, RampSpan, ResidenceModel, Transient};
 
 /// Where one reading's fluid element came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,6 +320,72 @@ pub fn map<'e>(
             })
         })
         .collect()
+}
+
+/// What the optimizer needs to choose each experiment's ramp (`span chosen`; `None`
+/// otherwise): the declared ends, the shortest part ([`Transient::min_span`]), and for a
+/// candidate `(start, end)` at a point the values its readings will map to and the lab time it
+/// takes (`qdx_optimize::ramp` scores the path with them).
+///
+/// The prediction is the mapping itself, run ahead on the staircase the planner would send:
+/// the steady state at the start's flow, then one rate per reading at the declared rate
+/// ([`Transient::part`]), each reading at the middle of its acquisitions, its element's entry
+/// by plug flow ([`entry_time`]). Under axial dispersion the mapped mean lies close to the
+/// plug-flow one (`bench/transient/README.md`), which is all a choice among ramps needs. The
+/// time is the steady-state wait at the start's flow (as the planner computes it), the ramp
+/// and its hold; a temperature change before it is the same for every ramp at the point.
+pub fn ramp_search(c: &Campaign) -> Option<qdx_optimize::RampSearch> {
+    let m = c.measurement.as_ref()?;
+    let t = m
+        .transient
+        .as_ref()
+        .filter(|t| t.choice == RampSpan::Chosen)?;
+    let volume = c.topology.reactor_volume.filter(|v| *v > 0.0)?;
+    let campaign = Arc::new(c.clone());
+    let declared = t.clone();
+    let scan: f64 = m
+        .channels
+        .iter()
+        .map(|ch| ch.integration * f64::from(ch.averages))
+        .sum();
+    let (volumes, extra) = (m.steady_state_volumes, m.steady_state_extra);
+    let path = move |values: &[f64], start: f64, end: f64| {
+        let c = campaign.as_ref();
+        let part = declared.part(start, end)?;
+        let mut at = values.to_vec();
+        *at.get_mut(part.variable)? = start;
+        let rates = crate::plan::experiment::settings_at(c, &at).ok()?.rates;
+        let q0: f64 = rates.values().sum();
+        if !(q0 > 0.0 && start != 0.0) {
+            return None;
+        }
+        let steady = volumes * c.topology.residence_time(&rates) + extra;
+        // Every pump rate is proportional to the ramped variable (validation): the total flow
+        // at a reading is the start's scaled by the value then.
+        let ticks = part.ticks();
+        let mut flows = vec![(-steady, q0)];
+        flows.extend(ticks.iter().map(|(time, x)| (*time, q0 * x / start)));
+        let values: Vec<f64> = ticks
+            .iter()
+            .filter_map(|(time, _)| {
+                let read = time + 0.5 * scan;
+                let residence = read - entry_time(&flows, read, volume)?;
+                (residence > 0.0).then(|| start * (volume / residence) / q0)
+            })
+            .collect();
+        Some(qdx_optimize::RampPath {
+            end: part.to,
+            values,
+            seconds: steady + part.over + part.hold,
+        })
+    };
+    Some(qdx_optimize::RampSearch {
+        variable: t.variable,
+        from: t.from,
+        to: t.to,
+        min_span: t.min_span(),
+        path: Arc::new(path),
+    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,11 @@ fn short_example(dir: &Path, n: u64) -> (std::path::PathBuf, Campaign) {
     short_example_mapped_by(dir, n, "    residence plug_flow\n")
 }
 
+/// [`short_example`] whose ramps the optimizer chooses (`span chosen`).
+fn chosen_example(dir: &Path, n: u64) -> (std::path::PathBuf, Campaign) {
+    short_example_mapped_by(dir, n, "    residence plug_flow\n    span chosen\n")
+}
+
 /// Taylor–Aris dispersion in a 0.5 mm tube, of a small molecule's diffusivity.
 const TAYLOR_ARIS: &str =
     "    residence axial_dispersion\n    diffusivity 1e-9 m^2/s\n    diameter 0.5 mm\n";
@@ -54,17 +59,43 @@ fn ticks(records: &[Record]) -> Vec<(u64, Vec<qdx::journal::TickMeasured>)> {
         .collect()
 }
 
+/// The ramp the optimizer chose for each experiment (`span chosen`), as its suggestion's
+/// journaled explanation records it: `(start, end)`, SI.
+fn chosen_ramps(records: &[Record]) -> std::collections::BTreeMap<u64, (f64, f64)> {
+    records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Suggested {
+                experiment,
+                explain,
+                ..
+            } => {
+                let ramp: qdx_optimize::RampChoice =
+                    serde_json::from_value(explain.get("ramp")?.clone()).expect("a ramp choice");
+                Some((*experiment, (ramp.from, ramp.to)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// What the journal's rate commands and acquisitions map each reading to, for every measured
-/// experiment: the runtime's `measured` records must say exactly this.
+/// experiment (with the part of the ramp the journal says was chosen for it): the runtime's
+/// `measured` records must say exactly this.
 fn assert_mapped_from_the_journal(c: &Campaign, records: &[Record]) {
-    let t = c
+    let declared = c
         .measurement
         .as_ref()
         .and_then(|m| m.transient.as_ref())
         .expect("a transient campaign");
     let measured = ticks(records);
+    let chosen = chosen_ramps(records);
     assert!(!measured.is_empty(), "experiments were measured");
     for (experiment, journaled) in measured {
+        let t = &match chosen.get(&experiment) {
+            Some((a, b)) => declared.part(*a, *b).expect("a part of the declared ramp"),
+            None => declared.clone(),
+        };
         let mapped = qdx::transient::map(c, t, experiment, records.iter().map(|r| (r.t, &r.event)));
         assert_eq!(
             journaled.len() as u64,
@@ -166,6 +197,166 @@ fn a_transient_run_maps_every_spectrum_to_the_fluid_it_read() {
         files, 2,
         "the array and its wavelength axis, no file per spectrum"
     );
+}
+
+#[test]
+fn a_part_of_the_declared_ramp_keeps_its_rate_direction_and_readings() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (_, c) = chosen_example(dir.path(), 3);
+    let t = c
+        .measurement
+        .as_ref()
+        .and_then(|m| m.transient.as_ref())
+        .expect("transient");
+    let um = |x: f64| x / 60e9;
+    // 40 -> 5 uL/min over 20 min: 40 -> 30 is 10/35 of it, 342.9 s, so 17 intervals of 20 s
+    // (340 s): the end moves to where the ramp is then, 30.083 uL/min.
+    let part = t.part(um(40.0), um(30.0)).expect("a part");
+    assert!((part.over - 340.0).abs() < 1e-9, "{}", part.over);
+    assert!((part.to - um(40.0 - 35.0 * 340.0 / 1200.0)).abs() < 1e-18);
+    assert_eq!((part.every, part.hold), (t.every, t.hold));
+    assert_eq!(part.spectra(), 18);
+    let ticks = part.ticks();
+    assert!((ticks[0].1 - um(40.0)).abs() < 1e-18 && (ticks[17].1 - part.to).abs() < 1e-18);
+    // A part's part at its own ends is itself.
+    let again = part.part(part.from, part.to).expect("itself");
+    assert_eq!(
+        (again.from, again.to, again.over),
+        (part.from, part.to, part.over)
+    );
+    // Against the declared direction, outside it, or shorter than 10 readings: not a part.
+    assert!(t.part(um(30.0), um(40.0)).is_none());
+    assert!(t.part(um(45.0), um(30.0)).is_none());
+    assert!(t.part(um(20.0), um(4.0)).is_none());
+    assert!(t.part(um(20.0), um(18.0)).is_none());
+    // The shortest: 9 intervals of 20 s at 35 uL/min per 20 min.
+    assert!((t.min_span() - um(35.0 * 180.0 / 1200.0)).abs() < 1e-18);
+    let shortest = t
+        .part(um(20.0), um(20.0) - t.min_span())
+        .expect("the shortest part");
+    assert_eq!(shortest.spectra(), 10);
+}
+
+#[test]
+fn the_optimizer_chooses_a_ramp_that_is_planned_run_journaled_and_mapped() {
+    let dir = tempfile::tempdir().expect("temp");
+    // The first experiment is the design's (the declared ramp); its 61 readings are enough
+    // observations for the model, which chooses the next four.
+    let (_, c) = chosen_example(dir.path(), 5);
+    let t = c
+        .measurement
+        .as_ref()
+        .and_then(|m| m.transient.as_ref())
+        .expect("transient");
+    let bundle = dir.path().join("run");
+    let options = RunOptions {
+        progress: qdx::runtime::Progress::Off,
+        sync_each: false,
+        halt_after: None,
+    };
+    let summary = run_simulated(&c, &bundle, &options).expect("the run");
+    assert_eq!(summary.experiments, 5, "{summary:?}");
+    let records = records(&bundle);
+    let chosen = chosen_ramps(&records);
+    assert_eq!(
+        chosen.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2, 3, 4],
+        "the model's suggestions choose a ramp, the design's do not"
+    );
+    assert_mapped_from_the_journal(&c, &records);
+    let measured: std::collections::BTreeMap<u64, Vec<qdx::journal::TickMeasured>> =
+        ticks(&records).into_iter().collect();
+    let mut shorter = false;
+    for (experiment, (a, b)) in &chosen {
+        let part = t
+            .part(*a, *b)
+            .expect("inside the declared ramp, in its direction");
+        let readings = &measured[experiment];
+        // Run: one reading per tick of the chosen part, not of the declared ramp.
+        assert_eq!(
+            readings.len() as u64,
+            part.spectra(),
+            "experiment {experiment}"
+        );
+        shorter |= part.spectra() < t.spectra();
+        // Journaled: the total flow the pumps were sent during the experiment spans exactly the
+        // chosen start and end (every pump rate is proportional to the total flow).
+        let mut rates = std::collections::BTreeMap::new();
+        let mut totals = Vec::new();
+        for r in &records {
+            if let Event::Command {
+                experiment: Some(x),
+                device,
+                command: qdx::plan::Command::SetRate { rate },
+                ..
+            } = &r.event
+                && x == experiment
+            {
+                rates.insert(device.clone(), *rate);
+                // The total once both pumps have their rate for this instant (the commands of
+                // one step share their time).
+                let total = rates.values().sum::<f64>();
+                match totals.last_mut() {
+                    Some((t, last)) if *t == r.t => *last = total,
+                    _ if rates.len() == 2 => totals.push((r.t, total)),
+                    _ => {}
+                }
+            }
+        }
+        let totals: Vec<f64> = totals.into_iter().map(|(_, q)| q).collect();
+        let top = totals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let low = totals.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(
+            (top - a).abs() < 1e-3 * a,
+            "experiment {experiment}: {top} against {a}"
+        );
+        assert!(
+            (low - b).abs() < 1e-3 * b,
+            "experiment {experiment}: {low} against {b}"
+        );
+        // Mapped: from the chosen start, inside the part.
+        assert!((readings[0].value - a).abs() < 1e-9 * a);
+        assert!(
+            readings
+                .iter()
+                .all(|r| r.value <= a * (1.0 + 1e-9) && r.value >= *b)
+        );
+    }
+    assert!(
+        shorter,
+        "a chosen ramp is shorter than the declared one: {chosen:?}"
+    );
+    // suggestions.jsonl says which ramp was chosen and its score, in the campaign's units.
+    let lines = std::fs::read_to_string(bundle.join("optimizer/suggestions.jsonl")).expect("file");
+    let lines: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    for (experiment, (a, b)) in &chosen {
+        let ramp = &lines[*experiment as usize]["ramp"];
+        assert_eq!(ramp["variable"], "total_flow [uL/min]");
+        assert!((ramp["from"].as_f64().expect("from") - a * 60e9).abs() < 1e-3);
+        assert!((ramp["to"].as_f64().expect("to") - b * 60e9).abs() < 1e-3);
+        assert!(ramp["score"].as_f64().is_some_and(f64::is_finite), "{ramp}");
+    }
+    assert!(
+        lines[0].get("ramp").is_none(),
+        "a design point runs the declared ramp"
+    );
+}
+
+#[test]
+fn a_run_killed_in_a_chosen_ramp_and_resumed_runs_and_maps_the_same_ramps() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (path, c) = chosen_example(dir.path(), 5);
+    // Kill it in the first chosen ramp (the fourth experiment), at its fifth spectrum.
+    let (full, bundle) = run_whole_then_killed_at(&path, dir.path(), 3, 5);
+    qdx_ok(&["resume".as_ref(), bundle.as_os_str(), "-q".as_ref()]);
+    let live = records(&bundle);
+    assert_mapped_from_the_journal(&c, &live);
+    assert_eq!(chosen_ramps(&live), chosen_ramps(&records(&full)));
+    assert_eq!(ticks(&live), ticks(&records(&full)));
+    qdx_ok(&["verify".as_ref(), bundle.as_os_str()]);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Steady-state vs transient CdSe campaigns on the simulated lab: reagent and lab time to target.
 
-Runs `cdse-steady.qdx` and `cdse-transient.qdx` (this folder) for seeds 0..N-1 with the qdx
+Runs `cdse-steady.qdx`, `cdse-transient.qdx` and `cdse-chosen.qdx` (this folder) for seeds 0..N-1 with the qdx
 binary, reads each bundle, and writes `results/runs.jsonl` (one line per run) and
 `results/summary.md` (the table in README.md).
 
@@ -37,6 +37,8 @@ TARGET_NM = 560.0
 WITHIN_NM = 4.0
 # The top of the campaign's `maximize intensity in 0 .. 400000`, and 90 % of it.
 INTENSITIES = (400000.0, 360000.0)
+# The campaigns, `cdse-{mode}.qdx`: steady state, the declared (full) ramp, the chosen ramp.
+MODES = ("steady", "transient", "chosen")
 
 
 def run(qdx, campaign, seed, out):
@@ -78,7 +80,7 @@ def reagent_until(steps, t):
 def measurements(bundle, mode):
     """[(lab time s, experiment, peak nm, intensity)] in time order, ok measurements only."""
     out = []
-    if mode == "transient":
+    if mode != "steady":
         with open(bundle / "transient.csv") as f:
             for row in csv.DictReader(f):
                 if row["peak [nm]"] and row["intensity"]:
@@ -119,10 +121,14 @@ def main():
     p.add_argument("--qdx", default=str(ROOT / "target" / "release" / "qdx"))
     p.add_argument("--keep", help="keep the bundles in this folder")
     p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated campaigns to run, of " + ", ".join(MODES)
+    )
     a = p.parse_args()
+    modes = [m for m in MODES if m in a.modes.split(",")]
     scratch = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="qdx-transient-"))
     runs = []
-    for mode in ("steady", "transient"):
+    for mode in modes:
         for seed in range(a.seeds):
             bundle = scratch / f"{mode}-{seed}"
             if not (bundle / "journal.jsonl").exists():
@@ -176,7 +182,7 @@ def main():
         "| median lab h | median reagent mL | median experiments |\n"
         "|---|---|---|---|---|---|---|---|\n"
     )
-    for mode in ("steady", "transient"):
+    for mode in modes:
         rs = [r for r in runs if r["mode"] == mode]
         for level in INTENSITIES:
             key = f"{level:.0f}"

@@ -14,6 +14,13 @@
 //! `{"choice":"feasibility_model","feasibility_score":-0.41,"impute_score":-1.2,"failures":3,"successes":9}`
 //! (the mean leave-one-out log density of the successful scores under each treatment; see
 //! `crates/qdx-optimize/src/failures.rs`).
+//!
+//! A transient campaign with `span chosen`: a model-based suggestion's `explain.ramp` is the
+//! ramp the optimizer chose (SI) and why, and the line's `ramp` says it in the campaign's
+//! units: `{"variable":"total_flow [uL/min]","from":40,"to":27.5,"readings":31,"lab time [s]":…,
+//! "score":…,"full ramp score":…}` — the score is the log joint expected improvement of its
+//! readings per lab hour, against the same for the declared ramp (`qdx_optimize::ramp`).
+//! Without `ramp` the declared ramp ran (a design point).
 
 use crate::record::Experiment;
 use crate::validate::campaign::{Campaign, Domain};
@@ -42,6 +49,11 @@ pub fn write(c: &Campaign, experiments: &[Experiment]) -> String {
             "variables": vars,
             "explain": e.explain,
         });
+        if let Some(ramp) = ramp_line(c, &e.explain)
+            && let Some(o) = line.as_object_mut()
+        {
+            o.insert("ramp".into(), ramp);
+        }
         // With parallel lines, the line it was given to.
         if let (Some(name), Some(o)) = (&e.line, line.as_object_mut()) {
             o.insert("line".into(), name.clone().into());
@@ -50,4 +62,31 @@ pub fn write(c: &Campaign, experiments: &[Experiment]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A chosen ramp (`explain.ramp`) in the campaign's units, or `None` without one.
+fn ramp_line(c: &Campaign, explain: &serde_json::Value) -> Option<serde_json::Value> {
+    let ramp: qdx_optimize::RampChoice =
+        serde_json::from_value(explain.get("ramp")?.clone()).ok()?;
+    let k = c.measurement.as_ref()?.transient.as_ref()?.variable;
+    let v = c.variables.get(k)?;
+    let number = |x: f64| -> serde_json::Value {
+        serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    };
+    let cell = |x: f64| {
+        super::observations::variable_cell(c, k, x)
+            .parse::<f64>()
+            .map_or(serde_json::Value::Null, number)
+    };
+    let mut o = serde_json::Map::new();
+    o.insert("variable".into(), super::column(&v.name, &v.unit).into());
+    o.insert("from".into(), cell(ramp.from));
+    o.insert("to".into(), cell(ramp.to));
+    o.insert("readings".into(), ramp.readings.into());
+    o.insert("lab time [s]".into(), number(ramp.seconds));
+    o.insert("score".into(), number(ramp.score));
+    if let Some(full) = ramp.full_score {
+        o.insert("full ramp score".into(), number(full));
+    }
+    Some(serde_json::Value::Object(o))
 }

@@ -421,6 +421,10 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
                     "how long the end value is held while readings go on",
                 ),
                 ("shape", "linear or exponential"),
+                (
+                    "span",
+                    "full, or chosen: the optimizer chooses each ramp's start and end",
+                ),
                 ("residence", "how spectra map to the fluid they read"),
                 (
                     "dispersion",
@@ -466,6 +470,7 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
             out.symbols(index, SymbolKind::Variable, |_| true);
         }
         ("measure", 2) if last == Some("shape") => out.keywords(&["exponential", "linear"]),
+        ("measure", 2) if last == Some("span") => out.keywords(&["chosen", "full"]),
         ("measure", 2) if last == Some("residence") => {
             out.keywords(&["axial_dispersion", "plug_flow"])
         }
@@ -888,6 +893,7 @@ mod tests {
                 "every",
                 "hold",
                 "shape",
+                "span",
                 "residence",
                 "dispersion",
                 "diffusivity",
@@ -903,6 +909,10 @@ mod tests {
             "{head}measure at s1 {{\n  transient {{ ramp total_flow, shape |\n}}\n"
         ));
         assert_eq!(shapes, vec!["exponential", "linear"]);
+        let spans = labels(&format!(
+            "{head}measure at s1 {{\n  transient {{ ramp total_flow, span |\n}}\n"
+        ));
+        assert_eq!(spans, vec!["chosen", "full"]);
         let models = labels(&format!(
             "{head}measure at s1 {{\n  transient {{ ramp total_flow, residence |\n}}\n"
         ));

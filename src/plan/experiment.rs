@@ -397,6 +397,10 @@ pub struct ExperimentPlan {
     pub estimated_duration: f64,
     /// Notes the run journals (a rate rounded to zero, …).
     pub notes: Vec<String>,
+    /// The ramp a transient experiment runs: the declared one, or the part of it the optimizer
+    /// chose (`span chosen`). Its readings are the plan's ramp steps, and the runtime maps
+    /// them with it (its start's value and flow set each reading's equivalent value).
+    pub transient: Option<Transient>,
 }
 
 /// Why an experiment cannot be planned.
@@ -435,6 +439,16 @@ pub enum PlanError {
         seconds: f64,
         span: crate::source::Span,
     },
+    /// A chosen ramp that is not a part of the declared one (`Transient::part`).
+    #[error(
+        "the ramp from {from} to {to} is not a part of the declared ramp of at least {} readings",
+        crate::validate::campaign::MIN_TRANSIENT_SPECTRA
+    )]
+    Ramp {
+        from: String,
+        to: String,
+        span: crate::source::Span,
+    },
 }
 
 impl PlanError {
@@ -442,6 +456,7 @@ impl PlanError {
         match self {
             PlanError::OutOfLimits { span, .. }
             | PlanError::NotFinite { span, .. }
+            | PlanError::Ramp { span, .. }
             | PlanError::SyringeTooSmall { span, .. }
             | PlanError::Safety { span, .. }
             | PlanError::Wait { span, .. } => *span,
@@ -602,14 +617,40 @@ fn check_safety(c: &Campaign, s: &Settings) -> Result<(), PlanError> {
 }
 
 /// Plans one experiment at `vars` (SI), from the lab's current state, and advances the state.
+/// A transient experiment runs the declared ramp.
 pub fn plan_experiment(
     c: &Campaign,
     state: &mut LabState,
     id: u64,
     vars: &[f64],
 ) -> Result<ExperimentPlan, PlanError> {
-    let Some(t) = c.measurement.as_ref().and_then(|m| m.transient.as_ref()) else {
+    plan_experiment_with(c, state, id, vars, None)
+}
+
+/// [`plan_experiment`] with the part of a `span chosen` ramp the optimizer chose, `(start,
+/// end)` in SI (`None`: the declared ramp), which must be a part of the declared one
+/// ([`Transient::part`]): every reading's rates are checked as the declared ramp's are.
+pub fn plan_experiment_with(
+    c: &Campaign,
+    state: &mut LabState,
+    id: u64,
+    vars: &[f64],
+    chosen: Option<(f64, f64)>,
+) -> Result<ExperimentPlan, PlanError> {
+    let Some(declared) = c.measurement.as_ref().and_then(|m| m.transient.as_ref()) else {
         return schedule(c, state, id, settings_at(c, vars)?);
+    };
+    let t = match chosen {
+        None => declared.clone(),
+        Some((start, end)) => declared.part(start, end).ok_or_else(|| {
+            let unit = c.variables.get(declared.variable).map(|v| &v.unit);
+            let show = |x: f64| unit.map_or_else(|| qdx_units::format_number(x), |u| u.format(x));
+            PlanError::Ramp {
+                from: show(start),
+                to: show(end),
+                span: declared.span,
+            }
+        })?,
     };
     // A transient experiment runs at the ramp's start, whatever value of the ramped variable
     // the optimizer proposed; each reading's rates are the settings at the ramp's value then,
@@ -630,7 +671,9 @@ pub fn plan_experiment(
             rates: settings_at(c, &at)?.rates,
         });
     }
-    schedule_with(c, state, id, settings, &ramp)
+    let mut plan = schedule_with(c, state, id, settings, &ramp)?;
+    plan.transient = Some(t);
+    Ok(plan)
 }
 
 /// One reading of a transient ramp as planned: its time from the ramp's start (s), the ramped
@@ -683,6 +726,7 @@ fn schedule_with(
         thermal_change: BTreeMap::new(),
         estimated_duration: 0.0,
         notes,
+        transient: None,
     };
     let virtual_lab = matches!(
         c.simulation.as_ref().map(|s| &s.model),

@@ -13,7 +13,8 @@ use super::lab::LabKind;
 use super::{Done, Lab, Replayed, Run, RunError, RunOptions, RunSummary, io_error};
 use crate::bind::{LabBinding, LabFile};
 use crate::journal::{Command, Event, Journal, Record};
-use crate::plan::{LabState, plan_experiment};
+use crate::plan::LabState;
+use crate::plan::experiment::plan_experiment_with;
 use crate::record::{Outcome, Status};
 use crate::validate::campaign::*;
 
@@ -345,34 +346,37 @@ impl<'c> Run<'c> {
                 // budget may end the campaign before it runs.
                 self.settle_flows();
                 let mut trial = self.state.clone();
-                let planned = match plan_experiment(c, &mut trial, id, &values) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        self.log(Event::Suggested {
-                            experiment: id,
-                            batch,
-                            line: self.line_name(),
-                            values: values.clone(),
-                            explain,
-                        })?;
-                        // Validation proved the limits; this only happens on numeric edge cases.
-                        // Nothing was sent for it: it has no settings.
-                        let done = Done {
-                            experiment: id,
-                            point: values.clone(),
-                            outcome: Outcome::failure(
-                                c,
-                                Status::Refused,
-                                e.to_string(),
-                                BTreeMap::new(),
-                            ),
-                        };
-                        self.record(&done)?;
-                        told.extend(done.observations(c));
-                        self.outcomes.push(done);
-                        continue;
-                    }
-                };
+                // `span chosen`: the ramp the optimizer chose, as its journaled explanation
+                // records it (a resumed hardware run plans from the same record).
+                let planned =
+                    match plan_experiment_with(c, &mut trial, id, &values, chosen_ramp(&explain)) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            self.log(Event::Suggested {
+                                experiment: id,
+                                batch,
+                                line: self.line_name(),
+                                values: values.clone(),
+                                explain,
+                            })?;
+                            // Validation proved the limits; this only happens on numeric edge cases.
+                            // Nothing was sent for it: it has no settings.
+                            let done = Done {
+                                experiment: id,
+                                point: values.clone(),
+                                outcome: Outcome::failure(
+                                    c,
+                                    Status::Refused,
+                                    e.to_string(),
+                                    BTreeMap::new(),
+                                ),
+                            };
+                            self.record(&done)?;
+                            told.extend(done.observations(c));
+                            self.outcomes.push(done);
+                            continue;
+                        }
+                    };
                 // Budgets are checked before the experiment starts.
                 let needed: f64 = planned.reagent.values().sum();
                 if let Some(limit) = c.budget.reagent_total
@@ -1215,12 +1219,16 @@ impl Run<'_> {
         let mut state = LabState::initial(c);
         for r in records {
             let Event::Suggested {
-                experiment, values, ..
+                experiment,
+                values,
+                explain,
+                ..
             } = &r.event
             else {
                 continue;
             };
-            if let Ok(planned) = plan_experiment(c, &mut state, *experiment, values)
+            if let Ok(planned) =
+                plan_experiment_with(c, &mut state, *experiment, values, chosen_ramp(explain))
                 && suggested
                     .iter()
                     .any(|s| s.experiment == *experiment && s.measured.is_some())
@@ -1426,4 +1434,11 @@ pub fn replay_decisions(c: &Campaign, records: &[Record]) -> Result<Vec<String>,
         }
     }
     Ok(differences)
+}
+
+/// The ramp a suggestion's explanation says the optimizer chose (`explain.ramp`, see
+/// `qdx_optimize::ramp`): `(start, end)`, SI; `None` without one (the declared ramp runs).
+pub(crate) fn chosen_ramp(explain: &serde_json::Value) -> Option<(f64, f64)> {
+    let ramp: opt::RampChoice = serde_json::from_value(explain.get("ramp")?.clone()).ok()?;
+    Some((ramp.from, ramp.to))
 }

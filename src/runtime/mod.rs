@@ -1690,7 +1690,9 @@ impl<'c> Run<'c> {
         // A transient ramp: every reading's proxies at the conditions the journaled flows
         // map it to; the last reading's are the experiment's (like a probe's last point).
         let mut ticks = Vec::new();
-        if let Some(t) = self.transient() {
+        // The ramp this experiment ran: the plan's (a `span chosen` ramp starts at the value
+        // the optimizer chose, which the mapping's equivalent values are scaled from).
+        if let Some(t) = plan.transient.as_ref().or(self.transient()) {
             let mapped = crate::transient::map(
                 self.c,
                 t,
@@ -2023,11 +2025,16 @@ async fn keep_alive(pump: &mut dyn qdx_lab::Pump, name: &str) -> Result<(), Devi
 
 /// The campaign's optimizer, from what validation built ([`Campaign::search`]).
 pub fn optimizer(c: &Campaign) -> Result<Box<dyn opt::Strategy>, RunError> {
-    opt::build(
+    let mut s = opt::build(
         &c.search.strategy,
         c.search.domain.clone(),
         c.search.objectives.clone(),
         crate::validate::strategy::optimizer_seed(c.seed),
     )
-    .map_err(|e| RunError::Setup(e.to_string()))
+    .map_err(|e| RunError::Setup(e.to_string()))?;
+    // `span chosen`: the strategy chooses each ramp (validation proved it is one that does).
+    if let Some(ramp) = crate::transient::ramp_search(c) {
+        s.choose_ramps(ramp);
+    }
+    Ok(s)
 }

@@ -958,7 +958,21 @@ pub struct Transient {
     /// Interval between readings, s; the pumps are given a new rate at each reading.
     pub every: f64,
     pub residence: ResidenceModel,
+    /// Whether each experiment runs the declared ramp or a part of it the optimizer chooses.
+    pub choice: RampSpan,
     pub span: Span,
+}
+
+/// `span full` (the default) or `span chosen` in a `transient` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RampSpan {
+    /// Every experiment runs the declared ramp, `from` to `to`.
+    Full,
+    /// The optimizer chooses each experiment's start and end inside `from` .. `to` (in its
+    /// direction, at the declared rate: the same shape over the same stretch takes the same
+    /// time); validation proved the strategy is `bayesian`, which chooses them
+    /// (`qdx_optimize::ramp`). Design points run the declared ramp.
+    Chosen,
 }
 
 /// The most droplets one experiment may generate.
@@ -1114,6 +1128,65 @@ impl Transient {
         match self.shape {
             RampShape::Linear => self.from + (self.to - self.from) * s,
             RampShape::Exponential => self.from * (self.to / self.from).powf(s),
+        }
+    }
+
+    /// The part of this ramp from `start` towards `end` at the same rate and shape (hold,
+    /// interval and mapping kept), lasting a whole number of intervals so that its last
+    /// reading is taken at its end: the end moves to the nearest such value (an interval's
+    /// change at most). `None` unless both lie inside the declared ends, in its direction, and
+    /// the part takes at least [`MIN_TRANSIENT_SPECTRA`] readings. A part's own part at its
+    /// ends is itself.
+    pub fn part(&self, start: f64, end: f64) -> Option<Transient> {
+        let (lo, hi) = (self.from.min(self.to), self.from.max(self.to));
+        let tol = 1e-9 * lo.abs().max(hi.abs());
+        let inside = |v: f64| v.is_finite() && v >= lo - tol && v <= hi + tol;
+        let forward = (end - start) * (self.to - self.from) > 0.0;
+        if !(inside(start) && inside(end) && forward && self.over > 0.0 && self.every > 0.0) {
+            return None;
+        }
+        let (start, end) = (start.clamp(lo, hi), end.clamp(lo, hi));
+        // The share of the declared ramp's stretch, and so of its duration.
+        let share = match self.shape {
+            RampShape::Linear => (end - start) / (self.to - self.from),
+            RampShape::Exponential => (end / start).ln() / (self.to / self.from).ln(),
+        };
+        let intervals = (share * self.over / self.every).round();
+        if intervals.is_nan() || intervals < (MIN_TRANSIENT_SPECTRA - 1) as f64 {
+            return None;
+        }
+        let over = intervals * self.every;
+        let s = over / self.over;
+        let end = match self.shape {
+            RampShape::Linear => start + (self.to - self.from) * s,
+            RampShape::Exponential => start * (self.to / self.from).powf(s),
+        };
+        inside(end).then(|| Transient {
+            from: start,
+            to: end.clamp(lo, hi),
+            over,
+            ..self.clone()
+        })
+    }
+
+    /// The shortest part of the ramp an experiment may run: [`MIN_TRANSIENT_SPECTRA`] readings
+    /// over the ramp itself (a hold does not resolve it), s.
+    pub fn min_duration(&self) -> f64 {
+        (MIN_TRANSIENT_SPECTRA - 1) as f64 * self.every
+    }
+
+    /// The smallest distance between a chosen start and end: the change over
+    /// [`Transient::min_duration`] at the declared rate, from the start that changes it least
+    /// (a linear ramp's rate is the same everywhere; an exponential one's smallest step is at
+    /// its smaller end).
+    pub fn min_span(&self) -> f64 {
+        let s = (self.min_duration() / self.over).min(1.0);
+        match self.shape {
+            RampShape::Linear => (self.to - self.from).abs() * s,
+            RampShape::Exponential => {
+                let small = self.from.abs().min(self.to.abs());
+                small * (((self.to / self.from).ln().abs() * s).exp() - 1.0)
+            }
         }
     }
 

@@ -301,6 +301,28 @@ impl<'a> Validator<'a> {
                     return;
                 }
             };
+            // `span chosen`: only the Bayesian strategy chooses ramps (`qdx_optimize::ramp`).
+            if let Some(t) = self
+                .measurement
+                .as_ref()
+                .and_then(|m| m.transient.as_ref())
+                .filter(|t| t.choice == RampSpan::Chosen)
+                && !matches!(search.strategy, qdx_optimize::StrategySpec::Bayesian(_))
+            {
+                self.error(
+                    Diagnostic::error(
+                        code::TRANSIENT_UNSUPPORTED,
+                        format!(
+                            "`span chosen` needs `optimizer bayesian`; `{}` does not choose ramps",
+                            optimizer.strategy.name()
+                        ),
+                    )
+                    .at(t.span)
+                    .label(optimizer.span, "the optimizer")
+                    .help("the Bayesian strategy chooses each ramp's start and end by the expected improvement of its readings per lab hour; with another strategy write `span full` (or leave it out) to run the declared ramp"),
+                );
+                return;
+            }
             if let Some(grid) = &search.grid {
                 self.grid_checks(grid, &budget, &optimizer);
                 if self.diags.has_errors() {

@@ -24,7 +24,7 @@ use qdx_units::Dimension;
 
 const EXAMPLE: &str =
     "e.g. `transient { ramp total_flow, from 600 uL/min, to 100 uL/min, over 20 min, every 10 s }`";
-const PROPERTIES: [&str; 12] = [
+const PROPERTIES: [&str; 13] = [
     "ramp",
     "from",
     "to",
@@ -32,6 +32,7 @@ const PROPERTIES: [&str; 12] = [
     "every",
     "hold",
     "shape",
+    "span",
     "residence",
     "dispersion",
     "diffusivity",
@@ -81,6 +82,7 @@ impl Validator<'_> {
         let mut hold = 0.0;
         let mut shape = RampShape::Linear;
         let mut shape_span = span;
+        let mut choice = RampSpan::Full;
         // `residence axial_dispersion` and its parameters: (value, span) of each.
         let mut axial: Option<Span> = None;
         let mut params: Vec<(&str, f64, Span)> = Vec::new();
@@ -196,6 +198,23 @@ impl Validator<'_> {
                         )
                         .at(e.span),
                     ),
+                },
+                "span" => match word.as_deref() {
+                    Some("full") => choice = RampSpan::Full,
+                    Some("chosen") => choice = RampSpan::Chosen,
+                    _ => {
+                        let d = Diagnostic::error(
+                            code::TRANSIENT,
+                            "a ramp's span is `full` or `chosen`",
+                        )
+                        .at(e.span);
+                        errors.push(
+                            match word.as_deref().and_then(|w| closest(w, ["full", "chosen"])) {
+                                Some(s) => d.did_you_mean(e.span, s),
+                                None => d.help("`span chosen` lets the optimizer choose each experiment's start and end within `from` .. `to`; `span full` (the default) runs the whole ramp"),
+                            },
+                        );
+                    }
                 },
                 "residence" => match word.as_deref() {
                     Some("plug_flow") => {}
@@ -358,6 +377,7 @@ impl Validator<'_> {
             shape,
             every,
             residence,
+            choice,
             span,
         };
         let n = t.spectra();

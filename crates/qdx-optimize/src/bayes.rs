@@ -20,6 +20,11 @@
 //! experiments use the kriging believer: each chosen point is added to the GP one predicted sd
 //! below its predicted mean (`BELIEVER_SDS`) before the next one is chosen (the composite model:
 //! the values of the score sample at the same quantile, `composite::BELIEF_QUANTILE`).
+//! (7) A transient campaign that asks for it ([`Strategy::choose_ramps`]): each model-based
+//! suggestion (score GP or composite model) also chooses the ramp to run at its point, the start
+//! and end inside the declared ramp with the most joint expected improvement of its readings
+//! per lab hour (see `ramp.rs`), recorded in its explanation; design points and the learned
+//! surrogates' score model keep the declared ramp.
 //!
 //! With a learned surrogate (`BayesOptions::surrogate`: extra-trees or a network ensemble, see
 //! `learned.rs`) steps (2), (4) and (6) use it in place of the GP (`ask_learned`, or one per
@@ -48,6 +53,7 @@ use crate::lbfgs;
 use crate::learned::{BayesSurrogate, Learned, Regressor};
 use crate::objective::{Combine, Objectives};
 use crate::observation::{Explanation, Observation, Outcome, Suggestion};
+use crate::ramp::{self, RampSearch};
 use crate::sobol::Sobol;
 use crate::strategy::{History, Strategy};
 use crate::warp::OutputWarp;
@@ -213,6 +219,8 @@ pub struct Bayesian {
     value_thetas: Vec<Option<Vec<f64>>>,
     /// What `failures auto` chose for the current ask (recomputed from the data each ask).
     failure_choice: Option<FailureChoice>,
+    /// A transient campaign's ramp, chosen for each model-based suggestion (`ramp.rs`).
+    ramp: Option<RampSearch>,
 }
 
 /// An acquisition surface over model space: where it may look and what it is worth there.
@@ -278,6 +286,32 @@ impl Model<'_> {
         }
         (v, g)
     }
+
+    /// The score GP's posterior at `x` sampled at [`composite::BASE_SAMPLES`] stratified
+    /// normal quantiles (the same at every `x`), each sample's smoothed improvement over the
+    /// incumbent in logs (as the composite model's, on the standardised scale), plus
+    /// `ln P(success)`. UCB has no improvement: `None`.
+    fn log_improvements(&self, x: &[f64]) -> Option<Vec<f64>> {
+        if matches!(self.acquisition, Acquisition::Ucb { .. }) {
+            return None;
+        }
+        let p = self.gp.predict(x, false);
+        let sd = p.var.sqrt().max(1e-12);
+        let feasible = self
+            .feasibility
+            .map_or(0.0, |f| acquisition::log_feasibility(f, x, false).0);
+        let tau = composite::TAU_FRACTION;
+        let n = composite::BASE_SAMPLES;
+        Some(
+            (0..n)
+                .map(|s| {
+                    let e = composite::normal_quantile((s as f64 + 0.5) / n as f64);
+                    let u = (p.mean + sd * e - self.best) / tau;
+                    tau.ln() + composite::log_softplus(u).0 + feasible
+                })
+                .collect(),
+        )
+    }
 }
 
 impl Bayesian {
@@ -320,6 +354,7 @@ impl Bayesian {
             feas_theta: None,
             value_thetas: Vec::new(),
             failure_choice: None,
+            ramp: None,
         })
     }
 
@@ -651,6 +686,9 @@ impl Bayesian {
             details.insert("training_points".into(), successes.len() as f64);
             details.insert("base_samples".into(), composite::BASE_SAMPLES as f64);
             explain.details = details;
+            explain.ramp = self.ramp.as_ref().and_then(|r| {
+                ramp::choose(&domain, r, &point, |x| Some(model.log_improvements(x)))
+            });
             taken.insert(point_key(&point));
             // Kriging believer for the rest of the batch, with a pessimistic belief.
             model.believe(&x)?;
@@ -847,6 +885,10 @@ impl Bayesian {
                 details.insert("output_warp_lambda".into(), warp.lambda());
             }
             explain.details = details;
+            explain.ramp = self
+                .ramp
+                .as_ref()
+                .and_then(|r| ramp::choose(&domain, r, &point, |x| model.log_improvements(x)));
             taken.insert(point_key(&point));
             // Kriging believer for the rest of the batch, with a pessimistic belief.
             model.gp = model.gp.with_point(&x, believed(&pred))?;
@@ -1310,6 +1352,11 @@ impl Strategy for Bayesian {
 
     fn tell(&mut self, observations: &[Observation]) -> Result<()> {
         self.history.tell(observations)
+    }
+
+    fn choose_ramps(&mut self, ramp: RampSearch) -> bool {
+        self.ramp = Some(ramp);
+        true
     }
 }
 

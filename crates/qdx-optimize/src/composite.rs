@@ -213,6 +213,25 @@ impl<'a> CompositeModel<'a> {
         (value, g)
     }
 
+    /// Each base sample's `ln(τ·softplus((gₛ − best)/τ))` at `x` (−∞ for a sample with no
+    /// score), plus `ln P(success)` with a feasibility model: the per-sample terms of
+    /// [`Self::value`], for the joint value of a ramp's readings (`ramp.rs`).
+    pub fn log_improvements(&self, x: &[f64]) -> Vec<f64> {
+        let preds: Vec<ValuePrediction> = self.values.iter().map(|v| v.predict(x, false)).collect();
+        let feasible = self
+            .feasibility
+            .map_or(0.0, |f| acquisition::log_feasibility(f, x, false).0);
+        self.base
+            .iter()
+            .map(|eps| match self.sample(&preds, eps, false) {
+                Some((g, _)) => {
+                    self.tau.ln() + log_softplus((g - self.best) / self.tau).0 + feasible
+                }
+                None => f64::NEG_INFINITY,
+            })
+            .collect()
+    }
+
     /// Kriging believer with a pessimistic belief: each value's model gets a fantasy
     /// observation at `x`, the values of the base sample whose score is at the
     /// [`BELIEF_QUANTILE`] of the score samples there (the means, if no sample has a score).

@@ -25,6 +25,7 @@ mod observation;
 pub mod pareto;
 mod prior;
 pub mod problems;
+pub mod ramp;
 mod sobol;
 mod spec;
 mod strategy;
@@ -51,6 +52,7 @@ pub use mapping::{
 pub use objective::{Combine, Condition, Goal, Objective, Objectives, Score};
 pub use observation::{Explanation, Observation, Outcome, Suggestion};
 pub use prior::read_prior_csv;
+pub use ramp::{RampChoice, RampPath, RampSearch};
 pub use sobol::Sobol;
 pub use spec::{StrategySpec, build, check_support};
 pub use strategy::Strategy;

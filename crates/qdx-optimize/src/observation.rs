@@ -65,6 +65,11 @@ pub struct Explanation {
     /// this suggestion's model used and the evidence for it (see `failures.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failures: Option<FailureChoice>,
+    /// A transient campaign's suggestion with a chosen ramp (see `ramp.rs`): where it starts
+    /// and ends and its score. Absent: the declared ramp runs (the initial design, a strategy
+    /// or model that does not choose ramps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<crate::ramp::RampChoice>,
     /// Free-form numeric details (model hyperparameters, scalarisation weights, …), sorted.
     pub details: BTreeMap<String, f64>,
 }

@@ -26,6 +26,12 @@ pub trait Strategy: Send + fmt::Debug {
     fn ask(&mut self, n: usize, pending: &[Point]) -> Result<Vec<Suggestion>>;
     /// Records finished experiments.
     fn tell(&mut self, observations: &[Observation]) -> Result<()>;
+    /// A transient campaign whose ramps the strategy is to choose (see `ramp.rs`). Returns
+    /// whether it will: a strategy without a model of the score keeps the declared ramp.
+    fn choose_ramps(&mut self, ramp: crate::ramp::RampSearch) -> bool {
+        let _ = ramp;
+        false
+    }
 }
 
 /// Observations and the problem definition, shared by all strategies.
@@ -143,6 +149,10 @@ impl Strategy for Feasible {
 
     fn tell(&mut self, observations: &[Observation]) -> Result<()> {
         self.inner.tell(observations)
+    }
+
+    fn choose_ramps(&mut self, ramp: crate::ramp::RampSearch) -> bool {
+        self.inner.choose_ramps(ramp)
     }
 }
 
