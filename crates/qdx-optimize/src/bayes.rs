@@ -42,6 +42,7 @@ use crate::error::{OptimizeError, Result};
 use crate::gp::{FitEffort, Gp, Metric, Prior, normal};
 use crate::lbfgs;
 use crate::learned::{BayesSurrogate, Learned, Regressor};
+use crate::mean::{FittedPrior, PriorMean};
 use crate::objective::{Combine, Objectives};
 use crate::observation::{Explanation, Observation, Outcome, Suggestion};
 use crate::sobol::Sobol;
@@ -195,6 +196,8 @@ pub struct Bayesian {
     feas_theta: Option<Vec<f64>>,
     /// Warm starts of the composite model's GPs, one per objective.
     value_thetas: Vec<Option<Vec<f64>>>,
+    /// The composite model's prior mean (see `mean.rs`), refitted at every model suggestion.
+    prior_mean: Option<Arc<dyn PriorMean>>,
 }
 
 /// An acquisition surface over model space: where it may look and what it is worth there.
@@ -301,7 +304,16 @@ impl Bayesian {
             theta: None,
             feas_theta: None,
             value_thetas: Vec::new(),
+            prior_mean: None,
         })
+    }
+
+    /// The optimiser with a prior mean for the values it predicts: the composite model is
+    /// used (also for a single maximised or minimised value) and models their residuals.
+    #[must_use]
+    pub fn with_prior_mean(mut self, prior: Arc<dyn PriorMean>) -> Self {
+        self.prior_mean = Some(prior);
+        self
     }
 
     fn rng(&self) -> ChaCha8Rng {
@@ -434,7 +446,7 @@ impl Bayesian {
     /// Whether suggestions come from the composite model (see [`BayesModel::Composite`]).
     pub fn uses_composite(&self) -> bool {
         self.options.model == BayesModel::Composite
-            && self.history.objectives.is_composite()
+            && (self.history.objectives.is_composite() || self.prior_mean.is_some())
             && matches!(
                 self.options.acquisition,
                 Acquisition::LogEi | Acquisition::NoisyEi
@@ -469,6 +481,10 @@ impl Bayesian {
         if self.value_thetas.len() != objectives.len() {
             self.value_thetas = vec![None; objectives.len()];
         }
+        let mut fitted_mean = self
+            .prior_mean
+            .as_ref()
+            .map(|m| FittedPrior::fit(m, &domain, &self.history.observations));
         let mut values = Vec::with_capacity(objectives.len());
         for (k, objective) in objectives.objectives.iter().enumerate() {
             let mut xs = Vec::new();
@@ -481,6 +497,9 @@ impl Bayesian {
                     ys.push(y);
                 }
             }
+            let mean = fitted_mean
+                .as_mut()
+                .and_then(|p| p.residuals(&objective.name, &xs, &mut ys));
             let (shift, scale) = standardisation(&ys);
             let ystd: Vec<f64> = ys.iter().map(|y| (y - shift) / scale).collect();
             let model =
@@ -506,6 +525,7 @@ impl Bayesian {
                 model,
                 shift,
                 scale,
+                mean,
             });
         }
         let failures = scores.iter().filter(|u| u.is_none()).count();
@@ -556,6 +576,7 @@ impl Bayesian {
             let mut explain = self.explain("model");
             explain.model = Some("composite".into());
             explain.surrogate = Some(self.options.surrogate.name().into());
+            explain.prior_mean = fitted_mean.as_ref().map(FittedPrior::record);
             let (mean, sd) = model.score_distribution(&x);
             explain.predicted_mean = model.score_at_mean(&x).or(Some(mean));
             explain.predicted_sd = Some(sd);
