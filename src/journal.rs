@@ -82,12 +82,21 @@ pub struct TickMeasured {
     pub acquired: f64,
     /// When the fluid element it read entered the mixer, s.
     pub entry: f64,
-    /// Its residence time from the mixer to the cell, s.
+    /// Its residence time from the mixer to the cell, s (under axial dispersion, the mean
+    /// over the fluid in the cell).
     pub residence: f64,
+    /// Under axial dispersion, the standard deviation of the residence times of the fluid in
+    /// the cell, s; absent (0) under plug flow.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spread: f64,
     /// The ramped variable's equivalent steady-state value, SI: the value at which a steady
     /// flow gives this residence time.
     pub value: f64,
     pub proxies: BTreeMap<String, Option<f64>>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// One droplet of a droplets experiment as the journal tells it (`crate::droplet`), and what

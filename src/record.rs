@@ -60,6 +60,8 @@ pub struct TickOutcome {
     pub acquired: f64,
     pub entry: f64,
     pub residence: f64,
+    /// The standard deviation of the residence times in the cell, s (0 under plug flow).
+    pub spread: f64,
     /// The ramped variable's equivalent steady-state value, SI.
     pub value: f64,
     pub proxies: Vec<Option<f64>>,
@@ -124,6 +126,7 @@ impl Outcome {
                     acquired: t.acquired,
                     entry: t.entry,
                     residence: t.residence,
+                    spread: t.spread,
                     value: t.value,
                     proxies: named(c, &t.proxies),
                 })
@@ -188,6 +191,7 @@ impl Outcome {
                     acquired: t.acquired,
                     entry: t.entry,
                     residence: t.residence,
+                    spread: t.spread,
                     value: t.value,
                     proxies: by_order(c, &t.proxies),
                 })

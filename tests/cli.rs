@@ -45,6 +45,7 @@ fn check_examples_exits_zero() {
         --- stdout
         ok: examples/abdel-latif-2021-droplet.qdx (campaign "abdel-latif-droplet")
         ok: examples/artificial-chemist.qdx (campaign "artificial-chemist")
+        ok: examples/bezinge-2018.qdx (campaign "bezinge-2018")
         ok: examples/branin-script.qdx (campaign "branin-script")
         ok: examples/cdse-arrhenius-fit.qdx (campaign "cdse-arrhenius-fit")
         ok: examples/cdse-grid-screen.qdx (campaign "cdse-grid-screen")

@@ -1453,3 +1453,40 @@ fn parallel_lines_run_each_batch_at_the_same_time_and_the_bundle_says_where() {
         Vec::<String>::new()
     );
 }
+
+/// A choice variable sets a pump rate per level through `match`: the plan sends each level's
+/// value, the one validation proved within the pump's limits, and a run records it.
+#[test]
+fn a_match_over_a_choice_sets_the_rate_of_each_level() {
+    let c = check_path(Path::new("tests/data/valid/match_over_choice.qdx"))
+        .campaign
+        .expect("checks");
+    let lig = c.device_id("p_lig").expect("p_lig");
+    let total = 100e-9 / 120.0; // r1.volume / residence, m³/s
+    let rate_of = |level: f64| {
+        let mut state = LabState::initial(&c);
+        let plan = plan_experiment(&c, &mut state, 0, &[120.0, 0.5, level, 543.15]).expect("plan");
+        plan.steps
+            .iter()
+            .flat_map(|s| &s.ops)
+            .find_map(|o| match o.setting() {
+                Some((d, qdx::plan::Command::SetRate { rate })) if d == lig => Some(*rate),
+                _ => None,
+            })
+            .expect("a rate for p_lig")
+    };
+    let oleylamine = rate_of(0.0);
+    let oleic_acid = rate_of(1.0);
+    assert!((oleylamine - 10e-9 / 60.0).abs() < 1e-15, "{oleylamine}");
+    assert!((oleic_acid - 0.2 * total).abs() < 1e-15, "{oleic_acid}");
+
+    let dir = tempfile::tempdir().expect("temp");
+    let budget = c.budget.experiments;
+    let mut short = c.clone();
+    short.budget.experiments = Some(budget.map_or(3, |b| b.min(3)));
+    let out = dir.path().join("run");
+    let summary = run_simulated(&short, &out, &options()).expect("runs");
+    assert!(summary.experiments > 0);
+    let (_, problems) = qdx::bundle::verify(&out).expect("manifest");
+    assert!(problems.is_empty(), "{problems:?}");
+}

@@ -32,6 +32,14 @@ fn expr(e: &ast::Expr, parent: Span, file: &str) {
             }
         }
         ExprKind::List(items) => items.iter().for_each(|i| expr(i, e.span, file)),
+        ExprKind::Match { subject, arms } => {
+            check(e.span, subject.span, "a match's choice", file);
+            for a in arms {
+                check(e.span, a.span, "a match arm", file);
+                check(a.span, a.level.span, "a level", file);
+                expr(&a.value, a.span, file);
+            }
+        }
         ExprKind::Unary { operand, .. } | ExprKind::Paren(operand) => expr(operand, e.span, file),
         ExprKind::Binary { left, right, .. } => {
             expr(left, e.span, file);

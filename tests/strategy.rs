@@ -368,6 +368,76 @@ fn failed_syntheses_a_table_records_never_stop_the_run_as_repeated_failures() {
     assert_eq!(journal.matches("\"recorded\":true").count(), 10);
 }
 
+/// Issue 16: with `failures auto` (the default) each model-based suggestion made after a failure
+/// records in `optimizer/suggestions.jsonl` which treatment of failures its model used and the
+/// evidence (the two leave-one-out scores, the counts of failed and successful experiments it
+/// was made from); the report's experiment card says it too.
+#[test]
+fn suggestions_record_the_failure_treatment_auto_chose() {
+    let mut table = String::new();
+    for (k, line) in suzuki_table().lines().enumerate() {
+        // Every third row of the table records a failed synthesis.
+        if k > 0 && k % 3 == 0 {
+            let cells: Vec<&str> = line.split(',').collect();
+            table.push_str(&format!("{},,\n", cells[..4].join(",")));
+        } else {
+            table.push_str(line);
+            table.push('\n');
+        }
+    }
+    let c = valid(check_files(
+        &suzuki("optimizer bayesian {\n  initial sobol 6\n}", 16),
+        &[("data/suzuki-flow.csv", &table)],
+    ));
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("b");
+    let summary = run_simulated(&c, &out, &options()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary.experiments, 16, "{summary:?}");
+    let statuses: Vec<String> = experiments(&out).into_iter().map(|(_, s, _)| s).collect();
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("optimizer/suggestions.jsonl"))
+            .expect("suggestions")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+    let mut recorded = 0;
+    for (k, line) in lines.iter().enumerate() {
+        let explain = &line["explain"];
+        // Batch 1: the suggestion for experiment k + 1 saw the k experiments before it.
+        let failed = statuses[..k].iter().filter(|s| *s != "ok").count();
+        if explain["phase"] != "model" || failed == 0 {
+            assert!(explain.get("failures").is_none(), "{line}");
+            continue;
+        }
+        let f = &explain["failures"];
+        assert!(
+            f["choice"] == "feasibility_model" || f["choice"] == "impute_worst",
+            "{line}"
+        );
+        assert_eq!(f["failures"], failed, "{line}");
+        assert_eq!(f["successes"], k - failed, "{line}");
+        assert!(
+            f["feasibility_score"].is_f64() && f["impute_score"].is_f64(),
+            "{line}"
+        );
+        let (fs, is) = (
+            f["feasibility_score"].as_f64().unwrap_or_default(),
+            f["impute_score"].as_f64().unwrap_or_default(),
+        );
+        assert_eq!(f["choice"] == "impute_worst", is > fs, "{line}");
+        recorded += 1;
+    }
+    assert!(
+        recorded >= 5,
+        "{recorded} suggestions recorded the choice: {lines:?}"
+    );
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(
+        report.contains("failures modelled by"),
+        "the experiment cards say it"
+    );
+}
+
 /// Issue 16: a campaign without an `optimizer` block runs qdx's default (it was an error):
 /// Bayesian optimisation after a Sobol design of max(5, 2·d) experiments, at most half the
 /// budget; `check --summary` says so.

@@ -9,7 +9,9 @@
 //! the composite model became the default, the same as `bayesian_composite`),
 //! `bayesian_composite` (one GP per proxy, `model composite`), `bayesian_score` (one GP of the
 //! combined score, `model score`: the default before), `bayesian_impute` (`failures
-//! impute_worst`, which always models the score), `bayesian_extra_trees` and
+//! impute_worst`, which always models the score), `bayesian_feasibility` (`failures
+//! feasibility_model` with the default composite model; the default is `failures auto`),
+//! `bayesian_extra_trees` and
 //! `bayesian_nn_ensemble` (`surrogate extra_trees` / `nn_ensemble` of the score),
 //! `bayesian_composite_extra_trees` and `bayesian_composite_nn_ensemble` (one of them per
 //! proxy), `snobfit`,
@@ -420,6 +422,12 @@ fn main_inner() -> Result<(), String> {
                             c.optimizer.options.failures = Some(FailureModel::ImputeWorst);
                             (ModelKind::Score, "")
                         }
+                        // The feasibility model declared (the default before `auto`), with
+                        // the default composite model.
+                        "feasibility" => {
+                            c.optimizer.options.failures = Some(FailureModel::FeasibilityModel);
+                            (ModelKind::Composite, "")
+                        }
                         _ => match rest.strip_prefix("composite") {
                             Some(s) => (ModelKind::Composite, s.strip_prefix('_').unwrap_or(s)),
                             None => (ModelKind::Score, rest),
@@ -504,6 +512,11 @@ fn main_inner() -> Result<(), String> {
             })
             .collect::<Vec<_>>(),
         "ms_per_suggestion": ms_per_suggestion,
+        // Suggestions whose model imputed failures because `failures auto` chose to.
+        "auto_imputed": experiments
+            .iter()
+            .filter(|e| e.explain["failures"]["choice"] == "impute_worst")
+            .count(),
     });
     let line = if args.method == "external" {
         serde_json::json!({ "result": result })

@@ -9,7 +9,7 @@ budget of experiments and no stop condition, runs each for seeds 0..N-1 with the
 and reads each bundle's `observations.csv`. Never run in CI.
 
     cargo build --release --bin qdx
-    python3 bench/lines/run.py --seeds 5 [--qdx target/release/qdx] [--budget 30]
+    python3 bench/lines/run.py --seeds 5 [--qdx target/release/qdx] [--budget 30] [--lines 1,2,3]
 
 The target is the campaign's own stop condition, `peak within 2 nm and fwhm <= 35 nm` (the
 condition is taken out of the campaigns so that every run spends its budget and the first hit
@@ -62,15 +62,17 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budget", type=int, default=24)
     ap.add_argument("--qdx", default=str(ROOT / "target" / "release" / "qdx"))
+    ap.add_argument("--lines", default="1,2", help="comma-separated line counts to run")
+    ap.add_argument("--first-seed", type=int, default=0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for lines in (1, 2):
+        for lines in [int(v) for v in args.lines.split(",")]:
             path = tmp / f"lines{lines}" / "campaign.qdx"
             path.parent.mkdir()
             path.write_text(campaign(lines, args.budget))
             hits, hours, total = [], [], []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 out = tmp / f"out-{lines}-{seed}"
                 subprocess.run(
                     [args.qdx, "run", str(path), "--seed", str(seed), "--out", str(out), "-q"],

@@ -117,7 +117,8 @@ def report(args):
         "in %d experiments with probability %.3f (exact, without replacement)." % (
             target, hits, n, args.within, budget or 40, chance), ""] + lines) + "\n"
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("%s-seeds%d-%d.md" % (args.campaign, args.first_seed, args.first_seed + args.seeds - 1))
+    out = RESULTS / ("%s-seeds%d-%d%s.md" % (args.campaign, args.first_seed, args.first_seed + args.seeds - 1,
+                                             args.suffix))
     out.write_text(text)
     print(text)
 
@@ -131,8 +132,12 @@ def main():
     ap.add_argument("--within", type=float, default=2.0)
     ap.add_argument("--raw", default=str(RESULTS / "raw"))
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--binary", help="the campaign_bench binary to run (default: the release build)")
+    ap.add_argument("--suffix", default="", help="appended to the table's file name (another comparison)")
     ap.add_argument("--report", action="store_true", help="the table from the raw runs only")
     args = ap.parse_args()
+    if args.binary:
+        run_campaigns.BINARY = Path(args.binary)
     if not args.report:
         run_all(args)
     report(args)

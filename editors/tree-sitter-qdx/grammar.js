@@ -57,7 +57,7 @@ function asName($, ...words) {
 // The keywords that may also start an expression (see `path`); where a name follows a word
 // that could itself be read as a name (`initial`, `on`, `safe`, `then`), the parser tries both
 // readings and so lexes these words as keywords: they are names there too.
-const EXPRESSION_WORDS = ['script', 'on', 'safe', 'backoff'];
+const EXPRESSION_WORDS = ['script', 'on', 'safe', 'backoff', 'match'];
 
 module.exports = grammar({
   name: 'qdx',
@@ -92,6 +92,9 @@ module.exports = grammar({
     [$.retry],
     // `composition { ... } total ...`: the total, or a next variable called `total`.
     [$.composition_type],
+    // `match x {`: a match over the choice `x`, or a name called `match` (qdx.pest tries the
+    // match first and falls back to the name).
+    [$.match_expression, $.path],
   ],
 
   rules: {
@@ -520,6 +523,7 @@ module.exports = grammar({
         $.number,
         $.string,
         $.boolean,
+        $.match_expression,
         $.call,
         $.path,
         $.list,
@@ -552,6 +556,12 @@ module.exports = grammar({
       ),
 
     parenthesized_expression: ($) => seq('(', $._expr, ')'),
+
+    // A value per level of a choice variable: `match ligand { "OAm" => 10 uL/min, ... }`.
+    match_expression: ($) =>
+      seq('match', field('subject', $.path), '{', sepTrailing1($.match_arm, ','), '}'),
+
+    match_arm: ($) => seq(field('level', $.string), '=>', field('value', $._expr)),
 
     call: ($) => prec(PREC.call, seq(field('function', $.path), $.arguments)),
 

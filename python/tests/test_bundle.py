@@ -93,6 +93,25 @@ class BundleTest(unittest.TestCase):
         first = readings[(readings["experiment"] == 1) & (readings["tick"] == 0)]
         self.assertAlmostEqual(float(first["total_flow [uL/min]"].iloc[0]), 40.0, places=6)
 
+    def test_a_transient_campaign_mapped_by_axial_dispersion_reads_each_reading_s_spread(self):
+        text = (ROOT / "examples" / "cdse-transient.qdx").read_text(encoding="utf-8")
+        path = self.tmp / "dispersed.qdx"
+        dispersed = text.replace("experiments 6,", "experiments 3,").replace(
+            "    residence plug_flow\n",
+            "    residence axial_dispersion\n    diffusivity 1e-9 m^2/s\n    diameter 0.5 mm\n",
+        )
+        path.write_text(dispersed, encoding="utf-8")
+        b = qdx.run(path, out=self.tmp / "x")
+        readings = b.transient
+        self.assertEqual(len(readings), 3 * 61)
+        self.assertEqual(readings.attrs["units"]["residence spread [s]"], "s")
+        spread = readings["residence spread [s]"]
+        residence = readings["residence [s]"]
+        self.assertTrue(((spread > 0) & (spread < residence)).all())
+        # The mean residence at the ramp's start is the plug-flow one, V/Q: the 46.5 uL from
+        # the mixer through the cell (0.5 + 40 + 5 + 1) at 40 uL/min, as the plug-flow mapping.
+        self.assertAlmostEqual(float(residence.iloc[0]), 69.75, delta=0.1)
+
     def test_a_droplet_campaign_reads_one_row_per_droplet(self):
         text = (ROOT / "examples" / "abdel-latif-2021-droplet.qdx").read_text(encoding="utf-8")
         path = self.tmp / "droplet.qdx"

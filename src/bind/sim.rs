@@ -262,6 +262,39 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
                         params: s.parameters.clone(),
                     }
                 }
+                SimulationModel::CsFaPbX3Synthesis => {
+                    let mut lead = Vec::new();
+                    for st in s
+                        .roles
+                        .get("lead")
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| c.stocks.get(*id))
+                    {
+                        let halide = match st.properties.get("halide") {
+                            Some(PropertyValue::Text(t)) => sim::Halide::from_symbol(t),
+                            _ => None,
+                        }
+                        .ok_or_else(|| {
+                            format!("lead stock `{}` declares no known halide", st.name)
+                        })?;
+                        lead.push(sim::HalideSource {
+                            stock: st.name.clone(),
+                            halide,
+                        });
+                    }
+                    if lead.is_empty() {
+                        return Err("the model needs a lead stock".into());
+                    }
+                    sim::ChemistryConfig::CsfaPbx3Synthesis {
+                        roles: sim::CsFaRoles {
+                            cesium: stock("cesium").ok_or("the model needs the cesium stock")?,
+                            formamidinium: stock("formamidinium"),
+                            lead,
+                        },
+                        params: s.parameters.clone(),
+                    }
+                }
                 SimulationModel::CdSeGrowth => sim::ChemistryConfig::CdseGrowth {
                     roles: sim::CdSeRoles {
                         cadmium: stock("cadmium").ok_or("the model needs the cadmium stock")?,

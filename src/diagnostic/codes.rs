@@ -252,6 +252,10 @@ catalog! {
         pub const PRIOR_MEAN_UNKNOWN_FIT: &str = "qdx::validate::prior_mean_unknown_fit";
         /// `prior_mean` names a fit that observes no objective's proxy, or the options rule out the composite model.
         pub const PRIOR_MEAN: &str = "qdx::validate::prior_mean";
+        /// A `match` names a level the choice lacks, gives a level twice, or leaves one out.
+        pub const MATCH_LEVEL: &str = "qdx::validate::match_level";
+        /// A `match` is over something other than a choice variable, or where none is visible.
+        pub const MATCH_SUBJECT: &str = "qdx::validate::match_subject";
         /// A proxy has two objectives.
         pub const DUPLICATE_OBJECTIVE: &str = "qdx::validate::duplicate_objective";
         /// A fault has two policies.
@@ -502,6 +506,8 @@ catalog! {
         pub const TOO_MANY_ARGUMENTS: &str = "qdx::validate::too_many_arguments";
         /// A `transient` measurement is incomplete or out of range (its ramp, its spectra, its interval).
         pub const TRANSIENT: &str = "qdx::validate::transient";
+        /// Warning: under the declared axial dispersion each spectrum of a ramp mixes fluid from a large part of it, or the dispersion is beyond the model's small-dispersion range.
+        pub const TRANSIENT_DISPERSION: &str = "qdx::validate::transient_dispersion";
         /// A `transient` measurement asks for what qdx cannot map back to conditions (a ramp that changes more than the flow).
         pub const TRANSIENT_UNSUPPORTED: &str = "qdx::validate::transient_unsupported";
         /// Warning: a device (a heater, a spectrometer) is not attached to anything.

@@ -8,7 +8,12 @@
 //! `observations.csv` does; a choice is its level's name), with the very numbers
 //! `observations.csv` prints; `explain` is the strategy's account of the suggestion (its
 //! phase, and for a model-based strategy the predicted mean and uncertainty and the
-//! acquisition value), as the strategy reported it.
+//! acquisition value), as the strategy reported it. With `failures auto` (the default) and a
+//! failed experiment among those it was made from, a Bayesian suggestion's `explain.failures`
+//! says which treatment of failures its model used and why:
+//! `{"choice":"feasibility_model","feasibility_score":-0.41,"impute_score":-1.2,"failures":3,"successes":9}`
+//! (the mean leave-one-out log density of the successful scores under each treatment; see
+//! `crates/qdx-optimize/src/failures.rs`).
 
 use crate::record::Experiment;
 use crate::validate::campaign::{Campaign, Domain};

@@ -4,13 +4,15 @@
 //! Columns, in order: `experiment`; `tick` (the reading of the ramp, from 0; its spectra are
 //! the `spectra.csv` rows with this experiment and tick); `acquired [s]` (lab time at the
 //! middle of its acquisitions); `entry [s]` (when the fluid it read entered the mixer);
-//! `residence [s]` (from the mixer to the cell); the ramped variable's equivalent
+//! `residence [s]` (from the mixer to the cell; under `residence axial_dispersion` the mean over
+//! the fluid in the cell, followed by `residence spread [s]`, its standard deviation, a column
+//! plug flow does not have); the ramped variable's equivalent
 //! steady-state value in the campaign's unit (`total_flow [uL/min]`); one per proxy, empty
 //! when it could not be computed. Only experiments that were measured have rows.
 
 use super::observations::{Column, ColumnType};
 use crate::record::Experiment;
-use crate::validate::campaign::{Campaign, DisplayUnit, Transient};
+use crate::validate::campaign::{Campaign, DisplayUnit, ResidenceModel, Transient};
 
 /// The columns of `transient.csv`, in order.
 pub fn columns(c: &Campaign, t: &Transient) -> Vec<Column> {
@@ -43,15 +45,34 @@ pub fn columns(c: &Campaign, t: &Transient) -> Vec<Column> {
             "entry [s]".into(),
             ColumnType::Number,
             "s",
-            "lab time when the fluid it read entered the mixer (plug flow, from the journaled rates)".into(),
+            match t.residence {
+                ResidenceModel::PlugFlow => "lab time when the fluid it read entered the mixer (plug flow, from the journaled rates)",
+                ResidenceModel::AxialDispersion(_) => "lab time when the fluid it read entered the mixer, on average (axial dispersion, from the journaled rates)",
+            }
+            .into(),
         ),
         col(
             "residence [s]".into(),
             ColumnType::Number,
             "s",
-            "the fluid's time from the mixer to the cell".into(),
+            match t.residence {
+                ResidenceModel::PlugFlow => "the fluid's time from the mixer to the cell",
+                ResidenceModel::AxialDispersion(_) => {
+                    "the mean time from the mixer to the cell of the fluid it read"
+                }
+            }
+            .into(),
         ),
     ];
+    if dispersed(t) {
+        out.push(col(
+            "residence spread [s]".into(),
+            ColumnType::Number,
+            "s",
+            "the standard deviation of the residence times of the fluid it read (axial dispersion)"
+                .into(),
+        ));
+    }
     if let Some(v) = c.variables.get(t.variable) {
         out.push(col(
             super::column(&v.name, &v.unit),
@@ -77,6 +98,11 @@ pub fn columns(c: &Campaign, t: &Transient) -> Vec<Column> {
     out
 }
 
+/// Whether the mapping is dispersed, and so `transient.csv` has the spread column.
+fn dispersed(t: &Transient) -> bool {
+    matches!(t.residence, ResidenceModel::AxialDispersion(_))
+}
+
 /// The text of `transient.csv`.
 pub fn write(c: &Campaign, t: &Transient, experiments: &[Experiment]) -> String {
     let seconds = DisplayUnit::of("s");
@@ -96,8 +122,11 @@ pub fn write(c: &Campaign, t: &Transient, experiments: &[Experiment]) -> String 
                 seconds.number(tick.acquired),
                 seconds.number(tick.entry),
                 seconds.number(tick.residence),
-                unit.number(tick.value),
             ];
+            if dispersed(t) {
+                row.push(seconds.number(tick.spread));
+            }
+            row.push(unit.number(tick.value));
             row.extend(
                 c.proxies
                     .iter()

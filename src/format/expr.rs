@@ -84,6 +84,17 @@ fn write_bare(out: &mut String, e: &Expr, left: u8, follower: u8) {
             out.push_str(&list(items));
             out.push(']');
         }
+        ExprKind::Match { subject, arms } => {
+            out.push_str("match ");
+            out.push_str(&subject.dotted());
+            out.push_str(" { ");
+            let arms: Vec<String> = arms
+                .iter()
+                .map(|a| format!("{} => {}", string(&a.level.value), expr(&a.value)))
+                .collect();
+            out.push_str(&arms.join(", "));
+            out.push_str(" }");
+        }
         ExprKind::Unary { op, operand } => {
             out.push_str(match op {
                 UnaryOp::Neg => "-",

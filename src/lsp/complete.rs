@@ -422,6 +422,16 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
                 ),
                 ("shape", "linear or exponential"),
                 ("residence", "how spectra map to the fluid they read"),
+                (
+                    "dispersion",
+                    "axial dispersion: the dispersion coefficient (with `diameter`)",
+                ),
+                (
+                    "diffusivity",
+                    "axial dispersion: molecular diffusivity, Taylor–Aris (with `diameter`)",
+                ),
+                ("diameter", "axial dispersion: the tube's inner diameter"),
+                ("peclet", "axial dispersion: the Péclet number uL/D"),
             ] {
                 out.push(p, CompletionItemKind::PROPERTY, Some(what.to_owned()));
             }
@@ -456,7 +466,9 @@ pub fn complete(text: &str, offset: usize, index: &Index) -> Vec<CompletionItem>
             out.symbols(index, SymbolKind::Variable, |_| true);
         }
         ("measure", 2) if last == Some("shape") => out.keywords(&["exponential", "linear"]),
-        ("measure", 2) if last == Some("residence") => out.keywords(&["plug_flow"]),
+        ("measure", 2) if last == Some("residence") => {
+            out.keywords(&["axial_dispersion", "plug_flow"])
+        }
         ("measure", 1) if last == Some("steady_state") => out.keywords(&["after"]),
         ("measure", 1) if last == Some("settle") => out.keywords(&["within"]),
         ("measure", 2) if words.is_empty() => {
@@ -724,6 +736,9 @@ fn expression(out: &mut Out, index: &Index, block: &str) {
         }
     }
     out.keywords(&["and", "or", "not", "within"]);
+    if matches!(block, "derive" | "constraints") {
+        out.keywords(&["match"]);
+    }
 }
 
 /// The dimension a number at the cursor takes, when the place says.
@@ -873,7 +888,11 @@ mod tests {
                 "every",
                 "hold",
                 "shape",
-                "residence"
+                "residence",
+                "dispersion",
+                "diffusivity",
+                "diameter",
+                "peclet"
             ]
         );
         let vars = labels(&format!(
@@ -884,5 +903,9 @@ mod tests {
             "{head}measure at s1 {{\n  transient {{ ramp total_flow, shape |\n}}\n"
         ));
         assert_eq!(shapes, vec!["exponential", "linear"]);
+        let models = labels(&format!(
+            "{head}measure at s1 {{\n  transient {{ ramp total_flow, residence |\n}}\n"
+        ));
+        assert_eq!(models, vec!["axial_dispersion", "plug_flow"]);
     }
 }

@@ -769,6 +769,12 @@ impl Index {
                     self.expr(x);
                 }
             }
+            ExprKind::Match { subject, arms } => {
+                self.path(subject);
+                for a in arms {
+                    self.expr(&a.value);
+                }
+            }
             ExprKind::Unary { operand, .. } => self.expr(operand),
             ExprKind::Binary { left, right, .. } => {
                 self.expr(left);

@@ -89,6 +89,7 @@ pub const KEYWORDS: &[&str] = &[
     "minimise",
     "target",
     "within",
+    "match",
     "weight",
     "require",
     "combine",

@@ -1829,6 +1829,9 @@ fn details(page: &Page<'_>) -> String {
                 crate::validate::durations::human(e.started),
             ),
         ];
+        if let Some(f) = failure_choice(&e.explain) {
+            timeline.push(("failures modelled by".to_owned(), f));
+        }
         if let Some(line) = &e.line {
             timeline.insert(2, ("line".to_owned(), line.clone()));
         }
@@ -1921,4 +1924,36 @@ fn details(page: &Page<'_>) -> String {
         s.push_str("</details>\n");
     }
     s
+}
+
+/// What `failures auto` chose for a suggestion (its `explain.failures`), with the two scores:
+/// "feasibility model (−0.41 against −1.20 nats per success; 3 failed, 9 succeeded)".
+fn failure_choice(explain: &serde_json::Value) -> Option<String> {
+    let f = explain.get("failures")?;
+    let choice = match f.get("choice")?.as_str()? {
+        "impute_worst" => "imputed worst",
+        _ => "feasibility model",
+    };
+    let count = |k: &str| f.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let score = |k: &str| f.get(k).and_then(serde_json::Value::as_f64);
+    let counts = format!(
+        "{} failed, {} succeeded",
+        count("failures"),
+        count("successes")
+    );
+    Some(match (score("feasibility_score"), score("impute_score")) {
+        (Some(fs), Some(is)) => {
+            let (won, lost) = if choice == "imputed worst" {
+                (is, fs)
+            } else {
+                (fs, is)
+            };
+            format!(
+                "{choice} ({} against {} nats per success; {counts})",
+                approx(won, ""),
+                approx(lost, "")
+            )
+        }
+        _ => format!("{choice} (too few successes to compare; {counts})"),
+    })
 }

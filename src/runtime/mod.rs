@@ -1706,6 +1706,7 @@ impl<'c> Run<'c> {
                     acquired: m.acquired,
                     entry: m.entry,
                     residence: m.residence,
+                    spread: m.spread,
                     value: m.value,
                     proxies: proxies.clone(),
                 });

@@ -811,6 +811,12 @@ pub enum ExprKind {
         args: Vec<Argument>,
     },
     List(Vec<Expr>),
+    /// A value per level of a choice variable:
+    /// `match ligand { "OAm" => 10 uL/min, "OA" => 20 uL/min }`.
+    Match {
+        subject: Path,
+        arms: Vec<MatchArm>,
+    },
     Unary {
         op: UnaryOp,
         operand: Box<Expr>,
@@ -821,6 +827,14 @@ pub enum ExprKind {
         right: Box<Expr>,
     },
     Paren(Box<Expr>),
+}
+
+/// One arm of a `match`: a level of the choice and the value it takes there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchArm {
+    pub level: StringLit,
+    pub value: Expr,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1214,6 +1214,23 @@ impl<'t> Lower<'t> {
                 }
                 ExprKind::Call { callee, args }
             }
+            Rule::match_expr => {
+                let mut c = Cursor::new(pair, self);
+                let subject = self.path(c.expect(Rule::path)?);
+                let mut arms = Vec::new();
+                for arm in c.pairs {
+                    let aspan = self.span(&arm);
+                    let mut ac = Cursor::new(arm, self);
+                    let level = self.string(ac.expect(Rule::string)?);
+                    let value = self.expr(ac.expect(Rule::expr)?)?;
+                    arms.push(MatchArm {
+                        level,
+                        value,
+                        span: aspan,
+                    });
+                }
+                ExprKind::Match { subject, arms }
+            }
             Rule::list => ExprKind::List(
                 pair.into_inner()
                     .map(|e| self.expr(e))

@@ -17,7 +17,8 @@ use super::expr::{Env, IntervalEnv, TExpr};
 /// A feasible region: a box of variables cut by constraints and composition sums.
 #[derive(Debug, Clone)]
 pub struct Region<'c> {
-    /// Bounds of every variable (choices: a point, they never enter arithmetic).
+    /// Bounds of every variable (a choice: its level indices, `0 ..= n − 1`, which a `match`
+    /// reads; choices are listed in `integers`).
     pub root: Vec<Interval>,
     /// Expressions of derived values, by id.
     pub derived: &'c [TExpr],
@@ -25,7 +26,7 @@ pub struct Region<'c> {
     pub constraints: Vec<(TExpr, Comparison)>,
     /// Composition groups and their totals.
     pub compositions: Vec<(Vec<VarId>, f64)>,
-    /// Integer variables (a witness is rounded to whole numbers in them).
+    /// Integer and choice variables (a witness is rounded to whole numbers in them).
     pub integers: Vec<VarId>,
     /// Bounds that constraints put directly on derived values (`p1.rate >= 5 uL/min`): on the
     /// feasible region the value lies in the interval, so enclosures may be cut to it.
@@ -603,8 +604,9 @@ fn gradient(e: &TExpr, b: &[Interval], derived: &[TExpr], depth: usize) -> (Inte
             let factor = d * Interval::point(f64::from(*k)).unwrap_or_else(|_| Interval::entire());
             (v, ga.map(|x| x * factor))
         }
-        TExpr::Pow(..) | TExpr::Call(..) => {
-            // Bounded value, unknown slope: monotonicity is not used through these.
+        TExpr::Pow(..) | TExpr::Call(..) | TExpr::Match(..) => {
+            // Bounded value, unknown slope: monotonicity is not used through these (a `match`
+            // is a step in its choice's level index).
             let env = BoxEnv {
                 vars: b,
                 patch: &[],

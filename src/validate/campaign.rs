@@ -1024,12 +1024,72 @@ pub enum RampShape {
 }
 
 /// How a spectrum is mapped to the fluid element it saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResidenceModel {
     /// Every element moves with the mean flow: the element at the cell at time `t` entered
     /// the mixer when the volume pumped since equals the volume from the mixer to the cell.
     PlugFlow,
+    /// The axial-dispersion model of a tube (Levenspiel, *Chemical Reaction Engineering*,
+    /// ch. 13): the fluid in the cell is a spread of elements around the plug-flow one (see
+    /// `crate::transient`).
+    AxialDispersion(Dispersion),
+}
+
+/// How fast the axial spread grows, as the campaign declared it. Invariant (validation): every
+/// number is finite and above zero.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dispersion {
+    /// `dispersion 20 mm^2/s, diameter 0.5 mm`: a dispersion coefficient D, m²/s, the same at
+    /// every flow, in a tube of this inner diameter, m.
+    Coefficient { coefficient: f64, diameter: f64 },
+    /// `diffusivity 1e-9 m^2/s, diameter 0.5 mm`: Taylor–Aris dispersion of laminar flow in a
+    /// tube (Taylor 1953, Aris 1956): `D = Dm + u²d²/(192 Dm)` at each instant's mean velocity
+    /// `u`, from the molecular diffusivity `Dm`, m²/s, and the inner diameter `d`, m.
+    TaylorAris { diffusivity: f64, diameter: f64 },
+    /// `peclet 40`: the vessel's Péclet (Bodenstein) number `uL/D`, the same at every flow
+    /// (the dispersion number `D/uL` is its inverse); needs no geometry.
+    Peclet(f64),
+}
+
+impl Dispersion {
+    /// The variance, m⁶, that the position (as a volume along the path) of an element gains
+    /// while `q` m³/s flows for `dt` seconds through `volume` m³: `2 A² D dt`, with
+    /// `A = π d²/4`; for a Péclet number, `2 V (q dt) / Pe` (D = uL/Pe).
+    pub fn variance_gain(&self, q: f64, dt: f64, volume: f64) -> f64 {
+        let area = |d: f64| std::f64::consts::PI * d * d / 4.0;
+        match *self {
+            Dispersion::Coefficient {
+                coefficient,
+                diameter,
+            } => 2.0 * area(diameter).powi(2) * coefficient * dt,
+            Dispersion::TaylorAris {
+                diffusivity,
+                diameter,
+            } => {
+                let a = area(diameter);
+                let u = q / a;
+                let d = diffusivity + u * u * diameter * diameter / (192.0 * diffusivity);
+                2.0 * a * a * d * dt
+            }
+            Dispersion::Peclet(pe) => 2.0 * volume * q * dt / pe,
+        }
+    }
+
+    /// The variance, m⁶, an element gains over its transit of `volume` at a steady flow `q`.
+    pub fn variance_gain_over_transit(&self, q: f64, volume: f64) -> f64 {
+        self.variance_gain(q, volume / q, volume)
+    }
+
+    /// The dispersion number `D/uL` at a steady flow `q` through `volume`: half the variance
+    /// of the residence-time distribution over the squared mean residence time.
+    pub fn number(&self, q: f64, volume: f64) -> f64 {
+        if !(q > 0.0 && volume > 0.0) {
+            return f64::NAN;
+        }
+        self.variance_gain(q, volume / q, volume) / (2.0 * volume * volume)
+    }
 }
 
 impl Transient {
@@ -1742,6 +1802,8 @@ impl Acquisition {
 /// How Bayesian optimisation models experiments that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureModel {
+    /// `auto` (the default): one of the two below at each suggestion, chosen by the data.
+    Auto,
     /// `feasibility_model`: a classifier of where experiments succeed.
     FeasibilityModel,
     /// `impute_worst`: a failure counts as the worst score seen.
@@ -1749,7 +1811,8 @@ pub enum FailureModel {
 }
 
 impl FailureModel {
-    pub const NAMES: [(&'static str, FailureModel); 2] = [
+    pub const NAMES: [(&'static str, FailureModel); 3] = [
+        ("auto", FailureModel::Auto),
         ("feasibility_model", FailureModel::FeasibilityModel),
         ("impute_worst", FailureModel::ImputeWorst),
     ];
@@ -2055,8 +2118,8 @@ pub struct Simulation {
     pub model: SimulationModel,
     /// Parameters in SI, by name.
     pub parameters: BTreeMap<String, f64>,
-    /// Role → stocks (for chemistry models): one stock, except `halide`, which lists every
-    /// stock that declares a halide.
+    /// Role → stocks (for chemistry models): one stock, except `halide` (exchange) and `lead`
+    /// (synthesis), which list every stock that declares a halide.
     pub roles: BTreeMap<String, Vec<StockId>>,
     pub span: Span,
 }
@@ -2064,6 +2127,7 @@ pub struct Simulation {
 #[derive(Debug, Clone)]
 pub enum SimulationModel {
     CsPbX3HalideExchange,
+    CsFaPbX3Synthesis,
     CdSeGrowth,
     Table {
         path: String,
@@ -2092,7 +2156,9 @@ impl SimulationModel {
             SimulationModel::Table { inputs, .. } | SimulationModel::Script { inputs, .. } => {
                 Some(inputs)
             }
-            SimulationModel::CsPbX3HalideExchange | SimulationModel::CdSeGrowth => None,
+            SimulationModel::CsPbX3HalideExchange
+            | SimulationModel::CsFaPbX3Synthesis
+            | SimulationModel::CdSeGrowth => None,
         }
     }
 
@@ -2102,7 +2168,9 @@ impl SimulationModel {
             SimulationModel::Table { outputs, .. } | SimulationModel::Script { outputs, .. } => {
                 outputs
             }
-            SimulationModel::CsPbX3HalideExchange | SimulationModel::CdSeGrowth => &[],
+            SimulationModel::CsPbX3HalideExchange
+            | SimulationModel::CsFaPbX3Synthesis
+            | SimulationModel::CdSeGrowth => &[],
         }
     }
 }

@@ -70,6 +70,14 @@ pub enum TExpr {
     /// Real power of dimensionless operands.
     Pow(Box<TExpr>, Box<TExpr>),
     Call(MathFn, Vec<TExpr>),
+    /// A value per level of a choice variable (`match`): the arm of the level the variable's
+    /// value (the level's index) stands for, one arm per level, in the levels' order.
+    Match(VarId, Vec<TExpr>),
+}
+
+/// The arm a choice variable's value selects: points hold a choice as its level's index.
+fn arm_index(x: f64) -> Option<usize> {
+    (x.is_finite() && x >= -0.5).then(|| x.round() as usize)
 }
 
 /// Values an expression is evaluated with.
@@ -118,6 +126,9 @@ impl TExpr {
                     MathFn::Log10 => first.log10(),
                 }
             }
+            TExpr::Match(v, arms) => arm_index(env.var(*v))
+                .and_then(|k| arms.get(k))
+                .map_or(f64::NAN, |arm| arm.eval(env)),
         }
     }
 
@@ -156,6 +167,21 @@ impl TExpr {
                     MathFn::Log10 => first.log10()?,
                 }
             }
+            TExpr::Match(v, arms) => {
+                // The hull of the arms of every level the variable's interval may stand for
+                // (levels are indices; a value selects the nearest).
+                let i = env.var(*v);
+                let mut hull: Option<Interval> = None;
+                for (k, arm) in arms.iter().enumerate() {
+                    let k = k as f64;
+                    if k + 0.5 < i.lo() || k - 0.5 > i.hi() {
+                        continue;
+                    }
+                    let a = arm.interval(env)?;
+                    hull = Some(hull.map_or(a, |h| h.hull(&a)));
+                }
+                hull.unwrap_or_else(Interval::entire)
+            }
         })
     }
 
@@ -183,6 +209,12 @@ impl TExpr {
                 b.collect_vars(derived, out);
             }
             TExpr::Call(_, args) => args.iter().for_each(|a| a.collect_vars(derived, out)),
+            TExpr::Match(v, arms) => {
+                if !out.contains(v) {
+                    out.push(*v);
+                }
+                arms.iter().for_each(|a| a.collect_vars(derived, out));
+            }
         }
     }
 
@@ -204,7 +236,9 @@ impl TExpr {
                 a.proxies(out);
                 b.proxies(out);
             }
-            TExpr::Call(_, args) => args.iter().for_each(|a| a.proxies(out)),
+            TExpr::Call(_, args) | TExpr::Match(_, args) => {
+                args.iter().for_each(|a| a.proxies(out));
+            }
         }
     }
 
@@ -226,7 +260,9 @@ impl TExpr {
                 a.locals(out);
                 b.locals(out);
             }
-            TExpr::Call(_, args) => args.iter().for_each(|a| a.locals(out)),
+            TExpr::Call(_, args) | TExpr::Match(_, args) => {
+                args.iter().for_each(|a| a.locals(out));
+            }
         }
     }
 
@@ -343,6 +379,15 @@ impl Typed {
 /// Resolves names and calls for the typer; each context (derive, proxies, …) has its own.
 pub trait Scope {
     fn path(&self, path: &ast::Path) -> Result<Typed, Diagnostic>;
+    /// The choice variable a `match` is over, with its levels. Only the design space's scope
+    /// (derived values, constraints) has choice variables; elsewhere a `match` is an error.
+    fn choice(&self, path: &ast::Path) -> Result<(VarId, Vec<String>), Diagnostic> {
+        Err(Diagnostic::error(
+            code::MATCH_SUBJECT,
+            "a `match` picks a value per level of a choice variable, which only `derive` and `constraints` can read",
+        )
+        .at(path.span))
+    }
     fn call(
         &self,
         callee: &ast::Path,
@@ -501,6 +546,7 @@ impl Typer<'_> {
                 })
             }
             ExprKind::Binary { op, left, right } => self.binary(*op, left, right, span),
+            ExprKind::Match { subject, arms } => self.match_expr(subject, arms, span),
             ExprKind::String(_)
             | ExprKind::Bool(_)
             | ExprKind::List(_)
@@ -665,6 +711,102 @@ impl Typer<'_> {
             )
             .at(span)),
         }
+    }
+
+    /// `match choice { "a" => x, "b" => y }`: every level of the choice exactly once, every arm
+    /// of one kind of quantity. The arms are kept in the levels' order.
+    fn match_expr(
+        &self,
+        subject: &ast::Path,
+        arms: &[ast::MatchArm],
+        span: Span,
+    ) -> Result<Typed, Diagnostic> {
+        let (var, levels) = self.scope.choice(subject)?;
+        let name = subject.dotted();
+        let mut by_level: Vec<Option<&ast::MatchArm>> = vec![None; levels.len()];
+        for arm in arms {
+            let level = &arm.level.value;
+            let Some(k) = levels.iter().position(|l| l == level) else {
+                let listed: Vec<String> = levels.iter().map(|l| format!("\"{l}\"")).collect();
+                let d = Diagnostic::error(
+                    code::MATCH_LEVEL,
+                    format!("`{name}` has no level \"{level}\""),
+                )
+                .label(arm.level.span, "not a level of the choice");
+                return Err(
+                    match crate::names::closest(level, levels.iter().map(String::as_str)) {
+                        Some(s) => d.help(format!("did you mean \"{s}\"?")),
+                        None => d.help(format!("its levels: {}", listed.join(", "))),
+                    },
+                );
+            };
+            if let Some(Some(first)) = by_level.get(k) {
+                return Err(Diagnostic::error(
+                    code::MATCH_LEVEL,
+                    format!("level \"{level}\" of `{name}` is given twice"),
+                )
+                .label(first.level.span, "first given here")
+                .label(arm.level.span, "given again here")
+                .help("give each level one value"));
+            }
+            if let Some(slot) = by_level.get_mut(k) {
+                *slot = Some(arm);
+            }
+        }
+        let missing: Vec<String> = levels
+            .iter()
+            .zip(&by_level)
+            .filter(|(_, a)| a.is_none())
+            .map(|(l, _)| format!("\"{l}\""))
+            .collect();
+        if !missing.is_empty() {
+            let (what, list) = match missing.as_slice() {
+                [one] => ("level", one.clone()),
+                [rest @ .., last] => ("levels", format!("{} and {last}", rest.join(", "))),
+                [] => ("levels", String::new()),
+            };
+            return Err(Diagnostic::error(
+                code::MATCH_LEVEL,
+                format!("the `match` over `{name}` gives no value for {what} {list}"),
+            )
+            .at(span)
+            .help(format!(
+                "a `match` gives every level of `{name}` a value: add `{} => …`",
+                missing.join(" => …, ")
+            )));
+        }
+        let mut typed: Vec<Typed> = Vec::with_capacity(levels.len());
+        for arm in by_level.into_iter().flatten() {
+            let t = self.expr(&arm.value)?.as_point();
+            if let Some(first) = typed.first() {
+                self.same_dimension(first, &t, "choose between")?;
+                if first.ty.temp != t.ty.temp && !(t.ty.bare || first.ty.bare) {
+                    return Err(Diagnostic::error(
+                        code::TEMPERATURE,
+                        format!(
+                            "cannot choose between {} and {}",
+                            first.ty.describe(),
+                            t.ty.describe()
+                        ),
+                    )
+                    .label(first.span, format!("this is {}", first.ty.describe()))
+                    .label(t.span, format!("this is {}", t.ty.describe())));
+                }
+            }
+            typed.push(t);
+        }
+        // A bare zero adapts to the other arms' unit; the result has the first unit-bearing
+        // arm's type.
+        let ty = typed
+            .iter()
+            .find(|t| !t.ty.bare)
+            .or_else(|| typed.first())
+            .map_or_else(Ty::dimensionless, |t| t.ty);
+        Ok(Typed::new(
+            TExpr::Match(var, typed.into_iter().map(|t| t.expr).collect()),
+            ty,
+            span,
+        ))
     }
 
     /// `min`, `max`, `abs`, `sqrt`, `exp`, `ln`, `log10`.

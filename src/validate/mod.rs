@@ -249,6 +249,7 @@ impl<'a> Validator<'a> {
         self.prove_droplets();
         self.prove_waits();
         self.prove_probe();
+        self.prove_dispersion();
         self.budget_checks(&header);
         self.unused_warnings();
         if let Some((name, description, seed, version, budget)) = header

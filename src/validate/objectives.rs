@@ -28,7 +28,10 @@ pub(crate) const OPTIONS: &[(&str, &[(&str, &str)])] = &[
                 "log_expected_improvement, noisy_expected_improvement or upper_confidence_bound; max_variance or integrated_variance to map",
             ),
             ("beta", "a number (UCB exploration)"),
-            ("failures", "feasibility_model or impute_worst"),
+            (
+                "failures",
+                "auto (the default), feasibility_model or impute_worst",
+            ),
             (
                 "model",
                 "composite (one GP per proxy, the score applied to their predictions) or score (one GP of the combined score)",
@@ -1732,7 +1735,7 @@ fn set_option(options: &mut OptimizerOptions, name: &str, v: &OptionValue) -> Re
                     OptionValue::Name(n) => FailureModel::from_name(n),
                     _ => None,
                 }
-                .ok_or("`failures` is `feasibility_model` or `impute_worst`")?,
+                .ok_or("`failures` is `auto`, `feasibility_model` or `impute_worst`")?,
             );
         }
         "model" => {

@@ -280,7 +280,11 @@ impl<'a> Validator<'a> {
             .variables
             .iter()
             .map(|v| {
-                let (lo, hi) = v.bounds().unwrap_or((0.0, 0.0));
+                // A choice spans its level indices: a `match` takes a value per level.
+                let (lo, hi) = match &v.domain {
+                    Domain::Choice { levels } => (0.0, levels.len().saturating_sub(1) as f64),
+                    _ => v.bounds().unwrap_or((0.0, 0.0)),
+                };
                 Interval::new(lo, hi).unwrap_or_else(|_| Interval::entire())
             })
             .collect();
@@ -303,7 +307,7 @@ impl<'a> Validator<'a> {
             .variables
             .iter()
             .enumerate()
-            .filter(|(_, v)| matches!(v.domain, Domain::Integer { .. }))
+            .filter(|(_, v)| matches!(v.domain, Domain::Integer { .. } | Domain::Choice { .. }))
             .map(|(i, _)| i)
             .collect();
         // Constraints of the form `derived op constant` bound that value on the feasible region.
@@ -620,9 +624,12 @@ impl<'a> Validator<'a> {
             .iter()
             .zip(p)
             .enumerate()
-            .filter(|(i, (v, _))| v.is_numeric() && vars.contains(i))
+            .filter(|(i, _)| vars.contains(i))
             .map(|(_, x)| x)
-            .map(|(v, x)| format!("{} = {}", v.name, v.unit.approx(*x)))
+            .map(|(v, x)| match v.level(*x) {
+                Some(level) => format!("{} = \"{level}\"", v.name),
+                None => format!("{} = {}", v.name, v.unit.approx(*x)),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }

@@ -13,13 +13,17 @@ use crate::names::closest;
 use crate::syntax::ast::{self, ExprKind, Item, SimModel};
 
 /// Roles that take several stocks (`halide [bromide, iodide]`, or the role written twice).
-const MANY_STOCK_ROLES: &[&str] = &["halide"];
+const MANY_STOCK_ROLES: &[&str] = &["halide", "lead"];
 
 /// Chemistry models and the roles each needs (role, required).
 pub(crate) const MODELS: &[(&str, &[(&str, bool)])] = &[
     (
         "cspbx3_halide_exchange",
         &[("seeds", true), ("halide", true), ("ligand", false)],
+    ),
+    (
+        "csfa_pbx3_synthesis",
+        &[("cesium", true), ("formamidinium", false), ("lead", true)],
     ),
     ("cdse_growth", &[("cadmium", true), ("selenium", true)]),
 ];
@@ -120,7 +124,7 @@ impl<'a> Validator<'a> {
             d = d.label(span, text);
         }
         self.error(d.help(
-            "a run sends no command to a device and measures no spectrum, so the plan takes no lab time and no reagent; remove them, or simulate the chemistry in the reactor with a model (`simulate cdse_growth`, `simulate cspbx3_halide_exchange`)",
+            "a run sends no command to a device and measures no spectrum, so the plan takes no lab time and no reagent; remove them, or simulate the chemistry in the reactor with a model (`simulate cdse_growth`, `simulate cspbx3_halide_exchange`, `simulate csfa_pbx3_synthesis`)",
         ));
     }
 
@@ -139,7 +143,7 @@ impl<'a> Validator<'a> {
             .at(name.span);
             return Err(vec![match closest(&name.name, known.iter().copied()) {
                 Some(k) => d.help(format!("did you mean `{k}`?")),
-                None => d.help("models: `cspbx3_halide_exchange`, `cdse_growth`, `table \"data.csv\"`, `script \"model.rhai\"`"),
+                None => d.help("models: `cspbx3_halide_exchange`, `csfa_pbx3_synthesis`, `cdse_growth`, `table \"data.csv\"`, `script \"model.rhai\"`"),
             }]);
         };
         let schema = qdx_sim::params_schema(model_name).unwrap_or(&[]);
@@ -182,7 +186,7 @@ impl<'a> Validator<'a> {
                         Some(id) => {
                             // A halide the model does not know is reported with the
                             // stock (`halide "F"`); here only a stock that declares none.
-                            if key == "halide"
+                            if (key == "halide" || key == "lead")
                                 && !self
                                     .stocks
                                     .get(id)
@@ -191,7 +195,11 @@ impl<'a> Validator<'a> {
                                 errors.push(
                                     Diagnostic::error(code::HALIDE, format!("stock `{stock}` must say which halide it delivers"))
                                         .at(span)
-                                        .help(format!("add `halide \"I\"` (or \"Br\", \"Cl\") to the properties of `{stock}` in `stocks`")),
+                                        .help(if key == "lead" {
+                                            format!("add `halide \"Br\"` or `halide \"I\"` (PbBr2 or PbI2) to the properties of `{stock}` in `stocks`")
+                                        } else {
+                                            format!("add `halide \"I\"` (or \"Br\", \"Cl\") to the properties of `{stock}` in `stocks`")
+                                        }),
                                 );
                             }
                             let ids = role_map.entry(key.to_owned()).or_insert_with(Vec::new);
@@ -261,6 +269,9 @@ impl<'a> Validator<'a> {
         if *model_name == qdx_sim::CsPbX3HalideExchange::NAME {
             errors.extend(self.halide_stocks(&mut role_map));
         }
+        if *model_name == qdx_sim::CsFaPbX3Synthesis::NAME {
+            errors.extend(self.lead_stocks(&role_map));
+        }
         for (role, required) in *roles {
             if *required && !role_map.contains_key(*role) {
                 errors.push(
@@ -276,10 +287,10 @@ impl<'a> Validator<'a> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let model = if *model_name == "cdse_growth" {
-            SimulationModel::CdSeGrowth
-        } else {
-            SimulationModel::CsPbX3HalideExchange
+        let model = match *model_name {
+            "cdse_growth" => SimulationModel::CdSeGrowth,
+            "csfa_pbx3_synthesis" => SimulationModel::CsFaPbX3Synthesis,
+            _ => SimulationModel::CsPbX3HalideExchange,
         };
         Ok(Simulation {
             model,
@@ -332,6 +343,40 @@ impl<'a> Validator<'a> {
             let ids = role_map.entry("halide".to_owned()).or_default();
             if !ids.contains(&id) {
                 ids.push(id);
+            }
+        }
+        errors
+    }
+
+    /// The `lead` stocks of `csfa_pbx3_synthesis` are PbBr2 or PbI2: each must declare its
+    /// halide (reported with the role) as `"Br"` or `"I"`. Chloride is refused: it would meet
+    /// iodide across the Cl–I miscibility gap, which the model does not describe.
+    fn lead_stocks(&self, role_map: &BTreeMap<String, Vec<StockId>>) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        for id in role_map.get("lead").into_iter().flatten() {
+            let Some(st) = self.stocks.get(*id) else {
+                continue;
+            };
+            let Some(declared) = st.properties.get("halide") else {
+                continue;
+            };
+            let halide = match declared {
+                PropertyValue::Text(t) => qdx_sim::Halide::from_symbol(t),
+                _ => None,
+            };
+            if !matches!(halide, Some(qdx_sim::Halide::Br | qdx_sim::Halide::I)) {
+                errors.push(
+                    Diagnostic::error(
+                        code::HALIDE,
+                        format!(
+                            "lead stock `{}` declares halide {}, but `csfa_pbx3_synthesis` makes bromide–iodide perovskites",
+                            st.name,
+                            declared.describe(&[])
+                        ),
+                    )
+                    .at(st.span)
+                    .help("feed PbBr2 (`halide \"Br\"`) and PbI2 (`halide \"I\"`); the model does not describe chloride (the Cl–I miscibility gap)"),
+                );
             }
         }
         errors

@@ -22,6 +22,40 @@ pub(super) struct SpaceScope<'v, 'a> {
 }
 
 impl Scope for SpaceScope<'_, '_> {
+    fn choice(&self, path: &ast::Path) -> Result<(VarId, Vec<String>), Diagnostic> {
+        let dotted = path.dotted();
+        if self.v.is_poisoned(&format!("var:{dotted}")) {
+            return Err(super::follow_on());
+        }
+        if let Some(id) = self.v.variables.iter().position(|x| x.name == dotted) {
+            self.v.mark_used(&dotted);
+            let var = self
+                .v
+                .variables
+                .get(id)
+                .ok_or_else(|| internal(path.span))?;
+            return match &var.domain {
+                Domain::Choice { levels } => Ok((id, levels.clone())),
+                _ => Err(Diagnostic::error(
+                    code::MATCH_SUBJECT,
+                    format!("`{dotted}` is not a choice variable; a `match` picks a value per level of a choice"),
+                )
+                .at(path.span)
+                .help("a numeric variable enters the formula itself")),
+            };
+        }
+        // Not a variable: the name's own error (unknown, used before derived, …), or, for a
+        // name that is a value, that a `match` needs a choice.
+        self.path(path)?;
+        Err(Diagnostic::error(
+            code::MATCH_SUBJECT,
+            format!(
+                "`{dotted}` is not a choice variable; a `match` picks a value per level of a choice"
+            ),
+        )
+        .at(path.span))
+    }
+
     fn path(&self, path: &ast::Path) -> Result<Typed, Diagnostic> {
         let v = self.v;
         let dotted = path.dotted();
@@ -50,7 +84,17 @@ impl Scope for SpaceScope<'_, '_> {
             if !var.is_numeric() {
                 return Err(Diagnostic::error(code::CHOICE_IN_EXPRESSION, format!("`{dotted}` is a choice variable; it has no numeric value"))
                     .at(span)
-                    .help("choice variables are passed to the lab as they are (e.g. to the simulation); they cannot enter arithmetic"));
+                    .help(match &var.domain {
+                        Domain::Choice { levels } => format!(
+                            "to set a value per level, write `match {dotted} {{ {} }}`",
+                            levels
+                                .iter()
+                                .map(|l| format!("\"{l}\" => …"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        _ => "choice variables are passed to the lab as they are (e.g. to the simulation)".to_owned(),
+                    }));
             }
             let temp = if var.dimension == Dimension::TEMPERATURE {
                 Temp::Absolute

@@ -462,6 +462,7 @@ fn spec(s: &Sections<'_>, domain: &opt::Domain) -> opt::StrategySpec {
             }
             if let Some(f) = o.options.failures {
                 b.failures = match f {
+                    c::FailureModel::Auto => opt::FailureHandling::Auto,
                     c::FailureModel::FeasibilityModel => opt::FailureHandling::FeasibilityModel,
                     c::FailureModel::ImputeWorst => opt::FailureHandling::ImputeWorst,
                 };

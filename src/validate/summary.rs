@@ -311,7 +311,7 @@ pub fn summary(c: &Campaign) -> String {
                 });
             let _ = writeln!(
                 s,
-                "  transient: ramp {name} from {} to {} over {} ({}), a spectrum every {} ({} in all), mapped by plug flow",
+                "  transient: ramp {name} from {} to {} over {} ({}), a spectrum every {} ({} in all), mapped by {}",
                 unit.format(t.from),
                 unit.format(t.to),
                 seconds.approx(t.over),
@@ -320,7 +320,33 @@ pub fn summary(c: &Campaign) -> String {
                     RampShape::Exponential => "exponential",
                 },
                 seconds.approx(t.every),
-                t.spectra()
+                t.spectra(),
+                match t.residence {
+                    ResidenceModel::PlugFlow => "plug flow".to_owned(),
+                    ResidenceModel::AxialDispersion(d) => format!(
+                        "axial dispersion ({})",
+                        match d {
+                            Dispersion::Coefficient {
+                                coefficient,
+                                diameter,
+                            } => format!(
+                                "D {} mm^2/s in a {} tube",
+                                qdx_units::format_number(coefficient * 1e6),
+                                DisplayUnit::of("mm").format(diameter)
+                            ),
+                            Dispersion::TaylorAris {
+                                diffusivity,
+                                diameter,
+                            } => format!(
+                                "Taylor–Aris, Dm {} m^2/s in a {} tube",
+                                qdx_units::format_number(diffusivity),
+                                DisplayUnit::of("mm").format(diameter)
+                            ),
+                            Dispersion::Peclet(pe) =>
+                                format!("Péclet {}", qdx_units::format_number(pe)),
+                        }
+                    ),
+                }
             );
         }
         if let Some(d) = &m.droplets {
@@ -482,6 +508,7 @@ pub fn summary(c: &Campaign) -> String {
     if let Some(sim) = &c.simulation {
         let model = match &sim.model {
             SimulationModel::CsPbX3HalideExchange => "cspbx3_halide_exchange".to_owned(),
+            SimulationModel::CsFaPbX3Synthesis => "csfa_pbx3_synthesis".to_owned(),
             SimulationModel::CdSeGrowth => "cdse_growth".to_owned(),
             SimulationModel::Table { path, pool, .. } => {
                 format!("table {path} ({})", if *pool { "pool" } else { "emulator" })

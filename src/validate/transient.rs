@@ -24,7 +24,7 @@ use qdx_units::Dimension;
 
 const EXAMPLE: &str =
     "e.g. `transient { ramp total_flow, from 600 uL/min, to 100 uL/min, over 20 min, every 10 s }`";
-const PROPERTIES: [&str; 8] = [
+const PROPERTIES: [&str; 12] = [
     "ramp",
     "from",
     "to",
@@ -33,7 +33,20 @@ const PROPERTIES: [&str; 8] = [
     "hold",
     "shape",
     "residence",
+    "dispersion",
+    "diffusivity",
+    "diameter",
+    "peclet",
 ];
+const DISPERSION_EXAMPLE: &str = "e.g. `residence axial_dispersion  dispersion 20 mm^2/s  diameter 0.5 mm`, `residence axial_dispersion  diffusivity 1e-9 m^2/s  diameter 0.5 mm` (Taylor–Aris) or `residence axial_dispersion  peclet 40`";
+
+/// The largest part of a ramp's duration two standard deviations of the entry times of the
+/// fluid in the cell may cover before `qdx check` warns.
+const MAX_SPREAD_OF_RAMP: f64 = 0.2;
+/// The largest dispersion number `D/uL` before `qdx check` warns that the small-dispersion
+/// model is approximate (Levenspiel, ch. 13, uses the Gaussian form up to about 0.01; at
+/// 0.05 the closed vessel's variance, `2d − 2d²(1 − e^(−1/d))`, is 5 % below its `2d`).
+const MAX_DISPERSION_NUMBER: f64 = 0.05;
 
 struct PointEnv<'a> {
     vars: &'a [f64],
@@ -68,7 +81,11 @@ impl Validator<'_> {
         let mut hold = 0.0;
         let mut shape = RampShape::Linear;
         let mut shape_span = span;
-        let residence = ResidenceModel::PlugFlow;
+        // `residence axial_dispersion` and its parameters: (value, span) of each.
+        let mut axial: Option<Span> = None;
+        let mut params: Vec<(&str, f64, Span)> = Vec::new();
+        // A parameter already refused: what the model lacks would be a follow-on error.
+        let mut params_failed = false;
         for p in props.iter().flat_map(|p| p.entries.iter()) {
             let ast::PropValue::Expr(e) = &p.value else {
                 errors.push(
@@ -86,9 +103,12 @@ impl Validator<'_> {
                 "ramp" => {
                     let Some(name) = word else {
                         errors.push(
-                            Diagnostic::error(code::TRANSIENT, "`ramp` names the variable the ramp moves")
-                                .at(e.span)
-                                .help(EXAMPLE),
+                            Diagnostic::error(
+                                code::TRANSIENT,
+                                "`ramp` names the variable the ramp moves",
+                            )
+                            .at(e.span)
+                            .help(EXAMPLE),
                         );
                         continue;
                     };
@@ -104,9 +124,12 @@ impl Validator<'_> {
                             )
                             .at(e.span);
                             errors.push(
-                                match closest(&name, self.variables.iter().map(|v| v.name.as_str())) {
+                                match closest(&name, self.variables.iter().map(|v| v.name.as_str()))
+                                {
                                     Some(s) => d.did_you_mean(e.span, s),
-                                    None => d.help("a ramp moves one of the campaign's `variables`"),
+                                    None => {
+                                        d.help("a ramp moves one of the campaign's `variables`")
+                                    }
                                 },
                             );
                         }
@@ -151,8 +174,11 @@ impl Validator<'_> {
                             }
                         }
                         Ok(_) => errors.push(
-                            Diagnostic::error(code::TRANSIENT, format!("{what} must be above zero"))
-                                .at(e.span),
+                            Diagnostic::error(
+                                code::TRANSIENT,
+                                format!("{what} must be above zero"),
+                            )
+                            .at(e.span),
                         ),
                         Err(d) => errors.push(d),
                     }
@@ -164,25 +190,57 @@ impl Validator<'_> {
                         shape_span = e.span;
                     }
                     _ => errors.push(
-                        Diagnostic::error(code::TRANSIENT, "a ramp's shape is `linear` or `exponential`")
-                            .at(e.span),
+                        Diagnostic::error(
+                            code::TRANSIENT,
+                            "a ramp's shape is `linear` or `exponential`",
+                        )
+                        .at(e.span),
                     ),
                 },
                 "residence" => match word.as_deref() {
                     Some("plug_flow") => {}
-                    Some("dispersion" | "axial_dispersion") => errors.push(
-                        Diagnostic::error(
-                            code::TRANSIENT_UNSUPPORTED,
-                            "qdx maps transient spectra with plug flow only",
+                    Some("axial_dispersion") => axial = Some(e.span),
+                    _ => {
+                        let d = Diagnostic::error(
+                            code::TRANSIENT,
+                            "the residence-time model is `plug_flow` or `axial_dispersion`",
                         )
-                        .at(e.span)
-                        .help("write `residence plug_flow`; an axial-dispersion model is not implemented yet"),
-                    ),
-                    _ => errors.push(
-                        Diagnostic::error(code::TRANSIENT, "the residence-time model is `plug_flow`")
-                            .at(e.span),
-                    ),
+                        .at(e.span);
+                        errors.push(
+                            match word
+                                .as_deref()
+                                .and_then(|w| closest(w, ["plug_flow", "axial_dispersion"]))
+                            {
+                                Some(s) => d.did_you_mean(e.span, s),
+                                None => d.help(DISPERSION_EXAMPLE),
+                            },
+                        );
+                    }
                 },
+                name @ ("dispersion" | "diffusivity" | "diameter" | "peclet") => {
+                    let dimension = match name {
+                        "diameter" => Dimension::LENGTH,
+                        "peclet" => Dimension::DIMENSIONLESS,
+                        _ => Dimension::DIFFUSIVITY,
+                    };
+                    match quantity_of(dimension, e) {
+                        Ok((v, _)) if v > 0.0 => params.push((name, v, e.span)),
+                        Ok(_) => {
+                            params_failed = true;
+                            errors.push(
+                                Diagnostic::error(
+                                    code::TRANSIENT,
+                                    format!("`{name}` must be above zero"),
+                                )
+                                .at(e.span),
+                            );
+                        }
+                        Err(d) => {
+                            params_failed = true;
+                            errors.push(d);
+                        }
+                    }
+                }
                 other => {
                     let d = Diagnostic::error(
                         code::UNKNOWN_PROPERTY,
@@ -199,6 +257,14 @@ impl Validator<'_> {
                 }
             }
         }
+        let residence = match residence_model(axial, &params) {
+            Ok(r) => r,
+            Err(_) if params_failed => ResidenceModel::PlugFlow,
+            Err(d) => {
+                errors.extend(d);
+                ResidenceModel::PlugFlow
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -315,6 +381,117 @@ impl Validator<'_> {
         }
     }
 
+    /// Under axial dispersion, what the declared model implies at the ramp's two ends (the
+    /// other variables at the centre of their range): warns when the fluid in the cell
+    /// entered over a large part of the ramp (two standard deviations of its entry times over
+    /// [`MAX_SPREAD_OF_RAMP`] of `over`: the ramp is fast against the dispersion, and each
+    /// spectrum mixes conditions a mean residence time does not stand for), and when the
+    /// dispersion number `D/uL` passes [`MAX_DISPERSION_NUMBER`], where the small-dispersion
+    /// model's symmetric spread is a rough approximation of the real, skewed one.
+    pub(super) fn prove_dispersion(&mut self) {
+        if self.diags.has_errors() {
+            return;
+        }
+        let Some(t) = self.measurement.as_ref().and_then(|m| m.transient.clone()) else {
+            return;
+        };
+        let ResidenceModel::AxialDispersion(d) = t.residence else {
+            return;
+        };
+        let Some(volume) = self.topology.reactor_volume.filter(|v| *v > 0.0) else {
+            return;
+        };
+        let centre: Vec<f64> = self
+            .variables
+            .iter()
+            .map(|v| v.bounds().map_or(0.0, |(lo, hi)| 0.5 * (lo + hi)))
+            .collect();
+        let flow = |x: f64| -> f64 {
+            let mut vars = centre.clone();
+            if let Some(v) = vars.get_mut(t.variable) {
+                *v = x;
+            }
+            let env = PointEnv {
+                vars: &vars,
+                derived: &self.derived,
+            };
+            self.derived
+                .iter()
+                .filter(|d| {
+                    matches!(
+                        d.target,
+                        DerivedTarget::Setting {
+                            drive: Drive::PumpRate,
+                            ..
+                        }
+                    )
+                })
+                .map(|d| d.expr.eval(&env))
+                .sum()
+        };
+        let unit = self
+            .variables
+            .get(t.variable)
+            .map_or_else(DisplayUnit::plain, |v| v.unit.clone());
+        let seconds = DisplayUnit::of("s");
+        // (spread of the entry times, s; dispersion number; the end's value) at each end.
+        let ends: Vec<(f64, f64, f64)> = [t.from, t.to]
+            .into_iter()
+            .filter_map(|x| {
+                let q = flow(x);
+                (q.is_finite() && q > 0.0).then(|| {
+                    let s = d.variance_gain_over_transit(q, volume).sqrt();
+                    (s / q, d.number(q, volume), x)
+                })
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        if let Some(&(spread, _, x)) = ends.iter().max_by(|a, b| a.0.total_cmp(&b.0))
+            && 2.0 * spread > MAX_SPREAD_OF_RAMP * t.over
+        {
+            warnings.push(
+                Diagnostic::warning(
+                    code::TRANSIENT_DISPERSION,
+                    format!(
+                        "at {} each spectrum reads fluid that entered over ±{} (one standard deviation), {:.0} % of the ramp's {}",
+                        unit.format(x),
+                        seconds.approx(spread),
+                        100.0 * spread / t.over,
+                        seconds.approx(t.over)
+                    ),
+                )
+                .at(t.span)
+                .help(format!(
+                    "the ramp is fast against the dispersion: each spectrum mixes conditions its mean residence time does not stand for; lengthen `over` to at least {} so the spread covers under {:.0} % of it",
+                    seconds.approx(2.0 * spread / MAX_SPREAD_OF_RAMP),
+                    100.0 * MAX_SPREAD_OF_RAMP / 2.0
+                )),
+            );
+        }
+        if let Some(&(_, number, x)) = ends.iter().max_by(|a, b| a.1.total_cmp(&b.1))
+            && number > MAX_DISPERSION_NUMBER
+        {
+            warnings.push(
+                Diagnostic::warning(
+                    code::TRANSIENT_DISPERSION,
+                    format!(
+                        "the dispersion number D/uL reaches {} at {}, beyond the small-dispersion model's range",
+                        qdx_units::format_number(number),
+                        unit.format(x)
+                    ),
+                )
+                .at(t.span)
+                .help(format!(
+                    "the mapping takes the fluid's residence times as symmetric about the plug-flow one (Levenspiel's model for D/uL up to about {}); at this dispersion the real distribution is skewed, and the mapped spread is approximate",
+                    qdx_units::format_number(MAX_DISPERSION_NUMBER)
+                )),
+            );
+        }
+        for w in warnings {
+            self.error(w);
+        }
+    }
+
     /// Every pump rate must be proportional to the ramped variable (at the centre and the two
     /// extreme corners of the other variables, at both ends and the middle of the ramp): then a
     /// ramp changes the total flow only. A rate that does not scale (a temperature's heater, a
@@ -413,6 +590,87 @@ impl Validator<'_> {
             }
         }
         errors
+    }
+}
+
+/// The residence-time model from `residence axial_dispersion` (at `axial`, if given) and the
+/// dispersion parameters given: one of `dispersion` (with `diameter`), `diffusivity` (with
+/// `diameter`) or `peclet` (alone), and none of them under plug flow.
+fn residence_model(
+    axial: Option<Span>,
+    params: &[(&str, f64, Span)],
+) -> Result<ResidenceModel, Vec<Diagnostic>> {
+    let Some(axial) = axial else {
+        return match params.first() {
+            None => Ok(ResidenceModel::PlugFlow),
+            Some((name, _, span)) => Err(vec![
+                Diagnostic::error(
+                    code::TRANSIENT,
+                    format!("`{name}` belongs to an axial-dispersion model"),
+                )
+                .at(*span)
+                .help(format!(
+                    "add `residence axial_dispersion` to map spectra with it, or remove `{name}` to map them by plug flow"
+                )),
+            ]),
+        };
+    };
+    let get = |n: &str| params.iter().find(|p| p.0 == n).map(|p| (p.1, p.2));
+    let rates: Vec<&(&str, f64, Span)> = params
+        .iter()
+        .filter(|p| matches!(p.0, "dispersion" | "diffusivity" | "peclet"))
+        .collect();
+    let model = match rates.as_slice() {
+        [] => {
+            return Err(vec![
+                Diagnostic::error(
+                    code::TRANSIENT,
+                    "an axial-dispersion model needs how fast the fluid spreads",
+                )
+                .at(axial)
+                .help(DISPERSION_EXAMPLE),
+            ]);
+        }
+        [one] => one,
+        [first, second, ..] => {
+            return Err(vec![
+                Diagnostic::error(
+                    code::TRANSIENT,
+                    format!("give `{}` or `{}`, not both", first.0, second.0),
+                )
+                .at(second.2)
+                .label(first.2, "already given here")
+                .help("the axial-dispersion model takes one of `dispersion` (a coefficient), `diffusivity` (Taylor–Aris) or `peclet`"),
+            ]);
+        }
+    };
+    let diameter = get("diameter");
+    match (model.0, diameter) {
+        ("peclet", None) => Ok(ResidenceModel::AxialDispersion(Dispersion::Peclet(model.1))),
+        ("peclet", Some((_, span))) => Err(vec![
+            Diagnostic::error(code::TRANSIENT, "a Péclet number needs no `diameter`")
+                .at(span)
+                .label(model.2, "the Péclet number")
+                .help("remove `diameter`, or give `dispersion` or `diffusivity` with it instead of `peclet`"),
+        ]),
+        (name, None) => Err(vec![
+            Diagnostic::error(
+                code::TRANSIENT,
+                format!("`{name}` needs the tube's inner `diameter`"),
+            )
+            .at(model.2)
+            .help("the spread of the fluid in volume grows with the tube's cross-section; add e.g. `diameter 0.5 mm` (the reactor's devices do not declare one)"),
+        ]),
+        ("dispersion", Some((diameter, _))) => {
+            Ok(ResidenceModel::AxialDispersion(Dispersion::Coefficient {
+                coefficient: model.1,
+                diameter,
+            }))
+        }
+        (_, Some((diameter, _))) => Ok(ResidenceModel::AxialDispersion(Dispersion::TaylorAris {
+            diffusivity: model.1,
+            diameter,
+        })),
     }
 }
 

@@ -84,10 +84,10 @@ fn parse() -> Args {
             "--repeats" => a.repeats = v.parse().unwrap(),
             "--sizes" => a.sizes = v.split(',').map(|n| n.parse().unwrap()).collect(),
             "--failures" => {
-                a.failures = if v == "impute" {
-                    FailureHandling::ImputeWorst
-                } else {
-                    FailureHandling::FeasibilityModel
+                a.failures = match v.as_str() {
+                    "impute" => FailureHandling::ImputeWorst,
+                    "auto" => FailureHandling::Auto,
+                    _ => FailureHandling::FeasibilityModel,
                 }
             }
             "--acquisition" => {
@@ -315,6 +315,8 @@ fn run_once(a: &Args, problem: &Problem, seed: u64) -> String {
     let mut best_so_far = Vec::new();
     let mut times = Vec::new();
     let mut failures = 0;
+    // Suggestions whose model imputed failures because `failures auto` chose to.
+    let mut auto_imputed = 0;
     while best_so_far.len() < a.budget {
         let q = a.batch.min(a.budget - best_so_far.len()).max(1);
         let t0 = Instant::now();
@@ -325,7 +327,27 @@ fn run_once(a: &Args, problem: &Problem, seed: u64) -> String {
         }
         let mut obs = Vec::new();
         for s in sug {
+            auto_imputed += usize::from(
+                s.explain
+                    .failures
+                    .as_ref()
+                    .is_some_and(|f| f.choice == "impute_worst"),
+            );
             let (noisy, truth) = (problem.eval)(&s.point, &mut rng);
+            if std::env::var_os("QDX_BENCH_TRACE").is_some() {
+                eprintln!(
+                    "{} {:?} {:.4} basins={:?} sd={:?}",
+                    best_so_far.len(),
+                    s.point
+                        .0
+                        .iter()
+                        .map(|v| (v.as_f64() * 1000.0).round() / 1000.0)
+                        .collect::<Vec<_>>(),
+                    truth,
+                    s.explain.details.get("excluded_basins"),
+                    s.explain.predicted_sd
+                );
+            }
             let outcome = match noisy {
                 Some(v) if v.is_finite() => {
                     Outcome::Measured(BTreeMap::from([("y".to_string(), v)]))
@@ -362,12 +384,13 @@ fn run_once(a: &Args, problem: &Problem, seed: u64) -> String {
         .map(|t| regret.iter().position(|r| *r <= *t + 1e-12).map(|i| i + 1))
         .collect();
     format!(
-        "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"seed\":{},\"budget\":{},\"failures\":{},\"thresholds\":{:?},\"reached\":[{}],\"best_so_far\":{:?},\"regret\":{:?},\"ms_per_suggestion\":{:?}}}",
+        "{{\"problem\":\"{}\",\"strategy\":\"{}\",\"seed\":{},\"budget\":{},\"failures\":{},\"auto_imputed\":{},\"thresholds\":{:?},\"reached\":[{}],\"best_so_far\":{:?},\"regret\":{:?},\"ms_per_suggestion\":{:?}}}",
         a.problem,
         label(a),
         seed,
         a.budget,
         failures,
+        auto_imputed,
         problem.thresholds,
         reach.iter().map(|r| r.map_or("null".to_string(), |v| v.to_string())).collect::<Vec<_>>().join(","),
         best_so_far.iter().map(|v| if v.is_finite() { *v } else { f64::NAN }).collect::<Vec<_>>(),
@@ -382,6 +405,9 @@ fn label(a: &Args) -> String {
     let mut s = a.strategy.clone();
     if a.strategy == "bayesian" && a.failures == FailureHandling::ImputeWorst {
         s.push_str("+impute");
+    }
+    if a.strategy == "bayesian" && a.failures == FailureHandling::Auto {
+        s.push_str("+auto");
     }
     if a.batch > 1 {
         s.push_str(&format!("+q{}", a.batch));

@@ -35,6 +35,9 @@ use crate::sobol::Sobol;
 pub(crate) const BASE_SAMPLES: usize = 64;
 /// Softness of the improvement, as a fraction of the spread of the observed scores.
 pub(crate) const TAU_FRACTION: f64 = 1e-4;
+/// Batches and pending experiments: the quantile of the score samples whose values a chosen
+/// point is believed to give (Φ(−1), the normal's "one sd below the mean").
+pub(crate) const BELIEF_QUANTILE: f64 = 0.158_655_253_931_457_05;
 
 /// One measured value's model (a GP or a learned surrogate, see `learned.rs`); it models
 /// `(y − m(x) − shift) / scale`, with `m` the fitted prior mean where the campaign gives one
@@ -221,11 +224,29 @@ impl<'a> CompositeModel<'a> {
         (value, g)
     }
 
-    /// Kriging believer: each value's model gets a fantasy observation of its mean at `x`.
+    /// Kriging believer with a pessimistic belief: each value's model gets a fantasy
+    /// observation at `x`, the values of the base sample whose score is at the
+    /// [`BELIEF_QUANTILE`] of the score samples there (the means, if no sample has a score).
+    /// A value has no pessimistic direction of its own (a peak scored against a target), the
+    /// score has: this is the composite form of the score model's "one sd below the mean".
     pub fn believe(&mut self, x: &[f64]) -> Result<()> {
-        for v in &mut self.values {
-            let mu = v.model.predict(x, false).mean;
-            v.model = v.model.with_point(x, mu)?;
+        let preds: Vec<ValuePrediction> = self.values.iter().map(|v| v.predict(x, false)).collect();
+        let mut scored: Vec<(f64, usize)> = self
+            .base
+            .iter()
+            .enumerate()
+            .filter_map(|(s, e)| self.sample(&preds, e, false).map(|(g, _)| (g, s)))
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let chosen = (!scored.is_empty()).then(|| {
+            let k = ((scored.len() as f64 * BELIEF_QUANTILE) as usize).min(scored.len() - 1);
+            scored[k].1
+        });
+        for (k, v) in self.values.iter_mut().enumerate() {
+            let p = v.model.predict(x, false);
+            let e = chosen.map_or(0.0, |s| self.base[s][k]);
+            let believed = p.mean + p.var.sqrt() * e;
+            v.model = v.model.with_point(x, believed)?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ mod design;
 mod domain;
 mod ensemble;
 mod error;
+mod failures;
 mod forest;
 mod gp;
 mod lbfgs;
@@ -41,6 +42,7 @@ pub use domain::{
     Value, Variable,
 };
 pub use error::{OptimizeError, Result};
+pub use failures::FailureChoice;
 pub use learned::BayesSurrogate;
 pub use local::{Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions};
 pub use mapping::{

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Point;
+use crate::failures::FailureChoice;
 
 /// The result of one experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,10 @@ pub struct Explanation {
     pub acquisition: Option<f64>,
     /// Predicted probability that the experiment succeeds (feasibility model).
     pub feasibility: Option<f64>,
+    /// With `failures auto` and failures among the observations: the treatment of failures
+    /// this suggestion's model used and the evidence for it (see `failures.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<FailureChoice>,
     /// Free-form numeric details (model hyperparameters, scalarisation weights, …), sorted.
     pub details: BTreeMap<String, f64>,
     /// The prior mean of a model-based suggestion, when the campaign gave one (see `mean.rs`).

@@ -155,9 +155,10 @@ impl SimLab {
             BoundChemistry::Script(s) => MeasurementKind::Readings {
                 outputs: s.outputs(),
             },
-            BoundChemistry::Blank | BoundChemistry::CsPbX3(_) | BoundChemistry::CdSe(_) => {
-                MeasurementKind::Spectra
-            }
+            BoundChemistry::Blank
+            | BoundChemistry::CsPbX3(_)
+            | BoundChemistry::CsFa(_)
+            | BoundChemistry::CdSe(_) => MeasurementKind::Spectra,
         })
     }
 
@@ -179,12 +180,13 @@ impl SimLab {
         match &w.chemistry {
             BoundChemistry::Table(t) => t.evaluate(inputs),
             BoundChemistry::Script(s) => s.evaluate(inputs),
-            BoundChemistry::Blank | BoundChemistry::CsPbX3(_) | BoundChemistry::CdSe(_) => {
-                Err(SimError::WrongYield {
-                    yields: "spectra",
-                    asked: "readings",
-                })
-            }
+            BoundChemistry::Blank
+            | BoundChemistry::CsPbX3(_)
+            | BoundChemistry::CsFa(_)
+            | BoundChemistry::CdSe(_) => Err(SimError::WrongYield {
+                yields: "spectra",
+                asked: "readings",
+            }),
         }
     }
 

@@ -35,8 +35,8 @@ pub mod thermal;
 mod world;
 
 pub use chemistry::{
-    CdSeGrowth, CdSeRoles, ChemistryConfig, CsPbX3HalideExchange, CsPbX3Roles, Halide,
-    HalideSource, ParamSpec, SPECTRAL_MODELS, params_schema,
+    CdSeGrowth, CdSeRoles, ChemistryConfig, CsFaPbX3Synthesis, CsFaRoles, CsPbX3HalideExchange,
+    CsPbX3Roles, Halide, HalideSource, ParamSpec, SPECTRAL_MODELS, params_schema,
 };
 pub use config::{
     DyeStock, HeaterConfig, LightConfig, LightKind, PathSegment, PressureSensorConfig, PumpConfig,

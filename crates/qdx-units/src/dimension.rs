@@ -66,6 +66,8 @@ impl Dimension {
     pub const HEATING_RATE: Dimension = Dimension::new(0, 0, -1, 0, 1);
     /// Inverse length: the scattering vector q of SAXS (1/m; written `1/nm`).
     pub const SCATTERING_VECTOR: Dimension = Dimension::new(-1, 0, 0, 0, 0);
+    /// Area per time: a diffusion or dispersion coefficient (m²/s; written `mm^2/s`).
+    pub const DIFFUSIVITY: Dimension = Dimension::new(2, 0, -1, 0, 0);
 
     /// Builds a dimension from its exponents (length, mass, time, amount, temperature).
     #[must_use]
@@ -256,6 +258,12 @@ const KIND_NAMES: &[(&str, Dimension)] = &[
 ];
 
 const NAMED: &[Named] = &[
+    Named {
+        dimension: Dimension::DIFFUSIVITY,
+        name: "diffusivity",
+        with_article: "a diffusion coefficient",
+        example: "1 mm^2/s",
+    },
     Named {
         dimension: Dimension::DIMENSIONLESS,
         name: "dimensionless",

@@ -73,6 +73,12 @@
   "in"
 ] @keyword
 
+"match" @keyword.conditional
+
+(match_arm "=>" @punctuation.delimiter)
+
+(match_arm level: (string) @string.special.symbol)
+
 "qdx" @keyword.directive
 
 "use" @keyword.import

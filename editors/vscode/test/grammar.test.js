@@ -278,3 +278,16 @@ test('a mapping goal: `map` and `until` are keywords, the level a quantity', asy
   assertScope(tokens, 2, 'nm', 'keyword.other.unit');
   assertNotScope(tokens, 2, 'peak', 'keyword.other');
 });
+
+test('a match over a choice: `match` and `=>` are keywords, the levels strings', async () => {
+  const tokens = await tokenize(
+    ['derive {', '  p_lig.rate = match ligand { "OAm" => 10 uL/min, "OA" => 2 * base }', '  x = match + 1', '}'].join('\n'),
+  );
+  assertScope(tokens, 2, 'match', 'keyword.control.match');
+  assertScope(tokens, 2, '=>', 'keyword.operator.arrow');
+  assertScope(tokens, 2, 'OAm', 'string.quoted.double');
+  assertScope(tokens, 2, 'uL/min', 'keyword.other.unit');
+  assertNotScope(tokens, 2, 'ligand', 'keyword');
+  // Not followed by a name and `{`, `match` is a name.
+  assertNotScope(tokens, 3, 'match', 'keyword.control');
+});

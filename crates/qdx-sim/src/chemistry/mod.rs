@@ -1,6 +1,6 @@
 //! Chemistry models: from the conditions a fluid element saw to what it holds.
 //!
-//! Spectral models ([`CsPbX3HalideExchange`], [`CdSeGrowth`]) map the mix (per-pump volume
+//! Spectral models ([`CsPbX3HalideExchange`], [`CsFaPbX3Synthesis`], [`CdSeGrowth`]) map the mix (per-pump volume
 //! fractions), the residence time in the reactor coils and the coils' actual mean temperature
 //! to [`Population`]s that the simulated spectrometers see. Direct models ([`TableModel`],
 //! [`ScriptModel`]) map the campaign's variables to named readings, without spectra.
@@ -12,6 +12,7 @@
 //! Invariant: a bound model only refers to pumps that exist, and every model output is finite.
 
 pub mod cdse;
+pub mod csfa;
 pub mod cspbx3;
 pub mod yu;
 
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use cdse::{CdSeGrowth, CdSeInputs, CdSeOutcome, CdSeRoles};
+pub use csfa::{CsFaInputs, CsFaOutcome, CsFaPbX3Synthesis, CsFaRoles};
 pub use cspbx3::{
     CsPbX3HalideExchange, CsPbX3Inputs, CsPbX3Outcome, CsPbX3Roles, Halide, HalideSource,
 };
@@ -82,13 +84,18 @@ pub(crate) fn resolve_params(
 }
 
 /// Campaign names of the spectral models (`simulate <name> { … }`).
-pub const SPECTRAL_MODELS: [&str; 2] = [CsPbX3HalideExchange::NAME, CdSeGrowth::NAME];
+pub const SPECTRAL_MODELS: [&str; 3] = [
+    CsPbX3HalideExchange::NAME,
+    CsFaPbX3Synthesis::NAME,
+    CdSeGrowth::NAME,
+];
 
 /// The parameter schema of a spectral model by its campaign name
-/// (`cspbx3_halide_exchange`, `cdse_growth`); `None` for other names.
+/// (`cspbx3_halide_exchange`, `csfa_pbx3_synthesis`, `cdse_growth`); `None` for other names.
 pub fn params_schema(model: &str) -> Option<&'static [ParamSpec]> {
     match model {
         CsPbX3HalideExchange::NAME => Some(cspbx3::SCHEMA),
+        CsFaPbX3Synthesis::NAME => Some(csfa::SCHEMA),
         CdSeGrowth::NAME => Some(cdse::SCHEMA),
         _ => None,
     }
@@ -102,6 +109,12 @@ pub enum ChemistryConfig {
     Blank,
     Cspbx3HalideExchange {
         roles: CsPbX3Roles,
+        #[serde(default)]
+        params: BTreeMap<String, f64>,
+    },
+    /// Direct synthesis of (Cs/FA)Pb(Br/I)3 nanocrystals from Cs, FA and PbX2 streams.
+    CsfaPbx3Synthesis {
+        roles: CsFaRoles,
         #[serde(default)]
         params: BTreeMap<String, f64>,
     },
@@ -174,6 +187,7 @@ impl RoleBinding {
 pub(crate) enum BoundChemistry {
     Blank,
     CsPbX3(Box<cspbx3::Bound>),
+    CsFa(Box<csfa::Bound>),
     CdSe(Box<cdse::Bound>),
     Table(Box<TableModel>),
     Script(Box<ScriptModel>),
@@ -185,6 +199,9 @@ impl BoundChemistry {
             ChemistryConfig::Blank => Self::Blank,
             ChemistryConfig::Cspbx3HalideExchange { roles, params } => Self::CsPbX3(Box::new(
                 cspbx3::Bound::new(CsPbX3HalideExchange::new(params)?, roles, pumps)?,
+            )),
+            ChemistryConfig::CsfaPbx3Synthesis { roles, params } => Self::CsFa(Box::new(
+                csfa::Bound::new(CsFaPbX3Synthesis::new(params)?, roles, pumps)?,
             )),
             ChemistryConfig::CdseGrowth { roles, params } => Self::CdSe(Box::new(
                 cdse::Bound::new(CdSeGrowth::new(params)?, roles, pumps)?,
@@ -198,6 +215,7 @@ impl BoundChemistry {
     pub(crate) fn populations(&self, conditions: &Conditions) -> Vec<Population> {
         match self {
             Self::CsPbX3(m) => m.populations(conditions),
+            Self::CsFa(m) => m.populations(conditions),
             Self::CdSe(m) => m.populations(conditions),
             Self::Blank | Self::Table(_) | Self::Script(_) => Vec::new(),
         }
