@@ -491,9 +491,10 @@ impl Bayesian {
         // The comparison scores models of the combined score; the composite model does not
         // fit one, and imputing would replace it by the score model, which lost to it on both
         // simulated campaigns and both pools with failures (`bench/pools/README.md`). So a
-        // campaign the composite model serves keeps the feasibility model, unasked.
+        // campaign the composite model serves (a prior mean makes it serve a single proxy too)
+        // keeps the feasibility model, unasked.
         if self.options.model == BayesModel::Composite
-            && self.history.objectives.is_composite()
+            && (self.history.objectives.is_composite() || self.prior_mean.is_some())
             && matches!(
                 self.options.acquisition,
                 Acquisition::LogEi | Acquisition::NoisyEi
