@@ -228,28 +228,35 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
                     .and_then(|id| c.stocks.get(*id))
                     .map(|st| st.name.clone())
             };
-            match &s.model {
-                SimulationModel::CsPbX3HalideExchange => {
-                    let seeds = stock("seeds").ok_or("the model needs the seeds stock")?;
-                    // Every halide stock feeds the mix (the validator lists them all).
-                    let mut halides = Vec::new();
-                    for st in s
-                        .roles
-                        .get("halide")
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|id| c.stocks.get(*id))
-                    {
+            // The stocks in `role`, each with the halide it declares (`unknown` words the error).
+            let halide_sources = |role: &str,
+                                  unknown: fn(&str) -> String|
+             -> Result<Vec<sim::HalideSource>, String> {
+                s.roles
+                    .get(role)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| c.stocks.get(*id))
+                    .map(|st| {
                         let halide = match st.properties.get("halide") {
                             Some(PropertyValue::Text(t)) => sim::Halide::from_symbol(t),
                             _ => None,
                         }
-                        .ok_or_else(|| format!("stock `{}` delivers no known halide", st.name))?;
-                        halides.push(sim::HalideSource {
+                        .ok_or_else(|| unknown(&st.name))?;
+                        Ok(sim::HalideSource {
                             stock: st.name.clone(),
                             halide,
-                        });
-                    }
+                        })
+                    })
+                    .collect()
+            };
+            match &s.model {
+                SimulationModel::CsPbX3HalideExchange => {
+                    let seeds = stock("seeds").ok_or("the model needs the seeds stock")?;
+                    // Every halide stock feeds the mix (the validator lists them all).
+                    let halides = halide_sources("halide", |name| {
+                        format!("stock `{name}` delivers no known halide")
+                    })?;
                     if halides.is_empty() {
                         return Err("the model needs a halide stock".into());
                     }
@@ -263,26 +270,9 @@ pub fn sim_config(c: &Campaign) -> Result<sim::SimConfig, String> {
                     }
                 }
                 SimulationModel::CsFaPbX3Synthesis => {
-                    let mut lead = Vec::new();
-                    for st in s
-                        .roles
-                        .get("lead")
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|id| c.stocks.get(*id))
-                    {
-                        let halide = match st.properties.get("halide") {
-                            Some(PropertyValue::Text(t)) => sim::Halide::from_symbol(t),
-                            _ => None,
-                        }
-                        .ok_or_else(|| {
-                            format!("lead stock `{}` declares no known halide", st.name)
-                        })?;
-                        lead.push(sim::HalideSource {
-                            stock: st.name.clone(),
-                            halide,
-                        });
-                    }
+                    let lead = halide_sources("lead", |name| {
+                        format!("lead stock `{name}` declares no known halide")
+                    })?;
                     if lead.is_empty() {
                         return Err("the model needs a lead stock".into());
                     }

@@ -464,13 +464,17 @@ impl Bayesian {
 
     /// Whether suggestions come from the composite model (see [`BayesModel::Composite`]).
     pub fn uses_composite(&self) -> bool {
+        self.composite_serves() && self.failure_treatment() == FailureHandling::FeasibilityModel
+    }
+
+    /// Whether the options and objectives call for the composite model (failures aside).
+    fn composite_serves(&self) -> bool {
         self.options.model == BayesModel::Composite
             && (self.history.objectives.is_composite() || self.prior_mean.is_some())
             && matches!(
                 self.options.acquisition,
                 Acquisition::LogEi | Acquisition::NoisyEi
             )
-            && self.failure_treatment() == FailureHandling::FeasibilityModel
     }
 
     /// The treatment of failures this ask uses: the declared one, or what `auto` chose.
@@ -493,13 +497,7 @@ impl Bayesian {
         // simulated campaigns and both pools with failures (`bench/pools/README.md`). So a
         // campaign the composite model serves (a prior mean makes it serve a single proxy too)
         // keeps the feasibility model, unasked.
-        if self.options.model == BayesModel::Composite
-            && (self.history.objectives.is_composite() || self.prior_mean.is_some())
-            && matches!(
-                self.options.acquisition,
-                Acquisition::LogEi | Acquisition::NoisyEi
-            )
-        {
+        if self.composite_serves() {
             return None;
         }
         let domain = &self.history.domain;
