@@ -6,7 +6,7 @@ with and without `prior_mean growth` (never run by CI or the tests).
 
 For each seed, `qdx run --seed N` of (1) the example as written and (2) the example without its
 `prior_mean` line (the same composite GP of `exciton`, with a constant mean); each stops when
-the first exciton is within 1 nm of 540 nm, or at the budget of 30 experiments. Prints one row
+the first exciton is within 1 nm of 480 nm, or at the budget of 15 experiments. Prints one row
 per seed: experiments run, whether the stop condition was met, and the wall time per
 experiment (the whole run: the simulated lab, the GP fits and, with the prior mean, the model's
 refit before each suggestion and its evaluations in the acquisition).
