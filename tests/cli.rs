@@ -49,6 +49,7 @@ fn check_examples_exits_zero() {
         ok: examples/branin-script.qdx (campaign "branin-script")
         ok: examples/cdse-arrhenius-fit.qdx (campaign "cdse-arrhenius-fit")
         ok: examples/cdse-grid-screen.qdx (campaign "cdse-grid-screen")
+        ok: examples/cdse-kinetic-prior.qdx (campaign "cdse-kinetic-prior")
         ok: examples/cdse-krishnadasan.qdx (campaign "cdse-krishnadasan-2007")
         ok: examples/cdse-transient.qdx (campaign "cdse-transient")
         ok: examples/chan-2010-parallel-screen.qdx (campaign "chan-2010-parallel-screen")

@@ -94,3 +94,45 @@ fn the_kinetic_fit_example_writes_its_fit_with_uncertainties() {
         1 + fit["observations"].as_u64().expect("count") as usize
     );
 }
+
+#[test]
+fn the_suggestions_record_the_prior_mean_and_the_parameters_it_used() {
+    // The data come from the fit's own model without noise: from the first model suggestion
+    // on (4 observations, more than the 2 parameters), every refit finds its parameters.
+    let c = check_path(Path::new("tests/data/fit/prior_mean.qdx"))
+        .campaign
+        .expect("the campaign checks");
+    assert_eq!(
+        c.optimizer.options.prior_mean.as_ref().and_then(|p| p.fit),
+        Some(0)
+    );
+    let dir = tempfile::tempdir().expect("temp");
+    let out = dir.path().join("bundle");
+    run_simulated(&c, &out, &options()).expect("the run");
+    let text = std::fs::read_to_string(out.join("optimizer/suggestions.jsonl")).expect("jsonl");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert!(lines.len() >= 5, "{text}");
+    let mut model = 0;
+    for l in &lines {
+        let explain = &l["explain"];
+        if explain["phase"] == "initial design" {
+            assert!(explain.get("prior_mean").is_none(), "{l}");
+            continue;
+        }
+        model += 1;
+        let prior = &explain["prior_mean"];
+        assert_eq!(explain["model"], "composite", "{l}");
+        assert_eq!(prior["fit"], "growth", "{l}");
+        assert_eq!(prior["used"], true, "{l}");
+        assert_eq!(prior["values"], serde_json::json!(["size"]), "{l}");
+        let k0 = prior["parameters"]["k0"].as_f64().expect("k0");
+        let ea = prior["parameters"]["Ea"].as_f64().expect("Ea");
+        assert!((k0 / 2.5e-14 - 1.0).abs() < 1e-3, "k0 = {k0}: {l}");
+        assert!((ea / 60e3 - 1.0).abs() < 1e-3, "Ea = {ea}: {l}");
+        assert!(prior["observations"].as_u64().expect("n") >= 4, "{l}");
+    }
+    assert!(model >= 1, "{text}");
+}

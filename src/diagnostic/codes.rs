@@ -248,6 +248,10 @@ catalog! {
         pub const MAP_OBJECTIVE: &str = "qdx::validate::map_objective";
         /// A map acquisition without a `map`, an optimising acquisition or strategy with one.
         pub const MAP_STRATEGY: &str = "qdx::validate::map_strategy";
+        /// `prior_mean` names no `fit` block.
+        pub const PRIOR_MEAN_UNKNOWN_FIT: &str = "qdx::validate::prior_mean_unknown_fit";
+        /// `prior_mean` names a fit that observes no objective's proxy, or the options rule out the composite model.
+        pub const PRIOR_MEAN: &str = "qdx::validate::prior_mean";
         /// A `match` names a level the choice lacks, gives a level twice, or leaves one out.
         pub const MATCH_LEVEL: &str = "qdx::validate::match_level";
         /// A `match` is over something other than a choice variable, or where none is visible.

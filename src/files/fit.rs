@@ -135,6 +135,50 @@ fn conditions(c: &Campaign, e: &Experiment) -> Vec<f64> {
     out
 }
 
+/// The parameters to fit, as `qdx-fit` takes them.
+fn parameters_of(fit: &Fit) -> Vec<Parameter> {
+    fit.parameters
+        .iter()
+        .map(|p| Parameter {
+            name: p.name.clone(),
+            lo: p.lo,
+            hi: p.hi,
+            log: p.log,
+        })
+        .collect()
+}
+
+/// The solver's absolute tolerance scales with the states' initial values at the middle of
+/// the parameters' box (a radius of 1e-9 m), or 1 when they are all zero.
+fn solver_scale(fit: &Fit, cases: &[Case]) -> f64 {
+    let middle: Vec<f64> = fit
+        .parameters
+        .iter()
+        .map(|p| {
+            if p.log {
+                (p.lo * p.hi).sqrt()
+            } else {
+                (p.lo + p.hi) / 2.0
+            }
+        })
+        .collect();
+    let probe = CampaignModel {
+        fit,
+        cases,
+        scale: 1.0,
+    };
+    let mut y0 = vec![0.0; fit.states.len()];
+    if !cases.is_empty() {
+        probe.initial(0, &middle, &mut y0);
+    }
+    let scale = y0
+        .iter()
+        .map(|v| v.abs())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    if scale.is_finite() { scale } else { 1.0 }
+}
+
 /// The text of `fit/<name>.json` and `fit/<name>.csv` for one fit.
 pub fn write(c: &Campaign, fit: &Fit, experiments: &[Experiment]) -> (String, String) {
     let mut cases = Vec::new();
@@ -164,47 +208,11 @@ pub fn write(c: &Campaign, fit: &Fit, experiments: &[Experiment]) -> (String, St
             cases.push(case);
         }
     }
-    let parameters: Vec<Parameter> = fit
-        .parameters
-        .iter()
-        .map(|p| Parameter {
-            name: p.name.clone(),
-            lo: p.lo,
-            hi: p.hi,
-            log: p.log,
-        })
-        .collect();
-    // The solver's absolute tolerance scales with the states' initial values at the middle
-    // of the parameters' box (a radius of 1e-9 m), or 1 when they are all zero.
-    let middle: Vec<f64> = fit
-        .parameters
-        .iter()
-        .map(|p| {
-            if p.log {
-                (p.lo * p.hi).sqrt()
-            } else {
-                (p.lo + p.hi) / 2.0
-            }
-        })
-        .collect();
-    let probe = CampaignModel {
-        fit,
-        cases: &cases,
-        scale: 1.0,
-    };
-    let mut y0 = vec![0.0; fit.states.len()];
-    if !cases.is_empty() {
-        probe.initial(0, &middle, &mut y0);
-    }
-    let scale = y0
-        .iter()
-        .map(|v| v.abs())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .fold(f64::INFINITY, f64::min);
+    let parameters = parameters_of(fit);
     let model = CampaignModel {
         fit,
         cases: &cases,
-        scale: if scale.is_finite() { scale } else { 1.0 },
+        scale: solver_scale(fit, &cases),
     };
     let settings = FitSettings::for_parameters(parameters.len());
     let result = qdx_fit::fit(&model, &parameters, &observations, &settings);
@@ -309,5 +317,128 @@ fn describe(e: &FitError, cases: &[Case], c: &Campaign) -> String {
             )
         }
         None => text,
+    }
+}
+
+/// A `fit` block as the optimizer's prior mean (`optimizer bayesian { prior_mean <fit> }`,
+/// see `qdx_optimize::PriorMean`): the same model, solver and least squares as
+/// `fit/<name>.json`, fitted to the observations the optimizer has been told.
+///
+/// What it sees differs from the bundle's fit in two ways, both because the optimizer knows
+/// points and measured proxies only: each observation's conditions are its variables as
+/// suggested and the derived values computed from them (not the device settings the lab
+/// recorded), and a failed experiment's proxies are not data for it.
+///
+/// Invariant: [`qdx_optimize::PriorMean::fit`] is a function of the observations (fixed
+/// starts, no state), so a resumed or replayed run refits the same parameters.
+#[derive(Debug, Clone)]
+pub struct FitMean {
+    fit: Fit,
+    /// The campaign's derived values, in order (each reads the variables and earlier ones).
+    derived: Vec<crate::validate::expr::TExpr>,
+    /// The observed proxies' names, in the fit's `observe` order.
+    proxies: Vec<String>,
+}
+
+impl FitMean {
+    /// The campaign's fit number `index` as a prior mean; `None` if there is no such fit.
+    pub fn new(c: &Campaign, index: usize) -> Option<Self> {
+        let fit = c.fits.get(index)?.clone();
+        let proxies = fit
+            .observations
+            .iter()
+            .map(|o| c.proxies.get(o.proxy).map(|p| p.name.clone()))
+            .collect::<Option<Vec<_>>>()?;
+        Some(FitMean {
+            derived: c.derived.iter().map(|d| d.expr.clone()).collect(),
+            fit,
+            proxies,
+        })
+    }
+
+    /// The conditions of observe line `line` at SI variable values `vars`, and its time.
+    fn case(&self, vars: Vec<f64>, line: usize) -> (Case, f64) {
+        let mut case = Case {
+            experiment: 0,
+            proxy: self.fit.observations.get(line).map_or(0, |o| o.proxy),
+            line,
+            vars,
+            derived: Vec::with_capacity(self.derived.len()),
+        };
+        for d in &self.derived {
+            let v = d.eval(&CaseEnv {
+                case: &case,
+                locals: &[],
+            });
+            case.derived.push(v);
+        }
+        let time = self.fit.time.eval(&CaseEnv {
+            case: &case,
+            locals: &[],
+        });
+        (case, time)
+    }
+}
+
+impl qdx_optimize::PriorMean for FitMean {
+    fn name(&self) -> &str {
+        &self.fit.name
+    }
+
+    fn values(&self) -> Vec<String> {
+        self.proxies.clone()
+    }
+
+    fn parameters(&self) -> Vec<String> {
+        self.fit.parameters.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn fit(&self, observations: &[qdx_optimize::Observation]) -> Result<Vec<f64>, String> {
+        let mut cases = Vec::new();
+        let mut data = Vec::new();
+        for o in observations {
+            let qdx_optimize::Outcome::Measured(measured) = &o.outcome else {
+                continue;
+            };
+            let vars = crate::validate::strategy::values(&o.point);
+            for (line, name) in self.proxies.iter().enumerate() {
+                let Some(value) = measured.get(name).copied().filter(|v| v.is_finite()) else {
+                    continue;
+                };
+                let (case, time) = self.case(vars.clone(), line);
+                data.push(Observation { time, value });
+                cases.push(case);
+            }
+        }
+        let parameters = parameters_of(&self.fit);
+        let model = CampaignModel {
+            fit: &self.fit,
+            cases: &cases,
+            scale: solver_scale(&self.fit, &cases),
+        };
+        let settings = FitSettings::for_parameters(parameters.len());
+        qdx_fit::fit(&model, &parameters, &data, &settings)
+            .map(|f| f.estimates)
+            .map_err(|e| e.to_string())
+    }
+
+    fn predict(&self, parameters: &[f64], value: usize, point: &qdx_optimize::Point) -> f64 {
+        let (case, time) = self.case(crate::validate::strategy::values(point), value);
+        let cases = [case];
+        let model = CampaignModel {
+            fit: &self.fit,
+            cases: &cases,
+            scale: solver_scale(&self.fit, &cases),
+        };
+        let ode = FitSettings::for_parameters(parameters.len()).ode;
+        qdx_fit::predict(
+            &model,
+            parameters,
+            &[Observation { time, value: 0.0 }],
+            &ode,
+        )
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f64::NAN)
     }
 }

@@ -2023,13 +2023,23 @@ async fn keep_alive(pump: &mut dyn qdx_lab::Pump, name: &str) -> Result<(), Devi
         .map(|_| ())
 }
 
-/// The campaign's optimizer, from what validation built ([`Campaign::search`]).
+/// The campaign's optimizer, from what validation built ([`Campaign::search`]), with the
+/// fit its `prior_mean` names as the composite model's prior mean.
 pub fn optimizer(c: &Campaign) -> Result<Box<dyn opt::Strategy>, RunError> {
-    let mut s = opt::build(
+    let prior_mean = c
+        .optimizer
+        .options
+        .prior_mean
+        .as_ref()
+        .and_then(|p| p.fit)
+        .and_then(|i| crate::files::fit::FitMean::new(c, i))
+        .map(|m| std::sync::Arc::new(m) as std::sync::Arc<dyn opt::PriorMean>);
+    let mut s = opt::build_with_prior_mean(
         &c.search.strategy,
         c.search.domain.clone(),
         c.search.objectives.clone(),
         crate::validate::strategy::optimizer_seed(c.seed),
+        prior_mean,
     )
     .map_err(|e| RunError::Setup(e.to_string()))?;
     // `span chosen`: the strategy chooses each ramp (validation proved it is one that does).

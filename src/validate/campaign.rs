@@ -1751,6 +1751,22 @@ pub struct OptimizerOptions {
     pub sigma: Option<f64>,
     /// `points`: how many experiments a Sobol or Latin-hypercube design runs.
     pub points: Option<u64>,
+    /// `prior_mean <fit>`: a fitted kinetic model is the prior mean of the composite model's
+    /// GPs of the proxies it observes (bayesian).
+    pub prior_mean: Option<PriorMeanOption>,
+}
+
+/// `prior_mean <fit>` as validated (`validate::objectives`, `prior_mean_check`): the fit
+/// exists, observes a proxy an objective reads, and the optimizer is Bayesian optimisation
+/// with the composite model, the failures' feasibility model and an expected improvement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorMeanOption {
+    /// The fit's name as written.
+    pub name: String,
+    /// The name's place in the file.
+    pub span: Span,
+    /// Its index in [`Campaign::fits`]: always `Some` in a validated campaign.
+    pub fit: Option<usize>,
 }
 
 impl OptimizerOptions {
@@ -1791,6 +1807,9 @@ impl OptimizerOptions {
             if let Some(x) = value {
                 out.push(format!("{name} {x}"));
             }
+        }
+        if let Some(p) = &self.prior_mean {
+            out.push(format!("prior_mean {}", p.name));
         }
         out
     }

@@ -538,8 +538,13 @@ impl Typer<'_> {
                     .at(span)
                     .help("subtract it from another temperature to get a difference"));
                 }
+                // A negated constant is a constant (`-2 nm/K` as a bound, `x^-2` as a power).
+                let expr = match t.expr {
+                    TExpr::Const(c) => TExpr::Const(-c),
+                    e => TExpr::Neg(Box::new(e)),
+                };
                 Ok(Typed {
-                    expr: TExpr::Neg(Box::new(t.expr)),
+                    expr,
                     ty: t.ty,
                     literal_difference: None,
                     span,

@@ -569,3 +569,116 @@ impl Validator<'_> {
         )
     }
 }
+
+impl Validator<'_> {
+    /// `optimizer bayesian { prior_mean <fit> }`: the fit exists and observes a proxy an
+    /// objective reads, and the objectives have a combined score (not a map, not a Pareto
+    /// front); `optimizer()` checked that the options keep the composite model (see
+    /// [`super::campaign::PriorMeanOption`]). On success the option holds the fit's index.
+    pub(super) fn prior_mean_check(&mut self, fits: &[Fit]) {
+        let Some(config) = self.optimizer.as_ref() else {
+            return;
+        };
+        let Some(option) = config.options.prior_mean.clone() else {
+            return;
+        };
+        let at = option.span;
+        let Some(index) = fits.iter().position(|f| f.name == option.name) else {
+            let written: Vec<String> = self
+                .items
+                .of(|i| match i {
+                    Item::Fit(f) => Some(f),
+                    _ => None,
+                })
+                .iter()
+                .map(|f| f.name.name.clone())
+                .collect();
+            // A fit with errors of its own is reported where it is.
+            if written.contains(&option.name) {
+                return;
+            }
+            let d = Diagnostic::error(
+                code::PRIOR_MEAN_UNKNOWN_FIT,
+                format!("no fit named `{}`", option.name),
+            )
+            .label(at, "a prior mean is the model of a `fit` block");
+            let d = match closest(&option.name, written.iter().map(String::as_str)) {
+                Some(s) => d.did_you_mean(at, s),
+                None if written.is_empty() => d.help("declare the kinetic model in a `fit` block (`fit growth { … observe exciton = … }`) and name it here"),
+                None => d.help(format!("the campaign's fits: {}", written.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
+            };
+            self.error(d);
+            return;
+        };
+        let Some(fit) = fits.get(index) else { return };
+        let mut errors = Vec::new();
+        if let Some(objectives) = &self.objectives {
+            let read: Vec<ProxyIdName> = objectives
+                .list
+                .iter()
+                .map(|o| ProxyIdName(o.proxy, o.name.clone()))
+                .collect();
+            if objectives.map.is_some() {
+                errors.push(
+                    Diagnostic::error(code::PRIOR_MEAN, "a map takes no prior mean")
+                        .at(at)
+                        .help(
+                            "a map models the mapped proxy itself with one GP; remove `prior_mean`",
+                        ),
+                );
+            } else if objectives.combine == super::campaign::Combine::Pareto {
+                errors.push(
+                    Diagnostic::error(code::PRIOR_MEAN, "a Pareto front takes no prior mean")
+                        .at(at)
+                        .help("a prior mean enters the composite model (one GP per proxy, the combined score applied to their predictions), and a Pareto front has no combined score; combine the objectives by `desirability` or `weighted_sum`, or remove `prior_mean`"),
+                );
+            } else if !read.is_empty()
+                && !fit
+                    .observations
+                    .iter()
+                    .any(|o| read.iter().any(|r| r.0 == o.proxy))
+            {
+                let observed: Vec<String> = fit
+                    .observations
+                    .iter()
+                    .filter_map(|o| self.proxies.get(o.proxy))
+                    .map(|p| format!("`{}`", p.name))
+                    .collect();
+                errors.push(
+                    Diagnostic::error(
+                        code::PRIOR_MEAN,
+                        format!(
+                            "the fit `{}` observes no proxy the objectives read",
+                            fit.name
+                        ),
+                    )
+                    .label(at, "its model would be the prior mean of no GP")
+                    .label(fit.span, format!("it observes {}", observed.join(", ")))
+                    .help(format!(
+                        "the objectives read {}: observe one of them in the fit",
+                        read.iter()
+                            .map(|r| format!("`{}`", r.1))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+            }
+        }
+        if errors.is_empty() {
+            if let Some(p) = self
+                .optimizer
+                .as_mut()
+                .and_then(|c| c.options.prior_mean.as_mut())
+            {
+                p.fit = Some(index);
+            }
+        } else {
+            for d in errors {
+                self.error(d);
+            }
+        }
+    }
+}
+
+/// An objective's proxy and name.
+struct ProxyIdName(usize, String);

@@ -242,6 +242,7 @@ impl<'a> Validator<'a> {
         self.lights();
         self.objectives();
         self.optimizer();
+        self.prior_mean_check(&fits);
         self.lines_in_campaign();
         self.priors();
         self.prove_bounds();

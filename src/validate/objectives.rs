@@ -36,6 +36,10 @@ pub(crate) const OPTIONS: &[(&str, &[(&str, &str)])] = &[
                 "model",
                 "composite (one GP per proxy, the score applied to their predictions) or score (one GP of the combined score)",
             ),
+            (
+                "prior_mean",
+                "the name of a `fit` block: its fitted model is the prior mean of the GPs of the proxies it observes",
+            ),
         ],
     ),
     (
@@ -853,6 +857,11 @@ impl<'a> Validator<'a> {
                             if let Err(msg) = set_option(&mut config.options, &opt.name, &v) {
                                 errors.push(Diagnostic::error(code::OPTION_VALUE, msg).at(*span));
                             }
+                            if let (Some(p), Some(v)) = (&mut config.options.prior_mean, value)
+                                && opt.name == "prior_mean"
+                            {
+                                p.span = v.span;
+                            }
                         }
                         Err(d) => errors.push(d),
                     }
@@ -1094,6 +1103,45 @@ impl<'a> Validator<'a> {
                     .at(o.strategy.span)
                     .help("add an `objectives` block (`maximize plqy`), or use a design (`sobol`, `grid`) to explore without one"),
             );
+        }
+        // A prior mean enters the composite model: the options that rule it out are refused
+        // where they are written (the fit itself is checked once fits are known,
+        // `prior_mean_check`).
+        if let Some(p) = &config.options.prior_mean {
+            let o = &config.options;
+            let refused = [
+                (
+                    o.model == Some(ModelKind::Score),
+                    "model",
+                    "`model score` fits one GP to the combined score, which the fit does not predict",
+                    "remove `model score`: the composite model (one GP per proxy) is the default",
+                ),
+                (
+                    o.failures == Some(FailureModel::ImputeWorst),
+                    "failures",
+                    "made-up scores for failed experiments go to a GP of the score",
+                    "remove `failures impute_worst`: the composite model takes the default `feasibility_model`",
+                ),
+                (
+                    o.acquisition == Some(Acquisition::UpperConfidenceBound),
+                    "acquisition",
+                    "the composite model's acquisition is an expected improvement",
+                    "use `log_expected_improvement` (the default) or `noisy_expected_improvement`",
+                ),
+            ];
+            for (given, what, why, fix) in refused {
+                if given && let Some(written) = option_at.get(what) {
+                    errors.push(
+                        Diagnostic::error(
+                            code::PRIOR_MEAN,
+                            format!("a prior mean needs the composite model, which this `{what}` rules out"),
+                        )
+                        .label(*written, why)
+                        .label(p.span, "the prior mean of the composite model's GPs")
+                        .help(fix),
+                    );
+                }
+            }
         }
         for d in errors {
             self.error(d);
@@ -1698,6 +1746,18 @@ fn set_option(options: &mut OptimizerOptions, name: &str, v: &OptionValue) -> Re
                 }
                 .ok_or("`model` is `composite` or `score`")?,
             );
+        }
+        "prior_mean" => {
+            let OptionValue::Name(n) = v else {
+                return Err(
+                    "`prior_mean` is the name of a `fit` block, e.g. `prior_mean growth`".into(),
+                );
+            };
+            options.prior_mean = Some(PriorMeanOption {
+                name: n.clone(),
+                span: Span::synthetic(crate::source::Synthetic::Default),
+                fit: None,
+            });
         }
         "beta" => options.beta = Some(num(1e-6, 1e6, "a positive number")?),
         "initial_step" => options.initial_step = Some(num(1e-6, 1.0, fraction)?),

@@ -51,6 +51,7 @@ use crate::failures::{self, FailureChoice};
 use crate::gp::{FitEffort, Gp, Metric, Prior, normal};
 use crate::lbfgs;
 use crate::learned::{BayesSurrogate, Learned, Regressor};
+use crate::mean::{FittedPrior, PriorMean};
 use crate::objective::{Combine, Objectives};
 use crate::observation::{Explanation, Observation, Outcome, Suggestion};
 use crate::ramp::{self, RampSearch};
@@ -217,6 +218,8 @@ pub struct Bayesian {
     feas_theta: Option<Vec<f64>>,
     /// Warm starts of the composite model's GPs, one per objective.
     value_thetas: Vec<Option<Vec<f64>>>,
+    /// The composite model's prior mean (see `mean.rs`), refitted at every model suggestion.
+    prior_mean: Option<Arc<dyn PriorMean>>,
     /// What `failures auto` chose for the current ask (recomputed from the data each ask).
     failure_choice: Option<FailureChoice>,
     /// A transient campaign's ramp, chosen for each model-based suggestion (`ramp.rs`).
@@ -353,9 +356,18 @@ impl Bayesian {
             theta: None,
             feas_theta: None,
             value_thetas: Vec::new(),
+            prior_mean: None,
             failure_choice: None,
             ramp: None,
         })
+    }
+
+    /// The optimiser with a prior mean for the values it predicts: the composite model is
+    /// used (also for a single maximised or minimised value) and models their residuals.
+    #[must_use]
+    pub fn with_prior_mean(mut self, prior: Arc<dyn PriorMean>) -> Self {
+        self.prior_mean = Some(prior);
+        self
     }
 
     fn rng(&self) -> ChaCha8Rng {
@@ -493,7 +505,7 @@ impl Bayesian {
     /// Whether the options and objectives call for the composite model (failures aside).
     fn composite_serves(&self) -> bool {
         self.options.model == BayesModel::Composite
-            && self.history.objectives.is_composite()
+            && (self.history.objectives.is_composite() || self.prior_mean.is_some())
             && matches!(
                 self.options.acquisition,
                 Acquisition::LogEi | Acquisition::NoisyEi
@@ -518,7 +530,8 @@ impl Bayesian {
         // The comparison scores models of the combined score; the composite model does not
         // fit one, and imputing would replace it by the score model, which lost to it on both
         // simulated campaigns and both pools with failures (`bench/pools/README.md`). So a
-        // campaign the composite model serves keeps the feasibility model, unasked.
+        // campaign the composite model serves (a prior mean makes it serve a single proxy too)
+        // keeps the feasibility model, unasked.
         if self.composite_serves() {
             return None;
         }
@@ -569,6 +582,10 @@ impl Bayesian {
         if self.value_thetas.len() != objectives.len() {
             self.value_thetas = vec![None; objectives.len()];
         }
+        let mut fitted_mean = self
+            .prior_mean
+            .as_ref()
+            .map(|m| FittedPrior::fit(m, &domain, &self.history.observations));
         let mut values = Vec::with_capacity(objectives.len());
         for (k, objective) in objectives.objectives.iter().enumerate() {
             let mut xs = Vec::new();
@@ -581,6 +598,9 @@ impl Bayesian {
                     ys.push(y);
                 }
             }
+            let mean = fitted_mean
+                .as_mut()
+                .and_then(|p| p.residuals(&objective.name, &xs, &mut ys));
             let (shift, scale) = standardisation(&ys);
             let ystd: Vec<f64> = ys.iter().map(|y| (y - shift) / scale).collect();
             let model =
@@ -606,6 +626,7 @@ impl Bayesian {
                 model,
                 shift,
                 scale,
+                mean,
             });
         }
         let failures = scores.iter().filter(|u| u.is_none()).count();
@@ -654,6 +675,7 @@ impl Bayesian {
             let mut explain = self.explain("model");
             explain.model = Some("composite".into());
             explain.surrogate = Some(self.options.surrogate.name().into());
+            explain.prior_mean = fitted_mean.as_ref().map(FittedPrior::record);
             let (mean, sd) = model.score_distribution(&x);
             explain.predicted_mean = model.score_at_mean(&x).or(Some(mean));
             explain.predicted_sd = Some(sd);

@@ -27,6 +27,7 @@ use crate::acquisition::{self, norm_cdf};
 use crate::error::Result;
 use crate::gp::Gp;
 use crate::learned::Regressor;
+use crate::mean::MeanAt;
 use crate::objective::Objectives;
 use crate::sobol::Sobol;
 
@@ -39,12 +40,14 @@ pub(crate) const TAU_FRACTION: f64 = 1e-4;
 pub(crate) const BELIEF_QUANTILE: f64 = 0.158_655_253_931_457_05;
 
 /// One measured value's model (a GP or a learned surrogate, see `learned.rs`); it models
-/// `(y − shift) / scale`.
+/// `(y − m(x) − shift) / scale`, with `m` the fitted prior mean where the campaign gives one
+/// for this value (see `mean.rs`), else 0.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueModel {
     pub model: Regressor,
     pub shift: f64,
     pub scale: f64,
+    pub mean: Option<MeanAt>,
 }
 
 /// One value's prediction in its own units: mean, sd and their gradients.
@@ -60,10 +63,18 @@ impl ValueModel {
     pub fn predict(&self, x: &[f64], grad: bool) -> ValuePrediction {
         let p = self.model.predict(x, grad);
         let sd = p.var.sqrt().max(1e-12);
+        let (m, dm) = match &self.mean {
+            Some(mean) => mean.with_gradient(x, grad),
+            None => (0.0, Vec::new()),
+        };
+        let mut dmean: Vec<f64> = p.dmean.iter().map(|d| self.scale * d).collect();
+        for (d, g) in dmean.iter_mut().zip(&dm) {
+            *d += g;
+        }
         ValuePrediction {
-            mean: self.shift + self.scale * p.mean,
+            mean: m + self.shift + self.scale * p.mean,
             sd: self.scale * sd,
-            dmean: p.dmean.iter().map(|d| self.scale * d).collect(),
+            dmean,
             dsd: p.dvar.iter().map(|d| self.scale * d / (2.0 * sd)).collect(),
         }
     }
@@ -359,11 +370,13 @@ mod tests {
                 model: Regressor::Gp(a),
                 shift: 600e-9,
                 scale: 10e-9,
+                mean: None,
             },
             ValueModel {
                 model: Regressor::Gp(b),
                 shift: 0.5,
                 scale: 0.2,
+                mean: None,
             },
         ]
     }
@@ -532,6 +545,7 @@ mod tests {
                 model: Regressor::Gp(gp),
                 shift: 0.0,
                 scale: 1.0,
+                mean: None,
             }],
             &objectives,
             vec![None],

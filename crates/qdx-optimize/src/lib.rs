@@ -20,6 +20,7 @@ mod learned;
 mod linalg;
 mod local;
 mod mapping;
+mod mean;
 mod objective;
 mod observation;
 pub mod pareto;
@@ -49,11 +50,12 @@ pub use mapping::{
     MapAcquisition, MapModel, MapOptions, MapUncertainty, Mapper, REFERENCE_POINTS, mapped_values,
     reference_set,
 };
+pub use mean::PriorMean;
 pub use objective::{Combine, Condition, Goal, Objective, Objectives, Score};
-pub use observation::{Explanation, Observation, Outcome, Suggestion};
+pub use observation::{Explanation, Observation, Outcome, PriorMeanRecord, Suggestion};
 pub use prior::read_prior_csv;
 pub use ramp::{RampChoice, RampPath, RampSearch};
 pub use sobol::Sobol;
-pub use spec::{StrategySpec, build, check_support};
+pub use spec::{StrategySpec, build, build_with_prior_mean, check_support};
 pub use strategy::Strategy;
 pub use surrogate::{Prediction, Surrogate};

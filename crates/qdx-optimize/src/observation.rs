@@ -72,6 +72,28 @@ pub struct Explanation {
     pub ramp: Option<crate::ramp::RampChoice>,
     /// Free-form numeric details (model hyperparameters, scalarisation weights, …), sorted.
     pub details: BTreeMap<String, f64>,
+    /// The prior mean of a model-based suggestion, when the campaign gave one (see `mean.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_mean: Option<PriorMeanRecord>,
+}
+
+/// Whether a suggestion's model used its prior mean, and the fitted parameters it used: with
+/// the observations before the suggestion, enough to compute the mean again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PriorMeanRecord {
+    /// The fitted model's name (the `fit` block).
+    pub fit: String,
+    /// Whether the values' models were fitted to residuals from it.
+    pub used: bool,
+    /// The measured values it predicts.
+    pub values: Vec<String>,
+    /// The parameters' estimates it used, SI, by name; empty when it was not used.
+    pub parameters: BTreeMap<String, f64>,
+    /// The observed values the fit saw.
+    pub observations: usize,
+    /// Why it was not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A proposed experiment.

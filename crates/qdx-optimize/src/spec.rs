@@ -15,6 +15,7 @@ use crate::local::{
     Cmaes, EvolutionOptions, NelderMead, NelderMeadOptions, Snobfit, SnobfitOptions,
 };
 use crate::mapping::{MapOptions, Mapper};
+use crate::mean::PriorMean;
 use crate::objective::Objectives;
 use crate::strategy::{Feasible, Strategy};
 
@@ -154,6 +155,24 @@ pub fn build(
     objectives: Objectives,
     seed: u64,
 ) -> Result<Box<dyn Strategy>> {
+    build_with_prior_mean(spec, domain, objectives, seed, None)
+}
+
+/// [`build`], with a prior mean for Bayesian optimisation's composite model (see
+/// [`PriorMean`]); any other strategy with a prior mean is [`OptimizeError::Unsupported`].
+pub fn build_with_prior_mean(
+    spec: &StrategySpec,
+    domain: Arc<Domain>,
+    objectives: Objectives,
+    seed: u64,
+    prior_mean: Option<Arc<dyn PriorMean>>,
+) -> Result<Box<dyn Strategy>> {
+    if prior_mean.is_some() && !matches!(spec, StrategySpec::Bayesian(_)) {
+        return Err(OptimizeError::Unsupported {
+            strategy: spec.name(),
+            reason: "a prior mean is a model's: only bayesian (not a map) takes one".into(),
+        });
+    }
     check_support(spec, &domain, &objectives).map_err(|reason| OptimizeError::Unsupported {
         strategy: spec.name(),
         reason,
@@ -180,7 +199,13 @@ pub fn build(
         StrategySpec::Sobol { .. } => {
             Box::new(Design::new(DesignKind::Sobol, domain, objectives, seed)?)
         }
-        StrategySpec::Bayesian(o) => Box::new(Bayesian::new(o.clone(), domain, objectives, seed)?),
+        StrategySpec::Bayesian(o) => {
+            let b = Bayesian::new(o.clone(), domain, objectives, seed)?;
+            Box::new(match prior_mean {
+                Some(m) => b.with_prior_mean(m),
+                None => b,
+            })
+        }
         StrategySpec::Map(o) => Box::new(Mapper::new(o.clone(), domain, objectives, seed)?),
         StrategySpec::NelderMead(o) => {
             Box::new(NelderMead::new(o.clone(), domain, objectives, seed)?)
