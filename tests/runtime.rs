@@ -381,7 +381,7 @@ fn a_hostile_script_is_stopped_with_a_located_error() {
 }
 
 #[test]
-fn every_example_runs_end_to_end_and_its_bundle_verifies() {
+fn every_example_runs_end_to_end_and_its_bundle_verifies_and_replays() {
     let mut names: Vec<String> = std::fs::read_dir("examples")
         .expect("examples")
         .filter_map(Result::ok)
@@ -410,6 +410,14 @@ fn every_example_runs_end_to_end_and_its_bundle_verifies() {
             obs.lines().count() as u64,
             summary.experiments + 1,
             "{name}: one row per experiment"
+        );
+        // And it replays: every optimizer decision follows from the journaled measurements
+        // (issues "data-rich flow" and "seed systems" ask it of every example).
+        let records = qdx::journal::read(&out.join("journal.jsonl")).expect("journal");
+        assert_eq!(
+            qdx::runtime::replay_decisions(&c, &records).expect("replay"),
+            Vec::<String>::new(),
+            "{name}: the replay differs"
         );
     }
 }
